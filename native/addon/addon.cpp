@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// Module entry: registers the addon's functions and classes. The only folder that includes napi.h.
+#include <napi.h>
+
+#include <thread>
+
+#include "napi-util.h"
+#include "sa/build-info.h"
+#include "sa/threadpool.h"
+
+namespace saaddon {
+
+static Napi::Value system_info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threads", Napi::Number::New(env, sa::default_threads()));
+    o.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
+    o.Set("simd", Napi::String::New(env, sa::build_simd()));
+#ifdef SA_USE_CUDA
+    o.Set("cuda", Napi::Boolean::New(env, true));
+#else
+    o.Set("cuda", Napi::Boolean::New(env, false));
+#endif
+    o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+    return o;
+}
+
+static Napi::Value set_threads(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsNumber(), env, "setThreads(n): n must be a number");
+    int n = info[0].As<Napi::Number>().Int32Value();
+    SA_THROW_RANGEERROR_IF(n < 0 || n > 1024, env, "setThreads(n): n must be in [0, 1024] (0 = all cores)");
+    sa::set_default_threads(n);
+    return Napi::Number::New(env, sa::default_threads());
+}
+
+void register_all(Napi::Env env, Napi::Object exports);
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+    exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+    exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
+    register_all(env, exports);
+    return exports;
+}
+
+}  // namespace saaddon
+
+static Napi::Object sa_module_init(Napi::Env env, Napi::Object exports) { return saaddon::init(env, exports); }
+
+NODE_API_MODULE(sam_ablate, sa_module_init)

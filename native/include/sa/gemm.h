@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// Single-precision GEMM on the CPU (row-major), the workhorse of every linear layer and convolution.
+#pragma once
+
+#include <cstdint>
+
+namespace sa {
+
+class ThreadPool;
+
+// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C[M,N], all row-major.
+// op(A) = A (lda >= K) or A^T when trans_a (A stored [K,M], lda >= M); likewise for B.
+// beta == 0 overwrites C (NaNs in C are not propagated). pool == nullptr: the default pool.
+// Deterministic for a given thread count.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+           int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool = nullptr);
+
+// Single-threaded variant for callers that already parallelise outside (e.g. per attention head).
+void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                  int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);
+
+}  // namespace sa

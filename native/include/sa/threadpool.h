@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// A small fork-join thread pool. Work is split statically by thread count, so a given thread count
+// always produces the same partition (bit-reproducible CPU results for a seed and thread count).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sa {
+
+class ThreadPool {
+  public:
+    explicit ThreadPool(int n_threads);
+    ~ThreadPool();
+    ThreadPool(const ThreadPool &) = delete;
+    ThreadPool & operator=(const ThreadPool &) = delete;
+
+    int size() const { return n_threads_; }
+
+    // Calls fn(thread_index) once on each of the pool's threads (the caller is thread 0) and waits.
+    void run_on_all(const std::function<void(int)> & fn);
+
+    // Splits [0, n) into size() contiguous chunks (chunk boundaries multiples of `grain`) and calls
+    // fn(begin, end) for each non-empty chunk in parallel. Deterministic partition.
+    void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)> & fn, int64_t grain = 1);
+
+  private:
+    void worker_loop(int index);
+
+    int n_threads_;
+    std::vector<std::thread> workers_;
+    std::mutex mu_;
+    std::condition_variable cv_start_;
+    std::condition_variable cv_done_;
+    const std::function<void(int)> * job_ = nullptr;
+    uint64_t generation_ = 0;
+    int pending_ = 0;
+    bool stop_ = false;
+    std::mutex run_mu_;  // one job at a time per pool
+};
+
+// Process-wide default pool. Thread count: SA_NUM_THREADS env var, else hardware concurrency.
+ThreadPool & default_pool();
+// Replace the default pool with one of n threads (n <= 0: hardware concurrency).
+void set_default_threads(int n);
+int default_threads();
+
+}  // namespace sa

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "testing.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace satest {
+
+namespace {
+
+float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t) (h >> 15) << 31;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400) == 0) {
+                mant <<= 1;
+                --exp;
+            }
+            mant &= 0x3ff;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+// Tiny JSON scanner sufficient for safetensors headers.
+struct Json {
+    const std::string & s;
+    size_t i = 0;
+    void ws() {
+        while (i < s.size() && isspace((unsigned char) s[i])) ++i;
+    }
+    char peek() {
+        ws();
+        return i < s.size() ? s[i] : '\0';
+    }
+    void want(char c) {
+        if (peek() != c) throw std::runtime_error(std::string("safetensors header: expected '") + c + "'");
+        ++i;
+    }
+    std::string str() {
+        want('"');
+        std::string out;
+        while (i < s.size() && s[i] != '"') {
+            if (s[i] == '\\') ++i;
+            out += s[i++];
+        }
+        ++i;
+        return out;
+    }
+    int64_t num() {
+        ws();
+        size_t j = i;
+        while (j < s.size() && (isdigit((unsigned char) s[j]) || s[j] == '-')) ++j;
+        int64_t v = std::stoll(s.substr(i, j - i));
+        i = j;
+        return v;
+    }
+    void skip() {  // skip any value
+        char c = peek();
+        if (c == '"') {
+            str();
+        } else if (c == '{' || c == '[') {
+            char close = c == '{' ? '}' : ']';
+            int depth = 0;
+            bool in_str = false;
+            for (; i < s.size(); ++i) {
+                if (in_str) {
+                    if (s[i] == '\\') ++i;
+                    else if (s[i] == '"') in_str = false;
+                } else if (s[i] == '"') {
+                    in_str = true;
+                } else if (s[i] == c) {
+                    ++depth;
+                } else if (s[i] == close) {
+                    if (--depth == 0) {
+                        ++i;
+                        return;
+                    }
+                }
+            }
+        } else {
+            while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']') ++i;
+        }
+    }
+};
+
+struct Entry {
+    std::string dtype;
+    std::vector<int64_t> shape;
+    int64_t begin = 0, end = 0;
+};
+
+struct Case {
+    std::string name;
+    std::function<void()> fn;
+};
+std::vector<Case> & registry() {
+    static std::vector<Case> r;
+    return r;
+}
+
+}  // namespace
+
+std::map<std::string, Tensor> load_safetensors(const std::string & path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot open " + path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string buf = ss.str();
+    if (buf.size() < 8) throw std::runtime_error(path + ": too short for safetensors");
+    uint64_t hlen;
+    std::memcpy(&hlen, buf.data(), 8);
+    if (8 + hlen > buf.size()) throw std::runtime_error(path + ": header length beyond end of file");
+    const std::string header = buf.substr(8, hlen);
+    const char * data = buf.data() + 8 + hlen;
+    const size_t data_len = buf.size() - 8 - hlen;
+    std::map<std::string, Tensor> out;
+    Json j{header};
+    j.want('{');
+    while (j.peek() != '}') {
+        std::string key = j.str();
+        j.want(':');
+        if (key == "__metadata__") {
+            j.skip();
+        } else {
+            Entry e;
+            j.want('{');
+            while (j.peek() != '}') {
+                std::string k = j.str();
+                j.want(':');
+                if (k == "dtype") {
+                    e.dtype = j.str();
+                } else if (k == "shape") {
+                    j.want('[');
+                    while (j.peek() != ']') {
+                        e.shape.push_back(j.num());
+                        if (j.peek() == ',') ++j.i;
+                    }
+                    j.want(']');
+                } else if (k == "data_offsets") {
+                    j.want('[');
+                    e.begin = j.num();
+                    j.want(',');
+                    e.end = j.num();
+                    j.want(']');
+                } else {
+                    j.skip();
+                }
+                if (j.peek() == ',') ++j.i;
+            }
+            j.want('}');
+            if (e.end < e.begin || (size_t) e.end > data_len) throw std::runtime_error(path + ": bad offsets for " + key);
+            Tensor t;
+            t.shape = e.shape;
+            int64_t n = 1;
+            for (auto d : e.shape) n *= d;
+            t.data.resize(n);
+            const char * p = data + e.begin;
+            const int64_t bytes = e.end - e.begin;
+            auto need = [&](int64_t sz) {
+                if (bytes != n * sz) throw std::runtime_error(path + ": size mismatch for " + key);
+            };
+            if (e.dtype == "F32") {
+                need(4);
+                std::memcpy(t.data.data(), p, n * 4);
+            } else if (e.dtype == "F16") {
+                need(2);
+                for (int64_t i = 0; i < n; ++i) {
+                    uint16_t h;
+                    std::memcpy(&h, p + 2 * i, 2);
+                    t.data[i] = half_to_float(h);
+                }
+            } else if (e.dtype == "BF16") {
+                need(2);
+                for (int64_t i = 0; i < n; ++i) {
+                    uint16_t h;
+                    std::memcpy(&h, p + 2 * i, 2);
+                    uint32_t b = (uint32_t) h << 16;
+                    std::memcpy(&t.data[i], &b, 4);
+                }
+            } else if (e.dtype == "F64") {
+                need(8);
+                for (int64_t i = 0; i < n; ++i) {
+                    double d;
+                    std::memcpy(&d, p + 8 * i, 8);
+                    t.data[i] = (float) d;
+                }
+            } else if (e.dtype == "I64") {
+                need(8);
+                for (int64_t i = 0; i < n; ++i) {
+                    int64_t d;
+                    std::memcpy(&d, p + 8 * i, 8);
+                    t.data[i] = (float) d;
+                }
+            } else if (e.dtype == "I32") {
+                need(4);
+                for (int64_t i = 0; i < n; ++i) {
+                    int32_t d;
+                    std::memcpy(&d, p + 4 * i, 4);
+                    t.data[i] = (float) d;
+                }
+            } else if (e.dtype == "U8" || e.dtype == "BOOL") {
+                need(1);
+                for (int64_t i = 0; i < n; ++i) t.data[i] = (float) (uint8_t) p[i];
+            } else {
+                throw std::runtime_error(path + ": unsupported dtype " + e.dtype + " for " + key);
+            }
+            out.emplace(key, std::move(t));
+        }
+        if (j.peek() == ',') ++j.i;
+    }
+    return out;
+}
+
+std::string fixtures_dir() {
+    if (const char * s = std::getenv("SA_FIXTURES")) return s;
+    return "../shared/fixtures";
+}
+
+Diff diff(const float * got, const float * ref, int64_t n) {
+    Diff d;
+    for (int64_t i = 0; i < n; ++i) {
+        double e = std::fabs((double) got[i] - (double) ref[i]);
+        if (!(e <= d.max_abs)) d.max_abs = std::isnan(e) ? INFINITY : e;
+        d.ref_max = std::max(d.ref_max, (double) std::fabs(ref[i]));
+    }
+    return d;
+}
+
+void add_test(const std::string & name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }
+
+void fail(const std::string & msg) { throw std::runtime_error(msg); }
+
+void expect(bool cond, const std::string & msg) {
+    if (!cond) fail(msg);
+}
+
+void expect_close(const std::string & what, const float * got, const Tensor & ref, double abs_tol, double rel_tol) {
+    Diff d = diff(got, ref.data.data(), ref.numel());
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s: max_abs=%.3g rel=%.3g (ref max %.3g)", what.c_str(), d.max_abs, d.rel(),
+                  d.ref_max);
+    if (!(d.max_abs <= abs_tol || d.rel() <= rel_tol)) fail(std::string("not close: ") + buf);
+    std::printf("    ok %s\n", buf);
+}
+
+int run_all() {
+    int passed = 0, failed = 0;
+    for (auto & c : registry()) {
+        try {
+            c.fn();
+            ++passed;
+            std::printf("  PASS %s\n", c.name.c_str());
+        } catch (const std::exception & e) {
+            ++failed;
+            std::printf("  FAIL %s: %s\n", c.name.c_str(), e.what());
+        }
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
+
+}  // namespace satest
