@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// The backend interface: every tensor operation the SAM models need, on raw device pointers.
+// The models (ViT, TinyViT, prompt encoder, mask decoder forward/backward, losses, optimisers) are
+// written once against this interface; the CPU backend (src/cpu/backend-cpu.cpp, one op per file in
+// src/cpu/ops/) and the CUDA backend (src/cuda/, one op per .cu/.cuh pair) implement it.
+//
+// Conventions
+//   * float32 everywhere, row-major, contiguous unless a stride is given.
+//   * Pointers returned by alloc() belong to the backend's device; model code never dereferences them.
+//   * Linear weights use PyTorch's layout W[out, in]; conv weights W[out, in/groups, kh, kw];
+//     transposed-conv weights W[in, out, kh, kw] (PyTorch ConvTranspose2d).
+//   * "_backward" ops ACCUMULATE into parameter gradients (dW, db, dgamma, dbeta: +=) and OVERWRITE
+//     input gradients (dx) unless documented otherwise; any gradient pointer may be null (not needed).
+//   * Ops validate their arguments (SA_CHECK_ARG) and throw sa::Error; they never abort.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sa/status.h"
+
+namespace sa {
+
+enum class DeviceKind { CPU, CUDA };
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual DeviceKind kind() const = 0;
+    virtual std::string name() const = 0;
+
+    // ---- memory -------------------------------------------------------------------------------
+    virtual float * alloc(size_t n_floats) = 0;            // throws SA_ERR_OOM
+    virtual void free(float * p) = 0;
+    virtual void upload(float * dst, const float * host_src, size_t n) = 0;
+    virtual void download(float * host_dst, const float * src, size_t n) = 0;
+    virtual void copy(float * dst, const float * src, size_t n) = 0;     // device to device
+    virtual void fill(float * dst, float value, size_t n) = 0;
+    virtual void synchronize() = 0;
+
+    // ---- GEMM ---------------------------------------------------------------------------------
+    // C[M,N] = alpha * op(A) op(B) + beta * C (row-major; see sa/gemm.h), batched with strides.
+    virtual void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                      int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) = 0;
+    virtual void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb,
+                              int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c,
+                              int64_t batch) = 0;
+
+    // ---- elementwise --------------------------------------------------------------------------
+    virtual void add(const float * a, const float * b, float * y, int64_t n) = 0;          // y = a + b
+    // y[r, c] = x[r, c] + bias[c]  (rows x cols), in place allowed
+    virtual void add_bias(const float * x, const float * bias, float * y, int64_t rows, int64_t cols) = 0;
+    virtual void scale(const float * x, float s, float * y, int64_t n) = 0;
+    virtual void gelu(const float * x, float * y, int64_t n) = 0;                          // exact (erf)
+    virtual void gelu_backward(const float * x, const float * dy, float * dx, int64_t n) = 0;
+    virtual void relu(const float * x, float * y, int64_t n) = 0;
+    virtual void relu_backward(const float * y, const float * dy, float * dx, int64_t n) = 0;  // uses output
+
+    // ---- layers -------------------------------------------------------------------------------
+    // y[M,N] = x[M,K] W[N,K]^T + b[N] (b may be null)
+    virtual void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K,
+                        int64_t N) = 0;
+    // dx[M,K] = dy W (overwrite; may be null); dW[N,K] += dy^T x; db[N] += sum_rows dy
+    virtual void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
+                                 float * db, int64_t M, int64_t K, int64_t N) = 0;
+
+    // LayerNorm over the last dim C for each of `rows`. mean/rstd [rows] are written when non-null
+    // (saved for the backward pass).
+    virtual void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean,
+                           float * rstd, int64_t rows, int64_t C, float eps) = 0;
+    virtual void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
+                                    const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
+                                    int64_t C) = 0;
+    // LayerNorm2d (SAM): x [B, C, HW] channels-first, normalised over C per pixel.
+    virtual void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
+                             float * rstd, int64_t B, int64_t C, int64_t HW, float eps) = 0;
+    virtual void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
+                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B,
+                                      int64_t C, int64_t HW) = 0;
+
+    // NCHW convolution, zero padding, groups (depthwise when groups == C). W [O, C/groups, kh, kw].
+    virtual void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                        int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                        int64_t groups) = 0;
+    // ConvTranspose2d with kernel k == stride k (SAM's 2x2/2 upscaling). W [C, O, k, k]. y [B, O, H*k, W*k]
+    virtual void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B,
+                                     int64_t C, int64_t H, int64_t Wd, int64_t O) = 0;
+    virtual void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx,
+                                              float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
+                                              int64_t O) = 0;
+
+    // [B, C, HW] <-> [B, HW, C]
+    virtual void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) = 0;
+
+    // ---- attention ----------------------------------------------------------------------------
+    // SAM ViT attention over a H x W token grid. qkv [B, H*W, 3, nh, hd] (the output of the qkv linear);
+    // out [B, H*W, nh*hd]. When rel_pos_h/rel_pos_w are non-null they are the raw tables
+    // [rel_len_h, hd] / [rel_len_w, hd] (interpolated linearly to 2*H-1 / 2*W-1 when sizes differ, as
+    // SAM's get_rel_pos) and the decomposed relative-position bias is added before the softmax.
+    virtual void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
+                               int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
+                               int64_t rel_len_w) = 0;
+    // [B, H, W, C] -> windows [B * nWh * nWw, win, win, C], zero padded to multiples of win.
+    virtual void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
+                                  int64_t win) = 0;
+    virtual void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
+                                    int64_t win) = 0;
+
+    // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
+    // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
+    // the backward pass).
+    virtual void attention(const float * q, const float * k, const float * v, float * out, float * probs,
+                           int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) = 0;
+    virtual void attention_backward(const float * q, const float * k, const float * v, const float * probs,
+                                    const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
+                                    int64_t Nk, int64_t nh, int64_t d) = 0;
+
+    // ---- losses and optimisers ----------------------------------------------------------------
+    // Loss on logits [B, 1, HW] against binary targets [B, 1, HW]; writes the scalar loss to
+    // loss_out[0] (device) and, when dlogits != null, d loss / d logits. kind: see sa/losses.h.
+    virtual void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits,
+                           int64_t B, int64_t HW, const float * iou_pred, float * diou_pred) = 0;
+    // One Adam/AdamW step over a flat parameter buffer (t = step number starting at 1).
+    virtual void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
+                           float beta2, float eps, float weight_decay, bool decoupled, int64_t t) = 0;
+    // Sum of squares of x into out[0] (device) for gradient clipping and NaN checks.
+    virtual void sum_squares(const float * x, float * out, int64_t n) = 0;
+};
+
+// The CPU backend (threads from the default pool).
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace sa

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The CPU backend: declares every Backend method; each op's definition lives in its own file under
+// src/cpu/ops/<op>.cpp (CpuBackend::<op> plus the op's kernels), memory in src/cpu/ops/memory.cpp.
+#pragma once
+
+#include "sa/backend.h"
+
+namespace sa {
+
+class CpuBackend final : public Backend {
+  public:
+    DeviceKind kind() const override { return DeviceKind::CPU; }
+    std::string name() const override { return "cpu"; }
+
+    float * alloc(size_t n_floats) override;
+    void free(float * p) override;
+    void upload(float * dst, const float * host_src, size_t n) override;
+    void download(float * host_dst, const float * src, size_t n) override;
+    void copy(float * dst, const float * src, size_t n) override;
+    void fill(float * dst, float value, size_t n) override;
+    void synchronize() override;
+    void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) override;
+    void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb, int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c, int64_t batch) override;
+    void add(const float * a, const float * b, float * y, int64_t n) override;
+    void add_bias(const float * x, const float * bias, float * y, int64_t rows, int64_t cols) override;
+    void scale(const float * x, float s, float * y, int64_t n) override;
+    void gelu(const float * x, float * y, int64_t n) override;
+    void gelu_backward(const float * x, const float * dy, float * dx, int64_t n) override;
+    void relu(const float * x, float * y, int64_t n) override;
+    void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override;
+    void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) override;
+    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t M, int64_t K, int64_t N) override;
+    void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd, int64_t rows, int64_t C, float eps) override;
+    void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd, const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows, int64_t C) override;
+    void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd, int64_t B, int64_t C, int64_t HW, float eps) override;
+    void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd, const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C, int64_t HW) override;
+    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
+    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
+    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
+    void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
+    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
+    void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
+    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
+    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
+    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
+    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t HW, const float * iou_pred, float * diou_pred) override;
+    void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
+    void sum_squares(const float * x, float * out, int64_t n) override;
+};
+
+}  // namespace sa
