@@ -1,32 +1,67 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the addon's wrappers: argument validation that throws TypeError/RangeError,
-// and the mapping of core status codes to JS errors that carry a `code`.
+// the mapping of core status codes to JS errors that carry a `code`, typed-array access, and a
+// Promise-returning AsyncWorker that runs core work off the JS thread.
 #pragma once
 
 #include <napi.h>
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "sa/status.h"
+#include "sa/weights.h"
 
 namespace saaddon {
 
 // Throws a JS Error with err.code = code.
-[[noreturn]] inline void throw_coded(Napi::Env env, const std::string & code, const std::string & msg) {
-    Napi::Error e = Napi::Error::New(env, msg);
-    e.Set("code", Napi::String::New(env, code));
-    throw e;
-}
-
-[[noreturn]] inline void throw_status(Napi::Env env, sa_status s, const std::string & msg) {
-    throw_coded(env, sa_status_code_name(s), msg);
-}
-
+[[noreturn]] void throw_coded(Napi::Env env, const std::string & code, const std::string & msg);
+[[noreturn]] void throw_status(Napi::Env env, sa_status s, const std::string & msg);
 // Converts a C++ exception caught in the addon into a coded JS error.
-[[noreturn]] inline void rethrow_as_js(Napi::Env env, const std::exception & e) {
-    if (auto * se = dynamic_cast<const sa::Error *>(&e)) throw_status(env, se->status(), se->what());
-    throw_coded(env, "ERR_SA_INTERNAL", e.what());
-}
+[[noreturn]] void rethrow_as_js(Napi::Env env, const std::exception & e);
+
+// Argument access with precise TypeErrors ("encode(images): expected Float32Array").
+Napi::Float32Array arg_f32(const Napi::CallbackInfo & info, size_t i, const char * what);
+Napi::Object arg_object(const Napi::CallbackInfo & info, size_t i, const char * what);
+int64_t get_int(Napi::Object o, const char * key, int64_t dflt, const char * what);
+bool get_bool(Napi::Object o, const char * key, bool dflt);
+std::string get_string(Napi::Object o, const char * key, const std::string & dflt);
+// Optional Float32Array property: data pointer or nullptr; checks the element count when expected >= 0.
+const float * get_f32_opt(Napi::Object o, const char * key, int64_t expected, const char * what,
+                          std::vector<Napi::Reference<Napi::Value>> * keep);
+
+// Builds a WeightMap borrowing the Float32Arrays of {name: {shape: number[], data: Float32Array}}.
+// The caller keeps `weights` alive while the map is used.
+sa::WeightMap weight_map_from_js(Napi::Env env, Napi::Object weights);
+
+// Float32Array that owns a moved std::vector (no copy).
+Napi::Float32Array f32_from_vector(Napi::Env env, std::vector<float> && v);
+
+// Runs `exec` on the libuv pool and settles a Promise: resolved with `ok(env)`, or rejected with an
+// Error carrying `code`. Keeps the JS values in `keep` alive until it settles.
+class PromiseWorker : public Napi::AsyncWorker {
+  public:
+    PromiseWorker(Napi::Env env, std::function<void()> exec, std::function<Napi::Value(Napi::Env)> ok,
+                  std::vector<Napi::Reference<Napi::Value>> keep = {});
+    Napi::Promise promise() { return deferred_.Promise(); }
+    // Queues the worker and returns its promise.
+    static Napi::Promise start(Napi::Env env, std::function<void()> exec, std::function<Napi::Value(Napi::Env)> ok,
+                               std::vector<Napi::Reference<Napi::Value>> keep = {});
+
+  protected:
+    void Execute() override;
+    void OnOK() override;
+    void OnError(const Napi::Error & e) override;
+
+  private:
+    std::function<void()> exec_;
+    std::function<Napi::Value(Napi::Env)> ok_;
+    std::vector<Napi::Reference<Napi::Value>> keep_;
+    Napi::Promise::Deferred deferred_;
+    std::string code_ = "ERR_SA_INTERNAL";
+};
 
 }  // namespace saaddon
 
@@ -47,3 +82,13 @@ namespace saaddon {
             throw e;                                                           \
         }                                                                      \
     } while (0)
+
+// Wraps a method body: converts C++ exceptions from the core into coded JS errors.
+#define SA_NAPI_TRY(env, body)                              \
+    try {                                                   \
+        body                                                \
+    } catch (const Napi::Error &) {                         \
+        throw;                                              \
+    } catch (const std::exception & ex__) {                 \
+        ::saaddon::rethrow_as_js((env), ex__);              \
+    }

@@ -2,11 +2,14 @@
 // The list of wrapped classes and functions; each lives in its own file.
 #include <napi.h>
 
+#include "ImageEncoderWrap.h"
+#include "backends.h"
+
 namespace saaddon {
 
 void register_all(Napi::Env env, Napi::Object exports) {
-    (void) env;
-    (void) exports;
+    exports.Set("backends", Napi::Function::New(env, backends_info, "backends"));
+    ImageEncoderWrap::init(env, exports);
 }
 
 }  // namespace saaddon

@@ -1,1 +1,6 @@
-export {};
+/**
+ * @sam-ablate/native: loads the native addon and declares its typed interface.
+ */
+export type * from "./binding.js";
+export { AddonLoadError, addonAvailable, addonCandidates, loadAddon, workspaceRoot } from "./loadAddon.js";
+export { nativeError, isNativeError } from "./errors.js";

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ImageEncoderWrap.h"
+
+#include "backends.h"
+#include "napi-util.h"
+
+namespace saaddon {
+
+void ImageEncoderWrap::init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(env, "ImageEncoder",
+                                      {
+                                          InstanceMethod<&ImageEncoderWrap::encode>("encode"),
+                                          InstanceAccessor<&ImageEncoderWrap::get_info>("info"),
+                                      });
+    exports.Set("ImageEncoder", ctor);
+}
+
+ImageEncoderWrap::ImageEncoderWrap(const Napi::CallbackInfo & info) : Napi::ObjectWrap<ImageEncoderWrap>(info) {
+    Napi::Env env = info.Env();
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsObject(), env,
+                          "new ImageEncoder(weights, options): weights must be an object of {shape, data}");
+    Napi::Object opts = arg_object(info, 1, "new ImageEncoder options");
+    const std::string arch = get_string(opts, "arch", "vit");
+    const std::string prefix = get_string(opts, "prefix", "image_encoder.");
+    const std::string backend = get_string(opts, "backend", "cpu");
+    SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env, "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
+    sa::WeightMap weights = weight_map_from_js(env, info[0].As<Napi::Object>());
+    backend_ = backend_for(env, backend);
+    SA_NAPI_TRY(env, {
+        if (arch == "vit") {
+            encoder_ = sa::make_vit_encoder(*backend_, weights, prefix);
+        } else {
+            encoder_ = sa::make_tinyvit_encoder(*backend_, weights, prefix);
+        }
+    })
+}
+
+Napi::Value ImageEncoderWrap::encode(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array images = arg_f32(info, 0, "encode(images)");
+    SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env, "encode(images, batch): batch must be a number");
+    const int64_t B = info[1].As<Napi::Number>().Int64Value();
+    Napi::Object opts = arg_object(info, 2, "encode options");
+    const bool want_taps = get_bool(opts, "taps", false);
+    const int64_t S = encoder_->img_size();
+    SA_THROW_RANGEERROR_IF(B < 1 || B > 4096, env, "encode: batch must be in [1, 4096]");
+    SA_THROW_RANGEERROR_IF((int64_t) images.ElementLength() != B * 3 * S * S, env,
+                           "encode: images must hold batch x 3 x " + std::to_string(S) + " x " + std::to_string(S) +
+                               " = " + std::to_string(B * 3 * S * S) + " floats, got " +
+                               std::to_string(images.ElementLength()));
+    const int64_t E = encoder_->embed_size();
+    auto out = std::make_shared<std::vector<float>>();
+    auto taps = std::make_shared<sa::Taps>();
+    auto enc = encoder_;
+    auto be = backend_;
+    auto mu = mu_;
+    const float * src = images.Data();
+    std::vector<Napi::Reference<Napi::Value>> keep;
+    keep.push_back(Napi::Persistent(images.As<Napi::Value>()));
+    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
+    return PromiseWorker::start(
+        env,
+        [=]() {
+            std::lock_guard<std::mutex> lk(*mu);
+            out->resize((size_t) (B * enc->embed_dim() * E * E));
+            enc->encode(src, B, out->data(), want_taps ? taps.get() : nullptr);
+            (void) be;
+        },
+        [=](Napi::Env e) -> Napi::Value {
+            Napi::Object r = Napi::Object::New(e);
+            r.Set("embedding", f32_from_vector(e, std::move(*out)));
+            if (want_taps) {
+                Napi::Object t = Napi::Object::New(e);
+                for (auto & kv : *taps) t.Set(kv.first, f32_from_vector(e, std::move(kv.second)));
+                r.Set("taps", t);
+            }
+            return r;
+        },
+        std::move(keep));
+}
+
+Napi::Value ImageEncoderWrap::get_info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("arch", Napi::String::New(env, encoder_->arch()));
+    o.Set("imgSize", Napi::Number::New(env, (double) encoder_->img_size()));
+    o.Set("embedDim", Napi::Number::New(env, (double) encoder_->embed_dim()));
+    o.Set("embedSize", Napi::Number::New(env, (double) encoder_->embed_size()));
+    o.Set("description", Napi::String::New(env, encoder_->describe()));
+    o.Set("flopsPerImage", Napi::Number::New(env, encoder_->flops_per_image()));
+    o.Set("backend", Napi::String::New(env, backend_->name()));
+    return o;
+}
+
+}  // namespace saaddon

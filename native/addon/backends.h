@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// Backend selection for the wrappers: "cpu" always; "cuda" when the addon was built with the CUDA
+// backend and a device is present.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "sa/backend.h"
+
+namespace saaddon {
+
+// Shared backend instance for a name ("cpu" | "cuda"); throws a coded JS error when unavailable.
+std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name);
+// {cpu: true, cuda: {built, available, devices: [...], reason}}
+Napi::Value backends_info(const Napi::CallbackInfo & info);
+
+}  // namespace saaddon
