@@ -7,8 +7,11 @@
 
 namespace saaddon {
 
+Napi::Value map_file(const Napi::CallbackInfo & info);
+
 void register_all(Napi::Env env, Napi::Object exports) {
     exports.Set("backends", Napi::Function::New(env, backends_info, "backends"));
+    exports.Set("mapFile", Napi::Function::New(env, map_file, "mapFile"));
     ImageEncoderWrap::init(env, exports);
 }
 

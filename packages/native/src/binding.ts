@@ -67,5 +67,10 @@ export interface BindingModule {
     /** Sets the CPU thread count (0 = all cores); returns the count in effect. */
     setThreads(n: number): number;
     backends(): BackendsInfo;
+    /**
+     * Copy-on-write memory mapping of a file region (writes never reach the file); released when the
+     * ArrayBuffer is garbage-collected.
+     */
+    mapFile(path: string, offset?: number, length?: number): ArrayBuffer;
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
 }
