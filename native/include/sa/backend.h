@@ -119,10 +119,15 @@ class Backend {
                                     int64_t Nk, int64_t nh, int64_t d) = 0;
 
     // ---- losses and optimisers ----------------------------------------------------------------
-    // Loss on logits [B, 1, HW] against binary targets [B, 1, HW]; writes the scalar loss to
-    // loss_out[0] (device) and, when dlogits != null, d loss / d logits. kind: see sa/losses.h.
+    // Segmentation loss (kind: sa::LossKind, see sa/losses.h) on M candidate masks per sample:
+    // logits [B, M, HW], binary targets [B, 1, HW] shared by the M candidates; iou_pred (kind SAM only,
+    // else null) holds the candidates' predicted IoUs at iou_pred[b * iou_ld + m]. Per sample the
+    // candidate with the smallest loss is selected (M == 1: the only one); loss_out[0] (device) = mean
+    // over the batch of the selected losses. dlogits [B, M, HW] (overwrite; zero for candidates not
+    // selected) and diou_pred (same layout as iou_pred; entries m < M overwritten) may be null.
     virtual void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits,
-                           int64_t B, int64_t HW, const float * iou_pred, float * diou_pred) = 0;
+                           int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld,
+                           float * diou_pred) = 0;
     // One Adam/AdamW step over a flat parameter buffer (t = step number starting at 1).
     virtual void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
                            float beta2, float eps, float weight_decay, bool decoupled, int64_t t) = 0;

@@ -43,7 +43,7 @@ class CpuBackend final : public Backend {
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
     void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
-    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t HW, const float * iou_pred, float * diou_pred) override;
+    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
     void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 };

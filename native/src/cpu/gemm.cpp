@@ -1,61 +1,359 @@
 // SPDX-License-Identifier: Apache-2.0
-// Reference-quality blocked SGEMM. Correct for all transposes; parallel over rows of C.
+// Packed, cache-blocked SGEMM (the Goto/BLIS scheme) with a 6x16 AVX2/FMA register micro-kernel and
+// a portable scalar fallback.
+//
+//   for jc in N by NC:            B panel  op(B)[pc:pc+KC, jc:jc+NC] packed into NR-wide slivers
+//     for pc in K by KC:
+//       for ic in M by MC:        A block  op(A)[ic:ic+MC, pc:pc+KC] packed into MR-tall slivers
+//         for jr, ir:             MR x NR micro-kernel over KC
+//
+// Threads: C is cut into a thread grid (tm x tn tiles, whole micro-tiles, balanced); each thread runs
+// the blocked loop above on its own tile with its own packing buffers. Every element of C is then
+// produced by exactly one thread with the same k-order for any thread count, so results are
+// bit-identical across thread counts and runs.
 #include "sa/gemm.h"
 
 #include <algorithm>
-#include <vector>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
+#include "sa/status.h"
 #include "sa/threadpool.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace sa {
 
 namespace {
 
-// Computes rows [m0, m1) of C.
-void gemm_rows(bool ta, bool tb, int64_t m0, int64_t m1, int64_t N, int64_t K, float alpha, const float * A,
-               int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
-    std::vector<float> arow(K);
-    std::vector<float> acc(N);
-    for (int64_t i = m0; i < m1; ++i) {
-        for (int64_t k = 0; k < K; ++k) arow[k] = ta ? A[k * lda + i] : A[i * lda + k];
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        if (!tb) {
-            for (int64_t k = 0; k < K; ++k) {
-                const float a = arow[k];
-                const float * b = B + k * ldb;
-                for (int64_t j = 0; j < N; ++j) acc[j] += a * b[j];
+constexpr int64_t MR = 6;
+constexpr int64_t NR = 16;
+constexpr int64_t KC = 256;  // A sliver + B sliver stay in L1 across the micro-kernel
+constexpr int64_t MC = 144;  // packed A block (MC x KC, 144 KiB) stays in L2
+constexpr int64_t NC = 3072; // packed B panel (KC x NC, 3 MiB) stays in L3
+
+// Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
+constexpr double kSerialMacs = 1 << 18;
+
+// 64-byte aligned, grow-only scratch buffer owned by one thread.
+class Scratch {
+  public:
+    ~Scratch() { std::free(p_); }
+    float * get(size_t n) {
+        if (n > cap_) {
+            std::free(p_);
+            size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+            p_ = static_cast<float *>(std::aligned_alloc(64, bytes));
+            if (!p_) {
+                cap_ = 0;
+                fail(SA_ERR_OOM, "sgemm: out of memory for packing buffers");
             }
-        } else {
-            for (int64_t j = 0; j < N; ++j) {
-                const float * b = B + j * ldb;
-                float s = 0.0f;
-                for (int64_t k = 0; k < K; ++k) s += arow[k] * b[k];
-                acc[j] = s;
-            }
+            cap_ = n;
         }
-        float * c = C + i * ldc;
-        if (beta == 0.0f) {
-            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j];
+        return p_;
+    }
+
+  private:
+    float * p_ = nullptr;
+    size_t cap_ = 0;
+};
+
+struct ThreadBuffers {
+    Scratch a, b;
+};
+
+ThreadBuffers & thread_buffers() {
+    static thread_local ThreadBuffers bufs;
+    return bufs;
+}
+
+// ---- packing ----------------------------------------------------------------------------------
+// Packed A: for each MR-row sliver, kc columns of MR values (rows past mc are zero).
+void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
+    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+        const int64_t mr = std::min(MR, mc - i0);
+        float * dst = Ap + i0 * kc;
+        if (!ta) {
+            const float * rows[MR];
+            for (int64_t r = 0; r < MR; ++r) rows[r] = A + (i0 + std::min(r, mr - 1)) * lda;
+            if (mr == MR) {
+                for (int64_t k = 0; k < kc; ++k)
+                    for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = rows[r][k];
+            } else {
+                for (int64_t k = 0; k < kc; ++k)
+                    for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? rows[r][k] : 0.0f;
+            }
         } else {
-            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + beta * c[j];
+            for (int64_t k = 0; k < kc; ++k) {
+                const float * src = A + k * lda + i0;
+                for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? src[r] : 0.0f;
+            }
         }
     }
 }
+
+#ifdef __AVX2__
+// dst[k*NR + c] = src[c*ld + k] for an 8 (c) x 8 (k) block.
+inline void pack_transpose8x8(const float * src, int64_t ld, float * dst) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * ld), r1 = _mm256_loadu_ps(src + 1 * ld);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#endif
+
+// Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero).
+void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bp) {
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+        const int64_t nr = std::min(NR, nc - j0);
+        float * dst = Bp + j0 * kc;
+        if (!tb) {
+            for (int64_t k = 0; k < kc; ++k) {
+                const float * src = B + k * ldb + j0;
+                float * d = dst + k * NR;
+                if (nr == NR) {
+                    std::memcpy(d, src, NR * sizeof(float));
+                } else {
+                    for (int64_t c = 0; c < NR; ++c) d[c] = c < nr ? src[c] : 0.0f;
+                }
+            }
+        } else {
+            const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
+            int64_t k = 0;
+#ifdef __AVX2__
+            if (nr == NR) {
+                for (; k + 8 <= kc; k += 8) {
+                    pack_transpose8x8(src + k, ldb, dst + k * NR);
+                    pack_transpose8x8(src + 8 * ldb + k, ldb, dst + k * NR + 8);
+                }
+            }
+#endif
+            for (; k < kc; ++k)
+                for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c * ldb + k] : 0.0f;
+        }
+    }
+}
+
+// ---- micro-kernel -----------------------------------------------------------------------------
+// C[0:MR, 0:NR] = alpha * Ap Bp + beta * C (beta == 0: overwrite without reading C).
+#ifdef __AVX2__
+void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
+            float beta) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (int64_t r = 0; r < MR; ++r) _mm_prefetch((const char *) (C + r * ldc), _MM_HINT_T0);
+#define SA_GEMM_STEP(off_a, off_b)                                          \
+    {                                                                       \
+        const __m256 b0 = _mm256_load_ps(Bp + (off_b));                     \
+        const __m256 b1 = _mm256_load_ps(Bp + (off_b) + 8);                 \
+        __m256 a = _mm256_broadcast_ss(Ap + (off_a) + 0);                   \
+        c00 = _mm256_fmadd_ps(a, b0, c00);                                  \
+        c01 = _mm256_fmadd_ps(a, b1, c01);                                  \
+        a = _mm256_broadcast_ss(Ap + (off_a) + 1);                          \
+        c10 = _mm256_fmadd_ps(a, b0, c10);                                  \
+        c11 = _mm256_fmadd_ps(a, b1, c11);                                  \
+        a = _mm256_broadcast_ss(Ap + (off_a) + 2);                          \
+        c20 = _mm256_fmadd_ps(a, b0, c20);                                  \
+        c21 = _mm256_fmadd_ps(a, b1, c21);                                  \
+        a = _mm256_broadcast_ss(Ap + (off_a) + 3);                          \
+        c30 = _mm256_fmadd_ps(a, b0, c30);                                  \
+        c31 = _mm256_fmadd_ps(a, b1, c31);                                  \
+        a = _mm256_broadcast_ss(Ap + (off_a) + 4);                          \
+        c40 = _mm256_fmadd_ps(a, b0, c40);                                  \
+        c41 = _mm256_fmadd_ps(a, b1, c41);                                  \
+        a = _mm256_broadcast_ss(Ap + (off_a) + 5);                          \
+        c50 = _mm256_fmadd_ps(a, b0, c50);                                  \
+        c51 = _mm256_fmadd_ps(a, b1, c51);                                  \
+    }
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        SA_GEMM_STEP(0, 0)
+        SA_GEMM_STEP(MR, NR)
+        SA_GEMM_STEP(2 * MR, 2 * NR)
+        SA_GEMM_STEP(3 * MR, 3 * NR)
+        Ap += 4 * MR;
+        Bp += 4 * NR;
+    }
+    for (; k < kc; ++k) {
+        SA_GEMM_STEP(0, 0)
+        Ap += MR;
+        Bp += NR;
+    }
+#undef SA_GEMM_STEP
+    const __m256 va = _mm256_set1_ps(alpha);
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    if (beta == 0.0f) {
+        for (int64_t r = 0; r < MR; ++r) {
+            _mm256_storeu_ps(C + r * ldc, _mm256_mul_ps(va, acc[r][0]));
+            _mm256_storeu_ps(C + r * ldc + 8, _mm256_mul_ps(va, acc[r][1]));
+        }
+    } else {
+        const __m256 vb = _mm256_set1_ps(beta);
+        for (int64_t r = 0; r < MR; ++r) {
+            float * c = C + r * ldc;
+            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
+            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+        }
+    }
+}
+#else
+void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
+            float beta) {
+    float acc[MR][NR] = {};
+    for (int64_t k = 0; k < kc; ++k) {
+        const float * a = Ap + k * MR;
+        const float * b = Bp + k * NR;
+        for (int64_t r = 0; r < MR; ++r)
+            for (int64_t c = 0; c < NR; ++c) acc[r][c] += a[r] * b[c];
+    }
+    for (int64_t r = 0; r < MR; ++r) {
+        float * cr = C + r * ldc;
+        if (beta == 0.0f) {
+            for (int64_t c = 0; c < NR; ++c) cr[c] = alpha * acc[r][c];
+        } else {
+            for (int64_t c = 0; c < NR; ++c) cr[c] = alpha * acc[r][c] + beta * cr[c];
+        }
+    }
+}
+#endif
+
+// Partial tile at the edge of C: compute the full MR x NR tile into a local buffer, then merge.
+void kernel_edge(int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc,
+                 float alpha, float beta) {
+    alignas(64) float tmp[MR * NR];
+    kernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f);
+    for (int64_t r = 0; r < mr; ++r) {
+        float * cr = C + r * ldc;
+        const float * t = tmp + r * NR;
+        if (beta == 0.0f) {
+            for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * t[c];
+        } else {
+            for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * t[c] + beta * cr[c];
+        }
+    }
+}
+
+// C = beta * C for an M x N block (beta == 0: zero fill without reading C).
+void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i) {
+        float * c = C + i * ldc;
+        if (beta == 0.0f) {
+            std::fill(c, c + N, 0.0f);
+        } else if (beta != 1.0f) {
+            for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+        }
+    }
+}
+
+// The blocked product on one thread: C[M,N] (a tile of the caller's C) with its own buffers.
+void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    ThreadBuffers & bufs = thread_buffers();
+    const int64_t kc_max = std::min(KC, K);
+    const int64_t nc_max = std::min(NC, (N + NR - 1) / NR * NR);
+    const int64_t mc_max = std::min(MC, (M + MR - 1) / MR * MR);
+    float * Bp = bufs.b.get((size_t) (kc_max * nc_max));
+    float * Ap = bufs.a.get((size_t) (kc_max * mc_max));
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        const int64_t nc = std::min(NC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            const int64_t kc = std::min(KC, K - pc);
+            const float beta_eff = pc == 0 ? beta : 1.0f;
+            pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                const int64_t mc = std::min(MC, M - ic);
+                pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    const int64_t nr = std::min(NR, nc - jr);
+                    const float * bp = Bp + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int64_t mr = std::min(MR, mc - ir);
+                        float * c = C + (ic + ir) * ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta_eff);
+                        } else {
+                            kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta_eff);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Rows of op(A) / columns of op(B) starting at m0 / n0.
+inline const float * a_rows(bool ta, const float * A, int64_t lda, int64_t m0) { return ta ? A + m0 : A + m0 * lda; }
+inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) { return tb ? B + n0 * ldb : B + n0; }
 
 }  // namespace
 
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
-    if (M <= 0 || N <= 0) return;
-    gemm_rows(trans_a, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
            const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool) {
     if (M <= 0 || N <= 0) return;
     ThreadPool & p = pool ? *pool : default_pool();
-    p.parallel_for(M, [&](int64_t m0, int64_t m1) {
-        gemm_rows(trans_a, trans_b, m0, m1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int nt = p.size();
+    if (nt <= 1 || (double) M * (double) N * (double) std::max<int64_t>(K, 1) < kSerialMacs) {
+        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    // Thread grid tm x tn (tm * tn <= nt) minimising the largest tile, counted in whole micro-tiles;
+    // ties go to the N split (each thread then packs a disjoint part of B).
+    const int64_t mt = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
+    int best_tm = 1, best_tn = 1;
+    double best_cost = -1;
+    for (int tm = 1; tm <= nt; ++tm) {
+        const int tn = nt / tm;
+        if (tm > mt || tn > ntiles) continue;
+        const double cost = (double) ((mt + tm - 1) / tm) * (double) ((ntiles + tn - 1) / tn) +
+                            1e-3 * (double) tm;  // tie-break: prefer fewer M cuts
+        if (best_cost < 0 || cost < best_cost) {
+            best_cost = cost;
+            best_tm = tm;
+            best_tn = tn;
+        }
+    }
+    const int tm = best_tm, tn = best_tn;
+    p.run_on_all([&](int t) {
+        if (t >= tm * tn) return;
+        const int it = t / tn, jt = t % tn;
+        const int64_t m0 = std::min(M, mt * it / tm * MR), m1 = std::min(M, mt * (it + 1) / tm * MR);
+        const int64_t n0 = std::min(N, ntiles * jt / tn * NR), n1 = std::min(N, ntiles * (jt + 1) / tn * NR);
+        if (m0 >= m1 || n0 >= n1) return;
+        gemm_blocked(trans_a, trans_b, m1 - m0, n1 - n0, K, alpha, a_rows(trans_a, A, lda, m0), lda,
+                     b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc);
     });
 }
 

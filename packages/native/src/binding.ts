@@ -62,6 +62,80 @@ export interface NativeImageEncoder {
     encode(images: Float32Array, batch: number, options?: { taps?: boolean }): Promise<EncodeResult>;
 }
 
+/**
+ * A batch of prompts for the decoder, in the model input frame (after ResizeLongestSide), pixels.
+ * SAM's +0.5 pixel-centre shift and its padding point are applied natively.
+ */
+export interface NativePrompts {
+    batch: number;
+    nPoints: number;
+    /** [batch, nPoints, 2] x, y */
+    points?: Float32Array;
+    /** [batch, nPoints]: 1 positive, 0 negative, -1 not a point (padding) */
+    labels?: Float32Array;
+    /** [batch, 4] x0, y0, x1, y1 */
+    boxes?: Float32Array;
+    /** [batch, 1, 4E, 4E] low-res mask logits */
+    maskInput?: Float32Array;
+}
+
+export interface SamDecoderOptions {
+    /** Model input side (1024 for SAM). */
+    imgSize?: number;
+    /** Embedding grid side (imgSize / 16). */
+    embedSize?: number;
+    backend?: BackendName;
+}
+
+export interface NativeSamDecoder {
+    readonly info: { imgSize: number; embedSize: number; backend: BackendName };
+    /** Dense positional encoding [256, E, E]. */
+    densePe(): Float32Array;
+    encodePrompts(prompts: NativePrompts): { sparse: Float32Array; nSparse: number; dense: Float32Array };
+    /**
+     * Runs the mask decoder for every prompt against one embedding [256, E, E] (or one per prompt
+     * with perPromptEmbeddings). Returns all 4 mask tokens: lowRes [B, 4, 4E, 4E], iou [B, 4].
+     */
+    predictAll(
+        embedding: Float32Array,
+        prompts: NativePrompts,
+        options?: { perPromptEmbeddings?: boolean },
+    ): Promise<{ lowRes: Float32Array; iou: Float32Array }>;
+    /** Official key names ("mask_decoder.transformer.layers.0...") of the trainable parameters. */
+    paramNames(): string[];
+    paramShape(name: string): number[];
+    getParam(name: string): Float32Array;
+    setParam(name: string, data: Float32Array): void;
+}
+
+export type LossName = "dicece" | "medsam" | "sam";
+export type OptimizerName = "adam" | "adamw";
+
+export interface TrainerOptions {
+    loss?: LossName;
+    optimizer?: OptimizerName;
+    lr?: number;
+    beta1?: number;
+    beta2?: number;
+    eps?: number;
+    weightDecay?: number;
+    /** Global gradient-norm clip (0 = off). */
+    gradClipNorm?: number;
+    multimask?: boolean;
+    trainPromptEncoder?: boolean;
+}
+
+export interface NativeDecoderTrainer {
+    /** Forward, loss, backward and optimiser update; resolves with the loss. */
+    step(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array, options?: { lr?: number }): Promise<number>;
+    /** Forward, loss and backward without updating (gradients readable through getGrad). */
+    lossAndGrad(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array): Promise<number>;
+    getGrad(name: string): Float32Array;
+    getState(name: string): { m: Float32Array; v: Float32Array };
+    setState(name: string, m: Float32Array, v: Float32Array): void;
+    stepCount: number;
+}
+
 export interface BindingModule {
     systemInfo(): SystemInfo;
     /** Sets the CPU thread count (0 = all cores); returns the count in effect. */
@@ -73,4 +147,6 @@ export interface BindingModule {
      */
     mapFile(path: string, offset?: number, length?: number): ArrayBuffer;
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
+    SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
+    DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;
 }

@@ -1,1 +1,49 @@
-export {};
+/**
+ * @sam-ablate/samplers: prompt samplers for every strategy of the paper (points, boxes, jitter,
+ * negative points, centroid, box centre, four sections) on a seeded, splittable RNG. Pure
+ * TypeScript, no dependencies.
+ */
+export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./boxJitter.js";
+export { squaredDistanceTransform } from "./distanceTransform.js";
+export { EmptyMaskError, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
+export { MaskIndex, tightBox, validateMask } from "./MaskIndex.js";
+export {
+    type BackgroundRegion,
+    type BoxSpec,
+    type CentroidMode,
+    type NegativeSpec,
+    type PositiveSpec,
+    type PromptPlan,
+    replaceWithNegatives,
+    validatePlan,
+} from "./plan.js";
+export { Rng, type RngKey, rngFor, type StreamKey } from "./Rng.js";
+export {
+    type DrawnNegatives,
+    type DrawnPoints,
+    drawPixels,
+    sampleNegativePoints,
+    samplePositivePoints,
+} from "./randomPoints.js";
+export { type PromptReport, type SampledPrompt, samplePrompt } from "./samplePrompt.js";
+export {
+    type BoxCentrePoint,
+    boxCentrePoint,
+    type CentroidPoint,
+    centroidPoint,
+    fourSectionPoints,
+    QUADRANTS,
+    type SectionPoints,
+} from "./specialPoints.js";
+export {
+    PAPER_STRATEGY_IDS,
+    type PaperDataset,
+    type PaperReference,
+    paperStrategies,
+    parseStrategy,
+    type StrategyDefinition,
+    strategyId,
+    strategyLabel,
+} from "./strategies.js";
+export { type PromptReportSummary, summarizePromptReports } from "./summarizeReports.js";
+export type { BinaryMask, Box, Point, PointLabel, Prompt } from "./types.js";

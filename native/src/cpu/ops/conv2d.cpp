@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// NCHW 2-D convolution with zero padding, stride and groups. Depthwise convolutions (groups == C)
+// run a direct kernel; everything else is im2col (skipped for 1x1 / stride 1 / no padding) followed
+// by one GEMM per image and group: Y_g[O/g, Ho*Wo] = W_g[O/g, C/g*kh*kw] * col[C/g*kh*kw, Ho*Wo].
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cpu/backend-cpu.h"
+#include "sa/gemm.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+namespace {
+
+struct ConvShape {
+    int64_t B, C, H, W, O, kh, kw, stride, pad, groups, Ho, Wo;
+};
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Output columns [lo, hi) whose input column ox*stride + j - pad lies inside [0, W).
+inline void valid_cols(const ConvShape & s, int64_t j, int64_t & lo, int64_t & hi) {
+    lo = std::min(s.Wo, std::max<int64_t>(0, -floor_div(j - s.pad, s.stride)));
+    hi = std::max(lo, std::min(s.Wo, floor_div(s.W - 1 + s.pad - j, s.stride) + 1));
+}
+
+// col[(c*kh + i)*kw + j, oy*Wo + ox] = x[c, oy*stride + i - pad, ox*stride + j - pad] (0 outside).
+void im2col(const float * x, float * col, int64_t Cg, const ConvShape & s) {
+    const int64_t rows = Cg * s.kh * s.kw, HWo = s.Ho * s.Wo;
+    default_pool().parallel_for(rows, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
+            const float * xc = x + c * s.H * s.W;
+            float * dst = col + r * HWo;
+            int64_t ox_lo, ox_hi;
+            valid_cols(s, j, ox_lo, ox_hi);
+            for (int64_t oy = 0; oy < s.Ho; ++oy) {
+                float * d = dst + oy * s.Wo;
+                const int64_t iy = oy * s.stride + i - s.pad;
+                if (iy < 0 || iy >= s.H) {
+                    std::fill(d, d + s.Wo, 0.0f);
+                    continue;
+                }
+                const float * xr = xc + iy * s.W + j - s.pad;
+                std::fill(d, d + ox_lo, 0.0f);
+                if (s.stride == 1) {
+                    std::copy(xr + ox_lo, xr + ox_hi, d + ox_lo);
+                } else {
+                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) d[ox] = xr[ox * s.stride];
+                }
+                std::fill(d + ox_hi, d + s.Wo, 0.0f);
+            }
+        }
+    });
+}
+
+// Depthwise: output channel o reads input channel o / (O / C).
+void depthwise(const float * x, const float * Wt, const float * bias, float * y, const ConvShape & s) {
+    const int64_t mult = s.O / s.C;
+    default_pool().parallel_for(s.B * s.O, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / s.O, o = t % s.O, c = o / mult;
+            const float * xc = x + (b * s.C + c) * s.H * s.W;
+            const float * wo = Wt + o * s.kh * s.kw;
+            float * yo = y + (b * s.O + o) * s.Ho * s.Wo;
+            const float b0 = bias ? bias[o] : 0.0f;
+            for (int64_t oy = 0; oy < s.Ho; ++oy) {
+                float * yr = yo + oy * s.Wo;
+                std::fill(yr, yr + s.Wo, b0);
+                for (int64_t i = 0; i < s.kh; ++i) {
+                    const int64_t iy = oy * s.stride + i - s.pad;
+                    if (iy < 0 || iy >= s.H) continue;
+                    for (int64_t j = 0; j < s.kw; ++j) {
+                        const float w = wo[i * s.kw + j];
+                        int64_t lo, hi;
+                        valid_cols(s, j, lo, hi);
+                        const float * xr = xc + iy * s.W + j - s.pad;
+                        if (s.stride == 1) {
+                            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += w * xr[ox];
+                        } else {
+                            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += w * xr[ox * s.stride];
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+}  // namespace
+
+void CpuBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                        int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                        int64_t groups) {
+    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0, "conv2d: bad size");
+    SA_CHECK_ARG(kh > 0 && kw > 0 && stride > 0 && pad >= 0, "conv2d: bad kernel, stride or padding");
+    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0,
+                 "conv2d: groups (" + std::to_string(groups) + ") must divide C (" + std::to_string(C) + ") and O (" +
+                     std::to_string(O) + ")");
+    SA_CHECK_ARG(H + 2 * pad >= kh && Wd + 2 * pad >= kw, "conv2d: kernel larger than the padded input");
+    if (B == 0) return;
+    SA_CHECK_ARG(x && W && y, "conv2d: null pointer");
+    SA_CHECK_ARG(x != y, "conv2d: y must not alias x");
+    const ConvShape s{B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1,
+                      (Wd + 2 * pad - kw) / stride + 1};
+    if (groups == C && groups > 1) {
+        depthwise(x, W, b, y, s);
+        return;
+    }
+    const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
+    const bool direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
+    std::vector<float> col(direct ? 0 : (size_t) (Kg * HWo));
+    for (int64_t bi = 0; bi < B; ++bi) {
+        float * yb = y + bi * O * HWo;
+        if (b) {
+            default_pool().parallel_for(O, [&](int64_t o0, int64_t o1) {
+                for (int64_t o = o0; o < o1; ++o) std::fill(yb + o * HWo, yb + (o + 1) * HWo, b[o]);
+            });
+        }
+        for (int64_t g = 0; g < groups; ++g) {
+            const float * xg = x + (bi * C + g * Cg) * H * Wd;
+            const float * src = xg;
+            if (!direct) {
+                im2col(xg, col.data(), Cg, s);
+                src = col.data();
+            }
+            sgemm(false, false, Og, HWo, Kg, 1.0f, W + g * Og * Kg, Kg, src, HWo, b ? 1.0f : 0.0f, yb + g * Og * HWo,
+                  HWo);
+        }
+    }
+}
+
+}  // namespace sa

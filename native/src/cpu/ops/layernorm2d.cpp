@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// SAM's LayerNorm2d on channels-first data x[B, C, HW]: each pixel is normalised over its C channels
+// (two-pass statistics, biased variance), then y = xhat * gamma[c] + beta[c]. Pixels are processed in
+// contiguous runs so every pass streams along HW.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/backend-cpu.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+namespace {
+constexpr int64_t kRun = 256;  // pixels per inner run (statistics kept in a small local buffer)
+}
+
+void CpuBackend::layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
+                             float * rstd, int64_t B, int64_t C, int64_t HW, float eps) {
+    SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d: bad size");
+    SA_CHECK_ARG(eps >= 0.0f, "layernorm2d: negative eps");
+    if (B == 0 || HW == 0) return;
+    SA_CHECK_ARG(x && y, "layernorm2d: null pointer");
+    const int64_t runs_per_image = (HW + kRun - 1) / kRun;
+    default_pool().parallel_for(B * runs_per_image, [&](int64_t t0, int64_t t1) {
+        float mu[kRun], rs[kRun];
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / runs_per_image;
+            const int64_t p0 = (t % runs_per_image) * kRun;
+            const int64_t n = std::min(kRun, HW - p0);
+            const float * xb = x + b * C * HW + p0;
+            float * yb = y + b * C * HW + p0;
+            std::fill(mu, mu + n, 0.0f);
+            for (int64_t c = 0; c < C; ++c) {
+                const float * xc = xb + c * HW;
+                for (int64_t p = 0; p < n; ++p) mu[p] += xc[p];
+            }
+            const float inv_c = 1.0f / (float) C;
+            for (int64_t p = 0; p < n; ++p) {
+                mu[p] *= inv_c;
+                rs[p] = 0.0f;
+            }
+            for (int64_t c = 0; c < C; ++c) {
+                const float * xc = xb + c * HW;
+                for (int64_t p = 0; p < n; ++p) {
+                    const float d = xc[p] - mu[p];
+                    rs[p] += d * d;
+                }
+            }
+            for (int64_t p = 0; p < n; ++p) rs[p] = 1.0f / std::sqrt(rs[p] * inv_c + eps);
+            for (int64_t c = 0; c < C; ++c) {
+                const float * xc = xb + c * HW;
+                float * yc = yb + c * HW;
+                const float g = gamma ? gamma[c] : 1.0f;
+                const float be = beta ? beta[c] : 0.0f;
+                for (int64_t p = 0; p < n; ++p) yc[p] = (xc[p] - mu[p]) * rs[p] * g + be;
+            }
+            if (mean) std::copy(mu, mu + n, mean + b * HW + p0);
+            if (rstd) std::copy(rs, rs + n, rstd + b * HW + p0);
+        }
+    });
+}
+
+}  // namespace sa

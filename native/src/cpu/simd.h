@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small vector-math helpers shared by the CPU ops: AVX2 exp, the erf-based GELU and its derivative,
+// horizontal reductions. Every function has a scalar counterpart so results stay within a few ulp
+// of each other whether or not AVX2 is available.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+namespace sa::cpu {
+
+constexpr float kSqrt1_2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+// erfc(a) for a >= 0 with relative error below ~1.2e-7 (Chebyshev fit, Numerical Recipes "erfcc").
+inline float erfc_pos(float a) {
+    const float t = 1.0f / (1.0f + 0.5f * a);
+    const float p =
+        -1.26551223f +
+        t * (1.00002368f +
+             t * (0.37409196f +
+                  t * (0.09678418f +
+                       t * (-0.18628806f +
+                            t * (0.27886807f +
+                                 t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+    return t * std::exp(-a * a + p);
+}
+
+// Phi(x) = 0.5 * (1 + erf(x / sqrt 2)), evaluated without cancellation in either tail.
+inline float normal_cdf(float x) {
+    const float e = erfc_pos(std::fabs(x) * kSqrt1_2);
+    return x >= 0.0f ? 1.0f - 0.5f * e : 0.5f * e;
+}
+
+inline float gelu_scalar(float x) { return x * normal_cdf(x); }
+
+// d/dx [x Phi(x)] = Phi(x) + x phi(x)
+inline float gelu_grad_scalar(float x) { return normal_cdf(x) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x); }
+
+#ifdef __AVX2__
+
+// exp(x) for float lanes (Cephes-style range reduction + degree-6 polynomial, ~1 ulp). Inputs below
+// about -87.3 flush to 0, inputs above 88.37 saturate.
+inline __m256 exp256(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f);
+    const __m256 lo = _mm256_set1_ps(-88.3762626647949f);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    fx = _mm256_floor_ps(fx);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127));
+    e = _mm256_slli_epi32(e, 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+inline __m256 erfc_pos256(__m256 a) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.5f), a, one));
+    __m256 p = _mm256_set1_ps(0.17087277f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
+    p = _mm256_fnmadd_ps(a, a, p);
+    return _mm256_mul_ps(t, exp256(p));
+}
+
+inline __m256 normal_cdf256(__m256 x) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    const __m256 a = _mm256_mul_ps(_mm256_andnot_ps(sign_mask, x), _mm256_set1_ps(kSqrt1_2));
+    const __m256 half_e = _mm256_mul_ps(_mm256_set1_ps(0.5f), erfc_pos256(a));
+    const __m256 pos = _mm256_sub_ps(_mm256_set1_ps(1.0f), half_e);
+    const __m256 is_neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(pos, half_e, is_neg);
+}
+
+inline __m256 gelu256(__m256 x) { return _mm256_mul_ps(x, normal_cdf256(x)); }
+
+inline __m256 gelu_grad256(__m256 x) {
+    const __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi),
+                                     exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(x, x))));
+    return _mm256_fmadd_ps(x, pdf, normal_cdf256(x));
+}
+
+inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline float hmax256(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#endif  // __AVX2__
+
+}  // namespace sa::cpu

@@ -1,0 +1,39 @@
+/** Error codes carried by {@link CheckpointError}. */
+export type CheckpointErrorCode =
+    /** The file does not exist. */
+    | "ERR_SA_CHECKPOINT_NOT_FOUND"
+    /** The file could not be read (permissions, a directory, an I/O error). */
+    | "ERR_SA_CHECKPOINT_IO"
+    /** The file ends before the data its own headers describe. */
+    | "ERR_SA_CHECKPOINT_TRUNCATED"
+    /** A record's bytes do not match their checksum, or compressed data does not inflate. */
+    | "ERR_SA_CHECKPOINT_CORRUPT"
+    /** Not a checkpoint in a supported format, or a checkpoint with no state dict. */
+    | "ERR_SA_CHECKPOINT_FORMAT"
+    /** The pickle stream of a `.pth` is malformed. */
+    | "ERR_SA_PICKLE"
+    /** The pickle stream refers to a Python global outside the allow-list (code execution refused). */
+    | "ERR_SA_PICKLE_GLOBAL"
+    /** A safetensors header or data section is invalid. */
+    | "ERR_SA_SAFETENSORS";
+
+/**
+ * Error for any problem with a checkpoint file. The message starts with the file name (or the
+ * caller's label for in-memory bytes) and says what is wrong.
+ */
+export class CheckpointError extends Error {
+    /** Stable machine-readable code. */
+    readonly code: CheckpointErrorCode;
+    /** The file (or caller-given label) being read or written. */
+    readonly file: string;
+
+    constructor(code: CheckpointErrorCode, file: string, message: string, options?: { cause?: unknown }) {
+        super(`${file}: ${message}`, options);
+        this.name = "CheckpointError";
+        this.code = code;
+        this.file = file;
+    }
+}
+
+/** Label used in messages when in-memory bytes are read without a file name. */
+export const IN_MEMORY = "<bytes>";

@@ -1,0 +1,113 @@
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import { ImageIoError } from "./errors.js";
+import { errorText, inspectInput } from "./sharp-input.js";
+import type { LabelImage, RawImage } from "./types.js";
+
+/** Options for decoding an image. */
+export interface DecodeOptions {
+    /**
+     * Output channels: 1 converts to grey, 3 converts to RGB (grey is replicated), undefined keeps the
+     * stored colour model (grey stays 1 channel, everything else becomes RGB). Alpha is always dropped.
+     */
+    channels?: 1 | 3;
+    /** Name used in error messages (defaults to "<buffer>"). */
+    source?: string;
+}
+
+/**
+ * Decodes a PNG, TIFF or JPEG held in memory into 8-bit pixels (16-bit samples are scaled to 8 bits,
+ * CMYK and palettes are converted to RGB). Corrupt or truncated data throws ImageIoError.
+ */
+export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<RawImage> {
+    const source = options.source ?? "<buffer>";
+    const info = await inspectInput(input, source);
+    const channels = options.channels ?? (info.colourChannels === 1 ? 1 : 3);
+    let data: Buffer;
+    try {
+        data = await sharp(input, { failOn: "error" })
+            .removeAlpha()
+            .toColourspace(channels === 1 ? "b-w" : "srgb")
+            .raw({ depth: "uchar" })
+            .toBuffer();
+    } catch (err) {
+        throw new ImageIoError(source, `corrupt or truncated ${info.format} data (${errorText(err)})`, { cause: err });
+    }
+    const expected = info.width * info.height * channels;
+    if (data.length !== expected) {
+        throw new ImageIoError(source, `decoded ${data.length} bytes, expected ${expected} (${info.width}x${info.height}x${channels})`);
+    }
+    return { width: info.width, height: info.height, channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** Reads and decodes an image file; see decodeImage. Errors name the file. */
+export async function readImage(file: string, options: Omit<DecodeOptions, "source"> = {}): Promise<RawImage> {
+    return decodeImage(await readInput(file), { ...options, source: file });
+}
+
+/**
+ * Decodes a class-code image exactly: 8- or 16-bit grey (16-bit codes must be <= 255), or a colour
+ * image whose channels are all equal. Lossy JPEG and true colour labels are rejected with ImageIoError.
+ */
+export async function decodeLabelImage(input: Uint8Array, source = "<buffer>"): Promise<LabelImage> {
+    const info = await inspectInput(input, source);
+    if (info.format === "jpeg") {
+        throw new ImageIoError(source, "label images must be lossless (PNG or TIFF); JPEG changes class codes");
+    }
+    const { width, height } = info;
+    const n = width * height;
+    const out = new Uint8Array(n);
+    try {
+        if (info.colourChannels === 1 && info.sixteenBit) {
+            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("grey16").raw({ depth: "ushort" }).toBuffer();
+            checkLength(source, raw.length, n * 2);
+            for (let i = 0; i < n; i++) {
+                const v = raw.readUInt16LE(i * 2);
+                if (v > 255) {
+                    throw new ImageIoError(source, `16-bit label value ${v} at pixel (${i % width}, ${Math.floor(i / width)}) exceeds 255`);
+                }
+                out[i] = v;
+            }
+        } else if (info.colourChannels === 1) {
+            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("b-w").raw({ depth: "uchar" }).toBuffer();
+            checkLength(source, raw.length, n);
+            out.set(raw);
+        } else {
+            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer();
+            checkLength(source, raw.length, n * 3);
+            for (let i = 0; i < n; i++) {
+                const r = raw[3 * i] as number;
+                if (raw[3 * i + 1] !== r || raw[3 * i + 2] !== r) {
+                    throw new ImageIoError(
+                        source,
+                        `colour label image (pixel (${i % width}, ${Math.floor(i / width)}) is ${r},${raw[3 * i + 1]},${raw[3 * i + 2]}); expected single-channel class codes`,
+                    );
+                }
+                out[i] = r;
+            }
+        }
+    } catch (err) {
+        if (err instanceof ImageIoError) throw err;
+        throw new ImageIoError(source, `corrupt or truncated ${info.format} data (${errorText(err)})`, { cause: err });
+    }
+    return { width, height, data: out };
+}
+
+/** Reads a class-code image file; see decodeLabelImage. */
+export async function readLabelImage(file: string): Promise<LabelImage> {
+    return decodeLabelImage(await readInput(file), file);
+}
+
+async function readInput(file: string): Promise<Uint8Array> {
+    try {
+        return await readFile(file);
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = code === "ENOENT" ? "file not found" : `cannot read (${errorText(err)})`;
+        throw new ImageIoError(file, why, { cause: err });
+    }
+}
+
+function checkLength(source: string, got: number, expected: number): void {
+    if (got !== expected) throw new ImageIoError(source, `decoded ${got} bytes, expected ${expected}`);
+}

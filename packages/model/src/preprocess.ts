@@ -1,0 +1,223 @@
+/**
+ * SAM's preprocessing and postprocessing, as the official implementation:
+ * ResizeLongestSide (PIL bilinear on uint8), pixel mean/std normalisation, zero padding at the
+ * bottom/right to a square, point/box coordinate transforms, and mask postprocessing (bilinear up to
+ * the model input size, crop to the resized image, bilinear to the original size).
+ */
+
+/** SAM's pixel mean and std (RGB, 0-255). */
+export const PIXEL_MEAN = [123.675, 116.28, 103.53] as const;
+export const PIXEL_STD = [58.395, 57.12, 57.375] as const;
+
+/** The (height, width) an image of size h x w gets under ResizeLongestSide(target). */
+export function resizeLongestSideShape(h: number, w: number, target: number): [number, number] {
+    const scale = target / Math.max(h, w);
+    return [Math.floor(h * scale + 0.5), Math.floor(w * scale + 0.5)];
+}
+
+/** Triangle-filter coefficients of one axis as Pillow computes them (antialiased when shrinking). */
+function pilCoefficients(inSize: number, outSize: number): { bounds: Int32Array; weights: Float64Array; k: number } {
+    const scale = inSize / outSize;
+    const filterScale = Math.max(scale, 1);
+    const support = 1 * filterScale;
+    const k = Math.ceil(support) * 2 + 1;
+    const bounds = new Int32Array(outSize * 2);
+    const weights = new Float64Array(outSize * k);
+    for (let i = 0; i < outSize; i++) {
+        const center = (i + 0.5) * scale;
+        let xmin = Math.floor(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        let xmax = Math.floor(center + support + 0.5);
+        if (xmax > inSize) xmax = inSize;
+        xmax -= xmin;
+        let total = 0;
+        for (let x = 0; x < xmax; x++) {
+            const t = Math.abs((x + xmin - center + 0.5) / filterScale);
+            const w = t < 1 ? 1 - t : 0;
+            weights[i * k + x] = w;
+            total += w;
+        }
+        if (total !== 0) for (let x = 0; x < xmax; x++) weights[i * k + x] = (weights[i * k + x] ?? 0) / total;
+        bounds[i * 2] = xmin;
+        bounds[i * 2 + 1] = xmax;
+    }
+    return { bounds, weights, k };
+}
+
+const PRECISION_BITS = 32 - 8 - 2;
+
+/** Pillow's fixed-point rounding of normalised coefficients (8-bit images). */
+function toFixed(weights: Float64Array): Int32Array {
+    const out = new Int32Array(weights.length);
+    for (let i = 0; i < weights.length; i++) {
+        const w = weights[i] ?? 0;
+        out[i] = Math.trunc(w < 0 ? w * (1 << PRECISION_BITS) - 0.5 : w * (1 << PRECISION_BITS) + 0.5);
+    }
+    return out;
+}
+
+function clip8(v: number): number {
+    const x = v >> PRECISION_BITS;
+    return x < 0 ? 0 : x > 255 ? 255 : x;
+}
+
+/**
+ * Resizes an interleaved uint8 image (h x w x c) to nh x nw with Pillow's BILINEAR filter
+ * (horizontal pass, then vertical, each rounded to uint8), which is what SAM's ResizeLongestSide
+ * does through PIL.
+ */
+export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: number, nh: number, nw: number): Uint8Array {
+    if (src.length !== h * w * c) throw new RangeError(`resizeBilinearU8: expected ${h * w * c} bytes, got ${src.length}`);
+    let cur = src;
+    let cw = w;
+    if (nw !== w) {
+        const { bounds, weights, k } = pilCoefficients(w, nw);
+        const kk = toFixed(weights);
+        const out = new Uint8Array(h * nw * c);
+        const half = 1 << (PRECISION_BITS - 1);
+        for (let y = 0; y < h; y++) {
+            for (let x = 0; x < nw; x++) {
+                const x0 = bounds[x * 2] ?? 0;
+                const n = bounds[x * 2 + 1] ?? 0;
+                for (let ch = 0; ch < c; ch++) {
+                    let ss = half;
+                    for (let i = 0; i < n; i++) ss += (cur[(y * cw + x0 + i) * c + ch] ?? 0) * (kk[x * k + i] ?? 0);
+                    out[(y * nw + x) * c + ch] = clip8(ss);
+                }
+            }
+        }
+        cur = out;
+        cw = nw;
+    }
+    if (nh !== h) {
+        const { bounds, weights, k } = pilCoefficients(h, nh);
+        const kk = toFixed(weights);
+        const out = new Uint8Array(nh * cw * c);
+        const half = 1 << (PRECISION_BITS - 1);
+        for (let y = 0; y < nh; y++) {
+            const y0 = bounds[y * 2] ?? 0;
+            const n = bounds[y * 2 + 1] ?? 0;
+            for (let x = 0; x < cw; x++) {
+                for (let ch = 0; ch < c; ch++) {
+                    let ss = half;
+                    for (let i = 0; i < n; i++) ss += (cur[((y0 + i) * cw + x) * c + ch] ?? 0) * (kk[y * k + i] ?? 0);
+                    out[(y * cw + x) * c + ch] = clip8(ss);
+                }
+            }
+        }
+        cur = out;
+    }
+    return cur === src ? src.slice() : cur;
+}
+
+/**
+ * Normalises an RGB uint8 image (h x w x 3, already resized) with SAM's mean/std and zero-pads it at the
+ * bottom and right to size x size. Returns [3, size, size] (CHW).
+ */
+export function normalizeAndPad(rgb: Uint8Array, h: number, w: number, size: number): Float32Array {
+    if (h > size || w > size) throw new RangeError(`normalizeAndPad: image ${h}x${w} larger than ${size}`);
+    if (rgb.length !== h * w * 3) throw new RangeError(`normalizeAndPad: expected ${h * w * 3} bytes, got ${rgb.length}`);
+    const out = new Float32Array(3 * size * size);
+    for (let ch = 0; ch < 3; ch++) {
+        const mean = PIXEL_MEAN[ch] as number;
+        const std = PIXEL_STD[ch] as number;
+        const base = ch * size * size;
+        for (let y = 0; y < h; y++) {
+            for (let x = 0; x < w; x++) out[base + y * size + x] = ((rgb[(y * w + x) * 3 + ch] as number) - mean) / std;
+        }
+    }
+    return out;
+}
+
+/** The model input for an RGB image: ResizeLongestSide(size) + normalise + pad. */
+export function preprocessImage(
+    rgb: Uint8Array,
+    h: number,
+    w: number,
+    size: number,
+): { input: Float32Array; inputSize: [number, number]; resized: Uint8Array } {
+    const [nh, nw] = resizeLongestSideShape(h, w, size);
+    const resized = nh === h && nw === w ? rgb : resizeBilinearU8(rgb, h, w, 3, nh, nw);
+    return { input: normalizeAndPad(resized, nh, nw, size), inputSize: [nh, nw], resized };
+}
+
+/** Maps points (x, y) in original-image pixels to the model input frame (ResizeLongestSide.apply_coords). */
+export function transformCoords(points: ArrayLike<number>, origH: number, origW: number, size: number): Float32Array {
+    const [nh, nw] = resizeLongestSideShape(origH, origW, size);
+    const out = new Float32Array(points.length);
+    for (let i = 0; i < points.length; i += 2) {
+        out[i] = (points[i] as number) * (nw / origW);
+        out[i + 1] = (points[i + 1] as number) * (nh / origH);
+    }
+    return out;
+}
+
+/**
+ * Bilinear resize of [C, H, W] float maps with align_corners=false (torch.nn.functional.interpolate
+ * mode="bilinear", no antialias).
+ */
+export function resizeBilinearF32(src: Float32Array, C: number, H: number, W: number, OH: number, OW: number): Float32Array {
+    if (src.length < C * H * W) throw new RangeError(`resizeBilinearF32: expected ${C * H * W} values, got ${src.length}`);
+    const out = new Float32Array(C * OH * OW);
+    const sy = H / OH;
+    const sx = W / OW;
+    const xi0 = new Int32Array(OW);
+    const xi1 = new Int32Array(OW);
+    const xl = new Float32Array(OW);
+    for (let x = 0; x < OW; x++) {
+        let fx = (x + 0.5) * sx - 0.5;
+        if (fx < 0) fx = 0;
+        const x0 = Math.min(Math.floor(fx), W - 1);
+        xi0[x] = x0;
+        xi1[x] = Math.min(x0 + 1, W - 1);
+        xl[x] = fx - x0;
+    }
+    for (let c = 0; c < C; c++) {
+        const base = c * H * W;
+        for (let y = 0; y < OH; y++) {
+            let fy = (y + 0.5) * sy - 0.5;
+            if (fy < 0) fy = 0;
+            const y0 = Math.min(Math.floor(fy), H - 1);
+            const y1 = Math.min(y0 + 1, H - 1);
+            const ly = fy - y0;
+            const r0 = base + y0 * W;
+            const r1 = base + y1 * W;
+            const o = c * OH * OW + y * OW;
+            for (let x = 0; x < OW; x++) {
+                const a = xi0[x] as number;
+                const b = xi1[x] as number;
+                const lx = xl[x] as number;
+                const top = (src[r0 + a] as number) * (1 - lx) + (src[r0 + b] as number) * lx;
+                const bot = (src[r1 + a] as number) * (1 - lx) + (src[r1 + b] as number) * lx;
+                out[o + x] = top * (1 - ly) + bot * ly;
+            }
+        }
+    }
+    return out;
+}
+
+/**
+ * SAM's postprocess_masks: low-res logits [N, lh, lw] -> bilinear to size x size -> crop to the
+ * resized input (inputH x inputW) -> bilinear to the original size. Returns [N, origH, origW].
+ */
+export function postprocessMasks(
+    lowRes: Float32Array,
+    N: number,
+    lh: number,
+    lw: number,
+    size: number,
+    inputSize: [number, number],
+    originalSize: [number, number],
+): Float32Array {
+    const up = resizeBilinearF32(lowRes, N, lh, lw, size, size);
+    const [ih, iw] = inputSize;
+    const crop = new Float32Array(N * ih * iw);
+    for (let n = 0; n < N; n++) {
+        for (let y = 0; y < ih; y++) {
+            crop.set(up.subarray(n * size * size + y * size, n * size * size + y * size + iw), n * ih * iw + y * iw);
+        }
+    }
+    const [oh, ow] = originalSize;
+    if (oh === ih && ow === iw) return crop;
+    return resizeBilinearF32(crop, N, ih, iw, oh, ow);
+}

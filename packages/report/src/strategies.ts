@@ -1,0 +1,109 @@
+/**
+ * Strategy ids: what each id means, its display name and the order in which strategies appear
+ * in tables and figures (the paper's order: points, points + box, box, jitter, special strategies).
+ */
+
+/** The families of prompt strategies in the paper (Table 1, IDs 1-7). */
+export type StrategyFamily =
+    | "points"
+    | "box"
+    | "jitter"
+    | "negatives"
+    | "box_centre"
+    | "centroid"
+    | "four_sections"
+    | "other";
+
+/** A strategy id decoded into its parts. */
+export interface StrategyInfo {
+    id: string;
+    family: StrategyFamily;
+    /** Positive points (points and negatives families). */
+    positives?: number;
+    /** Negative points (negatives family). */
+    negatives?: number;
+    /** Whether the tight box is part of the prompt. */
+    withBox: boolean;
+    /** Box jitter in percent of the side length (jitter family). */
+    jitterPercent?: number;
+}
+
+const FAMILY_RANK: Record<StrategyFamily, number> = {
+    points: 0,
+    box: 1,
+    jitter: 2,
+    negatives: 3,
+    box_centre: 4,
+    centroid: 5,
+    four_sections: 6,
+    other: 7,
+};
+
+/** Decodes a strategy id (points3, points10_box, box, box_jitter5, pos50_neg50[_box], box_centre, centroid, four_sections). */
+export function parseStrategyId(id: string): StrategyInfo {
+    let m = /^points(\d+)(_box)?$/.exec(id);
+    if (m) return { id, family: "points", positives: Number(m[1]), withBox: m[2] !== undefined };
+    if (id === "box") return { id, family: "box", withBox: true };
+    m = /^box_jitter(\d+)$/.exec(id);
+    if (m) return { id, family: "jitter", withBox: true, jitterPercent: Number(m[1]) };
+    m = /^pos(\d+)_neg(\d+)(_box)?$/.exec(id);
+    if (m) {
+        return { id, family: "negatives", positives: Number(m[1]), negatives: Number(m[2]), withBox: m[3] !== undefined };
+    }
+    if (id === "box_centre" || id === "centroid" || id === "four_sections") return { id, family: id, withBox: false };
+    return { id, family: "other", withBox: false };
+}
+
+/** A default display name for a strategy id, e.g. "3 points + box", "box, 5% jitter". */
+export function strategyDisplayName(id: string): string {
+    const s = parseStrategyId(id);
+    switch (s.family) {
+        case "points":
+            return `${s.positives} point${s.positives === 1 ? "" : "s"}${s.withBox ? " + box" : ""}`;
+        case "box":
+            return "box";
+        case "jitter":
+            return `box, ${s.jitterPercent}% jitter`;
+        case "negatives":
+            return `${s.positives} pos + ${s.negatives} neg${s.withBox ? " + box" : ""}`;
+        case "box_centre":
+            return "box centre";
+        case "centroid":
+            return "GT centroid";
+        case "four_sections":
+            return "4 sections";
+        case "other":
+            return id;
+    }
+}
+
+/**
+ * The id of the same prompt without the box (points10_box -> points10, pos50_neg50_box -> pos50_neg50),
+ * or undefined when the id has no box variant.
+ */
+export function withoutBoxId(id: string): string | undefined {
+    const s = parseStrategyId(id);
+    if ((s.family === "points" || s.family === "negatives") && s.withBox) return id.slice(0, -"_box".length);
+    return undefined;
+}
+
+/** Compares two strategy ids in the paper's order; unknown ids go last, in their given order. */
+export function compareStrategyIds(a: string, b: string): number {
+    const sa = parseStrategyId(a);
+    const sb = parseStrategyId(b);
+    const byFamily = FAMILY_RANK[sa.family] - FAMILY_RANK[sb.family];
+    if (byFamily !== 0) return byFamily;
+    if (sa.family === "points" || sa.family === "negatives") {
+        if (sa.withBox !== sb.withBox) return sa.withBox ? 1 : -1;
+        const byPos = (sa.positives ?? 0) - (sb.positives ?? 0);
+        if (byPos !== 0) return byPos;
+        return (sa.negatives ?? 0) - (sb.negatives ?? 0);
+    }
+    if (sa.family === "jitter") return (sa.jitterPercent ?? 0) - (sb.jitterPercent ?? 0);
+    return 0;
+}
+
+/** Returns the items sorted by their strategy id in the paper's order (a stable sort; unknown ids keep their order). */
+export function sortByStrategy<T extends { id: string }>(items: readonly T[]): T[] {
+    return [...items].sort((a, b) => compareStrategyIds(a.id, b.id));
+}

@@ -1,0 +1,73 @@
+/**
+ * Per-strategy summaries of the per-image metrics (in percent), and the paper dataset a dataset is
+ * compared with.
+ */
+import { PAPER_DATASET_BY_KIND } from "./paper.js";
+import { bootstrapMeanCI, type Summary, summarize } from "./stats.js";
+import type { DatasetResults, PaperDataset, StrategyResult } from "./types.js";
+
+/** Summary of one metric over the evaluated (non-excluded) images, in percent. */
+export interface MetricSummary extends Summary {
+    /** 95% percentile-bootstrap confidence interval of the mean, in percent. */
+    ci95: [number, number];
+}
+
+/** Summary of one strategy on one dataset, in percent. */
+export interface StrategySummary {
+    id: string;
+    label: string;
+    /** Evaluated images (dice not null). */
+    n: number;
+    /** Images excluded for an empty ground truth, as reported by the run. */
+    excluded: number;
+    dice: MetricSummary;
+    iou: MetricSummary;
+}
+
+/** Seed of the bootstrap resampling: fixed, so a report is reproducible. */
+const BOOTSTRAP_SEED = 20240101;
+
+function metricSummary(fractions: number[]): MetricSummary {
+    const pct = fractions.map((v) => v * 100);
+    return { ...summarize(pct), ci95: bootstrapMeanCI(pct, { seed: BOOTSTRAP_SEED }) };
+}
+
+/** Per-image Dice of the evaluated images of a strategy, in percent. */
+export function diceValues(strategy: StrategyResult): number[] {
+    const out: number[] = [];
+    for (const r of strategy.perImage) if (r.dice !== null) out.push(r.dice * 100);
+    return out;
+}
+
+/** Summary statistics of a strategy's per-image Dice and IoU (percent), with bootstrap 95% CIs. */
+export function summarizeStrategy(strategy: StrategyResult): StrategySummary {
+    const dice: number[] = [];
+    const iou: number[] = [];
+    for (const r of strategy.perImage) {
+        if (r.dice !== null) dice.push(r.dice);
+        if (r.iou !== null) iou.push(r.iou);
+    }
+    return {
+        id: strategy.id,
+        label: strategy.label,
+        n: dice.length,
+        excluded: strategy.excluded,
+        dice: metricSummary(dice),
+        iou: metricSummary(iou),
+    };
+}
+
+/** The paper dataset a dataset is compared with: its own paper name, else the paper's dataset of the same kind. */
+export function comparedPaperDataset(dataset: DatasetResults): PaperDataset {
+    return dataset.paperName ?? PAPER_DATASET_BY_KIND[dataset.kind];
+}
+
+/** The strategy of a dataset with the highest mean Dice (ties: the first), or undefined when none was evaluated. */
+export function bestStrategy(summaries: readonly StrategySummary[]): StrategySummary | undefined {
+    let best: StrategySummary | undefined;
+    for (const s of summaries) {
+        if (s.n === 0) continue;
+        if (best === undefined || s.dice.mean > best.dice.mean) best = s;
+    }
+    return best;
+}

@@ -1,0 +1,83 @@
+/**
+ * The input of the report: what an ablation run produced. The ablation runner writes exactly this
+ * shape; every metric is a fraction in [0, 1] (tables and figures show percent).
+ */
+
+/** The paper's dataset names, used to put the published numbers beside ours. */
+export type PaperDataset = "BCSS" | "BraTS 2020";
+
+/** A whole ablation run: one or more datasets, each with the strategies that were trained and evaluated. */
+export interface RunResults {
+    /** Title shown at the top of the report. */
+    title: string;
+    /** The tool and its version that produced the run, e.g. "sam-ablate 0.1.0". */
+    createdBy: string;
+    /** The resolved configuration of the run, shown verbatim (as JSON) in the report. */
+    config: unknown;
+    datasets: DatasetResults[];
+}
+
+/** The results of all strategies on one dataset. */
+export interface DatasetResults {
+    name: string;
+    kind: "radiology" | "pathology";
+    /** Set when the dataset is the paper's own; otherwise the paper's dataset of the same kind is shown as a reference. */
+    paperName?: PaperDataset;
+    /** Number of training patches. */
+    nTrain: number;
+    /** Number of test patches (including those excluded for an empty ground truth). */
+    nTest: number;
+    strategies: StrategyResult[];
+}
+
+/** One evaluated test image. `null` metrics mark an image excluded for an empty ground truth. */
+export interface PerImageResult {
+    imageId: string;
+    patient: string;
+    /** Dice in [0, 1]; null = excluded (empty ground truth). */
+    dice: number | null;
+    /** IoU in [0, 1]; null = excluded (empty ground truth). */
+    iou: number | null;
+}
+
+/** One prompt strategy trained and evaluated on one dataset. */
+export interface StrategyResult {
+    /** Strategy id, e.g. points3, points3_box, box, box_jitter5, pos50_neg50, box_centre, centroid, four_sections. */
+    id: string;
+    /** Human-readable name shown in tables and figures. */
+    label: string;
+    /** Training seeds whose evaluations are pooled in `perImage`. */
+    seeds: number[];
+    perImage: PerImageResult[];
+    /** Number of test images excluded for an empty ground truth. */
+    excluded: number;
+    /** Mean training loss per epoch. */
+    lossCurve?: number[];
+    /** Wall-clock training time in seconds. */
+    trainSeconds?: number;
+    /** Free-text observations, e.g. "centroid outside mask in 12% of images". */
+    notes?: string[];
+    /** Example predictions for overlay figures. */
+    samples?: Sample[];
+}
+
+/** One test image with its ground truth, prompts and prediction, for an overlay figure. */
+export interface Sample {
+    imageId: string;
+    width: number;
+    height: number;
+    /** Interleaved RGB, width * height * 3 bytes. */
+    image: Uint8Array;
+    /** Ground-truth mask, width * height values of 0 or 1. */
+    gt: Uint8Array;
+    /** Predicted mask, width * height values of 0 or 1. */
+    pred: Uint8Array;
+    /** Prompt points in patch pixels (x right, y down). */
+    points: [number, number][];
+    /** One label per point: 1 = positive, 0 = negative. */
+    labels: number[];
+    /** Prompt box [x0, y0, x1, y1] in patch pixels. */
+    box?: [number, number, number, number];
+    /** Dice of this prediction in [0, 1]. */
+    dice: number;
+}

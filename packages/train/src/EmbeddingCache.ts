@@ -1,0 +1,231 @@
+/**
+ * The embedding cache: one file per (dataset, model), fp16, memory-mapped, keyed by the weights' hash
+ * and the preprocessing settings. A cache is written to a temporary file and renamed only when
+ * complete, so an interrupted run never leaves a file that is trusted; a stale or foreign cache (other
+ * key, other image ids, wrong size, bad header) is detected and rebuilt.
+ *
+ * Layout: "SAEMB001" | u64 LE header length | JSON header | zero padding to 4096 | N x (C*E*E) fp16.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import path from "node:path";
+import { loadAddon } from "@sam-ablate/native";
+import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
+
+const MAGIC = "SAEMB001";
+const ALIGN = 4096;
+
+/** What identifies a cache: change any field and the cache is rebuilt. */
+export interface EmbeddingCacheKey {
+    /** sha256 of the model's weights (hex). */
+    modelHash: string;
+    /** Model architecture / name, for humans. */
+    model: string;
+    /** Preprocessing settings (input size, resize filter, mean/std, padding). */
+    preprocessing: Record<string, unknown>;
+}
+
+interface Header {
+    version: 1;
+    key: EmbeddingCacheKey;
+    keyHash: string;
+    dims: [number, number, number];
+    dtype: "float16";
+    ids: string[];
+}
+
+/** Error with a code, naming the cache file. */
+export class EmbeddingCacheError extends Error {
+    readonly code = "ERR_SA_CACHE";
+    constructor(
+        readonly file: string,
+        message: string,
+    ) {
+        super(`${file}: ${message}`);
+        this.name = "EmbeddingCacheError";
+    }
+}
+
+/** Stable hash of a cache key (sha256 of its canonical JSON). */
+export function hashKey(key: EmbeddingCacheKey): string {
+    return createHash("sha256").update(canonicalJson(key)).digest("hex");
+}
+
+/** JSON with sorted object keys, so equal objects give equal strings. */
+export function canonicalJson(v: unknown): string {
+    if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        return `{${Object.keys(o)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+            .join(",")}}`;
+    }
+    return JSON.stringify(v);
+}
+
+/** The cache file for a dataset under a cache folder. */
+export function cacheFileName(dir: string, dataset: string, key: EmbeddingCacheKey): string {
+    const safe = dataset.replace(/[^A-Za-z0-9._-]+/g, "_");
+    return path.join(dir, `${safe}-${hashKey(key).slice(0, 16)}.saemb`);
+}
+
+function readHeader(file: string): { header: Header; dataOffset: number; size: number } {
+    const fd = openSync(file, "r");
+    try {
+        const size = statSync(file).size;
+        const head = Buffer.alloc(16);
+        if (readSync(fd, head, 0, 16, 0) !== 16) throw new EmbeddingCacheError(file, "truncated header");
+        if (head.toString("latin1", 0, 8) !== MAGIC) throw new EmbeddingCacheError(file, "not an embedding cache (bad magic)");
+        const len = Number(head.readBigUInt64LE(8));
+        if (len <= 0 || 16 + len > size) throw new EmbeddingCacheError(file, "header length past the end of the file");
+        const json = Buffer.alloc(len);
+        readSync(fd, json, 0, len, 16);
+        let header: Header;
+        try {
+            header = JSON.parse(json.toString("utf8")) as Header;
+        } catch {
+            throw new EmbeddingCacheError(file, "corrupt header JSON");
+        }
+        const dataOffset = Math.ceil((16 + len) / ALIGN) * ALIGN;
+        return { header, dataOffset, size };
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/** A read-only view of a complete cache file (memory-mapped). */
+export class EmbeddingCache {
+    private readonly index = new Map<string, number>();
+    private constructor(
+        readonly file: string,
+        readonly dims: [number, number, number],
+        readonly ids: readonly string[],
+        private readonly data: Uint16Array,
+    ) {
+        ids.forEach((id, i) => this.index.set(id, i));
+    }
+
+    /**
+     * Opens `file` when it exists, is complete and matches `key` and `ids` (same order); returns
+     * undefined otherwise (the caller rebuilds). Throws only for I/O errors other than absence.
+     */
+    static openIfValid(file: string, key: EmbeddingCacheKey, ids: readonly string[]): EmbeddingCache | undefined {
+        if (!existsSync(file)) return undefined;
+        let parsed: ReturnType<typeof readHeader>;
+        try {
+            parsed = readHeader(file);
+        } catch (e) {
+            if (e instanceof EmbeddingCacheError) return undefined;
+            throw e;
+        }
+        const { header, dataOffset, size } = parsed;
+        if (header.version !== 1 || header.dtype !== "float16" || header.keyHash !== hashKey(key)) return undefined;
+        if (header.ids.length !== ids.length || header.ids.some((id, i) => id !== ids[i])) return undefined;
+        const per = header.dims[0] * header.dims[1] * header.dims[2];
+        if (size !== dataOffset + ids.length * per * 2) return undefined;
+        const buf = loadAddon().mapFile(file, dataOffset, ids.length * per * 2);
+        return new EmbeddingCache(file, header.dims, header.ids, new Uint16Array(buf));
+    }
+
+    /** Number of embeddings. */
+    get length(): number {
+        return this.ids.length;
+    }
+
+    /** Embedding i as float32 [C, E, E]. */
+    get(i: number): Float32Array {
+        if (!Number.isInteger(i) || i < 0 || i >= this.ids.length) {
+            throw new EmbeddingCacheError(this.file, `index ${i} out of range [0, ${this.ids.length})`);
+        }
+        const per = this.dims[0] * this.dims[1] * this.dims[2];
+        return float16ToFloat32Array(this.data.subarray(i * per, (i + 1) * per));
+    }
+
+    /** Embedding of an image id as float32 [C, E, E]. */
+    getById(id: string): Float32Array {
+        const i = this.index.get(id);
+        if (i === undefined) throw new EmbeddingCacheError(this.file, `no embedding for image '${id}'`);
+        return this.get(i);
+    }
+}
+
+/**
+ * Writes a cache: call `append` once per image in `ids` order, then `finish()` (fsync + rename).
+ * `abort()` removes the temporary file. Nothing is visible under the final name before `finish()`.
+ */
+export class EmbeddingCacheWriter {
+    private readonly tmp: string;
+    private fd: number;
+    private written = 0;
+    private offset: number;
+
+    constructor(
+        readonly file: string,
+        key: EmbeddingCacheKey,
+        private readonly ids: readonly string[],
+        private readonly dims: [number, number, number],
+    ) {
+        mkdirSync(path.dirname(file), { recursive: true });
+        this.tmp = `${file}.tmp-${process.pid}`;
+        const header: Header = { version: 1, key, keyHash: hashKey(key), dims, dtype: "float16", ids: [...ids] };
+        const json = Buffer.from(JSON.stringify(header), "utf8");
+        const head = Buffer.alloc(16);
+        head.write(MAGIC, 0, "latin1");
+        head.writeBigUInt64LE(BigInt(json.length), 8);
+        this.offset = Math.ceil((16 + json.length) / ALIGN) * ALIGN;
+        try {
+            this.fd = openSync(this.tmp, "w");
+        } catch (e) {
+            throw new EmbeddingCacheError(file, `cannot write the cache: ${(e as Error).message}`);
+        }
+        writeSync(this.fd, head, 0, 16, 0);
+        writeSync(this.fd, json, 0, json.length, 16);
+        const pad = this.offset - 16 - json.length;
+        if (pad > 0) writeSync(this.fd, Buffer.alloc(pad), 0, pad, 16 + json.length);
+    }
+
+    /** Number of embeddings appended so far. */
+    get count(): number {
+        return this.written;
+    }
+
+    /** Appends the next embedding ([C, E, E] float32). */
+    append(embedding: Float32Array): void {
+        const per = this.dims[0] * this.dims[1] * this.dims[2];
+        if (embedding.length !== per) {
+            throw new EmbeddingCacheError(this.file, `embedding has ${embedding.length} values, expected ${per}`);
+        }
+        if (this.written >= this.ids.length) throw new EmbeddingCacheError(this.file, "more embeddings than image ids");
+        for (const v of embedding) {
+            if (!Number.isFinite(v)) {
+                throw new EmbeddingCacheError(this.file, `non-finite value in the embedding of '${this.ids[this.written]}'`);
+            }
+        }
+        const half = float32ToFloat16Array(embedding);
+        const bytes = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
+        writeSync(this.fd, bytes, 0, bytes.length, this.offset);
+        this.offset += bytes.length;
+        this.written++;
+    }
+
+    /** Completes the file and moves it into place. */
+    finish(): void {
+        if (this.written !== this.ids.length) {
+            throw new EmbeddingCacheError(this.file, `only ${this.written} of ${this.ids.length} embeddings written`);
+        }
+        fsyncSync(this.fd);
+        closeSync(this.fd);
+        renameSync(this.tmp, this.file);
+    }
+
+    /** Drops the temporary file. */
+    abort(): void {
+        try {
+            closeSync(this.fd);
+        } catch {
+            /* already closed */
+        }
+        rmSync(this.tmp, { force: true });
+    }
+}

@@ -1,0 +1,180 @@
+/**
+ * The training loop of the paper's method (Table 1, ID 8): the image encoder is frozen, its
+ * embeddings come from the cache, and only the mask decoder is trained, epochs x steps with a batch
+ * of samples per step, prompts re-sampled from the ground truth at every step (through a callback),
+ * seeded and reproducible. Progress is reported through a callback; the state (weights, optimiser
+ * moments, step count, loss history) is saved at every epoch end so that an interrupted run resumes
+ * where it stopped and reaches the same weights.
+ */
+import type { NativeDecoderTrainer, NativeSamDecoder, TrainerOptions } from "@sam-ablate/native";
+import { rngFor } from "@sam-ablate/samplers";
+import { loadTrainState, saveTrainState, type TrainState } from "./checkpointing.js";
+import { type PatchPrompt, toNativePrompts } from "./prompts.js";
+
+/** The training data as the loop sees it. */
+export interface TrainSet {
+    /** Image ids, in a stable order. */
+    ids: readonly string[];
+    /** Patch size in pixels (the ground-truth resolution). */
+    height: number;
+    width: number;
+    /** Embedding of sample i: [256, E, E]. */
+    embedding(i: number): Float32Array;
+    /** Target of sample i at the low-res logits' resolution [4E, 4E], values 0/1. */
+    target(i: number): Float32Array;
+}
+
+export interface TrainOptions {
+    epochs: number;
+    stepsPerEpoch: number;
+    batch: number;
+    seed: number;
+    trainer: TrainerOptions;
+    /** Model input side (1024). */
+    imgSize: number;
+    /** Folder for the resumable state; none: no checkpoints. */
+    stateDir?: string;
+    /** Identifies the configuration: a saved state with another fingerprint is not resumed. */
+    fingerprint: string;
+    /** Called after each step. */
+    onStep?: (info: StepInfo) => void;
+    /** Aborts between steps (the state of the last finished epoch is on disk). */
+    signal?: AbortSignal;
+    /** Learning-rate schedule: lr for a global step (default: constant trainer.lr). */
+    lrAt?: (step: number, totalSteps: number) => number;
+}
+
+export interface StepInfo {
+    epoch: number;
+    step: number;
+    globalStep: number;
+    totalSteps: number;
+    loss: number;
+    resumedFrom: number;
+}
+
+export interface TrainResult {
+    /** Loss of every step. */
+    losses: Float32Array;
+    /** Mean loss per epoch. */
+    epochLosses: number[];
+    /** Global step the run resumed from (0 = fresh). */
+    resumedFrom: number;
+    seconds: number;
+}
+
+/** Training stopped because the loss or the gradients became NaN/Inf; the weights are the last good ones. */
+export class TrainingDivergedError extends Error {
+    readonly code = "ERR_SA_DIVERGED";
+    constructor(
+        readonly globalStep: number,
+        cause: unknown,
+    ) {
+        super(
+            `training diverged at step ${globalStep} (non-finite loss or gradients); ` +
+                `the decoder keeps the weights of the last good step. Try a lower learning rate or gradient clipping. ` +
+                `(${cause instanceof Error ? cause.message : String(cause)})`,
+        );
+        this.name = "TrainingDivergedError";
+    }
+}
+
+/** Deterministic sample order for an epoch: a seeded permutation of [0, n). */
+export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
+    const rng = rngFor(seed, "order", epoch, "epoch-order");
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        const t = order[i] as number;
+        order[i] = order[j] as number;
+        order[j] = t;
+    }
+    return order;
+}
+
+/**
+ * Trains `decoder` in place through `trainer`. `promptFor(sampleIndex, globalStep)` returns the
+ * prompt of a sample at a step (patch pixels).
+ */
+export async function trainDecoder(
+    decoder: NativeSamDecoder,
+    trainer: NativeDecoderTrainer,
+    data: TrainSet,
+    promptFor: (sample: number, globalStep: number) => PatchPrompt,
+    opts: TrainOptions,
+): Promise<TrainResult> {
+    const n = data.ids.length;
+    if (n === 0) throw new RangeError("trainDecoder: the training set is empty");
+    if (!(opts.epochs >= 1 && opts.stepsPerEpoch >= 1 && opts.batch >= 1)) {
+        throw new RangeError("trainDecoder: epochs, stepsPerEpoch and batch must be >= 1");
+    }
+    const total = opts.epochs * opts.stepsPerEpoch;
+    const losses = new Float32Array(total);
+    let startEpoch = 0;
+    let resumedFrom = 0;
+    if (opts.stateDir) {
+        const saved = loadTrainState(opts.stateDir, opts.fingerprint);
+        if (saved) {
+            for (const [name, value] of saved.params) decoder.setParam(name, value);
+            for (const [name, mv] of saved.moments) trainer.setState(name, mv.m, mv.v);
+            trainer.stepCount = saved.stepCount;
+            losses.set(saved.losses.subarray(0, Math.min(saved.losses.length, total)));
+            startEpoch = saved.epochsDone;
+            resumedFrom = startEpoch * opts.stepsPerEpoch;
+        }
+    }
+    const t0 = performance.now();
+    const E4 = Math.round(Math.sqrt(data.target(0).length));
+    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+        const order = epochOrder(n, opts.seed, epoch);
+        let cursor = 0;
+        for (let step = 0; step < opts.stepsPerEpoch; step++) {
+            if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
+            const globalStep = epoch * opts.stepsPerEpoch + step;
+            const samples: number[] = [];
+            for (let b = 0; b < opts.batch; b++) {
+                samples.push(order[cursor % n] as number);
+                cursor++;
+            }
+            const per = data.embedding(samples[0] as number).length;
+            const emb = new Float32Array(per * samples.length);
+            const tgt = new Float32Array(E4 * E4 * samples.length);
+            const prompts: PatchPrompt[] = [];
+            samples.forEach((s, b) => {
+                emb.set(data.embedding(s), b * per);
+                tgt.set(data.target(s), b * E4 * E4);
+                prompts.push(promptFor(s, globalStep));
+            });
+            const native = toNativePrompts(prompts, data.height, data.width, opts.imgSize);
+            const lr = opts.lrAt ? opts.lrAt(globalStep, total) : undefined;
+            let loss: number;
+            try {
+                loss = await trainer.step(emb, native, tgt, lr === undefined ? undefined : { lr });
+            } catch (e) {
+                if ((e as { code?: string }).code === "ERR_SA_NUMERIC") throw new TrainingDivergedError(globalStep, e);
+                throw e;
+            }
+            losses[globalStep] = loss;
+            opts.onStep?.({ epoch, step, globalStep, totalSteps: total, loss, resumedFrom });
+        }
+        if (opts.stateDir) {
+            const state: TrainState = {
+                fingerprint: opts.fingerprint,
+                epochsDone: epoch + 1,
+                stepCount: trainer.stepCount,
+                losses: losses.slice(0, (epoch + 1) * opts.stepsPerEpoch),
+                params: new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name)])),
+                moments: new Map(decoder.paramNames().map((name) => [name, trainer.getState(name)])),
+            };
+            await saveTrainState(opts.stateDir, state);
+        }
+    }
+    const epochLosses: number[] = [];
+    for (let e = 0; e < opts.epochs; e++) {
+        let s = 0;
+        for (let k = 0; k < opts.stepsPerEpoch; k++) s += losses[e * opts.stepsPerEpoch + k] as number;
+        epochLosses.push(s / opts.stepsPerEpoch);
+    }
+    return { losses, epochLosses, resumedFrom, seconds: (performance.now() - t0) / 1000 };
+}
