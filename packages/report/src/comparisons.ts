@@ -4,8 +4,9 @@
  * one of its dataset; two-sided Wilcoxon signed-rank tests on per-image Dice with Holm-adjusted
  * p-values per dataset.
  */
-import { parseStrategyId, withoutBoxId } from "./strategies.js";
+
 import { holmAdjust, summarize, wilcoxonSignedRank } from "./stats.js";
+import { parseStrategyId, withoutBoxId } from "./strategies.js";
 import { bestStrategy, summarizeStrategy } from "./summaries.js";
 import { csvTable, fmt3, fmtP, fmtSigned, markdownTable, type TextTable } from "./text-table.js";
 import type { RunResults, StrategyResult } from "./types.js";
@@ -64,7 +65,16 @@ function compare(dataset: string, kind: ComparisonKind, a: StrategyResult, b: St
     const base = { dataset, kind, a: a.id, b: b.id, nPairs: xa.length, pHolm: null };
     if (xa.length === 0) {
         const nan = Number.NaN;
-        return { ...base, meanA: nan, meanB: nan, meanDiff: nan, medianDiff: nan, wPlus: 0, pValue: null, method: "none" };
+        return {
+            ...base,
+            meanA: nan,
+            meanB: nan,
+            meanDiff: nan,
+            medianDiff: nan,
+            wPlus: 0,
+            pValue: null,
+            method: "none",
+        };
     }
     const w = wilcoxonSignedRank(xa, xb);
     const d = summarize(diffs);
@@ -99,7 +109,9 @@ export function pairedComparisons(results: RunResults): PairedComparison[] {
             if (other) add("box effect", s, other);
         }
         const box = byId.get("box");
-        if (box) for (const s of d.strategies) if (parseStrategyId(s.id).family === "jitter") add("jitter vs tight box", s, box);
+        if (box)
+            for (const s of d.strategies)
+                if (parseStrategyId(s.id).family === "jitter") add("jitter vs tight box", s, box);
         const best = bestStrategy(d.strategies.map(summarizeStrategy));
         const bestResult = best === undefined ? undefined : byId.get(best.id);
         if (bestResult) for (const s of d.strategies) add("vs best", bestResult, s);
@@ -113,7 +125,20 @@ export function pairedComparisons(results: RunResults): PairedComparison[] {
     return out;
 }
 
-const HEADERS = ["Dataset", "Comparison", "A", "B", "n pairs", "Dice A", "Dice B", "Mean diff (pp)", "Median diff (pp)", "W+", "p", "p (Holm)"];
+const HEADERS = [
+    "Dataset",
+    "Comparison",
+    "A",
+    "B",
+    "n pairs",
+    "Dice A",
+    "Dice B",
+    "Mean diff (pp)",
+    "Median diff (pp)",
+    "W+",
+    "p",
+    "p (Holm)",
+];
 
 /** The comparisons as preformatted text cells. */
 export function comparisonsTextTable(rows: readonly PairedComparison[]): TextTable {
@@ -153,7 +178,21 @@ export function comparisonsMarkdown(rows: readonly PairedComparison[]): string {
 /** The comparisons as CSV (unrounded). */
 export function comparisonsCsv(rows: readonly PairedComparison[]): string {
     return csvTable(
-        ["dataset", "comparison", "a", "b", "n_pairs", "dice_a", "dice_b", "mean_diff_pp", "median_diff_pp", "w_plus", "p_value", "p_holm", "method"],
+        [
+            "dataset",
+            "comparison",
+            "a",
+            "b",
+            "n_pairs",
+            "dice_a",
+            "dice_b",
+            "mean_diff_pp",
+            "median_diff_pp",
+            "w_plus",
+            "p_value",
+            "p_holm",
+            "method",
+        ],
         rows.map((r) => [
             r.dataset,
             r.kind,

@@ -48,7 +48,10 @@ export const DEFAULT_EFFORT: EffortTable = {
  */
 export function parseEffortTable(json: unknown, source: string, base: EffortTable = DEFAULT_EFFORT): EffortTable {
     if (json === null || typeof json !== "object" || Array.isArray(json)) {
-        throw new ReportError("ERR_SA_REPORT_EFFORT", `${source}: the effort table must be a JSON object of strategy id -> effort level`);
+        throw new ReportError(
+            "ERR_SA_REPORT_EFFORT",
+            `${source}: the effort table must be a JSON object of strategy id -> effort level`,
+        );
     }
     const out: Record<string, EffortLevel> = { ...base };
     for (const [id, level] of Object.entries(json)) {

@@ -95,7 +95,15 @@ export const PAPER_RESULTS: readonly PaperEntry[] = [
     e(5, "Center of Curated Bounding Box", "BraTS 2020", "box_centre", 64.157, 75.92),
     e(5, "Centroid of Ground Truth", "BCSS", "centroid", null, null, "not run in the paper (GPU memory)"),
     e(5, "Centroid of Ground Truth", "BraTS 2020", "centroid", 50.788, 63.384),
-    e(5, "Dividing Ground Truth into 4 Sections", "BCSS", "four_sections", null, null, "not run in the paper (GPU memory)"),
+    e(
+        5,
+        "Dividing Ground Truth into 4 Sections",
+        "BCSS",
+        "four_sections",
+        null,
+        null,
+        "not run in the paper (GPU memory)",
+    ),
     e(5, "Dividing Ground Truth into 4 Sections", "BraTS 2020", "four_sections", 57.038, 70.034),
 ];
 

@@ -123,7 +123,8 @@ const EXACT_MAX_N = 60;
  * approximation with tie and continuity correction.
  */
 export function wilcoxonSignedRank(a: readonly number[], b: readonly number[]): WilcoxonResult {
-    if (a.length !== b.length) throw new RangeError(`wilcoxonSignedRank: samples differ in length (${a.length} vs ${b.length})`);
+    if (a.length !== b.length)
+        throw new RangeError(`wilcoxonSignedRank: samples differ in length (${a.length} vs ${b.length})`);
     const diffs: number[] = [];
     for (let i = 0; i < a.length; i++) {
         const d = (a[i] as number) - (b[i] as number);
@@ -206,7 +207,15 @@ function erfc(x: number): number {
                             (0.37409196 +
                                 t *
                                     (0.09678418 +
-                                        t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                                        t *
+                                            (-0.18628806 +
+                                                t *
+                                                    (0.27886807 +
+                                                        t *
+                                                            (-1.13520398 +
+                                                                t *
+                                                                    (1.48851587 +
+                                                                        t * (-0.82215223 + t * 0.17087277)))))))),
         );
     return x >= 0 ? r : 2 - r;
 }

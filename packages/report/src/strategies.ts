@@ -48,7 +48,13 @@ export function parseStrategyId(id: string): StrategyInfo {
     if (m) return { id, family: "jitter", withBox: true, jitterPercent: Number(m[1]) };
     m = /^pos(\d+)_neg(\d+)(_box)?$/.exec(id);
     if (m) {
-        return { id, family: "negatives", positives: Number(m[1]), negatives: Number(m[2]), withBox: m[3] !== undefined };
+        return {
+            id,
+            family: "negatives",
+            positives: Number(m[1]),
+            negatives: Number(m[2]),
+            withBox: m[3] !== undefined,
+        };
     }
     if (id === "box_centre" || id === "centroid" || id === "four_sections") return { id, family: id, withBox: false };
     return { id, family: "other", withBox: false };

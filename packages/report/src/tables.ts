@@ -2,7 +2,7 @@
  * Tables 3, 4 and 5 of the paper with our numbers beside the published ones: the table model,
  * and its Markdown, HTML and CSV renderings.
  */
-import { type PaperEntry, PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT } from "./paper.js";
+import { PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT, type PaperEntry } from "./paper.js";
 import { parseStrategyId, strategyDisplayName } from "./strategies.js";
 import { comparedPaperDataset, type StrategySummary, summarizeStrategy } from "./summaries.js";
 import {
@@ -152,7 +152,8 @@ function paperCell(e: PaperEntry): MetricCell {
 }
 
 function relativeChange(without: number | null | undefined, withBox: number | null | undefined): number | null {
-    if (without === null || without === undefined || withBox === null || withBox === undefined || without === 0) return null;
+    if (without === null || without === undefined || withBox === null || withBox === undefined || without === 0)
+        return null;
     return ((withBox - without) / without) * 100;
 }
 
@@ -176,7 +177,9 @@ export function buildComparisonTable(table: PaperTableId, results: RunResults): 
         for (const d of results.datasets) {
             const byId = summaries.get(d) as Map<string, StrategySummary>;
             const pd = comparedPaperDataset(d);
-            const paperEntries = PAPER_RESULTS.filter((r) => r.table === num && r.experiment === def.experiment && r.dataset === pd);
+            const paperEntries = PAPER_RESULTS.filter(
+                (r) => r.table === num && r.experiment === def.experiment && r.dataset === pd,
+            );
             if (table === "table3") {
                 const without = byId.get(def.ids[0] as string);
                 const withBox = byId.get(def.boxId as string);
@@ -190,7 +193,10 @@ export function buildComparisonTable(table: PaperTableId, results: RunResults): 
                     source: "ours",
                     main,
                     box,
-                    improvement: { iou: relativeChange(main?.iou, box?.iou), dice: relativeChange(main?.dice, box?.dice) },
+                    improvement: {
+                        iou: relativeChange(main?.iou, box?.iou),
+                        dice: relativeChange(main?.dice, box?.dice),
+                    },
                 });
                 const pw = paperEntries.find((e) => e.strategyId === def.ids[0]);
                 const pb = paperEntries.find((e) => e.strategyId === def.boxId);
@@ -212,10 +218,22 @@ export function buildComparisonTable(table: PaperTableId, results: RunResults): 
             const ran = def.ids.map((id) => byId.get(id)).filter((s): s is StrategySummary => s !== undefined);
             if (ran.length === 0) continue;
             for (const s of ran) {
-                rows.push({ experiment: def.experiment, dataset: d.name, paperDataset: pd, source: "ours", main: oursCell(s) });
+                rows.push({
+                    experiment: def.experiment,
+                    dataset: d.name,
+                    paperDataset: pd,
+                    source: "ours",
+                    main: oursCell(s),
+                });
             }
             for (const e of paperEntries) {
-                rows.push({ experiment: def.experiment, dataset: pd, paperDataset: pd, source: "paper", main: paperCell(e) });
+                rows.push({
+                    experiment: def.experiment,
+                    dataset: pd,
+                    paperDataset: pd,
+                    source: "paper",
+                    main: paperCell(e),
+                });
                 if (e.note) notes.push(`Paper, ${e.experiment} on ${e.dataset}: ${e.note}.`);
                 for (const s of ran) {
                     if (s.id !== e.strategyId) {
@@ -231,11 +249,15 @@ export function buildComparisonTable(table: PaperTableId, results: RunResults): 
         "Ours: mean over the evaluated test images in percent; n = evaluated images, excluded = images with an empty ground truth (not scored).",
     );
     if (table === "table3") {
-        notes.push("Improvement with BB (%) = (with box - without box) / without box x 100, for IoU and Dice separately.");
+        notes.push(
+            "Improvement with BB (%) = (with box - without box) / without box x 100, for IoU and Dice separately.",
+        );
     }
     for (const d of results.datasets) {
         if (d.paperName === undefined && rows.some((r) => r.source === "ours" && r.dataset === d.name)) {
-            notes.push(`${d.name} is not one of the paper's datasets; the paper's ${comparedPaperDataset(d)} numbers (same domain) are shown for reference.`);
+            notes.push(
+                `${d.name} is not one of the paper's datasets; the paper's ${comparedPaperDataset(d)} numbers (same domain) are shown for reference.`,
+            );
         }
     }
     notes.push(...mismatches);
@@ -247,7 +269,12 @@ export function buildComparisonTables(results: RunResults): ComparisonTable[] {
     return (["table3", "table4", "table5"] as const).map((t) => buildComparisonTable(t, results));
 }
 
-function metricText(row: ComparisonRow, cell: MetricCell | null | undefined, metric: "iou" | "dice", spread: Spread): string {
+function metricText(
+    row: ComparisonRow,
+    cell: MetricCell | null | undefined,
+    metric: "iou" | "dice",
+    spread: Spread,
+): string {
     if (cell === null || cell === undefined) return row.source === "ours" ? "not run" : "-";
     const v = cell[metric];
     if (v === null) return "-";
@@ -281,7 +308,19 @@ function countText(row: ComparisonRow, key: "n" | "excluded"): string {
 /** The table as preformatted text cells (shared by the Markdown and HTML renderings). */
 export function comparisonTextTable(t: ComparisonTable, spread: Spread = "none"): TextTable {
     const headers = t.withBox
-        ? ["Experiment", "Dataset", "Source", "IoU", "Dice", "IoU (BB)", "Dice (BB)", "Improvement IoU (%)", "Improvement Dice (%)", "n", "Excluded"]
+        ? [
+              "Experiment",
+              "Dataset",
+              "Source",
+              "IoU",
+              "Dice",
+              "IoU (BB)",
+              "Dice (BB)",
+              "Improvement IoU (%)",
+              "Improvement Dice (%)",
+              "n",
+              "Excluded",
+          ]
         : ["Experiment", "Dataset", "Source", "Strategy", "IoU", "Dice", "n", "Excluded"];
     const align = headers.map((_, c) => (c < (t.withBox ? 3 : 4) ? "left" : "right") as "left" | "right");
     const rows = t.rows.map((r) => {
@@ -321,7 +360,9 @@ export function comparisonTableMarkdown(t: ComparisonTable, spread: Spread = "no
 /** The table as an HTML <table> with its notes. */
 export function comparisonTableHtml(t: ComparisonTable, spread: Spread = "none"): string {
     if (t.rows.length === 0) return `<p class="empty">No strategy of ${t.title.split(":")[0]} was run.</p>`;
-    const notes = t.notes.length ? `<ul class="notes">${t.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("")}</ul>` : "";
+    const notes = t.notes.length
+        ? `<ul class="notes">${t.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("")}</ul>`
+        : "";
     return `${htmlTable(comparisonTextTable(t, spread), t.title)}\n${notes}`;
 }
 
@@ -341,12 +382,29 @@ function cellCsv(cell: MetricCell | null | undefined): CsvValue[] {
     ];
 }
 
-const CELL_COLUMNS = ["strategy_id", "iou", "dice", "iou_std", "dice_std", "iou_ci95_low", "iou_ci95_high", "dice_ci95_low", "dice_ci95_high", "n", "excluded"];
+const CELL_COLUMNS = [
+    "strategy_id",
+    "iou",
+    "dice",
+    "iou_std",
+    "dice_std",
+    "iou_ci95_low",
+    "iou_ci95_high",
+    "dice_ci95_low",
+    "dice_ci95_high",
+    "n",
+    "excluded",
+];
 
 /** The table as CSV: one line per row, metrics in percent, unrounded (6 decimals); empty = not run or not printed. */
 export function comparisonTableCsv(t: ComparisonTable): string {
     const headers = ["experiment", "dataset", "paper_dataset", "source", ...CELL_COLUMNS];
-    if (t.withBox) headers.push(...CELL_COLUMNS.map((c) => `${c}_box`.replace("strategy_id_box", "box_strategy_id")), "improvement_iou_pct", "improvement_dice_pct");
+    if (t.withBox)
+        headers.push(
+            ...CELL_COLUMNS.map((c) => `${c}_box`.replace("strategy_id_box", "box_strategy_id")),
+            "improvement_iou_pct",
+            "improvement_dice_pct",
+        );
     const rows = t.rows.map((r) => {
         const line: CsvValue[] = [r.experiment, r.dataset, r.paperDataset, r.source, ...cellCsv(r.main)];
         if (t.withBox) line.push(...cellCsv(r.box), r.improvement?.iou, r.improvement?.dice);

@@ -34,7 +34,9 @@ function markdownCell(text: string): string {
 
 /** A GitHub-flavoured Markdown table. */
 export function markdownTable(t: TextTable): string {
-    const widths = t.headers.map((h, c) => Math.max(3, h.length, ...t.rows.map((r) => markdownCell(r[c] ?? "").length)));
+    const widths = t.headers.map((h, c) =>
+        Math.max(3, h.length, ...t.rows.map((r) => markdownCell(r[c] ?? "").length)),
+    );
     const line = (cells: string[]) =>
         `| ${cells
             .map((cell, c) => {

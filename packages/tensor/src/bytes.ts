@@ -5,7 +5,8 @@ import { checkShape, formatShape, numel, type Tensor } from "./tensor.js";
 /** True on a little-endian host (every platform Node supports in practice). */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function swapInPlace(bytes: Uint8Array, size: number): void {
+/** Reverses the byte order of each `size`-byte element of `bytes`, in place. */
+export function byteSwap(bytes: Uint8Array, size: number): void {
     if (size === 1) return;
     for (let i = 0; i < bytes.length; i += size) {
         for (let a = i, b = i + size - 1; a < b; a++, b--) {
@@ -34,7 +35,7 @@ export function typedArrayFromBytes<D extends DType>(dtype: D, bytes: Uint8Array
     const out = allocate(dtype, n);
     const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     outBytes.set(bytes);
-    if (!HOST_LITTLE_ENDIAN) swapInPlace(outBytes, size);
+    if (!HOST_LITTLE_ENDIAN) byteSwap(outBytes, size);
     return out;
 }
 
@@ -64,6 +65,6 @@ export function tensorBytes(t: Tensor): Uint8Array {
     const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (HOST_LITTLE_ENDIAN) return view;
     const copy = view.slice();
-    swapInPlace(copy, itemSize(t.dtype));
+    byteSwap(copy, itemSize(t.dtype));
     return copy;
 }

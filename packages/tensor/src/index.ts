@@ -38,4 +38,4 @@ export {
     float32ToFloat16Array,
 } from "./half.js";
 export { castFloat, type FloatDType, toFloat32, toFloat32Array } from "./convert.js";
-export { HOST_LITTLE_ENDIAN, tensorBytes, tensorFromBytes, typedArrayFromBytes } from "./bytes.js";
+export { byteSwap, HOST_LITTLE_ENDIAN, tensorBytes, tensorFromBytes, typedArrayFromBytes } from "./bytes.js";

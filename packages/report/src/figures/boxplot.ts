@@ -3,9 +3,10 @@
  * whiskers = the furthest values within 1.5 IQR of the box, dots = values beyond, diamond = mean,
  * n under each box.
  */
-import { diceValues } from "../summaries.js";
+
 import { quantileSorted } from "../stats.js";
-import { sortByStrategy, parseStrategyId, type StrategyFamily } from "../strategies.js";
+import { parseStrategyId, type StrategyFamily, sortByStrategy } from "../strategies.js";
+import { diceValues } from "../summaries.js";
 import { escapeXml } from "../text-table.js";
 import type { DatasetResults } from "../types.js";
 import { attrs, figureTitle, linearScale, n2, niceTicks, PALETTE, svgDocument, text, yAxis } from "./svg.js";
@@ -80,7 +81,9 @@ export interface BoxPlotOptions {
 /** An SVG box plot of per-image Dice (%) of every strategy of a dataset. */
 export function boxPlotFigure(dataset: DatasetResults, options: BoxPlotOptions = {}): string {
     const strategies = sortByStrategy(
-        options.strategyIds ? dataset.strategies.filter((s) => options.strategyIds?.includes(s.id)) : dataset.strategies,
+        options.strategyIds
+            ? dataset.strategies.filter((s) => options.strategyIds?.includes(s.id))
+            : dataset.strategies,
     );
     const title = options.title ?? `Per-image Dice by prompt strategy: ${dataset.name}`;
     const k = Math.max(1, strategies.length);
@@ -96,7 +99,11 @@ export function boxPlotFigure(dataset: DatasetResults, options: BoxPlotOptions =
     const { ticks, lo, hi } = niceTicks(0, 100, 5);
     const y = linearScale(lo, hi, top + plotH, top);
     const step = plotW / k;
-    let body = figureTitle(width, title, `${dataset.kind}, ${dataset.nTest} test images; excluded (empty ground truth) are not shown`);
+    let body = figureTitle(
+        width,
+        title,
+        `${dataset.kind}, ${dataset.nTest} test images; excluded (empty ground truth) are not shown`,
+    );
     body += yAxis(ticks, y, left, left + plotW, "Dice (%)");
     body += `<line${attrs({ x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#333333" })}/>`;
     strategies.forEach((s, i) => {
@@ -114,13 +121,18 @@ export function boxPlotFigure(dataset: DatasetResults, options: BoxPlotOptions =
             const boxTop = y(st.q3);
             g += `<rect${attrs({ x: cx - half, y: boxTop, width: 2 * half, height: Math.max(0.5, y(st.q1) - boxTop), fill: colour, "fill-opacity": 0.35, stroke: colour, "stroke-width": 1.5 })}/>`;
             g += `<line${attrs({ x1: cx - half, y1: y(st.median), x2: cx + half, y2: y(st.median), stroke: "#000000", "stroke-width": 2 })}/>`;
-            for (const o of st.outliers) g += `<circle${attrs({ cx, cy: y(o), r: 2.2, fill: "none", stroke: "#555555", "stroke-width": 1 })}/>`;
+            for (const o of st.outliers)
+                g += `<circle${attrs({ cx, cy: y(o), r: 2.2, fill: "none", stroke: "#555555", "stroke-width": 1 })}/>`;
             const my = y(st.mean);
             g += `<path${attrs({ d: `M${n2(cx)} ${n2(my - 5)}L${n2(cx + 5)} ${n2(my)}L${n2(cx)} ${n2(my + 5)}L${n2(cx - 5)} ${n2(my)}Z`, fill: "#ffffff", stroke: "#000000", "stroke-width": 1.2 })}/>`;
         }
         g += text(cx, top + plotH + 16, `n=${st.n}`, { "text-anchor": "middle", "font-size": 11, fill: "#333333" });
         const ly = top + plotH + 30;
-        g += text(cx, ly, s.label, { "text-anchor": "end", transform: `rotate(-40 ${n2(cx)} ${n2(ly)})`, "font-size": 12 });
+        g += text(cx, ly, s.label, {
+            "text-anchor": "end",
+            transform: `rotate(-40 ${n2(cx)} ${n2(ly)})`,
+            "font-size": 12,
+        });
         const tip = `${s.label}: n=${st.n}, median ${st.n ? st.median.toFixed(1) : "n/a"}%, mean ${st.n ? st.mean.toFixed(1) : "n/a"}%`;
         body += `<g><title>${escapeXml(tip)}</title>${g}</g>`;
     });
@@ -132,6 +144,9 @@ export function boxPlotFigure(dataset: DatasetResults, options: BoxPlotOptions =
     body += text(lx + 75, ly, "median", { "font-size": 11 });
     body += `<circle${attrs({ cx: lx + 126, cy: ly - 4, r: 2.2, fill: "none", stroke: "#555555" })}/>`;
     body += text(lx + 133, ly, "outlier (beyond 1.5 IQR)", { "font-size": 11 });
-    body += text(lx - 5, ly + 18, "box: quartiles; whiskers: furthest values within 1.5 IQR", { "font-size": 11, fill: "#444444" });
+    body += text(lx - 5, ly + 18, "box: quartiles; whiskers: furthest values within 1.5 IQR", {
+        "font-size": 11,
+        fill: "#444444",
+    });
     return svgDocument(width, height, title, body);
 }

@@ -22,7 +22,10 @@ function marker(shape: number, x: number, y: number, colour: string): string {
 }
 
 /** The SVG scatter plot of Figure 10 from {@link effortData}'s output. */
-export function effortFigure(data: EffortData, title = "Dice difference to the average vs implementation effort"): string {
+export function effortFigure(
+    data: EffortData,
+    title = "Dice difference to the average vs implementation effort",
+): string {
     const datasets = [...new Set(data.points.map((p) => p.dataset))];
     const left = 78;
     const right = 24;
@@ -35,10 +38,18 @@ export function effortFigure(data: EffortData, title = "Dice difference to the a
     const diffs = data.points.map((p) => p.difference);
     const { ticks, lo, hi } = niceTicks(Math.min(0, ...diffs), Math.max(0, ...diffs), 6);
     const y = linearScale(lo, hi, top + plotH, top);
-    let body = figureTitle(width, title, "y: strategy mean Dice minus the average of all strategies of the dataset; ideal: top-left");
+    let body = figureTitle(
+        width,
+        title,
+        "y: strategy mean Dice minus the average of all strategies of the dataset; ideal: top-left",
+    );
     body += yAxis(ticks, y, left, left + catW * EFFORT_LEVELS.length, "Dice difference to average (pp)");
     body += `<line${attrs({ x1: left, y1: y(0), x2: left + catW * EFFORT_LEVELS.length, y2: y(0), stroke: "#555555", "stroke-dasharray": "5 4" })}/>`;
-    body += text(left + catW * EFFORT_LEVELS.length - 4, y(0) - 5, "average", { "text-anchor": "end", "font-size": 11, fill: "#555555" });
+    body += text(left + catW * EFFORT_LEVELS.length - 4, y(0) - 5, "average", {
+        "text-anchor": "end",
+        "font-size": 11,
+        fill: "#555555",
+    });
     EFFORT_LEVELS.forEach((level, c) => {
         const x0 = left + catW * c;
         if (c > 0) body += `<line${attrs({ x1: x0, y1: top, x2: x0, y2: top + plotH, stroke: "#eeeeee" })}/>`;
@@ -57,7 +68,10 @@ export function effortFigure(data: EffortData, title = "Dice difference to the a
             body += "</g>";
         });
     });
-    body += text(left + (catW * EFFORT_LEVELS.length) / 2, top + plotH + 40, "Implementation effort", { "text-anchor": "middle", "font-size": 13 });
+    body += text(left + (catW * EFFORT_LEVELS.length) / 2, top + plotH + 40, "Implementation effort", {
+        "text-anchor": "middle",
+        "font-size": 13,
+    });
     datasets.forEach((d, i) => {
         const ly = top + plotH + 64 + 22 * i;
         body += marker(i, left + 8, ly - 4, PALETTE[i % PALETTE.length] as string);
@@ -65,10 +79,18 @@ export function effortFigure(data: EffortData, title = "Dice difference to the a
     });
     if (data.unplaced.length) {
         const ly = top + plotH + 64 + 22 * datasets.length;
-        body += text(left, ly, `Not placed (no effort level): ${data.unplaced.join("; ")}`, { "font-size": 11, fill: "#555555" });
+        body += text(left, ly, `Not placed (no effort level): ${data.unplaced.join("; ")}`, {
+            "font-size": 11,
+            fill: "#555555",
+        });
     }
     if (data.points.length === 0) {
-        body += text(left + (catW * EFFORT_LEVELS.length) / 2, top + plotH / 2, "no evaluated strategy has an effort level", { "text-anchor": "middle", fill: "#555555" });
+        body += text(
+            left + (catW * EFFORT_LEVELS.length) / 2,
+            top + plotH / 2,
+            "no evaluated strategy has an effort level",
+            { "text-anchor": "middle", fill: "#555555" },
+        );
     }
     return svgDocument(width, height, title, body);
 }

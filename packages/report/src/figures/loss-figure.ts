@@ -2,14 +2,29 @@
 import { sortByStrategy } from "../strategies.js";
 import { escapeXml } from "../text-table.js";
 import type { DatasetResults } from "../types.js";
-import { attrs, DASHES, figureTitle, linearScale, n2, niceTicks, PALETTE, svgDocument, text, tickLabel, yAxis } from "./svg.js";
+import {
+    attrs,
+    DASHES,
+    figureTitle,
+    linearScale,
+    n2,
+    niceTicks,
+    PALETTE,
+    svgDocument,
+    text,
+    tickLabel,
+    yAxis,
+} from "./svg.js";
 
 /**
  * An SVG line plot of the per-epoch mean training loss of each strategy of a dataset that has a
  * loss curve (colour and dash pattern per strategy, legend on the right), or undefined when none has.
  */
-export function lossFigure(dataset: DatasetResults, title = `Training loss per epoch: ${dataset.name}`): string | undefined {
-    const curves = sortByStrategy(dataset.strategies).filter((s) => s.lossCurve && s.lossCurve.some(Number.isFinite));
+export function lossFigure(
+    dataset: DatasetResults,
+    title = `Training loss per epoch: ${dataset.name}`,
+): string | undefined {
+    const curves = sortByStrategy(dataset.strategies).filter((s) => s.lossCurve?.some(Number.isFinite));
     if (curves.length === 0) return undefined;
     const left = 78;
     const top = 58;

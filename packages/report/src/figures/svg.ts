@@ -5,7 +5,16 @@ import { escapeXml } from "../text-table.js";
  * Okabe-Ito colour-blind-safe palette, ordered so that the first colours contrast well on white
  * (the yellow, weakest on white, comes last).
  */
-export const PALETTE: readonly string[] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
+export const PALETTE: readonly string[] = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+];
 
 /** Dash patterns combined with the palette when a figure has more series than colours. */
 export const DASHES: readonly string[] = ["", "6 3", "2 2", "8 3 2 3"];
@@ -29,7 +38,12 @@ export function attrs(a: Record<string, string | number | undefined>): string {
 }
 
 /** A <text> element with escaped content. */
-export function text(x: number, y: number, content: string, a: Record<string, string | number | undefined> = {}): string {
+export function text(
+    x: number,
+    y: number,
+    content: string,
+    a: Record<string, string | number | undefined> = {},
+): string {
     return `<text${attrs({ x, y, ...a })}>${escapeXml(content)}</text>`;
 }
 
@@ -71,7 +85,10 @@ export function niceTicks(min: number, max: number, count = 5): { ticks: number[
 
 /** A tick label: as few decimals as the step needs. */
 export function tickLabel(v: number, step: number): string {
-    const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9) + (step / 10 ** Math.floor(Math.log10(step)) === 2.5 ? 1 : 0)));
+    const decimals = Math.max(
+        0,
+        Math.min(6, -Math.floor(Math.log10(step) + 1e-9) + (step / 10 ** Math.floor(Math.log10(step)) === 2.5 ? 1 : 0)),
+    );
     return (Math.abs(v) < step * 1e-6 ? 0 : v).toFixed(decimals);
 }
 
@@ -97,7 +114,11 @@ export function yAxis(ticks: number[], y: (v: number) => number, x0: number, x1:
     const bottom = y(ticks[0] as number);
     out += `<line${attrs({ x1: x0, y1: top, x2: x0, y2: bottom, stroke: "#333333", "stroke-width": 1 })}/>`;
     const cy = (top + bottom) / 2;
-    out += text(x0 - 46, cy, label, { transform: `rotate(-90 ${n2(x0 - 46)} ${n2(cy)})`, "text-anchor": "middle", "font-size": 13 });
+    out += text(x0 - 46, cy, label, {
+        transform: `rotate(-90 ${n2(x0 - 46)} ${n2(cy)})`,
+        "text-anchor": "middle",
+        "font-size": 13,
+    });
     return out;
 }
 

@@ -1,0 +1,60 @@
+/**
+ * The sam-ablate command line (yargs): one CommandModule per file under commands/.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { ablateCommand } from "./commands/AblateCommand.js";
+import { benchCommand } from "./commands/BenchCommand.js";
+import { demoCommand } from "./commands/DemoCommand.js";
+import { doctorCommand } from "./commands/DoctorCommand.js";
+import { embedCommand } from "./commands/EmbedCommand.js";
+import { evalCommand } from "./commands/EvalCommand.js";
+import { prepareCommand } from "./commands/PrepareCommand.js";
+import { reportCommand } from "./commands/ReportCommand.js";
+import { trainCommand } from "./commands/TrainCommand.js";
+import { CliError, reportError } from "./errors.js";
+
+/** Runs the CLI on argv (without node and script); resolves with the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+    const wantsJson = argv.includes("--json");
+    let exitCode = 0;
+    try {
+        await yargs(argv)
+            .scriptName("sam-ablate")
+            .usage("$0 <command> [options]\n\nWhich prompt strategy should you fine-tune SAM with? Runs the prompt ablations of SAM on medical images.")
+            .command(demoCommand)
+            .command(ablateCommand)
+            .command(prepareCommand)
+            .command(embedCommand)
+            .command(trainCommand)
+            .command(evalCommand)
+            .command(reportCommand)
+            .command(benchCommand)
+            .command(doctorCommand)
+            .option("json", { type: "boolean", default: false, describe: "machine-readable output on stdout" })
+            .option("threads", { type: "number", describe: "CPU threads (default: all cores)" })
+            .recommendCommands()
+            .demandCommand(1, "choose a command (see --help)")
+            .strict()
+            .strictCommands()
+            .help("h")
+            .alias("h", "help")
+            .version(false)
+            .wrap(Math.min(110, process.stdout.columns ?? 110))
+            .fail((msg, err) => {
+                if (err) throw err;
+                throw new CliError(msg, "ERR_SA_USAGE", "see `sam-ablate --help`");
+            })
+            .exitProcess(false)
+            .parseAsync();
+    } catch (e) {
+        exitCode = reportError(e, wantsJson);
+    }
+    return exitCode;
+}
+
+/** Entry for bin.ts. */
+export async function main(): Promise<void> {
+    const code = await runCli(hideBin(process.argv));
+    process.exitCode = code;
+}

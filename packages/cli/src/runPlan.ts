@@ -1,0 +1,77 @@
+/**
+ * Shared by `ablate` and `demo`: run a resolved plan into a run folder with progress output and
+ * Ctrl-C handling, then render the report.
+ */
+import path from "node:path";
+import { loadAddon } from "@sam-ablate/native";
+import { renderReport, summaryText } from "@sam-ablate/report";
+import { type AblationPlan, buildRunResults, runAblation } from "@sam-ablate/train";
+import { CliError } from "./errors.js";
+import { createReporter } from "./progress.js";
+import { VERSION } from "./version.js";
+
+export interface PlanRunSummary {
+    ok: true;
+    runDir: string;
+    report: string;
+    seconds: number;
+    results: { dataset: string; strategy: string; dice: number; iou: number; n: number; excluded: number }[];
+}
+
+/** Runs `plan` into `runDir`; SIGINT/SIGTERM stop it between steps (finished work is kept). */
+export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: boolean; threads?: number; cacheDir?: string }): Promise<PlanRunSummary> {
+    const rep = createReporter({ json: opts.json });
+    const addon = loadAddon();
+    const threads = opts.threads ?? plan.threads;
+    if (threads !== undefined) addon.setThreads(threads);
+    const controller = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+        if (controller.signal.aborted) process.exit(130);
+        rep.info(`${sig}: stopping after the current step; rerun the same command to resume`);
+        const err = new CliError(`interrupted by ${sig}; rerun with --out ${runDir} to resume`, "ERR_SA_ABORTED");
+        controller.abort(err);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const t0 = performance.now();
+    try {
+        rep.stage(`run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`);
+        const { records, data } = await runAblation(plan, {
+            runDir,
+            signal: controller.signal,
+            ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+            onEvent: (e) => {
+                if (e.type === "stage") rep.stage(e.message);
+                else if (e.type === "progress") rep.progress(e.task, e.done, e.total, e.detail);
+                else if (e.type === "strategy-done") {
+                    const what = e.skipped ? "already done" : `${e.seconds.toFixed(1)}s${e.resumed ? ", resumed" : ""}`;
+                    rep.info(`${e.dataset} ${e.strategy} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`);
+                }
+            },
+        });
+        rep.stage("rendering the report");
+        const results = buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
+        const reportDir = path.join(runDir, "report");
+        await renderReport(results, reportDir);
+        rep.done();
+        if (!opts.json) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
+        return {
+            ok: true,
+            runDir: path.resolve(runDir),
+            report: path.resolve(reportDir, "report.html"),
+            seconds: (performance.now() - t0) / 1000,
+            results: records.map((r) => ({
+                dataset: r.dataset,
+                strategy: r.strategy,
+                dice: r.meanDice,
+                iou: r.meanIou,
+                n: r.perImage.length - r.excluded,
+                excluded: r.excluded,
+            })),
+        };
+    } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        rep.done();
+    }
+}

