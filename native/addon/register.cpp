@@ -2,7 +2,9 @@
 // The list of wrapped classes and functions; each lives in its own file.
 #include <napi.h>
 
+#include "DecoderTrainerWrap.h"
 #include "ImageEncoderWrap.h"
+#include "SamDecoderWrap.h"
 #include "backends.h"
 
 namespace saaddon {
@@ -13,6 +15,8 @@ void register_all(Napi::Env env, Napi::Object exports) {
     exports.Set("backends", Napi::Function::New(env, backends_info, "backends"));
     exports.Set("mapFile", Napi::Function::New(env, map_file, "mapFile"));
     ImageEncoderWrap::init(env, exports);
+    SamDecoderWrap::init(env, exports);
+    DecoderTrainerWrap::init(env, exports);
 }
 
 }  // namespace saaddon

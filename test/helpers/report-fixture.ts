@@ -47,18 +47,42 @@ export function discSample(imageId: string, w = 48, h = 40, withNegative = true)
         points.push([40, 5]);
         labels.push(0);
     }
-    return { imageId, width: w, height: h, image, gt, pred, points, labels, box: [11, 9, 29, 27], dice: (2 * tp) / (2 * tp + fp + fn) };
+    return {
+        imageId,
+        width: w,
+        height: h,
+        image,
+        gt,
+        pred,
+        points,
+        labels,
+        box: [11, 9, 29, 27],
+        dice: (2 * tp) / (2 * tp + fp + fn),
+    };
 }
 
 /** A strategy whose per-image Dice is around `meanDice` (fraction), with `excluded` empty-GT images. */
-export function strategy(id: string, label: string, meanDice: number, nImages: number, seed: number, excluded = 0): StrategyResult {
+export function strategy(
+    id: string,
+    label: string,
+    meanDice: number,
+    nImages: number,
+    seed: number,
+    excluded = 0,
+): StrategyResult {
     const next = uniform(seed);
     const perImage = [];
     for (let i = 0; i < nImages; i++) {
         const dice = Math.min(1, Math.max(0, meanDice + (next() - 0.5) * 0.3));
-        perImage.push({ imageId: `img${String(i).padStart(3, "0")}`, patient: `p${Math.floor(i / 4)}`, dice, iou: dice / (2 - dice) });
+        perImage.push({
+            imageId: `img${String(i).padStart(3, "0")}`,
+            patient: `p${Math.floor(i / 4)}`,
+            dice,
+            iou: dice / (2 - dice),
+        });
     }
-    for (let i = 0; i < excluded; i++) perImage.push({ imageId: `empty${i}`, patient: "p-empty", dice: null, iou: null });
+    for (let i = 0; i < excluded; i++)
+        perImage.push({ imageId: `empty${i}`, patient: "p-empty", dice: null, iou: null });
     return { id, label, seeds: [0], perImage, excluded };
 }
 
@@ -81,7 +105,10 @@ export function syntheticRun(): RunResults {
             strategy("centroid", "GT centroid", 0.63, 40, 8, 2),
         ],
     };
-    for (const s of brats.strategies) s.lossCurve = Array.from({ length: 12 }, (_, e) => 0.9 * Math.exp(-e / 5) + 0.2);
+    brats.strategies.forEach((s, k) => {
+        s.lossCurve = Array.from({ length: 12 }, (_, e) => 0.9 * Math.exp(-e / (3 + k)) + 0.15 + 0.02 * k);
+        s.trainSeconds = 30 + k;
+    });
     (brats.strategies[7] as StrategyResult).notes = ["centroid outside mask in 12% of images"];
     (brats.strategies[1] as StrategyResult).samples = [discSample("img000"), discSample("img001", 48, 40, false)];
     const phantom: DatasetResults = {
@@ -97,5 +124,10 @@ export function syntheticRun(): RunResults {
             strategy("four_sections", "4 sections", 0.6, 30, 15),
         ],
     };
-    return { title: "Synthetic ablation", createdBy: "sam-ablate test", config: { epochs: 2, note: "<synthetic & small>" }, datasets: [brats, phantom] };
+    return {
+        title: "Synthetic ablation",
+        createdBy: "sam-ablate test",
+        config: { epochs: 2, note: "<synthetic & small>" },
+        datasets: [brats, phantom],
+    };
 }

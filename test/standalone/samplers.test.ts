@@ -131,7 +131,13 @@ function cases(count: number, seed: number): Case[] {
 const CASES = cases(400, 2024);
 
 const isFg = (m: BinaryMask, x: number, y: number): boolean =>
-    Number.isInteger(x) && Number.isInteger(y) && x >= 0 && y >= 0 && x < m.width && y < m.height && m.data[y * m.width + x] !== 0;
+    Number.isInteger(x) &&
+    Number.isInteger(y) &&
+    x >= 0 &&
+    y >= 0 &&
+    x < m.width &&
+    y < m.height &&
+    m.data[y * m.width + x] !== 0;
 
 function foregroundCount(m: BinaryMask): number {
     let n = 0;
@@ -221,7 +227,10 @@ test("negative points come from the chosen background region", () => {
             for (const [x, y] of negatives) {
                 assert.ok(!isFg(m, x, y) && x >= 0 && y >= 0 && x < m.width && y < m.height, `${c.name}: (${x}, ${y})`);
                 if (region.kind === "box" && !report.negative.fellBack) {
-                    assert.ok(x >= tb[0] && x <= tb[2] && y >= tb[1] && y <= tb[3], `${c.name}: (${x}, ${y}) outside box`);
+                    assert.ok(
+                        x >= tb[0] && x <= tb[2] && y >= tb[1] && y <= tb[3],
+                        `${c.name}: (${x}, ${y}) outside box`,
+                    );
                 }
                 if (region.kind === "ring") assert.ok(distanceToForeground(m, x, y) <= 2 + 1e-9, c.name);
             }
@@ -240,7 +249,8 @@ test("the ring region holds exactly the background pixels within the radius", ()
             const expected: number[] = [];
             for (let y = 0; y < c.mask.height; y++) {
                 for (let x = 0; x < c.mask.width; x++) {
-                    if (!isFg(c.mask, x, y) && distanceToForeground(c.mask, x, y) <= radius) expected.push(y * c.mask.width + x);
+                    if (!isFg(c.mask, x, y) && distanceToForeground(c.mask, x, y) <= radius)
+                        expected.push(y * c.mask.width + x);
                 }
             }
             assert.equal([...index.backgroundRing(radius)], expected, c.name);
@@ -249,7 +259,9 @@ test("the ring region holds exactly the background pixels within the radius", ()
 });
 
 test("50 + 50 keeps the total and the positive points of a shared stream", () => {
-    const m = CASES.find((c) => foregroundCount(c.mask) > 120 && foregroundCount(c.mask) < c.mask.data.length - 60)?.mask;
+    const m = CASES.find(
+        (c) => foregroundCount(c.mask) > 120 && foregroundCount(c.mask) < c.mask.data.length - 60,
+    )?.mask;
     assert.ok(m, "a large enough mask exists");
     const rng = rngFor(5, "case", 0);
     const a = samplePrompt(m, parseStrategy("pos50_neg50_box").plan, rng);
@@ -266,7 +278,8 @@ test("50 + 50 keeps the total and the positive points of a shared stream", () =>
 test("same seed and image give the same prompt; other images and steps give other prompts", () => {
     // A blob away from the patch border, so that jittered boxes are not clamped to the patch.
     const data = new Uint8Array(64 * 64);
-    for (let y = 20; y < 44; y++) for (let x = 16; x < 40; x++) if (Math.hypot(x - 28, y - 32) < 11) data[y * 64 + x] = 1;
+    for (let y = 20; y < 44; y++)
+        for (let x = 16; x < 40; x++) if (Math.hypot(x - 28, y - 32) < 11) data[y * 64 + x] = 1;
     const m = { width: 64, height: 64, data };
     const index = new MaskIndex(m);
     for (const id of ["points10", "box_jitter10", "four_sections", "pos50_neg50"]) {
@@ -292,7 +305,10 @@ test("an empty mask throws EmptyMaskError naming the image", () => {
                 e.message.includes("BraTS20_001_slice_77"),
         );
     }
-    assert.throws(() => new MaskIndex(empty), (e: unknown) => e instanceof EmptyMaskError && e.imageId === undefined);
+    assert.throws(
+        () => new MaskIndex(empty),
+        (e: unknown) => e instanceof EmptyMaskError && e.imageId === undefined,
+    );
 });
 
 test("malformed masks are rejected with ERR_SA_INVALID_ARG", () => {

@@ -115,7 +115,11 @@ test("tensor() rejects bad shapes, wrong lengths and wrong array types", () => {
 test("assertShape and assertDType name the tensor and both shapes", () => {
     const t = zeros("float32", [1, 256, 64, 64]);
     assertShape(t, [1, 256, null, null]);
-    throwsCode(() => assertShape(t, [1, 3, null, null], "image_embedding"), "ERR_SA_TENSOR_SHAPE", "image_embedding has shape [1, 256, 64, 64], expected [1, 3, *, *]");
+    throwsCode(
+        () => assertShape(t, [1, 3, null, null], "image_embedding"),
+        "ERR_SA_TENSOR_SHAPE",
+        "image_embedding has shape [1, 256, 64, 64], expected [1, 3, *, *]",
+    );
     assertDType(t, "float32");
     throwsCode(() => assertDType(t as Tensor, "float16", "w"), "ERR_SA_TENSOR_DTYPE", "w has dtype float32");
 });
@@ -162,7 +166,7 @@ test("f32 -> f16 rounds to nearest even at the edges", () => {
     assert.is(f32ToF16(-(2 ** -30)), 0x8000);
     assert.is(f32ToF16(1 + 2 ** -11), 0x3c00); // tie: even mantissa (0)
     assert.is(f32ToF16(1 + 3 * 2 ** -11), 0x3c02); // tie: even mantissa (2)
-    assert.is(f32ToF16((2 ** -14) * (1 - 2 ** -11)), 0x0400); // rounds up from the subnormals into the normals
+    assert.is(f32ToF16(2 ** -14 * (1 - 2 ** -11)), 0x0400); // rounds up from the subnormals into the normals
     assert.is(f32ToF16(Infinity), 0x7c00);
     assert.is(f32ToF16(NaN), 0x7e00);
     assert.is(f32ToF16(-0), 0x8000);

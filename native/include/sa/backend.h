@@ -109,6 +109,20 @@ class Backend {
     virtual void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
                                     int64_t win) = 0;
 
+    // TinyViT window attention with learned biases over a B x H x W token grid (channels last).
+    // qkv [B, H*W, nh * (2*kd + vd)]: per token and head h, q (kd), k (kd), v (vd) from column
+    // h * (2*kd + vd) (TinyViT's qkv.view(B, N, nh, -1).split([kd, kd, vd], dim=3)). The grid is cut into
+    // win x win windows after padding it at the bottom/right to multiples of win; padding tokens take
+    // the qkv row pad_qkv [nh * (2*kd + vd)] (null: zeros), since TinyViT pads before its LayerNorm and
+    // qkv projection. Per window and head: softmax(q k^T / sqrt(kd) + bias[h]) v, bias [nh, win*win,
+    // win*win] (null: none). out [B, H*W, nh*vd] for the grid's own tokens. Backends without it throw
+    // SA_ERR_UNSUPPORTED.
+    virtual void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
+                                   int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
+                                   int64_t vd) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend: attention_tinyvit is not implemented");
+    }
+
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
     // the backward pass).

@@ -115,7 +115,7 @@ class DecoderGraph {
     float *dup_ = nullptr, *du2_ = nullptr, *du1g_ = nullptr, *du1n_ = nullptr, *du1_ = nullptr, *dsrc_t_ = nullptr;
     float *dk_a_ = nullptr, *dk_b_ = nullptr, *dkin_ = nullptr, *dtmp_big_ = nullptr, *dtmp_big2_ = nullptr;
     float *dq_a_ = nullptr, *dq_b_ = nullptr, *dtmp_ = nullptr, *dtmp2_ = nullptr, *dtmp3_ = nullptr;
-    float *dtok0_ = nullptr, *dh_ = nullptr;
+    float *dtok0_ = nullptr, *dh_ = nullptr, *dhs_ = nullptr;
     float *dO_ = nullptr, *dQ_ = nullptr, *dK_ = nullptr, *dV_ = nullptr;
     const float * dk_final_ = nullptr;
 };

@@ -51,7 +51,10 @@ export function fsError(file: string, err: unknown): CheckpointError {
     if (code === "ENOENT" || code === "ENOTDIR") {
         return new CheckpointError("ERR_SA_CHECKPOINT_NOT_FOUND", file, "no such file", { cause: err });
     }
-    if (code === "EISDIR") return new CheckpointError("ERR_SA_CHECKPOINT_IO", file, "is a directory, not a checkpoint file", { cause: err });
+    if (code === "EISDIR")
+        return new CheckpointError("ERR_SA_CHECKPOINT_IO", file, "is a directory, not a checkpoint file", {
+            cause: err,
+        });
     const detail = err instanceof Error ? err.message : String(err);
     return new CheckpointError("ERR_SA_CHECKPOINT_IO", file, `cannot read: ${detail}`, { cause: err });
 }

@@ -3,8 +3,8 @@ import { isDType, type Tensor, tensor } from "@sam-ablate/tensor";
 import { type ByteSource, withFileSource } from "./byte-source.js";
 import { CheckpointError } from "./errors.js";
 import { type PthReadOptions, readPthSource } from "./pth/reader.js";
-import { readSafetensorsSource } from "./safetensors/reader.js";
 import { MAX_HEADER_BYTES } from "./safetensors/header.js";
+import { readSafetensorsSource } from "./safetensors/reader.js";
 
 /** Checkpoint file formats {@link readCheckpoint} understands. */
 export type CheckpointFormat = "pth" | "safetensors" | "onnx";
@@ -39,8 +39,13 @@ function looksLikeOnnx(head: Uint8Array): boolean {
     // top-level field: producer_name/version, domain, model_version, doc_string, graph, opset_import
     // or metadata_props.
     const next = head[2];
-    return head[0] === 0x08 && (head[1] ?? 0) >= 1 && (head[1] ?? 0) <= 20 && next !== undefined &&
-        [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72].includes(next);
+    return (
+        head[0] === 0x08 &&
+        (head[1] ?? 0) >= 1 &&
+        (head[1] ?? 0) <= 20 &&
+        next !== undefined &&
+        [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72].includes(next)
+    );
 }
 
 function notACheckpoint(head: Uint8Array, file: string): CheckpointError {
@@ -75,7 +80,9 @@ function detect(head: Uint8Array, size: number, file: string): CheckpointFormat 
 
 /** The format of a checkpoint file, from its first bytes; throws when it is none of them. */
 export async function detectCheckpointFormat(file: string): Promise<CheckpointFormat> {
-    return withFileSource(file, async (src) => detect(await src.read(0, Math.min(16, src.size), "the file header"), src.size, file));
+    return withFileSource(file, async (src) =>
+        detect(await src.read(0, Math.min(16, src.size), "the file header"), src.size, file),
+    );
 }
 
 function stripKeys(tensors: Map<string, Tensor>, prefix: string | undefined, file: string): Map<string, Tensor> {
@@ -84,7 +91,11 @@ function stripKeys(tensors: Map<string, Tensor>, prefix: string | undefined, fil
     for (const [key, t] of tensors) {
         const name = key.startsWith(prefix) ? key.slice(prefix.length) : key;
         if (out.has(name)) {
-            throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, `stripping ${JSON.stringify(prefix)} makes two tensors named ${JSON.stringify(name)}`);
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_FORMAT",
+                file,
+                `stripping ${JSON.stringify(prefix)} makes two tensors named ${JSON.stringify(name)}`,
+            );
         }
         out.set(name, t);
     }
@@ -124,7 +135,12 @@ async function readFrom(src: ByteSource, options: CheckpointReadOptions): Promis
     }
     if (format === "safetensors") {
         const st = await readSafetensorsSource(src);
-        return { tensors: stripKeys(st.tensors, options.stripPrefix, src.name), format, extras: { ...st.metadata }, file: src.name };
+        return {
+            tensors: stripKeys(st.tensors, options.stripPrefix, src.name),
+            format,
+            extras: { ...st.metadata },
+            file: src.name,
+        };
     }
     return "onnx";
 }

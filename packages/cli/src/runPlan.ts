@@ -50,7 +50,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
             },
         });
         rep.stage("rendering the report");
-        const results = buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
+        const results = await buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
         const reportDir = path.join(runDir, "report");
         await renderReport(results, reportDir);
         rep.done();

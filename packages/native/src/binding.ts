@@ -131,6 +131,8 @@ export interface NativeDecoderTrainer {
     /** Forward, loss and backward without updating (gradients readable through getGrad). */
     lossAndGrad(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array): Promise<number>;
     getGrad(name: string): Float32Array;
+    /** Names of the parameters the optimiser updates. */
+    trainedParams(): string[];
     getState(name: string): { m: Float32Array; v: Float32Array };
     setState(name: string, m: Float32Array, v: Float32Array): void;
     stepCount: number;

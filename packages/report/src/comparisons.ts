@@ -5,7 +5,7 @@
  * p-values per dataset.
  */
 
-import { holmAdjust, summarize, wilcoxonSignedRank } from "./stats.js";
+import { mean, median, wilcoxonSignedRank } from "@sam-ablate/metrics";
 import { parseStrategyId, withoutBoxId } from "./strategies.js";
 import { bestStrategy, summarizeStrategy } from "./summaries.js";
 import { csvTable, fmt3, fmtP, fmtSigned, markdownTable, type TextTable } from "./text-table.js";
@@ -77,17 +77,29 @@ function compare(dataset: string, kind: ComparisonKind, a: StrategyResult, b: St
         };
     }
     const w = wilcoxonSignedRank(xa, xb);
-    const d = summarize(diffs);
     return {
         ...base,
-        meanA: summarize(xa).mean,
-        meanB: summarize(xb).mean,
-        meanDiff: d.mean,
-        medianDiff: d.median,
-        wPlus: w.wPlus,
-        pValue: w.n === 0 ? null : w.pValue,
-        method: w.n === 0 ? "none" : w.method,
+        meanA: mean(xa),
+        meanB: mean(xb),
+        meanDiff: mean(diffs),
+        medianDiff: median(diffs),
+        wPlus: w.rankSumPositive,
+        pValue: w.method === "none" ? null : w.pValue,
+        method: w.method,
     };
+}
+
+/** Holm-Bonferroni adjusted p-values (same order as the input), controlling the family-wise error rate. */
+export function holmAdjust(pValues: readonly number[]): number[] {
+    const m = pValues.length;
+    const order = pValues.map((p, i) => ({ p, i })).sort((x, y) => x.p - y.p);
+    const adjusted = new Array<number>(m).fill(1);
+    let running = 0;
+    order.forEach(({ p, i }, k) => {
+        running = Math.max(running, Math.min(1, (m - k) * p));
+        adjusted[i] = running;
+    });
+    return adjusted;
 }
 
 /** All paired comparisons of a run, dataset by dataset, with Holm-adjusted p-values per dataset. */
@@ -165,8 +177,8 @@ export function comparisonsTextTable(rows: readonly PairedComparison[]): TextTab
 /** Explanation printed under the statistics table. */
 export const COMPARISONS_NOTE =
     "Two-sided Wilcoxon signed-rank tests on per-image Dice (%) of the test images both strategies evaluated " +
-    "(per-image values averaged over seeds; zero differences dropped; exact p-value up to 60 non-zero pairs, " +
-    "normal approximation above). Differences are A - B in percentage points; p (Holm) is adjusted over all " +
+    "(per-image values averaged over seeds; zero differences dropped; exact p-value up to 25 non-zero pairs without " +
+    "ties, otherwise the normal approximation with tie and continuity correction). Differences are A - B in percentage points; p (Holm) is adjusted over all " +
     "comparisons of a dataset.";
 
 /** The comparisons as a Markdown document. */

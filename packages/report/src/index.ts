@@ -11,6 +11,7 @@ export {
     comparisonsCsv,
     comparisonsMarkdown,
     comparisonsTextTable,
+    holmAdjust,
     type PairedComparison,
     pairedComparisons,
 } from "./comparisons.js";
@@ -50,16 +51,6 @@ export {
     paperRow,
 } from "./paper.js";
 export { type ReportFiles, type ReportOptions, renderReport, slug } from "./render.js";
-export {
-    type BootstrapOptions,
-    bootstrapMeanCI,
-    holmAdjust,
-    quantileSorted,
-    type Summary,
-    summarize,
-    type WilcoxonResult,
-    wilcoxonSignedRank,
-} from "./stats.js";
 export {
     compareStrategyIds,
     parseStrategyId,

@@ -2,12 +2,12 @@
  * Per-strategy summaries of the per-image metrics (in percent), and the paper dataset a dataset is
  * compared with.
  */
+import { bootstrapMeanCI, type SummaryStats, summarize } from "@sam-ablate/metrics";
 import { PAPER_DATASET_BY_KIND } from "./paper.js";
-import { bootstrapMeanCI, type Summary, summarize } from "./stats.js";
 import type { DatasetResults, PaperDataset, StrategyResult } from "./types.js";
 
 /** Summary of one metric over the evaluated (non-excluded) images, in percent. */
-export interface MetricSummary extends Summary {
+export interface MetricSummary extends SummaryStats {
     /** 95% percentile-bootstrap confidence interval of the mean, in percent. */
     ci95: [number, number];
 }
@@ -29,7 +29,8 @@ const BOOTSTRAP_SEED = 20240101;
 
 function metricSummary(fractions: number[]): MetricSummary {
     const pct = fractions.map((v) => v * 100);
-    return { ...summarize(pct), ci95: bootstrapMeanCI(pct, { seed: BOOTSTRAP_SEED }) };
+    const ci = bootstrapMeanCI(pct, { seed: BOOTSTRAP_SEED });
+    return { ...summarize(pct), ci95: [ci.lower, ci.upper] };
 }
 
 /** Per-image Dice of the evaluated images of a strategy, in percent. */

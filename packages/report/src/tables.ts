@@ -2,6 +2,7 @@
  * Tables 3, 4 and 5 of the paper with our numbers beside the published ones: the table model,
  * and its Markdown, HTML and CSV renderings.
  */
+import { relativeImprovement } from "@sam-ablate/metrics";
 import { PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT, type PaperEntry } from "./paper.js";
 import { parseStrategyId, strategyDisplayName } from "./strategies.js";
 import { comparedPaperDataset, type StrategySummary, summarizeStrategy } from "./summaries.js";
@@ -154,7 +155,7 @@ function paperCell(e: PaperEntry): MetricCell {
 function relativeChange(without: number | null | undefined, withBox: number | null | undefined): number | null {
     if (without === null || without === undefined || withBox === null || withBox === undefined || without === 0)
         return null;
-    return ((withBox - without) / without) * 100;
+    return relativeImprovement(withBox, without);
 }
 
 function tableNumber(id: PaperTableId): 3 | 4 | 5 {

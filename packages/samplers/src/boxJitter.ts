@@ -14,7 +14,8 @@ import type { Box } from "./types.js";
  * - `pixels`: each side moves by a uniform integer in [-pixels, +pixels] (positive = outward).
  * - `medsam`: each side moves outward by a uniform integer in [0, pixelsAt1024] at the 1024-pixel
  *   model resolution (MedSAM uses 20), scaled to the patch by (longest patch side / 1024).
- * Inward moves are limited to half the box span per side, so a box never inverts.
+ * Inward moves are limited to half the box span per side (rounded down in `pixels` mode, which
+ * keeps integer corners), so a box never inverts.
  */
 export type BoxJitter =
     | { mode: "outward"; fraction: number }
@@ -72,8 +73,10 @@ export function jitterBox(
     // Outward moves of the sides x0, y0, x1, y1 (negative = inward).
     const lengths = [boxWidth, boxHeight, boxWidth, boxHeight];
     const moves = lengths.map((length) => drawMove(jitter, length, patch, rng));
-    const halfX = (x1 - x0) / 2;
-    const halfY = (y1 - y0) / 2;
+    // Integer modes keep integer corners: their inward limit is rounded down.
+    const integral = jitter.mode === "pixels";
+    const halfX = integral ? Math.floor((x1 - x0) / 2) : (x1 - x0) / 2;
+    const halfY = integral ? Math.floor((y1 - y0) / 2) : (y1 - y0) / 2;
     const limit = (move: number, half: number): number => Math.max(move, -half);
     const raw: Box = [
         x0 - limit(moves[0] as number, halfX),

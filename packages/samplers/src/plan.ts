@@ -94,7 +94,11 @@ export function validatePlan(plan: PromptPlan): void {
         case "tight":
             break;
         case "jittered":
-            validateJitter(box.jitter);
+            try {
+                validateJitter(box.jitter);
+            } catch (e) {
+                bad(e instanceof Error ? e.message : String(e));
+            }
             break;
         default:
             bad('box.kind must be one of "none", "tight", "jittered"');

@@ -23,7 +23,10 @@ export interface PromptReport {
     foregroundPixels: number;
     /** The tight box of the mask. */
     tightBox: Box;
-    /** Positive points: requested vs drawn, and whether they were drawn with replacement. */
+    /**
+     * Positive points: requested vs drawn (four sections requests 4 and draws one per non-empty
+     * quadrant), and whether they were drawn with replacement.
+     */
     positive: { kind: PositiveSpec["kind"]; requested: number; drawn: number; withReplacement: boolean };
     /** Negative points, when the plan asks for any. */
     negative?: {

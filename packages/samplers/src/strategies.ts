@@ -86,7 +86,9 @@ export function parseStrategy(id: string): StrategyDefinition {
     const plan = parsePlan(id.trim().toLowerCase(), id);
     const canonical = strategyId(plan);
     const paper = paperById.get(canonical);
-    return { id: canonical, label: strategyLabel(plan), plan, ...(paper ? { paper } : {}) };
+    const definition: StrategyDefinition = { id: canonical, label: strategyLabel(plan), plan };
+    if (paper) definition.paper = { ...paper, datasets: [...paper.datasets] };
+    return definition;
 }
 
 function parsePlan(text: string, original: string): PromptPlan {

@@ -31,7 +31,8 @@ export function typedArrayFromBytes<D extends DType>(dtype: D, bytes: Uint8Array
         );
     }
     const n = bytes.byteLength / size;
-    if (!copy && HOST_LITTLE_ENDIAN && bytes.byteOffset % size === 0) return viewOf(dtype, bytes.buffer, bytes.byteOffset, n);
+    if (!copy && HOST_LITTLE_ENDIAN && bytes.byteOffset % size === 0)
+        return viewOf(dtype, bytes.buffer, bytes.byteOffset, n);
     const out = allocate(dtype, n);
     const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     outBytes.set(bytes);

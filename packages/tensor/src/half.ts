@@ -16,10 +16,11 @@ function halfBitsToFloat(h: number): number {
     const mant = h & 0x3ff;
     if (exp === 0) {
         // Zero or subnormal: mant * 2^-24, exactly representable in binary32.
-        const v = mant * 5.960464477539063e-8;
+        const v = mant * 2 ** -24;
         return sign ? -v : v;
     }
-    scratchU32[0] = exp === 0x1f ? (sign | 0x7f800000 | (mant << 13)) >>> 0 : (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+    scratchU32[0] =
+        exp === 0x1f ? (sign | 0x7f800000 | (mant << 13)) >>> 0 : (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
     return scratchF32[0] as number;
 }
 

@@ -49,7 +49,7 @@ export async function ensureEmbeddings(
                 const input = new Float32Array(n * 3 * S * S);
                 for (let b = 0; b < n; b++) {
                     const i = start + b;
-                    const img = i < data.train.ids.length ? data.train.image(i) : data.test.image(i - data.train.ids.length);
+                    const img = i < data.train.ids.length ? await data.train.image(i) : await data.test.image(i - data.train.ids.length);
                     input.set(preprocessImage(img, data.height, data.width, S).input, b * 3 * S * S);
                 }
                 const { embedding } = await model.encoder.encode(input, n);

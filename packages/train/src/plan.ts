@@ -10,7 +10,7 @@ export type DatasetKind = "radiology" | "pathology";
 
 /** Where a dataset's patches come from. */
 export type DatasetSource =
-    | { type: "phantom"; patients: number; slicesPerPatient?: number; regionsPerPatient?: number; seed?: number }
+    | { type: "phantom"; patients: number; /** axial slices of each radiology volume */ slicesPerPatient?: number; /** regions of each pathology patient */ regionsPerPatient?: number; seed?: number }
     | { type: "brats"; dir: string; modality?: string; minTumourPixels?: number }
     | { type: "bcss"; dir: string; tumourCode?: number }
     | { type: "prepared"; dir: string };
@@ -115,7 +115,7 @@ export function presetPlan(name: PresetName): AblationPlan {
             return base;
         case "quick":
             base.datasets = [
-                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 5, slicesPerPatient: 4 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
+                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 5, slicesPerPatient: 24 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
                 { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 5, regionsPerPatient: 2 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 2, stepsPerEpoch: 6 };
@@ -123,7 +123,7 @@ export function presetPlan(name: PresetName): AblationPlan {
             return base;
         case "demo":
             base.datasets = [
-                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 6, slicesPerPatient: 5 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50_box", "box_centre", "centroid", "four_sections"] },
+                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 6, slicesPerPatient: 24 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50_box", "box_centre", "centroid", "four_sections"] },
                 { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 6, regionsPerPatient: 2 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50", "box_centre", "centroid", "four_sections"] },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 4, stepsPerEpoch: 10 };

@@ -31,7 +31,7 @@ function notesFor(recs: StrategyRecord[]): string[] {
 }
 
 /** Builds the report input from the run's records. */
-export function buildRunResults(plan: AblationPlan, records: StrategyRecord[], data: PreparedData[], runDir: string, createdBy: string): RunResults {
+export async function buildRunResults(plan: AblationPlan, records: StrategyRecord[], data: PreparedData[], runDir: string, createdBy: string): Promise<RunResults> {
     const datasets: DatasetResults[] = [];
     for (const d of plan.datasets) {
         const prep = data.find((p) => p.name === d.name);
@@ -57,7 +57,7 @@ export function buildRunResults(plan: AblationPlan, records: StrategyRecord[], d
                         imageId: s.imageId,
                         width: prep.width,
                         height: prep.height,
-                        image: prep.test.image(i),
+                        image: await prep.test.image(i),
                         gt: prep.test.mask(i),
                         pred: new Uint8Array(readFileSync(predFile)),
                         points: s.prompt.points.map(([x, y]) => [x, y] as [number, number]),

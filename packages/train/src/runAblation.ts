@@ -172,7 +172,7 @@ async function runStrategy(
         weightDecay: plan.training.weightDecay,
         gradClipNorm: plan.training.gradClipNorm,
     });
-    const trainIdx = data.train.ids.map((id, i) => new MaskIndex(data.train.mask(i), id));
+    const trainIdx = data.train.ids.map((id, i) => new MaskIndex({ width: data.width, height: data.height, data: data.train.mask(i) }, id));
     const E4 = 4 * model.embedSize;
     const targets = new Map<number, Float32Array>();
     const target = (i: number): Float32Array => {

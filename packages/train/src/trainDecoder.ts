@@ -165,7 +165,7 @@ export async function trainDecoder(
                 stepCount: trainer.stepCount,
                 losses: losses.slice(0, (epoch + 1) * opts.stepsPerEpoch),
                 params: new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name)])),
-                moments: new Map(decoder.paramNames().map((name) => [name, trainer.getState(name)])),
+                moments: new Map(trainer.trainedParams().map((name) => [name, trainer.getState(name)])),
             };
             await saveTrainState(opts.stateDir, state);
         }

@@ -35,7 +35,8 @@ function intTuple(v: PyValue | undefined, what: string): number[] {
 
 function rebuildTensor(args: readonly PyValue[], fn: string): TensorRef {
     const [storage, offset, size, stride, requiresGrad] = args;
-    if (!(storage instanceof StorageRef)) return fail(`${fn}: argument 0 must be a storage, got ${pyTypeName(storage)}`);
+    if (!(storage instanceof StorageRef))
+        return fail(`${fn}: argument 0 must be a storage, got ${pyTypeName(storage)}`);
     const shape = intTuple(size, `${fn} size`);
     const strides = intTuple(stride, `${fn} stride`);
     if (strides.length !== shape.length) {
@@ -106,7 +107,10 @@ function build(): Map<string, PyGlobal> {
         if (!(fn instanceof PyGlobal) || fn.call === undefined) {
             return fail(`_rebuild_from_type_v2: ${pyTypeName(fn)} is not callable`);
         }
-        if (!(type instanceof PyGlobal) || (type.path !== "torch.Tensor" && type.path !== "torch.nn.parameter.Parameter")) {
+        if (
+            !(type instanceof PyGlobal) ||
+            (type.path !== "torch.Tensor" && type.path !== "torch.nn.parameter.Parameter")
+        ) {
             return fail(`_rebuild_from_type_v2: tensor subclass ${pyTypeName(type)} is not supported`);
         }
         return fn.call(items(args, "_rebuild_from_type_v2 args"));

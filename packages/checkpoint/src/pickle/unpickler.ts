@@ -25,15 +25,19 @@ class Fail extends Error {}
 /** The default persistent-id resolver for torch zip archives. */
 export function torchPersistentLoad(pid: PyValue): StorageRef {
     if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== "storage") {
-        throw new Fail(`unsupported persistent id ${pyTypeName(pid)}${Array.isArray(pid) ? ` (${String(pid[0])})` : ""}`);
+        throw new Fail(
+            `unsupported persistent id ${pyTypeName(pid)}${Array.isArray(pid) ? ` (${String(pid[0])})` : ""}`,
+        );
     }
     const [, cls, key, location, numel] = pid;
     if (!(cls instanceof PyGlobal) || cls.dtype === undefined || !isDType(cls.dtype) || !cls.path.endsWith("Storage")) {
         throw new Fail(`persistent id names ${pyTypeName(cls)}, not a storage class`);
     }
-    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]+$/.test(key)) throw new Fail("storage key must be a simple string");
+    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]+$/.test(key))
+        throw new Fail("storage key must be a simple string");
     if (typeof location !== "string") throw new Fail("storage location must be a string");
-    if (typeof numel !== "number" || !Number.isSafeInteger(numel) || numel < 0) throw new Fail("storage size must be a non-negative int");
+    if (typeof numel !== "number" || !Number.isSafeInteger(numel) || numel < 0)
+        throw new Fail("storage size must be a non-negative int");
     return new StorageRef(key, cls.dtype, location, numel);
 }
 
@@ -54,7 +58,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
     let op = 0;
 
     const need = (n: number): number => {
-        if (n < 0 || pos + n > bytes.length) throw new Fail("the pickle stream ends in the middle of an opcode (truncated)");
+        if (n < 0 || pos + n > bytes.length)
+            throw new Fail("the pickle stream ends in the middle of an opcode (truncated)");
         const at = pos;
         pos += n;
         return at;
@@ -76,11 +81,16 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
         return s;
     };
     const str = (n: number): string => {
+        const b = take(n);
         try {
-            return utf8.decode(take(n));
+            return utf8.decode(b);
         } catch {
             throw new Fail("invalid UTF-8 in a string");
         }
+    };
+    // `stack` is re-bound by MARK handling, so it is read only after the value to push is computed.
+    const push = (v: PyValue): void => {
+        stack.push(v);
     };
     const pop = (): PyValue => {
         if (stack.length === 0) throw new Fail("stack underflow");
@@ -166,118 +176,119 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     popMark();
                     break;
                 case OP.DUP:
-                    stack.push(top());
+                    push(top());
                     break;
 
                 case OP.NONE:
-                    stack.push(null);
+                    push(null);
                     break;
                 case OP.NEWTRUE:
-                    stack.push(true);
+                    push(true);
                     break;
                 case OP.NEWFALSE:
-                    stack.push(false);
+                    push(false);
                     break;
                 case OP.BININT:
-                    stack.push(view.getInt32(need(4), true));
+                    push(view.getInt32(need(4), true));
                     break;
                 case OP.BININT1:
-                    stack.push(u8());
+                    push(u8());
                     break;
                 case OP.BININT2:
-                    stack.push(u16());
+                    push(u16());
                     break;
                 case OP.LONG1:
-                    stack.push(long(take(u8())));
+                    push(long(take(u8())));
                     break;
                 case OP.LONG4: {
                     const n = view.getInt32(need(4), true);
                     if (n < 0) throw new Fail("negative LONG4 length");
-                    stack.push(long(take(n)));
+                    push(long(take(n)));
                     break;
                 }
                 case OP.INT: {
                     const s = line().trim();
-                    if (s === "00" || s === "01") stack.push(s === "01");
-                    else if (/^[-+]?\d+$/.test(s)) stack.push(int(BigInt(s)));
+                    if (s === "00" || s === "01") push(s === "01");
+                    else if (/^[-+]?\d+$/.test(s)) push(int(BigInt(s)));
                     else throw new Fail(`bad INT literal ${JSON.stringify(s)}`);
                     break;
                 }
                 case OP.LONG: {
                     const s = line().trim().replace(/L$/, "");
                     if (!/^[-+]?\d+$/.test(s)) throw new Fail(`bad LONG literal ${JSON.stringify(s)}`);
-                    stack.push(int(BigInt(s)));
+                    push(int(BigInt(s)));
                     break;
                 }
                 case OP.BINFLOAT:
-                    stack.push(view.getFloat64(need(8), false));
+                    push(view.getFloat64(need(8), false));
                     break;
                 case OP.FLOAT: {
                     const s = line().trim();
                     const v = Number(s);
-                    if (s === "" || (Number.isNaN(v) && !/^[-+]?nan$/i.test(s))) throw new Fail(`bad FLOAT literal ${JSON.stringify(s)}`);
-                    stack.push(v);
+                    if (s === "" || (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)))
+                        throw new Fail(`bad FLOAT literal ${JSON.stringify(s)}`);
+                    push(v);
                     break;
                 }
 
                 case OP.BINUNICODE:
-                    stack.push(str(u32()));
+                    push(str(u32()));
                     break;
                 case OP.SHORT_BINUNICODE:
-                    stack.push(str(u8()));
+                    push(str(u8()));
                     break;
                 case OP.BINUNICODE8:
-                    stack.push(str(u64()));
+                    push(str(u64()));
                     break;
                 case OP.BINSTRING: {
                     const n = view.getInt32(need(4), true);
                     if (n < 0) throw new Fail("negative BINSTRING length");
-                    stack.push(latin1.decode(take(n)));
+                    push(latin1.decode(take(n)));
                     break;
                 }
                 case OP.SHORT_BINSTRING:
-                    stack.push(latin1.decode(take(u8())));
+                    push(latin1.decode(take(u8())));
                     break;
                 case OP.BINBYTES:
-                    stack.push(take(u32()).slice());
+                    push(take(u32()).slice());
                     break;
                 case OP.SHORT_BINBYTES:
-                    stack.push(take(u8()).slice());
+                    push(take(u8()).slice());
                     break;
                 case OP.BINBYTES8:
                 case OP.BYTEARRAY8:
-                    stack.push(take(u64()).slice());
+                    push(take(u64()).slice());
                     break;
 
                 case OP.EMPTY_TUPLE:
-                    stack.push(tuple([]));
+                    push(tuple([]));
                     break;
                 case OP.TUPLE:
-                    stack.push(tuple(popMark()));
+                    push(tuple(popMark()));
                     break;
                 case OP.TUPLE1: {
                     const a = pop();
-                    stack.push(tuple([a]));
+                    push(tuple([a]));
                     break;
                 }
                 case OP.TUPLE2: {
                     const b = pop();
                     const a = pop();
-                    stack.push(tuple([a, b]));
+                    push(tuple([a, b]));
                     break;
                 }
                 case OP.TUPLE3: {
                     const c = pop();
                     const b = pop();
                     const a = pop();
-                    stack.push(tuple([a, b, c]));
+                    push(tuple([a, b, c]));
                     break;
                 }
                 case OP.EMPTY_LIST:
-                    stack.push([]);
+                    push([]);
                     break;
                 case OP.LIST:
-                    stack.push(popMark());
+                    push(popMark());
                     break;
                 case OP.APPEND: {
                     const v = pop();
@@ -290,12 +301,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     break;
                 }
                 case OP.EMPTY_DICT:
-                    stack.push(new Map());
+                    push(new Map());
                     break;
                 case OP.DICT: {
                     const d = new Map<PyValue, PyValue>();
                     setItems(d, popMark());
-                    stack.push(d);
+                    push(d);
                     break;
                 }
                 case OP.SETITEM: {
@@ -310,7 +321,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     break;
                 }
                 case OP.EMPTY_SET:
-                    stack.push(new Set());
+                    push(new Set());
                     break;
                 case OP.ADDITEMS: {
                     const vs = popMark();
@@ -320,17 +331,17 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     break;
                 }
                 case OP.FROZENSET:
-                    stack.push(new Set(popMark()));
+                    push(new Set(popMark()));
                     break;
 
                 case OP.BINGET:
-                    stack.push(get(u8()));
+                    push(get(u8()));
                     break;
                 case OP.LONG_BINGET:
-                    stack.push(get(u32()));
+                    push(get(u32()));
                     break;
                 case OP.GET:
-                    stack.push(get(Number.parseInt(line(), 10)));
+                    push(get(Number.parseInt(line(), 10)));
                     break;
                 case OP.BINPUT:
                     put(u8());
@@ -348,44 +359,46 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                 case OP.GLOBAL: {
                     const module = line();
                     const name = line();
-                    stack.push(global(module, name));
+                    push(global(module, name));
                     break;
                 }
                 case OP.STACK_GLOBAL: {
                     const name = pop();
                     const module = pop();
-                    if (typeof module !== "string" || typeof name !== "string") throw new Fail("STACK_GLOBAL needs two strings");
-                    stack.push(global(module, name));
+                    if (typeof module !== "string" || typeof name !== "string")
+                        throw new Fail("STACK_GLOBAL needs two strings");
+                    push(global(module, name));
                     break;
                 }
                 case OP.INST: {
                     const g = global(line(), line());
-                    stack.push(call(g, popMark()));
+                    push(call(g, popMark()));
                     break;
                 }
                 case OP.OBJ: {
                     const [cls, ...args] = popMark();
-                    stack.push(call(cls ?? null, args));
+                    push(call(cls ?? null, args));
                     break;
                 }
                 case OP.REDUCE: {
                     const args = pop();
                     const fn = pop();
-                    stack.push(call(fn, args));
+                    push(call(fn, args));
                     break;
                 }
                 case OP.NEWOBJ: {
                     const args = pop();
                     const cls = pop();
-                    stack.push(call(cls, args));
+                    push(call(cls, args));
                     break;
                 }
                 case OP.NEWOBJ_EX: {
                     const kwargs = pop();
                     const args = pop();
                     const cls = pop();
-                    if (!(kwargs instanceof Map) || kwargs.size > 0) throw new Fail("NEWOBJ_EX with keyword arguments is not supported");
-                    stack.push(call(cls, args));
+                    if (!(kwargs instanceof Map) || kwargs.size > 0)
+                        throw new Fail("NEWOBJ_EX with keyword arguments is not supported");
+                    push(call(cls, args));
                     break;
                 }
                 case OP.BUILD: {
@@ -402,7 +415,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     break;
                 }
                 case OP.BINPERSID:
-                    stack.push(persistentLoad(pop()));
+                    push(persistentLoad(pop()));
                     break;
                 default:
                     throw new Fail(`unsupported opcode ${opName(op)}`);

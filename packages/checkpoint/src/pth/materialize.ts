@@ -95,12 +95,20 @@ export async function materialize(
         users.set(st.key, remaining);
         if (remaining === 0) cache.delete(st.key);
         if (!(r instanceof TensorRef)) {
-            out.set(r, { dtype: st.dtype, shape: [data.length], data: remaining === 0 ? data : data.slice() } as Tensor);
+            out.set(r, {
+                dtype: st.dtype,
+                shape: [data.length],
+                data: remaining === 0 ? data : data.slice(),
+            } as Tensor);
             continue;
         }
         const n = r.shape.reduce((a, b) => a * b, 1);
         if (r.shape.some((d) => d < 0) || r.stride.some((s) => s < 0) || r.offset < 0) {
-            throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, `tensor on storage ${st.key} has a negative size, stride or offset`);
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_FORMAT",
+                file,
+                `tensor on storage ${st.key} has a negative size, stride or offset`,
+            );
         }
         if (n > 0) {
             const last = r.offset + r.shape.reduce((a, d, i) => a + (d - 1) * (r.stride[i] as number), 0);

@@ -71,7 +71,11 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
     if (byteorder !== undefined) {
         const text = new TextDecoder().decode(await readZipEntry(zip, byteorder, zipOptions)).trim();
         if (text !== "little" && text !== "big") {
-            throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, `unknown byteorder record ${JSON.stringify(text)}`);
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_FORMAT",
+                file,
+                `unknown byteorder record ${JSON.stringify(text)}`,
+            );
         }
         bigEndian = text === "big";
     }

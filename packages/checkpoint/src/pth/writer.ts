@@ -79,7 +79,7 @@ export function pthChunks(tensors: StateDict, options: PthWriteOptions = {}): Ui
         { name: `${prefix}/data.pkl`, data: pickleStateDict(entries) },
         { name: `${prefix}/byteorder`, data: new TextEncoder().encode("little") },
     ];
-    entries.forEach(([, t], i) => records.push({ name: `${prefix}/data/${i}`, data: tensorBytes(t) }));
+    for (const [i, [, t]] of entries.entries()) records.push({ name: `${prefix}/data/${i}`, data: tensorBytes(t) });
     records.push({ name: `${prefix}/version`, data: new TextEncoder().encode("3\n") });
     return zipChunks(records, { align: 64 });
 }

@@ -51,7 +51,12 @@ function bad(file: string, message: string): CheckpointError {
 
 /** Reads the header length from the first 8 bytes and checks it against the file size. */
 export function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
-    if (fileSize < 8) throw new CheckpointError("ERR_SA_CHECKPOINT_TRUNCATED", file, `a safetensors file needs at least 8 bytes, got ${fileSize}`);
+    if (fileSize < 8)
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_TRUNCATED",
+            file,
+            `a safetensors file needs at least 8 bytes, got ${fileSize}`,
+        );
     const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
     if (n > BigInt(MAX_HEADER_BYTES)) throw bad(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
     const len = Number(n);
@@ -76,21 +81,29 @@ export function parseHeader(json: Uint8Array, dataLength: number, file: string):
     try {
         parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
     } catch (err) {
-        throw new CheckpointError("ERR_SA_SAFETENSORS", file, `the header is not valid UTF-8 JSON (${(err as Error).message})`, { cause: err });
+        throw new CheckpointError(
+            "ERR_SA_SAFETENSORS",
+            file,
+            `the header is not valid UTF-8 JSON (${(err as Error).message})`,
+            { cause: err },
+        );
     }
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw bad(file, "the header is not a JSON object");
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+        throw bad(file, "the header is not a JSON object");
     const metadata: Record<string, string> = {};
     const entries: SafetensorsEntry[] = [];
     for (const [name, info] of Object.entries(parsed as Record<string, unknown>)) {
         if (name === "__metadata__") {
-            if (info === null || typeof info !== "object" || Array.isArray(info)) throw bad(file, "__metadata__ must be an object of strings");
+            if (info === null || typeof info !== "object" || Array.isArray(info))
+                throw bad(file, "__metadata__ must be an object of strings");
             for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
                 if (typeof v !== "string") throw bad(file, `__metadata__.${k} must be a string`);
                 Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
             }
             continue;
         }
-        if (info === null || typeof info !== "object") throw bad(file, `tensor ${JSON.stringify(name)}: entry is not an object`);
+        if (info === null || typeof info !== "object")
+            throw bad(file, `tensor ${JSON.stringify(name)}: entry is not an object`);
         const { dtype: code, shape, data_offsets: offsets } = info as Record<string, unknown>;
         if (typeof code !== "string") throw bad(file, `tensor ${JSON.stringify(name)}: missing dtype`);
         const dtype = Object.hasOwn(SAFETENSORS_DTYPES, code) ? SAFETENSORS_DTYPES[code] : undefined;

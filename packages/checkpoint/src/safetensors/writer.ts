@@ -29,7 +29,11 @@ export function safetensorsChunks(tensors: StateDict, metadata?: Readonly<Record
     for (const [name, t] of entries) {
         const bytes = tensorBytes(t);
         Object.defineProperty(header, name, {
-            value: { dtype: SAFETENSORS_CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] },
+            value: {
+                dtype: SAFETENSORS_CODES[t.dtype],
+                shape: t.shape,
+                data_offsets: [offset, offset + bytes.byteLength],
+            },
             enumerable: true,
             writable: true,
             configurable: true,

@@ -150,10 +150,15 @@ export interface ZipReadOptions {
 }
 
 /** The uncompressed bytes of one entry, in a fresh 8-byte-aligned array. */
-export async function readZipEntry(zip: ZipArchive, entry: ZipEntry, options: ZipReadOptions = {}): Promise<Uint8Array> {
+export async function readZipEntry(
+    zip: ZipArchive,
+    entry: ZipEntry,
+    options: ZipReadOptions = {},
+): Promise<Uint8Array> {
     const src = zip.source;
     const what = `zip record ${entry.name}`;
-    if ((entry.flags & 1) !== 0) throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", src.name, `${what} is encrypted`);
+    if ((entry.flags & 1) !== 0)
+        throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", src.name, `${what} is encrypted`);
     if (entry.method !== 0 && entry.method !== 8) {
         throw new CheckpointError(
             "ERR_SA_CHECKPOINT_FORMAT",

@@ -37,7 +37,8 @@ interface Pending {
  */
 export function zipChunks(records: readonly ZipRecord[], options: ZipWriteOptions = {}): Uint8Array[] {
     const align = options.align ?? 64;
-    if (!Number.isInteger(align) || align < 1) throw new RangeError(`zip alignment must be a positive integer, got ${align}`);
+    if (!Number.isInteger(align) || align < 1)
+        throw new RangeError(`zip alignment must be a positive integer, got ${align}`);
     const out: Uint8Array[] = [];
     const pending: Pending[] = [];
     const names = new Set<string>();

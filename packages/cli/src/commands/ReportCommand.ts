@@ -30,7 +30,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         }
         if (records.length === 0) throw new CliError(`${argv.run}: no finished strategy yet`, "ERR_SA_RUN_FOLDER");
         const data = await loadPreparedForReport(plan, argv.run);
-        const results = buildRunResults(plan, records, data, argv.run, `sam-ablate ${VERSION}`);
+        const results = await buildRunResults(plan, records, data, argv.run, `sam-ablate ${VERSION}`);
         const reportDir = path.join(argv.run, "report");
         await renderReport(results, reportDir);
         if (argv.json) process.stdout.write(`${JSON.stringify({ ok: true, report: path.resolve(reportDir, "report.html"), strategies: records.length })}\n`);

@@ -106,7 +106,8 @@ function volumeDims(header: NiftiHeader, fail: (msg: string) => never): [number,
  * finite (nifti1.h: no scaling).
  */
 function decodeVoxels(bytes: Uint8Array, offset: number, count: number, info: DatatypeInfo, header: NiftiHeader): Float32Array {
-    const raw = bytes.slice(offset, offset + count * info.bytes);
+    const raw = new Uint8Array(count * info.bytes);
+    raw.set(bytes.subarray(offset, offset + raw.length));
     if (header.littleEndian !== HOST_LITTLE_ENDIAN && info.bytes > 1) swapBytes(raw, info.bytes);
     const stored = typedView(raw.buffer, info);
     const out = new Float32Array(count);

@@ -4,7 +4,7 @@
  * n under each box.
  */
 
-import { quantileSorted } from "../stats.js";
+import { quantileSorted } from "@sam-ablate/metrics";
 import { parseStrategyId, type StrategyFamily, sortByStrategy } from "../strategies.js";
 import { diceValues } from "../summaries.js";
 import { escapeXml } from "../text-table.js";

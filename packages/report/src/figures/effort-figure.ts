@@ -54,17 +54,22 @@ export function effortFigure(
         const x0 = left + catW * c;
         if (c > 0) body += `<line${attrs({ x1: x0, y1: top, x2: x0, y2: top + plotH, stroke: "#eeeeee" })}/>`;
         body += text(x0 + catW / 2, top + plotH + 20, level, { "text-anchor": "middle", "font-size": 13 });
-        // Spread the strategies of one effort level across its column, highest difference first,
-        // so that their labels do not sit on top of each other.
+        // Markers are spread across the left part of the column (highest difference first); labels
+        // stack in a column on the right, at least one line apart, joined to their markers.
         const here = data.points.filter((p) => p.effort === level).sort((a, b) => b.difference - a.difference);
+        const labelX = x0 + catW - 114;
+        let lastLabelY = Number.NEGATIVE_INFINITY;
         here.forEach((p, i) => {
-            const px = x0 + 24 + ((catW - 110) * (i + 0.5)) / Math.max(1, here.length);
+            const px = x0 + 16 + ((catW - 150) * (i + 0.5)) / Math.max(1, here.length);
             const py = y(p.difference);
+            const labelY = Math.max(py, lastLabelY + 12);
+            lastLabelY = labelY;
             const di = datasets.indexOf(p.dataset);
             const colour = PALETTE[di % PALETTE.length] as string;
             const tip = `${p.dataset}, ${p.label}: ${p.meanDice.toFixed(2)}% Dice, ${p.difference >= 0 ? "+" : ""}${p.difference.toFixed(2)} pp`;
             body += `<g><title>${escapeXml(tip)}</title>${marker(di, px, py, colour)}`;
-            body += text(px + 8, py + 4, p.label, { "font-size": 10, fill: "#222222" });
+            body += `<line${attrs({ x1: px + 7, y1: py, x2: labelX - 3, y2: labelY, stroke: "#aaaaaa", "stroke-width": 0.7 })}/>`;
+            body += text(labelX, labelY + 4, p.label, { "font-size": 10, fill: "#222222" });
             body += "</g>";
         });
     });

@@ -56,7 +56,7 @@ export function overlayFigure(sample: Sample, imagePng: Uint8Array, options: Ove
     const px = 1 / scale; // one screen pixel in image units
     const uri = `data:image/png;base64,${Buffer.from(imagePng.buffer, imagePng.byteOffset, imagePng.byteLength).toString("base64")}`;
     const c = OVERLAY_COLOURS;
-    let g = `<image${attrs({ x: 0, y: 0, width: w, height: h, href: uri, "xlink:href": uri, preserveAspectRatio: "none", style: "image-rendering:pixelated" })}/>`;
+    let g = `<image${attrs({ x: 0, y: 0, width: w, height: h, href: uri, preserveAspectRatio: "none", style: "image-rendering:pixelated" })}/>`;
     const gtPath = maskOutlinePath(sample.gt, w, h);
     if (gtPath) {
         g += `<path${attrs({ d: gtPath, fill: c.groundTruth, "fill-opacity": 0.28, "fill-rule": "evenodd", stroke: c.groundTruth, "stroke-width": 1.6 * px, "stroke-linejoin": "round" })}/>`;

@@ -53,7 +53,7 @@ export function text(
  */
 export function svgDocument(width: number, height: number, title: string, body: string): string {
     return (
-        `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"` +
+        `<svg xmlns="http://www.w3.org/2000/svg"` +
         `${attrs({ width, height, viewBox: `0 0 ${n2(width)} ${n2(height)}`, "font-family": FONT, "font-size": 12 })}>` +
         `<title>${escapeXml(title)}</title>` +
         `<rect width="100%" height="100%" fill="#ffffff"/>` +

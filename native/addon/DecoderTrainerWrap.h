@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+
+#include "sa/decoder-trainer.h"
+
+namespace saaddon {
+
+// JS: new DecoderTrainer(decoder: SamDecoder, {loss, optimizer, lr, beta1, beta2, eps, weightDecay,
+//                        gradClipNorm, multimask, trainPromptEncoder})
+//     trainer.step(embeddings [B,256,E,E], prompts, targets [B,1,4E,4E], {lr?}) -> Promise<number> (loss)
+//     trainer.lossAndGrad(embeddings, prompts, targets) -> Promise<number>
+//     trainer.getGrad(name) -> Float32Array; trainer.stepCount (get/set)
+//     trainer.getState(name) -> {m, v}; trainer.setState(name, m, v)
+class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
+  public:
+    static void init(Napi::Env env, Napi::Object exports);
+    explicit DecoderTrainerWrap(const Napi::CallbackInfo & info);
+
+  private:
+    Napi::Value run(const Napi::CallbackInfo & info, bool update);
+    Napi::Value step(const Napi::CallbackInfo & info) { return run(info, true); }
+    Napi::Value loss_and_grad(const Napi::CallbackInfo & info) { return run(info, false); }
+    Napi::Value get_grad(const Napi::CallbackInfo & info);
+    Napi::Value trained_params(const Napi::CallbackInfo & info);
+    Napi::Value get_state(const Napi::CallbackInfo & info);
+    Napi::Value set_state(const Napi::CallbackInfo & info);
+    Napi::Value get_step_count(const Napi::CallbackInfo & info);
+    void set_step_count(const Napi::CallbackInfo & info, const Napi::Value & v);
+
+    Napi::ObjectReference decoder_ref_;  // keeps the JS decoder alive
+    std::shared_ptr<sa::Backend> backend_;
+    std::shared_ptr<sa::SamDecoder> decoder_;
+    std::shared_ptr<std::mutex> mu_;     // the decoder's mutex: training and inference never overlap
+    std::shared_ptr<sa::DecoderTrainer> trainer_;
+};
+
+}  // namespace saaddon

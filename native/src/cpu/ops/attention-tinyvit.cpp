@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// TinyViT window attention with learned biases (see Backend::attention_tinyvit). One task per
+// (image, window, head): the window's q/k/v are gathered from the fused qkv rows (padding tokens from
+// pad_qkv), S = q k^T / sqrt(kd) + bias[h] for the window's real queries only (the padding queries'
+// outputs are discarded by TinyViT), a row softmax, and O = P v scattered back to the grid. Tasks are
+// split statically over the pool, so results do not depend on scheduling.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cpu/backend-cpu.h"
+#include "cpu/simd.h"
+#include "sa/gemm.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+namespace {
+
+struct Scratch {
+    std::vector<float> q, k, v, s, o;
+    std::vector<int64_t> query_row;  // output row (b * H * W + y * W + x) of each real query
+    std::vector<int64_t> query_pos;  // its position in the window (row of the bias table)
+};
+
+Scratch & scratch() {
+    thread_local Scratch s;
+    return s;
+}
+
+// In-place softmax of one row of n scores.
+void softmax_row(float * p, int64_t n) {
+    int64_t j = 0;
+    float mx = -INFINITY;
+#ifdef __AVX2__
+    if (n >= 8) {
+        __m256 vmx = _mm256_loadu_ps(p);
+        for (j = 8; j + 8 <= n; j += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(p + j));
+        mx = cpu::hmax256(vmx);
+    }
+#endif
+    for (; j < n; ++j) mx = std::max(mx, p[j]);
+    float sum = 0.0f;
+    j = 0;
+#ifdef __AVX2__
+    {
+        const __m256 vm = _mm256_set1_ps(mx);
+        __m256 vs = _mm256_setzero_ps();
+        for (; j + 8 <= n; j += 8) {
+            const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(p + j), vm));
+            _mm256_storeu_ps(p + j, e);
+            vs = _mm256_add_ps(vs, e);
+        }
+        sum = cpu::hsum256(vs);
+    }
+#endif
+    for (; j < n; ++j) {
+        p[j] = std::exp(p[j] - mx);
+        sum += p[j];
+    }
+    const float inv = 1.0f / sum;
+    for (j = 0; j < n; ++j) p[j] *= inv;
+}
+
+}  // namespace
+
+void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
+                                   int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
+                                   int64_t vd) {
+    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit: bad grid size");
+    SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0, "attention_tinyvit: bad window, head count or head dims");
+    if (B == 0) return;
+    SA_CHECK_ARG(qkv && out, "attention_tinyvit: null pointer");
+    SA_CHECK_ARG(out != qkv, "attention_tinyvit: out must not alias qkv");
+    const int64_t per_head = 2 * kd + vd;
+    const int64_t row = nh * per_head;  // qkv row length
+    const int64_t dv = nh * vd;         // out row length
+    const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
+    const int64_t N = win * win;
+    const float scale = 1.0f / std::sqrt((float) kd);
+
+    default_pool().parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
+        Scratch & sc = scratch();
+        sc.q.resize((size_t) (N * kd));
+        sc.k.resize((size_t) (N * kd));
+        sc.v.resize((size_t) (N * vd));
+        sc.s.resize((size_t) (N * N));
+        sc.o.resize((size_t) (N * vd));
+        sc.query_row.resize((size_t) N);
+        sc.query_pos.resize((size_t) N);
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t h = t % nh;
+            const int64_t w_idx = t / nh;
+            const int64_t b = w_idx / (nwh * nww);
+            const int64_t wy = (w_idx / nww) % nwh, wx = w_idx % nww;
+            const float * hb = bias ? bias + h * N * N : nullptr;
+            // Gather the keys/values of every window token and the queries of the real ones.
+            int64_t nq = 0;
+            for (int64_t i = 0; i < N; ++i) {
+                const int64_t y = wy * win + i / win, x = wx * win + i % win;
+                const bool real = y < H && x < W;
+                const float * src = real ? qkv + ((b * H + y) * W + x) * row + h * per_head
+                                         : (pad_qkv ? pad_qkv + h * per_head : nullptr);
+                float * kdst = sc.k.data() + i * kd;
+                float * vdst = sc.v.data() + i * vd;
+                if (src) {
+                    std::copy(src + kd, src + 2 * kd, kdst);
+                    std::copy(src + 2 * kd, src + per_head, vdst);
+                } else {
+                    std::fill(kdst, kdst + kd, 0.0f);
+                    std::fill(vdst, vdst + vd, 0.0f);
+                }
+                if (real) {
+                    std::copy(src, src + kd, sc.q.data() + nq * kd);
+                    sc.query_row[(size_t) nq] = (b * H + y) * W + x;
+                    sc.query_pos[(size_t) nq] = i;
+                    ++nq;
+                }
+            }
+            // S[nq, N] = q k^T * scale (+ bias rows of the real queries)
+            float * S = sc.s.data();
+            sgemm_serial(false, true, nq, N, kd, scale, sc.q.data(), kd, sc.k.data(), kd, 0.0f, S, N);
+            for (int64_t r = 0; r < nq; ++r) {
+                float * sr = S + r * N;
+                if (hb) {
+                    const float * br = hb + sc.query_pos[(size_t) r] * N;
+                    for (int64_t j = 0; j < N; ++j) sr[j] += br[j];
+                }
+                softmax_row(sr, N);
+            }
+            // O[nq, vd] = P v, written to the output rows of the real queries.
+            sgemm_serial(false, false, nq, vd, N, 1.0f, S, N, sc.v.data(), vd, 0.0f, sc.o.data(), vd);
+            for (int64_t r = 0; r < nq; ++r) {
+                const float * src = sc.o.data() + r * vd;
+                std::copy(src, src + vd, out + sc.query_row[(size_t) r] * dv + h * vd);
+            }
+        }
+    });
+}
+
+}  // namespace sa

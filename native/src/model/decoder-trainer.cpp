@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// DecoderTrainer: forward, loss, backward and Adam/AdamW over the decoder's flat parameter buffer.
+// Gradients and optimiser moments use the parameter layout; the optimiser runs over the merged ranges
+// of trained parameters. The only host reads of a step are its two scalars (loss, squared gradient
+// norm), taken after the backward pass and before any parameter changes.
+#include "sa/decoder-trainer.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "model/decoder-impl.h"
+#include "sa/status.h"
+
+namespace sa {
+
+using decoder::DecoderGraph;
+
+class DecoderTrainerImpl {
+  public:
+    DecoderTrainerImpl(Backend & be_, SamDecoder & dec, TrainConfig c)
+        : be(be_), d(dec.impl()), cfg(c), graph(be_, d.L, d.E, d.key_pe) {
+        SA_CHECK_ARG(&be_ == &d.be, "DecoderTrainer: the backend must be the decoder's backend");
+        SA_CHECK_ARG(std::isfinite(c.lr) && c.lr >= 0.0f, "DecoderTrainer: lr must be finite and >= 0");
+        SA_CHECK_ARG(c.beta1 >= 0.0f && c.beta1 < 1.0f && c.beta2 >= 0.0f && c.beta2 < 1.0f,
+                     "DecoderTrainer: betas must be in [0, 1)");
+        SA_CHECK_ARG(c.eps >= 0.0f && c.weight_decay >= 0.0f && c.grad_clip_norm >= 0.0f,
+                     "DecoderTrainer: eps, weight_decay and grad_clip_norm must be >= 0");
+        SA_CHECK_ARG(!c.multimask || d.L.T >= 2, "DecoderTrainer: multimask needs at least 2 mask tokens");
+        sel0 = c.multimask ? 1 : 0;
+        nsel = c.multimask ? d.L.T - 1 : 1;
+        select_trained();
+        const size_t n = (size_t) d.L.total;
+        grads = be.alloc(n);
+        m = be.alloc(n);
+        v = be.alloc(n);
+        scalars = be.alloc(2);
+        be.fill(grads, 0.0f, n);
+        be.fill(m, 0.0f, n);
+        be.fill(v, 0.0f, n);
+    }
+
+    ~DecoderTrainerImpl() {
+        be.free(grads);
+        be.free(m);
+        be.free(v);
+        be.free(scalars);
+        if (target) be.free(target);
+    }
+
+    void select_trained() {
+        const decoder::Layout & L = d.L;
+        std::vector<std::pair<int64_t, int64_t>> excluded;
+        if (cfg.loss != LossKind::SAM) excluded.push_back({L.iou_head.begin, L.iou_head.end});
+        for (int64_t t = 0; t < L.T; ++t)
+            if (t < sel0 || t >= sel0 + nsel) excluded.push_back({L.hyper[(size_t) t].begin, L.hyper[(size_t) t].end});
+        auto is_excluded = [&](int64_t off) {
+            for (auto & r : excluded)
+                if (off >= r.first && off < r.second) return true;
+            return false;
+        };
+        for (const auto & e : L.entries) {
+            const bool in_decoder = e.offset >= L.decoder_begin && e.offset < L.decoder_end;
+            const bool in_prompt = e.offset >= L.prompt_begin && e.offset < L.prompt_end;
+            if (!((in_decoder && !is_excluded(e.offset)) || (in_prompt && cfg.train_prompt_encoder))) continue;
+            trained.push_back(e.name);
+            if (!ranges.empty() && ranges.back().second == e.offset) {
+                ranges.back().second = e.offset + e.numel;
+            } else {
+                ranges.push_back({e.offset, e.offset + e.numel});
+            }
+        }
+    }
+
+    float loss_and_grad(const float * embeddings, const Prompts & p, const float * targets) {
+        SA_CHECK_ARG(targets != nullptr, "DecoderTrainer: null targets");
+        d.load_inputs(graph, embeddings, true, p, true);
+        const int64_t B = p.B, H16 = 16 * d.E * d.E, T = d.L.T;
+        if (target_n < B * H16) {
+            if (target) be.free(target);
+            target = nullptr;
+            target = be.alloc((size_t) (B * H16));
+            target_n = B * H16;
+        }
+        be.upload(target, targets, (size_t) (B * H16));
+        graph.forward(d.params, sel0, nsel);
+        const bool sam = cfg.loss == LossKind::SAM;
+        float * diou = graph.diou_buffer();
+        if (sam) be.fill(diou, 0.0f, (size_t) (B * T));
+        be.mask_loss((int) cfg.loss, graph.masks(), target, scalars, graph.dmasks_buffer(), B, nsel, H16,
+                     sam ? graph.iou() + sel0 : nullptr, T, sam ? diou + sel0 : nullptr);
+        be.fill(grads, 0.0f, (size_t) d.L.total);
+        graph.backward(d.params, grads, graph.dmasks_buffer(), sam ? diou : nullptr, cfg.train_prompt_encoder);
+        be.sum_squares(grads, scalars + 1, d.L.total);
+        float host[2];
+        be.download(host, scalars, 2);
+        last_sumsq = host[1];
+        return host[0];
+    }
+
+    float step(const float * embeddings, const Prompts & p, const float * targets, float lr_override) {
+        const float loss = loss_and_grad(embeddings, p, targets);
+        SA_CHECK(std::isfinite(loss), SA_ERR_NUMERIC,
+                 "training step " + std::to_string(t + 1) + ": the loss is " + std::to_string(loss) +
+                     "; parameters left unchanged");
+        SA_CHECK(std::isfinite(last_sumsq), SA_ERR_NUMERIC,
+                 "training step " + std::to_string(t + 1) +
+                     ": the gradients contain NaN or Inf; parameters left unchanged");
+        const float lr = lr_override >= 0.0f ? lr_override : cfg.lr;
+        SA_CHECK_ARG(std::isfinite(lr), "DecoderTrainer::step: lr_override must be finite");
+        if (cfg.grad_clip_norm > 0.0f) {
+            // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+            const float norm = std::sqrt(last_sumsq);
+            const float coef = cfg.grad_clip_norm / (norm + 1e-6f);
+            if (coef < 1.0f) be.scale(grads, coef, grads, d.L.total);
+        }
+        ++t;
+        const bool decoupled = cfg.optim == OptimKind::AdamW;
+        for (auto & r : ranges)
+            be.adam_step(d.params + r.first, grads + r.first, m + r.first, v + r.first, r.second - r.first, lr,
+                         cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled, t);
+        return loss;
+    }
+
+    Backend & be;
+    SamDecoderImpl & d;
+    TrainConfig cfg;
+    DecoderGraph graph;
+    int64_t sel0 = 0, nsel = 1;
+    std::vector<std::string> trained;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    float *grads = nullptr, *m = nullptr, *v = nullptr, *scalars = nullptr, *target = nullptr;
+    int64_t target_n = 0;
+    int64_t t = 0;
+    float last_sumsq = 0.0f;
+};
+
+DecoderTrainer::DecoderTrainer(Backend & be, SamDecoder & dec, TrainConfig cfg)
+    : impl_(std::make_unique<DecoderTrainerImpl>(be, dec, cfg)) {}
+DecoderTrainer::~DecoderTrainer() = default;
+
+const TrainConfig & DecoderTrainer::config() const { return impl_->cfg; }
+
+float DecoderTrainer::loss_and_grad(const float * embeddings, const Prompts & p, const float * targets) {
+    return impl_->loss_and_grad(embeddings, p, targets);
+}
+
+float DecoderTrainer::step(const float * embeddings, const Prompts & p, const float * targets, float lr_override) {
+    return impl_->step(embeddings, p, targets, lr_override);
+}
+
+std::vector<std::string> DecoderTrainer::trained_params() const { return impl_->trained; }
+
+void DecoderTrainer::get_grad(const std::string & name, float * host) const {
+    const auto & e = impl_->d.L.entry(name);
+    SA_CHECK_ARG(host != nullptr, "get_grad: null output");
+    impl_->be.download(host, impl_->grads + e.offset, (size_t) e.numel);
+}
+
+int64_t DecoderTrainer::step_count() const { return impl_->t; }
+
+void DecoderTrainer::set_step_count(int64_t t) {
+    SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");
+    impl_->t = t;
+}
+
+void DecoderTrainer::get_state(const std::string & name, float * m_host, float * v_host) const {
+    const auto & e = impl_->d.L.entry(name);
+    if (m_host) impl_->be.download(m_host, impl_->m + e.offset, (size_t) e.numel);
+    if (v_host) impl_->be.download(v_host, impl_->v + e.offset, (size_t) e.numel);
+}
+
+void DecoderTrainer::set_state(const std::string & name, const float * m_host, const float * v_host) {
+    const auto & e = impl_->d.L.entry(name);
+    SA_CHECK_ARG(m_host && v_host, "set_state: null moments");
+    impl_->be.upload(impl_->m + e.offset, m_host, (size_t) e.numel);
+    impl_->be.upload(impl_->v + e.offset, v_host, (size_t) e.numel);
+}
+
+}  // namespace sa

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+// The TinyViT image encoder in MobileSAM's layout (MobileSAM tiny_vit_sam.py, BatchNorm folded into
+// each Conv2d_BN), written against sa::Backend only. Per image:
+//   patch_embed: conv3x3/2 -> GELU -> conv3x3/2                                  (NCHW)
+//   stage 0:     MBConv: x = GELU(x + conv1x1(GELU(dwconv3x3(GELU(conv1x1(x))))))  (NCHW)
+//   merge:       conv1x1 -> GELU -> dwconv3x3 (stride 2, or 1 for the last merge) -> GELU -> conv1x1
+//   stages 1..:  tokens x [H*W, C]:
+//                x += proj(window_attention(qkv(LayerNorm(x))) + learned biases)   windows padded
+//                x = dwconv3x3(x)                                               (the local conv)
+//                x += fc2(GELU(fc1(LayerNorm(x))))
+//   neck:        conv1x1 (no bias) -> LayerNorm2d -> conv3x3 (no bias) -> LayerNorm2d
+// TinyViT pads a window's grid with zeros before the attention's LayerNorm, so its padding tokens
+// carry qkv = W_qkv * beta + b_qkv (LayerNorm of zeros is beta); that row is precomputed, and the
+// LayerNorm and qkv projection run on the grid's own tokens only. LayerNorm eps: 1e-5 (nn.LayerNorm)
+// in the blocks, 1e-6 in the neck's LayerNorm2d.
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/tinyvit.h"
+#include "sa/image-encoder.h"
+#include "sa/status.h"
+
+namespace sa {
+
+namespace {
+
+// Backend buffers freed together (also when the constructor throws half-way).
+class DeviceBuffers {
+  public:
+    explicit DeviceBuffers(Backend & be) : be_(be) {}
+    ~DeviceBuffers() { release(); }
+    DeviceBuffers(const DeviceBuffers &) = delete;
+    DeviceBuffers & operator=(const DeviceBuffers &) = delete;
+    float * alloc(int64_t n) {
+        ptrs_.reserve(ptrs_.size() + 1);
+        float * p = be_.alloc((size_t) n);
+        ptrs_.push_back(p);
+        return p;
+    }
+    void release() {
+        for (float * p : ptrs_) be_.free(p);
+        ptrs_.clear();
+    }
+
+  private:
+    Backend & be_;
+    std::vector<float *> ptrs_;
+};
+
+struct Conv {
+    const float *w = nullptr, *b = nullptr;
+};
+struct Linear {
+    const float *w = nullptr, *b = nullptr;
+};
+struct Norm {
+    const float *g = nullptr, *b = nullptr;
+};
+struct MBConv {
+    Conv conv1, conv2, conv3;
+};
+struct Merge {
+    Conv conv1, conv2, conv3;
+};
+struct AttnBlock {
+    Norm attn_norm, mlp_norm;
+    Linear qkv, proj, fc1, fc2;
+    Conv local_conv;
+    const float * bias_table = nullptr;  // [heads, N, N], N = window^2
+    const float * pad_qkv = nullptr;     // [3 * C]
+};
+
+constexpr float kBlockEps = 1e-5f;
+constexpr float kNeckEps = 1e-6f;
+
+class TinyVitEncoder final : public ImageEncoder {
+  public:
+    TinyVitEncoder(Backend & be, WeightMap & w, const std::string & prefix)
+        : be_(be), params_(be), ws_owned_(be) {
+        cfg_ = infer_tinyvit_config(w, prefix);
+        const TinyVitConfig & c = cfg_;
+        // Look every weight up (shape-checked), then copy them into one device buffer.
+        std::map<std::string, const WeightView *> found;
+        int64_t total = 0;
+        for (const auto & [name, shape] : tinyvit_weight_shapes(c, prefix)) {
+            const WeightView * v = w.get(name, shape);
+            if (v && v->data) {
+                found[name] = v;
+                total += v->numel();
+            }
+        }
+        // Tolerated extras of MobileSAM state dicts: the classification head and the attention-bias
+        // index buffers (recomputed here).
+        for (const char * k : {"norm_head.weight", "norm_head.bias", "head.weight", "head.bias"}) w.get_optional(prefix + k, {});
+        for (int64_t s = 1; s < c.num_stages(); ++s) {
+            for (int64_t j = 0; j < c.depths[(size_t) s]; ++j) {
+                w.get_optional(prefix + "layers." + std::to_string(s) + ".blocks." + std::to_string(j) +
+                                   ".attn.attention_bias_idxs",
+                               {});
+            }
+        }
+        w.check(prefix, "TinyViT image encoder");
+
+        // Derived tensors: the expanded bias tables and the padding tokens' qkv rows.
+        std::vector<std::vector<float>> derived;
+        for (int64_t s = 1; s < c.num_stages(); ++s) {
+            const int64_t C = c.dims[(size_t) s], nh = c.heads[(size_t) s], win = c.windows[(size_t) s], N = win * win;
+            for (int64_t j = 0; j < c.depths[(size_t) s]; ++j) {
+                const std::string p = prefix + "layers." + std::to_string(s) + ".blocks." + std::to_string(j) + ".";
+                const float * ab = found.at(p + "attn.attention_biases")->data;
+                std::vector<float> table((size_t) (nh * N * N));
+                for (int64_t h = 0; h < nh; ++h)
+                    for (int64_t q = 0; q < N; ++q)
+                        for (int64_t k = 0; k < N; ++k) {
+                            const int64_t dy = std::abs(q / win - k / win), dx = std::abs(q % win - k % win);
+                            table[(size_t) ((h * N + q) * N + k)] = ab[h * N + dy * win + dx];
+                        }
+                derived.push_back(std::move(table));
+                const float * wq = found.at(p + "attn.qkv.weight")->data;
+                const float * bq = found.at(p + "attn.qkv.bias")->data;
+                const float * beta = found.at(p + "attn.norm.bias")->data;
+                std::vector<float> pad((size_t) (3 * C));
+                for (int64_t o = 0; o < 3 * C; ++o) {
+                    double acc = bq[o];
+                    for (int64_t i = 0; i < C; ++i) acc += (double) wq[o * C + i] * (double) beta[i];
+                    pad[(size_t) o] = (float) acc;
+                }
+                derived.push_back(std::move(pad));
+            }
+        }
+        for (const auto & d : derived) total += (int64_t) d.size();
+
+        float * base = params_.alloc(total);
+        int64_t off = 0;
+        std::map<std::string, const float *> dev;
+        for (const auto & [name, v] : found) {
+            be_.upload(base + off, v->data, (size_t) v->numel());
+            dev[name] = base + off;
+            off += v->numel();
+        }
+        auto P = [&](const std::string & k) { return dev.at(prefix + k); };
+        auto conv = [&](const std::string & p) { return Conv{P(p + ".c.weight"), P(p + ".c.bias")}; };
+        auto linear = [&](const std::string & p) { return Linear{P(p + ".weight"), P(p + ".bias")}; };
+        auto norm = [&](const std::string & p) { return Norm{P(p + ".weight"), P(p + ".bias")}; };
+
+        pe0_ = conv("patch_embed.seq.0");
+        pe2_ = conv("patch_embed.seq.2");
+        size_t next_derived = 0;
+        stages_mb_.resize(1);
+        attn_.resize((size_t) c.num_stages());
+        for (int64_t s = 0; s < c.num_stages(); ++s) {
+            for (int64_t j = 0; j < c.depths[(size_t) s]; ++j) {
+                const std::string p = "layers." + std::to_string(s) + ".blocks." + std::to_string(j);
+                if (s == 0) {
+                    stages_mb_[0].push_back(MBConv{conv(p + ".conv1"), conv(p + ".conv2"), conv(p + ".conv3")});
+                    continue;
+                }
+                AttnBlock b;
+                b.attn_norm = norm(p + ".attn.norm");
+                b.qkv = linear(p + ".attn.qkv");
+                b.proj = linear(p + ".attn.proj");
+                b.local_conv = conv(p + ".local_conv");
+                b.mlp_norm = norm(p + ".mlp.norm");
+                b.fc1 = linear(p + ".mlp.fc1");
+                b.fc2 = linear(p + ".mlp.fc2");
+                for (const float ** slot : {&b.bias_table, &b.pad_qkv}) {
+                    const std::vector<float> & d = derived[next_derived++];
+                    be_.upload(base + off, d.data(), d.size());
+                    *slot = base + off;
+                    off += (int64_t) d.size();
+                }
+                attn_[(size_t) s].push_back(b);
+            }
+            if (s + 1 < c.num_stages()) {
+                const std::string p = "layers." + std::to_string(s) + ".downsample";
+                merges_.push_back(Merge{conv(p + ".conv1"), conv(p + ".conv2"), conv(p + ".conv3")});
+            }
+        }
+        neck0_ = P("neck.0.weight");
+        neck1_ = norm("neck.1");
+        neck2_ = P("neck.2.weight");
+        neck3_ = norm("neck.3");
+    }
+
+    std::string arch() const override { return "tinyvit"; }
+    int64_t img_size() const override { return cfg_.img_size; }
+    int64_t embed_dim() const override { return cfg_.neck_dim; }
+    int64_t embed_size() const override { return cfg_.embed_size(); }
+    std::string describe() const override { return cfg_.describe(); }
+    double flops_per_image() const override { return cfg_.flops_per_image(); }
+
+    // Taps: "patch_embed" and "layers.<i>" (each stage's output after its PatchMerging), [B, H, W, C].
+    void encode(const float * images, int64_t B, float * out, Taps * taps) override {
+        SA_CHECK_ARG(B > 0, "TinyViT image encoder: batch size must be positive, got " + std::to_string(B));
+        SA_CHECK_ARG(images && out, "TinyViT image encoder: null image or output buffer");
+        ensure_workspace();
+        const TinyVitConfig & c = cfg_;
+        const int64_t S = c.img_size, E = c.embed_size(), O = c.neck_dim;
+        for (int64_t b = 0; b < B; ++b) {
+            be_.upload(ws_.image, images + b * c.in_chans * S * S, (size_t) (c.in_chans * S * S));
+            const float * emb = encode_one(b, B, taps);
+            be_.synchronize();
+            be_.download(out + b * O * E * E, emb, (size_t) (O * E * E));
+        }
+    }
+
+  private:
+    struct Workspace {
+        float *image = nullptr, *x = nullptr, *y = nullptr, *z = nullptr;
+    };
+
+    // Largest activation of the forward pass (floats), for the three rotating buffers.
+    int64_t max_activation() const {
+        const TinyVitConfig & c = cfg_;
+        const int64_t g1 = (c.img_size + 1) / 2;
+        int64_t m = g1 * g1 * (c.dims[0] / 2);
+        for (int64_t s = 0; s < c.num_stages(); ++s) {
+            const int64_t G = c.grid(s), T = G * G;
+            m = std::max(m, T * std::max(c.hidden[(size_t) s], 3 * c.dims[(size_t) s]));
+            if (s + 1 < c.num_stages()) m = std::max(m, T * c.dims[(size_t) s + 1]);
+        }
+        const int64_t E = c.embed_size();
+        return std::max(m, E * E * c.neck_dim);
+    }
+
+    void ensure_workspace() {
+        if (ws_.image) return;
+        ws_.image = ws_owned_.alloc(cfg_.in_chans * cfg_.img_size * cfg_.img_size);
+        const int64_t n = max_activation();
+        ws_.x = ws_owned_.alloc(n);
+        ws_.y = ws_owned_.alloc(n);
+        ws_.z = ws_owned_.alloc(n);
+    }
+
+    // Conv with bias on NCHW (batch 1); returns the output side.
+    int64_t conv(const Conv & cv, const float * in, float * out, int64_t C, int64_t G, int64_t O, int64_t k,
+                 int64_t stride, bool depthwise) {
+        be_.conv2d(in, cv.w, cv.b, out, 1, C, G, G, O, k, k, stride, k / 2, depthwise ? C : 1);
+        return (G + 2 * (k / 2) - k) / stride + 1;
+    }
+
+    // Downloads an activation as [1, G, G, C] into taps (from NCHW when channels_first).
+    void tap(Taps & taps, const std::string & name, int64_t b, int64_t B, const float * src, int64_t C, int64_t G,
+             bool channels_first) {
+        const int64_t n = C * G * G;
+        std::vector<float> host((size_t) n);
+        be_.synchronize();
+        be_.download(host.data(), src, (size_t) n);
+        std::vector<float> & v = taps[name];
+        v.resize((size_t) (B * n));
+        float * dst = v.data() + b * n;
+        if (!channels_first) {
+            std::copy(host.begin(), host.end(), dst);
+            return;
+        }
+        for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t p = 0; p < G * G; ++p) dst[p * C + ch] = host[(size_t) (ch * G * G + p)];
+    }
+
+    // One image from ws_.image; returns the device pointer of its embedding [O, E, E].
+    const float * encode_one(int64_t b, int64_t B, Taps * taps) {
+        const TinyVitConfig & c = cfg_;
+        float *x = ws_.x, *y = ws_.y, *z = ws_.z;
+        const int64_t e0 = c.dims[0];
+        int64_t G = c.img_size;
+        G = conv(pe0_, ws_.image, y, c.in_chans, G, e0 / 2, 3, 2, false);
+        be_.gelu(y, y, (e0 / 2) * G * G);
+        G = conv(pe2_, y, x, e0 / 2, G, e0, 3, 2, false);
+        if (taps) tap(*taps, "patch_embed", b, B, x, e0, G, true);
+
+        // Stage 0: MBConv blocks, NCHW in x.
+        {
+            const int64_t C = e0, Hd = c.hidden[0], T = G * G;
+            for (const MBConv & m : stages_mb_[0]) {
+                conv(m.conv1, x, y, C, G, Hd, 1, 1, false);
+                be_.gelu(y, y, Hd * T);
+                conv(m.conv2, y, z, Hd, G, Hd, 3, 1, true);
+                be_.gelu(z, z, Hd * T);
+                conv(m.conv3, z, y, Hd, G, C, 1, 1, false);
+                be_.add(x, y, y, C * T);
+                be_.gelu(y, x, C * T);
+            }
+        }
+        bool channels_first = true;  // layout of x
+        for (int64_t s = 0; s < c.num_stages(); ++s) {
+            const int64_t C = c.dims[(size_t) s];
+            if (s > 0) {
+                for (const AttnBlock & blk : attn_[(size_t) s]) attention_block(blk, s, G, x, y, z);
+            }
+            if (s + 1 < c.num_stages()) {
+                // PatchMerging on NCHW input; output back to tokens [H*W, C'] in x.
+                const Merge & m = merges_[(size_t) s];
+                const int64_t O = c.dims[(size_t) s + 1];
+                const float * in = x;
+                if (!channels_first) {
+                    be_.transpose_last2(x, y, 1, G * G, C);
+                    in = y;
+                }
+                float * t1 = in == y ? z : y;
+                float * t2 = in == y ? y : z;
+                conv(m.conv1, in, t1, C, G, O, 1, 1, false);
+                be_.gelu(t1, t1, O * G * G);
+                const int64_t G2 = conv(m.conv2, t1, t2, O, G, O, 3, c.merge_strides[(size_t) s], true);
+                be_.gelu(t2, t2, O * G2 * G2);
+                conv(m.conv3, t2, t1, O, G2, O, 1, 1, false);
+                be_.transpose_last2(t1, x, 1, O, G2 * G2);
+                channels_first = false;
+                G = G2;
+            }
+            if (taps) {
+                const int64_t Cout = c.dims[(size_t) std::min(s + 1, c.num_stages() - 1)];
+                tap(*taps, "layers." + std::to_string(s), b, B, x, Cout, G, channels_first);
+            }
+        }
+
+        // Neck (NCHW).
+        const int64_t Cl = c.dims.back(), O = c.neck_dim, T = G * G;
+        if (!channels_first) {
+            be_.transpose_last2(x, y, 1, T, Cl);
+        } else {
+            be_.copy(y, x, (size_t) (Cl * T));
+        }
+        be_.conv2d(y, neck0_, nullptr, z, 1, Cl, G, G, O, 1, 1, 1, 0, 1);
+        be_.layernorm2d(z, neck1_.g, neck1_.b, y, nullptr, nullptr, 1, O, T, kNeckEps);
+        be_.conv2d(y, neck2_, nullptr, z, 1, O, G, G, O, 3, 3, 1, 1, 1);
+        be_.layernorm2d(z, neck3_.g, neck3_.b, y, nullptr, nullptr, 1, O, T, kNeckEps);
+        return y;
+    }
+
+    // One TinyViT block on tokens x [G*G, C] (in place); y, z are scratch.
+    void attention_block(const AttnBlock & blk, int64_t s, int64_t G, float * x, float * y, float * z) {
+        const TinyVitConfig & c = cfg_;
+        const int64_t C = c.dims[(size_t) s], Hd = c.hidden[(size_t) s], T = G * G;
+        const int64_t nh = c.heads[(size_t) s], hd = C / nh;
+        be_.layernorm(x, blk.attn_norm.g, blk.attn_norm.b, y, nullptr, nullptr, T, C, kBlockEps);
+        be_.linear(y, blk.qkv.w, blk.qkv.b, z, T, C, 3 * C);
+        be_.attention_tinyvit(z, blk.pad_qkv, blk.bias_table, y, 1, G, G, c.windows[(size_t) s], nh, hd, hd);
+        be_.linear(y, blk.proj.w, blk.proj.b, z, T, C, C);
+        be_.add(x, z, x, T * C);
+        // Local depthwise conv (no residual), channels-first.
+        be_.transpose_last2(x, y, 1, T, C);
+        be_.conv2d(y, blk.local_conv.w, blk.local_conv.b, z, 1, C, G, G, C, 3, 3, 1, 1, C);
+        be_.transpose_last2(z, x, 1, C, T);
+        // MLP.
+        be_.layernorm(x, blk.mlp_norm.g, blk.mlp_norm.b, y, nullptr, nullptr, T, C, kBlockEps);
+        be_.linear(y, blk.fc1.w, blk.fc1.b, z, T, C, Hd);
+        be_.gelu(z, z, T * Hd);
+        be_.linear(z, blk.fc2.w, blk.fc2.b, y, T, Hd, C);
+        be_.add(x, y, x, T * C);
+    }
+
+    Backend & be_;
+    TinyVitConfig cfg_;
+    DeviceBuffers params_;
+    Conv pe0_, pe2_;
+    std::vector<std::vector<MBConv>> stages_mb_;
+    std::vector<std::vector<AttnBlock>> attn_;
+    std::vector<Merge> merges_;
+    const float *neck0_ = nullptr, *neck2_ = nullptr;
+    Norm neck1_, neck3_;
+    Workspace ws_;
+    DeviceBuffers ws_owned_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageEncoder> make_tinyvit_encoder(Backend & be, WeightMap & w, const std::string & prefix) {
+    return std::make_unique<TinyVitEncoder>(be, w, prefix);
+}
+
+}  // namespace sa

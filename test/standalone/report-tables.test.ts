@@ -1,0 +1,361 @@
+// Tables 3-5 beside the paper's numbers (Markdown, CSV), the paired statistics and the terminal
+// summary, checked against means computed here from the per-image values.
+import {
+    buildComparisonTable,
+    comparisonsCsv,
+    comparisonTableCsv,
+    comparisonTableMarkdown,
+    holmAdjust,
+    pairedComparisons,
+    ReportError,
+    type RunResults,
+    type StrategyResult,
+    summaryText,
+    validateRunResults,
+} from "@sam-ablate/report";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { strategy, syntheticRun } from "../helpers/report-fixture.js";
+
+/** The data rows of the first Markdown table in a document, as cell arrays. */
+function parseMarkdownTable(md: string): { headers: string[]; rows: string[][] } {
+    const lines = md.split("\n").filter((l) => l.startsWith("|"));
+    const split = (l: string) =>
+        l
+            .slice(1, -1)
+            .split(/(?<!\\)\|/)
+            .map((c) => c.trim().replace(/\\\|/g, "|"));
+    const [head, rule, ...body] = lines;
+    assert.ok(head && rule && /^\|[\s:|-]+\|$/.test(rule), "header and rule lines");
+    return { headers: split(head as string), rows: body.map(split) };
+}
+
+/** RFC 4180 CSV (quoted fields with "" escapes). */
+function parseCsv(csv: string): string[][] {
+    const rows: string[][] = [];
+    let row: string[] = [];
+    let cell = "";
+    let quoted = false;
+    const endCell = () => {
+        row.push(cell);
+        cell = "";
+    };
+    for (let i = 0; i < csv.length; i++) {
+        const c = csv[i] as string;
+        if (quoted) {
+            if (c === '"' && csv[i + 1] === '"') {
+                cell += '"';
+                i++;
+            } else if (c === '"') quoted = false;
+            else cell += c;
+        } else if (c === '"') quoted = true;
+        else if (c === ",") endCell();
+        else if (c === "\n") {
+            endCell();
+            rows.push(row);
+            row = [];
+        } else cell += c;
+    }
+    if (cell !== "" || row.length) {
+        endCell();
+        rows.push(row);
+    }
+    return rows;
+}
+
+function meanPct(s: StrategyResult, metric: "dice" | "iou"): number {
+    const v = s.perImage.map((r) => r[metric]).filter((x): x is number => x !== null);
+    return (v.reduce((a, b) => a + b, 0) / v.length) * 100;
+}
+
+function find(run: RunResults, dataset: string, id: string): StrategyResult {
+    const s = run.datasets.find((d) => d.name === dataset)?.strategies.find((x) => x.id === id);
+    assert.ok(s, `${dataset}/${id}`);
+    return s as StrategyResult;
+}
+
+test("Table 3 Markdown: our means and improvement beside the paper's, rows in order", () => {
+    const run = syntheticRun();
+    const md = comparisonTableMarkdown(buildComparisonTable("table3", run));
+    const { headers, rows } = parseMarkdownTable(md);
+    assert.equal(headers.slice(0, 9), [
+        "Experiment",
+        "Dataset",
+        "Source",
+        "IoU",
+        "Dice",
+        "IoU (BB)",
+        "Dice (BB)",
+        "Improvement IoU (%)",
+        "Improvement Dice (%)",
+    ]);
+    assert.equal(
+        rows.map((r) => r.slice(0, 3).join(" / ")),
+        [
+            "3 Positive Points / BraTS 2020 / ours",
+            "3 Positive Points / BraTS 2020 / paper",
+            "3 Positive Points / phantom pathology / ours",
+            "3 Positive Points / BCSS / paper",
+            "10 Positive Points / BraTS 2020 / ours",
+            "10 Positive Points / BraTS 2020 / paper",
+            "10 Positive Points / phantom pathology / ours",
+            "10 Positive Points / BCSS / paper",
+        ],
+    );
+    const ours = rows[0] as string[];
+    const p3 = find(run, "BraTS 2020", "points3");
+    const p3b = find(run, "BraTS 2020", "points3_box");
+    assert.is(ours[3], meanPct(p3, "iou").toFixed(3));
+    assert.is(ours[4], meanPct(p3, "dice").toFixed(3));
+    assert.is(ours[5], meanPct(p3b, "iou").toFixed(3));
+    assert.is(ours[6], meanPct(p3b, "dice").toFixed(3));
+    const impDice = ((meanPct(p3b, "dice") - meanPct(p3, "dice")) / meanPct(p3, "dice")) * 100;
+    const impIou = ((meanPct(p3b, "iou") - meanPct(p3, "iou")) / meanPct(p3, "iou")) * 100;
+    assert.is(ours[7], `${impIou >= 0 ? "+" : ""}${impIou.toFixed(3)}`);
+    assert.is(ours[8], `${impDice >= 0 ? "+" : ""}${impDice.toFixed(3)}`);
+    assert.equal(ours.slice(9), ["40", "2"]);
+    assert.equal((rows[1] as string[]).slice(3, 9), ["61.879", "74.217", "66.498", "77.988", "+7.465", "+5.081"]);
+    assert.equal((rows[3] as string[]).slice(3, 9), ["34.093", "39.056", "72.311", "77.807", "+112.099", "+99.210"]);
+});
+
+test("Table 3: a side that was not run says so, its improvement is empty; unrun point counts are omitted", () => {
+    const run = syntheticRun();
+    const { rows } = parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table3", run)));
+    const phantom = rows[2] as string[];
+    assert.equal(phantom.slice(5, 9), ["not run", "not run", "-", "-"]);
+    assert.not.ok(rows.some((r) => r[0] === "50 Positive Points" || r[0] === "100 Positive Points"));
+});
+
+test("Table 3: negative improvement gets a minus sign", () => {
+    const run: RunResults = {
+        title: "t",
+        createdBy: "t",
+        config: {},
+        datasets: [
+            {
+                name: "BCSS",
+                kind: "pathology",
+                paperName: "BCSS",
+                nTrain: 1,
+                nTest: 10,
+                strategies: [
+                    strategy("points50", "50 points", 0.8, 10, 1),
+                    strategy("points50_box", "50 points + box", 0.5, 10, 2),
+                ],
+            },
+        ],
+    };
+    const t = buildComparisonTable("table3", run);
+    const ours = t.rows[0];
+    const expected =
+        ((meanPct(find(run, "BCSS", "points50_box"), "dice") - meanPct(find(run, "BCSS", "points50"), "dice")) /
+            meanPct(find(run, "BCSS", "points50"), "dice")) *
+        100;
+    assert.ok(Math.abs((ours?.improvement?.dice as number) - expected) < 1e-9);
+    assert.ok(expected < 0);
+    const { rows } = parseMarkdownTable(comparisonTableMarkdown(t));
+    assert.is(rows[0]?.[8], expected.toFixed(3));
+    assert.is(rows[1]?.[8], "-0.111", "paper's printed -0.111 on BCSS 50 points");
+});
+
+test("Tables 4 and 5: strategy column, unrun rows omitted, '-' for the paper's missing BCSS entries", () => {
+    const run = syntheticRun();
+    const t4 = parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table4", run)));
+    assert.equal(t4.headers, ["Experiment", "Dataset", "Source", "Strategy", "IoU", "Dice", "n", "Excluded"]);
+    assert.equal([...new Set(t4.rows.map((r) => r[0]))], ["Normal Bounding Box", "Bounding Box with 5% Jitter"]);
+    const jitterRows = t4.rows.filter((r) => r[0] === "Bounding Box with 5% Jitter");
+    assert.equal(
+        jitterRows.map((r) => r[1]),
+        ["BraTS 2020", "BraTS 2020"],
+        "phantom ran no jitter: no row, not even the paper's",
+    );
+    const t5 = parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table5", run)));
+    assert.not.ok(t5.rows.some((r) => r[0] === "Center of Curated Bounding Box"));
+    const sections = t5.rows.filter((r) => r[0] === "Dividing Ground Truth into 4 Sections");
+    assert.equal(
+        sections.map((r) => [r[1], r[2], r[4], r[5]]),
+        [
+            [
+                "phantom pathology",
+                "ours",
+                find(run, "phantom pathology", "four_sections") &&
+                    meanPct(find(run, "phantom pathology", "four_sections"), "iou").toFixed(3),
+                meanPct(find(run, "phantom pathology", "four_sections"), "dice").toFixed(3),
+            ],
+            ["BCSS", "paper", "-", "-"],
+        ],
+    );
+});
+
+test("Table 5: a negative-point configuration other than the paper's is flagged in the notes", () => {
+    const run = syntheticRun();
+    const brats = run.datasets[0];
+    assert.ok(brats);
+    const s = brats.strategies.find((x) => x.id === "pos50_neg50_box") as StrategyResult;
+    s.id = "pos50_neg50";
+    const t = buildComparisonTable("table5", run);
+    const rows = t.rows.filter(
+        (r) => r.experiment === "50 Positive + 50 Negative Points" && r.paperDataset === "BraTS 2020",
+    );
+    assert.equal(
+        rows.map((r) => [r.source, r.main?.strategyId]),
+        [
+            ["ours", "pos50_neg50"],
+            ["paper", "pos50_neg50_box"],
+        ],
+    );
+    assert.ok(
+        t.notes.some((n) => n.includes("ours is pos50_neg50") && n.includes("the paper ran pos50_neg50_box")),
+        t.notes.join("\n"),
+    );
+});
+
+test("a run without any table strategy: the table has no rows and says so", () => {
+    const run: RunResults = {
+        title: "t",
+        createdBy: "t",
+        config: {},
+        datasets: [
+            {
+                name: "x",
+                kind: "radiology",
+                nTrain: 1,
+                nTest: 3,
+                strategies: [strategy("centroid", "centroid", 0.6, 3, 1)],
+            },
+        ],
+    };
+    const t = buildComparisonTable("table3", run);
+    assert.is(t.rows.length, 0);
+    assert.match(comparisonTableMarkdown(t), "No strategy of this table was run");
+});
+
+test("spread options: ± std and [95% CI] beside our means only", () => {
+    const run = syntheticRun();
+    const t = buildComparisonTable("table4", run);
+    const std = parseMarkdownTable(comparisonTableMarkdown(t, "std")).rows;
+    assert.match(std[0]?.[5] as string, /^\d+\.\d{3} ± \d+\.\d{3}$/);
+    assert.is(std[1]?.[5], "76.139", "paper cells stay plain");
+    const ci = parseMarkdownTable(comparisonTableMarkdown(t, "ci95")).rows;
+    const m = /^(\d+\.\d{3}) \[(\d+\.\d{3}), (\d+\.\d{3})\]$/.exec(ci[0]?.[5] as string);
+    assert.ok(m, ci[0]?.[5]);
+    const [mean, lo, hi] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
+    assert.ok(lo < mean && mean < hi, `${lo} < ${mean} < ${hi}`);
+});
+
+test("Table 3 CSV: columns, one line per row, unrounded values, empty cells for not run", () => {
+    const run = syntheticRun();
+    const t = buildComparisonTable("table3", run);
+    const csv = parseCsv(comparisonTableCsv(t));
+    const [header, ...lines] = csv;
+    assert.ok(header);
+    for (const col of [
+        "experiment",
+        "dataset",
+        "paper_dataset",
+        "source",
+        "strategy_id",
+        "iou",
+        "dice",
+        "n",
+        "excluded",
+        "box_strategy_id",
+        "iou_box",
+        "dice_box",
+        "improvement_iou_pct",
+        "improvement_dice_pct",
+    ]) {
+        assert.ok(header.includes(col), `column ${col}`);
+    }
+    assert.is(lines.length, t.rows.length);
+    for (const l of lines) assert.is(l.length, header.length);
+    const col = (name: string) => header.indexOf(name);
+    const first = lines[0] as string[];
+    assert.ok(Math.abs(Number(first[col("dice")]) - meanPct(find(run, "BraTS 2020", "points3"), "dice")) < 1e-6);
+    assert.is(first[col("box_strategy_id")], "points3_box");
+    const phantom = lines[2] as string[];
+    assert.equal([phantom[col("iou_box")], phantom[col("improvement_dice_pct")]], ["", ""]);
+    const paper = lines[3] as string[];
+    assert.equal(
+        [paper[col("source")], paper[col("iou")], paper[col("improvement_dice_pct")], paper[col("n")]],
+        ["paper", "34.093", "99.21", ""],
+    );
+});
+
+test("paired comparisons: box pairs, jitter vs box, vs best; pairing by image id; Holm >= raw p", () => {
+    const run = syntheticRun();
+    const rows = pairedComparisons(run);
+    const brats = rows.filter((r) => r.dataset === "BraTS 2020");
+    const key = (r: { kind: string; a: string; b: string }) => `${r.kind}:${r.a}>${r.b}`;
+    const keys = brats.map(key);
+    assert.ok(keys.includes("box effect:points3_box>points3"));
+    assert.ok(keys.includes("box effect:points10_box>points10"));
+    assert.ok(keys.includes("jitter vs tight box:box_jitter5>box"));
+    assert.ok(keys.includes("vs best:pos50_neg50_box>centroid"));
+    assert.is(new Set(brats.map((r) => [r.a, r.b].sort().join())).size, brats.length, "no pair twice");
+    for (const r of rows) {
+        assert.is(r.nPairs, r.dataset === "BraTS 2020" ? 40 : 30, "excluded images are not paired");
+        assert.ok(r.pValue !== null && r.pHolm !== null && r.pHolm >= r.pValue - 1e-15 && r.pHolm <= 1);
+    }
+    const csv = parseCsv(comparisonsCsv(rows));
+    assert.is(csv.length, rows.length + 1);
+});
+
+test("paired comparisons: only shared images, seeds averaged per image, identical strategies give p = null", () => {
+    const a = strategy("points3", "3 points", 0.6, 10, 1);
+    const b = strategy("points3_box", "3 points + box", 0.7, 10, 2);
+    b.perImage = b.perImage.slice(4); // images 4..9 only
+    const twice = strategy("box", "box", 0.7, 10, 2);
+    twice.perImage = [...b.perImage, ...b.perImage]; // two seeds, the values of points3_box
+    const run: RunResults = {
+        title: "t",
+        createdBy: "t",
+        config: {},
+        datasets: [{ name: "d", kind: "radiology", nTrain: 1, nTest: 10, strategies: [a, b, twice] }],
+    };
+    const rows = pairedComparisons(run);
+    const boxEffect = rows.find((r) => r.kind === "box effect");
+    assert.is(boxEffect?.nPairs, 6);
+    const same = rows.find((r) => r.kind === "vs best" && [r.a, r.b].sort().join() === "box,points3_box");
+    assert.ok(same, rows.map((r) => `${r.kind}: ${r.a}/${r.b}`).join());
+    assert.is(same?.nPairs, 6);
+    assert.is(same?.pValue, null);
+    assert.is(same?.meanDiff, 0);
+});
+
+test("holmAdjust: step-down, monotone, capped at 1", () => {
+    assert.equal(holmAdjust([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06]);
+    assert.equal(holmAdjust([0.5, 0.6]), [1, 1]);
+    assert.equal(holmAdjust([]), []);
+});
+
+test("summaryText: one block per dataset with every strategy, the paper's Dice and the best", () => {
+    const run = syntheticRun();
+    const text = summaryText(run);
+    assert.match(text, "BraTS 2020 (radiology; 200 train / 42 test patches)");
+    const line = text.split("\n").find((l) => l.startsWith("3 points + box")) as string;
+    assert.ok(line, text);
+    assert.match(line, meanPct(find(run, "BraTS 2020", "points3_box"), "dice").toFixed(3));
+    assert.match(line, /77\.988$/);
+    assert.match(text, "* best: 50 pos + 50 neg + box");
+    assert.match(text, "* best: 10 points");
+});
+
+test("validation names the dataset, strategy and image of a bad value", () => {
+    const run = syntheticRun();
+    const s = run.datasets[1]?.strategies[0] as StrategyResult;
+    (s.perImage[3] as { dice: number | null }).dice = 1.5;
+    try {
+        validateRunResults(run);
+        assert.unreachable("should throw");
+    } catch (err) {
+        assert.instance(err, ReportError);
+        assert.is((err as ReportError).code, "ERR_SA_REPORT_INPUT");
+        assert.match((err as Error).message, 'dataset "phantom pathology", strategy "points3", image "img003" dice');
+    }
+    const dup = syntheticRun();
+    dup.datasets[0]?.strategies.push(strategy("box", "box again", 0.5, 3, 9));
+    assert.throws(() => validateRunResults(dup), /strategy "box" appears twice/);
+});
+
+test.run();
