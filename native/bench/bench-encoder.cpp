@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +28,14 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// CPU seconds used by the whole process (all threads); with wall time it shows how much of a pass
+// the machine's other load took.
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
 
 // Times each backend op of one ViT forward pass at its real shapes (one call each, scaled by the
 // number of calls per image), to show where an image's time goes.
@@ -47,16 +56,18 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
     float *rel = buf(127 * hd), *gamma = buf(std::max(E, M)), *beta = buf(std::max(E, M));
     struct Row {
         std::string name;
-        double seconds;
+        double seconds, cpu_seconds;
     };
     std::vector<Row> rows;
     auto time = [&](const std::string & name, int64_t calls, const std::function<void()> & fn) {
         if (calls == 0) return;
         fn();  // warm up (first-touch, packing buffers)
         const auto t0 = Clock::now();
+        const double c0 = process_cpu_seconds();
         fn();
         be.synchronize();
-        rows.push_back({name, calls * std::chrono::duration<double>(Clock::now() - t0).count()});
+        rows.push_back({name, calls * std::chrono::duration<double>(Clock::now() - t0).count(),
+                        calls * (process_cpu_seconds() - c0)});
     };
     time("patch embed conv 16x16/16", 1, [&] { be.conv2d(x, w, bias, y, 1, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
     time("linear qkv (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, 3 * E); });
@@ -80,12 +91,17 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
     time("neck conv 3x3", 1, [&] { be.conv2d(x, w, nullptr, y, 1, 256, G, G, 256, 3, 3, 1, 1, 1); });
     time("layernorm2d", 2, [&] { be.layernorm2d(x, gamma, beta, y, nullptr, nullptr, 1, 256, T, 1e-6f); });
     for (float * p : {x, y, w, bias, rel, gamma, beta}) be.free(p);
-    double total = 0;
-    for (auto & r : rows) total += r.seconds;
+    double total = 0, total_cpu = 0;
+    for (auto & r : rows) {
+        total += r.seconds;
+        total_cpu += r.cpu_seconds;
+    }
     std::sort(rows.begin(), rows.end(), [](const Row & a, const Row & b) { return a.seconds > b.seconds; });
     std::printf("per image, by op (each op timed once at its shape, times its calls per image):\n");
-    for (auto & r : rows) std::printf("  %-32s %7.3f s  %5.1f%%\n", r.name.c_str(), r.seconds, 100 * r.seconds / total);
-    std::printf("  %-32s %7.3f s\n", "sum", total);
+    std::printf("  %-32s %9s %9s %7s\n", "op", "wall s", "CPU s", "share");
+    for (auto & r : rows)
+        std::printf("  %-32s %9.3f %9.3f %6.1f%%\n", r.name.c_str(), r.seconds, r.cpu_seconds, 100 * r.seconds / total);
+    std::printf("  %-32s %9.3f %9.3f\n", "sum", total, total_cpu);
 }
 
 struct Preset {
@@ -196,10 +212,13 @@ int run(int argc, char ** argv) {
     double best = 1e300;
     for (int p = 0; p < passes; ++p) {
         const auto t0 = Clock::now();
+        const double c0 = process_cpu_seconds();
         enc->encode(image.data(), 1, out.data());
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double cpu_s = process_cpu_seconds() - c0;
         best = std::min(best, dt);
-        std::printf("pass %d: %.3f s/img, %.1f GFLOP/s%s\n", p, dt, gflop / dt, p == 0 ? " (cold: allocates)" : "");
+        std::printf("pass %d: %.3f s/img, %.1f GFLOP/s (CPU time %.3f s over %d threads)%s\n", p, dt, gflop / dt,
+                    cpu_s, sa::default_threads(), p == 0 ? " (cold: allocates)" : "");
     }
     std::printf("best: %.3f s/img, %.1f GFLOP/s\n", best, gflop / best);
     if (profile) {

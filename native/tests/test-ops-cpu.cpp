@@ -5,6 +5,7 @@
 // transposes, SAM window partitioning and SAM ViT attention with relative positions.
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/gemm-packed.h"
 #include "sa/backend.h"
 #include "sa/gemm.h"
 #include "sa/status.h"
@@ -184,6 +186,30 @@ SA_TEST(gemm_batched_matches_per_item) {
                 for (int64_t j = M * N; j < sc; ++j)
                     satest::expect(got[i * sc + j] == C0[i * sc + j], "gemm_batched wrote outside C");
         }
+    }
+}
+
+SA_TEST(gemm_with_prepacked_b) {
+    struct Case {
+        bool ta, tb;
+        int64_t M, N, K;
+    };
+    const Case cases[] = {{false, true, 25, 37, 64}, {true, false, 7, 16, 300}, {false, false, 50, 3, 513},
+                          {true, true, 1, 90, 9}};
+    uint32_t seed = 140;
+    for (const auto & c : cases) {
+        const int64_t lda = (c.ta ? c.M : c.K) + 2, ldb = (c.tb ? c.K : c.N) + 1, ldc = c.N + 3;
+        const Vec A = randn((size_t) ((c.ta ? c.K : c.M) * lda), seed++), B = randn((size_t) ((c.tb ? c.N : c.K) * ldb), seed++);
+        const Vec C0 = randn((size_t) (c.M * ldc), seed++);
+        std::vector<float> packed(sa::cpu::packed_b_size(c.K, c.N) + 16);
+        float * bp = packed.data();
+        while (reinterpret_cast<uintptr_t>(bp) % 64 != 0) ++bp;
+        sa::cpu::pack_b_full(c.tb, c.K, c.N, B.data(), ldb, bp);
+        Vec C = C0;
+        sa::cpu::gemm_prepacked_b(c.ta, c.M, c.N, c.K, 0.75f, A.data(), lda, bp, -0.5f, C.data(), ldc);
+        const auto ref = ref_gemm(c.ta, c.tb, c.M, c.N, c.K, 0.75f, A, lda, B, ldb, -0.5f, C0, ldc);
+        expect_near("gemm_prepacked_b M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K),
+                    C, ref, 1e-5 * std::sqrt((double) c.K));
     }
 }
 
@@ -471,6 +497,22 @@ SA_TEST(attention_vit_rel_pos) {
     check_attention(1, 7, 6, 3, 16, 1, 133);   // 42 tokens: several query row-blocks
     check_attention(1, 5, 5, 1, 12, 2, 134);   // resampled tables, head dim not a multiple of 8
     check_attention(1, 9, 8, 2, 64, 2, 135);
+    check_attention(1, 17, 16, 1, 8, 2, 136);  // 272 tokens: several row blocks, split across threads
+    check_attention(2, 20, 19, 2, 16, 1, 137);
+}
+
+SA_TEST(attention_vit_propagates_nan) {
+    const int64_t H = 4, W = 4, nh = 2, hd = 8, N = H * W;
+    Vec qkv = randn((size_t) (N * 3 * nh * hd), 138);
+    qkv[(size_t) ((5 * 3 + 1) * nh * hd)] = NAN;  // key 5 of head 0
+    const Vec rel = randn((size_t) ((2 * H - 1) * hd), 139);
+    Buf bq(qkv), br(rel), out((size_t) (N * nh * hd));
+    be().attention_vit(bq.p, out.p, 1, H, W, nh, hd, br.p, 2 * H - 1, br.p, 2 * W - 1);
+    const Vec o = out.host();
+    for (int64_t n = 0; n < N; ++n) {
+        satest::expect(std::isnan(o[(size_t) (n * nh * hd)]), "head 0 output is not NaN for token " + std::to_string(n));
+        satest::expect(std::isfinite(o[(size_t) (n * nh * hd + hd)]), "head 1 output is not finite");
+    }
 }
 
 }  // namespace

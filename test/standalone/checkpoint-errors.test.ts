@@ -1,6 +1,14 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CheckpointError, readCheckpoint, readPth, writePth, writeZip } from "@sam-ablate/checkpoint";
+import {
+    CheckpointError,
+    readCheckpoint,
+    readPth,
+    writePth,
+    writePthFile,
+    writeSafetensorsFile,
+    writeZip,
+} from "@sam-ablate/checkpoint";
 import { tensor } from "@sam-ablate/tensor";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -183,6 +191,25 @@ test("an ONNX model is detected and its initializers become tensors", async () =
     assert.equal(values(ck.tensors.get("w")), [1.5, -2]);
     assert.is(ck.extras.opset, 17);
     assert.is(ck.extras.producerName, "t");
+});
+
+test("writing into a missing folder is ERR_SA_CHECKPOINT_IO naming the file; nothing is left behind", async () => {
+    const t = { w: tensor("float32", [1], new Float32Array([1])) };
+    const target = path.join(dir, "no-such-folder", "out.pth");
+    const e = await rejectsWithCode(() => writePthFile(target, t), "ERR_SA_CHECKPOINT_IO", [
+        target,
+        "folder does not exist",
+    ]);
+    assert.instance(e, CheckpointError);
+    // A rename onto a folder fails after the data are written: the temporary file must be removed.
+    const folder = path.join(dir, "occupied.safetensors");
+    mkdirSync(folder);
+    await rejectsWithCode(() => writeSafetensorsFile(folder, t), "ERR_SA_CHECKPOINT_IO", [folder, "in the way"]);
+    assert.equal(
+        readdirSync(dir).filter((n) => n.endsWith(".tmp")),
+        [],
+        "no temporary file left",
+    );
 });
 
 test("in-memory reads name the caller's label", async () => {

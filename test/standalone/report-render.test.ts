@@ -70,7 +70,10 @@ test("writes tables, figures (SVG + PNG) and report.html, and nothing else", asy
         assert.is((html.match(/ href="data:image\/png;base64,/g) ?? []).length, 2, "overlay images inline");
         assert.match(html, "Best strategy by mean Dice: <b>50 pos + 50 neg + box</b>");
         assert.match(html, "centroid outside mask in 12% of images");
-        assert.match(html, "2 test image(s) excluded for an empty ground truth");
+        assert.match(
+            html,
+            "BraTS 2020: 2 test image(s) excluded for an empty ground truth (MONAI ignore_empty), in every strategy.",
+        );
         assert.match(html, "&lt;synthetic &amp; small&gt;", "configuration escaped");
         assert.not.match(html, /<script|<link|src="http|href="http|url\(/i, "no scripts, no external resources");
     } finally {

@@ -123,6 +123,25 @@ class Backend {
         fail(SA_ERR_UNSUPPORTED, name() + " backend: attention_tinyvit is not implemented");
     }
 
+    // TinyViT fused blocks (MobileSAM layout, BatchNorm folded; y must not alias x). The base
+    // versions compose the ops above with temporary buffers (src/model/tinyvit-fallbacks.cpp);
+    // backends override them with kernels that keep the wide intermediates in cache.
+    //   mbconv:      y = GELU(x + conv1x1(w3, b3, GELU(dwconv3x3(w2, b2, GELU(conv1x1(w1, b1, x))))));
+    //                x, y [B, C, H, W], w1 [hidden, C], w2 [hidden, 1, 3, 3], w3 [C, hidden]
+    //   patch_embed: y = conv3x3/2(w1, b1, GELU(conv3x3/2(w0, b0, x))), padding 1;
+    //                x [B, Cin, H, W], w0 [C0, Cin, 3, 3], w1 [C1, C0, 3, 3], y [B, C1, ceil(H/4), ceil(W/4)]
+    //   mlp:         tokens x [M, C] in place: x += fc(w2, b2, GELU(fc(w1, b1, LayerNorm(gamma, beta, eps; x)))),
+    //                w1 [hidden, C], w2 [C, hidden]
+    virtual void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2,
+                                const float * b2, const float * w3, const float * b3, float * y, int64_t B,
+                                int64_t C, int64_t H, int64_t W, int64_t hidden);
+    virtual void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1,
+                                     const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W,
+                                     int64_t C0, int64_t C1);
+    virtual void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1,
+                             const float * b1, const float * w2, const float * b2, int64_t M, int64_t C,
+                             int64_t hidden);
+
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
     // the backward pass).

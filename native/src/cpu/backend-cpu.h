@@ -42,6 +42,9 @@ class CpuBackend final : public Backend {
     void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
+    void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2, const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W, int64_t hidden) override;
+    void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1, const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1) override;
+    void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1, const float * b1, const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override;
     void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
     void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
     void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;

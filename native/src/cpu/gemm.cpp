@@ -18,6 +18,7 @@
 #include <cstring>
 #include <new>
 
+#include "cpu/gemm-packed.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
 
@@ -71,6 +72,36 @@ ThreadBuffers & thread_buffers() {
 }
 
 // ---- packing ----------------------------------------------------------------------------------
+#ifdef __AVX2__
+// Packs 8 consecutive k of MR = 6 rows: dst[k*6 + r] = rows[r][k0 + k], k in [0, 8). Each 8-float
+// store spills 2 floats into the next k's slot, which the next store overwrites; the last k is
+// stored as 4 + 2 floats so nothing past dst[48) is touched.
+inline void pack_a_6x8(const float * const * rows, int64_t k0, float * dst) {
+    const __m256 r0 = _mm256_loadu_ps(rows[0] + k0), r1 = _mm256_loadu_ps(rows[1] + k0);
+    const __m256 r2 = _mm256_loadu_ps(rows[2] + k0), r3 = _mm256_loadu_ps(rows[3] + k0);
+    const __m256 r4 = _mm256_loadu_ps(rows[4] + k0), r5 = _mm256_loadu_ps(rows[5] + k0);
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 t6 = _mm256_unpacklo_ps(z, z), t7 = t6;
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * MR, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + 1 * MR, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * MR, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * MR, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * MR, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * MR, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * MR, _mm256_permute2f128_ps(s2, s6, 0x31));
+    const __m256 last = _mm256_permute2f128_ps(s3, s7, 0x31);
+    _mm_storeu_ps(dst + 7 * MR, _mm256_castps256_ps128(last));
+    _mm_storel_pi((__m64 *) (dst + 7 * MR + 4), _mm256_extractf128_ps(last, 1));
+}
+#endif
+
 // Packed A: for each MR-row sliver, kc columns of MR values (rows past mc are zero).
 void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
     for (int64_t i0 = 0; i0 < mc; i0 += MR) {
@@ -80,7 +111,11 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
             const float * rows[MR];
             for (int64_t r = 0; r < MR; ++r) rows[r] = A + (i0 + std::min(r, mr - 1)) * lda;
             if (mr == MR) {
-                for (int64_t k = 0; k < kc; ++k)
+                int64_t k = 0;
+#ifdef __AVX2__
+                for (; k + 8 <= kc; k += 8) pack_a_6x8(rows, k, dst + k * MR);
+#endif
+                for (; k < kc; ++k)
                     for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = rows[r][k];
             } else {
                 for (int64_t k = 0; k < kc; ++k)
@@ -155,70 +190,102 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
 
 // ---- micro-kernel -----------------------------------------------------------------------------
 // C[0:MR, 0:NR] = alpha * Ap Bp + beta * C (beta == 0: overwrite without reading C).
-#ifdef __AVX2__
-void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
-            float beta) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int64_t r = 0; r < MR; ++r) _mm_prefetch((const char *) (C + r * ldc), _MM_HINT_T0);
-#define SA_GEMM_STEP(off_a, off_b)                                          \
-    {                                                                       \
-        const __m256 b0 = _mm256_load_ps(Bp + (off_b));                     \
-        const __m256 b1 = _mm256_load_ps(Bp + (off_b) + 8);                 \
-        __m256 a = _mm256_broadcast_ss(Ap + (off_a) + 0);                   \
-        c00 = _mm256_fmadd_ps(a, b0, c00);                                  \
-        c01 = _mm256_fmadd_ps(a, b1, c01);                                  \
-        a = _mm256_broadcast_ss(Ap + (off_a) + 1);                          \
-        c10 = _mm256_fmadd_ps(a, b0, c10);                                  \
-        c11 = _mm256_fmadd_ps(a, b1, c11);                                  \
-        a = _mm256_broadcast_ss(Ap + (off_a) + 2);                          \
-        c20 = _mm256_fmadd_ps(a, b0, c20);                                  \
-        c21 = _mm256_fmadd_ps(a, b1, c21);                                  \
-        a = _mm256_broadcast_ss(Ap + (off_a) + 3);                          \
-        c30 = _mm256_fmadd_ps(a, b0, c30);                                  \
-        c31 = _mm256_fmadd_ps(a, b1, c31);                                  \
-        a = _mm256_broadcast_ss(Ap + (off_a) + 4);                          \
-        c40 = _mm256_fmadd_ps(a, b0, c40);                                  \
-        c41 = _mm256_fmadd_ps(a, b1, c41);                                  \
-        a = _mm256_broadcast_ss(Ap + (off_a) + 5);                          \
-        c50 = _mm256_fmadd_ps(a, b0, c50);                                  \
-        c51 = _mm256_fmadd_ps(a, b1, c51);                                  \
+// The AVX2 version keeps the 6x16 accumulator tile in ymm4-15 (B row in ymm0-1, A broadcasts in
+// ymm2-3), unrolled by 4 in k; written as inline assembly so the register allocation and the
+// instruction schedule do not depend on the compiler.
+#if defined(__AVX2__) && defined(__x86_64__)
+#define SA_K_STEP(i)                                  \
+    "vmovaps " #i "*64(%[b]), %%ymm0\n\t"             \
+    "vmovaps " #i "*64+32(%[b]), %%ymm1\n\t"          \
+    "vbroadcastss " #i "*24+0(%[a]), %%ymm2\n\t"      \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"          \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"          \
+    "vbroadcastss " #i "*24+4(%[a]), %%ymm3\n\t"      \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"          \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"          \
+    "vbroadcastss " #i "*24+8(%[a]), %%ymm2\n\t"      \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"          \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"          \
+    "vbroadcastss " #i "*24+12(%[a]), %%ymm3\n\t"     \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"         \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"         \
+    "vbroadcastss " #i "*24+16(%[a]), %%ymm2\n\t"     \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"         \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"         \
+    "vbroadcastss " #i "*24+20(%[a]), %%ymm3\n\t"     \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"         \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
+void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta) {
+    alignas(32) float acc[MR * NR];
+    // C is touched only after the k loop: start fetching its 6 rows (two lines each when unaligned) now.
+    for (int64_t r = 0; r < MR; ++r) {
+        _mm_prefetch((const char *) (C + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *) (C + r * ldc + NR - 1), _MM_HINT_T0);
     }
-    int64_t k = 0;
-    for (; k + 4 <= kc; k += 4) {
-        SA_GEMM_STEP(0, 0)
-        SA_GEMM_STEP(MR, NR)
-        SA_GEMM_STEP(2 * MR, 2 * NR)
-        SA_GEMM_STEP(3 * MR, 3 * NR)
-        Ap += 4 * MR;
-        Bp += 4 * NR;
-    }
-    for (; k < kc; ++k) {
-        SA_GEMM_STEP(0, 0)
-        Ap += MR;
-        Bp += NR;
-    }
-#undef SA_GEMM_STEP
+    int64_t k4 = kc / 4, kr = kc % 4;
+    asm volatile(
+        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
+        "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
+        "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
+        "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
+        "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+        "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
+        "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
+        "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+        "vxorps %%ymm12, %%ymm12, %%ymm12\n\t"
+        "vxorps %%ymm13, %%ymm13, %%ymm13\n\t"
+        "vxorps %%ymm14, %%ymm14, %%ymm14\n\t"
+        "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"
+        "test %[k4], %[k4]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3)
+        "add $96, %[a]\n\t"
+        "add $256, %[b]\n\t"
+        "dec %[k4]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "test %[kr], %[kr]\n\t"
+        "jz 4f\n\t"
+        "3:\n\t"
+        SA_K_STEP(0)
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[kr]\n\t"
+        "jnz 3b\n\t"
+        "4:\n\t"
+        "vmovaps %%ymm4, 0(%[c])\n\t"
+        "vmovaps %%ymm5, 32(%[c])\n\t"
+        "vmovaps %%ymm6, 64(%[c])\n\t"
+        "vmovaps %%ymm7, 96(%[c])\n\t"
+        "vmovaps %%ymm8, 128(%[c])\n\t"
+        "vmovaps %%ymm9, 160(%[c])\n\t"
+        "vmovaps %%ymm10, 192(%[c])\n\t"
+        "vmovaps %%ymm11, 224(%[c])\n\t"
+        "vmovaps %%ymm12, 256(%[c])\n\t"
+        "vmovaps %%ymm13, 288(%[c])\n\t"
+        "vmovaps %%ymm14, 320(%[c])\n\t"
+        "vmovaps %%ymm15, 352(%[c])\n\t"
+        : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
+        : [c] "r"(acc)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
     const __m256 va = _mm256_set1_ps(alpha);
-    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (beta == 0.0f) {
         for (int64_t r = 0; r < MR; ++r) {
-            _mm256_storeu_ps(C + r * ldc, _mm256_mul_ps(va, acc[r][0]));
-            _mm256_storeu_ps(C + r * ldc + 8, _mm256_mul_ps(va, acc[r][1]));
+            _mm256_storeu_ps(C + r * ldc, _mm256_mul_ps(va, _mm256_load_ps(acc + r * NR)));
+            _mm256_storeu_ps(C + r * ldc + 8, _mm256_mul_ps(va, _mm256_load_ps(acc + r * NR + 8)));
         }
     } else {
         const __m256 vb = _mm256_set1_ps(beta);
         for (int64_t r = 0; r < MR; ++r) {
             float * c = C + r * ldc;
-            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
-            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR), _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
+            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR + 8), _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
         }
     }
 }
+#undef SA_K_STEP
 #else
 void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
             float beta) {
@@ -268,6 +335,24 @@ void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc) {
     }
 }
 
+// The macro-kernel: C[mc, nc] (+)= alpha * Apacked[mc, kc] Bpacked[kc, nc].
+void macro_kernel(int64_t mc, int64_t nc, int64_t kc, float alpha, const float * Ap, const float * Bp, float beta,
+                  float * C, int64_t ldc) {
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min(NR, nc - jr);
+        const float * bp = Bp + jr * kc;
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min(MR, mc - ir);
+            float * c = C + ir * ldc + jr;
+            if (mr == MR && nr == NR) {
+                kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta);
+            } else {
+                kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta);
+            }
+        }
+    }
+}
+
 // The blocked product on one thread: C[M,N] (a tile of the caller's C) with its own buffers.
 void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
                   const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
@@ -291,19 +376,7 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min(MC, M - ic);
                 pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    const int64_t nr = std::min(NR, nc - jr);
-                    const float * bp = Bp + jr * kc;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        const int64_t mr = std::min(MR, mc - ir);
-                        float * c = C + (ic + ir) * ldc + jc + jr;
-                        if (mr == MR && nr == NR) {
-                            kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta_eff);
-                        } else {
-                            kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta_eff);
-                        }
-                    }
-                }
+                macro_kernel(mc, nc, kc, alpha, Ap, Bp, beta_eff, C + ic * ldc + jc, ldc);
             }
         }
     }
@@ -356,5 +429,40 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
                      b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc);
     });
 }
+
+namespace cpu {
+
+// Whole op(B) packed as consecutive KC-row panels, each the NR-column slivers of pack_b.
+size_t packed_b_size(int64_t K, int64_t N) { return (size_t) (K * ((N + NR - 1) / NR * NR)); }
+
+void pack_b_full(bool trans_b, int64_t K, int64_t N, const float * B, int64_t ldb, float * Bp) {
+    const int64_t Np = (N + NR - 1) / NR * NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);
+        pack_b(trans_b, kc, N, trans_b ? B + pc : B + pc * ldb, ldb, Bp + pc * Np);
+    }
+}
+
+void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                      const float * Bp, float beta, float * C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const int64_t Np = (N + NR - 1) / NR * NR;
+    float * Ap = thread_buffers().a.get((size_t) (std::min(KC, K) * std::min(MC, (M + MR - 1) / MR * MR)));
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);
+        const float beta_eff = pc == 0 ? beta : 1.0f;
+        for (int64_t ic = 0; ic < M; ic += MC) {
+            const int64_t mc = std::min(MC, M - ic);
+            pack_a(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+            macro_kernel(mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc);
+        }
+    }
+}
+
+}  // namespace cpu
 
 }  // namespace sa

@@ -44,11 +44,12 @@ inline float gelu_grad_scalar(float x) { return normal_cdf(x) + x * kInvSqrt2Pi 
 #ifdef __AVX2__
 
 // exp(x) for float lanes (Cephes-style range reduction + degree-6 polynomial, ~1 ulp). Inputs below
-// about -87.3 flush to 0, inputs above 88.37 saturate.
+// about -87.3 flush to 0, inputs above 88.37 saturate, NaN stays NaN (max/min return their second
+// operand when one is NaN).
 inline __m256 exp256(__m256 x) {
     const __m256 hi = _mm256_set1_ps(88.3762626647949f);
     const __m256 lo = _mm256_set1_ps(-88.3762626647949f);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
     __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
     fx = _mm256_floor_ps(fx);
     x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);

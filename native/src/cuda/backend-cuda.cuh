@@ -59,6 +59,7 @@ class CudaBackend final : public Backend {
     void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
     void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
+    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
     void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;

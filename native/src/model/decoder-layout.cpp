@@ -88,8 +88,9 @@ class Builder {
     }
 
     void finish() {
-        w_.check(kPE, "prompt encoder");
-        w_.check(kMD, "mask decoder");
+        // Bad shapes and missing keys are recorded across both prefixes; each check names the keys.
+        w_.check(kPE, "SAM prompt encoder / mask decoder");
+        w_.check(kMD, "SAM prompt encoder / mask decoder");
         flat_.assign((size_t) L_.total, 0.0f);
         for (size_t i = 0; i < L_.entries.size(); ++i) {
             const WeightView * v = sources_[i];

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The TinyViT image encoder in MobileSAM's layout (MobileSAM tiny_vit_sam.py, BatchNorm folded into
 // each Conv2d_BN), written against sa::Backend only. Per image:
-//   patch_embed: conv3x3/2 -> GELU -> conv3x3/2                                  (NCHW)
-//   stage 0:     MBConv: x = GELU(x + conv1x1(GELU(dwconv3x3(GELU(conv1x1(x))))))  (NCHW)
+//   patch_embed: conv3x3/2 -> GELU -> conv3x3/2                  (NCHW, Backend::tinyvit_patch_embed)
+//   stage 0:     MBConv: x = GELU(x + conv1x1(GELU(dwconv3x3(GELU(conv1x1(x))))))  (Backend::tinyvit_mbconv)
 //   merge:       conv1x1 -> GELU -> dwconv3x3 (stride 2, or 1 for the last merge) -> GELU -> conv1x1
 //   stages 1..:  tokens x [H*W, C]:
 //                x += proj(window_attention(qkv(LayerNorm(x))) + learned biases)   windows padded
 //                x = dwconv3x3(x)                                               (the local conv)
-//                x += fc2(GELU(fc1(LayerNorm(x))))
+//                x += fc2(GELU(fc1(LayerNorm(x))))                       (Backend::tinyvit_mlp)
 //   neck:        conv1x1 (no bias) -> LayerNorm2d -> conv3x3 (no bias) -> LayerNorm2d
 // TinyViT pads a window's grid with zeros before the attention's LayerNorm, so its padding tokens
 // carry qkv = W_qkv * beta + b_qkv (LayerNorm of zeros is beta); that row is precomputed, and the
@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/tinyvit.h"
@@ -267,23 +268,15 @@ class TinyVitEncoder final : public ImageEncoder {
         float *x = ws_.x, *y = ws_.y, *z = ws_.z;
         const int64_t e0 = c.dims[0];
         int64_t G = c.img_size;
-        G = conv(pe0_, ws_.image, y, c.in_chans, G, e0 / 2, 3, 2, false);
-        be_.gelu(y, y, (e0 / 2) * G * G);
-        G = conv(pe2_, y, x, e0 / 2, G, e0, 3, 2, false);
+        be_.tinyvit_patch_embed(ws_.image, pe0_.w, pe0_.b, pe2_.w, pe2_.b, x, 1, c.in_chans, G, G, e0 / 2, e0);
+        G = c.grid(0);
         if (taps) tap(*taps, "patch_embed", b, B, x, e0, G, true);
 
-        // Stage 0: MBConv blocks, NCHW in x.
-        {
-            const int64_t C = e0, Hd = c.hidden[0], T = G * G;
-            for (const MBConv & m : stages_mb_[0]) {
-                conv(m.conv1, x, y, C, G, Hd, 1, 1, false);
-                be_.gelu(y, y, Hd * T);
-                conv(m.conv2, y, z, Hd, G, Hd, 3, 1, true);
-                be_.gelu(z, z, Hd * T);
-                conv(m.conv3, z, y, Hd, G, C, 1, 1, false);
-                be_.add(x, y, y, C * T);
-                be_.gelu(y, x, C * T);
-            }
+        // Stage 0: MBConv blocks, NCHW.
+        for (const MBConv & m : stages_mb_[0]) {
+            be_.tinyvit_mbconv(x, m.conv1.w, m.conv1.b, m.conv2.w, m.conv2.b, m.conv3.w, m.conv3.b, y, 1, e0, G, G,
+                               c.hidden[0]);
+            std::swap(x, y);
         }
         bool channels_first = true;  // layout of x
         for (int64_t s = 0; s < c.num_stages(); ++s) {
@@ -345,12 +338,9 @@ class TinyVitEncoder final : public ImageEncoder {
         be_.transpose_last2(x, y, 1, T, C);
         be_.conv2d(y, blk.local_conv.w, blk.local_conv.b, z, 1, C, G, G, C, 3, 3, 1, 1, C);
         be_.transpose_last2(z, x, 1, C, T);
-        // MLP.
-        be_.layernorm(x, blk.mlp_norm.g, blk.mlp_norm.b, y, nullptr, nullptr, T, C, kBlockEps);
-        be_.linear(y, blk.fc1.w, blk.fc1.b, z, T, C, Hd);
-        be_.gelu(z, z, T * Hd);
-        be_.linear(z, blk.fc2.w, blk.fc2.b, y, T, Hd, C);
-        be_.add(x, y, x, T * C);
+        // MLP (pre-norm, residual).
+        be_.tinyvit_mlp(x, blk.mlp_norm.g, blk.mlp_norm.b, kBlockEps, blk.fc1.w, blk.fc1.b, blk.fc2.w, blk.fc2.b, T, C,
+                        Hd);
     }
 
     Backend & be_;

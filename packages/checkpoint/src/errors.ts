@@ -2,7 +2,7 @@
 export type CheckpointErrorCode =
     /** The file does not exist. */
     | "ERR_SA_CHECKPOINT_NOT_FOUND"
-    /** The file could not be read (permissions, a directory, an I/O error). */
+    /** The file could not be read or written (permissions, a directory, a missing folder, an I/O error). */
     | "ERR_SA_CHECKPOINT_IO"
     /** The file ends before the data its own headers describe. */
     | "ERR_SA_CHECKPOINT_TRUNCATED"

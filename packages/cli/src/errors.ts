@@ -46,6 +46,7 @@ const HINTS: Record<string, string> = {
     ERR_SA_DIVERGED: "lower the learning rate (training.lr) or set training.gradClipNorm",
     ERR_SA_NIFTI: "check the NIfTI file (it may be truncated or not NIfTI-1)",
     ERR_SA_DATASET: "check the dataset folder layout (see `sam-ablate prepare --help`)",
+    ERR_SA_DATA: "check the dataset folder and its layout (see `sam-ablate prepare --help`)",
     ERR_SA_IO: "check that the path exists and is writable",
     ERR_SA_UNSUPPORTED: "run `sam-ablate doctor` to see which backends this build has",
 };
@@ -54,7 +55,7 @@ function exitCodeFor(code: string): number {
     if (code === "ERR_SA_ABORTED") return EXIT.INTERRUPTED;
     if (code === "ERR_SA_ADDON_LOAD") return EXIT.ADDON;
     if (/CHECKPOINT|PICKLE|SAFETENSORS|ONNX|WEIGHTS|SHAPE|MODEL/.test(code)) return EXIT.MODEL;
-    if (/USAGE|PLAN|STRATEGY|DATASET|NIFTI|IMAGE|RUN_FOLDER|INVALID_ARG|EMPTY_MASK|MANIFEST/.test(code)) return EXIT.USAGE;
+    if (/USAGE|PLAN|STRATEGY|DATASET|DATA|SPLIT|NIFTI|IMAGE|RUN_FOLDER|INVALID_ARG|EMPTY_MASK|MANIFEST/.test(code)) return EXIT.USAGE;
     return EXIT.FAILURE;
 }
 

@@ -77,8 +77,15 @@ export async function prepareBcss(options: BcssOptions): Promise<PrepareResult> 
     const scale = checkNumber("scale", options.scale ?? 1, 0.01, 16);
     const patientIdLength = checkInteger("patientIdLength", options.patientIdLength ?? 12, 1, 255);
     const tumourCodes = options.tumourCodes ?? [1];
-    if (!Array.isArray(tumourCodes) || tumourCodes.length === 0 || !tumourCodes.every((c) => Number.isInteger(c) && c >= 1 && c <= 255)) {
-        throw new DataError("ERR_SA_DATA", `tumourCodes must be a non-empty list of integers in 1..255, got ${JSON.stringify(tumourCodes)}`);
+    if (
+        !Array.isArray(tumourCodes) ||
+        tumourCodes.length === 0 ||
+        !tumourCodes.every((c) => Number.isInteger(c) && c >= 1 && c <= 255)
+    ) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `tumourCodes must be a non-empty list of integers in 1..255, got ${JSON.stringify(tumourCodes)}`,
+        );
     }
     const imagesDir = options.imagesDir ?? "rgbs_colorNormalized";
     const masksDir = options.masksDir ?? "masks";
@@ -100,27 +107,56 @@ export async function prepareBcss(options: BcssOptions): Promise<PrepareResult> 
         scale,
         patientIdLength,
         skipIncomplete,
-        split: { seed: options.seed ?? 0, trainFraction: options.trainFraction ?? 0.8, file: options.splitFile ? path.basename(options.splitFile) : null },
+        split: {
+            seed: options.seed ?? 0,
+            trainFraction: options.trainFraction ?? 0.8,
+            file: options.splitFile ? path.basename(options.splitFile) : null,
+        },
     };
     const tumourLut = new Uint8Array(256);
     for (const c of tumourCodes) tumourLut[c] = 1;
 
     return runPreparation("bcss", patchSize, options, async (ctx) => {
-        const regions = await findRegions(inputDir, layout, imagesDir, masksDir, labelSuffix, patientIdLength, skipIncomplete, ctx);
+        const regions = await findRegions(
+            inputDir,
+            layout,
+            imagesDir,
+            masksDir,
+            labelSuffix,
+            patientIdLength,
+            skipIncomplete,
+            ctx,
+        );
         const sources: SourceEntry[] = [];
         const patches: UnsplitPatch[] = [];
         const usedIds = new Set<string>();
         for (const [index, r] of regions.entries()) {
-            const done = await tileRegion(r, { inputDir, tumourLut, minTumourFraction, minRoiFraction, patchSize, stride, scale }, ctx, usedIds);
+            const done = await tileRegion(
+                r,
+                { inputDir, tumourLut, minTumourFraction, minRoiFraction, patchSize, stride, scale },
+                ctx,
+                usedIds,
+            );
             sources.push(done.source);
             patches.push(...done.patches);
             ctx.progress(index + 1, regions.length, r.id);
         }
-        return { settings, orientation: BCSS_ORIENTATION, foreground: "tumour (label codes of settings.tumourCodes)", sources, patches };
+        return {
+            settings,
+            orientation: BCSS_ORIENTATION,
+            foreground: "tumour (label codes of settings.tumourCodes)",
+            sources,
+            patches,
+        };
     });
 }
 
-async function resolveLayout(inputDir: string, layout: BcssLayout, imagesDir: string, masksDir: string): Promise<"bcss" | "flat"> {
+async function resolveLayout(
+    inputDir: string,
+    layout: BcssLayout,
+    imagesDir: string,
+    masksDir: string,
+): Promise<"bcss" | "flat"> {
     if (layout !== "auto" && layout !== "bcss" && layout !== "flat") {
         throw new DataError("ERR_SA_DATA", `layout must be "auto", "bcss" or "flat", got ${JSON.stringify(layout)}`);
     }
@@ -133,7 +169,9 @@ async function resolveLayout(inputDir: string, layout: BcssLayout, imagesDir: st
     };
     if (!(await isDir(inputDir))) throw new DataError("ERR_SA_DATA", `${inputDir}: BCSS input folder not found`);
     if (layout !== "auto") return layout;
-    return (await isDir(path.join(inputDir, imagesDir))) && (await isDir(path.join(inputDir, masksDir))) ? "bcss" : "flat";
+    return (await isDir(path.join(inputDir, imagesDir))) && (await isDir(path.join(inputDir, masksDir)))
+        ? "bcss"
+        : "flat";
 }
 
 async function findRegions(
@@ -154,7 +192,9 @@ async function findRegions(
         names = (await readdir(imageDir)).sort();
         labels = new Set(layout === "bcss" ? await readdir(labelDir) : names);
     } catch (err) {
-        throw new DataError("ERR_SA_DATA", `${imageDir}: cannot list the BCSS images (${errorText(err)})`, { cause: err });
+        throw new DataError("ERR_SA_DATA", `${imageDir}: cannot list the BCSS images (${errorText(err)})`, {
+            cause: err,
+        });
     }
     const regions: RegionFiles[] = [];
     for (const name of names) {
@@ -170,11 +210,16 @@ async function findRegions(
             continue;
         }
         if (stem.length < patientIdLength) {
-            throw new DataError("ERR_SA_DATA", `${name}: file name is shorter than the ${patientIdLength}-character patient id`);
+            throw new DataError(
+                "ERR_SA_DATA",
+                `${name}: file name is shorter than the ${patientIdLength}-character patient id`,
+            );
         }
         const patient = stem.slice(0, patientIdLength);
         if (patientIdLength === 12 && !TCGA_CASE.test(patient)) {
-            ctx.warn(`${name}: '${patient}' does not look like a TCGA case id (TCGA-XX-XXXX); it is used as the patient id`);
+            ctx.warn(
+                `${name}: '${patient}' does not look like a TCGA case id (TCGA-XX-XXXX); it is used as the patient id`,
+            );
         }
         regions.push({ id: stem, patient, image: path.join(imageDir, name), label: path.join(labelDir, labelName) });
     }
@@ -227,7 +272,8 @@ async function tileRegion(
             }
             if (tumour < s.minTumourFraction * area || roi < s.minRoiFraction * area) continue;
             const id = `${base}_x${x0}_y${y0}`;
-            if (usedIds.has(id)) throw new DataError("ERR_SA_DATA", `${r.image}: patch id ${id} collides with another region's`);
+            if (usedIds.has(id))
+                throw new DataError("ERR_SA_DATA", `${r.image}: patch id ${id} collides with another region's`);
             usedIds.add(id);
             const pixels = new Uint8Array(area * 3);
             const mask = new Uint8Array(area);
@@ -237,7 +283,14 @@ async function tileRegion(
                 for (let x = 0; x < P; x++) mask[y * P + x] = s.tumourLut[label.data[row + x] as number] as number;
             }
             const sha256 = await ctx.writer.write(id, pixels, mask);
-            patches.push({ id, patient: r.patient, source: r.id, position: { x: x0, y: y0 }, tumourPixels: tumour, sha256 });
+            patches.push({
+                id,
+                patient: r.patient,
+                source: r.id,
+                position: { x: x0, y: y0 },
+                tumourPixels: tumour,
+                sha256,
+            });
         }
     }
     if (examined === 0) ctx.warn(`${r.image}: region is ${W}x${H}, smaller than one ${P}x${P} tile`);

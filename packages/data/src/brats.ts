@@ -80,16 +80,26 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
     for (const m of [...new Set(modalities), "seg"]) {
         const p = patterns[m];
         if (typeof p !== "string" || !p.includes("{case}")) {
-            throw new DataError("ERR_SA_DATA", `pattern for '${m}' must be a string containing {case}, got ${JSON.stringify(p)}`);
+            throw new DataError(
+                "ERR_SA_DATA",
+                `pattern for '${m}' must be a string containing {case}, got ${JSON.stringify(p)}`,
+            );
         }
     }
     const tumourLabels = options.tumourLabels ?? "nonzero";
-    if (tumourLabels !== "nonzero" && (!Array.isArray(tumourLabels) || tumourLabels.length === 0 || !tumourLabels.every(Number.isInteger))) {
-        throw new DataError("ERR_SA_DATA", `tumourLabels must be "nonzero" or a non-empty list of integers, got ${JSON.stringify(tumourLabels)}`);
+    if (
+        tumourLabels !== "nonzero" &&
+        (!Array.isArray(tumourLabels) || tumourLabels.length === 0 || !tumourLabels.every(Number.isInteger))
+    ) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `tumourLabels must be "nonzero" or a non-empty list of integers, got ${JSON.stringify(tumourLabels)}`,
+        );
     }
     const intensity: MrIntensityOptions = { ...DEFAULT_MR_INTENSITY, ...(options.intensity ?? {}) };
     const padding = options.padding ?? "symmetric";
-    if (padding !== "symmetric" && padding !== "end") throw new DataError("ERR_SA_DATA", `padding must be "symmetric" or "end", got ${JSON.stringify(padding)}`);
+    if (padding !== "symmetric" && padding !== "end")
+        throw new DataError("ERR_SA_DATA", `padding must be "symmetric" or "end", got ${JSON.stringify(padding)}`);
     const skipIncomplete = options.skipIncomplete ?? false;
     const inputDir = path.resolve(options.inputDir);
 
@@ -102,7 +112,11 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
         padding,
         patchSize,
         skipIncomplete,
-        split: { seed: options.seed ?? 0, trainFraction: options.trainFraction ?? 0.8, file: options.splitFile ? path.basename(options.splitFile) : null },
+        split: {
+            seed: options.seed ?? 0,
+            trainFraction: options.trainFraction ?? 0.8,
+            file: options.splitFile ? path.basename(options.splitFile) : null,
+        },
     };
     const isTumour =
         tumourLabels === "nonzero"
@@ -118,19 +132,38 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
         const patches: UnsplitPatch[] = [];
         const usedIds = new Set<string>();
         for (const [index, c] of cases.entries()) {
-            const kept = await prepareCase(c, { inputDir, modalities, isTumour, minTumourPixels, intensity, padding, patchSize }, ctx, usedIds);
+            const kept = await prepareCase(
+                c,
+                { inputDir, modalities, isTumour, minTumourPixels, intensity, padding, patchSize },
+                ctx,
+                usedIds,
+            );
             sources.push(kept.source);
             patches.push(...kept.patches);
             ctx.progress(index + 1, cases.length, c.id);
         }
-        return { settings, orientation: BRATS_ORIENTATION, foreground: "tumour (label set of settings.tumourLabels)", sources, patches };
+        return {
+            settings,
+            orientation: BRATS_ORIENTATION,
+            foreground: "tumour (label set of settings.tumourLabels)",
+            sources,
+            patches,
+        };
     });
 }
 
 function resolveModalities(modality: string | string[]): string[] {
     if (typeof modality === "string" && modality.length > 0) return [modality, modality, modality];
-    if (Array.isArray(modality) && modality.length === 3 && modality.every((m) => typeof m === "string" && m.length > 0)) return [...modality];
-    throw new DataError("ERR_SA_DATA", `modality must be a name or a list of three names, got ${JSON.stringify(modality)}`);
+    if (
+        Array.isArray(modality) &&
+        modality.length === 3 &&
+        modality.every((m) => typeof m === "string" && m.length > 0)
+    )
+        return [...modality];
+    throw new DataError(
+        "ERR_SA_DATA",
+        `modality must be a name or a list of three names, got ${JSON.stringify(modality)}`,
+    );
 }
 
 async function findCases(
@@ -144,7 +177,9 @@ async function findCases(
     try {
         entries = (await readdir(inputDir)).sort();
     } catch (err) {
-        throw new DataError("ERR_SA_DATA", `${inputDir}: cannot list the BraTS input folder (${errorText(err)})`, { cause: err });
+        throw new DataError("ERR_SA_DATA", `${inputDir}: cannot list the BraTS input folder (${errorText(err)})`, {
+            cause: err,
+        });
     }
     const cases: CaseFiles[] = [];
     for (const name of entries) {
@@ -245,7 +280,11 @@ async function prepareCase(
     const patches: UnsplitPatch[] = [];
     for (const z of keptSlices) {
         const id = `${caseId}_z${String(z).padStart(3, "0")}`;
-        if (usedIds.has(id)) throw new DataError("ERR_SA_DATA", `${c.dir}: patch id ${id} collides with another patient's (folder names differ only in unsafe characters)`);
+        if (usedIds.has(id))
+            throw new DataError(
+                "ERR_SA_DATA",
+                `${c.dir}: patch id ${id} collides with another patient's (folder names differ only in unsafe characters)`,
+            );
         usedIds.add(id);
         const image = new Uint8Array(P * P * 3);
         const mask = new Uint8Array(P * P);

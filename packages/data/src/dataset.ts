@@ -74,19 +74,28 @@ export class PreparedDataset {
             [maskFile, mask],
         ] as const) {
             if (img.width !== size || img.height !== size) {
-                throw new DataError("ERR_SA_MANIFEST", `${file}: patch is ${img.width}x${img.height}, the manifest says ${size}x${size}`);
+                throw new DataError(
+                    "ERR_SA_MANIFEST",
+                    `${file}: patch is ${img.width}x${img.height}, the manifest says ${size}x${size}`,
+                );
             }
         }
         const mask01 = new Uint8Array(size * size);
         for (let i = 0; i < mask01.length; i++) {
             const v = mask.data[i] as number;
             if (v !== 0 && v !== 255) {
-                throw new DataError("ERR_SA_MANIFEST", `${maskFile}: mask value ${v} at pixel (${i % size}, ${Math.floor(i / size)}); expected 0 or 255`);
+                throw new DataError(
+                    "ERR_SA_MANIFEST",
+                    `${maskFile}: mask value ${v} at pixel (${i % size}, ${Math.floor(i / size)}); expected 0 or 255`,
+                );
             }
             mask01[i] = v === 255 ? 1 : 0;
         }
         if (this.verify && patchDigest(image.data, mask01) !== entry.sha256) {
-            throw new DataError("ERR_SA_MANIFEST", `${imageFile}: pixels differ from the manifest's digest (the patch changed after preparation)`);
+            throw new DataError(
+                "ERR_SA_MANIFEST",
+                `${imageFile}: pixels differ from the manifest's digest (the patch changed after preparation)`,
+            );
         }
         return { image: image.data, mask: mask01, size };
     }
@@ -104,7 +113,10 @@ export async function loadDataset(dir: string, options: LoadDatasetOptions = {})
     try {
         text = await readFile(file, "utf8");
     } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no manifest.json (not a prepared dataset folder)" : `cannot read (${errorText(err)})`;
+        const why =
+            (err as NodeJS.ErrnoException).code === "ENOENT"
+                ? "no manifest.json (not a prepared dataset folder)"
+                : `cannot read (${errorText(err)})`;
         throw new DataError("ERR_SA_MANIFEST", `${file}: ${why}`, { cause: err });
     }
     let json: unknown;
@@ -128,7 +140,10 @@ export async function loadDataset(dir: string, options: LoadDatasetOptions = {})
     }
     if (missing.length > 0) {
         missing.sort();
-        throw new DataError("ERR_SA_MANIFEST", `${root}: ${missing.length} patch file(s) listed in the manifest are missing, e.g. ${missing[0]}`);
+        throw new DataError(
+            "ERR_SA_MANIFEST",
+            `${root}: ${missing.length} patch file(s) listed in the manifest are missing, e.g. ${missing[0]}`,
+        );
     }
     return new PreparedDataset(root, manifest, options.verify ?? true);
 }

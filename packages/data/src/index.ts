@@ -3,13 +3,24 @@
  * patch preparation with patient-level splits and reproducible manifests, a loader for prepared
  * datasets, and deterministic synthetic radiology and pathology phantoms.
  */
+
+export { BCSS_ORIENTATION, type BcssLayout, type BcssOptions, prepareBcss } from "./bcss.js";
+export {
+    BRATS_DEFAULT_PATTERNS,
+    BRATS_ORIENTATION,
+    type BratsOptions,
+    type PaddingMode,
+    prepareBrats,
+} from "./brats.js";
+export { type LoadDatasetOptions, loadDataset, type PatchPixels, PreparedDataset } from "./dataset.js";
 export { DataError, type DataErrorCode } from "./errors.js";
-export { type NiftiDatatype, SUPPORTED_DATATYPES } from "./nifti/datatypes.js";
-export type { NiftiHeader, NiftiVolume } from "./nifti/types.js";
-export { isGzip, parseNifti, readNifti } from "./nifti/read.js";
-export { encodeNifti, type NiftiWriteInput, type NiftiWriteOptions, writeNifti } from "./nifti/write.js";
-export { DEFAULT_MR_INTENSITY, type MrIntensityOptions, type NormalisedVolume, normaliseMr, percentileOfSorted } from "./intensity.js";
-export { applyFixedSplit, type PatientSplit, parseSplit, readSplitFile, type SplitOptions, splitPatients } from "./split.js";
+export {
+    DEFAULT_MR_INTENSITY,
+    type MrIntensityOptions,
+    type NormalisedVolume,
+    normaliseMr,
+    percentileOfSorted,
+} from "./intensity.js";
 export {
     type DatasetKind,
     type DatasetManifest,
@@ -24,18 +35,32 @@ export {
     serialiseManifest,
     validateManifest,
 } from "./manifest.js";
+export { type NiftiDatatype, SUPPORTED_DATATYPES } from "./nifti/datatypes.js";
+export { isGzip, parseNifti, readNifti } from "./nifti/read.js";
+export type { NiftiHeader, NiftiVolume } from "./nifti/types.js";
+export { encodeNifti, type NiftiWriteInput, type NiftiWriteOptions, writeNifti } from "./nifti/write.js";
 export { patchDigest } from "./patch-writer.js";
-export type { PrepareCommonOptions, PrepareProgress, PrepareResult } from "./prepare-common.js";
-export { BRATS_DEFAULT_PATTERNS, BRATS_ORIENTATION, type BratsOptions, type PaddingMode, prepareBrats } from "./brats.js";
-export { BCSS_ORIENTATION, type BcssLayout, type BcssOptions, prepareBcss } from "./bcss.js";
-export { type LoadDatasetOptions, loadDataset, PreparedDataset, type PatchPixels } from "./dataset.js";
 export {
     generatePhantoms,
-    PHANTOM_DESCRIPTOR,
     type PathologyPhantomOptions,
+    PHANTOM_DESCRIPTOR,
     type PhantomOptions,
     type PhantomResult,
     type RadiologyPhantomOptions,
 } from "./phantom/generate.js";
-export { generateRadiologyCase, PHANTOM_MODALITIES, type PhantomModality, type RadiologyCase } from "./phantom/radiology.js";
 export { BCSS_CODES, generatePathologyRegion, type PathologyRegion } from "./phantom/pathology.js";
+export {
+    generateRadiologyCase,
+    PHANTOM_MODALITIES,
+    type PhantomModality,
+    type RadiologyCase,
+} from "./phantom/radiology.js";
+export type { PrepareCommonOptions, PrepareProgress, PrepareResult } from "./prepare-common.js";
+export {
+    applyFixedSplit,
+    type PatientSplit,
+    parseSplit,
+    readSplitFile,
+    type SplitOptions,
+    splitPatients,
+} from "./split.js";

@@ -44,10 +44,16 @@ export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number
  * that were exactly 0 stay 0. A volume without positive voxels maps to all zeros; one whose window
  * is empty (every positive voxel equal) maps its positive voxels to 255.
  */
-export function normaliseMr(volume: ArrayLike<number>, options: MrIntensityOptions = DEFAULT_MR_INTENSITY): NormalisedVolume {
+export function normaliseMr(
+    volume: ArrayLike<number>,
+    options: MrIntensityOptions = DEFAULT_MR_INTENSITY,
+): NormalisedVolume {
     const { lowerPercentile, upperPercentile } = options;
     if (!(lowerPercentile >= 0 && upperPercentile <= 100 && lowerPercentile < upperPercentile)) {
-        throw new DataError("ERR_SA_DATA", `intensity percentiles must satisfy 0 <= lower < upper <= 100, got ${lowerPercentile} and ${upperPercentile}`);
+        throw new DataError(
+            "ERR_SA_DATA",
+            `intensity percentiles must satisfy 0 <= lower < upper <= 100, got ${lowerPercentile} and ${upperPercentile}`,
+        );
     }
     const n = volume.length;
     let positive = 0;
@@ -70,7 +76,7 @@ export function normaliseMr(volume: ArrayLike<number>, options: MrIntensityOptio
             out[i] = v > 0 ? 255 : 0;
             continue;
         }
-        const c = v < lower ? lower : v > upper ? upper : v;
+        const c = Math.min(Math.max(v, lower), upper);
         out[i] = Math.floor(((c - lower) / range) * 255);
     }
     return { data: out, lower, upper, positiveVoxels: positive };

@@ -92,16 +92,20 @@ export function validateManifest(json: unknown, source: string): DatasetManifest
     if (!isObject(json)) fail("manifest is not a JSON object");
     const m = json as Record<string, unknown>;
     if (m.format !== MANIFEST_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MANIFEST_FORMAT}"`);
-    if (m.version !== MANIFEST_VERSION) fail(`version ${JSON.stringify(m.version)} is not supported (expected ${MANIFEST_VERSION})`);
+    if (m.version !== MANIFEST_VERSION)
+        fail(`version ${JSON.stringify(m.version)} is not supported (expected ${MANIFEST_VERSION})`);
     if (m.kind !== "brats" && m.kind !== "bcss") fail(`kind ${JSON.stringify(m.kind)} (expected "brats" or "bcss")`);
-    if (!Number.isInteger(m.patchSize) || (m.patchSize as number) <= 0) fail(`patchSize ${JSON.stringify(m.patchSize)} is not a positive integer`);
+    if (!Number.isInteger(m.patchSize) || (m.patchSize as number) <= 0)
+        fail(`patchSize ${JSON.stringify(m.patchSize)} is not a positive integer`);
     if (!isObject(m.settings)) fail("settings is missing");
     if (typeof m.orientation !== "string") fail("orientation is missing");
     if (!Array.isArray(m.sources)) fail("sources is not an array");
-    if (!Array.isArray(m.patients) || !m.patients.every((p) => typeof p === "string")) fail("patients is not an array of strings");
+    if (!Array.isArray(m.patients) || !m.patients.every((p) => typeof p === "string"))
+        fail("patients is not an array of strings");
     if (!Array.isArray(m.patches)) fail("patches is not an array");
     const split = m.split;
-    if (!isObject(split) || !isStringArray(split.train) || !isStringArray(split.test)) fail("split.train / split.test are missing");
+    if (!isObject(split) || !isStringArray(split.train) || !isStringArray(split.test))
+        fail("split.train / split.test are missing");
     const sides = new Map<string, "train" | "test">();
     const s = split as { train: string[]; test: string[] };
     for (const p of s.train) sides.set(p, "train");
@@ -115,15 +119,20 @@ export function validateManifest(json: unknown, source: string): DatasetManifest
     (m.patches as unknown[]).forEach((entry, i) => {
         if (!isObject(entry)) fail(`patches[${i}] is not an object`);
         const e = entry as Record<string, unknown>;
-        if (typeof e.id !== "string" || !PATCH_ID_PATTERN.test(e.id)) fail(`patches[${i}].id ${JSON.stringify(e.id)} is not a valid patch id`);
+        if (typeof e.id !== "string" || !PATCH_ID_PATTERN.test(e.id))
+            fail(`patches[${i}].id ${JSON.stringify(e.id)} is not a valid patch id`);
         const id = e.id as string;
         if (ids.has(id)) fail(`patch id ${id} appears twice`);
         ids.add(id);
-        if (typeof e.patient !== "string" || !patients.has(e.patient)) fail(`patch ${id}: patient ${JSON.stringify(e.patient)} is not in patients`);
-        if (e.split !== sides.get(e.patient as string)) fail(`patch ${id}: split ${JSON.stringify(e.split)} disagrees with its patient's side`);
+        if (typeof e.patient !== "string" || !patients.has(e.patient))
+            fail(`patch ${id}: patient ${JSON.stringify(e.patient)} is not in patients`);
+        if (e.split !== sides.get(e.patient as string))
+            fail(`patch ${id}: split ${JSON.stringify(e.split)} disagrees with its patient's side`);
         if (typeof e.source !== "string") fail(`patch ${id}: source is missing`);
-        if (!Number.isInteger(e.tumourPixels) || (e.tumourPixels as number) < 0) fail(`patch ${id}: tumourPixels is not a count`);
-        if (typeof e.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(e.sha256)) fail(`patch ${id}: sha256 is not a hex digest`);
+        if (!Number.isInteger(e.tumourPixels) || (e.tumourPixels as number) < 0)
+            fail(`patch ${id}: tumourPixels is not a count`);
+        if (typeof e.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(e.sha256))
+            fail(`patch ${id}: sha256 is not a hex digest`);
         if (!isObject(e.position)) fail(`patch ${id}: position is missing`);
     });
     return json as DatasetManifest;

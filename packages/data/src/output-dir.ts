@@ -27,11 +27,16 @@ export async function stageOutputDir(
     const target = path.resolve(outDir);
     await checkTarget(target, overwrite, isReplaceable, what);
     const parent = path.dirname(target);
-    const staging = path.join(parent, `.${path.basename(target)}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+    const staging = path.join(
+        parent,
+        `.${path.basename(target)}.partial-${process.pid}-${randomBytes(4).toString("hex")}`,
+    );
     try {
         await mkdir(staging, { recursive: true });
     } catch (err) {
-        throw new DataError("ERR_SA_DATA", `${target}: cannot create the ${what} folder (${errorText(err)})`, { cause: err });
+        throw new DataError("ERR_SA_DATA", `${target}: cannot create the ${what} folder (${errorText(err)})`, {
+            cause: err,
+        });
     }
     return {
         staging,
@@ -47,7 +52,11 @@ export async function stageOutputDir(
                 await rename(staging, target);
             } catch (err) {
                 if (moved) await rename(old, target).catch(() => undefined);
-                throw new DataError("ERR_SA_DATA", `${target}: cannot move the ${what} into place (${errorText(err)})`, { cause: err });
+                throw new DataError(
+                    "ERR_SA_DATA",
+                    `${target}: cannot move the ${what} into place (${errorText(err)})`,
+                    { cause: err },
+                );
             }
             if (moved) await rm(old, { recursive: true, force: true });
         },
@@ -57,7 +66,12 @@ export async function stageOutputDir(
     };
 }
 
-async function checkTarget(target: string, overwrite: boolean, isReplaceable: (entries: string[]) => boolean, what: string): Promise<void> {
+async function checkTarget(
+    target: string,
+    overwrite: boolean,
+    isReplaceable: (entries: string[]) => boolean,
+    what: string,
+): Promise<void> {
     let entries: string[];
     try {
         const s = await stat(target);
@@ -66,14 +80,22 @@ async function checkTarget(target: string, overwrite: boolean, isReplaceable: (e
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
         if (err instanceof DataError) throw err;
-        throw new DataError("ERR_SA_DATA", `${target}: cannot inspect the output folder (${errorText(err)})`, { cause: err });
+        throw new DataError("ERR_SA_DATA", `${target}: cannot inspect the output folder (${errorText(err)})`, {
+            cause: err,
+        });
     }
     if (entries.length === 0) return;
     if (!overwrite) {
-        throw new DataError("ERR_SA_DATA", `${target}: output folder is not empty; pass overwrite to replace an existing ${what}`);
+        throw new DataError(
+            "ERR_SA_DATA",
+            `${target}: output folder is not empty; pass overwrite to replace an existing ${what}`,
+        );
     }
     if (!isReplaceable(entries)) {
-        throw new DataError("ERR_SA_DATA", `${target}: output folder holds files that are not a ${what} (${entries.slice(0, 5).join(", ")}); refusing to replace it`);
+        throw new DataError(
+            "ERR_SA_DATA",
+            `${target}: output folder holds files that are not a ${what} (${entries.slice(0, 5).join(", ")}); refusing to replace it`,
+        );
     }
 }
 

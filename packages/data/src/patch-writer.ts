@@ -70,7 +70,9 @@ export class PatchWriter {
             await writeFile(path.join(this.dir, "images", `${id}.png`), png);
             await writeFile(path.join(this.dir, "masks", `${id}.png`), maskPng);
         } catch (err) {
-            throw new DataError("ERR_SA_DATA", `${this.dir}: cannot write patch ${id} (${errorText(err)})`, { cause: err });
+            throw new DataError("ERR_SA_DATA", `${this.dir}: cannot write patch ${id} (${errorText(err)})`, {
+                cause: err,
+            });
         }
     }
 }

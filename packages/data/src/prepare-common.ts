@@ -83,14 +83,20 @@ export async function runPreparation(
     const seed = common.seed ?? 0;
     const trainFraction = common.trainFraction ?? 0.8;
     if (!Number.isSafeInteger(seed)) throw new DataError("ERR_SA_DATA", `seed must be an integer, got ${seed}`);
-    if (!(trainFraction > 0 && trainFraction <= 1)) throw new DataError("ERR_SA_DATA", `trainFraction must be in (0, 1], got ${trainFraction}`);
+    if (!(trainFraction > 0 && trainFraction <= 1))
+        throw new DataError("ERR_SA_DATA", `trainFraction must be in (0, 1], got ${trainFraction}`);
     const fixed = common.splitFile ? await readSplitFile(common.splitFile) : undefined;
     const warnings: string[] = [];
     const warn = (message: string) => {
         warnings.push(message);
         common.onWarning?.(message);
     };
-    const stage = await stageOutputDir(common.outDir, common.overwrite ?? false, (entries) => entries.every((e) => DATASET_ENTRIES.has(e)), "prepared dataset");
+    const stage = await stageOutputDir(
+        common.outDir,
+        common.overwrite ?? false,
+        (entries) => entries.every((e) => DATASET_ENTRIES.has(e)),
+        "prepared dataset",
+    );
     try {
         const writer = new PatchWriter(stage.staging, patchSize);
         await writer.init();
@@ -101,20 +107,30 @@ export async function runPreparation(
         });
         await writer.finish();
         if (content.patches.length === 0) {
-            throw new DataError("ERR_SA_DATA", `no patch met the selection thresholds in ${content.sources.length} source(s); nothing to write`);
+            throw new DataError(
+                "ERR_SA_DATA",
+                `no patch met the selection thresholds in ${content.sources.length} source(s); nothing to write`,
+            );
         }
         const patients = [...new Set(content.patches.map((p) => p.patient))].sort();
         let split: SplitRecord;
         let sides: PatientSplit;
         if (fixed && common.splitFile) {
             sides = applyFixedSplit(patients, fixed, common.splitFile);
-            split = { method: "file", seed: null, trainFraction: null, file: path.basename(common.splitFile), ...sides };
+            split = {
+                method: "file",
+                seed: null,
+                trainFraction: null,
+                file: path.basename(common.splitFile),
+                ...sides,
+            };
         } else {
             sides = splitPatients(patients, { seed, trainFraction });
             split = { method: "seeded-shuffle", seed, trainFraction, file: null, ...sides };
         }
         if (sides.test.length === 0) warn(`the split has no test patients (${patients.length} patient(s) in total)`);
-        if (sides.train.length === 0) warn(`the split has no training patients (${patients.length} patient(s) in total)`);
+        if (sides.train.length === 0)
+            warn(`the split has no training patients (${patients.length} patient(s) in total)`);
         const testSet = new Set(sides.test);
         const patches: PatchEntry[] = content.patches.map((p) => ({
             id: p.id,

@@ -10,8 +10,8 @@ export class Rng {
 
     /** Creates the stream for (seed, ...keys). */
     constructor(seed: number, ...keys: (string | number)[]) {
-        let h = mix32(Math.trunc(seed) >>> 0 ^ 0x9e3779b9);
-        h = mix32(h ^ Math.trunc(seed / 0x100000000) >>> 0);
+        let h = mix32((Math.trunc(seed) >>> 0) ^ 0x9e3779b9);
+        h = mix32(h ^ (Math.trunc(seed / 0x100000000) >>> 0));
         for (const key of keys) h = mix32(h ^ hashKey(key));
         let s = h;
         const next = (): number => {

@@ -25,7 +25,8 @@ export function splitPatients(patients: readonly string[], options: SplitOptions
     const seed = options.seed ?? 0;
     const fraction = options.trainFraction ?? 0.8;
     if (!Number.isSafeInteger(seed)) throw new DataError("ERR_SA_SPLIT", `split seed must be an integer, got ${seed}`);
-    if (!(fraction > 0 && fraction <= 1)) throw new DataError("ERR_SA_SPLIT", `trainFraction must be in (0, 1], got ${fraction}`);
+    if (!(fraction > 0 && fraction <= 1))
+        throw new DataError("ERR_SA_SPLIT", `trainFraction must be in (0, 1], got ${fraction}`);
     const unique = [...new Set(patients)].sort();
     const n = unique.length;
     let nTrain = Math.round(n * fraction);
@@ -44,12 +45,18 @@ export function applyFixedSplit(patients: readonly string[], fixed: PatientSplit
     const test = new Set(fixed.test);
     const both = [...train].filter((p) => test.has(p));
     if (both.length > 0) {
-        throw new DataError("ERR_SA_SPLIT", `${source}: ${both.length} patient(s) on both sides of the split: ${preview(both)}`);
+        throw new DataError(
+            "ERR_SA_SPLIT",
+            `${source}: ${both.length} patient(s) on both sides of the split: ${preview(both)}`,
+        );
     }
     const unique = [...new Set(patients)].sort();
     const missing = unique.filter((p) => !train.has(p) && !test.has(p));
     if (missing.length > 0) {
-        throw new DataError("ERR_SA_SPLIT", `${source}: ${missing.length} patient(s) of the dataset are in neither side of the split: ${preview(missing)}`);
+        throw new DataError(
+            "ERR_SA_SPLIT",
+            `${source}: ${missing.length} patient(s) of the dataset are in neither side of the split: ${preview(missing)}`,
+        );
     }
     return { train: unique.filter((p) => train.has(p)), test: unique.filter((p) => test.has(p)) };
 }
@@ -74,11 +81,16 @@ export function parseSplit(text: string, source: string): PatientSplit {
     try {
         json = JSON.parse(text);
     } catch (err) {
-        throw new DataError("ERR_SA_SPLIT", `${source}: split file is not valid JSON (${errorText(err)})`, { cause: err });
+        throw new DataError("ERR_SA_SPLIT", `${source}: split file is not valid JSON (${errorText(err)})`, {
+            cause: err,
+        });
     }
     const holder = isObject(json) && isObject(json.split) ? json.split : json;
     if (!isObject(holder) || !isStringArray(holder.train) || !isStringArray(holder.test)) {
-        throw new DataError("ERR_SA_SPLIT", `${source}: expected {"train": [patient ids], "test": [patient ids]} (or a manifest with a split)`);
+        throw new DataError(
+            "ERR_SA_SPLIT",
+            `${source}: expected {"train": [patient ids], "test": [patient ids]} (or a manifest with a split)`,
+        );
     }
     return { train: [...holder.train], test: [...holder.test] };
 }

@@ -35,9 +35,17 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     }
     const expected = info.width * info.height * channels;
     if (data.length !== expected) {
-        throw new ImageIoError(source, `decoded ${data.length} bytes, expected ${expected} (${info.width}x${info.height}x${channels})`);
+        throw new ImageIoError(
+            source,
+            `decoded ${data.length} bytes, expected ${expected} (${info.width}x${info.height}x${channels})`,
+        );
     }
-    return { width: info.width, height: info.height, channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+        width: info.width,
+        height: info.height,
+        channels,
+        data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
 }
 
 /** Reads and decodes an image file; see decodeImage. Errors name the file. */
@@ -59,21 +67,36 @@ export async function decodeLabelImage(input: Uint8Array, source = "<buffer>"): 
     const out = new Uint8Array(n);
     try {
         if (info.colourChannels === 1 && info.sixteenBit) {
-            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("grey16").raw({ depth: "ushort" }).toBuffer();
+            const raw = await sharp(input, { failOn: "error" })
+                .removeAlpha()
+                .toColourspace("grey16")
+                .raw({ depth: "ushort" })
+                .toBuffer();
             checkLength(source, raw.length, n * 2);
             for (let i = 0; i < n; i++) {
                 const v = raw.readUInt16LE(i * 2);
                 if (v > 255) {
-                    throw new ImageIoError(source, `16-bit label value ${v} at pixel (${i % width}, ${Math.floor(i / width)}) exceeds 255`);
+                    throw new ImageIoError(
+                        source,
+                        `16-bit label value ${v} at pixel (${i % width}, ${Math.floor(i / width)}) exceeds 255`,
+                    );
                 }
                 out[i] = v;
             }
         } else if (info.colourChannels === 1) {
-            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("b-w").raw({ depth: "uchar" }).toBuffer();
+            const raw = await sharp(input, { failOn: "error" })
+                .removeAlpha()
+                .toColourspace("b-w")
+                .raw({ depth: "uchar" })
+                .toBuffer();
             checkLength(source, raw.length, n);
             out.set(raw);
         } else {
-            const raw = await sharp(input, { failOn: "error" }).removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer();
+            const raw = await sharp(input, { failOn: "error" })
+                .removeAlpha()
+                .toColourspace("srgb")
+                .raw({ depth: "uchar" })
+                .toBuffer();
             checkLength(source, raw.length, n * 3);
             for (let i = 0; i < n; i++) {
                 const r = raw[3 * i] as number;

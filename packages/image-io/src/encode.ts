@@ -24,7 +24,9 @@ export async function encodePng(image: EncodableImage, options: PngOptions = {})
     try {
         const pipeline = sharp(data, { raw: { width, height, channels } });
         const coloured = channels === 1 ? pipeline.toColourspace("b-w") : pipeline.toColourspace("srgb");
-        const out = await coloured.png({ compressionLevel: level, adaptiveFiltering: false, palette: false }).toBuffer();
+        const out = await coloured
+            .png({ compressionLevel: level, adaptiveFiltering: false, palette: false })
+            .toBuffer();
         return new Uint8Array(out.buffer, out.byteOffset, out.length);
     } catch (err) {
         throw new ImageIoError("encodePng", `PNG encoding failed (${errorText(err)})`, { cause: err });
@@ -52,6 +54,9 @@ export function validateImage(image: EncodableImage, source: string): void {
     }
     if (!(data instanceof Uint8Array) || data.length !== width * height * channels) {
         const got = data instanceof Uint8Array ? `${data.length} bytes` : "not a Uint8Array";
-        throw new ImageIoError(source, `pixel data must be a Uint8Array of ${width * height * channels} bytes (${width}x${height}x${channels}), got ${got}`);
+        throw new ImageIoError(
+            source,
+            `pixel data must be a Uint8Array of ${width * height * channels} bytes (${width}x${height}x${channels}), got ${got}`,
+        );
     }
 }

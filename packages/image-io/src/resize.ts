@@ -8,7 +8,12 @@ import type { RawImage } from "./types.js";
 export type ResizeKernel = "nearest" | "linear" | "cubic" | "lanczos3";
 
 /** Resizes 8-bit grey or RGB pixels to exactly width x height (aspect ratio not kept). */
-export async function resizeImage(image: RawImage, width: number, height: number, kernel: ResizeKernel = "linear"): Promise<RawImage> {
+export async function resizeImage(
+    image: RawImage,
+    width: number,
+    height: number,
+    kernel: ResizeKernel = "linear",
+): Promise<RawImage> {
     validateImage(image, "resizeImage");
     if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
         throw new ImageIoError("resizeImage", `target size must be positive integers, got ${width}x${height}`);
@@ -17,6 +22,7 @@ export async function resizeImage(image: RawImage, width: number, height: number
     try {
         const out = await sharp(image.data, { raw: { width: image.width, height: image.height, channels } })
             .resize(width, height, { fit: "fill", kernel })
+            .toColourspace(channels === 1 ? "b-w" : "srgb")
             .raw({ depth: "uchar" })
             .toBuffer({ resolveWithObject: true });
         if (out.info.channels !== channels || out.data.length !== width * height * channels) {

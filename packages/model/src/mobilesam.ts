@@ -40,7 +40,9 @@ export function foldTinyVitBatchNorm(weights: NativeWeights, options: FoldOption
     const out: NativeWeights = {};
     const groups = new Set<string>();
     for (const key of Object.keys(weights)) {
-        const m = key.startsWith(prefix) ? key.match(/^(.*)\.bn\.(weight|bias|running_mean|running_var|num_batches_tracked)$/) : null;
+        const m = key.startsWith(prefix)
+            ? key.match(/^(.*)\.bn\.(weight|bias|running_mean|running_var|num_batches_tracked)$/)
+            : null;
         if (m) groups.add(m[1] as string);
     }
     for (const [key, value] of Object.entries(weights)) {
@@ -68,7 +70,9 @@ export function foldTinyVitBatchNorm(weights: NativeWeights, options: FoldOption
         const o = w.shape[0] ?? 0;
         const bad = BN_PARTS.filter((part) => (bn[part] as NativeWeight).data.length !== o);
         if (w.shape.length !== 4 || bad.length) {
-            problems.push(`${p}: conv weight [${w.shape.join(", ")}] does not match bn ${bad.join("/")} of ${o} channels`);
+            problems.push(
+                `${p}: conv weight [${w.shape.join(", ")}] does not match bn ${bad.join("/")} of ${o} channels`,
+            );
             continue;
         }
         const gamma = (bn.weight as NativeWeight).data;
@@ -88,7 +92,9 @@ export function foldTinyVitBatchNorm(weights: NativeWeights, options: FoldOption
         out[`${p}.c.bias`] = { shape: [o], data: bias };
     }
     if (problems.length) {
-        throw new MobileSamWeightsError(`${where}cannot fold BatchNorm into the TinyViT convolutions: ${problems.join("; ")}`);
+        throw new MobileSamWeightsError(
+            `${where}cannot fold BatchNorm into the TinyViT convolutions: ${problems.join("; ")}`,
+        );
     }
     return out;
 }

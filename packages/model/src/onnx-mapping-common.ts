@@ -41,7 +41,10 @@ export class MappingContext {
     /** A float constant (initializer or Constant node output), or undefined. Marks it used. */
     floatConstant(name: string): FoundTensor | undefined {
         const t: OnnxTensor | undefined = this.model.constant(name);
-        if (!t || !(t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64")) {
+        if (
+            !t ||
+            !(t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64")
+        ) {
             return undefined;
         }
         this.used.add(name);
@@ -51,7 +54,9 @@ export class MappingContext {
     /** True when `name` is a float constant (does not mark it used). */
     isFloatConstant(name: string): boolean {
         const t = this.model.constant(name);
-        return !!t && (t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64");
+        return (
+            !!t && (t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64")
+        );
     }
 
     /** Records a problem; `finish()` throws them all together. */
@@ -89,7 +94,8 @@ export class MappingContext {
         for (const key of Object.keys(this.out)) if (!expected.has(key)) this.problem(`unexpected ${key}`);
         const unmapped: string[] = [];
         for (const [name, t] of this.model.initializers) {
-            const isFloat = t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64";
+            const isFloat =
+                t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float64";
             if (isFloat && t.data.length > 1 && !this.used.has(name)) unmapped.push(`${name} [${t.dims.join(", ")}]`);
         }
         if (unmapped.length) this.problem(`initializers not mapped to any weight: ${unmapped.join(", ")}`);
@@ -168,14 +174,19 @@ export function findLinear(ctx: MappingContext, node: OnnxNode): FoundLinear | u
         if (intAttr(node, "transA", 0) !== 0) return undefined;
         const alpha = node.attributes.get("alpha");
         const beta = node.attributes.get("beta");
-        if ((alpha && alpha.type === "float" && alpha.value !== 1) || (beta && beta.type === "float" && beta.value !== 1)) {
+        if (
+            (alpha && alpha.type === "float" && alpha.value !== 1) ||
+            (beta && beta.type === "float" && beta.value !== 1)
+        ) {
             return undefined;
         }
         const w = ctx.floatConstant(wName) as FoundTensor;
         if (w.shape.length !== 2) return undefined;
         const transB = intAttr(node, "transB", 0) !== 0;
         const [r, c] = w.shape as [number, number];
-        const weight: FoundTensor = transB ? w : { onnxName: w.onnxName, shape: [c, r], data: transpose2d(w.data, r, c) };
+        const weight: FoundTensor = transB
+            ? w
+            : { onnxName: w.onnxName, shape: [c, r], data: transpose2d(w.data, r, c) };
         const outF = weight.shape[0] as number;
         let bias: FoundTensor | undefined;
         const bName = node.inputs[2];
@@ -228,7 +239,7 @@ export interface FoundNorm {
 function scalarConstant(ctx: MappingContext, name: string | undefined): number | undefined {
     if (!name) return undefined;
     const t = ctx.model.constant(name);
-    if (!t || t.data.length !== 1 || Array.isArray(t.data)) return undefined;
+    if (t?.data.length !== 1 || Array.isArray(t.data)) return undefined;
     return Number(t.data[0]);
 }
 
@@ -268,11 +279,24 @@ export function findNorm(ctx: MappingContext, node: OnnxNode): FoundNorm | undef
     const wName = mul ? ctx.otherInput(mul, div.outputs[0] as string) : undefined;
     const add = mul ? ctx.soleConsumer(mul.outputs[0] as string, "Add") : undefined;
     const bName = add ? ctx.otherInput(add, mul?.outputs[0] as string) : undefined;
-    if (!mul || !add || !wName || !bName || !ctx.isFloatConstant(wName) || !ctx.isFloatConstant(bName)) return undefined;
-    const axes = intsAttr(node, "axes", [-1]);
+    if (!mul || !add || !wName || !bName || !ctx.isFloatConstant(wName) || !ctx.isFloatConstant(bName))
+        return undefined;
+    // ReduceMean's axes: an attribute up to opset 17, a constant second input from opset 18.
+    const axesInput = node.inputs[1] ? ctx.model.constant(node.inputs[1]) : undefined;
+    const axes =
+        axesInput && !Array.isArray(axesInput.data)
+            ? Array.from(axesInput.data as ArrayLike<number | bigint>, Number)
+            : intsAttr(node, "axes", [-1]);
     const w = ctx.floatConstant(wName) as FoundTensor;
     const b = ctx.floatConstant(bName) as FoundTensor;
-    return { node, outputNode: add, weight: flat(w), bias: flat(b), eps, axis: axes.length === 1 ? (axes[0] as number) : Number.NaN };
+    return {
+        node,
+        outputNode: add,
+        weight: flat(w),
+        bias: flat(b),
+        eps,
+        axis: axes.length === 1 ? (axes[0] as number) : Number.NaN,
+    };
 }
 
 function flat(t: FoundTensor): FoundTensor {

@@ -22,8 +22,8 @@ import {
     findLinear,
     findNorm,
     intAttr,
-    MappingContext,
     type MappedWeights,
+    MappingContext,
 } from "./onnx-mapping-common.js";
 
 /** Sizes of SAM's prompt encoder and mask decoder (official defaults in brackets). */
@@ -150,13 +150,14 @@ export function mapSamDecoderOnnx(model: OnnxModel): SamDecoderMapping {
             if (named) {
                 // A named Gemm weight is PyTorch's [out, in] when transB = 1 (taken by name below);
                 // with transB = 0 the file holds it transposed.
-                const lin = node.opType === "Gemm" && intAttr(node, "transB", 0) === 0 ? findLinear(ctx, node) : undefined;
+                const lin =
+                    node.opType === "Gemm" && intAttr(node, "transB", 0) === 0 ? findLinear(ctx, node) : undefined;
                 if (lin) emitTraced(named, lin.weight.shape, lin.weight);
                 continue;
             }
             const lin = findLinear(ctx, node);
             const biasKey = lin?.bias ? stateDictKey(lin.bias.onnxName) : undefined;
-            if (!lin || !biasKey || !biasKey.endsWith(".bias")) {
+            if (!lin || !biasKey?.endsWith(".bias")) {
                 ctx.problem(`cannot name the ${node.opType} weight ${wName}: no named bias follows it`);
                 continue;
             }
@@ -168,10 +169,15 @@ export function mapSamDecoderOnnx(model: OnnxModel): SamDecoderMapping {
             const norm = findNorm(ctx, node);
             if (!norm || (stateDictKey(norm.weight.onnxName) && stateDictKey(norm.bias.onnxName))) continue;
             const src = model.producer(node.inputs[0] as string);
-            const convKey = src && (src.opType === "Conv" || src.opType === "ConvTranspose") ? stateDictKey(src.inputs[1] ?? "") : undefined;
+            const convKey =
+                src && (src.opType === "Conv" || src.opType === "ConvTranspose")
+                    ? stateDictKey(src.inputs[1] ?? "")
+                    : undefined;
             const m = convKey?.match(/^(.*)\.(\d+)\.weight$/);
             if (!m) {
-                ctx.problem(`cannot name the LayerNorm2d parameters ${norm.weight.onnxName}, ${norm.bias.onnxName}: no named convolution feeds them`);
+                ctx.problem(
+                    `cannot name the LayerNorm2d parameters ${norm.weight.onnxName}, ${norm.bias.onnxName}: no named convolution feeds them`,
+                );
                 continue;
             }
             const key = `${m[1]}.${Number(m[2]) + 1}`;
@@ -213,9 +219,9 @@ export function mapSamDecoderOnnx(model: OnnxModel): SamDecoderMapping {
 function noMaskEmbed(ctx: MappingContext, node: OnnxNode, hasMaskInput: string): FoundTensor | undefined {
     for (const input of node.inputs) {
         const sub = ctx.model.producer(input);
-        if (!sub || sub.opType !== "Sub" || sub.inputs[1] !== hasMaskInput) continue;
+        if (sub?.opType !== "Sub" || sub.inputs[1] !== hasMaskInput) continue;
         const one = ctx.model.constant(sub.inputs[0] ?? "");
-        if (!one || one.data.length !== 1 || Number((one.data as ArrayLike<number>)[0]) !== 1) continue;
+        if (one?.data.length !== 1 || Number((one.data as ArrayLike<number>)[0]) !== 1) continue;
         const w = ctx.otherInput(node, input);
         if (w && ctx.isFloatConstant(w) && !stateDictKey(w)) return ctx.floatConstant(w);
     }
@@ -235,12 +241,12 @@ function dependsOn(ctx: MappingContext, tensor: string, inputs: Set<string>, see
 function outputTokens(ctx: MappingContext, node: OnnxNode, sparse: Set<string>): FoundTensor | undefined {
     const src = node.inputs[0] ?? "";
     const t = ctx.model.constant(src);
-    if (!t || t.dims.length !== 3 || t.dims[0] !== 1 || stateDictKey(src) || !ctx.isFloatConstant(src)) return undefined;
+    if (t?.dims.length !== 3 || t.dims[0] !== 1 || stateDictKey(src) || !ctx.isFloatConstant(src)) return undefined;
     const out = node.outputs[0] as string;
     const cat = ctx.consumers(out).find((n) => n.opType === "Concat");
     if (!cat || cat.inputs[0] !== out) return undefined;
     const axis = cat.attributes.get("axis");
-    if (!axis || axis.type !== "int" || axis.value !== 1) return undefined;
+    if (axis?.type !== "int" || axis.value !== 1) return undefined;
     if (!cat.inputs.slice(1).some((i) => dependsOn(ctx, i, sparse))) return undefined;
     return ctx.floatConstant(src);
 }

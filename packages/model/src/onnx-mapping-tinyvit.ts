@@ -26,8 +26,8 @@ import {
     findConv,
     findLinear,
     findNorm,
-    MappingContext,
     type MappedWeights,
+    MappingContext,
 } from "./onnx-mapping-common.js";
 import { type TinyVitConfig, tinyVitStateDictShapes, withPrefix } from "./tinyvit-config.js";
 
@@ -138,7 +138,7 @@ class Walker {
     conv(key: string, want: { k: number; depthwise?: boolean; inCh?: number; bias?: boolean }): FoundConv {
         const l = this.peek();
         const what = `${want.depthwise ? "a depthwise " : "a "}${want.k}x${want.k} Conv for ${key}`;
-        if (!l || l.kind !== "conv") this.fail(what);
+        if (l?.kind !== "conv") this.fail(what);
         const c = l.conv;
         const [out, inPerGroup, kh, kw] = c.weight.shape as [number, number, number, number];
         const okGroups = want.depthwise ? c.group === out && inPerGroup === 1 : c.group === 1;
@@ -159,7 +159,7 @@ class Walker {
 
     linear(key: string, inF: number): FoundLinear {
         const l = this.peek();
-        if (!l || l.kind !== "linear" || l.lin.weight.shape[1] !== inF || !l.lin.bias) {
+        if (l?.kind !== "linear" || l.lin.weight.shape[1] !== inF || !l.lin.bias) {
             this.fail(`a Linear(${inF} -> ?) with bias for ${key}`);
         }
         this.i++;
@@ -172,7 +172,7 @@ class Walker {
         const l = this.peek();
         // Channels-last LayerNorm normalises the last axis (-1, or its positive index); LayerNorm2d axis 1.
         const axisOk = (a: number) => (channelsFirst ? a === 1 : a === -1 || a >= 2);
-        if (!l || l.kind !== "norm" || l.norm.weight.data.length !== dim || !axisOk(l.norm.axis)) {
+        if (l?.kind !== "norm" || l.norm.weight.data.length !== dim || !axisOk(l.norm.axis)) {
             this.fail(`a ${channelsFirst ? "LayerNorm2d" : "LayerNorm"}(${dim}) for ${key}`);
         }
         this.i++;
@@ -187,7 +187,7 @@ class Walker {
     /** Recovers attention_biases [heads, window^2] from the gathered table [heads, N, N]. */
     attentionBias(key: string): { heads: number; window: number } {
         const l = this.peek();
-        if (!l || l.kind !== "attn_bias") this.fail(`the attention bias table of ${key}`);
+        if (l?.kind !== "attn_bias") this.fail(`the attention bias table of ${key}`);
         this.i++;
         const [heads, n] = l.table.shape as [number, number, number];
         const ws = Math.round(Math.sqrt(n));
@@ -202,7 +202,9 @@ class Walker {
                 for (let k = 0; k < n; k++) {
                     const off = Math.abs(Math.floor(q / ws) - Math.floor(k / ws)) * ws + Math.abs((q % ws) - (k % ws));
                     if (table[(h * n + q) * n + k] !== biases[h * n + off]) {
-                        this.ctx.problem(`${l.table.onnxName}: not an offset-indexed attention bias table (head ${h}, query ${q}, key ${k})`);
+                        this.ctx.problem(
+                            `${l.table.onnxName}: not an offset-indexed attention bias table (head ${h}, query ${q}, key ${k})`,
+                        );
                         h = heads;
                         q = n;
                         break;
@@ -274,7 +276,12 @@ export function mapTinyVitOnnx(model: OnnxModel, prefix = "image_encoder."): Tin
 
     // Stages 1..: each preceded by the previous stage's PatchMerging.
     let stage = 0;
-    while (w.peek()?.kind === "conv" && w.peek(1)?.kind === "conv" && w.peek(2)?.kind === "conv" && w.peek(3)?.kind === "norm") {
+    while (
+        w.peek()?.kind === "conv" &&
+        w.peek(1)?.kind === "conv" &&
+        w.peek(2)?.kind === "conv" &&
+        w.peek(3)?.kind === "norm"
+    ) {
         const ds = w.downsample(`layers.${stage}.downsample`, dim);
         mergeStrides.push(ds.stride);
         dim = ds.dim;

@@ -7,7 +7,7 @@
 
 import { mean, median, wilcoxonSignedRank } from "@sam-ablate/metrics";
 import { parseStrategyId, withoutBoxId } from "./strategies.js";
-import { bestStrategy, summarizeStrategy } from "./summaries.js";
+import { bestStrategy, SummaryCache } from "./summaries.js";
 import { csvTable, fmt3, fmtP, fmtSigned, markdownTable, type TextTable } from "./text-table.js";
 import type { RunResults, StrategyResult } from "./types.js";
 
@@ -103,7 +103,7 @@ export function holmAdjust(pValues: readonly number[]): number[] {
 }
 
 /** All paired comparisons of a run, dataset by dataset, with Holm-adjusted p-values per dataset. */
-export function pairedComparisons(results: RunResults): PairedComparison[] {
+export function pairedComparisons(results: RunResults, cache: SummaryCache = new SummaryCache()): PairedComparison[] {
     const out: PairedComparison[] = [];
     for (const d of results.datasets) {
         const byId = new Map(d.strategies.map((s) => [s.id, s]));
@@ -124,7 +124,7 @@ export function pairedComparisons(results: RunResults): PairedComparison[] {
         if (box)
             for (const s of d.strategies)
                 if (parseStrategyId(s.id).family === "jitter") add("jitter vs tight box", s, box);
-        const best = bestStrategy(d.strategies.map(summarizeStrategy));
+        const best = bestStrategy(d.strategies.map((s) => cache.get(s)));
         const bestResult = best === undefined ? undefined : byId.get(best.id);
         if (bestResult) for (const s of d.strategies) add("vs best", bestResult, s);
         const tested = family.filter((c) => c.pValue !== null);

@@ -5,7 +5,7 @@
  */
 import { ReportError } from "./errors.js";
 import { sortByStrategy } from "./strategies.js";
-import { summarizeStrategy } from "./summaries.js";
+import { SummaryCache } from "./summaries.js";
 import type { RunResults } from "./types.js";
 
 /** Implementation effort levels, lowest first. */
@@ -91,11 +91,15 @@ export interface EffortData {
  * Figure 10's arithmetic: per dataset, the average of the strategies' mean Dice (every evaluated
  * strategy counts), and each strategy's difference to it in percentage points.
  */
-export function effortData(results: RunResults, effort: EffortTable = DEFAULT_EFFORT): EffortData {
+export function effortData(
+    results: RunResults,
+    effort: EffortTable = DEFAULT_EFFORT,
+    cache: SummaryCache = new SummaryCache(),
+): EffortData {
     const points: EffortPoint[] = [];
     const unplaced: string[] = [];
     for (const d of results.datasets) {
-        const evaluated = sortByStrategy(d.strategies.map(summarizeStrategy)).filter((s) => s.n > 0);
+        const evaluated = sortByStrategy(d.strategies.map((s) => cache.get(s))).filter((s) => s.n > 0);
         if (evaluated.length === 0) continue;
         const average = evaluated.reduce((sum, s) => sum + s.dice.mean, 0) / evaluated.length;
         for (const s of evaluated) {

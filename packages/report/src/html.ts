@@ -119,15 +119,22 @@ function summarySection(m: ReportModel): string {
 function notesSection(m: ReportModel): string {
     const items: string[] = [];
     for (const d of m.results.datasets) {
-        for (const s of d.strategies) {
-            const nulls = s.perImage.filter((r) => r.dice === null).length;
-            if (s.excluded > 0 || nulls > 0) {
-                items.push(
-                    `${d.name}, ${s.label}: ${s.excluded} test image(s) excluded for an empty ground truth (MONAI ignore_empty).`,
-                );
+        const counts = new Set(d.strategies.map((s) => s.excluded));
+        const only = [...counts][0];
+        if (counts.size === 1 && only !== undefined && only > 0) {
+            items.push(
+                `${d.name}: ${only} test image(s) excluded for an empty ground truth (MONAI ignore_empty), in every strategy.`,
+            );
+        } else {
+            for (const s of d.strategies) {
+                if (s.excluded > 0) {
+                    items.push(
+                        `${d.name}, ${s.label}: ${s.excluded} test image(s) excluded for an empty ground truth (MONAI ignore_empty).`,
+                    );
+                }
             }
-            for (const n of s.notes ?? []) items.push(`${d.name}, ${s.label}: ${n}`);
         }
+        for (const s of d.strategies) for (const n of s.notes ?? []) items.push(`${d.name}, ${s.label}: ${n}`);
     }
     if (items.length === 0)
         return `<p class="empty">No notes: no image was excluded and no strategy reported an observation.</p>`;

@@ -66,6 +66,7 @@ export {
     diceValues,
     type MetricSummary,
     type StrategySummary,
+    SummaryCache,
     summarizeStrategy,
 } from "./summaries.js";
 export {

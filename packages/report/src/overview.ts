@@ -5,7 +5,7 @@
  */
 import { paperEntryForStrategy } from "./paper.js";
 import { sortByStrategy } from "./strategies.js";
-import { bestStrategy, comparedPaperDataset, type StrategySummary, summarizeStrategy } from "./summaries.js";
+import { bestStrategy, comparedPaperDataset, type StrategySummary, SummaryCache } from "./summaries.js";
 import { csvTable, fmt3, fmtPaper, type TextTable } from "./text-table.js";
 import type { DatasetResults, RunResults } from "./types.js";
 
@@ -17,9 +17,9 @@ export interface DatasetOverview {
 }
 
 /** Summaries of every strategy of every dataset. */
-export function overview(results: RunResults): DatasetOverview[] {
+export function overview(results: RunResults, cache: SummaryCache = new SummaryCache()): DatasetOverview[] {
     return results.datasets.map((dataset) => {
-        const summaries = sortByStrategy(dataset.strategies).map(summarizeStrategy);
+        const summaries = sortByStrategy(dataset.strategies).map((s) => cache.get(s));
         return { dataset, summaries, best: bestStrategy(summaries) };
     });
 }

@@ -14,6 +14,7 @@ import { overlayFigure, overlayTitle } from "./figures/overlay.js";
 import { type OverlayGroup, type ReportFigure, type ReportModel, reportHtml } from "./html.js";
 import { overview, overviewCsv } from "./overview.js";
 import { sortByStrategy } from "./strategies.js";
+import { SummaryCache } from "./summaries.js";
 import { buildComparisonTables, comparisonTableCsv, comparisonTableMarkdown, type Spread } from "./tables.js";
 import type { RunResults } from "./types.js";
 import { validateRunResults } from "./validate.js";
@@ -81,15 +82,16 @@ export async function renderReport(
         await write(`${f.file}.png`, await svgToPng(f.svg, scale), files.figures);
     };
 
-    const tables = buildComparisonTables(results);
+    const cache = new SummaryCache();
+    const tables = buildComparisonTables(results, cache);
     for (const t of tables) {
         await write(`tables/${t.id}.md`, comparisonTableMarkdown(t, spread), files.tables);
         await write(`tables/${t.id}.csv`, comparisonTableCsv(t), files.tables);
     }
-    const comparisons = pairedComparisons(results);
+    const comparisons = pairedComparisons(results, cache);
     await write("tables/statistics.md", comparisonsMarkdown(comparisons), files.tables);
     await write("tables/statistics.csv", comparisonsCsv(comparisons), files.tables);
-    const datasets = overview(results);
+    const datasets = overview(results, cache);
     await write("tables/summary.csv", overviewCsv(datasets), files.tables);
 
     const slugs = uniqueSlugs(results.datasets.map((d) => d.name));
@@ -147,7 +149,7 @@ export async function renderReport(
         title: "Dice difference to the average vs implementation effort",
         caption:
             "Figure 10: each strategy's mean Dice minus the average mean Dice of all strategies of its dataset (percentage points), against its implementation effort. Top-left is best.",
-        svg: effortFigure(effortData(results, options.effort ?? DEFAULT_EFFORT)),
+        svg: effortFigure(effortData(results, options.effort ?? DEFAULT_EFFORT, cache)),
     };
     await writeFigure(effort);
 

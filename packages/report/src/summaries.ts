@@ -58,6 +58,25 @@ export function summarizeStrategy(strategy: StrategyResult): StrategySummary {
     };
 }
 
+/**
+ * Summaries computed once per strategy object (the bootstrap is the expensive part). Share one
+ * cache across the tables, statistics and figures of one rendering; results must not change
+ * while a cache that has seen them is in use.
+ */
+export class SummaryCache {
+    private readonly map = new WeakMap<StrategyResult, StrategySummary>();
+
+    /** The summary of a strategy, computed on first use. */
+    get(strategy: StrategyResult): StrategySummary {
+        let s = this.map.get(strategy);
+        if (s === undefined) {
+            s = summarizeStrategy(strategy);
+            this.map.set(strategy, s);
+        }
+        return s;
+    }
+}
+
 /** The paper dataset a dataset is compared with: its own paper name, else the paper's dataset of the same kind. */
 export function comparedPaperDataset(dataset: DatasetResults): PaperDataset {
     return dataset.paperName ?? PAPER_DATASET_BY_KIND[dataset.kind];

@@ -5,7 +5,7 @@
 import { relativeImprovement } from "@sam-ablate/metrics";
 import { PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT, type PaperEntry } from "./paper.js";
 import { parseStrategyId, strategyDisplayName } from "./strategies.js";
-import { comparedPaperDataset, type StrategySummary, summarizeStrategy } from "./summaries.js";
+import { comparedPaperDataset, type StrategySummary, SummaryCache } from "./summaries.js";
 import {
     type CsvValue,
     csvTable,
@@ -167,10 +167,14 @@ function tableNumber(id: PaperTableId): 3 | 4 | 5 {
  * line (mean over evaluated images, with n and excluded) and the paper's line on the compared
  * paper dataset. Experiments or datasets without a run are omitted, never filled in.
  */
-export function buildComparisonTable(table: PaperTableId, results: RunResults): ComparisonTable {
+export function buildComparisonTable(
+    table: PaperTableId,
+    results: RunResults,
+    cache: SummaryCache = new SummaryCache(),
+): ComparisonTable {
     const num = tableNumber(table);
     const summaries = new Map<DatasetResults, Map<string, StrategySummary>>();
-    for (const d of results.datasets) summaries.set(d, new Map(d.strategies.map((s) => [s.id, summarizeStrategy(s)])));
+    for (const d of results.datasets) summaries.set(d, new Map(d.strategies.map((s) => [s.id, cache.get(s)])));
     const rows: ComparisonRow[] = [];
     const notes: string[] = [];
     const mismatches: string[] = [];
@@ -266,8 +270,11 @@ export function buildComparisonTable(table: PaperTableId, results: RunResults): 
 }
 
 /** Builds Tables 3, 4 and 5 (a table with no row that was run is still returned, with no rows). */
-export function buildComparisonTables(results: RunResults): ComparisonTable[] {
-    return (["table3", "table4", "table5"] as const).map((t) => buildComparisonTable(t, results));
+export function buildComparisonTables(
+    results: RunResults,
+    cache: SummaryCache = new SummaryCache(),
+): ComparisonTable[] {
+    return (["table3", "table4", "table5"] as const).map((t) => buildComparisonTable(t, results, cache));
 }
 
 function metricText(

@@ -3,7 +3,7 @@
  * and the loss history (JSON), written atomically at epoch ends; export of a fine-tuned decoder as
  * safetensors and as a `.pth` state dict with the official key names.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readSafetensors, writeFileAtomic, writePthFile, writeSafetensors, writeSafetensorsFile } from "@sam-ablate/checkpoint";
 import type { NativeSamDecoder } from "@sam-ablate/native";
@@ -36,6 +36,7 @@ export async function saveTrainState(dir: string, s: TrainState): Promise<void> 
         tensors.set(`adam_m/${k}`, tensor("float32", [m.length], m));
         tensors.set(`adam_v/${k}`, tensor("float32", [v.length], v));
     }
+    mkdirSync(dir, { recursive: true });
     const file = `state-epoch${s.epochsDone}.safetensors`;
     await writeFileAtomic(path.join(dir, file), [writeSafetensors(tensors)]);
     const meta: StateMeta = { fingerprint: s.fingerprint, epochsDone: s.epochsDone, stepCount: s.stepCount, losses: Array.from(s.losses), tensors: file };

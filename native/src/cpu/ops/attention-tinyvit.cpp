@@ -2,8 +2,8 @@
 // TinyViT window attention with learned biases (see Backend::attention_tinyvit). One task per
 // (image, window, head): the window's q/k/v are gathered from the fused qkv rows (padding tokens from
 // pad_qkv), S = q k^T / sqrt(kd) + bias[h] for the window's real queries only (the padding queries'
-// outputs are discarded by TinyViT), a row softmax, and O = P v scattered back to the grid. Tasks are
-// split statically over the pool, so results do not depend on scheduling.
+// outputs are discarded by TinyViT), exp(S - rowmax), and O = P v scaled by 1 / rowsum, scattered
+// back to the grid. Tasks are split statically over the pool, so results do not depend on scheduling.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -22,6 +22,7 @@ struct Scratch {
     std::vector<float> q, k, v, s, o;
     std::vector<int64_t> query_row;  // output row (b * H * W + y * W + x) of each real query
     std::vector<int64_t> query_pos;  // its position in the window (row of the bias table)
+    std::vector<float> inv_sum;      // 1 / softmax denominator of each real query
 };
 
 Scratch & scratch() {
@@ -29,8 +30,10 @@ Scratch & scratch() {
     return s;
 }
 
-// In-place softmax of one row of n scores.
-void softmax_row(float * p, int64_t n) {
+// p[j] = exp(p[j] + bias[j] - max) for j < n (bias may be null); returns 1 / sum_j p[j].
+float biased_exp_row(float * p, const float * bias, int64_t n) {
+    if (bias)
+        for (int64_t j = 0; j < n; ++j) p[j] += bias[j];
     int64_t j = 0;
     float mx = -INFINITY;
 #ifdef __AVX2__
@@ -59,8 +62,7 @@ void softmax_row(float * p, int64_t n) {
         p[j] = std::exp(p[j] - mx);
         sum += p[j];
     }
-    const float inv = 1.0f / sum;
-    for (j = 0; j < n; ++j) p[j] *= inv;
+    return 1.0f / sum;
 }
 
 }  // namespace
@@ -89,6 +91,7 @@ void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, con
         sc.o.resize((size_t) (N * vd));
         sc.query_row.resize((size_t) N);
         sc.query_pos.resize((size_t) N);
+        sc.inv_sum.resize((size_t) N);
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t h = t % nh;
             const int64_t w_idx = t / nh;
@@ -121,19 +124,17 @@ void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, con
             // S[nq, N] = q k^T * scale (+ bias rows of the real queries)
             float * S = sc.s.data();
             sgemm_serial(false, true, nq, N, kd, scale, sc.q.data(), kd, sc.k.data(), kd, 0.0f, S, N);
+            // Unnormalised softmax rows; the normalisation is applied to the vd-wide output rows.
             for (int64_t r = 0; r < nq; ++r) {
-                float * sr = S + r * N;
-                if (hb) {
-                    const float * br = hb + sc.query_pos[(size_t) r] * N;
-                    for (int64_t j = 0; j < N; ++j) sr[j] += br[j];
-                }
-                softmax_row(sr, N);
+                sc.inv_sum[(size_t) r] = biased_exp_row(S + r * N, hb ? hb + sc.query_pos[(size_t) r] * N : nullptr, N);
             }
             // O[nq, vd] = P v, written to the output rows of the real queries.
             sgemm_serial(false, false, nq, vd, N, 1.0f, S, N, sc.v.data(), vd, 0.0f, sc.o.data(), vd);
             for (int64_t r = 0; r < nq; ++r) {
                 const float * src = sc.o.data() + r * vd;
-                std::copy(src, src + vd, out + sc.query_row[(size_t) r] * dv + h * vd);
+                const float inv = sc.inv_sum[(size_t) r];
+                float * dst = out + sc.query_row[(size_t) r] * dv + h * vd;
+                for (int64_t c = 0; c < vd; ++c) dst[c] = src[c] * inv;
             }
         }
     });

@@ -4,13 +4,15 @@
 // Backward from the saved probabilities P:
 //   dP = dout v^T, dS = P (dP - rowsum(dP P)) / sqrt(d), dq = dS k, dk = dS^T q, dv = P^T dout.
 // The forward pass is split over (batch, head, query block); the backward pass over (batch, head) so
-// that each task owns its slice of dk/dv and sums over queries in a fixed order.
+// that each task owns its slice of dk/dv and sums over queries in a fixed order (per head, dS is formed
+// in a scratch buffer first, so every gradient row is written once).
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/simd.h"
 #include "sa/threadpool.h"
 
 namespace sa {
@@ -18,6 +20,7 @@ namespace sa {
 namespace {
 
 constexpr int64_t kQueryBlock = 64;
+constexpr int64_t kMaxVecHead = 128;  // head dims up to this accumulate in a local buffer
 
 float * scratch(size_t n) {
     thread_local std::vector<float> buf;
@@ -26,9 +29,51 @@ float * scratch(size_t n) {
 }
 
 inline float dot(const float * a, const float * b, int64_t d) {
+    int64_t c = 0;
     float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i) s += a[i] * b[i];
+#ifdef __AVX2__
+    if (d >= 8) {
+        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
+        for (c = 8; c + 8 <= d; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c), acc);
+        s = cpu::hsum256(acc);
+    }
+#endif
+    for (; c < d; ++c) s += a[c] * b[c];
     return s;
+}
+
+// y[0:d] += alpha * x[0:d]
+inline void axpy(float alpha, const float * x, float * y, int64_t d) {
+    int64_t c = 0;
+#ifdef __AVX2__
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (; c + 8 <= d; c += 8) _mm256_storeu_ps(y + c, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + c), _mm256_loadu_ps(y + c)));
+#endif
+    for (; c < d; ++c) y[c] += alpha * x[c];
+}
+
+// p[0:n] = exp(p - mx) / sum, in place.
+inline void softmax_row(float * p, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j]);
+    int64_t j = 0;
+    float sum = 0.0f;
+#ifdef __AVX2__
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(p + j), vm));
+        _mm256_storeu_ps(p + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    sum = cpu::hsum256(acc);
+#endif
+    for (; j < n; ++j) {
+        p[j] = std::exp(p[j] - mx);
+        sum += p[j];
+    }
+    const float inv = 1.0f / sum;
+    for (j = 0; j < n; ++j) p[j] *= inv;
 }
 
 void check_args(const char * op, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
@@ -58,24 +103,17 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
             for (int64_t i = i0; i < i1; ++i) {
                 const float * qi = q + (b * Nq + i) * D + h * d;
                 float * p = probs ? probs + ((b * nh + h) * Nq + i) * Nk : own;
-                float mx = -INFINITY;
-                for (int64_t j = 0; j < Nk; ++j) {
-                    p[j] = dot(qi, kb + j * D, d) * scale;
-                    mx = std::max(mx, p[j]);
-                }
-                float sum = 0.0f;
-                for (int64_t j = 0; j < Nk; ++j) {
-                    p[j] = std::exp(p[j] - mx);
-                    sum += p[j];
-                }
-                const float inv = 1.0f / sum;
-                for (int64_t j = 0; j < Nk; ++j) p[j] *= inv;
+                for (int64_t j = 0; j < Nk; ++j) p[j] = dot(qi, kb + j * D, d) * scale;
+                softmax_row(p, Nk);
                 float * oi = out + (b * Nq + i) * D + h * d;
-                std::fill(oi, oi + d, 0.0f);
-                for (int64_t j = 0; j < Nk; ++j) {
-                    const float pj = p[j];
-                    const float * vj = vb + j * D;
-                    for (int64_t c = 0; c < d; ++c) oi[c] += pj * vj[c];
+                float acc[kMaxVecHead];
+                if (d <= kMaxVecHead) {
+                    std::fill(acc, acc + d, 0.0f);
+                    for (int64_t j = 0; j < Nk; ++j) axpy(p[j], vb + j * D, acc, d);
+                    std::copy(acc, acc + d, oi);
+                } else {
+                    std::fill(oi, oi + d, 0.0f);
+                    for (int64_t j = 0; j < Nk; ++j) axpy(p[j], vb + j * D, oi, d);
                 }
             }
         }
@@ -96,46 +134,40 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
     SA_CHECK_ARG(q && k && v && probs && dout, "attention_backward: null input");
     const float scale = 1.0f / std::sqrt((float) d);
     default_pool().parallel_for(B * nh, [&](int64_t t0, int64_t t1) {
-        float * ds = scratch((size_t) Nk);
+        // dS for the whole head, then every gradient row is written once from register accumulators.
+        float * ds = scratch((size_t) (Nq * Nk));
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / nh, h = t % nh;
+            const float * qb = q + b * Nq * D + h * d;
             const float * kb = k + b * Nk * D + h * d;
             const float * vb = v + b * Nk * D + h * d;
-            float * dkb = dk ? dk + b * Nk * D + h * d : nullptr;
-            float * dvb = dv ? dv + b * Nk * D + h * d : nullptr;
-            for (int64_t j = 0; j < Nk; ++j) {
-                if (dkb) std::fill(dkb + j * D, dkb + j * D + d, 0.0f);
-                if (dvb) std::fill(dvb + j * D, dvb + j * D + d, 0.0f);
-            }
+            const float * db = dout + b * Nq * D + h * d;
+            const float * pb = probs + (b * nh + h) * Nq * Nk;
             for (int64_t i = 0; i < Nq; ++i) {
-                const float * p = probs + ((b * nh + h) * Nq + i) * Nk;
-                const float * doi = dout + (b * Nq + i) * D + h * d;
-                const float * qi = q + (b * Nq + i) * D + h * d;
+                const float * p = pb + i * Nk;
+                const float * doi = db + i * D;
+                float * dsi = ds + i * Nk;
                 float rs = 0.0f;
                 for (int64_t j = 0; j < Nk; ++j) {
-                    ds[j] = dot(doi, vb + j * D, d);
-                    rs += ds[j] * p[j];
+                    dsi[j] = dot(doi, vb + j * D, d);
+                    rs += dsi[j] * p[j];
                 }
-                for (int64_t j = 0; j < Nk; ++j) ds[j] = p[j] * (ds[j] - rs) * scale;
-                if (dq) {
-                    float * dqi = dq + (b * Nq + i) * D + h * d;
-                    std::fill(dqi, dqi + d, 0.0f);
-                    for (int64_t j = 0; j < Nk; ++j) {
-                        const float * kj = kb + j * D;
-                        for (int64_t c = 0; c < d; ++c) dqi[c] += ds[j] * kj[c];
-                    }
-                }
-                if (dkb)
-                    for (int64_t j = 0; j < Nk; ++j) {
-                        float * dkj = dkb + j * D;
-                        for (int64_t c = 0; c < d; ++c) dkj[c] += ds[j] * qi[c];
-                    }
-                if (dvb)
-                    for (int64_t j = 0; j < Nk; ++j) {
-                        float * dvj = dvb + j * D;
-                        for (int64_t c = 0; c < d; ++c) dvj[c] += p[j] * doi[c];
-                    }
+                for (int64_t j = 0; j < Nk; ++j) dsi[j] = p[j] * (dsi[j] - rs) * scale;
             }
+            float acc[kMaxVecHead];
+            auto reduce_rows = [&](float * dst, const float * coef, int64_t stride_coef, int64_t n, const float * src) {
+                // dst[0:d] = sum_r coef[r * stride_coef] * src[r * D]
+                float * a = d <= kMaxVecHead ? acc : dst;
+                std::fill(a, a + d, 0.0f);
+                for (int64_t r = 0; r < n; ++r) axpy(coef[r * stride_coef], src + r * D, a, d);
+                if (a != dst) std::copy(a, a + d, dst);
+            };
+            if (dq)
+                for (int64_t i = 0; i < Nq; ++i) reduce_rows(dq + (b * Nq + i) * D + h * d, ds + i * Nk, 1, Nk, kb);
+            if (dk)
+                for (int64_t j = 0; j < Nk; ++j) reduce_rows(dk + (b * Nk + j) * D + h * d, ds + j, Nk, Nq, qb);
+            if (dv)
+                for (int64_t j = 0; j < Nk; ++j) reduce_rows(dv + (b * Nk + j) * D + h * d, pb + j, Nk, Nq, db);
         }
     });
 }

@@ -32,8 +32,7 @@ export function decodeModel(r: ProtoReader): DecodedModel {
     let producerName = "";
     let producerVersion = "";
     let graph: OnnxGraph | undefined;
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         switch (key.field) {
             case 1:
                 r.expect(key, WireType.VARINT, "ModelProto.ir_version");
@@ -64,8 +63,7 @@ export function decodeModel(r: ProtoReader): DecodedModel {
 
 function decodeOpset(r: ProtoReader): OnnxOpset {
     const out: OnnxOpset = { domain: "", version: 0 };
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         if (key.field === 1) out.domain = str(r, key, "OperatorSetIdProto.domain");
         else if (key.field === 2) {
             r.expect(key, WireType.VARINT, "OperatorSetIdProto.version");
@@ -78,8 +76,7 @@ function decodeOpset(r: ProtoReader): OnnxOpset {
 /** Decodes a GraphProto (also used for graph-valued attributes, e.g. If/Loop bodies). */
 export function decodeGraph(r: ProtoReader): OnnxGraph {
     const g: OnnxGraph = { name: "", nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [] };
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         switch (key.field) {
             case 1:
                 r.expect(key, WireType.LEN, "GraphProto.node");
@@ -116,8 +113,7 @@ export function decodeGraph(r: ProtoReader): OnnxGraph {
 
 function decodeNode(r: ProtoReader, index: number): OnnxNode {
     const n: OnnxNode = { name: "", opType: "", domain: "", inputs: [], outputs: [], attributes: new Map(), index };
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         switch (key.field) {
             case 1:
                 n.inputs.push(str(r, key, "NodeProto.input"));
@@ -165,8 +161,7 @@ function decodeAttribute(r: ProtoReader): OnnxAttribute {
     const tensors: OnnxTensor[] = [];
     const graphs: OnnxGraph[] = [];
     const seen = new Set<number>();
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         seen.add(key.field);
         switch (key.field) {
             case 1:
@@ -220,8 +215,16 @@ function decodeAttribute(r: ProtoReader): OnnxAttribute {
     if (type === 0) {
         // IR version 1 files may omit the type: infer it from the field that is present.
         const byField: [number, number][] = [
-            [2, A.FLOAT], [3, A.INT], [4, A.STRING], [5, A.TENSOR], [6, A.GRAPH],
-            [7, A.FLOATS], [8, A.INTS], [9, A.STRINGS], [10, A.TENSORS], [11, A.GRAPHS],
+            [2, A.FLOAT],
+            [3, A.INT],
+            [4, A.STRING],
+            [5, A.TENSOR],
+            [6, A.GRAPH],
+            [7, A.FLOATS],
+            [8, A.INTS],
+            [9, A.STRINGS],
+            [10, A.TENSORS],
+            [11, A.GRAPHS],
         ];
         for (const [field, ty] of byField) if (seen.has(field)) type = ty;
     }
@@ -257,8 +260,7 @@ function decodeAttribute(r: ProtoReader): OnnxAttribute {
 
 function decodeValueInfo(r: ProtoReader): OnnxValueInfo {
     const v: OnnxValueInfo = { name: "", elemType: undefined, shape: undefined };
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         if (key.field === 1) v.name = str(r, key, "ValueInfoProto.name");
         else if (key.field === 2) {
             r.expect(key, WireType.LEN, "ValueInfoProto.type");
@@ -269,16 +271,14 @@ function decodeValueInfo(r: ProtoReader): OnnxValueInfo {
 }
 
 function decodeType(r: ProtoReader, v: OnnxValueInfo): void {
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         if (key.field !== 1) {
             r.skip(key); // sequence, map, optional and sparse types carry no tensor shape here
             continue;
         }
         r.expect(key, WireType.LEN, "TypeProto.tensor_type");
         const t = r.message();
-        let k: FieldKey | null;
-        while ((k = t.next())) {
+        for (let k = t.next(); k; k = t.next()) {
             if (k.field === 1) {
                 t.expect(k, WireType.VARINT, "TypeProto.Tensor.elem_type");
                 v.elemType = onnxDType(t.int32());
@@ -292,8 +292,7 @@ function decodeType(r: ProtoReader, v: OnnxValueInfo): void {
 
 function decodeShape(r: ProtoReader): (number | string | null)[] {
     const dims: (number | string | null)[] = [];
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         if (key.field !== 1) {
             r.skip(key);
             continue;
@@ -301,8 +300,7 @@ function decodeShape(r: ProtoReader): (number | string | null)[] {
         r.expect(key, WireType.LEN, "TensorShapeProto.dim");
         const d = r.message();
         let value: number | string | null = null;
-        let k: FieldKey | null;
-        while ((k = d.next())) {
+        for (let k = d.next(); k; k = d.next()) {
             if (k.field === 1) {
                 d.expect(k, WireType.VARINT, "Dimension.dim_value");
                 value = d.int64();

@@ -57,9 +57,9 @@ export class OnnxModel {
             for (const node of this.graph.nodes) {
                 node.inputs.forEach((input, slot) => {
                     if (!input) return;
-                    let list = idx.get(input);
-                    if (!list) idx.set(input, (list = []));
-                    list.push({ node, slot });
+                    const list = idx.get(input);
+                    if (list) list.push({ node, slot });
+                    else idx.set(input, [{ node, slot }]);
                 });
             }
             this.consumerIndex = idx;
@@ -85,7 +85,7 @@ export class OnnxModel {
         const init = this.graph.initializers.get(name);
         if (init) return init;
         const node = this.producer(name);
-        if (!node || node.opType !== "Constant" || node.domain !== "") return undefined;
+        if (node?.opType !== "Constant" || node.domain !== "") return undefined;
         for (const a of node.attributes.values()) {
             if (a.type === "tensor" && a.name === "value") return { ...a.value, name };
             if (a.name === "value_float" && a.type === "float") {
@@ -98,7 +98,12 @@ export class OnnxModel {
                 return { name, dims: [], dtype: "int64", data: BigInt64Array.of(BigInt(a.value)) };
             }
             if (a.name === "value_ints" && a.type === "ints") {
-                return { name, dims: [a.value.length], dtype: "int64", data: BigInt64Array.from(a.value, (v) => BigInt(v)) };
+                return {
+                    name,
+                    dims: [a.value.length],
+                    dtype: "int64",
+                    data: BigInt64Array.from(a.value, (v) => BigInt(v)),
+                };
             }
         }
         return undefined;

@@ -3,7 +3,7 @@
 import { bfloat16ToFloat32Array, float16ToFloat32Array } from "@sam-ablate/tensor";
 
 import { ONNX_DATA_TYPES, type OnnxDType, type OnnxTensor, type OnnxTensorData } from "./types.js";
-import { type FieldKey, type ProtoReader, WireType } from "./wire.js";
+import { type ProtoReader, WireType } from "./wire.js";
 
 const ITEM_SIZE: Record<Exclude<OnnxDType, "string">, number> = {
     float32: 4,
@@ -98,8 +98,7 @@ export function decodeTensor(r: ProtoReader, at: number): OnnxTensor {
     const uint64s: bigint[] = [];
     const strings: string[] = [];
     let external = false;
-    let key: FieldKey | null;
-    while ((key = r.next())) {
+    for (let key = r.next(); key; key = r.next()) {
         switch (key.field) {
             case 1:
                 r.repeatedVarint(key, (s) => s.int64(), dims);
@@ -169,7 +168,10 @@ export function decodeTensor(r: ProtoReader, at: number): OnnxTensor {
     if (raw !== undefined) {
         const bytes = numel * ITEM_SIZE[dtype];
         if (raw.length !== bytes) {
-            throw r.error(`${label}: raw_data has ${raw.length} bytes, ${dtype} dims [${dims.join(", ")}] need ${bytes}`, at);
+            throw r.error(
+                `${label}: raw_data has ${raw.length} bytes, ${dtype} dims [${dims.join(", ")}] need ${bytes}`,
+                at,
+            );
         }
         return { name, dims, dtype, data: fromLittleEndian(dtype, numel, raw) };
     }
@@ -231,7 +233,13 @@ export function onnxToFloat32(t: OnnxTensor): Float32Array {
 /** Integer tensor values (int8..int64, uint8..uint64, bool) as JS numbers; throws for other types. */
 export function onnxToNumbers(t: OnnxTensor): number[] {
     const d = t.data;
-    if (Array.isArray(d) || d instanceof Float32Array || d instanceof Float64Array || t.dtype === "float16" || t.dtype === "bfloat16") {
+    if (
+        Array.isArray(d) ||
+        d instanceof Float32Array ||
+        d instanceof Float64Array ||
+        t.dtype === "float16" ||
+        t.dtype === "bfloat16"
+    ) {
         throw new TypeError(`tensor ${t.name}: ${t.dtype} is not an integer type`);
     }
     return Array.from(d as ArrayLike<number | bigint>, (v) => Number(v));

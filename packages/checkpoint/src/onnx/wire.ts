@@ -195,9 +195,11 @@ export class ProtoReader {
                 this.need(8, "fixed64");
                 this.pos += 8;
                 return;
-            case WireType.LEN:
-                this.pos += this.length();
+            case WireType.LEN: {
+                const len = this.length(); // advances past the length prefix first
+                this.pos += len;
                 return;
+            }
             case WireType.I32:
                 this.need(4, "fixed32");
                 this.pos += 4;

@@ -33,7 +33,10 @@ const OFF = {
 /** Parses the 348-byte header at the start of `bytes`; detects byte order from sizeof_hdr. */
 export function parseHeader(bytes: Uint8Array, source: string): NiftiHeader {
     if (bytes.length < NIFTI1_HEADER_BYTES) {
-        throw new DataError("ERR_SA_NIFTI", `${source}: truncated header: ${bytes.length} bytes (a NIfTI-1 header has ${NIFTI1_HEADER_BYTES})`);
+        throw new DataError(
+            "ERR_SA_NIFTI",
+            `${source}: truncated header: ${bytes.length} bytes (a NIfTI-1 header has ${NIFTI1_HEADER_BYTES})`,
+        );
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const le = view.getInt32(OFF.sizeofHdr, true);
@@ -42,9 +45,15 @@ export function parseHeader(bytes: Uint8Array, source: string): NiftiHeader {
     if (le === NIFTI1_HEADER_BYTES) littleEndian = true;
     else if (be === NIFTI1_HEADER_BYTES) littleEndian = false;
     else if (le === NIFTI2_HEADER_BYTES || be === NIFTI2_HEADER_BYTES) {
-        throw new DataError("ERR_SA_NIFTI", `${source}: NIfTI-2 files are not supported (sizeof_hdr 540); convert to NIfTI-1`);
+        throw new DataError(
+            "ERR_SA_NIFTI",
+            `${source}: NIfTI-2 files are not supported (sizeof_hdr 540); convert to NIfTI-1`,
+        );
     } else {
-        throw new DataError("ERR_SA_NIFTI", `${source}: bad sizeof_hdr ${le} (expected 348 in either byte order); not a NIfTI-1 file`);
+        throw new DataError(
+            "ERR_SA_NIFTI",
+            `${source}: bad sizeof_hdr ${le} (expected 348 in either byte order); not a NIfTI-1 file`,
+        );
     }
     const i16 = (o: number) => view.getInt16(o, littleEndian);
     const f32 = (o: number) => view.getFloat32(o, littleEndian);
@@ -68,7 +77,11 @@ export function parseHeader(bytes: Uint8Array, source: string): NiftiHeader {
         sformCode: i16(OFF.sformCode),
         quatern: [f32(OFF.quatern), f32(OFF.quatern + 4), f32(OFF.quatern + 8)],
         qoffset: [f32(OFF.qoffset), f32(OFF.qoffset + 4), f32(OFF.qoffset + 8)],
-        srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(OFF.srow + 16 * r + 4 * c))) as [number[], number[], number[]],
+        srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(OFF.srow + 16 * r + 4 * c))) as [
+            number[],
+            number[],
+            number[],
+        ],
         descrip: ascii(bytes, OFF.descrip, 80),
         magic,
     };
@@ -97,16 +110,17 @@ export function encodeHeader(fields: HeaderFields): Uint8Array {
     view.setInt32(OFF.sizeofHdr, NIFTI1_HEADER_BYTES, le);
     out[38] = "r".charCodeAt(0);
     const dim = [3, ...fields.dims, 1, 1, 1, 1];
-    dim.forEach((v, i) => view.setInt16(OFF.dim + 2 * i, v, le));
+    for (const [i, v] of dim.entries()) view.setInt16(OFF.dim + 2 * i, v, le);
     view.setInt16(OFF.datatype, fields.datatypeCode, le);
     view.setInt16(OFF.bitpix, fields.bitpix, le);
     const pixdim = [1, ...fields.pixdim, 0, 0, 0, 0];
-    pixdim.forEach((v, i) => view.setFloat32(OFF.pixdim + 4 * i, v, le));
+    for (const [i, v] of pixdim.entries()) view.setFloat32(OFF.pixdim + 4 * i, v, le);
     view.setFloat32(OFF.voxOffset, NIFTI1_DEFAULT_VOX_OFFSET, le);
     view.setFloat32(OFF.sclSlope, fields.sclSlope, le);
     view.setFloat32(OFF.sclInter, fields.sclInter, le);
     out[OFF.xyztUnits] = 2;
-    for (let i = 0; i < Math.min(fields.descrip.length, 79); i++) out[OFF.descrip + i] = fields.descrip.charCodeAt(i) & 0x7f;
+    for (let i = 0; i < Math.min(fields.descrip.length, 79); i++)
+        out[OFF.descrip + i] = fields.descrip.charCodeAt(i) & 0x7f;
     view.setInt16(OFF.qformCode, 0, le);
     view.setInt16(OFF.sformCode, 1, le);
     for (let r = 0; r < 3; r++) view.setFloat32(OFF.srow + 16 * r + 4 * r, fields.pixdim[r] as number, le);

@@ -24,14 +24,17 @@ export async function readNifti(file: string): Promise<NiftiVolume> {
     try {
         bytes = await readFile(file);
     } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read (${errorText(err)})`;
+        const why =
+            (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read (${errorText(err)})`;
         throw new DataError("ERR_SA_NIFTI", `${file}: ${why}`, { cause: err });
     }
     if (isGzip(bytes)) {
         try {
             bytes = await gunzipAsync(bytes);
         } catch (err) {
-            throw new DataError("ERR_SA_NIFTI", `${file}: gzip stream is corrupt or truncated (${errorText(err)})`, { cause: err });
+            throw new DataError("ERR_SA_NIFTI", `${file}: gzip stream is corrupt or truncated (${errorText(err)})`, {
+                cause: err,
+            });
         }
     }
     return parseNifti(bytes, file);
@@ -47,20 +50,25 @@ export function parseNifti(input: Uint8Array, source = "<buffer>"): NiftiVolume 
         try {
             bytes = gunzipSync(bytes);
         } catch (err) {
-            throw new DataError("ERR_SA_NIFTI", `${source}: gzip stream is corrupt or truncated (${errorText(err)})`, { cause: err });
+            throw new DataError("ERR_SA_NIFTI", `${source}: gzip stream is corrupt or truncated (${errorText(err)})`, {
+                cause: err,
+            });
         }
     }
     const header = parseHeader(bytes, source);
     const fail = (msg: string): never => {
         throw new DataError("ERR_SA_NIFTI", `${source}: ${msg}`);
     };
-    if (header.magic === "ni1") fail("header/image pairs (.hdr + .img) are not supported; convert to a single .nii file");
+    if (header.magic === "ni1")
+        fail("header/image pairs (.hdr + .img) are not supported; convert to a single .nii file");
     if (header.magic !== "n+1") fail(`bad magic '${header.magic}' (expected 'n+1'); not a single-file NIfTI-1`);
 
     const dims = volumeDims(header, fail);
     const type = datatypeByCode(header.datatypeCode);
     if (!type) {
-        fail(`unsupported datatype ${describeDatatypeCode(header.datatypeCode)}; supported: ${SUPPORTED_DATATYPES.join(", ")}`);
+        fail(
+            `unsupported datatype ${describeDatatypeCode(header.datatypeCode)}; supported: ${SUPPORTED_DATATYPES.join(", ")}`,
+        );
     }
     const info = type as DatatypeInfo;
     let offset = header.voxOffset;
@@ -105,7 +113,13 @@ function volumeDims(header: NiftiHeader, fail: (msg: string) => never): [number,
  * applying value = stored * scl_slope + scl_inter in double precision unless scl_slope is 0 or not
  * finite (nifti1.h: no scaling).
  */
-function decodeVoxels(bytes: Uint8Array, offset: number, count: number, info: DatatypeInfo, header: NiftiHeader): Float32Array {
+function decodeVoxels(
+    bytes: Uint8Array,
+    offset: number,
+    count: number,
+    info: DatatypeInfo,
+    header: NiftiHeader,
+): Float32Array {
     const raw = new Uint8Array(count * info.bytes);
     raw.set(bytes.subarray(offset, offset + raw.length));
     if (header.littleEndian !== HOST_LITTLE_ENDIAN && info.bytes > 1) swapBytes(raw, info.bytes);

@@ -113,7 +113,15 @@ function encodeRaw(input: NiftiWriteInput, littleEndian: boolean, source: string
     return out;
 }
 
-type NumericArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+type NumericArray =
+    | Int8Array
+    | Uint8Array
+    | Int16Array
+    | Uint16Array
+    | Int32Array
+    | Uint32Array
+    | Float32Array
+    | Float64Array;
 
 function typedArray(buffer: ArrayBufferLike, offset: number, count: number, info: DatatypeInfo): NumericArray {
     switch (info.name) {

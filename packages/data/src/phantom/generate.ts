@@ -64,7 +64,12 @@ export async function generatePhantoms(options: PhantomOptions): Promise<Phantom
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed)) throw new DataError("ERR_SA_DATA", `seed must be an integer, got ${seed}`);
     const patients = checkInteger("patients", options.patients ?? 8, 1, 9999);
-    const stage = await stageOutputDir(options.outDir, options.overwrite ?? false, (entries) => entries.includes(PHANTOM_DESCRIPTOR), "phantom dataset");
+    const stage = await stageOutputDir(
+        options.outDir,
+        options.overwrite ?? false,
+        (entries) => entries.includes(PHANTOM_DESCRIPTOR),
+        "phantom dataset",
+    );
     try {
         const result =
             options.kind === "radiology"
@@ -81,10 +86,18 @@ export async function generatePhantoms(options: PhantomOptions): Promise<Phantom
 }
 
 function failKind(options: never): never {
-    throw new DataError("ERR_SA_DATA", `phantom kind must be "radiology" or "pathology", got ${JSON.stringify((options as { kind: unknown }).kind)}`);
+    throw new DataError(
+        "ERR_SA_DATA",
+        `phantom kind must be "radiology" or "pathology", got ${JSON.stringify((options as { kind: unknown }).kind)}`,
+    );
 }
 
-async function writeRadiology(dir: string, options: RadiologyPhantomOptions, seed: number, count: number): Promise<Omit<PhantomResult, "outDir">> {
+async function writeRadiology(
+    dir: string,
+    options: RadiologyPhantomOptions,
+    seed: number,
+    count: number,
+): Promise<Omit<PhantomResult, "outDir">> {
     const slices = checkInteger("slices", options.slices ?? 40, 4, 1000);
     const size = checkInteger("size", options.size ?? 240, 64, 1024);
     const patients: string[] = [];
@@ -99,18 +112,41 @@ async function writeRadiology(dir: string, options: RadiologyPhantomOptions, see
         const writes = PHANTOM_MODALITIES.map((m) => {
             const rel = `${id}/${id}_${m}.nii.gz`;
             files.push(rel);
-            return writeNifti(path.join(dir, rel), { dims, data: c.volumes[m], datatype: "int16", pixdim, description: `sam-ablate phantom ${m}` }, { compressionLevel: 1 });
+            return writeNifti(
+                path.join(dir, rel),
+                { dims, data: c.volumes[m], datatype: "int16", pixdim, description: `sam-ablate phantom ${m}` },
+                { compressionLevel: 1 },
+            );
         });
         const segRel = `${id}/${id}_seg.nii.gz`;
         files.push(segRel);
-        writes.push(writeNifti(path.join(dir, segRel), { dims, data: c.seg, datatype: "uint8", pixdim, description: "sam-ablate phantom labels" }, { compressionLevel: 1 }));
+        writes.push(
+            writeNifti(
+                path.join(dir, segRel),
+                { dims, data: c.seg, datatype: "uint8", pixdim, description: "sam-ablate phantom labels" },
+                { compressionLevel: 1 },
+            ),
+        );
         await Promise.all(writes);
     }
-    await writeDescriptor(dir, { kind: "radiology", layout: "brats", seed, patients: count, slices, size, modalities: [...PHANTOM_MODALITIES] });
+    await writeDescriptor(dir, {
+        kind: "radiology",
+        layout: "brats",
+        seed,
+        patients: count,
+        slices,
+        size,
+        modalities: [...PHANTOM_MODALITIES],
+    });
     return { kind: "radiology", patients, files: files.sort() };
 }
 
-async function writePathology(dir: string, options: PathologyPhantomOptions, seed: number, count: number): Promise<Omit<PhantomResult, "outDir">> {
+async function writePathology(
+    dir: string,
+    options: PathologyPhantomOptions,
+    seed: number,
+    count: number,
+): Promise<Omit<PhantomResult, "outDir">> {
     const regions = checkInteger("regions", options.regions ?? 2, 1, 100);
     const size = checkInteger("regionSize", options.regionSize ?? 768, 64, 8192);
     await mkdir(path.join(dir, "rgbs_colorNormalized"));

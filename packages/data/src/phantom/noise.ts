@@ -105,22 +105,32 @@ export class FractalNoise {
     /** A fresh slice of noise values. */
     slice(z: number, amp = 1): Float32Array {
         const out = new Float32Array(this.width * this.height);
-        this.octaves.forEach((n, o) => n.addSlice(z, out, amp * (this.amps[o] as number)));
+        for (const [o, n] of this.octaves.entries()) n.addSlice(z, out, amp * (this.amps[o] as number));
         return out;
     }
 }
 
-/** Gaussian samples drawn once from a seed, reused by index for fast per-voxel noise. */
+/**
+ * Gaussian samples drawn once from a seed (a small table that stays in cache), handed out by random
+ * index: fast per-voxel noise for phantoms.
+ */
 export class NormalTable {
-    private readonly values = new Float32Array(1 << 16);
+    private static readonly BITS = 12;
+    private readonly values = new Float32Array(1 << NormalTable.BITS);
 
     constructor(private readonly rng: Rng) {
         for (let i = 0; i < this.values.length; i++) this.values[i] = rng.normal();
     }
 
-    /** Next pseudo-random standard normal sample. */
-    next(): number {
-        return this.values[this.rng.uint32() & 0xffff] as number;
+    /** Fills out[0..count) with pseudo-random standard normal samples (two per random draw). */
+    fill(out: Float32Array, count = out.length): void {
+        const mask = (1 << NormalTable.BITS) - 1;
+        const v = this.values;
+        for (let k = 0; k < count; k += 2) {
+            const r = this.rng.uint32();
+            out[k] = v[r & mask] as number;
+            if (k + 1 < count) out[k + 1] = v[(r >>> 16) & mask] as number;
+        }
     }
 }
 

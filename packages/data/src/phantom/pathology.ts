@@ -30,7 +30,13 @@ interface Nucleus {
  * debris; bands outside the region of interest (0) along some borders (glass, fat or more stroma).
  * Colours come from a Beer-Lambert mix of haematoxylin and eosin optical densities.
  */
-export function generatePathologyRegion(seed: number, patient: number, region: number, width: number, height: number): PathologyRegion {
+export function generatePathologyRegion(
+    seed: number,
+    patient: number,
+    region: number,
+    width: number,
+    height: number,
+): PathologyRegion {
     const rng = new Rng(seed, "pathology", patient, region);
     const W = width;
     const H = height;
@@ -47,7 +53,7 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
         const by = rng.uniform(0.15, 0.85) * H;
         const R = rng.uniform(0.12, 0.3) * S;
         const necrosis = n === 0 && rng.float() < 0.45 ? rng.uniform(0.25, 0.45) : 0;
-        paintBlob(label, W, H, bx, by, R, coarse, fine, 0.35, (i, rho) => {
+        paintBlob(W, H, bx, by, R, coarse, fine, 0.35, (i, rho) => {
             label[i] = necrosis > 0 && rho < necrosis ? BCSS_CODES.necrosis : BCSS_CODES.tumour;
         });
     }
@@ -55,7 +61,7 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
     const clusters = 2 + rng.int(5);
     for (let n = 0; n < clusters; n++) {
         const r = rng.uniform(18, 55) * (S / 768);
-        paintBlob(label, W, H, rng.uniform(0, W), rng.uniform(0, H), r, fine, texture, 0.3, (i) => {
+        paintBlob(W, H, rng.uniform(0, W), rng.uniform(0, H), r, fine, texture, 0.3, (i) => {
             if (label[i] === BCSS_CODES.stroma) label[i] = BCSS_CODES.inflammatory;
         });
     }
@@ -89,8 +95,9 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
         for (let x = 0; x < W; x++) {
             const i = y * W + x;
             const tx = texture[i] as number;
-            const fibre = 0.5 + 0.5 * Math.sin(((x * cosT + y * sinT) / lambda) * 2 * Math.PI + 6 * (warp[i] as number));
-            const stromaE = (gaps[i] as number) > 0.45 ? 0.12 : 0.42 + 0.28 * fibre + 0.05 * tx;
+            const fibre =
+                0.5 + 0.5 * Math.sin(((x * cosT + y * sinT) / lambda) * 2 * Math.PI + 14 * (warp[i] as number));
+            const stromaE = Math.abs(gaps[i] as number) < 0.035 ? 0.12 : 0.42 + 0.28 * fibre + 0.05 * tx;
             let e = stromaE;
             let h = 0.03;
             switch (label[i]) {
@@ -134,27 +141,71 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
         const i = Math.floor(y) * W + Math.floor(x);
         const code = label[i] as number;
         const u = rng.float();
-        const wobble: [number, number, number, number] = [rng.uniform(0, 0.15), rng.uniform(0, 2 * Math.PI), rng.uniform(0, 0.1), rng.uniform(0, 2 * Math.PI)];
-        const stromaLike = code === BCSS_CODES.stroma || (code === BCSS_CODES.tumour && septum[i]) || (code === BCSS_CODES.outsideRoi && outsideStyle === 2);
+        const wobble: [number, number, number, number] = [
+            rng.uniform(0, 0.15),
+            rng.uniform(0, 2 * Math.PI),
+            rng.uniform(0, 0.1),
+            rng.uniform(0, 2 * Math.PI),
+        ];
+        const stromaLike =
+            code === BCSS_CODES.stroma ||
+            (code === BCSS_CODES.tumour && septum[i]) ||
+            (code === BCSS_CODES.outsideRoi && outsideStyle === 2);
         if (stromaLike) {
             if (u < 100 / 3200) {
                 const a = rng.uniform(6, 10) * Math.max(scale, 0.5);
-                nuclei.push({ x, y, a, b: rng.uniform(1.8, 2.8), angle: theta0 + Math.PI / 2 + rng.uniform(-0.3, 0.3), stain: rng.uniform(0.8, 1.1), wobble, nucleolus: false });
+                nuclei.push({
+                    x,
+                    y,
+                    a,
+                    b: rng.uniform(1.8, 2.8),
+                    angle: theta0 + Math.PI / 2 + rng.uniform(-0.3, 0.3),
+                    stain: rng.uniform(0.8, 1.1),
+                    wobble,
+                    nucleolus: false,
+                });
             }
         } else if (code === BCSS_CODES.tumour) {
             if (u < 100 / 290) {
                 const a = rng.uniform(7, 13) * Math.max(scale, 0.5);
-                nuclei.push({ x, y, a, b: a * rng.uniform(0.6, 0.95), angle: rng.uniform(0, Math.PI), stain: rng.uniform(0.9, 1.6), wobble, nucleolus: rng.float() < 0.4 });
+                nuclei.push({
+                    x,
+                    y,
+                    a,
+                    b: a * rng.uniform(0.6, 0.95),
+                    angle: rng.uniform(0, Math.PI),
+                    stain: rng.uniform(0.9, 1.6),
+                    wobble,
+                    nucleolus: rng.float() < 0.4,
+                });
             }
         } else if (code === BCSS_CODES.inflammatory) {
             if (u < 100 / 110) {
                 const r = rng.uniform(3.5, 5) * Math.max(scale, 0.5);
-                nuclei.push({ x, y, a: r, b: r * rng.uniform(0.85, 1), angle: rng.uniform(0, Math.PI), stain: rng.uniform(1.5, 1.9), wobble, nucleolus: false });
+                nuclei.push({
+                    x,
+                    y,
+                    a: r,
+                    b: r * rng.uniform(0.85, 1),
+                    angle: rng.uniform(0, Math.PI),
+                    stain: rng.uniform(1.5, 1.9),
+                    wobble,
+                    nucleolus: false,
+                });
             }
         } else if (code === BCSS_CODES.necrosis) {
             if (u < 100 / 250) {
                 const r = rng.uniform(1, 2.5) * Math.max(scale, 0.5);
-                nuclei.push({ x, y, a: r, b: r * rng.uniform(0.5, 1), angle: rng.uniform(0, Math.PI), stain: rng.uniform(1.0, 1.6), wobble, nucleolus: false });
+                nuclei.push({
+                    x,
+                    y,
+                    a: r,
+                    b: r * rng.uniform(0.5, 1),
+                    angle: rng.uniform(0, Math.PI),
+                    stain: rng.uniform(1.0, 1.6),
+                    wobble,
+                    nucleolus: false,
+                });
             }
         }
     }
@@ -165,12 +216,14 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
     const ev = [0.1, 0.9, 0.4].map((v) => v * rng.uniform(0.9, 1.1));
     const normals = new NormalTable(rng);
     const rgb = new Uint8Array(W * H * 3);
+    const noise = new Float32Array(3 * W);
     for (let i = 0; i < W * H; i++) {
         const h = hem[i] as number;
         const e = eos[i] as number;
+        if (i % W === 0) normals.fill(noise);
         for (let c = 0; c < 3; c++) {
             const od = h * (hv[c] as number) + e * (ev[c] as number) + 0.02;
-            const v = 255 * Math.exp(-od) + 2.5 * normals.next();
+            const v = 255 * Math.exp(-od) + 2.5 * (noise[3 * (i % W) + c] as number);
             rgb[3 * i + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
         }
     }
@@ -178,7 +231,6 @@ export function generatePathologyRegion(seed: number, patient: number, region: n
 }
 
 function paintBlob(
-    label: Uint8Array,
     W: number,
     H: number,
     bx: number,
@@ -199,7 +251,8 @@ function paintBlob(
             const i = y * W + x;
             const dx = x - bx;
             const dy = y - by;
-            const rho = Math.sqrt(dx * dx + dy * dy) / R - roughness * (coarse[i] as number) - 0.12 * (fine[i] as number);
+            const rho =
+                Math.sqrt(dx * dx + dy * dy) / R - roughness * (coarse[i] as number) - 0.12 * (fine[i] as number);
             if (rho < 1) paint(i, rho);
         }
     }

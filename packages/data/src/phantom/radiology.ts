@@ -36,6 +36,10 @@ const SIGNAL: Record<PhantomModality, readonly number[]> = {
     t2: [0, 0.7, 0.06, 1.0, 0.62, 0.42, 0.55, 0.86, 0.68, 0.95, 0.84],
 };
 
+/** Lateral ventricles are tilted by +-0.26 rad. */
+const VENT_COS = Math.cos(0.26);
+const VENT_SIN = Math.sin(0.26);
+
 /** BraTS label of each tumour tissue class (others 0). */
 const LABEL_OF = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 2, 4, 1, 1]);
 
@@ -85,8 +89,15 @@ export function generateRadiologyCase(seed: number, patient: number, size: numbe
     const gain = PHANTOM_MODALITIES.map(() => rng.uniform(700, 2400));
     const sigma = PHANTOM_MODALITIES.map(() => rng.uniform(0.018, 0.035));
     const normals = new NormalTable(rng);
+    const noise = new Float32Array(2 * W);
+    const biasQuadratic = bias.map((b) =>
+        Float32Array.from({ length: W }, (_, x) => Math.exp(0.12 * (b[4] as number) * ((2 * x) / (W - 1) - 1) ** 2)),
+    );
 
-    const volumes = Object.fromEntries(PHANTOM_MODALITIES.map((m) => [m, new Int16Array(W * H * Z)])) as Record<PhantomModality, Int16Array>;
+    const volumes = Object.fromEntries(PHANTOM_MODALITIES.map((m) => [m, new Int16Array(W * H * Z)])) as Record<
+        PhantomModality,
+        Int16Array
+    >;
     const seg = new Uint8Array(W * H * Z);
     const tissue = new Uint8Array(W * H);
     const contrast = new Float32Array(W * H);
@@ -117,11 +128,18 @@ export function generateRadiologyCase(seed: number, patient: number, size: numbe
         contrast.fill(1);
         const ventricle = t > -0.25 && t < 0.41 ? Math.sqrt(Math.max(0, 1 - ((t - 0.08) / 0.33) ** 2)) : 0;
         const deep = t > -0.3 && t < 0.15 ? Math.sqrt(Math.max(0, 1 - ((t + 0.07) / 0.23) ** 2)) : 0;
+        const deepX = 22 * sf * s;
+        const deepA = 9 * sf * deep;
+        const deepB = 14 * sf * deep;
+        const ventX = 11 * sf * s;
+        const ventA = 6 * sf * ventricle;
+        const ventB = 22 * sf * ventricle;
         for (let y = 0; y < H; y++) {
+            const dy = y + 0.5 - cy;
+            const fissureX = 2 * sf * Math.sin(dy / fissureWave);
             for (let x = 0; x < W; x++) {
                 const i = y * W + x;
                 const dx = x + 0.5 - cx;
-                const dy = y + 0.5 - cy;
                 const rb = s * (boundary[i] as number);
                 const d = rb - (radius[i] as number);
                 if (d < 0) continue;
@@ -133,21 +151,20 @@ export function generateRadiologyCase(seed: number, patient: number, size: numbe
                     const gi = g[i] as number;
                     let cls = db < cortexT * (1 + 0.6 * gi) ? GM : WM;
                     if (cls === GM && Math.abs(gi) < 0.05 && db < cortexT * 1.4) cls = CSF;
-                    if (Math.abs(dx - 2 * sf * Math.sin(dy / fissureWave)) < 0.9 * sf && db < 0.8 * rb) cls = CSF;
+                    if (Math.abs(dx - fissureX) < 0.9 * sf && db < 0.8 * rb) cls = CSF;
                     if (deep > 0) {
-                        for (const side of [-1, 1]) {
-                            const u = (dx - side * 22 * sf * s) / (9 * sf * deep);
-                            const v = (dy - 6 * sf) / (14 * sf * deep);
+                        for (let side = -1; side <= 1; side += 2) {
+                            const u = (dx - side * deepX) / deepA;
+                            const v = (dy - 6 * sf) / deepB;
                             if (u * u + v * v < 1) cls = DEEP;
                         }
                     }
                     if (ventricle > 0) {
-                        for (const side of [-1, 1]) {
-                            const ang = side * 0.26;
-                            const px = dx - side * 11 * sf * s;
+                        for (let side = -1; side <= 1; side += 2) {
+                            const px = dx - side * ventX;
                             const py = dy + 4 * sf;
-                            const u = (px * Math.cos(ang) + py * Math.sin(ang)) / (6 * sf * ventricle);
-                            const v = (-px * Math.sin(ang) + py * Math.cos(ang)) / (22 * sf * ventricle);
+                            const u = (px * VENT_COS + side * py * VENT_SIN) / ventA;
+                            const v = (-side * px * VENT_SIN + py * VENT_COS) / ventB;
                             if (u * u + v * v < 1) cls = CSF;
                         }
                     }
@@ -171,26 +188,28 @@ export function generateRadiologyCase(seed: number, patient: number, size: numbe
             }
             blur121(signal, W, H);
             const [b0, b1, b2, b3, b4, b5] = bias[mi] as [number, number, number, number, number, number];
+            const quadratic = biasQuadratic[mi] as Float32Array;
             const sd = sigma[mi] as number;
             const gm = gain[mi] as number;
             const vol = volumes[m];
             const Zn = (2 * z) / Math.max(1, Z - 1) - 1;
             for (let y = 0; y < H; y++) {
                 const Y = (2 * y) / (H - 1) - 1;
-                // Smooth multiplicative bias: exp(0.12 * polynomial in X, Y, Z).
+                // Smooth multiplicative bias exp(0.12 * (c0 + c1 * X + b4 * X^2)), the linear term by recurrence.
                 const c0 = b1 * Y + b2 * Zn - b4 * Y * Y;
                 const c1 = b0 + b3 * Y + b5 * Zn;
+                let linear = Math.exp(0.12 * (c0 - c1));
+                const step = Math.exp((0.12 * c1 * 2) / (W - 1));
+                normals.fill(noise, 2 * W);
                 const row = y * W;
-                for (let x = 0; x < W; x++) {
+                for (let x = 0; x < W; x++, linear *= step) {
                     const i = row + x;
                     if (tissue[i] === BG) continue;
-                    const X = (2 * x) / (W - 1) - 1;
-                    const field = Math.exp(0.12 * (c0 + c1 * X + b4 * X * X));
-                    const v = (signal[i] as number) * field;
-                    const re = v + sd * normals.next();
-                    const im = sd * normals.next();
+                    const v = (signal[i] as number) * linear * (quadratic[x] as number);
+                    const re = v + sd * (noise[2 * x] as number);
+                    const im = sd * (noise[2 * x + 1] as number);
                     const value = Math.round(Math.sqrt(re * re + im * im) * gm);
-                    vol[segOffset + i] = value < 1 ? 1 : value > 32767 ? 32767 : value;
+                    vol[segOffset + i] = Math.min(Math.max(value, 1), 32767);
                 }
             }
         }
@@ -232,7 +251,14 @@ function makeLesions(
             enhancing: rng.float() < 0.85,
             contrast: rng.uniform(0.8, 1.15),
             edgeNoise: new ValueNoise(rng, W, H, Z, Math.max(3, r * 0.6), Math.max(1, (r * 0.6 * pxMm) / sliceSpacing)),
-            coreNoise: new ValueNoise(rng, W, H, Z, Math.max(3, r * 0.45), Math.max(1, (r * 0.45 * pxMm) / sliceSpacing)),
+            coreNoise: new ValueNoise(
+                rng,
+                W,
+                H,
+                Z,
+                Math.max(3, r * 0.45),
+                Math.max(1, (r * 0.45 * pxMm) / sliceSpacing),
+            ),
         });
     }
     return lesions;

