@@ -1,0 +1,66 @@
+// An ablation killed mid-training (SIGKILL: no chance to clean up) and rerun on the same folder resumes
+// at its last finished epoch, recomputes nothing that was finished, and ends with the same results as
+// an uninterrupted run (CPU runs are bit-reproducible for a seed and thread count).
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { runCliProcess, startCli } from "../helpers/cli.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-resume-"));
+const cache = path.join(tmp, "cache");
+const plan = path.join(tmp, "plan.json");
+writeFileSync(
+    plan,
+    JSON.stringify({
+        name: "resume",
+        datasets: [
+            { name: "mri", kind: "radiology", source: { type: "phantom", patients: 4, slicesPerPatient: 16 }, maxTrain: 4, maxTest: 2, strategies: ["points3", "box"] },
+        ],
+        training: { epochs: 3, stepsPerEpoch: 4 },
+        report: { samplesPerStrategy: 1 },
+    }),
+);
+
+const result = (run: string, s: string) => JSON.parse(readFileSync(path.join(run, "results", "mri", s, "seed0", "result.json"), "utf8"));
+
+test("kill mid-training, resume, same results as an uninterrupted run", async () => {
+    const a = path.join(tmp, "a");
+    const full = await runCliProcess(["ablate", "--plan", plan, "--out", a, "--cache-dir", cache, "--threads", "2"]);
+    assert.is(full.code, 0, full.stderr.slice(-2000));
+
+    const b = path.join(tmp, "b");
+    const stateOfSecond = path.join(b, "results", "mri", "box", "seed0", "state", "state.json");
+    let killed = false;
+    const run = startCli(["ablate", "--plan", plan, "--out", b, "--cache-dir", cache, "--threads", "2"]);
+    const poll = setInterval(() => {
+        // the second strategy has finished an epoch and is training: kill without warning
+        if (!killed && existsSync(stateOfSecond)) {
+            killed = true;
+            run.child.kill("SIGKILL");
+        }
+    }, 20);
+    const first = await run.done;
+    clearInterval(poll);
+    assert.ok(killed, `the run ended before it could be killed (exit ${first.code}): ${first.stderr.slice(-1000)}`);
+    assert.is(first.signal, "SIGKILL");
+    assert.ok(existsSync(path.join(b, "results", "mri", "points3", "seed0", "result.json")), "the finished strategy was lost");
+    assert.not.ok(existsSync(path.join(b, "results", "mri", "box", "seed0", "result.json")), "the killed strategy claims to be done");
+
+    const resumed = await runCliProcess(["ablate", "--plan", plan, "--out", b, "--cache-dir", cache, "--threads", "2"]);
+    assert.is(resumed.code, 0, resumed.stderr.slice(-2000));
+    assert.match(resumed.stderr, /points3 seed 0: .*already done/);
+    assert.match(resumed.stderr, /box seed 0: .*resumed/);
+    for (const s of ["points3", "box"]) {
+        const ra = result(a, s);
+        const rb = result(b, s);
+        assert.equal(rb.perImage, ra.perImage, `${s}: per-image results differ`);
+        assert.equal(rb.epochLosses, ra.epochLosses, `${s}: loss curves differ`);
+    }
+    const wa = readFileSync(path.join(a, "results", "mri", "box", "seed0", "decoder.safetensors"));
+    const wb = readFileSync(path.join(b, "results", "mri", "box", "seed0", "decoder.safetensors"));
+    assert.ok(wa.equals(wb), "final decoder weights differ");
+});
+
+test.run();
