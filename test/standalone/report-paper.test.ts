@@ -7,8 +7,9 @@ import { relativeImprovement } from "@sam-ablate/metrics";
 import { PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT, type PaperEntry, paperEntryForStrategy } from "@sam-ablate/report";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { FIXTURES as FIXTURES_DIR } from "../helpers/fixtures.js";
 
-const PAPER_TEXT = path.resolve(process.env.SA_FIXTURES ?? "/work/shared/fixtures", "../seed/sam-ablations-paper.txt");
+const PAPER_TEXT = path.resolve(FIXTURES_DIR, "../seed/sam-ablations-paper.txt");
 
 function entry(id: string, dataset: "BCSS" | "BraTS 2020"): PaperEntry {
     const e = paperEntryForStrategy(id, dataset);
