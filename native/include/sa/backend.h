@@ -120,7 +120,7 @@ class Backend {
     virtual void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
                                    int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
                                    int64_t vd) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend: attention_tinyvit is not implemented");
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit kernel");
     }
 
     // TinyViT fused blocks (MobileSAM layout, BatchNorm folded; y must not alias x). The base
