@@ -1,3 +1,5 @@
+import { type PromptPlan, parseStrategy } from "@sam-ablate/samplers";
+
 /**
  * Strategy ids: what each id means, its display name and the order in which strategies appear
  * in tables and figures (the paper's order: points, points + box, box, jitter, special strategies).
@@ -39,24 +41,40 @@ const FAMILY_RANK: Record<StrategyFamily, number> = {
     other: 7,
 };
 
-/** Decodes a strategy id (points3, points10_box, box, box_jitter5, pos50_neg50[_box], box_centre, centroid, four_sections). */
+/**
+ * Decodes a strategy id (points3, points10_box, box, box_jitter5, pos50_neg50[_box], box_centre, centroid,
+ * four_sections, and the generic forms the samplers understand) through the samplers' parser, so the
+ * report and the runner agree on what an id means. Ids the samplers reject are "other".
+ */
 export function parseStrategyId(id: string): StrategyInfo {
-    let m = /^points(\d+)(_box)?$/.exec(id);
-    if (m) return { id, family: "points", positives: Number(m[1]), withBox: m[2] !== undefined };
-    if (id === "box") return { id, family: "box", withBox: true };
-    m = /^box_jitter(\d+)$/.exec(id);
-    if (m) return { id, family: "jitter", withBox: true, jitterPercent: Number(m[1]) };
-    m = /^pos(\d+)_neg(\d+)(_box)?$/.exec(id);
-    if (m) {
-        return {
-            id,
-            family: "negatives",
-            positives: Number(m[1]),
-            negatives: Number(m[2]),
-            withBox: m[3] !== undefined,
-        };
+    let plan: PromptPlan;
+    try {
+        plan = parseStrategy(id).plan;
+    } catch {
+        return { id, family: "other", withBox: false };
     }
-    if (id === "box_centre" || id === "centroid" || id === "four_sections") return { id, family: id, withBox: false };
+    const withBox = plan.box.kind !== "none";
+    const pos = plan.positive;
+    if (plan.negative && plan.negative.count > 0) {
+        return { id, family: "negatives", positives: pos.kind === "random" ? pos.count : 0, negatives: plan.negative.count, withBox };
+    }
+    switch (pos.kind) {
+        case "random":
+            return { id, family: "points", positives: pos.count, withBox };
+        case "boxCentre":
+            return { id, family: "box_centre", withBox };
+        case "centroid":
+            return { id, family: "centroid", withBox };
+        case "fourSections":
+            return { id, family: "four_sections", withBox };
+        case "none":
+            break;
+    }
+    if (plan.box.kind === "tight") return { id, family: "box", withBox: true };
+    if (plan.box.kind === "jittered") {
+        const j = plan.box.jitter;
+        return j.mode === "outward" ? { id, family: "jitter", withBox: true, jitterPercent: Math.round(j.fraction * 1000) / 10 } : { id, family: "jitter", withBox: true };
+    }
     return { id, family: "other", withBox: false };
 }
 
