@@ -196,7 +196,6 @@ async function runStrategy(
             stepsPerEpoch: plan.training.stepsPerEpoch,
             batch: plan.training.batch,
             seed,
-            trainer: {},
             imgSize: model.imgSize,
             stateDir: path.join(dir, "state"),
             fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}`,

@@ -6,7 +6,7 @@
  * moments, step count, loss history) is saved at every epoch end so that an interrupted run resumes
  * where it stopped and reaches the same weights.
  */
-import type { NativeDecoderTrainer, NativeSamDecoder, TrainerOptions } from "@sam-ablate/native";
+import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
 import { rngFor } from "@sam-ablate/samplers";
 import { loadTrainState, saveTrainState, type TrainState } from "./checkpointing.js";
 import { type PatchPrompt, toNativePrompts } from "./prompts.js";
@@ -29,7 +29,6 @@ export interface TrainOptions {
     stepsPerEpoch: number;
     batch: number;
     seed: number;
-    trainer: TrainerOptions;
     /** Model input side (1024). */
     imgSize: number;
     /** Folder for the resumable state; none: no checkpoints. */
@@ -137,12 +136,13 @@ export async function trainDecoder(
                 samples.push(order[cursor % n] as number);
                 cursor++;
             }
-            const per = data.embedding(samples[0] as number).length;
-            const emb = new Float32Array(per * samples.length);
+            const embs = samples.map((s) => data.embedding(s));
+            const per = (embs[0] as Float32Array).length;
+            const emb = embs.length === 1 ? (embs[0] as Float32Array) : new Float32Array(per * samples.length);
             const tgt = new Float32Array(E4 * E4 * samples.length);
             const prompts: PatchPrompt[] = [];
             samples.forEach((s, b) => {
-                emb.set(data.embedding(s), b * per);
+                if (embs.length > 1) emb.set(embs[b] as Float32Array, b * per);
                 tgt.set(data.target(s), b * E4 * E4);
                 prompts.push(promptFor(s, globalStep));
             });
