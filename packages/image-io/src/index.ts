@@ -7,5 +7,6 @@ export { type DecodeOptions, decodeImage, decodeLabelImage, readImage, readLabel
 export { encodePng, type PngOptions, writePng } from "./encode.js";
 export { ImageIoError } from "./errors.js";
 export { type ResizeKernel, resizeImage } from "./resize.js";
+export { writeFileAtomic } from "./atomic-file.js";
 export { svgToPng } from "./svg.js";
 export type { EncodableImage, LabelImage, RawImage } from "./types.js";
