@@ -13,6 +13,7 @@
 #include <string>
 
 #include "napi-util.h"
+#include "sa/half.h"
 
 namespace saaddon {
 
@@ -66,4 +67,24 @@ Napi::Value map_file(const Napi::CallbackInfo & info) {
                                   m);
 }
 
+// halfToFloat(src: Uint16Array, dst?: Float32Array): widens binary16 values (exact), e.g. embeddings
+// read from the fp16 cache. dst, when given, must have src.length elements.
+Napi::Value half_to_float(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    bool ok = info.Length() >= 1 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+    SA_THROW_TYPEERROR_IF(!ok, env, "halfToFloat(src, dst?): src must be a Uint16Array");
+    Napi::Uint16Array src = info[0].As<Napi::Uint16Array>();
+    const size_t n = src.ElementLength();
+    Napi::Float32Array dst;
+    if (info.Length() >= 2 && !info[1].IsUndefined()) {
+        dst = arg_f32(info, 1, "halfToFloat(src, dst)");
+        SA_THROW_RANGEERROR_IF(dst.ElementLength() != n, env, "halfToFloat: dst must have as many elements as src");
+    } else {
+        dst = Napi::Float32Array::New(env, n);
+    }
+    sa::half_to_float(src.Data(), dst.Data(), (int64_t) n);
+    return dst;
+}
+
 }  // namespace saaddon
+

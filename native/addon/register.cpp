@@ -10,10 +10,12 @@
 namespace saaddon {
 
 Napi::Value map_file(const Napi::CallbackInfo & info);
+Napi::Value half_to_float(const Napi::CallbackInfo & info);
 
 void register_all(Napi::Env env, Napi::Object exports) {
     exports.Set("backends", Napi::Function::New(env, backends_info, "backends"));
     exports.Set("mapFile", Napi::Function::New(env, map_file, "mapFile"));
+    exports.Set("halfToFloat", Napi::Function::New(env, half_to_float, "halfToFloat"));
     ImageEncoderWrap::init(env, exports);
     SamDecoderWrap::init(env, exports);
     DecoderTrainerWrap::init(env, exports);

@@ -148,6 +148,8 @@ export interface BindingModule {
      * ArrayBuffer is garbage-collected.
      */
     mapFile(path: string, offset?: number, length?: number): ArrayBuffer;
+    /** Widens binary16 values to float32 (exact; F16C-vectorised). */
+    halfToFloat(src: Uint16Array, dst?: Float32Array): Float32Array;
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
     SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
-import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
+import { float32ToFloat16Array } from "@sam-ablate/tensor";
 
 const MAGIC = "SAEMB001";
 const ALIGN = 4096;
@@ -139,7 +139,7 @@ export class EmbeddingCache {
             throw new EmbeddingCacheError(this.file, `index ${i} out of range [0, ${this.ids.length})`);
         }
         const per = this.dims[0] * this.dims[1] * this.dims[2];
-        return float16ToFloat32Array(this.data.subarray(i * per, (i + 1) * per));
+        return loadAddon().halfToFloat(this.data.subarray(i * per, (i + 1) * per));
     }
 
     /** Embedding of an image id as float32 [C, E, E]. */

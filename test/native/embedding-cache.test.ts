@@ -1,0 +1,69 @@
+// The fp16 embedding cache: written atomically, memory-mapped, trusted only when complete and keyed to
+// the same model, preprocessing and image ids; and the native half -> float conversion it reads with.
+import { mkdtempSync, readdirSync, truncateSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadAddon } from "@sam-ablate/native";
+import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
+import { cacheFileName, EmbeddingCache, type EmbeddingCacheKey, EmbeddingCacheWriter } from "@sam-ablate/train";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "sa-cache-"));
+const key: EmbeddingCacheKey = { modelHash: "abc", model: "test", preprocessing: { imgSize: 64 } };
+const ids = ["p1_a", "p1_b", "p2_a"];
+const dims: [number, number, number] = [4, 3, 3];
+const emb = (i: number) => new Float32Array(36).map((_, k) => Math.sin(i * 100 + k) * 3.3);
+
+test("halfToFloat is exact for every binary16 value", () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const native = loadAddon().halfToFloat(all);
+    const ref = float16ToFloat32Array(all);
+    for (let i = 0; i < 65536; i++) {
+        const a = native[i] as number;
+        const b = ref[i] as number;
+        if (!(Number.isNaN(a) && Number.isNaN(b)) && !Object.is(a, b)) assert.unreachable(`bits ${i}: ${a} != ${b}`);
+    }
+});
+
+test("write, reopen, read back the fp16 values", () => {
+    const file = cacheFileName(dir, "ds", key);
+    const w = new EmbeddingCacheWriter(file, key, ids, dims);
+    ids.forEach((_, i) => w.append(emb(i)));
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith(".saemb")), [], "visible before finish()");
+    w.finish();
+    const c = EmbeddingCache.openIfValid(file, key, ids);
+    assert.ok(c);
+    for (let i = 0; i < ids.length; i++) {
+        assert.equal(Array.from(c?.get(i) ?? []), Array.from(float16ToFloat32Array(float32ToFloat16Array(emb(i)))));
+    }
+    assert.equal(Array.from(c?.getById("p2_a") ?? []), Array.from(c?.get(2) ?? []));
+});
+
+test("a foreign key, other ids or a truncated file are not trusted", () => {
+    const file = cacheFileName(dir, "ds", key);
+    assert.not.ok(EmbeddingCache.openIfValid(file, { ...key, modelHash: "other" }, ids));
+    assert.not.ok(EmbeddingCache.openIfValid(file, key, ["p1_a", "p2_a", "p1_b"]));
+    truncateSync(file, statSync(file).size - 2);
+    assert.not.ok(EmbeddingCache.openIfValid(file, key, ids));
+});
+
+test("an interrupted write leaves nothing under the final name", () => {
+    const file = cacheFileName(dir, "ds2", key);
+    const w = new EmbeddingCacheWriter(file, key, ids, dims);
+    w.append(emb(0));
+    assert.throws(() => w.finish(), /only 1 of 3/);
+    w.abort();
+    assert.not.ok(EmbeddingCache.openIfValid(file, key, ids));
+    assert.equal(readdirSync(dir).filter((f) => f.includes("ds2")), []);
+});
+
+test("non-finite embeddings are refused with the image id", () => {
+    const w = new EmbeddingCacheWriter(cacheFileName(dir, "ds3", key), key, ids, dims);
+    const bad = emb(0);
+    bad[5] = Number.NaN;
+    assert.throws(() => w.append(bad), /p1_a/);
+    w.abort();
+});
+
+test.run();
