@@ -60,6 +60,14 @@ test("an unwritable output folder", async () => {
     assert.match(r.stderr, /not-a-folder/);
 });
 
+test("a bad effort table", async () => {
+    const effort = path.join(tmp, "effort.json");
+    writeFileSync(effort, JSON.stringify({ box: "trivial" }));
+    const r = await runCliProcess(["ablate", "--plan", "quick", "--effort", effort, "--out", path.join(tmp, "run-e")]);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, /effort\.json: effort of "box" is "trivial"/);
+});
+
 test("an unknown command suggests one", async () => {
     const r = await runCliProcess(["ablat"]);
     assert.is(r.code, 2);

@@ -4,7 +4,8 @@
  */
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
-import { renderReport, summaryText } from "@sam-ablate/report";
+import { type EffortTable, parseEffortTable, renderReport, summaryText } from "@sam-ablate/report";
+import { readFileSync } from "node:fs";
 import { type AblationPlan, buildRunResults, runAblation } from "@sam-ablate/train";
 import { CliError } from "./errors.js";
 import { createReporter } from "./progress.js";
@@ -19,7 +20,19 @@ export interface PlanRunSummary {
 }
 
 /** Runs `plan` into `runDir`; SIGINT/SIGTERM stop it between steps (finished work is kept). */
-export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: boolean; threads?: number; cacheDir?: string }): Promise<PlanRunSummary> {
+/** Reads a Figure-10 effort table (JSON: strategy id -> "low" | "medium" | "high") over the defaults. */
+export function loadEffort(file: string | undefined): EffortTable | undefined {
+    if (!file) return undefined;
+    let json: unknown;
+    try {
+        json = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+        throw new CliError(`${file}: cannot read the effort table: ${(e as Error).message}`, "ERR_SA_USAGE");
+    }
+    return parseEffortTable(json, file);
+}
+
+export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: boolean; threads?: number; cacheDir?: string; effort?: string }): Promise<PlanRunSummary> {
     const rep = createReporter({ json: opts.json });
     const addon = loadAddon();
     const threads = opts.threads ?? plan.threads;
@@ -33,6 +46,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    const effort = loadEffort(opts.effort);
     const t0 = performance.now();
     try {
         rep.stage(`run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`);
@@ -52,7 +66,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
         rep.stage("rendering the report");
         const results = await buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
         const reportDir = path.join(runDir, "report");
-        await renderReport(results, reportDir);
+        await renderReport(results, reportDir, effort ? { effort } : {});
         rep.done();
         if (!opts.json) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
         return {

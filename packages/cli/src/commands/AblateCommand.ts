@@ -14,6 +14,7 @@ export interface AblateArgs {
     backend?: "cpu" | "cuda" | "auto";
     seeds?: number[];
     "cache-dir"?: string;
+    effort?: string;
     json: boolean;
     threads?: number;
 }
@@ -61,6 +62,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, describe: "compute backend (auto: CUDA when available)" })
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
+            .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
             .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
             .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights") as never,
@@ -68,7 +70,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
         const base = loadPlan(argv.plan);
         const plan = applyOverrides(base, argv);
         const out = argv.out ?? path.join("runs", plan.name);
-        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}), ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}) });
+        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}), ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}), ...(argv.effort ? { effort: argv.effort } : {}) });
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
 };

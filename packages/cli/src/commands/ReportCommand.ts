@@ -4,17 +4,22 @@ import type { CommandModule } from "yargs";
 import { renderReport, summaryText } from "@sam-ablate/report";
 import { type AblationPlan, buildRunResults, loadPreparedForReport, readStrategyRecord, strategiesFor } from "@sam-ablate/train";
 import { CliError } from "../errors.js";
+import { loadEffort } from "../runPlan.js";
 import { VERSION } from "../version.js";
 
 export interface ReportArgs {
     run: string;
+    effort?: string;
     json: boolean;
 }
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
     command: "report <run>",
     describe: "Re-render the tables, figures and HTML report of a run folder",
-    builder: (y) => y.positional("run", { type: "string", demandOption: true, describe: "run folder of `ablate`/`demo`" }) as never,
+    builder: (y) =>
+        y
+            .positional("run", { type: "string", demandOption: true, describe: "run folder of `ablate`/`demo`" })
+            .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" }) as never,
     handler: async (argv) => {
         const cfg = path.join(argv.run, "config.json");
         if (!existsSync(cfg)) throw new CliError(`${argv.run}: not a run folder (no config.json)`, "ERR_SA_RUN_FOLDER");
@@ -32,7 +37,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         const data = await loadPreparedForReport(plan, argv.run);
         const results = await buildRunResults(plan, records, data, argv.run, `sam-ablate ${VERSION}`);
         const reportDir = path.join(argv.run, "report");
-        await renderReport(results, reportDir);
+        const effort = loadEffort(argv.effort);
+        await renderReport(results, reportDir, effort ? { effort } : {});
         if (argv.json) process.stdout.write(`${JSON.stringify({ ok: true, report: path.resolve(reportDir, "report.html"), strategies: records.length })}\n`);
         else process.stdout.write(`${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
     },
