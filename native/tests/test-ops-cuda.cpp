@@ -4,9 +4,12 @@
 // element the kernel forgets to write fails the comparison. Tolerances are relative to the largest
 // reference magnitude (rel) and, for the reduced-precision math modes, the normalised mean squared
 // error (nmse). Without a CUDA build or device the program prints "skipped: ..." and exits 0.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -147,6 +150,29 @@ SA_TEST(memory_alloc_zeroed_transfers_fill_copy) {
     gpu().download(h.data(), p, n);
     satest::expect(h == ref, "overlapping copy");
     gpu().free(p);
+}
+
+SA_TEST(memory_large_uploads_pinned_staging) {
+    // Above the staging threshold, with a partial last chunk; the source is overwritten as soon as each
+    // upload returns, which must not change what arrives on the device.
+    const size_t n = (size_t(13) << 20) / sizeof(float) + 7;
+    float * p = gpu().alloc(n);
+    float * q = gpu().alloc(n);
+    std::vector<float> src = random_vec(n);
+    const std::vector<float> first = src;
+    gpu().upload(p, src.data(), n);
+    for (auto & x : src) x = -x;
+    const std::vector<float> second = src;
+    gpu().upload(q, src.data(), n);
+    std::fill(src.begin(), src.end(), 0.0f);
+    gpu().upload(p + n / 2, first.data() + n / 2, n - n / 2);  // unaligned start, reuses the staging buffers
+    std::vector<float> h(n);
+    gpu().download(h.data(), p, n);
+    satest::expect(h == first, "staged upload round trip");
+    gpu().download(h.data(), q, n);
+    satest::expect(h == second, "second staged upload (source reused at once)");
+    gpu().free(p);
+    gpu().free(q);
 }
 
 SA_TEST(memory_stats_and_caching) {
@@ -446,6 +472,79 @@ SA_TEST(attention_vit_windowed_global_relpos) {
         // The random rel-pos tables give logits up to about +-20, where the fp32 CPU reference itself is
         // about 1e-5 (relative) from a float64 evaluation; an indexing error would be off by ~1e-1.
         check(std::string("attention_vit ") + c.name, out, 1e-4);
+    }
+}
+
+// Rounds to the nearest bf16 value (ties to even), kept in a float.
+float round_bf16(float x) {
+    if (std::isnan(x)) return x;
+    uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+std::vector<float> rounded_bf16(std::vector<float> v) {
+    for (auto & x : v) x = round_bf16(x);
+    return v;
+}
+
+// The BF16 math mode's attention (tensor-core kernel where the shape allows, else the fp32 kernel)
+// against the fp32 CPU reference. The yardstick is the CPU reference evaluated on the same inputs
+// rounded to bf16 (qkv and the relative-position tables): the GPU's RMS error may be at most twice, and
+// its largest error at most three times, the error that rounding alone causes.
+SA_TEST(attention_vit_bf16_math) {
+    struct Case {
+        const char * name;
+        int64_t B, H, W, nh, hd, lh, lw;  // lh/lw: rel table lengths (0: no rel-pos)
+    } cases[] = {
+        {"vit-b window 14x14 hd64", 3, 14, 14, 2, 64, 27, 27},
+        {"vit-b global 64x64 hd64", 1, 64, 64, 2, 64, 127, 127},
+        {"resampled tables 12x10 hd64", 2, 12, 10, 2, 64, 27, 13},
+        {"vit-h global 32x32 hd80", 1, 32, 32, 2, 80, 63, 63},
+        {"rows across query blocks 20x16 hd128", 1, 20, 16, 2, 128, 39, 31},
+        {"no rel-pos 7x9 hd64 (odd token count)", 2, 7, 9, 3, 64, 0, 0},
+        {"odd width 11x11 hd64 (fp32 kernel)", 1, 11, 11, 2, 64, 21, 21},
+        {"head dim 32 (fp32 kernel)", 2, 8, 8, 2, 32, 15, 15},
+    };
+    const sa::CudaMath prev = sa::cuda_get_math(gpu());
+    for (const Case & c : cases) {
+        Dual d;
+        const int64_t N = c.H * c.W, C = c.nh * c.hd;
+        const bool rel = c.lh > 0;
+        const std::vector<float> hq = random_vec((size_t) (c.B * N * 3 * C), -1.5f, 1.5f);
+        const std::vector<float> hrh = random_vec((size_t) std::max<int64_t>(1, c.lh * c.hd));
+        const std::vector<float> hrw = random_vec((size_t) std::max<int64_t>(1, c.lw * c.hd));
+        Buf qkv = d.from(hq), rh = d.from(hrh), rw = d.from(hrw), out = d.poison((size_t) (c.B * N * C));
+        Buf qkv16 = d.from(rounded_bf16(hq)), rh16 = d.from(rounded_bf16(hrh)), rw16 = d.from(rounded_bf16(hrw));
+        Buf out16 = d.poison(out.n);
+        cpu().attention_vit(qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr,
+                            c.lw);
+        cpu().attention_vit(qkv16.c, out16.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh16.c : nullptr, c.lh,
+                            rel ? rw16.c : nullptr, c.lw);
+        sa::cuda_set_math(gpu(), sa::CudaMath::BF16);
+        gpu().attention_vit(qkv.g, out.g, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.g : nullptr, c.lh, rel ? rw.g : nullptr,
+                            c.lw);
+        sa::cuda_set_math(gpu(), prev);
+        const std::vector<float> ref = Dual::host_cpu(out), ref16 = Dual::host_cpu(out16), got = Dual::host_gpu(out);
+        const satest::Diff dg = satest::diff(got.data(), ref.data(), (int64_t) ref.size());
+        const satest::Diff dr = satest::diff(ref16.data(), ref.data(), (int64_t) ref.size());
+        double se_g = 0.0, se_r = 0.0, ss = 0.0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+            se_g += ((double) got[i] - ref[i]) * ((double) got[i] - ref[i]);
+            se_r += ((double) ref16[i] - ref[i]) * ((double) ref16[i] - ref[i]);
+            ss += (double) ref[i] * ref[i];
+        }
+        const double nmse_g = se_g / ss, nmse_r = se_r / ss;
+        char buf[320];
+        std::snprintf(buf, sizeof buf, "attention_vit bf16 %s: rel=%.3g nmse=%.3g (bf16-input reference: rel=%.3g nmse=%.3g)",
+                      c.name, dg.rel(), nmse_g, dr.rel(), nmse_r);
+        const bool ok = std::isfinite(nmse_g) && std::isfinite(dg.max_abs) && nmse_g <= 4.0 * nmse_r + 1e-12 &&
+                        dg.rel() <= 3.0 * dr.rel() + 1e-6;
+        if (!ok) satest::fail(std::string("not close: ") + buf);
+        std::printf("    ok %s\n", buf);
     }
 }
 

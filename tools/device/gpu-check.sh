@@ -76,6 +76,7 @@ grep -E "tests passed|tests failed|Failed|\*\*\*|Passed|Not Run|No tests" "$OUT/
 if [ -f "$OUT/test-ops-cuda.log" ]; then
   echo "-- test-ops-cuda: $(grep -E '^[0-9]+ passed' "$OUT/test-ops-cuda.log")"
   grep -E "FAIL|skipped" "$OUT/test-ops-cuda.log" | head -20
+  grep -E "attention_vit bf16|pinned_staging" "$OUT/test-ops-cuda.log" | sed 's/^ *//' | head -12
 fi
 if [ "${SA_BENCH:-1}" != "0" ]; then
   echo "-- encoder (bench-cuda-encoder):"

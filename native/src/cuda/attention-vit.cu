@@ -10,9 +10,12 @@
 //     softmax (running row max and sum, rescaling the output accumulators), and O += P V;
 //   * each thread owns a 4x4 block of the score tile and 4 rows x (HDP/16) columns of the output.
 // Scores never leave shared memory/registers, so global attention over 4096 tokens needs no N x N buffer.
+// This is the FP32/TF32 path (and the fallback for shapes the tensor-core kernel does not take); the
+// BF16 math mode runs attention-vit-bf16.cu.
 #include <algorithm>
 #include <string>
 
+#include "cuda/attention-vit-bf16.cuh"
 #include "cuda/attention-vit.cuh"
 #include "cuda/backend-cuda.cuh"
 #include "cuda/common.cuh"
@@ -293,7 +296,13 @@ void CudaBackend::attention_vit(const float * qkv, float * out, int64_t B, int64
         cuda::launch_resample_rel_pos(rel_pos_w, rel_len_w, rw.as<float>(), lw, hd, stream_);
         Rw = rw.as<float>();
     }
-    cuda::launch_attention_vit(qkv, out, B, H, W, nh, hd, Rh, Rw, (size_t) props_.sharedMemPerBlockOptin, stream_);
+    const size_t max_smem = (size_t) props_.sharedMemPerBlockOptin;
+    if (math_ == CudaMath::BF16 && cuda::attention_vit_bf16_supported(qkv, out, H, W, hd, use_rel, max_smem)) {
+        Scratch qkv16(*this, cuda::attention_vit_bf16_scratch_bytes(B, H, W, nh, hd));
+        cuda::launch_attention_vit_bf16(qkv, out, B, H, W, nh, hd, Rh, Rw, qkv16.as<void>(), stream_);
+        return;
+    }
+    cuda::launch_attention_vit(qkv, out, B, H, W, nh, hd, Rh, Rw, max_smem, stream_);
 }
 
 }  // namespace sa

@@ -79,6 +79,7 @@ CudaBackend::~CudaBackend() {
     // Destructors never throw: errors here (e.g. a device lost earlier) are dropped.
     cudaSetDevice(device_);
     cudaStreamSynchronize(stream_);
+    staging_.reset();
     if (lt_) cublasLtDestroy(lt_);
     if (cublas_) cublasDestroy(cublas_);
     if (workspace_) cudaFree(workspace_);

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "cuda/allocator.cuh"
+#include "cuda/staging.cuh"
 #include "sa/backend-cuda.h"
 
 namespace sa {
@@ -116,6 +117,7 @@ class CudaBackend final : public Backend {
     CudaMath math_;
     bool zero_alloc_;
     std::unique_ptr<cuda::LtPlanCache, void (*)(cuda::LtPlanCache *)> lt_plans_{nullptr, cuda::destroy_lt_plan_cache};
+    std::unique_ptr<cuda::HostStaging> staging_;  // pinned buffers of large uploads, created on first use
 };
 
 // The CudaBackend behind a Backend reference, or an sa::Error(SA_ERR_INVALID_ARG) naming `what`.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// CUDA backend memory: caching-allocator buffers (zeroed on request), stream-ordered transfers and
-// fills, and synchronize(), which turns asynchronous device errors into sa::Error.
+// CUDA backend memory: caching-allocator buffers (zeroed on request), stream-ordered transfers (large
+// uploads through pinned staging, staging.cuh) and fills, and synchronize(), which turns asynchronous
+// device errors into sa::Error.
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "cuda/backend-cuda.cuh"
@@ -50,8 +52,18 @@ void CudaBackend::upload(float * dst, const float * host_src, size_t n) {
     if (n == 0) return;
     SA_CHECK_ARG(dst && host_src, "upload: null pointer");
     activate();
-    // From pageable memory the call returns once the source has been staged, so the caller may reuse it.
-    SA_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice, stream_));
+    // Either way the call returns once the source has been read, so the caller may reuse it. Large
+    // uploads go through pinned staging buffers (several host threads, transfers overlapping the host
+    // copies); small ones, and any inside a graph capture (which refuses them), through the driver.
+    const size_t bytes = n * sizeof(float);
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    SA_CUDA_CHECK(cudaStreamIsCapturing(stream_, &cap));
+    if (bytes >= cuda::HostStaging::kMinBytes && cap == cudaStreamCaptureStatusNone) {
+        if (!staging_) staging_ = std::make_unique<cuda::HostStaging>(device_);
+        staging_->upload(dst, host_src, bytes, stream_);
+        return;
+    }
+    SA_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
 }
 
 void CudaBackend::download(float * host_dst, const float * src, size_t n) {
