@@ -3,18 +3,25 @@
 // the tight box, 64 x 64 image embedding (SAM ViT-B at 1024), DiceCE loss, Adam; random weights with
 // the official decoder shapes (dim 256, depth 2, 8 heads, MLP 2048, 4 mask tokens).
 //
-//   bench-train-step [--threads N] [--steps N]
+//   bench-train-step [--threads N] [--steps N] [--profile]
 //
-// Prints the median ms per train step and per decoder forward pass (predict_all, 4 masks) over
-// --steps runs after warm-up, with the per-step FLOP rate.
+// Prints the median wall-clock and process CPU time (user + sys, all threads) per train step and per
+// decoder forward pass (predict_all, 4 masks) over --steps runs after warm-up. --profile also runs the
+// train steps through a timing decorator of the backend and prints, per op and shape, the mean wall
+// and CPU milliseconds per step (each op call is timed on its own, so the total slightly exceeds the
+// plain step time).
+#include <ctime>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sa/backend.h"
@@ -26,6 +33,218 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Process CPU time (user + sys over all threads), ms.
+double cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
+}
+
+double wall_ms() { return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count(); }
+
+std::string dims(std::initializer_list<int64_t> d) {
+    std::string s;
+    for (int64_t v : d) s += (s.empty() ? "" : "x") + std::to_string(v);
+    return s;
+}
+
+// A Backend decorator that forwards every op to `inner` and accumulates its wall and CPU time under
+// "op shape". Memory management and transfers are forwarded untimed.
+class ProfilingBackend final : public sa::Backend {
+  public:
+    explicit ProfilingBackend(sa::Backend & inner) : in_(inner) {}
+
+    struct Entry {
+        double wall = 0, cpu = 0;
+        int64_t calls = 0;
+    };
+    const std::map<std::string, Entry> & entries() const { return entries_; }
+    void reset() { entries_.clear(); }
+
+    sa::DeviceKind kind() const override { return in_.kind(); }
+    std::string name() const override { return in_.name(); }
+    float * alloc(size_t n) override { return in_.alloc(n); }
+    void free(float * p) override { in_.free(p); }
+    void upload(float * d, const float * s, size_t n) override { in_.upload(d, s, n); }
+    void download(float * d, const float * s, size_t n) override { in_.download(d, s, n); }
+    void synchronize() override { in_.synchronize(); }
+    void copy(float * d, const float * s, size_t n) override {
+        timed("copy " + dims({(int64_t) n}), [&] { in_.copy(d, s, n); });
+    }
+    void fill(float * d, float v, size_t n) override {
+        timed("fill " + dims({(int64_t) n}), [&] { in_.fill(d, v, n); });
+    }
+    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+              const float * B, int64_t ldb, float beta, float * C, int64_t ldc) override {
+        timed(gemm_key("gemm", ta, tb, M, N, K, 1),
+              [&] { in_.gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
+    }
+    void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                      int64_t sa_, const float * B, int64_t ldb, int64_t sb, float beta, float * C, int64_t ldc,
+                      int64_t sc, int64_t batch) override {
+        timed(gemm_key("gemm_batched", ta, tb, M, N, K, batch), [&] {
+            in_.gemm_batched(ta, tb, M, N, K, alpha, A, lda, sa_, B, ldb, sb, beta, C, ldc, sc, batch);
+        });
+    }
+    void add(const float * a, const float * b, float * y, int64_t n) override {
+        timed("add " + dims({n}), [&] { in_.add(a, b, y, n); });
+    }
+    void add_bias(const float * x, const float * b, float * y, int64_t r, int64_t c) override {
+        timed("add_bias " + dims({r, c}), [&] { in_.add_bias(x, b, y, r, c); });
+    }
+    void scale(const float * x, float s, float * y, int64_t n) override {
+        timed("scale " + dims({n}), [&] { in_.scale(x, s, y, n); });
+    }
+    void gelu(const float * x, float * y, int64_t n) override {
+        timed("gelu " + dims({n}), [&] { in_.gelu(x, y, n); });
+    }
+    void gelu_backward(const float * x, const float * dy, float * dx, int64_t n) override {
+        timed("gelu_backward " + dims({n}), [&] { in_.gelu_backward(x, dy, dx, n); });
+    }
+    void relu(const float * x, float * y, int64_t n) override {
+        timed("relu " + dims({n}), [&] { in_.relu(x, y, n); });
+    }
+    void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override {
+        timed("relu_backward " + dims({n}), [&] { in_.relu_backward(y, dy, dx, n); });
+    }
+    void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K,
+                int64_t N) override {
+        timed("linear " + dims({M, K, N}), [&] { in_.linear(x, W, b, y, M, K, N); });
+    }
+    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                         int64_t M, int64_t K, int64_t N) override {
+        timed("linear_backward " + dims({M, K, N}) + (dx ? "" : " (no dx)"),
+              [&] { in_.linear_backward(x, W, dy, dx, dW, db, M, K, N); });
+    }
+    void layernorm(const float * x, const float * g, const float * b, float * y, float * mean, float * rstd,
+                   int64_t rows, int64_t C, float eps) override {
+        timed("layernorm " + dims({rows, C}), [&] { in_.layernorm(x, g, b, y, mean, rstd, rows, C, eps); });
+    }
+    void layernorm_backward(const float * x, const float * g, const float * mean, const float * rstd,
+                            const float * dy, float * dx, float * dg, float * db, int64_t rows, int64_t C) override {
+        timed("layernorm_backward " + dims({rows, C}),
+              [&] { in_.layernorm_backward(x, g, mean, rstd, dy, dx, dg, db, rows, C); });
+    }
+    void layernorm2d(const float * x, const float * g, const float * b, float * y, float * mean, float * rstd,
+                     int64_t B, int64_t C, int64_t HW, float eps) override {
+        timed("layernorm2d " + dims({B, C, HW}), [&] { in_.layernorm2d(x, g, b, y, mean, rstd, B, C, HW, eps); });
+    }
+    void layernorm2d_backward(const float * x, const float * g, const float * mean, const float * rstd,
+                              const float * dy, float * dx, float * dg, float * db, int64_t B, int64_t C,
+                              int64_t HW) override {
+        timed("layernorm2d_backward " + dims({B, C, HW}),
+              [&] { in_.layernorm2d_backward(x, g, mean, rstd, dy, dx, dg, db, B, C, HW); });
+    }
+    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
+                int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override {
+        timed("conv2d " + dims({B, C, H, Wd, O, kh}),
+              [&] { in_.conv2d(x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups); });
+    }
+    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                             int64_t H, int64_t Wd, int64_t O) override {
+        timed("conv_transpose_k2s2 " + dims({B, C, H, Wd, O}),
+              [&] { in_.conv_transpose_k2s2(x, W, b, y, B, C, H, Wd, O); });
+    }
+    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
+                                      float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override {
+        timed("conv_transpose_k2s2_backward " + dims({B, C, H, Wd, O}),
+              [&] { in_.conv_transpose_k2s2_backward(x, W, dy, dx, dW, db, B, C, H, Wd, O); });
+    }
+    void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override {
+        timed("transpose_last2 " + dims({B, R, C}), [&] { in_.transpose_last2(x, y, B, R, C); });
+    }
+    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                       const float * rh, int64_t lh, const float * rw, int64_t lw) override {
+        timed("attention_vit " + dims({B, H, W, nh, hd}),
+              [&] { in_.attention_vit(qkv, out, B, H, W, nh, hd, rh, lh, rw, lw); });
+    }
+    void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
+                          int64_t win) override {
+        timed("window_partition " + dims({B, H, W, C, win}), [&] { in_.window_partition(x, y, B, H, W, C, win); });
+    }
+    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
+                            int64_t win) override {
+        timed("window_unpartition " + dims({B, H, W, C, win}),
+              [&] { in_.window_unpartition(x, y, B, H, W, C, win); });
+    }
+    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
+                           int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override {
+        timed("attention_tinyvit " + dims({B, H, W, win, nh, kd, vd}),
+              [&] { in_.attention_tinyvit(qkv, pad_qkv, bias, out, B, H, W, win, nh, kd, vd); });
+    }
+    void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
+                        const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W,
+                        int64_t hidden) override {
+        timed("tinyvit_mbconv " + dims({B, C, H, W, hidden}),
+              [&] { in_.tinyvit_mbconv(x, w1, b1, w2, b2, w3, b3, y, B, C, H, W, hidden); });
+    }
+    void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1, const float * b1,
+                             float * y, int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1) override {
+        timed("tinyvit_patch_embed " + dims({B, Cin, H, W, C0, C1}),
+              [&] { in_.tinyvit_patch_embed(x, w0, b0, w1, b1, y, B, Cin, H, W, C0, C1); });
+    }
+    void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1, const float * b1,
+                     const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override {
+        timed("tinyvit_mlp " + dims({M, C, hidden}),
+              [&] { in_.tinyvit_mlp(x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden); });
+    }
+    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
+                   int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override {
+        timed("attention " + dims({B, Nq, Nk, nh, d}), [&] { in_.attention(q, k, v, out, probs, B, Nq, Nk, nh, d); });
+    }
+    void attention_backward(const float * q, const float * k, const float * v, const float * probs,
+                            const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk,
+                            int64_t nh, int64_t d) override {
+        timed("attention_backward " + dims({B, Nq, Nk, nh, d}),
+              [&] { in_.attention_backward(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d); });
+    }
+    void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override {
+        timed("softmax_rows " + dims({rows, n}), [&] { in_.softmax_rows(x, y, rows, n); });
+    }
+    void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override {
+        timed("softmax_rows_backward " + dims({rows, n}), [&] { in_.softmax_rows_backward(y, dy, dx, rows, n); });
+    }
+    void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
+                   int64_t Cf) override {
+        timed("mask_head " + dims({B, M, E, Cf}), [&] { in_.mask_head(feat, hyper, masks, B, M, E, Cf); });
+    }
+    void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
+                            float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) override {
+        timed("mask_head_backward " + dims({B, M, E, Cf}),
+              [&] { in_.mask_head_backward(feat, hyper, dmasks, dfeat, dhyper, B, M, E, Cf); });
+    }
+    void mask_loss(int kind, const float * logits, const float * target, float * loss, float * dlogits, int64_t B,
+                   int64_t M, int64_t HW, const float * iou, int64_t ld, float * diou) override {
+        timed("mask_loss " + dims({B, M, HW}),
+              [&] { in_.mask_loss(kind, logits, target, loss, dlogits, B, M, HW, iou, ld, diou); });
+    }
+    void adam_step(float * p, const float * g, float * m, float * v, int64_t n, float lr, float b1, float b2,
+                   float eps, float wd, bool decoupled, int64_t t) override {
+        timed("adam_step", [&] { in_.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
+    }
+    void sum_squares(const float * x, float * out, int64_t n) override {
+        timed("sum_squares " + dims({n}), [&] { in_.sum_squares(x, out, n); });
+    }
+
+  private:
+    static std::string gemm_key(const char * op, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t batch) {
+        return std::string(op) + (ta ? " T" : " N") + (tb ? "T " : "N ") + dims({M, N, K}) +
+               (batch > 1 ? " x" + std::to_string(batch) : "");
+    }
+    template <class F>
+    void timed(const std::string & key, F && f) {
+        const double w0 = wall_ms(), c0 = cpu_ms();
+        f();
+        Entry & e = entries_[key];
+        e.cpu += cpu_ms() - c0;
+        e.wall += wall_ms() - w0;
+        ++e.calls;
+    }
+
+    sa::Backend & in_;
+    std::map<std::string, Entry> entries_;
+};
 
 class RandomDecoderWeights {
   public:
@@ -114,69 +333,113 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
+// The bench problem: embedding, target disc and prompts (10 points inside the disc + its box).
+struct Problem {
+    static constexpr int64_t S = 1024, E = 64, C = 256, HW = E * E;
+    std::vector<float> emb, target, pts, labels, box;
+    sa::Prompts p;
+    Problem() : emb((size_t) (C * HW)), target(16 * HW, 0.0f), labels(10, 1.0f) {
+        std::mt19937 rng(11);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (auto & x : emb) x = nd(rng);
+        for (int y = 0; y < 256; ++y)
+            for (int x = 0; x < 256; ++x)
+                target[(size_t) (y * 256 + x)] = (x - 120) * (x - 120) + (y - 130) * (y - 130) < 50 * 50;
+        box = {70 * 4.0f, 80 * 4.0f, 170 * 4.0f, 180 * 4.0f};
+        for (int i = 0; i < 10; ++i) {
+            pts.push_back((float) (120 + 30 * std::cos(i)) * 4);
+            pts.push_back((float) (130 + 30 * std::sin(i)) * 4);
+        }
+        p.n_points = 10;
+        p.points = pts.data();
+        p.labels = labels.data();
+        p.boxes = box.data();
+    }
+};
+
+struct Timing {
+    double wall, cpu;
+};
+
+// Median wall and CPU ms of `steps` calls of f after `warmup` calls.
+template <class F>
+Timing measure(int warmup, int steps, F && f) {
+    for (int i = 0; i < warmup; ++i) f();
+    std::vector<double> w, c;
+    for (int i = 0; i < steps; ++i) {
+        const double w0 = wall_ms(), c0 = cpu_ms();
+        f();
+        c.push_back(cpu_ms() - c0);
+        w.push_back(wall_ms() - w0);
+    }
+    return {median(w), median(c)};
+}
+
+void profile(const sa::WeightMap & wm0, const Problem & pb, int steps) {
+    auto cpu = sa::make_cpu_backend();
+    ProfilingBackend be(*cpu);
+    sa::WeightMap wm = wm0;
+    sa::SamDecoder dec(be, wm, Problem::S, Problem::E);
+    sa::DecoderTrainer tr(be, dec, sa::TrainConfig{});
+    for (int i = 0; i < 2; ++i) tr.step(pb.emb.data(), pb.p, pb.target.data());
+    be.reset();
+    const double w0 = wall_ms(), c0 = cpu_ms();
+    for (int i = 0; i < steps; ++i) tr.step(pb.emb.data(), pb.p, pb.target.data());
+    const double wall = (wall_ms() - w0) / steps, cpu_total = (cpu_ms() - c0) / steps;
+    std::vector<std::pair<std::string, ProfilingBackend::Entry>> rows(be.entries().begin(), be.entries().end());
+    std::sort(rows.begin(), rows.end(), [](const auto & a, const auto & b) { return a.second.cpu > b.second.cpu; });
+    std::printf("profile (mean per train step over %d steps; wall %.2f ms, cpu %.2f ms):\n", steps, wall, cpu_total);
+    std::printf("  %9s %9s %6s  %s\n", "wall ms", "cpu ms", "calls", "op");
+    double sw = 0, sc = 0;
+    for (const auto & r : rows) {
+        sw += r.second.wall / steps;
+        sc += r.second.cpu / steps;
+        std::printf("  %9.3f %9.3f %6.1f  %s\n", r.second.wall / steps, r.second.cpu / steps,
+                    (double) r.second.calls / steps, r.first.c_str());
+    }
+    std::printf("  %9.3f %9.3f %6s  (sum over ops)\n", sw, sc, "");
+}
+
 }  // namespace
 
 int main(int argc, char ** argv) {
     int threads = 0, steps = 20;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--steps")) steps = std::max(1, std::atoi(argv[i + 1]));
-        else {
-            std::fprintf(stderr, "usage: bench-train-step [--threads N] [--steps N]\n");
+    bool prof = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--profile")) {
+            prof = true;
+        } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = std::atoi(argv[++i]);
+        } else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) {
+            steps = std::max(1, std::atoi(argv[++i]));
+        } else {
+            std::fprintf(stderr, "usage: bench-train-step [--threads N] [--steps N] [--profile]\n");
             return 2;
         }
     }
     try {
         if (threads > 0) sa::set_default_threads(threads);
-        const int64_t S = 1024, E = 64, C = 256, HW = E * E;
         RandomDecoderWeights rw(7);
         sa::WeightMap wm = rw.map();
+        const Problem pb;
+        if (prof) {
+            profile(wm, pb, steps);
+            return 0;
+        }
         auto be = sa::make_cpu_backend();
-        sa::SamDecoder dec(*be, wm, S, E);
-
-        std::mt19937 rng(11);
-        std::normal_distribution<float> nd(0.0f, 1.0f);
-        std::vector<float> emb((size_t) (C * HW));
-        for (auto & x : emb) x = nd(rng);
-        // Target: a disc in the 256 x 256 low-res frame; prompts: 10 points inside it + its box (1024 frame).
-        std::vector<float> target(16 * HW, 0.0f);
-        for (int y = 0; y < 256; ++y)
-            for (int x = 0; x < 256; ++x) target[(size_t) (y * 256 + x)] = (x - 120) * (x - 120) + (y - 130) * (y - 130) < 50 * 50;
-        std::vector<float> pts, labels(10, 1.0f), box = {70 * 4.0f, 80 * 4.0f, 170 * 4.0f, 180 * 4.0f};
-        for (int i = 0; i < 10; ++i) {
-            pts.push_back((float) (120 + 30 * std::cos(i)) * 4);
-            pts.push_back((float) (130 + 30 * std::sin(i)) * 4);
-        }
-        sa::Prompts p;
-        p.n_points = 10;
-        p.points = pts.data();
-        p.labels = labels.data();
-        p.boxes = box.data();
-
+        sa::SamDecoder dec(*be, wm, Problem::S, Problem::E);
         sa::DecoderTrainer tr(*be, dec, sa::TrainConfig{});
-        for (int i = 0; i < 3; ++i) tr.step(emb.data(), p, target.data());
-        std::vector<double> ts;
         float loss = 0;
-        for (int i = 0; i < steps; ++i) {
-            const auto t0 = Clock::now();
-            loss = tr.step(emb.data(), p, target.data());
-            ts.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        }
-        const double step_ms = median(ts);
+        const Timing step = measure(3, steps, [&] { loss = tr.step(pb.emb.data(), pb.p, pb.target.data()); });
 
-        std::vector<float> low((size_t) (4 * 16 * HW)), iou(4);
-        for (int i = 0; i < 2; ++i) dec.predict_all(emb.data(), false, p, low.data(), iou.data());
-        ts.clear();
-        for (int i = 0; i < steps; ++i) {
-            const auto t0 = Clock::now();
-            dec.predict_all(emb.data(), false, p, low.data(), iou.data());
-            ts.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        }
-        const double fwd_ms = median(ts);
-        std::printf("decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads:\n",
-                    sa::default_threads());
-        std::printf("  train step      %8.2f ms (median of %d; last loss %.4f)\n", step_ms, steps, loss);
-        std::printf("  forward (4 masks) %6.2f ms\n", fwd_ms);
+        std::vector<float> low((size_t) (4 * 16 * Problem::HW)), iou(4);
+        const Timing fwd =
+            measure(2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); });
+        std::printf("decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
+                    "median of %d (wall ms / process cpu ms):\n",
+                    sa::default_threads(), steps);
+        std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
+        std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);
         return 0;
     } catch (const std::exception & e) {
         std::fprintf(stderr, "bench-train-step: %s\n", e.what());

@@ -282,6 +282,29 @@ SA_TEST(linear_with_and_without_bias) {
     }
 }
 
+// Prepared (pre-packed) weights give linear's bits, at sizes around the GEMM's panel edges
+// (K > 256: several packed panels; N not a multiple of 16; M over several row blocks and threads).
+SA_TEST(linear_prepared_matches_linear) {
+    struct Shape {
+        int64_t M, K, N;
+    };
+    for (const Shape & s : {Shape{45, 70, 33}, Shape{301, 520, 47}, Shape{7, 1, 5}, Shape{200, 64, 128}}) {
+        const Vec x = randn((size_t) (s.M * s.K), 64), W = randn((size_t) (s.N * s.K), 65), b = randn(s.N, 66);
+        Buf bx(x), bw(W), bb(b), wp(be().prepared_linear_size(s.N, s.K)), y((size_t) (s.M * s.N), NAN),
+            yp((size_t) (s.M * s.N), NAN);
+        be().prepare_linear(bw.p, wp.p, s.N, s.K);
+        for (int with_bias = 0; with_bias < 2; ++with_bias) {
+            const float * bias = with_bias ? bb.p : nullptr;
+            be().linear(bx.p, bw.p, bias, y.p, s.M, s.K, s.N);
+            be().linear_prepared(bx.p, wp.p, bias, yp.p, s.M, s.K, s.N);
+            const Vec want = y.host(), got = yp.host();
+            satest::expect(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+                           "linear_prepared " + std::to_string(s.M) + "x" + std::to_string(s.K) + "x" +
+                               std::to_string(s.N) + (with_bias ? " with bias" : "") + " differs from linear");
+        }
+    }
+}
+
 SA_TEST(layernorm_rows) {
     for (int64_t C : {1, 7, 64, 771}) {
         const int64_t rows = 29;

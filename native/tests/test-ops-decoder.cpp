@@ -103,8 +103,7 @@ SA_TEST(linear_backward_fd) {
     check_fd("linear db", b, f, db, 2e-3);
 }
 
-SA_TEST(layernorm_backward_fd) {
-    const int64_t R = 9, C = 40;
+static void check_layernorm_backward(int64_t R, int64_t C) {
     Vec x = randn(R * C, 9, 2.0f), g = randn(C, 10), bt = randn(C, 11), w = randn(R * C, 12), y(R * C);
     Vec mean(R), rstd(R), dx(R * C), dg(C, 0.0f), db(C, 0.0f);
     for (int64_t i = 0; i < R * C; ++i) x[(size_t) i] += 3.0f;
@@ -114,9 +113,15 @@ SA_TEST(layernorm_backward_fd) {
         be()->layernorm(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, R, C, 1e-5f);
         return dot(y, w);
     };
-    check_fd("layernorm dx", x, f, dx, 5e-3);
-    check_fd("layernorm dgamma", g, f, dg, 5e-3);
-    check_fd("layernorm dbeta", bt, f, db, 5e-3);
+    const std::string tag = "layernorm " + std::to_string(R) + "x" + std::to_string(C);
+    check_fd(tag + " dx", x, f, dx, 5e-3);
+    check_fd(tag + " dgamma", g, f, dg, 5e-3);
+    check_fd(tag + " dbeta", bt, f, db, 5e-3);
+}
+
+SA_TEST(layernorm_backward_fd) {
+    check_layernorm_backward(9, 40);
+    check_layernorm_backward(150, 21);  // several row blocks, a scalar column tail
 }
 
 SA_TEST(layernorm2d_backward_fd) {
@@ -163,12 +168,15 @@ SA_TEST(conv_transpose_forward_and_backward) {
     check_fd("conv_transpose db", b, f, db, 2e-3);
 }
 
-SA_TEST(attention_forward_and_backward) {
-    const int64_t B = 2, Nq = 5, Nk = 37, nh = 2, d = 4, D = nh * d;
-    Vec q = randn(B * Nq * D, 21), k = randn(B * Nk * D, 22), v = randn(B * Nk * D, 23), out(B * Nq * D);
+// Forward against a naive double-precision reference and backward against finite differences, for
+// one (B, Nq, Nk, nh, d) problem.
+static void check_attention(const std::string & name, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d,
+                     uint32_t seed) {
+    const int64_t D = nh * d;
+    Vec q = randn(B * Nq * D, seed), k = randn(B * Nk * D, seed + 1), v = randn(B * Nk * D, seed + 2), out(B * Nq * D);
     Vec probs(B * nh * Nq * Nk);
     be()->attention(q.data(), k.data(), v.data(), out.data(), probs.data(), B, Nq, Nk, nh, d);
-    double err = 0;
+    double err = 0, perr = 0;
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < nh; ++h)
             for (int64_t i = 0; i < Nq; ++i) {
@@ -182,23 +190,119 @@ SA_TEST(attention_forward_and_backward) {
                     mx = std::max(mx, s[(size_t) j]);
                 }
                 for (auto & e : s) sum += (e = std::exp(e - mx));
+                const float * pr = probs.data() + ((b * nh + h) * Nq + i) * Nk;
+                for (int64_t j = 0; j < Nk; ++j) perr = std::max(perr, std::fabs(s[(size_t) j] / sum - pr[j]));
                 for (int64_t c = 0; c < d; ++c) {
                     double o = 0;
                     for (int64_t j = 0; j < Nk; ++j) o += s[(size_t) j] / sum * v[(size_t) ((b * Nk + j) * D + h * d + c)];
                     err = std::max(err, std::fabs(o - out[(size_t) ((b * Nq + i) * D + h * d + c)]));
                 }
             }
-    satest::expect(err < 1e-5, "attention forward vs naive: " + std::to_string(err));
-    Vec w = randn(out.size(), 24), dq(q.size()), dk(k.size(), 9.0f), dv(v.size(), 9.0f);
+    satest::expect(err < 1e-5, "attention " + name + " forward vs naive: " + std::to_string(err));
+    satest::expect(perr < 1e-6, "attention " + name + " probs vs naive: " + std::to_string(perr));
+    Vec w = randn(out.size(), seed + 3), dq(q.size()), dk(k.size(), 9.0f), dv(v.size(), 9.0f);
     be()->attention_backward(q.data(), k.data(), v.data(), probs.data(), w.data(), dq.data(), dk.data(), dv.data(), B,
                              Nq, Nk, nh, d);
     auto f = [&] {
         be()->attention(q.data(), k.data(), v.data(), out.data(), nullptr, B, Nq, Nk, nh, d);
         return dot(out, w);
     };
-    check_fd("attention dq", q, f, dq, 3e-3);
-    check_fd("attention dk", k, f, dk, 3e-3);
-    check_fd("attention dv", v, f, dv, 3e-3);
+    check_fd("attention " + name + " dq", q, f, dq, 3e-3);
+    check_fd("attention " + name + " dk", k, f, dk, 3e-3);
+    check_fd("attention " + name + " dv", v, f, dv, 3e-3);
+}
+
+SA_TEST(attention_forward_and_backward) {
+    check_attention("tokens to image", 2, 5, 37, 2, 4, 21);
+    // More queries than keys: the key-major path, with several query blocks per head.
+    check_attention("image to tokens", 2, 1100, 7, 2, 5, 31);
+    // One head of a single sample: fewer tasks than threads, products threaded within the task.
+    check_attention("single task", 1, 9, 300, 1, 12, 61);
+}
+
+SA_TEST(softmax_rows_forward_and_backward) {
+    const int64_t rows = 37, n = 17;
+    Vec x = randn(rows * n, 71, 3.0f), y(x.size()), yb(x.size());
+    be()->softmax_rows(x.data(), y.data(), rows, n);
+    be()->sa::Backend::softmax_rows(x.data(), yb.data(), rows, n);
+    double err = 0, berr = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < n; ++j) mx = std::max(mx, (double) x[(size_t) (r * n + j)]);
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(x[(size_t) (r * n + j)] - mx);
+        for (int64_t j = 0; j < n; ++j) {
+            const size_t i = (size_t) (r * n + j);
+            err = std::max(err, std::fabs(std::exp(x[i] - mx) / sum - y[i]));
+            berr = std::max(berr, (double) std::fabs(yb[i] - y[i]));
+        }
+    }
+    satest::expect(err < 1e-6, "softmax_rows vs naive: " + std::to_string(err));
+    satest::expect(berr < 1e-6, "softmax_rows vs composed (identity attention): " + std::to_string(berr));
+    Vec w = randn(y.size(), 72), dx(x.size()), dxb(x.size());
+    be()->softmax_rows_backward(y.data(), w.data(), dx.data(), rows, n);
+    be()->sa::Backend::softmax_rows_backward(y.data(), w.data(), dxb.data(), rows, n);
+    double gerr = 0;
+    for (size_t i = 0; i < dx.size(); ++i) gerr = std::max(gerr, (double) std::fabs(dx[i] - dxb[i]));
+    satest::expect(gerr < 1e-6, "softmax_rows_backward vs composed: " + std::to_string(gerr));
+    auto f = [&] {
+        be()->softmax_rows(x.data(), y.data(), rows, n);
+        return dot(y, w);
+    };
+    check_fd("softmax_rows dx", x, f, dx, 3e-3);
+}
+
+// Mask head: naive double reference of the definition (sub-pixel row -> raster pixel, exact GELU),
+// the backend's fused kernel against the base-class composition, and the backward pass against
+// finite differences.
+static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_t seed) {
+    const int64_t P = 16 * E * E, S = 4 * E;
+    Vec feat = randn(B * P * Cf, seed, 1.5f), hyper = randn(M * B * Cf, seed + 1), masks(B * M * P);
+    be()->mask_head(feat.data(), hyper.data(), masks.data(), B, M, E, Cf);
+    double err = 0;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t y = 0; y < S; ++y)
+                for (int64_t x = 0; x < S; ++x) {
+                    const int64_t i = y / 4, ki1 = y % 4 / 2, ki2 = y % 2, j = x / 4, kj1 = x % 4 / 2, kj2 = x % 2;
+                    const int64_t row = ((i * E + j) * 4 + 2 * ki1 + kj1) * 4 + 2 * ki2 + kj2;
+                    double s = 0;
+                    for (int64_t c = 0; c < Cf; ++c) {
+                        const double f = feat[(size_t) ((b * P + row) * Cf + c)];
+                        s += hyper[(size_t) ((m * B + b) * Cf + c)] * f * 0.5 * (1.0 + std::erf(f / std::sqrt(2.0)));
+                    }
+                    err = std::max(err, std::fabs(s - masks[(size_t) ((b * M + m) * P + y * S + x)]));
+                }
+    const std::string tag = "mask_head Cf=" + std::to_string(Cf);
+    satest::expect(err < 1e-4, tag + " forward vs naive: " + std::to_string(err));
+    Vec base(masks.size());
+    be()->sa::Backend::mask_head(feat.data(), hyper.data(), base.data(), B, M, E, Cf);
+    double berr = 0;
+    for (size_t n = 0; n < base.size(); ++n) berr = std::max(berr, (double) std::fabs(base[n] - masks[n]));
+    satest::expect(berr < 1e-4, tag + " fused vs composed forward: " + std::to_string(berr));
+
+    Vec w = randn(masks.size(), seed + 2), dfeat(feat.size(), 7.0f), dhyper(hyper.size(), 7.0f);
+    be()->mask_head_backward(feat.data(), hyper.data(), w.data(), dfeat.data(), dhyper.data(), B, M, E, Cf);
+    Vec dfeat_b(feat.size()), dhyper_b(hyper.size());
+    be()->sa::Backend::mask_head_backward(feat.data(), hyper.data(), w.data(), dfeat_b.data(), dhyper_b.data(), B, M, E,
+                                          Cf);
+    double gerr = 0, gmax = 0;
+    for (size_t n = 0; n < dfeat.size(); ++n) gerr = std::max(gerr, (double) std::fabs(dfeat[n] - dfeat_b[n]));
+    for (size_t n = 0; n < dhyper.size(); ++n) {
+        gerr = std::max(gerr, (double) std::fabs(dhyper[n] - dhyper_b[n]));
+        gmax = std::max(gmax, (double) std::fabs(dhyper_b[n]));
+    }
+    satest::expect(gerr <= 1e-5 * std::max(1.0, gmax), tag + " fused vs composed backward: " + std::to_string(gerr));
+    auto f = [&] {
+        be()->mask_head(feat.data(), hyper.data(), masks.data(), B, M, E, Cf);
+        return dot(masks, w);
+    };
+    check_fd(tag + " dfeat", feat, f, dfeat, 3e-3);
+    check_fd(tag + " dhyper", hyper, f, dhyper, 3e-3);
+}
+
+SA_TEST(mask_head_forward_and_backward) {
+    check_mask_head(2, 3, 3, 12, 41);  // scalar path
+    check_mask_head(2, 1, 4, 16, 51);  // vector path
 }
 
 SA_TEST(mask_loss_gradients_fd) {

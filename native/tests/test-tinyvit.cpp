@@ -204,8 +204,11 @@ void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
               w1 = randn((size_t) (Hd * C), seed + 3, 0.3f), b1 = randn((size_t) Hd, seed + 4),
               w2 = randn((size_t) (C * Hd), seed + 5, 0.2f), b2 = randn((size_t) C, seed + 6);
     Buf fused(x), ref(x), dg(g), db(bt), d1(w1), e1(b1), d2(w2), e2(b2);
-    be().tinyvit_mlp(fused.p, dg.p, db.p, 1e-5f, d1.p, e1.p, d2.p, e2.p, M, C, Hd);
-    be().sa::Backend::tinyvit_mlp(ref.p, dg.p, db.p, 1e-5f, d1.p, e1.p, d2.p, e2.p, M, C, Hd);
+    Buf p1(Vec(be().prepared_linear_size(Hd, C))), p2(Vec(be().prepared_linear_size(C, Hd)));
+    be().prepare_linear(d1.p, p1.p, Hd, C);
+    be().prepare_linear(d2.p, p2.p, C, Hd);
+    be().tinyvit_mlp(fused.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
+    be().sa::Backend::tinyvit_mlp(ref.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
     const Vec got = fused.host(), want = ref.host();
     double err = 0, mx = 0;
     for (size_t i = 0; i < want.size(); ++i) {
@@ -220,6 +223,29 @@ SA_TEST(tinyvit_mlp_matches_composed_ops) {
     check_mlp(300, 24, 96, 31);  // several tiles and a partial one
     check_mlp(1, 7, 5, 32);
     check_mlp(129, 160, 640, 33);
+}
+
+void check_depthwise_nhwc(int64_t B, int64_t H, int64_t W, int64_t C, bool with_bias, uint32_t seed) {
+    const Vec x = randn((size_t) (B * H * W * C), seed, 2.0f), w = randn((size_t) (C * 9), seed + 1, 0.5f),
+              b = randn((size_t) C, seed + 2);
+    Buf dx(x), dw(w), db(b), got(Vec(x.size())), want(Vec(x.size()));
+    be().depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, got.p, B, H, W, C);
+    be().sa::Backend::depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, want.p, B, H, W, C);
+    const Vec g = got.host(), r = want.host();
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+        err = std::max(err, std::fabs((double) g[i] - r[i]));
+        mx = std::max(mx, std::fabs((double) r[i]));
+    }
+    satest::expect(err <= 1e-5 * std::max(1.0, mx), "depthwise3x3_nhwc " + std::to_string(H) + "x" + std::to_string(W) +
+                                                        "x" + std::to_string(C) + ": max error " + std::to_string(err));
+}
+
+SA_TEST(depthwise3x3_nhwc_matches_transposed_conv2d) {
+    check_depthwise_nhwc(2, 9, 7, 21, true, 41);  // channels past the 8-lane vectors
+    check_depthwise_nhwc(1, 1, 1, 8, true, 42);   // a single pixel: only the centre tap
+    check_depthwise_nhwc(1, 16, 16, 160, false, 43);
+    check_depthwise_nhwc(1, 2, 5, 3, true, 44);
 }
 
 // Host weights of the given shapes (small random values), kept alive with the map.

@@ -67,6 +67,17 @@ class Backend {
     virtual void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
                                  float * db, int64_t M, int64_t K, int64_t N) = 0;
 
+    // Frozen linear weights (the image encoders'): W [N, K] prepared once into a layout of the
+    // backend's choosing (the CPU backend: its GEMM's packed panels), so no product repacks them.
+    // prepare_linear writes prepared_linear_size(N, K) floats to Wp (a buffer from alloc());
+    // linear_prepared(x, Wp, ...) equals linear(x, W, ...) bit for bit. The base versions keep W as is.
+    virtual size_t prepared_linear_size(int64_t N, int64_t K) { return (size_t) (N * K); }
+    virtual void prepare_linear(const float * W, float * Wp, int64_t N, int64_t K) { copy(Wp, W, (size_t) (N * K)); }
+    virtual void linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M, int64_t K,
+                                 int64_t N) {
+        linear(x, Wp, b, y, M, K, N);
+    }
+
     // LayerNorm over the last dim C for each of `rows`. mean/rstd [rows] are written when non-null
     // (saved for the backward pass).
     virtual void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean,
@@ -131,7 +142,7 @@ class Backend {
     //   patch_embed: y = conv3x3/2(w1, b1, GELU(conv3x3/2(w0, b0, x))), padding 1;
     //                x [B, Cin, H, W], w0 [C0, Cin, 3, 3], w1 [C1, C0, 3, 3], y [B, C1, ceil(H/4), ceil(W/4)]
     //   mlp:         tokens x [M, C] in place: x += fc(w2, b2, GELU(fc(w1, b1, LayerNorm(gamma, beta, eps; x)))),
-    //                w1 [hidden, C], w2 [C, hidden]
+    //                w1 [hidden, C], w2 [C, hidden], both prepared by prepare_linear
     virtual void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2,
                                 const float * b2, const float * w3, const float * b3, float * y, int64_t B,
                                 int64_t C, int64_t H, int64_t W, int64_t hidden);
@@ -141,6 +152,11 @@ class Backend {
     virtual void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1,
                              const float * b1, const float * w2, const float * b2, int64_t M, int64_t C,
                              int64_t hidden);
+    // Depthwise 3x3 convolution, stride 1, zero padding 1, on channels-last tokens (TinyViT's local
+    // conv): x, y [B, H, W, C] (y must not alias x), w [C, 1, 3, 3], b [C] (may be null). The base
+    // version runs conv2d between two transpose_last2.
+    virtual void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B,
+                                   int64_t H, int64_t W, int64_t C);
 
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
@@ -150,6 +166,29 @@ class Backend {
     virtual void attention_backward(const float * q, const float * k, const float * v, const float * probs,
                                     const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
                                     int64_t Nk, int64_t nh, int64_t d) = 0;
+
+    // Row softmax over the last dim: y[r, :] = softmax(x[r, :]) for `rows` rows of n (y must not alias
+    // x), and its backward from the output: dx = y (dy - sum(dy y)) per row (dx must not alias dy).
+    // The base versions run attention() against scaled identity keys and values (exact, but
+    // O(rows n^2): meant for short rows such as per-head token logits).
+    virtual void softmax_rows(const float * x, float * y, int64_t rows, int64_t n);
+    virtual void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n);
+
+    // SAM's mask head on sub-pixel-ordered features. Two stacked 2x2/2 transposed convolutions written
+    // as linear layers on channels-last pixels (each input pixel row becomes 4 rows, one per kernel
+    // tap) turn an E x E grid into 16 E^2 rows, row ((p * 4 + s1) * 4 + s2) holding output pixel
+    // (4i + 2 ki1 + ki2, 4j + 2 kj1 + kj2) of the 4E x 4E mask, p = i E + j, s1 = 2 ki1 + kj1,
+    // s2 = 2 ki2 + kj2. feat [B, 16 E^2, Cf] holds those rows before the final GELU; hyper [M, B, Cf]
+    // the hypernetwork outputs of M mask tokens. Then, in raster order,
+    //   masks[b, m, y, x] = sum_c hyper[m, b, c] GELU(feat[b, row(y, x), c])     masks [B, M, 4E, 4E]
+    // and the backward pass (dfeat, dhyper overwritten; either may be null)
+    //   dfeat[b, r, c]  = GELU'(feat[b, r, c]) sum_m hyper[m, b, c] dmasks[b, m, pixel(r)]
+    //   dhyper[m, b, c] = sum_r dmasks[b, m, pixel(r)] GELU(feat[b, r, c]).
+    // The base versions compose gelu, gemm and transpose_last2 (src/model/decoder-fallbacks.cpp).
+    virtual void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
+                           int64_t Cf);
+    virtual void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
+                                    float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf);
 
     // ---- losses and optimisers ----------------------------------------------------------------
     // Segmentation loss (kind: sa::LossKind, see sa/losses.h) on M candidate masks per sample:

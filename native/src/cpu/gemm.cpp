@@ -121,6 +121,8 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
                 for (int64_t k = 0; k < kc; ++k)
                     for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? rows[r][k] : 0.0f;
             }
+        } else if (mr == MR) {
+            for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * MR, A + k * lda + i0, MR * sizeof(float));
         } else {
             for (int64_t k = 0; k < kc; ++k) {
                 const float * src = A + k * lda + i0;
@@ -402,16 +404,22 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
         gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    // Thread grid tm x tn (tm * tn <= nt) minimising the largest tile, counted in whole micro-tiles;
-    // ties go to the N split (each thread then packs a disjoint part of B).
+    // Thread grid tm x tn (tm * tn <= nt) minimising the per-thread work: the largest tile's micro-tile
+    // multiply-adds plus the A rows and B columns its thread packs (for a tall A that favours the M
+    // split, for a wide B the N split); ties go to fewer M cuts.
     const int64_t mt = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
     int best_tm = 1, best_tn = 1;
     double best_cost = -1;
     for (int tm = 1; tm <= nt; ++tm) {
         const int tn = nt / tm;
         if (tm > mt || tn > ntiles) continue;
-        const double cost = (double) ((mt + tm - 1) / tm) * (double) ((ntiles + tn - 1) / tn) +
-                            1e-3 * (double) tm;  // tie-break: prefer fewer M cuts
+        // Per-thread work in cycles: micro-tile multiply-adds at 16 per cycle plus the operand panels
+        // it packs (its rows of A, its columns of B) at about one element per cycle.
+        const double kk = (double) std::max<int64_t>(K, 1);
+        const double tiles = (double) ((mt + tm - 1) / tm) * (double) ((ntiles + tn - 1) / tn);
+        const double tile_macs = tiles * (double) (MR * NR) * kk;
+        const double packed = ((double) M / tm + (double) N / tn) * kk;
+        const double cost = tile_macs / 16.0 + packed + 1e-3 * (double) tm;
         if (best_cost < 0 || cost < best_cost) {
             best_cost = cost;
             best_tm = tm;

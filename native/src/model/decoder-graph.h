@@ -65,8 +65,30 @@ class DecoderGraph {
     float * diou_buffer() { return diou_; }      // [B, T]
 
   private:
-    struct Attn {  // saved activations of one attention module
+    struct Attn {  // saved activations of the token self-attention
         float *q, *k, *v, *p, *o;
+    };
+    // The cross attentions run folded per head h (d = head dim, scale = 1/sqrt(d)), so that every
+    // product with the HW image rows is a GEMM over the full width C (decoder-cross-attention.cpp).
+    // Tokens to image: logits_h = scale Q_h (X Wk_h^T + bk_h)^T = ((Q_h Wk_h) X^T) scale + const per row
+    // (the softmax cancels it, so bk has no effect), and P_h (Y Wv_h^T + bv_h) = (P_h Y) Wv_h^T + bv_h:
+    // one single-head attention of the 8 Nt rows Q_h Wk_h against X (keys) and Y (values), width C.
+    struct CrossT2I {
+        float *q;   // [B, Nt, I] query projection
+        float *qk;  // [B, nh, Nt, C] sqrt(C / d) Q_h Wk_h (the folded queries)
+        float *p;   // [B, nh * Nt, HW] probabilities
+        float *px;  // [B, nh, Nt, C] P_h Y
+        float *o;   // [B, Nt, I] attention output before out_proj
+    };
+    // Image to tokens: logits_h = scale (X Wq_h^T + bq_h) K_h^T = X (scale Wq_h^T K_h^T) + scale bq_h K_h^T
+    // and out = sum_h P_h (V_h Wo_h^T) + bo: GEMMs of X against nh * Nt folded keys, a softmax over each
+    // head's Nt logits, and a GEMM of P against nh * Nt folded values.
+    struct CrossI2T {
+        float *k, *v;  // [B, Nt, I] key / value projections of the tokens
+        float *kq;     // [B, nh, Nt, C] scale K_h Wq_h (folded keys)
+        float *c;      // [B, nh, Nt] scale K_h bq_h (logit bias per key)
+        float *p;      // [B, HW, nh * Nt] probabilities
+        float *vo;     // [B, nh, Nt, C] V_h Wo_h^T (folded values)
     };
     struct Block {
         const float * sa_in;
@@ -74,21 +96,52 @@ class DecoderGraph {
         float *t_qin, *kin, *r2, *n2m, *n2r, *q2;
         float *h, *r3, *n3m, *n3r, *q3;
         float *i_kq, *r4, *n4m, *n4r, *k1;
-        Attn sa, t2i, i2t;
+        Attn sa;
+        CrossT2I t2i;
+        CrossI2T i2t;
+    };
+
+    // Destination of an input gradient: overwritten, or added to (acc) so that the gradients of a
+    // tensor feeding several layers are summed by the GEMMs themselves; p null: not needed.
+    struct InGrad {
+        float * p = nullptr;
+        bool acc = false;
     };
 
     float * buf(int64_t n);
     void free_all();
+    // out = residual (may be null) + attention(...) with the output projection's bias.
     void attn_forward(const AttnLayout & a, const float * P, const float * qin, int64_t Nq, const float * kin,
-                      const float * vin, int64_t Nk, const Attn & s, float * out);
+                      const float * vin, int64_t Nk, const Attn & s, float * out, const float * residual);
+    // Input gradients in the order q, k, v (a later one may add to an earlier one's buffer).
     void attn_backward(const AttnLayout & a, const float * P, float * G, const float * qin, int64_t Nq,
                        const float * kin, const float * vin, int64_t Nk, const Attn & s, const float * dout,
-                       float * dqin, float * dkin, float * dvin);
+                       InGrad dqin, InGrad dkin, InGrad dvin);
+    // Folded cross attentions (see CrossT2I / CrossI2T): queries qin, keys kin, values vin, all [B, N, C]
+    // rows; out = residual + attention with out_proj (residual required for i2t, optional for t2i).
+    // Backward: dimg (image side, may be null) receives the sum of the image inputs' gradients added to it.
+    void t2i_forward(const AttnLayout & a, const float * P, const float * qin, const float * kin, const float * vin,
+                     const CrossT2I & s, float * out, const float * residual);
+    void t2i_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
+                      const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg);
+    void i2t_forward(const AttnLayout & a, const float * P, const float * qin, const float * kin, const float * vin,
+                     const CrossI2T & s, float * out, const float * residual);
+    void i2t_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
+                      const float * vin, const CrossI2T & s, const float * dout, float * dimg, InGrad dkin,
+                      InGrad dvin);
+    // Linear backward (W [N, K]) with the input gradient overwritten or accumulated.
+    void linear_backward(const float * x, const float * W, const float * dy, InGrad dx, float * dW, float * db,
+                         int64_t M, int64_t K, int64_t N);
     void mlp_forward(const MlpLayout & m, const float * P, const float * x, const std::vector<float *> & acts,
                      float * out);
     void mlp_backward(const MlpLayout & m, const float * P, float * G, const float * x,
                       const std::vector<float *> & acts, const float * dout, float * dx);
     void add_key_pe(const float * k, float * out);  // out[b] = k[b] + key_pe
+    // A 2x2/2 transposed convolution (W [Cin, O, 2, 2], b [O]) on channels-last pixels as a linear layer
+    // Wl [4 O, Cin], bl [4 O]: row s * O + o of Wl is tap s = 2 ki + kj of output channel o.
+    void convt_to_linear(const float * W, const float * b, int64_t Cin, int64_t O, float * Wl, float * bl);
+    // Adds the linear form's gradients dWl [4 O, Cin], dbl [4 O] to the convolution's dW, db.
+    void convt_grads_from_linear(const float * dWl, const float * dbl, int64_t Cin, int64_t O, float * dW, float * db);
 
     Backend & be_;
     const Layout & L_;
@@ -100,23 +153,32 @@ class DecoderGraph {
     int64_t Nt_ = 0, sel0_ = 0, nsel_ = 0;
 
     float *tok0_ = nullptr, *keys0_ = nullptr, *dense_ = nullptr, *src_cf_ = nullptr;
-    float *md1_ = nullptr, *md1g_ = nullptr, *md2_ = nullptr, *md2g_ = nullptr, *ones_ = nullptr;
+    float *md1_ = nullptr, *md1g_ = nullptr, *md2_ = nullptr, *md2g_ = nullptr;
     std::vector<Block> blocks_;
-    Attn fin_{};
+    CrossT2I fin_{};
+    float * logits_ = nullptr;  // [B, HW, nh * Nt] image-to-token logits (forward scratch)
     float *f_qin_ = nullptr, *f_kin_ = nullptr, *rf_ = nullptr, *nfm_ = nullptr, *nfr_ = nullptr, *hs_ = nullptr;
-    float *src_t_ = nullptr, *u1_ = nullptr, *u1m_ = nullptr, *u1r_ = nullptr, *u1n_ = nullptr, *u1g_ = nullptr;
-    float *u2_ = nullptr, *up_ = nullptr;
+    // Output upscaling on channels-last sub-pixel rows: y1 [B, 4 HW, up1] (pre-LayerNorm), u1n / u1g its
+    // LayerNorm / GELU, y2 [B, 16 HW, up2] (pre-GELU; see Backend::mask_head). wl*/bl*: the convolutions
+    // in linear form, wtmp_: weight reshuffling scratch.
+    float *y1_ = nullptr, *u1m_ = nullptr, *u1r_ = nullptr, *u1n_ = nullptr, *u1g_ = nullptr, *y2_ = nullptr;
+    float *wl1_ = nullptr, *bl1_ = nullptr, *wl2_ = nullptr, *bl2_ = nullptr, *wtmp_ = nullptr, *wtmp2_ = nullptr;
     float *mt_ = nullptr, *hyper_out_ = nullptr, *iou_in_ = nullptr, *iou_ = nullptr, *masks_ = nullptr;
     std::vector<std::vector<float *>> hyper_acts_;
     std::vector<float *> iou_acts_;
     // backward
     float *dmasks_ = nullptr, *diou_ = nullptr, *dhyper_ = nullptr, *dmt_ = nullptr, *diou_in_ = nullptr;
     float *dmlp_a_ = nullptr, *dmlp_b_ = nullptr;
-    float *dup_ = nullptr, *du2_ = nullptr, *du1g_ = nullptr, *du1n_ = nullptr, *du1_ = nullptr, *dsrc_t_ = nullptr;
-    float *dk_a_ = nullptr, *dk_b_ = nullptr, *dkin_ = nullptr, *dtmp_big_ = nullptr, *dtmp_big2_ = nullptr;
-    float *dq_a_ = nullptr, *dq_b_ = nullptr, *dtmp_ = nullptr, *dtmp2_ = nullptr, *dtmp3_ = nullptr;
+    float *dy2_ = nullptr, *du1g_ = nullptr, *du1n_ = nullptr, *dy1_ = nullptr;
+    float *dwl1_ = nullptr, *dbl1_ = nullptr, *dwl2_ = nullptr, *dbl2_ = nullptr;
+    float *dk_a_ = nullptr, *dk_b_ = nullptr;
+    float *dq_a_ = nullptr, *dq_b_ = nullptr, *dtmp_ = nullptr;
     float *dtok0_ = nullptr, *dh_ = nullptr, *dhs_ = nullptr;
     float *dO_ = nullptr, *dQ_ = nullptr, *dK_ = nullptr, *dV_ = nullptr;
+    // cross-attention backward scratch: [B, nh * Nt, HW] probability gradients (two), [B, nh * Nt, C]
+    // folded-operand gradients, [B, nh * Nt] logit-bias gradients, two image-sized input gradients
+    float *dP_ = nullptr, *dS_ = nullptr, *dfold_ = nullptr, *dfold2_ = nullptr, *dc_ = nullptr;
+    float *dimg1_ = nullptr, *dimg2_ = nullptr;
     const float * dk_final_ = nullptr;
 };
 

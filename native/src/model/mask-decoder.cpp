@@ -8,6 +8,9 @@
 //   keys    = LN4(keys + attn_i2t(q = keys + key_pe, k = queries + pe, v = queries))
 // then queries = LN(queries + attn_final(q = queries + pe, k = keys + key_pe, v = keys)); masks =
 // hypernetwork(mask token) @ upscale(keys); iou = iou_head(iou token). pe is the initial token matrix.
+// The cross attentions run in folded form (decoder-cross-attention.cpp); the output upscaling runs on
+// channels-last pixels, its transposed convolutions as linear layers (see forward()). Gradients of a
+// tensor that feeds several layers are summed by accumulating GEMMs (InGrad) rather than extra passes.
 #include <algorithm>
 #include <utility>
 
@@ -71,6 +74,27 @@ void DecoderGraph::prepare(const GraphShape & s) {
     } else {
         md1_ = md1g_ = md2_ = md2g_ = dense_ = src_cf_ = nullptr;
     }
+    const int64_t F = kHeads * Nt;  // folded rows of the cross attentions
+    auto t2i_bufs = [&](int64_t internal) {
+        CrossT2I a{};
+        a.q = buf(B * Nt * internal);
+        a.qk = buf(B * F * C);
+        a.p = buf(B * F * HW);
+        a.px = buf(B * F * C);
+        a.o = buf(B * Nt * internal);
+        return a;
+    };
+    auto i2t_bufs = [&](int64_t internal) {
+        CrossI2T a{};
+        a.k = buf(B * Nt * internal);
+        a.v = buf(B * Nt * internal);
+        a.kq = buf(B * F * C);
+        a.c = buf(B * F);
+        a.p = buf(B * HW * F);
+        a.vo = buf(B * F * C);
+        return a;
+    };
+    logits_ = buf(B * HW * F);
     auto attn_bufs = [&](int64_t Nq, int64_t Nk, int64_t internal) {
         Attn a{};
         a.q = buf(B * Nq * internal);
@@ -90,7 +114,7 @@ void DecoderGraph::prepare(const GraphShape & s) {
         b.q1 = buf(tokC);
         b.t_qin = buf(tokC);
         b.kin = buf(imgC);
-        b.t2i = attn_bufs(Nt, HW, Ci);
+        b.t2i = t2i_bufs(Ci);
         b.r2 = buf(tokC);
         b.n2m = buf(B * Nt);
         b.n2r = buf(B * Nt);
@@ -101,7 +125,7 @@ void DecoderGraph::prepare(const GraphShape & s) {
         b.n3r = buf(B * Nt);
         b.q3 = buf(tokC);
         b.i_kq = buf(tokC);
-        b.i2t = attn_bufs(HW, Nt, Ci);
+        b.i2t = i2t_bufs(Ci);
         b.r4 = buf(imgC);
         b.n4m = buf(B * HW);
         b.n4r = buf(B * HW);
@@ -110,19 +134,23 @@ void DecoderGraph::prepare(const GraphShape & s) {
     }
     f_qin_ = buf(tokC);
     f_kin_ = buf(imgC);
-    fin_ = attn_bufs(Nt, HW, Ci);
+    fin_ = t2i_bufs(Ci);
     rf_ = buf(tokC);
     nfm_ = buf(B * Nt);
     nfr_ = buf(B * Nt);
     hs_ = buf(tokC);
-    src_t_ = buf(imgC);
-    u1_ = buf(B * L_.up1 * H4);
+    y1_ = buf(B * L_.up1 * H4);
     u1m_ = buf(B * H4);
     u1r_ = buf(B * H4);
     u1n_ = buf(B * L_.up1 * H4);
     u1g_ = buf(B * L_.up1 * H4);
-    u2_ = buf(B * L_.up2 * H16);
-    up_ = buf(B * L_.up2 * H16);
+    y2_ = buf(B * L_.up2 * H16);
+    wl1_ = buf(4 * L_.up1 * C);
+    bl1_ = buf(4 * L_.up1);
+    wl2_ = buf(4 * L_.up2 * L_.up1);
+    bl2_ = buf(4 * L_.up2);
+    wtmp_ = buf(std::max(4 * L_.up1 * C, 4 * L_.up2 * L_.up1));
+    wtmp2_ = buf(std::max(4 * L_.up1 * C, 4 * L_.up2 * L_.up1));
     mt_ = buf(T * B * C);
     hyper_out_ = buf(T * B * L_.up2);
     iou_in_ = buf(B * C);
@@ -147,32 +175,34 @@ void DecoderGraph::prepare(const GraphShape & s) {
         diou_in_ = buf(B * C);
         dmlp_a_ = buf(B * max_mlp);
         dmlp_b_ = buf(B * max_mlp);
-        dup_ = buf(B * L_.up2 * H16);
-        du2_ = buf(B * L_.up2 * H16);
+        dy2_ = buf(B * L_.up2 * H16);
         du1g_ = buf(B * L_.up1 * H4);
         du1n_ = buf(B * L_.up1 * H4);
-        du1_ = buf(B * L_.up1 * H4);
-        dsrc_t_ = buf(imgC);
+        dy1_ = buf(B * L_.up1 * H4);
+        dwl1_ = buf(4 * L_.up1 * C);
+        dbl1_ = buf(4 * L_.up1);
+        dwl2_ = buf(4 * L_.up2 * L_.up1);
+        dbl2_ = buf(4 * L_.up2);
         dk_a_ = buf(imgC);
         dk_b_ = buf(imgC);
-        dkin_ = buf(imgC);
-        dtmp_big_ = buf(imgC);
-        dtmp_big2_ = buf(imgC);
         dq_a_ = buf(tokC);
         dq_b_ = buf(tokC);
         dtmp_ = buf(tokC);
-        dtmp2_ = buf(tokC);
-        dtmp3_ = buf(tokC);
         dtok0_ = buf(tokC);
         dhs_ = buf(tokC);
         dh_ = buf(B * Nt * L_.mlp);
-        const int64_t rows = B * std::max(HW, Nt) * std::max(Ci, Cs);
+        const int64_t rows = B * Nt * std::max(Ci, Cs);
         dO_ = buf(rows);
         dQ_ = buf(rows);
         dK_ = buf(rows);
         dV_ = buf(rows);
-        ones_ = buf(B * HW);
-        be_.fill(ones_, 1.0f, (size_t) (B * HW));
+        dP_ = buf(B * F * HW);
+        dS_ = buf(B * F * HW);
+        dfold_ = buf(B * F * C);
+        dfold2_ = buf(B * F * C);
+        dc_ = buf(B * F);
+        dimg1_ = buf(imgC);
+        dimg2_ = buf(imgC);
     }
     allocated_ = true;
 }
@@ -181,25 +211,55 @@ void DecoderGraph::add_key_pe(const float * k, float * out) {
     for (int64_t b = 0; b < s_.B; ++b) be_.add(k + b * HW_ * L_.C, key_pe_, out + b * HW_ * L_.C, HW_ * L_.C);
 }
 
+void DecoderGraph::convt_to_linear(const float * W, const float * b, int64_t Cin, int64_t O, float * Wl, float * bl) {
+    be_.transpose_last2(W, wtmp_, Cin, O, 4);       // [Cin, 4, O]
+    be_.transpose_last2(wtmp_, Wl, 1, Cin, 4 * O);  // [4 O, Cin]
+    for (int64_t s = 0; s < 4; ++s) be_.copy(bl + s * O, b, (size_t) O);
+}
+
+void DecoderGraph::convt_grads_from_linear(const float * dWl, const float * dbl, int64_t Cin, int64_t O, float * dW,
+                                           float * db) {
+    be_.transpose_last2(dWl, wtmp_, 1, 4 * O, Cin);  // [Cin, 4, O]
+    be_.transpose_last2(wtmp_, wtmp2_, Cin, 4, O);   // [Cin, O, 4]
+    be_.add(dW, wtmp2_, dW, Cin * O * 4);
+    for (int64_t s = 0; s < 4; ++s) be_.add(db, dbl + s * O, db, O);
+}
+
 void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const float * qin, int64_t Nq,
-                                const float * kin, const float * vin, int64_t Nk, const Attn & s, float * out) {
+                                const float * kin, const float * vin, int64_t Nk, const Attn & s, float * out,
+                                const float * residual) {
     const int64_t B = s_.B, C = L_.C, I = a.internal;
     be_.linear(qin, P + a.qw, P + a.qb, s.q, B * Nq, C, I);
     be_.linear(kin, P + a.kw, P + a.kb, s.k, B * Nk, C, I);
     be_.linear(vin, P + a.vw, P + a.vb, s.v, B * Nk, C, I);
     be_.attention(s.q, s.k, s.v, s.o, s.p, B, Nq, Nk, kHeads, I / kHeads);
-    be_.linear(s.o, P + a.ow, P + a.ob, out, B * Nq, I, C);
+    if (residual) {
+        be_.add_bias(residual, P + a.ob, out, B * Nq, C);
+        be_.gemm(false, true, B * Nq, C, I, 1.0f, s.o, I, P + a.ow, I, 1.0f, out, C);
+    } else {
+        be_.linear(s.o, P + a.ow, P + a.ob, out, B * Nq, I, C);
+    }
+}
+
+void DecoderGraph::linear_backward(const float * x, const float * W, const float * dy, InGrad dx, float * dW,
+                                   float * db, int64_t M, int64_t K, int64_t N) {
+    if (dx.p && dx.acc) {
+        be_.gemm(false, false, M, K, N, 1.0f, dy, N, W, K, 1.0f, dx.p, K);
+        be_.linear_backward(x, W, dy, nullptr, dW, db, M, K, N);
+    } else {
+        be_.linear_backward(x, W, dy, dx.p, dW, db, M, K, N);
+    }
 }
 
 void DecoderGraph::attn_backward(const AttnLayout & a, const float * P, float * G, const float * qin, int64_t Nq,
                                  const float * kin, const float * vin, int64_t Nk, const Attn & s, const float * dout,
-                                 float * dqin, float * dkin, float * dvin) {
+                                 InGrad dqin, InGrad dkin, InGrad dvin) {
     const int64_t B = s_.B, C = L_.C, I = a.internal;
     be_.linear_backward(s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nq, I, C);
     be_.attention_backward(s.q, s.k, s.v, s.p, dO_, dQ_, dK_, dV_, B, Nq, Nk, kHeads, I / kHeads);
-    be_.linear_backward(qin, P + a.qw, dQ_, dqin, G + a.qw, G + a.qb, B * Nq, C, I);
-    be_.linear_backward(kin, P + a.kw, dK_, dkin, G + a.kw, G + a.kb, B * Nk, C, I);
-    be_.linear_backward(vin, P + a.vw, dV_, dvin, G + a.vw, G + a.vb, B * Nk, C, I);
+    linear_backward(qin, P + a.qw, dQ_, dqin, G + a.qw, G + a.qb, B * Nq, C, I);
+    linear_backward(kin, P + a.kw, dK_, dkin, G + a.kw, G + a.kb, B * Nk, C, I);
+    linear_backward(vin, P + a.vw, dV_, dvin, G + a.vw, G + a.vb, B * Nk, C, I);
 }
 
 void DecoderGraph::mlp_forward(const MlpLayout & m, const float * P, const float * x,
@@ -236,7 +296,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
     sel0_ = sel0;
     nsel_ = nsel;
     const int64_t B = s_.B, C = L_.C, T = L_.T, Nt = Nt_, HW = HW_, E = E_;
-    const int64_t H4 = 4 * HW, H16 = 16 * HW;
+    const int64_t H4 = 4 * HW;
     encode_prompts(P);
 
     // ---- two-way transformer --------------------------------------------------------------------
@@ -252,14 +312,12 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
             be_.add(q, tok0_, s.sa_in_buf, B * Nt * C);
             s.sa_in = s.sa_in_buf;
         }
-        attn_forward(W.self_attn, P, s.sa_in, Nt, s.sa_in, q, Nt, s.sa, s.r1);
-        if (l > 0) be_.add(s.r1, q, s.r1, B * Nt * C);
+        attn_forward(W.self_attn, P, s.sa_in, Nt, s.sa_in, q, Nt, s.sa, s.r1, l > 0 ? q : nullptr);
         be_.layernorm(s.r1, P + W.norm1.w, P + W.norm1.b, s.q1, s.n1m, s.n1r, B * Nt, C, kEpsTransformer);
         // cross attention, tokens to image
         be_.add(s.q1, tok0_, s.t_qin, B * Nt * C);
         add_key_pe(k, s.kin);
-        attn_forward(W.t2i, P, s.t_qin, Nt, s.kin, k, HW, s.t2i, s.r2);
-        be_.add(s.r2, s.q1, s.r2, B * Nt * C);
+        t2i_forward(W.t2i, P, s.t_qin, s.kin, k, s.t2i, s.r2, s.q1);
         be_.layernorm(s.r2, P + W.norm2.w, P + W.norm2.b, s.q2, s.n2m, s.n2r, B * Nt, C, kEpsTransformer);
         // MLP
         be_.linear(s.q2, P + W.lin1w, P + W.lin1b, s.h, B * Nt, C, L_.mlp);
@@ -269,34 +327,34 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
         be_.layernorm(s.r3, P + W.norm3.w, P + W.norm3.b, s.q3, s.n3m, s.n3r, B * Nt, C, kEpsTransformer);
         // cross attention, image to tokens
         be_.add(s.q3, tok0_, s.i_kq, B * Nt * C);
-        attn_forward(W.i2t, P, s.kin, HW, s.i_kq, s.q3, Nt, s.i2t, s.r4);
-        be_.add(s.r4, k, s.r4, B * HW * C);
+        i2t_forward(W.i2t, P, s.kin, s.i_kq, s.q3, s.i2t, s.r4, k);
         be_.layernorm(s.r4, P + W.norm4.w, P + W.norm4.b, s.k1, s.n4m, s.n4r, B * HW, C, kEpsTransformer);
         q = s.q3;
         k = s.k1;
     }
     be_.add(q, tok0_, f_qin_, B * Nt * C);
     add_key_pe(k, f_kin_);
-    attn_forward(L_.final_attn, P, f_qin_, Nt, f_kin_, k, HW, fin_, rf_);
-    be_.add(rf_, q, rf_, B * Nt * C);
+    t2i_forward(L_.final_attn, P, f_qin_, f_kin_, k, fin_, rf_, q);
     be_.layernorm(rf_, P + L_.norm_final.w, P + L_.norm_final.b, hs_, nfm_, nfr_, B * Nt, C, kEpsTransformer);
 
     // ---- output upscaling: convT 2x2/2 -> LayerNorm2d -> GELU -> convT 2x2/2 -> GELU ----------------
-    be_.transpose_last2(k, src_t_, B, HW, C);
-    be_.conv_transpose_k2s2(src_t_, P + L_.up0w, P + L_.up0b, u1_, B, C, E, E, L_.up1);
-    be_.layernorm2d(u1_, P + L_.up1w, P + L_.up1b, u1n_, u1m_, u1r_, B, L_.up1, H4, kEpsLN2d);
-    be_.gelu(u1n_, u1g_, B * L_.up1 * H4);
-    be_.conv_transpose_k2s2(u1g_, P + L_.up3w, P + L_.up3b, u2_, B, L_.up1, 2 * E, 2 * E, L_.up2);
-    be_.gelu(u2_, up_, B * L_.up2 * H16);
+    // On channels-last pixels each transposed convolution is a linear layer to its 4 kernel taps, so the
+    // keys feed it directly and LayerNorm2d is a LayerNorm over the rows; the pixels stay in sub-pixel
+    // order until the mask head writes the masks in raster order.
+    const int64_t U1 = L_.up1, U2 = L_.up2;
+    convt_to_linear(P + L_.up0w, P + L_.up0b, C, U1, wl1_, bl1_);
+    convt_to_linear(P + L_.up3w, P + L_.up3b, U1, U2, wl2_, bl2_);
+    be_.linear(k, wl1_, bl1_, y1_, B * HW, C, 4 * U1);
+    be_.layernorm(y1_, P + L_.up1w, P + L_.up1b, u1n_, u1m_, u1r_, B * H4, U1, kEpsLN2d);
+    be_.gelu(u1n_, u1g_, B * U1 * H4);
+    be_.linear(u1g_, wl2_, bl2_, y2_, B * H4, U1, 4 * U2);
 
     // ---- heads ------------------------------------------------------------------------------------
     for (int64_t t = 0; t < T; ++t)
         for (int64_t b = 0; b < B; ++b) be_.copy(mt_ + (t * B + b) * C, hs_ + (b * Nt + 1 + t) * C, (size_t) C);
     for (int64_t t = sel0; t < sel0 + nsel; ++t)
-        mlp_forward(L_.hyper[(size_t) t], P, mt_ + t * B * C, hyper_acts_[(size_t) t], hyper_out_ + t * B * L_.up2);
-    // masks[b, m] = hyper_out[sel0 + m, b] @ up[b]
-    be_.gemm_batched(false, false, nsel, H16, L_.up2, 1.0f, hyper_out_ + sel0 * B * L_.up2, B * L_.up2, L_.up2, up_,
-                     H16, L_.up2 * H16, 0.0f, masks_, H16, nsel * H16, B);
+        mlp_forward(L_.hyper[(size_t) t], P, mt_ + t * B * C, hyper_acts_[(size_t) t], hyper_out_ + t * B * U2);
+    be_.mask_head(y2_, hyper_out_ + sel0 * B * U2, masks_, B, nsel, E, U2);
     for (int64_t b = 0; b < B; ++b) be_.copy(iou_in_ + b * C, hs_ + b * Nt * C, (size_t) C);
     mlp_forward(L_.iou_head, P, iou_in_, iou_acts_, iou_);
 }
@@ -304,15 +362,12 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
 void DecoderGraph::backward(const float * P, float * G, const float * dmasks, const float * diou, bool prompt_grads) {
     SA_CHECK(allocated_ && s_.train, SA_ERR_INTERNAL, "mask decoder: backward needs a training workspace");
     const int64_t B = s_.B, C = L_.C, T = L_.T, Nt = Nt_, HW = HW_, E = E_;
-    const int64_t H4 = 4 * HW, H16 = 16 * HW;
-    const int64_t U2 = L_.up2, tokC = B * Nt * C, imgC = B * HW * C;
+    const int64_t H4 = 4 * HW;
+    const int64_t U2 = L_.up2, tokC = B * Nt * C;
 
     // ---- heads ------------------------------------------------------------------------------------
     be_.fill(dhs_, 0.0f, (size_t) tokC);
-    be_.gemm_batched(false, true, nsel_, U2, H16, 1.0f, dmasks, H16, nsel_ * H16, up_, H16, U2 * H16, 0.0f,
-                     dhyper_ + sel0_ * B * U2, B * U2, U2, B);
-    be_.gemm_batched(true, false, U2, H16, nsel_, 1.0f, hyper_out_ + sel0_ * B * U2, B * U2, U2, dmasks, H16,
-                     nsel_ * H16, 0.0f, dup_, H16, U2 * H16, B);
+    be_.mask_head_backward(y2_, hyper_out_ + sel0_ * B * U2, dmasks, dy2_, dhyper_ + sel0_ * B * U2, B, nsel_, E, U2);
     for (int64_t t = sel0_; t < sel0_ + nsel_; ++t) {
         mlp_backward(L_.hyper[(size_t) t], P, G, mt_ + t * B * C, hyper_acts_[(size_t) t], dhyper_ + t * B * U2,
                      dmt_ + t * B * C);
@@ -324,29 +379,30 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     }
 
     // ---- output upscaling -------------------------------------------------------------------------
-    be_.gelu_backward(u2_, dup_, du2_, B * U2 * H16);
-    be_.conv_transpose_k2s2_backward(u1g_, P + L_.up3w, du2_, du1g_, G + L_.up3w, G + L_.up3b, B, L_.up1, 2 * E,
-                                     2 * E, U2);
-    be_.gelu_backward(u1n_, du1g_, du1n_, B * L_.up1 * H4);
-    be_.layernorm2d_backward(u1_, P + L_.up1w, u1m_, u1r_, du1n_, du1_, G + L_.up1w, G + L_.up1b, B, L_.up1, H4);
-    be_.conv_transpose_k2s2_backward(src_t_, P + L_.up0w, du1_, dsrc_t_, G + L_.up0w, G + L_.up0b, B, C, E, E,
-                                     L_.up1);
+    const int64_t U1 = L_.up1;
+    const float * kL = L_.depth > 0 ? blocks_.back().k1 : keys0_;
+    be_.fill(dwl1_, 0.0f, (size_t) (4 * U1 * C));
+    be_.fill(dbl1_, 0.0f, (size_t) (4 * U1));
+    be_.fill(dwl2_, 0.0f, (size_t) (4 * U2 * U1));
+    be_.fill(dbl2_, 0.0f, (size_t) (4 * U2));
+    be_.linear_backward(u1g_, wl2_, dy2_, du1g_, dwl2_, dbl2_, B * H4, U1, 4 * U2);
+    be_.gelu_backward(u1n_, du1g_, du1n_, B * U1 * H4);
+    be_.layernorm_backward(y1_, P + L_.up1w, u1m_, u1r_, du1n_, dy1_, G + L_.up1w, G + L_.up1b, B * H4, U1);
     float * dk = dk_a_;     // gradient w.r.t. the current keys
     float * dkr = dk_b_;    // second image-sized gradient buffer
-    be_.transpose_last2(dsrc_t_, dk, B, C, HW);
+    be_.linear_backward(kL, wl1_, dy1_, dk, dwl1_, dbl1_, B * HW, C, 4 * U1);
+    convt_grads_from_linear(dwl2_, dbl2_, U1, U2, G + L_.up3w, G + L_.up3b);
+    convt_grads_from_linear(dwl1_, dbl1_, C, U1, G + L_.up0w, G + L_.up0b);
 
     // ---- final attention --------------------------------------------------------------------------
     float * dq = dq_a_;
     float * dr = dq_b_;
-    const float * kL = L_.depth > 0 ? blocks_.back().k1 : keys0_;
     be_.layernorm_backward(rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w,
                            G + L_.norm_final.b, B * Nt, C);
     be_.fill(dtok0_, 0.0f, (size_t) tokC);
-    attn_backward(L_.final_attn, P, G, f_qin_, Nt, f_kin_, kL, HW, fin_, dq, dtmp_, dtmp_big_, dtmp_big2_);
+    t2i_backward(L_.final_attn, P, G, f_qin_, f_kin_, kL, fin_, dq, {dtmp_}, dk);
     be_.add(dq, dtmp_, dq, tokC);
     be_.add(dtok0_, dtmp_, dtok0_, tokC);
-    be_.add(dk, dtmp_big_, dk, imgC);
-    be_.add(dk, dtmp_big2_, dk, imgC);
 
     // ---- two-way blocks, last to first ------------------------------------------------------------
     for (int64_t l = L_.depth - 1; l >= 0; --l) {
@@ -357,41 +413,35 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
         const bool need_dk = l > 0 || prompt_grads;
         // image to tokens: dk holds d k1 on entry
         be_.layernorm_backward(s.r4, P + W.norm4.w, s.n4m, s.n4r, dk, dkr, G + W.norm4.w, G + W.norm4.b, B * HW, C);
-        std::swap(dk, dkr);  // dk = d r4 = residual part of d k0
-        attn_backward(W.i2t, P, G, s.kin, HW, s.i_kq, s.q3, Nt, s.i2t, dk, need_dk ? dkin_ : nullptr, dtmp_, dtmp2_);
+        std::swap(dk, dkr);  // dk = d r4 = residual part of d k0; the projections of k0 add to it
+        i2t_backward(W.i2t, P, G, s.kin, s.i_kq, s.q3, s.i2t, dk, need_dk ? dk : nullptr, {dtmp_}, {dq, true});
         be_.add(dq, dtmp_, dq, tokC);
         be_.add(dtok0_, dtmp_, dtok0_, tokC);
-        be_.add(dq, dtmp2_, dq, tokC);
         // MLP
         be_.layernorm_backward(s.r3, P + W.norm3.w, s.n3m, s.n3r, dq, dr, G + W.norm3.w, G + W.norm3.b, B * Nt, C);
         std::swap(dq, dr);  // dq = d r3 = residual part of d q2
         be_.linear_backward(s.h, P + W.lin2w, dq, dh_, G + W.lin2w, G + W.lin2b, B * Nt, L_.mlp, C);
         be_.relu_backward(s.h, dh_, dh_, B * Nt * L_.mlp);
-        be_.linear_backward(s.q2, P + W.lin1w, dh_, dtmp_, G + W.lin1w, G + W.lin1b, B * Nt, C, L_.mlp);
-        be_.add(dq, dtmp_, dq, tokC);
+        linear_backward(s.q2, P + W.lin1w, dh_, {dq, true}, G + W.lin1w, G + W.lin1b, B * Nt, C, L_.mlp);
         // tokens to image
         be_.layernorm_backward(s.r2, P + W.norm2.w, s.n2m, s.n2r, dq, dr, G + W.norm2.w, G + W.norm2.b, B * Nt, C);
         std::swap(dq, dr);  // dq = d r2 = residual part of d q1
-        attn_backward(W.t2i, P, G, s.t_qin, Nt, s.kin, k0, HW, s.t2i, dq, dtmp_, need_dk ? dtmp_big_ : nullptr,
-                      need_dk ? dtmp_big2_ : nullptr);
+        t2i_backward(W.t2i, P, G, s.t_qin, s.kin, k0, s.t2i, dq, {dtmp_}, need_dk ? dk : nullptr);  // dk = d k0
         be_.add(dq, dtmp_, dq, tokC);
         be_.add(dtok0_, dtmp_, dtok0_, tokC);
-        if (need_dk) {
-            be_.add(dkin_, dtmp_big_, dkin_, imgC);  // d (k0 + key_pe)
-            be_.add(dk, dkin_, dk, imgC);
-            be_.add(dk, dtmp_big2_, dk, imgC);       // dk = d k0
-        }
         // self attention
         be_.layernorm_backward(s.r1, P + W.norm1.w, s.n1m, s.n1r, dq, dr, G + W.norm1.w, G + W.norm1.b, B * Nt, C);
         std::swap(dq, dr);  // dq = d r1
-        attn_backward(W.self_attn, P, G, s.sa_in, Nt, s.sa_in, q0, Nt, s.sa, dq, dtmp_, dtmp2_, dtmp3_);
-        be_.add(dtmp_, dtmp2_, dtmp_, tokC);  // d sa_in
         if (l > 0) {
-            be_.add(dq, dtmp3_, dq, tokC);  // residual + value path
+            // r1 = q0 + attn(q0 + pe, q0 + pe, q0): the value path adds to the residual
+            attn_backward(W.self_attn, P, G, s.sa_in, Nt, s.sa_in, q0, Nt, s.sa, dq, {dtmp_}, {dtmp_, true},
+                          {dq, true});
             be_.add(dq, dtmp_, dq, tokC);
             be_.add(dtok0_, dtmp_, dtok0_, tokC);
         } else {
-            be_.add(dtmp3_, dtmp_, dq, tokC);  // layer 0: sa_in = q0, no residual
+            // layer 0: r1 = attn(q0, q0, q0), no residual
+            attn_backward(W.self_attn, P, G, s.sa_in, Nt, s.sa_in, q0, Nt, s.sa, dq, {dr}, {dr, true}, {dr, true});
+            std::swap(dq, dr);
         }
     }
     be_.add(dtok0_, dq, dtok0_, tokC);  // the first queries are the initial tokens
@@ -406,7 +456,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
             for (int64_t b = 0; b < B; ++b)
                 be_.gemm(true, false, kLabelKinds, C, Ns, 1.0f, in_onehot + b * Ns * kLabelKinds, kLabelKinds,
                          dtok0_ + (b * Nt + 1 + T) * C, C, 1.0f, G + L_.point_table, C);
-        if (!s_.has_mask) be_.gemm(false, false, 1, C, B * HW, 1.0f, ones_, B * HW, dk, C, 1.0f, G + L_.no_mask, C);
+        if (!s_.has_mask) be_.linear_backward(nullptr, nullptr, dk, nullptr, nullptr, G + L_.no_mask, B * HW, 0, C);
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Base-class versions of the TinyViT fused blocks (see sa::Backend): the blocks composed of the
-// backend's own ops, with temporary buffers. Backends without a fused kernel run these.
+// Base-class versions of the TinyViT fused blocks and the channels-last depthwise convolution (see
+// sa::Backend): composed of the backend's own ops, with temporary buffers. Backends without a
+// dedicated kernel run these.
 #include <string>
 
 #include "sa/backend.h"
@@ -58,10 +59,21 @@ void Backend::tinyvit_mlp(float * x, const float * gamma, const float * beta, fl
     if (M == 0) return;
     Temp t(*this, M * C), h(*this, M * hidden);
     layernorm(x, gamma, beta, t.get(), nullptr, nullptr, M, C, eps);
-    linear(t.get(), w1, b1, h.get(), M, C, hidden);
+    linear_prepared(t.get(), w1, b1, h.get(), M, C, hidden);
     gelu(h.get(), h.get(), M * hidden);
-    linear(h.get(), w2, b2, t.get(), M, hidden, C);
+    linear_prepared(h.get(), w2, b2, t.get(), M, hidden, C);
     add(x, t.get(), x, M * C);
+}
+
+void Backend::depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
+                                int64_t W, int64_t C) {
+    SA_CHECK_ARG(B > 0 && H > 0 && W > 0 && C > 0, "depthwise3x3_nhwc: bad size");
+    SA_CHECK_ARG(x != y, "depthwise3x3_nhwc: y must not alias x");
+    const int64_t n = B * H * W * C;
+    Temp t1(*this, n), t2(*this, n);
+    transpose_last2(x, t1.get(), B, H * W, C);
+    conv2d(t1.get(), w, b, t2.get(), B, C, H, W, C, 3, 3, 1, 1, C);
+    transpose_last2(t2.get(), y, B, C, H * W);
 }
 
 }  // namespace sa

@@ -6,7 +6,7 @@
 //   merge:       conv1x1 -> GELU -> dwconv3x3 (stride 2, or 1 for the last merge) -> GELU -> conv1x1
 //   stages 1..:  tokens x [H*W, C]:
 //                x += proj(window_attention(qkv(LayerNorm(x))) + learned biases)   windows padded
-//                x = dwconv3x3(x)                                               (the local conv)
+//                x = dwconv3x3(x)                    (the local conv, Backend::depthwise3x3_nhwc)
 //                x += fc2(GELU(fc1(LayerNorm(x))))                       (Backend::tinyvit_mlp)
 //   neck:        conv1x1 (no bias) -> LayerNorm2d -> conv3x3 (no bias) -> LayerNorm2d
 // TinyViT pads a window's grid with zeros before the attention's LayerNorm, so its padding tokens
@@ -56,7 +56,7 @@ struct Conv {
     const float *w = nullptr, *b = nullptr;
 };
 struct Linear {
-    const float *w = nullptr, *b = nullptr;
+    const float *w = nullptr, *b = nullptr;  // w prepared by Backend::prepare_linear
 };
 struct Norm {
     const float *g = nullptr, *b = nullptr;
@@ -76,6 +76,15 @@ struct AttnBlock {
 };
 
 constexpr float kBlockEps = 1e-5f;
+
+// Weights of the attention blocks' linear layers (qkv, proj, fc1, fc2), kept prepared.
+bool is_linear_weight(const std::string & name) {
+    for (const char * suffix : {".attn.qkv.weight", ".attn.proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight"}) {
+        const std::string s = suffix;
+        if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+    }
+    return false;
+}
 constexpr float kNeckEps = 1e-6f;
 
 class TinyVitEncoder final : public ImageEncoder {
@@ -84,14 +93,19 @@ class TinyVitEncoder final : public ImageEncoder {
         : be_(be), params_(be), ws_owned_(be) {
         cfg_ = infer_tinyvit_config(w, prefix);
         const TinyVitConfig & c = cfg_;
-        // Look every weight up (shape-checked), then copy them into one device buffer.
-        std::map<std::string, const WeightView *> found;
+        // Look every weight up (shape-checked), then copy them into one device buffer, except the
+        // linear layers' weights, which the backend keeps prepared (prepare_linear).
+        std::map<std::string, const WeightView *> found, linear_weights;
         int64_t total = 0;
         for (const auto & [name, shape] : tinyvit_weight_shapes(c, prefix)) {
             const WeightView * v = w.get(name, shape);
             if (v && v->data) {
                 found[name] = v;
-                total += v->numel();
+                if (is_linear_weight(name)) {
+                    linear_weights[name] = v;
+                } else {
+                    total += v->numel();
+                }
             }
         }
         // Tolerated extras of MobileSAM state dicts: the classification head and the attention-bias
@@ -139,9 +153,22 @@ class TinyVitEncoder final : public ImageEncoder {
         int64_t off = 0;
         std::map<std::string, const float *> dev;
         for (const auto & [name, v] : found) {
+            if (linear_weights.count(name)) continue;
             be_.upload(base + off, v->data, (size_t) v->numel());
             dev[name] = base + off;
             off += v->numel();
+        }
+        {
+            DeviceBuffers staging(be_);
+            for (const auto & [name, v] : linear_weights) {
+                const int64_t N = v->shape[0], K = v->shape[1];
+                float * raw = staging.alloc(N * K);
+                be_.upload(raw, v->data, (size_t) (N * K));
+                float * prepared = params_.alloc((int64_t) be_.prepared_linear_size(N, K));
+                be_.prepare_linear(raw, prepared, N, K);
+                dev[name] = prepared;
+            }
+            be_.synchronize();
         }
         auto P = [&](const std::string & k) { return dev.at(prefix + k); };
         auto conv = [&](const std::string & p) { return Conv{P(p + ".c.weight"), P(p + ".c.bias")}; };
@@ -324,20 +351,20 @@ class TinyVitEncoder final : public ImageEncoder {
         return y;
     }
 
-    // One TinyViT block on tokens x [G*G, C] (in place); y, z are scratch.
-    void attention_block(const AttnBlock & blk, int64_t s, int64_t G, float * x, float * y, float * z) {
+    // One TinyViT block on tokens x [G*G, C]; y, z are scratch. The result ends up in x (x and y are
+    // swapped once).
+    void attention_block(const AttnBlock & blk, int64_t s, int64_t G, float *& x, float *& y, float * z) {
         const TinyVitConfig & c = cfg_;
         const int64_t C = c.dims[(size_t) s], Hd = c.hidden[(size_t) s], T = G * G;
         const int64_t nh = c.heads[(size_t) s], hd = C / nh;
         be_.layernorm(x, blk.attn_norm.g, blk.attn_norm.b, y, nullptr, nullptr, T, C, kBlockEps);
-        be_.linear(y, blk.qkv.w, blk.qkv.b, z, T, C, 3 * C);
+        be_.linear_prepared(y, blk.qkv.w, blk.qkv.b, z, T, C, 3 * C);
         be_.attention_tinyvit(z, blk.pad_qkv, blk.bias_table, y, 1, G, G, c.windows[(size_t) s], nh, hd, hd);
-        be_.linear(y, blk.proj.w, blk.proj.b, z, T, C, C);
+        be_.linear_prepared(y, blk.proj.w, blk.proj.b, z, T, C, C);
         be_.add(x, z, x, T * C);
-        // Local depthwise conv (no residual), channels-first.
-        be_.transpose_last2(x, y, 1, T, C);
-        be_.conv2d(y, blk.local_conv.w, blk.local_conv.b, z, 1, C, G, G, C, 3, 3, 1, 1, C);
-        be_.transpose_last2(z, x, 1, C, T);
+        // Local depthwise conv (no residual), on the tokens.
+        be_.depthwise3x3_nhwc(x, blk.local_conv.w, blk.local_conv.b, y, 1, G, G, C);
+        std::swap(x, y);
         // MLP (pre-norm, residual).
         be_.tinyvit_mlp(x, blk.mlp_norm.g, blk.mlp_norm.b, kBlockEps, blk.fc1.w, blk.fc1.b, blk.fc2.w, blk.fc2.b, T, C,
                         Hd);

@@ -227,6 +227,7 @@ class DeviceBuffers {
     std::vector<float *> ptrs_;
 };
 
+// qkv_w, proj_w, lin1_w and lin2_w are prepared by Backend::prepare_linear.
 struct BlockWeights {
     const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *rel_h, *rel_w;
     const float *norm2_w, *norm2_b, *lin1_w, *lin1_b, *lin2_w, *lin2_b;
@@ -252,17 +253,17 @@ class VitEncoder final : public ImageEncoder {
             bw.rel_len_h = bw.rel_len_w = 2 * side - 1;
             bw.norm1_w = load(w, b + "norm1.weight", {E});
             bw.norm1_b = load(w, b + "norm1.bias", {E});
-            bw.qkv_w = load(w, b + "attn.qkv.weight", {3 * E, E});
+            bw.qkv_w = load_linear(w, b + "attn.qkv.weight", 3 * E, E);
             bw.qkv_b = c.qkv_bias ? load(w, b + "attn.qkv.bias", {3 * E}) : nullptr;
-            bw.proj_w = load(w, b + "attn.proj.weight", {E, E});
+            bw.proj_w = load_linear(w, b + "attn.proj.weight", E, E);
             bw.proj_b = load(w, b + "attn.proj.bias", {E});
             bw.rel_h = load(w, b + "attn.rel_pos_h", {bw.rel_len_h, c.head_dim});
             bw.rel_w = load(w, b + "attn.rel_pos_w", {bw.rel_len_w, c.head_dim});
             bw.norm2_w = load(w, b + "norm2.weight", {E});
             bw.norm2_b = load(w, b + "norm2.bias", {E});
-            bw.lin1_w = load(w, b + "mlp.lin1.weight", {c.mlp_dim, E});
+            bw.lin1_w = load_linear(w, b + "mlp.lin1.weight", c.mlp_dim, E);
             bw.lin1_b = load(w, b + "mlp.lin1.bias", {c.mlp_dim});
-            bw.lin2_w = load(w, b + "mlp.lin2.weight", {E, c.mlp_dim});
+            bw.lin2_w = load_linear(w, b + "mlp.lin2.weight", E, c.mlp_dim);
             bw.lin2_b = load(w, b + "mlp.lin2.bias", {E});
         }
         const int64_t O = c.out_chans;
@@ -331,6 +332,19 @@ class VitEncoder final : public ImageEncoder {
         return d;
     }
 
+    // A linear layer's weight W [N, K], stored prepared for the backend's linear_prepared.
+    const float * load_linear(WeightMap & w, const std::string & name, int64_t N, int64_t K) {
+        const WeightView * v = w.get(name, {N, K});
+        if (!v || !v->data) return nullptr;  // reported by w.check()
+        DeviceBuffers staging(be_);
+        float * raw = staging.alloc(N * K);
+        be_.upload(raw, v->data, (size_t) (N * K));
+        float * d = weights_.alloc((int64_t) be_.prepared_linear_size(N, K));
+        be_.prepare_linear(raw, d, N, K);
+        be_.synchronize();
+        return d;
+    }
+
     // Tokens of the windowed layout: B * nW * win * win (padded) vs B * G * G.
     int64_t window_tokens(int64_t B) const {
         if (cfg_.window == 0) return 0;
@@ -377,10 +391,10 @@ class VitEncoder final : public ImageEncoder {
             side = c.window;
             attn_rows = window_tokens(B);
         }
-        be_.linear(attn_in, bw.qkv_w, bw.qkv_b, ws_.qkv, attn_rows, E, 3 * E);
+        be_.linear_prepared(attn_in, bw.qkv_w, bw.qkv_b, ws_.qkv, attn_rows, E, 3 * E);
         be_.attention_vit(ws_.qkv, ws_.attn, seqs, side, side, c.num_heads, c.head_dim, bw.rel_h, bw.rel_len_h,
                           bw.rel_w, bw.rel_len_w);
-        be_.linear(ws_.attn, bw.proj_w, bw.proj_b, ws_.proj, attn_rows, E, E);
+        be_.linear_prepared(ws_.attn, bw.proj_w, bw.proj_b, ws_.proj, attn_rows, E, E);
         if (!bw.global) {
             be_.window_unpartition(ws_.proj, ws_.h, B, G, G, E, c.window);
             be_.add(ws_.x, ws_.h, ws_.x, rows * E);
@@ -388,9 +402,9 @@ class VitEncoder final : public ImageEncoder {
             be_.add(ws_.x, ws_.proj, ws_.x, rows * E);
         }
         be_.layernorm(ws_.x, bw.norm2_w, bw.norm2_b, ws_.h, nullptr, nullptr, rows, E, kEps);
-        be_.linear(ws_.h, bw.lin1_w, bw.lin1_b, ws_.mlp, rows, E, c.mlp_dim);
+        be_.linear_prepared(ws_.h, bw.lin1_w, bw.lin1_b, ws_.mlp, rows, E, c.mlp_dim);
         be_.gelu(ws_.mlp, ws_.mlp, rows * c.mlp_dim);
-        be_.linear(ws_.mlp, bw.lin2_w, bw.lin2_b, ws_.h, rows, c.mlp_dim, E);
+        be_.linear_prepared(ws_.mlp, bw.lin2_w, bw.lin2_b, ws_.h, rows, c.mlp_dim, E);
         be_.add(ws_.x, ws_.h, ws_.x, rows * E);
     }
 

@@ -4,11 +4,17 @@
 //   Adam:  g += wd * param                  AdamW: param *= 1 - lr * wd
 //   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2
 //   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// Elementwise and memory-bound (param, grad, m, v: 28 bytes of traffic per element): eight lanes per
+// AVX2 step, a scalar tail; the partition into lanes depends only on the element index.
 #include <cmath>
 #include <string>
 
 #include "cpu/backend-cpu.h"
 #include "sa/threadpool.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace sa {
 
@@ -25,10 +31,35 @@ void CpuBackend::adam_step(float * param, const float * grad, float * m, float *
     const float bc2_sqrt = (float) std::sqrt(1.0 - std::pow((double) beta2, (double) t));
     const float step_size = lr / bc1;
     const float decay = 1.0f - lr * weight_decay;
+    const float one_m_b1 = 1.0f - beta1, one_m_b2 = 1.0f - beta2;
     default_pool().parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
-            for (int64_t i = i0; i < i1; ++i) {
+            int64_t i = i0;
+#ifdef __AVX2__
+            const __m256 vb1 = _mm256_set1_ps(beta1), vb2 = _mm256_set1_ps(beta2);
+            const __m256 v1b1 = _mm256_set1_ps(one_m_b1), v1b2 = _mm256_set1_ps(one_m_b2);
+            const __m256 vwd = _mm256_set1_ps(weight_decay), vdecay = _mm256_set1_ps(decay);
+            const __m256 vbc2 = _mm256_set1_ps(bc2_sqrt), veps = _mm256_set1_ps(eps), vstep = _mm256_set1_ps(step_size);
+            const bool l2 = !decoupled && weight_decay != 0.0f;
+            for (; i + 8 <= i1; i += 8) {
+                __m256 g = _mm256_loadu_ps(grad + i);
+                __m256 p = _mm256_loadu_ps(param + i);
+                if (decoupled) {
+                    p = _mm256_mul_ps(p, vdecay);
+                } else if (l2) {
+                    g = _mm256_add_ps(g, _mm256_mul_ps(vwd, p));
+                }
+                const __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(v1b1, g));
+                const __m256 vi =
+                    _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(v1b2, g), g));
+                _mm256_storeu_ps(m + i, mi);
+                _mm256_storeu_ps(v + i, vi);
+                const __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), vbc2), veps);
+                _mm256_storeu_ps(param + i, _mm256_sub_ps(p, _mm256_div_ps(_mm256_mul_ps(vstep, mi), den)));
+            }
+#endif
+            for (; i < i1; ++i) {
                 float g = grad[i];
                 float p = param[i];
                 if (decoupled) {
@@ -36,8 +67,8 @@ void CpuBackend::adam_step(float * param, const float * grad, float * m, float *
                 } else if (weight_decay != 0.0f) {
                     g += weight_decay * p;
                 }
-                const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-                const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+                const float mi = beta1 * m[i] + one_m_b1 * g;
+                const float vi = beta2 * v[i] + one_m_b2 * g * g;
                 m[i] = mi;
                 v[i] = vi;
                 param[i] = p - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);

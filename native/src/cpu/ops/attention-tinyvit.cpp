@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // TinyViT window attention with learned biases (see Backend::attention_tinyvit). One task per
-// (image, window, head): the window's q/k/v are gathered from the fused qkv rows (padding tokens from
-// pad_qkv), S = q k^T / sqrt(kd) + bias[h] for the window's real queries only (the padding queries'
-// outputs are discarded by TinyViT), exp(S - rowmax), and O = P v scaled by 1 / rowsum, scattered
-// back to the grid. Tasks are split statically over the pool, so results do not depend on scheduling.
+// (image, window, head): the head's q|k|v columns of the window's tokens are gathered in one copy
+// per token (padding tokens from pad_qkv), S = q k^T / sqrt(kd), then for the window's real queries
+// only (the padding queries' outputs are discarded by TinyViT) exp(S + bias[h] - rowmax), and
+// O = P v scaled by 1 / rowsum, scattered back to the grid. Tasks are split statically over the
+// pool, so results do not depend on scheduling.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -19,10 +20,8 @@ namespace sa {
 namespace {
 
 struct Scratch {
-    std::vector<float> q, k, v, s, o;
-    std::vector<int64_t> query_row;  // output row (b * H * W + y * W + x) of each real query
-    std::vector<int64_t> query_pos;  // its position in the window (row of the bias table)
-    std::vector<float> inv_sum;      // 1 / softmax denominator of each real query
+    std::vector<float> qkv, s, o;  // one head's window: [N, 2*kd + vd] q|k|v rows, scores, output
+    std::vector<float> inv_sum;     // 1 / softmax denominator of each query
 };
 
 Scratch & scratch() {
@@ -84,56 +83,46 @@ void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, con
 
     default_pool().parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
         Scratch & sc = scratch();
-        sc.q.resize((size_t) (N * kd));
-        sc.k.resize((size_t) (N * kd));
-        sc.v.resize((size_t) (N * vd));
+        sc.qkv.resize((size_t) (N * per_head));
         sc.s.resize((size_t) (N * N));
         sc.o.resize((size_t) (N * vd));
-        sc.query_row.resize((size_t) N);
-        sc.query_pos.resize((size_t) N);
         sc.inv_sum.resize((size_t) N);
+        float *win_qkv = sc.qkv.data(), *S = sc.s.data(), *O = sc.o.data();
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t h = t % nh;
             const int64_t w_idx = t / nh;
             const int64_t b = w_idx / (nwh * nww);
             const int64_t wy = (w_idx / nww) % nwh, wx = w_idx % nww;
+            const int64_t rows_in = std::min(win, H - wy * win), cols_in = std::min(win, W - wx * win);
             const float * hb = bias ? bias + h * N * N : nullptr;
-            // Gather the keys/values of every window token and the queries of the real ones.
-            int64_t nq = 0;
+            // Gather the head's q|k|v of every window token (padding tokens: pad_qkv or zeros).
             for (int64_t i = 0; i < N; ++i) {
                 const int64_t y = wy * win + i / win, x = wx * win + i % win;
-                const bool real = y < H && x < W;
-                const float * src = real ? qkv + ((b * H + y) * W + x) * row + h * per_head
-                                         : (pad_qkv ? pad_qkv + h * per_head : nullptr);
-                float * kdst = sc.k.data() + i * kd;
-                float * vdst = sc.v.data() + i * vd;
+                float * dst = win_qkv + i * per_head;
+                const float * src = i / win < rows_in && i % win < cols_in
+                                        ? qkv + ((b * H + y) * W + x) * row + h * per_head
+                                        : (pad_qkv ? pad_qkv + h * per_head : nullptr);
                 if (src) {
-                    std::copy(src + kd, src + 2 * kd, kdst);
-                    std::copy(src + 2 * kd, src + per_head, vdst);
+                    std::copy(src, src + per_head, dst);
                 } else {
-                    std::fill(kdst, kdst + kd, 0.0f);
-                    std::fill(vdst, vdst + vd, 0.0f);
-                }
-                if (real) {
-                    std::copy(src, src + kd, sc.q.data() + nq * kd);
-                    sc.query_row[(size_t) nq] = (b * H + y) * W + x;
-                    sc.query_pos[(size_t) nq] = i;
-                    ++nq;
+                    std::fill(dst, dst + per_head, 0.0f);
                 }
             }
-            // S[nq, N] = q k^T * scale (+ bias rows of the real queries)
-            float * S = sc.s.data();
-            sgemm_serial(false, true, nq, N, kd, scale, sc.q.data(), kd, sc.k.data(), kd, 0.0f, S, N);
-            // Unnormalised softmax rows; the normalisation is applied to the vd-wide output rows.
-            for (int64_t r = 0; r < nq; ++r) {
-                sc.inv_sum[(size_t) r] = biased_exp_row(S + r * N, hb ? hb + sc.query_pos[(size_t) r] * N : nullptr, N);
+            // S[N, N] = q k^T * scale for every window token (the padding queries' rows are unused).
+            sgemm_serial(false, true, N, N, kd, scale, win_qkv, per_head, win_qkv + kd, per_head, 0.0f, S, N);
+            // Unnormalised softmax rows of the real queries (+ bias); the normalisation is applied to
+            // the vd-wide output rows.
+            for (int64_t r = 0; r < N; ++r) {
+                if (r / win < rows_in && r % win < cols_in)
+                    sc.inv_sum[(size_t) r] = biased_exp_row(S + r * N, hb ? hb + r * N : nullptr, N);
             }
-            // O[nq, vd] = P v, written to the output rows of the real queries.
-            sgemm_serial(false, false, nq, vd, N, 1.0f, S, N, sc.v.data(), vd, 0.0f, sc.o.data(), vd);
-            for (int64_t r = 0; r < nq; ++r) {
-                const float * src = sc.o.data() + r * vd;
+            // O[N, vd] = P v; the real queries' rows, scaled, go to their grid tokens.
+            sgemm_serial(false, false, N, vd, N, 1.0f, S, N, win_qkv + 2 * kd, per_head, 0.0f, O, vd);
+            for (int64_t r = 0; r < N; ++r) {
+                if (r / win >= rows_in || r % win >= cols_in) continue;
+                const float * src = O + r * vd;
                 const float inv = sc.inv_sum[(size_t) r];
-                float * dst = out + sc.query_row[(size_t) r] * dv + h * vd;
+                float * dst = out + ((b * H + wy * win + r / win) * W + wx * win + r % win) * dv + h * vd;
                 for (int64_t c = 0; c < vd; ++c) dst[c] = src[c] * inv;
             }
         }

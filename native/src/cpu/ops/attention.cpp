@@ -3,9 +3,18 @@
 // [h*d, (h+1)*d). out = softmax(q k^T / sqrt(d)) v per head; probs [B, nh, Nq, Nk] saved when non-null.
 // Backward from the saved probabilities P:
 //   dP = dout v^T, dS = P (dP - rowsum(dP P)) / sqrt(d), dq = dS k, dk = dS^T q, dv = P^T dout.
-// The forward pass is split over (batch, head, query block); the backward pass over (batch, head) so
-// that each task owns its slice of dk/dv and sums over queries in a fixed order (per head, dS is formed
-// in a scratch buffer first, so every gradient row is written once).
+//
+// The decoder's attentions are lopsided (17 tokens against 4096 pixels, head dim 16), so every product
+// is a small-K or small-N GEMM run on the calling thread (sa::sgemm_serial), and the scores of a task
+// are laid out so that the softmax runs along contiguous memory:
+//   * Nq <= Nk ("query-major"): S [Nq, Nk] per head, softmax along rows;
+//   * Nq >  Nk ("key-major"):   S^T [Nk, qb] per block of qb queries, softmax down the columns, eight
+//     queries per vector; probs is written (and read back) transposed into its [Nq, Nk] layout.
+// Tasks are (batch, head, query block) with a block size that depends on the shapes only; with at
+// least as many tasks as threads each task runs on one thread, otherwise the tasks run one after the
+// other with threaded GEMMs and row loops (the same arithmetic either way). Key/value gradients of a
+// head are summed over its query blocks in block order from per-block partials, so every result is
+// independent of the thread count.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -13,67 +22,135 @@
 
 #include "cpu/backend-cpu.h"
 #include "cpu/simd.h"
+#include "cpu/softmax-row.h"
+#include "sa/gemm.h"
 #include "sa/threadpool.h"
 
 namespace sa {
 
 namespace {
 
-constexpr int64_t kQueryBlock = 64;
-constexpr int64_t kMaxVecHead = 128;  // head dims up to this accumulate in a local buffer
+constexpr int64_t kKeyMajorBlock = 512;  // queries per task when Nq > Nk
 
-float * scratch(size_t n) {
-    thread_local std::vector<float> buf;
-    if (buf.size() < n) buf.resize(n);
-    return buf.data();
+struct Plan {
+    bool key_major;
+    int64_t qb, blocks;  // queries per block, blocks per head
+};
+
+Plan plan(int64_t Nq, int64_t Nk) {
+    Plan p;
+    p.key_major = Nq > Nk;
+    p.qb = p.key_major ? std::min(Nq, kKeyMajorBlock) : Nq;
+    p.blocks = (Nq + p.qb - 1) / p.qb;
+    return p;
 }
 
-inline float dot(const float * a, const float * b, int64_t d) {
+// Per-thread scratch slots (grow-only).
+float * scratch(int slot, size_t n) {
+    thread_local std::vector<float> bufs[4];
+    std::vector<float> & b = bufs[slot];
+    if (b.size() < n) b.resize(n);
+    return b.data();
+}
+
+// ---- column (key-major) softmax and its backward: s [n, ld], columns [0, m) --------------------------
+
+void softmax_cols(float * s, int64_t n, int64_t m, int64_t ld) {
     int64_t c = 0;
-    float s = 0.0f;
 #ifdef __AVX2__
-    if (d >= 8) {
-        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
-        for (c = 8; c + 8 <= d; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c), acc);
-        s = cpu::hsum256(acc);
+    for (; c + 8 <= m; c += 8) {
+        __m256 mx = _mm256_loadu_ps(s + c);
+        for (int64_t j = 1; j < n; ++j) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j * ld + c));
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n; ++j) {
+            const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j * ld + c), mx));
+            _mm256_storeu_ps(s + j * ld + c, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+        for (int64_t j = 0; j < n; ++j) {
+            float * row = s + j * ld + c;
+            _mm256_storeu_ps(row, _mm256_mul_ps(_mm256_loadu_ps(row), inv));
+        }
     }
 #endif
-    for (; c < d; ++c) s += a[c] * b[c];
-    return s;
+    for (; c < m; ++c) {
+        float mx = s[c];
+        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, s[j * ld + c]);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < n; ++j) sum += (s[j * ld + c] = std::exp(s[j * ld + c] - mx));
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n; ++j) s[j * ld + c] *= inv;
+    }
 }
 
-// y[0:d] += alpha * x[0:d]
-inline void axpy(float alpha, const float * x, float * y, int64_t d) {
+// ds = p (ds - colsum(ds p)) scale over [n, m] blocks with row stride ld (ds holds dP on entry).
+void softmax_backward_cols(const float * p, float * ds, int64_t n, int64_t m, int64_t ld, float scale) {
     int64_t c = 0;
 #ifdef __AVX2__
-    const __m256 va = _mm256_set1_ps(alpha);
-    for (; c + 8 <= d; c += 8) _mm256_storeu_ps(y + c, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + c), _mm256_loadu_ps(y + c)));
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (; c + 8 <= m; c += 8) {
+        __m256 rs = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n; ++j)
+            rs = _mm256_fmadd_ps(_mm256_loadu_ps(ds + j * ld + c), _mm256_loadu_ps(p + j * ld + c), rs);
+        for (int64_t j = 0; j < n; ++j) {
+            const __m256 pv = _mm256_loadu_ps(p + j * ld + c);
+            const __m256 v = _mm256_mul_ps(pv, _mm256_sub_ps(_mm256_loadu_ps(ds + j * ld + c), rs));
+            _mm256_storeu_ps(ds + j * ld + c, _mm256_mul_ps(v, vs));
+        }
+    }
 #endif
-    for (; c < d; ++c) y[c] += alpha * x[c];
+    for (; c < m; ++c) {
+        float rs = 0.0f;
+        for (int64_t j = 0; j < n; ++j) rs += ds[j * ld + c] * p[j * ld + c];
+        for (int64_t j = 0; j < n; ++j) ds[j * ld + c] = p[j * ld + c] * (ds[j * ld + c] - rs) * scale;
+    }
 }
 
-// p[0:n] = exp(p - mx) / sum, in place.
-inline void softmax_row(float * p, int64_t n) {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j]);
-    int64_t j = 0;
-    float sum = 0.0f;
-#ifdef __AVX2__
-    const __m256 vm = _mm256_set1_ps(mx);
-    __m256 acc = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-        const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(p + j), vm));
-        _mm256_storeu_ps(p + j, e);
-        acc = _mm256_add_ps(acc, e);
+// dst [cols, rows] = src [rows, cols]^T, both with explicit row strides.
+void transpose(const float * src, int64_t rows, int64_t cols, int64_t lds, float * dst, int64_t ldd) {
+    constexpr int64_t kT = 16;
+    for (int64_t r0 = 0; r0 < rows; r0 += kT)
+        for (int64_t c0 = 0; c0 < cols; c0 += kT) {
+            const int64_t r1 = std::min(rows, r0 + kT), c1 = std::min(cols, c0 + kT);
+            for (int64_t r = r0; r < r1; ++r)
+                for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
+        }
+}
+
+// How a task runs its products and row loops: on the calling thread (inside a pool task) or over the
+// whole pool (called outside the pool, one task at a time).
+struct Exec {
+    ThreadPool * pool;  // null: serial
+    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+              const float * B, int64_t ldb, float beta, float * C, int64_t ldc) const {
+        if (pool) {
+            sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool);
+        } else {
+            sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        }
     }
-    sum = cpu::hsum256(acc);
-#endif
-    for (; j < n; ++j) {
-        p[j] = std::exp(p[j] - mx);
-        sum += p[j];
+    template <class F>
+    void rows(int64_t n, F && f) const {
+        if (pool) {
+            pool->parallel_for(n, [&](int64_t r0, int64_t r1) { f(r0, r1); });
+        } else {
+            f(0, n);
+        }
     }
-    const float inv = 1.0f / sum;
-    for (j = 0; j < n; ++j) p[j] *= inv;
+};
+
+// Runs task(t, exec) for t in [0, tasks).
+template <class F>
+void run_tasks(int64_t tasks, F && task) {
+    ThreadPool & pool = default_pool();
+    if (tasks >= pool.size()) {
+        pool.parallel_for(tasks, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; ++t) task(t, Exec{nullptr});
+        });
+    } else {
+        for (int64_t t = 0; t < tasks; ++t) task(t, Exec{&pool});
+    }
 }
 
 void check_args(const char * op, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
@@ -90,32 +167,28 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
     SA_CHECK_ARG(out != q && out != k && out != v, "attention: out must not alias an input");
     const int64_t D = nh * d;
     const float scale = 1.0f / std::sqrt((float) d);
-    const int64_t qblocks = (Nq + kQueryBlock - 1) / kQueryBlock;
-    default_pool().parallel_for(B * nh * qblocks, [&](int64_t t0, int64_t t1) {
-        float * own = probs ? nullptr : scratch((size_t) Nk);
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t b = t / (nh * qblocks);
-            const int64_t h = (t / qblocks) % nh;
-            const int64_t i0 = (t % qblocks) * kQueryBlock;
-            const int64_t i1 = std::min(Nq, i0 + kQueryBlock);
-            const float * kb = k + b * Nk * D + h * d;
-            const float * vb = v + b * Nk * D + h * d;
-            for (int64_t i = i0; i < i1; ++i) {
-                const float * qi = q + (b * Nq + i) * D + h * d;
-                float * p = probs ? probs + ((b * nh + h) * Nq + i) * Nk : own;
-                for (int64_t j = 0; j < Nk; ++j) p[j] = dot(qi, kb + j * D, d) * scale;
-                softmax_row(p, Nk);
-                float * oi = out + (b * Nq + i) * D + h * d;
-                float acc[kMaxVecHead];
-                if (d <= kMaxVecHead) {
-                    std::fill(acc, acc + d, 0.0f);
-                    for (int64_t j = 0; j < Nk; ++j) axpy(p[j], vb + j * D, acc, d);
-                    std::copy(acc, acc + d, oi);
-                } else {
-                    std::fill(oi, oi + d, 0.0f);
-                    for (int64_t j = 0; j < Nk; ++j) axpy(p[j], vb + j * D, oi, d);
-                }
-            }
+    const Plan pl = plan(Nq, Nk);
+    run_tasks(B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
+        const int64_t b = t / (nh * pl.blocks), h = (t / pl.blocks) % nh;
+        const int64_t i0 = (t % pl.blocks) * pl.qb, n = std::min(pl.qb, Nq - i0);
+        const float * qb = q + (b * Nq + i0) * D + h * d;
+        const float * kb = k + b * Nk * D + h * d;
+        const float * vb = v + b * Nk * D + h * d;
+        float * ob = out + (b * Nq + i0) * D + h * d;
+        float * pb = probs ? probs + ((b * nh + h) * Nq + i0) * Nk : nullptr;
+        if (!pl.key_major) {
+            float * s = pb ? pb : scratch(0, (size_t) (n * Nk));
+            ex.gemm(false, true, n, Nk, d, scale, qb, D, kb, D, 0.0f, s, Nk);
+            ex.rows(n, [&](int64_t r0, int64_t r1) {
+                for (int64_t i = r0; i < r1; ++i) cpu::softmax_row(s + i * Nk, s + i * Nk, Nk);
+            });
+            ex.gemm(false, false, n, d, Nk, 1.0f, s, Nk, vb, D, 0.0f, ob, D);
+        } else {
+            float * st = scratch(0, (size_t) (Nk * n));
+            ex.gemm(false, true, Nk, n, d, scale, kb, D, qb, D, 0.0f, st, n);
+            softmax_cols(st, Nk, n, n);
+            ex.gemm(true, false, n, d, Nk, 1.0f, st, n, vb, D, 0.0f, ob, D);
+            if (pb) transpose(st, Nk, n, n, pb, Nk);
         }
     });
 }
@@ -133,41 +206,68 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
     }
     SA_CHECK_ARG(q && k && v && probs && dout, "attention_backward: null input");
     const float scale = 1.0f / std::sqrt((float) d);
-    default_pool().parallel_for(B * nh, [&](int64_t t0, int64_t t1) {
-        // dS for the whole head, then every gradient row is written once from register accumulators.
-        float * ds = scratch((size_t) (Nq * Nk));
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t b = t / nh, h = t % nh;
-            const float * qb = q + b * Nq * D + h * d;
-            const float * kb = k + b * Nk * D + h * d;
-            const float * vb = v + b * Nk * D + h * d;
-            const float * db = dout + b * Nq * D + h * d;
-            const float * pb = probs + (b * nh + h) * Nq * Nk;
-            for (int64_t i = 0; i < Nq; ++i) {
-                const float * p = pb + i * Nk;
-                const float * doi = db + i * D;
-                float * dsi = ds + i * Nk;
-                float rs = 0.0f;
-                for (int64_t j = 0; j < Nk; ++j) {
-                    dsi[j] = dot(doi, vb + j * D, d);
-                    rs += dsi[j] * p[j];
+    const Plan pl = plan(Nq, Nk);
+    // One query block per head: dk/dv rows are written directly. Several: per-block partials
+    // [B * nh * blocks, Nk, d], summed below in block order.
+    const bool direct = pl.blocks == 1;
+    const size_t part_n = direct ? 0 : (size_t) (B * nh * pl.blocks * Nk * d);
+    thread_local std::vector<float> part_k, part_v;
+    if (!direct) {
+        if (dk && part_k.size() < part_n) part_k.resize(part_n);
+        if (dv && part_v.size() < part_n) part_v.resize(part_n);
+    }
+    float * pk = direct ? nullptr : part_k.data();
+    float * pv = direct ? nullptr : part_v.data();
+    run_tasks(B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
+        const int64_t b = t / (nh * pl.blocks), h = (t / pl.blocks) % nh;
+        const int64_t i0 = (t % pl.blocks) * pl.qb, n = std::min(pl.qb, Nq - i0);
+        const float * qb = q + (b * Nq + i0) * D + h * d;
+        const float * kb = k + b * Nk * D + h * d;
+        const float * vb = v + b * Nk * D + h * d;
+        const float * db = dout + (b * Nq + i0) * D + h * d;
+        const float * pb = probs + ((b * nh + h) * Nq + i0) * Nk;
+        float * dqb = dq ? dq + (b * Nq + i0) * D + h * d : nullptr;
+        // Key/value gradient destinations of this task: [Nk, d] with row stride ldkv.
+        float * dkt = dk ? (direct ? dk + b * Nk * D + h * d : pk + t * Nk * d) : nullptr;
+        float * dvt = dv ? (direct ? dv + b * Nk * D + h * d : pv + t * Nk * d) : nullptr;
+        const int64_t ldkv = direct ? D : d;
+        float * ds = scratch(0, (size_t) (n * Nk));
+        if (!pl.key_major) {
+            ex.gemm(false, true, n, Nk, d, 1.0f, db, D, vb, D, 0.0f, ds, Nk);  // dP
+            ex.rows(n, [&](int64_t r0, int64_t r1) {
+                for (int64_t i = r0; i < r1; ++i)
+                    cpu::softmax_backward_row(pb + i * Nk, ds + i * Nk, ds + i * Nk, Nk, scale);
+            });
+            if (dqb) ex.gemm(false, false, n, d, Nk, 1.0f, ds, Nk, kb, D, 0.0f, dqb, D);
+            if (dkt) ex.gemm(true, false, Nk, d, n, 1.0f, ds, Nk, qb, D, 0.0f, dkt, ldkv);
+            if (dvt) ex.gemm(true, false, Nk, d, n, 1.0f, pb, Nk, db, D, 0.0f, dvt, ldkv);
+        } else {
+            float * pt = scratch(1, (size_t) (Nk * n));
+            transpose(pb, n, Nk, Nk, pt, n);
+            ex.gemm(false, true, Nk, n, d, 1.0f, vb, D, db, D, 0.0f, ds, n);  // dP^T
+            softmax_backward_cols(pt, ds, Nk, n, n, scale);
+            if (dqb) ex.gemm(true, false, n, d, Nk, 1.0f, ds, n, kb, D, 0.0f, dqb, D);
+            if (dkt) ex.gemm(false, false, Nk, d, n, 1.0f, ds, n, qb, D, 0.0f, dkt, ldkv);
+            if (dvt) ex.gemm(false, false, Nk, d, n, 1.0f, pt, n, db, D, 0.0f, dvt, ldkv);
+        }
+    });
+    if (direct) return;
+    // dk[b, j, h*d + c] = sum over blocks of the partials, in block order; split over (b, h, j).
+    default_pool().parallel_for(B * nh * Nk, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t bh = r / Nk, j = r % Nk, b = bh / nh, h = bh % nh;
+            for (int g = 0; g < 2; ++g) {
+                float * dst = g == 0 ? dk : dv;
+                const float * src = g == 0 ? pk : pv;
+                if (!dst) continue;
+                float * o = dst + (b * Nk + j) * D + h * d;
+                const float * s0 = src + (bh * pl.blocks * Nk + j) * d;
+                std::copy(s0, s0 + d, o);
+                for (int64_t blk = 1; blk < pl.blocks; ++blk) {
+                    const float * s = s0 + blk * Nk * d;
+                    for (int64_t c = 0; c < d; ++c) o[c] += s[c];
                 }
-                for (int64_t j = 0; j < Nk; ++j) dsi[j] = p[j] * (dsi[j] - rs) * scale;
             }
-            float acc[kMaxVecHead];
-            auto reduce_rows = [&](float * dst, const float * coef, int64_t stride_coef, int64_t n, const float * src) {
-                // dst[0:d] = sum_r coef[r * stride_coef] * src[r * D]
-                float * a = d <= kMaxVecHead ? acc : dst;
-                std::fill(a, a + d, 0.0f);
-                for (int64_t r = 0; r < n; ++r) axpy(coef[r * stride_coef], src + r * D, a, d);
-                if (a != dst) std::copy(a, a + d, dst);
-            };
-            if (dq)
-                for (int64_t i = 0; i < Nq; ++i) reduce_rows(dq + (b * Nq + i) * D + h * d, ds + i * Nk, 1, Nk, kb);
-            if (dk)
-                for (int64_t j = 0; j < Nk; ++j) reduce_rows(dk + (b * Nk + j) * D + h * d, ds + j, Nk, Nq, qb);
-            if (dv)
-                for (int64_t j = 0; j < Nk; ++j) reduce_rows(dv + (b * Nk + j) * D + h * d, pb + j, Nk, Nq, db);
         }
     });
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // NCHW 2-D convolution with zero padding, stride and groups. Depthwise convolutions (groups == C)
-// run a direct kernel; everything else is im2col (skipped for 1x1 / stride 1 / no padding) followed
-// by one GEMM per image and group: Y_g[O/g, Ho*Wo] = W_g[O/g, C/g*kh*kw] * col[C/g*kh*kw, Ho*Wo].
+// run a direct kernel; 1x1 / stride 1 / no padding is one GEMM per image and group; everything else
+// is im2col + GEMM in bands of output rows: Y_g[O/g, band] = W_g[O/g, C/g*kh*kw] * col[C/g*kh*kw, band],
+// each thread filling its own band's columns in a reused buffer, so the columns of the whole image
+// (kh*kw times the input) are never materialised. Every output element is one GEMM dot product with
+// the same k-order whatever the banding, so results do not depend on the thread count.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -26,35 +29,37 @@ inline void valid_cols(const ConvShape & s, int64_t j, int64_t & lo, int64_t & h
     hi = std::max(lo, std::min(s.Wo, floor_div(s.W - 1 + s.pad - j, s.stride) + 1));
 }
 
-// col[(c*kh + i)*kw + j, oy*Wo + ox] = x[c, oy*stride + i - pad, ox*stride + j - pad] (0 outside).
-void im2col(const float * x, float * col, int64_t Cg, const ConvShape & s) {
-    const int64_t rows = Cg * s.kh * s.kw, HWo = s.Ho * s.Wo;
-    default_pool().parallel_for(rows, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const int64_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
-            const float * xc = x + c * s.H * s.W;
-            float * dst = col + r * HWo;
-            int64_t ox_lo, ox_hi;
-            valid_cols(s, j, ox_lo, ox_hi);
-            for (int64_t oy = 0; oy < s.Ho; ++oy) {
-                float * d = dst + oy * s.Wo;
-                const int64_t iy = oy * s.stride + i - s.pad;
-                if (iy < 0 || iy >= s.H) {
-                    std::fill(d, d + s.Wo, 0.0f);
-                    continue;
-                }
-                const float * xr = xc + iy * s.W + j - s.pad;
-                std::fill(d, d + ox_lo, 0.0f);
-                if (s.stride == 1) {
-                    std::copy(xr + ox_lo, xr + ox_hi, d + ox_lo);
-                } else {
-                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) d[ox] = xr[ox * s.stride];
-                }
-                std::fill(d + ox_hi, d + s.Wo, 0.0f);
+// Output rows [oy0, oy1) as columns: col[(c*kh + i)*kw + j, (oy - oy0)*Wo + ox] =
+// x[c, oy*stride + i - pad, ox*stride + j - pad] (0 outside).
+void im2col_rows(const float * x, float * col, int64_t Cg, const ConvShape & s, int64_t oy0, int64_t oy1) {
+    const int64_t rows = Cg * s.kh * s.kw, cols = (oy1 - oy0) * s.Wo;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
+        const float * xc = x + c * s.H * s.W;
+        float * dst = col + r * cols;
+        int64_t ox_lo, ox_hi;
+        valid_cols(s, j, ox_lo, ox_hi);
+        for (int64_t oy = oy0; oy < oy1; ++oy) {
+            float * d = dst + (oy - oy0) * s.Wo;
+            const int64_t iy = oy * s.stride + i - s.pad;
+            if (iy < 0 || iy >= s.H) {
+                std::fill(d, d + s.Wo, 0.0f);
+                continue;
             }
+            const float * xr = xc + iy * s.W + j - s.pad;
+            std::fill(d, d + ox_lo, 0.0f);
+            if (s.stride == 1) {
+                std::copy(xr + ox_lo, xr + ox_hi, d + ox_lo);
+            } else {
+                for (int64_t ox = ox_lo; ox < ox_hi; ++ox) d[ox] = xr[ox * s.stride];
+            }
+            std::fill(d + ox_hi, d + s.Wo, 0.0f);
         }
-    });
+    }
 }
+
+// Output rows per band: about kBandCols output pixels (at least one row).
+constexpr int64_t kBandCols = 512;
 
 // Depthwise: output channel o reads input channel o / (O / C).
 void depthwise(const float * x, const float * Wt, const float * bias, float * y, const ConvShape & s) {
@@ -111,25 +116,36 @@ void CpuBackend::conv2d(const float * x, const float * W, const float * b, float
     }
     const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
     const bool direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
-    std::vector<float> col(direct ? 0 : (size_t) (Kg * HWo));
-    for (int64_t bi = 0; bi < B; ++bi) {
-        float * yb = y + bi * O * HWo;
-        if (b) {
-            default_pool().parallel_for(O, [&](int64_t o0, int64_t o1) {
-                for (int64_t o = o0; o < o1; ++o) std::fill(yb + o * HWo, yb + (o + 1) * HWo, b[o]);
-            });
-        }
-        for (int64_t g = 0; g < groups; ++g) {
-            const float * xg = x + (bi * C + g * Cg) * H * Wd;
-            const float * src = xg;
-            if (!direct) {
-                im2col(xg, col.data(), Cg, s);
-                src = col.data();
+    if (direct) {
+        for (int64_t bi = 0; bi < B; ++bi) {
+            float * yb = y + bi * O * HWo;
+            if (b) {
+                default_pool().parallel_for(O, [&](int64_t o0, int64_t o1) {
+                    for (int64_t o = o0; o < o1; ++o) std::fill(yb + o * HWo, yb + (o + 1) * HWo, b[o]);
+                });
             }
-            sgemm(false, false, Og, HWo, Kg, 1.0f, W + g * Og * Kg, Kg, src, HWo, b ? 1.0f : 0.0f, yb + g * Og * HWo,
-                  HWo);
+            for (int64_t g = 0; g < groups; ++g)
+                sgemm(false, false, Og, HWo, Kg, 1.0f, W + g * Og * Kg, Kg, x + (bi * C + g * Cg) * H * Wd, HWo,
+                      b ? 1.0f : 0.0f, y + (bi * O + g * Og) * HWo, HWo);
         }
+        return;
     }
+    const int64_t band = std::max<int64_t>(1, kBandCols / s.Wo), bands = (s.Ho + band - 1) / band;
+    default_pool().parallel_for(B * groups * bands, [&](int64_t t0, int64_t t1) {
+        thread_local std::vector<float> col;
+        col.resize((size_t) (Kg * band * s.Wo));
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t bi = t / (groups * bands), g = (t / bands) % groups, oy0 = (t % bands) * band;
+            const int64_t oy1 = std::min(s.Ho, oy0 + band), cols = (oy1 - oy0) * s.Wo;
+            im2col_rows(x + (bi * C + g * Cg) * H * Wd, col.data(), Cg, s, oy0, oy1);
+            float * yt = y + (bi * O + g * Og) * HWo + oy0 * s.Wo;
+            if (b) {
+                for (int64_t o = 0; o < Og; ++o) std::fill(yt + o * HWo, yt + o * HWo + cols, b[g * Og + o]);
+            }
+            sgemm_serial(false, false, Og, cols, Kg, 1.0f, W + g * Og * Kg, Kg, col.data(), cols, b ? 1.0f : 0.0f,
+                         yt, HWo);
+        }
+    });
 }
 
 }  // namespace sa

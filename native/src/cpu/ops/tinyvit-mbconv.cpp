@@ -6,6 +6,7 @@
 // The wide hidden tensor (hidden x H x W) never leaves the cache: the ring and the depthwise output
 // row take 4 * hidden * W floats (1 MiB for MobileSAM's stage 0). Every output element is computed
 // the same way whatever the thread count.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,50 @@
 
 namespace sa {
 
+namespace {
+
+// o[p] = GELU(bias + sum_i (w[3i] s_i[p-1] + w[3i+1] s_i[p] + w[3i+2] s_i[p+1])) for p < W: one row of
+// a 3x3 depthwise convolution with zero padding, rows[i] the input rows above, at and below
+// (nullptr outside the image). Each output is the same chain of fused multiply-adds in either path.
+void depthwise3_row_gelu(const float * const rows[3], const float * w, float bias, float * o, int64_t W) {
+    auto scalar = [&](int64_t p) {
+        float acc = bias;
+        for (int64_t i = 0; i < 3; ++i) {
+            if (!rows[i]) continue;
+            const float * s = rows[i];
+            if (p > 0) acc = std::fma(w[3 * i], s[p - 1], acc);
+            acc = std::fma(w[3 * i + 1], s[p], acc);
+            if (p + 1 < W) acc = std::fma(w[3 * i + 2], s[p + 1], acc);
+        }
+        o[p] = cpu::gelu_scalar(acc);
+    };
+    scalar(0);
+    int64_t p = 1;
+#ifdef __AVX2__
+    __m256 wv[9];
+    for (int64_t k = 0; k < 9; ++k) wv[k] = _mm256_set1_ps(w[k]);
+    const __m256 vb = _mm256_set1_ps(bias);
+    for (; p + 9 <= W; p += 8) {
+        __m256 acc = vb;
+        for (int64_t i = 0; i < 3; ++i) {
+            if (!rows[i]) continue;
+            const float * s = rows[i] + p;
+            acc = _mm256_fmadd_ps(wv[3 * i], _mm256_loadu_ps(s - 1), acc);
+            acc = _mm256_fmadd_ps(wv[3 * i + 1], _mm256_loadu_ps(s), acc);
+            acc = _mm256_fmadd_ps(wv[3 * i + 2], _mm256_loadu_ps(s + 1), acc);
+        }
+        _mm256_storeu_ps(o + p, cpu::gelu256(acc));
+    }
+#endif
+    for (; p < W; ++p) scalar(p);
+}
+
+struct MbconvScratch {
+    std::vector<float> ring, dw;
+};
+
+}  // namespace
+
 void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2,
                                 const float * b2, const float * w3, const float * b3, float * y, int64_t B,
                                 int64_t C, int64_t H, int64_t W, int64_t Hd) {
@@ -25,7 +70,10 @@ void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float *
     SA_CHECK_ARG(x != y, "tinyvit_mbconv: y must not alias x");
     const int64_t HW = H * W;
     default_pool().parallel_for(B * H, [&](int64_t t0, int64_t t1) {
-        std::vector<float> ring((size_t) (3 * Hd * W)), dw((size_t) (Hd * W));
+        thread_local MbconvScratch sc;
+        sc.ring.resize((size_t) (3 * Hd * W));
+        sc.dw.resize((size_t) (Hd * W));
+        std::vector<float> &ring = sc.ring, &dw = sc.dw;
         int64_t ring_row[3] = {-1, -1, -1};
         int64_t ring_img = -1;
         // GELU(conv1x1(x) + b1) of row k of image b, [Hd, W]; rows r-1, r, r+1 use distinct slots.
@@ -48,22 +96,9 @@ void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float *
                                      r + 1 < H ? hidden(b, r + 1) : nullptr};
             // 3x3 depthwise conv (padding 1) + bias + GELU of row r.
             for (int64_t c = 0; c < Hd; ++c) {
-                float * o = dw.data() + c * W;
-                const float * wc = w2 + c * 9;
-                std::fill(o, o + W, b2[c]);
-                for (int64_t i = 0; i < 3; ++i) {
-                    if (!rows[i]) continue;
-                    const float * s = rows[i] + c * W;
-                    const float a0 = wc[3 * i], a1 = wc[3 * i + 1], a2 = wc[3 * i + 2];
-                    if (W == 1) {
-                        o[0] += a1 * s[0];
-                        continue;
-                    }
-                    o[0] += a1 * s[0] + a2 * s[1];
-                    for (int64_t p = 1; p + 1 < W; ++p) o[p] += a0 * s[p - 1] + a1 * s[p] + a2 * s[p + 1];
-                    o[W - 1] += a0 * s[W - 2] + a1 * s[W - 1];
-                }
-                cpu::bias_gelu(o, 0.0f, W);
+                const float * in[3] = {rows[0] ? rows[0] + c * W : nullptr, rows[1] + c * W,
+                                       rows[2] ? rows[2] + c * W : nullptr};
+                depthwise3_row_gelu(in, w2 + c * 9, b2[c], dw.data() + c * W, W);
             }
             // 1x1 projection + bias + residual + GELU into row r of y.
             float * yr = y + b * C * HW + r * W;

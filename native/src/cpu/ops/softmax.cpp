@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Row softmax and its backward pass (see sa::Backend::softmax_rows). Rows are independent; they are
+// split over the default pool in fixed-size chunks.
+#include <algorithm>
+
+#include "cpu/backend-cpu.h"
+#include "cpu/softmax-row.h"
+#include "sa/threadpool.h"
+
+namespace sa {
+
+namespace {
+constexpr int64_t kGrain = 1 << 14;  // elements per task
+}
+
+void CpuBackend::softmax_rows(const float * x, float * y, int64_t rows, int64_t n) {
+    SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows: bad size");
+    if (rows == 0) return;
+    SA_CHECK_ARG(x && y && x != y, "softmax_rows: null or aliased pointers");
+    default_pool().parallel_for(
+        rows,
+        [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) cpu::softmax_row(x + r * n, y + r * n, n);
+        },
+        std::max<int64_t>(1, kGrain / n));
+}
+
+void CpuBackend::softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) {
+    SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows_backward: bad size");
+    if (rows == 0) return;
+    SA_CHECK_ARG(y && dy && dx && dx != dy, "softmax_rows_backward: null or aliased pointers");
+    default_pool().parallel_for(
+        rows,
+        [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) cpu::softmax_backward_row(y + r * n, dy + r * n, dx + r * n, n, 1.0f);
+        },
+        std::max<int64_t>(1, kGrain / n));
+}
+
+}  // namespace sa
