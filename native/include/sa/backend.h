@@ -166,6 +166,12 @@ class Backend {
     virtual void attention_backward(const float * q, const float * k, const float * v, const float * probs,
                                     const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
                                     int64_t Nk, int64_t nh, int64_t d) = 0;
+    // attention_backward for keys and values that feed one tensor (the mask decoder's image keys):
+    // dkv += dk + dv. The base version runs attention_backward into scratch (2 B Nk nh d floats) and
+    // adds; backends that accumulate in place ignore scratch.
+    virtual void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
+                                           const float * dout, float * dq, float * dkv, float * scratch, int64_t B,
+                                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d);
 
     // Row softmax over the last dim: y[r, :] = softmax(x[r, :]) for `rows` rows of n (y must not alias
     // x), and its backward from the output: dx = y (dy - sum(dy y)) per row (dx must not alias dy).

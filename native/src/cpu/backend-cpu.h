@@ -51,6 +51,7 @@ class CpuBackend final : public Backend {
     void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H, int64_t W, int64_t C) override;
     void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
     void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
+    void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dkv, float * scratch, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override;
     void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override;
     void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E, int64_t Cf) override;

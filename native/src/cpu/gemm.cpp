@@ -10,13 +10,15 @@
 // Threads: C is cut into a thread grid (tm x tn tiles, whole micro-tiles, balanced); each thread runs
 // the blocked loop above on its own tile with its own packing buffers. Every element of C is then
 // produced by exactly one thread with the same k-order for any thread count, so results are
-// bit-identical across thread counts and runs.
+// bit-identical across thread counts and runs. Thin products with a long K are cut along K instead
+// (gemm_split_k), in chunks fixed by K alone, with the same guarantee.
 #include "sa/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "cpu/gemm-packed.h"
 #include "sa/status.h"
@@ -38,6 +40,11 @@ constexpr int64_t NC = 3072; // packed B panel (KC x NC, 3 MiB) stays in L3
 
 // Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
 constexpr double kSerialMacs = 1 << 18;
+
+// Split-K products (see gemm_split_k): C at most this many elements, K at least two chunks.
+constexpr int64_t kSplitMaxMN = 256 * 256;
+constexpr int64_t kSplitChunk = 1024;
+constexpr int64_t kSplitMaxChunks = 16;
 
 // 64-byte aligned, grow-only scratch buffer owned by one thread.
 class Scratch {
@@ -384,6 +391,57 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     }
 }
 
+// Thin products with a long inner dimension (weight gradients over all pixels, attention's P V):
+// cutting C into thread tiles would make every thread pack the whole of the smaller operand, and
+// packing (the first touch of both operands) then costs as much as the multiply-adds. Instead K is
+// cut into chunks whose size depends on K only; each chunk's product goes on one thread into its own
+// partial C (each operand element is packed once in all), and the partials are summed in chunk order,
+// so the result is the same for any thread count, on a pool or serial (pool == nullptr).
+bool use_split_k(int64_t M, int64_t N, int64_t K, float alpha) {
+    return alpha != 0.0f && M * N <= kSplitMaxMN && K >= 2 * kSplitChunk && (double) M * (double) N * (double) K >= kSerialMacs;
+}
+
+void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool) {
+    const int64_t chunk = std::max(kSplitChunk, (K / kSplitMaxChunks + KC - 1) / KC * KC);
+    const int64_t chunks = (K + chunk - 1) / chunk;
+    thread_local Scratch partial_buf;
+    float * partial = partial_buf.get((size_t) (chunks * M * N));
+    const int nt = pool ? pool->size() : 1;
+    auto products = [&](int t) {
+        for (int64_t c = chunks * t / nt; c < chunks * (t + 1) / nt; ++c) {
+            const int64_t k0 = c * chunk, kc = std::min(chunk, K - k0);
+            gemm_blocked(ta, tb, M, N, kc, 1.0f, ta ? A + k0 * lda : A + k0, lda, tb ? B + k0 : B + k0 * ldb, ldb,
+                         0.0f, partial + c * M * N, N);
+        }
+    };
+    auto sum_rows = [&](int64_t r0, int64_t r1) {
+        thread_local std::vector<float> row;
+        row.resize((size_t) N);
+        float * acc = row.data();
+        for (int64_t r = r0; r < r1; ++r) {
+            std::copy(partial + r * N, partial + (r + 1) * N, acc);
+            for (int64_t q = 1; q < chunks; ++q) {
+                const float * pq = partial + (q * M + r) * N;
+                for (int64_t j = 0; j < N; ++j) acc[j] += pq[j];
+            }
+            float * c = C + r * ldc;
+            if (beta == 0.0f) {
+                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j];
+            } else {
+                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + beta * c[j];
+            }
+        }
+    };
+    if (pool && nt > 1) {
+        pool->run_on_all(products);
+        pool->parallel_for(M, sum_rows);
+    } else {
+        products(0);
+        sum_rows(0, M);
+    }
+}
+
 // Rows of op(A) / columns of op(B) starting at m0 / n0.
 inline const float * a_rows(bool ta, const float * A, int64_t lda, int64_t m0) { return ta ? A + m0 : A + m0 * lda; }
 inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) { return tb ? B + n0 * ldb : B + n0; }
@@ -392,6 +450,11 @@ inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) {
 
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (use_split_k(M, N, K, alpha)) {
+        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+        return;
+    }
     gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -400,6 +463,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     if (M <= 0 || N <= 0) return;
     ThreadPool & p = pool ? *pool : default_pool();
     const int nt = p.size();
+    if (use_split_k(M, N, K, alpha)) {
+        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &p);
+        return;
+    }
     if (nt <= 1 || (double) M * (double) N * (double) std::max<int64_t>(K, 1) < kSerialMacs) {
         gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -51,11 +51,10 @@ void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G
         be_.gemm_batched(true, false, d, C, Nt, 1.0f, dO_ + b * Nt * I, I, d, s.px + b * nh * Nt * C, C, Nt * C, 1.0f,
                          G + a.vw, C, d * C, nh);
     }
-    be_.attention_backward(s.qk, kin, vin, s.p, dpx, dqk, dimg ? dimg1_ : nullptr, dimg ? dimg2_ : nullptr, B,
-                           nh * Nt, HW, 1, C);
-    if (dimg) {
-        be_.add(dimg, dimg1_, dimg, B * HW * C);
-        be_.add(dimg, dimg2_, dimg, B * HW * C);
+    if (dimg) {  // keys (image + pe) and values (image) both feed the image: dimg += dk + dv
+        be_.attention_backward_kv_acc(s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nt, HW, 1, C);
+    } else {
+        be_.attention_backward(s.qk, kin, vin, s.p, dpx, dqk, nullptr, nullptr, B, nh * Nt, HW, 1, C);
     }
     for (int64_t b = 0; b < B; ++b) {
         // dQ_h = fold dqk_h Wk_h^T, dWk_h += fold Q_h^T dqk_h (bk: no gradient, see CrossT2I)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Base-class versions of the mask decoder's row softmax and fused mask head (see sa::Backend):
-// compositions of the backend's own attention, gelu, gemm and transpose_last2 with temporary buffers.
+// Base-class versions of the mask decoder's accumulating attention backward, row softmax and fused
+// mask head (see sa::Backend): compositions of the backend's own attention, add, gelu, gemm and
+// transpose_last2 with temporary buffers.
 // Backends without dedicated kernels run these.
 //
 // Pixel orders of one 4E x 4E mask, as axes from slowest to fastest:
@@ -47,6 +48,16 @@ void identity_keys(Backend & be, int64_t n, float * k, float * v, float * row) {
 }
 
 }  // namespace
+
+void Backend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
+                                        const float * dout, float * dq, float * dkv, float * scratch, int64_t B,
+                                        int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
+    SA_CHECK_ARG(dkv && scratch, "attention_backward_kv_acc: null gradient or scratch buffer");
+    const int64_t n = B * Nk * nh * d;
+    attention_backward(q, k, v, probs, dout, dq, scratch, scratch + n, B, Nq, Nk, nh, d);
+    add(dkv, scratch, dkv, n);
+    add(dkv, scratch + n, dkv, n);
+}
 
 void Backend::softmax_rows(const float * x, float * y, int64_t rows, int64_t n) {
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows: bad size");

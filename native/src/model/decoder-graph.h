@@ -176,9 +176,9 @@ class DecoderGraph {
     float *dtok0_ = nullptr, *dh_ = nullptr, *dhs_ = nullptr;
     float *dO_ = nullptr, *dQ_ = nullptr, *dK_ = nullptr, *dV_ = nullptr;
     // cross-attention backward scratch: [B, nh * Nt, HW] probability gradients (two), [B, nh * Nt, C]
-    // folded-operand gradients, [B, nh * Nt] logit-bias gradients, two image-sized input gradients
+    // folded-operand gradients, [B, nh * Nt] logit-bias gradients
     float *dP_ = nullptr, *dS_ = nullptr, *dfold_ = nullptr, *dfold2_ = nullptr, *dc_ = nullptr;
-    float *dimg1_ = nullptr, *dimg2_ = nullptr;
+    float * kv_scratch_ = nullptr;  // attention_backward_kv_acc scratch
     const float * dk_final_ = nullptr;
 };
 

@@ -201,8 +201,7 @@ void DecoderGraph::prepare(const GraphShape & s) {
         dfold_ = buf(B * F * C);
         dfold2_ = buf(B * F * C);
         dc_ = buf(B * F);
-        dimg1_ = buf(imgC);
-        dimg2_ = buf(imgC);
+        kv_scratch_ = buf(2 * imgC);  // untouched by backends that accumulate in place
     }
     allocated_ = true;
 }

@@ -193,15 +193,17 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
     });
 }
 
-void CpuBackend::attention_backward(const float * q, const float * k, const float * v, const float * probs,
-                                    const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
-                                    int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention_backward", B, Nq, Nk, nh, d);
-    if (B == 0) return;
+namespace {
+
+// The backward pass; acc: dk and dv are the same buffer and both gradients are added to it.
+void attention_backward_impl(const float * q, const float * k, const float * v, const float * probs,
+                             const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
+                             int64_t Nk, int64_t nh, int64_t d, bool acc) {
     const int64_t D = nh * d;
     if (Nq == 0) {
-        if (dk) fill(dk, 0.0f, (size_t) (B * Nk * D));
-        if (dv) fill(dv, 0.0f, (size_t) (B * Nk * D));
+        if (acc) return;
+        if (dk) std::fill(dk, dk + B * Nk * D, 0.0f);
+        if (dv) std::fill(dv, dv + B * Nk * D, 0.0f);
         return;
     }
     SA_CHECK_ARG(q && k && v && probs && dout, "attention_backward: null input");
@@ -210,6 +212,7 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
     // One query block per head: dk/dv rows are written directly. Several: per-block partials
     // [B * nh * blocks, Nk, d], summed below in block order.
     const bool direct = pl.blocks == 1;
+    const float beta_kv = acc && direct ? 1.0f : 0.0f;  // partials are summed into dk/dv below
     const size_t part_n = direct ? 0 : (size_t) (B * nh * pl.blocks * Nk * d);
     thread_local std::vector<float> part_k, part_v;
     if (!direct) {
@@ -239,16 +242,16 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
                     cpu::softmax_backward_row(pb + i * Nk, ds + i * Nk, ds + i * Nk, Nk, scale);
             });
             if (dqb) ex.gemm(false, false, n, d, Nk, 1.0f, ds, Nk, kb, D, 0.0f, dqb, D);
-            if (dkt) ex.gemm(true, false, Nk, d, n, 1.0f, ds, Nk, qb, D, 0.0f, dkt, ldkv);
-            if (dvt) ex.gemm(true, false, Nk, d, n, 1.0f, pb, Nk, db, D, 0.0f, dvt, ldkv);
+            if (dkt) ex.gemm(true, false, Nk, d, n, 1.0f, ds, Nk, qb, D, beta_kv, dkt, ldkv);
+            if (dvt) ex.gemm(true, false, Nk, d, n, 1.0f, pb, Nk, db, D, beta_kv, dvt, ldkv);
         } else {
             float * pt = scratch(1, (size_t) (Nk * n));
             transpose(pb, n, Nk, Nk, pt, n);
             ex.gemm(false, true, Nk, n, d, 1.0f, vb, D, db, D, 0.0f, ds, n);  // dP^T
             softmax_backward_cols(pt, ds, Nk, n, n, scale);
             if (dqb) ex.gemm(true, false, n, d, Nk, 1.0f, ds, n, kb, D, 0.0f, dqb, D);
-            if (dkt) ex.gemm(false, false, Nk, d, n, 1.0f, ds, n, qb, D, 0.0f, dkt, ldkv);
-            if (dvt) ex.gemm(false, false, Nk, d, n, 1.0f, pt, n, db, D, 0.0f, dvt, ldkv);
+            if (dkt) ex.gemm(false, false, Nk, d, n, 1.0f, ds, n, qb, D, beta_kv, dkt, ldkv);
+            if (dvt) ex.gemm(false, false, Nk, d, n, 1.0f, pt, n, db, D, beta_kv, dvt, ldkv);
         }
     });
     if (direct) return;
@@ -262,7 +265,11 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
                 if (!dst) continue;
                 float * o = dst + (b * Nk + j) * D + h * d;
                 const float * s0 = src + (bh * pl.blocks * Nk + j) * d;
-                std::copy(s0, s0 + d, o);
+                if (acc) {
+                    for (int64_t c = 0; c < d; ++c) o[c] += s0[c];
+                } else {
+                    std::copy(s0, s0 + d, o);
+                }
                 for (int64_t blk = 1; blk < pl.blocks; ++blk) {
                     const float * s = s0 + blk * Nk * d;
                     for (int64_t c = 0; c < d; ++c) o[c] += s[c];
@@ -270,6 +277,26 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
             }
         }
     });
+}
+
+}  // namespace
+
+void CpuBackend::attention_backward(const float * q, const float * k, const float * v, const float * probs,
+                                    const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
+                                    int64_t Nk, int64_t nh, int64_t d) {
+    check_args("attention_backward", B, Nq, Nk, nh, d);
+    if (B == 0) return;
+    SA_CHECK_ARG(!dk || dk != dv, "attention_backward: dk and dv must not alias");
+    attention_backward_impl(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
+}
+
+void CpuBackend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
+                                           const float * dout, float * dq, float * dkv, float * /*scratch*/,
+                                           int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
+    check_args("attention_backward_kv_acc", B, Nq, Nk, nh, d);
+    if (B == 0) return;
+    SA_CHECK_ARG(dkv != nullptr, "attention_backward_kv_acc: null gradient");
+    attention_backward_impl(q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
 }
 
 }  // namespace sa
