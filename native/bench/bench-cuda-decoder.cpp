@@ -12,7 +12,6 @@
 //            parameter range, its step number changes) issued after each replay.
 // Prints the median ms/step of each over N steps (after warm-up).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench-common.h"
 #include "sa/backend.h"
 #include "sa/decoder-trainer.h"
 #include "sa/losses.h"
@@ -37,98 +37,75 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sa::bench::Clock;
+using sa::bench::median;
 
 // Prompt encoder + mask decoder weights with the official key names and shapes (SAM: transformer dim
 // 256, depth 2, 8 heads, MLP 2048, 4 mask tokens, IoU head depth 3).
-class DecoderWeights {
-  public:
-    DecoderWeights() {
-        std::mt19937 rng(99);
-        const int64_t C = 256, Ci = 128;
-        add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2}, rng, 1.0f);
-        for (int i = 0; i < 4; ++i) add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, rng, 1.0f);
-        add("prompt_encoder.not_a_point_embed.weight", {1, C}, rng, 1.0f);
-        add("prompt_encoder.no_mask_embed.weight", {1, C}, rng, 1.0f);
-        add("prompt_encoder.mask_downscaling.0.weight", {4, 1, 2, 2}, rng, 0.3f);
-        add("prompt_encoder.mask_downscaling.0.bias", {4}, rng, 0.02f);
-        add("prompt_encoder.mask_downscaling.1.weight", {4}, rng, 0.1f, 1.0f);
-        add("prompt_encoder.mask_downscaling.1.bias", {4}, rng, 0.02f);
-        add("prompt_encoder.mask_downscaling.3.weight", {16, 4, 2, 2}, rng, 0.2f);
-        add("prompt_encoder.mask_downscaling.3.bias", {16}, rng, 0.02f);
-        add("prompt_encoder.mask_downscaling.4.weight", {16}, rng, 0.1f, 1.0f);
-        add("prompt_encoder.mask_downscaling.4.bias", {16}, rng, 0.02f);
-        add("prompt_encoder.mask_downscaling.6.weight", {C, 16, 1, 1}, rng, 0.2f);
-        add("prompt_encoder.mask_downscaling.6.bias", {C}, rng, 0.02f);
-        const std::string md = "mask_decoder.";
-        auto attn = [&](const std::string & p, int64_t internal) {
-            for (const char * n : {"q_proj", "k_proj", "v_proj"}) {
-                add(p + n + ".weight", {internal, C}, rng, 0.05f);
-                add(p + n + ".bias", {internal}, rng, 0.02f);
-            }
-            add(p + "out_proj.weight", {C, internal}, rng, 0.05f);
-            add(p + "out_proj.bias", {C}, rng, 0.02f);
-        };
-        auto norm = [&](const std::string & p) {
-            add(p + ".weight", {C}, rng, 0.1f, 1.0f);
-            add(p + ".bias", {C}, rng, 0.02f);
-        };
-        for (int l = 0; l < 2; ++l) {
-            const std::string b = md + "transformer.layers." + std::to_string(l) + ".";
-            attn(b + "self_attn.", C);
-            attn(b + "cross_attn_token_to_image.", Ci);
-            attn(b + "cross_attn_image_to_token.", Ci);
-            for (const char * n : {"norm1", "norm2", "norm3", "norm4"}) norm(b + n);
-            add(b + "mlp.lin1.weight", {2048, C}, rng, 0.03f);
-            add(b + "mlp.lin1.bias", {2048}, rng, 0.02f);
-            add(b + "mlp.lin2.weight", {C, 2048}, rng, 0.02f);
-            add(b + "mlp.lin2.bias", {C}, rng, 0.02f);
+void add_decoder_weights(sa::bench::RandomWeights & w) {
+    std::mt19937 rng(99);
+    const int64_t C = 256, Ci = 128;
+    w.add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2}, rng, 1.0f);
+    for (int i = 0; i < 4; ++i) w.add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, rng, 1.0f);
+    w.add("prompt_encoder.not_a_point_embed.weight", {1, C}, rng, 1.0f);
+    w.add("prompt_encoder.no_mask_embed.weight", {1, C}, rng, 1.0f);
+    w.add("prompt_encoder.mask_downscaling.0.weight", {4, 1, 2, 2}, rng, 0.3f);
+    w.add("prompt_encoder.mask_downscaling.0.bias", {4}, rng, 0.02f);
+    w.add("prompt_encoder.mask_downscaling.1.weight", {4}, rng, 0.1f, 1.0f);
+    w.add("prompt_encoder.mask_downscaling.1.bias", {4}, rng, 0.02f);
+    w.add("prompt_encoder.mask_downscaling.3.weight", {16, 4, 2, 2}, rng, 0.2f);
+    w.add("prompt_encoder.mask_downscaling.3.bias", {16}, rng, 0.02f);
+    w.add("prompt_encoder.mask_downscaling.4.weight", {16}, rng, 0.1f, 1.0f);
+    w.add("prompt_encoder.mask_downscaling.4.bias", {16}, rng, 0.02f);
+    w.add("prompt_encoder.mask_downscaling.6.weight", {C, 16, 1, 1}, rng, 0.2f);
+    w.add("prompt_encoder.mask_downscaling.6.bias", {C}, rng, 0.02f);
+    const std::string md = "mask_decoder.";
+    auto attn = [&](const std::string & p, int64_t internal) {
+        for (const char * n : {"q_proj", "k_proj", "v_proj"}) {
+            w.add(p + n + ".weight", {internal, C}, rng, 0.05f);
+            w.add(p + n + ".bias", {internal}, rng, 0.02f);
         }
-        attn(md + "transformer.final_attn_token_to_image.", Ci);
-        norm(md + "transformer.norm_final_attn");
-        add(md + "iou_token.weight", {1, C}, rng, 1.0f);
-        add(md + "mask_tokens.weight", {4, C}, rng, 1.0f);
-        add(md + "output_upscaling.0.weight", {C, 64, 2, 2}, rng, 0.05f);
-        add(md + "output_upscaling.0.bias", {64}, rng, 0.02f);
-        add(md + "output_upscaling.1.weight", {64}, rng, 0.1f, 1.0f);
-        add(md + "output_upscaling.1.bias", {64}, rng, 0.02f);
-        add(md + "output_upscaling.3.weight", {64, 32, 2, 2}, rng, 0.1f);
-        add(md + "output_upscaling.3.bias", {32}, rng, 0.02f);
-        for (int t = 0; t < 4; ++t) {
-            const std::string h = md + "output_hypernetworks_mlps." + std::to_string(t) + ".layers.";
-            const int64_t outs[3] = {C, C, 32};
-            for (int i = 0; i < 3; ++i) {
-                add(h + std::to_string(i) + ".weight", {outs[i], C}, rng, 0.05f);
-                add(h + std::to_string(i) + ".bias", {outs[i]}, rng, 0.02f);
-            }
-        }
-        const int64_t iou_outs[3] = {C, C, 4};
+        w.add(p + "out_proj.weight", {C, internal}, rng, 0.05f);
+        w.add(p + "out_proj.bias", {C}, rng, 0.02f);
+    };
+    auto norm = [&](const std::string & p) {
+        w.add(p + ".weight", {C}, rng, 0.1f, 1.0f);
+        w.add(p + ".bias", {C}, rng, 0.02f);
+    };
+    for (int l = 0; l < 2; ++l) {
+        const std::string b = md + "transformer.layers." + std::to_string(l) + ".";
+        attn(b + "self_attn.", C);
+        attn(b + "cross_attn_token_to_image.", Ci);
+        attn(b + "cross_attn_image_to_token.", Ci);
+        for (const char * n : {"norm1", "norm2", "norm3", "norm4"}) norm(b + n);
+        w.add(b + "mlp.lin1.weight", {2048, C}, rng, 0.03f);
+        w.add(b + "mlp.lin1.bias", {2048}, rng, 0.02f);
+        w.add(b + "mlp.lin2.weight", {C, 2048}, rng, 0.02f);
+        w.add(b + "mlp.lin2.bias", {C}, rng, 0.02f);
+    }
+    attn(md + "transformer.final_attn_token_to_image.", Ci);
+    norm(md + "transformer.norm_final_attn");
+    w.add(md + "iou_token.weight", {1, C}, rng, 1.0f);
+    w.add(md + "mask_tokens.weight", {4, C}, rng, 1.0f);
+    w.add(md + "output_upscaling.0.weight", {C, 64, 2, 2}, rng, 0.05f);
+    w.add(md + "output_upscaling.0.bias", {64}, rng, 0.02f);
+    w.add(md + "output_upscaling.1.weight", {64}, rng, 0.1f, 1.0f);
+    w.add(md + "output_upscaling.1.bias", {64}, rng, 0.02f);
+    w.add(md + "output_upscaling.3.weight", {64, 32, 2, 2}, rng, 0.1f);
+    w.add(md + "output_upscaling.3.bias", {32}, rng, 0.02f);
+    for (int t = 0; t < 4; ++t) {
+        const std::string h = md + "output_hypernetworks_mlps." + std::to_string(t) + ".layers.";
+        const int64_t outs[3] = {C, C, 32};
         for (int i = 0; i < 3; ++i) {
-            add(md + "iou_prediction_head.layers." + std::to_string(i) + ".weight", {iou_outs[i], C}, rng, 0.05f);
-            add(md + "iou_prediction_head.layers." + std::to_string(i) + ".bias", {iou_outs[i]}, rng, 0.02f);
+            w.add(h + std::to_string(i) + ".weight", {outs[i], C}, rng, 0.05f);
+            w.add(h + std::to_string(i) + ".bias", {outs[i]}, rng, 0.02f);
         }
     }
-    sa::WeightMap map() const {
-        sa::WeightMap m;
-        for (const auto & kv : tensors_) m.add(kv.first, sa::WeightView{kv.second.first, kv.second.second.data()});
-        return m;
+    const int64_t iou_outs[3] = {C, C, 4};
+    for (int i = 0; i < 3; ++i) {
+        w.add(md + "iou_prediction_head.layers." + std::to_string(i) + ".weight", {iou_outs[i], C}, rng, 0.05f);
+        w.add(md + "iou_prediction_head.layers." + std::to_string(i) + ".bias", {iou_outs[i]}, rng, 0.02f);
     }
-
-  private:
-    void add(const std::string & name, std::vector<int64_t> shape, std::mt19937 & rng, float stddev, float mean = 0) {
-        int64_t n = 1;
-        for (auto d : shape) n *= d;
-        std::vector<float> v((size_t) n);
-        std::normal_distribution<float> dist(mean, stddev);
-        for (auto & x : v) x = dist(rng);
-        tensors_[name] = {std::move(shape), std::move(v)};
-    }
-    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors_;
-};
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
 }
 
 int run(int argc, char ** argv) {
@@ -143,15 +120,12 @@ int run(int argc, char ** argv) {
         }
     }
     sa::CudaDeviceInfo info;
-    std::string reason;
-    if (!sa::cuda_probe(&info, &reason)) {
-        std::printf("skipped: no CUDA device (%s)\n", reason.c_str());
-        return 0;
-    }
+    if (!sa::bench::cuda_device_or_skip(&info)) return 0;
     std::printf("device: %s (cc %s)\n", info.name.c_str(), info.compute_capability.c_str());
     auto bep = sa::make_cuda_backend(0);
     sa::Backend & be = *bep;
-    const DecoderWeights weights;
+    sa::bench::RandomWeights weights;
+    add_decoder_weights(weights);
     sa::WeightMap wm = weights.map();
     const int64_t S = 1024, E = 64, C = 256;
     sa::SamDecoder dec(be, wm, S, E);
@@ -185,7 +159,7 @@ int run(int argc, char ** argv) {
         for (int i = 0; i < steps; ++i) {
             const auto t0 = Clock::now();
             loss = trainer.step(emb.data(), p, target.data());
-            t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            t.push_back(sa::bench::seconds_since(t0));
         }
         std::printf("%-8s %10.3f loss %.4f after %d steps (uploads + 1 host sync per step)\n", "trainer",
                     median(t) * 1e3, loss, steps + 10);
@@ -226,7 +200,7 @@ int run(int argc, char ** argv) {
             const auto t0 = Clock::now();
             for (int i = 0; i < 10; ++i) step();
             be.synchronize();
-            t.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / 10.0);
+            t.push_back(sa::bench::seconds_since(t0) / 10.0);
         }
         return median(t);
     };
@@ -252,20 +226,10 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const sa::Error & e) {
-        std::fprintf(stderr, "bench-cuda-decoder: %s (%s)\n", e.what(), sa_status_code_name(e.status()));
-        return 1;
-    }
-}
+int main(int argc, char ** argv) { return sa::bench::bench_main("bench-cuda-decoder", argc, argv, run); }
 
 #else
 
-int main() {
-    std::printf("skipped: no CUDA device (this build has no CUDA backend)\n");
-    return 0;
-}
+int main() { return sa::bench::skipped_without_cuda(); }
 
 #endif

@@ -11,18 +11,16 @@
 // mode, the time of each backend op of one forward pass at the largest batch's shapes (each op timed
 // over a few calls, times its calls per pass), with the achieved TFLOP/s of the matrix work.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench-common.h"
 #include "sa/backend.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
@@ -33,82 +31,18 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct Preset {
-    int64_t dim, depth, heads;
-    std::vector<int64_t> global;
-};
-
-// Host weights with a preset's official key names and shapes; values at a trained model's scale.
-class EncoderWeights {
-  public:
-    explicit EncoderWeights(const Preset & p) {
-        std::mt19937 rng(1234);
-        const int64_t E = p.dim, hd = E / p.heads;
-        add("patch_embed.proj.weight", {E, 3, 16, 16}, rng, 0.02f);
-        add("patch_embed.proj.bias", {E}, rng, 0.02f);
-        add("pos_embed", {1, 64, 64, E}, rng, 0.02f);
-        for (int64_t i = 0; i < p.depth; ++i) {
-            const std::string b = "blocks." + std::to_string(i) + ".";
-            const bool global = std::find(p.global.begin(), p.global.end(), i) != p.global.end();
-            const int64_t L = global ? 127 : 27;
-            add(b + "norm1.weight", {E}, rng, 0.1f, 1.0f);
-            add(b + "norm1.bias", {E}, rng, 0.02f);
-            add(b + "attn.qkv.weight", {3 * E, E}, rng, 0.02f);
-            add(b + "attn.qkv.bias", {3 * E}, rng, 0.02f);
-            add(b + "attn.proj.weight", {E, E}, rng, 0.02f);
-            add(b + "attn.proj.bias", {E}, rng, 0.02f);
-            add(b + "attn.rel_pos_h", {L, hd}, rng, 0.02f);
-            add(b + "attn.rel_pos_w", {L, hd}, rng, 0.02f);
-            add(b + "norm2.weight", {E}, rng, 0.1f, 1.0f);
-            add(b + "norm2.bias", {E}, rng, 0.02f);
-            add(b + "mlp.lin1.weight", {4 * E, E}, rng, 0.02f);
-            add(b + "mlp.lin1.bias", {4 * E}, rng, 0.02f);
-            add(b + "mlp.lin2.weight", {E, 4 * E}, rng, 0.02f);
-            add(b + "mlp.lin2.bias", {E}, rng, 0.02f);
-        }
-        add("neck.0.weight", {256, E, 1, 1}, rng, 0.02f);
-        add("neck.1.weight", {256}, rng, 0.1f, 1.0f);
-        add("neck.1.bias", {256}, rng, 0.02f);
-        add("neck.2.weight", {256, 256, 3, 3}, rng, 0.02f);
-        add("neck.3.weight", {256}, rng, 0.1f, 1.0f);
-        add("neck.3.bias", {256}, rng, 0.02f);
-    }
-    // A fresh map over the stored values (a WeightMap records lookups, so one per model).
-    sa::WeightMap map() const {
-        sa::WeightMap m;
-        for (const auto & kv : tensors_) m.add("image_encoder." + kv.first, sa::WeightView{kv.second.first, kv.second.second.data()});
-        return m;
-    }
-
-  private:
-    void add(const std::string & name, std::vector<int64_t> shape, std::mt19937 & rng, float stddev, float mean = 0) {
-        int64_t n = 1;
-        for (auto d : shape) n *= d;
-        std::vector<float> v((size_t) n);
-        std::normal_distribution<float> dist(mean, stddev);
-        for (auto & x : v) x = dist(rng);
-        tensors_[name] = {std::move(shape), std::move(v)};
-    }
-    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors_;
-};
+using sa::bench::Clock;
+using sa::bench::split_commas;
+using sa::bench::VitPreset;
 
 // Times the backend ops of one ViT forward pass of B images at their real shapes.
-void profile_ops(sa::Backend & be, const Preset & p, int64_t B) {
+void profile_ops(sa::Backend & be, const VitPreset & p, int64_t B) {
     const int64_t E = p.dim, heads = p.heads, hd = E / heads, G = 64, T = G * G, win = 14;
     const int64_t nw = (G + win - 1) / win, Tw = nw * nw * win * win, M4 = 4 * E;
     const int64_t n_global = (int64_t) p.global.size(), n_win = p.depth - n_global;
     const int64_t big = std::max<int64_t>({B * Tw * 3 * E, B * T * M4, B * 3 * 1024 * 1024});
-    std::vector<float> host((size_t) big);
-    std::mt19937 rng(3);
-    std::normal_distribution<float> nd(0.0f, 0.5f);
-    for (auto & v : host) v = nd(rng);
-    auto buf = [&](int64_t n) {
-        float * q = be.alloc((size_t) n);
-        be.upload(q, host.data(), (size_t) n);
-        return q;
-    };
+    std::vector<float> host = sa::bench::randn((size_t) big, 3, 0.5f);  // also the download target
+    auto buf = [&](int64_t n) { return sa::bench::upload_copy(be, host, n); };
     float *x = buf(big), *y = buf(big), *w = buf(M4 * E), *bias = buf(M4), *rel = buf(127 * hd);
     float *gamma = buf(M4), *beta = buf(M4);
     struct Row {
@@ -124,7 +58,7 @@ void profile_ops(sa::Backend & be, const Preset & p, int64_t B) {
         const auto t0 = Clock::now();
         for (int i = 0; i < kReps; ++i) fn();
         be.synchronize();
-        const double per_call = std::chrono::duration<double>(Clock::now() - t0).count() / kReps;
+        const double per_call = sa::bench::seconds_since(t0) / kReps;
         rows.push_back({name, calls * per_call * 1e3, flop_per_call > 0 ? flop_per_call / per_call / 1e12 : 0.0});
     };
     const double tw = (double) (B * Tw), tg = (double) (B * T);
@@ -163,14 +97,6 @@ void profile_ops(sa::Backend & be, const Preset & p, int64_t B) {
     std::printf("    %-30s %8.2f ms\n", "sum", total);
 }
 
-std::vector<std::string> split(const std::string & s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) out.push_back(item);
-    return out;
-}
-
 int run(int argc, char ** argv) {
     std::string model = "vit_b", batches = "1,8", maths = "fp32,bf16";
     int iters = 5;
@@ -187,41 +113,32 @@ int run(int argc, char ** argv) {
             return a == "-h" || a == "--help" ? 0 : 2;
         }
     }
-    const std::map<std::string, Preset> presets = {{"vit_b", {768, 12, 12, {2, 5, 8, 11}}},
-                                                   {"vit_l", {1024, 24, 16, {5, 11, 17, 23}}},
-                                                   {"vit_h", {1280, 32, 16, {7, 15, 23, 31}}}};
-    auto it = presets.find(model);
-    if (it == presets.end()) {
+    const VitPreset * preset = sa::bench::find_vit_preset(model);
+    if (!preset) {
         std::fprintf(stderr, "bench-cuda-encoder: unknown model %s\n", model.c_str());
         return 2;
     }
     sa::CudaDeviceInfo info;
-    std::string reason;
-    if (!sa::cuda_probe(&info, &reason)) {
-        std::printf("skipped: no CUDA device (%s)\n", reason.c_str());
-        return 0;
-    }
+    if (!sa::bench::cuda_device_or_skip(&info)) return 0;
     std::printf("device: %s (cc %s, %.1f GiB), model %s\n", info.name.c_str(), info.compute_capability.c_str(),
                 info.memory_bytes / 1073741824.0, model.c_str());
 
-    const EncoderWeights weights(it->second);
+    sa::bench::RandomWeights weights;
+    sa::bench::add_vit_encoder_weights(weights, *preset);
     auto be = sa::make_cuda_backend(0);
-    sa::WeightMap wm = weights.map();
+    sa::WeightMap wm = weights.map("image_encoder.");
     auto enc = sa::make_vit_encoder(*be, wm);
     const int64_t S = enc->img_size(), E = enc->embed_size(), D = enc->embed_dim();
     const double gflop = enc->flops_per_image() / 1e9;
     std::printf("%s\n%.1f GFLOP per image\n", enc->describe().c_str(), gflop);
 
     int max_b = 1;
-    for (const auto & b : split(batches)) max_b = std::max(max_b, std::atoi(b.c_str()));
-    std::vector<float> images((size_t) (max_b * 3 * S * S));
-    std::mt19937 rng(7);
-    std::normal_distribution<float> px(0.0f, 1.0f);
-    for (auto & v : images) v = px(rng);
+    for (const auto & b : split_commas(batches)) max_b = std::max(max_b, std::atoi(b.c_str()));
+    const std::vector<float> images = sa::bench::randn((size_t) (max_b * 3 * S * S), 7, 1.0f);
 
     std::map<int, std::vector<float>> fp32_out;  // batch -> fp32 embedding, for the accuracy lines
     std::printf("%-6s %5s %10s %10s %12s %14s\n", "math", "batch", "ms/batch", "img/s", "GFLOP/s", "peak MiB");
-    for (const auto & mname : split(maths)) {
+    for (const auto & mname : split_commas(maths)) {
         sa::CudaMath m = sa::CudaMath::FP32;
         if (mname == "tf32") m = sa::CudaMath::TF32;
         else if (mname == "bf16") m = sa::CudaMath::BF16;
@@ -230,7 +147,7 @@ int run(int argc, char ** argv) {
             return 2;
         }
         sa::cuda_set_math(*be, m);
-        for (const auto & bs : split(batches)) {
+        for (const auto & bs : split_commas(batches)) {
             const int B = std::max(1, std::atoi(bs.c_str()));
             std::vector<float> out((size_t) (B * D * E * E));
             enc->encode(images.data(), B, out.data());  // warm-up: allocations, cuBLAS plans
@@ -240,10 +157,9 @@ int run(int argc, char ** argv) {
             for (int i = 0; i < iters; ++i) {
                 const auto t0 = Clock::now();
                 enc->encode(images.data(), B, out.data());  // returns after the embedding is on the host
-                times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+                times.push_back(sa::bench::seconds_since(t0));
             }
-            std::sort(times.begin(), times.end());
-            const double med = times[times.size() / 2];
+            const double med = sa::bench::median(times);
             const sa::CudaMemoryStats ms = sa::cuda_memory_stats(*be);
             std::printf("%-6s %5d %10.2f %10.1f %12.0f %8.0f (res %.0f)\n", mname.c_str(), B, med * 1e3, B / med,
                         gflop * B / med, ms.peak_in_use / 1048576.0, ms.peak_reserved / 1048576.0);
@@ -264,27 +180,17 @@ int run(int argc, char ** argv) {
                             rel, se / ss, rel <= 2e-2 ? "within" : "NOT within");
             }
         }
-        if (profile) profile_ops(*be, it->second, max_b);
+        if (profile) profile_ops(*be, *preset, max_b);
     }
     return 0;
 }
 
 }  // namespace
 
-int main(int argc, char ** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const sa::Error & e) {
-        std::fprintf(stderr, "bench-cuda-encoder: %s (%s)\n", e.what(), sa_status_code_name(e.status()));
-        return 1;
-    }
-}
+int main(int argc, char ** argv) { return sa::bench::bench_main("bench-cuda-encoder", argc, argv, run); }
 
 #else
 
-int main() {
-    std::printf("skipped: no CUDA device (this build has no CUDA backend)\n");
-    return 0;
-}
+int main() { return sa::bench::skipped_without_cuda(); }
 
 #endif

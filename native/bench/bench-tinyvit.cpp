@@ -9,17 +9,16 @@
 // than the wall time, and GFLOP/s (ImageEncoder::flops_per_image, the multiply-adds of the forward
 // pass as computed, times 2).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench-common.h"
 #include "model/tinyvit.h"
 #include "sa/backend.h"
 #include "sa/image-encoder.h"
@@ -27,16 +26,7 @@
 #include "sa/threadpool.h"
 #include "sa/weights.h"
 
-namespace {
-
-// CPU seconds used by the whole process (all threads).
-double process_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-}  // namespace
+using sa::bench::process_cpu_seconds;
 
 int main(int argc, char ** argv) {
     const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
@@ -70,10 +60,10 @@ int main(int argc, char ** argv) {
         enc->encode(image.data(), 1, out.data());  // warm-up: first touch of the workspaces
         std::vector<double> secs, cpu;
         for (int i = 0; i < passes; ++i) {
-            const auto t0 = std::chrono::steady_clock::now();
+            const auto t0 = sa::bench::Clock::now();
             const double c0 = process_cpu_seconds();
             enc->encode(image.data(), 1, out.data());
-            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            secs.push_back(sa::bench::seconds_since(t0));
             cpu.push_back(process_cpu_seconds() - c0);
         }
         std::sort(secs.begin(), secs.end());

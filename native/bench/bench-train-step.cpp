@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench-common.h"
 #include "sa/backend.h"
 #include "sa/decoder-trainer.h"
 #include "sa/sam-decoder.h"
@@ -32,7 +33,8 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sa::bench::Clock;
+using sa::bench::median;
 
 // Process CPU time (user + sys over all threads), ms.
 double cpu_ms() {
@@ -327,11 +329,6 @@ class RandomDecoderWeights {
     std::vector<std::vector<int64_t>> shapes_;
     std::vector<std::vector<float>> data_;
 };
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 // The bench problem: embedding, target disc and prompts (10 points inside the disc + its box).
 struct Problem {

@@ -18,40 +18,26 @@ using satest::Tensor;
 
 namespace {
 
-const std::map<std::string, Tensor> & golden() {
-    static const auto g = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/golden.safetensors");
-    return g;
-}
-const std::map<std::string, Tensor> & weights() {
-    static const auto w = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/sam_tiny.safetensors");
-    return w;
-}
-const Tensor & G(const std::string & k) {
-    auto it = golden().find(k);
-    if (it == golden().end()) satest::fail("golden tensor missing: " + k);
-    return it->second;
-}
+using satest::golden;
 
 struct Setup {
     std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
-    sa::WeightMap w;
+    sa::WeightMap w = satest::weight_map(satest::sam_tiny_weights(), "image_encoder.");
     std::unique_ptr<sa::SamDecoder> dec;
     std::vector<float> labels;
     sa::Prompts p;
     Setup() {
-        for (const auto & kv : weights())
-            if (kv.first.rfind("image_encoder.", 0) != 0) w.add(kv.first, sa::WeightView{kv.second.shape, kv.second.data.data()});
         dec = std::make_unique<sa::SamDecoder>(*be, w, 256, 16);
         const std::string k = "case/points10_box/";
         p.B = 1;
-        p.n_points = G(k + "points_input").shape[0];
-        p.points = G(k + "points_input").data.data();
-        labels = G(k + "labels").data;
+        p.n_points = golden(k + "points_input").shape[0];
+        p.points = golden(k + "points_input").data.data();
+        labels = golden(k + "labels").data;
         p.labels = labels.data();
-        p.boxes = G(k + "boxes_input").data.data();
+        p.boxes = golden(k + "boxes_input").data.data();
     }
-    const float * emb() const { return G("image_embedding").data.data(); }
-    const float * target() const { return G("train/target_low_res").data.data(); }
+    const float * emb() const { return golden("image_embedding").data.data(); }
+    const float * target() const { return golden("train/target_low_res").data.data(); }
 };
 
 float run_loss(Setup & s, sa::DecoderTrainer & tr) { return tr.loss_and_grad(s.emb(), s.p, s.target()); }
@@ -62,7 +48,7 @@ void check_loss(const std::string & loss, sa::LossKind kind) {
     cfg.loss = kind;
     sa::DecoderTrainer tr(*s.be, *s.dec, cfg);
     const float l = run_loss(s, tr);
-    const float ref = G("train/" + loss + "/loss").data[0];
+    const float ref = golden("train/" + loss + "/loss").data[0];
     satest::expect(std::fabs(l - ref) <= 1e-5f * std::max(1.0f, std::fabs(ref)),
                    loss + " loss " + std::to_string(l) + " vs " + std::to_string(ref));
 }
@@ -131,7 +117,7 @@ void check_trajectory(const std::string & opt, sa::OptimKind kind, bool compare_
     sa::TrainConfig cfg;
     cfg.optim = kind;
     sa::DecoderTrainer tr(*s.be, *s.dec, cfg);
-    const Tensor & ref = G("train/" + opt + "/losses");
+    const Tensor & ref = golden("train/" + opt + "/losses");
     for (int64_t i = 0; i < ref.numel(); ++i) {
         const float l = tr.step(s.emb(), s.p, s.target());
         satest::expect(std::fabs(l - ref.data[(size_t) i]) <= 1e-5f * std::max(1.0f, std::fabs(ref.data[(size_t) i])),
@@ -234,7 +220,7 @@ SA_TEST(nan_embedding_leaves_parameters_unchanged) {
     }
     std::vector<float> m_before(4 * 256), v_before(4 * 256);
     tr.get_state("mask_decoder.mask_tokens.weight", m_before.data(), v_before.data());
-    std::vector<float> bad(G("image_embedding").data);
+    std::vector<float> bad(golden("image_embedding").data);
     bad[1234] = NAN;
     bool thrown = false;
     try {

@@ -15,32 +15,21 @@ using satest::Tensor;
 
 namespace {
 
-const std::map<std::string, Tensor> & golden() {
-    static const auto g = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/golden.safetensors");
-    return g;
-}
-const std::map<std::string, Tensor> & weights() {
-    static const auto w = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/sam_tiny.safetensors");
-    return w;
-}
-const Tensor & G(const std::string & k) {
-    auto it = golden().find(k);
-    if (it == golden().end()) satest::fail("golden tensor missing: " + k);
-    return it->second;
-}
+using satest::golden;
+
 bool has(const std::string & k) { return golden().count(k) != 0; }
 
 sa::WeightMap decoder_weights(const std::string & skip = "", const std::string & extra = "",
                               const std::string & reshape = "") {
     sa::WeightMap w;
     static std::vector<std::vector<int64_t>> keep_shapes;
-    for (const auto & kv : weights()) {
+    for (const auto & kv : satest::sam_tiny_weights()) {
         if (kv.first.rfind("image_encoder.", 0) == 0 || kv.first == skip) continue;
         std::vector<int64_t> shape = kv.second.shape;
         if (kv.first == reshape) shape.back() += 1;
         w.add(kv.first, sa::WeightView{shape, kv.second.data.data()});
     }
-    if (!extra.empty()) w.add(extra, sa::WeightView{{1}, weights().begin()->second.data.data()});
+    if (!extra.empty()) w.add(extra, sa::WeightView{{1}, satest::sam_tiny_weights().begin()->second.data.data()});
     return w;
 }
 
@@ -66,17 +55,17 @@ CasePrompts case_prompts(const std::string & name) {
     const std::string k = "case/" + name + "/";
     int64_t B = 1;
     if (has(k + "boxes_input")) {
-        B = G(k + "boxes_input").shape[0];
-        c.p.boxes = G(k + "boxes_input").data.data();
+        B = golden(k + "boxes_input").shape[0];
+        c.p.boxes = golden(k + "boxes_input").data.data();
     }
     if (has(k + "points_input")) {
-        const Tensor & pts = G(k + "points_input");
+        const Tensor & pts = golden(k + "points_input");
         c.p.n_points = pts.shape[0];
         c.p.points = pts.data.data();
-        c.labels = G(k + "labels").data;
+        c.labels = golden(k + "labels").data;
         c.p.labels = c.labels.data();
     }
-    if (has(k + "mask_input")) c.p.mask_input = G(k + "mask_input").data.data();
+    if (has(k + "mask_input")) c.p.mask_input = golden(k + "mask_input").data.data();
     c.p.B = B;
     return c;
 }
@@ -88,7 +77,7 @@ const char * kCases[] = {"points3", "box", "points10_box", "points100_box", "cen
 SA_TEST(dense_pe_matches) {
     std::vector<float> pe(256 * 16 * 16);
     fx().dec.dense_pe(pe.data());
-    satest::expect_close("dense_pe", pe.data(), G("dense_pe"), 1e-4, 1e-3);
+    satest::expect_close("dense_pe", pe.data(), golden("dense_pe"), 1e-4, 1e-3);
 }
 
 SA_TEST(config_inferred) {
@@ -108,15 +97,15 @@ SA_TEST(sparse_and_dense_embeddings) {
         std::vector<float> sparse((size_t) (c.p.B * Ns * 256)), dense((size_t) (c.p.B * 256 * 256));
         const int64_t got = fx().dec.encode_prompts(c.p, sparse.data(), dense.data());
         satest::expect(got == Ns, std::string(name) + ": sparse count");
-        const Tensor & ref = G(k + "sparse");
+        const Tensor & ref = golden(k + "sparse");
         satest::expect(ref.numel() == (int64_t) sparse.size(), std::string(name) + ": sparse shape");
         satest::expect_close(k + "sparse", sparse.data(), ref, 1e-4, 1e-3);
-        if (has(k + "dense")) satest::expect_close(k + "dense", dense.data(), G(k + "dense"), 1e-4, 1e-3);
+        if (has(k + "dense")) satest::expect_close(k + "dense", dense.data(), golden(k + "dense"), 1e-4, 1e-3);
     }
 }
 
 SA_TEST(masks_and_iou_single_and_multi) {
-    const Tensor & emb = G("image_embedding");
+    const Tensor & emb = golden("image_embedding");
     for (const char * name : kCases) {
         CasePrompts c = case_prompts(name);
         const std::string k = std::string("case/") + name + "/";
@@ -132,16 +121,17 @@ SA_TEST(masks_and_iou_single_and_multi) {
             iou1[(size_t) b] = iou[(size_t) (b * 4)];
             for (int m = 0; m < 3; ++m) iou3[(size_t) (b * 3 + m)] = iou[(size_t) (b * 4 + 1 + m)];
         }
-        satest::expect_close(k + "single/low_res_logits", single.data(), G(k + "single/low_res_logits"), 1e-4, 1e-3);
-        satest::expect_close(k + "single/iou_pred", iou1.data(), G(k + "single/iou_pred"), 1e-4, 1e-3);
-        satest::expect_close(k + "multi/low_res_logits", multi.data(), G(k + "multi/low_res_logits"), 1e-4, 1e-3);
-        satest::expect_close(k + "multi/iou_pred", iou3.data(), G(k + "multi/iou_pred"), 1e-4, 1e-3);
+        satest::expect_close(k + "single/low_res_logits", single.data(), golden(k + "single/low_res_logits"), 1e-4,
+                             1e-3);
+        satest::expect_close(k + "single/iou_pred", iou1.data(), golden(k + "single/iou_pred"), 1e-4, 1e-3);
+        satest::expect_close(k + "multi/low_res_logits", multi.data(), golden(k + "multi/low_res_logits"), 1e-4, 1e-3);
+        satest::expect_close(k + "multi/iou_pred", iou3.data(), golden(k + "multi/iou_pred"), 1e-4, 1e-3);
     }
 }
 
 SA_TEST(per_prompt_embeddings_equal_shared) {
     CasePrompts c = case_prompts("two_boxes");
-    const Tensor & emb = G("image_embedding");
+    const Tensor & emb = golden("image_embedding");
     std::vector<float> both(emb.data);
     both.insert(both.end(), emb.data.begin(), emb.data.end());
     const int64_t n = 2 * 4 * 64 * 64;
@@ -154,7 +144,7 @@ SA_TEST(per_prompt_embeddings_equal_shared) {
 SA_TEST(padded_points_batch_like_single) {
     // A batch of two prompts padded to the same point count gives each prompt's own result
     // (label -1 rows are not-a-point tokens, exactly as the official padding point).
-    const Tensor & emb = G("image_embedding");
+    const Tensor & emb = golden("image_embedding");
     CasePrompts c = case_prompts("points3");
     std::vector<float> pts(2 * 4 * 2, 0.0f), labels(2 * 4, -1.0f);
     for (int i = 0; i < 3; ++i) {
@@ -199,7 +189,7 @@ SA_TEST(bad_weights_are_reported) {
 }
 
 SA_TEST(bad_prompts_are_rejected) {
-    const Tensor & emb = G("image_embedding");
+    const Tensor & emb = golden("image_embedding");
     float pt[2] = {10, 10}, bad_label[1] = {7};
     sa::Prompts p;
     p.n_points = 1;

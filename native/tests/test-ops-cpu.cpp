@@ -24,40 +24,10 @@ namespace {
 
 using Vec = std::vector<float>;
 
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    Vec v(n);
-    for (auto & x : v) x = d(rng);
-    return v;
-}
+using satest::Buf;
+using satest::randn;
 
-sa::Backend & be() {
-    static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
-    return *b;
-}
-
-// A device buffer initialised from (or sized like) a host vector.
-struct Buf {
-    float * p = nullptr;
-    size_t n = 0;
-    explicit Buf(const Vec & v) : n(v.size()) {
-        p = be().alloc(n);
-        be().upload(p, v.data(), n);
-    }
-    explicit Buf(size_t count, float value = 0.0f) : n(count) {
-        p = be().alloc(n);
-        be().fill(p, value, n);
-    }
-    ~Buf() { be().free(p); }
-    Buf(const Buf &) = delete;
-    Buf & operator=(const Buf &) = delete;
-    Vec host() const {
-        Vec v(n);
-        be().download(v.data(), p, n);
-        return v;
-    }
-};
+sa::Backend & be() { return satest::cpu_backend(); }
 
 void expect_near(const std::string & what, const Vec & got, const std::vector<double> & ref, double tol) {
     satest::expect(got.size() == ref.size(), what + ": size mismatch");

@@ -18,13 +18,7 @@ namespace {
 
 using Vec = std::vector<float>;
 
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    Vec v(n);
-    for (auto & x : v) x = d(rng);
-    return v;
-}
+using satest::randn;
 
 double dot(const Vec & a, const Vec & b) {
     double s = 0;

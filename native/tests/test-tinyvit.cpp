@@ -21,35 +21,10 @@ namespace {
 
 using Vec = std::vector<float>;
 
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    Vec v(n);
-    for (auto & x : v) x = d(rng);
-    return v;
-}
+using satest::Buf;
+using satest::randn;
 
-sa::Backend & be() {
-    static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
-    return *b;
-}
-
-struct Buf {
-    float * p = nullptr;
-    size_t n = 0;
-    explicit Buf(const Vec & v) : n(v.size()) {
-        p = be().alloc(n);
-        be().upload(p, v.data(), n);
-    }
-    ~Buf() { be().free(p); }
-    Buf(const Buf &) = delete;
-    Buf & operator=(const Buf &) = delete;
-    Vec host() const {
-        Vec v(n);
-        be().download(v.data(), p, n);
-        return v;
-    }
-};
+sa::Backend & be() { return satest::cpu_backend(); }
 
 // TinyViT's own sequence: pad the grid with the pad rows, partition, attend per window and head.
 std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const Vec * bias, int64_t B, int64_t H,

@@ -19,27 +19,8 @@ namespace {
 
 using satest::Tensor;
 
-const std::map<std::string, Tensor> & tiny_weights() {
-    static const auto w = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/sam_tiny.safetensors");
-    return w;
-}
-
-const std::map<std::string, Tensor> & golden() {
-    static const auto g = satest::load_safetensors(satest::fixtures_dir() + "/sam-tiny/golden.safetensors");
-    return g;
-}
-
-const Tensor & gold(const std::string & name) {
-    auto it = golden().find(name);
-    if (it == golden().end()) satest::fail("golden tensor missing: " + name);
-    return it->second;
-}
-
-sa::WeightMap weight_map(const std::map<std::string, Tensor> & tensors) {
-    sa::WeightMap w;
-    for (const auto & kv : tensors) w.add(kv.first, sa::WeightView{kv.second.shape, kv.second.data.data()});
-    return w;
-}
+using satest::golden;
+using satest::weight_map;
 
 std::unique_ptr<sa::Backend> & backend() {
     static std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
@@ -61,7 +42,7 @@ void expect_contains(const std::string & msg, const std::string & part) {
 }
 
 SA_TEST(tiny_config_is_inferred) {
-    sa::WeightMap w = weight_map(tiny_weights());
+    sa::WeightMap w = weight_map(satest::sam_tiny_weights());
     const sa::VitConfig c = sa::infer_vit_config(w, "image_encoder.");
     satest::expect(c.embed_dim == 64 && c.depth == 4 && c.num_heads == 4 && c.head_dim == 16, "dims: " + c.describe());
     satest::expect(c.window == 5 && c.global_blocks == std::vector<int64_t>{1, 3}, "windows: " + c.describe());
@@ -70,27 +51,27 @@ SA_TEST(tiny_config_is_inferred) {
 }
 
 SA_TEST(tiny_encoder_matches_pytorch) {
-    sa::WeightMap w = weight_map(tiny_weights());
+    sa::WeightMap w = weight_map(satest::sam_tiny_weights());
     auto enc = sa::make_vit_encoder(*backend(), w);
     satest::expect(enc->arch() == "vit" && enc->img_size() == 256 && enc->embed_size() == 16 && enc->embed_dim() == 256,
                    "encoder geometry: " + enc->describe());
-    const Tensor & img = gold("image/preprocessed");
+    const Tensor & img = golden("image/preprocessed");
     std::vector<float> out(256 * 16 * 16);
     sa::Taps taps;
     enc->encode(img.data.data(), 1, out.data(), &taps);
-    satest::expect_close("patch_embed", taps.at("patch_embed").data(), gold("encoder/patch_embed"), 1e-4, 1e-3);
+    satest::expect_close("patch_embed", taps.at("patch_embed").data(), golden("encoder/patch_embed"), 1e-4, 1e-3);
     for (int i = 0; i < 4; ++i) {
         const std::string b = "block" + std::to_string(i);
-        satest::expect_close(b, taps.at(b).data(), gold("encoder/" + b), 1e-4, 1e-3);
+        satest::expect_close(b, taps.at(b).data(), golden("encoder/" + b), 1e-4, 1e-3);
     }
-    satest::expect_close("image_embedding", out.data(), gold("image_embedding"), 1e-4, 1e-3);
+    satest::expect_close("image_embedding", out.data(), golden("image_embedding"), 1e-4, 1e-3);
     satest::expect(taps.at("image_embedding") == out, "image_embedding tap differs from the output");
 }
 
 SA_TEST(batch_of_two_matches_single_images) {
-    sa::WeightMap w = weight_map(tiny_weights());
+    sa::WeightMap w = weight_map(satest::sam_tiny_weights());
     auto enc = sa::make_vit_encoder(*backend(), w);
-    const Tensor & img = gold("image/preprocessed");
+    const Tensor & img = golden("image/preprocessed");
     const size_t n_img = img.data.size(), n_out = 256 * 16 * 16;
     std::vector<float> batch(2 * n_img);
     for (size_t i = 0; i < n_img; ++i) {
@@ -104,11 +85,11 @@ SA_TEST(batch_of_two_matches_single_images) {
     const satest::Diff d0 = satest::diff(both.data(), first.data(), (int64_t) n_out);
     const satest::Diff d1 = satest::diff(both.data() + n_out, second.data(), (int64_t) n_out);
     satest::expect(d0.max_abs <= 1e-5 && d1.max_abs <= 1e-5, "batched and single encodings differ");
-    satest::expect_close("batched image 0 vs golden", both.data(), gold("image_embedding"), 1e-4, 1e-3);
+    satest::expect_close("batched image 0 vs golden", both.data(), golden("image_embedding"), 1e-4, 1e-3);
 }
 
 SA_TEST(missing_and_unexpected_keys_are_reported_together) {
-    std::map<std::string, Tensor> t = tiny_weights();
+    std::map<std::string, Tensor> t = satest::sam_tiny_weights();
     t.erase("image_encoder.blocks.2.mlp.lin2.bias");
     t.erase("image_encoder.neck.3.weight");
     t["image_encoder.blocks.1.attn.extra.weight"] = Tensor{{4}, {1, 2, 3, 4}};
@@ -121,7 +102,7 @@ SA_TEST(missing_and_unexpected_keys_are_reported_together) {
 }
 
 SA_TEST(wrong_shapes_are_reported) {
-    std::map<std::string, Tensor> t = tiny_weights();
+    std::map<std::string, Tensor> t = satest::sam_tiny_weights();
     t["image_encoder.blocks.3.norm2.weight"] = Tensor{{65}, std::vector<float>(65, 1.0f)};
     t["image_encoder.neck.2.weight"] = Tensor{{256, 256, 1, 1}, std::vector<float>(256 * 256, 0.0f)};
     sa::WeightMap w = weight_map(t);
@@ -133,7 +114,7 @@ SA_TEST(wrong_shapes_are_reported) {
 }
 
 SA_TEST(inconsistent_window_sizes_are_rejected) {
-    std::map<std::string, Tensor> t = tiny_weights();
+    std::map<std::string, Tensor> t = satest::sam_tiny_weights();
     t["image_encoder.blocks.2.attn.rel_pos_h"] = Tensor{{7, 16}, std::vector<float>(7 * 16, 0.0f)};
     sa::WeightMap w = weight_map(t);
     const sa::Error e = construct_error(w);

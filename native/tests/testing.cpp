@@ -6,39 +6,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
+
+#include "sa/half.h"
 
 namespace satest {
 
 namespace {
-
-float half_to_float(uint16_t h) {
-    const uint32_t sign = (uint32_t) (h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else {
-            exp = 127 - 15 + 1;
-            while ((mant & 0x400) == 0) {
-                mant <<= 1;
-                --exp;
-            }
-            mant &= 0x3ff;
-            bits = sign | (exp << 23) | (mant << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
 
 // Tiny JSON scanner sufficient for safetensors headers.
 struct Json {
@@ -183,11 +160,9 @@ std::map<std::string, Tensor> load_safetensors(const std::string & path) {
                 std::memcpy(t.data.data(), p, n * 4);
             } else if (e.dtype == "F16") {
                 need(2);
-                for (int64_t i = 0; i < n; ++i) {
-                    uint16_t h;
-                    std::memcpy(&h, p + 2 * i, 2);
-                    t.data[i] = half_to_float(h);
-                }
+                std::vector<uint16_t> halves((size_t) n);
+                std::memcpy(halves.data(), p, (size_t) n * 2);
+                sa::half_to_float(halves.data(), t.data.data(), n);
             } else if (e.dtype == "BF16") {
                 need(2);
                 for (int64_t i = 0; i < n; ++i) {
@@ -243,6 +218,62 @@ Diff diff(const float * got, const float * ref, int64_t n) {
         d.ref_max = std::max(d.ref_max, (double) std::fabs(ref[i]));
     }
     return d;
+}
+
+const std::map<std::string, Tensor> & sam_tiny_weights() {
+    static const auto w = load_safetensors(fixtures_dir() + "/sam-tiny/sam_tiny.safetensors");
+    return w;
+}
+
+const std::map<std::string, Tensor> & golden() {
+    static const auto g = load_safetensors(fixtures_dir() + "/sam-tiny/golden.safetensors");
+    return g;
+}
+
+const Tensor & golden(const std::string & name) {
+    auto it = golden().find(name);
+    if (it == golden().end()) fail("golden tensor missing: " + name);
+    return it->second;
+}
+
+sa::WeightMap weight_map(const std::map<std::string, Tensor> & tensors, const std::string & skip_prefix) {
+    sa::WeightMap w;
+    for (const auto & kv : tensors) {
+        if (!skip_prefix.empty() && kv.first.rfind(skip_prefix, 0) == 0) continue;
+        w.add(kv.first, sa::WeightView{kv.second.shape, kv.second.data.data()});
+    }
+    return w;
+}
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto & x : v) x = d(rng);
+    return v;
+}
+
+sa::Backend & cpu_backend() {
+    static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
+    return *b;
+}
+
+Buf::Buf(const std::vector<float> & v) : n(v.size()) {
+    p = cpu_backend().alloc(n);
+    cpu_backend().upload(p, v.data(), n);
+}
+
+Buf::Buf(size_t count, float value) : n(count) {
+    p = cpu_backend().alloc(n);
+    cpu_backend().fill(p, value, n);
+}
+
+Buf::~Buf() { cpu_backend().free(p); }
+
+std::vector<float> Buf::host() const {
+    std::vector<float> v(n);
+    cpu_backend().download(v.data(), p, n);
+    return v;
 }
 
 void add_test(const std::string & name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Minimal test harness for the native C++ tests, plus a safetensors reader for the golden fixtures.
+// Minimal test harness for the native C++ tests, plus a safetensors reader for the golden fixtures
+// and the helpers several test files share (random inputs, CPU-backend buffers, the sam-tiny model).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "sa/backend.h"
+#include "sa/weights.h"
 
 namespace satest {
 
@@ -28,6 +33,36 @@ struct Diff {
     double rel() const { return ref_max > 0 ? max_abs / ref_max : max_abs; }
 };
 Diff diff(const float * got, const float * ref, int64_t n);
+
+// The sam-tiny fixture model (fixtures/sam-tiny): its weights and the official PyTorch outputs, each
+// read once per test executable.
+const std::map<std::string, Tensor> & sam_tiny_weights();
+const std::map<std::string, Tensor> & golden();
+// One golden tensor; fails the current test when the fixture lacks it.
+const Tensor & golden(const std::string & name);
+
+// A WeightMap viewing `tensors` (which must outlive it), without the keys that start with
+// `skip_prefix` (none skipped when it is empty).
+sa::WeightMap weight_map(const std::map<std::string, Tensor> & tensors, const std::string & skip_prefix = "");
+
+// n values of Normal(0, scale) from a mt19937 seeded with `seed`: fixed random inputs per test.
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f);
+
+// The CPU backend the op tests of one executable share.
+sa::Backend & cpu_backend();
+
+// A buffer of cpu_backend(), initialised from a host vector or filled with one value; freed with it.
+struct Buf {
+    float * p = nullptr;
+    size_t n = 0;
+    explicit Buf(const std::vector<float> & v);
+    explicit Buf(size_t count, float value = 0.0f);
+    ~Buf();
+    Buf(const Buf &) = delete;
+    Buf & operator=(const Buf &) = delete;
+    // The buffer's values, downloaded.
+    std::vector<float> host() const;
+};
 
 void add_test(const std::string & name, std::function<void()> fn);
 // Fails the current test with a message (throws).

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/device-buffers.h"
 #include "model/tinyvit.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
@@ -28,29 +29,6 @@
 namespace sa {
 
 namespace {
-
-// Backend buffers freed together (also when the constructor throws half-way).
-class DeviceBuffers {
-  public:
-    explicit DeviceBuffers(Backend & be) : be_(be) {}
-    ~DeviceBuffers() { release(); }
-    DeviceBuffers(const DeviceBuffers &) = delete;
-    DeviceBuffers & operator=(const DeviceBuffers &) = delete;
-    float * alloc(int64_t n) {
-        ptrs_.reserve(ptrs_.size() + 1);
-        float * p = be_.alloc((size_t) n);
-        ptrs_.push_back(p);
-        return p;
-    }
-    void release() {
-        for (float * p : ptrs_) be_.free(p);
-        ptrs_.clear();
-    }
-
-  private:
-    Backend & be_;
-    std::vector<float *> ptrs_;
-};
 
 struct Conv {
     const float *w = nullptr, *b = nullptr;
@@ -161,12 +139,7 @@ class TinyVitEncoder final : public ImageEncoder {
         {
             DeviceBuffers staging(be_);
             for (const auto & [name, v] : linear_weights) {
-                const int64_t N = v->shape[0], K = v->shape[1];
-                float * raw = staging.alloc(N * K);
-                be_.upload(raw, v->data, (size_t) (N * K));
-                float * prepared = params_.alloc((int64_t) be_.prepared_linear_size(N, K));
-                be_.prepare_linear(raw, prepared, N, K);
-                dev[name] = prepared;
+                dev[name] = params_.add_prepared_linear(staging, v->data, v->shape[0], v->shape[1]);
             }
             be_.synchronize();
         }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "model/device-buffers.h"
 #include "model/vit-config.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
@@ -204,29 +205,6 @@ VitConfig infer_vit_config(const WeightMap & w, const std::string & prefix) {
 
 namespace {
 
-// Backend buffers freed together (also when the encoder's constructor throws half-way).
-class DeviceBuffers {
-  public:
-    explicit DeviceBuffers(Backend & be) : be_(be) {}
-    ~DeviceBuffers() { release(); }
-    DeviceBuffers(const DeviceBuffers &) = delete;
-    DeviceBuffers & operator=(const DeviceBuffers &) = delete;
-    float * alloc(int64_t n) {
-        ptrs_.reserve(ptrs_.size() + 1);
-        float * p = be_.alloc((size_t) n);
-        ptrs_.push_back(p);
-        return p;
-    }
-    void release() {
-        for (float * p : ptrs_) be_.free(p);
-        ptrs_.clear();
-    }
-
-  private:
-    Backend & be_;
-    std::vector<float *> ptrs_;
-};
-
 // qkv_w, proj_w, lin1_w and lin2_w are prepared by Backend::prepare_linear.
 struct BlockWeights {
     const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *rel_h, *rel_w;
@@ -337,10 +315,7 @@ class VitEncoder final : public ImageEncoder {
         const WeightView * v = w.get(name, {N, K});
         if (!v || !v->data) return nullptr;  // reported by w.check()
         DeviceBuffers staging(be_);
-        float * raw = staging.alloc(N * K);
-        be_.upload(raw, v->data, (size_t) (N * K));
-        float * d = weights_.alloc((int64_t) be_.prepared_linear_size(N, K));
-        be_.prepare_linear(raw, d, N, K);
+        float * d = weights_.add_prepared_linear(staging, v->data, N, K);
         be_.synchronize();
         return d;
     }

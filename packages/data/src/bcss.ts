@@ -8,10 +8,13 @@ import {
     checkNumber,
     type PrepareCommonOptions,
     type PrepareContext,
+    type PreparedSource,
     type PrepareResult,
+    prepareSources,
     relativeSource,
     runPreparation,
     safeId,
+    splitSettings,
     type UnsplitPatch,
 } from "./prepare-common.js";
 
@@ -107,11 +110,7 @@ export async function prepareBcss(options: BcssOptions): Promise<PrepareResult> 
         scale,
         patientIdLength,
         skipIncomplete,
-        split: {
-            seed: options.seed ?? 0,
-            trainFraction: options.trainFraction ?? 0.8,
-            file: options.splitFile ? path.basename(options.splitFile) : null,
-        },
+        split: splitSettings(options),
     };
     const tumourLut = new Uint8Array(256);
     for (const c of tumourCodes) tumourLut[c] = 1;
@@ -127,20 +126,10 @@ export async function prepareBcss(options: BcssOptions): Promise<PrepareResult> 
             skipIncomplete,
             ctx,
         );
-        const sources: SourceEntry[] = [];
-        const patches: UnsplitPatch[] = [];
-        const usedIds = new Set<string>();
-        for (const [index, r] of regions.entries()) {
-            const done = await tileRegion(
-                r,
-                { inputDir, tumourLut, minTumourFraction, minRoiFraction, patchSize, stride, scale },
-                ctx,
-                usedIds,
-            );
-            sources.push(done.source);
-            patches.push(...done.patches);
-            ctx.progress(index + 1, regions.length, r.id);
-        }
+        const tiling = { inputDir, tumourLut, minTumourFraction, minRoiFraction, patchSize, stride, scale };
+        const { sources, patches } = await prepareSources(regions, ctx, (r, usedIds) =>
+            tileRegion(r, tiling, ctx, usedIds),
+        );
         return {
             settings,
             orientation: BCSS_ORIENTATION,
@@ -242,7 +231,7 @@ async function tileRegion(
     s: TileSettings,
     ctx: PrepareContext,
     usedIds: Set<string>,
-): Promise<{ source: SourceEntry; patches: UnsplitPatch[] }> {
+): Promise<PreparedSource> {
     let [image, label] = await Promise.all([readImage(r.image, { channels: 3 }), readLabelImage(r.label)]);
     if (image.width !== label.width || image.height !== label.height) {
         throw new DataError(

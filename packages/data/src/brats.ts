@@ -9,10 +9,13 @@ import {
     checkInteger,
     type PrepareCommonOptions,
     type PrepareContext,
+    type PreparedSource,
     type PrepareResult,
+    prepareSources,
     relativeSource,
     runPreparation,
     safeId,
+    splitSettings,
     type UnsplitPatch,
 } from "./prepare-common.js";
 
@@ -112,11 +115,7 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
         padding,
         patchSize,
         skipIncomplete,
-        split: {
-            seed: options.seed ?? 0,
-            trainFraction: options.trainFraction ?? 0.8,
-            file: options.splitFile ? path.basename(options.splitFile) : null,
-        },
+        split: splitSettings(options),
     };
     const isTumour =
         tumourLabels === "nonzero"
@@ -128,20 +127,10 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
 
     return runPreparation("brats", patchSize, options, async (ctx) => {
         const cases = await findCases(inputDir, modalities, patterns, skipIncomplete, ctx);
-        const sources: SourceEntry[] = [];
-        const patches: UnsplitPatch[] = [];
-        const usedIds = new Set<string>();
-        for (const [index, c] of cases.entries()) {
-            const kept = await prepareCase(
-                c,
-                { inputDir, modalities, isTumour, minTumourPixels, intensity, padding, patchSize },
-                ctx,
-                usedIds,
-            );
-            sources.push(kept.source);
-            patches.push(...kept.patches);
-            ctx.progress(index + 1, cases.length, c.id);
-        }
+        const caseSettings = { inputDir, modalities, isTumour, minTumourPixels, intensity, padding, patchSize };
+        const { sources, patches } = await prepareSources(cases, ctx, (c, usedIds) =>
+            prepareCase(c, caseSettings, ctx, usedIds),
+        );
         return {
             settings,
             orientation: BRATS_ORIENTATION,
@@ -233,7 +222,7 @@ async function prepareCase(
     s: CaseSettings,
     ctx: PrepareContext,
     usedIds: Set<string>,
-): Promise<{ source: SourceEntry; patches: UnsplitPatch[] }> {
+): Promise<PreparedSource> {
     const uniqueImages = [...new Set(c.images)];
     const [label, ...volumes] = await Promise.all([readNifti(c.label), ...uniqueImages.map((f) => readNifti(f))]);
     const [X, Y, Z] = (label as NiftiVolume).dims;

@@ -61,6 +61,12 @@ export interface PreparedContent {
     patches: UnsplitPatch[];
 }
 
+/** What one source (case or region) contributes: its manifest entry and the patches cut from it. */
+export interface PreparedSource {
+    source: SourceEntry;
+    patches: UnsplitPatch[];
+}
+
 /** Context passed to the dataset-specific preparation. */
 export interface PrepareContext {
     writer: PatchWriter;
@@ -162,6 +168,37 @@ export async function runPreparation(
         await stage.abort();
         throw err;
     }
+}
+
+/**
+ * Prepares the sources one after the other (in order, so patch ids and manifests are reproducible),
+ * reporting progress after each, and collects their manifest entries and patches. `usedIds` is
+ * shared by all sources so that prepareOne can reject a patch id that another source already took.
+ */
+export async function prepareSources<T extends { id: string }>(
+    items: readonly T[],
+    ctx: PrepareContext,
+    prepareOne: (item: T, usedIds: Set<string>) => Promise<PreparedSource>,
+): Promise<{ sources: SourceEntry[]; patches: UnsplitPatch[] }> {
+    const sources: SourceEntry[] = [];
+    const patches: UnsplitPatch[] = [];
+    const usedIds = new Set<string>();
+    for (const [index, item] of items.entries()) {
+        const done = await prepareOne(item, usedIds);
+        sources.push(done.source);
+        patches.push(...done.patches);
+        ctx.progress(index + 1, items.length, item.id);
+    }
+    return { sources, patches };
+}
+
+/** The split part of a manifest's settings, as the options asked for it. */
+export function splitSettings(common: PrepareCommonOptions): Record<string, JsonValue> {
+    return {
+        seed: common.seed ?? 0,
+        trainFraction: common.trainFraction ?? 0.8,
+        file: common.splitFile ? path.basename(common.splitFile) : null,
+    };
 }
 
 /** Input-relative path with forward slashes (as stored in manifests). */

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the bench-*.cpp executables: timing, medians, comma lists, the SAM ViT presets
+// with random weights of their official shapes, and the main() wrapper that reports sa::Error.
+// Header-only, because every bench is one executable built from a single source file.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sa/backend.h"
+#include "sa/status.h"
+#include "sa/weights.h"
+
+#ifdef SA_USE_CUDA
+#include "sa/backend-cuda.h"
+#endif
+
+namespace sa::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Wall seconds since t0.
+inline double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// CPU seconds used by the whole process (all threads); with wall time it shows how much of a pass
+// the machine's other load took.
+inline double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+// The upper median (the middle element after sorting; v must not be empty).
+inline double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// "1,8,16" -> {"1", "8", "16"}: the list arguments of the benches.
+inline std::vector<std::string> split_commas(const std::string & s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.push_back(item);
+    return out;
+}
+
+// n values of Normal(0, stddev) from a mt19937 seeded with `seed`: fixed random inputs.
+inline std::vector<float> randn(size_t n, uint32_t seed, float stddev) {
+    std::vector<float> v(n);
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, stddev);
+    for (auto & x : v) x = dist(rng);
+    return v;
+}
+
+// A device buffer of n floats holding a copy of host[0, n).
+inline float * upload_copy(sa::Backend & be, const std::vector<float> & host, int64_t n) {
+    float * p = be.alloc((size_t) n);
+    be.upload(p, host.data(), (size_t) n);
+    return p;
+}
+
+// A SAM ViT image-encoder preset: embedding width, depth, heads and the global-attention blocks.
+struct VitPreset {
+    int64_t dim, depth, heads;
+    std::vector<int64_t> global;
+};
+
+// The official presets by name (vit_b, vit_l, vit_h); nullptr for an unknown name.
+inline const VitPreset * find_vit_preset(const std::string & model) {
+    static const std::map<std::string, VitPreset> presets = {{"vit_b", {768, 12, 12, {2, 5, 8, 11}}},
+                                                             {"vit_l", {1024, 24, 16, {5, 11, 17, 23}}},
+                                                             {"vit_h", {1280, 32, 16, {7, 15, 23, 31}}}};
+    auto it = presets.find(model);
+    return it == presets.end() ? nullptr : &it->second;
+}
+
+// Host tensors of random values under their checkpoint names, for building a model without a
+// checkpoint. Values are drawn in the order add() is called, so a fixed seed and call sequence give
+// the same weights in every bench.
+class RandomWeights {
+  public:
+    // Normal(mean, stddev) values of the given shape.
+    void add(const std::string & name, std::vector<int64_t> shape, std::mt19937 & rng, float stddev, float mean = 0) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        std::vector<float> v((size_t) n);
+        std::normal_distribution<float> dist(mean, stddev);
+        for (auto & x : v) x = dist(rng);
+        tensors_[name] = {std::move(shape), std::move(v)};
+    }
+    // A fresh map over the stored values, keys prefixed (a WeightMap records lookups, so one per model).
+    sa::WeightMap map(const std::string & prefix = "") const {
+        sa::WeightMap m;
+        for (const auto & kv : tensors_)
+            m.add(prefix + kv.first, sa::WeightView{kv.second.first, kv.second.second.data()});
+        return m;
+    }
+    // Frees the host values (once a model has copied them to its backend).
+    void clear() { tensors_.clear(); }
+
+  private:
+    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors_;
+};
+
+// The image encoder of a ViT preset (keys without the "image_encoder." prefix), values at a trained
+// model's scale (small random projections, unit norms), so no denormals or overflow distort timings.
+inline void add_vit_encoder_weights(RandomWeights & w, const VitPreset & p) {
+    std::mt19937 rng(1234);
+    const int64_t E = p.dim, hd = E / p.heads;
+    w.add("patch_embed.proj.weight", {E, 3, 16, 16}, rng, 0.02f);
+    w.add("patch_embed.proj.bias", {E}, rng, 0.02f);
+    w.add("pos_embed", {1, 64, 64, E}, rng, 0.02f);
+    for (int64_t i = 0; i < p.depth; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        const bool global = std::find(p.global.begin(), p.global.end(), i) != p.global.end();
+        const int64_t L = global ? 127 : 27;
+        w.add(b + "norm1.weight", {E}, rng, 0.1f, 1.0f);
+        w.add(b + "norm1.bias", {E}, rng, 0.02f);
+        w.add(b + "attn.qkv.weight", {3 * E, E}, rng, 0.02f);
+        w.add(b + "attn.qkv.bias", {3 * E}, rng, 0.02f);
+        w.add(b + "attn.proj.weight", {E, E}, rng, 0.02f);
+        w.add(b + "attn.proj.bias", {E}, rng, 0.02f);
+        w.add(b + "attn.rel_pos_h", {L, hd}, rng, 0.02f);
+        w.add(b + "attn.rel_pos_w", {L, hd}, rng, 0.02f);
+        w.add(b + "norm2.weight", {E}, rng, 0.1f, 1.0f);
+        w.add(b + "norm2.bias", {E}, rng, 0.02f);
+        w.add(b + "mlp.lin1.weight", {4 * E, E}, rng, 0.02f);
+        w.add(b + "mlp.lin1.bias", {4 * E}, rng, 0.02f);
+        w.add(b + "mlp.lin2.weight", {E, 4 * E}, rng, 0.02f);
+        w.add(b + "mlp.lin2.bias", {E}, rng, 0.02f);
+    }
+    w.add("neck.0.weight", {256, E, 1, 1}, rng, 0.02f);
+    w.add("neck.1.weight", {256}, rng, 0.1f, 1.0f);
+    w.add("neck.1.bias", {256}, rng, 0.02f);
+    w.add("neck.2.weight", {256, 256, 3, 3}, rng, 0.02f);
+    w.add("neck.3.weight", {256}, rng, 0.1f, 1.0f);
+    w.add("neck.3.bias", {256}, rng, 0.02f);
+}
+
+// main() of a bench: runs `run`, turning an sa::Error into a message on stderr and exit status 1.
+template <class Run>
+int bench_main(const char * name, int argc, char ** argv, Run && run) {
+    try {
+        return run(argc, argv);
+    } catch (const sa::Error & e) {
+        std::fprintf(stderr, "%s: %s (%s)\n", name, e.what(), sa_status_code_name(e.status()));
+        return 1;
+    }
+}
+
+#ifdef SA_USE_CUDA
+// Fills `info` and returns true when a CUDA device is usable; otherwise prints why the bench is
+// skipped (a machine without a GPU is not an error) and returns false.
+inline bool cuda_device_or_skip(sa::CudaDeviceInfo * info) {
+    std::string reason;
+    if (sa::cuda_probe(info, &reason)) return true;
+    std::printf("skipped: no CUDA device (%s)\n", reason.c_str());
+    return false;
+}
+#endif
+
+// main() of a CUDA bench in a build without the CUDA backend.
+inline int skipped_without_cuda() {
+    std::printf("skipped: no CUDA device (this build has no CUDA backend)\n");
+    return 0;
+}
+
+}  // namespace sa::bench
