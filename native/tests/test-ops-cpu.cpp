@@ -99,6 +99,8 @@ SA_TEST(gemm_all_transposes_odd_sizes) {
             check_gemm(ta, tb, 151, 35, 70, -1.5f, 0.25f, 0, seed++);      // crosses the M blocking
             check_gemm(ta, tb, 20, 3100, 9, 1.0f, 0.0f, 0, seed++);        // crosses the N blocking
             check_gemm(ta, tb, 64, 64, 64, 2.0f, 0.0f, 0, seed++);         // threaded, exact tiles
+            check_gemm(ta, tb, 19, 23, 2500, 0.5f, 0.75f, 2, seed++);      // thin, long K: split along K
+            check_gemm(ta, tb, 40, 9, 4100, 1.0f, 0.0f, 0, seed++);        // split, last chunk partial
         }
 }
 
@@ -115,8 +117,7 @@ SA_TEST(gemm_k_zero_and_alpha_zero_scale_c) {
     expect_near("gemm alpha=0 beta=0", c2.host(), std::vector<double>(12, 0.0), 0);
 }
 
-SA_TEST(gemm_is_bit_identical_across_thread_counts) {
-    const int64_t M = 203, N = 389, K = 517;
+static void check_thread_independence(int64_t M, int64_t N, int64_t K) {
     const Vec A = randn((size_t) (M * K), 21), B = randn((size_t) (N * K), 22);
     std::vector<Vec> results;
     for (int threads : {1, 2, 3}) {
@@ -131,6 +132,11 @@ SA_TEST(gemm_is_bit_identical_across_thread_counts) {
     Vec serial((size_t) (M * N));
     sa::sgemm_serial(false, true, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, serial.data(), N);
     satest::expect(std::memcmp(results[0].data(), serial.data(), serial.size() * 4) == 0, "sgemm_serial differs");
+}
+
+SA_TEST(gemm_is_bit_identical_across_thread_counts) {
+    check_thread_independence(203, 389, 517);
+    check_thread_independence(37, 70, 5000);  // split along K
 }
 
 SA_TEST(gemm_batched_matches_per_item) {

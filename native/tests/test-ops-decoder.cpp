@@ -204,6 +204,25 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     check_fd("attention " + name + " dq", q, f, dq, 3e-3);
     check_fd("attention " + name + " dk", k, f, dk, 3e-3);
     check_fd("attention " + name + " dv", v, f, dv, 3e-3);
+    // Keys and values that feed one tensor: dkv += dk + dv, in place (the backend's) and composed (the
+    // base class's, through scratch), against the separate gradients.
+    const size_t nkv = k.size();
+    Vec base = randn(nkv, seed + 4), dkv = base, dkv_b = base, dq2(q.size()), dq2b(q.size()), scratch(2 * nkv);
+    be()->attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2.data(), dkv.data(),
+                                   scratch.data(), B, Nq, Nk, nh, d);
+    be()->sa::Backend::attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2b.data(),
+                                                dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d);
+    double aerr = 0, berr = 0, qerr = 0, scale = 1e-6;
+    for (size_t i = 0; i < nkv; ++i) {
+        const double want = (double) base[i] + dk[i] + dv[i];
+        scale = std::max(scale, std::fabs(want));
+        aerr = std::max(aerr, std::fabs(want - dkv[i]));
+        berr = std::max(berr, std::fabs(want - dkv_b[i]));
+    }
+    for (size_t i = 0; i < dq.size(); ++i) qerr = std::max({qerr, (double) std::fabs(dq2[i] - dq[i]), (double) std::fabs(dq2b[i] - dq[i])});
+    satest::expect(aerr <= 1e-6 * scale, "attention " + name + " kv_acc in place: " + std::to_string(aerr));
+    satest::expect(berr <= 1e-6 * scale, "attention " + name + " kv_acc composed: " + std::to_string(berr));
+    satest::expect(qerr == 0.0, "attention " + name + " kv_acc dq differs: " + std::to_string(qerr));
 }
 
 SA_TEST(attention_forward_and_backward) {
