@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // A small fork-join thread pool. Work is split statically by thread count, so a given thread count
 // always produces the same partition (bit-reproducible CPU results for a seed and thread count).
+// Waiting threads spin briefly before they block: a training step is hundreds of short parallel ops
+// in a row, and a condition-variable wake-up costs more than many of them.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,10 +39,10 @@ class ThreadPool {
     std::mutex mu_;
     std::condition_variable cv_start_;
     std::condition_variable cv_done_;
-    const std::function<void(int)> * job_ = nullptr;
-    uint64_t generation_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<const std::function<void(int)> *> job_{nullptr};
+    std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for every job
+    std::atomic<int> pending_{0};          // workers still running the current job
+    std::atomic<bool> stop_{false};
     std::mutex run_mu_;  // one job at a time per pool
 };
 

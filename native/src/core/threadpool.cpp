@@ -2,9 +2,14 @@
 #include "sa/threadpool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <memory>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace sa {
 
@@ -14,10 +19,36 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
     }
 }
 
+namespace {
+
+// How long a waiting thread polls before it blocks on a condition variable.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#else
+    std::this_thread::yield();
+#endif
+}
+
+// Polls done() for up to kSpin; true when it became true.
+template <class F>
+bool spin_until(F && done) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 1;; ++i) {
+        if (done()) return true;
+        cpu_relax();
+        if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) return done();
+    }
+}
+
+}  // namespace
+
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lk(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
     cv_start_.notify_all();
     for (auto & t : workers_) t.join();
@@ -26,18 +57,19 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-        const std::function<void(int)> * job = nullptr;
-        {
+        auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+        if (!spin_until(ready)) {
             std::unique_lock<std::mutex> lk(mu_);
-            cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
+            cv_start_.wait(lk, ready);
         }
+        if (stop_.load(std::memory_order_acquire)) return;
+        seen = generation_.load(std::memory_order_acquire);
+        const std::function<void(int)> * job = job_.load(std::memory_order_acquire);
         (*job)(index);
-        {
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            // Under the mutex, so a caller that found pending_ != 0 under it is already waiting.
             std::lock_guard<std::mutex> lk(mu_);
-            if (--pending_ == 0) cv_done_.notify_one();
+            cv_done_.notify_one();
         }
     }
 }
@@ -58,19 +90,21 @@ void ThreadPool::run_on_all(const std::function<void(int)> & fn) {
             if (!first_error) first_error = std::current_exception();
         }
     };
+    job_.store(&wrapped, std::memory_order_release);
+    pending_.store(n_threads_ - 1, std::memory_order_release);
     {
+        // The bump is made under the mutex so that a worker about to block cannot miss it.
         std::lock_guard<std::mutex> lk(mu_);
-        job_ = &wrapped;
-        pending_ = n_threads_ - 1;
-        ++generation_;
+        generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_start_.notify_all();
     wrapped(0);
-    {
+    auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(done)) {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_done_.wait(lk, [&] { return pending_ == 0; });
-        job_ = nullptr;
+        cv_done_.wait(lk, done);
     }
+    job_.store(nullptr, std::memory_order_release);
     if (first_error) std::rethrow_exception(first_error);
 }
 
