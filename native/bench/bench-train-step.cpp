@@ -201,6 +201,12 @@ class ProfilingBackend final : public sa::Backend {
         timed("attention_backward " + dims({B, Nq, Nk, nh, d}),
               [&] { in_.attention_backward(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d); });
     }
+    void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
+                                   const float * dout, float * dq, float * dkv, float * scratch, int64_t B, int64_t Nq,
+                                   int64_t Nk, int64_t nh, int64_t d) override {
+        timed("attention_backward_kv_acc " + dims({B, Nq, Nk, nh, d}),
+              [&] { in_.attention_backward_kv_acc(q, k, v, probs, dout, dq, dkv, scratch, B, Nq, Nk, nh, d); });
+    }
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override {
         timed("softmax_rows " + dims({rows, n}), [&] { in_.softmax_rows(x, y, rows, n); });
     }

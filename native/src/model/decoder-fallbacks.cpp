@@ -10,25 +10,12 @@
 #include <cmath>
 #include <string>
 
+#include "model/device-buffers.h"
 #include "sa/backend.h"
 
 namespace sa {
 
 namespace {
-
-// A temporary backend buffer.
-class Temp {
-  public:
-    Temp(Backend & be, int64_t n) : be_(be), p_(be.alloc((size_t) n)) {}
-    ~Temp() { be_.free(p_); }
-    Temp(const Temp &) = delete;
-    Temp & operator=(const Temp &) = delete;
-    float * get() const { return p_; }
-
-  private:
-    Backend & be_;
-    float * p_;
-};
 
 void check_mask_head(const char * op, int64_t B, int64_t M, int64_t E, int64_t Cf) {
     SA_CHECK_ARG(B > 0 && M > 0 && E > 0 && Cf > 0, std::string(op) + ": bad size");
@@ -63,7 +50,7 @@ void Backend::softmax_rows(const float * x, float * y, int64_t rows, int64_t n) 
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows: bad size");
     if (rows == 0) return;
     SA_CHECK_ARG(x && y && x != y, "softmax_rows: null or aliased pointers");
-    Temp k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
+    TempBuffer k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
     identity_keys(*this, n, k.get(), v.get(), row.get());
     attention(x, k.get(), v.get(), y, nullptr, 1, rows, n, 1, n);
 }
@@ -72,7 +59,7 @@ void Backend::softmax_rows_backward(const float * y, const float * dy, float * d
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows_backward: bad size");
     if (rows == 0) return;
     SA_CHECK_ARG(y && dy && dx && dx != dy, "softmax_rows_backward: null or aliased pointers");
-    Temp k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
+    TempBuffer k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
     identity_keys(*this, n, k.get(), v.get(), row.get());
     attention_backward(y, k.get(), v.get(), y, dy, dx, nullptr, nullptr, 1, rows, n, 1, n);
 }
@@ -82,7 +69,7 @@ void Backend::mask_head(const float * feat, const float * hyper, float * masks, 
     check_mask_head("mask_head", B, M, E, Cf);
     SA_CHECK_ARG(feat && hyper && masks, "mask_head: null pointer");
     const int64_t P = 16 * E * E;
-    Temp up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
+    TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
     for (int64_t b = 0; b < B; ++b) {
         gelu(feat + b * P * Cf, up.get(), P * Cf);
         gemm(false, true, M, P, Cf, 1.0f, hyper + b * Cf, B * Cf, up.get(), Cf, 0.0f, a.get(), P);
@@ -98,7 +85,7 @@ void Backend::mask_head_backward(const float * feat, const float * hyper, const 
     if (!dfeat && !dhyper) return;
     SA_CHECK_ARG(feat && hyper && dmasks, "mask_head_backward: null input");
     const int64_t P = 16 * E * E;
-    Temp up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
+    TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
     for (int64_t b = 0; b < B; ++b) {
         const float * fb = feat + b * P * Cf;
         transpose_last2(dmasks + b * M * P, a.get(), M * E * 4, 2 * E, 2);  // (i, ki1, ki2, kj2, j, kj1)
