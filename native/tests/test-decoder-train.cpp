@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Mask-decoder fine-tuning against PyTorch (fixtures/sam-tiny, train/*): gradients of every decoder
 // parameter for the dicece loss, the medsam and sam subsets, and 3-step Adam / AdamW trajectories.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -268,7 +269,7 @@ SA_TEST(multimask_and_prompt_encoder_training_run) {
     cfg.train_prompt_encoder = true;
     cfg.grad_clip_norm = 0.5f;
     sa::DecoderTrainer tr(*s.be, *s.dec, cfg);
-    float l0 = tr.step(s.emb(), s.p, s.target());
+    const float l0 = tr.loss_and_grad(s.emb(), s.p, s.target());
     std::vector<float> g(256);
     tr.get_grad("prompt_encoder.point_embeddings.1.weight", g.data());
     double n2 = 0;
@@ -278,7 +279,11 @@ SA_TEST(multimask_and_prompt_encoder_training_run) {
     n2 = 0;
     for (float x : g) n2 += (double) x * x;
     satest::expect(n2 > 0, "no_mask_embed must receive a gradient");
-    float l = l0;
+    // A step clears the gradients it used (and a step after loss_and_grad does not accumulate).
+    float l = tr.step(s.emb(), s.p, s.target());
+    satest::expect(l == l0, "a step after loss_and_grad must see the same loss");
+    tr.get_grad("prompt_encoder.no_mask_embed.weight", g.data());
+    satest::expect(std::all_of(g.begin(), g.end(), [](float x) { return x == 0.0f; }), "a step clears the gradients");
     for (int i = 0; i < 5; ++i) l = tr.step(s.emb(), s.p, s.target());
     satest::expect(l < l0, "loss must decrease on a single sample: " + std::to_string(l0) + " -> " + std::to_string(l));
 }

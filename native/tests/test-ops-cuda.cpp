@@ -598,6 +598,14 @@ SA_TEST(attention_decoder_forward_backward) {
             check(std::string("attention_backward dq ") + c.name, dq, 1e-4);
             check(std::string("attention_backward dk ") + c.name, dk, 1e-4);
             check(std::string("attention_backward dv ") + c.name, dv, 1e-5);
+            // keys and values feeding one tensor: dkv += dk + dv (CUDA: the base-class composition)
+            Buf dkv = d.rand(k.n), dq2 = d.poison(q.n), scratch = d.poison(2 * k.n);
+            cpu().attention_backward_kv_acc(q.c, k.c, v.c, probs.c, dout.c, dq2.c, dkv.c, scratch.c, c.B, c.Nq, c.Nk,
+                                            c.nh, c.d);
+            gpu().attention_backward_kv_acc(q.g, k.g, v.g, probs.g, dout.g, dq2.g, dkv.g, scratch.g, c.B, c.Nq, c.Nk,
+                                            c.nh, c.d);
+            check(std::string("attention_backward_kv_acc dq ") + c.name, dq2, 1e-4);
+            check(std::string("attention_backward_kv_acc dkv ") + c.name, dkv, 1e-4);
         }
     }
 }

@@ -209,6 +209,11 @@ class Backend {
     // One Adam/AdamW step over a flat parameter buffer (t = step number starting at 1).
     virtual void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
                            float beta2, float eps, float weight_decay, bool decoupled, int64_t t) = 0;
+    // adam_step, then grad[0, n) = 0, ready for the next step's accumulation. The base version runs
+    // adam_step and fill; backends may zero in the same pass.
+    virtual void adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr,
+                                     float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                                     int64_t t);
     // Sum of squares of x into out[0] (device) for gradient clipping and NaN checks.
     virtual void sum_squares(const float * x, float * out, int64_t n) = 0;
 };

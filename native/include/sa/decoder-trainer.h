@@ -55,8 +55,8 @@ class DecoderTrainer {
 
     // Names of the parameters the optimiser updates (official key names, a subset of param_names()).
     std::vector<std::string> trained_params() const;
-    // Gradient of the last loss_and_grad / step for any parameter of the decoder (zeros when it has no
-    // gradient path).
+    // Gradient of the last loss_and_grad for any parameter of the decoder (zeros when it has no gradient
+    // path). A step clears the gradients once the optimiser has used them.
     void get_grad(const std::string & name, float * host) const;
 
     // Optimiser state for checkpoints and resume.

@@ -58,6 +58,7 @@ class CpuBackend final : public Backend {
     void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat, float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) override;
     void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
     void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
+    void adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 };
 

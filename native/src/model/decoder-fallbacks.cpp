@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Base-class versions of the mask decoder's accumulating attention backward, row softmax and fused
-// mask head (see sa::Backend): compositions of the backend's own attention, add, gelu, gemm and
-// transpose_last2 with temporary buffers.
+// Base-class versions of the mask decoder's accumulating attention backward, row softmax, fused mask
+// head and zeroing Adam step (see sa::Backend): compositions of the backend's own attention, add,
+// gelu, gemm, transpose_last2, adam_step and fill, with temporary buffers where needed.
 // Backends without dedicated kernels run these.
 //
 // Pixel orders of one 4E x 4E mask, as axes from slowest to fastest:
@@ -44,6 +44,12 @@ void Backend::attention_backward_kv_acc(const float * q, const float * k, const 
     attention_backward(q, k, v, probs, dout, dq, scratch, scratch + n, B, Nq, Nk, nh, d);
     add(dkv, scratch, dkv, n);
     add(dkv, scratch + n, dkv, n);
+}
+
+void Backend::adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr, float beta1,
+                                  float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+    adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
+    fill(grad, 0.0f, (size_t) n);
 }
 
 void Backend::softmax_rows(const float * x, float * y, int64_t rows, int64_t n) {

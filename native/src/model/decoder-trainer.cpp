@@ -36,6 +36,7 @@ class DecoderTrainerImpl {
         v = be.alloc(n);
         scalars = be.alloc(2);
         be.fill(grads, 0.0f, n);
+        grads_zero = true;
         be.fill(m, 0.0f, n);
         be.fill(v, 0.0f, n);
     }
@@ -89,7 +90,10 @@ class DecoderTrainerImpl {
         if (sam) be.fill(diou, 0.0f, (size_t) (B * T));
         be.mask_loss((int) cfg.loss, graph.masks(), target, scalars, graph.dmasks_buffer(), B, nsel, H16,
                      sam ? graph.iou() + sel0 : nullptr, T, sam ? diou + sel0 : nullptr);
-        be.fill(grads, 0.0f, (size_t) d.L.total);
+        // The backward pass accumulates into the gradients. After a step they are zero already (the
+        // optimiser clears the trained ranges, nothing else is written); otherwise clear them here.
+        if (!grads_zero) be.fill(grads, 0.0f, (size_t) d.L.total);
+        grads_zero = false;
         graph.backward(d.params, grads, graph.dmasks_buffer(), sam ? diou : nullptr, cfg.train_prompt_encoder);
         be.sum_squares(grads, scalars + 1, d.L.total);
         float host[2];
@@ -117,8 +121,13 @@ class DecoderTrainerImpl {
         ++t;
         const bool decoupled = cfg.optim == OptimKind::AdamW;
         for (auto & r : ranges)
-            be.adam_step(d.params + r.first, grads + r.first, m + r.first, v + r.first, r.second - r.first, lr,
-                         cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled, t);
+            be.adam_step_zero_grad(d.params + r.first, grads + r.first, m + r.first, v + r.first,
+                                   r.second - r.first, lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled,
+                                   t);
+        // The backward pass writes only trained gradients (the IoU head's under the SAM loss alone, the
+        // selected mask tokens' hypernetworks alone, the prompt encoder's only when it is trained), and
+        // the optimiser has just cleared those.
+        grads_zero = true;
         return loss;
     }
 
@@ -133,6 +142,7 @@ class DecoderTrainerImpl {
     int64_t target_n = 0;
     int64_t t = 0;
     float last_sumsq = 0.0f;
+    bool grads_zero = false;  // every gradient is zero (no fill needed before the backward)
 };
 
 DecoderTrainer::DecoderTrainer(Backend & be, SamDecoder & dec, TrainConfig cfg)

@@ -130,6 +130,7 @@ export interface NativeDecoderTrainer {
     step(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array, options?: { lr?: number }): Promise<number>;
     /** Forward, loss and backward without updating (gradients readable through getGrad). */
     lossAndGrad(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array): Promise<number>;
+    /** Gradient of the last lossAndGrad (a step clears the gradients once it has used them). */
     getGrad(name: string): Float32Array;
     /** Names of the parameters the optimiser updates. */
     trainedParams(): string[];

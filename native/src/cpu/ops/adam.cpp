@@ -4,8 +4,9 @@
 //   Adam:  g += wd * param                  AdamW: param *= 1 - lr * wd
 //   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2
 //   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// Elementwise and memory-bound (param, grad, m, v: 28 bytes of traffic per element): eight lanes per
-// AVX2 step, a scalar tail; the partition into lanes depends only on the element index.
+// Elementwise and memory-bound (param, grad, m, v: 28 bytes of traffic per element; 32 when the
+// gradient is cleared in the same pass): eight lanes per AVX2 step, a scalar tail; the partition into
+// lanes depends only on the element index.
 #include <cmath>
 #include <string>
 
@@ -18,8 +19,11 @@
 
 namespace sa {
 
-void CpuBackend::adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                           float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+namespace {
+
+// zero: the gradient buffer, cleared in the same pass (null: left as it is).
+void adam(float * param, const float * grad, float * zero, float * m, float * v, int64_t n, float lr, float beta1,
+          float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
     SA_CHECK_ARG(n >= 0, "adam_step: negative size");
     SA_CHECK_ARG(t >= 1, "adam_step: step number must start at 1");
     SA_CHECK_ARG(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f, "adam_step: betas outside [0, 1)");
@@ -44,6 +48,7 @@ void CpuBackend::adam_step(float * param, const float * grad, float * m, float *
             const bool l2 = !decoupled && weight_decay != 0.0f;
             for (; i + 8 <= i1; i += 8) {
                 __m256 g = _mm256_loadu_ps(grad + i);
+                if (zero) _mm256_storeu_ps(zero + i, _mm256_setzero_ps());
                 __m256 p = _mm256_loadu_ps(param + i);
                 if (decoupled) {
                     p = _mm256_mul_ps(p, vdecay);
@@ -61,6 +66,7 @@ void CpuBackend::adam_step(float * param, const float * grad, float * m, float *
 #endif
             for (; i < i1; ++i) {
                 float g = grad[i];
+                if (zero) zero[i] = 0.0f;
                 float p = param[i];
                 if (decoupled) {
                     p *= decay;
@@ -75,6 +81,19 @@ void CpuBackend::adam_step(float * param, const float * grad, float * m, float *
             }
         },
         1 << 14);
+}
+
+}  // namespace
+
+void CpuBackend::adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
+                           float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+    adam(param, grad, nullptr, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
+}
+
+void CpuBackend::adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr,
+                                     float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                                     int64_t t) {
+    adam(param, grad, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
 }
 
 }  // namespace sa
