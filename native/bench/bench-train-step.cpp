@@ -231,6 +231,10 @@ class ProfilingBackend final : public sa::Backend {
                    float eps, float wd, bool decoupled, int64_t t) override {
         timed("adam_step", [&] { in_.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
     }
+    void adam_step_zero_grad(float * p, float * g, float * m, float * v, int64_t n, float lr, float b1, float b2,
+                             float eps, float wd, bool decoupled, int64_t t) override {
+        timed("adam_step_zero_grad", [&] { in_.adam_step_zero_grad(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
+    }
     void sum_squares(const float * x, float * out, int64_t n) override {
         timed("sum_squares " + dims({n}), [&] { in_.sum_squares(x, out, n); });
     }
