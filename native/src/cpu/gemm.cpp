@@ -109,8 +109,17 @@ inline void pack_a_6x8(const float * const * rows, int64_t k0, float * dst) {
 }
 #endif
 
-// Packed A: for each MR-row sliver, kc columns of MR values (rows past mc are zero).
+// Packed A: for each MR-row sliver, kc columns of MR values (rows past mc are zero). A transposed A
+// is stored k-major: its whole slivers are filled one source row at a time, so the (often cold)
+// source is read sequentially instead of in MR-float pieces down a column.
 void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
+    if (ta) {
+        const int64_t whole = mc / MR * MR;
+        for (int64_t k = 0; k < kc; ++k) {
+            const float * src = A + k * lda;
+            for (int64_t i0 = 0; i0 < whole; i0 += MR) std::memcpy(Ap + i0 * kc + k * MR, src + i0, MR * sizeof(float));
+        }
+    }
     for (int64_t i0 = 0; i0 < mc; i0 += MR) {
         const int64_t mr = std::min(MR, mc - i0);
         float * dst = Ap + i0 * kc;
@@ -129,7 +138,7 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
                     for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? rows[r][k] : 0.0f;
             }
         } else if (mr == MR) {
-            for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * MR, A + k * lda + i0, MR * sizeof(float));
+            continue;  // whole slivers of a transposed A: filled row by row above
         } else {
             for (int64_t k = 0; k < kc; ++k) {
                 const float * src = A + k * lda + i0;
@@ -165,22 +174,33 @@ inline void pack_transpose8x8(const float * src, int64_t ld, float * dst) {
 }
 #endif
 
-// Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero).
+// Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero). An untransposed
+// B is filled one source row at a time (sequential reads of the often cold source, NR-float writes
+// into every sliver).
 void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bp) {
+    if (!tb) {
+        const int64_t whole = nc / NR * NR;
+        for (int64_t k = 0; k < kc; ++k) {
+            const float * src = B + k * ldb;
+            for (int64_t j0 = 0; j0 < whole; j0 += NR) {
+#ifdef __AVX2__
+                _mm256_store_ps(Bp + j0 * kc + k * NR, _mm256_loadu_ps(src + j0));
+                _mm256_store_ps(Bp + j0 * kc + k * NR + 8, _mm256_loadu_ps(src + j0 + 8));
+#else
+                std::memcpy(Bp + j0 * kc + k * NR, src + j0, NR * sizeof(float));
+#endif
+            }
+            if (whole < nc) {
+                float * d = Bp + whole * kc + k * NR;
+                for (int64_t c = 0; c < NR; ++c) d[c] = whole + c < nc ? src[whole + c] : 0.0f;
+            }
+        }
+        return;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
         const int64_t nr = std::min(NR, nc - j0);
         float * dst = Bp + j0 * kc;
-        if (!tb) {
-            for (int64_t k = 0; k < kc; ++k) {
-                const float * src = B + k * ldb + j0;
-                float * d = dst + k * NR;
-                if (nr == NR) {
-                    std::memcpy(d, src, NR * sizeof(float));
-                } else {
-                    for (int64_t c = 0; c < NR; ++c) d[c] = c < nr ? src[c] : 0.0f;
-                }
-            }
-        } else {
+        {
             const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
             int64_t k = 0;
 #ifdef __AVX2__
