@@ -86,6 +86,16 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     std::snprintf(what, sizeof what, "gemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld", ta, tb,
                   (long long) M, (long long) N, (long long) K, alpha, beta, (long long) pad);
     expect_near(what, c.host(), ref, 1e-5 * std::sqrt((double) K + 1));
+    // The same product with a column bias in the epilogue (host pointers: the CPU backend's memory).
+    const Vec bias = randn((size_t) N, seed + 3);
+    Vec C1 = C0;
+    sa::sgemm_bias(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C1.data(), ldc, bias.data());
+    auto ref_b = ref;
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) ref_b[(size_t) (i * ldc + j)] += bias[(size_t) j];
+    for (int64_t i = 0; i < M; ++i)  // padding columns of C keep their values
+        for (int64_t j = N; j < ldc; ++j) ref_b[(size_t) (i * ldc + j)] = C0[(size_t) (i * ldc + j)];
+    expect_near(std::string(what) + " +bias", C1, ref_b, 1e-5 * std::sqrt((double) K + 1));
 }
 
 SA_TEST(gemm_all_transposes_odd_sizes) {

@@ -15,6 +15,12 @@ class ThreadPool;
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
            int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool = nullptr);
 
+// sgemm plus a column bias: C = alpha * op(A) op(B) + beta * C + 1 bias^T (bias: N values), the bias
+// added in the product's epilogue (no separate pass over C).
+void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
+                ThreadPool * pool = nullptr);
+
 // Single-threaded variant for callers that already parallelise outside (e.g. per attention head).
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);

@@ -218,7 +218,8 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
 }
 
 // ---- micro-kernel -----------------------------------------------------------------------------
-// C[0:MR, 0:NR] = alpha * Ap Bp + beta * C (beta == 0: overwrite without reading C).
+// C[0:MR, 0:NR] = alpha * Ap Bp + beta * C + bias (beta == 0: overwrite without reading C; bias: NR
+// column values or null).
 // The AVX2 version keeps the 6x16 accumulator tile in ymm4-15 (B row in ymm0-1, A broadcasts in
 // ymm2-3), unrolled by 4 in k; written as inline assembly so the register allocation and the
 // instruction schedule do not depend on the compiler.
@@ -244,7 +245,8 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     "vbroadcastss " #i "*24+20(%[a]), %%ymm3\n\t"     \
     "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"         \
     "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
-void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta) {
+void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
+            const float * bias) {
     alignas(32) float acc[MR * NR];
     // C is touched only after the k loop: start fetching its 6 rows (two lines each when unaligned) now.
     for (int64_t r = 0; r < MR; ++r) {
@@ -300,24 +302,31 @@ void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t l
         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
           "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
     const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     if (beta == 0.0f) {
         for (int64_t r = 0; r < MR; ++r) {
-            _mm256_storeu_ps(C + r * ldc, _mm256_mul_ps(va, _mm256_load_ps(acc + r * NR)));
-            _mm256_storeu_ps(C + r * ldc + 8, _mm256_mul_ps(va, _mm256_load_ps(acc + r * NR + 8)));
+            _mm256_storeu_ps(C + r * ldc, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR), b0));
+            _mm256_storeu_ps(C + r * ldc + 8, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR + 8), b1));
         }
     } else {
         const __m256 vb = _mm256_set1_ps(beta);
         for (int64_t r = 0; r < MR; ++r) {
             float * c = C + r * ldc;
-            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR), _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
-            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR + 8), _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+            __m256 c0 = _mm256_mul_ps(vb, _mm256_loadu_ps(c)), c1 = _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8));
+            if (bias) {
+                c0 = _mm256_add_ps(c0, b0);
+                c1 = _mm256_add_ps(c1, b1);
+            }
+            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR), c0));
+            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, _mm256_load_ps(acc + r * NR + 8), c1));
         }
     }
 }
 #undef SA_K_STEP
 #else
 void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
-            float beta) {
+            float beta, const float * bias) {
     float acc[MR][NR] = {};
     for (int64_t k = 0; k < kc; ++k) {
         const float * a = Ap + k * MR;
@@ -327,10 +336,9 @@ void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp
     }
     for (int64_t r = 0; r < MR; ++r) {
         float * cr = C + r * ldc;
-        if (beta == 0.0f) {
-            for (int64_t c = 0; c < NR; ++c) cr[c] = alpha * acc[r][c];
-        } else {
-            for (int64_t c = 0; c < NR; ++c) cr[c] = alpha * acc[r][c] + beta * cr[c];
+        for (int64_t c = 0; c < NR; ++c) {
+            const float add = (beta == 0.0f ? 0.0f : beta * cr[c]) + (bias ? bias[c] : 0.0f);
+            cr[c] = alpha * acc[r][c] + add;
         }
     }
 }
@@ -338,22 +346,21 @@ void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp
 
 // Partial tile at the edge of C: compute the full MR x NR tile into a local buffer, then merge.
 void kernel_edge(int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc,
-                 float alpha, float beta) {
+                 float alpha, float beta, const float * bias) {
     alignas(64) float tmp[MR * NR];
-    kernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f);
+    kernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f, nullptr);
     for (int64_t r = 0; r < mr; ++r) {
         float * cr = C + r * ldc;
         const float * t = tmp + r * NR;
-        if (beta == 0.0f) {
-            for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * t[c];
-        } else {
-            for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * t[c] + beta * cr[c];
+        for (int64_t c = 0; c < nr; ++c) {
+            const float add = (beta == 0.0f ? 0.0f : beta * cr[c]) + (bias ? bias[c] : 0.0f);
+            cr[c] = alpha * t[c] + add;
         }
     }
 }
 
-// C = beta * C for an M x N block (beta == 0: zero fill without reading C).
-void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc) {
+// C = beta * C + bias for an M x N block (beta == 0: without reading C; bias: N values or null).
+void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc, const float * bias) {
     for (int64_t i = 0; i < M; ++i) {
         float * c = C + i * ldc;
         if (beta == 0.0f) {
@@ -361,12 +368,14 @@ void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc) {
         } else if (beta != 1.0f) {
             for (int64_t j = 0; j < N; ++j) c[j] *= beta;
         }
+        if (bias)
+            for (int64_t j = 0; j < N; ++j) c[j] += bias[j];
     }
 }
 
-// The macro-kernel: C[mc, nc] (+)= alpha * Apacked[mc, kc] Bpacked[kc, nc].
+// The macro-kernel: C[mc, nc] = alpha * Apacked[mc, kc] Bpacked[kc, nc] + beta * C (+ bias[nc]).
 void macro_kernel(int64_t mc, int64_t nc, int64_t kc, float alpha, const float * Ap, const float * Bp, float beta,
-                  float * C, int64_t ldc) {
+                  float * C, int64_t ldc, const float * bias) {
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int64_t nr = std::min(NR, nc - jr);
         const float * bp = Bp + jr * kc;
@@ -374,20 +383,21 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, float alpha, const float *
             const int64_t mr = std::min(MR, mc - ir);
             float * c = C + ir * ldc + jr;
             if (mr == MR && nr == NR) {
-                kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta);
+                kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             } else {
-                kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta);
+                kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             }
         }
     }
 }
 
-// The blocked product on one thread: C[M,N] (a tile of the caller's C) with its own buffers.
+// The blocked product on one thread: C[M,N] (a tile of the caller's C) with its own buffers; the
+// column bias (N values or null) goes in with the first K panel.
 void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
+                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias = nullptr) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        scale_c(M, N, beta, C, ldc, bias);
         return;
     }
     ThreadBuffers & bufs = thread_buffers();
@@ -405,7 +415,8 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min(MC, M - ic);
                 pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-                macro_kernel(mc, nc, kc, alpha, Ap, Bp, beta_eff, C + ic * ldc + jc, ldc);
+                macro_kernel(mc, nc, kc, alpha, Ap, Bp, beta_eff, C + ic * ldc + jc, ldc,
+                             pc == 0 && bias ? bias + jc : nullptr);
             }
         }
     }
@@ -422,7 +433,8 @@ bool use_split_k(int64_t M, int64_t N, int64_t K, float alpha) {
 }
 
 void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool) {
+                  const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
+                  ThreadPool * pool) {
     const int64_t chunk = std::max(kSplitChunk, (K / kSplitMaxChunks + KC - 1) / KC * KC);
     const int64_t chunks = (K + chunk - 1) / chunk;
     thread_local Scratch partial_buf;
@@ -446,10 +458,14 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                 for (int64_t j = 0; j < N; ++j) acc[j] += pq[j];
             }
             float * c = C + r * ldc;
-            if (beta == 0.0f) {
+            if (beta == 0.0f && !bias) {
                 for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j];
-            } else {
+            } else if (beta == 0.0f) {
+                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + bias[j];
+            } else if (!bias) {
                 for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + beta * c[j];
+            } else {
+                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + (beta * c[j] + bias[j]);
             }
         }
     };
@@ -472,7 +488,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (use_split_k(M, N, K, alpha)) {
-        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, nullptr);
         return;
     }
     gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -480,15 +496,21 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
            const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool) {
+    sgemm_bias(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, pool);
+}
+
+void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
+                ThreadPool * pool) {
     if (M <= 0 || N <= 0) return;
     ThreadPool & p = pool ? *pool : default_pool();
     const int nt = p.size();
     if (use_split_k(M, N, K, alpha)) {
-        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &p);
+        gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, &p);
         return;
     }
     if (nt <= 1 || (double) M * (double) N * (double) std::max<int64_t>(K, 1) < kSerialMacs) {
-        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
         return;
     }
     // Thread grid tm x tn (tm * tn <= nt) minimising the per-thread work: the largest tile's micro-tile
@@ -521,7 +543,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
         const int64_t n0 = std::min(N, ntiles * jt / tn * NR), n1 = std::min(N, ntiles * (jt + 1) / tn * NR);
         if (m0 >= m1 || n0 >= n1) return;
         gemm_blocked(trans_a, trans_b, m1 - m0, n1 - n0, K, alpha, a_rows(trans_a, A, lda, m0), lda,
-                     b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc);
+                     b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc, bias ? bias + n0 : nullptr);
     });
 }
 
@@ -542,7 +564,7 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
                       const float * Bp, float beta, float * C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        scale_c(M, N, beta, C, ldc, nullptr);
         return;
     }
     const int64_t Np = (N + NR - 1) / NR * NR;
@@ -553,7 +575,7 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
         for (int64_t ic = 0; ic < M; ic += MC) {
             const int64_t mc = std::min(MC, M - ic);
             pack_a(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-            macro_kernel(mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc);
+            macro_kernel(mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc, nullptr);
         }
     }
 }
