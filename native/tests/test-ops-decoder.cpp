@@ -12,6 +12,7 @@
 #include "sa/backend.h"
 #include "sa/losses.h"
 #include "sa/status.h"
+#include "sa/threadpool.h"
 #include "testing.h"
 
 namespace {
@@ -79,6 +80,47 @@ SA_TEST(gelu_backward_fd) {
         return dot(y, w);
     };
     check_fd("gelu dx", x, f, dx, 2e-3, 1e-2f, 64);
+}
+
+// Tall inputs (weight gradients summed over many rows: the GEMM's split along K, with a partial last
+// chunk) against a double-precision reference, and the same bits for one and two threads.
+SA_TEST(linear_backward_tall) {
+    const int64_t M = 4500, K = 40, N = 24;
+    Vec x = randn(M * K, 15), W = randn(N * K, 16), dy = randn(M * N, 17);
+    std::vector<Vec> dxs, dWs, dbs;
+    for (int threads : {1, 2}) {
+        sa::set_default_threads(threads);
+        Vec dx(M * K, NAN), dW(N * K, 0.5f), db(N, 0.25f);
+        be()->linear_backward(x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), M, K, N);
+        dxs.push_back(dx);
+        dWs.push_back(dW);
+        dbs.push_back(db);
+    }
+    sa::set_default_threads(0);
+    double ex = 0, ew = 0, eb = 0, mx = 0, mw = 0, mb = 0;
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k) {
+            double r = 0;
+            for (int64_t n = 0; n < N; ++n) r += (double) dy[(size_t) (m * N + n)] * W[(size_t) (n * K + k)];
+            ex = std::max(ex, std::fabs(r - dxs[0][(size_t) (m * K + k)]));
+            mx = std::max(mx, std::fabs(r));
+        }
+    for (int64_t n = 0; n < N; ++n) {
+        double rb = 0.25;
+        for (int64_t m = 0; m < M; ++m) rb += dy[(size_t) (m * N + n)];
+        eb = std::max(eb, std::fabs(rb - dbs[0][(size_t) n]));
+        mb = std::max(mb, std::fabs(rb));
+        for (int64_t k = 0; k < K; ++k) {
+            double r = 0.5;
+            for (int64_t m = 0; m < M; ++m) r += (double) dy[(size_t) (m * N + n)] * x[(size_t) (m * K + k)];
+            ew = std::max(ew, std::fabs(r - dWs[0][(size_t) (n * K + k)]));
+            mw = std::max(mw, std::fabs(r));
+        }
+    }
+    satest::expect(ex <= 1e-5 * mx, "linear_backward tall dx: " + std::to_string(ex));
+    satest::expect(ew <= 1e-5 * mw, "linear_backward tall dW: " + std::to_string(ew));
+    satest::expect(eb <= 1e-5 * mb, "linear_backward tall db: " + std::to_string(eb));
+    satest::expect(dxs[0] == dxs[1] && dWs[0] == dWs[1] && dbs[0] == dbs[1], "linear_backward tall: 1 vs 2 threads");
 }
 
 SA_TEST(linear_backward_fd) {
