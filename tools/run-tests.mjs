@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // Runs the uvu test files tier by tier, each file in its own Node process (a native fault then
 // fails one file, not the run), straight from the TypeScript sources (tsx + the source condition).
-//   node tools/run-tests.mjs [tier|file ...]     tiers: standalone native gpu e2e (default: all)
+//   node tools/run-tests.mjs [tier|file ...]     tiers: cpp standalone native gpu e2e (default: all)
+// The cpp tier configures and builds the native core's C++ tests with CMake (build-tests/, CPU only:
+// op tests against references and finite differences, golden fixtures) and runs each executable.
 // Prints a closing line "N passed, N failed, N skipped" and exits non-zero when anything failed.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const TIERS = ["standalone", "native", "gpu", "e2e"];
+const TIERS = ["cpp", "standalone", "native", "gpu", "e2e"];
 const argv = process.argv.slice(2);
 const wanted = argv.length ? argv : TIERS;
 const timeoutMs = Number(process.env.SA_TEST_TIMEOUT_S ?? 1200) * 1000;
@@ -25,9 +28,58 @@ function listTests(dir) {
     return out;
 }
 
+// The golden fixtures, as the TypeScript tests find them (test/helpers/fixtures.ts).
+const fixtures = process.env.SA_FIXTURES
+    ? path.resolve(process.env.SA_FIXTURES)
+    : path.resolve(root, "..", "shared", "fixtures");
+
+// Builds the C++ tests; returns their executables (a failed build is one failed entry).
+function buildCppTests() {
+    const build = path.join(root, "build-tests");
+    const gen = spawnSync("ninja", ["--version"]).status === 0 ? ["-G", "Ninja"] : [];
+    const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+    const steps = [
+        [
+            "cmake",
+            [
+                "-S",
+                root,
+                "-B",
+                build,
+                ...gen,
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DSA_BUILD_TESTS=ON",
+                "-DSA_CUDA=OFF",
+                `-DSA_FIXTURES=${fixtures}`,
+            ],
+        ],
+        ["cmake", ["--build", build, "-j", jobs]],
+    ];
+    for (const [cmd, args] of steps) {
+        console.log(`\n### cpp: ${cmd} ${args.join(" ")}`);
+        const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+        if (r.status !== 0) return { error: `${cmd} ${args[0]} failed (exit ${r.status ?? r.signal})` };
+    }
+    const dir = path.join(build, "native", "tests");
+    const exes = readdirSync(dir)
+        .filter(
+            (n) =>
+                n.startsWith("test-") &&
+                statSync(path.join(dir, n)).isFile() &&
+                statSync(path.join(dir, n)).mode & 0o111,
+        )
+        .sort()
+        .map((n) => path.join(dir, n));
+    return { exes };
+}
+
 const files = [];
 for (const w of wanted) {
-    if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));
+    if (w === "cpp") {
+        const r = buildCppTests();
+        if (r.error) files.push({ error: r.error });
+        else files.push(...r.exes.map((exe) => ({ exe })));
+    } else if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));
     else if (existsSync(w)) files.push(path.resolve(w));
     else {
         console.error(`run-tests: no tier or file named ${w}`);
@@ -35,15 +87,28 @@ for (const w of wanted) {
     }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
-function runFile(file) {
+function runFile(entry) {
+    if (typeof entry === "object" && entry.error) {
+        console.error(`run-tests: ${entry.error}`);
+        return Promise.resolve({ file: "build-tests", passed: 0, failed: 1, skipped: 0, ms: 0, code: 1, signal: null });
+    }
+    const cpp = typeof entry === "object";
+    const file = cpp ? entry.exe : entry;
     return new Promise((resolve) => {
         const t0 = Date.now();
-        const child = spawn(
-            process.execPath,
-            ["--conditions=@sam-ablate/source", "--import", "tsx", file],
-            { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-        );
+        const child = cpp
+            ? spawn(file, [], {
+                  cwd: root,
+                  env: { ...process.env, SA_FIXTURES: fixtures },
+                  stdio: ["ignore", "pipe", "pipe"],
+              })
+            : spawn(process.execPath, ["--conditions=@sam-ablate/source", "--import", "tsx", file], {
+                  cwd: root,
+                  env: { ...process.env, NO_COLOR: "1" },
+                  stdio: ["ignore", "pipe", "pipe"],
+              });
         let out = "";
         child.stdout.on("data", (d) => {
             out += d;
@@ -65,11 +130,19 @@ function runFile(file) {
                 if (!m) return null;
                 return Number(m[m.length - 1].match(/(\d+)/)[1]);
             };
-            const total = num("Total");
-            const passed = num("Passed");
-            const skipped = num("Skipped") ?? 0;
-            let failed = total !== null && passed !== null ? total - passed : 0;  // uvu's Total leaves skipped tests out
-            if ((code !== 0 || signal) && failed === 0) failed = 1;  // crash, timeout or no summary
+            let total = num("Total");
+            let passed = num("Passed");
+            let skipped = num("Skipped") ?? 0;
+            if (cpp) {
+                // satest prints "N passed, M failed"; a build without a backend prints "skipped: ..."
+                const m = text.match(/(\d+) passed, (\d+) failed/);
+                passed = m ? Number(m[1]) : null;
+                total = m ? Number(m[1]) + Number(m[2]) : null;
+                skipped = !m && /^skipped:/m.test(text) && code === 0 ? 1 : 0;
+                if (skipped) total = passed = 0;
+            }
+            let failed = total !== null && passed !== null ? total - passed : 0; // uvu's Total leaves skipped tests out
+            if ((code !== 0 || signal) && failed === 0) failed = 1; // crash, timeout or no summary
             resolve({ file, passed: passed ?? 0, failed, skipped, ms: Date.now() - t0, code, signal });
         });
     });
@@ -77,14 +150,17 @@ function runFile(file) {
 
 const results = [];
 for (const f of files) {
-    console.log(`\n### ${path.relative(root, f)}`);
+    const name = typeof f === "object" ? (f.exe ?? "build-tests") : f;
+    console.log(`\n### ${path.relative(root, name)}`);
     results.push(await runFile(f));
 }
 const sum = (k) => results.reduce((a, r) => a + r[k], 0);
 console.log("\nrun-tests summary:");
 for (const r of results) {
     const status = r.failed ? "FAIL" : "ok  ";
-    console.log(`  ${status} ${path.relative(root, r.file)}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s)`);
+    console.log(
+        `  ${status} ${path.relative(root, r.file)}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s)`,
+    );
 }
 console.log(`${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);
 process.exit(sum("failed") > 0 || files.length === 0 ? 1 : 0);
