@@ -200,20 +200,18 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
         const int64_t nr = std::min(NR, nc - j0);
         float * dst = Bp + j0 * kc;
-        {
-            const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
-            int64_t k = 0;
+        const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
+        int64_t k = 0;
 #ifdef __AVX2__
-            if (nr == NR) {
-                for (; k + 8 <= kc; k += 8) {
-                    pack_transpose8x8(src + k, ldb, dst + k * NR);
-                    pack_transpose8x8(src + 8 * ldb + k, ldb, dst + k * NR + 8);
-                }
+        if (nr == NR) {
+            for (; k + 8 <= kc; k += 8) {
+                pack_transpose8x8(src + k, ldb, dst + k * NR);
+                pack_transpose8x8(src + 8 * ldb + k, ldb, dst + k * NR + 8);
             }
-#endif
-            for (; k < kc; ++k)
-                for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c * ldb + k] : 0.0f;
         }
+#endif
+        for (; k < kc; ++k)
+            for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c * ldb + k] : 0.0f;
     }
 }
 
