@@ -262,6 +262,36 @@ SA_TEST(untrained_parameters_stay_fixed) {
         satest::expect(n.find("iou_prediction_head") == std::string::npos, "iou head listed as trained");
 }
 
+// A step leaves every gradient at zero (the optimiser clears what the backward pass wrote), so the
+// next step needs no separate clearing pass; checked for each loss and for multimask + prompt training.
+SA_TEST(a_step_leaves_all_gradients_zero) {
+    struct Cfg {
+        const char * name;
+        sa::LossKind loss;
+        bool multimask, prompt;
+    } cfgs[] = {{"dicece", sa::LossKind::DiceCE, false, false},
+                {"medsam", sa::LossKind::MedSAM, false, false},
+                {"sam", sa::LossKind::SAM, false, false},
+                {"multimask + prompt encoder", sa::LossKind::DiceCE, true, true}};
+    for (const Cfg & c : cfgs) {
+        Setup s;
+        sa::TrainConfig cfg;
+        cfg.loss = c.loss;
+        cfg.multimask = c.multimask;
+        cfg.train_prompt_encoder = c.prompt;
+        sa::DecoderTrainer tr(*s.be, *s.dec, cfg);
+        for (int i = 0; i < 2; ++i) tr.step(s.emb(), s.p, s.target());
+        for (const auto & n : s.dec->param_names()) {
+            int64_t k = 1;
+            for (auto d : s.dec->param_shape(n)) k *= d;
+            std::vector<float> g((size_t) k);
+            tr.get_grad(n, g.data());
+            satest::expect(std::all_of(g.begin(), g.end(), [](float x) { return x == 0.0f; }),
+                           std::string(c.name) + ": gradient of " + n + " not cleared by the step");
+        }
+    }
+}
+
 SA_TEST(multimask_and_prompt_encoder_training_run) {
     Setup s;
     sa::TrainConfig cfg;
