@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cpu/gemm-packed.h"
+#include "cpu/simd.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
 
@@ -148,31 +149,6 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
     }
 }
 
-#ifdef __AVX2__
-// dst[k*NR + c] = src[c*ld + k] for an 8 (c) x 8 (k) block.
-inline void pack_transpose8x8(const float * src, int64_t ld, float * dst) {
-    __m256 r0 = _mm256_loadu_ps(src + 0 * ld), r1 = _mm256_loadu_ps(src + 1 * ld);
-    __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
-    __m256 r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(s3, s7, 0x31));
-}
-#endif
 
 // Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero). An untransposed
 // B is filled one source row at a time (sequential reads of the often cold source, NR-float writes
@@ -205,8 +181,8 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
 #ifdef __AVX2__
         if (nr == NR) {
             for (; k + 8 <= kc; k += 8) {
-                pack_transpose8x8(src + k, ldb, dst + k * NR);
-                pack_transpose8x8(src + 8 * ldb + k, ldb, dst + k * NR + 8);
+                cpu::transpose8x8(src + k, ldb, dst + k * NR, NR);
+                cpu::transpose8x8(src + 8 * ldb + k, ldb, dst + k * NR + 8, NR);
             }
         }
 #endif
