@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Starts the CLI; `onStderr` sees the progress output as it comes. */
-export function startCli(args: string[], onStderr?: (chunk: string, child: ChildProcess) => void): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+    args: string[],
+    onStderr?: (chunk: string, child: ChildProcess) => void,
+): { child: ChildProcess; done: Promise<CliResult> } {
     const child = spawn(process.execPath, ["--conditions=@sam-ablate/source", "--import", "tsx", BIN, ...args], {
         cwd: REPO,
         env: { ...process.env, NO_COLOR: "1" },
@@ -29,7 +32,9 @@ export function startCli(args: string[], onStderr?: (chunk: string, child: Child
         stderr += d;
         onStderr?.(String(d), child);
     });
-    const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+    const done = new Promise<CliResult>((resolve) =>
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+    );
     return { child, done };
 }
 

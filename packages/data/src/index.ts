@@ -21,6 +21,7 @@ export {
     normaliseMr,
     percentileOfSorted,
 } from "./intensity.js";
+export { DEFAULT_MAX_DECODE_BYTES, maxDecodeBytes } from "./limits.js";
 export {
     type DatasetKind,
     type DatasetManifest,
@@ -36,7 +37,7 @@ export {
     validateManifest,
 } from "./manifest.js";
 export { type NiftiDatatype, SUPPORTED_DATATYPES } from "./nifti/datatypes.js";
-export { isGzip, parseNifti, readNifti } from "./nifti/read.js";
+export { isGzip, type NiftiReadOptions, parseNifti, readNifti } from "./nifti/read.js";
 export type { NiftiHeader, NiftiVolume } from "./nifti/types.js";
 export { encodeNifti, type NiftiWriteInput, type NiftiWriteOptions, writeNifti } from "./nifti/write.js";
 export { patchDigest } from "./patch-writer.js";

@@ -1,61 +1,173 @@
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { endianness } from "node:os";
-import { promisify } from "node:util";
-import { gunzip, gunzipSync } from "node:zlib";
+import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
 import { DataError, errorText } from "../errors.js";
+import { maxDecodeBytes, megabytes } from "../limits.js";
 import { type DatatypeInfo, datatypeByCode, describeDatatypeCode, SUPPORTED_DATATYPES } from "./datatypes.js";
 import { NIFTI1_DEFAULT_VOX_OFFSET, NIFTI1_HEADER_BYTES, parseHeader } from "./header.js";
 import type { NiftiHeader, NiftiVolume } from "./types.js";
 
-const gunzipAsync = promisify(gunzip);
 const HOST_LITTLE_ENDIAN = endianness() === "LE";
+
+/** Options of the NIfTI readers. */
+export interface NiftiReadOptions {
+    /**
+     * The most bytes a file may decode to (header + voxel data, and the float32 volume); a header
+     * that declares more is refused before anything is inflated or allocated. Default:
+     * `SA_MAX_DECODE_MB` MiB, else 2048 MiB.
+     */
+    maxBytes?: number;
+}
 
 /** True when the bytes start with the gzip magic number (1f 8b). */
 export function isGzip(bytes: Uint8Array): boolean {
     return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+/** Where the voxels of a checked header are and how many bytes the file must hold for them. */
+interface VoxelLayout {
+    header: NiftiHeader;
+    dims: [number, number, number];
+    info: DatatypeInfo;
+    offset: number;
+    count: number;
+    /** vox_offset + voxel bytes: all a reader needs from the (inflated) file. */
+    end: number;
+}
+
 /**
  * Reads a NIfTI-1 volume from `.nii` or `.nii.gz` (gzip is detected from the content, not the
- * name). Errors are DataError with code ERR_SA_NIFTI naming the file and the problem.
+ * name). The header is read (inflated) first; then exactly the bytes it declares are read, within
+ * the decode limit, and nothing past them is inflated. Errors are DataError with code ERR_SA_NIFTI
+ * naming the file and the problem.
  */
-export async function readNifti(file: string): Promise<NiftiVolume> {
-    let bytes: Uint8Array;
+export async function readNifti(file: string, options: NiftiReadOptions = {}): Promise<NiftiVolume> {
+    const limit = maxDecodeBytes(options.maxBytes);
+    let handle: FileHandle | undefined;
+    let magic: Uint8Array;
+    let size: number;
     try {
-        bytes = await readFile(file);
+        handle = await open(file, "r");
+        const st = await handle.stat();
+        if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+        size = st.size;
+        magic = new Uint8Array(Math.min(size, NIFTI1_HEADER_BYTES));
+        await handle.read(magic, 0, magic.length, 0);
     } catch (err) {
+        await handle?.close().catch(() => undefined);
+        const code = (err as NodeJS.ErrnoException).code;
         const why =
-            (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read (${errorText(err)})`;
+            code === "ENOENT"
+                ? "file not found"
+                : code === "EISDIR"
+                  ? "is a directory, not a NIfTI file"
+                  : `cannot read (${errorText(err)})`;
         throw new DataError("ERR_SA_NIFTI", `${file}: ${why}`, { cause: err });
     }
-    if (isGzip(bytes)) {
-        try {
-            bytes = await gunzipAsync(bytes);
-        } catch (err) {
-            throw new DataError("ERR_SA_NIFTI", `${file}: gzip stream is corrupt or truncated (${errorText(err)})`, {
-                cause: err,
-            });
+    try {
+        if (!isGzip(magic)) {
+            const layout = voxelLayout(parseHeader(magic, file), file, limit);
+            const bytes = new Uint8Array(Math.min(layout.end, size));
+            await handle.read(bytes, 0, bytes.length, 0);
+            return buildVolume(bytes, layout, file);
         }
+    } catch (err) {
+        if (err instanceof DataError) throw err;
+        throw new DataError("ERR_SA_NIFTI", `${file}: cannot read (${errorText(err)})`, { cause: err });
+    } finally {
+        await handle.close().catch(() => undefined);
     }
-    return parseNifti(bytes, file);
+    return readGzipNifti(file, limit);
+}
+
+/** Streams a gzip file through inflate: the header first, then only the bytes it declares. */
+async function readGzipNifti(file: string, limit: number): Promise<NiftiVolume> {
+    const input = createReadStream(file);
+    const gunzip = createGunzip();
+    input.on("error", (err) => gunzip.destroy(err));
+    input.pipe(gunzip);
+    let head: Uint8Array[] = [];
+    let headBytes = 0;
+    let layout: VoxelLayout | undefined;
+    let out: Uint8Array | undefined;
+    let filled = 0;
+    try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+            if (out === undefined) {
+                head.push(chunk);
+                headBytes += chunk.length;
+                if (headBytes < NIFTI1_HEADER_BYTES) continue;
+                const joined = Buffer.concat(head, headBytes);
+                head = [];
+                layout = voxelLayout(parseHeader(joined, file), file, limit);
+                out = new Uint8Array(layout.end);
+                filled = Math.min(joined.length, out.length);
+                out.set(joined.subarray(0, filled));
+            } else {
+                const take = Math.min(chunk.length, out.length - filled);
+                out.set(chunk.subarray(0, take), filled);
+                filled += take;
+            }
+            if (filled === out.length) break;
+        }
+    } catch (err) {
+        if (err instanceof DataError) throw err;
+        throw new DataError("ERR_SA_NIFTI", `${file}: gzip stream is corrupt or truncated (${errorText(err)})`, {
+            cause: err,
+        });
+    } finally {
+        input.destroy();
+        gunzip.destroy();
+    }
+    if (out === undefined || layout === undefined) return buildVolume(Buffer.concat(head), undefined, file);
+    return buildVolume(out.subarray(0, filled), layout, file);
 }
 
 /**
  * Parses NIfTI-1 bytes (gzip-compressed or not). `source` names the data in error messages.
- * Accepts 3-D volumes, 2-D images (z = 1) and 4-D volumes with one time point.
+ * Accepts 3-D volumes, 2-D images (z = 1) and 4-D volumes with one time point. A gzip stream is
+ * inflated in two bounded steps: a prefix for the header, then the whole stream with its output
+ * capped at what the header declares (a stream that inflates past that is refused).
  */
-export function parseNifti(input: Uint8Array, source = "<buffer>"): NiftiVolume {
-    let bytes = input;
-    if (isGzip(bytes)) {
+export function parseNifti(input: Uint8Array, source = "<buffer>", options: NiftiReadOptions = {}): NiftiVolume {
+    const limit = maxDecodeBytes(options.maxBytes);
+    if (!isGzip(input)) return buildVolume(input, undefined, source, limit);
+    const corrupt = (err: unknown): never => {
+        throw new DataError("ERR_SA_NIFTI", `${source}: gzip stream is corrupt or truncated (${errorText(err)})`, {
+            cause: err,
+        });
+    };
+    // A prefix of P compressed bytes inflates to at most ~1032 P bytes: grow it until the header is out.
+    let head: Uint8Array = new Uint8Array(0);
+    for (let p = 1024; head.length < NIFTI1_HEADER_BYTES; p *= 8) {
+        const prefix = input.subarray(0, Math.min(p, input.length));
         try {
-            bytes = gunzipSync(bytes);
+            head = gunzipSync(prefix, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
         } catch (err) {
-            throw new DataError("ERR_SA_NIFTI", `${source}: gzip stream is corrupt or truncated (${errorText(err)})`, {
-                cause: err,
-            });
+            corrupt(err);
         }
+        if (prefix.length === input.length) break;
     }
-    const header = parseHeader(bytes, source);
+    const layout = voxelLayout(parseHeader(head, source), source, limit);
+    let bytes: Uint8Array = new Uint8Array(0);
+    try {
+        bytes = gunzipSync(input, { maxOutputLength: Math.max(layout.end, 1) });
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+            throw new DataError(
+                "ERR_SA_NIFTI",
+                `${source}: the gzip stream inflates past the ${layout.end} bytes its header declares (vox_offset + voxel data)`,
+                { cause: err },
+            );
+        }
+        corrupt(err);
+    }
+    return buildVolume(bytes, layout, source);
+}
+
+/** Checks the header's magic, dimensions, datatype, offset and declared size (against the limit). */
+function voxelLayout(header: NiftiHeader, source: string, limit: number): VoxelLayout {
     const fail = (msg: string): never => {
         throw new DataError("ERR_SA_NIFTI", `${source}: ${msg}`);
     };
@@ -77,11 +189,31 @@ export function parseNifti(input: Uint8Array, source = "<buffer>"): NiftiVolume 
         fail(`invalid vox_offset ${offset} (must be an integer >= ${NIFTI1_HEADER_BYTES})`);
     }
     const count = dims[0] * dims[1] * dims[2];
+    const end = offset + count * info.bytes;
+    const decoded = Math.max(end, count * 4);
+    if (decoded > limit) {
+        fail(
+            `the header declares ${dims.join("x")} ${info.name} at offset ${offset} (${megabytes(decoded)} decoded), more than the ${megabytes(limit)} limit (SA_MAX_DECODE_MB)`,
+        );
+    }
+    return { header, dims, info, offset, count, end };
+}
+
+/** Builds the volume from the (inflated) bytes; `layout` when the header was already checked. */
+function buildVolume(
+    bytes: Uint8Array,
+    checked: VoxelLayout | undefined,
+    source: string,
+    limit = maxDecodeBytes(),
+): NiftiVolume {
+    const layout = checked ?? voxelLayout(parseHeader(bytes, source), source, limit);
+    const { header, dims, info, offset, count } = layout;
     const needed = count * info.bytes;
     const available = bytes.length - offset;
     if (available < needed) {
-        fail(
-            `truncated voxel data: ${dims.join("x")} ${info.name} needs ${needed} bytes at offset ${offset}, the file holds ${Math.max(0, available)}`,
+        throw new DataError(
+            "ERR_SA_NIFTI",
+            `${source}: truncated voxel data: ${dims.join("x")} ${info.name} needs ${needed} bytes at offset ${offset}, the file holds ${Math.max(0, available)}`,
         );
     }
     const data = decodeVoxels(bytes, offset, count, info, header);
