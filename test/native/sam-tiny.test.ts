@@ -1,11 +1,17 @@
 // The native SAM (ViT encoder, prompt encoder, mask decoder, decoder training) against the official
 // PyTorch outputs in fixtures/sam-tiny, with the weights read from each of the three weight files.
 import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
-import { normalizeAndPad, postprocessMasks, resizeBilinearU8, resizeLongestSideShape, transformCoords } from "@sam-ablate/model";
+import {
+    normalizeAndPad,
+    postprocessMasks,
+    resizeBilinearU8,
+    resizeLongestSideShape,
+    transformCoords,
+} from "@sam-ablate/model";
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { assertClose, fixturePath, loadGolden } from "../helpers/fixtures.js";
+import { assertClose, fixturePath, loadGolden, maxDiff } from "../helpers/fixtures.js";
 
 const golden = loadGolden("sam-tiny");
 const g = (k: string) => {
@@ -61,7 +67,8 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
         const resized = resizeBilinearU8(Uint8Array.from(img.data), h, w, 3, nh, nw);
         const ref = g("image/resized_hwc_u8").data;
         let worst = 0;
-        for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs((resized[i] as number) - (ref[i] as number)));
+        for (let i = 0; i < ref.length; i++)
+            worst = Math.max(worst, Math.abs((resized[i] as number) - (ref[i] as number)));
         assert.ok(worst <= 1, `resize differs by ${worst} (allowed 1)`);
         const pre = normalizeAndPad(Uint8Array.from(ref), nh, nw, 256);
         assertClose("preprocessed", pre, g("image/preprocessed").data, 1e-5, 1e-6);
@@ -74,19 +81,24 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
         const { embedding, taps } = await enc.encode(g("image/preprocessed").data, 1, { taps: true });
         assert.ok(taps);
         assertClose("patch_embed", taps?.patch_embed as Float32Array, g("encoder/patch_embed").data, abs, rel);
-        for (let b = 0; b < 4; b++) assertClose(`block${b}`, taps?.[`block${b}`] as Float32Array, g(`encoder/block${b}`).data, abs, rel);
+        for (let b = 0; b < 4; b++)
+            assertClose(`block${b}`, taps?.[`block${b}`] as Float32Array, g(`encoder/block${b}`).data, abs, rel);
         assertClose("image_embedding", embedding, g("image_embedding").data, abs, rel);
     });
 
     test("prompt encoder and mask decoder: every case, single and multi", async () => {
-        const dec = new addon.SamDecoder(pick(weights, ["prompt_encoder.", "mask_decoder."]), { imgSize: 256, embedSize: 16 });
+        const dec = new addon.SamDecoder(pick(weights, ["prompt_encoder.", "mask_decoder."]), {
+            imgSize: 256,
+            embedSize: 16,
+        });
         assertClose("dense_pe", dec.densePe(), g("dense_pe").data, abs, rel);
         const emb = g("image_embedding").data;
         for (const name of CASES) {
             const p = casePrompts(name);
             const enc = dec.encodePrompts(p);
             assertClose(`${name} sparse`, enc.sparse, g(`case/${name}/sparse`).data, abs, rel);
-            if (golden.has(`case/${name}/dense`)) assertClose(`${name} dense`, enc.dense, g(`case/${name}/dense`).data, abs, rel);
+            if (golden.has(`case/${name}/dense`))
+                assertClose(`${name} dense`, enc.dense, g(`case/${name}/dense`).data, abs, rel);
             const { lowRes, iou } = await dec.predictAll(emb, p);
             const B = p.batch;
             const m = 64;
@@ -107,7 +119,13 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
             assertClose(`${name} multi iou`, multi.io, g(`case/${name}/multi/iou_pred`).data, abs, rel);
             if (golden.has(`case/${name}/single/masks_original_logits`)) {
                 const orig = postprocessMasks(single.out, B, m, m, 256, [181, 256], [120, 170]);
-                assertClose(`${name} original-size logits`, orig, g(`case/${name}/single/masks_original_logits`).data, fp16 ? 5e-2 : 2e-4, rel);
+                assertClose(
+                    `${name} original-size logits`,
+                    orig,
+                    g(`case/${name}/single/masks_original_logits`).data,
+                    fp16 ? 5e-2 : 2e-4,
+                    rel,
+                );
             }
         }
     });
@@ -121,13 +139,11 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
     });
 
     if (!fp16) {
-        // The fixture's train/<loss>/grad/* tensors are not usable as a reference: the medsam and sam
-        // tensors are bit-identical to the dicece ones although the three losses differ, and one Adam
-        // step taken with them does not reproduce the fixture's own train/adam/losses[1] (one taken with
-        // the true gradient does, to 1e-6). The gradients are therefore checked against central finite
-        // differences of the loss, and end to end through the fixture's loss values and the 3-step Adam
-        // and AdamW trajectories, which they determine.
-        test("decoder training: loss values, finite-difference gradients, Adam and AdamW trajectories", async () => {
+        // The fixture's gradients are PyTorch's at the initial weights: every tensor is compared on its
+        // own (max abs error <= 1e-3 of the reference's max magnitude); a reference that is zero up to
+        // rounding (k_proj biases: softmax is shift invariant; parameters with no gradient path) is
+        // judged by its absolute error, <= 1e-6.
+        test("decoder training: loss values, per-tensor gradients, Adam and AdamW trajectories", async () => {
             const decW = pick(weights, ["prompt_encoder.", "mask_decoder."]);
             const emb = g("image_embedding").data;
             const target = g("train/target_low_res").data;
@@ -137,35 +153,20 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
                 const tr = new addon.DecoderTrainer(dec, { loss });
                 const value = await tr.lossAndGrad(emb, p, target);
                 assertClose(`${loss} loss`, [value], g(`train/${loss}/loss`).data, 1e-5, 1e-5);
-            }
-            const dec = new addon.SamDecoder(decW, { imgSize: 256, embedSize: 16 });
-            const tr = new addon.DecoderTrainer(dec, { loss: "dicece" });
-            await tr.lossAndGrad(emb, p, target);
-            const probes = [
-                "mask_decoder.output_upscaling.0.weight",
-                "mask_decoder.output_hypernetworks_mlps.0.layers.2.bias",
-                "mask_decoder.transformer.layers.0.self_attn.q_proj.weight",
-                "mask_decoder.transformer.layers.1.mlp.lin1.weight",
-                "mask_decoder.transformer.final_attn_token_to_image.v_proj.weight",
-                "mask_decoder.mask_tokens.weight",
-            ];
-            for (const name of probes) {
-                const grad = tr.getGrad(name);
-                const base = dec.getParam(name);
-                // the entry with the largest gradient: finite differences in fp32 resolve it well
-                let k = 0;
-                for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i] as number) > Math.abs(grad[k] as number)) k = i;
-                const h = 1e-2 * Math.max(1e-2, Math.abs(base[k] as number));
-                const at = async (delta: number) => {
-                    const w = base.slice();
-                    w[k] = (base[k] as number) + delta;
-                    dec.setParam(name, w);
-                    return tr.lossAndGrad(emb, p, target);
-                };
-                const fd = ((await at(h)) - (await at(-h))) / (2 * h);
-                dec.setParam(name, base);
-                const an = grad[k] as number;
-                assert.ok(Math.abs(fd - an) <= 2e-2 * Math.abs(an) + 1e-6, `${name}[${k}]: analytic ${an} vs finite difference ${fd}`);
+                const pre = `train/${loss}/grad/`;
+                let compared = 0;
+                for (const k of golden.keys()) {
+                    if (!k.startsWith(pre)) continue;
+                    const name = `mask_decoder.${k.slice(pre.length)}`;
+                    const d = maxDiff(tr.getGrad(name), g(k).data);
+                    const nearZero = d.refMax <= 1e-6;
+                    assert.ok(
+                        nearZero ? d.maxAbs <= 1e-6 : d.maxAbs <= 1e-3 * d.refMax,
+                        `${loss} ${name}: max abs error ${d.maxAbs.toExponential(3)}, ref max ${d.refMax.toExponential(3)}`,
+                    );
+                    compared++;
+                }
+                assert.ok(compared >= 8, `${loss}: ${compared} gradient tensors compared`);
             }
             for (const optimizer of ["adam", "adamw"] as const) {
                 const d2 = new addon.SamDecoder(decW, { imgSize: 256, embedSize: 16 });
@@ -173,13 +174,15 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
                 const losses: number[] = [];
                 for (let s = 0; s < 3; s++) losses.push(await t2.step(emb, p, target));
                 assertClose(`${optimizer} losses`, losses, g(`train/${optimizer}/losses`).data, 1e-5, 1e-4);
-                if (optimizer === "adamw") {
-                    for (const k of golden.keys()) {
-                        const pre = "train/adamw/after/";
-                        if (!k.startsWith(pre)) continue;
-                        assertClose(`adamw ${k.slice(pre.length)}`, d2.getParam(`mask_decoder.${k.slice(pre.length)}`), g(k).data, 1e-6, 1e-4);
-                    }
+                const pre = `train/${optimizer}/after/`;
+                let watched = 0;
+                for (const k of golden.keys()) {
+                    if (!k.startsWith(pre)) continue;
+                    const name = `mask_decoder.${k.slice(pre.length)}`;
+                    assertClose(`${optimizer} ${name}`, d2.getParam(name), g(k).data, 1e-6, 1e-4);
+                    watched++;
                 }
+                assert.is(watched, 7, `${optimizer}: watched parameters compared`);
             }
         });
     }
