@@ -30,3 +30,58 @@ export function gzipWithZeros(prefix: Uint8Array, zeroMiB: number): Buffer {
     trailer.writeUInt32LE((prefix.length + zeroMiB * MiB) % 2 ** 32, 4);
     return Buffer.concat([header, deflateWithZeros(prefix, zeroMiB), trailer]);
 }
+
+/** One record of {@link rawZip}: bytes as stored, with the sizes and CRC the directory declares. */
+export interface RawZipRecord {
+    name: string;
+    /** The stored bytes (already deflated when method is 8). */
+    stored: Uint8Array;
+    method: 0 | 8;
+    /** Uncompressed size written to the directory (may lie). */
+    size: number;
+    crc: number;
+}
+
+/** A ZIP archive written from raw records, trusting the caller's declared sizes and CRCs. */
+export function rawZip(records: readonly RawZipRecord[]): Buffer {
+    const parts: Buffer[] = [];
+    const central: Buffer[] = [];
+    let offset = 0;
+    for (const r of records) {
+        const name = Buffer.from(r.name, "utf8");
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4);
+        local.writeUInt16LE(r.method, 8);
+        local.writeUInt32LE(r.crc >>> 0, 14);
+        local.writeUInt32LE(r.stored.length, 18);
+        local.writeUInt32LE(r.size, 22);
+        local.writeUInt16LE(name.length, 26);
+        parts.push(local, name, Buffer.from(r.stored));
+        const cd = Buffer.alloc(46);
+        cd.writeUInt32LE(0x02014b50, 0);
+        cd.writeUInt16LE(20, 4);
+        cd.writeUInt16LE(20, 6);
+        cd.writeUInt16LE(r.method, 10);
+        cd.writeUInt32LE(r.crc >>> 0, 16);
+        cd.writeUInt32LE(r.stored.length, 20);
+        cd.writeUInt32LE(r.size, 24);
+        cd.writeUInt16LE(name.length, 28);
+        cd.writeUInt32LE(offset, 42);
+        central.push(cd, name);
+        offset += 30 + name.length + r.stored.length;
+    }
+    const cdSize = central.reduce((a, b) => a + b.length, 0);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(records.length, 8);
+    end.writeUInt16LE(records.length, 10);
+    end.writeUInt32LE(cdSize, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...parts, ...central, end]);
+}
+
+/** A stored record with its true size and CRC. */
+export function storedRecord(name: string, data: Uint8Array): RawZipRecord {
+    return { name, stored: data, method: 0, size: data.length, crc: crc32(data) >>> 0 };
+}

@@ -4,11 +4,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { readPth } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { gzipWithZeros } from "../helpers/bombs.js";
+import { crcWithZeros, deflateWithZeros, gzipWithZeros, rawZip, storedRecord } from "../helpers/bombs.js";
 import { MB, probeRead } from "../helpers/child-probe.js";
+import { PickleBytes } from "../helpers/pickle-bytes.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "sa-hostile-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +61,118 @@ test("a .nii.gz whose header declares 16 GiB is refused before inflating, naming
     );
     assert.is(lowered.result.code, "ERR_SA_NIFTI");
     assert.match(lowered.result.message ?? "", /small\.nii\.gz: .*more than the 0\.5 MB limit \(SA_MAX_DECODE_MB\)/);
+});
+
+/** data.pkl of `{"w": tensor}` over FloatStorage "0" of `numel` elements. */
+function onePickle(numel: number, size: number[], stride: number[]): Uint8Array {
+    return new PickleBytes()
+        .proto(2)
+        .emptyDict()
+        .str("w")
+        .tensor("FloatStorage", "0", numel, 0, size, stride)
+        .setitem()
+        .stop()
+        .bytes();
+}
+
+/** A torch-style .pth whose storage record "0" is `record`. */
+function pthWith(pkl: Uint8Array, record: Parameters<typeof rawZip>[0][number]): Buffer {
+    return rawZip([
+        storedRecord("archive/data.pkl", pkl),
+        { ...record, name: "archive/data/0" },
+        storedRecord("archive/version", new TextEncoder().encode("3\n")),
+    ]);
+}
+
+test("a zip record declared as 16 bytes that inflates to 600 MiB is refused without inflating it", async () => {
+    const file = put(
+        "zip-bomb.pth",
+        pthWith(onePickle(4, [4], [1]), {
+            name: "",
+            stored: deflateWithZeros(new Uint8Array(16), 600),
+            method: 8,
+            size: 16,
+            crc: crcWithZeros(new Uint8Array(16), 0),
+        }),
+    );
+    const r = await probeRead("pth", file);
+    report("zip record 16 B declared, 600 MiB inflated", file, r.maxRss);
+    assert.is(r.result.code, "ERR_SA_CHECKPOINT_CORRUPT", r.stdout + r.stderr);
+    assert.match(
+        r.result.message ?? "",
+        /zip-bomb\.pth: zip record archive\/data\/0 inflates past the 16 bytes the directory declares/,
+    );
+    assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
+});
+
+test("a zip record that declares more than the decode limit is refused before it is read", async () => {
+    const zeros = 600;
+    const file = put(
+        "zip-600m.pth",
+        pthWith(onePickle(4, [4], [1]), {
+            name: "",
+            stored: deflateWithZeros(new Uint8Array(0), zeros),
+            method: 8,
+            size: zeros * MB,
+            crc: crcWithZeros(new Uint8Array(0), zeros),
+        }),
+    );
+    const r = await probeRead("pth", file, { SA_MAX_DECODE_MB: "256" });
+    report("zip record declaring 600 MiB, limit 256 MiB", file, r.maxRss);
+    assert.is(r.result.code, "ERR_SA_CHECKPOINT_LIMIT", r.stdout + r.stderr);
+    assert.match(
+        r.result.message ?? "",
+        /zip-600m\.pth: zip record archive\/data\/0 declares 629145600 bytes \(600 MB\), more than the 256 MB limit \(SA_MAX_DECODE_MB\)/,
+    );
+    assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
+    const huge = put(
+        "zip-3g.pth",
+        pthWith(onePickle(4, [4], [1]), {
+            name: "",
+            stored: deflateWithZeros(new Uint8Array(0), 1),
+            method: 8,
+            size: 3 * 1024 * MB,
+            crc: 0,
+        }),
+    );
+    const r2 = await probeRead("checkpoint", huge);
+    assert.is(r2.result.code, "ERR_SA_CHECKPOINT_LIMIT", r2.stdout + r2.stderr);
+    assert.match(r2.result.message ?? "", /zip-3g\.pth: .*more than the 2048 MB limit/);
+});
+
+test("a 4-element storage viewed with stride 0 as 2^30 elements is refused without the 4 GiB copy", async () => {
+    const pkl = onePickle(4, [1 << 15, 1 << 15], [0, 0]);
+    const file = put("stride0.pth", pthWith(pkl, storedRecord("", new Uint8Array(16))));
+    const r = await probeRead("pth", file);
+    report("stride-0 view of 2^30 floats", file, r.maxRss);
+    assert.is(r.result.code, "ERR_SA_CHECKPOINT_FORMAT", r.stdout + r.stderr);
+    assert.match(
+        r.result.message ?? "",
+        /stride0\.pth: tensor of shape \[32768, 32768\] \(strides \[0, 0\]\) has 1073741824 elements, more than the 4 of its storage 0/,
+    );
+    assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
+    assert.ok(pthWith(pkl, storedRecord("", new Uint8Array(16))).length < 1024);
+});
+
+test("shared and self-referencing pickle containers convert once (no exponential blow-up, no stack overflow)", async () => {
+    // extra = L40 where L0 = [] and Lk = [Lk-1, Lk-1] through the pickle memo: 2^40 leaves if expanded.
+    const p = new PickleBytes().proto(2).emptyDict().str("model").emptyDict().str("w");
+    p.tensor("FloatStorage", "0", 4, 0, [4], [1]).setitem().setitem();
+    p.str("extra").raw(0x5d, 0x71, 0, 0x30);
+    for (let k = 1; k <= 40; k++) p.raw(0x5d, 0x68, k - 1, 0x61, 0x68, k - 1, 0x61, 0x71, k, 0x30);
+    p.raw(0x68, 40).setitem();
+    p.str("loop").raw(0x5d, 0x71, 100, 0x68, 100, 0x61).setitem().stop();
+    const pth = pthWith(p.bytes(), storedRecord("", new Uint8Array(16)));
+    const ckpt = await readPth(pth, { file: "dag.pth" });
+    let level = ckpt.extras.extra as unknown[];
+    for (let k = 40; k > 0; k--) {
+        assert.is(level.length, 2);
+        assert.is(level[0], level[1]);
+        level = level[0] as unknown[];
+    }
+    const loop = ckpt.extras.loop as unknown[];
+    assert.is(loop[0], loop);
+    assert.equal(ckpt.tensors.get("w")?.shape, [4]);
 });
 
 test.run();

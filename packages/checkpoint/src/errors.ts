@@ -15,7 +15,9 @@ export type CheckpointErrorCode =
     /** The pickle stream refers to a Python global outside the allow-list (code execution refused). */
     | "ERR_SA_PICKLE_GLOBAL"
     /** A safetensors header or data section is invalid. */
-    | "ERR_SA_SAFETENSORS";
+    | "ERR_SA_SAFETENSORS"
+    /** A record or tensor would decode to more than the limit (SA_MAX_DECODE_MB); refused before allocating. */
+    | "ERR_SA_CHECKPOINT_LIMIT";
 
 /**
  * Error for any problem with a checkpoint file. The message starts with the file name (or the

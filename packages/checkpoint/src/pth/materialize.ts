@@ -3,6 +3,7 @@
 // whole, contiguous user of its storage takes the storage's array without a copy.
 import { allocate, itemSize, type Tensor, type TensorData, typedArrayFromBytes } from "@sam-ablate/tensor";
 import { CheckpointError } from "../errors.js";
+import { megabytes } from "../limits.js";
 import { type StorageRef, TensorRef } from "../pickle/values.js";
 
 /** Reads the raw bytes of storage `key` (the `data/<key>` record). */
@@ -56,6 +57,7 @@ export async function materialize(
     refs: Iterable<TensorRef | StorageRef>,
     load: StorageLoader,
     file: string,
+    limit: number,
 ): Promise<Map<TensorRef | StorageRef, Tensor>> {
     const list = [...refs];
     const users = new Map<string, number>();
@@ -119,6 +121,22 @@ export async function materialize(
                     `tensor of shape [${r.shape.join(", ")}] at offset ${r.offset} reaches element ${last} of storage ${st.key}, which has ${data.length}`,
                 );
             }
+        }
+        // A view with more elements than its storage repeats elements (stride 0 or overlapping
+        // strides): copying it out could allocate far more than the file holds, so it is refused.
+        if (n > data.length) {
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_FORMAT",
+                file,
+                `tensor of shape [${r.shape.join(", ")}] (strides [${r.stride.join(", ")}]) has ${n} elements, more than the ${data.length} of its storage ${st.key} (stride-0 or overlapping views are not supported)`,
+            );
+        }
+        if (n * itemSize(st.dtype) > limit) {
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_LIMIT",
+                file,
+                `tensor of shape [${r.shape.join(", ")}] on storage ${st.key} needs ${megabytes(n * itemSize(st.dtype))}, more than the ${megabytes(limit)} limit (SA_MAX_DECODE_MB)`,
+            );
         }
         let tdata: TensorData;
         if (n === 0) tdata = allocate(st.dtype, 0) as TensorData;

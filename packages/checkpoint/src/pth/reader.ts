@@ -3,6 +3,7 @@
 import { byteSwap, itemSize, type Tensor } from "@sam-ablate/tensor";
 import { type ByteSource, bytesSource, withFileSource } from "../byte-source.js";
 import { CheckpointError, IN_MEMORY } from "../errors.js";
+import { maxDecodeBytes } from "../limits.js";
 import { unpickle } from "../pickle/unpickler.js";
 import type { StorageRef, TensorRef } from "../pickle/values.js";
 import { openZip, readZipEntry, type ZipArchive } from "../zip/reader.js";
@@ -20,6 +21,8 @@ export interface PthReadOptions {
     stripPrefix?: string;
     /** Check the CRC-32 of every record (default true). */
     verifyCrc?: boolean;
+    /** The most bytes one record or tensor may decode to (default: `SA_MAX_DECODE_MB` MiB, else 2048 MiB). */
+    maxBytes?: number;
 }
 
 /** The contents of a `.pth`. */
@@ -63,7 +66,8 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
     const file = src.name;
     const zip = await openZip(src);
     const prefix = findRecordPrefix(zip, file);
-    const zipOptions = { verifyCrc: options.verifyCrc ?? true };
+    const limit = maxDecodeBytes(options.maxBytes);
+    const zipOptions = { verifyCrc: options.verifyCrc ?? true, maxBytes: limit };
     const record = (name: string) => zip.byName.get(prefix + name);
 
     let bigEndian = false;
@@ -111,6 +115,7 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
             return bytes;
         },
         file,
+        limit,
     );
 
     const tensors = new Map<string, Tensor>();
@@ -129,9 +134,10 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
         tensors.set(name, tensorsByRef.get(ref) as Tensor);
     }
     const extras: Record<string, unknown> = {};
+    const memo = new Map<object, unknown>();
     for (const [k, v] of extrasRoot) {
         Object.defineProperty(extras, k, {
-            value: toPlain(v as Parameters<typeof toPlain>[0], (r) => tensorsByRef.get(r)),
+            value: toPlain(v as Parameters<typeof toPlain>[0], (r) => tensorsByRef.get(r), memo),
             enumerable: true,
             writable: true,
             configurable: true,

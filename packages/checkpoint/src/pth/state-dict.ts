@@ -111,17 +111,48 @@ export function collectRefs(v: PyValue, out: Set<TensorRef | StorageRef>, seen =
  * objects (other dicts stay Maps), tuples and lists arrays, tensors the materialised tensors given
  * by `tensorOf`, globals (e.g. `torch.float16`) their dotted names.
  */
-export function toPlain(v: PyValue, tensorOf: (ref: TensorRef | StorageRef) => unknown): unknown {
+export function toPlain(
+    v: PyValue,
+    tensorOf: (ref: TensorRef | StorageRef) => unknown,
+    memo: Map<object, unknown> = new Map(),
+): unknown {
     if (v === null || typeof v !== "object" || v instanceof Uint8Array) return v;
     if (v instanceof TensorRef || v instanceof StorageRef) return tensorOf(v);
     if (v instanceof PyGlobal) return v.path;
-    if (Array.isArray(v)) return v.map((x) => toPlain(x, tensorOf));
-    if (v instanceof Set) return new Set([...v].map((x) => toPlain(x, tensorOf)));
+    // A pickle's memo can share one container many times (or make it hold itself): each is
+    // converted once, so shared structure stays shared instead of growing exponentially.
+    const done = memo.get(v);
+    if (done !== undefined) return done;
+    if (Array.isArray(v)) {
+        const out: unknown[] = [];
+        memo.set(v, out);
+        for (const x of v) out.push(toPlain(x, tensorOf, memo));
+        return out;
+    }
+    if (v instanceof Set) {
+        const out = new Set<unknown>();
+        memo.set(v, out);
+        for (const x of v) out.add(toPlain(x, tensorOf, memo));
+        return out;
+    }
     if (v instanceof Map) {
         if ([...v.keys()].every((k) => typeof k === "string")) {
-            return Object.fromEntries([...v].map(([k, x]) => [k, toPlain(x, tensorOf)]));
+            const out: Record<string, unknown> = {};
+            memo.set(v, out);
+            for (const [k, x] of v) {
+                Object.defineProperty(out, k as string, {
+                    value: toPlain(x, tensorOf, memo),
+                    enumerable: true,
+                    writable: true,
+                    configurable: true,
+                });
+            }
+            return out;
         }
-        return new Map([...v].map(([k, x]) => [toPlain(k, tensorOf), toPlain(x, tensorOf)]));
+        const out = new Map<unknown, unknown>();
+        memo.set(v, out);
+        for (const [k, x] of v) out.set(toPlain(k, tensorOf, memo), toPlain(x, tensorOf, memo));
+        return out;
     }
     return v;
 }

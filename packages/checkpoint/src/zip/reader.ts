@@ -5,6 +5,7 @@ import { inflateRawSync } from "node:zlib";
 import type { ByteSource } from "../byte-source.js";
 import { crc32 } from "../crc32.js";
 import { CheckpointError } from "../errors.js";
+import { maxDecodeBytes, megabytes } from "../limits.js";
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -147,6 +148,8 @@ export interface ZipReadOptions {
      * computed" (as `torch.save` writes with crc32 computation disabled) and is not checked.
      */
     verifyCrc?: boolean;
+    /** The most bytes one entry may hold once inflated (default: `SA_MAX_DECODE_MB` MiB, else 2048 MiB). */
+    maxBytes?: number;
 }
 
 /** The uncompressed bytes of one entry, in a fresh 8-byte-aligned array. */
@@ -171,13 +174,30 @@ export async function readZipEntry(
     if (hv.getUint32(0, true) !== SIG_LOCAL) {
         throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", src.name, `${what}: bad local header signature`);
     }
+    const limit = maxDecodeBytes(options.maxBytes);
+    if (entry.size > limit) {
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_LIMIT",
+            src.name,
+            `${what} declares ${entry.size} bytes (${megabytes(entry.size)}), more than the ${megabytes(limit)} limit (SA_MAX_DECODE_MB)`,
+        );
+    }
     const dataStart = entry.localHeaderOffset + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
     let data = await src.read(dataStart, entry.compressedSize, what);
     if (entry.method === 8) {
         let inflated: Uint8Array;
         try {
-            inflated = inflateRawSync(data);
+            // Never inflate past the declared size: a stream that would is refused without the bytes.
+            inflated = inflateRawSync(data, { maxOutputLength: Math.max(entry.size, 1) });
         } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+                throw new CheckpointError(
+                    "ERR_SA_CHECKPOINT_CORRUPT",
+                    src.name,
+                    `${what} inflates past the ${entry.size} bytes the directory declares`,
+                    { cause: err },
+                );
+            }
             throw new CheckpointError("ERR_SA_CHECKPOINT_CORRUPT", src.name, `${what}: deflate data is corrupt`, {
                 cause: err,
             });
