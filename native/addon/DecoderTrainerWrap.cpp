@@ -79,8 +79,9 @@ Napi::Value DecoderTrainerWrap::run(const Napi::CallbackInfo & info, bool update
     float lr_override = -1.f;
     if (opts.Has("lr") && opts.Get("lr").IsNumber()) lr_override = opts.Get("lr").As<Napi::Number>().FloatValue();
     const int64_t m = 4 * E;
-    SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != p.B * 256 * E * E, env,
-                           std::string(what) + ": embeddings must hold batch x 256 x " + std::to_string(E) + " x " +
+    const int64_t C = decoder_->embed_dim();
+    SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != p.B * C * E * E, env,
+                           std::string(what) + ": embeddings must hold batch x " + std::to_string(C) + " x " + std::to_string(E) + " x " +
                                std::to_string(E) + " floats");
     SA_THROW_RANGEERROR_IF((int64_t) tgt.ElementLength() != p.B * m * m, env,
                            std::string(what) + ": targets must hold batch x 1 x " + std::to_string(m) + " x " +

@@ -90,11 +90,12 @@ Napi::Value SamDecoderWrap::predict_all(const Napi::CallbackInfo & info) {
     sa::Prompts p = prompts_from_js(env, info[1], E, "predictAll(prompts)", &keep);
     Napi::Object opts = arg_object(info, 2, "predictAll options");
     const bool per_prompt = get_bool(opts, "perPromptEmbeddings", false);
-    const int64_t per = 256 * E * E;
+    const int64_t C = decoder_->embed_dim();
+    const int64_t per = C * E * E;
     const int64_t want = per_prompt ? p.B * per : per;
     SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != want, env,
                            "predictAll: embedding must hold " + std::to_string(want) + " floats (" +
-                               (per_prompt ? "batch x " : "") + "256 x " + std::to_string(E) + " x " + std::to_string(E) +
+                               (per_prompt ? "batch x " : "") + std::to_string(C) + " x " + std::to_string(E) + " x " + std::to_string(E) +
                                "), got " + std::to_string(emb.ElementLength()));
     keep.push_back(Napi::Persistent(emb.As<Napi::Value>()));
     const float * emb_ptr = emb.Data();

@@ -1,13 +1,7 @@
 // The native SAM (ViT encoder, prompt encoder, mask decoder, decoder training) against the official
 // PyTorch outputs in fixtures/sam-tiny, with the weights read from each of the three weight files.
 import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
-import {
-    normalizeAndPad,
-    postprocessMasks,
-    resizeBilinearU8,
-    resizeLongestSideShape,
-    transformCoords,
-} from "@sam-ablate/model";
+import { normalizeAndPad, resizeBilinearU8, resizeLongestSideShape, SamFrame } from "@sam-ablate/model";
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -118,7 +112,9 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
             assertClose(`${name} multi logits`, multi.out, g(`case/${name}/multi/low_res_logits`).data, abs, rel);
             assertClose(`${name} multi iou`, multi.io, g(`case/${name}/multi/iou_pred`).data, abs, rel);
             if (golden.has(`case/${name}/single/masks_original_logits`)) {
-                const orig = postprocessMasks(single.out, B, m, m, 256, [181, 256], [120, 170]);
+                const frame = new SamFrame(120, 170, 256);
+                assert.equal([...frame.inputSize], [181, 256]);
+                const orig = frame.postprocessMasks(single.out, B, m, m);
                 assertClose(
                     `${name} original-size logits`,
                     orig,
@@ -133,7 +129,7 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
     test("point coordinates: ResizeLongestSide transform of the original-pixel prompts", () => {
         for (const name of CASES) {
             if (!golden.has(`case/${name}/points_original`)) continue;
-            const got = transformCoords(g(`case/${name}/points_original`).data, 120, 170, 256);
+            const got = new SamFrame(120, 170, 256).applyCoords(g(`case/${name}/points_original`).data);
             assertClose(`${name} points_input`, got, g(`case/${name}/points_input`).data, 1e-4, 1e-6);
         }
     });

@@ -5,23 +5,15 @@
  * SamPredictor's behaviour on our native models.
  */
 import type { NativeImageEncoder, NativePrompts, NativeSamDecoder } from "@sam-ablate/native";
-import { postprocessMasks, preprocessImage, transformCoords } from "./preprocess.js";
+import type { Prompt } from "@sam-ablate/samplers";
+import { preprocessImage } from "./preprocess.js";
+import { SamFrame } from "./SamFrame.js";
 
 /** An RGB image, interleaved, row-major. */
 export interface RgbImage {
     width: number;
     height: number;
     data: Uint8Array;
-}
-
-/** A prompt in original-image pixels (x right, y down). */
-export interface ImagePrompt {
-    points?: readonly (readonly [number, number])[];
-    /** 1 positive, 0 negative (one per point). */
-    labels?: readonly number[];
-    box?: readonly [number, number, number, number];
-    /** Low-res mask logits [4E x 4E] from an earlier prediction. */
-    maskInput?: Float32Array;
 }
 
 export interface Prediction {
@@ -50,8 +42,7 @@ export class PredictorError extends Error {
 
 export class SamPredictor {
     private embedding: Float32Array | undefined;
-    private originalSize: [number, number] = [0, 0];
-    private inputSize: [number, number] = [0, 0];
+    private frame: SamFrame | undefined;
 
     constructor(
         readonly encoder: NativeImageEncoder,
@@ -73,69 +64,56 @@ export class SamPredictor {
             throw new PredictorError("ERR_SA_IMAGE", `setImage: expected ${width}x${height}x3 bytes, got ${data.length}`);
         }
         const size = this.encoder.info.imgSize;
-        const { input, inputSize } = preprocessImage(data, height, width, size);
+        const { input } = preprocessImage(data, height, width, size);
         const { embedding } = await this.encoder.encode(input, 1);
         this.embedding = embedding;
-        this.originalSize = [height, width];
-        this.inputSize = inputSize;
+        this.frame = new SamFrame(height, width, size);
     }
 
     /** Uses a precomputed embedding (e.g. from the cache) for an image of the given size. */
     setEmbedding(embedding: Float32Array, height: number, width: number): void {
         const E = this.decoder.info.embedSize;
-        if (embedding.length !== 256 * E * E) {
-            throw new PredictorError("ERR_SA_SHAPE", `setEmbedding: expected 256x${E}x${E} values, got ${embedding.length}`);
+        const C = this.encoder.info.embedDim;
+        if (embedding.length !== C * E * E) {
+            throw new PredictorError("ERR_SA_SHAPE", `setEmbedding: expected ${C}x${E}x${E} values, got ${embedding.length}`);
         }
-        const size = this.decoder.info.imgSize;
-        const scale = size / Math.max(height, width);
         this.embedding = embedding;
-        this.originalSize = [height, width];
-        this.inputSize = [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
+        this.frame = new SamFrame(height, width, this.decoder.info.imgSize);
     }
 
-    /** The current image's embedding [256, E, E]. */
+    /** The current image's embedding [embedDim, E, E]. */
     get imageEmbedding(): Float32Array | undefined {
         return this.embedding;
     }
 
+    /** The current image's frame (sizes and transforms). */
+    get imageFrame(): SamFrame | undefined {
+        return this.frame;
+    }
+
     /** Converts an image-pixel prompt into the decoder's prompt batch (model input frame). */
-    toNativePrompt(prompt: ImagePrompt): NativePrompts {
-        const [h, w] = this.originalSize;
-        const size = this.decoder.info.imgSize;
-        const pts = prompt.points ?? [];
-        const labels = prompt.labels ?? [];
-        if (pts.length !== labels.length) {
-            throw new PredictorError("ERR_SA_PROMPT", `prompt has ${pts.length} points but ${labels.length} labels`);
-        }
-        if (pts.length === 0 && !prompt.box) throw new PredictorError("ERR_SA_PROMPT", "a prompt needs points or a box");
-        const out: NativePrompts = { batch: 1, nPoints: pts.length };
-        if (pts.length) {
-            out.points = transformCoords(pts.flat(), h, w, size);
-            out.labels = Float32Array.from(labels);
-        }
-        if (prompt.box) out.boxes = transformCoords(prompt.box, h, w, size);
-        if (prompt.maskInput) out.maskInput = prompt.maskInput;
-        return out;
+    toNativePrompt(prompt: Prompt, maskInput?: Float32Array): NativePrompts {
+        if (!this.frame) throw new PredictorError("ERR_SA_STATE", "toNativePrompt: call setImage() first");
+        return this.frame.toNative([prompt], maskInput);
     }
 
     /**
      * Predicts masks for one prompt. multimask: the 3 multimask outputs (tokens 1..3), else token 0
-     * (SAM's multimask_output semantics).
+     * (SAM's multimask_output semantics). maskInput: low-res logits [4E, 4E] of an earlier prediction.
      */
-    async predict(prompt: ImagePrompt, multimask = false): Promise<Prediction> {
-        if (!this.embedding) throw new PredictorError("ERR_SA_STATE", "predict: call setImage() first");
+    async predict(prompt: Prompt, multimask = false, maskInput?: Float32Array): Promise<Prediction> {
+        const frame = this.frame;
+        if (!this.embedding || !frame) throw new PredictorError("ERR_SA_STATE", "predict: call setImage() first");
         const E = this.decoder.info.embedSize;
-        const { lowRes, iou } = await this.decoder.predictAll(this.embedding, this.toNativePrompt(prompt));
+        const { lowRes, iou } = await this.decoder.predictAll(this.embedding, frame.toNative([prompt], maskInput));
         const m = 4 * E;
         const first = multimask ? 1 : 0;
         const M = multimask ? 3 : 1;
         const sel = lowRes.slice(first * m * m, (first + M) * m * m);
         const iouSel = iou.slice(first, first + M);
-        const size = this.decoder.info.imgSize;
-        const logits = postprocessMasks(sel, M, m, m, size, this.inputSize, this.originalSize);
+        const logits = frame.postprocessMasks(sel, M, m, m);
         const masks = new Uint8Array(logits.length);
         for (let i = 0; i < logits.length; i++) masks[i] = (logits[i] as number) > 0 ? 1 : 0;
-        const [height, width] = this.originalSize;
-        return { logits, masks, iou: iouSel, lowRes: sel, width, height };
+        return { logits, masks, iou: iouSel, lowRes: sel, width: frame.width, height: frame.height };
     }
 }

