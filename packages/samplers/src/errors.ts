@@ -43,3 +43,56 @@ export class StrategyError extends SamplerError {
         super("ERR_SA_STRATEGY", message);
     }
 }
+
+/**
+ * `text` cut to `max` characters with the number of characters left out, for quoting user-supplied
+ * values in messages (an id or value can be megabytes long).
+ */
+export function clip(text: string, max = 48): string {
+    return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
+/**
+ * A user-supplied value quoted for a message: JSON of at most about `max` characters. Containers are
+ * walked with a budget, so a huge value (or one whose shared parts expand enormously) costs no more
+ * than its first `max` characters.
+ */
+export function quote(value: unknown, max = 48): string {
+    const out: string[] = [];
+    let length = 0;
+    const full = {};
+    const put = (s: string): void => {
+        out.push(s);
+        length += s.length;
+        if (length > max) throw full;
+    };
+    const walk = (v: unknown, depth: number): void => {
+        if (typeof v === "string") put(JSON.stringify(v.length > max ? v.slice(0, max + 1) : v));
+        else if (v === null || typeof v !== "object")
+            put(typeof v === "bigint" ? `${v}` : String(JSON.stringify(v) ?? v));
+        else if (depth > 8) put("...");
+        else if (Array.isArray(v)) {
+            put("[");
+            v.forEach((x, i) => {
+                if (i > 0) put(",");
+                walk(x, depth + 1);
+            });
+            put("]");
+        } else {
+            put("{");
+            Object.keys(v).forEach((k, i) => {
+                if (i > 0) put(",");
+                put(`${JSON.stringify(k.length > max ? k.slice(0, max + 1) : k)}:`);
+                walk((v as Record<string, unknown>)[k], depth + 1);
+            });
+            put("}");
+        }
+    };
+    try {
+        walk(value, 0);
+    } catch (e) {
+        if (e !== full) throw e;
+        return `${out.join("").slice(0, max)}...`;
+    }
+    return out.join("");
+}

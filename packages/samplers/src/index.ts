@@ -5,7 +5,7 @@
  */
 export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./boxJitter.js";
 export { squaredDistanceTransform } from "./distanceTransform.js";
-export { EmptyMaskError, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
+export { clip, EmptyMaskError, quote, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
 export { MaskIndex, tightBox, validateMask } from "./MaskIndex.js";
 export {
     type BackgroundRegion,
@@ -13,6 +13,7 @@ export {
     type CentroidMode,
     type NegativeSpec,
     type PositiveSpec,
+    PROMPT_LIMITS,
     type PromptPlan,
     replaceWithNegatives,
     validatePlan,

@@ -3,7 +3,7 @@
  * (which positive points, which negative points from which background region, which box).
  */
 import { type BoxJitter, validateJitter } from "./boxJitter.js";
-import { StrategyError } from "./errors.js";
+import { clip, StrategyError } from "./errors.js";
 
 /** How the centroid point is placed. */
 export type CentroidMode =
@@ -52,10 +52,26 @@ export interface PromptPlan {
     box: BoxSpec;
 }
 
-/** Throws `StrategyError` (code `ERR_SA_STRATEGY`) when a plan is malformed or empty. */
+/**
+ * Upper bounds of a plan's counts, checked when a plan or strategy id is parsed (documented in the
+ * README's strategy section). SAM's prompt encoder embeds every point, so counts beyond a patch's
+ * worth of prompts only cost memory; the paper's largest plan has 100 points.
+ */
+export const PROMPT_LIMITS = {
+    /** Positive plus negative points of one prompt. */
+    maxPoints: 1024,
+    /** Box jitter in percent of the box side (outward and symmetric). */
+    maxJitterPercent: 100,
+    /** Box jitter in pixels (`jitterpx`, and MedSAM's pixels at 1024). */
+    maxJitterPixels: 1024,
+    /** Radius of the negative-point ring, in pixels. */
+    maxRingRadius: 1024,
+} as const;
+
+/** Throws `StrategyError` (code `ERR_SA_STRATEGY`) when a plan is malformed, empty or over a limit. */
 export function validatePlan(plan: PromptPlan): void {
     const bad = (what: string): never => {
-        throw new StrategyError(`invalid prompt plan ${JSON.stringify(plan)}: ${what}`);
+        throw new StrategyError(`invalid prompt plan ${clip(JSON.stringify(plan) ?? String(plan), 160)}: ${what}`);
     };
     if (plan === null || typeof plan !== "object") bad("a plan must be an object {positive, negative?, box}");
     const { positive, negative, box } = plan;
@@ -102,6 +118,21 @@ export function validatePlan(plan: PromptPlan): void {
             break;
         default:
             bad('box.kind must be one of "none", "tight", "jittered"');
+    }
+    const points = (positive.kind === "random" ? positive.count : 0) + (negative?.count ?? 0);
+    if (points > PROMPT_LIMITS.maxPoints) {
+        bad(`${points} points in one prompt; at most ${PROMPT_LIMITS.maxPoints} (positive + negative)`);
+    }
+    if (negative?.region.kind === "ring" && negative.region.radius > PROMPT_LIMITS.maxRingRadius) {
+        bad(`ring radius ${negative.region.radius}; at most ${PROMPT_LIMITS.maxRingRadius} pixels`);
+    }
+    if (box.kind === "jittered") {
+        const j = box.jitter;
+        if ((j.mode === "outward" || j.mode === "symmetric") && j.fraction * 100 > PROMPT_LIMITS.maxJitterPercent) {
+            bad(`jitter ${clip(String(j.fraction * 100), 24)}%; at most ${PROMPT_LIMITS.maxJitterPercent}%`);
+        }
+        const px = j.mode === "pixels" ? j.pixels : j.mode === "medsam" ? j.pixelsAt1024 : 0;
+        if (px > PROMPT_LIMITS.maxJitterPixels) bad(`jitter of ${px} pixels; at most ${PROMPT_LIMITS.maxJitterPixels}`);
     }
     if (positive.kind === "none" && (negative?.count ?? 0) === 0 && box.kind === "none") {
         bad("it produces neither points nor a box");

@@ -4,7 +4,7 @@
  * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
  * is validated field by field: unknown fields and unknown strategies are errors.
  */
-import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
+import { clip, parseStrategy, quote, type StrategyDefinition } from "@sam-ablate/samplers";
 
 export type DatasetKind = "radiology" | "pathology";
 
@@ -137,20 +137,33 @@ function fail(field: string, problem: string): never {
 
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string): void {
     for (const k of Object.keys(obj)) {
-        if (!allowed.includes(k)) fail(`${field}.${k}`, `unknown field (allowed: ${allowed.join(", ")})`);
+        if (!allowed.includes(k)) fail(`${field}.${clip(k)}`, `unknown field (allowed: ${allowed.join(", ")})`);
     }
 }
 
 function num(v: unknown, field: string, min: number, max = Number.POSITIVE_INFINITY, integer = false): number {
     if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-        fail(field, `expected ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${JSON.stringify(v)}`);
+        fail(field, `expected ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${quote(v)}`);
     }
     return v;
 }
 
 function str(v: unknown, field: string): string {
-    if (typeof v !== "string" || v === "") fail(field, `expected a non-empty string, got ${JSON.stringify(v)}`);
+    if (typeof v !== "string" || v === "") fail(field, `expected a non-empty string, got ${quote(v)}`);
     return v;
+}
+
+/** A plan section: a plain object (not null, not a list). */
+function obj(v: unknown, field: string, expected: string): Record<string, unknown> {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, `expected ${expected}, got ${quote(v)}`);
+    return v as Record<string, unknown>;
+}
+
+/** A non-empty list of strategy ids (an empty list would silently mean "the paper's 16"). */
+function strategyList(v: unknown, field: string): string[] {
+    if (!Array.isArray(v)) fail(field, `expected a list of strategy ids, got ${quote(v)}`);
+    if (v.length === 0) fail(field, "an empty list; name at least one strategy, or leave the field out for the paper's 16 per dataset");
+    return v.map((s, i) => str(s, `${field}[${i}]`));
 }
 
 /**
@@ -162,33 +175,35 @@ export function resolvePlan(input: unknown): AblationPlan {
     const o = input as Record<string, unknown>;
     checkKeys(o, ["extends", "name", "model", "backend", "threads", "datasets", "strategies", "training", "evaluation", "report", "seed"], "(root)");
     const presetName = (o.extends ?? "quick") as string;
-    if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset '${presetName}' (presets: ${PRESETS.join(", ")})`);
+    if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
     if (o.name !== undefined) plan.name = str(o.name, "name");
     if (o.model !== undefined) {
-        const m = o.model as Record<string, unknown>;
-        if (!m || typeof m !== "object") fail("model", "expected {name, checkpoint?}");
+        const m = obj(o.model, "model", "{name, checkpoint?}");
         checkKeys(m, ["name", "checkpoint"], "model");
         plan.model = { name: str(m.name, "model.name") };
         if (m.checkpoint !== undefined) plan.model.checkpoint = str(m.checkpoint, "model.checkpoint");
     }
     if (o.backend !== undefined) {
-        if (!["cpu", "cuda", "auto"].includes(o.backend as string)) fail("backend", "expected 'cpu', 'cuda' or 'auto'");
+        if (!["cpu", "cuda", "auto"].includes(o.backend as string)) fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quote(o.backend)}`);
         plan.backend = o.backend as AblationPlan["backend"];
     }
     if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
     if (o.seed !== undefined) plan.seed = num(o.seed, "seed", 0, 2 ** 32 - 1, true);
-    if (o.strategies !== undefined) {
-        if (!Array.isArray(o.strategies)) fail("strategies", "expected a list of strategy ids");
-        plan.strategies = o.strategies.map((s, i) => str(s, `strategies[${i}]`));
-    }
+    if (o.strategies !== undefined) plan.strategies = strategyList(o.strategies, "strategies");
     if (o.datasets !== undefined) {
-        if (!Array.isArray(o.datasets) || o.datasets.length === 0) fail("datasets", "expected a non-empty list");
+        if (!Array.isArray(o.datasets) || o.datasets.length === 0) fail("datasets", `expected a non-empty list, got ${quote(o.datasets)}`);
         plan.datasets = o.datasets.map((d, i) => resolveDataset(d, `datasets[${i}]`));
+        // Each dataset's results live in results/<name>/: two datasets with one name would share them.
+        const firstWith = new Map<string, number>();
+        plan.datasets.forEach((d, i) => {
+            const j = firstWith.get(d.name.toLowerCase());
+            if (j !== undefined) fail(`datasets[${i}].name`, `'${d.name}' is also the name of datasets[${j}]; every dataset needs its own name (it names its results folder)`);
+            firstWith.set(d.name.toLowerCase(), i);
+        });
     }
     if (o.training !== undefined) {
-        const t = o.training as Record<string, unknown>;
-        if (!t || typeof t !== "object") fail("training", "expected an object");
+        const t = obj(o.training, "training", "an object");
         checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds"], "training");
         const tr = plan.training;
         if (t.epochs !== undefined) tr.epochs = num(t.epochs, "training.epochs", 1, 100000, true);
@@ -198,11 +213,11 @@ export function resolvePlan(input: unknown): AblationPlan {
         if (t.weightDecay !== undefined) tr.weightDecay = num(t.weightDecay, "training.weightDecay", 0, 10);
         if (t.gradClipNorm !== undefined) tr.gradClipNorm = num(t.gradClipNorm, "training.gradClipNorm", 0);
         if (t.optimizer !== undefined) {
-            if (!["adam", "adamw"].includes(t.optimizer as string)) fail("training.optimizer", "expected 'adam' or 'adamw'");
+            if (!["adam", "adamw"].includes(t.optimizer as string)) fail("training.optimizer", `expected 'adam' or 'adamw', got ${quote(t.optimizer)}`);
             tr.optimizer = t.optimizer as TrainingPlan["optimizer"];
         }
         if (t.loss !== undefined) {
-            if (!["dicece", "medsam", "sam"].includes(t.loss as string)) fail("training.loss", "expected 'dicece', 'medsam' or 'sam'");
+            if (!["dicece", "medsam", "sam"].includes(t.loss as string)) fail("training.loss", `expected 'dicece', 'medsam' or 'sam', got ${quote(t.loss)}`);
             tr.loss = t.loss as TrainingPlan["loss"];
         }
         if (t.seeds !== undefined) {
@@ -211,13 +226,16 @@ export function resolvePlan(input: unknown): AblationPlan {
         }
     }
     if (o.evaluation !== undefined) {
-        const e = o.evaluation as Record<string, unknown>;
+        const e = obj(o.evaluation, "evaluation", "{seed?, ignoreEmpty?}");
         checkKeys(e, ["seed", "ignoreEmpty"], "evaluation");
         if (e.seed !== undefined) plan.evaluation.seed = num(e.seed, "evaluation.seed", 0, 2 ** 32 - 1, true);
-        if (e.ignoreEmpty !== undefined) plan.evaluation.ignoreEmpty = Boolean(e.ignoreEmpty);
+        if (e.ignoreEmpty !== undefined) {
+            if (typeof e.ignoreEmpty !== "boolean") fail("evaluation.ignoreEmpty", `expected true or false, got ${quote(e.ignoreEmpty)}`);
+            plan.evaluation.ignoreEmpty = e.ignoreEmpty;
+        }
     }
     if (o.report !== undefined) {
-        const r = o.report as Record<string, unknown>;
+        const r = obj(o.report, "report", "{samplesPerStrategy?}");
         checkKeys(r, ["samplesPerStrategy"], "report");
         if (r.samplesPerStrategy !== undefined) plan.report.samplesPerStrategy = num(r.samplesPerStrategy, "report.samplesPerStrategy", 0, 100, true);
     }
@@ -231,13 +249,11 @@ export function resolvePlan(input: unknown): AblationPlan {
 }
 
 function resolveDataset(v: unknown, field: string): DatasetPlan {
-    if (!v || typeof v !== "object") fail(field, "expected an object");
-    const d = v as Record<string, unknown>;
+    const d = obj(v, field, "an object {name, kind, source, ...}");
     checkKeys(d, ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction"], field);
     const kind = d.kind;
-    if (kind !== "radiology" && kind !== "pathology") fail(`${field}.kind`, "expected 'radiology' or 'pathology'");
-    const s = d.source as Record<string, unknown>;
-    if (!s || typeof s !== "object") fail(`${field}.source`, "expected {type, ...}");
+    if (kind !== "radiology" && kind !== "pathology") fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quote(kind)}`);
+    const s = obj(d.source, `${field}.source`, "{type, ...}");
     let source: DatasetSource;
     switch (s.type) {
         case "phantom":
@@ -263,17 +279,14 @@ function resolveDataset(v: unknown, field: string): DatasetPlan {
             source = { type: "prepared", dir: str(s.dir, `${field}.source.dir`) };
             break;
         default:
-            fail(`${field}.source.type`, `expected 'phantom', 'brats', 'bcss' or 'prepared', got ${JSON.stringify(s.type)}`);
+            fail(`${field}.source.type`, `expected 'phantom', 'brats', 'bcss' or 'prepared', got ${quote(s.type)}`);
     }
     const out: DatasetPlan = { name: str(d.name, `${field}.name`), kind, source };
     if (!/^[A-Za-z0-9._-]+$/.test(out.name)) fail(`${field}.name`, "use letters, digits, '.', '_' and '-' only");
     if (d.maxTrain !== undefined) out.maxTrain = num(d.maxTrain, `${field}.maxTrain`, 0, 1e9, true);
     if (d.maxTest !== undefined) out.maxTest = num(d.maxTest, `${field}.maxTest`, 0, 1e9, true);
     if (d.trainFraction !== undefined) out.trainFraction = num(d.trainFraction, `${field}.trainFraction`, 0.05, 0.95);
-    if (d.strategies !== undefined) {
-        if (!Array.isArray(d.strategies)) fail(`${field}.strategies`, "expected a list of strategy ids");
-        out.strategies = d.strategies.map((x, i) => str(x, `${field}.strategies[${i}]`));
-    }
+    if (d.strategies !== undefined) out.strategies = strategyList(d.strategies, `${field}.strategies`);
     return out;
 }
 

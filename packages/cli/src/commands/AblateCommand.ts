@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import yaml from "js-yaml";
 import type { CommandModule } from "yargs";
 import { type AblationPlan, PRESETS, type PresetName, presetPlan, resolvePlan } from "@sam-ablate/train";
+import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
 import { runPlan } from "../runPlan.js";
 
@@ -19,18 +19,39 @@ export interface AblateArgs {
     threads?: number;
 }
 
+/** The largest plan file read (a plan is a few hundred bytes; this leaves room for long dataset lists). */
+export const MAX_PLAN_BYTES = 1024 * 1024;
+
+/**
+ * YAML options for plans: anchors and aliases are allowed but bounded (the library counts the nodes
+ * an alias expands to and refuses a document whose aliases expand past this), keys are unique.
+ */
+const YAML_OPTIONS = { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false } as const;
+
+function readPlanText(spec: string): string {
+    let size: number;
+    try {
+        size = statSync(spec).size;
+    } catch (e) {
+        throw new CliError(`${spec}: cannot read the plan (${(e as Error).message})`, "ERR_SA_PLAN");
+    }
+    if (size > MAX_PLAN_BYTES) throw new CliError(`${spec}: the plan file has ${size} bytes; a plan is at most ${MAX_PLAN_BYTES}`, "ERR_SA_PLAN");
+    return readFileSync(spec, "utf8");
+}
+
 /** Loads a plan: a preset name or a JSON/YAML file (validated). */
 export function loadPlan(spec: string): AblationPlan {
     if ((PRESETS as readonly string[]).includes(spec)) return presetPlan(spec as PresetName);
     if (!existsSync(spec)) {
         throw new CliError(`plan '${spec}' is neither a preset (${PRESETS.join(", ")}) nor an existing file`, "ERR_SA_PLAN");
     }
-    const text = readFileSync(spec, "utf8");
+    const text = readPlanText(spec);
     let parsed: unknown;
     try {
-        parsed = /\.ya?ml$/i.test(spec) ? yaml.load(text) : JSON.parse(text);
+        parsed = /\.ya?ml$/i.test(spec) ? parseYaml(text, YAML_OPTIONS) : JSON.parse(text);
     } catch (e) {
-        throw new CliError(`${spec}: cannot parse the plan: ${(e as Error).message.split("\n")[0]}`, "ERR_SA_PLAN");
+        const first = ((e as Error).message.split("\n")[0] ?? "").slice(0, 160);
+        throw new CliError(`${spec}: cannot parse the plan: ${first}`, "ERR_SA_PLAN");
     }
     try {
         return resolvePlan(parsed);

@@ -1,0 +1,114 @@
+// Plans and strategy ids from a hostile but realistic user: counts past the documented limits,
+// empty lists, duplicate dataset names, null sections and huge values quoted in messages.
+import { MaskIndex, PROMPT_LIMITS, parseStrategy, quote, Rng, samplePrompt } from "@sam-ablate/samplers";
+import { resolvePlan } from "@sam-ablate/train";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+function planError(input: unknown, pattern: RegExp): string {
+    try {
+        resolvePlan(input);
+    } catch (e) {
+        const err = e as { code?: string; message: string };
+        assert.is(err.code, "ERR_SA_PLAN", err.message);
+        assert.match(err.message, pattern);
+        assert.ok(err.message.length < 1000, `message of ${err.message.length} characters`);
+        return err.message;
+    }
+    return assert.unreachable(`expected a plan error matching ${pattern}`) as never;
+}
+
+function strategyError(id: string, pattern: RegExp): void {
+    try {
+        parseStrategy(id);
+    } catch (e) {
+        const err = e as { code?: string; message: string };
+        assert.is(err.code, "ERR_SA_STRATEGY", err.message);
+        assert.match(err.message, pattern);
+        assert.ok(err.message.length < 1000, `message of ${err.message.length} characters`);
+        return;
+    }
+    assert.unreachable(`expected a strategy error for ${id.slice(0, 40)}`);
+}
+
+test("counts in strategy ids are bounded at parse time by the documented limits", () => {
+    strategyError("points1000000000", /"points1000000000": .*1000000000 points in one prompt; at most 1024/);
+    strategyError("pos5_neg999999999_box", /1000000004 points in one prompt; at most 1024 \(positive \+ negative\)/);
+    strategyError("points1000_neg25", /1025 points in one prompt/);
+    strategyError("points99999999999999999999999", /at most 1024/);
+    strategyError("neg3-ring5000", /ring radius 5000; at most 1024/);
+    strategyError("box_jitter150", /jitter 150%; at most 100%/);
+    strategyError("box_jittersym1000.5", /at most 100%/);
+    strategyError("box_jitterpx2000", /jitter of 2000 pixels; at most 1024/);
+    strategyError("box_jittermedsam99999", /at most 1024/);
+    assert.is(parseStrategy(`points${PROMPT_LIMITS.maxPoints}`).plan.positive.kind, "random");
+    assert.is(parseStrategy("points1000_neg24_box").id, "pos1000_neg24_box");
+    assert.is(parseStrategy("box_jitter100").id, "box_jitter100");
+});
+
+test("a prompt never asks for more points than the patch has pixels", () => {
+    const mask = { width: 4, height: 4, data: new Uint8Array(16).fill(1) };
+    const plan = parseStrategy("points20").plan;
+    try {
+        samplePrompt(new MaskIndex(mask), plan, Rng.fromSeed(1));
+        assert.unreachable("expected ERR_SA_STRATEGY");
+    } catch (e) {
+        assert.is((e as { code?: string }).code, "ERR_SA_STRATEGY");
+        assert.match((e as Error).message, /asks for 20 points but a 4x4 patch has 16 pixels/);
+    }
+    assert.is(
+        samplePrompt(new MaskIndex(mask), parseStrategy("points16").plan, Rng.fromSeed(1)).prompt.points?.length,
+        16,
+    );
+});
+
+test("strategy errors quote ids of any length in a few dozen characters", () => {
+    strategyError("x".repeat(1_000_000), /"x{40,}\.\.\./);
+    strategyError(`points3_${"y".repeat(100_000)}`, /is not a known part/);
+});
+
+test("empty lists are plan errors, not 'all 16 strategies'", () => {
+    planError({ strategies: [] }, /plan: strategies: an empty list/);
+    planError(
+        { datasets: [{ name: "a", kind: "radiology", source: { type: "phantom" }, strategies: [] }] },
+        /datasets\[0\]\.strategies: an empty list/,
+    );
+    planError({ datasets: [] }, /datasets: expected a non-empty list/);
+    planError({ training: { seeds: [] } }, /training\.seeds: expected a non-empty list/);
+});
+
+test("two datasets with one name (case-insensitive) are a plan error", () => {
+    planError(
+        {
+            datasets: [
+                { name: "brats", kind: "radiology", source: { type: "phantom" } },
+                { name: "BraTS", kind: "radiology", source: { type: "phantom", seed: 2 } },
+            ],
+        },
+        /datasets\[1\]\.name: 'BraTS' is also the name of datasets\[0\]/,
+    );
+});
+
+test("null or list sections are plan errors (never a TypeError)", () => {
+    for (const section of ["model", "training", "evaluation", "report"]) {
+        planError({ [section]: null }, new RegExp(`plan: ${section}: expected .*, got null`));
+        planError({ [section]: [1, 2] }, new RegExp(`plan: ${section}: expected .*, got \\[1,2\\]`));
+    }
+    planError({ datasets: [null] }, /datasets\[0\]: expected an object/);
+    planError({ datasets: [{ name: "a", kind: "radiology", source: null }] }, /datasets\[0\]\.source: expected \{type/);
+    planError({ evaluation: { ignoreEmpty: "no" } }, /evaluation\.ignoreEmpty: expected true or false, got "no"/);
+});
+
+test("values quoted in plan errors are cut to a few dozen characters", () => {
+    const big = new Array(1_000_000).fill("abc");
+    let shared: unknown = ["lol"];
+    for (let i = 0; i < 40; i++) shared = [shared, shared]; // 2^40 leaves if expanded
+    planError({ name: big }, /plan: name: expected a non-empty string, got \["abc","abc",.*\.\.\.$/);
+    planError({ training: { epochs: shared } }, /training\.epochs: expected an integer .*got \[\[\[\[/);
+    planError({ extends: "p".repeat(500_000) }, /unknown preset "p{40,}\.\.\./);
+    planError({ ["k".repeat(100_000)]: 1 }, /plan: \(root\)\.k{48}\.\.\. \(99952 more characters\): unknown field/);
+    assert.is(quote("abc"), '"abc"');
+    assert.ok(quote(shared).length <= 52);
+});
+
+test.run();
