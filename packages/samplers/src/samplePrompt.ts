@@ -8,7 +8,6 @@
  * the sides by the same uniform draws scaled by their amounts.
  */
 import { jitterBox } from "./boxJitter.js";
-import { StrategyError } from "./errors.js";
 import { MaskIndex } from "./MaskIndex.js";
 import { type BackgroundRegion, type CentroidMode, type PositiveSpec, type PromptPlan, validatePlan } from "./plan.js";
 import type { Rng } from "./Rng.js";
@@ -72,13 +71,6 @@ export function samplePrompt(
     validatePlan(plan);
     const index = mask instanceof MaskIndex ? mask : new MaskIndex(mask, imageId);
     const id = imageId ?? index.imageId;
-    // A prompt cannot use more points than the patch has pixels (ids are bounded at parse time too).
-    const requested = (plan.positive.kind === "random" ? plan.positive.count : 0) + (plan.negative?.count ?? 0);
-    if (requested > index.width * index.height) {
-        throw new StrategyError(
-            `the plan asks for ${requested} points but a ${index.width}x${index.height} patch has ${index.width * index.height} pixels`,
-        );
-    }
     const points: Point[] = [];
     const labels: PointLabel[] = [];
     const report: PromptReport = {
