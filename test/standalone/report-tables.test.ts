@@ -243,7 +243,7 @@ test("spread options: ± std and [95% CI] beside our means only", () => {
     assert.ok(lo < mean && mean < hi, `${lo} < ${mean} < ${hi}`);
 });
 
-test("Table 3 CSV: columns, one line per row, unrounded values, empty cells for not run", () => {
+test("Table 3 CSV: one line per configuration we ran, ours and the paper's in separate columns, percent in _pct columns", () => {
     const run = syntheticRun();
     const t = buildComparisonTable("table3", run);
     const csv = parseCsv(comparisonTableCsv(t));
@@ -253,32 +253,47 @@ test("Table 3 CSV: columns, one line per row, unrounded values, empty cells for 
         "experiment",
         "dataset",
         "paper_dataset",
-        "source",
         "strategy_id",
-        "iou",
-        "dice",
-        "n",
-        "excluded",
+        "ours_iou_pct",
+        "ours_dice_pct",
+        "ours_n",
+        "ours_excluded",
         "box_strategy_id",
-        "iou_box",
-        "dice_box",
-        "improvement_iou_pct",
-        "improvement_dice_pct",
+        "ours_box_iou_pct",
+        "ours_box_dice_pct",
+        "paper_strategy_id",
+        "paper_iou_pct",
+        "paper_dice_pct",
+        "paper_box_dice_pct",
+        "ours_improvement_dice_pct",
+        "paper_improvement_dice_pct",
     ]) {
         assert.ok(header.includes(col), `column ${col}`);
     }
-    assert.is(lines.length, t.rows.length);
+    assert.not.ok(header.includes("source"), "no mixed ours/paper rows");
+    for (const h of header) {
+        if (/(iou|dice)(?!.*_(pct|id)$)/.test(h) && !h.endsWith("_n") && !h.endsWith("_excluded"))
+            assert.unreachable(`column ${h} names a metric without its unit`);
+    }
+    assert.is(lines.length, t.rows.filter((r) => r.source === "ours").length);
     for (const l of lines) assert.is(l.length, header.length);
     const col = (name: string) => header.indexOf(name);
     const first = lines[0] as string[];
-    assert.ok(Math.abs(Number(first[col("dice")]) - meanPct(find(run, "BraTS 2020", "points3"), "dice")) < 1e-6);
+    assert.ok(
+        Math.abs(Number(first[col("ours_dice_pct")]) - meanPct(find(run, "BraTS 2020", "points3"), "dice")) < 1e-6,
+    );
     assert.is(first[col("box_strategy_id")], "points3_box");
-    const phantom = lines[2] as string[];
-    assert.equal([phantom[col("iou_box")], phantom[col("improvement_dice_pct")]], ["", ""]);
-    const paper = lines[3] as string[];
     assert.equal(
-        [paper[col("source")], paper[col("iou")], paper[col("improvement_dice_pct")], paper[col("n")]],
-        ["paper", "34.093", "99.21", ""],
+        [first[col("paper_strategy_id")], first[col("paper_iou_pct")], first[col("paper_improvement_dice_pct")]],
+        ["points3", "61.879", "5.081"],
+    );
+    const phantom = lines[1] as string[];
+    assert.equal([phantom[col("dataset")], phantom[col("paper_dataset")]], ["phantom pathology", "BCSS"]);
+    assert.equal([phantom[col("ours_box_iou_pct")], phantom[col("ours_improvement_dice_pct")]], ["", ""]);
+    assert.equal(
+        [phantom[col("paper_iou_pct")], phantom[col("paper_improvement_dice_pct")]],
+        ["34.093", "99.21"],
+        "the compared paper dataset's numbers beside ours",
     );
 });
 
@@ -356,6 +371,94 @@ test("validation names the dataset, strategy and image of a bad value", () => {
     const dup = syntheticRun();
     dup.datasets[0]?.strategies.push(strategy("box", "box again", 0.5, 3, 9));
     assert.throws(() => validateRunResults(dup), /strategy "box" appears twice/);
+});
+
+/** The synthetic run with a zero-shot baseline on the BraTS strategies: fine-tuned Dice minus `gain` (fraction) per image. */
+function runWithZeroShot(gain: number): RunResults {
+    const run = syntheticRun();
+    const brats = run.datasets[0] as RunResults["datasets"][number];
+    for (const s of brats.strategies) {
+        s.zeroShot = {
+            excluded: s.excluded,
+            perImage: s.perImage.map((p, k) => {
+                if (p.dice === null) return { ...p };
+                const dice = Math.max(0, p.dice - gain - (k % 3) * 0.01);
+                return { ...p, dice, iou: dice / (2 - dice) };
+            }),
+        };
+    }
+    return run;
+}
+
+test("zero-shot: a column in Tables 3-5 and the summary, the paired gain with its Wilcoxon p, a family of its own", () => {
+    const run = runWithZeroShot(0.1);
+    const p3 = find(run, "BraTS 2020", "points3");
+    const zsMean =
+        (p3.zeroShot?.perImage ?? []).filter((p) => p.dice !== null).reduce((a, p) => a + (p.dice as number) * 100, 0) /
+        40;
+    const t3 = buildComparisonTable("table3", run);
+    const md = parseMarkdownTable(comparisonTableMarkdown(t3));
+    const c = md.headers.indexOf("Dice zero-shot");
+    assert.ok(c > 0 && md.headers.includes("Dice zero-shot (BB)"));
+    assert.is(md.rows[0]?.[c], zsMean.toFixed(3));
+    assert.is(md.rows[1]?.[c], "", "paper rows have no zero-shot number");
+    const phantomRow = md.rows.find((r) => r[1] === "phantom pathology" && r[2] === "ours");
+    assert.is(phantomRow?.[c], "-", "a dataset without a baseline shows '-'");
+    const t4 = parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table4", run)));
+    const t5 = parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table5", run)));
+    assert.ok(t4.headers.includes("Dice zero-shot") && t5.headers.includes("Dice zero-shot"));
+    const csv = parseCsv(comparisonTableCsv(t3));
+    const zc = (csv[0] as string[]).indexOf("ours_zeroshot_dice_pct");
+    assert.ok(Math.abs(Number(csv[1]?.[zc]) - zsMean) < 1e-6);
+
+    const rows = pairedComparisons(run).filter((r) => r.kind === "fine-tuned vs zero-shot");
+    assert.is(rows.length, 8, "one test per BraTS strategy, none for the phantom without a baseline");
+    const r3 = rows.find((r) => r.a === "points3");
+    assert.ok(r3);
+    assert.is(r3.b, "points3 zero-shot");
+    assert.is(r3.nPairs, 40);
+    assert.ok(Math.abs(r3.meanDiff - (meanPct(p3, "dice") - zsMean)) < 1e-9);
+    assert.ok(r3.meanDiff > 9 && r3.pValue !== null && r3.pValue < 1e-6);
+    const raw = rows.map((r) => r.pValue as number);
+    const holm = holmAdjust(raw);
+    for (const [i, r] of rows.entries()) {
+        assert.ok(Math.abs((r.pHolm as number) - (holm[i] as number)) < 1e-15, "Holm within this family");
+    }
+
+    const text = summaryText(run);
+    assert.ok(text.includes("Zero-shot Dice %"));
+    const line = text.split("\n").find((l) => l.startsWith("3 points ") || l.startsWith("3 points  "));
+    assert.ok(line?.includes(zsMean.toFixed(3)), line);
+    assert.ok(line?.includes(`+${r3.meanDiff.toFixed(3)}`), line);
+});
+
+test("zero-shot: no baseline, no column; identical decoders give no test", () => {
+    const plain = syntheticRun();
+    assert.not.ok(
+        parseMarkdownTable(comparisonTableMarkdown(buildComparisonTable("table3", plain))).headers.includes(
+            "Dice zero-shot",
+        ),
+    );
+    assert.not.ok(summaryText(plain).includes("Zero-shot"));
+    const same = runWithZeroShot(0);
+    for (const s of same.datasets[0]?.strategies ?? [])
+        if (s.zeroShot) s.zeroShot.perImage = s.perImage.map((p) => ({ ...p }));
+    const rows = pairedComparisons(same).filter((r) => r.kind === "fine-tuned vs zero-shot");
+    assert.ok(rows.every((r) => r.pValue === null && r.meanDiff === 0 && r.method === "none"));
+});
+
+test("zero-shot: inconsistent baselines are rejected with ERR_SA_REPORT_INPUT naming the strategy", () => {
+    const run = runWithZeroShot(0.1);
+    const s = run.datasets[0]?.strategies[0] as StrategyResult;
+    (s.zeroShot?.perImage[0] as { dice: number | null }).dice = 1.5;
+    try {
+        validateRunResults(run);
+        assert.unreachable("should throw");
+    } catch (e) {
+        assert.instance(e, ReportError);
+        assert.is((e as ReportError).code, "ERR_SA_REPORT_INPUT");
+        assert.match((e as Error).message, /points3.*zero-shot/);
+    }
 });
 
 test.run();

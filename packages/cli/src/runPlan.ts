@@ -6,7 +6,7 @@ import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
 import { type EffortTable, parseEffortTable, renderReport, summaryText } from "@sam-ablate/report";
 import { readFileSync } from "node:fs";
-import { type AblationPlan, buildRunResults, runAblation } from "@sam-ablate/train";
+import { type AblationPlan, buildRunResults, runAblation, writeRunPerImage } from "@sam-ablate/train";
 import { CliError } from "./errors.js";
 import { createReporter } from "./progress.js";
 import { VERSION } from "./version.js";
@@ -57,13 +57,16 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
             onEvent: (e) => {
                 if (e.type === "stage") rep.stage(e.message);
                 else if (e.type === "progress") rep.progress(e.task, e.done, e.total, e.detail);
-                else if (e.type === "strategy-done") {
+                else if (e.type === "zero-shot-done") {
+                    if (!e.skipped) rep.info(`${e.dataset} ${e.strategy} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`);
+                } else if (e.type === "strategy-done") {
                     const what = e.skipped ? "already done" : `${e.seconds.toFixed(1)}s${e.resumed ? ", resumed" : ""}`;
                     rep.info(`${e.dataset} ${e.strategy} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`);
                 }
             },
         });
         rep.stage("rendering the report");
+        writeRunPerImage(plan, records, runDir);
         const results = await buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
         const reportDir = path.join(runDir, "report");
         await renderReport(results, reportDir, effort ? { effort } : {});

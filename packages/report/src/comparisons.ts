@@ -2,7 +2,8 @@
  * Paired comparisons between strategies that share test images: each "with box" against the same
  * points without it, each jittered box against the tight box, and every strategy against the best
  * one of its dataset; two-sided Wilcoxon signed-rank tests on per-image Dice with Holm-adjusted
- * p-values per dataset.
+ * p-values per dataset. Each fine-tuned strategy is also compared with its zero-shot baseline (the
+ * pretrained decoder, same prompts); those tests form a family of their own (Holm within it).
  */
 
 import { mean, median, wilcoxonSignedRank } from "@sam-ablate/metrics";
@@ -12,7 +13,7 @@ import { csvTable, fmt3, fmtP, fmtSigned, markdownTable, type TextTable } from "
 import type { RunResults, StrategyResult } from "./types.js";
 
 /** Why two strategies are compared. */
-export type ComparisonKind = "box effect" | "jitter vs tight box" | "vs best";
+export type ComparisonKind = "box effect" | "jitter vs tight box" | "vs best" | "fine-tuned vs zero-shot";
 
 /** One paired test: strategy A against strategy B on the images both evaluated. */
 export interface PairedComparison {
@@ -49,9 +50,16 @@ function perImageDice(s: StrategyResult): Map<string, number> {
     return new Map([...sums].map(([k, v]) => [k, v.sum / v.count]));
 }
 
-function compare(dataset: string, kind: ComparisonKind, a: StrategyResult, b: StrategyResult): PairedComparison {
-    const da = perImageDice(a);
-    const db = perImageDice(b);
+type Evaluated = Pick<StrategyResult, "id" | "perImage">;
+
+/** The zero-shot side of a strategy as a comparable result (id "<id> zero-shot"), or undefined. */
+export function zeroShotSide(s: StrategyResult): Evaluated | undefined {
+    return s.zeroShot ? { id: `${s.id} zero-shot`, perImage: s.zeroShot.perImage } : undefined;
+}
+
+function compare(dataset: string, kind: ComparisonKind, a: Evaluated, b: Evaluated): PairedComparison {
+    const da = perImageDice(a as StrategyResult);
+    const db = perImageDice(b as StrategyResult);
     const xa: number[] = [];
     const xb: number[] = [];
     for (const [id, v] of da) {
@@ -127,13 +135,32 @@ export function pairedComparisons(results: RunResults, cache: SummaryCache = new
         const best = bestStrategy(d.strategies.map((s) => cache.get(s)));
         const bestResult = best === undefined ? undefined : byId.get(best.id);
         if (bestResult) for (const s of d.strategies) add("vs best", bestResult, s);
-        const tested = family.filter((c) => c.pValue !== null);
-        const adjusted = holmAdjust(tested.map((c) => c.pValue as number));
-        tested.forEach((c, i) => {
-            c.pHolm = adjusted[i] as number;
-        });
+        holmInPlace(family);
         out.push(...family);
+        out.push(...zeroShotComparisons(d.name, d.strategies));
     }
+    return out;
+}
+
+function holmInPlace(family: PairedComparison[]): void {
+    const tested = family.filter((c) => c.pValue !== null);
+    const adjusted = holmAdjust(tested.map((c) => c.pValue as number));
+    tested.forEach((c, i) => {
+        c.pHolm = adjusted[i] as number;
+    });
+}
+
+/**
+ * Each strategy of a dataset that has a zero-shot baseline against it (A = fine-tuned, B = zero-shot;
+ * a positive difference is the gain of fine-tuning), Holm-adjusted within this family.
+ */
+export function zeroShotComparisons(dataset: string, strategies: readonly StrategyResult[]): PairedComparison[] {
+    const out: PairedComparison[] = [];
+    for (const s of strategies) {
+        const z = zeroShotSide(s);
+        if (z) out.push(compare(dataset, "fine-tuned vs zero-shot", s, z));
+    }
+    holmInPlace(out);
     return out;
 }
 
@@ -179,7 +206,8 @@ export const COMPARISONS_NOTE =
     "Two-sided Wilcoxon signed-rank tests on per-image Dice (%) of the test images both strategies evaluated " +
     "(per-image values averaged over seeds; zero differences dropped; exact p-value up to 25 non-zero pairs without " +
     "ties, otherwise the normal approximation with tie and continuity correction). Differences are A - B in percentage points; p (Holm) is adjusted over all " +
-    "comparisons of a dataset.";
+    "comparisons of a dataset between strategies, and separately over the dataset's fine-tuned vs zero-shot comparisons " +
+    "(B = the pretrained decoder with the same prompts on the same images).";
 
 /** The comparisons as a Markdown document. */
 export function comparisonsMarkdown(rows: readonly PairedComparison[]): string {
@@ -196,8 +224,8 @@ export function comparisonsCsv(rows: readonly PairedComparison[]): string {
             "a",
             "b",
             "n_pairs",
-            "dice_a",
-            "dice_b",
+            "dice_a_pct",
+            "dice_b_pct",
             "mean_diff_pp",
             "median_diff_pp",
             "w_plus",

@@ -7,7 +7,7 @@ import type { DatasetOverview } from "./overview.js";
 import { overviewTextTable } from "./overview.js";
 import { comparedPaperDataset } from "./summaries.js";
 import { type ComparisonTable, comparisonTableHtml, type Spread } from "./tables.js";
-import { escapeXml, fmt3, fmtP, htmlTable } from "./text-table.js";
+import { escapeXml, fmt3, fmtP, fmtSigned, htmlTable } from "./text-table.js";
 import type { RunResults } from "./types.js";
 
 /** A rendered figure: its SVG and where its files are written (relative to the report folder, no extension). */
@@ -109,6 +109,12 @@ function summarySection(m: ReportModel): string {
             out += `<div class="summary-card">Best strategy by mean Dice: <b>${escapeXml(b.label)}</b> (<code>${escapeXml(b.id)}</code>): Dice ${fmt3(b.dice.mean)}% (95% CI ${fmt3(b.dice.ci95[0])}-${fmt3(b.dice.ci95[1])}), IoU ${fmt3(b.iou.mean)}%, over ${b.n} test images (${b.excluded} excluded for an empty ground truth).${against}</div>`;
         } else {
             out += `<p class="empty">No strategy evaluated any image on this dataset.</p>`;
+        }
+        const gains = [...d.zeroShot.values()].filter((c) => c.nPairs > 0);
+        if (gains.length) {
+            const diffs = gains.map((c) => c.meanDiff);
+            const significant = gains.filter((c) => c.pHolm !== null && c.pHolm < 0.05).length;
+            out += `<p>Fine-tuning vs zero-shot (the pretrained decoder with the same prompts on the same images): mean Dice changed by ${fmtSigned(Math.min(...diffs))} to ${fmtSigned(Math.max(...diffs))} pp across ${gains.length} strategies; ${significant} of ${gains.length} differences have a Holm-adjusted Wilcoxon p &lt; 0.05.</p>`;
         }
         if (d.summaries.length)
             out += `<div class="scroll">${htmlTable(overviewTextTable(d), `All strategies on ${ds.name} (mean over test images, %)`)}</div>`;

@@ -3,10 +3,11 @@
  * confidence interval and the paper's Dice for the same configuration; as text cells, CSV and the
  * compact plain-text table for the terminal.
  */
+import { type PairedComparison, zeroShotComparisons } from "./comparisons.js";
 import { paperEntryForStrategy } from "./paper.js";
 import { sortByStrategy } from "./strategies.js";
 import { bestStrategy, comparedPaperDataset, type StrategySummary, SummaryCache } from "./summaries.js";
-import { csvTable, fmt3, fmtPaper, type TextTable } from "./text-table.js";
+import { csvTable, fmt3, fmtP, fmtPaper, fmtSigned, type TextTable } from "./text-table.js";
 import type { DatasetResults, RunResults } from "./types.js";
 
 /** One dataset's strategies summarised, in the paper's order, and the best one by mean Dice. */
@@ -14,14 +15,27 @@ export interface DatasetOverview {
     dataset: DatasetResults;
     summaries: StrategySummary[];
     best: StrategySummary | undefined;
+    /** Fine-tuned vs zero-shot paired test per strategy id (strategies with a zero-shot baseline). */
+    zeroShot: Map<string, PairedComparison>;
 }
 
 /** Summaries of every strategy of every dataset. */
 export function overview(results: RunResults, cache: SummaryCache = new SummaryCache()): DatasetOverview[] {
     return results.datasets.map((dataset) => {
         const summaries = sortByStrategy(dataset.strategies).map((s) => cache.get(s));
-        return { dataset, summaries, best: bestStrategy(summaries) };
+        const zeroShot = new Map(zeroShotComparisons(dataset.name, dataset.strategies).map((c) => [c.a, c]));
+        return { dataset, summaries, best: bestStrategy(summaries), zeroShot };
     });
+}
+
+function zeroShotCells(d: DatasetOverview, s: StrategySummary): string[] {
+    const c = d.zeroShot.get(s.id);
+    if (!c || !s.zeroShot) return ["-", "-", "-"];
+    return [
+        s.zeroShot.n ? fmt3(s.zeroShot.dice.mean) : "-",
+        c.nPairs ? fmtSigned(c.meanDiff) : "-",
+        c.pValue === null ? "-" : fmtP(c.pValue),
+    ];
 }
 
 function paperDice(d: DatasetOverview, id: string): string {
@@ -46,6 +60,7 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
         "Dice std",
         "Dice 95% CI",
         "Dice median",
+        ...(d.zeroShot.size ? ["Zero-shot Dice", "Gain (pp)", "p"] : []),
         `Paper Dice (${comparedPaperDataset(d.dataset)})`,
         "Train time",
     ];
@@ -63,6 +78,7 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
             fmt3(s.dice.std),
             s.n ? `[${fmt3(s.dice.ci95[0])}, ${fmt3(s.dice.ci95[1])}]` : "n/a",
             fmt3(s.dice.median),
+            ...(d.zeroShot.size ? zeroShotCells(d, s) : []),
             paperDice(d, s.id),
             seconds(train.get(s.id)),
         ]),
@@ -70,7 +86,10 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
     };
 }
 
-/** Every strategy summary of the run as CSV (percent, unrounded). */
+/**
+ * Every strategy summary of the run as CSV (metrics in percent, `_pct`; differences in percentage
+ * points, `_pp`; unrounded). The zero-shot columns are empty for a strategy without a baseline.
+ */
 export function overviewCsv(data: readonly DatasetOverview[]): string {
     const headers = [
         "dataset",
@@ -79,23 +98,33 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
         "label",
         "n",
         "excluded",
-        "iou_mean",
-        "iou_std",
-        "iou_median",
-        "iou_ci95_low",
-        "iou_ci95_high",
-        "dice_mean",
-        "dice_std",
-        "dice_median",
-        "dice_q1",
-        "dice_q3",
-        "dice_min",
-        "dice_max",
-        "dice_ci95_low",
-        "dice_ci95_high",
+        "iou_mean_pct",
+        "iou_std_pct",
+        "iou_median_pct",
+        "iou_ci95_low_pct",
+        "iou_ci95_high_pct",
+        "dice_mean_pct",
+        "dice_std_pct",
+        "dice_median_pct",
+        "dice_q1_pct",
+        "dice_q3_pct",
+        "dice_min_pct",
+        "dice_max_pct",
+        "dice_ci95_low_pct",
+        "dice_ci95_high_pct",
+        "zeroshot_n",
+        "zeroshot_iou_mean_pct",
+        "zeroshot_dice_mean_pct",
+        "zeroshot_dice_ci95_low_pct",
+        "zeroshot_dice_ci95_high_pct",
+        "gain_dice_mean_pp",
+        "gain_dice_median_pp",
+        "gain_n_pairs",
+        "gain_p_value",
+        "gain_p_holm",
         "paper_dataset",
-        "paper_iou",
-        "paper_dice",
+        "paper_iou_pct",
+        "paper_dice_pct",
         "train_seconds",
     ];
     const rows = data.flatMap((d) => {
@@ -124,6 +153,7 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
                 s.dice.max,
                 s.dice.ci95[0],
                 s.dice.ci95[1],
+                ...zeroShotCsv(d, s),
                 pd,
                 p?.iou,
                 p?.dice,
@@ -132,6 +162,24 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
         });
     });
     return csvTable(headers, rows);
+}
+
+function zeroShotCsv(d: DatasetOverview, s: StrategySummary): (number | null | undefined)[] {
+    const z = s.zeroShot;
+    const c = d.zeroShot.get(s.id);
+    if (!z || !c) return new Array(10).fill(undefined);
+    return [
+        z.n,
+        z.n ? z.iou.mean : undefined,
+        z.n ? z.dice.mean : undefined,
+        z.n ? z.dice.ci95[0] : undefined,
+        z.n ? z.dice.ci95[1] : undefined,
+        c.nPairs ? c.meanDiff : undefined,
+        c.nPairs ? c.medianDiff : undefined,
+        c.nPairs,
+        c.pValue,
+        c.pHolm,
+    ];
 }
 
 function plainTable(t: TextTable): string {
@@ -153,8 +201,17 @@ export function summaryText(results: RunResults): string {
     for (const d of overview(results)) {
         const pd = comparedPaperDataset(d.dataset);
         const t: TextTable = {
-            headers: ["Strategy", "n", "Excl", "IoU %", "Dice %", "Dice 95% CI", `Paper Dice (${pd})`],
-            align: ["left", "right", "right", "right", "right", "right", "right"],
+            headers: [
+                "Strategy",
+                "n",
+                "Excl",
+                "IoU %",
+                "Dice %",
+                "Dice 95% CI",
+                ...(d.zeroShot.size ? ["Zero-shot Dice %", "Gain pp", "p"] : []),
+                `Paper Dice (${pd})`,
+            ],
+            align: ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
             rows: d.summaries.map((s) => [
                 s.id === d.best?.id ? `${s.label} *` : s.label,
                 String(s.n),
@@ -162,6 +219,7 @@ export function summaryText(results: RunResults): string {
                 fmt3(s.iou.mean),
                 fmt3(s.dice.mean),
                 s.n ? `[${s.dice.ci95[0].toFixed(2)}, ${s.dice.ci95[1].toFixed(2)}]` : "n/a",
+                ...(d.zeroShot.size ? zeroShotCells(d, s) : []),
                 paperDice(d, s.id),
             ]),
         };

@@ -22,6 +22,8 @@ export interface StrategySummary {
     excluded: number;
     dice: MetricSummary;
     iou: MetricSummary;
+    /** The pretrained decoder with the same prompts; absent when not evaluated. */
+    zeroShot?: { n: number; excluded: number; dice: MetricSummary; iou: MetricSummary };
 }
 
 /** Seed of the bootstrap resampling: fixed, so a report is reproducible. */
@@ -40,22 +42,27 @@ export function diceValues(strategy: StrategyResult): number[] {
     return out;
 }
 
-/** Summary statistics of a strategy's per-image Dice and IoU (percent), with bootstrap 95% CIs. */
-export function summarizeStrategy(strategy: StrategyResult): StrategySummary {
+function metrics(perImage: StrategyResult["perImage"]): { n: number; dice: MetricSummary; iou: MetricSummary } {
     const dice: number[] = [];
     const iou: number[] = [];
-    for (const r of strategy.perImage) {
+    for (const r of perImage) {
         if (r.dice !== null) dice.push(r.dice);
         if (r.iou !== null) iou.push(r.iou);
     }
-    return {
+    return { n: dice.length, dice: metricSummary(dice), iou: metricSummary(iou) };
+}
+
+/** Summary statistics of a strategy's per-image Dice and IoU (percent), with bootstrap 95% CIs. */
+export function summarizeStrategy(strategy: StrategyResult): StrategySummary {
+    const out: StrategySummary = {
         id: strategy.id,
         label: strategy.label,
-        n: dice.length,
         excluded: strategy.excluded,
-        dice: metricSummary(dice),
-        iou: metricSummary(iou),
+        ...metrics(strategy.perImage),
     };
+    if (strategy.zeroShot)
+        out.zeroShot = { excluded: strategy.zeroShot.excluded, ...metrics(strategy.zeroShot.perImage) };
+    return out;
 }
 
 /**

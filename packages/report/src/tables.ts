@@ -35,6 +35,8 @@ export interface MetricCell {
     n?: number;
     /** Images excluded for an empty ground truth. */
     excluded?: number;
+    /** Ours only: the pretrained decoder with the same prompts on the same images (percent). */
+    zeroShot?: { iou: number | null; dice: number | null; n: number };
 }
 
 /** One line of a comparison table: our result or the paper's for one experiment on one dataset. */
@@ -59,6 +61,8 @@ export interface ComparisonTable {
     title: string;
     /** Whether the table has the with-box and improvement columns (Table 3). */
     withBox: boolean;
+    /** Whether any of our rows has a zero-shot baseline (adds the zero-shot Dice columns). */
+    zeroShot: boolean;
     rows: ComparisonRow[];
     notes: string[];
 }
@@ -135,7 +139,9 @@ function rowDefs(table: PaperTableId, results: RunResults): RowDef[] {
 }
 
 function oursCell(s: StrategySummary): MetricCell {
+    const z = s.zeroShot;
     return {
+        ...(z ? { zeroShot: { iou: z.n ? z.iou.mean : null, dice: z.n ? z.dice.mean : null, n: z.n } } : {}),
         strategyId: s.id,
         iou: s.n > 0 ? s.iou.mean : null,
         dice: s.n > 0 ? s.dice.mean : null,
@@ -266,7 +272,13 @@ export function buildComparisonTable(
         }
     }
     notes.push(...mismatches);
-    return { id: table, title: TABLE_TITLES[table], withBox: table === "table3", rows, notes };
+    const zeroShot = rows.some((r) => r.main?.zeroShot !== undefined || r.box?.zeroShot !== undefined);
+    if (zeroShot) {
+        notes.push(
+            "Zero-shot: the pretrained decoder (not fine-tuned) with the same evaluation prompts on the same test images; the paired fine-tuned vs zero-shot tests are in the statistics.",
+        );
+    }
+    return { id: table, title: TABLE_TITLES[table], withBox: table === "table3", zeroShot, rows, notes };
 }
 
 /** Builds Tables 3, 4 and 5 (a table with no row that was run is still returned, with no rows). */
@@ -299,6 +311,12 @@ function metricText(
     return base;
 }
 
+function zeroShotText(row: ComparisonRow, cell: MetricCell | null | undefined): string {
+    if (row.source === "paper") return "";
+    const v = cell?.zeroShot?.dice;
+    return v === null || v === undefined ? "-" : fmt3(v);
+}
+
 function improvementText(row: ComparisonRow, v: number | null | undefined): string {
     if (v === null || v === undefined) return "-";
     return row.source === "paper" ? fmtPaper(v, true) : fmtSigned(v);
@@ -315,6 +333,7 @@ function countText(row: ComparisonRow, key: "n" | "excluded"): string {
 
 /** The table as preformatted text cells (shared by the Markdown and HTML renderings). */
 export function comparisonTextTable(t: ComparisonTable, spread: Spread = "none"): TextTable {
+    const zs = t.zeroShot;
     const headers = t.withBox
         ? [
               "Experiment",
@@ -326,10 +345,21 @@ export function comparisonTextTable(t: ComparisonTable, spread: Spread = "none")
               "Dice (BB)",
               "Improvement IoU (%)",
               "Improvement Dice (%)",
+              ...(zs ? ["Dice zero-shot", "Dice zero-shot (BB)"] : []),
               "n",
               "Excluded",
           ]
-        : ["Experiment", "Dataset", "Source", "Strategy", "IoU", "Dice", "n", "Excluded"];
+        : [
+              "Experiment",
+              "Dataset",
+              "Source",
+              "Strategy",
+              "IoU",
+              "Dice",
+              ...(zs ? ["Dice zero-shot"] : []),
+              "n",
+              "Excluded",
+          ];
     const align = headers.map((_, c) => (c < (t.withBox ? 3 : 4) ? "left" : "right") as "left" | "right");
     const rows = t.rows.map((r) => {
         const head = [r.experiment, r.dataset, r.source];
@@ -342,6 +372,7 @@ export function comparisonTextTable(t: ComparisonTable, spread: Spread = "none")
                 metricText(r, r.box, "dice", spread),
                 improvementText(r, r.improvement?.iou),
                 improvementText(r, r.improvement?.dice),
+                ...(zs ? [zeroShotText(r, r.main), zeroShotText(r, r.box)] : []),
                 countText(r, "n"),
                 countText(r, "excluded"),
             ];
@@ -351,6 +382,7 @@ export function comparisonTextTable(t: ComparisonTable, spread: Spread = "none")
             r.main?.strategyId ?? "",
             metricText(r, r.main, "iou", spread),
             metricText(r, r.main, "dice", spread),
+            ...(zs ? [zeroShotText(r, r.main)] : []),
             countText(r, "n"),
             countText(r, "excluded"),
         ];
@@ -374,9 +406,8 @@ export function comparisonTableHtml(t: ComparisonTable, spread: Spread = "none")
     return `${htmlTable(comparisonTextTable(t, spread), t.title)}\n${notes}`;
 }
 
-function cellCsv(cell: MetricCell | null | undefined): CsvValue[] {
+function oursCsv(cell: MetricCell | null | undefined): CsvValue[] {
     return [
-        cell?.strategyId,
         cell?.iou,
         cell?.dice,
         cell?.iouStd,
@@ -387,36 +418,71 @@ function cellCsv(cell: MetricCell | null | undefined): CsvValue[] {
         cell?.diceCI?.[1],
         cell?.n,
         cell?.excluded,
+        cell?.zeroShot?.iou,
+        cell?.zeroShot?.dice,
     ];
 }
 
-const CELL_COLUMNS = [
-    "strategy_id",
-    "iou",
-    "dice",
-    "iou_std",
-    "dice_std",
-    "iou_ci95_low",
-    "iou_ci95_high",
-    "dice_ci95_low",
-    "dice_ci95_high",
+const OURS_COLUMNS = [
+    "iou_pct",
+    "dice_pct",
+    "iou_std_pct",
+    "dice_std_pct",
+    "iou_ci95_low_pct",
+    "iou_ci95_high_pct",
+    "dice_ci95_low_pct",
+    "dice_ci95_high_pct",
     "n",
     "excluded",
+    "zeroshot_iou_pct",
+    "zeroshot_dice_pct",
 ];
 
-/** The table as CSV: one line per row, metrics in percent, unrounded (6 decimals); empty = not run or not printed. */
+/** The paper's line matching one of ours: same experiment and paper dataset, the same strategy where the paper ran several. */
+function paperRowFor(t: ComparisonTable, ours: ComparisonRow): ComparisonRow | undefined {
+    const candidates = t.rows.filter(
+        (r) => r.source === "paper" && r.experiment === ours.experiment && r.dataset === ours.paperDataset,
+    );
+    return candidates.find((r) => r.main?.strategyId === ours.main?.strategyId) ?? candidates[0];
+}
+
+/**
+ * The table as CSV, one line per configuration we ran: our numbers (`ours_*`, with spread, counts
+ * and the zero-shot baseline) and the paper's (`paper_*`) in separate columns. Metrics in percent
+ * (`_pct`), unrounded; empty = not run or not printed.
+ */
 export function comparisonTableCsv(t: ComparisonTable): string {
-    const headers = ["experiment", "dataset", "paper_dataset", "source", ...CELL_COLUMNS];
-    if (t.withBox)
+    const headers = ["experiment", "dataset", "paper_dataset", "strategy_id", ...OURS_COLUMNS.map((c) => `ours_${c}`)];
+    if (t.withBox) headers.push("box_strategy_id", ...OURS_COLUMNS.map((c) => `ours_box_${c}`));
+    headers.push("paper_strategy_id", "paper_iou_pct", "paper_dice_pct");
+    if (t.withBox) {
         headers.push(
-            ...CELL_COLUMNS.map((c) => `${c}_box`.replace("strategy_id_box", "box_strategy_id")),
-            "improvement_iou_pct",
-            "improvement_dice_pct",
+            "paper_box_iou_pct",
+            "paper_box_dice_pct",
+            "ours_improvement_iou_pct",
+            "ours_improvement_dice_pct",
+            "paper_improvement_iou_pct",
+            "paper_improvement_dice_pct",
         );
-    const rows = t.rows.map((r) => {
-        const line: CsvValue[] = [r.experiment, r.dataset, r.paperDataset, r.source, ...cellCsv(r.main)];
-        if (t.withBox) line.push(...cellCsv(r.box), r.improvement?.iou, r.improvement?.dice);
-        return line;
-    });
+    }
+    const rows = t.rows
+        .filter((r) => r.source === "ours")
+        .map((r) => {
+            const p = paperRowFor(t, r);
+            const line: CsvValue[] = [r.experiment, r.dataset, r.paperDataset, r.main?.strategyId, ...oursCsv(r.main)];
+            if (t.withBox) line.push(r.box?.strategyId, ...oursCsv(r.box));
+            line.push(p?.main?.strategyId, p?.main?.iou, p?.main?.dice);
+            if (t.withBox) {
+                line.push(
+                    p?.box?.iou,
+                    p?.box?.dice,
+                    r.improvement?.iou,
+                    r.improvement?.dice,
+                    p?.improvement?.iou,
+                    p?.improvement?.dice,
+                );
+            }
+            return line;
+        });
     return csvTable(headers, rows);
 }

@@ -40,6 +40,13 @@ export interface PerImageResult {
     iou: number | null;
 }
 
+/** The pretrained decoder's per-image results with a strategy's evaluation prompts. */
+export interface ZeroShotResult {
+    perImage: PerImageResult[];
+    /** Number of test images excluded for an empty ground truth. */
+    excluded: number;
+}
+
 /** One prompt strategy trained and evaluated on one dataset. */
 export interface StrategyResult {
     /** Strategy id, e.g. points3, points3_box, box, box_jitter5, pos50_neg50, box_centre, centroid, four_sections. */
@@ -51,6 +58,11 @@ export interface StrategyResult {
     perImage: PerImageResult[];
     /** Number of test images excluded for an empty ground truth. */
     excluded: number;
+    /**
+     * The zero-shot baseline: the pretrained (not fine-tuned) decoder evaluated with this strategy's
+     * evaluation prompts on the same test images. Absent when it was not evaluated.
+     */
+    zeroShot?: ZeroShotResult;
     /** Mean training loss per epoch. */
     lossCurve?: number[];
     /** Wall-clock training time in seconds. */

@@ -51,6 +51,18 @@ export function validateRunResults(results: RunResults): void {
                 if ((r.dice === null) !== (r.iou === null))
                     fail(`${where}: dice and iou must both be null (excluded) or both set`);
             }
+            if (s.zeroShot !== undefined) {
+                if (!Array.isArray(s.zeroShot.perImage)) fail(`${sn}: zeroShot.perImage must be an array`);
+                if (!Number.isInteger(s.zeroShot.excluded) || s.zeroShot.excluded < 0)
+                    fail(`${sn}: zeroShot.excluded must be a non-negative integer, got ${s.zeroShot.excluded}`);
+                for (const r of s.zeroShot.perImage) {
+                    const where = `${sn}, zero-shot, image "${r.imageId}"`;
+                    checkMetric(r.dice, `${where} dice`);
+                    checkMetric(r.iou, `${where} iou`);
+                    if ((r.dice === null) !== (r.iou === null))
+                        fail(`${where}: dice and iou must both be null (excluded) or both set`);
+                }
+            }
             if (s.lossCurve !== undefined && !Array.isArray(s.lossCurve))
                 fail(`${sn}: lossCurve must be an array of numbers`);
             for (const sample of s.samples ?? []) checkSample(sample, sn);

@@ -7,7 +7,7 @@
  * Layout: "SAEMB001" | u64 LE header length | JSON header | zero padding to 4096 | N x (C*E*E) fp16.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
 import { float32ToFloat16Array } from "@sam-ablate/tensor";
@@ -126,6 +126,34 @@ export class EmbeddingCache {
         if (size !== dataOffset + ids.length * per * 2) return undefined;
         const buf = loadAddon().mapFile(file, dataOffset, ids.length * per * 2);
         return new EmbeddingCache(file, header.dims, header.ids, new Uint16Array(buf));
+    }
+
+    /**
+     * Finds a complete cache in `dir` with `key` that holds every one of `ids` (in any order, among
+     * others): e.g. the cache `ablate` wrote for a dataset's train and test patches, reused to
+     * evaluate the test split. Returns undefined when none does.
+     */
+    static findContaining(dir: string, key: EmbeddingCacheKey, ids: readonly string[]): EmbeddingCache | undefined {
+        if (!existsSync(dir)) return undefined;
+        const keyHash = hashKey(key);
+        const suffix = `-${keyHash.slice(0, 16)}.saemb`;
+        for (const name of readdirSync(dir).sort()) {
+            if (!name.endsWith(suffix)) continue;
+            const file = path.join(dir, name);
+            let header: Header;
+            try {
+                header = readHeader(file).header;
+            } catch (e) {
+                if (e instanceof EmbeddingCacheError) continue;
+                throw e;
+            }
+            if (header.keyHash !== keyHash || !Array.isArray(header.ids)) continue;
+            const have = new Set(header.ids);
+            if (!ids.every((id) => have.has(id))) continue;
+            const cache = EmbeddingCache.openIfValid(file, key, header.ids);
+            if (cache) return cache;
+        }
+        return undefined;
     }
 
     /** Number of embeddings. */

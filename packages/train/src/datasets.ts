@@ -56,6 +56,16 @@ async function split(ds: PreparedDataset, entries: readonly { id: string; patien
     };
 }
 
+/** The imaging domain of a prepared dataset's manifest kind (BraTS layout: radiology; BCSS: pathology). */
+export function kindOfManifest(kind: "brats" | "bcss"): DatasetPlan["kind"] {
+    return kind === "brats" ? "radiology" : "pathology";
+}
+
+/** The imaging domain recorded in a prepared dataset folder's manifest. */
+export async function preparedKind(dir: string): Promise<DatasetPlan["kind"]> {
+    return kindOfManifest((await loadDataset(dir)).manifest.kind);
+}
+
 /** Prepares (or reuses) a plan's dataset under `<runDir>/data/<name>`. */
 export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir: string): Promise<PreparedData> {
     const base = path.join(runDir, "data", d.name);
@@ -91,6 +101,12 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
         }
     }
     const ds = await loadDataset(dir);
+    const kind = kindOfManifest(ds.manifest.kind);
+    if (kind !== d.kind) {
+        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): the plan says ${d.kind} but the manifest says ${ds.manifest.kind} (${kind})`), {
+            code: "ERR_SA_DATASET",
+        });
+    }
     const trainEntries = subset(ds.train, d.maxTrain);
     const testEntries = subset(ds.test, d.maxTest);
     if (trainEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no training patches`), { code: "ERR_SA_DATASET" });

@@ -23,6 +23,69 @@ export function embeddingKey(model: SamModel): EmbeddingCacheKey {
     };
 }
 
+/**
+ * Embeddings of the test split only, for evaluation: a cache in `cacheDir` that already holds every
+ * test image (the one `ablate` wrote for the dataset) is reused; otherwise only the test patches
+ * are encoded, into a cache of their own. `train` is not available (throws).
+ */
+export async function ensureTestEmbeddings(
+    model: SamModel,
+    data: PreparedData,
+    cacheDir: string,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+): Promise<SplitEmbeddings> {
+    const key = embeddingKey(model);
+    const ids = data.test.ids;
+    const found = EmbeddingCache.findContaining(cacheDir, key, ids);
+    const noTrain = (): Float32Array => {
+        throw new Error("ensureTestEmbeddings: the training split was not encoded");
+    };
+    if (found) return { train: noTrain, test: (i) => found.getById(ids[i] as string), file: found.file, fromCache: true };
+    const file = cacheFileName(cacheDir, `${data.name}-test-${data.fingerprint}`, key);
+    const { cache, fromCache } = await buildCache(model, file, ids, (i) => data.test.image(i), data.height, data.width, onProgress, signal);
+    return { train: noTrain, test: (i) => cache.get(i), file, fromCache };
+}
+
+async function buildCache(
+    model: SamModel,
+    file: string,
+    ids: readonly string[],
+    image: (i: number) => Promise<Uint8Array>,
+    height: number,
+    width: number,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+    batch = 1,
+): Promise<{ cache: EmbeddingCache; fromCache: boolean }> {
+    const key = embeddingKey(model);
+    const existing = EmbeddingCache.openIfValid(file, key, ids);
+    if (existing) return { cache: existing, fromCache: true };
+    const E = model.embedSize;
+    const C = model.encoder.info.embedDim;
+    const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
+    try {
+        const S = model.imgSize;
+        for (let start = 0; start < ids.length; start += batch) {
+            if (signal?.aborted) throw signal.reason ?? new Error("aborted");
+            const n = Math.min(batch, ids.length - start);
+            const input = new Float32Array(n * 3 * S * S);
+            for (let b = 0; b < n; b++) input.set(preprocessImage(await image(start + b), height, width, S).input, b * 3 * S * S);
+            const { embedding } = await model.encoder.encode(input, n);
+            const per = C * E * E;
+            for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
+            onProgress?.(start + n, ids.length);
+        }
+        writer.finish();
+    } catch (e) {
+        writer.abort();
+        throw e;
+    }
+    const cache = EmbeddingCache.openIfValid(file, key, ids);
+    if (!cache) throw new Error(`${file}: the cache just written does not validate`);
+    return { cache, fromCache: false };
+}
+
 /** Opens the dataset's cache or builds it (batches of `batch` images). */
 export async function ensureEmbeddings(
     model: SamModel,
@@ -35,38 +98,8 @@ export async function ensureEmbeddings(
     const ids = [...data.train.ids, ...data.test.ids];
     const key = embeddingKey(model);
     const file = cacheFileName(cacheDir, `${data.name}-${data.fingerprint}`, key);
-    let cache = EmbeddingCache.openIfValid(file, key, ids);
-    let fromCache = true;
-    if (!cache) {
-        fromCache = false;
-        const E = model.embedSize;
-        const C = model.encoder.info.embedDim;
-        const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
-        try {
-            const S = model.imgSize;
-            for (let start = 0; start < ids.length; start += batch) {
-                if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-                const n = Math.min(batch, ids.length - start);
-                const input = new Float32Array(n * 3 * S * S);
-                for (let b = 0; b < n; b++) {
-                    const i = start + b;
-                    const img = i < data.train.ids.length ? await data.train.image(i) : await data.test.image(i - data.train.ids.length);
-                    input.set(preprocessImage(img, data.height, data.width, S).input, b * 3 * S * S);
-                }
-                const { embedding } = await model.encoder.encode(input, n);
-                const per = C * E * E;
-                for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
-                onProgress?.(start + n, ids.length);
-            }
-            writer.finish();
-        } catch (e) {
-            writer.abort();
-            throw e;
-        }
-        cache = EmbeddingCache.openIfValid(file, key, ids);
-        if (!cache) throw new Error(`${file}: the cache just written does not validate`);
-    }
-    const c = cache;
     const nTrain = data.train.ids.length;
+    const image = (i: number) => (i < nTrain ? data.train.image(i) : data.test.image(i - nTrain));
+    const { cache: c, fromCache } = await buildCache(model, file, ids, image, data.height, data.width, onProgress, signal, batch);
     return { train: (i) => c.get(i), test: (i) => c.get(nTrain + i), file, fromCache };
 }

@@ -7,7 +7,7 @@
 import { binarize, diceIoU } from "@sam-ablate/metrics";
 import { SamFrame } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
-import type { Prompt } from "@sam-ablate/samplers";
+import { type Prompt, type PromptPlan, type PromptReport, rngFor, samplePrompt } from "@sam-ablate/samplers";
 
 export interface TestSet {
     ids: readonly string[];
@@ -35,6 +35,28 @@ export interface EvalResult {
     meanIou: number;
     /** Binary predictions of the first `keepPredictions` images (for overlays). */
     predictions: Map<string, Uint8Array>;
+}
+
+/**
+ * The evaluation prompts of a strategy on a test split: test image i gets the prompt drawn from
+ * `rngFor(evalSeed, imageId, 0, "eval")`, so a fine-tuned decoder, the pretrained decoder and every
+ * seed of a strategy are scored with the same prompts. Returns null for an empty ground truth. The
+ * sampler reports of the drawn prompts are appended to `reports` when given.
+ */
+export function evaluationPrompts(
+    data: Pick<TestSet, "ids" | "height" | "width" | "mask">,
+    plan: PromptPlan,
+    evalSeed: number,
+    reports?: PromptReport[],
+): (i: number) => Prompt | null {
+    return (i) => {
+        const mask = data.mask(i);
+        if (!mask.some((v) => v !== 0)) return null;
+        const id = data.ids[i] as string;
+        const s = samplePrompt({ width: data.width, height: data.height, data: mask }, plan, rngFor(evalSeed, id, 0, "eval"), id);
+        reports?.push(s.report);
+        return s.prompt;
+    };
 }
 
 /**

@@ -11,8 +11,15 @@ export {
     saveTrainState,
     type TrainState,
 } from "./checkpointing.js";
-export { loadPreparedForReport, type PreparedData, type PreparedSplit, prepareDataset } from "./datasets.js";
-export { embeddingKey, ensureEmbeddings, type SplitEmbeddings } from "./embed.js";
+export {
+    kindOfManifest,
+    loadPreparedForReport,
+    type PreparedData,
+    type PreparedSplit,
+    prepareDataset,
+    preparedKind,
+} from "./datasets.js";
+export { embeddingKey, ensureEmbeddings, ensureTestEmbeddings, type SplitEmbeddings } from "./embed.js";
 export {
     cacheFileName,
     canonicalJson,
@@ -22,7 +29,7 @@ export {
     EmbeddingCacheWriter,
     hashKey,
 } from "./EmbeddingCache.js";
-export { type EvalResult, evaluateDecoder, type ImageScore, type TestSet } from "./evaluate.js";
+export { type EvalResult, evaluateDecoder, evaluationPrompts, type ImageScore, type TestSet } from "./evaluate.js";
 export {
     type AblationPlan,
     type DatasetKind,
@@ -32,19 +39,25 @@ export {
     type PresetName,
     PlanError,
     paperStrategyIds,
+    parseSavePredictions,
     presetPlan,
     resolvePlan,
     strategiesFor,
     type TrainingPlan,
 } from "./plan.js";
-export { buildRunResults } from "./results.js";
+export { buildRunResults, runPerImageCsv, writeRunPerImage } from "./results.js";
 export {
     type AblationEvent,
     planFingerprint,
+    type ImageRecord,
+    type PromptCounts,
+    promptCounts,
     readStrategyRecord,
+    readZeroShotRecord,
     RunFolderError,
     type RunOptions,
     runAblation,
     type StrategyRecord,
+    type ZeroShotRecord,
 } from "./runAblation.js";
 export { epochOrder, type StepInfo, type TrainOptions, type TrainResult, TrainingDivergedError, trainDecoder, type TrainSet } from "./trainDecoder.js";

@@ -49,8 +49,16 @@ export interface AblationPlan {
     datasets: DatasetPlan[];
     strategies: string[];
     training: TrainingPlan;
-    evaluation: { seed: number; ignoreEmpty: boolean };
-    report: { samplesPerStrategy: number };
+    /**
+     * seed: the evaluation prompts' seed; ignoreEmpty: exclude empty ground truths (MONAI);
+     * zeroShot: also evaluate the pretrained decoder with every strategy's evaluation prompts.
+     */
+    evaluation: { seed: number; ignoreEmpty: boolean; zeroShot: boolean };
+    /**
+     * samplesPerStrategy: overlay figures per strategy; savePredictions: predicted masks saved as PNG
+     * per strategy and seed ("all" or the first N test images; at least the overlay samples).
+     */
+    report: { samplesPerStrategy: number; savePredictions?: number | "all" };
     /** Split seed and data generation seed. */
     seed: number;
 }
@@ -105,7 +113,7 @@ export function presetPlan(name: PresetName): AblationPlan {
         ],
         strategies: [],
         training: { ...PAPER_TRAINING },
-        evaluation: { seed: 1234, ignoreEmpty: true },
+        evaluation: { seed: 1234, ignoreEmpty: true, zeroShot: true },
         report: { samplesPerStrategy: 3 },
         seed: 0,
     };
@@ -226,18 +234,23 @@ export function resolvePlan(input: unknown): AblationPlan {
         }
     }
     if (o.evaluation !== undefined) {
-        const e = obj(o.evaluation, "evaluation", "{seed?, ignoreEmpty?}");
-        checkKeys(e, ["seed", "ignoreEmpty"], "evaluation");
+        const e = obj(o.evaluation, "evaluation", "{seed?, ignoreEmpty?, zeroShot?}");
+        checkKeys(e, ["seed", "ignoreEmpty", "zeroShot"], "evaluation");
         if (e.seed !== undefined) plan.evaluation.seed = num(e.seed, "evaluation.seed", 0, 2 ** 32 - 1, true);
         if (e.ignoreEmpty !== undefined) {
             if (typeof e.ignoreEmpty !== "boolean") fail("evaluation.ignoreEmpty", `expected true or false, got ${quote(e.ignoreEmpty)}`);
             plan.evaluation.ignoreEmpty = e.ignoreEmpty;
         }
+        if (e.zeroShot !== undefined) {
+            if (typeof e.zeroShot !== "boolean") fail("evaluation.zeroShot", `expected true or false, got ${quote(e.zeroShot)}`);
+            plan.evaluation.zeroShot = e.zeroShot;
+        }
     }
     if (o.report !== undefined) {
-        const r = obj(o.report, "report", "{samplesPerStrategy?}");
-        checkKeys(r, ["samplesPerStrategy"], "report");
+        const r = obj(o.report, "report", "{samplesPerStrategy?, savePredictions?}");
+        checkKeys(r, ["samplesPerStrategy", "savePredictions"], "report");
         if (r.samplesPerStrategy !== undefined) plan.report.samplesPerStrategy = num(r.samplesPerStrategy, "report.samplesPerStrategy", 0, 100, true);
+        if (r.savePredictions !== undefined) plan.report.savePredictions = parseSavePredictions(r.savePredictions, "report.savePredictions");
     }
     // A plan-level strategy list applies to datasets that do not name their own.
     if (o.strategies !== undefined) {
@@ -246,6 +259,14 @@ export function resolvePlan(input: unknown): AblationPlan {
     }
     for (const d of plan.datasets) strategiesFor(plan, d);
     return plan;
+}
+
+/** "all" or a non-negative integer (a number or its decimal text, as given on a command line). */
+export function parseSavePredictions(v: unknown, field = "--save-predictions"): number | "all" {
+    if (v === "all") return "all";
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) fail(field, `expected "all" or a non-negative integer, got ${quote(v)}`);
+    return n;
 }
 
 function resolveDataset(v: unknown, field: string): DatasetPlan {

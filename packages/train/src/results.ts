@@ -5,10 +5,33 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { readLabelImage } from "@sam-ablate/image-io";
 import type { DatasetResults, RunResults, Sample, StrategyResult } from "@sam-ablate/report";
+import { writeFileAtomicSync } from "./atomic.js";
 import type { PreparedData } from "./datasets.js";
-import type { AblationPlan } from "./plan.js";
-import type { StrategyRecord } from "./runAblation.js";
+import { type AblationPlan as Plan, strategiesFor } from "./plan.js";
+import { csvCell, PER_IMAGE_COLUMNS, perImageCells, readZeroShotRecord, type StrategyRecord } from "./runAblation.js";
+
+/** A saved prediction (PNG, 0 / 255; older runs: raw 0/1 bytes), or undefined when none was saved. */
+async function readPrediction(
+    dir: string,
+    imageId: string,
+    width: number,
+    height: number,
+): Promise<Uint8Array | undefined> {
+    const png = path.join(dir, `${imageId}.png`);
+    if (existsSync(png)) {
+        const img = await readLabelImage(png);
+        if (img.width !== width || img.height !== height) return undefined;
+        return img.data.map((v) => (v ? 1 : 0));
+    }
+    const bin = path.join(dir, `${imageId}.bin`);
+    if (existsSync(bin)) {
+        const data = new Uint8Array(readFileSync(bin));
+        return data.length === width * height ? data : undefined;
+    }
+    return undefined;
+}
 
 function notesFor(recs: StrategyRecord[]): string[] {
     const notes: string[] = [];
@@ -22,16 +45,25 @@ function notesFor(recs: StrategyRecord[]): string[] {
     if (summary && typeof summary === "object") {
         const c = summary.centroidOutsideMask as { count?: number; of?: number } | undefined;
         if (c && typeof c.count === "number" && typeof c.of === "number" && c.of > 0) {
-            notes.push(`centroid outside the mask in ${c.count} of ${c.of} test images (${((100 * c.count) / c.of).toFixed(1)}%)`);
+            notes.push(
+                `centroid outside the mask in ${c.count} of ${c.of} test images (${((100 * c.count) / c.of).toFixed(1)}%)`,
+            );
         }
         const j = summary.jitterIoU as { mean?: number } | undefined;
-        if (j && typeof j.mean === "number") notes.push(`mean IoU of the jittered box with the tight box: ${j.mean.toFixed(3)}`);
+        if (j && typeof j.mean === "number")
+            notes.push(`mean IoU of the jittered box with the tight box: ${j.mean.toFixed(3)}`);
     }
     return notes;
 }
 
 /** Builds the report input from the run's records. */
-export async function buildRunResults(plan: AblationPlan, records: StrategyRecord[], data: PreparedData[], runDir: string, createdBy: string): Promise<RunResults> {
+export async function buildRunResults(
+    plan: Plan,
+    records: StrategyRecord[],
+    data: PreparedData[],
+    runDir: string,
+    createdBy: string,
+): Promise<RunResults> {
     const datasets: DatasetResults[] = [];
     for (const d of plan.datasets) {
         const prep = data.find((p) => p.name === d.name);
@@ -51,15 +83,21 @@ export async function buildRunResults(plan: AblationPlan, records: StrategyRecor
             if (prep) {
                 for (const s of first.samples) {
                     const i = prep.test.ids.indexOf(s.imageId);
-                    const predFile = path.join(runDir, "results", d.name, id, `seed${first.seed}`, "predictions", `${s.imageId}.bin`);
-                    if (i < 0 || !existsSync(predFile) || s.dice === null) continue;
+                    if (i < 0 || s.dice === null) continue;
+                    const pred = await readPrediction(
+                        path.join(runDir, "results", d.name, id, `seed${first.seed}`, "predictions"),
+                        s.imageId,
+                        prep.width,
+                        prep.height,
+                    );
+                    if (!pred) continue;
                     const sample: Sample = {
                         imageId: s.imageId,
                         width: prep.width,
                         height: prep.height,
                         image: await prep.test.image(i),
                         gt: prep.test.mask(i),
-                        pred: new Uint8Array(readFileSync(predFile)),
+                        pred,
                         points: s.prompt.points.map(([x, y]) => [x, y] as [number, number]),
                         labels: [...s.prompt.labels],
                         dice: s.dice,
@@ -68,9 +106,11 @@ export async function buildRunResults(plan: AblationPlan, records: StrategyRecor
                     samples.push(sample);
                 }
             }
+            const zs = readZeroShotRecord(runDir, d.name, id);
             strategies.push({
                 id,
                 label: first.label,
+                ...(zs ? { zeroShot: { perImage: zs.perImage, excluded: zs.excluded } } : {}),
                 seeds: rs.map((r) => r.seed),
                 perImage,
                 excluded: first.excluded,
@@ -89,4 +129,33 @@ export async function buildRunResults(plan: AblationPlan, records: StrategyRecor
         });
     }
     return { title: `sam-ablate: ${plan.name}`, createdBy, config: plan, datasets };
+}
+
+/**
+ * The run's per-image results in long format, one line per (dataset, strategy, decoder, seed, test
+ * image): `decoder` is "fine-tuned" (with its training seed) or "zero-shot" (the pretrained decoder,
+ * no seed); metrics in percent; prompt make-up per image. Returns the CSV text.
+ */
+export function runPerImageCsv(plan: Plan, records: readonly StrategyRecord[], runDir: string): string {
+    const lines = [["dataset", "strategy", "decoder", "seed", ...PER_IMAGE_COLUMNS].join(",")];
+    const row = (dataset: string, strategy: string, decoder: string, seed: string, cells: string[]) =>
+        lines.push([dataset, strategy, decoder, seed, ...cells].map(csvCell).join(","));
+    for (const d of plan.datasets) {
+        for (const s of strategiesFor(plan, d)) {
+            const zs = readZeroShotRecord(runDir, d.name, s.id);
+            if (zs) for (const p of zs.perImage) row(d.name, s.id, "zero-shot", "", perImageCells(p));
+            for (const r of records) {
+                if (r.dataset !== d.name || r.strategy !== s.id) continue;
+                for (const p of r.perImage) row(d.name, s.id, "fine-tuned", String(r.seed), perImageCells(p));
+            }
+        }
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+/** Writes {@link runPerImageCsv} to `<runDir>/per-image.csv` (atomically); returns the path. */
+export function writeRunPerImage(plan: Plan, records: readonly StrategyRecord[], runDir: string): string {
+    const file = path.join(runDir, "per-image.csv");
+    writeFileAtomicSync(file, runPerImageCsv(plan, records, runDir));
+    return file;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { type AblationPlan, PRESETS, type PresetName, presetPlan, resolvePlan } from "@sam-ablate/train";
+import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, presetPlan, resolvePlan } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
 import { runPlan } from "../runPlan.js";
@@ -15,6 +15,8 @@ export interface AblateArgs {
     seeds?: number[];
     "cache-dir"?: string;
     effort?: string;
+    "save-predictions"?: string;
+    "zero-shot"?: boolean;
     json: boolean;
     threads?: number;
 }
@@ -68,6 +70,8 @@ export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan"
     else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
     if (argv.backend) out.backend = argv.backend;
     if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
+    if (argv["save-predictions"] !== undefined) out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
+    if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
     return resolvePlan({ ...out, extends: undefined, datasets: out.datasets, training: out.training, evaluation: out.evaluation, report: out.report });
 }
 
@@ -83,6 +87,8 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, describe: "compute backend (auto: CUDA when available)" })
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
+            .option("save-predictions", { type: "string", describe: "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)" })
+            .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
             .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
             .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")

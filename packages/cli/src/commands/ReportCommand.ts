@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { renderReport, summaryText } from "@sam-ablate/report";
-import { type AblationPlan, buildRunResults, loadPreparedForReport, readStrategyRecord, strategiesFor } from "@sam-ablate/train";
+import { type AblationPlan, buildRunResults, loadPreparedForReport, readStrategyRecord, strategiesFor, writeRunPerImage } from "@sam-ablate/train";
 import { CliError } from "../errors.js";
 import { loadEffort } from "../runPlan.js";
 import { VERSION } from "../version.js";
@@ -36,6 +36,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         if (records.length === 0) throw new CliError(`${argv.run}: no finished strategy yet`, "ERR_SA_RUN_FOLDER");
         const data = await loadPreparedForReport(plan, argv.run);
         const results = await buildRunResults(plan, records, data, argv.run, `sam-ablate ${VERSION}`);
+        writeRunPerImage(plan, records, argv.run);
         const reportDir = path.join(argv.run, "report");
         const effort = loadEffort(argv.effort);
         await renderReport(results, reportDir, effort ? { effort } : {});
