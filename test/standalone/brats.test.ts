@@ -256,12 +256,12 @@ test("bad options are rejected before any work", async () => {
         /minTumourPixels must be an integer/,
     );
     await expectData(
-        prepareBrats({ inputDir: input, outDir: path.join(root, "x"), patterns: { seg: "seg" } }),
-        /pattern for 'seg' must be a string containing \{case\}/,
+        prepareBrats({ inputDir: input, outDir: path.join(root, "x"), imagePattern: "{case}/x.nii", labelPattern: "seg" }),
+        /--label-pattern must contain \{case\}/,
     );
     await expectData(
         prepareBrats({ inputDir: path.join(root, "nowhere"), outDir: path.join(root, "x") }),
-        /nowhere: cannot list the BraTS input folder/,
+        /nowhere: input folder not found/,
     );
 });
 

@@ -16,6 +16,8 @@ const SAMPLES: Record<NiftiDatatype, number[]> = {
     uint16: [0, 1, 40000, 65535, 7, 300],
     int32: [-2147483648, -1, 0, 1, 2147483647, 16777217],
     uint32: [0, 1, 4294967295, 3000000000, 7, 300],
+    int64: [-(2 ** 40), -1, 0, 1, 2 ** 45, 16777216],
+    uint64: [0, 1, 2 ** 50, 3000000000, 7, 300],
     float32: [-1.5, 0, 0.1, 3.4e38, -7.25, 1e-20],
     float64: [-1.5, 0, 0.1, 1e300, -7.25, 1e-20],
 };
@@ -125,14 +127,20 @@ test("x varies fastest, then y, then z", () => {
     assert.is(at(0, 0, 1), 12);
 });
 
-test("4-D with one time point is read; more time points are rejected", () => {
-    const bytes = encodeNifti({ dims: [2, 2, 1], data: [1, 2, 3, 4], datatype: "uint8" });
+test("4-D stacks are read channel after channel; 5-D data is rejected", () => {
+    const bytes = encodeNifti({ dims: [2, 2, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], datatype: "uint8" });
     const view = new DataView(bytes.buffer);
     view.setInt16(40, 4, true);
-    view.setInt16(48, 1, true);
-    assert.equal(parseNifti(bytes).dims, [2, 2, 1]);
+    view.setInt16(46, 1, true);
     view.setInt16(48, 3, true);
-    expectError(() => parseNifti(bytes, "fmri.nii"), /fmri\.nii: .*dim\[4\] = 3 .*time points/);
+    const v = parseNifti(bytes);
+    assert.equal(v.dims, [2, 2, 1]);
+    assert.is(v.channels, 3);
+    assert.equal(Array.from(v.data.subarray(8, 12)), [9, 10, 11, 12]);
+    view.setInt16(40, 5, true);
+    view.setInt16(48, 1, true);
+    view.setInt16(50, 3, true);
+    expectError(() => parseNifti(bytes, "fmri.nii"), /fmri\.nii: .*dim\[5\] = 3 .*not supported/);
 });
 
 test("truncated voxel data names the file and the sizes", async () => {
@@ -200,8 +208,8 @@ test("a wrong sizeof_hdr is rejected", () => {
 
 test("unsupported datatypes are named by code", () => {
     const bytes = encodeNifti({ dims: [1, 1, 1], data: [0], datatype: "float64" });
-    new DataView(bytes.buffer).setInt16(70, 1024, true);
-    expectError(() => parseNifti(bytes, "big.nii"), /big\.nii: unsupported datatype 1024 \(int64\)/);
+    new DataView(bytes.buffer).setInt16(70, 1536, true);
+    expectError(() => parseNifti(bytes, "big.nii"), /big\.nii: unsupported datatype 1536 \(float128\)/);
     new DataView(bytes.buffer).setInt16(70, 128, true);
     expectError(() => parseNifti(bytes), /unsupported datatype 128 \(rgb24\)/);
     new DataView(bytes.buffer).setInt16(70, 3, true);

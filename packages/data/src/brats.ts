@@ -1,10 +1,15 @@
-import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { DataError, errorText } from "./errors.js";
-import { DEFAULT_MR_INTENSITY, type MrIntensityOptions, normaliseMr } from "./intensity.js";
+import { DataError } from "./errors.js";
+import {
+    DEFAULT_MR_INTENSITY,
+    type IntensityReference,
+    intensityProfile,
+    type MrIntensityOptions,
+    normaliseWindow,
+} from "./intensity.js";
 import type { JsonValue, SourceEntry } from "./manifest.js";
+import { CANONICAL_AXES, canonicalReorientation, checkSameGrid, reorientVolume } from "./nifti/geometry.js";
 import { readNifti } from "./nifti/read.js";
-import type { NiftiVolume } from "./nifti/types.js";
 import {
     checkInteger,
     type PrepareCommonOptions,
@@ -18,85 +23,129 @@ import {
     splitSettings,
     type UnsplitPatch,
 } from "./prepare-common.js";
-
-/** File-name templates of BraTS 2020: `{case}` is the patient folder's name. */
-export const BRATS_DEFAULT_PATTERNS: Readonly<Record<string, string>> = {
-    flair: "{case}_flair",
-    t1: "{case}_t1",
-    t1ce: "{case}_t1ce",
-    t2: "{case}_t2",
-    seg: "{case}_seg",
-};
+import {
+    type ChannelSource,
+    canonicalModality,
+    detectRadiologyLayout,
+    type LabelConvention,
+    type RadiologyCase,
+    REGION_LABELS,
+    type TumourRegion,
+} from "./radiology-layouts.js";
 
 /** How 240x240 slices are placed in the larger patch. */
 export type PaddingMode = "symmetric" | "end";
 
 /** Options of prepareBrats. */
 export interface BratsOptions extends PrepareCommonOptions {
-    /** Folder of patient folders (BraTS 2020: BraTS20_Training_001/ ...). */
+    /**
+     * The dataset folder: BraTS 2020/2021/2023+ case folders, a Decathlon task or an nnU-Net raw
+     * dataset (detected), or any layout described by imagePattern and labelPattern.
+     */
     inputDir: string;
     /**
-     * Modality copied to the 3 channels (default "flair"), or three modality names, one per channel.
+     * Modality copied to the 3 channels (default "flair"), or three names, one per channel. BraTS 2020
+     * names (flair, t1, t1ce, t2) or the dataset's own (t2f, t1n, t1c, t2w, T1gd ...).
      */
     modality?: string | [string, string, string];
-    /**
-     * File-name templates by modality and "seg" (merged over BRATS_DEFAULT_PATTERNS). A template
-     * without extension matches `.nii.gz`, then `.nii`; one ending in .nii or .nii.gz matches exactly.
-     */
-    patterns?: Record<string, string>;
-    /** Label values that count as tumour, or "nonzero" for whole tumour (default: every label > 0). */
+    /** Image path with {case} and * (folders), relative to inputDir; with labelPattern, replaces detection. */
+    imagePattern?: string;
+    /** Label path with {case}, relative to inputDir. */
+    labelPattern?: string;
+    /** For 4-D images of a custom layout: the channel index (one for all three, or three). */
+    channel?: number[];
+    /** Label values that count as tumour, or "nonzero" (default: every label > 0). */
     tumourLabels?: number[] | "nonzero";
+    /** A BraTS region instead of tumourLabels: whole tumour, tumour core or enhancing tumour. */
+    region?: TumourRegion;
+    /** Label convention of `region` (default: the layout's: 2020 for BraTS 2020/2021, 2023 for 2023+, dataset.json otherwise). */
+    labelConvention?: LabelConvention;
     /** Minimum tumour pixels for an axial slice to become a patch (default 100). */
     minTumourPixels?: number;
     /** Percentile window of the per-volume intensity normalisation (default 0.5 / 99.5). */
     intensity?: Partial<MrIntensityOptions>;
+    /**
+     * Voxels the window is taken over: "auto" (default) takes MedSAM's positive voxels for raw volumes
+     * and the non-background voxels for normalised ones (negative values, or a constant non-zero background).
+     */
+    intensityReference?: "auto" | IntensityReference;
     /** "symmetric" centres the slice (240 -> 8 px each side, default); "end" pads bottom and right. */
     padding?: PaddingMode;
     /** Patch side (default 256); slices larger than this are an error. */
     patchSize?: number;
-    /** Skip patient folders with a missing file (with a warning) instead of failing (default false). */
+    /** Skip cases with a missing file (with a warning) instead of failing (default false). */
     skipIncomplete?: boolean;
 }
 
 /** Orientation statement written into BraTS manifests. */
 export const BRATS_ORIENTATION =
-    "patch column = first NIfTI voxel index (i, x), patch row = second voxel index (j, y), one patch per third index (k, z, axial); " +
-    "no flips or rotations (the array layout of SimpleITK's GetArrayFromImage(img)[k], as MedSAM uses); the slice is padded with zeros into the patch";
+    "volumes are brought into the canonical voxel orientation L, P, S (axis 0 toward the patient's left, axis 1 toward posterior, " +
+    "axis 2 toward superior; BraTS's own, so BraTS volumes are used as stored) from their sform/qform; then patch column = axis 0, " +
+    "patch row = axis 1, one patch per axial slice (axis 2); the slice is padded with zeros into the patch";
 
-interface CaseFiles {
-    id: string;
-    dir: string;
-    images: string[];
-    label: string;
-}
+const INTENSITY_REFERENCES = ["auto", "positive", "nonzero", "foreground", "all"] as const;
+const REGIONS = ["wt", "tc", "et"] as const;
+const CONVENTIONS = ["2015", "2020", "2023", "msd"] as const;
 
 /**
- * Prepares BraTS patches: for every patient folder, the axial slices whose tumour area reaches
+ * Prepares radiology patches: for every case, the axial slices whose tumour area reaches
  * minTumourPixels become 256x256 RGB patches (MedSAM MR normalisation of the chosen modality,
  * copied to 3 channels, zero-padded) with binary tumour masks; patients are split 80:20.
  */
 export async function prepareBrats(options: BratsOptions): Promise<PrepareResult> {
     const patchSize = checkInteger("patchSize", options.patchSize ?? 256, 1, 8192);
     const minTumourPixels = checkInteger("minTumourPixels", options.minTumourPixels ?? 100, 1);
-    const modalities = resolveModalities(options.modality ?? "flair");
-    const patterns: Record<string, string> = { ...BRATS_DEFAULT_PATTERNS, ...(options.patterns ?? {}) };
-    for (const m of [...new Set(modalities), "seg"]) {
-        const p = patterns[m];
-        if (typeof p !== "string" || !p.includes("{case}")) {
-            throw new DataError(
-                "ERR_SA_DATA",
-                `pattern for '${m}' must be a string containing {case}, got ${JSON.stringify(p)}`,
-            );
-        }
+    const requested = resolveModalities(options.modality ?? "flair");
+    if (options.region !== undefined && !(REGIONS as readonly string[]).includes(options.region)) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `region must be one of ${REGIONS.join(", ")}, got ${JSON.stringify(options.region)}`,
+        );
     }
-    const tumourLabels = options.tumourLabels ?? "nonzero";
     if (
-        tumourLabels !== "nonzero" &&
-        (!Array.isArray(tumourLabels) || tumourLabels.length === 0 || !tumourLabels.every(Number.isInteger))
+        options.labelConvention !== undefined &&
+        !(CONVENTIONS as readonly string[]).includes(options.labelConvention)
     ) {
         throw new DataError(
             "ERR_SA_DATA",
-            `tumourLabels must be "nonzero" or a non-empty list of integers, got ${JSON.stringify(tumourLabels)}`,
+            `labelConvention must be one of ${CONVENTIONS.join(", ")}, got ${JSON.stringify(options.labelConvention)}`,
+        );
+    }
+    if (options.region !== undefined && options.tumourLabels !== undefined) {
+        throw new DataError("ERR_SA_DATA", "give either tumourLabels or region, not both");
+    }
+    const tumourOption = options.tumourLabels ?? "nonzero";
+    if (
+        tumourOption !== "nonzero" &&
+        (!Array.isArray(tumourOption) || tumourOption.length === 0 || !tumourOption.every(Number.isInteger))
+    ) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `tumourLabels must be "nonzero" or a non-empty list of integers, got ${JSON.stringify(tumourOption)}`,
+        );
+    }
+    const reference = options.intensityReference ?? "auto";
+    if (!(INTENSITY_REFERENCES as readonly string[]).includes(reference)) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `intensityReference must be one of ${INTENSITY_REFERENCES.join(", ")}, got ${JSON.stringify(reference)}`,
+        );
+    }
+    const custom =
+        options.imagePattern !== undefined || options.labelPattern !== undefined
+            ? {
+                  image: options.imagePattern ?? "",
+                  label: options.labelPattern ?? "",
+                  ...(options.channel ? { channels: options.channel } : {}),
+              }
+            : undefined;
+    if (options.channel && !(options.channel.length === 1 || options.channel.length === 3)) {
+        throw new DataError("ERR_SA_DATA", `channel takes one index or three, got ${options.channel.length}`);
+    }
+    if (options.channel && !options.channel.every((c) => Number.isInteger(c) && c >= 0)) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `channel indices must be integers >= 0, got ${JSON.stringify(options.channel)}`,
         );
     }
     const intensity: MrIntensityOptions = { ...DEFAULT_MR_INTENSITY, ...(options.intensity ?? {}) };
@@ -106,28 +155,77 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
     const skipIncomplete = options.skipIncomplete ?? false;
     const inputDir = path.resolve(options.inputDir);
 
-    const settings: Record<string, JsonValue> = {
-        modalities,
-        patterns: Object.fromEntries([...new Set(modalities), "seg"].map((m) => [m, patterns[m] as string])),
-        tumourLabels: tumourLabels === "nonzero" ? "nonzero" : [...tumourLabels].sort((a, b) => a - b),
-        minTumourPixels,
-        intensity: { method: "medsam-mr-percentile-clip", reference: "voxels > 0", ...intensity },
-        padding,
-        patchSize,
-        skipIncomplete,
-        split: splitSettings(options),
-    };
-    const isTumour =
-        tumourLabels === "nonzero"
-            ? (v: number) => v > 0
-            : (() => {
-                  const set = new Set(tumourLabels);
-                  return (v: number) => set.has(v);
-              })();
-
     return runPreparation("brats", patchSize, options, async (ctx) => {
-        const cases = await findCases(inputDir, modalities, patterns, skipIncomplete, ctx);
-        const caseSettings = { inputDir, modalities, isTumour, minTumourPixels, intensity, padding, patchSize };
+        const detected = await detectRadiologyLayout(inputDir, custom);
+        // Custom layouts name their channels themselves (image, or channel<i> for 4-D files).
+        const modalities = custom
+            ? custom.channels?.length
+                ? (custom.channels.length === 1
+                      ? [0, 0, 0].map(() => custom.channels?.[0] as number)
+                      : custom.channels
+                  ).map((c) => `channel${c}`)
+                : ["image", "image", "image"]
+            : requested.map(canonicalModality);
+        const cases: RadiologyCase[] = [];
+        for (const c of detected.cases) {
+            const missing = modalities.find((m) => !c.channels[m]);
+            if (missing) {
+                const message = `${c.dir}: no ${missing} file for ${c.id} (it has ${Object.keys(c.channels).join(", ") || "none"})`;
+                if (!skipIncomplete) throw new DataError("ERR_SA_DATA", message);
+                ctx.warn(`${message}; patient skipped`);
+                continue;
+            }
+            cases.push(c);
+        }
+        for (const m of detected.incomplete) {
+            if (!skipIncomplete) throw new DataError("ERR_SA_DATA", m);
+            ctx.warn(`${m}; patient skipped`);
+        }
+        if (cases.length === 0)
+            throw new DataError("ERR_SA_DATA", `${inputDir}: no complete cases found (${detected.layout} layout)`);
+        const convention = options.labelConvention ?? detected.convention;
+        const tumourLabels: number[] | "nonzero" = options.region
+            ? [...REGION_LABELS[convention][options.region]]
+            : tumourOption;
+        const isTumour =
+            tumourLabels === "nonzero"
+                ? (v: number) => v > 0
+                : (() => {
+                      const set = new Set(tumourLabels);
+                      return (v: number) => set.has(v);
+                  })();
+        const settings: Record<string, JsonValue> = {
+            layout: detected.layout,
+            ...(detected.variant ? { variant: detected.variant } : {}),
+            ...(custom
+                ? {
+                      imagePattern: custom.image,
+                      labelPattern: custom.label,
+                      ...(custom.channels ? { channel: custom.channels } : {}),
+                  }
+                : {}),
+            modalities,
+            labelConvention: convention,
+            ...(options.region ? { region: options.region } : {}),
+            tumourLabels: tumourLabels === "nonzero" ? "nonzero" : [...tumourLabels].sort((a, b) => a - b),
+            minTumourPixels,
+            intensity: { method: "medsam-mr-percentile-clip", reference, ...intensity },
+            orientation: CANONICAL_AXES,
+            padding,
+            patchSize,
+            skipIncomplete,
+            split: splitSettings(options),
+        };
+        const caseSettings = {
+            inputDir,
+            modalities,
+            isTumour,
+            minTumourPixels,
+            intensity,
+            reference,
+            padding,
+            patchSize,
+        };
         const { sources, patches } = await prepareSources(cases, ctx, (c, usedIds) =>
             prepareCase(c, caseSettings, ctx, usedIds),
         );
@@ -155,97 +253,49 @@ function resolveModalities(modality: string | string[]): string[] {
     );
 }
 
-async function findCases(
-    inputDir: string,
-    modalities: string[],
-    patterns: Record<string, string>,
-    skipIncomplete: boolean,
-    ctx: PrepareContext,
-): Promise<CaseFiles[]> {
-    let entries: string[];
-    try {
-        entries = (await readdir(inputDir)).sort();
-    } catch (err) {
-        throw new DataError("ERR_SA_DATA", `${inputDir}: cannot list the BraTS input folder (${errorText(err)})`, {
-            cause: err,
-        });
-    }
-    const cases: CaseFiles[] = [];
-    for (const name of entries) {
-        if (name.startsWith(".")) continue;
-        const dir = path.join(inputDir, name);
-        if (!(await stat(dir)).isDirectory()) continue;
-        const files = await readdir(dir);
-        const present = new Set(files);
-        const resolve = (role: string): string | undefined => {
-            const candidates = candidateNames(patterns[role] as string, name);
-            const found = candidates.find((f) => present.has(f));
-            if (found) return path.join(dir, found);
-            const message = `${dir}: no ${role} file (looked for ${candidates.join(" or ")})`;
-            if (!skipIncomplete) throw new DataError("ERR_SA_DATA", message);
-            ctx.warn(`${message}; patient skipped`);
-            return undefined;
-        };
-        const label = resolve("seg");
-        if (!label) continue;
-        const images: string[] = [];
-        for (const m of modalities) {
-            const f = resolve(m);
-            if (!f) break;
-            images.push(f);
-        }
-        if (images.length !== modalities.length) continue;
-        cases.push({ id: name, dir, images, label });
-    }
-    if (cases.length === 0) throw new DataError("ERR_SA_DATA", `${inputDir}: no complete patient folders found`);
-    return cases;
-}
-
-function candidateNames(template: string, caseId: string): string[] {
-    const name = template.split("{case}").join(caseId);
-    if (name.endsWith(".nii") || name.endsWith(".nii.gz")) return [name];
-    return [`${name}.nii.gz`, `${name}.nii`];
-}
-
 interface CaseSettings {
     inputDir: string;
     modalities: string[];
     isTumour: (label: number) => boolean;
     minTumourPixels: number;
     intensity: MrIntensityOptions;
+    reference: "auto" | IntensityReference;
     padding: PaddingMode;
     patchSize: number;
 }
 
+/** Share of the non-background voxels the positive-voxel rule may drop before a warning. */
+const POSITIVE_RULE_WARN_FRACTION = 0.2;
+
 async function prepareCase(
-    c: CaseFiles,
+    c: RadiologyCase,
     s: CaseSettings,
     ctx: PrepareContext,
     usedIds: Set<string>,
 ): Promise<PreparedSource> {
-    const uniqueImages = [...new Set(c.images)];
-    const [label, ...volumes] = await Promise.all([readNifti(c.label), ...uniqueImages.map((f) => readNifti(f))]);
-    const [X, Y, Z] = (label as NiftiVolume).dims;
-    for (const [i, v] of volumes.entries()) {
-        if (v.dims[0] !== X || v.dims[1] !== Y || v.dims[2] !== Z) {
-            throw new DataError(
-                "ERR_SA_DATA",
-                `label volume ${c.label} has shape ${X}x${Y}x${Z} but image ${uniqueImages[i]} has shape ${v.dims.join("x")}`,
-            );
-        }
+    const label = await readNifti(c.label);
+    if (label.channels !== 1) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `${c.label}: a label volume must be 3-D, this one has ${label.channels} channels`,
+        );
     }
+    const grid = canonicalReorientation(label.header);
+    const rawDims = label.dims;
+    checkIntegralLabels(label.data, rawDims, c.label);
+    const { data: labelData, dims } = reorientVolume(label.data, rawDims, grid);
+    const [X, Y, Z] = dims;
     const P = s.patchSize;
     if (X > P || Y > P) {
         throw new DataError("ERR_SA_DATA", `${c.label}: slices are ${X}x${Y}, larger than the patch size ${P}`);
     }
     const sliceSize = X * Y;
     const tumour = new Uint8Array(X * Y * Z);
-    const labelData = (label as NiftiVolume).data;
     const areas = new Array<number>(Z).fill(0);
     for (let z = 0; z < Z; z++) {
         let area = 0;
         for (let i = z * sliceSize, end = i + sliceSize; i < end; i++) {
-            if (s.isTumour(Math.round(labelData[i] as number))) {
+            if (s.isTumour(labelData[i] as number)) {
                 tumour[i] = 1;
                 area++;
             }
@@ -253,16 +303,62 @@ async function prepareCase(
         areas[z] = area;
     }
     const keptSlices = areas.flatMap((a, z) => (a >= s.minTumourPixels ? [z] : []));
-    const channelsByFile = new Map<string, { data: Uint8Array; lower: number; upper: number }>();
+    // Each file is read once (a 4-D file serves several channels); each used channel is normalised once.
+    const sources = [...new Set(s.modalities)].map((m) => ({ m, src: c.channels[m] as ChannelSource }));
+    const files = [...new Set(sources.map((x) => x.src.file))];
+    const normalised = new Map<string, Uint8Array>();
     const intensityDetails: JsonValue[] = [];
-    for (const [i, v] of volumes.entries()) {
-        const file = uniqueImages[i] as string;
-        const norm = normaliseMr(v.data, s.intensity);
-        if (norm.positiveVoxels === 0) ctx.warn(`${file}: no positive voxels; the image is blank`);
-        channelsByFile.set(file, norm);
-        intensityDetails.push({ file: relativeSource(s.inputDir, file), lower: norm.lower, upper: norm.upper });
+    for (const file of files) {
+        const v = await readNifti(file);
+        checkSameGrid({ file, dims: v.dims, header: v.header }, { file: c.label, dims: rawDims, header: label.header });
+        for (const { m, src } of sources.filter((x) => x.src.file === file)) {
+            const ch = src.channel;
+            if (ch === undefined && v.channels > 1) {
+                throw new DataError(
+                    "ERR_SA_DATA",
+                    `${file}: a 4-D volume with ${v.channels} channels; choose one (--channel)`,
+                );
+            }
+            if (ch !== undefined && ch >= v.channels) {
+                throw new DataError(
+                    "ERR_SA_DATA",
+                    `${file}: channel ${ch} asked for ${m}, the file has ${v.channels} (0-${v.channels - 1})`,
+                );
+            }
+            const n = rawDims[0] * rawDims[1] * rawDims[2];
+            const raw = ch === undefined ? v.data : v.data.subarray(ch * n, (ch + 1) * n);
+            const volume = reorientVolume(raw, rawDims, grid).data;
+            const profile = intensityProfile(volume, dims);
+            const reference: IntensityReference =
+                s.reference === "auto" ? (profile.raw ? "positive" : "foreground") : s.reference;
+            const w = normaliseWindow(volume, dims, reference, s.intensity, profile);
+            const dropped =
+                profile.foregroundVoxels > 0 ? 1 - profile.positiveForegroundVoxels / profile.foregroundVoxels : 0;
+            const where = `${file}${ch !== undefined ? ` (channel ${ch})` : ""}`;
+            if (w.referenceVoxels === 0)
+                ctx.warn(`${where}: no voxels in the intensity reference (${reference}); the image is blank`);
+            if (reference === "positive" && dropped > POSITIVE_RULE_WARN_FRACTION) {
+                ctx.warn(
+                    `${where}: the positive-voxel window leaves out ${(dropped * 100).toFixed(1)}% of the non-background voxels ` +
+                        "(already normalised?); --intensity-reference foreground takes them in",
+                );
+            }
+            normalised.set(m, w.data);
+            intensityDetails.push({
+                file: relativeSource(s.inputDir, file),
+                ...(ch !== undefined ? { channel: ch } : {}),
+                modality: m,
+                detected: profile.raw ? "raw" : "normalised",
+                background: profile.background,
+                reference,
+                referenceVoxels: w.referenceVoxels,
+                positiveRuleDrops: Number(dropped.toFixed(4)),
+                lower: w.lower,
+                upper: w.upper,
+            });
+        }
     }
-    const channels = c.images.map((f) => (channelsByFile.get(f) as { data: Uint8Array }).data);
+    const channels = s.modalities.map((m) => normalised.get(m) as Uint8Array);
     const ox = s.padding === "symmetric" ? Math.floor((P - X) / 2) : 0;
     const oy = s.padding === "symmetric" ? Math.floor((P - Y) / 2) : 0;
     const caseId = safeId(c.id);
@@ -290,24 +386,46 @@ async function prepareCase(
             }
         }
         const sha256 = await ctx.writer.write(id, image, mask);
-        patches.push({ id, patient: c.id, source: c.id, position: { z }, tumourPixels: areas[z] as number, sha256 });
+        patches.push({
+            id,
+            patient: c.patient,
+            source: c.id,
+            position: { z },
+            tumourPixels: areas[z] as number,
+            sha256,
+        });
     }
     const modalityFiles: Record<string, string> = {};
-    s.modalities.forEach((m, i) => {
-        modalityFiles[m] = relativeSource(s.inputDir, c.images[i] as string);
-    });
+    for (const { m, src } of sources) modalityFiles[m] = relativeSource(s.inputDir, src.file);
     const source: SourceEntry = {
         id: c.id,
-        patient: c.id,
+        patient: c.patient,
         files: { ...modalityFiles, seg: relativeSource(s.inputDir, c.label) },
         patches: patches.length,
         details: {
             shape: [X, Y, Z],
-            pixdim: (label as NiftiVolume).pixdim,
+            storedOrientation: grid.stored || "none (no qform/sform; taken as stored)",
+            pixdim: [0, 1, 2].map((a) => label.pixdim[grid.perm[a] as number] as number),
             offset: [ox, oy],
             slicesWithTumour: areas.filter((a) => a > 0).length,
             intensity: intensityDetails,
         },
     };
     return { source, patches };
+}
+
+/** Throws ERR_SA_DATA naming the first voxel whose label is not an integer. */
+function checkIntegralLabels(data: Float32Array, dims: readonly [number, number, number], file: string): void {
+    for (let i = 0; i < data.length; i++) {
+        const v = data[i] as number;
+        if (!Number.isInteger(v)) {
+            const x = i % dims[0];
+            const y = Math.floor(i / dims[0]) % dims[1];
+            const z = Math.floor(i / (dims[0] * dims[1]));
+            throw new DataError(
+                "ERR_SA_DATA",
+                `${file}: label ${v} at voxel (${x}, ${y}, ${z}) is not an integer; labels must be whole numbers`,
+            );
+        }
+    }
 }

@@ -6,7 +6,6 @@
 
 export { BCSS_ORIENTATION, type BcssLayout, type BcssOptions, prepareBcss } from "./bcss.js";
 export {
-    BRATS_DEFAULT_PATTERNS,
     BRATS_ORIENTATION,
     type BratsOptions,
     type PaddingMode,
@@ -16,9 +15,14 @@ export { type LoadDatasetOptions, loadDataset, type PatchPixels, PreparedDataset
 export { DataError, type DataErrorCode } from "./errors.js";
 export {
     DEFAULT_MR_INTENSITY,
+    type IntensityProfile,
+    type IntensityReference,
+    type IntensityWindow,
+    intensityProfile,
     type MrIntensityOptions,
     type NormalisedVolume,
     normaliseMr,
+    normaliseWindow,
     percentileOfSorted,
 } from "./intensity.js";
 export { DEFAULT_MAX_DECODE_BYTES, maxDecodeBytes } from "./limits.js";
@@ -37,16 +41,31 @@ export {
     validateManifest,
 } from "./manifest.js";
 export { type NiftiDatatype, SUPPORTED_DATATYPES } from "./nifti/datatypes.js";
+export {
+    type Affine,
+    type AffineSource,
+    axisCodes,
+    CANONICAL_AXES,
+    canonicalReorientation,
+    checkSameGrid,
+    headerAffine,
+    type Reorientation,
+    reorientVolume,
+    restoreVolume,
+} from "./nifti/geometry.js";
 export { isGzip, type NiftiReadOptions, parseNifti, readNifti } from "./nifti/read.js";
 export type { NiftiHeader, NiftiVolume } from "./nifti/types.js";
 export { encodeNifti, type NiftiWriteInput, type NiftiWriteOptions, writeNifti } from "./nifti/write.js";
 export { patchDigest } from "./patch-writer.js";
 export {
     generatePhantoms,
+    type PathologyPhantomLayout,
     type PathologyPhantomOptions,
     PHANTOM_DESCRIPTOR,
     type PhantomOptions,
     type PhantomResult,
+    RADIOLOGY_PHANTOM_LAYOUTS,
+    type RadiologyPhantomLayout,
     type RadiologyPhantomOptions,
 } from "./phantom/generate.js";
 export { BCSS_CODES, generatePathologyRegion, type PathologyRegion } from "./phantom/pathology.js";
@@ -57,6 +76,18 @@ export {
     type RadiologyCase,
 } from "./phantom/radiology.js";
 export type { PrepareCommonOptions, PrepareProgress, PrepareResult } from "./prepare-common.js";
+export {
+    type ChannelSource,
+    type CustomPatterns,
+    canonicalModality,
+    type DetectedLayout,
+    detectRadiologyLayout,
+    type LabelConvention,
+    type RadiologyCase as RadiologyCaseFiles,
+    type RadiologyLayout,
+    REGION_LABELS,
+    type TumourRegion,
+} from "./radiology-layouts.js";
 export {
     applyFixedSplit,
     type PatientSplit,

@@ -81,3 +81,121 @@ export function normaliseMr(
     }
     return { data: out, lower, upper, positiveVoxels: positive };
 }
+
+/** Which voxels the intensity window is taken over. */
+export type IntensityReference = "positive" | "nonzero" | "foreground" | "all";
+
+/** What the volume looks like: raw scanner values, or already normalised (z-scored, shifted). */
+export interface IntensityProfile {
+    /** The background value: the value shared by the 8 corners when they agree, else 0. */
+    background: number;
+    /** Voxels equal to the background value. */
+    backgroundVoxels: number;
+    /** Voxels below zero outside the background. */
+    negativeVoxels: number;
+    /** Voxels that are not background. */
+    foregroundVoxels: number;
+    /** Non-background voxels that are > 0 (what the positive-voxel rule keeps). */
+    positiveForegroundVoxels: number;
+    /** true: raw (no negative voxels, background 0); false: normalised. */
+    raw: boolean;
+}
+
+/** Looks at a volume (x fastest, dims) to tell raw MR values from normalised ones. */
+export function intensityProfile(volume: ArrayLike<number>, dims: readonly [number, number, number]): IntensityProfile {
+    const [X, Y, Z] = dims;
+    const corners: number[] = [];
+    for (const z of [0, Z - 1])
+        for (const y of [0, Y - 1]) for (const x of [0, X - 1]) corners.push(volume[x + X * (y + Y * z)] as number);
+    const c0 = corners[0] as number;
+    const background = corners.every((c) => c === c0) ? c0 : 0;
+    let bg = 0;
+    let neg = 0;
+    let pos = 0;
+    const n = volume.length;
+    for (let i = 0; i < n; i++) {
+        const v = volume[i] as number;
+        if (v === background) bg++;
+        else if (v < 0) neg++;
+        else if (v > 0) pos++;
+    }
+    const fg = n - bg;
+    return {
+        background,
+        backgroundVoxels: bg,
+        negativeVoxels: neg,
+        foregroundVoxels: fg,
+        positiveForegroundVoxels: pos,
+        raw: neg === 0 && background === 0,
+    };
+}
+
+/** The window of one volume, as recorded in manifests. */
+export interface IntensityWindow extends NormalisedVolume {
+    reference: IntensityReference;
+    profile: IntensityProfile;
+    /** Voxels the percentiles were taken over. */
+    referenceVoxels: number;
+}
+
+/**
+ * MedSAM's percentile window over a chosen reference set of voxels: "positive" (v > 0, MedSAM's
+ * rule, for raw data), "nonzero" (v != 0), "foreground" (v != the background value), "all". Voxels
+ * outside the reference set map to 0; the others are clipped to the window and scaled to 0-255.
+ * With "positive" the result is exactly normaliseMr's.
+ */
+export function normaliseWindow(
+    volume: ArrayLike<number>,
+    dims: readonly [number, number, number],
+    reference: IntensityReference,
+    options: MrIntensityOptions = DEFAULT_MR_INTENSITY,
+    profile: IntensityProfile = intensityProfile(volume, dims),
+): IntensityWindow {
+    if (reference === "positive") {
+        const r = normaliseMr(volume, options);
+        return { ...r, reference, profile, referenceVoxels: r.positiveVoxels };
+    }
+    const { lowerPercentile, upperPercentile } = options;
+    if (!(lowerPercentile >= 0 && upperPercentile <= 100 && lowerPercentile < upperPercentile)) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `intensity percentiles must satisfy 0 <= lower < upper <= 100, got ${lowerPercentile} and ${upperPercentile}`,
+        );
+    }
+    const b = reference === "foreground" ? profile.background : 0;
+    const inRef = reference === "all" ? () => true : (v: number) => v !== b && !Number.isNaN(v);
+    const n = volume.length;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (inRef(volume[i] as number)) count++;
+    const out = new Uint8Array(n);
+    if (count === 0)
+        return { data: out, lower: 0, upper: 0, positiveVoxels: 0, reference, profile, referenceVoxels: 0 };
+    const values = new Float64Array(count);
+    for (let i = 0, k = 0; i < n; i++) {
+        const v = volume[i] as number;
+        if (inRef(v)) values[k++] = v;
+    }
+    values.sort();
+    const lower = percentileOfSorted(values, lowerPercentile);
+    const upper = percentileOfSorted(values, upperPercentile);
+    const range = upper - lower;
+    for (let i = 0; i < n; i++) {
+        const v = volume[i] as number;
+        if (!inRef(v)) continue;
+        if (range <= 0) {
+            out[i] = 255;
+            continue;
+        }
+        const c = Math.min(Math.max(v, lower), upper);
+        out[i] = Math.floor(((c - lower) / range) * 255);
+    }
+    return {
+        data: out,
+        lower,
+        upper,
+        positiveVoxels: profile.positiveForegroundVoxels,
+        reference,
+        profile,
+        referenceVoxels: count,
+    };
+}

@@ -1,5 +1,15 @@
 /** NIfTI-1 voxel types this package reads and writes. */
-export type NiftiDatatype = "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64";
+export type NiftiDatatype =
+    | "int8"
+    | "uint8"
+    | "int16"
+    | "uint16"
+    | "int32"
+    | "uint32"
+    | "int64"
+    | "uint64"
+    | "float32"
+    | "float64";
 
 /** Properties of one supported voxel type. */
 export interface DatatypeInfo {
@@ -21,6 +31,9 @@ const SUPPORTED: readonly DatatypeInfo[] = [
     { name: "int8", code: 256, bytes: 1, integer: true, min: -128, max: 127 },
     { name: "uint16", code: 512, bytes: 2, integer: true, min: 0, max: 65535 },
     { name: "uint32", code: 768, bytes: 4, integer: true, min: 0, max: 4294967295 },
+    // 64-bit integers are read as float32 (exact up to 2^24, like every other type here).
+    { name: "int64", code: 1024, bytes: 8, integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+    { name: "uint64", code: 1280, bytes: 8, integer: true, min: 0, max: Number.MAX_SAFE_INTEGER },
 ];
 
 /** Names of the NIfTI-1 datatype codes that exist but are not supported here (for error messages). */
@@ -29,8 +42,6 @@ const UNSUPPORTED_NAMES: ReadonlyMap<number, string> = new Map([
     [1, "binary"],
     [32, "complex64"],
     [128, "rgb24"],
-    [1024, "int64"],
-    [1280, "uint64"],
     [1536, "float128"],
     [1792, "complex128"],
     [2048, "complex256"],

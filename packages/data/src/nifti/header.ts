@@ -89,7 +89,7 @@ export function parseHeader(bytes: Uint8Array, source: string): NiftiHeader {
 
 /** Fields needed to write a header. */
 export interface HeaderFields {
-    dims: [number, number, number];
+    dims: [number, number, number] | [number, number, number, number];
     datatypeCode: number;
     bitpix: number;
     pixdim: [number, number, number];
@@ -97,11 +97,15 @@ export interface HeaderFields {
     sclInter: number;
     descrip: string;
     littleEndian: boolean;
+    /** Geometry to copy (another header's qform/sform) or an sform affine; default canonical L, P, S. */
+    geometry?: NiftiHeader | [number[], number[], number[]];
 }
 
 /**
  * Builds a single-file NIfTI-1 header plus the 4-byte empty extension flag (352 bytes). Geometry:
- * sform_code 1 with a diagonal srow of the voxel sizes, qform_code 0, units mm.
+ * the given header's qform and sform (codes, quaternion, offsets, srow, qfac, units), or an sform
+ * from the given rows, or by default sform_code 1 with srow diag(-dx, -dy, dz) (the canonical L, P, S
+ * orientation), qform_code 0, units mm.
  */
 export function encodeHeader(fields: HeaderFields): Uint8Array {
     const out = new Uint8Array(NIFTI1_DEFAULT_VOX_OFFSET);
@@ -109,7 +113,7 @@ export function encodeHeader(fields: HeaderFields): Uint8Array {
     const le = fields.littleEndian;
     view.setInt32(OFF.sizeofHdr, NIFTI1_HEADER_BYTES, le);
     out[38] = "r".charCodeAt(0);
-    const dim = [3, ...fields.dims, 1, 1, 1, 1];
+    const dim = [fields.dims.length, ...fields.dims, 1, 1, 1, 1].slice(0, 8);
     for (const [i, v] of dim.entries()) view.setInt16(OFF.dim + 2 * i, v, le);
     view.setInt16(OFF.datatype, fields.datatypeCode, le);
     view.setInt16(OFF.bitpix, fields.bitpix, le);
@@ -121,9 +125,29 @@ export function encodeHeader(fields: HeaderFields): Uint8Array {
     out[OFF.xyztUnits] = 2;
     for (let i = 0; i < Math.min(fields.descrip.length, 79); i++)
         out[OFF.descrip + i] = fields.descrip.charCodeAt(i) & 0x7f;
-    view.setInt16(OFF.qformCode, 0, le);
-    view.setInt16(OFF.sformCode, 1, le);
-    for (let r = 0; r < 3; r++) view.setFloat32(OFF.srow + 16 * r + 4 * r, fields.pixdim[r] as number, le);
+    const g = fields.geometry;
+    if (g && !Array.isArray(g)) {
+        view.setFloat32(OFF.pixdim, (g.pixdim[0] ?? 1) < 0 ? -1 : 1, le);
+        out[OFF.xyztUnits] = g.xyztUnits;
+        view.setInt16(OFF.qformCode, g.qformCode, le);
+        view.setInt16(OFF.sformCode, g.sformCode, le);
+        for (let i = 0; i < 3; i++) {
+            view.setFloat32(OFF.quatern + 4 * i, g.quatern[i] as number, le);
+            view.setFloat32(OFF.qoffset + 4 * i, g.qoffset[i] as number, le);
+        }
+        for (let r = 0; r < 3; r++)
+            for (let c = 0; c < 4; c++) view.setFloat32(OFF.srow + 16 * r + 4 * c, g.srow[r]?.[c] as number, le);
+    } else {
+        view.setInt16(OFF.qformCode, 0, le);
+        view.setInt16(OFF.sformCode, 1, le);
+        const rows =
+            g ??
+            [0, 1, 2].map((r) =>
+                [0, 1, 2, 3].map((c) => (c === r ? (fields.pixdim[r] as number) * (r < 2 ? -1 : 1) : 0)),
+            );
+        for (let r = 0; r < 3; r++)
+            for (let c = 0; c < 4; c++) view.setFloat32(OFF.srow + 16 * r + 4 * c, rows[r]?.[c] as number, le);
+    }
     out.set([0x6e, 0x2b, 0x31, 0x00], OFF.magic);
     return out;
 }

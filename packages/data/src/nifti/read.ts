@@ -29,6 +29,7 @@ export function isGzip(bytes: Uint8Array): boolean {
 interface VoxelLayout {
     header: NiftiHeader;
     dims: [number, number, number];
+    channels: number;
     info: DatatypeInfo;
     offset: number;
     count: number;
@@ -175,7 +176,7 @@ function voxelLayout(header: NiftiHeader, source: string, limit: number): VoxelL
         fail("header/image pairs (.hdr + .img) are not supported; convert to a single .nii file");
     if (header.magic !== "n+1") fail(`bad magic '${header.magic}' (expected 'n+1'); not a single-file NIfTI-1`);
 
-    const dims = volumeDims(header, fail);
+    const [dims, channels] = volumeDims(header, fail);
     const type = datatypeByCode(header.datatypeCode);
     if (!type) {
         fail(
@@ -188,15 +189,15 @@ function voxelLayout(header: NiftiHeader, source: string, limit: number): VoxelL
     if (!Number.isInteger(offset) || offset < NIFTI1_HEADER_BYTES) {
         fail(`invalid vox_offset ${offset} (must be an integer >= ${NIFTI1_HEADER_BYTES})`);
     }
-    const count = dims[0] * dims[1] * dims[2];
+    const count = dims[0] * dims[1] * dims[2] * channels;
     const end = offset + count * info.bytes;
     const decoded = Math.max(end, count * 4);
     if (decoded > limit) {
         fail(
-            `the header declares ${dims.join("x")} ${info.name} at offset ${offset} (${megabytes(decoded)} decoded), more than the ${megabytes(limit)} limit (SA_MAX_DECODE_MB)`,
+            `the header declares ${[...dims, ...(channels > 1 ? [channels] : [])].join("x")} ${info.name} at offset ${offset} (${megabytes(decoded)} decoded), more than the ${megabytes(limit)} limit (SA_MAX_DECODE_MB)`,
         );
     }
-    return { header, dims, info, offset, count, end };
+    return { header, dims, channels, info, offset, count, end };
 }
 
 /** Builds the volume from the (inflated) bytes; `layout` when the header was already checked. */
@@ -207,7 +208,7 @@ function buildVolume(
     limit = maxDecodeBytes(),
 ): NiftiVolume {
     const layout = checked ?? voxelLayout(parseHeader(bytes, source), source, limit);
-    const { header, dims, info, offset, count } = layout;
+    const { header, dims, channels, info, offset, count } = layout;
     const needed = count * info.bytes;
     const available = bytes.length - offset;
     if (available < needed) {
@@ -221,23 +222,25 @@ function buildVolume(
         const v = Math.abs(header.pixdim[i] as number);
         return Number.isFinite(v) && v > 0 ? v : 1;
     }) as [number, number, number];
-    return { dims, pixdim, data, datatype: info.name, header };
+    return { dims, channels, pixdim, data, datatype: info.name, header };
 }
 
-function volumeDims(header: NiftiHeader, fail: (msg: string) => never): [number, number, number] {
+function volumeDims(header: NiftiHeader, fail: (msg: string) => never): [[number, number, number], number] {
     const dim = header.dim;
     const rank = dim[0] as number;
     if (rank < 1 || rank > 7) fail(`dim[0] = ${rank} (expected 1 to 7)`);
     for (let i = 1; i <= rank; i++) {
         if ((dim[i] as number) <= 0) fail(`dim[${i}] = ${dim[i]}; every dimension must be positive`);
     }
-    for (let i = 4; i <= rank; i++) {
+    for (let i = 5; i <= rank; i++) {
         if (dim[i] !== 1) {
-            const what = i === 4 ? `${dim[i]} time points` : `size ${dim[i]}`;
-            fail(`${rank}-D data with dim[${i}] = ${dim[i]} (${what}) is not supported; expected a 3-D volume`);
+            fail(
+                `${rank}-D data with dim[${i}] = ${dim[i]} is not supported; expected a 3-D volume or a 4-D stack of them`,
+            );
         }
     }
-    return [dim[1] as number, rank >= 2 ? (dim[2] as number) : 1, rank >= 3 ? (dim[3] as number) : 1];
+    const channels = rank >= 4 ? (dim[4] as number) : 1;
+    return [[dim[1] as number, rank >= 2 ? (dim[2] as number) : 1, rank >= 3 ? (dim[3] as number) : 1], channels];
 }
 
 /**
@@ -252,10 +255,18 @@ function decodeVoxels(
     info: DatatypeInfo,
     header: NiftiHeader,
 ): Float32Array {
-    const raw = new Uint8Array(count * info.bytes);
-    raw.set(bytes.subarray(offset, offset + raw.length));
-    if (header.littleEndian !== HOST_LITTLE_ENDIAN && info.bytes > 1) swapBytes(raw, info.bytes);
-    const stored = typedView(raw.buffer, info);
+    const swap = header.littleEndian !== HOST_LITTLE_ENDIAN && info.bytes > 1;
+    const at = bytes.byteOffset + offset;
+    let stored: ArrayLike<number>;
+    if (!swap && at % info.bytes === 0) {
+        // Aligned and in host order: read in place (no second copy of a large volume).
+        stored = typedView(bytes.buffer, info, at, count);
+    } else {
+        const raw = new Uint8Array(count * info.bytes);
+        raw.set(bytes.subarray(offset, offset + raw.length));
+        if (swap) swapBytes(raw, info.bytes);
+        stored = typedView(raw.buffer, info, 0, count);
+    }
     const out = new Float32Array(count);
     const slope = header.sclSlope;
     const inter = Number.isFinite(header.sclInter) ? header.sclInter : 0;
@@ -277,23 +288,27 @@ function swapBytes(raw: Uint8Array, size: number): void {
     }
 }
 
-function typedView(buffer: ArrayBufferLike, info: DatatypeInfo): ArrayLike<number> {
+function typedView(buffer: ArrayBufferLike, info: DatatypeInfo, at: number, n: number): ArrayLike<number> {
     switch (info.name) {
         case "int8":
-            return new Int8Array(buffer);
+            return new Int8Array(buffer, at, n);
         case "uint8":
-            return new Uint8Array(buffer);
+            return new Uint8Array(buffer, at, n);
         case "int16":
-            return new Int16Array(buffer);
+            return new Int16Array(buffer, at, n);
         case "uint16":
-            return new Uint16Array(buffer);
+            return new Uint16Array(buffer, at, n);
         case "int32":
-            return new Int32Array(buffer);
+            return new Int32Array(buffer, at, n);
         case "uint32":
-            return new Uint32Array(buffer);
+            return new Uint32Array(buffer, at, n);
+        case "int64":
+            return Float64Array.from(new BigInt64Array(buffer, at, n), Number);
+        case "uint64":
+            return Float64Array.from(new BigUint64Array(buffer, at, n), Number);
         case "float32":
-            return new Float32Array(buffer);
+            return new Float32Array(buffer, at, n);
         case "float64":
-            return new Float64Array(buffer);
+            return new Float64Array(buffer, at, n);
     }
 }

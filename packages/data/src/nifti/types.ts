@@ -31,13 +31,15 @@ export interface NiftiHeader {
     magic: string;
 }
 
-/** A 3-D volume read from NIfTI-1. */
+/** A 3-D volume (or a 4-D stack of `channels` 3-D volumes) read from NIfTI-1. */
 export interface NiftiVolume {
     /** Voxel counts along x, y, z (dim[1..3]; z = 1 for 2-D files). */
     dims: [number, number, number];
+    /** dim[4] of a 4-D file (e.g. the 4 MR sequences of the Decathlon's brain tumours); 1 for 3-D. */
+    channels: number;
     /** Voxel sizes along x, y, z (absolute pixdim[1..3]). */
     pixdim: [number, number, number];
-    /** Voxel values after scl_slope/scl_inter, x fastest then y then z. */
+    /** Voxel values after scl_slope/scl_inter, x fastest then y then z (then channel). */
     data: Float32Array;
     datatype: NiftiDatatype;
     header: NiftiHeader;

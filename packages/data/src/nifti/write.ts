@@ -6,13 +6,15 @@ import { gzip, gzipSync } from "node:zlib";
 import { DataError, errorText } from "../errors.js";
 import { type DatatypeInfo, datatypeByName, type NiftiDatatype, SUPPORTED_DATATYPES } from "./datatypes.js";
 import { encodeHeader } from "./header.js";
+import type { NiftiHeader } from "./types.js";
 
 const gzipAsync = promisify(gzip);
 const HOST_LITTLE_ENDIAN = endianness() === "LE";
 
 /** A volume to write. `data` holds the stored values (before scl_slope/scl_inter), x fastest. */
 export interface NiftiWriteInput {
-    dims: [number, number, number];
+    /** x, y, z voxel counts, and a 4th for a stack of volumes (channels, x fastest, channel slowest). */
+    dims: [number, number, number] | [number, number, number, number];
     data: ArrayLike<number>;
     datatype: NiftiDatatype;
     /** Voxel sizes in mm (default 1, 1, 1). */
@@ -23,6 +25,12 @@ export interface NiftiWriteInput {
     sclInter?: number;
     /** Header description, ASCII, at most 79 characters kept. */
     description?: string;
+    /**
+     * Voxel-to-world geometry: the qform/sform of another file's header (a mask written on an image's
+     * grid keeps the image's affine, codes and units), or rows of a 3x4 affine written as the sform.
+     * Default: the canonical orientation (L, P, S) with the voxel sizes, as sform.
+     */
+    geometry?: NiftiHeader | [number[], number[], number[]];
 }
 
 /** Encoding options for NIfTI output. */
@@ -77,10 +85,14 @@ function encodeRaw(input: NiftiWriteInput, littleEndian: boolean, source: string
     if (!SUPPORTED_DATATYPES.includes(input.datatype)) fail(`unsupported datatype '${String(input.datatype)}'`);
     const info = datatypeByName(input.datatype);
     const dims = input.dims;
-    if (!Array.isArray(dims) || dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d <= 0 || d > 32767)) {
-        fail(`dims must be three integers in 1..32767, got ${JSON.stringify(dims)}`);
+    if (
+        !Array.isArray(dims) ||
+        (dims.length !== 3 && dims.length !== 4) ||
+        dims.some((d) => !Number.isInteger(d) || d <= 0 || d > 32767)
+    ) {
+        fail(`dims must be three or four integers in 1..32767, got ${JSON.stringify(dims)}`);
     }
-    const count = dims[0] * dims[1] * dims[2];
+    const count = dims.reduce((a, d) => a * d, 1);
     if (input.data.length !== count) fail(`data has ${input.data.length} values, dims ${dims.join("x")} need ${count}`);
     const pixdim = input.pixdim ?? [1, 1, 1];
     if (pixdim.length !== 3 || pixdim.some((p) => !Number.isFinite(p) || p <= 0)) {
@@ -95,6 +107,7 @@ function encodeRaw(input: NiftiWriteInput, littleEndian: boolean, source: string
         sclInter: input.sclInter ?? 0,
         descrip: input.description ?? "",
         littleEndian,
+        ...(input.geometry ? { geometry: input.geometry } : {}),
     });
     const out = new Uint8Array(header.length + count * info.bytes);
     out.set(header);
@@ -105,7 +118,8 @@ function encodeRaw(input: NiftiWriteInput, littleEndian: boolean, source: string
         if (info.integer && (!Number.isInteger(v) || v < info.min || v > info.max)) {
             fail(`value ${v} at voxel ${i} does not fit ${info.name}`);
         }
-        typed[i] = v;
+        if (typeof typed[0] === "bigint") (typed as BigInt64Array)[i] = BigInt(v);
+        else (typed as Float64Array)[i] = v;
     }
     if (littleEndian !== HOST_LITTLE_ENDIAN && info.bytes > 1) {
         for (let i = 0; i < body.length; i += info.bytes) body.subarray(i, i + info.bytes).reverse();
@@ -120,6 +134,8 @@ type NumericArray =
     | Uint16Array
     | Int32Array
     | Uint32Array
+    | BigInt64Array
+    | BigUint64Array
     | Float32Array
     | Float64Array;
 
@@ -137,6 +153,10 @@ function typedArray(buffer: ArrayBufferLike, offset: number, count: number, info
             return new Int32Array(buffer, offset, count);
         case "uint32":
             return new Uint32Array(buffer, offset, count);
+        case "int64":
+            return new BigInt64Array(buffer, offset, count);
+        case "uint64":
+            return new BigUint64Array(buffer, offset, count);
         case "float32":
             return new Float32Array(buffer, offset, count);
         case "float64":
