@@ -17,7 +17,13 @@ export type CheckpointErrorCode =
     /** A safetensors header or data section is invalid. */
     | "ERR_SA_SAFETENSORS"
     /** A record or tensor would decode to more than the limit (SA_MAX_DECODE_MB); refused before allocating. */
-    | "ERR_SA_CHECKPOINT_LIMIT";
+    | "ERR_SA_CHECKPOINT_LIMIT"
+    /** A tensor holds NaN or infinite values (corrupt weights or a diverged training). */
+    | "ERR_SA_CHECKPOINT_NONFINITE"
+    /** A decoder file lacks tensors of the decoder, has extra or misshapen ones. */
+    | "ERR_SA_CHECKPOINT_INCOMPLETE"
+    /** A decoder file was trained for another model or checkpoint (its metadata says which). */
+    | "ERR_SA_CHECKPOINT_MISMATCH";
 
 /**
  * Error for any problem with a checkpoint file. The message starts with the file name (or the

@@ -1,7 +1,13 @@
 export { writeFileAtomic } from "./atomic-write.js";
 export { type ByteSource, bytesSource, openFileSource } from "./byte-source.js";
 export { CheckpointError, type CheckpointErrorCode } from "./errors.js";
-export { type Float32Record, type Float32RecordOptions, stateDictToFloat32Record } from "./float32-record.js";
+export {
+    assertFiniteWeights,
+    countNonFinite,
+    type Float32Record,
+    type Float32RecordOptions,
+    stateDictToFloat32Record,
+} from "./float32-record.js";
 export * from "./onnx/index.js";
 export { type UnpickleOptions, unpickle } from "./pickle/unpickler.js";
 export { PyGlobal, type PyValue, StorageRef, TensorRef } from "./pickle/values.js";

