@@ -3,3 +3,4 @@
  */
 export { runCli } from "./cli.js";
 export { EXIT, CliError } from "./errors.js";
+export { loadPlan, MAX_PLAN_BYTES } from "./commands/AblateCommand.js";

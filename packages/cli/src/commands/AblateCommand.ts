@@ -72,7 +72,9 @@ export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan"
     if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
     if (argv["save-predictions"] !== undefined) out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
     if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
-    return resolvePlan({ ...out, extends: undefined, datasets: out.datasets, training: out.training, evaluation: out.evaluation, report: out.report });
+    // A resolved plan's empty plan-level list means "each dataset's own list"; a user plan may not say that.
+    const strategies = out.strategies.length ? out.strategies : undefined;
+    return resolvePlan({ ...out, extends: undefined, strategies, datasets: out.datasets, training: out.training, evaluation: out.evaluation, report: out.report });
 }
 
 export const ablateCommand: CommandModule<object, AblateArgs> = {
