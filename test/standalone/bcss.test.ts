@@ -221,9 +221,12 @@ test("mismatched sizes, missing labels and short names are clear errors", async 
     const short = path.join(root, "short");
     await writeRegion(path.join(short, "abc.png"), path.join(short, "abc_mask.png"), 0);
     await expectData(
-        prepareBcss({ inputDir: short, outDir: path.join(root, "short-out"), patchSize: T }),
+        prepareBcss({ inputDir: short, outDir: path.join(root, "short-out"), patchSize: T, patientIdLength: 12 }),
         /abc\.png: file name is shorter than the 12-character patient id/,
     );
+    const own = await prepareBcss({ inputDir: short, outDir: path.join(root, "short-own"), patchSize: T });
+    assert.equal(own.manifest.patients, ["abc"]);
+    assert.match(own.warnings[0] as string, /hold no TCGA case id .*its own patient/);
     await expectData(
         prepareBcss({ inputDir: short, outDir: path.join(root, "short-out"), minRoiFraction: 2 }),
         /minRoiFraction must be a number in \[0, 1\]/,

@@ -53,6 +53,23 @@ export async function readImage(file: string, options: Omit<DecodeOptions, "sour
     return decodeImage(await readInput(file), { ...options, source: file });
 }
 
+/** Width and height of an image file from its header (sharp reads the file; nothing is decoded). */
+export async function imageSize(file: string): Promise<{ width: number; height: number }> {
+    let meta: { width?: number; height?: number };
+    try {
+        meta = await sharp(file).metadata();
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new ImageIoError(
+            file,
+            code === "ENOENT" ? "file not found" : `not a readable image (${errorText(err)})`,
+            { cause: err },
+        );
+    }
+    if (!meta.width || !meta.height) throw new ImageIoError(file, "image header has no size");
+    return { width: meta.width, height: meta.height };
+}
+
 /**
  * Decodes a class-code image exactly: 8- or 16-bit grey (16-bit codes must be <= 255), or a colour
  * image whose channels are all equal. Lossy JPEG and true colour labels are rejected with ImageIoError.

@@ -3,7 +3,7 @@
  * exact class-code label images, PNG encoding, resizing and SVG rendering.
  */
 
-export { type DecodeOptions, decodeImage, decodeLabelImage, readImage, readLabelImage } from "./decode.js";
+export { type DecodeOptions, decodeImage, decodeLabelImage, imageSize, readImage, readLabelImage } from "./decode.js";
 export { encodePng, type PngOptions, writePng } from "./encode.js";
 export { ImageIoError } from "./errors.js";
 export { type ResizeKernel, resizeImage } from "./resize.js";

@@ -267,6 +267,14 @@ async function writePathology(
 ): Promise<Omit<PhantomResult, "outDir">> {
     const regions = checkInteger("regions", options.regions ?? 2, 1, 100);
     const size = checkInteger("regionSize", options.regionSize ?? 768, 64, 8192);
+    const layout = options.layout ?? "bcss";
+    if (layout === "tiles") return writeTiles(dir, seed, count, regions, size);
+    if (layout !== "bcss") {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `pathology phantom layout must be "bcss" or "tiles", got ${JSON.stringify(layout)}`,
+        );
+    }
     await mkdir(path.join(dir, "rgbs_colorNormalized"));
     await mkdir(path.join(dir, "masks"));
     const patients: string[] = [];
@@ -287,6 +295,52 @@ async function writePathology(
         }
     }
     await writeDescriptor(dir, { kind: "pathology", layout: "bcss", seed, patients: count, regions, regionSize: size });
+    return { kind: "pathology", patients, files: files.sort() };
+}
+
+/**
+ * A tile set as commonly shared: train/ (the first 3 of every 4 patients) and val/, each with images/
+ * and masks/, the mask of `<name>.png` named `<name>_mask.png` and binary (255 tumour, 0 the rest);
+ * names carry the TCGA barcode inside (`tile_TCGA-PH-0001-01Z-00-DX1_r0.png`).
+ */
+async function writeTiles(
+    dir: string,
+    seed: number,
+    count: number,
+    regions: number,
+    size: number,
+): Promise<Omit<PhantomResult, "outDir">> {
+    const patients: string[] = [];
+    const files: string[] = [];
+    for (const split of ["train", "val"]) {
+        await mkdir(path.join(dir, split, "images"), { recursive: true });
+        await mkdir(path.join(dir, split, "masks"), { recursive: true });
+    }
+    for (let p = 0; p < count; p++) {
+        const patient = `TCGA-PH-${String(p + 1).padStart(4, "0")}`;
+        patients.push(patient);
+        const split = p % 4 === 3 ? "val" : "train";
+        for (let r = 0; r < regions; r++) {
+            const region = generatePathologyRegion(seed, p, r, size, size);
+            const stem = `tile_${patient}-01Z-00-DX1_r${r}`;
+            const mask = region.label.map((v) => (v === 1 ? 255 : 0));
+            const [rgbPng, maskPng] = await Promise.all([
+                encodePng({ width: size, height: size, channels: 3, data: region.rgb }),
+                encodePng({ width: size, height: size, channels: 1, data: mask }),
+            ]);
+            await writeFile(path.join(dir, split, "images", `${stem}.png`), rgbPng);
+            await writeFile(path.join(dir, split, "masks", `${stem}_mask.png`), maskPng);
+            files.push(`${split}/images/${stem}.png`, `${split}/masks/${stem}_mask.png`);
+        }
+    }
+    await writeDescriptor(dir, {
+        kind: "pathology",
+        layout: "tiles",
+        seed,
+        patients: count,
+        regions,
+        regionSize: size,
+    });
     return { kind: "pathology", patients, files: files.sort() };
 }
 
