@@ -100,15 +100,6 @@ std::vector<std::string> decoder_params() {
     return out;
 }
 
-std::vector<std::string> subset(const std::string & loss) {
-    // The parameters the fixture's manifest lists for the medsam / sam losses.
-    std::vector<std::string> out;
-    const std::string prefix = "train/" + loss + "/grad/";
-    for (const auto & kv : golden())
-        if (kv.first.rfind(prefix, 0) == 0) out.push_back("mask_decoder." + kv.first.substr(prefix.size()));
-    return out;
-}
-
 void check_trajectory(const std::string & opt, sa::OptimKind kind, bool compare_params) {
     Setup s;
     sa::TrainConfig cfg;

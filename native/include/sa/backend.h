@@ -96,6 +96,13 @@ class Backend {
     virtual void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
                         int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
                         int64_t groups) = 0;
+    // conv2d backward for groups 1 (same sizes as conv2d): dx overwritten (may be null), dW and db
+    // accumulated (may be null). Backends without it throw SA_ERR_UNSUPPORTED.
+    virtual void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
+                                 float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh,
+                                 int64_t kw, int64_t stride, int64_t pad) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no conv2d_backward kernel (image-encoder training)");
+    }
     // ConvTranspose2d with kernel k == stride k (SAM's 2x2/2 upscaling). W [C, O, k, k]. y [B, O, H*k, W*k]
     virtual void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B,
                                      int64_t C, int64_t H, int64_t Wd, int64_t O) = 0;
@@ -114,6 +121,16 @@ class Backend {
     virtual void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
                                int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
                                int64_t rel_len_w) = 0;
+    // Backward of attention_vit (the probabilities are recomputed): dqkv [B, H*W, 3, nh, hd] overwritten
+    // from dout [B, H*W, nh*hd]; drel_pos_h / drel_pos_w (the tables' gradients) accumulated (+=, may
+    // be null). Tables must have 2H-1 / 2W-1 rows (no resampling). Backends without it throw
+    // SA_ERR_UNSUPPORTED.
+    virtual void attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H,
+                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h,
+                                        int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w,
+                                        float * drel_pos_h, float * drel_pos_w) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_vit_backward kernel (image-encoder training)");
+    }
     // [B, H, W, C] -> windows [B * nWh * nWw, win, win, C], zero padded to multiples of win.
     virtual void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
                                   int64_t win) = 0;

@@ -31,6 +31,9 @@ struct TrainConfig {
     // Also train the prompt encoder's learned embeddings (point_embeddings.0-3, not_a_point_embed,
     // no_mask_embed). The positional encoding and the mask downscaling stay frozen.
     bool train_prompt_encoder = false;
+    // Also compute the gradient of the image embeddings (embedding_grad()), for training the image
+    // encoder through the decoder.
+    bool embedding_grad = false;
 };
 
 class DecoderTrainerImpl;
@@ -58,6 +61,10 @@ class DecoderTrainer {
     // Gradient of the last loss_and_grad for any parameter of the decoder (zeros when it has no gradient
     // path). A step clears the gradients once the optimiser has used them.
     void get_grad(const std::string & name, float * host) const;
+
+    // d loss / d embeddings of the last loss_and_grad, host [B, embed_dim, E, E] (the layout of the
+    // embeddings passed in). Needs cfg.embedding_grad (SA_ERR_INVALID_ARG otherwise).
+    void embedding_grad(float * host) const;
 
     // Optimiser state for checkpoints and resume.
     int64_t step_count() const;

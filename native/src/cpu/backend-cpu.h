@@ -38,10 +38,12 @@ class CpuBackend final : public Backend {
     void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd, int64_t B, int64_t C, int64_t HW, float eps) override;
     void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd, const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C, int64_t HW) override;
     void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
+    void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad) override;
     void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
     void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
+    void attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h, float * drel_pos_w) override;
     void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;

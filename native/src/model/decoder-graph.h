@@ -57,8 +57,13 @@ class DecoderGraph {
 
     // Backward pass of the last forward(): dmasks [B, nsel, 16 HW] (device), diou [B, T] (device, may be
     // null: no IoU-head gradient). Accumulates into grads (same layout as params). prompt_grads: also
-    // the prompt encoder's learned embeddings (point table, no_mask_embed).
-    void backward(const float * params, float * grads, const float * dmasks, const float * diou, bool prompt_grads);
+    // the prompt encoder's learned embeddings (point table, no_mask_embed). embedding_grad: also the
+    // gradient of the image embedding (embedding_grad_cl() afterwards).
+    void backward(const float * params, float * grads, const float * dmasks, const float * diou, bool prompt_grads,
+                  bool embedding_grad = false);
+    // After backward(..., embedding_grad = true): d loss / d image embedding, channels last [B, HW, C]
+    // (device; the dense prompt embedding added to it has the same gradient).
+    const float * embedding_grad_cl() const { return dk_final_; }
 
     // Device scratch the caller may use for loss gradients, valid after prepare() with train = true.
     float * dmasks_buffer() { return dmasks_; }  // [B, T, 16 HW]

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "model/decoder-impl.h"
+#include "model/device-buffers.h"
 #include "sa/status.h"
 
 namespace sa {
@@ -94,7 +95,9 @@ class DecoderTrainerImpl {
         // optimiser clears the trained ranges, nothing else is written); otherwise clear them here.
         if (!grads_zero) be.fill(grads, 0.0f, (size_t) d.L.total);
         grads_zero = false;
-        graph.backward(d.params, grads, graph.dmasks_buffer(), sam ? diou : nullptr, cfg.train_prompt_encoder);
+        graph.backward(d.params, grads, graph.dmasks_buffer(), sam ? diou : nullptr, cfg.train_prompt_encoder,
+                       cfg.embedding_grad);
+        last_batch = B;
         be.sum_squares(grads, scalars + 1, d.L.total);
         float host[2];
         be.download(host, scalars, 2);
@@ -140,6 +143,7 @@ class DecoderTrainerImpl {
     std::vector<std::pair<int64_t, int64_t>> ranges;
     float *grads = nullptr, *m = nullptr, *v = nullptr, *scalars = nullptr, *target = nullptr;
     int64_t target_n = 0;
+    int64_t last_batch = 0;  // batch of the last loss_and_grad (0: none yet)
     int64_t t = 0;
     float last_sumsq = 0.0f;
     bool grads_zero = false;  // every gradient is zero (no fill needed before the backward)
@@ -160,6 +164,18 @@ float DecoderTrainer::step(const float * embeddings, const Prompts & p, const fl
 }
 
 std::vector<std::string> DecoderTrainer::trained_params() const { return impl_->trained; }
+
+void DecoderTrainer::embedding_grad(float * host) const {
+    const DecoderTrainerImpl & i = *impl_;
+    SA_CHECK_ARG(i.cfg.embedding_grad, "DecoderTrainer::embedding_grad: the trainer was made without embedding_grad");
+    SA_CHECK_ARG(i.last_batch > 0, "DecoderTrainer::embedding_grad: no loss_and_grad yet");
+    SA_CHECK_ARG(host != nullptr, "DecoderTrainer::embedding_grad: null output");
+    const int64_t B = i.last_batch, C = i.d.L.C, HW = i.d.E * i.d.E;
+    TempBuffer cf(i.be, B * C * HW);
+    i.be.transpose_last2(i.graph.embedding_grad_cl(), cf.get(), B, HW, C);
+    i.be.synchronize();
+    i.be.download(host, cf.get(), (size_t) (B * C * HW));
+}
 
 void DecoderTrainer::get_grad(const std::string & name, float * host) const {
     const auto & e = impl_->d.L.entry(name);

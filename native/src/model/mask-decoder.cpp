@@ -358,7 +358,8 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
     mlp_forward(L_.iou_head, P, iou_in_, iou_acts_, iou_);
 }
 
-void DecoderGraph::backward(const float * P, float * G, const float * dmasks, const float * diou, bool prompt_grads) {
+void DecoderGraph::backward(const float * P, float * G, const float * dmasks, const float * diou, bool prompt_grads,
+                            bool embedding_grad) {
     SA_CHECK(allocated_ && s_.train, SA_ERR_INTERNAL, "mask decoder: backward needs a training workspace");
     const int64_t B = s_.B, C = L_.C, T = L_.T, Nt = Nt_, HW = HW_, E = E_;
     const int64_t H4 = 4 * HW;
@@ -409,7 +410,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
         Block & s = blocks_[(size_t) l];
         const float * q0 = l == 0 ? tok0_ : blocks_[(size_t) l - 1].q3;
         const float * k0 = l == 0 ? keys0_ : blocks_[(size_t) l - 1].k1;
-        const bool need_dk = l > 0 || prompt_grads;
+        const bool need_dk = l > 0 || prompt_grads || embedding_grad;
         // image to tokens: dk holds d k1 on entry
         be_.layernorm_backward(s.r4, P + W.norm4.w, s.n4m, s.n4r, dk, dkr, G + W.norm4.w, G + W.norm4.b, B * HW, C);
         std::swap(dk, dkr);  // dk = d r4 = residual part of d k0; the projections of k0 add to it
