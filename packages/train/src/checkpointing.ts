@@ -3,7 +3,7 @@
  * and the loss history (JSON), written atomically at epoch ends; export of a fine-tuned decoder as
  * safetensors and as a `.pth` state dict with the official key names.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import {
     CheckpointError,
@@ -27,6 +27,24 @@ export interface TrainState {
     losses: Float32Array;
     params: Map<string, Float32Array>;
     moments: Map<string, { m: Float32Array; v: Float32Array }>;
+    /** Validation history when the run validates (absent under `validation: none`). */
+    validation?: ValidationState;
+}
+
+/** One validation: the global steps done when it ran and the mean validation Dice (fraction; NaN: nothing scored). */
+export interface ValidationPoint {
+    step: number;
+    dice: number;
+}
+
+/** What a resumed run needs to continue the validation curve and the selection bit for bit. */
+export interface ValidationState {
+    points: ValidationPoint[];
+    /** The best point so far (highest Dice, earliest on ties) and its weights. */
+    best?: ValidationPoint;
+    bestParams?: Map<string, Float32Array>;
+    /** Early stopping ended the training at the saved epoch. */
+    stopped: boolean;
 }
 
 interface StateMeta {
@@ -35,7 +53,10 @@ interface StateMeta {
     stepCount: number;
     losses: number[];
     tensors: string;
+    validation?: { points: { step: number; dice: number | null }[]; best?: { step: number; dice: number }; bestFile?: string; stopped: boolean };
 }
+
+const bestFileName = (step: number) => `best-step${step}.safetensors`;
 
 /** Writes the state: tensors first (a new file per epoch), then state.json pointing at them. */
 export async function saveTrainState(dir: string, s: TrainState): Promise<void> {
@@ -49,7 +70,41 @@ export async function saveTrainState(dir: string, s: TrainState): Promise<void> 
     const file = `state-epoch${s.epochsDone}.safetensors`;
     await writeFileAtomic(path.join(dir, file), [writeSafetensors(tensors)]);
     const meta: StateMeta = { fingerprint: s.fingerprint, epochsDone: s.epochsDone, stepCount: s.stepCount, losses: Array.from(s.losses), tensors: file };
+    const v = s.validation;
+    if (v) {
+        // The best weights have their own file, named by the step they come from: the same name always
+        // holds the same bits, so a file written before a kill is reused as it is.
+        let bestFile: string | undefined;
+        if (v.best && v.bestParams) {
+            bestFile = bestFileName(v.best.step);
+            if (!existsSync(path.join(dir, bestFile))) {
+                const best = new Map<string, Tensor>();
+                for (const [k, p] of v.bestParams) best.set(`param/${k}`, tensor("float32", [p.length], p));
+                await writeFileAtomic(path.join(dir, bestFile), [writeSafetensors(best)]);
+            }
+        }
+        meta.validation = {
+            // JSON has no NaN: a validation that scored nothing is null.
+            points: v.points.map((p) => ({ step: p.step, dice: Number.isFinite(p.dice) ? p.dice : null })),
+            ...(v.best ? { best: v.best } : {}),
+            ...(bestFile ? { bestFile } : {}),
+            stopped: v.stopped,
+        };
+        writeJsonAtomic(path.join(dir, "state.json"), meta);
+        // Best-weight files that state.json no longer names are stale.
+        for (const f of readdirSync(dir)) {
+            if (/^best-step\d+\.safetensors$/.test(f) && f !== bestFile) rmSync(path.join(dir, f), { force: true });
+        }
+        return;
+    }
     writeJsonAtomic(path.join(dir, "state.json"), meta);
+}
+
+function readParams(file: string): Map<string, Float32Array> {
+    const { tensors } = readSafetensors(new Uint8Array(readFileSync(file)), file);
+    const params = new Map<string, Float32Array>();
+    for (const [k, t] of tensors) if (k.startsWith("param/")) params.set(k.slice(6), t.data as Float32Array);
+    return params;
 }
 
 /** Reads the last saved state when it matches `fingerprint`; undefined otherwise. */
@@ -77,7 +132,24 @@ export function loadTrainState(dir: string, fingerprint: string): TrainState | u
             if (v) moments.set(name, { m: data, v: v.data as Float32Array });
         }
     }
-    return { fingerprint, epochsDone: meta.epochsDone, stepCount: meta.stepCount, losses: Float32Array.from(meta.losses), params, moments };
+    const state: TrainState = { fingerprint, epochsDone: meta.epochsDone, stepCount: meta.stepCount, losses: Float32Array.from(meta.losses), params, moments };
+    if (meta.validation) {
+        const mv = meta.validation;
+        let bestParams: Map<string, Float32Array> | undefined;
+        if (mv.bestFile) {
+            const bf = path.join(dir, mv.bestFile);
+            // Without its best weights the state cannot continue the selection: start over.
+            if (!existsSync(bf)) return undefined;
+            bestParams = readParams(bf);
+        }
+        state.validation = {
+            points: mv.points.map((p) => ({ step: p.step, dice: p.dice ?? Number.NaN })),
+            ...(mv.best ? { best: mv.best } : {}),
+            ...(bestParams ? { bestParams } : {}),
+            stopped: mv.stopped,
+        };
+    }
+    return state;
 }
 
 /** The decoder's parameters with their shapes (official key names). */

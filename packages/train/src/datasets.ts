@@ -9,6 +9,7 @@ import path from "node:path";
 import { generatePhantoms, loadDataset, type PreparedDataset, prepareBcss, prepareBrats } from "@sam-ablate/data";
 import { SamFrame } from "@sam-ablate/model";
 import { createHash } from "node:crypto";
+import { rngFor } from "@sam-ablate/samplers";
 import type { AblationPlan, DatasetPlan } from "./plan.js";
 
 /** One split of a prepared dataset. */
@@ -32,7 +33,29 @@ export interface PreparedData {
     /** Identifies the selected patches (the cache key includes it). */
     fingerprint: string;
     train: PreparedSplit;
+    /** Validation patches (patients held out of the training split); empty under `validation: none`. */
+    val: PreparedSplit;
+    /** The validation patients (sorted); empty under `validation: none`. */
+    valPatients: string[];
     test: PreparedSplit;
+}
+
+/**
+ * Holds out a seeded share of the training patients for validation: the unique patients are sorted
+ * and shuffled (Fisher-Yates from `rngFor(seed, "validation", 0, "validation-split")`), and the first
+ * round(n * fraction) (at least 1, at most n - 1) are validation patients. Needs two or more patients.
+ */
+export function splitValidationPatients(patients: readonly string[], fraction: number, seed: number, dataset: string): { train: string[]; val: string[] } {
+    const unique = [...new Set(patients)].sort();
+    const n = unique.length;
+    if (n < 2) {
+        throw Object.assign(new Error(`dataset '${dataset}': a validation split needs at least 2 training patients, found ${n} (use validation: none)`), {
+            code: "ERR_SA_DATASET",
+        });
+    }
+    const nVal = Math.min(Math.max(Math.round(n * fraction), 1), n - 1);
+    const order = rngFor(seed, "validation", 0, "validation-split").shuffle(unique.slice());
+    return { val: order.slice(0, nVal).sort(), train: order.slice(nVal).sort() };
 }
 
 /** Evenly spaced subset of n items (keeps patient diversity), all when max <= 0 or >= n. */
@@ -107,12 +130,30 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
             code: "ERR_SA_DATASET",
         });
     }
-    const trainEntries = subset(ds.train, d.maxTrain);
+    let trainPool = ds.train;
+    let valEntries: typeof ds.train = [];
+    let valPatients: string[] = [];
+    if (plan.validation !== "none") {
+        const v = splitValidationPatients(
+            ds.train.map((e) => e.patient),
+            plan.validation.fraction,
+            seed,
+            d.name,
+        );
+        valPatients = v.val;
+        const held = new Set(v.val);
+        trainPool = ds.train.filter((e) => !held.has(e.patient));
+        valEntries = subset(
+            ds.train.filter((e) => held.has(e.patient)),
+            plan.validation.maxImages,
+        );
+    }
+    const trainEntries = subset(trainPool, d.maxTrain);
     const testEntries = subset(ds.test, d.maxTest);
     if (trainEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no training patches`), { code: "ERR_SA_DATASET" });
     if (testEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no test patches`), { code: "ERR_SA_DATASET" });
     const fingerprint = createHash("sha256")
-        .update([...trainEntries, ...testEntries].map((e) => `${e.id}:${e.sha256}`).join("\n"))
+        .update([...trainEntries, ...valEntries, ...testEntries].map((e) => `${e.id}:${e.sha256}`).join("\n"))
         .digest("hex")
         .slice(0, 12);
     const size = ds.manifest.patchSize;
@@ -124,6 +165,8 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
         width: size,
         fingerprint,
         train: await split(ds, trainEntries),
+        val: await split(ds, valEntries),
+        valPatients,
         test: await split(ds, testEntries),
     };
 }

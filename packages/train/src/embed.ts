@@ -9,6 +9,8 @@ import type { PreparedData } from "./datasets.js";
 /** Embedding accessors for the train and test splits. */
 export interface SplitEmbeddings {
     train: (i: number) => Float32Array;
+    /** Validation patches (an empty split under `validation: none`). */
+    val: (i: number) => Float32Array;
     test: (i: number) => Float32Array;
     file: string;
     fromCache: boolean;
@@ -41,10 +43,10 @@ export async function ensureTestEmbeddings(
     const noTrain = (): Float32Array => {
         throw new Error("ensureTestEmbeddings: the training split was not encoded");
     };
-    if (found) return { train: noTrain, test: (i) => found.getById(ids[i] as string), file: found.file, fromCache: true };
+    if (found) return { train: noTrain, val: noTrain, test: (i) => found.getById(ids[i] as string), file: found.file, fromCache: true };
     const file = cacheFileName(cacheDir, `${data.name}-test-${data.fingerprint}`, key);
     const { cache, fromCache } = await buildCache(model, file, ids, (i) => data.test.image(i), data.height, data.width, onProgress, signal);
-    return { train: noTrain, test: (i) => cache.get(i), file, fromCache };
+    return { train: noTrain, val: noTrain, test: (i) => cache.get(i), file, fromCache };
 }
 
 async function buildCache(
@@ -95,11 +97,13 @@ export async function ensureEmbeddings(
     signal?: AbortSignal,
     batch = 1,
 ): Promise<SplitEmbeddings> {
-    const ids = [...data.train.ids, ...data.test.ids];
-    const key = embeddingKey(model);
-    const file = cacheFileName(cacheDir, `${data.name}-${data.fingerprint}`, key);
+    // Validation ids sit between train and test; with no validation split the key is as it always was.
+    const ids = [...data.train.ids, ...data.val.ids, ...data.test.ids];
+    const file = cacheFileName(cacheDir, `${data.name}-${data.fingerprint}`, embeddingKey(model));
     const nTrain = data.train.ids.length;
-    const image = (i: number) => (i < nTrain ? data.train.image(i) : data.test.image(i - nTrain));
+    const nVal = data.val.ids.length;
+    const image = (i: number) =>
+        i < nTrain ? data.train.image(i) : i < nTrain + nVal ? data.val.image(i - nTrain) : data.test.image(i - nTrain - nVal);
     const { cache: c, fromCache } = await buildCache(model, file, ids, image, data.height, data.width, onProgress, signal, batch);
-    return { train: (i) => c.get(i), test: (i) => c.get(nTrain + i), file, fromCache };
+    return { train: (i) => c.get(i), val: (i) => c.get(nTrain + i), test: (i) => c.get(nTrain + nVal + i), file, fromCache };
 }

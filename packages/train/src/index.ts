@@ -14,6 +14,8 @@ export {
     saveDecoderWeights,
     saveTrainState,
     type TrainState,
+    type ValidationPoint,
+    type ValidationState,
 } from "./checkpointing.js";
 export {
     kindOfManifest,
@@ -22,6 +24,7 @@ export {
     type PreparedSplit,
     prepareDataset,
     preparedKind,
+    splitValidationPatients,
 } from "./datasets.js";
 export { embeddingKey, ensureEmbeddings, ensureTestEmbeddings, type SplitEmbeddings } from "./embed.js";
 export {
@@ -39,6 +42,8 @@ export {
     type DatasetKind,
     type DatasetPlan,
     type DatasetSource,
+    DEFAULT_VALIDATION,
+    type LrSchedule,
     PRESETS,
     type PresetName,
     PlanError,
@@ -46,8 +51,10 @@ export {
     parseSavePredictions,
     presetPlan,
     resolvePlan,
+    scheduledLr,
     strategiesFor,
     type TrainingPlan,
+    type ValidationPlan,
 } from "./plan.js";
 export { buildRunResults, runPerImageCsv, writeRunPerImage } from "./results.js";
 export {
@@ -61,7 +68,20 @@ export {
     RunFolderError,
     type RunOptions,
     runAblation,
+    type SelectionRecord,
     type StrategyRecord,
+    type ValidationRecord,
     type ZeroShotRecord,
 } from "./runAblation.js";
-export { epochOrder, type StepInfo, type TrainOptions, type TrainResult, TrainingDivergedError, trainDecoder, type TrainSet } from "./trainDecoder.js";
+export {
+    epochOrder,
+    patienceExhausted,
+    type StepInfo,
+    type TrainOptions,
+    type TrainResult,
+    TrainingDivergedError,
+    trainDecoder,
+    type TrainSet,
+    type ValidationOptions,
+    type ValidationResult,
+} from "./trainDecoder.js";

@@ -39,7 +39,38 @@ export interface TrainingPlan {
     gradClipNorm: number;
     /** Seeds per strategy (several: the spread across seeds is reported). */
     seeds: number[];
+    /** Learning-rate schedule over the global steps (the paper: constant). */
+    schedule: LrSchedule;
 }
+
+/**
+ * Learning-rate schedule: `constant` (the paper), `cosine` (from lr down to minLr over all planned
+ * steps), `step` (lr times gamma after every `everyEpochs` epochs).
+ */
+export type LrSchedule = { type: "constant" } | { type: "cosine"; minLr: number } | { type: "step"; everyEpochs: number; gamma: number };
+
+/**
+ * Validation inside the training patients: a seeded, patient-level share of each dataset's training
+ * patients is held out and scored with the evaluation protocol (fixed prompts from the evaluation
+ * seed) during training; the selected weights are the best validation Dice's or the last ones.
+ */
+export interface ValidationPlan {
+    /** Fraction of the training patients held out (at least one patient, at least one left to train). */
+    fraction: number;
+    /** Validate every this many global steps; 0 = at the end of every epoch. */
+    everySteps: number;
+    /** Use at most this many validation patches (evenly spaced over the patients); 0 = all. */
+    maxImages: number;
+    /** The run's decoder: the weights of the best validation Dice, or the last step's. */
+    selection: "best-val" | "last";
+    /** Early stopping: stop (at an epoch end) after this many validations without an improvement; 0 = never. */
+    patience: number;
+    /** Smallest gain in validation Dice (fraction) that counts as an improvement for early stopping. */
+    minDelta: number;
+}
+
+/** Default validation settings of the presets that validate (all but `paper`). */
+export const DEFAULT_VALIDATION: ValidationPlan = { fraction: 0.15, everySteps: 0, maxImages: 0, selection: "best-val", patience: 0, minDelta: 0 };
 
 export interface AblationPlan {
     name: string;
@@ -58,6 +89,8 @@ export interface AblationPlan {
      * samplesPerStrategy: overlay figures per strategy; savePredictions: predicted masks saved as PNG
      * per strategy and seed ("all" or the first N test images; at least the overlay samples).
      */
+    /** Validation split and model selection; "none": the paper's protocol (all training patients train, the last weights are kept). */
+    validation: ValidationPlan | "none";
     report: { samplesPerStrategy: number; savePredictions?: number | "all" };
     /** Split seed and data generation seed. */
     seed: number;
@@ -90,6 +123,7 @@ const PAPER_TRAINING: TrainingPlan = {
     loss: "dicece",
     gradClipNorm: 0,
     seeds: [0],
+    schedule: { type: "constant" },
 };
 
 /** Built-in presets. */
@@ -114,12 +148,15 @@ export function presetPlan(name: PresetName): AblationPlan {
         strategies: [],
         training: { ...PAPER_TRAINING },
         evaluation: { seed: 1234, ignoreEmpty: true, zeroShot: true },
+        validation: { ...DEFAULT_VALIDATION },
         report: { samplesPerStrategy: 3 },
         seed: 0,
     };
     switch (name) {
         case "paper":
             base.datasets = base.datasets.map((d) => ({ ...d, strategies: paperStrategyIds(d.kind) }));
+            // The paper has no validation set: every training patient trains, the last weights are reported.
+            base.validation = "none";
             return base;
         case "quick":
             base.datasets = [
@@ -181,7 +218,7 @@ function strategyList(v: unknown, field: string): string[] {
 export function resolvePlan(input: unknown): AblationPlan {
     if (!input || typeof input !== "object" || Array.isArray(input)) fail("(root)", "expected an object");
     const o = input as Record<string, unknown>;
-    checkKeys(o, ["extends", "name", "model", "backend", "threads", "datasets", "strategies", "training", "evaluation", "report", "seed"], "(root)");
+    checkKeys(o, ["extends", "name", "model", "backend", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed"], "(root)");
     const presetName = (o.extends ?? "quick") as string;
     if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
@@ -212,7 +249,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     }
     if (o.training !== undefined) {
         const t = obj(o.training, "training", "an object");
-        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds"], "training");
+        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds", "schedule"], "training");
         const tr = plan.training;
         if (t.epochs !== undefined) tr.epochs = num(t.epochs, "training.epochs", 1, 100000, true);
         if (t.stepsPerEpoch !== undefined) tr.stepsPerEpoch = num(t.stepsPerEpoch, "training.stepsPerEpoch", 1, 1e7, true);
@@ -232,7 +269,9 @@ export function resolvePlan(input: unknown): AblationPlan {
             if (!Array.isArray(t.seeds) || t.seeds.length === 0) fail("training.seeds", "expected a non-empty list of integers");
             tr.seeds = t.seeds.map((s, i) => num(s, `training.seeds[${i}]`, 0, 2 ** 32 - 1, true));
         }
+        if (t.schedule !== undefined) tr.schedule = resolveSchedule(t.schedule);
     }
+    if (o.validation !== undefined) plan.validation = resolveValidation(o.validation, plan.validation);
     if (o.evaluation !== undefined) {
         const e = obj(o.evaluation, "evaluation", "{seed?, ignoreEmpty?, zeroShot?}");
         checkKeys(e, ["seed", "ignoreEmpty", "zeroShot"], "evaluation");
@@ -267,6 +306,62 @@ export function parseSavePredictions(v: unknown, field = "--save-predictions"): 
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0) fail(field, `expected "all" or a non-negative integer, got ${quote(v)}`);
     return n;
+}
+
+function resolveSchedule(v: unknown): LrSchedule {
+    const field = "training.schedule";
+    const o = (typeof v === "string" ? { type: v } : v) as Record<string, unknown>;
+    if (!o || typeof o !== "object" || Array.isArray(o)) fail(field, "expected 'constant', 'cosine', 'step' or {type, ...}");
+    switch (o.type) {
+        case "constant":
+            checkKeys(o, ["type"], field);
+            return { type: "constant" };
+        case "cosine":
+            checkKeys(o, ["type", "minLr"], field);
+            return { type: "cosine", minLr: o.minLr === undefined ? 0 : num(o.minLr, `${field}.minLr`, 0, 10) };
+        case "step":
+            checkKeys(o, ["type", "everyEpochs", "gamma"], field);
+            return {
+                type: "step",
+                everyEpochs: o.everyEpochs === undefined ? 25 : num(o.everyEpochs, `${field}.everyEpochs`, 1, 100000, true),
+                gamma: o.gamma === undefined ? 0.1 : num(o.gamma, `${field}.gamma`, 0, 1),
+            };
+        default:
+            fail(`${field}.type`, `expected 'constant', 'cosine' or 'step', got ${JSON.stringify(o.type)}`);
+    }
+}
+
+function resolveValidation(v: unknown, base: ValidationPlan | "none"): ValidationPlan | "none" {
+    if (v === "none" || v === false) return "none";
+    if (!v || typeof v !== "object" || Array.isArray(v)) fail("validation", "expected 'none' or {fraction, everySteps, maxImages, selection, patience, minDelta}");
+    const o = v as Record<string, unknown>;
+    checkKeys(o, ["fraction", "everySteps", "maxImages", "selection", "patience", "minDelta"], "validation");
+    const out: ValidationPlan = base === "none" ? { ...DEFAULT_VALIDATION } : { ...base };
+    if (o.fraction !== undefined) out.fraction = num(o.fraction, "validation.fraction", 0.01, 0.9);
+    if (o.everySteps !== undefined) out.everySteps = num(o.everySteps, "validation.everySteps", 0, 1e9, true);
+    if (o.maxImages !== undefined) out.maxImages = num(o.maxImages, "validation.maxImages", 0, 1e9, true);
+    if (o.selection !== undefined) {
+        if (o.selection !== "best-val" && o.selection !== "last") fail("validation.selection", `expected 'best-val' or 'last', got ${JSON.stringify(o.selection)}`);
+        out.selection = o.selection;
+    }
+    if (o.patience !== undefined) out.patience = num(o.patience, "validation.patience", 0, 1e6, true);
+    if (o.minDelta !== undefined) out.minDelta = num(o.minDelta, "validation.minDelta", 0, 1);
+    return out;
+}
+
+/** The learning rate of a global step under a plan's schedule. */
+export function scheduledLr(t: TrainingPlan, step: number): number {
+    const s = t.schedule;
+    switch (s.type) {
+        case "constant":
+            return t.lr;
+        case "cosine": {
+            const total = t.epochs * t.stepsPerEpoch;
+            return s.minLr + (t.lr - s.minLr) * 0.5 * (1 + Math.cos((Math.PI * step) / total));
+        }
+        case "step":
+            return t.lr * s.gamma ** Math.floor(Math.floor(step / t.stepsPerEpoch) / s.everyEpochs);
+    }
 }
 
 function resolveDataset(v: unknown, field: string): DatasetPlan {

@@ -10,6 +10,8 @@
  *   cache/                        embedding caches
  *   results/<dataset>/<strategy>/seed<k>/{result.json, per-image.csv, decoder.safetensors, state/,
  *                                         predictions/<image id>.png}
+ *                                         with validation also decoder-last.safetensors (selection
+ *                                         best-val) or decoder-best-val.safetensors (selection last)
  *   results/<dataset>/<strategy>/zeroshot/{result.json, per-image.csv}   the pretrained decoder, same prompts
  *   results.json                  everything the report needs (RunResults)
  */
@@ -22,9 +24,10 @@ import { writeFileAtomicSync, writeJsonAtomic } from "./atomic.js";
 import { canonicalJson } from "./EmbeddingCache.js";
 import { type PreparedData, prepareDataset } from "./datasets.js";
 import { ensureEmbeddings } from "./embed.js";
-import { evaluateDecoder, evaluationPrompts } from "./evaluate.js";
-import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
+import { type EvalResult, evaluateDecoder, evaluationPrompts, type TestSet } from "./evaluate.js";
+import { type AblationPlan, type DatasetPlan, scheduledLr, strategiesFor } from "./plan.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
+import type { NativeSamDecoder } from "@sam-ablate/native";
 import { trainDecoder } from "./trainDecoder.js";
 import { createHash } from "node:crypto";
 
@@ -85,6 +88,35 @@ export interface StrategyRecord {
     evalSeconds: number;
     promptSummary: unknown;
     samples: { imageId: string; prompt: Prompt; dice: number | null }[];
+    /** Epochs trained (fewer than planned when early stopping ended the run). */
+    epochsRun?: number;
+    /** The validation run beside the training (absent under `validation: none`). */
+    validation?: ValidationRecord;
+    /** Which weights `decoder.safetensors` holds and the test scores of both candidates (with validation). */
+    selection?: SelectionRecord;
+}
+
+export interface ValidationRecord {
+    fraction: number;
+    patients: string[];
+    images: number;
+    everySteps: number;
+    /** Mean validation Dice after `step` global steps (epoch = step / stepsPerEpoch); null: nothing scored. */
+    curve: { step: number; epoch: number; dice: number | null }[];
+    /** Seconds spent validating (decoder forward + metrics) in the process that finished the run. */
+    seconds: number;
+    stoppedAtEpoch?: number;
+}
+
+export interface SelectionRecord {
+    /** What the plan asked for. */
+    mode: "best-val" | "last";
+    /** What `decoder.safetensors` holds ("last" when no validation image could be scored). */
+    selected: "best-val" | "last";
+    /** The best validation point (null: nothing scored). */
+    best: { step: number; epoch: number; valDice: number } | null;
+    /** Test scores of the weights of the best validation Dice and of the last step (same when they coincide). */
+    test: Record<"best-val" | "last", { meanDice: number; meanIou: number; dice: (number | null)[] }>;
 }
 
 /**
@@ -298,7 +330,7 @@ async function runStrategy(
     plan: AblationPlan,
     d: DatasetPlan,
     data: PreparedData,
-    emb: { train: (i: number) => Float32Array; test: (i: number) => Float32Array },
+    emb: { train: (i: number) => Float32Array; val: (i: number) => Float32Array; test: (i: number) => Float32Array },
     model: SamModel,
     strat: StrategyDefinition,
     seed: number,
@@ -327,9 +359,30 @@ async function runStrategy(
         }
         return t;
     };
+    const vplan = plan.validation === "none" ? undefined : plan.validation;
+    let lastValDice = Number.NaN;
+    let validation: Parameters<typeof trainDecoder>[4]["validation"];
+    if (vplan) {
+        // The evaluation protocol on the validation patches: one fixed prompt per image from the
+        // evaluation seed (drawn once), decoder forward only, on the cached embeddings.
+        const valSet: TestSet = { ids: data.val.ids, patients: data.val.patients, height: data.height, width: data.width, embedding: emb.val, mask: (i) => data.val.mask(i) };
+        const valPrompt = evaluationPrompts(valSet, strat.plan, plan.evaluation.seed);
+        const valPrompts = data.val.ids.map((_, i) => valPrompt(i));
+        validation = {
+            everySteps: vplan.everySteps,
+            patience: vplan.patience,
+            minDelta: vplan.minDelta,
+            evaluate: async () => {
+                const r = await evaluateDecoder(decoder, valSet, (i) => valPrompts[i] ?? null, { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty });
+                lastValDice = r.meanDice;
+                return r.meanDice;
+            },
+        };
+    }
     const t0 = performance.now();
     const label = `${d.name} ${strat.id} seed ${seed}`;
     const total = plan.training.epochs * plan.training.stepsPerEpoch;
+    const schedule = plan.training.schedule;
     const train = await trainDecoder(
         decoder,
         trainer,
@@ -345,21 +398,46 @@ async function runStrategy(
             fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
-                    emit({ type: "progress", task: `train ${label}`, done: s.globalStep + 1, total, detail: `loss ${s.loss.toFixed(4)}` });
+                    const valText = Number.isFinite(lastValDice) ? `, val Dice ${(lastValDice * 100).toFixed(1)}` : "";
+                    emit({ type: "progress", task: `train ${label}`, done: s.globalStep + 1, total, detail: `loss ${s.loss.toFixed(4)}${valText}` });
                 }
             },
             signal: opts.signal,
+            ...(schedule.type === "constant" ? {} : { lrAt: (step: number) => scheduledLr(plan.training, step) }),
+            ...(validation ? { validation } : {}),
         },
     );
-    const trainSeconds = (performance.now() - t0) / 1000;
+    const valSeconds = train.validation?.seconds ?? 0;
+    const trainSeconds = (performance.now() - t0) / 1000 - valSeconds;
     const t1 = performance.now();
     const reports: PromptReport[] = [];
-    const test = { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i: number) => data.test.mask(i) };
-    const result = await evaluateDecoder(decoder, test, evaluationPrompts(test, strat.plan, plan.evaluation.seed, reports), {
-        imgSize: model.imgSize,
-        ignoreEmpty: plan.evaluation.ignoreEmpty,
-        keepPredictions: predictionsToKeep(plan),
-    });
+    const test: TestSet = { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i: number) => data.test.mask(i) };
+    // Drawn once: both candidates (with validation) are scored with the same prompts.
+    const testPrompt = evaluationPrompts(test, strat.plan, plan.evaluation.seed, reports);
+    const testPrompts = data.test.ids.map((_, i) => testPrompt(i));
+    const evaluate = (dec: NativeSamDecoder, keep: number) =>
+        evaluateDecoder(dec, test, (i) => testPrompts[i] ?? null, { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty, keepPredictions: keep });
+    const steps = plan.training.stepsPerEpoch;
+    const lastStep = train.epochsRun * steps;
+    const best = train.validation?.best;
+    const selectBest = vplan?.selection === "best-val" && best !== undefined;
+    // The decoder holds the last weights; the best validation weights are evaluated (and saved) too
+    // when they differ from them.
+    const distinct = best !== undefined && best.step !== lastStep && train.validation?.bestParams !== undefined;
+    const keep = predictionsToKeep(plan);
+    const lastResult = await evaluate(decoder, selectBest && distinct ? 0 : keep);
+    let bestResult: EvalResult = lastResult;
+    if (distinct) {
+        const lastParams = decoder.paramNames().map((name) => [name, decoder.getParam(name).slice()] as const);
+        if (selectBest) await saveDecoderWeights(path.join(dir, "decoder-last.safetensors"), decoder, decoderProvenance(model));
+        for (const [name, value] of train.validation?.bestParams ?? []) decoder.setParam(name, value);
+        bestResult = await evaluate(decoder, selectBest ? keep : 0);
+        if (!selectBest) {
+            await saveDecoderWeights(path.join(dir, "decoder-best-val.safetensors"), decoder, decoderProvenance(model));
+            for (const [name, value] of lastParams) decoder.setParam(name, value);
+        }
+    }
+    const result = selectBest ? bestResult : lastResult;
     const evalSeconds = (performance.now() - t1) / 1000;
     const rec: StrategyRecord = {
         dataset: d.name,
@@ -379,11 +457,32 @@ async function runStrategy(
             .slice(0, plan.report.samplesPerStrategy)
             .map((p) => ({ imageId: p.imageId, prompt: p.prompt, dice: p.dice })),
     };
+    if (vplan && train.validation) {
+        const v = train.validation;
+        rec.epochsRun = train.epochsRun;
+        rec.validation = {
+            fraction: vplan.fraction,
+            patients: data.valPatients,
+            images: data.val.ids.length,
+            everySteps: vplan.everySteps,
+            curve: v.points.map((p) => ({ step: p.step, epoch: p.step / steps, dice: Number.isFinite(p.dice) ? p.dice : null })),
+            seconds: valSeconds,
+            ...(v.stoppedAtEpoch !== undefined ? { stoppedAtEpoch: v.stoppedAtEpoch } : {}),
+        };
+        const scores = (r: EvalResult) => ({ meanDice: r.meanDice, meanIou: r.meanIou, dice: r.perImage.map((p) => p.dice) });
+        rec.selection = {
+            mode: vplan.selection,
+            selected: selectBest ? "best-val" : "last",
+            best: best ? { step: best.step, epoch: best.step / steps, valDice: best.dice } : null,
+            test: { "best-val": scores(bestResult), last: scores(lastResult) },
+        };
+    }
     // Binary masks at the patch resolution, 0 = background, 255 = predicted tumour.
     for (const [id, pred] of result.predictions) {
         const png = await encodePng({ width: data.width, height: data.height, channels: 1, data: pred.map((v) => (v ? 255 : 0)) });
         writeFileAtomicSync(path.join(dir, "predictions", `${id}.png`), png);
     }
+    // The decoder holds the selected weights here.
     await saveDecoderWeights(path.join(dir, "decoder.safetensors"), decoder, decoderProvenance(model));
     writeFileAtomicSync(path.join(dir, "per-image.csv"), perImageCsv(rec));
     // result.json last: its presence marks the strategy as finished.

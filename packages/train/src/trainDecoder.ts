@@ -9,7 +9,13 @@
 import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
 import { SamFrame } from "@sam-ablate/model";
 import { type Prompt, rngFor } from "@sam-ablate/samplers";
-import { loadTrainState, saveTrainState, type TrainState } from "./checkpointing.js";
+import {
+    loadTrainState,
+    saveTrainState,
+    type TrainState,
+    type ValidationPoint,
+    type ValidationState,
+} from "./checkpointing.js";
 
 /** The training data as the loop sees it. */
 export interface TrainSet {
@@ -41,6 +47,48 @@ export interface TrainOptions {
     signal?: AbortSignal;
     /** Learning-rate schedule: lr for a global step (default: constant trainer.lr). */
     lrAt?: (step: number, totalSteps: number) => number;
+    /** Validation during training, best-weights tracking and early stopping (none: the paper's loop). */
+    validation?: ValidationOptions;
+}
+
+export interface ValidationOptions {
+    /** Validate after every this many global steps; 0 = at the end of every epoch. */
+    everySteps: number;
+    /** Mean validation Dice (fraction) of the decoder's current weights; decoder forward only. */
+    evaluate: () => Promise<number>;
+    /** Stop at an epoch end after this many validations without a gain of more than minDelta; 0 = never. */
+    patience: number;
+    minDelta: number;
+}
+
+/** The validation record of a training run. */
+export interface ValidationResult {
+    /** Every validation, in step order (dice NaN: no validation image was scored). */
+    points: ValidationPoint[];
+    /** The best point (highest Dice, earliest on ties) and its weights; absent when nothing was scored. */
+    best?: ValidationPoint;
+    bestParams?: Map<string, Float32Array>;
+    /** Epochs trained when early stopping ended the run (absent: it ran all epochs). */
+    stoppedAtEpoch?: number;
+    /** Seconds spent validating in this process. */
+    seconds: number;
+}
+
+/**
+ * Early stopping's rule over a validation history: the number of validations since the last one that
+ * beat the reference by more than `minDelta` (the reference moves only on such a gain) reaches `patience`.
+ */
+export function patienceExhausted(points: readonly ValidationPoint[], patience: number, minDelta: number): boolean {
+    if (patience <= 0) return false;
+    let ref = Number.NEGATIVE_INFINITY;
+    let since = 0;
+    for (const p of points) {
+        if (p.dice > ref + minDelta) {
+            ref = p.dice;
+            since = 0;
+        } else since++;
+    }
+    return since >= patience;
 }
 
 export interface StepInfo {
@@ -59,7 +107,12 @@ export interface TrainResult {
     epochLosses: number[];
     /** Global step the run resumed from (0 = fresh). */
     resumedFrom: number;
+    /** Epochs trained (fewer than planned when early stopping ended the run). */
+    epochsRun: number;
+    /** Seconds in this process, validation included. */
     seconds: number;
+    /** Present when the run validated. */
+    validation?: ValidationResult;
 }
 
 /** Training stopped because the loss or the gradients became NaN/Inf; the weights are the last good ones. */
@@ -112,6 +165,22 @@ export async function trainDecoder(
     const losses = new Float32Array(total);
     let startEpoch = 0;
     let resumedFrom = 0;
+    const val = opts.validation;
+    const vstate: ValidationState = { points: [], stopped: false };
+    let valSeconds = 0;
+    const snapshot = () => new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name).slice()]));
+    const validate = async (stepsDone: number) => {
+        if (!val) return;
+        const tv = performance.now();
+        const dice = await val.evaluate();
+        valSeconds += (performance.now() - tv) / 1000;
+        const point = { step: stepsDone, dice };
+        vstate.points.push(point);
+        if (Number.isFinite(dice) && (vstate.best === undefined || dice > vstate.best.dice)) {
+            vstate.best = point;
+            vstate.bestParams = snapshot();
+        }
+    };
     if (opts.stateDir) {
         const saved = loadTrainState(opts.stateDir, opts.fingerprint);
         if (saved) {
@@ -121,12 +190,21 @@ export async function trainDecoder(
             losses.set(saved.losses.subarray(0, Math.min(saved.losses.length, total)));
             startEpoch = saved.epochsDone;
             resumedFrom = startEpoch * opts.stepsPerEpoch;
+            if (val && saved.validation) {
+                vstate.points = saved.validation.points;
+                vstate.stopped = saved.validation.stopped;
+                if (saved.validation.best && saved.validation.bestParams) {
+                    vstate.best = saved.validation.best;
+                    vstate.bestParams = saved.validation.bestParams;
+                }
+            }
         }
     }
+    let epochsRun = vstate.stopped ? startEpoch : opts.epochs;
     const t0 = performance.now();
     const E4 = Math.round(Math.sqrt(data.target(0).length));
     const frame = new SamFrame(data.height, data.width, opts.imgSize);
-    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch < opts.epochs && !vstate.stopped; epoch++) {
         const order = epochOrder(n, opts.seed, epoch);
         let cursor = 0;
         for (let step = 0; step < opts.stepsPerEpoch; step++) {
@@ -158,6 +236,14 @@ export async function trainDecoder(
             }
             losses[globalStep] = loss;
             opts.onStep?.({ epoch, step, globalStep, totalSteps: total, loss, resumedFrom });
+            if (val && val.everySteps > 0 && (globalStep + 1) % val.everySteps === 0) await validate(globalStep + 1);
+        }
+        if (val) {
+            if (val.everySteps === 0) await validate((epoch + 1) * opts.stepsPerEpoch);
+            if (epoch + 1 < opts.epochs && patienceExhausted(vstate.points, val.patience, val.minDelta)) {
+                vstate.stopped = true;
+                epochsRun = epoch + 1;
+            }
         }
         if (opts.stateDir) {
             const state: TrainState = {
@@ -167,15 +253,32 @@ export async function trainDecoder(
                 losses: losses.slice(0, (epoch + 1) * opts.stepsPerEpoch),
                 params: new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name)])),
                 moments: new Map(trainer.trainedParams().map((name) => [name, trainer.getState(name)])),
+                ...(val ? { validation: vstate } : {}),
             };
             await saveTrainState(opts.stateDir, state);
         }
     }
     const epochLosses: number[] = [];
-    for (let e = 0; e < opts.epochs; e++) {
+    for (let e = 0; e < epochsRun; e++) {
         let s = 0;
         for (let k = 0; k < opts.stepsPerEpoch; k++) s += losses[e * opts.stepsPerEpoch + k] as number;
         epochLosses.push(s / opts.stepsPerEpoch);
     }
-    return { losses, epochLosses, resumedFrom, seconds: (performance.now() - t0) / 1000 };
+    const out: TrainResult = {
+        losses: epochsRun < opts.epochs ? losses.slice(0, epochsRun * opts.stepsPerEpoch) : losses,
+        epochLosses,
+        resumedFrom,
+        epochsRun,
+        seconds: (performance.now() - t0) / 1000,
+    };
+    if (val) {
+        out.validation = {
+            points: vstate.points,
+            seconds: valSeconds,
+            ...(vstate.best ? { best: vstate.best } : {}),
+            ...(vstate.bestParams ? { bestParams: vstate.bestParams } : {}),
+            ...(vstate.stopped ? { stoppedAtEpoch: epochsRun } : {}),
+        };
+    }
+    return out;
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { loadModel } from "@sam-ablate/model";
-import { ensureEmbeddings, presetPlan, prepareDataset } from "@sam-ablate/train";
+import { type AblationPlan, ensureEmbeddings, presetPlan, prepareDataset } from "@sam-ablate/train";
 import { createReporter } from "../progress.js";
 
 export interface EmbedArgs {
@@ -28,7 +28,7 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
     handler: async (argv) => {
         const rep = createReporter({ json: argv.json });
         const model = await loadModel({ name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}), backend: argv.backend });
-        const plan = presetPlan("quick");
+        const plan: AblationPlan = { ...presetPlan("quick"), validation: "none" };
         const name = path.basename(path.resolve(argv.data));
         const data = await prepareDataset({ name, kind: argv.kind, source: { type: "prepared", dir: argv.data } }, plan, argv["cache-dir"]);
         const t0 = performance.now();

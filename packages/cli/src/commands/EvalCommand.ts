@@ -227,7 +227,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 source: { type: "prepared", dir: argv.data },
                 ...(argv["max-test"] ? { maxTest: argv["max-test"] } : {}),
             },
-            presetPlan("quick"),
+            { ...presetPlan("quick"), validation: "none" },
             cacheDir,
         );
         const emb = await ensureTestEmbeddings(model, data, cacheDir, (d, t) =>
