@@ -1,6 +1,7 @@
 // An ablation killed mid-training (SIGKILL: no chance to clean up) and rerun on the same folder resumes
 // at its last finished epoch, recomputes nothing that was finished, and ends with the same results as
-// an uninterrupted run (CPU runs are bit-reproducible for a seed and thread count).
+// an uninterrupted run (CPU runs are bit-reproducible for a seed and thread count), validation curve,
+// selected epoch and both weight files (selected and last) included.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -57,10 +58,23 @@ test("kill mid-training, resume, same results as an uninterrupted run", async ()
         const rb = result(b, s);
         assert.equal(rb.perImage, ra.perImage, `${s}: per-image results differ`);
         assert.equal(rb.epochLosses, ra.epochLosses, `${s}: loss curves differ`);
+        assert.ok(ra.validation?.curve.length === 3, `${s}: one validation per epoch`);
+        assert.equal(
+            rb.validation.curve.map((p: { step: number; dice: number }) => [p.step, p.dice]),
+            ra.validation.curve.map((p: { step: number; dice: number }) => [p.step, p.dice]),
+            `${s}: validation curves differ`,
+        );
+        assert.equal(rb.selection, ra.selection, `${s}: selection or test scores differ`);
+        const dices: number[] = ra.validation.curve.map((p: { dice: number }) => p.dice);
+        assert.is(ra.selection.best.step, ra.validation.curve[dices.indexOf(Math.max(...dices))].step, `${s}: the selected step is the best validation's`);
     }
-    const wa = readFileSync(path.join(a, "results", "mri", "box", "seed0", "decoder.safetensors"));
-    const wb = readFileSync(path.join(b, "results", "mri", "box", "seed0", "decoder.safetensors"));
-    assert.ok(wa.equals(wb), "final decoder weights differ");
+    const dir = (run: string) => path.join(run, "results", "mri", "box", "seed0");
+    for (const f of ["decoder.safetensors", "decoder-last.safetensors"]) {
+        if (!existsSync(path.join(dir(a), f))) continue; // best and last weights coincide: one file
+        const wa = readFileSync(path.join(dir(a), f));
+        const wb = readFileSync(path.join(dir(b), f));
+        assert.ok(wa.equals(wb), `${f} differs`);
+    }
 });
 
 test.run();

@@ -5,6 +5,7 @@
 import { COMPARISONS_NOTE, comparisonsTextTable, type PairedComparison } from "./comparisons.js";
 import type { DatasetOverview } from "./overview.js";
 import { overviewTextTable } from "./overview.js";
+import { selectionTextTable } from "./selection.js";
 import { comparedPaperDataset } from "./summaries.js";
 import { type ComparisonTable, comparisonTableHtml, type Spread } from "./tables.js";
 import { escapeXml, fmt3, fmtP, fmtSigned, htmlTable } from "./text-table.js";
@@ -34,6 +35,8 @@ export interface ReportModel {
     boxPlots: ReportFigure[];
     effort: ReportFigure;
     losses: ReportFigure[];
+    /** Learning curves (training loss and validation Dice), one small-multiple figure per validated dataset. */
+    curves: ReportFigure[];
     overlays: OverlayGroup[];
     spread: Spread;
     generatedAt: Date;
@@ -147,6 +150,23 @@ function notesSection(m: ReportModel): string {
     return `<ul>${items.map((i) => `<li>${escapeXml(i)}</li>`).join("")}</ul>`;
 }
 
+function selectionSection(m: ReportModel): string {
+    const parts: string[] = [];
+    for (const d of m.results.datasets) {
+        const t = selectionTextTable(d);
+        if (!t) continue;
+        parts.push(
+            `<div class="scroll">${htmlTable(t, `${d.name}: test Dice (%) of the best-validation and the last weights`)}</div>`,
+        );
+        const fig = m.curves.find((f) => f.title === `Learning curves: ${d.name}`);
+        if (fig) parts.push(figureHtml(fig));
+    }
+    if (parts.length === 0) {
+        return `<p class="empty">No validation split (validation: none): every training patient trained and the last weights are reported, as in the paper.</p>`;
+    }
+    return `<p class="notes">A seeded share of the training patients is held out and scored with the evaluation protocol during training. The strategy's headline scores (tables above) are those of the selected weights; "best-val" are the weights of the best validation Dice, "last" those of the last step. Validation time is given as a share of the training time.</p>\n${parts.join("\n")}`;
+}
+
 /** The complete HTML document of the report. */
 export function reportHtml(m: ReportModel): string {
     const r = m.results;
@@ -169,6 +189,7 @@ export function reportHtml(m: ReportModel): string {
         "Training loss",
         m.losses.length ? m.losses.map(figureHtml).join("\n") : `<p class="empty">The run recorded no loss curves.</p>`,
     ]);
+    sections.push(["selection", "Model selection and learning curves", selectionSection(m)]);
     const overlays = m.overlays.length
         ? m.overlays
               .map(

@@ -35,6 +35,7 @@ export {
 } from "./figures/boxplot.js";
 export { maskOutlinePath } from "./figures/contour.js";
 export { effortFigure } from "./figures/effort-figure.js";
+export { learningCurvesFigure } from "./figures/curves-figure.js";
 export { lossFigure } from "./figures/loss-figure.js";
 export { checkSample, OVERLAY_COLOURS, type OverlayOptions, overlayFigure, overlayTitle } from "./figures/overlay.js";
 export { PALETTE } from "./figures/svg.js";
@@ -83,5 +84,6 @@ export {
     type Spread,
 } from "./tables.js";
 export { csvTable, escapeXml, markdownTable, type TextTable } from "./text-table.js";
-export type { DatasetResults, PaperDataset, PerImageResult, RunResults, Sample, StrategyResult } from "./types.js";
+export { selectionCsv, selectionTextTable } from "./selection.js";
+export type { DatasetResults, PaperDataset, PerImageResult, RunResults, Sample, SelectionResult, StrategyResult } from "./types.js";
 export { validateRunResults } from "./validate.js";

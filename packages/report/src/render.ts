@@ -9,7 +9,9 @@ import { comparisonsCsv, comparisonsMarkdown, pairedComparisons } from "./compar
 import { DEFAULT_EFFORT, type EffortTable, effortData } from "./effort.js";
 import { boxPlotFigure } from "./figures/boxplot.js";
 import { effortFigure } from "./figures/effort-figure.js";
+import { learningCurvesFigure } from "./figures/curves-figure.js";
 import { lossFigure } from "./figures/loss-figure.js";
+import { selectionCsv } from "./selection.js";
 import { overlayFigure, overlayTitle } from "./figures/overlay.js";
 import { type OverlayGroup, type ReportFigure, type ReportModel, reportHtml } from "./html.js";
 import { overview, overviewCsv } from "./overview.js";
@@ -60,7 +62,7 @@ function uniqueSlugs(names: readonly string[]): string[] {
 
 /**
  * Renders the report of a run into `outDir`: `tables/table{3,4,5}.{md,csv}`,
- * `tables/statistics.{md,csv}`, `tables/summary.csv`, `figures/*.{svg,png}` and `report.html`.
+ * `tables/statistics.{md,csv}`, `tables/summary.csv`, `tables/selection.csv` (runs with validation), `figures/*.{svg,png}` and `report.html`.
  * Throws ERR_SA_REPORT_INPUT for inconsistent results and ERR_SA_REPORT_WRITE when a file cannot
  * be written.
  */
@@ -93,10 +95,14 @@ export async function renderReport(
     await write("tables/statistics.csv", comparisonsCsv(comparisons), files.tables);
     const datasets = overview(results, cache);
     await write("tables/summary.csv", overviewCsv(datasets), files.tables);
+    if (results.datasets.some((d) => d.strategies.some((s) => s.selection))) {
+        await write("tables/selection.csv", selectionCsv(results), files.tables);
+    }
 
     const slugs = uniqueSlugs(results.datasets.map((d) => d.name));
     const boxPlots: ReportFigure[] = [];
     const losses: ReportFigure[] = [];
+    const curves: ReportFigure[] = [];
     const overlays: OverlayGroup[] = [];
     for (const [i, d] of results.datasets.entries()) {
         const ds = slugs[i] as string;
@@ -118,6 +124,17 @@ export async function renderReport(
             };
             await writeFigure(loss);
             losses.push(loss);
+        }
+        const curvesSvg = d.strategies.some((s) => s.selection) ? learningCurvesFigure(d) : undefined;
+        if (curvesSvg) {
+            const fig: ReportFigure = {
+                file: `figures/curves-${ds}`,
+                title: `Learning curves: ${d.name}`,
+                caption: `${d.name}: mean training loss per epoch and validation Dice of each strategy (first seed); the dashed line and circle mark the epoch whose weights were selected.`,
+                svg: curvesSvg,
+            };
+            await writeFigure(fig);
+            curves.push(fig);
         }
         const strategySlugs = uniqueSlugs(sortByStrategy(d.strategies).map((s) => s.id));
         for (const [j, s] of sortByStrategy(d.strategies).entries()) {
@@ -161,6 +178,7 @@ export async function renderReport(
         boxPlots,
         effort,
         losses,
+        curves,
         overlays,
         spread,
         generatedAt: options.generatedAt ?? new Date(),

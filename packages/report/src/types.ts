@@ -71,6 +71,35 @@ export interface StrategyResult {
     notes?: string[];
     /** Example predictions for overlay figures. */
     samples?: Sample[];
+    /** Model selection on a validation split inside the training patients (absent: no validation, as in the paper). */
+    selection?: SelectionResult;
+}
+
+/**
+ * How the reported weights of a strategy were chosen. The strategy's `perImage` scores are those of
+ * the selected weights; the test scores of both candidates are here.
+ */
+export interface SelectionResult {
+    /** The plan's rule: the weights of the best validation Dice, or the last step's. */
+    mode: "best-val" | "last";
+    /** Test mean Dice and IoU in [0, 1] of the best-validation weights and of the last weights (mean over seeds). */
+    bestValDice: number;
+    lastDice: number;
+    bestValIou: number;
+    lastIou: number;
+    /** Per seed: the epoch of the best validation (fractional when validating every N steps); null: nothing was scored. */
+    epochs: (number | null)[];
+    /** Per seed: the best validation Dice in [0, 1]; null: nothing was scored. */
+    valDice: (number | null)[];
+    /** Per seed: the epochs trained when early stopping ended the run, null when it ran all epochs. */
+    stoppedAtEpoch: (number | null)[];
+    /** Validation Dice in [0, 1] after each validation of the first seed (null: nothing scored). */
+    curve: { epoch: number; dice: number | null }[];
+    /** Seconds spent validating, summed over seeds. */
+    valSeconds: number;
+    /** Size of the validation split. */
+    valPatients: number;
+    valImages: number;
 }
 
 /** One test image with its ground truth, prompts and prediction, for an overlay figure. */

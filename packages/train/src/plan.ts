@@ -59,7 +59,10 @@ export interface ValidationPlan {
     fraction: number;
     /** Validate every this many global steps; 0 = at the end of every epoch. */
     everySteps: number;
-    /** Use at most this many validation patches (evenly spaced over the patients); 0 = all. */
+    /**
+     * Use at most this many validation patches (evenly spaced over the patients); 0 = all. A
+     * validation image costs about a third of a training step (decoder forward + postprocessing).
+     */
     maxImages: number;
     /** The run's decoder: the weights of the best validation Dice, or the last step's. */
     selection: "best-val" | "last";
@@ -70,7 +73,7 @@ export interface ValidationPlan {
 }
 
 /** Default validation settings of the presets that validate (all but `paper`). */
-export const DEFAULT_VALIDATION: ValidationPlan = { fraction: 0.15, everySteps: 0, maxImages: 0, selection: "best-val", patience: 0, minDelta: 0 };
+export const DEFAULT_VALIDATION: ValidationPlan = { fraction: 0.15, everySteps: 0, maxImages: 64, selection: "best-val", patience: 0, minDelta: 0 };
 
 export interface AblationPlan {
     name: string;
@@ -164,6 +167,7 @@ export function presetPlan(name: PresetName): AblationPlan {
                 { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 5, regionsPerPatient: 2 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 2, stepsPerEpoch: 6 };
+            base.validation = { ...DEFAULT_VALIDATION, maxImages: 4 };
             base.report.samplesPerStrategy = 2;
             return base;
         case "demo":
@@ -172,6 +176,7 @@ export function presetPlan(name: PresetName): AblationPlan {
                 { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 6, regionsPerPatient: 2 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50", "box_centre", "centroid", "four_sections"] },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 4, stepsPerEpoch: 10 };
+            base.validation = { ...DEFAULT_VALIDATION, maxImages: 4 };
             return base;
     }
 }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readLabelImage } from "@sam-ablate/image-io";
-import type { DatasetResults, RunResults, Sample, StrategyResult } from "@sam-ablate/report";
+import type { DatasetResults, RunResults, Sample, SelectionResult, StrategyResult } from "@sam-ablate/report";
 import { writeFileAtomicSync } from "./atomic.js";
 import type { PreparedData } from "./datasets.js";
 import { type AblationPlan as Plan, strategiesFor } from "./plan.js";
@@ -54,6 +54,30 @@ function notesFor(recs: StrategyRecord[]): string[] {
             notes.push(`mean IoU of the jittered box with the tight box: ${j.mean.toFixed(3)}`);
     }
     return notes;
+}
+
+/** The model-selection summary of a strategy's seeds (undefined when they were not validated). */
+function selectionFor(recs: StrategyRecord[]): SelectionResult | undefined {
+    const withSel = recs.filter((r) => r.selection && r.validation);
+    if (withSel.length === 0 || withSel.length !== recs.length) return undefined;
+    const mean = (f: (r: StrategyRecord) => number) => withSel.reduce((a, r) => a + f(r), 0) / withSel.length;
+    const first = withSel[0] as StrategyRecord;
+    const sel = (r: StrategyRecord) => r.selection as NonNullable<StrategyRecord["selection"]>;
+    const val = (r: StrategyRecord) => r.validation as NonNullable<StrategyRecord["validation"]>;
+    return {
+        mode: sel(first).mode,
+        bestValDice: mean((r) => sel(r).test["best-val"].meanDice),
+        lastDice: mean((r) => sel(r).test.last.meanDice),
+        bestValIou: mean((r) => sel(r).test["best-val"].meanIou),
+        lastIou: mean((r) => sel(r).test.last.meanIou),
+        epochs: withSel.map((r) => sel(r).best?.epoch ?? null),
+        valDice: withSel.map((r) => sel(r).best?.valDice ?? null),
+        stoppedAtEpoch: withSel.map((r) => val(r).stoppedAtEpoch ?? null),
+        curve: val(first).curve.map((p) => ({ epoch: p.epoch, dice: p.dice })),
+        valSeconds: withSel.reduce((a, r) => a + val(r).seconds, 0),
+        valPatients: val(first).patients.length,
+        valImages: val(first).images,
+    };
 }
 
 /** Builds the report input from the run's records. */
@@ -119,6 +143,8 @@ export async function buildRunResults(
                 notes: notesFor(rs),
                 samples,
             });
+            const selection = selectionFor(rs);
+            if (selection) (strategies[strategies.length - 1] as StrategyResult).selection = selection;
         }
         datasets.push({
             name: d.name,

