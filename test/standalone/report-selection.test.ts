@@ -63,10 +63,19 @@ test("learning curves: one panel per strategy, the selected epoch marked on its 
     assert.is((svg.match(/<circle[^>]*fill="none" stroke="#009E73"/g) ?? []).length, n + 1, "markers (+ the legend's)");
     assert.match(svg, "stopped at epoch 9");
     // the marker of the first panel sits on the first panel's best validation point
-    const markers = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="4.5" fill="none"/g)].map((m) => [Number(m[1]), Number(m[2])]);
-    const dots = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="2.2"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const markers = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="4.5" fill="none"/g)].map((m) => [
+        Number(m[1]),
+        Number(m[2]),
+    ]);
+    const dots = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="2.2"/g)].map((m) => [
+        Number(m[1]),
+        Number(m[2]),
+    ]);
     const first = markers[1] as number[];
-    assert.ok(dots.some(([x, y]) => x === first[0] && y === first[1]), "marker on a validation point");
+    assert.ok(
+        dots.some(([x, y]) => x === first[0] && y === first[1]),
+        "marker on a validation point",
+    );
 });
 
 test("report: selection section, selection.csv and curves figures only where validated", async () => {
@@ -74,11 +83,17 @@ test("report: selection section, selection.csv and curves figures only where val
     try {
         const files = await renderReport(validated(), dir);
         assert.ok(files.tables.includes("tables/selection.csv"));
-        assert.ok(files.figures.includes("figures/curves-brats-2020.svg") && files.figures.includes("figures/curves-brats-2020.png"));
+        assert.ok(
+            files.figures.includes("figures/curves-brats-2020.svg") &&
+                files.figures.includes("figures/curves-brats-2020.png"),
+        );
         assert.not.ok(files.figures.some((f) => f.startsWith("figures/curves-phantom")));
         const csv = readFileSync(path.join(dir, "tables/selection.csv"), "utf8").trim().split("\n");
         assert.is(csv.length, 1 + 8, "header + one row per validated strategy");
-        assert.match(csv[0] as string, /^dataset,strategy_id,label,selection,test_dice_best_val_pct,test_dice_last_pct,/);
+        assert.match(
+            csv[0] as string,
+            /^dataset,strategy_id,label,selection,test_dice_best_val_pct,test_dice_last_pct,/,
+        );
         const html = readFileSync(path.join(dir, "report.html"), "utf8");
         assert.match(html, '<section id="selection"><h2>Model selection and learning curves</h2>');
         assert.match(html, "Test Dice last</th>");

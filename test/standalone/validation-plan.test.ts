@@ -17,10 +17,16 @@ test("presets: the paper's protocol has no validation; quick and demo validate w
 
 test("resolvePlan: validation none, settings, schedules, errors naming the field", () => {
     assert.is(resolvePlan({ validation: "none" }).validation, "none");
-    const v = resolvePlan({ extends: "paper", validation: { fraction: 0.2, everySteps: 25, selection: "last", patience: 5, minDelta: 0.002 } }).validation;
+    const v = resolvePlan({
+        extends: "paper",
+        validation: { fraction: 0.2, everySteps: 25, selection: "last", patience: 5, minDelta: 0.002 },
+    }).validation;
     assert.equal(v, { fraction: 0.2, everySteps: 25, maxImages: 64, selection: "last", patience: 5, minDelta: 0.002 });
     assert.equal(resolvePlan({ training: { schedule: "cosine" } }).training.schedule, { type: "cosine", minLr: 0 });
-    assert.equal(resolvePlan({ training: { schedule: { type: "step", everyEpochs: 10, gamma: 0.5 } } }).training.schedule, { type: "step", everyEpochs: 10, gamma: 0.5 });
+    assert.equal(
+        resolvePlan({ training: { schedule: { type: "step", everyEpochs: 10, gamma: 0.5 } } }).training.schedule,
+        { type: "step", everyEpochs: 10, gamma: 0.5 },
+    );
     const bad: [unknown, RegExp][] = [
         [{ validation: { fraction: 1.5 } }, /validation\.fraction/],
         [{ validation: { selection: "best" } }, /validation\.selection/],
@@ -60,7 +66,10 @@ test("validation split: patient-level, seeded, at least one patient on each side
     assert.equal(a, splitValidationPatients(patients, 0.2, 0, "d"), "same seed, same split");
     assert.is(a.val.length, 2);
     assert.is(a.train.length + a.val.length, 10);
-    assert.ok(a.val.every((p) => !a.train.includes(p)), "a patient is on one side only");
+    assert.ok(
+        a.val.every((p) => !a.train.includes(p)),
+        "a patient is on one side only",
+    );
     const seeds = new Set([0, 1, 2, 3, 4, 5].map((s) => splitValidationPatients(patients, 0.2, s, "d").val.join()));
     assert.ok(seeds.size > 1, "the seed changes the split");
     assert.is(splitValidationPatients(["a", "b"], 0.05, 0, "d").val.length, 1, "at least one validation patient");

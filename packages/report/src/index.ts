@@ -34,8 +34,8 @@ export {
     strategyColour,
 } from "./figures/boxplot.js";
 export { maskOutlinePath } from "./figures/contour.js";
-export { effortFigure } from "./figures/effort-figure.js";
 export { learningCurvesFigure } from "./figures/curves-figure.js";
+export { effortFigure } from "./figures/effort-figure.js";
 export { lossFigure } from "./figures/loss-figure.js";
 export { checkSample, OVERLAY_COLOURS, type OverlayOptions, overlayFigure, overlayTitle } from "./figures/overlay.js";
 export { PALETTE } from "./figures/svg.js";
@@ -52,6 +52,7 @@ export {
     paperRow,
 } from "./paper.js";
 export { type ReportFiles, type ReportOptions, renderReport, slug } from "./render.js";
+export { selectionCsv, selectionTextTable } from "./selection.js";
 export {
     compareStrategyIds,
     parseStrategyId,
@@ -84,6 +85,13 @@ export {
     type Spread,
 } from "./tables.js";
 export { csvTable, escapeXml, markdownTable, type TextTable } from "./text-table.js";
-export { selectionCsv, selectionTextTable } from "./selection.js";
-export type { DatasetResults, PaperDataset, PerImageResult, RunResults, Sample, SelectionResult, StrategyResult } from "./types.js";
+export type {
+    DatasetResults,
+    PaperDataset,
+    PerImageResult,
+    RunResults,
+    Sample,
+    SelectionResult,
+    StrategyResult,
+} from "./types.js";
 export { validateRunResults } from "./validate.js";

@@ -68,8 +68,10 @@ export function validateRunResults(results: RunResults): void {
             for (const sample of s.samples ?? []) checkSample(sample, sn);
             if (s.selection !== undefined) {
                 const v = s.selection;
-                if (v.mode !== "best-val" && v.mode !== "last") fail(`${sn}: selection.mode must be "best-val" or "last"`);
-                if (!Array.isArray(v.curve) || !Array.isArray(v.epochs)) fail(`${sn}: selection.curve and selection.epochs must be arrays`);
+                if (v.mode !== "best-val" && v.mode !== "last")
+                    fail(`${sn}: selection.mode must be "best-val" or "last"`);
+                if (!Array.isArray(v.curve) || !Array.isArray(v.epochs))
+                    fail(`${sn}: selection.curve and selection.epochs must be arrays`);
                 for (const p of v.curve) {
                     if (!Number.isFinite(p.epoch)) fail(`${sn}: selection.curve has an epoch that is not a number`);
                     checkMetric(p.dice, `${sn} validation dice`);

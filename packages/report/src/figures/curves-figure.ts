@@ -24,7 +24,10 @@ function pathOf(points: [number, number][]): string {
  * The small-multiple SVG of a dataset's learning curves, or undefined when no strategy has a loss
  * curve or a validation curve.
  */
-export function learningCurvesFigure(dataset: DatasetResults, title = `Learning curves: ${dataset.name}`): string | undefined {
+export function learningCurvesFigure(
+    dataset: DatasetResults,
+    title = `Learning curves: ${dataset.name}`,
+): string | undefined {
     const strategies = sortByStrategy(dataset.strategies).filter(
         (s) => s.lossCurve?.some(Number.isFinite) || s.selection?.curve.some((p) => finite(p.dice)),
     );
@@ -49,11 +52,19 @@ export function learningCurvesFigure(dataset: DatasetResults, title = `Learning 
     );
     const losses = strategies.flatMap((s) => (s.lossCurve ?? []).filter(Number.isFinite));
     const lossTicks = niceTicks(0, losses.length ? Math.max(...losses) : 1, 4);
-    const dices = strategies.flatMap((s) => (s.selection?.curve ?? []).map((p) => p.dice).filter(finite)).map((d) => d * 100);
+    const dices = strategies
+        .flatMap((s) => (s.selection?.curve ?? []).map((p) => p.dice).filter(finite))
+        .map((d) => d * 100);
     const diceTicks = niceTicks(dices.length ? Math.min(...dices) : 0, dices.length ? Math.max(...dices) : 100, 4);
     // whole epochs only: a step of 1, 2, 5, 10, 20, 25, 50, ... giving about 5 ticks
-    const xStep = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((k) => epochs / k <= 6) ?? Math.ceil(epochs / 5);
-    const xt = { ticks: [1, ...Array.from({ length: Math.floor(epochs / xStep) }, (_, i) => (i + 1) * xStep).filter((t) => t > 1)] };
+    const xStep =
+        [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((k) => epochs / k <= 6) ?? Math.ceil(epochs / 5);
+    const xt = {
+        ticks: [
+            1,
+            ...Array.from({ length: Math.floor(epochs / xStep) }, (_, i) => (i + 1) * xStep).filter((t) => t > 1),
+        ],
+    };
 
     let body = figureTitle(
         width,
@@ -96,12 +107,14 @@ function panel(s: StrategyResult, x0: number, y0: number, w: number, h: number, 
     let out = `<g><title>${escapeXml(s.label)}</title>`;
     out += text(x0 + w / 2, y0 - 8, s.label, { "text-anchor": "middle", "font-size": 12, "font-weight": "bold" });
     out += `<rect${attrs({ x: x0, y: y0, width: w, height: h, fill: "none", stroke: "#bbbbbb" })}/>`;
-    const lStep = sc.lossTicks.ticks.length > 1 ? (sc.lossTicks.ticks[1] as number) - (sc.lossTicks.ticks[0] as number) : 1;
+    const lStep =
+        sc.lossTicks.ticks.length > 1 ? (sc.lossTicks.ticks[1] as number) - (sc.lossTicks.ticks[0] as number) : 1;
     for (const t of sc.lossTicks.ticks) {
         out += `<line${attrs({ x1: x0, y1: yl(t), x2: x0 + w, y2: yl(t), stroke: "#eeeeee" })}/>`;
         out += text(x0 - 4, yl(t) + 4, tickLabel(t, lStep), { "text-anchor": "end", "font-size": 10, fill: LOSS });
     }
-    const dStep = sc.diceTicks.ticks.length > 1 ? (sc.diceTicks.ticks[1] as number) - (sc.diceTicks.ticks[0] as number) : 1;
+    const dStep =
+        sc.diceTicks.ticks.length > 1 ? (sc.diceTicks.ticks[1] as number) - (sc.diceTicks.ticks[0] as number) : 1;
     for (const t of sc.diceTicks.ticks) {
         out += text(x0 + w + 4, yd(t) + 4, tickLabel(t, dStep), { "font-size": 10, fill: VAL });
     }
@@ -118,9 +131,12 @@ function panel(s: StrategyResult, x0: number, y0: number, w: number, h: number, 
     if (loss.length) out += `<path${attrs({ d: pathOf(loss), fill: "none", stroke: LOSS, "stroke-width": 1.8 })}/>`;
     const sel = s.selection;
     if (sel) {
-        const pts = sel.curve.filter((p) => finite(p.dice)).map((p) => [x(p.epoch), yd((p.dice as number) * 100)] as [number, number]);
+        const pts = sel.curve
+            .filter((p) => finite(p.dice))
+            .map((p) => [x(p.epoch), yd((p.dice as number) * 100)] as [number, number]);
         if (pts.length) out += `<path${attrs({ d: pathOf(pts), fill: "none", stroke: VAL, "stroke-width": 1.8 })}/>`;
-        if (pts.length <= 40) for (const [px, py] of pts) out += `<circle${attrs({ cx: px, cy: py, r: 2.2, fill: VAL })}/>`;
+        if (pts.length <= 40)
+            for (const [px, py] of pts) out += `<circle${attrs({ cx: px, cy: py, r: 2.2, fill: VAL })}/>`;
         const e = sel.epochs[0];
         const chosen = sel.curve.find((p) => p.epoch === e && finite(p.dice));
         if (e !== null && e !== undefined && chosen) {
@@ -129,7 +145,11 @@ function panel(s: StrategyResult, x0: number, y0: number, w: number, h: number, 
         }
         const stop = sel.stoppedAtEpoch[0];
         if (stop !== null && stop !== undefined) {
-            out += text(x0 + w - 4, y0 + 12, `stopped at epoch ${stop}`, { "text-anchor": "end", "font-size": 10, fill: "#555555" });
+            out += text(x0 + w - 4, y0 + 12, `stopped at epoch ${stop}`, {
+                "text-anchor": "end",
+                "font-size": 10,
+                fill: "#555555",
+            });
         }
     }
     return `${out}</g>`;
