@@ -2,5 +2,5 @@
  * sam-ablate: the command line. `runCli(argv)` runs it programmatically (tests, scripts).
  */
 export { runCli } from "./cli.js";
-export { EXIT, CliError } from "./errors.js";
 export { loadPlan, MAX_PLAN_BYTES } from "./commands/AblateCommand.js";
+export { CliError, EXIT } from "./errors.js";

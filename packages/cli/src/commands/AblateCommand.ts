@@ -29,7 +29,7 @@ export const MAX_PLAN_BYTES = 1024 * 1024;
  * YAML options for plans: anchors and aliases are allowed but bounded (the library counts the nodes
  * an alias expands to and refuses a document whose aliases expand past this), keys are unique.
  */
-const YAML_OPTIONS = { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false } as const;
+const YAML_OPTIONS = { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false, logLevel: "error" } as const;
 
 function readPlanText(spec: string): string {
     let size: number;

@@ -82,35 +82,31 @@ export async function readNifti(file: string, options: NiftiReadOptions = {}): P
     return readGzipNifti(file, limit);
 }
 
-/** Streams a gzip file through inflate: the header first, then only the bytes it declares. */
+/**
+ * Streams a gzip file through inflate: the header first, then only the bytes it declares. Memory
+ * grows with the bytes actually inflated, so a short stream under a large header costs little.
+ */
 async function readGzipNifti(file: string, limit: number): Promise<NiftiVolume> {
     const input = createReadStream(file);
     const gunzip = createGunzip();
     input.on("error", (err) => gunzip.destroy(err));
     input.pipe(gunzip);
-    let head: Uint8Array[] = [];
-    let headBytes = 0;
-    let layout: VoxelLayout | undefined;
-    let out: Uint8Array | undefined;
+    const chunks: Buffer[] = [];
     let filled = 0;
+    let layout: VoxelLayout | undefined;
     try {
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-            if (out === undefined) {
-                head.push(chunk);
-                headBytes += chunk.length;
-                if (headBytes < NIFTI1_HEADER_BYTES) continue;
-                const joined = Buffer.concat(head, headBytes);
-                head = [];
-                layout = voxelLayout(parseHeader(joined, file), file, limit);
-                out = new Uint8Array(layout.end);
-                filled = Math.min(joined.length, out.length);
-                out.set(joined.subarray(0, filled));
-            } else {
-                const take = Math.min(chunk.length, out.length - filled);
-                out.set(chunk.subarray(0, take), filled);
-                filled += take;
+            const room = layout === undefined ? chunk.length : layout.end - filled;
+            chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+            filled += Math.min(chunk.length, room);
+            if (layout === undefined && filled >= NIFTI1_HEADER_BYTES) {
+                const head = Buffer.concat(chunks, filled);
+                layout = voxelLayout(parseHeader(head, file), file, limit);
+                chunks.length = 0;
+                chunks.push(head.subarray(0, Math.min(head.length, layout.end)));
+                filled = Math.min(filled, layout.end);
             }
-            if (filled === out.length) break;
+            if (layout !== undefined && filled >= layout.end) break;
         }
     } catch (err) {
         if (err instanceof DataError) throw err;
@@ -121,8 +117,7 @@ async function readGzipNifti(file: string, limit: number): Promise<NiftiVolume> 
         input.destroy();
         gunzip.destroy();
     }
-    if (out === undefined || layout === undefined) return buildVolume(Buffer.concat(head), undefined, file);
-    return buildVolume(out.subarray(0, filled), layout, file);
+    return buildVolume(Buffer.concat(chunks, filled), layout, file, limit);
 }
 
 /**
