@@ -35,6 +35,7 @@ const HINTS: Record<string, string> = {
     ERR_SA_STRATEGY: "strategy ids look like points10, points10_box, box_jitter5, pos50_neg50_box, centroid, four_sections",
     ERR_SA_CHECKPOINT_NOT_FOUND: "check the --checkpoint path",
     ERR_SA_CHECKPOINT_TRUNCATED: "the file is incomplete: download it again",
+    ERR_SA_CHECKPOINT_CORRUPT: "the file is damaged (or built to expand past its declared sizes): download it again",
     ERR_SA_CHECKPOINT_LIMIT: "the file declares more data than a checkpoint needs; raise SA_MAX_DECODE_MB only for a file you trust",
     ERR_SA_CHECKPOINT_NONFINITE: "the weights hold NaN or infinity: use an intact checkpoint (or retrain with a lower lr)",
     ERR_SA_CHECKPOINT_INCOMPLETE: "pass a decoder.safetensors written by sam-ablate training for this model",
