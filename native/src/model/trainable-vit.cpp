@@ -11,7 +11,9 @@
 #include "sa/trainable-vit.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -31,17 +33,30 @@ struct Param {
     int64_t offset = 0, numel = 0;
 };
 
+// One LoRA adapter: A [r, in] at offset a, B [out, r] at offset b of the adapter buffer. For qkv,
+// `slices` marks which of q, k, v it adapts (B rows of the others stay zero).
+struct Adapter {
+    int64_t a = -1, b = -1, in = 0, out = 0;
+    bool slices[3] = {true, true, true};
+    bool on() const { return a >= 0; }
+};
+
 struct BlockParams {
     int64_t n1w, n1b, qkvw, qkvb = -1, projw, projb, relh, relw, n2w, n2b, l1w, l1b, l2w, l2b;
     int64_t rel_len = 0;
     bool global = false;
+    Adapter qkv, proj, lin1, lin2;
 };
 
 }  // namespace
 
 class TrainableVitImpl {
   public:
-    TrainableVitImpl(Backend & be_, WeightMap & w, const std::string & prefix) : be(be_), bufs(be_), ws(be_) {
+    TrainableVitImpl(Backend & be_, WeightMap & w, const std::string & prefix, const TrainableVitOptions & o)
+        : be(be_), opt(o), bufs(be_), ws(be_) {
+        SA_CHECK(be.kind() == DeviceKind::CPU, SA_ERR_UNSUPPORTED,
+                 "image-encoder training (encoder backward, LoRA) runs on the CPU backend only; the " + be.name() +
+                     " backend has no kernels for it yet");
         c = infer_vit_config(w, prefix);
         const int64_t E = c.embed_dim, O = c.out_chans;
         patch_w = add(w, prefix, "patch_embed.proj.weight", {E, c.in_chans, c.patch, c.patch});
@@ -75,18 +90,73 @@ class TrainableVitImpl {
         neck3w = add(w, prefix, "neck.3.weight", {O});
         neck3b = add(w, prefix, "neck.3.bias", {O});
         w.check(prefix, "image encoder");
+        add_adapters();
         P = bufs.alloc(total);
         G = bufs.alloc(total);
         for (const Param & p : params) be.upload(P + p.offset, host_init[p.name].data(), (size_t) p.numel);
         be.synchronize();
         host_init.clear();
         be.fill(G, 0.0f, (size_t) total);
+        if (lora_total > 0) {
+            LP = bufs.alloc(lora_total);
+            LG = bufs.alloc(lora_total);
+            LM = bufs.alloc(lora_total);
+            LV = bufs.alloc(lora_total);
+            be.upload(LP, lora_init.data(), (size_t) lora_total);
+            be.synchronize();
+            lora_init.clear();
+            be.fill(LG, 0.0f, (size_t) lora_total);
+            be.fill(LM, 0.0f, (size_t) lora_total);
+            be.fill(LV, 0.0f, (size_t) lora_total);
+        }
     }
 
-    const Param & param(const std::string & name) const {
-        auto it = index.find(name);
-        SA_CHECK_ARG(it != index.end(), "image encoder: no parameter named '" + name + "'");
-        return params[it->second];
+    // A parameter by name with its value and gradient buffers (encoder or adapter).
+    struct Found {
+        const Param * p;
+        float *value, *grad;
+    };
+    Found find(const std::string & name) const {
+        if (auto it = index.find(name); it != index.end())
+            return {&params[it->second], P + params[it->second].offset, G + params[it->second].offset};
+        if (auto it = lora_index.find(name); it != lora_index.end())
+            return {&lora_params[it->second], LP + lora_params[it->second].offset, LG + lora_params[it->second].offset};
+        fail(SA_ERR_INVALID_ARG, "image encoder: no parameter named '" + name + "'");
+    }
+
+    float lora_scale() const {
+        const LoraConfig & l = opt.lora;
+        return l.rank > 0 ? (l.alpha > 0 ? l.alpha : (float) l.rank) / (float) l.rank : 0.0f;
+    }
+
+    void lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
+        SA_CHECK_ARG(lora_total > 0, "image encoder: no LoRA adapters to step");
+        ++lora_t;
+        be.adam_step_zero_grad(LP, LG, LM, LV, lora_total, lr, beta1, beta2, eps, weight_decay, decoupled, lora_t);
+    }
+
+    // W + s B A for a layer's weight (host), or W when the layer has no adapter.
+    void merged_weight(const std::string & name, float * host) const {
+        const Found f = find(name);
+        SA_CHECK_ARG(index.count(name), "image encoder: '" + name + "' is not an encoder weight");
+        const Adapter * ad = nullptr;
+        for (const BlockParams & bp : blocks) {
+            if (f.p->offset == bp.qkvw) ad = &bp.qkv;
+            if (f.p->offset == bp.projw) ad = &bp.proj;
+            if (f.p->offset == bp.l1w) ad = &bp.lin1;
+            if (f.p->offset == bp.l2w) ad = &bp.lin2;
+        }
+        if (!ad || !ad->on()) {
+            be.synchronize();
+            be.download(host, f.value, (size_t) f.p->numel);
+            return;
+        }
+        TempBuffer m(be, f.p->numel);
+        be.copy(m.get(), f.value, (size_t) f.p->numel);
+        be.gemm(false, false, ad->out, ad->in, opt.lora.rank, lora_scale(), LP + ad->b, opt.lora.rank, LP + ad->a, ad->in,
+                1.0f, m.get(), ad->in);
+        be.synchronize();
+        be.download(host, m.get(), (size_t) f.p->numel);
     }
 
     // ---- forward ------------------------------------------------------------------------------
@@ -117,30 +187,34 @@ class TrainableVitImpl {
         SA_CHECK_ARG(dout != nullptr, "image encoder: null output gradient");
         const int64_t B = fwd_batch, E = c.embed_dim, Gd = c.grid, T = Gd * Gd, S = c.img_size, O = c.out_chans;
         be.upload(dn_a, dout, (size_t) (B * O * T));
-        be.layernorm2d_backward(n2, P + neck3w, n3m, n3r, dn_a, dn_b, G + neck3w, G + neck3b, B, O, T);
-        be.conv2d_backward(n1, P + neck2, dn_b, dn_a, G + neck2, nullptr, B, O, Gd, Gd, O, 3, 3, 1, 1);
-        be.layernorm2d_backward(n0, P + neck1w, n1m, n1r, dn_a, dn_b, G + neck1w, G + neck1b, B, O, T);
-        be.conv2d_backward(xcf, P + neck0, dn_b, dxcf, G + neck0, nullptr, B, E, Gd, Gd, O, 1, 1, 1, 0);
+        be.layernorm2d_backward(n2, P + neck3w, n3m, n3r, dn_a, dn_b, g(neck3w), g(neck3b), B, O, T);
+        be.conv2d_backward(n1, P + neck2, dn_b, dn_a, g(neck2), nullptr, B, O, Gd, Gd, O, 3, 3, 1, 1);
+        be.layernorm2d_backward(n0, P + neck1w, n1m, n1r, dn_a, dn_b, g(neck1w), g(neck1b), B, O, T);
+        be.conv2d_backward(xcf, P + neck0, dn_b, dxcf, g(neck0), nullptr, B, E, Gd, Gd, O, 1, 1, 1, 0);
         be.transpose_last2(dxcf, dx, B, E, T);
         for (int64_t i = c.depth - 1; i >= 0; --i) {
             block_forward(i, block_in[(size_t) i], x2);  // recompute the block's internals
             block_backward(i, block_in[(size_t) i]);
         }
         // + pos_embed (broadcast over the batch), patch embedding
-        for (int64_t b = 0; b < B; ++b) be.add(G + pos, dx + b * T * E, G + pos, T * E);
-        be.transpose_last2(dx, dxcf, B, T, E);
-        be.conv2d_backward(image, P + patch_w, dxcf, dimages ? dimage : nullptr, G + patch_w, G + patch_b, B,
-                           c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0);
+        if (opt.base_grads)
+            for (int64_t b = 0; b < B; ++b) be.add(G + pos, dx + b * T * E, G + pos, T * E);
+        if (opt.base_grads || dimages) {
+            be.transpose_last2(dx, dxcf, B, T, E);
+            be.conv2d_backward(image, P + patch_w, dxcf, dimages ? dimage : nullptr, g(patch_w), g(patch_b), B,
+                               c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0);
+        }
         be.synchronize();
         if (dimages) be.download(dimages, dimage, (size_t) (B * c.in_chans * S * S));
     }
 
     Backend & be;
+    TrainableVitOptions opt;
     VitConfig c;
-    std::vector<Param> params;
-    std::map<std::string, size_t> index;
-    int64_t total = 0;
-    float *P = nullptr, *G = nullptr;
+    std::vector<Param> params, lora_params;
+    std::map<std::string, size_t> index, lora_index;
+    int64_t total = 0, lora_total = 0, lora_t = 0;
+    float *P = nullptr, *G = nullptr, *LP = nullptr, *LG = nullptr, *LM = nullptr, *LV = nullptr;
 
   private:
     int64_t add(WeightMap & w, const std::string & prefix, const std::string & name, const std::vector<int64_t> & shape) {
@@ -158,6 +232,90 @@ class TrainableVitImpl {
         index[name] = params.size();
         params.push_back(p);
         return p.offset;
+    }
+
+    float * g(int64_t offset) const { return opt.base_grads ? G + offset : nullptr; }
+    const float * bias_or_null(int64_t offset) const { return offset >= 0 ? P + offset : nullptr; }
+
+    int64_t lora_param(const std::string & name, const std::vector<int64_t> & shape) {
+        Param p;
+        p.name = name;
+        p.shape = shape;
+        p.offset = lora_total;
+        p.numel = shape[0] * shape[1];
+        lora_total += (p.numel + 15) / 16 * 16;
+        lora_index[name] = lora_params.size();
+        lora_params.push_back(p);
+        return p.offset;
+    }
+
+    void add_adapters() {
+        const LoraConfig & l = opt.lora;
+        if (l.rank == 0) return;
+        SA_CHECK_ARG(l.rank > 0 && l.rank <= 1024, "LoRA: rank must be in 1..1024, got " + std::to_string(l.rank));
+        SA_CHECK_ARG(std::isfinite(l.alpha) && l.alpha >= 0, "LoRA: alpha must be finite and >= 0");
+        bool qkv[3] = {false, false, false}, proj = false, lin1 = false, lin2 = false;
+        for (const std::string & t : l.targets) {
+            if (t == "q") qkv[0] = true;
+            else if (t == "k") qkv[1] = true;
+            else if (t == "v") qkv[2] = true;
+            else if (t == "qkv") qkv[0] = qkv[1] = qkv[2] = true;
+            else if (t == "proj") proj = true;
+            else if (t == "lin1") lin1 = true;
+            else if (t == "lin2") lin2 = true;
+            else if (t == "mlp") lin1 = lin2 = true;
+            else fail(SA_ERR_INVALID_ARG, "LoRA: unknown target '" + t + "' (q, k, v, qkv, proj, lin1, lin2, mlp)");
+        }
+        SA_CHECK_ARG(qkv[0] || qkv[1] || qkv[2] || proj || lin1 || lin2, "LoRA: no target modules");
+        const int64_t E = c.embed_dim, M = c.mlp_dim, r = l.rank;
+        std::mt19937_64 rng(l.seed);
+        auto make = [&](Adapter & ad, const std::string & module, int64_t in, int64_t out) {
+            ad.in = in;
+            ad.out = out;
+            ad.a = lora_param(module + ".lora_A.weight", {r, in});
+            ad.b = lora_param(module + ".lora_B.weight", {out, r});
+        };
+        for (int64_t i = 0; i < c.depth; ++i) {
+            BlockParams & bp = blocks[(size_t) i];
+            const std::string b = "blocks." + std::to_string(i) + ".";
+            if (qkv[0] || qkv[1] || qkv[2]) {
+                make(bp.qkv, b + "attn.qkv", E, 3 * E);
+                for (int k = 0; k < 3; ++k) bp.qkv.slices[k] = qkv[k];
+            }
+            if (proj) make(bp.proj, b + "attn.proj", E, E);
+            if (lin1) make(bp.lin1, b + "mlp.lin1", E, M);
+            if (lin2) make(bp.lin2, b + "mlp.lin2", M, E);
+        }
+        // A ~ U(-1/sqrt(in), 1/sqrt(in)) (PEFT's Kaiming-uniform bound with a = sqrt(5)), B = 0
+        lora_init.assign((size_t) lora_total, 0.0f);
+        for (const Param & p : lora_params) {
+            if (p.name.find("lora_A") == std::string::npos) continue;
+            const float bound = 1.0f / std::sqrt((float) p.shape[1]);
+            std::uniform_real_distribution<float> u(-bound, bound);
+            for (int64_t k = 0; k < p.numel; ++k) lora_init[(size_t) (p.offset + k)] = u(rng);
+        }
+    }
+
+    // y[rows, out] += s (x A^T) B^T; keeps x A^T in u [rows, r].
+    void lora_forward(const Adapter & ad, const float * x, float * y, float * u, int64_t rows) {
+        if (!ad.on()) return;
+        const int64_t r = opt.lora.rank;
+        be.gemm(false, true, rows, r, ad.in, 1.0f, x, ad.in, LP + ad.a, ad.in, 0.0f, u, r);
+        be.gemm(false, true, rows, ad.out, r, lora_scale(), u, r, LP + ad.b, r, 1.0f, y, ad.out);
+    }
+
+    // From dy [rows, out]: dB += s dy^T u, dA += (s dy B)^T x, dx += (s dy B) A (dx may be null).
+    void lora_backward(const Adapter & ad, const float * x, const float * dy, const float * u, float * dx, int64_t rows) {
+        if (!ad.on()) return;
+        const int64_t r = opt.lora.rank;
+        const float s = lora_scale();
+        be.gemm(false, false, rows, r, ad.out, s, dy, ad.out, LP + ad.b, r, 0.0f, du, r);
+        be.gemm(true, false, ad.out, r, rows, s, dy, ad.out, u, r, 1.0f, LG + ad.b, r);
+        be.gemm(true, false, r, ad.in, rows, 1.0f, du, r, x, ad.in, 1.0f, LG + ad.a, ad.in);
+        if (dx) be.gemm(false, false, rows, ad.in, r, 1.0f, du, r, LP + ad.a, ad.in, 1.0f, dx, ad.in);
+        if (ad.out == 3 * c.embed_dim)
+            for (int k = 0; k < 3; ++k)
+                if (!ad.slices[k]) be.fill(LG + ad.b + k * c.embed_dim * r, 0.0f, (size_t) (c.embed_dim * r));
     }
 
     int64_t window_rows(int64_t B) const {
@@ -209,6 +367,12 @@ class TrainableVitImpl {
         dqkv = get(arows * 3 * E);
         dattn = get(arows * E);
         dmlp = get(rows * M);
+        const int64_t r = std::max<int64_t>(opt.lora.rank, 1);
+        u_qkv = get(arows * r);
+        u_proj = get(arows * r);
+        u_l1 = get(rows * r);
+        u_l2 = get(rows * r);
+        du = get(arows * r);
         ws_batch = B;
         fwd_batch = 0;
     }
@@ -240,10 +404,12 @@ class TrainableVitImpl {
             be.window_partition(h1, win, B, Gd, Gd, E, c.window);
             a_in = win;
         }
-        be.linear(a_in, P + bp.qkvw, bp.qkvb >= 0 ? P + bp.qkvb : nullptr, qkv, arows, E, 3 * E);
+        be.linear(a_in, P + bp.qkvw, bias_or_null(bp.qkvb), qkv, arows, E, 3 * E);
+        lora_forward(bp.qkv, a_in, qkv, u_qkv, arows);
         be.attention_vit(qkv, attn, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len, P + bp.relw,
                          bp.rel_len);
         be.linear(attn, P + bp.projw, P + bp.projb, proj, arows, E, E);
+        lora_forward(bp.proj, attn, proj, u_proj, arows);
         if (!bp.global) {
             be.window_unpartition(proj, x1, B, Gd, Gd, E, c.window);
             be.add(x_in, x1, x1, rows * E);
@@ -252,8 +418,10 @@ class TrainableVitImpl {
         }
         be.layernorm(x1, P + bp.n2w, P + bp.n2b, h2, ln2m, ln2r, rows, E, kEps);
         be.linear(h2, P + bp.l1w, P + bp.l1b, mlp_a, rows, E, M);
+        lora_forward(bp.lin1, h2, mlp_a, u_l1, rows);
         be.gelu(mlp_a, mlp_g, rows * M);
         be.linear(mlp_g, P + bp.l2w, P + bp.l2b, x_out, rows, M, E);
+        lora_forward(bp.lin2, mlp_g, x_out, u_l2, rows);
         be.add(x1, x_out, x_out, rows * E);
     }
 
@@ -264,10 +432,12 @@ class TrainableVitImpl {
         int64_t seqs, side, arows;
         attn_layout(bp, B, seqs, side, arows);
         // MLP branch
-        be.linear_backward(mlp_g, P + bp.l2w, dx, dmlp, G + bp.l2w, G + bp.l2b, rows, M, E);
+        be.linear_backward(mlp_g, P + bp.l2w, dx, dmlp, g(bp.l2w), g(bp.l2b), rows, M, E);
+        lora_backward(bp.lin2, mlp_g, dx, u_l2, dmlp, rows);
         be.gelu_backward(mlp_a, dmlp, dmlp, rows * M);
-        be.linear_backward(h2, P + bp.l1w, dmlp, dh, G + bp.l1w, G + bp.l1b, rows, E, M);
-        be.layernorm_backward(x1, P + bp.n2w, ln2m, ln2r, dh, dt, G + bp.n2w, G + bp.n2b, rows, E);
+        be.linear_backward(h2, P + bp.l1w, dmlp, dh, g(bp.l1w), g(bp.l1b), rows, E, M);
+        lora_backward(bp.lin1, h2, dmlp, u_l1, dh, rows);
+        be.layernorm_backward(x1, P + bp.n2w, ln2m, ln2r, dh, dt, g(bp.n2w), g(bp.n2b), rows, E);
         be.add(dx, dt, dx, rows * E);  // d x1
         // attention branch
         const float * dproj = dx;
@@ -275,23 +445,23 @@ class TrainableVitImpl {
             be.window_partition(dx, dwin, B, Gd, Gd, E, c.window);
             dproj = dwin;
         }
-        be.linear_backward(attn, P + bp.projw, dproj, dattn, G + bp.projw, G + bp.projb, arows, E, E);
+        be.linear_backward(attn, P + bp.projw, dproj, dattn, g(bp.projw), g(bp.projb), arows, E, E);
+        lora_backward(bp.proj, attn, dproj, u_proj, dattn, arows);
         be.attention_vit_backward(qkv, dattn, dqkv, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len,
-                                  P + bp.relw, bp.rel_len, G + bp.relh, G + bp.relw);
-        if (!bp.global) {
-            be.linear_backward(win, P + bp.qkvw, dqkv, dwin, G + bp.qkvw, bp.qkvb >= 0 ? G + bp.qkvb : nullptr, arows,
-                               E, 3 * E);
-            be.window_unpartition(dwin, dh, B, Gd, Gd, E, c.window);
-        } else {
-            be.linear_backward(h1, P + bp.qkvw, dqkv, dh, G + bp.qkvw, bp.qkvb >= 0 ? G + bp.qkvb : nullptr, arows, E,
-                               3 * E);
-        }
-        be.layernorm_backward(x_in, P + bp.n1w, ln1m, ln1r, dh, dt, G + bp.n1w, G + bp.n1b, rows, E);
+                                  P + bp.relw, bp.rel_len, g(bp.relh), g(bp.relw));
+        float * dqkv_bias = bp.qkvb >= 0 ? g(bp.qkvb) : nullptr;
+        const float * a_in = bp.global ? h1 : win;
+        float * da_in = bp.global ? dh : dwin;
+        be.linear_backward(a_in, P + bp.qkvw, dqkv, da_in, g(bp.qkvw), dqkv_bias, arows, E, 3 * E);
+        lora_backward(bp.qkv, a_in, dqkv, u_qkv, da_in, arows);
+        if (!bp.global) be.window_unpartition(dwin, dh, B, Gd, Gd, E, c.window);
+        be.layernorm_backward(x_in, P + bp.n1w, ln1m, ln1r, dh, dt, g(bp.n1w), g(bp.n1b), rows, E);
         be.add(dx, dt, dx, rows * E);  // d x_in
     }
 
     DeviceBuffers bufs, ws;
     std::map<std::string, std::vector<float>> host_init;
+    std::vector<float> lora_init;
     int64_t patch_w = 0, patch_b = 0, pos = 0, neck0 = 0, neck1w = 0, neck1b = 0, neck2 = 0, neck3w = 0, neck3b = 0;
     std::vector<BlockParams> blocks;
     int64_t ws_batch = 0, fwd_batch = 0;
@@ -303,10 +473,11 @@ class TrainableVitImpl {
           *n3m = nullptr, *n3r = nullptr;
     float *dn_a = nullptr, *dn_b = nullptr, *dxcf = nullptr, *dx = nullptr, *dt = nullptr, *dh = nullptr,
           *dwin = nullptr, *dqkv = nullptr, *dattn = nullptr, *dmlp = nullptr;
+    float *u_qkv = nullptr, *u_proj = nullptr, *u_l1 = nullptr, *u_l2 = nullptr, *du = nullptr;
 };
 
-TrainableVit::TrainableVit(Backend & be, WeightMap & w, const std::string & prefix)
-    : impl_(std::make_unique<TrainableVitImpl>(be, w, prefix)) {}
+TrainableVit::TrainableVit(Backend & be, WeightMap & w, const std::string & prefix, TrainableVitOptions opt)
+    : impl_(std::make_unique<TrainableVitImpl>(be, w, prefix, opt)) {}
 TrainableVit::~TrainableVit() = default;
 
 int64_t TrainableVit::img_size() const { return impl_->c.img_size; }
@@ -315,28 +486,43 @@ int64_t TrainableVit::embed_size() const { return impl_->c.grid; }
 std::string TrainableVit::describe() const { return impl_->c.describe(); }
 void TrainableVit::forward(const float * images, int64_t B, float * out) { impl_->forward(images, B, out); }
 void TrainableVit::backward(const float * dout, float * dimages) { impl_->backward(dout, dimages); }
-void TrainableVit::zero_grad() { impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total); }
+void TrainableVit::zero_grad() {
+    impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
+    if (impl_->lora_total > 0) impl_->be.fill(impl_->LG, 0.0f, (size_t) impl_->lora_total);
+}
 
 std::vector<std::string> TrainableVit::param_names() const {
     std::vector<std::string> out;
     for (const auto & p : impl_->params) out.push_back(p.name);
     return out;
 }
-std::vector<int64_t> TrainableVit::param_shape(const std::string & name) const { return impl_->param(name).shape; }
+std::vector<int64_t> TrainableVit::param_shape(const std::string & name) const { return impl_->find(name).p->shape; }
 void TrainableVit::get_param(const std::string & name, float * host) const {
-    const Param & p = impl_->param(name);
+    const auto f = impl_->find(name);
     impl_->be.synchronize();
-    impl_->be.download(host, impl_->P + p.offset, (size_t) p.numel);
+    impl_->be.download(host, f.value, (size_t) f.p->numel);
 }
 void TrainableVit::set_param(const std::string & name, const float * host) {
-    const Param & p = impl_->param(name);
-    impl_->be.upload(impl_->P + p.offset, host, (size_t) p.numel);
+    const auto f = impl_->find(name);
+    impl_->be.upload(f.value, host, (size_t) f.p->numel);
     impl_->be.synchronize();
 }
 void TrainableVit::get_grad(const std::string & name, float * host) const {
-    const Param & p = impl_->param(name);
+    const auto f = impl_->find(name);
+    SA_CHECK_ARG(impl_->opt.base_grads || impl_->lora_index.count(name),
+                 "image encoder: '" + name + "' has no gradient (encoder made without base_grads)");
     impl_->be.synchronize();
-    impl_->be.download(host, impl_->G + p.offset, (size_t) p.numel);
+    impl_->be.download(host, f.grad, (size_t) f.p->numel);
 }
+std::vector<std::string> TrainableVit::lora_names() const {
+    std::vector<std::string> out;
+    for (const auto & p : impl_->lora_params) out.push_back(p.name);
+    return out;
+}
+float TrainableVit::lora_scale() const { return impl_->lora_scale(); }
+void TrainableVit::lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
+    impl_->lora_adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
+}
+void TrainableVit::merged_weight(const std::string & name, float * host) const { impl_->merged_weight(name, host); }
 
 }  // namespace sa
