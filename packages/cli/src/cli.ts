@@ -9,6 +9,8 @@ import { demoCommand } from "./commands/DemoCommand.js";
 import { doctorCommand } from "./commands/DoctorCommand.js";
 import { embedCommand } from "./commands/EmbedCommand.js";
 import { evalCommand } from "./commands/EvalCommand.js";
+import { exportCommand } from "./commands/ExportCommand.js";
+import { predictCommand } from "./commands/PredictCommand.js";
 import { prepareCommand } from "./commands/PrepareCommand.js";
 import { reportCommand } from "./commands/ReportCommand.js";
 import { trainCommand } from "./commands/TrainCommand.js";
@@ -21,13 +23,17 @@ export async function runCli(argv: string[]): Promise<number> {
     try {
         await yargs(argv)
             .scriptName("sam-ablate")
-            .usage("$0 <command> [options]\n\nWhich prompt strategy should you fine-tune SAM with? Runs the prompt ablations of SAM on medical images.")
+            .usage(
+                "$0 <command> [options]\n\nWhich prompt strategy should you fine-tune SAM with? Runs the prompt ablations of SAM on medical images.",
+            )
             .command(demoCommand)
             .command(ablateCommand)
             .command(prepareCommand)
             .command(embedCommand)
             .command(trainCommand)
             .command(evalCommand)
+            .command(predictCommand)
+            .command(exportCommand)
             .command(reportCommand)
             .command(benchCommand)
             .command(doctorCommand)

@@ -36,6 +36,7 @@ export {
     EmbeddingCacheWriter,
     hashKey,
 } from "./EmbeddingCache.js";
+export { type DecoderExport, exportDecoder } from "./export.js";
 export { type EvalResult, evaluateDecoder, evaluationPrompts, type ImageScore, type TestSet } from "./evaluate.js";
 export {
     type AblationPlan,

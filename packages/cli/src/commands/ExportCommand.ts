@@ -1,0 +1,60 @@
+import path from "node:path";
+import { exportDecoder } from "@sam-ablate/train";
+import type { CommandModule } from "yargs";
+import { createReporter } from "../progress.js";
+
+export interface ExportArgs {
+    decoder: string;
+    to: string;
+    "full-checkpoint"?: string;
+    json: boolean;
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+    command: "export",
+    describe:
+        "Write a fine-tuned decoder for PyTorch and other tools: .pth (torch.load weights_only) or .safetensors, alone or merged into a full SAM checkpoint",
+    builder: (y) =>
+        y
+            .option("decoder", {
+                type: "string",
+                demandOption: true,
+                describe: "decoder.safetensors written by training",
+            })
+            .option("to", {
+                type: "string",
+                demandOption: true,
+                describe: "output: decoder.pth, sam_finetuned.pth or .safetensors",
+            })
+            .option("full-checkpoint", {
+                type: "string",
+                describe:
+                    "the SAM checkpoint the decoder was trained on (e.g. sam_vit_b_01ec64.pth): write it whole with the fine-tuned decoder in place",
+            })
+            .example(
+                "$0 export --decoder runs/x/results/brats/box/seed0/decoder.safetensors --to decoder.pth",
+                "the decoder's state dict",
+            )
+            .example(
+                "$0 export --decoder decoder.safetensors --full-checkpoint sam_vit_b_01ec64.pth --to sam_vit_b_brats_box.pth",
+                "a full checkpoint that SAM's build_sam_vit_b(checkpoint=...) loads",
+            ) as never,
+    handler: async (argv) => {
+        const rep = createReporter({ json: argv.json });
+        const r = await exportDecoder(
+            argv.decoder,
+            argv.to,
+            argv["full-checkpoint"] ? { fullCheckpoint: argv["full-checkpoint"] } : {},
+        );
+        rep.done();
+        const summary = {
+            ok: true,
+            to: path.resolve(r.to),
+            format: r.format,
+            decoderTensors: r.decoderTensors,
+            tensors: r.tensors,
+        };
+        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stdout.write(`${r.tensors} tensors (${r.decoderTensors} from the decoder) -> ${summary.to}\n`);
+    },
+};
