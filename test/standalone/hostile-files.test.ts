@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { readPth } from "@sam-ablate/checkpoint";
+import { readPth, readSafetensors } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -173,6 +173,23 @@ test("shared and self-referencing pickle containers convert once (no exponential
     const loop = ckpt.extras.loop as unknown[];
     assert.is(loop[0], loop);
     assert.equal(ckpt.tensors.get("w")?.shape, [4]);
+});
+
+test("names read from a file are cut in messages (a 1 MB tensor name gives a short line)", () => {
+    const name = "w".repeat(1 << 20);
+    const header = new TextEncoder().encode(JSON.stringify({ [name]: { dtype: "Q9", shape: [1], data_offsets: [0, 4] } }));
+    const bytes = new Uint8Array(8 + header.length + 4);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    try {
+        readSafetensors(bytes, "long-name.safetensors");
+        assert.unreachable("expected ERR_SA_SAFETENSORS");
+    } catch (e) {
+        const err = e as { code?: string; message: string };
+        assert.is(err.code, "ERR_SA_SAFETENSORS", err.message.slice(0, 300));
+        assert.match(err.message, /^long-name\.safetensors: .*"w{48}"\.\.\. \(1048576 characters\)/);
+        assert.ok(err.message.length < 300, `${err.message.length} characters`);
+    }
 });
 
 test.run();

@@ -1,7 +1,7 @@
 // One entry point for every supported checkpoint format, chosen by the file's magic bytes.
 import { isDType, type Tensor, tensor } from "@sam-ablate/tensor";
 import { type ByteSource, withFileSource } from "./byte-source.js";
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, quoted } from "./errors.js";
 import { type PthReadOptions, readPthSource } from "./pth/reader.js";
 import { MAX_HEADER_BYTES } from "./safetensors/header.js";
 import { readSafetensorsSource } from "./safetensors/reader.js";
@@ -94,7 +94,7 @@ function stripKeys(tensors: Map<string, Tensor>, prefix: string | undefined, fil
             throw new CheckpointError(
                 "ERR_SA_CHECKPOINT_FORMAT",
                 file,
-                `stripping ${JSON.stringify(prefix)} makes two tensors named ${JSON.stringify(name)}`,
+                `stripping ${quoted(prefix)} makes two tensors named ${quoted(name)}`,
             );
         }
         out.set(name, t);

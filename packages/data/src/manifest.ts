@@ -1,4 +1,4 @@
-import { DataError } from "./errors.js";
+import { DataError, quoted } from "./errors.js";
 
 /** Manifest format identifier and version written by this package. */
 export const MANIFEST_FORMAT = "sam-ablate-patches";
@@ -91,12 +91,12 @@ export function validateManifest(json: unknown, source: string): DatasetManifest
     };
     if (!isObject(json)) fail("manifest is not a JSON object");
     const m = json as Record<string, unknown>;
-    if (m.format !== MANIFEST_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MANIFEST_FORMAT}"`);
+    if (m.format !== MANIFEST_FORMAT) fail(`format is ${quoted(m.format)}, expected "${MANIFEST_FORMAT}"`);
     if (m.version !== MANIFEST_VERSION)
-        fail(`version ${JSON.stringify(m.version)} is not supported (expected ${MANIFEST_VERSION})`);
-    if (m.kind !== "brats" && m.kind !== "bcss") fail(`kind ${JSON.stringify(m.kind)} (expected "brats" or "bcss")`);
+        fail(`version ${quoted(m.version)} is not supported (expected ${MANIFEST_VERSION})`);
+    if (m.kind !== "brats" && m.kind !== "bcss") fail(`kind ${quoted(m.kind)} (expected "brats" or "bcss")`);
     if (!Number.isInteger(m.patchSize) || (m.patchSize as number) <= 0)
-        fail(`patchSize ${JSON.stringify(m.patchSize)} is not a positive integer`);
+        fail(`patchSize ${quoted(m.patchSize)} is not a positive integer`);
     if (!isObject(m.settings)) fail("settings is missing");
     if (typeof m.orientation !== "string") fail("orientation is missing");
     if (!Array.isArray(m.sources)) fail("sources is not an array");
@@ -120,14 +120,14 @@ export function validateManifest(json: unknown, source: string): DatasetManifest
         if (!isObject(entry)) fail(`patches[${i}] is not an object`);
         const e = entry as Record<string, unknown>;
         if (typeof e.id !== "string" || !PATCH_ID_PATTERN.test(e.id))
-            fail(`patches[${i}].id ${JSON.stringify(e.id)} is not a valid patch id`);
+            fail(`patches[${i}].id ${quoted(e.id)} is not a valid patch id`);
         const id = e.id as string;
         if (ids.has(id)) fail(`patch id ${id} appears twice`);
         ids.add(id);
         if (typeof e.patient !== "string" || !patients.has(e.patient))
-            fail(`patch ${id}: patient ${JSON.stringify(e.patient)} is not in patients`);
+            fail(`patch ${id}: patient ${quoted(e.patient)} is not in patients`);
         if (e.split !== sides.get(e.patient as string))
-            fail(`patch ${id}: split ${JSON.stringify(e.split)} disagrees with its patient's side`);
+            fail(`patch ${id}: split ${quoted(e.split)} disagrees with its patient's side`);
         if (typeof e.source !== "string") fail(`patch ${id}: source is missing`);
         if (!Number.isInteger(e.tumourPixels) || (e.tumourPixels as number) < 0)
             fail(`patch ${id}: tumourPixels is not a count`);

@@ -3,7 +3,7 @@
  * that figure: each strategy's mean Dice minus the average over all strategies of its dataset.
  * The effort table is data: the CLI can replace or extend it from a JSON file.
  */
-import { ReportError } from "./errors.js";
+import { quoted, ReportError } from "./errors.js";
 import { sortByStrategy } from "./strategies.js";
 import { SummaryCache } from "./summaries.js";
 import type { RunResults } from "./types.js";
@@ -58,7 +58,7 @@ export function parseEffortTable(json: unknown, source: string, base: EffortTabl
         if (!(EFFORT_LEVELS as readonly unknown[]).includes(level)) {
             throw new ReportError(
                 "ERR_SA_REPORT_EFFORT",
-                `${source}: effort of "${id}" is ${JSON.stringify(level)}; expected one of ${EFFORT_LEVELS.join(", ")}`,
+                `${source}: effort of "${id}" is ${quoted(level)}; expected one of ${EFFORT_LEVELS.join(", ")}`,
             );
         }
         out[id] = level as EffortLevel;

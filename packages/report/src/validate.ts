@@ -1,5 +1,5 @@
 /** Consistency checks of run results before anything is rendered. */
-import { ReportError } from "./errors.js";
+import { quoted, ReportError } from "./errors.js";
 import { checkSample } from "./figures/overlay.js";
 import type { RunResults } from "./types.js";
 
@@ -10,7 +10,7 @@ function fail(message: string): never {
 function checkMetric(v: unknown, where: string): void {
     if (v === null) return;
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) {
-        fail(`${where}: expected a fraction in [0, 1] or null, got ${JSON.stringify(v)}`);
+        fail(`${where}: expected a fraction in [0, 1] or null, got ${quoted(v)}`);
     }
 }
 
@@ -28,9 +28,9 @@ export function validateRunResults(results: RunResults): void {
         if (names.has(d.name)) fail(`run results: ${dn} appears twice`);
         names.add(d.name);
         if (d.kind !== "radiology" && d.kind !== "pathology")
-            fail(`${dn}: kind must be "radiology" or "pathology", got ${JSON.stringify(d.kind)}`);
+            fail(`${dn}: kind must be "radiology" or "pathology", got ${quoted(d.kind)}`);
         if (d.paperName !== undefined && d.paperName !== "BCSS" && d.paperName !== "BraTS 2020") {
-            fail(`${dn}: paperName must be "BCSS" or "BraTS 2020", got ${JSON.stringify(d.paperName)}`);
+            fail(`${dn}: paperName must be "BCSS" or "BraTS 2020", got ${quoted(d.paperName)}`);
         }
         for (const key of ["nTrain", "nTest"] as const) {
             if (!Number.isInteger(d[key]) || d[key] < 0)

@@ -332,7 +332,7 @@ function resolveSchedule(v: unknown): LrSchedule {
                 gamma: o.gamma === undefined ? 0.1 : num(o.gamma, `${field}.gamma`, 0, 1),
             };
         default:
-            fail(`${field}.type`, `expected 'constant', 'cosine' or 'step', got ${JSON.stringify(o.type)}`);
+            fail(`${field}.type`, `expected 'constant', 'cosine' or 'step', got ${quote(o.type)}`);
     }
 }
 
@@ -346,7 +346,7 @@ function resolveValidation(v: unknown, base: ValidationPlan | "none"): Validatio
     if (o.everySteps !== undefined) out.everySteps = num(o.everySteps, "validation.everySteps", 0, 1e9, true);
     if (o.maxImages !== undefined) out.maxImages = num(o.maxImages, "validation.maxImages", 0, 1e9, true);
     if (o.selection !== undefined) {
-        if (o.selection !== "best-val" && o.selection !== "last") fail("validation.selection", `expected 'best-val' or 'last', got ${JSON.stringify(o.selection)}`);
+        if (o.selection !== "best-val" && o.selection !== "last") fail("validation.selection", `expected 'best-val' or 'last', got ${quote(o.selection)}`);
         out.selection = o.selection;
     }
     if (o.patience !== undefined) out.patience = num(o.patience, "validation.patience", 0, 1e6, true);

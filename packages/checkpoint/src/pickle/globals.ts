@@ -2,6 +2,7 @@
 // dicts. Every other global (os.system, builtins.eval, a model class, ...) is refused: nothing in a
 // checkpoint can run code.
 import type { DType } from "@sam-ablate/tensor";
+import { quoted } from "../errors.js";
 import { DTYPE_BY_STORAGE_CLASS, DTYPE_BY_TORCH_NAME } from "./torch-types.js";
 import { isList, isTuple, PyGlobal, type PyValue, pyTypeName, StorageRef, TensorRef, tuple } from "./values.js";
 
@@ -76,7 +77,7 @@ function makeBytes(args: readonly PyValue[], fn: string): Uint8Array {
             return out;
         }
         if (enc === "utf8" || enc === "utf-8") return new TextEncoder().encode(src);
-        return fail(`${fn}: unsupported encoding ${JSON.stringify(encoding)}`);
+        return fail(`${fn}: unsupported encoding ${quoted(encoding)}`);
     }
     if (isList(src) || isTuple(src)) return Uint8Array.from(src.map((b, i) => intArg(b, `${fn}[${i}]`)));
     return fail(`${fn}: cannot make bytes from ${pyTypeName(src)}`);

@@ -1,7 +1,7 @@
 // A pickle virtual machine that never executes code: it builds plain values, calls only the
 // allow-listed globals of globals.ts, and turns persistent ids into storage references.
 import { isDType } from "@sam-ablate/tensor";
-import { CheckpointError, IN_MEMORY } from "../errors.js";
+import { CheckpointError, IN_MEMORY, quoted } from "../errors.js";
 import { PickleArgumentError, resolveGlobal } from "./globals.js";
 import { OP, opName } from "./opcodes.js";
 import { isList, PyGlobal, type PyValue, pyTypeName, StorageRef, TensorRef, tuple } from "./values.js";
@@ -210,12 +210,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     const s = line().trim();
                     if (s === "00" || s === "01") push(s === "01");
                     else if (/^[-+]?\d+$/.test(s)) push(int(BigInt(s)));
-                    else throw new Fail(`bad INT literal ${JSON.stringify(s)}`);
+                    else throw new Fail(`bad INT literal ${quoted(s)}`);
                     break;
                 }
                 case OP.LONG: {
                     const s = line().trim().replace(/L$/, "");
-                    if (!/^[-+]?\d+$/.test(s)) throw new Fail(`bad LONG literal ${JSON.stringify(s)}`);
+                    if (!/^[-+]?\d+$/.test(s)) throw new Fail(`bad LONG literal ${quoted(s)}`);
                     push(int(BigInt(s)));
                     break;
                 }
@@ -226,7 +226,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
                     const s = line().trim();
                     const v = Number(s);
                     if (s === "" || (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)))
-                        throw new Fail(`bad FLOAT literal ${JSON.stringify(s)}`);
+                        throw new Fail(`bad FLOAT literal ${quoted(s)}`);
                     push(v);
                     break;
                 }

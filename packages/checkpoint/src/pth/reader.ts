@@ -2,7 +2,7 @@
 // running code, the state dict is located, and each tensor's storage record is read and viewed.
 import { byteSwap, itemSize, type Tensor } from "@sam-ablate/tensor";
 import { type ByteSource, bytesSource, withFileSource } from "../byte-source.js";
-import { CheckpointError, IN_MEMORY } from "../errors.js";
+import { CheckpointError, IN_MEMORY, quoted } from "../errors.js";
 import { maxDecodeBytes } from "../limits.js";
 import { unpickle } from "../pickle/unpickler.js";
 import type { StorageRef, TensorRef } from "../pickle/values.js";
@@ -75,11 +75,7 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
     if (byteorder !== undefined) {
         const text = new TextDecoder().decode(await readZipEntry(zip, byteorder, zipOptions)).trim();
         if (text !== "little" && text !== "big") {
-            throw new CheckpointError(
-                "ERR_SA_CHECKPOINT_FORMAT",
-                file,
-                `unknown byteorder record ${JSON.stringify(text)}`,
-            );
+            throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, `unknown byteorder record ${quoted(text)}`);
         }
         bigEndian = text === "big";
     }
@@ -128,7 +124,7 @@ export async function readPthSource(src: ByteSource, options: PthReadOptions = {
             throw new CheckpointError(
                 "ERR_SA_CHECKPOINT_FORMAT",
                 file,
-                `stripping ${JSON.stringify(options.stripPrefix)} makes two tensors named ${JSON.stringify(name)}`,
+                `stripping ${quoted(options.stripPrefix)} makes two tensors named ${quoted(name)}`,
             );
         }
         tensors.set(name, tensorsByRef.get(ref) as Tensor);

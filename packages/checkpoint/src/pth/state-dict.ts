@@ -1,6 +1,6 @@
 // Finding the state dict inside what a .pth unpickles to: the top level, or the usual nesting of
 // training checkpoints ({"model": ...}, {"state_dict": ...}, ...).
-import { CheckpointError } from "../errors.js";
+import { CheckpointError, quoted } from "../errors.js";
 import { PyGlobal, type PyValue, pyTypeName, StorageRef, TensorRef } from "../pickle/values.js";
 
 /** Keys under which training checkpoints commonly keep their weights, in order of preference. */
@@ -47,7 +47,7 @@ export function locateStateDict(root: PyValue, file: string, path?: readonly str
             throw new CheckpointError(
                 "ERR_SA_CHECKPOINT_FORMAT",
                 file,
-                `no state dict (a dict of tensors) at ${JSON.stringify(path)}; ${describeTop(root)}`,
+                `no state dict (a dict of tensors) at ${quoted(path)}; ${describeTop(root)}`,
             );
         }
         return { path: [...path], dict: v as Map<string, TensorRef> };

@@ -2,7 +2,7 @@
 // tensor names to {dtype, shape, data_offsets} (offsets relative to the data section), plus an
 // optional "__metadata__" object of strings. Validation follows the reference implementation.
 import { type DType, itemSize } from "@sam-ablate/tensor";
-import { CheckpointError } from "../errors.js";
+import { CheckpointError, quoted } from "../errors.js";
 
 /** Largest header accepted (as the reference implementation: 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -103,13 +103,13 @@ export function parseHeader(json: Uint8Array, dataLength: number, file: string):
             continue;
         }
         if (info === null || typeof info !== "object")
-            throw bad(file, `tensor ${JSON.stringify(name)}: entry is not an object`);
+            throw bad(file, `tensor ${quoted(name)}: entry is not an object`);
         const { dtype: code, shape, data_offsets: offsets } = info as Record<string, unknown>;
-        if (typeof code !== "string") throw bad(file, `tensor ${JSON.stringify(name)}: missing dtype`);
+        if (typeof code !== "string") throw bad(file, `tensor ${quoted(name)}: missing dtype`);
         const dtype = Object.hasOwn(SAFETENSORS_DTYPES, code) ? SAFETENSORS_DTYPES[code] : undefined;
-        if (dtype === undefined) throw bad(file, `tensor ${JSON.stringify(name)}: dtype ${code} is not supported`);
+        if (dtype === undefined) throw bad(file, `tensor ${quoted(name)}: dtype ${code} is not supported`);
         if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-            throw bad(file, `tensor ${JSON.stringify(name)}: shape must be an array of non-negative integers`);
+            throw bad(file, `tensor ${quoted(name)}: shape must be an array of non-negative integers`);
         }
         if (
             !Array.isArray(offsets) ||
@@ -117,14 +117,14 @@ export function parseHeader(json: Uint8Array, dataLength: number, file: string):
             !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
             offsets[0] > offsets[1]
         ) {
-            throw bad(file, `tensor ${JSON.stringify(name)}: data_offsets must be [begin, end] with 0 <= begin <= end`);
+            throw bad(file, `tensor ${quoted(name)}: data_offsets must be [begin, end] with 0 <= begin <= end`);
         }
         const [begin, end] = offsets as [number, number];
         const need = (shape as number[]).reduce((a, d) => a * d, 1) * itemSize(dtype);
         if (end - begin !== need) {
             throw bad(
                 file,
-                `tensor ${JSON.stringify(name)}: ${code} [${shape.join(", ")}] needs ${need} bytes but data_offsets span ${end - begin}`,
+                `tensor ${quoted(name)}: ${code} [${shape.join(", ")}] needs ${need} bytes but data_offsets span ${end - begin}`,
             );
         }
         entries.push({ name, dtype, shape: shape as number[], begin, end });
@@ -136,8 +136,8 @@ export function parseHeader(json: Uint8Array, dataLength: number, file: string):
             throw bad(
                 file,
                 e.begin < at
-                    ? `tensor ${JSON.stringify(e.name)} overlaps the previous tensor (begins at ${e.begin}, previous ends at ${at})`
-                    : `gap in the data before tensor ${JSON.stringify(e.name)} (bytes ${at}..${e.begin} belong to no tensor)`,
+                    ? `tensor ${quoted(e.name)} overlaps the previous tensor (begins at ${e.begin}, previous ends at ${at})`
+                    : `gap in the data before tensor ${quoted(e.name)} (bytes ${at}..${e.begin} belong to no tensor)`,
             );
         }
         at = e.end;
