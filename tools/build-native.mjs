@@ -2,7 +2,8 @@
 // Builds the native addon with cmake-js in Node-API mode (no header download: the Node-API headers
 // come from the node-api-headers package). Options through the environment:
 //   SA_CUDA=AUTO|ON|OFF   build the CUDA backend (AUTO: when nvcc and cuBLAS are found)
-//   SA_ARCH=native|...    CPU target (-march)
+//   SA_ARCH=x86-64-v3|... baseline CPU target (-march); the AVX-512/BF16/AMX kernels are chosen at run time
+//   SA_NATIVE=1           compile everything with -march=native (runs only on CPUs like the build machine)
 //   SA_BUILD_TESTS=1      also build the native C++ tests (native/tests -> build/native/tests)
 //   SA_BUILD_DIR=build    output folder (default build; the addon lands in <dir>/Release)
 //   SA_DEBUG=1            Debug build
@@ -22,7 +23,8 @@ const args = [
     "--out",
     out,
     `--CDSA_CUDA=${env.SA_CUDA ?? "AUTO"}`,
-    `--CDSA_ARCH=${env.SA_ARCH ?? "native"}`,
+    `--CDSA_ARCH=${env.SA_ARCH ?? "x86-64-v3"}`,
+    `--CDSA_NATIVE=${env.SA_NATIVE === "1" ? "ON" : "OFF"}`,
     `--CDSA_BUILD_TESTS=${env.SA_BUILD_TESTS === "1" ? "ON" : "OFF"}`,
 ];
 if (env.SA_DEBUG === "1") args.push("--debug");

@@ -4,6 +4,8 @@
 //   node tools/run-tests.mjs [tier|file ...]     tiers: cpp standalone native gpu e2e (default: all)
 // The cpp tier configures and builds the native core's C++ tests with CMake (build-tests/, CPU only:
 // op tests against references and finite differences, golden fixtures) and runs each executable.
+// The cpp and native tiers run once per CPU level the machine and build support (SA_ISA=avx2, avx512,
+// avx512bf16, amx; build-tests/native/tests/isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some.
 // Prints a closing line "N passed, N failed, N skipped" and exits non-zero when anything failed.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -73,13 +75,36 @@ function buildCppTests() {
     return { exes };
 }
 
+// The CPU levels to run the cpp and native tiers at (one run when SA_ISA is already set).
+function isaLevels() {
+    if (process.env.SA_ISA) return [process.env.SA_ISA];
+    if (process.env.SA_TEST_ISA) return process.env.SA_TEST_ISA.split(",").filter(Boolean);
+    const tool = path.join(root, "build-tests", "native", "tests", "isa-levels");
+    const addon = path.join(root, "build", "Release", "sam_ablate.node");
+    const r = existsSync(tool)
+        ? spawnSync(tool, [], { encoding: "utf8" })
+        : spawnSync(
+              process.execPath,
+              ["-e", `console.log(require(${JSON.stringify(addon)}).systemInfo().isaLevels.join("\\n"))`],
+              { encoding: "utf8" },
+          );
+    const levels = r.status === 0 ? r.stdout.split("\n").filter(Boolean) : [];
+    return levels.length ? levels : [undefined];
+}
+
 const files = [];
+let levels = null;
+const perLevel = (entry) => {
+    levels ??= isaLevels();
+    return levels.map((isa) => (typeof entry === "object" ? { ...entry, isa } : { file: entry, isa }));
+};
 for (const w of wanted) {
     if (w === "cpp") {
         const r = buildCppTests();
         if (r.error) files.push({ error: r.error });
-        else files.push(...r.exes.map((exe) => ({ exe })));
-    } else if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));
+        else files.push(...r.exes.flatMap((exe) => perLevel({ exe })));
+    } else if (w === "native") files.push(...listTests(path.join(root, "test", w)).flatMap((f) => perLevel(f)));
+    else if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));
     else if (existsSync(w)) files.push(path.resolve(w));
     else {
         console.error(`run-tests: no tier or file named ${w}`);
@@ -94,19 +119,20 @@ function runFile(entry) {
         console.error(`run-tests: ${entry.error}`);
         return Promise.resolve({ file: "build-tests", passed: 0, failed: 1, skipped: 0, ms: 0, code: 1, signal: null });
     }
-    const cpp = typeof entry === "object";
-    const file = cpp ? entry.exe : entry;
+    const cpp = typeof entry === "object" && entry.exe !== undefined;
+    const file = cpp ? entry.exe : typeof entry === "object" ? entry.file : entry;
+    const isaEnv = typeof entry === "object" && entry.isa ? { SA_ISA: entry.isa } : {};
     return new Promise((resolve) => {
         const t0 = Date.now();
         const child = cpp
             ? spawn(file, [], {
                   cwd: root,
-                  env: { ...process.env, SA_FIXTURES: fixtures },
+                  env: { ...process.env, SA_FIXTURES: fixtures, ...isaEnv },
                   stdio: ["ignore", "pipe", "pipe"],
               })
             : spawn(process.execPath, ["--conditions=@sam-ablate/source", "--import", "tsx", file], {
                   cwd: root,
-                  env: { ...process.env, NO_COLOR: "1" },
+                  env: { ...process.env, NO_COLOR: "1", ...isaEnv },
                   stdio: ["ignore", "pipe", "pipe"],
               });
         let out = "";
@@ -143,15 +169,25 @@ function runFile(entry) {
             }
             let failed = total !== null && passed !== null ? total - passed : 0; // uvu's Total leaves skipped tests out
             if ((code !== 0 || signal) && failed === 0) failed = 1; // crash, timeout or no summary
-            resolve({ file, passed: passed ?? 0, failed, skipped, ms: Date.now() - t0, code, signal });
+            resolve({
+                file,
+                isa: isaEnv.SA_ISA,
+                passed: passed ?? 0,
+                failed,
+                skipped,
+                ms: Date.now() - t0,
+                code,
+                signal,
+            });
         });
     });
 }
 
 const results = [];
 for (const f of files) {
-    const name = typeof f === "object" ? (f.exe ?? "build-tests") : f;
-    console.log(`\n### ${path.relative(root, name)}`);
+    const name = typeof f === "object" ? (f.exe ?? f.file ?? "build-tests") : f;
+    const level = typeof f === "object" && f.isa ? ` (SA_ISA=${f.isa})` : "";
+    console.log(`\n### ${path.relative(root, name)}${level}`);
     results.push(await runFile(f));
 }
 const sum = (k) => results.reduce((a, r) => a + r[k], 0);
@@ -159,7 +195,7 @@ console.log("\nrun-tests summary:");
 for (const r of results) {
     const status = r.failed ? "FAIL" : "ok  ";
     console.log(
-        `  ${status} ${path.relative(root, r.file)}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s)`,
+        `  ${status} ${path.relative(root, r.file)}${r.isa ? ` [${r.isa}]` : ""}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s)`,
     );
 }
 console.log(`${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);

@@ -23,9 +23,10 @@ ImageEncoderWrap::ImageEncoderWrap(const Napi::CallbackInfo & info) : Napi::Obje
     const std::string arch = get_string(opts, "arch", "vit");
     const std::string prefix = get_string(opts, "prefix", "image_encoder.");
     const std::string backend = get_string(opts, "backend", "cpu");
+    precision_ = get_string(opts, "precision", "fp32");
     SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env, "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
     sa::WeightMap weights = weight_map_from_js(env, info[0].As<Napi::Object>());
-    backend_ = backend_for(env, backend);
+    backend_ = backend_for(env, backend, precision_);
     SA_NAPI_TRY(env, {
         if (arch == "vit") {
             encoder_ = sa::make_vit_encoder(*backend_, weights, prefix);
@@ -89,6 +90,7 @@ Napi::Value ImageEncoderWrap::get_info(const Napi::CallbackInfo & info) {
     o.Set("description", Napi::String::New(env, encoder_->describe()));
     o.Set("flopsPerImage", Napi::Number::New(env, encoder_->flops_per_image()));
     o.Set("backend", Napi::String::New(env, backend_->name()));
+    o.Set("precision", Napi::String::New(env, precision_));
     return o;
 }
 

@@ -23,6 +23,7 @@ class ImageEncoderWrap : public Napi::ObjectWrap<ImageEncoderWrap> {
     Napi::Value get_info(const Napi::CallbackInfo & info);
 
     std::shared_ptr<sa::Backend> backend_;
+    std::string precision_ = "fp32";  // encoder products: fp32, bf16 (CPU and CUDA) or tf32 (CUDA)
     std::shared_ptr<sa::ImageEncoder> encoder_;
     std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
 };

@@ -6,6 +6,7 @@
 
 #include "napi-util.h"
 #include "sa/build-info.h"
+#include "sa/isa.h"
 #include "sa/threadpool.h"
 
 namespace saaddon {
@@ -16,6 +17,18 @@ static Napi::Value system_info(const Napi::CallbackInfo & info) {
     o.Set("threads", Napi::Number::New(env, sa::default_threads()));
     o.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
     o.Set("simd", Napi::String::New(env, sa::build_simd()));
+    // The CPU kernels' level (chosen once per process; SA_ISA forces one) and what else could run.
+    try {
+        o.Set("isa", Napi::String::New(env, sa::isa_name(sa::cpu_isa())));
+    } catch (const std::exception & e) {
+        o.Set("isa", env.Null());
+        o.Set("isaError", Napi::String::New(env, e.what()));
+    }
+    o.Set("isaAvailable", Napi::String::New(env, sa::isa_name(sa::cpu_isa_available())));
+    Napi::Array levels = Napi::Array::New(env);
+    for (int l = 0; l <= (int) sa::cpu_isa_available(); ++l) levels.Set((uint32_t) l, sa::isa_name((sa::Isa) l));
+    o.Set("isaLevels", levels);
+    o.Set("isaCompiled", Napi::String::New(env, sa::isa_compiled()));
 #ifdef SA_USE_CUDA
     o.Set("cuda", Napi::Boolean::New(env, true));
 #else

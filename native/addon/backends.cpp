@@ -10,25 +10,47 @@
 
 namespace saaddon {
 
-std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name) {
+std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision) {
     static std::mutex mu;
-    static std::shared_ptr<sa::Backend> cpu;
     std::lock_guard<std::mutex> lk(mu);
-    if (name == "cpu") {
-        if (!cpu) cpu = sa::make_cpu_backend();
-        return cpu;
+    if (precision != "fp32" && precision != "bf16" && precision != "tf32") {
+        Napi::TypeError e = Napi::TypeError::New(env, "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
+        e.Set("code", Napi::String::New(env, "ERR_SA_INVALID_ARG"));
+        throw e;
     }
-    if (name == "cuda") {
-#ifdef SA_USE_CUDA
-        static std::shared_ptr<sa::Backend> cuda;
-        if (!cuda) {
+    if (name == "cpu") {
+        // One instance per precision (fp32, bf16); tf32 is refused by make_cpu_backend.
+        static std::shared_ptr<sa::Backend> cpu[3];
+        const sa::Precision p = precision == "bf16" ? sa::Precision::bf16
+                                : precision == "tf32" ? sa::Precision::tf32
+                                                      : sa::Precision::fp32;
+        std::shared_ptr<sa::Backend> & slot = cpu[(int) p];
+        if (!slot) {
             try {
-                cuda = sa::make_cuda_backend(0);
+                slot = sa::make_cpu_backend(p);
             } catch (const std::exception & e) {
                 rethrow_as_js(env, e);
             }
         }
-        return cuda;
+        return slot;
+    }
+    if (name == "cuda") {
+#ifdef SA_USE_CUDA
+        static std::shared_ptr<sa::Backend> cuda[3];
+        const sa::CudaMath m = precision == "bf16" ? sa::CudaMath::BF16
+                               : precision == "tf32" ? sa::CudaMath::TF32
+                                                     : sa::CudaMath::FP32;
+        std::shared_ptr<sa::Backend> & slot = cuda[(int) m];
+        if (!slot) {
+            try {
+                sa::CudaBackendOptions options;
+                options.math = m;
+                slot = sa::make_cuda_backend(0, options);
+            } catch (const std::exception & e) {
+                rethrow_as_js(env, e);
+            }
+        }
+        return slot;
 #else
         throw_coded(env, "ERR_SA_UNSUPPORTED",
                     "backend 'cuda': this build has no CUDA backend (nvcc and cuBLAS were not found at build time); "

@@ -12,8 +12,9 @@
 
 namespace saaddon {
 
-// Shared backend instance for a name ("cpu" | "cuda"); throws a coded JS error when unavailable.
-std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name);
+// Shared backend instance for a name ("cpu" | "cuda") and an encoder precision ("fp32" | "bf16" on
+// both; "tf32" on CUDA only); throws a coded JS error when unavailable.
+std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision = "fp32");
 // {cpu: true, cuda: {built, available, devices: [...], reason}}
 Napi::Value backends_info(const Napi::CallbackInfo & info);
 

@@ -107,6 +107,7 @@ SA_TEST(gemm_all_transposes_odd_sizes) {
             check_gemm(ta, tb, 37, 53, 29, 0.5f, 0.0f, 3, seed++);
             check_gemm(ta, tb, 13, 17, 300, 1.0f, 1.0f, 1, seed++);        // crosses the K blocking
             check_gemm(ta, tb, 151, 35, 70, -1.5f, 0.25f, 0, seed++);      // crosses the M blocking
+            check_gemm(ta, tb, 200, 70, 40, 1.0f, 0.5f, 1, seed++);        // crosses it at every level (144, 168)
             check_gemm(ta, tb, 20, 3100, 9, 1.0f, 0.0f, 0, seed++);        // crosses the N blocking
             check_gemm(ta, tb, 64, 64, 64, 2.0f, 0.0f, 0, seed++);         // threaded, exact tiles
             check_gemm(ta, tb, 19, 23, 2500, 0.5f, 0.75f, 2, seed++);      // thin, long K: split along K

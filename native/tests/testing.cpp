@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "sa/half.h"
+#include "sa/isa.h"
 
 namespace satest {
 
@@ -295,6 +296,12 @@ void expect_close(const std::string & what, const float * got, const Tensor & re
 
 int run_all() {
     int passed = 0, failed = 0;
+    try {
+        std::printf("cpu level: %s (available: %s)\n", sa::isa_name(sa::cpu_isa()), sa::isa_name(sa::cpu_isa_available()));
+    } catch (const std::exception & e) {
+        std::printf("  FAIL cpu level: %s\n0 passed, 1 failed\n", e.what());
+        return 1;
+    }
     for (auto & c : registry()) {
         try {
             c.fn();

@@ -235,7 +235,15 @@ class Backend {
     virtual void sum_squares(const float * x, float * out, int64_t n) = 0;
 };
 
-// The CPU backend (threads from the default pool).
+// Precision of the frozen encoder products (prepare_linear / linear_prepared). fp32: exact fp32.
+// bf16: weights rounded to bf16 when prepared, activations rounded to bf16 per product, fp32
+// accumulation (CPU: needs the avx512bf16 or amx level, see sa/isa.h). tf32: CUDA only.
+enum class Precision { fp32, tf32, bf16 };
+const char * precision_name(Precision p);
+
+// The CPU backend (threads from the default pool). Throws SA_ERR_UNSUPPORTED for a precision this
+// CPU cannot run (bf16 below avx512bf16, tf32) and for an unusable SA_ISA.
 std::unique_ptr<Backend> make_cpu_backend();
+std::unique_ptr<Backend> make_cpu_backend(Precision precision);
 
 }  // namespace sa

@@ -9,8 +9,11 @@ namespace sa {
 
 class CpuBackend final : public Backend {
   public:
+    // bf16: the frozen encoder weights (prepare_linear) are kept and multiplied in bf16 (cpu/gemm-bf16.h).
+    explicit CpuBackend(bool bf16 = false) : bf16_(bf16) {}
     DeviceKind kind() const override { return DeviceKind::CPU; }
     std::string name() const override { return "cpu"; }
+    bool bf16() const { return bf16_; }
 
     float * alloc(size_t n_floats) override;
     void free(float * p) override;
@@ -62,6 +65,14 @@ class CpuBackend final : public Backend {
     void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
+
+    // C[M, N] = op(A)[M, K] Wp^T + beta * C on the calling thread, Wp from prepare_linear (fp32 or bf16
+    // layout by the backend's precision); used by linear_prepared and the fused TinyViT MLP.
+    void prepared_product(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const float * Wp, float beta,
+                          float * C, int64_t ldc) const;
+
+  private:
+    bool bf16_ = false;
 };
 
 }  // namespace sa

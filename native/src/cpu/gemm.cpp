@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Packed, cache-blocked SGEMM (the Goto/BLIS scheme) with a 6x16 AVX2/FMA register micro-kernel and
-// a portable scalar fallback.
+// Packed, cache-blocked SGEMM (the Goto/BLIS scheme). The blocked driver is shared by every CPU level;
+// the register micro-kernel and the packing come from the level in use (cpu/gemm-kernel.h): here the
+// 6x16 AVX2/FMA kernel (and a portable scalar fallback), isa/gemm-avx512.cpp the 14x32 AVX-512 one.
 //
 //   for jc in N by NC:            B panel  op(B)[pc:pc+KC, jc:jc+NC] packed into NR-wide slivers
 //     for pc in K by KC:
@@ -20,8 +21,10 @@
 #include <new>
 #include <vector>
 
+#include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
 #include "cpu/simd.h"
+#include "sa/isa.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
 
@@ -33,11 +36,13 @@ namespace sa {
 
 namespace {
 
+// The AVX2 kernel's tile and blocks.
 constexpr int64_t MR = 6;
 constexpr int64_t NR = 16;
 constexpr int64_t KC = 256;  // A sliver + B sliver stay in L1 across the micro-kernel
 constexpr int64_t MC = 144;  // packed A block (MC x KC, 144 KiB) stays in L2
 constexpr int64_t NC = 3072; // packed B panel (KC x NC, 3 MiB) stays in L3
+constexpr int64_t kMaxTile = 32 * 32;  // largest mr x nr of any level
 
 // Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
 constexpr double kSerialMacs = 1 << 18;
@@ -113,7 +118,7 @@ inline void pack_a_6x8(const float * const * rows, int64_t k0, float * dst) {
 // Packed A: for each MR-row sliver, kc columns of MR values (rows past mc are zero). A transposed A
 // is stored k-major: its whole slivers are filled one source row at a time, so the (often cold)
 // source is read sequentially instead of in MR-float pieces down a column.
-void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
+void pack_a_avx2(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
     if (ta) {
         const int64_t whole = mc / MR * MR;
         for (int64_t k = 0; k < kc; ++k) {
@@ -153,7 +158,7 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
 // Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero). An untransposed
 // B is filled one source row at a time (sequential reads of the often cold source, NR-float writes
 // into every sliver).
-void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bp) {
+void pack_b_avx2(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bp) {
     if (!tb) {
         const int64_t whole = nc / NR * NR;
         for (int64_t k = 0; k < kc; ++k) {
@@ -219,8 +224,8 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     "vbroadcastss " #i "*24+20(%[a]), %%ymm3\n\t"     \
     "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"         \
     "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
-void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
-            const float * bias) {
+void kernel_avx2(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
+                 const float * bias) {
     alignas(32) float acc[MR * NR];
     // C is touched only after the k loop: start fetching its 6 rows (two lines each when unaligned) now.
     for (int64_t r = 0; r < MR; ++r) {
@@ -299,8 +304,8 @@ void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t l
 }
 #undef SA_K_STEP
 #else
-void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc, float alpha,
-            float beta, const float * bias) {
+void kernel_avx2(int64_t kc, const float * __restrict Ap, const float * __restrict Bp, float * C, int64_t ldc,
+                 float alpha, float beta, const float * bias) {
     float acc[MR][NR] = {};
     for (int64_t k = 0; k < kc; ++k) {
         const float * a = Ap + k * MR;
@@ -318,14 +323,39 @@ void kernel(int64_t kc, const float * __restrict Ap, const float * __restrict Bp
 }
 #endif
 
-// Partial tile at the edge of C: compute the full MR x NR tile into a local buffer, then merge.
-void kernel_edge(int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc,
-                 float alpha, float beta, const float * bias) {
-    alignas(64) float tmp[MR * NR];
-    kernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f, nullptr);
+}  // namespace
+
+namespace cpu {
+
+const GemmKernel & gemm_kernel_avx2() {
+    static const GemmKernel k{MR, NR, KC, MC, NC, 16.0, kernel_avx2, pack_a_avx2, pack_b_avx2};
+    return k;
+}
+
+const GemmKernel & gemm_kernel() {
+#if defined(SA_HAVE_AVX512)
+    static const GemmKernel & k = cpu_isa() >= Isa::avx512 ? gemm_kernel_avx512() : gemm_kernel_avx2();
+#else
+    static const GemmKernel & k = gemm_kernel_avx2();
+#endif
+    return k;
+}
+
+}  // namespace cpu
+
+namespace {
+
+using cpu::GemmKernel;
+using cpu::gemm_kernel;
+
+// Partial tile at the edge of C: compute the full mr x nr tile into a local buffer, then merge.
+void kernel_edge(const GemmKernel & g, int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp,
+                 float * C, int64_t ldc, float alpha, float beta, const float * bias) {
+    alignas(64) float tmp[kMaxTile];
+    g.kernel(kc, Ap, Bp, tmp, g.nr, 1.0f, 0.0f, nullptr);
     for (int64_t r = 0; r < mr; ++r) {
         float * cr = C + r * ldc;
-        const float * t = tmp + r * NR;
+        const float * t = tmp + r * g.nr;
         for (int64_t c = 0; c < nr; ++c) {
             const float add = (beta == 0.0f ? 0.0f : beta * cr[c]) + (bias ? bias[c] : 0.0f);
             cr[c] = alpha * t[c] + add;
@@ -348,8 +378,9 @@ void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc, const flo
 }
 
 // The macro-kernel: C[mc, nc] = alpha * Apacked[mc, kc] Bpacked[kc, nc] + beta * C (+ bias[nc]).
-void macro_kernel(int64_t mc, int64_t nc, int64_t kc, float alpha, const float * Ap, const float * Bp, float beta,
-                  float * C, int64_t ldc, const float * bias) {
+void macro_kernel(const GemmKernel & g, int64_t mc, int64_t nc, int64_t kc, float alpha, const float * Ap,
+                  const float * Bp, float beta, float * C, int64_t ldc, const float * bias) {
+    const int64_t MR = g.mr, NR = g.nr;
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int64_t nr = std::min(NR, nc - jr);
         const float * bp = Bp + jr * kc;
@@ -357,9 +388,9 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, float alpha, const float *
             const int64_t mr = std::min(MR, mc - ir);
             float * c = C + ir * ldc + jr;
             if (mr == MR && nr == NR) {
-                kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
+                g.kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             } else {
-                kernel_edge(mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
+                kernel_edge(g, mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             }
         }
     }
@@ -374,6 +405,8 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         scale_c(M, N, beta, C, ldc, bias);
         return;
     }
+    const GemmKernel & g = gemm_kernel();
+    const int64_t MR = g.mr, NR = g.nr, KC = g.kc, MC = g.mc, NC = g.nc;
     ThreadBuffers & bufs = thread_buffers();
     const int64_t kc_max = std::min(KC, K);
     const int64_t nc_max = std::min(NC, (N + NR - 1) / NR * NR);
@@ -385,11 +418,11 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = std::min(KC, K - pc);
             const float beta_eff = pc == 0 ? beta : 1.0f;
-            pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
+            g.pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min(MC, M - ic);
-                pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-                macro_kernel(mc, nc, kc, alpha, Ap, Bp, beta_eff, C + ic * ldc + jc, ldc,
+                g.pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+                macro_kernel(g, mc, nc, kc, alpha, Ap, Bp, beta_eff, C + ic * ldc + jc, ldc,
                              pc == 0 && bias ? bias + jc : nullptr);
             }
         }
@@ -409,6 +442,7 @@ bool use_split_k(int64_t M, int64_t N, int64_t K, float alpha) {
 void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
                   const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
                   ThreadPool * pool) {
+    const int64_t KC = gemm_kernel().kc;
     const int64_t chunk = std::max(kSplitChunk, (K / kSplitMaxChunks + KC - 1) / KC * KC);
     const int64_t chunks = (K + chunk - 1) / chunk;
     thread_local Scratch partial_buf;
@@ -490,19 +524,21 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
     // Thread grid tm x tn (tm * tn <= nt) minimising the per-thread work: the largest tile's micro-tile
     // multiply-adds plus the A rows and B columns its thread packs (for a tall A that favours the M
     // split, for a wide B the N split); ties go to fewer M cuts.
+    const GemmKernel & g = gemm_kernel();
+    const int64_t MR = g.mr, NR = g.nr;
     const int64_t mt = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
     int best_tm = 1, best_tn = 1;
     double best_cost = -1;
     for (int tm = 1; tm <= nt; ++tm) {
         const int tn = nt / tm;
         if (tm > mt || tn > ntiles) continue;
-        // Per-thread work in cycles: micro-tile multiply-adds at 16 per cycle plus the operand panels
+        // Per-thread work in cycles: micro-tile multiply-adds at the kernel's rate plus the operand panels
         // it packs (its rows of A, its columns of B) at about one element per cycle.
         const double kk = (double) std::max<int64_t>(K, 1);
         const double tiles = (double) ((mt + tm - 1) / tm) * (double) ((ntiles + tn - 1) / tn);
         const double tile_macs = tiles * (double) (MR * NR) * kk;
         const double packed = ((double) M / tm + (double) N / tn) * kk;
-        const double cost = tile_macs / 16.0 + packed + 1e-3 * (double) tm;
+        const double cost = tile_macs / g.macs_per_cycle + packed + 1e-3 * (double) tm;
         if (best_cost < 0 || cost < best_cost) {
             best_cost = cost;
             best_tm = tm;
@@ -524,13 +560,18 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
 namespace cpu {
 
 // Whole op(B) packed as consecutive KC-row panels, each the NR-column slivers of pack_b.
-size_t packed_b_size(int64_t K, int64_t N) { return (size_t) (K * ((N + NR - 1) / NR * NR)); }
+size_t packed_b_size(int64_t K, int64_t N) {
+    const int64_t NR = gemm_kernel().nr;
+    return (size_t) (K * ((N + NR - 1) / NR * NR));
+}
 
 void pack_b_full(bool trans_b, int64_t K, int64_t N, const float * B, int64_t ldb, float * Bp) {
+    const GemmKernel & g = gemm_kernel();
+    const int64_t NR = g.nr, KC = g.kc;
     const int64_t Np = (N + NR - 1) / NR * NR;
     for (int64_t pc = 0; pc < K; pc += KC) {
         const int64_t kc = std::min(KC, K - pc);
-        pack_b(trans_b, kc, N, trans_b ? B + pc : B + pc * ldb, ldb, Bp + pc * Np);
+        g.pack_b(trans_b, kc, N, trans_b ? B + pc : B + pc * ldb, ldb, Bp + pc * Np);
     }
 }
 
@@ -541,6 +582,8 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
         scale_c(M, N, beta, C, ldc, nullptr);
         return;
     }
+    const GemmKernel & g = gemm_kernel();
+    const int64_t MR = g.mr, NR = g.nr, KC = g.kc, MC = g.mc;
     const int64_t Np = (N + NR - 1) / NR * NR;
     float * Ap = thread_buffers().a.get((size_t) (std::min(KC, K) * std::min(MC, (M + MR - 1) / MR * MR)));
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -548,8 +591,8 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
         const float beta_eff = pc == 0 ? beta : 1.0f;
         for (int64_t ic = 0; ic < M; ic += MC) {
             const int64_t mc = std::min(MC, M - ic);
-            pack_a(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-            macro_kernel(mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc, nullptr);
+            g.pack_a(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
+            macro_kernel(g, mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc, nullptr);
         }
     }
 }

@@ -3,23 +3,40 @@
 // the GEMM's packed right-hand operand op(B) = W^T [K, N], so a product only packs its activations.
 // Threads own contiguous row ranges; per block of rows the bias is broadcast into y and the product
 // accumulated on top with the same k-order as CpuBackend::linear, hence bit-identical results.
+// A bf16 backend keeps W in the bf16 layout of cpu/gemm-bf16.h instead (products round x to bf16 and
+// accumulate in fp32).
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-bf16.h"
+#include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
 #include "sa/threadpool.h"
 
 namespace sa {
 
 namespace {
-constexpr int64_t kRowBlock = 96;  // rows per product: their outputs stay in L2 across K panels
+// Rows per product (their outputs stay in L2 across K panels): about 96, whole micro-tiles.
+int64_t row_block(bool bf16) {
+    const int64_t mr = bf16 ? 32 : cpu::gemm_kernel().mr;
+    return (96 + mr - 1) / mr * mr;
+}
+}  // namespace
+
+void CpuBackend::prepared_product(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const float * Wp,
+                                  float beta, float * C, int64_t ldc) const {
+    if (bf16_) {
+        cpu::gemm_bf16_prepacked(M, N, K, A, lda, reinterpret_cast<const uint32_t *>(Wp), beta, C, ldc);
+    } else {
+        cpu::gemm_prepacked_b(false, M, N, K, 1.0f, A, lda, Wp, beta, C, ldc);
+    }
 }
 
 size_t CpuBackend::prepared_linear_size(int64_t N, int64_t K) {
     SA_CHECK_ARG(N >= 0 && K >= 0, "prepared_linear_size: negative size");
-    return cpu::packed_b_size(K, N);
+    return bf16_ ? cpu::packed_bf16_size(K, N) : cpu::packed_b_size(K, N);
 }
 
 void CpuBackend::prepare_linear(const float * W, float * Wp, int64_t N, int64_t K) {
@@ -27,7 +44,11 @@ void CpuBackend::prepare_linear(const float * W, float * Wp, int64_t N, int64_t 
     if (N == 0 || K == 0) return;
     SA_CHECK_ARG(W && Wp, "prepare_linear: null pointer");
     SA_CHECK_ARG(reinterpret_cast<uintptr_t>(Wp) % 32 == 0, "prepare_linear: Wp must be 32-byte aligned (use alloc())");
-    cpu::pack_b_full(true, K, N, W, K, Wp);
+    if (bf16_) {
+        cpu::pack_bf16(W, N, K, reinterpret_cast<uint32_t *>(Wp));
+    } else {
+        cpu::pack_b_full(true, K, N, W, K, Wp);
+    }
 }
 
 void CpuBackend::linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M,
@@ -36,19 +57,20 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
     if (M == 0 || N == 0) return;
     SA_CHECK_ARG(y && (K == 0 || (x && Wp)), "linear_prepared: null pointer");
     SA_CHECK_ARG(y != x || K == 0, "linear_prepared: y must not alias x");
+    const int64_t block = row_block(bf16_);
     default_pool().parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {
-            for (int64_t r0 = m0; r0 < m1; r0 += kRowBlock) {
-                const int64_t rows = std::min(kRowBlock, m1 - r0);
+            for (int64_t r0 = m0; r0 < m1; r0 += block) {
+                const int64_t rows = std::min(block, m1 - r0);
                 float * yb = y + r0 * N;
                 if (b) {
                     for (int64_t r = 0; r < rows; ++r) std::copy(b, b + N, yb + r * N);
                 }
-                cpu::gemm_prepacked_b(false, rows, N, K, 1.0f, x + r0 * K, K, Wp, b ? 1.0f : 0.0f, yb, N);
+                prepared_product(rows, N, K, x + r0 * K, K, Wp, b ? 1.0f : 0.0f, yb, N);
             }
         },
-        6);
+        bf16_ ? 32 : cpu::gemm_kernel().mr);
 }
 
 }  // namespace sa

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
-#include "cpu/gemm-packed.h"
 #include "cpu/layernorm-row.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
@@ -63,7 +62,7 @@ void CpuBackend::tinyvit_mlp(float * x, const float * gamma, const float * beta,
                     cpu::layernorm_row(xt + r * C, gamma, beta, t + r * C, C, eps, mu, rs);
                 }
                 broadcast_rows(h, b1, n, hidden);
-                cpu::gemm_prepacked_b(false, n, hidden, C, 1.0f, t, C, w1, 1.0f, h, hidden);
+                prepared_product(n, hidden, C, t, C, w1, 1.0f, h, hidden);
                 const int64_t nh = n * hidden;
                 int64_t i = 0;
 #ifdef __AVX2__
@@ -71,7 +70,7 @@ void CpuBackend::tinyvit_mlp(float * x, const float * gamma, const float * beta,
 #endif
                 for (; i < nh; ++i) h[i] = cpu::gelu_scalar(h[i]);
                 broadcast_rows(o, b2, n, C);
-                cpu::gemm_prepacked_b(false, n, C, hidden, 1.0f, h, hidden, w2, 1.0f, o, C);
+                prepared_product(n, C, hidden, h, hidden, w2, 1.0f, o, C);
                 const int64_t nc = n * C;
                 i = 0;
 #ifdef __AVX2__

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// BF16 encoder products on the CPU (Precision::bf16: VDPBF16PS at level avx512bf16, AMX tiles at
+// level amx): prepared linear layers against a double reference on bf16-rounded operands, the same
+// bits for 1 and 2 threads, and the sam-tiny encoder within 2e-2 (relative to the largest value) of
+// PyTorch's fp32 embedding. Below avx512bf16 the only check is that a bf16 backend is refused with
+// SA_ERR_UNSUPPORTED.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sa/backend.h"
+#include "sa/image-encoder.h"
+#include "sa/isa.h"
+#include "sa/status.h"
+#include "sa/threadpool.h"
+#include "testing.h"
+
+namespace {
+
+sa::Backend & bf16_backend() {
+    static std::unique_ptr<sa::Backend> be = sa::make_cpu_backend(sa::Precision::bf16);
+    return *be;
+}
+
+float round_bf16(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+// y = linear_prepared on the bf16 backend.
+std::vector<float> run_linear(sa::Backend & be, const std::vector<float> & x, const std::vector<float> & W,
+                              const std::vector<float> * b, int64_t M, int64_t K, int64_t N) {
+    float * dx = be.alloc(x.size() + 1);
+    float * dW = be.alloc(W.size() + 1);
+    float * dWp = be.alloc(be.prepared_linear_size(N, K) + 1);
+    float * db = b ? be.alloc(b->size()) : nullptr;
+    float * dy = be.alloc((size_t) (M * N));
+    be.upload(dx, x.data(), x.size());
+    be.upload(dW, W.data(), W.size());
+    if (b) be.upload(db, b->data(), b->size());
+    be.prepare_linear(dW, dWp, N, K);
+    be.linear_prepared(dx, dWp, db, dy, M, K, N);
+    std::vector<float> y((size_t) (M * N));
+    be.download(y.data(), dy, y.size());
+    for (float * p : {dx, dW, dWp, db, dy})
+        if (p) be.free(p);
+    return y;
+}
+
+void check_linear(int64_t M, int64_t K, int64_t N, bool bias, uint32_t seed) {
+    const std::vector<float> x = satest::randn((size_t) (M * K), seed), W = satest::randn((size_t) (N * K), seed + 1, 0.1f);
+    const std::vector<float> b = satest::randn((size_t) N, seed + 2);
+    const std::vector<float> y = run_linear(bf16_backend(), x, W, bias ? &b : nullptr, M, K, N);
+    double worst = 0;
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            double ref = bias ? b[j] : 0.0, mag = std::fabs(ref);
+            for (int64_t k = 0; k < K; ++k) {
+                const double t = (double) round_bf16(x[i * K + k]) * (double) round_bf16(W[j * K + k]);
+                ref += t;
+                mag += std::fabs(t);
+            }
+            // fp32 accumulation of K exact bf16 products: error bounded by about K ulp of the magnitude.
+            const double err = std::fabs(y[i * N + j] - ref) / (mag + 1e-30);
+            worst = std::max(worst, err);
+        }
+    char what[160];
+    std::snprintf(what, sizeof what, "bf16 linear M=%lld K=%lld N=%lld bias=%d: worst error %.3g of the magnitude",
+                  (long long) M, (long long) K, (long long) N, (int) bias, worst);
+    satest::expect(worst <= 1e-6 + (double) K * 1.2e-7, what);
+}
+
+SA_TEST(bf16_linear_matches_rounded_reference) {
+    uint32_t seed = 100;
+    for (const bool bias : {false, true}) {
+        check_linear(1, 1, 1, bias, seed += 3);
+        check_linear(7, 31, 17, bias, seed += 3);       // K below one tile step, N below one sliver
+        check_linear(33, 300, 70, bias, seed += 3);     // crosses the K panel (256), partial tiles
+        check_linear(100, 64, 96, bias, seed += 3);     // row blocks of 96 and a partial one
+        check_linear(200, 600, 33, bias, seed += 3);    // threaded rows, three K panels
+    }
+}
+
+SA_TEST(bf16_linear_same_bits_for_1_and_2_threads) {
+    const int64_t M = 150, K = 320, N = 72;
+    const std::vector<float> x = satest::randn((size_t) (M * K), 7), W = satest::randn((size_t) (N * K), 8, 0.1f);
+    const std::vector<float> b = satest::randn((size_t) N, 9);
+    const int before = sa::default_threads();
+    sa::set_default_threads(1);
+    const std::vector<float> y1 = run_linear(bf16_backend(), x, W, &b, M, K, N);
+    sa::set_default_threads(2);
+    const std::vector<float> y2 = run_linear(bf16_backend(), x, W, &b, M, K, N);
+    sa::set_default_threads(before);
+    satest::expect(y1 == y2, "bf16 linear differs between 1 and 2 threads");
+}
+
+SA_TEST(bf16_tiny_encoder_within_2e_2_of_pytorch) {
+    sa::WeightMap w = satest::weight_map(satest::sam_tiny_weights());
+    auto enc = sa::make_vit_encoder(bf16_backend(), w);
+    const satest::Tensor & img = satest::golden("image/preprocessed");
+    std::vector<float> out(256 * 16 * 16);
+    enc->encode(img.data.data(), 1, out.data());
+    const satest::Diff d = satest::diff(out.data(), satest::golden("image_embedding").data.data(), (int64_t) out.size());
+    char what[160];
+    std::snprintf(what, sizeof what, "bf16 image_embedding: max_abs %.3g, relative to the largest value %.3g", d.max_abs,
+                  d.rel());
+    std::printf("    %s\n", what);
+    satest::expect(d.rel() <= 2e-2, what);
+    // and not the fp32 result: the products really ran in bf16
+    auto fp32 = sa::make_cpu_backend();
+    auto enc32 = sa::make_vit_encoder(*fp32, w);
+    std::vector<float> out32(out.size());
+    enc32->encode(img.data.data(), 1, out32.data());
+    satest::expect(out != out32, "bf16 embedding equals the fp32 one bit for bit");
+}
+
+}  // namespace
+
+int main() {
+    const sa::Isa isa = sa::cpu_isa();
+    if (isa >= sa::Isa::avx512bf16) return satest::run_all();
+    std::printf("cpu level: %s (no bf16 products: checking the refusal only)\n", sa::isa_name(isa));
+    try {
+        sa::make_cpu_backend(sa::Precision::bf16);
+        std::printf("  FAIL bf16_refused_below_avx512bf16: a bf16 backend was created at level %s\n0 passed, 1 failed\n",
+                    sa::isa_name(isa));
+        return 1;
+    } catch (const sa::Error & e) {
+        const bool ok = e.status() == SA_ERR_UNSUPPORTED && std::string(e.what()).find("bf16") != std::string::npos;
+        std::printf("  %s bf16_refused_below_avx512bf16: %s\n%d passed, %d failed\n", ok ? "PASS" : "FAIL", e.what(),
+                    ok ? 1 : 0, ok ? 0 : 1);
+        return ok ? 0 : 1;
+    }
+}
