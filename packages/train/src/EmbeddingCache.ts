@@ -21,6 +21,8 @@ export interface EmbeddingCacheKey {
     modelHash: string;
     /** Model architecture / name, for humans. */
     model: string;
+    /** Encoder precision (fp32, bf16, tf32). */
+    precision?: string;
     /** Preprocessing settings (input size, resize filter, mean/std, padding). */
     preprocessing: Record<string, unknown>;
 }

@@ -21,6 +21,8 @@ export function embeddingKey(model: SamModel): EmbeddingCacheKey {
     return {
         modelHash: model.weightsHash,
         model: model.name,
+        // bf16 and fp32 embeddings differ in the last bits: a cache made with one is never read as the other.
+        precision: model.precision,
         preprocessing: { imgSize: model.imgSize, resize: "resize-longest-side/pil-bilinear", normalize: "sam-mean-std", pad: "bottom-right-zero" },
     };
 }

@@ -79,6 +79,8 @@ export interface AblationPlan {
     name: string;
     model: { name: string; checkpoint?: string };
     backend: "cpu" | "cuda" | "auto";
+    /** Image encoder precision (absent: fp32); bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only. */
+    precision?: "fp32" | "bf16" | "tf32";
     threads: number;
     datasets: DatasetPlan[];
     strategies: string[];
@@ -223,7 +225,7 @@ function strategyList(v: unknown, field: string): string[] {
 export function resolvePlan(input: unknown): AblationPlan {
     if (!input || typeof input !== "object" || Array.isArray(input)) fail("(root)", "expected an object");
     const o = input as Record<string, unknown>;
-    checkKeys(o, ["extends", "name", "model", "backend", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed"], "(root)");
+    checkKeys(o, ["extends", "name", "model", "backend", "precision", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed"], "(root)");
     const presetName = (o.extends ?? "quick") as string;
     if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
@@ -237,6 +239,10 @@ export function resolvePlan(input: unknown): AblationPlan {
     if (o.backend !== undefined) {
         if (!["cpu", "cuda", "auto"].includes(o.backend as string)) fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quote(o.backend)}`);
         plan.backend = o.backend as AblationPlan["backend"];
+    }
+    if (o.precision !== undefined) {
+        if (!["fp32", "bf16", "tf32"].includes(o.precision as string)) fail("precision", "expected 'fp32', 'bf16' or 'tf32'");
+        plan.precision = o.precision as AblationPlan["precision"];
     }
     if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
     if (o.seed !== undefined) plan.seed = num(o.seed, "seed", 0, 2 ** 32 - 1, true);

@@ -240,7 +240,7 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
     writeJsonAtomic(configFile, { fingerprint, plan });
 
     emit({ type: "stage", message: `loading model ${plan.model.name}` });
-    const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend });
+    const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend, ...(plan.precision ? { precision: plan.precision } : {}) });
 
     const prepared: PreparedData[] = [];
     for (const d of plan.datasets) {

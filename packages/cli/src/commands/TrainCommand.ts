@@ -12,6 +12,7 @@ export interface TrainArgs extends ValidationArgs {
     model: string;
     checkpoint?: string;
     backend: "cpu" | "cuda" | "auto";
+    precision?: "fp32" | "bf16" | "tf32";
     epochs: number;
     steps: number;
     batch: number;
@@ -37,6 +38,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
+            .option("precision", { choices: ["fp32", "bf16", "tf32"] as const, describe: "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)" })
             .option("epochs", { type: "number", default: 75 })
             .option("steps", { type: "number", default: 75, describe: "steps per epoch" })
             .option("batch", { type: "number", default: 1 })
@@ -56,6 +58,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             name: `train-${argv.strategy}`,
             model: { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) },
             backend: argv.backend,
+            ...(argv.precision ? { precision: argv.precision } : {}),
             datasets: [{ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data }, strategies: [argv.strategy] }],
             training: {
                 epochs: argv.epochs,
