@@ -184,8 +184,8 @@ SA_TEST(attention_backward_small_grids) {
 }
 
 SA_TEST(attention_backward_query_blocks) {
-    // 17 x 17 = 289 tokens: more than one block of query rows.
-    check_attention_backward(1, 17, 17, 1, 4, true, 40);
+    // 23 x 23 = 529 tokens: two blocks of query rows (495 + 34).
+    check_attention_backward(1, 23, 23, 1, 4, true, 40);
 }
 
 SA_TEST(attention_backward_same_bits_for_1_and_2_threads) {

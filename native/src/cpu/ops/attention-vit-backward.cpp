@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/simd.h"
 #include "sa/gemm.h"
 #include "sa/threadpool.h"
 
@@ -21,11 +22,54 @@ namespace sa {
 
 namespace {
 
-// Query rows per block: the block's scores and their gradients stay within about 2 x 64K floats.
+// Query rows per block: the block's scores and their gradients stay within about 2 x 256K floats
+// (64 rows of a 64 x 64 global grid), so the key/value gradient products see a useful depth.
 int64_t backward_rows_per_block(int64_t N) {
-    constexpr int64_t kBudget = 1 << 16;
+    constexpr int64_t kBudget = 1 << 18;
     if (N * N <= kBudget) return N;
     return std::max<int64_t>(8, kBudget / N);
+}
+
+// Row softmax in place.
+void softmax_row(float * s, int64_t n) {
+    int64_t i = 0;
+    float mx = -INFINITY, sum = 0.0f;
+#ifdef __AVX2__
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + i));
+    mx = cpu::hmax256(vmx);
+#endif
+    for (; i < n; ++i) mx = std::max(mx, s[i]);
+    i = 0;
+#ifdef __AVX2__
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
+        _mm256_storeu_ps(s + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    sum = cpu::hsum256(vsum);
+#endif
+    for (; i < n; ++i) {
+        s[i] = std::exp(s[i] - mx);
+        sum += s[i];
+    }
+    const float inv = 1.0f / sum;
+    for (i = 0; i < n; ++i) s[i] *= inv;
+}
+
+// d = p (d - sum(p d)) in place.
+void softmax_row_backward(const float * p, float * d, int64_t n) {
+    int64_t i = 0;
+    float dot = 0.0f;
+#ifdef __AVX2__
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + i), _mm256_loadu_ps(d + i), acc);
+    dot = cpu::hsum256(acc);
+#endif
+    for (; i < n; ++i) dot += p[i] * d[i];
+    for (i = 0; i < n; ++i) d[i] = p[i] * (d[i] - dot);
 }
 
 }  // namespace
@@ -100,26 +144,11 @@ void CpuBackend::attention_vit_backward(const float * qkv, const float * dout, f
                         for (int64_t kh = 0; kh < H; ++kh)
                             for (int64_t kw = 0; kw < W; ++kw) s[kh * W + kw] += phr[-kh] + pwr[-kw];
                     }
-                    float mx = -INFINITY;
-                    for (int64_t j = 0; j < N; ++j) mx = std::max(mx, s[j]);
-                    float sum = 0.0f;
-                    for (int64_t j = 0; j < N; ++j) {
-                        s[j] = std::exp(s[j] - mx);
-                        sum += s[j];
-                    }
-                    const float inv = 1.0f / sum;
-                    for (int64_t j = 0; j < N; ++j) s[j] *= inv;
+                    softmax_row(s, N);
                 }
                 // dP = dout v^T, then dS = P (dP - sum(P dP)) in place
                 sgemm_serial(false, true, rows, N, hd, 1.0f, gob, C, v, ld, 0.0f, dP.data(), N);
-                for (int64_t r = 0; r < rows; ++r) {
-                    const float * p = S.data() + r * N;
-                    float * d = dP.data() + r * N;
-                    double dot = 0.0;
-                    for (int64_t j = 0; j < N; ++j) dot += (double) p[j] * d[j];
-                    const float fdot = (float) dot;
-                    for (int64_t j = 0; j < N; ++j) d[j] = p[j] * (d[j] - fdot);
-                }
+                for (int64_t r = 0; r < rows; ++r) softmax_row_backward(S.data() + r * N, dP.data() + r * N, N);
                 // dv += P^T dout, dk += scale dS^T q, dq = scale dS k
                 sgemm_serial(true, false, N, hd, rows, 1.0f, S.data(), N, gob, C, 1.0f, dvh, ld);
                 sgemm_serial(true, false, N, hd, rows, scale, dP.data(), N, qb, ld, 1.0f, dkh, ld);

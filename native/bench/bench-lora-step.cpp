@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// The image-encoder part of one LoRA training step on the CPU backend: TrainableVit forward (block
+// inputs kept), backward from an embedding gradient (blocks recomputed one at a time, adapter
+// gradients only) and the adapters' AdamW step, for a ViT preset with random weights of its official
+// shapes at 1024 x 1024, batch 1. The anchor, measured in the same run: the inference encoder's
+// forward pass (make_vit_encoder) on the same weights and image. The decoder's share of the step is
+// bench-train-step's.
+//
+//   bench-lora-step [--model vit_b|vit_l|vit_h] [--rank R] [--targets q,v] [--threads N] [--steps N]
+//
+// Prints wall time per phase and the process's peak resident memory (getrusage) after model
+// construction, after the inference pass and after the training steps.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench-common.h"
+#include "sa/image-encoder.h"
+#include "sa/threadpool.h"
+#include "sa/trainable-vit.h"
+
+namespace {
+
+using sa::bench::Clock;
+using sa::bench::seconds_since;
+
+double peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_maxrss / 1024.0;
+}
+
+int run(int argc, char ** argv) {
+    std::string model = "vit_b", targets = "q,v";
+    int threads = 0, steps = 2;
+    int64_t rank = 4;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--model" && i + 1 < argc) model = argv[++i];
+        else if (a == "--rank" && i + 1 < argc) rank = std::atoll(argv[++i]);
+        else if (a == "--targets" && i + 1 < argc) targets = argv[++i];
+        else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+        else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
+        else {
+            std::printf("usage: bench-lora-step [--model vit_b|vit_l|vit_h] [--rank R] [--targets q,v] [--threads N] "
+                        "[--steps N]\n");
+            return a == "-h" || a == "--help" ? 0 : 2;
+        }
+    }
+    const sa::bench::VitPreset * preset = sa::bench::find_vit_preset(model);
+    if (!preset) {
+        std::fprintf(stderr, "bench-lora-step: unknown model %s\n", model.c_str());
+        return 2;
+    }
+    sa::set_default_threads(threads);
+    auto be = sa::make_cpu_backend();
+    sa::bench::RandomWeights weights;
+    sa::bench::add_vit_encoder_weights(weights, *preset);
+    const int64_t S = 1024, E = 64;
+    const std::vector<float> image = sa::bench::randn((size_t) (3 * S * S), 7, 1.0f);
+    const std::vector<float> demb = sa::bench::randn((size_t) (256 * E * E), 8, 1e-4f);
+    std::vector<float> out((size_t) (256 * E * E));
+
+    int64_t host_weights = 0;
+    {
+        sa::WeightMap all = weights.map();
+        for (const auto & kv : all.all()) host_weights += kv.second.numel();
+    }
+    sa::TrainableVitOptions opt;
+    opt.lora.rank = rank;
+    opt.lora.targets = sa::bench::split_commas(targets);
+    opt.base_grads = false;
+    sa::WeightMap wm = weights.map("image_encoder.");
+    auto vit = std::make_unique<sa::TrainableVit>(*be, wm, "image_encoder.", opt);
+    int64_t lora_params = 0;
+    for (const auto & n : vit->lora_names()) {
+        int64_t k = 1;
+        for (auto d : vit->param_shape(n)) k *= d;
+        lora_params += k;
+    }
+    std::printf("%s\n", vit->describe().c_str());
+    std::printf("threads %d, LoRA rank %lld on %s: %lld adapter parameters; host copy of the random weights %.0f MiB\n",
+                sa::default_threads(), (long long) rank, targets.c_str(), (long long) lora_params,
+                (double) host_weights * 4 / 1048576.0);
+    std::printf("peak RSS after building the trainable encoder: %.0f MiB\n", peak_rss_mib());
+    std::fflush(stdout);
+    std::vector<double> fwd, bwd, total;
+    for (int s = 0; s < steps + 1; ++s) {  // step 0 allocates the workspace
+        const auto t0 = Clock::now();
+        const double c0 = sa::bench::process_cpu_seconds();
+        vit->forward(image.data(), 1, out.data());
+        const double f = seconds_since(t0);
+        const auto t1 = Clock::now();
+        vit->backward(demb.data());
+        vit->lora_adam_step(1e-4f, 0.9f, 0.999f, 1e-8f, 1e-4f, true);
+        const double b = seconds_since(t1);
+        std::printf("step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s)%s\n", s, f,
+                    b, f + b, sa::bench::process_cpu_seconds() - c0, s == 0 ? " (cold)" : "");
+        std::fflush(stdout);
+        if (s > 0) {
+            fwd.push_back(f);
+            bwd.push_back(b);
+            total.push_back(f + b);
+        }
+    }
+    const double rss_train = peak_rss_mib();
+    vit.reset();
+    // anchor: the inference encoder on the same weights and image
+    sa::WeightMap wi = weights.map("image_encoder.");
+    auto enc = sa::make_vit_encoder(*be, wi);
+    weights.clear();
+    enc->encode(image.data(), 1, out.data());  // warm-up (allocates)
+    const auto t0 = Clock::now();
+    const double c0 = sa::bench::process_cpu_seconds();
+    enc->encode(image.data(), 1, out.data());
+    const double infer_s = seconds_since(t0);
+    std::printf("inference forward (anchor): %.2f s (CPU time %.2f s)\n", infer_s, sa::bench::process_cpu_seconds() - c0);
+    std::printf("median: forward %.2f s, backward %.2f s, encoder part of the step %.2f s = %.2fx the inference "
+                "forward; peak RSS during the steps %.0f MiB\n",
+                sa::bench::median(fwd), sa::bench::median(bwd), sa::bench::median(total),
+                sa::bench::median(total) / infer_s, rss_train);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char ** argv) { return sa::bench::bench_main("bench-lora-step", argc, argv, run); }
