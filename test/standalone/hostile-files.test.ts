@@ -177,7 +177,9 @@ test("shared and self-referencing pickle containers convert once (no exponential
 
 test("names read from a file are cut in messages (a 1 MB tensor name gives a short line)", () => {
     const name = "w".repeat(1 << 20);
-    const header = new TextEncoder().encode(JSON.stringify({ [name]: { dtype: "Q9", shape: [1], data_offsets: [0, 4] } }));
+    const header = new TextEncoder().encode(
+        JSON.stringify({ [name]: { dtype: "Q9", shape: [1], data_offsets: [0, 4] } }),
+    );
     const bytes = new Uint8Array(8 + header.length + 4);
     new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
     bytes.set(header, 8);

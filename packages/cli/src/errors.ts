@@ -32,12 +32,15 @@ export class CliError extends Error {
 
 const HINTS: Record<string, string> = {
     ERR_SA_PLAN: "check the plan file against `sam-ablate ablate --help` (fields, strategy ids)",
-    ERR_SA_STRATEGY: "strategy ids look like points10, points10_box, box_jitter5, pos50_neg50_box, centroid, four_sections",
+    ERR_SA_STRATEGY:
+        "strategy ids look like points10, points10_box, box_jitter5, pos50_neg50_box, centroid, four_sections",
     ERR_SA_CHECKPOINT_NOT_FOUND: "check the --checkpoint path",
     ERR_SA_CHECKPOINT_TRUNCATED: "the file is incomplete: download it again",
     ERR_SA_CHECKPOINT_CORRUPT: "the file is damaged (or built to expand past its declared sizes): download it again",
-    ERR_SA_CHECKPOINT_LIMIT: "the file declares more data than a checkpoint needs; raise SA_MAX_DECODE_MB only for a file you trust",
-    ERR_SA_CHECKPOINT_NONFINITE: "the weights hold NaN or infinity: use an intact checkpoint (or retrain with a lower lr)",
+    ERR_SA_CHECKPOINT_LIMIT:
+        "the file declares more data than a checkpoint needs; raise SA_MAX_DECODE_MB only for a file you trust",
+    ERR_SA_CHECKPOINT_NONFINITE:
+        "the weights hold NaN or infinity: use an intact checkpoint (or retrain with a lower lr)",
     ERR_SA_CHECKPOINT_INCOMPLETE: "pass a decoder.safetensors written by sam-ablate training for this model",
     ERR_SA_CHECKPOINT_MISMATCH: "evaluate a decoder with the --model and --checkpoint it was trained on",
     ERR_SA_CHECKPOINT_FORMAT: "expected a PyTorch .pth/.pt, a .safetensors or an .onnx file",
@@ -60,7 +63,12 @@ function exitCodeFor(code: string): number {
     if (code === "ERR_SA_ABORTED") return EXIT.INTERRUPTED;
     if (code === "ERR_SA_ADDON_LOAD") return EXIT.ADDON;
     if (/CHECKPOINT|PICKLE|SAFETENSORS|ONNX|WEIGHTS|SHAPE|MODEL/.test(code)) return EXIT.MODEL;
-    if (/USAGE|PLAN|STRATEGY|DATASET|DATA|SPLIT|REPORT_EFFORT|NIFTI|IMAGE|RUN_FOLDER|INVALID_ARG|EMPTY_MASK|MANIFEST/.test(code)) return EXIT.USAGE;
+    if (
+        /USAGE|PLAN|STRATEGY|DATASET|DATA|SPLIT|REPORT_EFFORT|NIFTI|IMAGE|RUN_FOLDER|INVALID_ARG|EMPTY_MASK|MANIFEST/.test(
+            code,
+        )
+    )
+        return EXIT.USAGE;
     return EXIT.FAILURE;
 }
 
@@ -69,7 +77,8 @@ export function reportError(e: unknown, json: boolean): number {
     const err = e instanceof Error ? e : new Error(String(e));
     const rawCode = (err as { code?: unknown }).code;
     let code = typeof rawCode === "string" ? rawCode : "ERR_SA_INTERNAL";
-    if (code === "ENOENT" || code === "EACCES" || code === "EROFS" || code === "ENOTDIR" || code === "EEXIST") code = "ERR_SA_IO";
+    if (code === "ENOENT" || code === "EACCES" || code === "EROFS" || code === "ENOTDIR" || code === "EEXIST")
+        code = "ERR_SA_IO";
     const hint = (err as CliError).hint ?? HINTS[code];
     const exit = exitCodeFor(code);
     const message = err.message.split("\n")[0] ?? err.message;
