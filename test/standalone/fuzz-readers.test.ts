@@ -1,5 +1,5 @@
 // Seeded mutation fuzzing of every reader of untrusted files: .pth (zip + pickle), safetensors,
-// NIfTI (plain, gzip, streamed from a file), PNG through sharp, and plan YAML/JSON. Each target
+// NIfTI (plain, gzip, streamed from a file), PNG through sharp, ONNX, and plan YAML/JSON. Each target
 // mutates a few small valid inputs a few thousand times (bounded by a time budget) and requires
 // that every input is read or refused with an ERR_SA_* error: no other exception, no crash.
 // The figures are printed (inputs tried, read, coded errors, crashes) so a run can be quoted.
@@ -9,7 +9,9 @@ import path from "node:path";
 import { crc32, gzipSync } from "node:zlib";
 import {
     bytesSource,
+    onnxToFloat32,
     openZip,
+    readOnnx,
     readPth,
     readSafetensors,
     readZipEntry,
@@ -34,7 +36,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const COUNT = Number(process.env.SA_FUZZ_COUNT ?? 3000);
 const BUDGET_MS = Number(process.env.SA_FUZZ_BUDGET_S ?? 18) * 1000;
 const SEED = Number(process.env.SA_FUZZ_SEED ?? 20261201);
-const opts = (k: number) => ({ seed: SEED + k, count: COUNT, budgetMs: BUDGET_MS });
+const opts = (k: number, budgetScale = 1) => ({ seed: SEED + k, count: COUNT, budgetMs: BUDGET_MS * budgetScale });
 
 function check(r: FuzzReport): void {
     assert.ok(r.tried >= Math.min(COUNT, 500), `${r.name}: only ${r.tried} inputs in the budget`);
@@ -218,6 +220,48 @@ test("fuzz: PNG (sharp)", async () => {
     check(r);
 });
 
+// --- ONNX (protobuf) ---------------------------------------------------------------------------
+function varint(v: number): number[] {
+    const out: number[] = [];
+    let x = v;
+    do {
+        let byte = x & 0x7f;
+        x = Math.floor(x / 128);
+        if (x !== 0) byte |= 0x80;
+        out.push(byte);
+    } while (x !== 0);
+    return out;
+}
+const field = (n: number, wire: number) => varint(n * 8 + wire);
+const fVarint = (n: number, v: number) => [...field(n, 0), ...varint(v)];
+const fBytes = (n: number, bytes: number[]) => [...field(n, 2), ...varint(bytes.length), ...bytes];
+const fString = (n: number, text: string) => fBytes(n, [...enc.encode(text)]);
+const floats = (vals: number[]) => [...new Uint8Array(Float32Array.from(vals).buffer)];
+/** ModelProto { ir_version, opset_import, graph { initializers w (raw), b (float_data), node MatMul } }. */
+function onnxModel(): Uint8Array {
+    const w = [...fBytes(1, [2, 3]), ...fVarint(2, 1), ...fString(8, "w"), ...fBytes(9, floats([1, 2, 3, 4, 5, 6]))];
+    const b = [...fBytes(1, [3]), ...fVarint(2, 1), ...fString(8, "b"), ...fBytes(4, floats([7, 8, 9]))];
+    const h = [...fBytes(1, [2]), ...fVarint(2, 10), ...fString(8, "h"), ...fBytes(9, [0x00, 0x3c, 0x00, 0xc0])];
+    const node = [...fString(1, "x"), ...fString(1, "w"), ...fString(2, "y"), ...fString(4, "MatMul")];
+    const graph = [...fBytes(1, node), ...fString(2, "g"), ...fBytes(5, w), ...fBytes(5, b), ...fBytes(5, h)];
+    return Uint8Array.from([...fVarint(1, 8), ...fBytes(8, fVarint(2, 17)), ...fBytes(7, graph)]);
+}
+
+test("fuzz: ONNX", async () => {
+    const base = onnxModel();
+    readOnnx(base, "base.onnx");
+    const r = await fuzz(
+        "onnx",
+        opts(6),
+        (rng) => mutate(base, rng),
+        (input) => {
+            const model = readOnnx(input, "fuzz.onnx");
+            for (const t of model.initializers.values()) onnxToFloat32(t);
+        },
+    );
+    check(r);
+});
+
 // --- plan YAML / JSON ------------------------------------------------------------------------
 const PLANS = [
     `extends: quick
@@ -314,7 +358,7 @@ test("fuzz: plan YAML and JSON", async () => {
     ];
     const r = await fuzz(
         "plan (yaml + json)",
-        opts(5),
+        opts(5, 5 / 3), // YAML parsing is the slowest reader: a longer budget for the same count
         (rng) => {
             if (rng.int(3) === 0) {
                 const obj = mutatePlanObject(rng, rng.pick(objects));
