@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { type FileHandle, open, rename, unlink } from "node:fs/promises";
-import path from "node:path";
+import { writeFileAtomic as writeAtomic } from "@sam-ablate/run-folder";
 import { CheckpointError } from "./errors.js";
 
 const REASONS: Readonly<Record<string, string>> = {
@@ -22,36 +20,14 @@ function writeError(file: string, err: unknown): CheckpointError {
 }
 
 /**
- * Writes `chunks` to `file` atomically: into a temporary file in the same folder, flushed to disk,
- * then renamed over `file`. Readers see either the old file or the complete new one, never a
- * partial write; on failure the temporary file is removed, `file` is left untouched, and a
- * `CheckpointError` with code `ERR_SA_CHECKPOINT_IO` names `file`.
+ * Writes `chunks` to `file` atomically (run-folder's writer: temporary file, flush, rename). The
+ * folder must exist; on failure `file` is left untouched and a `CheckpointError` with code
+ * `ERR_SA_CHECKPOINT_IO` names `file`.
  */
 export async function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
-    const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-    let handle: FileHandle;
     try {
-        handle = await open(tmp, "wx");
+        await writeAtomic(file, chunks, { mkdir: false });
     } catch (err) {
-        throw writeError(file, err);
-    }
-    try {
-        try {
-            for (const chunk of chunks) {
-                let done = 0;
-                while (done < chunk.byteLength) {
-                    const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done);
-                    done += bytesWritten;
-                }
-            }
-            await handle.sync();
-        } finally {
-            await handle.close();
-        }
-        await rename(tmp, file);
-    } catch (err) {
-        await unlink(tmp).catch(() => undefined);
         throw writeError(file, err);
     }
 }

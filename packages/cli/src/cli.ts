@@ -15,6 +15,8 @@ import { prepareCommand } from "./commands/PrepareCommand.js";
 import { reportCommand } from "./commands/ReportCommand.js";
 import { trainCommand } from "./commands/TrainCommand.js";
 import { CliError, reportError } from "./errors.js";
+import { applyThreads, requireWholeNumbers } from "./options.js";
+import { VERSION } from "./version.js";
 
 /** Runs the CLI on argv (without node and script); resolves with the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -38,14 +40,22 @@ export async function runCli(argv: string[]): Promise<number> {
             .command(benchCommand)
             .command(doctorCommand)
             .option("json", { type: "boolean", default: false, describe: "machine-readable output on stdout" })
-            .option("threads", { type: "number", describe: "CPU threads (default: all cores)" })
+            .option("threads", { type: "number", describe: "CPU threads for every command (0 or absent: all cores)" })
+            .middleware((args) => {
+                applyThreads(argv, args.threads);
+            })
+            .check((args) => {
+                // whole-number options of any command; absent ones are skipped
+                requireWholeNumbers(argv, args, { repeats: 1, batch: 1, epochs: 1, steps: 1, "keep-checkpoints": 1 });
+                return true;
+            })
             .recommendCommands()
             .demandCommand(1, "choose a command (see --help)")
             .strict()
             .strictCommands()
             .help("h")
             .alias("h", "help")
-            .version(false)
+            .version(VERSION)
             .wrap(Math.min(110, process.stdout.columns ?? 110))
             .fail((msg, err) => {
                 if (err) throw err;

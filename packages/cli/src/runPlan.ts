@@ -2,14 +2,26 @@
  * Shared by `ablate` and `demo`: run a resolved plan into a run folder with progress output and
  * Ctrl-C handling, then render the report.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
-import { type EffortTable, parseEffortTable, renderReport, summaryText } from "@sam-ablate/report";
-import { readFileSync } from "node:fs";
-import { type AblationPlan, buildRunResults, runAblation, writeRunPerImage } from "@sam-ablate/train";
+import { type EffortTable, parseEffortTable, summaryText } from "@sam-ablate/report";
+import { RunFolder } from "@sam-ablate/run-folder";
+import { type AblationPlan, runAblation } from "@sam-ablate/train";
 import { CliError } from "./errors.js";
 import { createReporter } from "./progress.js";
-import { VERSION } from "./version.js";
+import { writeRunReport } from "./report-input.js";
+import { toolCommit, VERSION } from "./version.js";
+
+/** Options of every command that runs a plan into a run folder. */
+export const RUN_OPTIONS = {
+    "keep-checkpoints": {
+        type: "number",
+        default: 1,
+        describe: "training states kept per strategy (the last N epochs; one is enough to resume)",
+    },
+    wait: { type: "boolean", default: false, describe: "when another process holds the run folder, wait for it instead of exiting" },
+} as const;
 
 export interface PlanRunSummary {
     ok: true;
@@ -19,7 +31,6 @@ export interface PlanRunSummary {
     results: { dataset: string; strategy: string; dice: number; iou: number; n: number; excluded: number }[];
 }
 
-/** Runs `plan` into `runDir`; SIGINT/SIGTERM stop it between steps (finished work is kept). */
 /** Reads a Figure-10 effort table (JSON: strategy id -> "low" | "medium" | "high") over the defaults. */
 export function loadEffort(file: string | undefined): EffortTable | undefined {
     if (!file) return undefined;
@@ -32,11 +43,27 @@ export function loadEffort(file: string | undefined): EffortTable | undefined {
     return parseEffortTable(json, file);
 }
 
-export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: boolean; threads?: number; cacheDir?: string; effort?: string }): Promise<PlanRunSummary> {
+/** How `runPlan` runs: output, cache, effort table, kept states, waiting for a busy folder. */
+export interface PlanRunOptions {
+    json: boolean;
+    /** The command, for the lock and run.json (e.g. "ablate"). */
+    command: string;
+    /** --threads given on the command line (it wins over the plan's `threads`). */
+    threads?: number;
+    cacheDir?: string;
+    effort?: string;
+    keepCheckpoints?: number;
+    wait?: boolean;
+}
+
+/** Runs `plan` into `runDir`; SIGINT/SIGTERM stop it between steps (finished work is kept). */
+export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunOptions): Promise<PlanRunSummary> {
     const rep = createReporter({ json: opts.json });
     const addon = loadAddon();
-    const threads = opts.threads ?? plan.threads;
-    if (threads !== undefined) addon.setThreads(threads);
+    // --threads was applied by the CLI's middleware; the plan's threads apply when it was not given
+    if (opts.threads === undefined && plan.threads) addon.setThreads(plan.threads);
+    const effort = loadEffort(opts.effort);
+    const folder = new RunFolder(runDir);
     const controller = new AbortController();
     const onSignal = (sig: NodeJS.Signals) => {
         if (controller.signal.aborted) process.exit(130);
@@ -46,16 +73,20 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const effort = loadEffort(opts.effort);
     const t0 = performance.now();
     try {
         rep.stage(`run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`);
         const { records, data } = await runAblation(plan, {
             runDir,
             signal: controller.signal,
+            command: `sam-ablate ${opts.command}`,
+            tool: { name: "sam-ablate", version: VERSION, ...(toolCommit() ? { commit: toolCommit() } : {}) },
             ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+            ...(opts.keepCheckpoints !== undefined ? { keepCheckpoints: opts.keepCheckpoints } : {}),
+            ...(opts.wait ? { waitForLock: true } : {}),
             onEvent: (e) => {
                 if (e.type === "stage") rep.stage(e.message);
+                else if (e.type === "info") rep.info(e.message);
                 else if (e.type === "progress") rep.progress(e.task, e.done, e.total, e.detail);
                 else if (e.type === "zero-shot-done") {
                     if (!e.skipped) rep.info(`${e.dataset} ${e.strategy} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`);
@@ -66,10 +97,8 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: { json: 
             },
         });
         rep.stage("rendering the report");
-        writeRunPerImage(plan, records, runDir);
-        const results = await buildRunResults(plan, records, data, runDir, `sam-ablate ${VERSION}`);
-        const reportDir = path.join(runDir, "report");
-        await renderReport(results, reportDir, effort ? { effort } : {});
+        const results = await writeRunReport(folder, plan, records, data, effort);
+        const reportDir = folder.reportDir;
         rep.done();
         if (!opts.json) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
         return {

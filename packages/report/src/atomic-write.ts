@@ -1,5 +1,5 @@
-/** Atomic file writes for the report (image-io's writeFileAtomic with the report's error code). */
-import { writeFileAtomic as writeAtomic } from "@sam-ablate/image-io";
+/** Atomic file writes for the report (run-folder's writer with the report's error code). */
+import { writeFileAtomic as writeAtomic } from "@sam-ablate/run-folder";
 import { ReportError } from "./errors.js";
 
 /**

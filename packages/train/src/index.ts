@@ -2,8 +2,8 @@
  * @sam-ablate/train: decoder fine-tuning (the paper's method), the embedding cache, evaluation and
  * the ablation runner.
  */
-export { writeFileAtomicSync, writeJsonAtomic } from "./atomic.js";
 export {
+    checkDecoderFile,
     decoderStateDict,
     exportDecoderPth,
     loadTrainState,
@@ -11,6 +11,7 @@ export {
     type DecoderProvenance,
     decoderProvenance,
     loadDecoderWeights,
+    pruneTrainStates,
     saveDecoderWeights,
     saveTrainState,
     type TrainState,
@@ -38,6 +39,7 @@ export {
 } from "./EmbeddingCache.js";
 export { type DecoderExport, exportDecoder } from "./export.js";
 export { type EvalResult, evaluateDecoder, evaluationPrompts, type ImageScore, type TestSet } from "./evaluate.js";
+export { checkPlanInputs } from "./inputs.js";
 export {
     type AblationPlan,
     type DatasetKind,
@@ -53,11 +55,13 @@ export {
     presetPlan,
     resolvePlan,
     scheduledLr,
+    revalidatePlan,
     strategiesFor,
     type TrainingPlan,
     type ValidationPlan,
 } from "./plan.js";
-export { buildRunResults, runPerImageCsv, writeRunPerImage } from "./results.js";
+export { runPerImageCsv, writeRunPerImage } from "./results.js";
+export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./diskUse.js";
 export {
     type AblationEvent,
     planFingerprint,

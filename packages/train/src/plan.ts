@@ -417,6 +417,18 @@ function resolveDataset(v: unknown, field: string): DatasetPlan {
     return out;
 }
 
+/**
+ * Validates an already resolved plan again (a stored config.json, a plan with command-line
+ * overrides) exactly as resolvePlan does; its empty top-level strategy list means "none given".
+ */
+export function revalidatePlan(plan: unknown): AblationPlan {
+    if (plan && typeof plan === "object" && !Array.isArray(plan)) {
+        const { strategies, ...rest } = plan as Record<string, unknown>;
+        if (Array.isArray(strategies) && strategies.length === 0) return resolvePlan(rest);
+    }
+    return resolvePlan(plan);
+}
+
 /** The parsed strategies of a dataset (its own list, the plan's, or the paper's 16). */
 export function strategiesFor(plan: AblationPlan, d: DatasetPlan): StrategyDefinition[] {
     const ids = d.strategies && d.strategies.length ? d.strategies : plan.strategies.length ? plan.strategies : paperStrategyIds(d.kind);

@@ -1,39 +1,37 @@
 /**
- * Runs an ablation plan end to end into a run folder: prepares the datasets, caches the image
- * embeddings once per (dataset, model), fine-tunes a fresh copy of the pretrained mask decoder for
- * each (dataset, strategy, seed), evaluates it, and writes per-strategy results atomically. A rerun
- * with the same folder skips finished work and resumes an interrupted training at its last epoch.
- *
- * Run folder:
- *   config.json                   the resolved plan
- *   data/<dataset>/               prepared patches + manifest (phantoms and raw datasets)
- *   cache/                        embedding caches
- *   results/<dataset>/<strategy>/seed<k>/{result.json, per-image.csv, decoder.safetensors, state/,
- *                                         predictions/<image id>.png}
- *                                         with validation also decoder-last.safetensors (selection
- *                                         best-val) or decoder-best-val.safetensors (selection last)
- *   results/<dataset>/<strategy>/zeroshot/{result.json, per-image.csv}   the pretrained decoder, same prompts
- *   results.json                  everything the report needs (RunResults)
+ * Runs an ablation plan end to end into a run folder (layout, locks and atomic writes:
+ * @sam-ablate/run-folder): prepares the datasets, caches the image embeddings once per (dataset,
+ * model), evaluates each strategy's zero-shot baseline, fine-tunes a fresh copy of the pretrained mask
+ * decoder for each unit (dataset x strategy x seed), evaluates it, and finishes the unit atomically
+ * (result.json last). One process holds the folder's lock at a time; temporary files of killed
+ * processes are removed; a rerun skips finished units and resumes an interrupted training at its
+ * last kept epoch. run.json records where and with what the run was made; run.log its events. With
+ * validation a unit also keeps decoder-last.safetensors (selection best-val) or
+ * decoder-best-val.safetensors (selection last).
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import os from "node:os";
 import path from "node:path";
-import { type SamModel, loadModel } from "@sam-ablate/model";
 import { encodePng } from "@sam-ablate/image-io";
+import { type SamModel, loadModel } from "@sam-ablate/model";
+import { loadAddon } from "@sam-ablate/native";
+import { type FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
 import { type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
-import { writeFileAtomicSync, writeJsonAtomic } from "./atomic.js";
 import { canonicalJson } from "./EmbeddingCache.js";
 import { type PreparedData, prepareDataset } from "./datasets.js";
+import { diskUseText, estimateDiskUse } from "./diskUse.js";
 import { ensureEmbeddings } from "./embed.js";
 import { type EvalResult, evaluateDecoder, evaluationPrompts, type TestSet } from "./evaluate.js";
+import { checkPlanInputs } from "./inputs.js";
 import { type AblationPlan, type DatasetPlan, scheduledLr, strategiesFor } from "./plan.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { trainDecoder } from "./trainDecoder.js";
-import { createHash } from "node:crypto";
 
 /** Progress events for CLIs and logs. */
 export type AblationEvent =
     | { type: "stage"; message: string }
+    | { type: "info"; message: string }
     | { type: "progress"; task: string; done: number; total: number; detail?: string }
     | { type: "strategy-done"; dataset: string; strategy: string; seed: number; dice: number; iou: number; seconds: number; resumed: boolean; skipped: boolean }
     | { type: "zero-shot-done"; dataset: string; strategy: string; dice: number; iou: number; seconds: number; skipped: boolean };
@@ -44,6 +42,13 @@ export interface RunOptions {
     signal?: AbortSignal;
     /** Embedding cache folder (default <runDir>/cache). */
     cacheDir?: string;
+    /** Epoch states kept per unit (default 1: the last, enough to resume). */
+    keepCheckpoints?: number;
+    /** Wait for another process that holds the folder (true, or ms); default: fail with ERR_SA_LOCKED. */
+    waitForLock?: boolean | number;
+    /** What runs, for the lock and run.json (e.g. "sam-ablate ablate"), and the tool's version and commit. */
+    command?: string;
+    tool?: { name: string; version: string; commit?: string };
 }
 
 /** One evaluated test image: metrics as fractions (null = excluded, empty ground truth) and its prompt's make-up. */
@@ -96,28 +101,8 @@ export interface StrategyRecord {
     selection?: SelectionRecord;
 }
 
-export interface ValidationRecord {
-    fraction: number;
-    patients: string[];
-    images: number;
-    everySteps: number;
-    /** Mean validation Dice after `step` global steps (epoch = step / stepsPerEpoch); null: nothing scored. */
-    curve: { step: number; epoch: number; dice: number | null }[];
-    /** Seconds spent validating (decoder forward + metrics) in the process that finished the run. */
-    seconds: number;
-    stoppedAtEpoch?: number;
-}
-
-export interface SelectionRecord {
-    /** What the plan asked for. */
-    mode: "best-val" | "last";
-    /** What `decoder.safetensors` holds ("last" when no validation image could be scored). */
-    selected: "best-val" | "last";
-    /** The best validation point (null: nothing scored). */
-    best: { step: number; epoch: number; valDice: number } | null;
-    /** Test scores of the weights of the best validation Dice and of the last step (same when they coincide). */
-    test: Record<"best-val" | "last", { meanDice: number; meanIou: number; dice: (number | null)[] }>;
-}
+/** The validation and selection parts of a unit record (their format is the run folder's). */
+export type { SelectionRecord, ValidationRecord };
 
 /**
  * The pretrained (not fine-tuned) decoder of the model evaluated with a strategy's evaluation prompts
@@ -136,14 +121,7 @@ export interface ZeroShotRecord {
     promptSummary: unknown;
 }
 
-/** Error for a run folder that belongs to another plan. */
-export class RunFolderError extends Error {
-    readonly code = "ERR_SA_RUN_FOLDER";
-    constructor(message: string) {
-        super(message);
-        this.name = "RunFolderError";
-    }
-}
+export { RunFolderError };
 
 /**
  * Hash of the parts of a plan that change the fine-tuned results (for resume safety). Whether the
@@ -155,34 +133,14 @@ export function planFingerprint(plan: AblationPlan): string {
     return createHash("sha256").update(canonicalJson({ ...rest, evaluation: evalRest })).digest("hex").slice(0, 16);
 }
 
-function strategyDir(runDir: string, dataset: string, strategy: string, seed: number): string {
-    return path.join(runDir, "results", dataset, strategy, `seed${seed}`);
-}
-
-function zeroShotDir(runDir: string, dataset: string, strategy: string): string {
-    return path.join(runDir, "results", dataset, strategy, "zeroshot");
-}
-
-/** Reads a finished zero-shot record, or undefined. */
+/** Reads a finished zero-shot record, or undefined (an invalid record is an error naming the file). */
 export function readZeroShotRecord(runDir: string, dataset: string, strategy: string): ZeroShotRecord | undefined {
-    const f = path.join(zeroShotDir(runDir, dataset, strategy), "result.json");
-    if (!existsSync(f)) return undefined;
-    try {
-        return JSON.parse(readFileSync(f, "utf8")) as ZeroShotRecord;
-    } catch {
-        return undefined;
-    }
+    return new RunFolder(runDir).zeroShotUnit(dataset, strategy).readResult();
 }
 
-/** Reads a finished strategy record, or undefined. */
+/** Reads a finished strategy record, or undefined when the unit is not done (an invalid record is an error). */
 export function readStrategyRecord(runDir: string, dataset: string, strategy: string, seed: number): StrategyRecord | undefined {
-    const f = path.join(strategyDir(runDir, dataset, strategy, seed), "result.json");
-    if (!existsSync(f)) return undefined;
-    try {
-        return JSON.parse(readFileSync(f, "utf8")) as StrategyRecord;
-    } catch {
-        return undefined;
-    }
+    return new RunFolder(runDir).unit({ dataset, strategy, seed }).readResult() as StrategyRecord | undefined;
 }
 
 const pct = (v: number | null): string => (v === null ? "" : String(v * 100));
@@ -218,69 +176,135 @@ export function csvCell(v: string): string {
 
 /** Runs (or resumes) a plan. Returns every strategy record, in plan order. */
 export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise<{ records: StrategyRecord[]; model: SamModel; data: PreparedData[] }> {
-    const { runDir } = opts;
+    const folder = new RunFolder(opts.runDir);
     const emit = opts.onEvent ?? (() => {});
-    mkdirSync(runDir, { recursive: true });
+    const say = (message: string) => {
+        emit({ type: "info", message });
+        folder.log(message);
+    };
     const fingerprint = planFingerprint(plan);
-    const configFile = path.join(runDir, "config.json");
-    if (existsSync(configFile)) {
-        let prev: { fingerprint?: string } = {};
-        try {
-            prev = JSON.parse(readFileSync(configFile, "utf8"));
-        } catch {
-            throw new RunFolderError(`${configFile}: unreadable; use another run folder`);
-        }
-        if (prev.fingerprint !== fingerprint) {
-            throw new RunFolderError(
-                `${runDir} holds a run of another plan (fingerprint ${prev.fingerprint}, this plan ${fingerprint}); ` +
-                    "use a new --out folder to start a new run",
-            );
-        }
+    const command = opts.command ?? "sam-ablate";
+    const takeLock = () =>
+        folder.lock({
+            owner: command,
+            wait: opts.waitForLock ?? false,
+            onWait: (h) => emit({ type: "info", message: `waiting for ${h.owner} (pid ${h.pid} on ${h.host}) to finish with ${folder.dir}` }),
+            onTakeover: (prev, reason) => say(`took over the lock of ${prev ? `${prev.owner} (pid ${prev.pid} on ${prev.host})` : "an unknown process"}: ${reason}`),
+            onLost: (by) => say(`the lock was taken over by ${by ? `pid ${by.pid} on ${by.host}` : "another process"}; stopping after this step`),
+        });
+    // An existing run folder: refuse another plan's, and take its lock before anything else. A new one
+    // is created only once the inputs are checked and the model has loaded.
+    let lock: FileLock | undefined;
+    if (folder.exists()) {
+        folder.claim(fingerprint, plan);
+        lock = await takeLock();
     }
-    writeJsonAtomic(configFile, { fingerprint, plan });
-
-    emit({ type: "stage", message: `loading model ${plan.model.name}` });
-    const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend, ...(plan.precision ? { precision: plan.precision } : {}) });
-
-    const prepared: PreparedData[] = [];
-    for (const d of plan.datasets) {
-        emit({ type: "stage", message: `preparing dataset ${d.name}` });
-        prepared.push(await prepareDataset(d, plan, runDir));
-    }
-
-    const records: StrategyRecord[] = [];
-    for (let di = 0; di < plan.datasets.length; di++) {
-        const d = plan.datasets[di] as DatasetPlan;
-        const data = prepared[di] as PreparedData;
-        emit({ type: "stage", message: `embedding ${d.name} (${data.train.ids.length} train + ${data.test.ids.length} test patches)` });
-        const emb = await ensureEmbeddings(model, data, opts.cacheDir ?? path.join(runDir, "cache"), (done, total) =>
-            emit({ type: "progress", task: `embed ${d.name}`, done, total }),
-        opts.signal);
-        const strategies = strategiesFor(plan, d);
-        if (plan.evaluation.zeroShot) {
-            const pretrained = model.newDecoder();
-            for (const strat of strategies) {
-                if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-                const done = readZeroShotRecord(runDir, d.name, strat.id);
-                const rec = done ?? (await runZeroShot(plan, d, data, emb, model, pretrained, strat, runDir));
-                emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, dice: rec.meanDice, iou: rec.meanIou, seconds: done ? 0 : rec.evalSeconds, skipped: done !== undefined });
-            }
+    let finishInvocation: ((u: Partial<Invocation>) => void) | undefined;
+    try {
+        checkPlanInputs(plan);
+        emit({ type: "stage", message: `loading model ${plan.model.name}` });
+        const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend, ...(plan.precision ? { precision: plan.precision } : {}) });
+        if (!lock) lock = await takeLock();
+        const held = lock;
+        folder.claim(fingerprint, plan);
+        const cacheDir = opts.cacheDir ?? folder.defaultCacheDir;
+        const removed = [
+            ...folder.removeStaleTemps(),
+            ...(path.resolve(cacheDir).startsWith(folder.dir + path.sep) ? [] : removeStaleTemps(cacheDir, { recursive: false })),
+        ];
+        if (removed.length) {
+            const names = removed.map((f) => path.relative(folder.dir, f));
+            say(`removed ${removed.length} temporary file(s) left by an interrupted run: ${names.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
         }
-        for (const strat of strategies) {
-            for (const seed of plan.training.seeds) {
-                if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-                const done = readStrategyRecord(runDir, d.name, strat.id, seed);
-                if (done) {
-                    records.push(done);
-                    emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: done.meanDice, iou: done.meanIou, seconds: 0, resumed: false, skipped: true });
-                    continue;
+        const sys = loadAddon().systemInfo();
+        finishInvocation = folder.recordInvocation(
+            {
+                command,
+                tool: opts.tool ?? { name: "sam-ablate", version: "unknown" },
+                node: process.version,
+                host: os.hostname(),
+                pid: process.pid,
+                platform: `${os.platform()} ${os.arch()}`,
+                cpu: os.cpus()[0]?.model ?? "unknown",
+                backend: model.backend,
+                threads: sys.threads,
+                simd: sys.simd,
+                model: { name: model.name, variant: model.variant },
+                checkpoints: { [plan.model.checkpoint ?? `${model.name} (embedded)`]: model.weightsHash },
+                startedAt: new Date().toISOString(),
+                status: "running",
+            },
+            fingerprint,
+        );
+        folder.log(`start ${command} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`);
+
+        const prepared: PreparedData[] = [];
+        for (const d of plan.datasets) {
+            emit({ type: "stage", message: `preparing dataset ${d.name}` });
+            prepared.push(await prepareDataset(d, plan, folder.dir));
+        }
+        const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 1, data: prepared });
+        say(`expected disk use: ${diskUseText(estimate)}`);
+
+        const records: StrategyRecord[] = [];
+        for (let di = 0; di < plan.datasets.length; di++) {
+            const d = plan.datasets[di] as DatasetPlan;
+            const data = prepared[di] as PreparedData;
+            emit({ type: "stage", message: `embedding ${d.name} (${data.train.ids.length} train + ${data.test.ids.length} test patches)` });
+            const emb = await ensureEmbeddings(model, data, cacheDir, (done, total) => emit({ type: "progress", task: `embed ${d.name}`, done, total }), opts.signal);
+            const strategies = strategiesFor(plan, d);
+            if (plan.evaluation.zeroShot) {
+                const pretrained = model.newDecoder();
+                for (const strat of strategies) {
+                    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
+                    const unit = folder.zeroShotUnit(d.name, strat.id);
+                    const done = unit.readResult();
+                    const rec = done ?? (await runZeroShot(plan, d, data, emb, model, pretrained, strat, unit));
+                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, dice: rec.meanDice, iou: rec.meanIou, seconds: done ? 0 : rec.evalSeconds, skipped: done !== undefined });
                 }
-                const rec = await runStrategy(plan, d, data, emb, model, strat, seed, fingerprint, opts);
-                records.push(rec);
+            }
+            for (const strat of strategies) {
+                for (const seed of plan.training.seeds) {
+                    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
+                    if (held.lost) throw new RunFolderError("ERR_SA_LOCKED", `${folder.dir}: the folder's lock was taken over by another process; stopped`);
+                    const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed });
+                    const done = unit.readResult() as StrategyRecord | undefined;
+                    if (done) {
+                        records.push(done);
+                        emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: done.meanDice, iou: done.meanIou, seconds: 0, resumed: false, skipped: true });
+                        continue;
+                    }
+                    const rec = await runStrategy(plan, d, data, emb, model, strat, seed, fingerprint, unit, opts);
+                    folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
+                    records.push(rec);
+                }
             }
         }
+        finishInvocation({ endedAt: new Date().toISOString(), status: "finished" });
+        folder.log(`finished ${command}`);
+        return { records, model, data: prepared };
+    } catch (e) {
+        const aborted = opts.signal?.aborted === true;
+        try {
+            // nothing is written into a folder the run did not get to set up
+            if (finishInvocation) {
+                finishInvocation({ endedAt: new Date().toISOString(), status: aborted ? "interrupted" : "failed", error: (e as Error).message?.slice(0, 500) });
+                folder.log(`${aborted ? "interrupted" : "failed"}: ${(e as Error).message}`);
+            }
+        } catch {
+            /* the original error matters more */
+        }
+        throw e;
+    } finally {
+        lock?.release();
     }
-    return { records, model, data: prepared };
+}
+
+/** Trainable decoder values (prompt encoder + mask decoder). */
+function decoderParamCount(model: SamModel): number {
+    let n = 0;
+    for (const w of Object.values(model.decoderWeights)) n += w.data.length;
+    return n;
 }
 
 /** Evaluates the pretrained decoder with a strategy's evaluation prompts (decoder forward only). */
@@ -292,7 +316,7 @@ async function runZeroShot(
     model: SamModel,
     decoder: ReturnType<SamModel["newDecoder"]>,
     strat: StrategyDefinition,
-    runDir: string,
+    unit: ZeroShotUnit,
 ): Promise<ZeroShotRecord> {
     const t0 = performance.now();
     const reports: PromptReport[] = [];
@@ -312,10 +336,7 @@ async function runZeroShot(
         evalSeconds: (performance.now() - t0) / 1000,
         promptSummary: summarizePromptReports(reports),
     };
-    const dir = zeroShotDir(runDir, d.name, strat.id);
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomicSync(path.join(dir, "per-image.csv"), perImageCsv(rec));
-    writeJsonAtomic(path.join(dir, "result.json"), rec);
+    unit.finish(rec, { "per-image.csv": perImageCsv(rec) });
     return rec;
 }
 
@@ -335,11 +356,10 @@ async function runStrategy(
     strat: StrategyDefinition,
     seed: number,
     fingerprint: string,
+    unit: TrainUnit,
     opts: RunOptions,
 ): Promise<StrategyRecord> {
     const emit = opts.onEvent ?? (() => {});
-    const dir = strategyDir(opts.runDir, d.name, strat.id, seed);
-    mkdirSync(dir, { recursive: true });
     const decoder = model.newDecoder();
     const trainer = model.newTrainer(decoder, {
         loss: plan.training.loss,
@@ -394,7 +414,8 @@ async function runStrategy(
             batch: plan.training.batch,
             seed,
             imgSize: model.imgSize,
-            stateDir: path.join(dir, "state"),
+            stateDir: unit.stateDir,
+            keepCheckpoints: opts.keepCheckpoints ?? 1,
             fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
@@ -429,11 +450,11 @@ async function runStrategy(
     let bestResult: EvalResult = lastResult;
     if (distinct) {
         const lastParams = decoder.paramNames().map((name) => [name, decoder.getParam(name).slice()] as const);
-        if (selectBest) await saveDecoderWeights(path.join(dir, "decoder-last.safetensors"), decoder, decoderProvenance(model));
+        if (selectBest) await saveDecoderWeights(unit.file("decoder-last.safetensors"), decoder, decoderProvenance(model));
         for (const [name, value] of train.validation?.bestParams ?? []) decoder.setParam(name, value);
         bestResult = await evaluate(decoder, selectBest ? keep : 0);
         if (!selectBest) {
-            await saveDecoderWeights(path.join(dir, "decoder-best-val.safetensors"), decoder, decoderProvenance(model));
+            await saveDecoderWeights(unit.file("decoder-best-val.safetensors"), decoder, decoderProvenance(model));
             for (const [name, value] of lastParams) decoder.setParam(name, value);
         }
     }
@@ -480,13 +501,12 @@ async function runStrategy(
     // Binary masks at the patch resolution, 0 = background, 255 = predicted tumour.
     for (const [id, pred] of result.predictions) {
         const png = await encodePng({ width: data.width, height: data.height, channels: 1, data: pred.map((v) => (v ? 255 : 0)) });
-        writeFileAtomicSync(path.join(dir, "predictions", `${id}.png`), png);
+        unit.writeFileSync(path.relative(unit.dir, unit.predictionFile(id, "png")), png);
     }
     // The decoder holds the selected weights here.
-    await saveDecoderWeights(path.join(dir, "decoder.safetensors"), decoder, decoderProvenance(model));
-    writeFileAtomicSync(path.join(dir, "per-image.csv"), perImageCsv(rec));
-    // result.json last: its presence marks the strategy as finished.
-    writeJsonAtomic(path.join(dir, "result.json"), rec);
+    await saveDecoderWeights(unit.decoderFile, decoder, decoderProvenance(model));
+    // result.json last: its presence marks the unit as finished.
+    unit.finish(rec, { "per-image.csv": perImageCsv(rec) });
     emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
     return rec;
 }

@@ -39,6 +39,8 @@ export interface TrainOptions {
     imgSize: number;
     /** Folder for the resumable state; none: no checkpoints. */
     stateDir?: string;
+    /** How many epoch states to keep in `stateDir` (default 1: the last). */
+    keepCheckpoints?: number;
     /** Identifies the configuration: a saved state with another fingerprint is not resumed. */
     fingerprint: string;
     /** Called after each step. */
@@ -255,7 +257,7 @@ export async function trainDecoder(
                 moments: new Map(trainer.trainedParams().map((name) => [name, trainer.getState(name)])),
                 ...(val ? { validation: vstate } : {}),
             };
-            await saveTrainState(opts.stateDir, state);
+            await saveTrainState(opts.stateDir, state, opts.keepCheckpoints ?? 1);
         }
     }
     const epochLosses: number[] = [];

@@ -4,8 +4,8 @@ import type { CommandModule } from "yargs";
 import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, presetPlan, resolvePlan } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
-import { runPlan } from "../runPlan.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
+import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
 export interface AblateArgs extends ValidationArgs {
     plan: string;
@@ -19,6 +19,8 @@ export interface AblateArgs extends ValidationArgs {
     effort?: string;
     "save-predictions"?: string;
     "zero-shot"?: boolean;
+    "keep-checkpoints": number;
+    wait: boolean;
     json: boolean;
     threads?: number;
 }
@@ -35,12 +37,19 @@ const YAML_OPTIONS = { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false
 function readPlanText(spec: string): string {
     let size: number;
     try {
-        size = statSync(spec).size;
+        const st = statSync(spec);
+        if (st.isDirectory()) throw new CliError(`${spec}: is a folder; --plan takes a preset or a JSON/YAML file`, "ERR_SA_PLAN");
+        size = st.size;
     } catch (e) {
+        if (e instanceof CliError) throw e;
         throw new CliError(`${spec}: cannot read the plan (${(e as Error).message})`, "ERR_SA_PLAN");
     }
     if (size > MAX_PLAN_BYTES) throw new CliError(`${spec}: the plan file has ${size} bytes; a plan is at most ${MAX_PLAN_BYTES}`, "ERR_SA_PLAN");
-    return readFileSync(spec, "utf8");
+    try {
+        return readFileSync(spec, "utf8");
+    } catch (e) {
+        throw new CliError(`${spec}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "ERR_SA_PLAN");
+    }
 }
 
 /** Loads a plan: a preset name or a JSON/YAML file (validated). */
@@ -106,6 +115,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("save-predictions", { type: "string", describe: "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)" })
             .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
             .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
+            .options(RUN_OPTIONS)
             .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
             .example("$0 ablate --plan paper --val-fraction 0.15 --out runs/paper-val", "the same with a validation split and the best validation epoch's weights")
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
@@ -114,7 +124,15 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
         const base = loadPlan(argv.plan);
         const plan = applyOverrides(base, argv);
         const out = argv.out ?? path.join("runs", plan.name);
-        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}), ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}), ...(argv.effort ? { effort: argv.effort } : {}) });
+        const summary = await runPlan(plan, out, {
+            command: "ablate",
+            json: argv.json,
+            keepCheckpoints: argv["keep-checkpoints"],
+            wait: argv.wait,
+            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
+            ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}),
+            ...(argv.effort ? { effort: argv.effort } : {}),
+        });
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
 };

@@ -127,7 +127,6 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
             }) as never,
     handler: async (argv) => {
         const addon = loadAddon();
-        if (argv.threads !== undefined) addon.setThreads(argv.threads);
         const info = addon.systemInfo();
         const rows: Record<string, unknown>[] = [];
         const say = (s: string) => {

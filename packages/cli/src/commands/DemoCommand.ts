@@ -1,11 +1,13 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { PRESETS, type PresetName, presetPlan } from "@sam-ablate/train";
-import { runPlan } from "../runPlan.js";
+import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
 export interface DemoArgs {
     preset: PresetName;
     out: string;
+    "keep-checkpoints": number;
+    wait: boolean;
     json: boolean;
     threads?: number;
 }
@@ -17,11 +19,18 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         y
             .option("preset", { choices: PRESETS, default: "demo" as PresetName, describe: "plan size (demo: ~minutes on a laptop CPU; quick: smaller)" })
             .option("out", { type: "string", default: path.join("runs", "demo"), describe: "run folder" })
+            .options(RUN_OPTIONS)
             .example("$0 demo", "run the demo and print a Table-3-like summary and the report's path") as never,
     handler: async (argv) => {
         const plan = presetPlan(argv.preset);
         const out = argv.preset === "demo" ? argv.out : argv.out === path.join("runs", "demo") ? path.join("runs", argv.preset) : argv.out;
-        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
+        const summary = await runPlan(plan, out, {
+            command: "demo",
+            json: argv.json,
+            keepCheckpoints: argv["keep-checkpoints"],
+            wait: argv.wait,
+            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
+        });
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
 };

@@ -4,7 +4,9 @@ import { loadModel } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
 import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
+import { writeFileAtomicSync, writeJsonAtomicSync } from "@sam-ablate/run-folder";
 import {
+    checkDecoderFile,
     decoderProvenance,
     ensureTestEmbeddings,
     evaluateDecoder,
@@ -16,13 +18,21 @@ import {
     preparedKind,
     presetPlan,
     promptCounts,
-    writeFileAtomicSync,
-    writeJsonAtomic,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { createReporter } from "../progress.js";
 import { VERSION } from "../version.js";
+
+const DECODER_HINT = "--decoder takes the decoder.safetensors of a run (results/<dataset>/<strategy>/seed<k>/decoder.safetensors)";
+
+const CONTENT_ERRORS = new Set(["ERR_SA_CHECKPOINT_MISMATCH", "ERR_SA_CHECKPOINT_INCOMPLETE", "ERR_SA_CHECKPOINT_NONFINITE"]);
+
+/** Adds the --decoder hint to an error about the decoder file's format (its content errors keep their own hints). */
+function withDecoderHint(e: unknown): Error {
+    if (CONTENT_ERRORS.has((e as { code?: string }).code ?? "")) return e as Error;
+    return Object.assign(e as Error, { hint: DECODER_HINT });
+}
 
 export interface EvalArgs {
     data: string;
@@ -210,7 +220,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 "ERR_SA_USAGE",
             );
         if (argv.decoder && !existsSync(argv.decoder))
-            throw new CliError(`${argv.decoder}: no such decoder file`, "ERR_SA_USAGE");
+            throw new CliError(`${argv.decoder}: no such decoder file`, "ERR_SA_USAGE", DECODER_HINT);
+        if (argv.decoder) {
+            try {
+                checkDecoderFile(argv.decoder);
+            } catch (e) {
+                throw withDecoderHint(e);
+            }
+        }
         const kind = await preparedKind(argv.data);
         if (argv.kind && argv.kind !== kind) {
             throw new CliError(
@@ -245,7 +262,9 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         let tuned: NativeSamDecoder | undefined;
         if (argv.decoder) {
             tuned = model.newDecoder();
-            await loadDecoderWeights(argv.decoder, tuned, decoderProvenance(model));
+            await loadDecoderWeights(argv.decoder, tuned, decoderProvenance(model)).catch((e) => {
+                throw withDecoderHint(e);
+            });
         }
         const records: EvalRecord[] = [];
         for (const [k, strat] of strategies.entries()) {
@@ -284,7 +303,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         if (argv.out) {
             const out = argv.out;
             writeFileAtomicSync(path.join(out, "per-image.csv"), perImageCsv(data.name, records));
-            writeJsonAtomic(path.join(out, "result.json"), { ...summary, seed: argv.seed, model: model.name, records });
+            writeJsonAtomicSync(path.join(out, "result.json"), { ...summary, seed: argv.seed, model: model.name, records });
             const strategiesOut: StrategyResult[] = main.map((r) => {
                 const zs = records.find(
                     (z) => z.decoder === "pretrained" && z.strategy === r.strategy && r.decoder === "fine-tuned",

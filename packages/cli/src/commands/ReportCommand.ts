@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { summaryText } from "@sam-ablate/report";
+import { RunFolder, type UnitRecord } from "@sam-ablate/run-folder";
+import { loadPreparedForReport, revalidatePlan, strategiesFor } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
-import { renderReport, summaryText } from "@sam-ablate/report";
-import { type AblationPlan, buildRunResults, loadPreparedForReport, readStrategyRecord, strategiesFor, writeRunPerImage } from "@sam-ablate/train";
 import { CliError } from "../errors.js";
+import { writeRunReport } from "../report-input.js";
 import { loadEffort } from "../runPlan.js";
-import { VERSION } from "../version.js";
 
 export interface ReportArgs {
     run: string;
@@ -19,28 +19,30 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     builder: (y) =>
         y
             .positional("run", { type: "string", demandOption: true, describe: "run folder of `ablate`/`demo`" })
-            .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" }) as never,
+            .option("effort", {
+                type: "string",
+                describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults",
+            }) as never,
     handler: async (argv) => {
-        const cfg = path.join(argv.run, "config.json");
-        if (!existsSync(cfg)) throw new CliError(`${argv.run}: not a run folder (no config.json)`, "ERR_SA_RUN_FOLDER");
-        const { plan } = JSON.parse(readFileSync(cfg, "utf8")) as { plan: AblationPlan };
-        const records = [];
+        const folder = new RunFolder(argv.run);
+        const effort = loadEffort(argv.effort);
+        // the stored plan goes through the same validation as a plan file
+        const { plan } = folder.readConfig(revalidatePlan);
+        const records: UnitRecord[] = [];
         for (const d of plan.datasets) {
             for (const s of strategiesFor(plan, d)) {
                 for (const seed of plan.training.seeds) {
-                    const r = readStrategyRecord(argv.run, d.name, s.id, seed);
+                    const r = folder.unit({ dataset: d.name, strategy: s.id, seed }).readResult();
                     if (r) records.push(r);
                 }
             }
         }
-        if (records.length === 0) throw new CliError(`${argv.run}: no finished strategy yet`, "ERR_SA_RUN_FOLDER");
-        const data = await loadPreparedForReport(plan, argv.run);
-        const results = await buildRunResults(plan, records, data, argv.run, `sam-ablate ${VERSION}`);
-        writeRunPerImage(plan, records, argv.run);
-        const reportDir = path.join(argv.run, "report");
-        const effort = loadEffort(argv.effort);
-        await renderReport(results, reportDir, effort ? { effort } : {});
-        if (argv.json) process.stdout.write(`${JSON.stringify({ ok: true, report: path.resolve(reportDir, "report.html"), strategies: records.length })}\n`);
-        else process.stdout.write(`${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
+        if (records.length === 0) throw new CliError(`${folder.dir}: no finished strategy yet`, "ERR_SA_RUN_FOLDER");
+        const data = await loadPreparedForReport(plan, folder.dir);
+        const results = await writeRunReport(folder, plan, records, data, effort);
+        const html = path.join(folder.reportDir, "report.html");
+        if (argv.json)
+            process.stdout.write(`${JSON.stringify({ ok: true, report: html, strategies: records.length })}\n`);
+        else process.stdout.write(`${summaryText(results)}\n\nreport: ${html}\n`);
     },
 };

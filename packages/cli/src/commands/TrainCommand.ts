@@ -1,8 +1,8 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { resolvePlan } from "@sam-ablate/train";
-import { runPlan } from "../runPlan.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
+import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
 export interface TrainArgs extends ValidationArgs {
     data: string;
@@ -22,6 +22,8 @@ export interface TrainArgs extends ValidationArgs {
     loss: "dicece" | "medsam" | "sam";
     "grad-clip": number;
     seed: number;
+    "keep-checkpoints": number;
+    wait: boolean;
     json: boolean;
     threads?: number;
 }
@@ -48,6 +50,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .option("loss", { choices: ["dicece", "medsam", "sam"] as const, default: "dicece" as const })
             .option("grad-clip", { type: "number", default: 0 })
             .option("seed", { type: "number", default: 0 })
+            .options(RUN_OPTIONS)
+            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
             .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
             .example("$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine", "validation (15% of the training patients), early stopping, cosine schedule") as never,
     handler: async (argv) => {
@@ -75,7 +79,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             validation: v.validation,
         });
         const out = argv.out ?? path.join("runs", plan.name);
-        const summary = await runPlan(plan, out, { json: argv.json, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
+        const summary = await runPlan(plan, out, {
+            command: "train",
+            json: argv.json,
+            keepCheckpoints: argv["keep-checkpoints"],
+            wait: argv.wait,
+            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
+        });
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
 };

@@ -1,0 +1,89 @@
+/**
+ * The disk a plan will take, before it runs: embedding caches (fp16, one per dataset), and per unit
+ * the fine-tuned decoder, the kept training states (weights + two Adam moments each), the kept
+ * predictions and the records. Counts come from the prepared datasets when known, otherwise from the
+ * plan's maxTrain/maxTest (a dataset without either is left out and named).
+ */
+import type { PreparedData } from "./datasets.js";
+import { type AblationPlan, strategiesFor } from "./plan.js";
+
+export interface DiskUseFacts {
+    /** Values in the decoder's state dict (prompt encoder + mask decoder). */
+    decoderParams: number;
+    /** Embedding grid side (64 for SAM). */
+    embedSize: number;
+    /** Epoch states kept per unit. */
+    keepCheckpoints: number;
+    /** Prepared datasets (for patch counts and sizes), when known. */
+    data?: readonly PreparedData[];
+}
+
+export interface DiskUseEstimate {
+    /** Bytes in all. */
+    total: number;
+    units: number;
+    /** Bytes per unit while it trains (decoder + kept states + records) and once done. */
+    perUnit: number;
+    /** Bytes of embedding caches. */
+    cache: number;
+    /** Datasets whose size is unknown before preparation. */
+    unknown: string[];
+}
+
+const SAFETENSORS_OVERHEAD = 64 * 1024;
+
+/** Estimates the bytes a plan writes (the prepared data itself is not counted). */
+export function estimateDiskUse(plan: AblationPlan, facts: DiskUseFacts): DiskUseEstimate {
+    const decoderBytes = facts.decoderParams * 4 + SAFETENSORS_OVERHEAD;
+    const stateBytes = 3 * facts.decoderParams * 4 + SAFETENSORS_OVERHEAD;
+    const perEmbedding = 256 * facts.embedSize * facts.embedSize * 2;
+    let cache = 0;
+    let total = 0;
+    let units = 0;
+    let perUnitMax = 0;
+    const unknown: string[] = [];
+    for (const d of plan.datasets) {
+        const prep = facts.data?.find((p) => p.name === d.name);
+        const nTrain = prep?.train.ids.length ?? d.maxTrain ?? 0;
+        const nTest = prep?.test.ids.length ?? d.maxTest ?? 0;
+        if (!prep && !(nTrain > 0 && nTest > 0)) unknown.push(d.name);
+        const pixels = prep ? prep.height * prep.width : 256 * 256;
+        const c = (nTrain + nTest) * perEmbedding + 4096;
+        cache += c;
+        const n = strategiesFor(plan, d).length * plan.training.seeds.length;
+        const records = nTest * 160 + 16 * 1024;
+        // with validation: the other candidate's decoder and the best weights so far (parameters only)
+        const extra = plan.validation !== "none" ? decoderBytes + facts.decoderParams * 4 : 0;
+        const unit =
+            decoderBytes +
+            extra +
+            facts.keepCheckpoints * stateBytes +
+            plan.report.samplesPerStrategy * pixels +
+            records;
+        perUnitMax = Math.max(perUnitMax, unit);
+        units += n;
+        total += c + n * unit;
+    }
+    return { total, units, perUnit: perUnitMax, cache, unknown };
+}
+
+/** Bytes as "12.3 MB" (decimal units). */
+export function formatBytes(n: number): string {
+    if (n < 1000) return `${n} B`;
+    const units = ["kB", "MB", "GB", "TB"];
+    let v = n / 1000;
+    let k = 0;
+    while (v >= 1000 && k < units.length - 1) {
+        v /= 1000;
+        k++;
+    }
+    return `${v.toFixed(v < 10 ? 2 : 1)} ${units[k]}`;
+}
+
+/** One line for humans. */
+export function diskUseText(e: DiskUseEstimate): string {
+    const unknown = e.unknown.length
+        ? `; not counted: the caches of ${e.unknown.join(", ")} (size known after preparation)`
+        : "";
+    return `about ${formatBytes(e.total)} (${e.units} units x ${formatBytes(e.perUnit)} + embedding caches ${formatBytes(e.cache)})${unknown}`;
+}
