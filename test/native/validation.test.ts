@@ -259,60 +259,72 @@ test("early stopping: patience and minimum delta", async () => {
     assert.equal(r2.validation?.best, { step: 2 * STEPS, dice: 0.7 });
 });
 
-test("a run stopped between epochs resumes with the same curve, selection and weights", async () => {
-    const dirA = mkdtempSync(path.join(os.tmpdir(), "sa-val-a-"));
-    const a = fresh();
-    const ra = await trainDecoder(
-        a.decoder,
-        a.trainer,
-        train,
-        promptFor,
-        opts({ stateDir: dirA, validation: { everySteps: 0, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 } }),
-    );
+for (const everySteps of [0, 3]) {
+    test(`a run stopped between epochs resumes with the same curve, selection and weights (validation every ${everySteps || "epoch"})`, async () => {
+        const dirA = mkdtempSync(path.join(os.tmpdir(), "sa-val-a-"));
+        const a = fresh();
+        const ra = await trainDecoder(
+            a.decoder,
+            a.trainer,
+            train,
+            promptFor,
+            opts({
+                stateDir: dirA,
+                validation: { everySteps, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 },
+            }),
+        );
 
-    const dirB = mkdtempSync(path.join(os.tmpdir(), "sa-val-b-"));
-    const b = fresh();
-    const stop = new AbortController();
-    await trainDecoder(
-        b.decoder,
-        b.trainer,
-        train,
-        promptFor,
-        opts({
-            stateDir: dirB,
-            signal: stop.signal,
-            onStep: (s) => {
-                if (s.globalStep === 2 * STEPS) stop.abort(new Error("stop"));
-            },
-            validation: { everySteps: 0, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 },
-        }),
-    ).then(
-        () => assert.unreachable("the run should have been stopped"),
-        (e) => assert.is((e as Error).message, "stop"),
-    );
-    assert.ok(
-        readdirSync(dirB).some((f) => /^best-step\d+\.safetensors$/.test(f)),
-        "the best weights have their own file",
-    );
-    const c = fresh();
-    const rc = await trainDecoder(
-        c.decoder,
-        c.trainer,
-        train,
-        promptFor,
-        opts({ stateDir: dirB, validation: { everySteps: 0, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 } }),
-    );
-    assert.is(rc.resumedFrom, 2 * STEPS);
-    assert.equal(rc.validation?.points, ra.validation?.points, "validation curve");
-    assert.equal(rc.validation?.best, ra.validation?.best, "selected point");
-    sameParams(
-        rc.validation?.bestParams as Map<string, Float32Array>,
-        ra.validation?.bestParams as Map<string, Float32Array>,
-        "best weights",
-    );
-    sameParams(params(c.decoder), params(a.decoder), "last weights");
-    assert.equal(Array.from(rc.losses), Array.from(ra.losses));
-    assert.is(readdirSync(dirB).filter((f) => f.startsWith("best-step")).length, 1, "one best-weights file is kept");
-});
+        const dirB = mkdtempSync(path.join(os.tmpdir(), "sa-val-b-"));
+        const b = fresh();
+        const stop = new AbortController();
+        await trainDecoder(
+            b.decoder,
+            b.trainer,
+            train,
+            promptFor,
+            opts({
+                stateDir: dirB,
+                signal: stop.signal,
+                onStep: (s) => {
+                    if (s.globalStep === 2 * STEPS) stop.abort(new Error("stop"));
+                },
+                validation: { everySteps, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 },
+            }),
+        ).then(
+            () => assert.unreachable("the run should have been stopped"),
+            (e) => assert.is((e as Error).message, "stop"),
+        );
+        assert.ok(
+            readdirSync(dirB).some((f) => /^best-step\d+\.safetensors$/.test(f)),
+            "the best weights have their own file",
+        );
+        const c = fresh();
+        const rc = await trainDecoder(
+            c.decoder,
+            c.trainer,
+            train,
+            promptFor,
+            opts({
+                stateDir: dirB,
+                validation: { everySteps, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 },
+            }),
+        );
+        assert.is(rc.resumedFrom, 2 * STEPS);
+        assert.equal(rc.validation?.points, ra.validation?.points, "validation curve");
+        assert.equal(rc.validation?.best, ra.validation?.best, "selected point");
+        sameParams(
+            rc.validation?.bestParams as Map<string, Float32Array>,
+            ra.validation?.bestParams as Map<string, Float32Array>,
+            "best weights",
+        );
+        sameParams(params(c.decoder), params(a.decoder), "last weights");
+        assert.equal(Array.from(rc.losses), Array.from(ra.losses));
+        assert.is(
+            readdirSync(dirB).filter((f) => f.startsWith("best-step")).length,
+            1,
+            "one best-weights file is kept",
+        );
+    });
+}
 
 test.run();
