@@ -270,8 +270,9 @@ datasets:
   - { name: mri, kind: radiology, source: &src { type: phantom, patients: 3, slicesPerPatient: 4 }, maxTrain: 4, maxTest: 2 }
   - { name: he, kind: pathology, source: *src, strategies: [box, points3_box] }
 strategies: [points3, box_jitter10, pos5_neg5_box, centroid_interior, four_sections]
-training: { epochs: 1, stepsPerEpoch: 2, batch: 1, lr: 1e-4, seeds: [0, 1] }
+training: { epochs: 1, stepsPerEpoch: 2, batch: 1, lr: 1e-4, seeds: [0, 1], schedule: { type: cosine } }
 evaluation: { seed: 7, ignoreEmpty: true }
+validation: { fraction: 0.2, everySteps: 5, maxImages: 4, selection: best-val, patience: 2 }
 `,
     `extends: demo
 model: { name: vit_b, checkpoint: sam.pth }
@@ -352,6 +353,10 @@ test("fuzz: plan YAML and JSON", async () => {
     const file = path.join(dir, "plan.yaml");
     const json = path.join(dir, "plan.json");
     const objects = PLANS.map((p) => parseYaml(p) as unknown);
+    PLANS.forEach((p, i) => {
+        writeFileSync(file, p);
+        assert.is(loadPlan(file).name, i === 0 ? "fuzz" : "demo", "the seed plans are valid");
+    });
     const bases = [
         ...PLANS.map((p) => enc.encode(p)),
         enc.encode(JSON.stringify({ extends: "quick", strategies: ["box"], training: { seeds: [1] } })),
