@@ -392,14 +392,18 @@ async function tileRegion(
     const patches: UnsplitPatch[] = [];
     const base = safeId(r.id);
     if (kept.length > 0) {
-        let image = await readImage(r.image, { channels: 3 });
-        if (image.width !== originalSize[0] || image.height !== originalSize[1]) {
+        const meta = await imageSize(r.image);
+        if (meta.width !== originalSize[0] || meta.height !== originalSize[1]) {
             throw new DataError(
                 "ERR_SA_DATA",
-                `image ${r.image} is ${image.width}x${image.height} but its label ${r.label} is ${originalSize[0]}x${originalSize[1]}`,
+                `image ${r.image} is ${meta.width}x${meta.height} but its label ${r.label} is ${originalSize[0]}x${originalSize[1]}`,
             );
         }
-        if (s.scale !== 1) image = await resizeImage(image, W, H, "lanczos3");
+        // Resized while decoding: a large region is never held at full size next to its scaled copy.
+        const image = await readImage(r.image, {
+            channels: 3,
+            ...(s.scale !== 1 ? { resize: { width: W, height: H, kernel: "lanczos3" as const } } : {}),
+        });
         for (const { x0, y0, tumour } of kept) {
             const id = `${base}_x${x0}_y${y0}`;
             if (usedIds.has(id))

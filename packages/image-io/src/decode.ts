@@ -13,6 +13,11 @@ export interface DecodeOptions {
     channels?: 1 | 3;
     /** Name used in error messages (defaults to "<buffer>"). */
     source?: string;
+    /**
+     * Resize while decoding (exactly width x height, aspect ratio not kept): the full-size pixels are
+     * never handed back, so a large image is held once, at its output size.
+     */
+    resize?: { width: number; height: number; kernel: "nearest" | "linear" | "cubic" | "lanczos3" };
 }
 
 /**
@@ -23,26 +28,33 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     const source = options.source ?? "<buffer>";
     const info = await inspectInput(input, source);
     const channels = options.channels ?? (info.colourChannels === 1 ? 1 : 3);
+    const size = options.resize;
+    if (size && !(Number.isInteger(size.width) && Number.isInteger(size.height) && size.width > 0 && size.height > 0)) {
+        throw new ImageIoError(source, `resize target must be positive integers, got ${size.width}x${size.height}`);
+    }
     let data: Buffer;
     try {
-        data = await sharp(input, { failOn: "error" })
-            .removeAlpha()
+        let pipeline = sharp(input, { failOn: "error" }).removeAlpha();
+        if (size) pipeline = pipeline.resize(size.width, size.height, { fit: "fill", kernel: size.kernel });
+        data = await pipeline
             .toColourspace(channels === 1 ? "b-w" : "srgb")
             .raw({ depth: "uchar" })
             .toBuffer();
     } catch (err) {
         throw new ImageIoError(source, `corrupt or truncated ${info.format} data (${errorText(err)})`, { cause: err });
     }
-    const expected = info.width * info.height * channels;
+    const width = size?.width ?? info.width;
+    const height = size?.height ?? info.height;
+    const expected = width * height * channels;
     if (data.length !== expected) {
         throw new ImageIoError(
             source,
-            `decoded ${data.length} bytes, expected ${expected} (${info.width}x${info.height}x${channels})`,
+            `decoded ${data.length} bytes, expected ${expected} (${width}x${height}x${channels})`,
         );
     }
     return {
-        width: info.width,
-        height: info.height,
+        width,
+        height,
         channels,
         data: new Uint8Array(data.buffer, data.byteOffset, data.length),
     };
