@@ -48,7 +48,9 @@ export function estimateDiskUse(plan: AblationPlan, facts: DiskUseFacts): DiskUs
         const nTest = prep?.test.ids.length ?? d.maxTest ?? 0;
         if (!prep && !(nTrain > 0 && nTest > 0)) unknown.push(d.name);
         const pixels = prep ? prep.height * prep.width : 256 * 256;
-        const c = (nTrain + nTest) * perEmbedding + 4096;
+        // validation patches are encoded too (known once the dataset is prepared)
+        const nVal = prep?.val.ids.length ?? 0;
+        const c = (nTrain + nVal + nTest) * perEmbedding + 4096;
         cache += c;
         const n = strategiesFor(plan, d).length * plan.training.seeds.length;
         const records = nTest * 160 + 16 * 1024;
