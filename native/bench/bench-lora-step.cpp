@@ -98,8 +98,9 @@ int run(int argc, char ** argv) {
         vit->backward(demb.data());
         vit->lora_adam_step(1e-4f, 0.9f, 0.999f, 1e-8f, 1e-4f, true);
         const double b = seconds_since(t1);
-        std::printf("step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s)%s\n", s, f,
-                    b, f + b, sa::bench::process_cpu_seconds() - c0, s == 0 ? " (cold)" : "");
+        std::printf("step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s), peak RSS "
+                    "%.0f MiB%s\n",
+                    s, f, b, f + b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
         std::fflush(stdout);
         if (s > 0) {
             fwd.push_back(f);

@@ -93,9 +93,14 @@ class TrainableVitImpl {
         add_adapters();
         P = bufs.alloc(total);
         G = bufs.alloc(total);
-        for (const Param & p : params) be.upload(P + p.offset, host_init[p.name].data(), (size_t) p.numel);
+        // the caller's weights are uploaded straight from its buffers (no host copy)
+        for (const Param & p : params) {
+            const float * src = host_src[p.name];
+            if (src) be.upload(P + p.offset, src, (size_t) p.numel);
+            else be.fill(P + p.offset, 0.0f, (size_t) p.numel);
+        }
         be.synchronize();
-        host_init.clear();
+        host_src.clear();
         be.fill(G, 0.0f, (size_t) total);
         if (lora_total > 0) {
             LP = bufs.alloc(lora_total);
@@ -225,9 +230,7 @@ class TrainableVitImpl {
         p.numel = 1;
         for (int64_t d : shape) p.numel *= d;
         const WeightView * v = w.get(prefix + name, shape);
-        std::vector<float> & h = host_init[name];
-        if (v && v->data) h.assign(v->data, v->data + p.numel);
-        else h.assign((size_t) p.numel, 0.0f);  // reported by w.check()
+        host_src[name] = v ? v->data : nullptr;  // a missing weight is reported by w.check()
         total += (p.numel + 15) / 16 * 16;  // 64-byte aligned entries
         index[name] = params.size();
         params.push_back(p);
@@ -460,7 +463,7 @@ class TrainableVitImpl {
     }
 
     DeviceBuffers bufs, ws;
-    std::map<std::string, std::vector<float>> host_init;
+    std::map<std::string, const float *> host_src;
     std::vector<float> lora_init;
     int64_t patch_w = 0, patch_b = 0, pos = 0, neck0 = 0, neck1w = 0, neck1b = 0, neck2 = 0, neck3w = 0, neck3b = 0;
     std::vector<BlockParams> blocks;
