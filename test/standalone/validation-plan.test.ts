@@ -1,6 +1,6 @@
 // Plans: the validation block, early stopping and learning-rate schedules; the patient-level
 // validation split.
-import { presetPlan, resolvePlan, scheduledLr, splitValidationPatients } from "@sam-ablate/train";
+import { planFingerprint, presetPlan, resolvePlan, scheduledLr, splitValidationPatients } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -81,6 +81,18 @@ test("validation split: patient-level, seeded, at least one patient on each side
         assert.is((e as { code?: string }).code, "ERR_SA_DATASET");
         assert.match((e as Error).message, /mri.*at least 2 training patients/);
     }
+});
+
+test("fingerprint: the paper's protocol hashes as a plan without these options (its run folders resume)", () => {
+    const paper = presetPlan("paper");
+    const old = structuredClone(paper) as unknown as Record<string, unknown> & { training: Record<string, unknown> };
+    delete old.validation;
+    delete old.training.schedule;
+    assert.is(planFingerprint(paper), planFingerprint(old as never));
+    assert.is.not(planFingerprint({ ...paper, validation: presetPlan("demo").validation }), planFingerprint(paper));
+    const cosine = structuredClone(paper);
+    cosine.training.schedule = { type: "cosine", minLr: 0 };
+    assert.is.not(planFingerprint(cosine), planFingerprint(paper));
 });
 
 test.run();

@@ -23,7 +23,7 @@ import { diskUseText, estimateDiskUse } from "./diskUse.js";
 import { ensureEmbeddings } from "./embed.js";
 import { type EvalResult, evaluateDecoder, evaluationPrompts, type TestSet } from "./evaluate.js";
 import { checkPlanInputs } from "./inputs.js";
-import { type AblationPlan, type DatasetPlan, scheduledLr, strategiesFor } from "./plan.js";
+import { type AblationPlan, type DatasetPlan, scheduledLr, strategiesFor, type TrainingPlan } from "./plan.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { trainDecoder } from "./trainDecoder.js";
@@ -128,9 +128,18 @@ export { RunFolderError };
  * zero-shot baseline is evaluated changes no fine-tuned result, so a run can add it later.
  */
 export function planFingerprint(plan: AblationPlan): string {
-    const { name: _n, report: _r, threads: _t, backend: _b, evaluation, ...rest } = plan;
+    const { name: _n, report: _r, threads: _t, backend: _b, evaluation, validation, training, ...rest } = plan;
     const { zeroShot: _z, ...evalRest } = evaluation;
-    return createHash("sha256").update(canonicalJson({ ...rest, evaluation: evalRest })).digest("hex").slice(0, 16);
+    // The paper's protocol (no validation, constant lr) hashes as it did before these options existed,
+    // so its run folders resume.
+    const { schedule, ...trainRest } = training;
+    const hashed = {
+        ...rest,
+        training: (schedule as TrainingPlan["schedule"] | undefined)?.type === "constant" || !schedule ? trainRest : training,
+        ...(validation === "none" || validation === undefined ? {} : { validation }),
+        evaluation: evalRest,
+    };
+    return createHash("sha256").update(canonicalJson(hashed)).digest("hex").slice(0, 16);
 }
 
 /** Reads a finished zero-shot record, or undefined (an invalid record is an error naming the file). */
