@@ -1,4 +1,5 @@
 import { DataError, quoted } from "./errors.js";
+import { type FoldRecord, validateFolds } from "./folds.js";
 
 /** Manifest format identifier and version written by this package. */
 export const MANIFEST_FORMAT = "sam-ablate-patches";
@@ -69,6 +70,8 @@ export interface DatasetManifest {
     /** Patients with at least one patch, sorted. */
     patients: string[];
     split: SplitRecord;
+    /** Patient-level cross-validation folds (`prepare --folds K`); absent without folds. */
+    folds?: FoldRecord;
     patches: PatchEntry[];
 }
 
@@ -114,6 +117,7 @@ export function validateManifest(json: unknown, source: string): DatasetManifest
         sides.set(p, "test");
     }
     const patients = new Set(m.patients as string[]);
+    if (m.folds !== undefined) validateFolds(m.folds, m.patients as string[], source);
     for (const p of patients) if (!sides.has(p)) fail(`patient ${p} is on neither side of the split`);
     const ids = new Set<string>();
     (m.patches as unknown[]).forEach((entry, i) => {

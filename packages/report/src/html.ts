@@ -59,6 +59,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.paper td { color: #555555; background: #f6f6f6; font-style: italic; }
 tr.best td { background: #e6f4ea; font-weight: bold; }
 .scroll { overflow-x: auto; }
+.summary th { white-space: normal; vertical-align: bottom; }
+.summary td:first-child { white-space: normal; min-width: 170px; }
 .notes { color: #444444; font-size: 13px; margin: 4px 0 12px; }
 figure { margin: 12px 0 20px; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
@@ -120,7 +122,7 @@ function summarySection(m: ReportModel): string {
             out += `<p>Fine-tuning vs zero-shot (the pretrained decoder with the same prompts on the same images): mean Dice changed by ${fmtSigned(Math.min(...diffs))} to ${fmtSigned(Math.max(...diffs))} pp across ${gains.length} strategies; ${significant} of ${gains.length} differences have a Holm-adjusted Wilcoxon p &lt; 0.05.</p>`;
         }
         if (d.summaries.length)
-            out += `<div class="scroll">${htmlTable(overviewTextTable(d), `All strategies on ${ds.name} (mean over test images, %)`)}</div>`;
+            out += `<div class="scroll summary">${htmlTable(overviewTextTable(d), `All strategies on ${ds.name} (mean over test images, %)`)}</div>`;
     }
     return out;
 }

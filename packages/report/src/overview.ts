@@ -52,9 +52,7 @@ function seconds(s: number | undefined): string {
 export function overviewTextTable(d: DatasetOverview): TextTable {
     const headers = [
         "Strategy",
-        "Id",
-        "n",
-        "Excluded",
+        "n (excluded)",
         "IoU",
         "Dice",
         "Dice std",
@@ -67,12 +65,10 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
     const train = new Map(d.dataset.strategies.map((s) => [s.id, s.trainSeconds]));
     return {
         headers,
-        align: headers.map((_, c) => (c < 2 ? "left" : "right")),
+        align: headers.map((_, c) => (c < 1 ? "left" : "right")),
         rows: d.summaries.map((s) => [
             s.label,
-            s.id,
-            String(s.n),
-            String(s.excluded),
+            `${s.n} (${s.excluded})`,
             fmt3(s.iou.mean),
             fmt3(s.dice.mean),
             fmt3(s.dice.std),

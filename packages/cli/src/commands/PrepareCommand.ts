@@ -9,6 +9,7 @@ import {
     RADIOLOGY_PHANTOM_LAYOUTS,
     type RadiologyPhantomLayout,
     type TumourRegion,
+    writeFolds,
 } from "@sam-ablate/data";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
@@ -34,6 +35,7 @@ export interface PrepareArgs {
     "patient-regex"?: string;
     layout?: string;
     patients: number;
+    folds?: number;
     overwrite: boolean;
     json: boolean;
 }
@@ -123,6 +125,11 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
                 describe: `phantoms: on-disk layout (radiology: ${RADIOLOGY_PHANTOM_LAYOUTS.join(", ")}; pathology: bcss, tiles)`,
             })
             .option("patients", { type: "number", default: 8, describe: "phantoms: number of patients" })
+            .option("folds", {
+                type: "number",
+                describe:
+                    "also assign the patients to K cross-validation folds (patient-level, stratified by tumour size; recorded in the manifest)",
+            })
             .option("overwrite", { type: "boolean", default: false, describe: "replace an existing output folder" })
             .example("$0 prepare brats --input MICCAI_BraTS2020_TrainingData --out data/brats", "BraTS 2020 -> patches")
             .example("$0 prepare bcss --input BCSS --out data/bcss", "BCSS regions -> patches")
@@ -183,6 +190,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
                 result = await prepareBcss({ ...common, inputDir: raw });
             }
         }
+        const folds = argv.folds === undefined ? undefined : await writeFolds(result.outDir, argv.folds, argv.seed);
         rep.done();
         const m = result.manifest;
         const train = m.patches.filter((p) => p.split === "train").length;
@@ -192,13 +200,19 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
             patches: m.patches.length,
             train,
             test: m.patches.length - train,
+            ...(folds ? { folds: folds.patients } : {}),
             warnings: result.warnings,
         };
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else
+        else {
             process.stdout.write(
                 `${summary.patches} patches (${train} train, ${summary.test} test) -> ${result.outDir}\n`,
             );
+            if (folds)
+                process.stdout.write(
+                    `${folds.k} folds of patients: ${folds.patients.map((f) => f.length).join(" / ")}\n`,
+                );
+        }
     },
 };
 

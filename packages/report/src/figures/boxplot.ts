@@ -9,7 +9,10 @@ import { parseStrategyId, type StrategyFamily, sortByStrategy } from "../strateg
 import { diceValues } from "../summaries.js";
 import { escapeXml } from "../text-table.js";
 import type { DatasetResults } from "../types.js";
-import { attrs, figureTitle, linearScale, n2, niceTicks, PALETTE, svgDocument, text, yAxis } from "./svg.js";
+import { attrs, figureTitle, linearScale, n2, niceTicks, PALETTE, svgDocument, text, textWidth, yAxis } from "./svg.js";
+
+/** Angle of the strategy labels under the boxes (degrees, counter-clockwise). */
+const LABEL_ANGLE = 40;
 
 /** The statistics drawn by one box. */
 export interface BoxPlotStats {
@@ -88,14 +91,19 @@ export function boxPlotFigure(dataset: DatasetResults, options: BoxPlotOptions =
     const title = options.title ?? `Per-image Dice by prompt strategy: ${dataset.name}`;
     const k = Math.max(1, strategies.length);
     const slot = 64;
-    const left = 72;
     const right = 24;
     const top = 58;
     const plotH = 320;
-    const labelRoom = 120;
+    // Rotated labels hang down-left from their box: room below for the longest, and on the left
+    // for the first one (its slot's half-width covers part of it).
+    const rad = (LABEL_ANGLE * Math.PI) / 180;
+    const labelW = strategies.map((s) => textWidth(s.label, 12));
+    const labelRoom = Math.max(60, ...labelW.map((w) => w * Math.sin(rad) + 12 * Math.cos(rad))) + 8;
+    const firstReach = (labelW[0] ?? 0) * Math.cos(rad);
+    const left = Math.max(72, Math.ceil(firstReach - slot / 2 + 8));
     const width = Math.max(560, left + right + k * slot);
     const plotW = width - left - right;
-    const height = top + plotH + 24 + labelRoom + 46;
+    const height = top + plotH + 30 + labelRoom + 46;
     const { ticks, lo, hi } = niceTicks(0, 100, 5);
     const y = linearScale(lo, hi, top + plotH, top);
     const step = plotW / k;

@@ -6,13 +6,14 @@ import {
     attrs,
     DASHES,
     figureTitle,
+    integerTicks,
     linearScale,
     n2,
     niceTicks,
     PALETTE,
     svgDocument,
     text,
-    tickLabel,
+    textWidth,
     yAxis,
 } from "./svg.js";
 
@@ -30,24 +31,22 @@ export function lossFigure(
     const top = 58;
     const plotW = 560;
     const plotH = 340;
-    const legendW = 200;
+    const legendW = 40 + Math.max(120, ...curves.map((s) => textWidth(s.label, 11)));
     const width = left + plotW + 24 + legendW;
     const height = Math.max(top + plotH + 60, top + 20 * curves.length + 20);
     const epochs = Math.max(...curves.map((s) => (s.lossCurve as number[]).length));
     const finite = curves.flatMap((s) => (s.lossCurve as number[]).filter(Number.isFinite));
     const { ticks, lo, hi } = niceTicks(Math.min(0, ...finite), Math.max(...finite), 5);
     const y = linearScale(lo, hi, top + plotH, top);
-    const xt = niceTicks(1, Math.max(2, epochs), 6);
-    const xFirst = Math.max(1, xt.lo);
-    const x = linearScale(xFirst, Math.max(xFirst + 1, xt.hi), left, left + plotW);
+    // epochs are whole numbers: ticks at 1 and multiples of 1, 2, 5, 10, ...
+    const xTicks = integerTicks(epochs, 6);
+    const x = linearScale(1, Math.max(2, epochs), left, left + plotW);
     let body = figureTitle(width, title, "mean of the training loss (Dice + BCE) over the steps of each epoch");
     body += yAxis(ticks, y, left, left + plotW, "Loss");
     body += `<line${attrs({ x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#333333" })}/>`;
-    const xStep = xt.ticks.length > 1 ? (xt.ticks[1] as number) - (xt.ticks[0] as number) : 1;
-    for (const t of xt.ticks) {
-        if (t < xFirst) continue;
+    for (const t of xTicks) {
         body += `<line${attrs({ x1: x(t), y1: top + plotH, x2: x(t), y2: top + plotH + 5, stroke: "#333333" })}/>`;
-        body += text(x(t), top + plotH + 18, tickLabel(t, xStep), { "text-anchor": "middle", fill: "#333333" });
+        body += text(x(t), top + plotH + 18, String(t), { "text-anchor": "middle", fill: "#333333" });
     }
     body += text(left + plotW / 2, top + plotH + 40, "Epoch", { "text-anchor": "middle", "font-size": 13 });
     curves.forEach((s, i) => {

@@ -128,3 +128,61 @@ export function figureTitle(width: number, title: string, subtitle?: string): st
     if (subtitle) out += text(width / 2, 40, subtitle, { "text-anchor": "middle", "font-size": 12, fill: "#444444" });
     return out;
 }
+
+/**
+ * A conservative estimate of a text's rendered width in DejaVu Sans (the widest of the figure
+ * fonts), for layout: wide glyphs (capitals, digits, m, w) count more than narrow ones (i, l, t).
+ */
+export function textWidth(s: string, fontSize: number, bold = false): number {
+    let em = 0;
+    for (const ch of s) {
+        if ("il.,:;|!'".includes(ch)) em += 0.32;
+        else if ("fjrt()[] ".includes(ch)) em += 0.42;
+        else if ("mwMW%@".includes(ch)) em += 0.98;
+        else if (/[A-Z0-9#&+=<>~_]/.test(ch)) em += 0.72;
+        else em += 0.62;
+    }
+    return em * fontSize * (bold ? 1.1 : 1);
+}
+
+/** Words of `s` broken into lines of at most `maxWidth` pixels (a longer single word stays whole). */
+export function wrapText(s: string, fontSize: number, maxWidth: number, bold = false): string[] {
+    const lines: string[] = [];
+    let line = "";
+    for (const word of s.split(/\s+/).filter(Boolean)) {
+        const next = line ? `${line} ${word}` : word;
+        if (line && textWidth(next, fontSize, bold) > maxWidth) {
+            lines.push(line);
+            line = word;
+        } else line = next;
+    }
+    if (line) lines.push(line);
+    return lines.length ? lines : [""];
+}
+
+/** A multi-line <text>: one <tspan> per line, `lineHeight` apart, the first baseline at y. */
+export function textLines(
+    x: number,
+    y: number,
+    lines: readonly string[],
+    lineHeight: number,
+    a: Record<string, string | number | undefined> = {},
+): string {
+    const spans = lines
+        .map((l, i) => `<tspan${attrs({ x, dy: i === 0 ? undefined : lineHeight })}>${escapeXml(l)}</tspan>`)
+        .join("");
+    return `<text${attrs({ x, y, ...a })}>${spans}</text>`;
+}
+
+/** Whole-number ticks from 1 to `max` (steps 1, 2, 5, 10, 20, 50, ...), about `count` of them. */
+export function integerTicks(max: number, count = 6): number[] {
+    const top = Math.max(1, Math.floor(max));
+    const raw = (top - 1) / Math.max(1, count);
+    let step = 1;
+    for (let mag = 1; step < raw; mag *= 10) {
+        step = [1, 2, 5].map((m) => m * mag).find((v) => v >= raw) ?? 10 * mag;
+    }
+    const ticks = [1];
+    for (let v = step; v <= top; v += step) if (v > 1) ticks.push(v);
+    return ticks;
+}
