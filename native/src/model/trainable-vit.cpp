@@ -92,7 +92,7 @@ class TrainableVitImpl {
         w.check(prefix, "image encoder");
         add_adapters();
         P = bufs.alloc(total);
-        G = bufs.alloc(total);
+        if (opt.base_grads) G = bufs.alloc(total);  // without base gradients: no buffer for them
         // the caller's weights are uploaded straight from its buffers (no host copy)
         for (const Param & p : params) {
             const float * src = host_src[p.name];
@@ -101,7 +101,7 @@ class TrainableVitImpl {
         }
         be.synchronize();
         host_src.clear();
-        be.fill(G, 0.0f, (size_t) total);
+        if (G) be.fill(G, 0.0f, (size_t) total);
         if (lora_total > 0) {
             LP = bufs.alloc(lora_total);
             LG = bufs.alloc(lora_total);
@@ -123,7 +123,7 @@ class TrainableVitImpl {
     };
     Found find(const std::string & name) const {
         if (auto it = index.find(name); it != index.end())
-            return {&params[it->second], P + params[it->second].offset, G + params[it->second].offset};
+            return {&params[it->second], P + params[it->second].offset, G ? G + params[it->second].offset : nullptr};
         if (auto it = lora_index.find(name); it != lora_index.end())
             return {&lora_params[it->second], LP + lora_params[it->second].offset, LG + lora_params[it->second].offset};
         fail(SA_ERR_INVALID_ARG, "image encoder: no parameter named '" + name + "'");
@@ -490,7 +490,7 @@ std::string TrainableVit::describe() const { return impl_->c.describe(); }
 void TrainableVit::forward(const float * images, int64_t B, float * out) { impl_->forward(images, B, out); }
 void TrainableVit::backward(const float * dout, float * dimages) { impl_->backward(dout, dimages); }
 void TrainableVit::zero_grad() {
-    impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
+    if (impl_->G) impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
     if (impl_->lora_total > 0) impl_->be.fill(impl_->LG, 0.0f, (size_t) impl_->lora_total);
 }
 
