@@ -40,6 +40,15 @@ export interface OverlayOptions {
     displaySize?: number;
 }
 
+/** A long title on several lines: its first " | " part wrapped, the other parts together when they fit. */
+function titleParts(title: string, maxWidth: number): string[] {
+    const [head = "", ...rest] = title.split(" | ");
+    const tail = rest.join(" | ");
+    const tailLines =
+        textWidth(tail, 13, true) <= maxWidth ? [tail] : rest.flatMap((p) => wrapText(p, 13, maxWidth, true));
+    return [...wrapText(head, 13, maxWidth, true), ...(tail ? tailLines : [])];
+}
+
 /** The drawn layers of a sample in image units; `px` is one screen pixel in image units. */
 function layers(sample: Sample, uri: string, px: number): string {
     const { width: w, height: h } = sample;
@@ -72,8 +81,8 @@ function layers(sample: Sample, uri: string, px: number): string {
 }
 
 /**
- * The region worth a zoomed inset: the bounding square of the ground truth, the prediction, the box
- * and the points, with a margin, when it covers less than `maxFraction` of the image's longer
+ * The region worth a zoomed inset: the bounding square of the ground truth, the prediction and the
+ * box (not the points, which may cover the whole image), with a margin, when it covers less than `maxFraction` of the image's longer
  * side; undefined otherwise (the objects are big enough to see).
  */
 export function zoomRegion(sample: Sample, maxFraction = 0.15): { x: number; y: number; size: number } | undefined {
@@ -90,7 +99,7 @@ export function zoomRegion(sample: Sample, maxFraction = 0.15): { x: number; y: 
     };
     for (let y = 0; y < h; y++)
         for (let x = 0; x < w; x++) if (sample.gt[y * w + x] || sample.pred[y * w + x]) add(x, y);
-    for (const [x, y] of sample.points) add(x, y);
+    // points are left out: negative points spread over the whole image by design
     if (sample.box) {
         add(sample.box[0], sample.box[1]);
         add(sample.box[2], sample.box[3]);
@@ -124,9 +133,7 @@ export function overlayFigure(sample: Sample, imagePng: Uint8Array, options: Ove
     const width = Math.max(w * scale, 300);
     // the title's " | "-separated parts go on lines of their own when it does not fit on one
     const titleLines =
-        textWidth(options.title, 13, true) <= width - 12
-            ? [options.title]
-            : options.title.split(" | ").flatMap((part) => wrapText(part, 13, width - 12, true));
+        textWidth(options.title, 13, true) <= width - 12 ? [options.title] : titleParts(options.title, width - 12);
     const top = 10 + 16 * titleLines.length;
     const uri = `data:image/png;base64,${Buffer.from(imagePng.buffer, imagePng.byteOffset, imagePng.byteLength).toString("base64")}`;
     const c = OVERLAY_COLOURS;
