@@ -1,0 +1,161 @@
+// Work units: stable ids and dependencies, the cost model, shard ranges and the balanced shard
+// assignment, per-unit locks (contention, stale takeover after kill -9).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+    assignShard,
+    embedShardCount,
+    parseShard,
+    planUnits,
+    presetPlan,
+    readLock,
+    resolvePlan,
+    shardRange,
+    UnitLock,
+} from "@sam-ablate/train";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-units-"));
+
+test("unit ids are stable, ordered by stage, and depend on the earlier stage only", () => {
+    const plan = presetPlan("demo");
+    const a = planUnits(plan);
+    const b = planUnits(structuredClone(plan));
+    assert.equal(
+        a.map((u) => u.id),
+        b.map((u) => u.id),
+    );
+    assert.equal([...new Set(a.map((u) => u.stage))], ["prepare", "embed", "train", "report"]);
+    assert.is(new Set(a.map((u) => u.id)).size, a.length, "ids are unique");
+    const byId = new Map(a.map((u) => [u.id, u]));
+    for (const u of a) for (const d of u.deps) assert.ok(byId.has(d), `${u.id}: unknown dependency ${d}`);
+    const train = a.filter((u) => u.kind === "train");
+    assert.is(
+        a.filter((u) => u.kind === "zeroshot" && u.stage === "train").length,
+        20,
+        "zero-shot units run in the train stage",
+    );
+    assert.ok(a.some((u) => u.id === "zeroshot/radiology-phantom/box_centre"));
+    assert.is(
+        planUnits({ ...plan, evaluation: { ...plan.evaluation, zeroShot: false } }).filter((u) => u.kind === "zeroshot")
+            .length,
+        0,
+    );
+    assert.is(train.length, 20);
+    assert.ok(byId.has("train/radiology-phantom/points3/seed0"));
+    const t = byId.get("train/pathology-phantom/box/seed0");
+    assert.ok(t?.deps.every((d) => d.startsWith("embed/pathology-phantom/")));
+    assert.is(byId.get("report")?.deps.length, 20);
+    assert.equal(
+        t?.key.map(([k]) => k),
+        ["kind", "dataset", "strategy", "seed"],
+    );
+});
+
+test("the cost model: paper-size plans get hour-sized embedding shards; an explicit shard count overrides", () => {
+    const brats = path.join(tmp, "brats");
+    mkdirSync(brats, { recursive: true });
+    writeFileSync(path.join(brats, "name_mapping.csv"), "");
+    for (let i = 0; i < 369; i++)
+        mkdirSync(path.join(brats, `BraTS20_Training_${String(i + 1).padStart(3, "0")}`), { recursive: true });
+    const plan = resolvePlan({
+        extends: "paper",
+        model: { name: "vit_b" },
+        datasets: [{ name: "brats", kind: "radiology", source: { type: "brats", dir: brats } }],
+    });
+    const units = planUnits(plan);
+    const embed = units.filter((u) => u.stage === "embed");
+    const images = embed.reduce((a, u) => a + u.images, 0);
+    assert.is(images, 369 * 49);
+    const cpuHours = embed.reduce((a, u) => a + u.cost.cpuSeconds, 0) / 3600;
+    assert.ok(cpuHours > 30 && cpuHours < 50, `ViT-B over BraTS: ${cpuHours} CPU hours`);
+    for (const u of embed) assert.ok(u.cost.cpuSeconds <= 3600 * 1.05, `${u.id}: ${u.cost.cpuSeconds} s`);
+    assert.is(embedShardCount(plan, plan.datasets[0] as never, 7), 7);
+    assert.is(units.filter((u) => u.kind === "train").length, 16);
+});
+
+test("shard ranges tile the images; the shard assignment is a balanced partition", () => {
+    for (const [n, c] of [
+        [10, 3],
+        [7, 7],
+        [5, 8],
+        [18081, 40],
+    ] as const) {
+        let next = 0;
+        for (let k = 0; k < c; k++) {
+            const [a, b] = shardRange(n, k, c);
+            assert.is(a, next);
+            assert.ok(b - a <= Math.ceil(n / c) && b - a >= Math.floor(n / c));
+            next = b;
+        }
+        assert.is(next, n);
+    }
+    const units = planUnits(presetPlan("demo")).filter((u) => u.kind === "train");
+    for (const count of [1, 3, 4, 20, 32]) {
+        const seen = new Map<string, number>();
+        const loads: number[] = [];
+        for (let k = 0; k < count; k++) {
+            const mine = assignShard(units, k, count);
+            assert.equal(mine, assignShard(units, k, count), "deterministic");
+            loads.push(mine.length);
+            for (const u of mine) seen.set(u.id, (seen.get(u.id) ?? 0) + 1);
+        }
+        assert.is(seen.size, units.length, `${count} shards cover every unit`);
+        assert.ok(
+            [...seen.values()].every((v) => v === 1),
+            `${count} shards: each unit once`,
+        );
+        assert.ok(Math.max(...loads) - Math.min(...loads) <= 1, `${count} shards balanced: ${loads}`);
+    }
+    assert.equal(parseShard("3/16"), { index: 3, count: 16 });
+    for (const bad of ["16/16", "1", "a/b", "-1/4", "0/0"])
+        assert.throws(
+            () => parseShard(bad),
+            (e: Error & { code?: string }) => e.code === "ERR_SA_USAGE",
+        );
+});
+
+test("a unit lock: one holder; a live holder is reported; a killed holder's lock is taken over", async () => {
+    const file = path.join(tmp, "units", "train", "x.lock");
+    const a = UnitLock.acquire(file);
+    assert.ok(a instanceof UnitLock);
+    const b = UnitLock.acquire(file);
+    assert.not.ok(b instanceof UnitLock, "second acquire while held");
+    assert.is((b as { info: { pid: number } }).info.pid, process.pid);
+    (a as UnitLock).release();
+    assert.not.ok(existsSync(file));
+
+    // A child takes the lock and is killed with SIGKILL: its lock stays, names a dead pid, is stale.
+    const libUrl = new URL("../../packages/train/src/unitLock.ts", import.meta.url).href;
+    const child = spawn(
+        process.execPath,
+        [
+            "--import",
+            "tsx",
+            "--input-type=module",
+            "-e",
+            `import { UnitLock } from ${JSON.stringify(libUrl)}; UnitLock.acquire(${JSON.stringify(file)}); console.log("held"); setInterval(() => {}, 1000);`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve) => child.stdout?.on("data", (d) => String(d).includes("held") && resolve()));
+    const held = readLock(file);
+    assert.ok(held && !held.stale && held.info.pid === child.pid, "child holds the lock");
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+    const dead = readLock(file);
+    assert.ok(dead?.stale, "a dead holder's lock is stale");
+    let takeover: string | undefined;
+    const c = UnitLock.acquire(file, (prev) => {
+        takeover = `${prev.info.pid}: ${prev.reason}`;
+    });
+    assert.ok(c instanceof UnitLock, "stale lock taken over");
+    assert.match(takeover ?? "", new RegExp(`^${child.pid}: process ${child.pid} on this host is gone`));
+    assert.is(JSON.parse(readFileSync(file, "utf8")).pid, process.pid);
+    (c as UnitLock).release();
+});
+
+test.run();
