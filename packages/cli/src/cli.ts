@@ -14,6 +14,7 @@ import { predictCommand } from "./commands/PredictCommand.js";
 import { prepareCommand } from "./commands/PrepareCommand.js";
 import { reportCommand } from "./commands/ReportCommand.js";
 import { trainCommand } from "./commands/TrainCommand.js";
+import { unitsCommand } from "./commands/UnitsCommand.js";
 import { CliError, reportError } from "./errors.js";
 import { applyThreads, requireWholeNumbers } from "./options.js";
 import { VERSION } from "./version.js";
@@ -37,6 +38,7 @@ export async function runCli(argv: string[]): Promise<number> {
             .command(predictCommand)
             .command(exportCommand)
             .command(reportCommand)
+            .command(unitsCommand)
             .command(benchCommand)
             .command(doctorCommand)
             .option("json", { type: "boolean", default: false, describe: "machine-readable output on stdout" })

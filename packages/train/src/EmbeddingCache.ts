@@ -7,7 +7,19 @@
  * Layout: "SAEMB001" | u64 LE header length | JSON header | zero padding to 4096 | N x (C*E*E) fp16.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+    closeSync,
+    existsSync,
+    fsyncSync,
+    mkdirSync,
+    openSync,
+    readdirSync,
+    readSync,
+    renameSync,
+    rmSync,
+    statSync,
+    writeSync,
+} from "node:fs";
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
 import { float32ToFloat16Array } from "@sam-ablate/tensor";
@@ -72,13 +84,26 @@ export function cacheFileName(dir: string, dataset: string, key: EmbeddingCacheK
     return path.join(dir, `${safe}-${hashKey(key).slice(0, 16)}.saemb`);
 }
 
+/** The file of shard `index` of `count` of a dataset's cache (see ShardedEmbeddingCache). */
+export function shardFileName(
+    dir: string,
+    dataset: string,
+    key: EmbeddingCacheKey,
+    index: number,
+    count: number,
+): string {
+    const safe = dataset.replace(/[^A-Za-z0-9._-]+/g, "_");
+    return path.join(dir, `${safe}-${hashKey(key).slice(0, 16)}.${index}-of-${count}.saemb`);
+}
+
 function readHeader(file: string): { header: Header; dataOffset: number; size: number } {
     const fd = openSync(file, "r");
     try {
         const size = statSync(file).size;
         const head = Buffer.alloc(16);
         if (readSync(fd, head, 0, 16, 0) !== 16) throw new EmbeddingCacheError(file, "truncated header");
-        if (head.toString("latin1", 0, 8) !== MAGIC) throw new EmbeddingCacheError(file, "not an embedding cache (bad magic)");
+        if (head.toString("latin1", 0, 8) !== MAGIC)
+            throw new EmbeddingCacheError(file, "not an embedding cache (bad magic)");
         const len = Number(head.readBigUInt64LE(8));
         if (len <= 0 || 16 + len > size) throw new EmbeddingCacheError(file, "header length past the end of the file");
         const json = Buffer.alloc(len);
@@ -94,6 +119,12 @@ function readHeader(file: string): { header: Header; dataOffset: number; size: n
     } finally {
         closeSync(fd);
     }
+}
+
+/** Embeddings looked up by image id (one cache file, or the shards of one). */
+export interface EmbeddingLookup {
+    readonly file: string;
+    getById(id: string): Float32Array;
 }
 
 /** A read-only view of a complete cache file (memory-mapped). */
@@ -135,12 +166,17 @@ export class EmbeddingCache {
      * others): e.g. the cache `ablate` wrote for a dataset's train and test patches, reused to
      * evaluate the test split. Returns undefined when none does.
      */
-    static findContaining(dir: string, key: EmbeddingCacheKey, ids: readonly string[]): EmbeddingCache | undefined {
+    static findContaining(dir: string, key: EmbeddingCacheKey, ids: readonly string[]): EmbeddingLookup | undefined {
         if (!existsSync(dir)) return undefined;
         const keyHash = hashKey(key);
-        const suffix = `-${keyHash.slice(0, 16)}.saemb`;
+        const tag = keyHash.slice(0, 16);
+        const whole = `-${tag}.saemb`;
+        // Shard files of one cache: <dataset>-<key>.<k>-of-<n>.saemb, used together when all n are there.
+        const shardRe = new RegExp(`^(.*-${tag})\\.(\\d+)-of-(\\d+)\\.saemb$`);
+        const groups = new Map<string, EmbeddingCache[]>();
         for (const name of readdirSync(dir).sort()) {
-            if (!name.endsWith(suffix)) continue;
+            const m = shardRe.exec(name);
+            if (!name.endsWith(whole) && !m) continue;
             const file = path.join(dir, name);
             let header: Header;
             try {
@@ -150,10 +186,25 @@ export class EmbeddingCache {
                 throw e;
             }
             if (header.keyHash !== keyHash || !Array.isArray(header.ids)) continue;
-            const have = new Set(header.ids);
-            if (!ids.every((id) => have.has(id))) continue;
             const cache = EmbeddingCache.openIfValid(file, key, header.ids);
-            if (cache) return cache;
+            if (!cache) continue;
+            if (m) {
+                const g = `${m[1]}/${m[3]}`;
+                groups.set(g, [...(groups.get(g) ?? []), cache]);
+                continue;
+            }
+            const have = new Set(header.ids);
+            if (ids.every((id) => have.has(id))) return cache;
+        }
+        for (const [g, caches] of groups) {
+            if (caches.length !== Number(g.split("/").pop())) continue;
+            const where = new Map<string, EmbeddingCache>();
+            for (const c of caches) for (const id of c.ids) where.set(id, c);
+            if (!ids.every((id) => where.has(id))) continue;
+            return {
+                file: caches[0]?.file as string,
+                getById: (id: string) => (where.get(id) as EmbeddingCache).getById(id),
+            };
         }
         return undefined;
     }
@@ -229,7 +280,10 @@ export class EmbeddingCacheWriter {
         if (this.written >= this.ids.length) throw new EmbeddingCacheError(this.file, "more embeddings than image ids");
         for (const v of embedding) {
             if (!Number.isFinite(v)) {
-                throw new EmbeddingCacheError(this.file, `non-finite value in the embedding of '${this.ids[this.written]}'`);
+                throw new EmbeddingCacheError(
+                    this.file,
+                    `non-finite value in the embedding of '${this.ids[this.written]}'`,
+                );
             }
         }
         const half = float32ToFloat16Array(embedding);
@@ -257,5 +311,60 @@ export class EmbeddingCacheWriter {
             /* already closed */
         }
         rmSync(this.tmp, { force: true });
+    }
+}
+
+/**
+ * A dataset's cache split into shard files, each written by its own task (a contiguous range of the
+ * images, `shardRange`), read as one cache without copying: image i is looked up in the shard that
+ * holds it. Opening checks every shard; a missing or stale one (other model, preprocessing or images)
+ * is an error that names the file.
+ */
+export class ShardedEmbeddingCache {
+    private constructor(
+        readonly files: readonly string[],
+        private readonly shards: readonly EmbeddingCache[],
+        private readonly starts: readonly number[],
+        readonly length: number,
+    ) {}
+
+    /** Opens the `ranges.length` shards of `ids` (ranges: [start, end) per shard, covering ids in order). */
+    static open(
+        files: readonly string[],
+        key: EmbeddingCacheKey,
+        ids: readonly string[],
+        ranges: readonly [number, number][],
+    ): ShardedEmbeddingCache {
+        const shards: EmbeddingCache[] = [];
+        files.forEach((file, k) => {
+            const [a, b] = ranges[k] as [number, number];
+            if (!existsSync(file))
+                throw new EmbeddingCacheError(
+                    file,
+                    `missing embedding shard ${k} of ${files.length} (images ${a}-${b - 1}); run its embed unit`,
+                );
+            const c = EmbeddingCache.openIfValid(file, key, ids.slice(a, b));
+            if (!c)
+                throw new EmbeddingCacheError(
+                    file,
+                    `stale embedding shard ${k} of ${files.length}: another model, preprocessing or image list; delete it and rerun its embed unit`,
+                );
+            shards.push(c);
+        });
+        return new ShardedEmbeddingCache(
+            files,
+            shards,
+            ranges.map((r) => r[0]),
+            ids.length,
+        );
+    }
+
+    /** Embedding i (over all shards) as float32 [C, E, E]. */
+    get(i: number): Float32Array {
+        if (!Number.isInteger(i) || i < 0 || i >= this.length)
+            throw new EmbeddingCacheError(this.files[0] ?? "", `index ${i} out of range [0, ${this.length})`);
+        let k = this.shards.length - 1;
+        while (k > 0 && ((this.starts[k] as number) > i || (this.shards[k] as EmbeddingCache).length === 0)) k--;
+        return (this.shards[k] as EmbeddingCache).get(i - (this.starts[k] as number));
     }
 }

@@ -3,8 +3,16 @@
  * fp16 cache (one file per dataset and model, keyed by the weights' hash and the preprocessing).
  */
 import { preprocessImage, type SamModel } from "@sam-ablate/model";
-import { cacheFileName, EmbeddingCache, type EmbeddingCacheKey, EmbeddingCacheWriter } from "./EmbeddingCache.js";
 import type { PreparedData } from "./datasets.js";
+import {
+    cacheFileName,
+    EmbeddingCache,
+    type EmbeddingCacheKey,
+    EmbeddingCacheWriter,
+    ShardedEmbeddingCache,
+    shardFileName,
+} from "./EmbeddingCache.js";
+import { shardRange } from "./units.js";
 
 /** Embedding accessors for the train and test splits. */
 export interface SplitEmbeddings {
@@ -23,7 +31,12 @@ export function embeddingKey(model: SamModel): EmbeddingCacheKey {
         model: model.name,
         // bf16 and fp32 embeddings differ in the last bits: a cache made with one is never read as the other.
         precision: model.precision,
-        preprocessing: { imgSize: model.imgSize, resize: "resize-longest-side/pil-bilinear", normalize: "sam-mean-std", pad: "bottom-right-zero" },
+        preprocessing: {
+            imgSize: model.imgSize,
+            resize: "resize-longest-side/pil-bilinear",
+            normalize: "sam-mean-std",
+            pad: "bottom-right-zero",
+        },
     };
 }
 
@@ -45,9 +58,25 @@ export async function ensureTestEmbeddings(
     const noTrain = (): Float32Array => {
         throw new Error("ensureTestEmbeddings: the training split was not encoded");
     };
-    if (found) return { train: noTrain, val: noTrain, test: (i) => found.getById(ids[i] as string), file: found.file, fromCache: true };
+    if (found)
+        return {
+            train: noTrain,
+            val: noTrain,
+            test: (i) => found.getById(ids[i] as string),
+            file: found.file,
+            fromCache: true,
+        };
     const file = cacheFileName(cacheDir, `${data.name}-test-${data.fingerprint}`, key);
-    const { cache, fromCache } = await buildCache(model, file, ids, (i) => data.test.image(i), data.height, data.width, onProgress, signal);
+    const { cache, fromCache } = await buildCache(
+        model,
+        file,
+        ids,
+        (i) => data.test.image(i),
+        data.height,
+        data.width,
+        onProgress,
+        signal,
+    );
     return { train: noTrain, val: noTrain, test: (i) => cache.get(i), file, fromCache };
 }
 
@@ -74,7 +103,8 @@ async function buildCache(
             if (signal?.aborted) throw signal.reason ?? new Error("aborted");
             const n = Math.min(batch, ids.length - start);
             const input = new Float32Array(n * 3 * S * S);
-            for (let b = 0; b < n; b++) input.set(preprocessImage(await image(start + b), height, width, S).input, b * 3 * S * S);
+            for (let b = 0; b < n; b++)
+                input.set(preprocessImage(await image(start + b), height, width, S).input, b * 3 * S * S);
             const { embedding } = await model.encoder.encode(input, n);
             const per = C * E * E;
             for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
@@ -105,7 +135,96 @@ export async function ensureEmbeddings(
     const nTrain = data.train.ids.length;
     const nVal = data.val.ids.length;
     const image = (i: number) =>
-        i < nTrain ? data.train.image(i) : i < nTrain + nVal ? data.val.image(i - nTrain) : data.test.image(i - nTrain - nVal);
-    const { cache: c, fromCache } = await buildCache(model, file, ids, image, data.height, data.width, onProgress, signal, batch);
-    return { train: (i) => c.get(i), val: (i) => c.get(nTrain + i), test: (i) => c.get(nTrain + nVal + i), file, fromCache };
+        i < nTrain
+            ? data.train.image(i)
+            : i < nTrain + nVal
+              ? data.val.image(i - nTrain)
+              : data.test.image(i - nTrain - nVal);
+    const { cache: c, fromCache } = await buildCache(
+        model,
+        file,
+        ids,
+        image,
+        data.height,
+        data.width,
+        onProgress,
+        signal,
+        batch,
+    );
+    return {
+        train: (i) => c.get(i),
+        val: (i) => c.get(nTrain + i),
+        test: (i) => c.get(nTrain + nVal + i),
+        file,
+        fromCache,
+    };
+}
+
+/** The shard files of a dataset's cache, one per embed unit. */
+export function embeddingShardFiles(model: SamModel, data: PreparedData, cacheDir: string, count: number): string[] {
+    const key = embeddingKey(model);
+    return Array.from({ length: count }, (_, k) =>
+        shardFileName(cacheDir, `${data.name}-${data.fingerprint}`, key, k, count),
+    );
+}
+
+/** All images of a dataset in cache order (train, validation, test) and a reader by position. */
+function allImages(data: PreparedData): { ids: string[]; image: (i: number) => Promise<Uint8Array> } {
+    const nTrain = data.train.ids.length;
+    const nVal = data.val.ids.length;
+    return {
+        ids: [...data.train.ids, ...data.val.ids, ...data.test.ids],
+        image: (i) =>
+            i < nTrain
+                ? data.train.image(i)
+                : i < nTrain + nVal
+                  ? data.val.image(i - nTrain)
+                  : data.test.image(i - nTrain - nVal),
+    };
+}
+
+/**
+ * Encodes shard `index` of `count` of a dataset (a contiguous range of train, validation then test
+ * images) into its own file, unless a valid one is there.
+ */
+export async function embedShard(
+    model: SamModel,
+    data: PreparedData,
+    cacheDir: string,
+    index: number,
+    count: number,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+): Promise<{ file: string; fromCache: boolean }> {
+    const { ids, image } = allImages(data);
+    const [a, b] = shardRange(ids.length, index, count);
+    const file = embeddingShardFiles(model, data, cacheDir, count)[index] as string;
+    const { fromCache } = await buildCache(
+        model,
+        file,
+        ids.slice(a, b),
+        (i) => image(a + i),
+        data.height,
+        data.width,
+        onProgress,
+        signal,
+    );
+    return { file, fromCache };
+}
+
+/** Opens a dataset's sharded cache, shard files in order, for training and evaluation (every shard must be there and current). */
+export function openShardedEmbeddings(model: SamModel, data: PreparedData, files: readonly string[]): SplitEmbeddings {
+    const { ids } = allImages(data);
+    const count = files.length;
+    const ranges = files.map((_, k) => shardRange(ids.length, k, count));
+    const c = ShardedEmbeddingCache.open(files, embeddingKey(model), ids, ranges);
+    const nTrain = data.train.ids.length;
+    const nVal = data.val.ids.length;
+    return {
+        train: (i) => c.get(i),
+        val: (i) => c.get(nTrain + i),
+        test: (i) => c.get(nTrain + nVal + i),
+        file: files[0] as string,
+        fromCache: true,
+    };
 }

@@ -4,13 +4,13 @@
  */
 export {
     checkDecoderFile,
-    decoderStateDict,
-    exportDecoderPth,
-    loadTrainState,
     DECODER_METADATA,
     type DecoderProvenance,
     decoderProvenance,
+    decoderStateDict,
+    exportDecoderPth,
     loadDecoderWeights,
+    loadTrainState,
     pruneTrainStates,
     saveDecoderWeights,
     saveTrainState,
@@ -27,7 +27,7 @@ export {
     preparedKind,
     splitValidationPatients,
 } from "./datasets.js";
-export { embeddingKey, ensureEmbeddings, ensureTestEmbeddings, type SplitEmbeddings } from "./embed.js";
+export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./diskUse.js";
 export {
     cacheFileName,
     canonicalJson,
@@ -35,10 +35,22 @@ export {
     EmbeddingCacheError,
     type EmbeddingCacheKey,
     EmbeddingCacheWriter,
+    type EmbeddingLookup,
     hashKey,
+    ShardedEmbeddingCache,
+    shardFileName,
 } from "./EmbeddingCache.js";
-export { type DecoderExport, exportDecoder } from "./export.js";
+export {
+    embeddingKey,
+    embeddingShardFiles,
+    embedShard,
+    ensureEmbeddings,
+    ensureTestEmbeddings,
+    openShardedEmbeddings,
+    type SplitEmbeddings,
+} from "./embed.js";
 export { type EvalResult, evaluateDecoder, evaluationPrompts, type ImageScore, type TestSet } from "./evaluate.js";
+export { type DecoderExport, exportDecoder } from "./export.js";
 export { checkPlanInputs } from "./inputs.js";
 export {
     type AblationPlan,
@@ -47,31 +59,30 @@ export {
     type DatasetSource,
     DEFAULT_VALIDATION,
     type LrSchedule,
+    PlanError,
     PRESETS,
     type PresetName,
-    PlanError,
     paperStrategyIds,
     parseSavePredictions,
     presetPlan,
     resolvePlan,
-    scheduledLr,
     revalidatePlan,
+    scheduledLr,
     strategiesFor,
     type TrainingPlan,
     type ValidationPlan,
 } from "./plan.js";
 export { runPerImageCsv, writeRunPerImage } from "./results.js";
-export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./diskUse.js";
 export {
     type AblationEvent,
-    planFingerprint,
     type ImageRecord,
     type PromptCounts,
+    planFingerprint,
     promptCounts,
-    readStrategyRecord,
-    readZeroShotRecord,
     RunFolderError,
     type RunOptions,
+    readStrategyRecord,
+    readZeroShotRecord,
     runAblation,
     type SelectionRecord,
     type StrategyRecord,
@@ -82,11 +93,28 @@ export {
     epochOrder,
     patienceExhausted,
     type StepInfo,
+    TrainingDivergedError,
     type TrainOptions,
     type TrainResult,
-    TrainingDivergedError,
-    trainDecoder,
     type TrainSet,
+    trainDecoder,
     type ValidationOptions,
     type ValidationResult,
 } from "./trainDecoder.js";
+export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unitLock.js";
+export {
+    assignShard,
+    embedShardCount,
+    estimateImages,
+    parseShard,
+    planUnits,
+    STAGES,
+    type Stage,
+    shardRange,
+    totalCost,
+    trainUnitId,
+    type Unit,
+    type UnitCost,
+    UnitError,
+    type UnitKind,
+} from "./units.js";
