@@ -17,9 +17,17 @@ void DecoderTrainerWrap::init(Napi::Env env, Napi::Object exports) {
                         InstanceMethod<&DecoderTrainerWrap::trained_params>("trainedParams"),
                         InstanceMethod<&DecoderTrainerWrap::get_state>("getState"),
                         InstanceMethod<&DecoderTrainerWrap::set_state>("setState"),
+                        InstanceMethod<&DecoderTrainerWrap::dispose>("dispose"),
+                        InstanceAccessor<&DecoderTrainerWrap::native_bytes>("nativeBytes"),
                         InstanceAccessor<&DecoderTrainerWrap::get_step_count, &DecoderTrainerWrap::set_step_count>("stepCount"),
                     });
     exports.Set("DecoderTrainer", ctor);
+}
+
+static int64_t numel_of(const std::vector<int64_t> & shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
 }
 
 static sa::TrainConfig config_from_js(Napi::Env env, Napi::Object o) {
@@ -61,12 +69,28 @@ DecoderTrainerWrap::DecoderTrainerWrap(const Napi::CallbackInfo & info) : Napi::
     decoder_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
     backend_ = dw->backend();
     decoder_ = dw->decoder();
+    if (!decoder_) throw_disposed(env, "new DecoderTrainer(decoder): the SamDecoder");
     mu_ = dw->mutex();
     sa::TrainConfig cfg = config_from_js(env, arg_object(info, 1, "DecoderTrainer options"));
     SA_NAPI_TRY(env, { trainer_ = std::make_shared<sa::DecoderTrainer>(*backend_, *decoder_, cfg); })
+    // gradients and the two Adam moments of every trained parameter (the step workspace comes on top)
+    int64_t n = 0;
+    for (const auto & name : trainer_->trained_params()) n += numel_of(decoder_->param_shape(name));
+    mem_.set(env, 3 * n * (int64_t) sizeof(float));
+}
+
+Napi::Value DecoderTrainerWrap::dispose(const Napi::CallbackInfo & info) {
+    // Work in flight holds its own references; the trainer (and the decoder, if the JS decoder is gone
+    // too) is freed with the last one.
+    trainer_.reset();
+    decoder_.reset();
+    if (!decoder_ref_.IsEmpty()) decoder_ref_.Reset();
+    mem_.release(info.Env());
+    return info.Env().Undefined();
 }
 
 Napi::Value DecoderTrainerWrap::run(const Napi::CallbackInfo & info, bool update) {
+    live(info.Env());
     Napi::Env env = info.Env();
     const char * what = update ? "step" : "lossAndGrad";
     Napi::Float32Array emb = arg_f32(info, 0, what);
@@ -112,13 +136,9 @@ static std::string name_arg(const Napi::CallbackInfo & info, const char * what) 
     return info[0].As<Napi::String>().Utf8Value();
 }
 
-static int64_t numel_of(const std::vector<int64_t> & shape) {
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-}
 
 Napi::Value DecoderTrainerWrap::get_grad(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = name_arg(info, "getGrad(name)");
     std::vector<float> out;
@@ -131,6 +151,7 @@ Napi::Value DecoderTrainerWrap::get_grad(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value DecoderTrainerWrap::trained_params(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     auto names = trainer_->trained_params();
     Napi::Array a = Napi::Array::New(env, names.size());
@@ -139,6 +160,7 @@ Napi::Value DecoderTrainerWrap::trained_params(const Napi::CallbackInfo & info) 
 }
 
 Napi::Value DecoderTrainerWrap::get_state(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = name_arg(info, "getState(name)");
     std::vector<float> m, v;
@@ -156,6 +178,7 @@ Napi::Value DecoderTrainerWrap::get_state(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value DecoderTrainerWrap::set_state(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = name_arg(info, "setState(name, m, v)");
     Napi::Float32Array m = arg_f32(info, 1, "setState(name, m, v)");
@@ -171,10 +194,12 @@ Napi::Value DecoderTrainerWrap::set_state(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value DecoderTrainerWrap::get_step_count(const Napi::CallbackInfo & info) {
+    live(info.Env());
     return Napi::Number::New(info.Env(), (double) trainer_->step_count());
 }
 
 void DecoderTrainerWrap::set_step_count(const Napi::CallbackInfo & info, const Napi::Value & v) {
+    live(info.Env());
     Napi::Env env = info.Env();
     SA_THROW_TYPEERROR_IF(!v.IsNumber(), env, "stepCount must be a number");
     const int64_t n = v.As<Napi::Number>().Int64Value();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 
+#include "napi-util.h"
 #include "sa/decoder-trainer.h"
 
 namespace saaddon {
@@ -16,12 +17,21 @@ namespace saaddon {
 //     trainer.lossAndGrad(embeddings, prompts, targets) -> Promise<number>
 //     trainer.getGrad(name) -> Float32Array; trainer.stepCount (get/set)
 //     trainer.getState(name) -> {m, v}; trainer.setState(name, m, v)
+//     trainer.dispose() frees the optimiser state and workspace now (and lets go of the decoder); later
+//     calls throw ERR_SA_STATE. trainer.nativeBytes: the memory reported to V8.
 class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
   public:
     static void init(Napi::Env env, Napi::Object exports);
     explicit DecoderTrainerWrap(const Napi::CallbackInfo & info);
+    void Finalize(Napi::BasicEnv env) override { mem_.release(env); }
 
   private:
+    Napi::Value dispose(const Napi::CallbackInfo & info);
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    sa::DecoderTrainer & live(Napi::Env env) const {
+        if (!trainer_) throw_disposed(env, "DecoderTrainer");
+        return *trainer_;
+    }
     Napi::Value run(const Napi::CallbackInfo & info, bool update);
     Napi::Value step(const Napi::CallbackInfo & info) { return run(info, true); }
     Napi::Value loss_and_grad(const Napi::CallbackInfo & info) { return run(info, false); }
@@ -37,6 +47,7 @@ class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
     std::shared_ptr<sa::SamDecoder> decoder_;
     std::shared_ptr<std::mutex> mu_;     // the decoder's mutex: training and inference never overlap
     std::shared_ptr<sa::DecoderTrainer> trainer_;
+    ExternalMemory mem_;
 };
 
 }  // namespace saaddon

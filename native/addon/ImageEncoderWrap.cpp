@@ -10,7 +10,9 @@ void ImageEncoderWrap::init(Napi::Env env, Napi::Object exports) {
     Napi::Function ctor = DefineClass(env, "ImageEncoder",
                                       {
                                           InstanceMethod<&ImageEncoderWrap::encode>("encode"),
+                                          InstanceMethod<&ImageEncoderWrap::dispose>("dispose"),
                                           InstanceAccessor<&ImageEncoderWrap::get_info>("info"),
+                                          InstanceAccessor<&ImageEncoderWrap::native_bytes>("nativeBytes"),
                                       });
     exports.Set("ImageEncoder", ctor);
 }
@@ -34,10 +36,19 @@ ImageEncoderWrap::ImageEncoderWrap(const Napi::CallbackInfo & info) : Napi::Obje
             encoder_ = sa::make_tinyvit_encoder(*backend_, weights, prefix);
         }
     })
+    mem_.set(env, weight_bytes(weights));
+}
+
+Napi::Value ImageEncoderWrap::dispose(const Napi::CallbackInfo & info) {
+    // Work in flight holds its own reference and finishes; the model is freed with the last one.
+    encoder_.reset();
+    mem_.release(info.Env());
+    return info.Env().Undefined();
 }
 
 Napi::Value ImageEncoderWrap::encode(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
+    live(env);
     Napi::Float32Array images = arg_f32(info, 0, "encode(images)");
     SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env, "encode(images, batch): batch must be a number");
     const int64_t B = info[1].As<Napi::Number>().Int64Value();
@@ -82,6 +93,7 @@ Napi::Value ImageEncoderWrap::encode(const Napi::CallbackInfo & info) {
 
 Napi::Value ImageEncoderWrap::get_info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
+    live(env);
     Napi::Object o = Napi::Object::New(env);
     o.Set("arch", Napi::String::New(env, encoder_->arch()));
     o.Set("imgSize", Napi::Number::New(env, (double) encoder_->img_size()));

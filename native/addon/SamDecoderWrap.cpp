@@ -19,7 +19,9 @@ void SamDecoderWrap::init(Napi::Env env, Napi::Object exports) {
                                           InstanceMethod<&SamDecoderWrap::param_shape>("paramShape"),
                                           InstanceMethod<&SamDecoderWrap::get_param>("getParam"),
                                           InstanceMethod<&SamDecoderWrap::set_param>("setParam"),
+                                          InstanceMethod<&SamDecoderWrap::dispose>("dispose"),
                                           InstanceAccessor<&SamDecoderWrap::get_info>("info"),
+                                          InstanceAccessor<&SamDecoderWrap::native_bytes>("nativeBytes"),
                                       });
     constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
     env.SetInstanceData<Napi::FunctionReference>(constructor);
@@ -38,9 +40,17 @@ SamDecoderWrap::SamDecoderWrap(const Napi::CallbackInfo & info) : Napi::ObjectWr
     sa::WeightMap weights = weight_map_from_js(env, info[0].As<Napi::Object>());
     backend_ = backend_for(env, get_string(opts, "backend", "cpu"));
     SA_NAPI_TRY(env, { decoder_ = std::make_shared<sa::SamDecoder>(*backend_, weights, img_size, embed_size); })
+    mem_.set(env, weight_bytes(weights));
+}
+
+Napi::Value SamDecoderWrap::dispose(const Napi::CallbackInfo & info) {
+    decoder_.reset();
+    mem_.release(info.Env());
+    return info.Env().Undefined();
 }
 
 Napi::Value SamDecoderWrap::get_info(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("imgSize", Napi::Number::New(env, (double) decoder_->img_size()));
@@ -50,6 +60,7 @@ Napi::Value SamDecoderWrap::get_info(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::dense_pe(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     const int64_t E = decoder_->embed_size();
     std::vector<float> out((size_t) (decoder_->embed_dim() * E * E));
@@ -61,6 +72,7 @@ Napi::Value SamDecoderWrap::dense_pe(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::encode_prompts(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     SA_THROW_TYPEERROR_IF(info.Length() < 1, env, "encodePrompts(prompts): prompts required");
     const int64_t E = decoder_->embed_size();
@@ -82,6 +94,7 @@ Napi::Value SamDecoderWrap::encode_prompts(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::predict_all(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     Napi::Float32Array emb = arg_f32(info, 0, "predictAll(embedding)");
     SA_THROW_TYPEERROR_IF(info.Length() < 2, env, "predictAll(embedding, prompts): prompts required");
@@ -122,6 +135,7 @@ Napi::Value SamDecoderWrap::predict_all(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::param_names(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     auto names = decoder_->param_names();
     Napi::Array a = Napi::Array::New(env, names.size());
@@ -135,6 +149,7 @@ static std::string arg_name(const Napi::CallbackInfo & info, const char * what) 
 }
 
 Napi::Value SamDecoderWrap::param_shape(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = arg_name(info, "paramShape(name)");
     std::vector<int64_t> shape;
@@ -145,6 +160,7 @@ Napi::Value SamDecoderWrap::param_shape(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::get_param(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = arg_name(info, "getParam(name)");
     std::vector<float> out;
@@ -160,6 +176,7 @@ Napi::Value SamDecoderWrap::get_param(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SamDecoderWrap::set_param(const Napi::CallbackInfo & info) {
+    live(info.Env());
     Napi::Env env = info.Env();
     std::string name = arg_name(info, "setParam(name, data)");
     Napi::Float32Array data = arg_f32(info, 1, "setParam(name, data)");

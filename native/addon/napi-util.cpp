@@ -70,6 +70,16 @@ const float * get_f32_opt(Napi::Object o, const char * key, int64_t expected, co
     return a.Data();
 }
 
+int64_t weight_bytes(const sa::WeightMap & weights) {
+    int64_t n = 0;
+    for (const auto & kv : weights.all()) n += kv.second.numel();
+    return n * (int64_t) sizeof(float);
+}
+
+void throw_disposed(Napi::Env env, const char * what) {
+    throw_coded(env, "ERR_SA_STATE", std::string(what) + ": used after dispose()");
+}
+
 sa::WeightMap weight_map_from_js(Napi::Env env, Napi::Object weights) {
     sa::WeightMap map;
     Napi::Array names = weights.GetPropertyNames();

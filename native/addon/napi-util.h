@@ -36,6 +36,29 @@ const float * get_f32_opt(Napi::Object o, const char * key, int64_t expected, co
 // The caller keeps `weights` alive while the map is used.
 sa::WeightMap weight_map_from_js(Napi::Env env, Napi::Object weights);
 
+// Bytes of float32 data in a weight map (what a model copies at construction).
+int64_t weight_bytes(const sa::WeightMap & weights);
+
+// The native memory a wrapped object holds, reported to V8 (AdjustExternalMemory) so that the GC
+// weighs it; released by dispose() or by the finalizer, whichever comes first.
+class ExternalMemory {
+  public:
+    void set(Napi::BasicEnv env, int64_t bytes) { adjust(env, bytes - bytes_); }
+    void release(Napi::BasicEnv env) { adjust(env, -bytes_); }
+    int64_t bytes() const { return bytes_; }
+
+  private:
+    void adjust(Napi::BasicEnv env, int64_t delta) {
+        if (delta == 0) return;
+        Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+        bytes_ += delta;
+    }
+    int64_t bytes_ = 0;
+};
+
+// Throws ERR_SA_STATE when a wrapped object is used after dispose().
+[[noreturn]] void throw_disposed(Napi::Env env, const char * what);
+
 // Float32Array that owns a moved std::vector (no copy).
 Napi::Float32Array f32_from_vector(Napi::Env env, std::vector<float> && v);
 

@@ -36,7 +36,7 @@ test("an invalid choice shows yargs' whole message, with the choices", async () 
     assert.not.ok(existsSync(path.join(tmp, "never")));
 });
 
-test("numeric options: --threads abc, bench --repeats NaN|0|-1, --batch 0, --keep-checkpoints 0", async () => {
+test("numeric options: --threads abc, bench --repeats NaN|0|-1, --batch 0, --keep-checkpoints -1", async () => {
     const cases: [string[], string][] = [
         [["doctor", "--threads", "abc"], "--threads: expected a whole number >= 0, got 'abc'"],
         [["doctor", "--threads=-2"], "--threads: expected a whole number >= 0, got '-2'"],
@@ -49,8 +49,8 @@ test("numeric options: --threads abc, bench --repeats NaN|0|-1, --batch 0, --kee
             "--batch: expected a whole number >= 1, got '0'",
         ],
         [
-            ["ablate", "--plan", "quick", "--keep-checkpoints", "0", "--out", path.join(tmp, "never")],
-            "--keep-checkpoints: expected a whole number >= 1, got '0'",
+            ["ablate", "--plan", "quick", "--keep-checkpoints", "-1", "--out", path.join(tmp, "never")],
+            "--keep-checkpoints: expected a whole number >= 0, got '-1'",
         ],
     ];
     for (const [args, msg] of cases) {

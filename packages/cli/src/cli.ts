@@ -48,7 +48,7 @@ export async function runCli(argv: string[]): Promise<number> {
             })
             .check((args) => {
                 // whole-number options of any command; absent ones are skipped
-                requireWholeNumbers(argv, args, { repeats: 1, batch: 1, epochs: 1, steps: 1, "keep-checkpoints": 1 });
+                requireWholeNumbers(argv, args, { repeats: 1, batch: 1, epochs: 1, steps: 1, "keep-checkpoints": 0 });
                 return true;
             })
             .recommendCommands()

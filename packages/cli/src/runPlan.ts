@@ -17,8 +17,9 @@ import { toolCommit, VERSION } from "./version.js";
 export const RUN_OPTIONS = {
     "keep-checkpoints": {
         type: "number",
-        default: 1,
-        describe: "training states kept per strategy (the last N epochs; one is enough to resume)",
+        default: 0,
+        describe:
+            "training states kept per strategy once it is done (the last N epochs); 0: removed (while it trains the last one is always kept to resume from)",
     },
     wait: { type: "boolean", default: false, describe: "when another process holds the run folder, wait for it instead of exiting" },
 } as const;

@@ -74,7 +74,19 @@ export interface EncodeResult {
     taps?: Record<string, Float32Array>;
 }
 
-export interface NativeImageEncoder {
+/**
+ * A wrapped native object that holds native memory: reported to V8 (`nativeBytes`), freed by
+ * `dispose()` (or `using`) at once instead of at garbage collection. Work already in flight finishes
+ * first; any later call throws ERR_SA_STATE. Disposing twice is harmless.
+ */
+export interface NativeDisposable {
+    dispose(): void;
+    [Symbol.dispose](): void;
+    /** Native bytes reported to V8 (0 once disposed). */
+    readonly nativeBytes: number;
+}
+
+export interface NativeImageEncoder extends NativeDisposable {
     readonly info: ImageEncoderInfo;
     /** images: [B, 3, S, S] normalised with SAM's mean/std and zero-padded. */
     encode(images: Float32Array, batch: number, options?: { taps?: boolean }): Promise<EncodeResult>;
@@ -105,7 +117,7 @@ export interface SamDecoderOptions {
     backend?: BackendName;
 }
 
-export interface NativeSamDecoder {
+export interface NativeSamDecoder extends NativeDisposable {
     readonly info: { imgSize: number; embedSize: number; backend: BackendName };
     /** Dense positional encoding [256, E, E]. */
     densePe(): Float32Array;
@@ -143,7 +155,7 @@ export interface TrainerOptions {
     trainPromptEncoder?: boolean;
 }
 
-export interface NativeDecoderTrainer {
+export interface NativeDecoderTrainer extends NativeDisposable {
     /** Forward, loss, backward and optimiser update; resolves with the loss. */
     step(
         embeddings: Float32Array,

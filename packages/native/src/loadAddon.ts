@@ -50,7 +50,9 @@ export function loadAddon(): BindingModule {
             continue;
         }
         try {
-            cached = require(p) as BindingModule;
+            const mod = require(p) as BindingModule;
+            withSymbolDispose(mod);
+            cached = mod;
             return cached;
         } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
@@ -63,6 +65,16 @@ export function loadAddon(): BindingModule {
             "Possible solutions:\n  - build it: npm run build:native (needs CMake >= 3.20 and a C++17 compiler)\n" +
             "  - or point SA_ADDON_PATH at a built sam_ablate.node",
     );
+}
+
+/** Gives the wrapped classes `[Symbol.dispose]` (= dispose), so that `using` frees them at scope end. */
+function withSymbolDispose(mod: BindingModule): void {
+    for (const cls of [mod.ImageEncoder, mod.SamDecoder, mod.DecoderTrainer] as unknown as { prototype: Record<PropertyKey, unknown> }[]) {
+        const proto = cls?.prototype;
+        if (proto && typeof proto.dispose === "function" && !(Symbol.dispose in proto)) {
+            Object.defineProperty(proto, Symbol.dispose, { value: proto.dispose, configurable: true, writable: true });
+        }
+    }
 }
 
 /** True when the addon can be loaded (never throws). */

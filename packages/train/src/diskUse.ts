@@ -12,7 +12,7 @@ export interface DiskUseFacts {
     decoderParams: number;
     /** Embedding grid side (64 for SAM). */
     embedSize: number;
-    /** Epoch states kept per unit. */
+    /** Epoch states kept per unit once it is done (while a unit trains, at least one is on disk). */
     keepCheckpoints: number;
     /** Prepared datasets (for patch counts and sizes), when known. */
     data?: readonly PreparedData[];
@@ -22,10 +22,12 @@ export interface DiskUseEstimate {
     /** Bytes in all. */
     total: number;
     units: number;
-    /** Bytes per unit while it trains (decoder + kept states + records) and once done. */
+    /** Bytes a finished unit keeps (decoders, kept states, predictions, records). */
     perUnit: number;
     /** Bytes of embedding caches. */
     cache: number;
+    /** Bytes held only while a unit trains (its resumable state). */
+    training: number;
     /** Datasets whose size is unknown before preparation. */
     unknown: string[];
 }
@@ -41,6 +43,7 @@ export function estimateDiskUse(plan: AblationPlan, facts: DiskUseFacts): DiskUs
     let total = 0;
     let units = 0;
     let perUnitMax = 0;
+    let transient = 0;
     const unknown: string[] = [];
     for (const d of plan.datasets) {
         const prep = facts.data?.find((p) => p.name === d.name);
@@ -54,19 +57,23 @@ export function estimateDiskUse(plan: AblationPlan, facts: DiskUseFacts): DiskUs
         cache += c;
         const n = strategiesFor(plan, d).length * plan.training.seeds.length;
         const records = nTest * 160 + 16 * 1024;
-        // with validation: the other candidate's decoder and the best weights so far (parameters only)
-        const extra = plan.validation !== "none" ? decoderBytes + facts.decoderParams * 4 : 0;
+        // with validation the unit also keeps the other candidate's decoder
+        const validating = plan.validation !== "none";
         const unit =
-            decoderBytes +
-            extra +
+            decoderBytes * (validating ? 2 : 1) +
             facts.keepCheckpoints * stateBytes +
             plan.report.samplesPerStrategy * pixels +
             records;
+        // the unit that trains holds its state (and the best weights so far) until it is done
+        transient = Math.max(
+            transient,
+            Math.max(1, facts.keepCheckpoints) * stateBytes + (validating ? facts.decoderParams * 4 : 0),
+        );
         perUnitMax = Math.max(perUnitMax, unit);
         units += n;
         total += c + n * unit;
     }
-    return { total, units, perUnit: perUnitMax, cache, unknown };
+    return { total: total + transient, units, perUnit: perUnitMax, cache, unknown, training: transient };
 }
 
 /** Bytes as "12.3 MB" (decimal units). */
@@ -87,5 +94,5 @@ export function diskUseText(e: DiskUseEstimate): string {
     const unknown = e.unknown.length
         ? `; not counted: the caches of ${e.unknown.join(", ")} (size known after preparation)`
         : "";
-    return `about ${formatBytes(e.total)} (${e.units} units x ${formatBytes(e.perUnit)} + embedding caches ${formatBytes(e.cache)})${unknown}`;
+    return `about ${formatBytes(e.total)} (${e.units} units x ${formatBytes(e.perUnit)} + embedding caches ${formatBytes(e.cache)} + ${formatBytes(e.training)} while a unit trains)${unknown}`;
 }

@@ -10,6 +10,7 @@
  * decoder-best-val.safetensors (selection last).
  */
 import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { encodePng } from "@sam-ablate/image-io";
@@ -42,7 +43,10 @@ export interface RunOptions {
     signal?: AbortSignal;
     /** Embedding cache folder (default <runDir>/cache). */
     cacheDir?: string;
-    /** Epoch states kept per unit (default 1: the last, enough to resume). */
+    /**
+     * Epoch states kept per unit once it is done (default 0: its state/ folder is removed then). While
+     * it trains the last state is always kept (it is what a resume starts from), and up to N in all.
+     */
     keepCheckpoints?: number;
     /** Wait for another process that holds the folder (true, or ms); default: fail with ERR_SA_LOCKED. */
     waitForLock?: boolean | number;
@@ -252,7 +256,7 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
             emit({ type: "stage", message: `preparing dataset ${d.name}` });
             prepared.push(await prepareDataset(d, plan, folder.dir));
         }
-        const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 1, data: prepared });
+        const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 0, data: prepared });
         say(`expected disk use: ${diskUseText(estimate)}`);
 
         const records: StrategyRecord[] = [];
@@ -263,7 +267,7 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
             const emb = await ensureEmbeddings(model, data, cacheDir, (done, total) => emit({ type: "progress", task: `embed ${d.name}`, done, total }), opts.signal);
             const strategies = strategiesFor(plan, d);
             if (plan.evaluation.zeroShot) {
-                const pretrained = model.newDecoder();
+                using pretrained = model.newDecoder();
                 for (const strat of strategies) {
                     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
                     const unit = folder.zeroShotUnit(d.name, strat.id);
@@ -279,6 +283,8 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
                     const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed });
                     const done = unit.readResult() as StrategyRecord | undefined;
                     if (done) {
+                        // a kill between result.json and the state's removal leaves the state behind
+                        if (!opts.keepCheckpoints) dropState(unit);
                         records.push(done);
                         emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: done.meanDice, iou: done.meanIou, seconds: 0, resumed: false, skipped: true });
                         continue;
@@ -307,6 +313,11 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
     } finally {
         lock?.release();
     }
+}
+
+/** Removes a finished unit's training state (weights, Adam moments, best weights so far). */
+function dropState(unit: TrainUnit): void {
+    rmSync(unit.stateDir, { recursive: true, force: true });
 }
 
 /** Trainable decoder values (prompt encoder + mask decoder). */
@@ -369,8 +380,9 @@ async function runStrategy(
     opts: RunOptions,
 ): Promise<StrategyRecord> {
     const emit = opts.onEvent ?? (() => {});
-    const decoder = model.newDecoder();
-    const trainer = model.newTrainer(decoder, {
+    // the unit's decoder and trainer are freed when it ends (`using`), not when the GC gets to them
+    using decoder = model.newDecoder();
+    using trainer = model.newTrainer(decoder, {
         loss: plan.training.loss,
         optimizer: plan.training.optimizer,
         lr: plan.training.lr,
@@ -424,7 +436,7 @@ async function runStrategy(
             seed,
             imgSize: model.imgSize,
             stateDir: unit.stateDir,
-            keepCheckpoints: opts.keepCheckpoints ?? 1,
+            keepCheckpoints: Math.max(1, opts.keepCheckpoints ?? 0),
             fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
@@ -516,6 +528,8 @@ async function runStrategy(
     await saveDecoderWeights(unit.decoderFile, decoder, decoderProvenance(model));
     // result.json last: its presence marks the unit as finished.
     unit.finish(rec, { "per-image.csv": perImageCsv(rec) });
+    // a finished unit is never resumed: its training state goes, unless states were asked for
+    if (!opts.keepCheckpoints) dropState(unit);
     emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
     return rec;
 }

