@@ -7,11 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { readSafetensorsFile } from "@sam-ablate/checkpoint";
 import { loadDataset } from "@sam-ablate/data";
+import { loadModel } from "@sam-ablate/model";
 import { MaskIndex, rngFor, samplePrompt } from "@sam-ablate/samplers";
 import {
-    ensureEmbeddings,
+    embeddingShardFiles,
+    embedShardCount,
     evaluateDecoder,
     evaluationPrompts,
+    openShardedEmbeddings,
     resolvePlan,
     runAblation,
     strategiesFor,
@@ -38,7 +41,8 @@ test("validation: none reproduces the paper's protocol bit for bit", async () =>
         report: { samplesPerStrategy: 0 },
         backend: "cpu",
     });
-    const { records, model, data } = await runAblation(plan, { runDir });
+    const { records, data } = await runAblation(plan, { runDir });
+    const model = await loadModel({ name: plan.model.name, backend: "cpu" });
     const rec = records[0];
     const prep = data[0];
     assert.ok(rec && prep);
@@ -64,8 +68,14 @@ test("validation: none reproduces the paper's protocol bit for bit", async () =>
     const strat = strategiesFor(plan, plan.datasets[0] as never)[0];
     assert.ok(strat);
     const t = plan.training;
-    const emb = await ensureEmbeddings(model, prep, path.join(runDir, "cache"));
-    assert.ok(emb.fromCache, "the run's embedding cache (same key as without validation support)");
+    // the run's embedding cache (its shards; same key as without validation support)
+    const shards = embeddingShardFiles(
+        model,
+        prep,
+        path.join(runDir, "cache"),
+        embedShardCount(plan, plan.datasets[0] as never),
+    );
+    const emb = openShardedEmbeddings(model, prep, shards);
     const decoder = model.newDecoder();
     const trainer = model.newTrainer(decoder, {
         loss: t.loss,

@@ -379,6 +379,37 @@ test("run folder: units own their folders; records are validated; done = result.
     }
 });
 
+test("run folder: timings go to timing.json, outside result.json, and are merged back on read", () => {
+    const folder = new RunFolder(fresh());
+    const unit = folder.unit({ dataset: "mri", strategy: "box", seed: 0 });
+    const { trainSeconds: _t, evalSeconds: _e, ...rest } = record();
+    unit.finish(rest, { "per-image.csv": "x\n" }, { trainSeconds: 12.5, evalSeconds: 3, valSeconds: 0.5 });
+    const stored = JSON.parse(readFileSync(unit.resultFile, "utf8"));
+    assert.is(stored.trainSeconds, undefined);
+    assert.is(stored.evalSeconds, undefined);
+    assert.equal(JSON.parse(readFileSync(unit.file("timing.json"), "utf8")), {
+        trainSeconds: 12.5,
+        evalSeconds: 3,
+        valSeconds: 0.5,
+    });
+    const back = unit.readResult();
+    assert.is(back?.trainSeconds, 12.5);
+    assert.is(back?.evalSeconds, 3);
+    // a record written before timings moved out keeps its own
+    const old = folder.unit({ dataset: "mri", strategy: "box", seed: 1 });
+    old.finish(record({ seed: 1, trainSeconds: 7 }));
+    assert.is(old.readResult()?.trainSeconds, 7);
+    // two runs of the same unit with different timings: the same result.json bytes
+    const again = new RunFolder(fresh()).unit({ dataset: "mri", strategy: "box", seed: 0 });
+    again.finish(rest, { "per-image.csv": "x\n" }, { trainSeconds: 99, evalSeconds: 1 });
+    assert.ok(readFileSync(again.resultFile).equals(readFileSync(unit.resultFile)));
+    assert.is(
+        folder.unitStateFile("train/mri/box/seed0", ".lock"),
+        path.join(folder.dir, "units", "train", "mri", "box", "seed0.lock"),
+    );
+    assert.throws(() => folder.unitStateFile("train/../x", ".lock"), /cannot be a folder name/);
+});
+
 test("unit records: fields are checked, values in messages are cut short, extra fields kept", () => {
     assert.is(
         code(() => validateUnitRecord(null, "r.json")),

@@ -1,5 +1,5 @@
 // Work units: stable ids and dependencies, the cost model, shard ranges and the balanced shard
-// assignment, per-unit locks (contention, stale takeover after kill -9).
+// assignment, per-unit locks (contention, stale takeover after kill -9), sbatch script generation.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -14,9 +14,17 @@ import {
     resolvePlan,
     shardRange,
     UnitLock,
+    type UnitState,
 } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import {
+    arraySpec,
+    planSubmission,
+    type SlurmOptions,
+    sbatchCommands,
+    submitScript,
+} from "../../packages/cli/src/slurm/scripts.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-units-"));
 
@@ -55,7 +63,7 @@ test("unit ids are stable, ordered by stage, and depend on the earlier stage onl
     );
 });
 
-test("the cost model: paper-size plans get hour-sized embedding shards; an explicit shard count overrides", () => {
+test("the cost model: paper-size plans get hour-sized embedding shards; embedShards overrides", () => {
     const brats = path.join(tmp, "brats");
     mkdirSync(brats, { recursive: true });
     writeFileSync(path.join(brats, "name_mapping.csv"), "");
@@ -73,7 +81,7 @@ test("the cost model: paper-size plans get hour-sized embedding shards; an expli
     const cpuHours = embed.reduce((a, u) => a + u.cost.cpuSeconds, 0) / 3600;
     assert.ok(cpuHours > 30 && cpuHours < 50, `ViT-B over BraTS: ${cpuHours} CPU hours`);
     for (const u of embed) assert.ok(u.cost.cpuSeconds <= 3600 * 1.05, `${u.id}: ${u.cost.cpuSeconds} s`);
-    assert.is(embedShardCount(plan, plan.datasets[0] as never, 7), 7);
+    assert.is(embedShardCount({ ...plan, embedShards: 7 }, plan.datasets[0] as never), 7);
     assert.is(units.filter((u) => u.kind === "train").length, 16);
 });
 
@@ -156,6 +164,92 @@ test("a unit lock: one holder; a live holder is reported; a killed holder's lock
     assert.match(takeover ?? "", new RegExp(`^${child.pid}: process ${child.pid} on this host is gone`));
     assert.is(JSON.parse(readFileSync(file, "utf8")).pid, process.pid);
     (c as UnitLock).release();
+});
+
+test("sbatch scripts: options, array per stage, afterok chain; resubmission lists only unfinished tasks", () => {
+    const plan = resolvePlan({ extends: "quick", name: "t", embedShards: 2, evaluation: { zeroShot: false } });
+    const run = "/shared/runs/t";
+    const opts: SlurmOptions = {
+        cpusPerTask: 8,
+        partition: "gpu",
+        account: "lab",
+        qos: "normal",
+        time: "04:00:00",
+        gres: "gpu:1",
+        mem: "32G",
+        throttle: 3,
+        modules: ["cuda/12.4"],
+        envLines: ["source /shared/venv/bin/activate"],
+        sbatch: ["--constraint=avx512"],
+        tasks: {},
+        command: ["sam-ablate"],
+        cwd: "/shared",
+    };
+    const none = new Map<string, UnitState>();
+    const stages = planSubmission(plan, run, none, opts);
+    assert.equal(
+        stages.map((s) => [s.stage, s.count, s.tasks.length]),
+        [
+            ["prepare", 2, 2],
+            ["embed", 4, 4],
+            ["train", 8, 8],
+            ["report", 1, 1],
+        ],
+    );
+    const train = stages.find((s) => s.stage === "train")?.script ?? "";
+    for (const line of [
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=lab",
+        "#SBATCH --qos=normal",
+        "#SBATCH --time=04:00:00",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --mem=32G",
+        "#SBATCH --constraint=avx512",
+        "#SBATCH --kill-on-invalid-dep=yes",
+        "module load cuda/12.4",
+        "source /shared/venv/bin/activate",
+    ]) {
+        assert.ok(train.includes(line), `train script lacks: ${line}`);
+    }
+    assert.match(
+        train,
+        /exec sam-ablate ablate --out \/shared\/runs\/t --stage train --threads 8 --shard "\$\{SLURM_ARRAY_TASK_ID\}\/8"/,
+    );
+    assert.not.match(stages[0]?.script ?? "", /--gres/, "prepare needs no GPU");
+    const cmds = sbatchCommands(stages, 3);
+    assert.equal(
+        cmds.map((c) => [c.stage, c.args[1], c.dependsOn]),
+        [
+            ["prepare", "--array=0-1%3", undefined],
+            ["embed", "--array=0-3%3", "prepare"],
+            ["train", "--array=0-7%3", "embed"],
+            ["report", "--array=0%3", "train"],
+        ],
+    );
+    assert.match(submitScript(stages, 3), /train=\$\(sbatch --parsable --array=0-7%3 --dependency=afterok:\$embed /);
+
+    // Everything done but two train units (one failed, one pending): only their tasks are resubmitted.
+    const states = new Map<string, UnitState>();
+    const units = planUnits(plan);
+    for (const u of units) states.set(u.id, "done");
+    const trainUnits = units.filter((u) => u.stage === "train");
+    states.set(trainUnits[2]?.id as string, "failed");
+    states.set(trainUnits[5]?.id as string, "pending");
+    states.set("report", "pending");
+    const again = planSubmission(plan, run, states, opts);
+    const tr = again.find((s) => s.stage === "train");
+    assert.is(tr?.tasks.length, 2);
+    const owned = tr?.tasks.flatMap((k) => assignShard(trainUnits, k, tr.count).map((u) => u.id)).sort();
+    assert.equal(owned, [trainUnits[2]?.id, trainUnits[5]?.id].sort());
+    assert.equal(
+        sbatchCommands(again).map((c) => [c.stage, c.dependsOn]),
+        [
+            ["train", undefined],
+            ["report", "train"],
+        ],
+    );
+    assert.is(arraySpec([0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
 });
 
 test.run();

@@ -13,6 +13,8 @@ import { exportCommand } from "./commands/ExportCommand.js";
 import { predictCommand } from "./commands/PredictCommand.js";
 import { prepareCommand } from "./commands/PrepareCommand.js";
 import { reportCommand } from "./commands/ReportCommand.js";
+import { slurmCommand } from "./commands/SlurmCommand.js";
+import { statusCommand } from "./commands/StatusCommand.js";
 import { trainCommand } from "./commands/TrainCommand.js";
 import { unitsCommand } from "./commands/UnitsCommand.js";
 import { CliError, reportError } from "./errors.js";
@@ -39,6 +41,8 @@ export async function runCli(argv: string[]): Promise<number> {
             .command(exportCommand)
             .command(reportCommand)
             .command(unitsCommand)
+            .command(slurmCommand)
+            .command(statusCommand)
             .command(benchCommand)
             .command(doctorCommand)
             .option("json", { type: "boolean", default: false, describe: "machine-readable output on stdout" })

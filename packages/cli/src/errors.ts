@@ -71,6 +71,27 @@ export const ERROR_TABLE: readonly ErrorEntry[] = [
         exit: EXIT.USAGE,
         hint: "choose a new --out folder, or rerun the same plan to resume",
     },
+    {
+        code: "ERR_SA_LOCK",
+        exit: EXIT.BUSY,
+        hint: "another process is working on the same unit; `sam-ablate status <run>` shows who",
+    },
+    { code: "ERR_SA_UNIT", exit: EXIT.USAGE, hint: "list the plan's units with `sam-ablate units --out <run>`" },
+    {
+        code: "ERR_SA_UNIT_DEPS",
+        exit: EXIT.FAILURE,
+        hint: "run the earlier stages first (`sam-ablate status <run>` shows what is missing)",
+    },
+    {
+        code: "ERR_SA_UNIT_FAILED",
+        exit: EXIT.FAILURE,
+        hint: "`sam-ablate status <run>` names the failed units and their logs",
+    },
+    {
+        code: "ERR_SA_SLURM",
+        exit: EXIT.FAILURE,
+        hint: "check that Slurm's commands (sbatch, squeue) work on this machine",
+    },
     { code: "ERR_SA_LOCKED", exit: EXIT.BUSY, hint: "wait for the other process, or pass --wait to queue behind it" },
     { code: "ERR_SA_CHECKPOINT_NOT_FOUND", exit: EXIT.MODEL, hint: "check the --checkpoint path" },
     { code: "ERR_SA_CHECKPOINT_TRUNCATED", exit: EXIT.MODEL, hint: CHECKPOINT_AGAIN },

@@ -17,7 +17,19 @@ export async function writeRunReport(
     effort?: EffortTable,
 ): Promise<RunResults> {
     writeRunPerImage(plan, records as readonly StrategyRecord[], folder.dir);
-    const results = await buildRunResults({
+    const results = await runResults(folder, plan, records, data);
+    await renderReport(results, folder.reportDir, effort ? { effort } : {});
+    return results;
+}
+
+/** The report's input from the unit records and prepared datasets (nothing is written). */
+export function runResults(
+    folder: RunFolder,
+    plan: AblationPlan,
+    records: readonly UnitRecord[],
+    data: readonly PreparedData[],
+): Promise<RunResults> {
+    return buildRunResults({
         title: `sam-ablate: ${plan.name}`,
         createdBy: `sam-ablate ${VERSION}`,
         config: plan,
@@ -49,6 +61,4 @@ export async function writeRunReport(
             folder.unit({ dataset: rec.dataset, strategy: rec.strategy, seed: rec.seed }).file("predictions"),
         zeroShot: (dataset, strategy) => folder.zeroShotUnit(dataset, strategy).readResult(),
     });
-    await renderReport(results, folder.reportDir, effort ? { effort } : {});
-    return results;
 }

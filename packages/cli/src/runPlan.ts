@@ -5,12 +5,12 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadAddon } from "@sam-ablate/native";
-import { type EffortTable, parseEffortTable, summaryText } from "@sam-ablate/report";
+import { type EffortTable, parseEffortTable, type RunResults, summaryText } from "@sam-ablate/report";
 import { RunFolder } from "@sam-ablate/run-folder";
-import { type AblationPlan, runAblation } from "@sam-ablate/train";
+import { type AblationPlan, loadPreparedForReport, runAblation, type Stage } from "@sam-ablate/train";
 import { CliError } from "./errors.js";
 import { createReporter } from "./progress.js";
-import { writeRunReport } from "./report-input.js";
+import { runResults, writeRunReport } from "./report-input.js";
 import { toolCommit, VERSION } from "./version.js";
 
 /** Options of every command that runs a plan into a run folder. */
@@ -44,8 +44,15 @@ export function loadEffort(file: string | undefined): EffortTable | undefined {
     return parseEffortTable(json, file);
 }
 
+/** Which part of the plan to run (default: all of it). */
+export interface PlanSelection {
+    stage?: Stage;
+    shard?: { index: number; count: number };
+    unit?: string;
+}
+
 /** How `runPlan` runs: output, cache, effort table, kept states, waiting for a busy folder. */
-export interface PlanRunOptions {
+export interface PlanRunOptions extends PlanSelection {
     json: boolean;
     /** The command, for the lock and run.json (e.g. "ablate"). */
     command: string;
@@ -57,7 +64,10 @@ export interface PlanRunOptions {
     wait?: boolean;
 }
 
-/** Runs `plan` into `runDir`; SIGINT/SIGTERM stop it between steps (finished work is kept). */
+/**
+ * Runs `plan` (or the selected part of it: a stage, a shard, a unit) into `runDir`; SIGINT/SIGTERM
+ * stop it between steps (finished work is kept).
+ */
 export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunOptions): Promise<PlanRunSummary> {
     const rep = createReporter({ json: opts.json });
     const addon = loadAddon();
@@ -77,7 +87,9 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
     const t0 = performance.now();
     try {
         rep.stage(`run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`);
-        const { records, data } = await runAblation(plan, {
+        let results: RunResults | undefined;
+        const reportDir = folder.reportDir;
+        const { records } = await runAblation(plan, {
             runDir,
             signal: controller.signal,
             command: `sam-ablate ${opts.command}`,
@@ -85,6 +97,13 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
             ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
             ...(opts.keepCheckpoints !== undefined ? { keepCheckpoints: opts.keepCheckpoints } : {}),
             ...(opts.wait ? { waitForLock: true } : {}),
+            ...(opts.stage ? { stage: opts.stage } : {}),
+            ...(opts.shard ? { shard: opts.shard } : {}),
+            ...(opts.unit ? { unit: opts.unit } : {}),
+            report: async (recs, data) => {
+                rep.stage("rendering the report");
+                results = await writeRunReport(folder, plan, recs, data, effort);
+            },
             onEvent: (e) => {
                 if (e.type === "stage") rep.stage(e.message);
                 else if (e.type === "info") rep.info(e.message);
@@ -97,11 +116,11 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
                 }
             },
         });
-        rep.stage("rendering the report");
-        const results = await writeRunReport(folder, plan, records, data, effort);
-        const reportDir = folder.reportDir;
         rep.done();
-        if (!opts.json) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
+        const whole = !opts.stage && !opts.unit;
+        // A rerun of a finished run: the report unit is done, the summary is rebuilt from the folder.
+        if (!results && whole && records.length) results = await runResults(folder, plan, records, await loadPreparedForReport(plan, folder.dir));
+        if (!opts.json && results) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
         return {
             ok: true,
             runDir: path.resolve(runDir),

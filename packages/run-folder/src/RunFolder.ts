@@ -7,11 +7,16 @@
  *   run.json           provenance: tool version and commit, backend, threads, SIMD, checkpoint digests,
  *                      start and end time of every invocation
  *   run.log            one line per event, appended by every invocation
- *   run.lock           the owner lock of a whole-folder run (see lock.ts)
+ *   run.lock           the owner lock of a whole-folder run (see lock.ts); runs of single units
+ *                      (--unit, --shard, Slurm array tasks) take only the locks of their units
+ *   units/<unit id>.{lock,failed.json,done.json}   per-unit lock, last failure and completion marker
+ *                      of the work units (prepare, embed, train, zeroshot, report)
  *   data/<dataset>/    prepared patches and manifest
  *   cache/             embedding caches (unless --cache-dir)
  *   results/<dataset>/<strategy>/seed<k>[-fold<f>]/   one unit: result.json (written last: marks it
- *                      done), per-image.csv, decoder.safetensors, state/, predictions/, unit.lock
+ *                      done; no timings, so the same plan gives the same bytes however it is split),
+ *                      timing.json (seconds of this run of the unit), per-image.csv,
+ *                      decoder.safetensors, state/, predictions/, unit.lock
  *   results/<dataset>/<strategy>/zeroshot/             the strategy's zero-shot baseline
  *   report/            tables, figures, report.html
  */
@@ -33,8 +38,10 @@ export const LAYOUT = {
     cache: "cache",
     results: "results",
     report: "report",
+    units: "units",
     unit: {
         result: "result.json",
+        timing: "timing.json",
         perImage: "per-image.csv",
         decoder: "decoder.safetensors",
         state: "state",
@@ -150,10 +157,25 @@ export class UnitFolder {
         return existsSync(this.resultFile);
     }
 
-    /** The finished record through `validate` (which throws naming the file), or undefined when not done. */
+    /**
+     * The finished record through `validate` (which throws naming the file), or undefined when not
+     * done. The timings of timing.json are merged in (trainSeconds, evalSeconds, validation.seconds;
+     * 0 when absent); a record written before timings moved out of result.json keeps its own.
+     */
     readRecord<T>(validate: (v: unknown, file: string) => T): T | undefined {
         if (!this.isDone()) return undefined;
-        return validate(readJson(this.resultFile), this.resultFile);
+        const rec = readJson(this.resultFile);
+        if (rec && typeof rec === "object" && !Array.isArray(rec)) {
+            const o = rec as Record<string, unknown>;
+            const tf = this.file(LAYOUT.unit.timing);
+            const t = existsSync(tf) ? (readJson(tf) as Record<string, unknown> | null) : null;
+            const num = (k: string) => (t && typeof t[k] === "number" ? (t[k] as number) : 0);
+            if ("epochLosses" in o && o.trainSeconds === undefined) o.trainSeconds = num("trainSeconds");
+            if (o.evalSeconds === undefined) o.evalSeconds = num("evalSeconds");
+            const v = o.validation as Record<string, unknown> | undefined;
+            if (v && typeof v === "object" && v.seconds === undefined) v.seconds = num("valSeconds");
+        }
+        return validate(rec, this.resultFile);
     }
 
     /** Writes any file of the unit atomically. */
@@ -177,8 +199,15 @@ export class UnitFolder {
      * Finishes the unit: writes `files` (name -> content, e.g. per-image.csv), then result.json last
      * (its presence marks the unit done). Everything else the unit writes must be written before.
      */
-    finish(record: unknown, files: Readonly<Record<string, AtomicData>> = {}): void {
+    finish(
+        record: unknown,
+        files: Readonly<Record<string, AtomicData>> = {},
+        timing?: Readonly<Record<string, number>>,
+    ): void {
         for (const [name, data] of Object.entries(files)) writeFileAtomicSync(this.file(name), data);
+        // Timings apart from the record (timing.json), so result.json is the same bytes however and
+        // wherever the run was split.
+        if (timing) writeJsonAtomicSync(this.file(LAYOUT.unit.timing), timing);
         writeJsonAtomicSync(this.resultFile, record);
     }
 
@@ -275,6 +304,12 @@ export class RunFolder {
     }
     get defaultCacheDir(): string {
         return path.join(this.dir, LAYOUT.cache);
+    }
+    /** Per-unit state of the work units: `units/<unit id><suffix>` (suffix ".lock", ".failed.json", ".done.json"). */
+    unitStateFile(unitId: string, suffix: string): string {
+        const parts = unitId.split("/");
+        for (const p of parts) segment("unit id part", p);
+        return `${path.join(this.dir, LAYOUT.units, ...parts)}${suffix}`;
     }
     dataDir(dataset: string): string {
         return path.join(this.dir, LAYOUT.data, segment("dataset", dataset));

@@ -33,6 +33,7 @@ export interface UnitRecord {
     meanDice: number;
     meanIou: number;
     epochLosses: number[];
+    /** Seconds of this unit's run (kept in timing.json, merged in when read). */
     trainSeconds: number;
     evalSeconds: number;
     promptSummary: unknown;
@@ -51,7 +52,7 @@ export interface ValidationRecord {
     everySteps: number;
     /** Mean validation Dice after `step` global steps (epoch = step / stepsPerEpoch); null: nothing scored. */
     curve: { step: number; epoch: number; dice: number | null }[];
-    /** Seconds spent validating (decoder forward + metrics) in the process that finished the run. */
+    /** Seconds spent validating (decoder forward + metrics) in the process that finished the run (timing.json). */
     seconds: number;
     stoppedAtEpoch?: number;
 }

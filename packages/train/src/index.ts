@@ -103,6 +103,18 @@ export {
 } from "./trainDecoder.js";
 export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unitLock.js";
 export {
+    collectRecords,
+    lockFile,
+    readFailure,
+    runUnits,
+    type UnitFailure,
+    type UnitRunOptions,
+    type UnitState,
+    unitDone,
+    unitStates,
+    unitsDir,
+} from "./runUnits.js";
+export {
     assignShard,
     embedShardCount,
     estimateImages,

