@@ -7,7 +7,6 @@ import os from "node:os";
 import path from "node:path";
 import { readSafetensorsFile } from "@sam-ablate/checkpoint";
 import { loadDataset } from "@sam-ablate/data";
-import { loadModel } from "@sam-ablate/model";
 import { MaskIndex, rngFor, samplePrompt } from "@sam-ablate/samplers";
 import {
     embeddingShardFiles,
@@ -41,8 +40,8 @@ test("validation: none reproduces the paper's protocol bit for bit", async () =>
         report: { samplesPerStrategy: 0 },
         backend: "cpu",
     });
-    const { records, data } = await runAblation(plan, { runDir });
-    const model = await loadModel({ name: plan.model.name, backend: "cpu" });
+    // the training state is kept (keepCheckpoints 1) to look into it
+    const { records, model, data } = await runAblation(plan, { runDir, keepCheckpoints: 1 });
     const rec = records[0];
     const prep = data[0];
     assert.ok(rec && prep);
