@@ -316,7 +316,15 @@ test("run folder: units own their folders; records are validated; done = result.
     const rf = new RunFolder(path.join(fresh(), "run"));
     const u = rf.unit({ dataset: "mri", strategy: "box", seed: 0 });
     assert.is(u.dir, path.join(rf.dir, "results", "mri", "box", "seed0"));
-    assert.is(rf.unit({ dataset: "mri", strategy: "box", seed: 2, fold: 1 }).key, "mri/box/seed2-fold1");
+    // cross-validation: an explicit fold level above the seeds and the zero-shot baseline
+    const f1 = rf.unit({ dataset: "mri", strategy: "box", seed: 2, fold: 1 });
+    assert.is(f1.key, "mri/box/fold1/seed2");
+    assert.is(f1.dir, path.join(rf.dir, "results", "mri", "box", "fold1", "seed2"));
+    assert.is(rf.zeroShotUnit("mri", "box", 1).dir, path.join(rf.dir, "results", "mri", "box", "fold1", "zeroshot"));
+    assert.is(
+        code(() => rf.unit({ dataset: "mri", strategy: "box", seed: 0, fold: -1 })),
+        "ERR_SA_RUN_FOLDER",
+    );
     assert.is(
         code(() => rf.unit({ dataset: "../x", strategy: "box", seed: 0 })),
         "ERR_SA_RUN_FOLDER",
@@ -363,6 +371,18 @@ test("run folder: units own their folders; records are validated; done = result.
     assert.equal(
         rf.listUnits().map((x) => x.key),
         ["mri/box/seed0"],
+    );
+    // a fold's unit: its record carries the fold, and a record of another fold is refused
+    f1.finish(record({ seed: 2, fold: 1 }));
+    assert.equal(f1.readResult(), record({ seed: 2, fold: 1 }));
+    assert.equal(
+        rf.listUnits().map((x) => x.key),
+        ["mri/box/fold1/seed2", "mri/box/seed0"],
+    );
+    writeFileSync(f1.resultFile, JSON.stringify(record({ seed: 2 })));
+    assert.is(
+        code(() => f1.readResult()),
+        "ERR_SA_RUN_FOLDER",
     );
     // a record of another unit, or a broken one, is an error naming the file
     writeFileSync(u.resultFile, JSON.stringify(record({ strategy: "points3" })));

@@ -35,30 +35,43 @@ export function runResults(
         config: plan,
         records,
         datasets: plan.datasets.map((d) => {
-            const prep = data.find((p) => p.name === d.name);
+            // with cross-validation one entry per evaluated fold (disjoint test patients)
+            const preps = data.filter((p) => p.name === d.name);
+            const prep = preps[0];
             return {
                 name: d.name,
                 kind: d.kind,
                 nTrain: prep?.train.ids.length ?? 0,
-                nTest: prep?.test.ids.length ?? 0,
+                nTest: preps.reduce((a, p) => a + p.test.ids.length, 0),
+                ...(prep?.foldCount !== undefined ? { folds: prep.foldCount } : {}),
                 ...(prep
                     ? {
                           testPatch: async (imageId: string) => {
-                              const i = prep.test.ids.indexOf(imageId);
-                              if (i < 0) return undefined;
-                              return {
-                                  width: prep.width,
-                                  height: prep.height,
-                                  image: await prep.test.image(i),
-                                  gt: prep.test.mask(i),
-                              };
+                              for (const p of preps) {
+                                  const i = p.test.ids.indexOf(imageId);
+                                  if (i < 0) continue;
+                                  return {
+                                      width: p.width,
+                                      height: p.height,
+                                      image: await p.test.image(i),
+                                      gt: p.test.mask(i),
+                                  };
+                              }
+                              return undefined;
                           },
                       }
                     : {}),
             };
         }),
         predictionsDir: (rec) =>
-            folder.unit({ dataset: rec.dataset, strategy: rec.strategy, seed: rec.seed }).file("predictions"),
-        zeroShot: (dataset, strategy) => folder.zeroShotUnit(dataset, strategy).readResult(),
+            folder
+                .unit({
+                    dataset: rec.dataset,
+                    strategy: rec.strategy,
+                    seed: rec.seed,
+                    ...(rec.fold === undefined ? {} : { fold: rec.fold }),
+                })
+                .file("predictions"),
+        zeroShot: (dataset, strategy, fold) => folder.zeroShotUnit(dataset, strategy, fold).readResult(),
     });
 }

@@ -29,7 +29,8 @@ export interface PlanRunSummary {
     runDir: string;
     report: string;
     seconds: number;
-    results: { dataset: string; strategy: string; dice: number; iou: number; n: number; excluded: number }[];
+    /** One entry per finished unit (with cross-validation also its fold and seed). */
+    results: { dataset: string; strategy: string; fold?: number; seed?: number; dice: number; iou: number; n: number; excluded: number }[];
 }
 
 /** Reads a Figure-10 effort table (JSON: strategy id -> "low" | "medium" | "high") over the defaults. */
@@ -109,17 +110,17 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
                 else if (e.type === "info") rep.info(e.message);
                 else if (e.type === "progress") rep.progress(e.task, e.done, e.total, e.detail);
                 else if (e.type === "zero-shot-done") {
-                    if (!e.skipped) rep.info(`${e.dataset} ${e.strategy} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`);
+                    if (!e.skipped) rep.info(`${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`);
                 } else if (e.type === "strategy-done") {
                     const what = e.skipped ? "already done" : `${e.seconds.toFixed(1)}s${e.resumed ? ", resumed" : ""}`;
-                    rep.info(`${e.dataset} ${e.strategy} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`);
+                    rep.info(`${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`);
                 }
             },
         });
         rep.done();
         const whole = !opts.stage && !opts.unit;
         // A rerun of a finished run: the report unit is done, the summary is rebuilt from the folder.
-        if (!results && whole && records.length) results = await runResults(folder, plan, records, await loadPreparedForReport(plan, folder.dir));
+        if (!results && whole && records.length) results = await runResults(folder, plan, records, await loadPreparedForReport(plan, folder.dir, records));
         if (!opts.json && results) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
         return {
             ok: true,
@@ -129,6 +130,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
             results: records.map((r) => ({
                 dataset: r.dataset,
                 strategy: r.strategy,
+                ...(r.fold === undefined ? {} : { fold: r.fold, seed: r.seed }),
                 dice: r.meanDice,
                 iou: r.meanIou,
                 n: r.perImage.length - r.excluded,

@@ -89,7 +89,10 @@ function summarySection(m: ReportModel): string {
     for (const d of m.overview) {
         const ds = d.dataset;
         out += `<h3>${escapeXml(ds.name)}</h3>`;
-        out += `<p class="meta">${escapeXml(ds.kind)}; ${ds.nTrain} training / ${ds.nTest} test patches; compared with the paper's ${escapeXml(comparedPaperDataset(ds))}${ds.paperName ? "" : " (same domain, for reference)"}.</p>`;
+        const cv = ds.folds
+            ? ` Patient-level cross-validation: ${ds.folds.evaluated.length} of ${ds.folds.k} folds evaluated (${ds.folds.evaluated.join(", ")}); the test images of these folds are pooled in the tables, and the per-fold mean Dice is summarised (mean ± std across folds) beside the spread across training seeds.`
+            : "";
+        out += `<p class="meta">${escapeXml(ds.kind)}; ${ds.nTrain} training / ${ds.nTest} test patches${ds.folds ? " (training: per fold; test: all evaluated folds)" : ""}; compared with the paper's ${escapeXml(comparedPaperDataset(ds))}${ds.paperName ? "" : " (same domain, for reference)"}.${escapeXml(cv)}</p>`;
         if (d.best) {
             const b = d.best;
             const second = d.summaries

@@ -88,6 +88,7 @@ export {
 export { csvTable, escapeXml, markdownTable, type TextTable } from "./text-table.js";
 export type {
     DatasetResults,
+    FoldResult,
     PaperDataset,
     PerImageResult,
     RunResults,

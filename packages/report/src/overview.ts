@@ -8,7 +8,7 @@ import { paperEntryForStrategy } from "./paper.js";
 import { sortByStrategy } from "./strategies.js";
 import { bestStrategy, comparedPaperDataset, type StrategySummary, SummaryCache } from "./summaries.js";
 import { csvTable, fmt3, fmtP, fmtPaper, fmtSigned, type TextTable } from "./text-table.js";
-import type { DatasetResults, RunResults } from "./types.js";
+import type { DatasetResults, RunResults, StrategyResult } from "./types.js";
 
 /** One dataset's strategies summarised, in the paper's order, and the best one by mean Dice. */
 export interface DatasetOverview {
@@ -26,6 +26,35 @@ export function overview(results: RunResults, cache: SummaryCache = new SummaryC
         const zeroShot = new Map(zeroShotComparisons(dataset.name, dataset.strategies).map((c) => [c.a, c]));
         return { dataset, summaries, best: bestStrategy(summaries), zeroShot };
     });
+}
+
+/** Mean and sample standard deviation (percent) of values in [0, 1]; std NaN for fewer than two. */
+function spread(values: readonly number[]): { mean: number; std: number; n: number } | undefined {
+    const v = values.filter((x) => Number.isFinite(x)).map((x) => x * 100);
+    if (v.length === 0) return undefined;
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : Number.NaN;
+    return { mean, std, n: v.length };
+}
+
+/** Cross-validation: mean and spread (percent) of a strategy's per-fold mean Dice; undefined without folds. */
+export function foldSpread(s: StrategyResult | undefined): { mean: number; std: number; n: number } | undefined {
+    return spread((s?.folds ?? []).map((f) => f.dice));
+}
+
+/**
+ * Cross-validation: mean and spread (percent) across training seeds of each seed's mean Dice over
+ * the folds (every fold weighted alike); undefined without folds.
+ */
+export function seedSpread(s: StrategyResult | undefined): { mean: number; std: number; n: number } | undefined {
+    const bySeed = new Map<number, number[]>();
+    for (const f of s?.folds ?? []) for (const p of f.perSeed) bySeed.set(p.seed, [...(bySeed.get(p.seed) ?? []), p.dice]);
+    return spread([...bySeed.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length));
+}
+
+function spreadText(f: { mean: number; std: number; n: number } | undefined): string {
+    if (!f) return "-";
+    return Number.isFinite(f.std) ? `${fmt3(f.mean)} ± ${fmt3(f.std)} (${f.n})` : `${fmt3(f.mean)} (1)`;
 }
 
 function zeroShotCells(d: DatasetOverview, s: StrategySummary): string[] {
@@ -58,11 +87,13 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
         "Dice std",
         "Dice 95% CI",
         "Dice median",
+        ...(d.dataset.folds ? ["Dice across folds: mean ± std (folds)", "Dice across seeds: mean ± std (seeds)"] : []),
         ...(d.zeroShot.size ? ["Zero-shot Dice", "Gain (pp)", "p"] : []),
         `Paper Dice (${comparedPaperDataset(d.dataset)})`,
         "Train time",
     ];
     const train = new Map(d.dataset.strategies.map((s) => [s.id, s.trainSeconds]));
+    const results = new Map(d.dataset.strategies.map((s) => [s.id, s]));
     return {
         headers,
         align: headers.map((_, c) => (c < 1 ? "left" : "right")),
@@ -74,6 +105,9 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
             fmt3(s.dice.std),
             s.n ? `[${fmt3(s.dice.ci95[0])}, ${fmt3(s.dice.ci95[1])}]` : "n/a",
             fmt3(s.dice.median),
+            ...(d.dataset.folds
+                ? [spreadText(foldSpread(results.get(s.id))), spreadText(seedSpread(results.get(s.id)))]
+                : []),
             ...(d.zeroShot.size ? zeroShotCells(d, s) : []),
             paperDice(d, s.id),
             seconds(train.get(s.id)),
@@ -87,6 +121,8 @@ export function overviewTextTable(d: DatasetOverview): TextTable {
  * points, `_pp`; unrounded). The zero-shot columns are empty for a strategy without a baseline.
  */
 export function overviewCsv(data: readonly DatasetOverview[]): string {
+    // cross-validation columns only in a run with folds (a run without keeps its columns)
+    const cv = data.some((d) => d.dataset.folds !== undefined);
     const headers = [
         "dataset",
         "kind",
@@ -108,6 +144,7 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
         "dice_max_pct",
         "dice_ci95_low_pct",
         "dice_ci95_high_pct",
+        ...(cv ? FOLD_COLUMNS : []),
         "zeroshot_n",
         "zeroshot_iou_mean_pct",
         "zeroshot_dice_mean_pct",
@@ -149,6 +186,7 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
                 s.dice.max,
                 s.dice.ci95[0],
                 s.dice.ci95[1],
+                ...(cv ? foldCsv(d.dataset.strategies.find((x) => x.id === s.id)) : []),
                 ...zeroShotCsv(d, s),
                 pd,
                 p?.iou,
@@ -158,6 +196,22 @@ export function overviewCsv(data: readonly DatasetOverview[]): string {
         });
     });
     return csvTable(headers, rows);
+}
+
+const FOLD_COLUMNS = [
+    "folds_evaluated",
+    "fold_dice_mean_pct",
+    "fold_dice_std_pct",
+    "seed_dice_mean_pct",
+    "seed_dice_std_pct",
+];
+
+function foldCsv(s: StrategyResult | undefined): (number | string | undefined)[] {
+    const f = foldSpread(s);
+    if (!f) return new Array(FOLD_COLUMNS.length).fill(undefined);
+    const sd = seedSpread(s);
+    const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : undefined);
+    return [(s?.folds ?? []).map((x) => x.fold).join(" "), f.mean, finite(f.std), sd?.mean, finite(sd?.std)];
 }
 
 function zeroShotCsv(d: DatasetOverview, s: StrategySummary): (number | null | undefined)[] {

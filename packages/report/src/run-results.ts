@@ -2,12 +2,14 @@
  * Builds the report's input (RunResults) from the unit records of a run: seeds merged per strategy
  * (per-image scores averaged over seeds; the per-seed means and their spread noted), the zero-shot
  * baseline beside them, sample overlays rebuilt from the test patches and the saved predictions.
+ * With cross-validation the seeds are merged within each fold and the folds (disjoint test patients)
+ * are concatenated; each fold's means are kept for the spread across folds.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readLabelImage } from "@sam-ablate/image-io";
 import type { PerImageRecord, UnitRecord } from "@sam-ablate/run-folder";
-import type { DatasetResults, RunResults, Sample, SelectionResult, StrategyResult } from "./types.js";
+import type { DatasetResults, FoldResult, PerImageResult, RunResults, Sample, SelectionResult, StrategyResult } from "./types.js";
 
 /** A test patch as the overlay figures need it. */
 export interface TestPatch {
@@ -25,6 +27,8 @@ export interface RunDataset {
     kind: "radiology" | "pathology";
     nTrain: number;
     nTest: number;
+    /** Cross-validation: the number of folds K of the dataset (its records carry their fold). */
+    folds?: number;
     /** The test patch of an image id; undefined when the prepared data is not at hand. */
     testPatch?: (imageId: string) => Promise<TestPatch | undefined>;
 }
@@ -39,8 +43,12 @@ export interface RunResultsInput {
     records: readonly UnitRecord[];
     /** The folder holding a unit's saved predictions (`<imageId>.png`, 0/255; older runs `.bin`, 0/1). */
     predictionsDir: (record: UnitRecord) => string;
-    /** The zero-shot baseline of a strategy, when it was evaluated. */
-    zeroShot?: (dataset: string, strategy: string) => { perImage: PerImageRecord[]; excluded: number } | undefined;
+    /** The zero-shot baseline of a strategy (of one fold with cross-validation), when it was evaluated. */
+    zeroShot?: (
+        dataset: string,
+        strategy: string,
+        fold?: number,
+    ) => { perImage: PerImageRecord[]; excluded: number } | undefined;
 }
 
 /** A saved prediction (PNG, 0 / 255; older runs: raw 0/1 bytes), or undefined when none was saved. */
@@ -119,14 +127,48 @@ export async function buildRunResults(input: RunResultsInput): Promise<RunResult
         const byStrategy = new Map<string, UnitRecord[]>();
         for (const r of recs) byStrategy.set(r.strategy, [...(byStrategy.get(r.strategy) ?? []), r]);
         const strategies: StrategyResult[] = [];
+        const foldsSeen = new Set<number>();
         for (const [id, rs] of byStrategy) {
             const first = rs[0] as UnitRecord;
-            const perImage = first.perImage.map((p, k) => {
-                if (p.dice === null) return { ...p };
-                const dice = rs.reduce((a, r) => a + ((r.perImage[k]?.dice ?? 0) as number), 0) / rs.length;
-                const iou = rs.reduce((a, r) => a + ((r.perImage[k]?.iou ?? 0) as number), 0) / rs.length;
-                return { ...p, dice, iou };
-            });
+            // Seeds are averaged per image within a fold; folds (disjoint test patients) are concatenated.
+            const byFold = new Map<number | undefined, UnitRecord[]>();
+            for (const r of rs) byFold.set(r.fold, [...(byFold.get(r.fold) ?? []), r]);
+            const order = [...byFold].sort((a, b) => (a[0] ?? -1) - (b[0] ?? -1));
+            const perImage: PerImageResult[] = [];
+            const folds: FoldResult[] = [];
+            let excluded = 0;
+            const zsImages: PerImageRecord[] = [];
+            let zsExcluded = 0;
+            let zsComplete = true;
+            for (const [fold, frs] of order) {
+                const f0 = frs[0] as UnitRecord;
+                const images = f0.perImage.map((p, k) => {
+                    if (p.dice === null) return { ...p };
+                    const dice = frs.reduce((a, r) => a + ((r.perImage[k]?.dice ?? 0) as number), 0) / frs.length;
+                    const iou = frs.reduce((a, r) => a + ((r.perImage[k]?.iou ?? 0) as number), 0) / frs.length;
+                    return { ...p, dice, iou };
+                });
+                perImage.push(...images);
+                excluded += f0.excluded;
+                if (fold !== undefined) {
+                    foldsSeen.add(fold);
+                    const scored = images.filter((p) => p.dice !== null);
+                    const mean = (k: "dice" | "iou") =>
+                        scored.length ? scored.reduce((a, p) => a + (p[k] as number), 0) / scored.length : Number.NaN;
+                    folds.push({
+                        fold,
+                        n: scored.length,
+                        dice: mean("dice"),
+                        iou: mean("iou"),
+                        perSeed: frs.map((r) => ({ seed: r.seed, dice: r.meanDice })),
+                    });
+                }
+                const zs = input.zeroShot?.(d.name, id, fold);
+                if (zs) {
+                    zsImages.push(...zs.perImage);
+                    zsExcluded += zs.excluded;
+                } else zsComplete = false;
+            }
             const samples: Sample[] = [];
             if (d.testPatch) {
                 for (const s of first.samples) {
@@ -155,23 +197,36 @@ export async function buildRunResults(input: RunResultsInput): Promise<RunResult
                     samples.push(sample);
                 }
             }
-            const zs = input.zeroShot?.(d.name, id);
             strategies.push({
                 id,
                 label: first.label,
-                ...(zs ? { zeroShot: { perImage: zs.perImage, excluded: zs.excluded } } : {}),
-                seeds: rs.map((r) => r.seed),
+                // a baseline only when every evaluated fold has one (the same images on both sides)
+                ...(zsComplete && order.length ? { zeroShot: { perImage: zsImages, excluded: zsExcluded } } : {}),
+                seeds: [...new Set(rs.map((r) => r.seed))],
+                ...(folds.length ? { folds } : {}),
                 perImage,
-                excluded: first.excluded,
+                excluded,
                 lossCurve: first.epochLosses,
                 trainSeconds: rs.reduce((a, r) => a + r.trainSeconds, 0),
-                notes: notesFor(rs),
+                notes:
+                    order.length > 1
+                        ? order.flatMap(([fold, frs]) => notesFor(frs).map((n) => `fold ${fold}: ${n}`))
+                        : notesFor(rs),
                 samples,
             });
             const selection = selectionFor(rs);
             if (selection) (strategies[strategies.length - 1] as StrategyResult).selection = selection;
         }
-        datasets.push({ name: d.name, kind: d.kind, nTrain: d.nTrain, nTest: d.nTest, strategies });
+        datasets.push({
+            name: d.name,
+            kind: d.kind,
+            nTrain: d.nTrain,
+            nTest: d.nTest,
+            ...(foldsSeen.size
+                ? { folds: { k: d.folds ?? foldsSeen.size, evaluated: [...foldsSeen].sort((a, b) => a - b) } }
+                : {}),
+            strategies,
+        });
     }
     return { title: input.title, createdBy: input.createdBy, config: input.config, datasets };
 }

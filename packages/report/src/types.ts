@@ -25,9 +25,23 @@ export interface DatasetResults {
     paperName?: PaperDataset;
     /** Number of training patches. */
     nTrain: number;
-    /** Number of test patches (including those excluded for an empty ground truth). */
+    /** Number of test patches (including those excluded for an empty ground truth; with folds: over the evaluated folds). */
     nTest: number;
+    /** Patient-level cross-validation: the number of folds K and those evaluated (their test images are pooled in `perImage`). */
+    folds?: { k: number; evaluated: number[] };
     strategies: StrategyResult[];
+}
+
+/** One cross-validation fold of a strategy: means over the fold's own test images. */
+export interface FoldResult {
+    fold: number;
+    /** Evaluated (not excluded) test images of the fold. */
+    n: number;
+    /** Mean Dice and IoU in [0, 1] over the fold's images, seeds averaged per image (NaN: no image evaluated). */
+    dice: number;
+    iou: number;
+    /** The fold's mean Dice of each training seed, in [0, 1]. */
+    perSeed: { seed: number; dice: number }[];
 }
 
 /** One evaluated test image. `null` metrics mark an image excluded for an empty ground truth. */
@@ -55,6 +69,8 @@ export interface StrategyResult {
     label: string;
     /** Training seeds whose evaluations are pooled in `perImage`. */
     seeds: number[];
+    /** Cross-validation: per-fold means (the folds' test images are concatenated in `perImage`). */
+    folds?: FoldResult[];
     perImage: PerImageResult[];
     /** Number of test images excluded for an empty ground truth. */
     excluded: number;

@@ -51,6 +51,15 @@ export function validateRunResults(results: RunResults): void {
                 if ((r.dice === null) !== (r.iou === null))
                     fail(`${where}: dice and iou must both be null (excluded) or both set`);
             }
+            for (const f of s.folds ?? []) {
+                if (!Number.isInteger(f.fold) || f.fold < 0) fail(`${sn}: fold ${JSON.stringify(f.fold)} is not a fold number`);
+                if (!Number.isInteger(f.n) || f.n < 0) fail(`${sn}, fold ${f.fold}: n must be a non-negative integer`);
+                if (f.n > 0) {
+                    checkMetric(f.dice, `${sn}, fold ${f.fold} dice`);
+                    checkMetric(f.iou, `${sn}, fold ${f.fold} iou`);
+                }
+                if (!Array.isArray(f.perSeed)) fail(`${sn}, fold ${f.fold}: perSeed must be an array`);
+            }
             if (s.zeroShot !== undefined) {
                 if (!Array.isArray(s.zeroShot.perImage)) fail(`${sn}: zeroShot.perImage must be an array`);
                 if (!Number.isInteger(s.zeroShot.excluded) || s.zeroShot.excluded < 0)

@@ -1,6 +1,6 @@
 /**
  * The run folder: the one place that knows its layout. Every read is validated and every write is
- * atomic. A unit of work (dataset x strategy x seed, later x fold) owns one sub-folder and writes only
+ * atomic. A unit of work (dataset x strategy x seed [x fold]) owns one sub-folder and writes only
  * there, so units can run in any order, in several processes, and be skipped once finished.
  *
  *   config.json        {fingerprint, plan}: the resolved plan; a rerun must bring the same fingerprint
@@ -13,11 +13,13 @@
  *                      of the work units (prepare, embed, train, zeroshot, report)
  *   data/<dataset>/    prepared patches and manifest
  *   cache/             embedding caches (unless --cache-dir)
- *   results/<dataset>/<strategy>/seed<k>[-fold<f>]/   one unit: result.json (written last: marks it
- *                      done; no timings, so the same plan gives the same bytes however it is split),
+ *   results/<dataset>/<strategy>/seed<k>/   one unit: result.json (written last: marks it done; no
+ *                      timings, so the same plan gives the same bytes however it is split),
  *                      timing.json (seconds of this run of the unit), per-image.csv,
  *                      decoder.safetensors, state/, predictions/, unit.lock
- *   results/<dataset>/<strategy>/zeroshot/             the strategy's zero-shot baseline
+ *   results/<dataset>/<strategy>/zeroshot/  the strategy's zero-shot baseline
+ *   results/<dataset>/<strategy>/fold<f>/{seed<k>/, zeroshot/}   the same per cross-validation fold
+ *                      (a dataset without folds has no fold level: its folders are as above)
  *   report/            tables, figures, report.html
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -132,7 +134,7 @@ function readJson(file: string): unknown {
 export class UnitFolder {
     constructor(
         readonly dir: string,
-        /** "dataset/strategy/seed0[-fold1]" or "dataset/strategy/zeroshot": the unit's key inside the run. */
+        /** "dataset/strategy/[fold1/]seed0" or "dataset/strategy/[fold1/]zeroshot": the unit's key inside the run. */
         readonly key: string,
     ) {}
 
@@ -239,11 +241,14 @@ export class TrainUnit extends UnitFolder {
         const rec = this.readRecord(validateUnitRecord);
         if (
             rec &&
-            (rec.dataset !== this.id.dataset || rec.strategy !== this.id.strategy || rec.seed !== this.id.seed)
+            (rec.dataset !== this.id.dataset ||
+                rec.strategy !== this.id.strategy ||
+                rec.seed !== this.id.seed ||
+                rec.fold !== this.id.fold)
         ) {
             throw new RunFolderError(
                 "ERR_SA_RUN_FOLDER",
-                `${this.resultFile}: holds ${rec.dataset}/${rec.strategy}/seed${rec.seed}, not ${this.key}`,
+                `${this.resultFile}: holds ${unitKey(rec)}, not ${this.key}`,
             );
         }
         return rec;
@@ -256,25 +261,30 @@ export class ZeroShotUnit extends UnitFolder {
         dir: string,
         readonly dataset: string,
         readonly strategy: string,
+        readonly fold?: number,
     ) {
-        super(dir, `${dataset}/${strategy}/zeroshot`);
+        super(dir, `${dataset}/${strategy}/${foldPart(fold)}zeroshot`);
     }
 
     readResult(): ZeroShotRecord | undefined {
         const rec = this.readRecord(validateZeroShotRecord);
-        if (rec && (rec.dataset !== this.dataset || rec.strategy !== this.strategy)) {
+        if (rec && (rec.dataset !== this.dataset || rec.strategy !== this.strategy || rec.fold !== this.fold)) {
             throw new RunFolderError(
                 "ERR_SA_RUN_FOLDER",
-                `${this.resultFile}: holds ${rec.dataset}/${rec.strategy}, not ${this.key}`,
+                `${this.resultFile}: holds ${rec.dataset}/${rec.strategy}/${foldPart(rec.fold)}zeroshot, not ${this.key}`,
             );
         }
         return rec;
     }
 }
 
-/** The key of a unit: "dataset/strategy/seed0[-fold1]". */
+function foldPart(fold: number | undefined): string {
+    return fold === undefined ? "" : `fold${fold}/`;
+}
+
+/** The key of a unit: "dataset/strategy/seed0", with a fold "dataset/strategy/fold1/seed0". */
 export function unitKey(id: UnitId): string {
-    return `${id.dataset}/${id.strategy}/seed${id.seed}${id.fold === undefined ? "" : `-fold${id.fold}`}`;
+    return `${id.dataset}/${id.strategy}/${foldPart(id.fold)}seed${id.seed}`;
 }
 
 /** A run folder. Creating the object touches nothing on disk. */
@@ -379,18 +389,22 @@ export class RunFolder {
         if (!Number.isInteger(id.seed) || id.seed < 0) {
             throw new RunFolderError("ERR_SA_RUN_FOLDER", `seed ${quote(id.seed)} is not an integer >= 0`);
         }
-        if (id.fold !== undefined && !(Number.isInteger(id.fold) && id.fold >= 0)) {
-            throw new RunFolderError("ERR_SA_RUN_FOLDER", `fold ${quote(id.fold)} is not an integer >= 0`);
-        }
-        const leaf = `seed${id.seed}${id.fold === undefined ? "" : `-fold${id.fold}`}`;
-        const dir = path.join(this.resultsDir, segment("dataset", id.dataset), segment("strategy", id.strategy), leaf);
+        const dir = path.join(this.strategyDir(id.dataset, id.strategy, id.fold), `seed${id.seed}`);
         return new TrainUnit(dir, id);
     }
 
-    /** The folder of a strategy's zero-shot baseline (nothing is created). */
-    zeroShotUnit(dataset: string, strategy: string): ZeroShotUnit {
-        const dir = path.join(this.resultsDir, segment("dataset", dataset), segment("strategy", strategy), "zeroshot");
-        return new ZeroShotUnit(dir, dataset, strategy);
+    /** The folder of a strategy's zero-shot baseline, of one fold with cross-validation (nothing is created). */
+    zeroShotUnit(dataset: string, strategy: string, fold?: number): ZeroShotUnit {
+        return new ZeroShotUnit(path.join(this.strategyDir(dataset, strategy, fold), "zeroshot"), dataset, strategy, fold);
+    }
+
+    /** `results/<dataset>/<strategy>`, or `.../fold<f>` with a cross-validation fold. */
+    private strategyDir(dataset: string, strategy: string, fold: number | undefined): string {
+        if (fold !== undefined && !(Number.isInteger(fold) && fold >= 0)) {
+            throw new RunFolderError("ERR_SA_RUN_FOLDER", `fold ${quote(fold)} is not an integer >= 0`);
+        }
+        const base = path.join(this.resultsDir, segment("dataset", dataset), segment("strategy", strategy));
+        return fold === undefined ? base : path.join(base, `fold${fold}`);
     }
 
     /** Every train + evaluate unit folder present on disk (done or not). */
@@ -408,16 +422,18 @@ export class RunFolder {
         };
         for (const dataset of ls(this.resultsDir)) {
             for (const strategy of ls(path.join(this.resultsDir, dataset))) {
-                for (const leaf of ls(path.join(this.resultsDir, dataset, strategy))) {
-                    const m = /^seed(\d+)(?:-fold(\d+))?$/.exec(leaf);
-                    if (!m) continue;
-                    const id: UnitId = {
-                        dataset,
-                        strategy,
-                        seed: Number(m[1]),
-                        ...(m[2] !== undefined ? { fold: Number(m[2]) } : {}),
-                    };
-                    out.push(new TrainUnit(path.join(this.resultsDir, dataset, strategy, leaf), id));
+                const sdir = path.join(this.resultsDir, dataset, strategy);
+                for (const leaf of ls(sdir)) {
+                    const seed = /^seed(\d+)$/.exec(leaf);
+                    if (seed) out.push(new TrainUnit(path.join(sdir, leaf), { dataset, strategy, seed: Number(seed[1]) }));
+                    const fold = /^fold(\d+)$/.exec(leaf);
+                    if (!fold) continue;
+                    for (const inner of ls(path.join(sdir, leaf))) {
+                        const m = /^seed(\d+)$/.exec(inner);
+                        if (!m) continue;
+                        const id: UnitId = { dataset, strategy, seed: Number(m[1]), fold: Number(fold[1]) };
+                        out.push(new TrainUnit(path.join(sdir, leaf, inner), id));
+                    }
                 }
             }
         }

@@ -22,12 +22,14 @@ export interface PerImageRecord {
     prompt?: { positives: number; negatives: number; box: boolean };
 }
 
-/** What a train + evaluate unit (dataset x strategy x seed) produced. */
+/** What a train + evaluate unit (dataset x strategy x seed [x fold]) produced. */
 export interface UnitRecord {
     dataset: string;
     strategy: string;
     label: string;
     seed: number;
+    /** The cross-validation fold whose patients were the test set (absent: the dataset's one split). */
+    fold?: number;
     perImage: PerImageRecord[];
     excluded: number;
     meanDice: number;
@@ -99,6 +101,10 @@ function checkPerImage(o: Record<string, unknown>, file: string): void {
     });
 }
 
+function checkFold(o: Record<string, unknown>, file: string): void {
+    if (o.fold !== undefined && !(isInt(o.fold) && (o.fold as number) >= 0)) fail(file, "'fold' is not an integer >= 0", o.fold);
+}
+
 function asObject(v: unknown, file: string): Record<string, unknown> {
     if (!v || typeof v !== "object" || Array.isArray(v)) fail(file, "not an object", v);
     return v as Record<string, unknown>;
@@ -111,6 +117,7 @@ export function validateUnitRecord(v: unknown, file: string): UnitRecord {
     field(o, "strategy", isStr, file);
     field(o, "label", isStr, file);
     field(o, "seed", isInt, file);
+    checkFold(o, file);
     field(o, "excluded", isInt, file);
     field(o, "meanDice", isNum, file);
     field(o, "meanIou", isNum, file);
@@ -152,6 +159,8 @@ export interface ZeroShotRecord {
     dataset: string;
     strategy: string;
     label: string;
+    /** The cross-validation fold (absent: the dataset's one split). */
+    fold?: number;
     perImage: PerImageRecord[];
     excluded: number;
     meanDice: number;
@@ -166,6 +175,7 @@ export function validateZeroShotRecord(v: unknown, file: string): ZeroShotRecord
     field(o, "dataset", isStr, file);
     field(o, "strategy", isStr, file);
     field(o, "label", isStr, file);
+    checkFold(o, file);
     field(o, "excluded", isInt, file);
     field(o, "meanDice", isNum, file);
     field(o, "meanIou", isNum, file);

@@ -55,7 +55,9 @@ export function estimateDiskUse(plan: AblationPlan, facts: DiskUseFacts): DiskUs
         const nVal = prep?.val.ids.length ?? 0;
         const c = (nTrain + nVal + nTest) * perEmbedding + 4096;
         cache += c;
-        const n = strategiesFor(plan, d).length * plan.training.seeds.length;
+        // cross-validation: one unit per fold run (the one cache holds every patch, about train + test)
+        const folds = facts.data?.filter((p) => p.name === d.name && p.fold !== undefined).length || 1;
+        const n = strategiesFor(plan, d).length * plan.training.seeds.length * folds;
         const records = nTest * 160 + 16 * 1024;
         // with validation the unit also keeps the other candidate's decoder
         const validating = plan.validation !== "none";

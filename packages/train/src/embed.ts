@@ -129,6 +129,19 @@ export async function ensureEmbeddings(
     signal?: AbortSignal,
     batch = 1,
 ): Promise<SplitEmbeddings> {
+    if (data.all) {
+        // Cross-validation: one cache of every patch of the dataset serves all folds.
+        const all = data.all;
+        const file = cacheFileName(cacheDir, `${data.name}-all-${all.fingerprint}`, embeddingKey(model));
+        const { cache, fromCache } = await buildCache(model, file, all.ids, (i) => all.image(i), data.height, data.width, onProgress, signal, batch);
+        return {
+            train: (i) => cache.getById(data.train.ids[i] as string),
+            val: (i) => cache.getById(data.val.ids[i] as string),
+            test: (i) => cache.getById(data.test.ids[i] as string),
+            file,
+            fromCache,
+        };
+    }
     // Validation ids sit between train and test; with no validation split the key is as it always was.
     const ids = [...data.train.ids, ...data.val.ids, ...data.test.ids];
     const file = cacheFileName(cacheDir, `${data.name}-${data.fingerprint}`, embeddingKey(model));
@@ -164,12 +177,14 @@ export async function ensureEmbeddings(
 export function embeddingShardFiles(model: SamModel, data: PreparedData, cacheDir: string, count: number): string[] {
     const key = embeddingKey(model);
     return Array.from({ length: count }, (_, k) =>
-        shardFileName(cacheDir, `${data.name}-${data.fingerprint}`, key, k, count),
+        shardFileName(cacheDir, data.all ? `${data.name}-all-${data.all.fingerprint}` : `${data.name}-${data.fingerprint}`, key, k, count),
     );
 }
 
 /** All images of a dataset in cache order (train, validation, test) and a reader by position. */
 function allImages(data: PreparedData): { ids: string[]; image: (i: number) => Promise<Uint8Array> } {
+    // cross-validation: every patch of the dataset, one cache for all folds
+    if (data.all) return { ids: data.all.ids, image: data.all.image };
     const nTrain = data.train.ids.length;
     const nVal = data.val.ids.length;
     return {
@@ -218,6 +233,17 @@ export function openShardedEmbeddings(model: SamModel, data: PreparedData, files
     const count = files.length;
     const ranges = files.map((_, k) => shardRange(ids.length, k, count));
     const c = ShardedEmbeddingCache.open(files, embeddingKey(model), ids, ranges);
+    if (data.all) {
+        const at = new Map(ids.map((id, i) => [id, i]));
+        const get = (id: string | undefined) => c.get(at.get(id as string) as number);
+        return {
+            train: (i) => get(data.train.ids[i]),
+            val: (i) => get(data.val.ids[i]),
+            test: (i) => get(data.test.ids[i]),
+            file: files[0] as string,
+            fromCache: true,
+        };
+    }
     const nTrain = data.train.ids.length;
     const nVal = data.val.ids.length;
     return {

@@ -19,11 +19,14 @@ export {
     type ValidationState,
 } from "./checkpointing.js";
 export {
+    DEFAULT_FOLD_COUNT,
+    foldsToRun,
     kindOfManifest,
     loadPreparedForReport,
     type PreparedData,
     type PreparedSplit,
     prepareDataset,
+    prepareFolds,
     preparedKind,
     splitValidationPatients,
 } from "./datasets.js";
@@ -63,6 +66,7 @@ export {
     PRESETS,
     type PresetName,
     paperStrategyIds,
+    parseFolds,
     parseSavePredictions,
     presetPlan,
     resolvePlan,
@@ -72,7 +76,7 @@ export {
     type TrainingPlan,
     type ValidationPlan,
 } from "./plan.js";
-export { runPerImageCsv, writeRunPerImage } from "./results.js";
+export { finishedRecords, runPerImageCsv, writeRunPerImage } from "./results.js";
 export {
     type AblationEvent,
     type ImageRecord,

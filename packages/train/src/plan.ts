@@ -26,6 +26,16 @@ export interface DatasetPlan {
     strategies?: string[];
     /** Fraction of patients in the training split (default 0.8). */
     trainFraction?: number;
+    /**
+     * Patient-level cross-validation: the folds to train and evaluate ("all" or fold numbers); each
+     * fold's patients are the test set and every other patient trains. Absent: the one split.
+     */
+    folds?: "all" | number[];
+    /**
+     * The number of folds K when the run prepares the data itself (phantom, brats, bcss sources;
+     * default 5); a prepared folder's manifest gives K (`prepare --folds K`).
+     */
+    foldCount?: number;
 }
 
 export interface TrainingPlan {
@@ -314,6 +324,26 @@ export function resolvePlan(input: unknown): AblationPlan {
     return plan;
 }
 
+/**
+ * Cross-validation folds to run: "all", a fold number, or a list of distinct fold numbers (numbers
+ * or their decimal text), each below `k` when it is known. Returns "all" or a sorted list.
+ */
+export function parseFolds(v: unknown, field = "--fold", k = Number.POSITIVE_INFINITY): "all" | number[] {
+    if (v === "all") return "all";
+    const list = Array.isArray(v) ? v : typeof v === "string" ? v.split(",").map((x) => x.trim()) : [v];
+    const range = Number.isFinite(k) ? ` in 0..${k - 1}` : "";
+    if (list.length === 0) fail(field, `expected "all" or fold numbers${range}, got an empty list`);
+    const out = list.map((x) => {
+        const n = typeof x === "string" && /^\d+$/.test(x) ? Number(x) : x;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= k) {
+            fail(field, `expected "all" or fold numbers${range}, got ${quote(v)}`);
+        }
+        return n;
+    });
+    if (new Set(out).size !== out.length) fail(field, `fold numbers repeat in ${quote(v)}`);
+    return out.sort((a, b) => a - b);
+}
+
 /** "all" or a non-negative integer (a number or its decimal text, as given on a command line). */
 export function parseSavePredictions(v: unknown, field = "--save-predictions"): number | "all" {
     if (v === "all") return "all";
@@ -380,7 +410,7 @@ export function scheduledLr(t: TrainingPlan, step: number): number {
 
 function resolveDataset(v: unknown, field: string): DatasetPlan {
     const d = obj(v, field, "an object {name, kind, source, ...}");
-    checkKeys(d, ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction"], field);
+    checkKeys(d, ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction", "folds", "foldCount"], field);
     const kind = d.kind;
     if (kind !== "radiology" && kind !== "pathology") fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quote(kind)}`);
     const s = obj(d.source, `${field}.source`, "{type, ...}");
@@ -417,6 +447,16 @@ function resolveDataset(v: unknown, field: string): DatasetPlan {
     if (d.maxTest !== undefined) out.maxTest = num(d.maxTest, `${field}.maxTest`, 0, 1e9, true);
     if (d.trainFraction !== undefined) out.trainFraction = num(d.trainFraction, `${field}.trainFraction`, 0.05, 0.95);
     if (d.strategies !== undefined) out.strategies = strategyList(d.strategies, `${field}.strategies`);
+    if (d.foldCount !== undefined) {
+        out.foldCount = num(d.foldCount, `${field}.foldCount`, 2, 100, true);
+        if (d.folds === undefined) fail(`${field}.foldCount`, "needs `folds` (the folds to run: 'all' or a list)");
+    }
+    if (d.folds !== undefined) {
+        out.folds = parseFolds(d.folds, `${field}.folds`, out.foldCount);
+        if (source.type === "prepared" && out.foldCount !== undefined) {
+            fail(`${field}.foldCount`, "a prepared folder's manifest gives the number of folds (prepare --folds K)");
+        }
+    }
     return out;
 }
 

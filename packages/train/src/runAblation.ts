@@ -2,7 +2,8 @@
  * Runs an ablation plan end to end into a run folder (layout, locks and atomic writes:
  * @sam-ablate/run-folder): prepares the datasets, caches the image embeddings once per (dataset,
  * model), evaluates each strategy's zero-shot baseline, fine-tunes a fresh copy of the pretrained mask
- * decoder for each unit (dataset x strategy x seed), evaluates it, and finishes the unit atomically
+ * decoder for each unit (dataset x strategy x seed, x fold with cross-validation; one embedding
+ * cache serves all folds), evaluates it, and finishes the unit atomically
  * (result.json last). The plan runs as work units (units.ts, runUnits.ts): a whole run holds the
  * folder's lock (one whole run at a time) and each unit's lock; a run of single units (`unit`,
  * `shard`, `stage`: array tasks sharing one folder) takes only the locks of its units. Temporary
@@ -38,8 +39,8 @@ export type AblationEvent =
     | { type: "stage"; message: string }
     | { type: "info"; message: string }
     | { type: "progress"; task: string; done: number; total: number; detail?: string }
-    | { type: "strategy-done"; dataset: string; strategy: string; seed: number; dice: number; iou: number; seconds: number; resumed: boolean; skipped: boolean }
-    | { type: "zero-shot-done"; dataset: string; strategy: string; dice: number; iou: number; seconds: number; skipped: boolean };
+    | { type: "strategy-done"; dataset: string; strategy: string; seed: number; fold?: number; dice: number; iou: number; seconds: number; resumed: boolean; skipped: boolean }
+    | { type: "zero-shot-done"; dataset: string; strategy: string; fold?: number; dice: number; iou: number; seconds: number; skipped: boolean };
 
 export interface RunOptions {
     runDir: string;
@@ -92,6 +93,8 @@ export interface StrategyRecord {
     strategy: string;
     label: string;
     seed: number;
+    /** The cross-validation fold whose patients were the test set (absent: the dataset's one split). */
+    fold?: number;
     perImage: ImageRecord[];
     excluded: number;
     meanDice: number;
@@ -121,6 +124,8 @@ export interface ZeroShotRecord {
     dataset: string;
     strategy: string;
     label: string;
+    /** The cross-validation fold (absent: the dataset's one split). */
+    fold?: number;
     perImage: ImageRecord[];
     excluded: number;
     meanDice: number;
@@ -133,16 +138,20 @@ export { RunFolderError };
 
 /**
  * Hash of the parts of a plan that change the fine-tuned results (for resume safety). Whether the
- * zero-shot baseline is evaluated changes no fine-tuned result, so a run can add it later.
+ * zero-shot baseline is evaluated changes no fine-tuned result, so a run can add it later; nor does
+ * which cross-validation folds a call runs (the folds of one run can be run one call at a time, or
+ * spread over processes): only that the dataset is cross-validated, and its K, are hashed. A dataset
+ * without folds hashes as before folds existed.
  */
 export function planFingerprint(plan: AblationPlan): string {
-    const { name: _n, report: _r, threads: _t, backend: _b, embedShards: _e, evaluation, validation, training, ...rest } = plan;
+    const { name: _n, report: _r, threads: _t, backend: _b, embedShards: _e, evaluation, validation, training, datasets, ...rest } = plan;
     const { zeroShot: _z, ...evalRest } = evaluation;
     // The paper's protocol (no validation, constant lr) hashes as it did before these options existed,
     // so its run folders resume.
     const { schedule, ...trainRest } = training;
     const hashed = {
         ...rest,
+        datasets: datasets.map((d) => (d.folds === undefined ? d : { ...d, folds: "cross-validation" })),
         training: (schedule as TrainingPlan["schedule"] | undefined)?.type === "constant" || !schedule ? trainRest : training,
         ...(validation === "none" || validation === undefined ? {} : { validation }),
         evaluation: evalRest,
@@ -151,13 +160,13 @@ export function planFingerprint(plan: AblationPlan): string {
 }
 
 /** Reads a finished zero-shot record, or undefined (an invalid record is an error naming the file). */
-export function readZeroShotRecord(runDir: string, dataset: string, strategy: string): ZeroShotRecord | undefined {
-    return new RunFolder(runDir).zeroShotUnit(dataset, strategy).readResult();
+export function readZeroShotRecord(runDir: string, dataset: string, strategy: string, fold?: number): ZeroShotRecord | undefined {
+    return new RunFolder(runDir).zeroShotUnit(dataset, strategy, fold).readResult();
 }
 
 /** Reads a finished strategy record, or undefined when the unit is not done (an invalid record is an error). */
-export function readStrategyRecord(runDir: string, dataset: string, strategy: string, seed: number): StrategyRecord | undefined {
-    return new RunFolder(runDir).unit({ dataset, strategy, seed }).readResult() as StrategyRecord | undefined;
+export function readStrategyRecord(runDir: string, dataset: string, strategy: string, seed: number, fold?: number): StrategyRecord | undefined {
+    return new RunFolder(runDir).unit({ dataset, strategy, seed, ...(fold === undefined ? {} : { fold }) }).readResult() as StrategyRecord | undefined;
 }
 
 const pct = (v: number | null): string => (v === null ? "" : String(v * 100));
@@ -302,15 +311,15 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                     if (!opts.keepCheckpoints) dropState(folder.unit(u));
                 },
                 train: async ({ d, data, emb, model: m, strat, seed }) => {
-                    const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed });
+                    const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
                     const rec = await runStrategy(plan, d, data, emb, m, strat, seed, fingerprint, unit, opts);
                     folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
                     return rec;
                 },
                 zeroShot: async ({ d, data, emb, model: m, strat }) => {
                     using pretrained = m.newDecoder();
-                    const rec = await runZeroShot(plan, d, data, emb, m, pretrained, strat, folder.zeroShotUnit(d.name, strat.id));
-                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, dice: rec.meanDice, iou: rec.meanIou, seconds: rec.evalSeconds, skipped: false });
+                    const rec = await runZeroShot(plan, d, data, emb, m, pretrained, strat, folder.zeroShotUnit(d.name, strat.id, data.fold));
+                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: rec.evalSeconds, skipped: false });
                 },
             },
         );
@@ -369,6 +378,7 @@ async function runZeroShot(
         dataset: d.name,
         strategy: strat.id,
         label: strat.label,
+        ...(data.fold === undefined ? {} : { fold: data.fold }),
         perImage: imageRecords(result.perImage),
         excluded: result.excluded,
         meanDice: result.meanDice,
@@ -441,7 +451,7 @@ async function runStrategy(
         };
     }
     const t0 = performance.now();
-    const label = `${d.name} ${strat.id} seed ${seed}`;
+    const label = `${d.name} ${strat.id}${data.fold === undefined ? "" : ` fold ${data.fold}`} seed ${seed}`;
     const total = plan.training.epochs * plan.training.stepsPerEpoch;
     const schedule = plan.training.schedule;
     const train = await trainDecoder(
@@ -457,7 +467,7 @@ async function runStrategy(
             imgSize: model.imgSize,
             stateDir: unit.stateDir,
             keepCheckpoints: Math.max(1, opts.keepCheckpoints ?? 0),
-            fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}`,
+            fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}${data.fold === undefined ? "" : `:fold${data.fold}`}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
                     const valText = Number.isFinite(lastValDice) ? `, val Dice ${(lastValDice * 100).toFixed(1)}` : "";
@@ -506,6 +516,7 @@ async function runStrategy(
         strategy: strat.id,
         label: strat.label,
         seed,
+        ...(data.fold === undefined ? {} : { fold: data.fold }),
         perImage: imageRecords(result.perImage),
         excluded: result.excluded,
         meanDice: result.meanDice,
@@ -548,6 +559,6 @@ async function runStrategy(
     unit.finish(rec, { "per-image.csv": perImageCsv(rec) }, { trainSeconds, evalSeconds, ...(rec.validation ? { valSeconds } : {}) });
     // a finished unit is never resumed: its training state goes, unless states were asked for
     if (!opts.keepCheckpoints) dropState(unit);
-    emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
+    emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
     return { ...rec, trainSeconds, evalSeconds, ...(rec.validation ? { validation: { ...rec.validation, seconds: valSeconds } } : {}) };
 }

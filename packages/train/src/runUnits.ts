@@ -20,6 +20,7 @@ import type { StrategyDefinition } from "@sam-ablate/samplers";
 import { type PreparedData, prepareDataset } from "./datasets.js";
 import { embedShard, openShardedEmbeddings, type SplitEmbeddings } from "./embed.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
+import { finishedRecords } from "./results.js";
 import type { RunOptions, StrategyRecord } from "./runAblation.js";
 import { type LockState, readLock, UnitLock } from "./unitLock.js";
 import { assignShard, planUnits, STAGES, type Stage, type Unit, UnitError } from "./units.js";
@@ -83,12 +84,18 @@ export function unitDone(plan: AblationPlan, runDir: string, u: Unit): boolean {
         }
         case "train":
             return new RunFolder(runDir)
-                .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number })
+                .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number, ...(u.fold === undefined ? {} : { fold: u.fold }) })
                 .isDone();
         case "zeroshot":
-            return new RunFolder(runDir).zeroShotUnit(u.dataset as string, u.strategy as string).isDone();
+            return new RunFolder(runDir).zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).isDone();
         case "report":
-            return !!readMarker(runDir, u.id) && existsSync(path.join(new RunFolder(runDir).reportDir, "report.html"));
+            // cross-validation: folds run by later calls make the report out of date
+            return (
+                !!readMarker(runDir, u.id) &&
+                existsSync(path.join(new RunFolder(runDir).reportDir, "report.html")) &&
+                (!plan.datasets.some((d) => d.folds !== undefined) ||
+                    readMarker(runDir, u.id)?.records === collectRecords(plan, runDir).length)
+            );
     }
 }
 
@@ -145,11 +152,16 @@ export async function runUnits(
 
     const getModel = async () => work.model;
     const datasetPlan = (name: string) => plan.datasets.find((d) => d.name === name) as DatasetPlan;
-    const getData = async (name: string) => {
-        let p = prepared.get(name);
+    // With cross-validation one entry per (dataset, fold); no fold given means fold 0's data for
+    // preparing and embedding (its `all` holds every patch of the dataset).
+    const getData = async (name: string, fold?: number) => {
+        const d = datasetPlan(name);
+        const f = d.folds === undefined ? undefined : (fold ?? 0);
+        const key = f === undefined ? name : `${name}#fold${f}`;
+        let p = prepared.get(key);
         if (!p) {
-            p = await prepareDataset(datasetPlan(name), plan, runDir);
-            prepared.set(name, p);
+            p = await prepareDataset(d, plan, runDir, f);
+            prepared.set(key, p);
         }
         return p;
     };
@@ -189,13 +201,14 @@ export async function runUnits(
             case "train":
             case "zeroshot": {
                 const m = await getModel();
-                const data = await getData(u.dataset as string);
-                let emb = embeddings.get(u.dataset as string);
+                const data = await getData(u.dataset as string, u.fold);
+                const embKey = `${u.dataset}#${u.fold ?? ""}`;
+                let emb = embeddings.get(embKey);
                 if (!emb) {
                     // The shards its embed units wrote (their markers name the files).
                     const files = u.deps.map((id) => readMarker(runDir, id)?.file as string);
                     emb = openShardedEmbeddings(m, data, files);
-                    embeddings.set(u.dataset as string, emb);
+                    embeddings.set(embKey, emb);
                 }
                 const d = datasetPlan(u.dataset as string);
                 const strat = strategiesFor(plan, d).find((s) => s.id === u.strategy);
@@ -207,7 +220,13 @@ export async function runUnits(
             case "report": {
                 const records = collectRecords(plan, runDir);
                 const data: PreparedData[] = [];
-                for (const d of plan.datasets) data.push(await getData(d.name));
+                for (const d of plan.datasets) {
+                    if (d.folds === undefined) data.push(await getData(d.name));
+                    else {
+                        const folds = new Set(records.filter((r) => r.dataset === d.name).map((r) => r.fold));
+                        for (const f of [...folds].sort()) data.push(await getData(d.name, f));
+                    }
+                }
                 emit({ type: "stage", message: "rendering the report" });
                 await opts.report?.(records, data);
                 writeJsonAtomicSync(unitFile(runDir, u.id, ".done.json"), { records: records.length });
@@ -233,6 +252,7 @@ export async function runUnits(
                     dataset: u.dataset as string,
                     strategy: u.strategy as string,
                     seed: u.seed as number,
+                    ...(u.fold === undefined ? {} : { fold: u.fold }),
                 });
             if (u.kind === "train" || u.kind === "zeroshot") emitSkipped(u);
             return "done";
@@ -272,8 +292,9 @@ export async function runUnits(
                               dataset: u.dataset as string,
                               strategy: u.strategy as string,
                               seed: u.seed as number,
+                              ...(u.fold === undefined ? {} : { fold: u.fold }),
                           }).dir
-                        : folder.zeroShotUnit(u.dataset as string, u.strategy as string).dir;
+                        : folder.zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).dir;
                 const removed = removeStaleTemps(dir);
                 if (removed.length)
                     folder.log(`unit ${u.id}: removed ${removed.length} temporary file(s) left by an interrupted run`);
@@ -299,7 +320,7 @@ export async function runUnits(
 
     const emitSkipped = (u: Unit) => {
         if (u.kind === "zeroshot") {
-            const z = folder.zeroShotUnit(u.dataset as string, u.strategy as string).readResult();
+            const z = folder.zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).readResult();
             if (z)
                 emit({
                     type: "zero-shot-done",
@@ -313,7 +334,7 @@ export async function runUnits(
             return;
         }
         const r = folder
-            .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number })
+            .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number, ...(u.fold === undefined ? {} : { fold: u.fold }) })
             .readResult();
         if (r)
             emit({
@@ -379,7 +400,7 @@ export async function runUnits(
         if (failures.length) break;
     }
     if (failures.length) throw failures[0];
-    const data = plan.datasets.flatMap((d) => (prepared.has(d.name) ? [prepared.get(d.name) as PreparedData] : []));
+    const data = [...prepared.values()];
     return { records: collectRecords(plan, runDir), data };
 }
 
@@ -388,7 +409,7 @@ export interface UnitWork {
     /** The model every embed, train and zero-shot unit uses (loaded once by the caller). */
     model: SamModel;
     /** Called for a train unit found finished (e.g. to drop a state left by a kill after result.json). */
-    trainDone?(id: { dataset: string; strategy: string; seed: number }): void;
+    trainDone?(id: { dataset: string; strategy: string; seed: number; fold?: number }): void;
     train(args: {
         d: DatasetPlan;
         data: PreparedData;
@@ -435,14 +456,5 @@ function recordFailure(runDir: string, id: string, e: Error & { code?: string })
 
 /** Every finished strategy record of a plan, in plan order. */
 export function collectRecords(plan: AblationPlan, runDir: string): StrategyRecord[] {
-    const out: StrategyRecord[] = [];
-    for (const d of plan.datasets) {
-        for (const s of strategiesFor(plan, d)) {
-            for (const seed of plan.training.seeds) {
-                const r = new RunFolder(runDir).unit({ dataset: d.name, strategy: s.id, seed }).readResult();
-                if (r) out.push(r as StrategyRecord);
-            }
-        }
-    }
-    return out;
+    return finishedRecords(plan, runDir);
 }

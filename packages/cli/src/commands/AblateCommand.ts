@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { RunFolder } from "@sam-ablate/run-folder";
 import type { CommandModule } from "yargs";
-import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
+import { type AblationPlan, PRESETS, type PresetName, parseFolds, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
@@ -23,6 +23,7 @@ export interface AblateArgs extends ValidationArgs {
     effort?: string;
     "save-predictions"?: string;
     "zero-shot"?: boolean;
+    fold?: string;
     "keep-checkpoints": number;
     wait: boolean;
     json: boolean;
@@ -102,6 +103,14 @@ export function applyOverrides(plan: AblationPlan, argv: Partial<Omit<AblateArgs
     if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
     if (argv["save-predictions"] !== undefined) out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
     if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
+    if (argv.fold !== undefined) {
+        // which folds this call runs (the run folder stays the same: the selection is not hashed)
+        const cv = out.datasets.filter((d) => d.folds !== undefined);
+        if (cv.length === 0)
+            throw new CliError("--fold: no dataset of the plan is cross-validated (give it `folds`)", "ERR_SA_USAGE");
+        const folds = parseFolds(argv.fold, "--fold");
+        for (const d of cv) d.folds = folds;
+    }
     // A resolved plan's empty plan-level list means "each dataset's own list"; a user plan may not say that.
     const strategies = out.strategies.length ? out.strategies : undefined;
     const v = validationOverrides(argv, out.validation);
@@ -131,6 +140,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
             .option("save-predictions", { type: "string", describe: "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)" })
+            .option("fold", { type: "string", describe: "cross-validation: run fold k (or k,l,...) or 'all' of the datasets with `folds`; rerun with another fold into the same --out" })
             .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
             .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
             .options(RUN_OPTIONS)

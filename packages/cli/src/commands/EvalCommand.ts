@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { loadDataset } from "@sam-ablate/data";
 import { loadModel } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
@@ -15,7 +16,8 @@ import {
     loadDecoderWeights,
     type PreparedData,
     prepareDataset,
-    preparedKind,
+    kindOfManifest,
+    parseFolds,
     presetPlan,
     promptCounts,
 } from "@sam-ablate/train";
@@ -46,6 +48,7 @@ export interface EvalArgs {
     precision?: "fp32" | "bf16" | "tf32";
     seed: number;
     "max-test"?: number;
+    fold?: number;
     "cache-dir"?: string;
     out?: string;
     json: boolean;
@@ -190,6 +193,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 default: 1234,
                 describe: "evaluation prompt seed (a run's evaluation.seed)",
             })
+            .option("fold", {
+                type: "number",
+                describe: "cross-validation: evaluate on fold k's test patients (a dataset prepared with --folds K)",
+            })
             .option("max-test", {
                 type: "number",
                 describe: "evaluate an evenly spaced subset of this many test patches (a plan's maxTest)",
@@ -228,7 +235,16 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 throw withDecoderHint(e);
             }
         }
-        const kind = await preparedKind(argv.data);
+        const manifest = (await loadDataset(argv.data)).manifest;
+        const kind = kindOfManifest(manifest.kind);
+        if (argv.fold !== undefined) {
+            if (!manifest.folds)
+                throw new CliError(
+                    `${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`,
+                    "ERR_SA_USAGE",
+                );
+            parseFolds(argv.fold, "--fold", manifest.folds.k);
+        }
         if (argv.kind && argv.kind !== kind) {
             throw new CliError(
                 `${argv.data}: --kind ${argv.kind}, but its manifest describes a ${kind} dataset`,
@@ -249,10 +265,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 name: where.name,
                 kind,
                 source: { type: "prepared", dir: argv.data },
+                ...(argv.fold !== undefined ? { folds: [argv.fold] } : {}),
                 ...(argv["max-test"] ? { maxTest: argv["max-test"] } : {}),
             },
             { ...presetPlan("quick"), validation: "none" },
             cacheDir,
+            argv.fold,
         );
         const emb = await ensureTestEmbeddings(model, data, cacheDir, (d, t) =>
             rep.progress(`embed ${data.test.ids.length} test patches`, d, t),
@@ -282,6 +300,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
             ok: true,
             dataset: data.name,
             kind,
+            ...(argv.fold === undefined ? {} : { fold: argv.fold }),
             decoder: argv.decoder ? path.resolve(argv.decoder) : "pretrained",
             units: "fractions in [0, 1]",
             embeddings: { file: emb.file, reused: emb.fromCache },

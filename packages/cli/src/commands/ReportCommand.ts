@@ -1,7 +1,7 @@
 import path from "node:path";
 import { summaryText } from "@sam-ablate/report";
-import { RunFolder, type UnitRecord } from "@sam-ablate/run-folder";
-import { loadPreparedForReport, revalidatePlan, strategiesFor } from "@sam-ablate/train";
+import { RunFolder } from "@sam-ablate/run-folder";
+import { finishedRecords, loadPreparedForReport, revalidatePlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { writeRunReport } from "../report-input.js";
@@ -28,17 +28,10 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         const effort = loadEffort(argv.effort);
         // the stored plan goes through the same validation as a plan file
         const { plan } = folder.readConfig(revalidatePlan);
-        const records: UnitRecord[] = [];
-        for (const d of plan.datasets) {
-            for (const s of strategiesFor(plan, d)) {
-                for (const seed of plan.training.seeds) {
-                    const r = folder.unit({ dataset: d.name, strategy: s.id, seed }).readResult();
-                    if (r) records.push(r);
-                }
-            }
-        }
+        // every finished unit, with cross-validation those of every fold on disk
+        const records = finishedRecords(plan, folder.dir);
         if (records.length === 0) throw new CliError(`${folder.dir}: no finished strategy yet`, "ERR_SA_RUN_FOLDER");
-        const data = await loadPreparedForReport(plan, folder.dir);
+        const data = await loadPreparedForReport(plan, folder.dir, records);
         const results = await writeRunReport(folder, plan, records, data, effort);
         const html = path.join(folder.reportDir, "report.html");
         if (argv.json)

