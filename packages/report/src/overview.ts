@@ -48,7 +48,8 @@ export function foldSpread(s: StrategyResult | undefined): { mean: number; std: 
  */
 export function seedSpread(s: StrategyResult | undefined): { mean: number; std: number; n: number } | undefined {
     const bySeed = new Map<number, number[]>();
-    for (const f of s?.folds ?? []) for (const p of f.perSeed) bySeed.set(p.seed, [...(bySeed.get(p.seed) ?? []), p.dice]);
+    for (const f of s?.folds ?? [])
+        for (const p of f.perSeed) bySeed.set(p.seed, [...(bySeed.get(p.seed) ?? []), p.dice]);
     return spread([...bySeed.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length));
 }
 

@@ -9,7 +9,15 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readLabelImage } from "@sam-ablate/image-io";
 import type { PerImageRecord, UnitRecord } from "@sam-ablate/run-folder";
-import type { DatasetResults, FoldResult, PerImageResult, RunResults, Sample, SelectionResult, StrategyResult } from "./types.js";
+import type {
+    DatasetResults,
+    FoldResult,
+    PerImageResult,
+    RunResults,
+    Sample,
+    SelectionResult,
+    StrategyResult,
+} from "./types.js";
 
 /** A test patch as the overlay figures need it. */
 export interface TestPatch {

@@ -52,7 +52,8 @@ export function validateRunResults(results: RunResults): void {
                     fail(`${where}: dice and iou must both be null (excluded) or both set`);
             }
             for (const f of s.folds ?? []) {
-                if (!Number.isInteger(f.fold) || f.fold < 0) fail(`${sn}: fold ${JSON.stringify(f.fold)} is not a fold number`);
+                if (!Number.isInteger(f.fold) || f.fold < 0)
+                    fail(`${sn}: fold ${JSON.stringify(f.fold)} is not a fold number`);
                 if (!Number.isInteger(f.n) || f.n < 0) fail(`${sn}, fold ${f.fold}: n must be a non-negative integer`);
                 if (f.n > 0) {
                     checkMetric(f.dice, `${sn}, fold ${f.fold} dice`);

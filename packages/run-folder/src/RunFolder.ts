@@ -246,10 +246,7 @@ export class TrainUnit extends UnitFolder {
                 rec.seed !== this.id.seed ||
                 rec.fold !== this.id.fold)
         ) {
-            throw new RunFolderError(
-                "ERR_SA_RUN_FOLDER",
-                `${this.resultFile}: holds ${unitKey(rec)}, not ${this.key}`,
-            );
+            throw new RunFolderError("ERR_SA_RUN_FOLDER", `${this.resultFile}: holds ${unitKey(rec)}, not ${this.key}`);
         }
         return rec;
     }
@@ -395,7 +392,12 @@ export class RunFolder {
 
     /** The folder of a strategy's zero-shot baseline, of one fold with cross-validation (nothing is created). */
     zeroShotUnit(dataset: string, strategy: string, fold?: number): ZeroShotUnit {
-        return new ZeroShotUnit(path.join(this.strategyDir(dataset, strategy, fold), "zeroshot"), dataset, strategy, fold);
+        return new ZeroShotUnit(
+            path.join(this.strategyDir(dataset, strategy, fold), "zeroshot"),
+            dataset,
+            strategy,
+            fold,
+        );
     }
 
     /** `results/<dataset>/<strategy>`, or `.../fold<f>` with a cross-validation fold. */
@@ -425,7 +427,8 @@ export class RunFolder {
                 const sdir = path.join(this.resultsDir, dataset, strategy);
                 for (const leaf of ls(sdir)) {
                     const seed = /^seed(\d+)$/.exec(leaf);
-                    if (seed) out.push(new TrainUnit(path.join(sdir, leaf), { dataset, strategy, seed: Number(seed[1]) }));
+                    if (seed)
+                        out.push(new TrainUnit(path.join(sdir, leaf), { dataset, strategy, seed: Number(seed[1]) }));
                     const fold = /^fold(\d+)$/.exec(leaf);
                     if (!fold) continue;
                     for (const inner of ls(path.join(sdir, leaf))) {

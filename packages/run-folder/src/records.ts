@@ -102,7 +102,8 @@ function checkPerImage(o: Record<string, unknown>, file: string): void {
 }
 
 function checkFold(o: Record<string, unknown>, file: string): void {
-    if (o.fold !== undefined && !(isInt(o.fold) && (o.fold as number) >= 0)) fail(file, "'fold' is not an integer >= 0", o.fold);
+    if (o.fold !== undefined && !(isInt(o.fold) && (o.fold as number) >= 0))
+        fail(file, "'fold' is not an integer >= 0", o.fold);
 }
 
 function asObject(v: unknown, file: string): Record<string, unknown> {

@@ -133,7 +133,17 @@ export async function ensureEmbeddings(
         // Cross-validation: one cache of every patch of the dataset serves all folds.
         const all = data.all;
         const file = cacheFileName(cacheDir, `${data.name}-all-${all.fingerprint}`, embeddingKey(model));
-        const { cache, fromCache } = await buildCache(model, file, all.ids, (i) => all.image(i), data.height, data.width, onProgress, signal, batch);
+        const { cache, fromCache } = await buildCache(
+            model,
+            file,
+            all.ids,
+            (i) => all.image(i),
+            data.height,
+            data.width,
+            onProgress,
+            signal,
+            batch,
+        );
         return {
             train: (i) => cache.getById(data.train.ids[i] as string),
             val: (i) => cache.getById(data.val.ids[i] as string),

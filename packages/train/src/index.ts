@@ -26,8 +26,8 @@ export {
     type PreparedData,
     type PreparedSplit,
     prepareDataset,
-    prepareFolds,
     preparedKind,
+    prepareFolds,
     splitValidationPatients,
 } from "./datasets.js";
 export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./diskUse.js";

@@ -5,7 +5,14 @@
 import path from "node:path";
 import { RunFolder, writeFileAtomicSync } from "@sam-ablate/run-folder";
 import { type AblationPlan as Plan, strategiesFor } from "./plan.js";
-import { csvCell, PER_IMAGE_COLUMNS, perImageCells, readStrategyRecord, readZeroShotRecord, type StrategyRecord } from "./runAblation.js";
+import {
+    csvCell,
+    PER_IMAGE_COLUMNS,
+    perImageCells,
+    readStrategyRecord,
+    readZeroShotRecord,
+    type StrategyRecord,
+} from "./runAblation.js";
 
 /**
  * The run's per-image results in long format, one line per (dataset, strategy, decoder, seed, test
@@ -17,13 +24,30 @@ import { csvCell, PER_IMAGE_COLUMNS, perImageCells, readStrategyRecord, readZero
 export function runPerImageCsv(plan: Plan, records: readonly StrategyRecord[], runDir: string): string {
     const cv = plan.datasets.some((d) => d.folds !== undefined);
     const lines = [["dataset", ...(cv ? ["fold"] : []), "strategy", "decoder", "seed", ...PER_IMAGE_COLUMNS].join(",")];
-    const row = (dataset: string, fold: number | undefined, strategy: string, decoder: string, seed: string, cells: string[]) =>
-        lines.push([dataset, ...(cv ? [fold === undefined ? "" : String(fold)] : []), strategy, decoder, seed, ...cells].map(csvCell).join(","));
+    const row = (
+        dataset: string,
+        fold: number | undefined,
+        strategy: string,
+        decoder: string,
+        seed: string,
+        cells: string[],
+    ) =>
+        lines.push(
+            [dataset, ...(cv ? [fold === undefined ? "" : String(fold)] : []), strategy, decoder, seed, ...cells]
+                .map(csvCell)
+                .join(","),
+        );
     for (const d of plan.datasets) {
         const folds: (number | undefined)[] =
             d.folds === undefined
                 ? [undefined]
-                : [...new Set(records.filter((r) => r.dataset === d.name && r.fold !== undefined).map((r) => r.fold as number))].sort((a, b) => a - b);
+                : [
+                      ...new Set(
+                          records
+                              .filter((r) => r.dataset === d.name && r.fold !== undefined)
+                              .map((r) => r.fold as number),
+                      ),
+                  ].sort((a, b) => a - b);
         for (const fold of folds) {
             for (const s of strategiesFor(plan, d)) {
                 const zs = readZeroShotRecord(runDir, d.name, s.id, fold);
@@ -50,7 +74,13 @@ export function finishedRecords(plan: Plan, runDir: string): StrategyRecord[] {
         const folds: (number | undefined)[] =
             d.folds === undefined
                 ? [undefined]
-                : [...new Set(onDisk.filter((u) => u.id.dataset === d.name && u.id.fold !== undefined).map((u) => u.id.fold as number))].sort((a, b) => a - b);
+                : [
+                      ...new Set(
+                          onDisk
+                              .filter((u) => u.id.dataset === d.name && u.id.fold !== undefined)
+                              .map((u) => u.id.fold as number),
+                      ),
+                  ].sort((a, b) => a - b);
         for (const fold of folds) {
             for (const s of strategiesFor(plan, d)) {
                 for (const seed of plan.training.seeds) {

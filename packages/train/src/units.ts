@@ -7,6 +7,7 @@
  *   embed/<dataset>/<k>-of-<n>                 embedding shard k: a contiguous range of the images
  *   train/<dataset>/<strategy>/seed<s>         fine-tune + evaluate one decoder (deps: the dataset's shards)
  *   zeroshot/<dataset>/<strategy>              the pretrained decoder with the strategy's prompts (train stage)
+ *   .../fold<f>                                a cross-validated dataset: one train and zeroshot unit per fold
  *   report                                     tables, figures, report.html (deps: every train unit)
  *
  * Ids depend on the plan only (never on what is on disk), so `slurm` can name them before anything
@@ -14,8 +15,9 @@
  * Costs come from a small model: image counts (the plan's phantom sizes, `maxTrain`/`maxTest`, a
  * count of the source folder, or the paper's dataset sizes) times per-image and per-step seconds.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { DEFAULT_FOLD_COUNT, foldsToRun } from "./datasets.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
 
 export const STAGES = ["prepare", "embed", "train", "report"] as const;
@@ -40,6 +42,8 @@ export interface Unit {
     dataset?: string;
     strategy?: string;
     seed?: number;
+    /** The cross-validation fold (train and zeroshot units of a cross-validated dataset). */
+    fold?: number;
     /** Embedding shard index and count. */
     shard?: { index: number; count: number };
     deps: string[];
@@ -160,9 +164,29 @@ function makeUnit(
     return { id, stage: kind === "zeroshot" ? "train" : kind, kind, key, ...fields };
 }
 
-/** Train unit id of a (dataset, strategy, seed). */
-export function trainUnitId(dataset: string, strategy: string, seed: number): string {
-    return `train/${dataset}/${strategy}/seed${seed}`;
+/**
+ * The folds of a dataset the units cover: [undefined] without cross-validation; the plan's list; or,
+ * for "all", K from `foldCount`, else a prepared folder's manifest, else the default.
+ */
+function unitFolds(d: DatasetPlan): (number | undefined)[] {
+    if (d.folds === undefined) return [undefined];
+    let k = d.foldCount;
+    if (k === undefined && d.source.type === "prepared") {
+        try {
+            const m = JSON.parse(readFileSync(path.join(d.source.dir, "manifest.json"), "utf8")) as {
+                folds?: { k?: unknown };
+            };
+            if (typeof m.folds?.k === "number") k = m.folds.k;
+        } catch {
+            // not prepared yet: the default
+        }
+    }
+    return foldsToRun(d, k ?? DEFAULT_FOLD_COUNT);
+}
+
+/** Train unit id of a (dataset, strategy, seed[, fold]). */
+export function trainUnitId(dataset: string, strategy: string, seed: number, fold?: number): string {
+    return `train/${dataset}/${strategy}/seed${seed}${fold === undefined ? "" : `/fold${fold}`}`;
 }
 
 /** Every unit of a plan, in execution order (stage, dataset, strategy, seed). */
@@ -213,43 +237,38 @@ export function planUnits(plan: AblationPlan): Unit[] {
         const { test } = estimateImages(d);
         const cost = add(scale(TRAIN_STEP_S, t.epochs * t.stepsPerEpoch * t.batch), scale(EVAL_S, test));
         for (const s of strategiesFor(plan, d)) {
-            if (plan.evaluation.zeroShot) {
-                units.push(
-                    makeUnit(
-                        "zeroshot",
-                        [
-                            ["dataset", d.name],
-                            ["strategy", s.id],
-                        ],
-                        {
+            for (const fold of unitFolds(d)) {
+                const foldPart: [string, string][] = fold === undefined ? [] : [["fold", `fold${fold}`]];
+                const foldField = fold === undefined ? {} : { fold };
+                if (plan.evaluation.zeroShot) {
+                    units.push(
+                        makeUnit("zeroshot", [["dataset", d.name], ["strategy", s.id], ...foldPart], {
                             dataset: d.name,
                             strategy: s.id,
+                            ...foldField,
                             deps: embedIds.get(d.name) ?? [],
                             images: test,
                             cost: scale(EVAL_S, test),
+                        }),
+                    );
+                }
+                for (const seed of t.seeds) {
+                    const u = makeUnit(
+                        "train",
+                        [["dataset", d.name], ["strategy", s.id], ["seed", `seed${seed}`], ...foldPart],
+                        {
+                            dataset: d.name,
+                            strategy: s.id,
+                            seed,
+                            ...foldField,
+                            deps: embedIds.get(d.name) ?? [],
+                            images: test,
+                            cost,
                         },
-                    ),
-                );
-            }
-            for (const seed of t.seeds) {
-                const u = makeUnit(
-                    "train",
-                    [
-                        ["dataset", d.name],
-                        ["strategy", s.id],
-                        ["seed", `seed${seed}`],
-                    ],
-                    {
-                        dataset: d.name,
-                        strategy: s.id,
-                        seed,
-                        deps: embedIds.get(d.name) ?? [],
-                        images: test,
-                        cost,
-                    },
-                );
-                trainIds.push(u.id);
-                units.push(u);
+                    );
+                    trainIds.push(u.id);
+                    units.push(u);
+                }
             }
         }
     }
