@@ -122,7 +122,8 @@ test("eval --fold 1 scores that fold's test patients with the run's prompts", as
     );
     const bad = await runCliProcess(["eval", "--data", data, "--strategy", "box", "--fold", "3", "--json"]);
     assert.is.not(bad.code, 0);
-    assert.match(bad.stdout + bad.stderr, /--fold: expected "all" or fold numbers in 0\.\.2/);
+    assert.match(bad.stdout + bad.stderr, /ERR_SA_USAGE/);
+    assert.match(bad.stdout + bad.stderr, /--fold: expected \\"all\\" or fold numbers in 0\.\.2/);
 });
 
 test("--fold on a run whose plan has no folds, or a dataset without folds, is a usage error", async () => {

@@ -2,9 +2,10 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { RunFolder } from "@sam-ablate/run-folder";
 import type { CommandModule } from "yargs";
-import { type AblationPlan, PRESETS, type PresetName, parseFolds, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
+import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.js";
+import { usageFolds } from "../folds.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
@@ -108,7 +109,7 @@ export function applyOverrides(plan: AblationPlan, argv: Partial<Omit<AblateArgs
         const cv = out.datasets.filter((d) => d.folds !== undefined);
         if (cv.length === 0)
             throw new CliError("--fold: no dataset of the plan is cross-validated (give it `folds`)", "ERR_SA_USAGE");
-        const folds = parseFolds(argv.fold, "--fold");
+        const folds = usageFolds(argv.fold);
         for (const d of cv) d.folds = folds;
     }
     // A resolved plan's empty plan-level list means "each dataset's own list"; a user plan may not say that.

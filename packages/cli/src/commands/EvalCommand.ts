@@ -17,12 +17,12 @@ import {
     type PreparedData,
     prepareDataset,
     kindOfManifest,
-    parseFolds,
     presetPlan,
     promptCounts,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
+import { usageFolds } from "../folds.js";
 import { createReporter } from "../progress.js";
 import { VERSION } from "../version.js";
 
@@ -243,7 +243,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                     `${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`,
                     "ERR_SA_USAGE",
                 );
-            parseFolds(argv.fold, "--fold", manifest.folds.k);
+            usageFolds(argv.fold, manifest.folds.k);
         }
         if (argv.kind && argv.kind !== kind) {
             throw new CliError(

@@ -1,8 +1,9 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { loadDataset } from "@sam-ablate/data";
-import { parseFolds, resolvePlan } from "@sam-ablate/train";
+import { resolvePlan } from "@sam-ablate/train";
 import { CliError } from "../errors.js";
+import { usageFolds } from "../folds.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
 
@@ -64,7 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             const k = (await loadDataset(argv.data)).manifest.folds?.k;
             if (k === undefined)
                 throw new CliError(`${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`, "ERR_SA_USAGE");
-            folds = parseFolds(argv.fold, "--fold", k);
+            folds = usageFolds(argv.fold, k);
         }
         // Without a plan, train validates on 15% of the training patients unless told otherwise.
         const v = validationOverrides({ ...argv, "val-fraction": argv["val-fraction"] ?? 0.15 }, undefined);
