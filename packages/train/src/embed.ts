@@ -187,7 +187,13 @@ export async function ensureEmbeddings(
 export function embeddingShardFiles(model: SamModel, data: PreparedData, cacheDir: string, count: number): string[] {
     const key = embeddingKey(model);
     return Array.from({ length: count }, (_, k) =>
-        shardFileName(cacheDir, data.all ? `${data.name}-all-${data.all.fingerprint}` : `${data.name}-${data.fingerprint}`, key, k, count),
+        shardFileName(
+            cacheDir,
+            data.all ? `${data.name}-all-${data.all.fingerprint}` : `${data.name}-${data.fingerprint}`,
+            key,
+            k,
+            count,
+        ),
     );
 }
 

@@ -84,7 +84,12 @@ export function unitDone(plan: AblationPlan, runDir: string, u: Unit): boolean {
         }
         case "train":
             return new RunFolder(runDir)
-                .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number, ...(u.fold === undefined ? {} : { fold: u.fold }) })
+                .unit({
+                    dataset: u.dataset as string,
+                    strategy: u.strategy as string,
+                    seed: u.seed as number,
+                    ...(u.fold === undefined ? {} : { fold: u.fold }),
+                })
                 .isDone();
         case "zeroshot":
             return new RunFolder(runDir).zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).isDone();
@@ -334,7 +339,12 @@ export async function runUnits(
             return;
         }
         const r = folder
-            .unit({ dataset: u.dataset as string, strategy: u.strategy as string, seed: u.seed as number, ...(u.fold === undefined ? {} : { fold: u.fold }) })
+            .unit({
+                dataset: u.dataset as string,
+                strategy: u.strategy as string,
+                seed: u.seed as number,
+                ...(u.fold === undefined ? {} : { fold: u.fold }),
+            })
             .readResult();
         if (r)
             emit({
