@@ -64,8 +64,9 @@ test("validation: none reproduces the paper's protocol bit for bit", async () =>
     assert.not.ok(readdirSync(path.join(dir, "state")).some((f) => f.startsWith("best-step")));
 
     // the protocol from the parts: seeded order, prompts re-drawn per step, constant lr, last weights
-    const strat = strategiesFor(plan, plan.datasets[0] as never)[0];
-    assert.ok(strat);
+    const arm = strategiesFor(plan, plan.datasets[0] as never)[0];
+    assert.ok(arm?.kind === "prompt");
+    const strat = arm.strategy;
     const t = plan.training;
     // the run's embedding cache (its shards; same key as without validation support)
     const shards = embeddingShardFiles(

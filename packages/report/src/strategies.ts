@@ -1,11 +1,14 @@
-import { type PromptPlan, parseStrategy } from "@sam-ablate/samplers";
+import { type Arm, type PromptPlan, parseArm } from "@sam-ablate/samplers";
 
 /**
  * Strategy ids: what each id means, its display name and the order in which strategies appear
  * in tables and figures (the paper's order: points, points + box, box, jitter, special strategies).
  */
 
-/** The families of prompt strategies in the paper (Table 1, IDs 1-7). */
+/**
+ * The families of prompt strategies in the paper (Table 1, IDs 1-7), and the architecture
+ * modifications (IDs 9-11): prompt-free heads and LoRA in the image encoder.
+ */
 export type StrategyFamily =
     | "points"
     | "box"
@@ -14,7 +17,9 @@ export type StrategyFamily =
     | "box_centre"
     | "centroid"
     | "four_sections"
-    | "other";
+    | "other"
+    | "head"
+    | "lora";
 
 /** A strategy id decoded into its parts. */
 export interface StrategyInfo {
@@ -28,6 +33,8 @@ export interface StrategyInfo {
     withBox: boolean;
     /** Box jitter in percent of the side length (jitter family). */
     jitterPercent?: number;
+    /** The parsed arm (absent for ids no parser knows: family "other"). */
+    arm?: Arm;
 }
 
 const FAMILY_RANK: Record<StrategyFamily, number> = {
@@ -39,20 +46,28 @@ const FAMILY_RANK: Record<StrategyFamily, number> = {
     centroid: 5,
     four_sections: 6,
     other: 7,
+    head: 8,
+    lora: 9,
 };
 
 /**
  * Decodes a strategy id (points3, points10_box, box, box_jitter5, pos50_neg50[_box], box_centre, centroid,
- * four_sections, and the generic forms the samplers understand) through the samplers' parser, so the
- * report and the runner agree on what an id means. Ids the samplers reject are "other".
+ * four_sections, the generic forms the samplers understand, heads and LoRA arms) through the samplers'
+ * arm parser, so the report and the runner agree on what an id means. Ids it rejects are "other".
  */
 export function parseStrategyId(id: string): StrategyInfo {
-    let plan: PromptPlan;
+    let arm: Arm;
     try {
-        plan = parseStrategy(id).plan;
+        arm = parseArm(id);
     } catch {
         return { id, family: "other", withBox: false };
     }
+    if (arm.kind === "head") return { id, family: "head", withBox: false, arm };
+    if (arm.kind === "lora") return { id, family: "lora", withBox: arm.prompt.plan.box.kind !== "none", arm };
+    return { ...promptInfo(id, arm.strategy.plan), arm };
+}
+
+function promptInfo(id: string, plan: PromptPlan): StrategyInfo {
     const withBox = plan.box.kind !== "none";
     const pos = plan.positive;
     if (plan.negative && plan.negative.count > 0) {
@@ -96,6 +111,10 @@ export function strategyDisplayName(id: string): string {
             return "GT centroid";
         case "four_sections":
             return "4 sections";
+        case "head":
+            return s.arm?.kind === "head" ? (s.arm.head === "cnn" ? `CNN head (${s.arm.depth})` : s.arm.head === "linear" ? "linear head" : "AutoSAM") : id;
+        case "lora":
+            return s.arm?.kind === "lora" ? `LoRA r${s.arm.rank} + ${strategyDisplayName(s.arm.prompt.id)}` : id;
         case "other":
             return id;
     }
@@ -124,7 +143,14 @@ export function compareStrategyIds(a: string, b: string): number {
         return (sa.negatives ?? 0) - (sb.negatives ?? 0);
     }
     if (sa.family === "jitter") return (sa.jitterPercent ?? 0) - (sb.jitterPercent ?? 0);
+    if (sa.arm?.kind === "head" && sb.arm?.kind === "head") return headRank(sa.arm) - headRank(sb.arm);
+    if (sa.arm?.kind === "lora" && sb.arm?.kind === "lora") return sa.arm.rank - sb.arm.rank;
     return 0;
+}
+
+/** AutoSAM, then the CNN heads by depth, then the linear head. */
+function headRank(arm: Extract<Arm, { kind: "head" }>): number {
+    return arm.head === "autosam" ? 0 : arm.head === "cnn" ? (arm.depth ?? 0) : 100;
 }
 
 /** Returns the items sorted by their strategy id in the paper's order (a stable sort; unknown ids keep their order). */

@@ -93,13 +93,14 @@ export interface Provenance {
     invocations: Invocation[];
 }
 
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+/** Folder names of datasets, strategies and unit id parts (":" for architecture ids such as head:cnn2). */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+:-]*$/;
 
 function segment(kind: string, name: string): string {
     if (!SAFE_NAME.test(name) || name.includes("..")) {
         throw new RunFolderError(
             "ERR_SA_RUN_FOLDER",
-            `${kind} name ${quote(name)} cannot be a folder name (letters, digits, . _ + - only)`,
+            `${kind} name ${quote(name)} cannot be a folder name (letters, digits, . _ + : - only)`,
         );
     }
     return name;

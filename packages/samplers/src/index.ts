@@ -3,6 +3,7 @@
  * negative points, centroid, box centre, four sections) on a seeded, splittable RNG. Pure
  * TypeScript, no dependencies.
  */
+export { ARM_LIMITS, type Arm, armPromptPlan, type HeadKind, parseArm } from "./arms.js";
 export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./boxJitter.js";
 export { squaredDistanceTransform } from "./distanceTransform.js";
 export { clip, EmptyMaskError, quote, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";

@@ -4,7 +4,7 @@
  * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
  * is validated field by field: unknown fields and unknown strategies are errors.
  */
-import { clip, parseStrategy, quote, type StrategyDefinition } from "@sam-ablate/samplers";
+import { type Arm, clip, parseArm, quote } from "@sam-ablate/samplers";
 
 export type DatasetKind = "radiology" | "pathology";
 
@@ -472,20 +472,24 @@ export function revalidatePlan(plan: unknown): AblationPlan {
     return resolvePlan(plan);
 }
 
-/** The parsed strategies of a dataset (its own list, the plan's, or the paper's 16). */
-export function strategiesFor(plan: AblationPlan, d: DatasetPlan): StrategyDefinition[] {
+/**
+ * The parsed strategies of a dataset (its own list, the plan's, or the paper's 16) as arms: prompt
+ * strategies, prompt-free heads (`head:autosam`, `head:cnn<N>`, `head:linear`) and encoder adapters
+ * (`lora<r>_<prompt>`). Unknown ids fail here, before any work.
+ */
+export function strategiesFor(plan: AblationPlan, d: DatasetPlan): Arm[] {
     const ids = d.strategies && d.strategies.length ? d.strategies : plan.strategies.length ? plan.strategies : paperStrategyIds(d.kind);
     const seen = new Set<string>();
-    const out: StrategyDefinition[] = [];
+    const out: Arm[] = [];
     for (const id of ids) {
-        let def: StrategyDefinition;
+        let arm: Arm;
         try {
-            def = parseStrategy(id);
+            arm = parseArm(id);
         } catch (e) {
             throw new PlanError(`plan: dataset '${d.name}': ${(e as Error).message}`);
         }
-        if (!seen.has(def.id)) out.push(def);
-        seen.add(def.id);
+        if (!seen.has(arm.id)) out.push(arm);
+        seen.add(arm.id);
     }
     return out;
 }

@@ -21,7 +21,7 @@ import { encodePng } from "@sam-ablate/image-io";
 import { type SamModel, loadModel } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
-import { type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
+import { type Arm, type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
 import { canonicalJson } from "./EmbeddingCache.js";
 import type { PreparedData } from "./datasets.js";
 import { diskUseText, estimateDiskUse } from "./diskUse.js";
@@ -310,9 +310,10 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                 trainDone: (u) => {
                     if (!opts.keepCheckpoints) dropState(folder.unit(u));
                 },
-                train: async ({ d, data, emb, model: m, strat, seed }) => {
-                    const unit = folder.unit({ dataset: d.name, strategy: strat.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
-                    const rec = await runStrategy(plan, d, data, emb, m, strat, seed, fingerprint, unit, opts);
+                train: async ({ d, data, emb, model: m, arm, seed }) => {
+                    const unit = folder.unit({ dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
+                    if (arm.kind !== "prompt") throw notAvailable(arm, unit.key);
+                    const rec = await runStrategy(plan, d, data, emb, m, arm.strategy, seed, fingerprint, unit, opts);
                     folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
                     return rec;
                 },
@@ -342,6 +343,14 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
     } finally {
         lock?.release();
     }
+}
+
+/** The error of an arm this build parses but cannot train yet. */
+function notAvailable(arm: Arm, key: string): Error {
+    const what = arm.kind === "lora" ? "LoRA in the image encoder" : `the ${arm.label}`;
+    return Object.assign(new Error(`${key}: strategy '${arm.id}' (${what}) cannot be trained in this build yet; remove it from the plan`), {
+        code: "ERR_SA_UNSUPPORTED",
+    });
 }
 
 /** Removes a finished unit's training state (weights, Adam moments, best weights so far). */

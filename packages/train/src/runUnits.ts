@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import type { SamModel } from "@sam-ablate/model";
 import { RunFolder, removeStaleTemps, writeJsonAtomicSync } from "@sam-ablate/run-folder";
-import type { StrategyDefinition } from "@sam-ablate/samplers";
+import type { Arm, StrategyDefinition } from "@sam-ablate/samplers";
 import { type PreparedData, prepareDataset } from "./datasets.js";
 import { embedShard, openShardedEmbeddings, type SplitEmbeddings } from "./embed.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
@@ -216,10 +216,11 @@ export async function runUnits(
                     embeddings.set(embKey, emb);
                 }
                 const d = datasetPlan(u.dataset as string);
-                const strat = strategiesFor(plan, d).find((s) => s.id === u.strategy);
-                if (!strat) throw new UnitError(`unit ${u.id}: unknown strategy`);
-                if (u.kind === "train") await work.train({ d, data, emb, model: m, strat, seed: u.seed as number });
-                else await work.zeroShot({ d, data, emb, model: m, strat });
+                const arm = strategiesFor(plan, d).find((s) => s.id === u.strategy);
+                if (!arm) throw new UnitError(`unit ${u.id}: unknown strategy`);
+                if (u.kind === "train") await work.train({ d, data, emb, model: m, arm, seed: u.seed as number });
+                else if (arm.kind === "prompt") await work.zeroShot({ d, data, emb, model: m, strat: arm.strategy });
+                else throw new UnitError(`unit ${u.id}: ${arm.id} has no zero-shot baseline (only prompt strategies have one)`);
                 return;
             }
             case "report": {
@@ -425,7 +426,8 @@ export interface UnitWork {
         data: PreparedData;
         emb: SplitEmbeddings;
         model: SamModel;
-        strat: StrategyDefinition;
+        /** A prompt strategy, a prompt-free head or an encoder adapter. */
+        arm: Arm;
         seed: number;
     }): Promise<StrategyRecord>;
     zeroShot(args: {

@@ -6,7 +6,8 @@
  *   prepare/<dataset>                          prepared patches + manifest
  *   embed/<dataset>/<k>-of-<n>                 embedding shard k: a contiguous range of the images
  *   train/<dataset>/<strategy>/seed<s>         fine-tune + evaluate one decoder (deps: the dataset's shards)
- *   zeroshot/<dataset>/<strategy>              the pretrained decoder with the strategy's prompts (train stage)
+ *   zeroshot/<dataset>/<strategy>              the pretrained decoder with the strategy's prompts (train stage;
+ *                                              prompt strategies only: heads and adapters have no baseline of their own)
  *   .../fold<f>                                a cross-validated dataset: one train and zeroshot unit per fold
  *   report                                     tables, figures, report.html (deps: every train unit)
  *
@@ -240,7 +241,8 @@ export function planUnits(plan: AblationPlan): Unit[] {
             for (const fold of unitFolds(d)) {
                 const foldPart: [string, string][] = fold === undefined ? [] : [["fold", `fold${fold}`]];
                 const foldField = fold === undefined ? {} : { fold };
-                if (plan.evaluation.zeroShot) {
+                // the pretrained decoder has a baseline for a prompt; the heads and adapters have none of their own
+                if (plan.evaluation.zeroShot && s.kind === "prompt") {
                     units.push(
                         makeUnit("zeroshot", [["dataset", d.name], ["strategy", s.id], ...foldPart], {
                             dataset: d.name,

@@ -64,6 +64,9 @@ const FAMILY_COLOUR: Record<StrategyFamily, string> = {
     centroid: PALETTE[5] as string,
     four_sections: PALETTE[6] as string,
     other: "#777777",
+    // the architecture arms (Table 1 IDs 9-11) outside the prompt families' palette
+    head: "#8C564B",
+    lora: "#5D3A9B",
 };
 
 /** The colour of a strategy in box plots (by family; points with a box use the box colour). */
