@@ -4,17 +4,17 @@
 
 #include <thread>
 
+#include "backends.h"
 #include "napi-util.h"
 #include "sa/build-info.h"
 #include "sa/isa.h"
-#include "sa/threadpool.h"
 
 namespace saaddon {
 
 static Napi::Value system_info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("threads", Napi::Number::New(env, sa::default_threads()));
+    o.Set("threads", Napi::Number::New(env, cpu_threads()));
     o.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
     o.Set("simd", Napi::String::New(env, sa::build_simd()));
     // The CPU kernels' level (chosen once per process; SA_ISA forces one) and what else could run.
@@ -43,8 +43,7 @@ static Napi::Value set_threads(const Napi::CallbackInfo & info) {
     SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsNumber(), env, "setThreads(n): n must be a number");
     int n = info[0].As<Napi::Number>().Int32Value();
     SA_THROW_RANGEERROR_IF(n < 0 || n > 1024, env, "setThreads(n): n must be in [0, 1024] (0 = all cores)");
-    sa::set_default_threads(n);
-    return Napi::Number::New(env, sa::default_threads());
+    return Napi::Number::New(env, set_cpu_threads(n));
 }
 
 void register_all(Napi::Env env, Napi::Object exports);

@@ -4,15 +4,37 @@
 #include <mutex>
 
 #include "napi-util.h"
+#include "sa/threadpool.h"
 #ifdef SA_USE_CUDA
 #include "sa/backend-cuda.h"
 #endif
 
 namespace saaddon {
 
+namespace {
+
+// The addon's backends, one per kind and precision, shared by every wrap; created on first use.
+std::mutex g_mu;
+std::shared_ptr<sa::Backend> g_cpu[3];  // by sa::Precision
+int g_cpu_threads = 0;                  // setThreads(n); 0: SA_NUM_THREADS, else all cores
+
+}  // namespace
+
+int set_cpu_threads(int n) {
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_cpu_threads = n;
+    for (auto & be : g_cpu)
+        if (be) be->set_threads(n);
+    return n > 0 ? n : sa::default_thread_count();
+}
+
+int cpu_threads() {
+    std::lock_guard<std::mutex> lk(g_mu);
+    return g_cpu_threads > 0 ? g_cpu_threads : sa::default_thread_count();
+}
+
 std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision) {
-    static std::mutex mu;
-    std::lock_guard<std::mutex> lk(mu);
+    std::lock_guard<std::mutex> lk(g_mu);
     if (precision != "fp32" && precision != "bf16" && precision != "tf32") {
         Napi::TypeError e = Napi::TypeError::New(env, "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
         e.Set("code", Napi::String::New(env, "ERR_SA_INVALID_ARG"));
@@ -20,14 +42,13 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
     }
     if (name == "cpu") {
         // One instance per precision (fp32, bf16); tf32 is refused by make_cpu_backend.
-        static std::shared_ptr<sa::Backend> cpu[3];
         const sa::Precision p = precision == "bf16" ? sa::Precision::bf16
                                 : precision == "tf32" ? sa::Precision::tf32
                                                       : sa::Precision::fp32;
-        std::shared_ptr<sa::Backend> & slot = cpu[(int) p];
+        std::shared_ptr<sa::Backend> & slot = g_cpu[(int) p];
         if (!slot) {
             try {
-                slot = sa::make_cpu_backend(p);
+                slot = sa::make_cpu_backend(p, g_cpu_threads);
             } catch (const std::exception & e) {
                 rethrow_as_js(env, e);
             }

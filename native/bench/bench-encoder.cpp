@@ -118,10 +118,9 @@ int run(int argc, char ** argv) {
         std::fprintf(stderr, "bench-encoder: unknown model %s (vit_b, vit_l, vit_h)\n", model.c_str());
         return 2;
     }
-    sa::set_default_threads(threads);
     sa::bench::RandomWeights weights;
     sa::bench::add_vit_encoder_weights(weights, *preset);
-    auto cpu = sa::make_cpu_backend();
+    auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads);
     sa::Backend & be = *cpu;
     sa::WeightMap wm = weights.map("image_encoder.");
     auto enc = sa::make_vit_encoder(be, wm);
@@ -133,7 +132,7 @@ int run(int argc, char ** argv) {
 
     const double gflop = enc->flops_per_image() / 1e9;
     std::printf("%s\n", enc->describe().c_str());
-    std::printf("threads %d, %.1f GFLOP per image (2 x multiply-adds)\n", sa::default_threads(), gflop);
+    std::printf("threads %d, %.1f GFLOP per image (2 x multiply-adds)\n", be.threads(), gflop);
     double best = 1e300;
     for (int p = 0; p < passes; ++p) {
         const auto t0 = Clock::now();
@@ -143,7 +142,7 @@ int run(int argc, char ** argv) {
         const double cpu_s = process_cpu_seconds() - c0;
         best = std::min(best, dt);
         std::printf("pass %d: %.3f s/img, %.1f GFLOP/s (CPU time %.3f s over %d threads)%s\n", p, dt, gflop / dt,
-                    cpu_s, sa::default_threads(), p == 0 ? " (cold: allocates)" : "");
+                    cpu_s, be.threads(), p == 0 ? " (cold: allocates)" : "");
     }
     std::printf("best: %.3f s/img, %.1f GFLOP/s\n", best, gflop / best);
     if (profile) {

@@ -56,8 +56,7 @@ int run(int argc, char ** argv) {
         std::fprintf(stderr, "bench-lora-step: unknown model %s\n", model.c_str());
         return 2;
     }
-    sa::set_default_threads(threads);
-    auto be = sa::make_cpu_backend();
+    auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
     sa::bench::RandomWeights weights;
     sa::bench::add_vit_encoder_weights(weights, *preset);
     const int64_t S = 1024, E = 64;
@@ -84,7 +83,7 @@ int run(int argc, char ** argv) {
     }
     std::printf("%s\n", vit->describe().c_str());
     std::printf("threads %d, LoRA rank %lld on %s: %lld adapter parameters; host copy of the random weights %.0f MiB\n",
-                sa::default_threads(), (long long) rank, targets.c_str(), (long long) lora_params,
+                be->threads(), (long long) rank, targets.c_str(), (long long) lora_params,
                 (double) host_weights * 4 / 1048576.0);
     std::printf("peak RSS after building the trainable encoder: %.0f MiB\n", peak_rss_mib());
     std::fflush(stdout);

@@ -32,8 +32,7 @@ int main(int argc, char ** argv) {
     const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
     const int passes = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
     try {
-        sa::set_default_threads(threads);
-        auto be = sa::make_cpu_backend();
+        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
         const sa::TinyVitConfig cfg = sa::mobile_sam_tinyvit_config();
         // Random weights scaled by 1/sqrt(fan-in) so activations stay in a realistic range.
         std::mt19937 rng(1);
@@ -72,7 +71,7 @@ int main(int argc, char ** argv) {
         const double gflop = enc->flops_per_image() / 1e9;
         std::printf("%s\n", enc->describe().c_str());
         std::printf("threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, %.1f GFLOP/s (best)\n",
-                    sa::default_threads(), passes, best, median, gflop, gflop / best);
+                    be->threads(), passes, best, median, gflop, gflop / best);
         std::printf("CPU time (user + sys, all threads): %.3f s/img best, %.3f s/img median\n", cpu.front(),
                     cpu[cpu.size() / 2]);
         double checksum = 0;

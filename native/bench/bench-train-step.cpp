@@ -382,8 +382,8 @@ Timing measure(int warmup, int steps, F && f) {
     return {median(w), median(c)};
 }
 
-void profile(const sa::WeightMap & wm0, const Problem & pb, int steps) {
-    auto cpu = sa::make_cpu_backend();
+void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads) {
+    auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads);
     ProfilingBackend be(*cpu);
     sa::WeightMap wm = wm0;
     sa::SamDecoder dec(be, wm, Problem::S, Problem::E);
@@ -425,15 +425,14 @@ int main(int argc, char ** argv) {
         }
     }
     try {
-        if (threads > 0) sa::set_default_threads(threads);
         RandomDecoderWeights rw(7);
         sa::WeightMap wm = rw.map();
         const Problem pb;
         if (prof) {
-            profile(wm, pb, steps);
+            profile(wm, pb, steps, threads);
             return 0;
         }
-        auto be = sa::make_cpu_backend();
+        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
         sa::SamDecoder dec(*be, wm, Problem::S, Problem::E);
         sa::DecoderTrainer tr(*be, dec, sa::TrainConfig{});
         float loss = 0;
@@ -444,7 +443,7 @@ int main(int argc, char ** argv) {
             measure(2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); });
         std::printf("decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
                     "median of %d (wall ms / process cpu ms):\n",
-                    sa::default_threads(), steps);
+                    be->threads(), steps);
         std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
         std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);
         return 0;

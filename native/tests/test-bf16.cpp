@@ -91,12 +91,12 @@ SA_TEST(bf16_linear_same_bits_for_1_and_2_threads) {
     const int64_t M = 150, K = 320, N = 72;
     const std::vector<float> x = satest::randn((size_t) (M * K), 7), W = satest::randn((size_t) (N * K), 8, 0.1f);
     const std::vector<float> b = satest::randn((size_t) N, 9);
-    const int before = sa::default_threads();
-    sa::set_default_threads(1);
+    const int before = bf16_backend().threads();
+    bf16_backend().set_threads(1);
     const std::vector<float> y1 = run_linear(bf16_backend(), x, W, &b, M, K, N);
-    sa::set_default_threads(2);
+    bf16_backend().set_threads(2);
     const std::vector<float> y2 = run_linear(bf16_backend(), x, W, &b, M, K, N);
-    sa::set_default_threads(before);
+    bf16_backend().set_threads(before);
     satest::expect(y1 == y2, "bf16 linear differs between 1 and 2 threads");
 }
 

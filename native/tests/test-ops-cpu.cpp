@@ -89,7 +89,8 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     // The same product with a column bias in the epilogue (host pointers: the CPU backend's memory).
     const Vec bias = randn((size_t) N, seed + 3);
     Vec C1 = C0;
-    sa::sgemm_bias(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C1.data(), ldc, bias.data());
+    static sa::ThreadPool pool(3);
+    sa::sgemm_bias(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C1.data(), ldc, bias.data(), pool);
     auto ref_b = ref;
     for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) ref_b[(size_t) (i * ldc + j)] += bias[(size_t) j];
@@ -132,12 +133,12 @@ static void check_thread_independence(int64_t M, int64_t N, int64_t K) {
     const Vec A = randn((size_t) (M * K), 21), B = randn((size_t) (N * K), 22);
     std::vector<Vec> results;
     for (int threads : {1, 2, 3}) {
-        sa::set_default_threads(threads);
+        be().set_threads(threads);
         Buf a(A), b(B), c((size_t) (M * N));
         be().gemm(false, true, M, N, K, 1.0f, a.p, K, b.p, K, 0.0f, c.p, N);
         results.push_back(c.host());
     }
-    sa::set_default_threads(0);
+    be().set_threads(0);
     satest::expect(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0, "1 vs 2 threads");
     satest::expect(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0, "1 vs 3 threads");
     Vec serial((size_t) (M * N));

@@ -89,14 +89,14 @@ SA_TEST(linear_backward_tall) {
     Vec x = randn(M * K, 15), W = randn(N * K, 16), dy = randn(M * N, 17);
     std::vector<Vec> dxs, dWs, dbs;
     for (int threads : {1, 2}) {
-        sa::set_default_threads(threads);
+        be()->set_threads(threads);
         Vec dx(M * K, NAN), dW(N * K, 0.5f), db(N, 0.25f);
         be()->linear_backward(x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), M, K, N);
         dxs.push_back(dx);
         dWs.push_back(dW);
         dbs.push_back(db);
     }
-    sa::set_default_threads(0);
+    be()->set_threads(0);
     double ex = 0, ew = 0, eb = 0, mx = 0, mw = 0, mb = 0;
     for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k) {

@@ -194,7 +194,7 @@ SA_TEST(attention_backward_same_bits_for_1_and_2_threads) {
     const Vec qkv = randn((size_t) (B * N * 3 * C), 31), dout = randn((size_t) (B * N * C), 32),
               rh = randn((size_t) ((2 * H - 1) * hd), 33), rw = randn((size_t) ((2 * W - 1) * hd), 34);
     auto run = [&](int threads) {
-        sa::set_default_threads(threads);
+        be.set_threads(threads);
         satest::Buf a(qkv), g(dout), th(rh), tw(rw), d(qkv.size()), gh(rh.size()), gw(rw.size());
         be.attention_vit_backward(a.p, g.p, d.p, B, H, W, nh, hd, th.p, 2 * H - 1, tw.p, 2 * W - 1, gh.p, gw.p);
         Vec out = d.host(), h2 = gh.host(), w2 = gw.host();
@@ -203,7 +203,7 @@ SA_TEST(attention_backward_same_bits_for_1_and_2_threads) {
         return out;
     };
     const Vec one = run(1), two = run(2);
-    sa::set_default_threads(0);
+    be.set_threads(0);
     satest::expect(one == two, "attention_vit_backward differs between 1 and 2 threads");
 }
 

@@ -3,10 +3,13 @@
 // (embed 64, depth 4, 4 heads, window 5 with padding, global blocks 1 and 3), weight validation
 // errors, and configuration inference for the vit_b / vit_l / vit_h presets.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/vit-config.h"
@@ -66,6 +69,44 @@ SA_TEST(tiny_encoder_matches_pytorch) {
     }
     satest::expect_close("image_embedding", out.data(), golden("image_embedding"), 1e-4, 1e-3);
     satest::expect(taps.at("image_embedding") == out, "image_embedding tap differs from the output");
+}
+
+// The thread count changed from another thread while encodes run (as setThreads / --threads may do
+// beside a running worker): no crash, and every encode gives the bits of an undisturbed one (an op
+// finishes on the pool it started with; no op's result depends on the thread count).
+SA_TEST(thread_count_changes_during_encodes) {
+    auto be = sa::make_cpu_backend(sa::Precision::fp32, 2);
+    sa::WeightMap w = weight_map(satest::sam_tiny_weights());
+    auto enc = sa::make_vit_encoder(*be, w);
+    const Tensor & img = golden("image/preprocessed");
+    std::vector<float> ref(256 * 16 * 16);
+    enc->encode(img.data.data(), 1, ref.data(), nullptr);
+    std::atomic<bool> stop{false};
+    std::atomic<int> changes{0};
+    std::thread changer([&] {
+        for (int i = 0; !stop.load(); ++i) {
+            be->set_threads(1 + i % 4);
+            changes.fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::microseconds(300));
+        }
+    });
+    const int runs = 8;
+    int same = 0;
+    for (int r = 0; r < runs; ++r) {
+        std::vector<float> out(ref.size());
+        enc->encode(img.data.data(), 1, out.data(), nullptr);
+        same += out == ref ? 1 : 0;
+    }
+    stop.store(true);
+    changer.join();
+    std::printf("    %d thread-count changes during %d encodes\n", changes.load(), runs);
+    satest::expect(changes.load() >= runs, "the thread count changed fewer times than encodes ran");
+    satest::expect(same == runs, std::to_string(runs - same) + " of " + std::to_string(runs) +
+                                     " encodes differ from the undisturbed one");
+    be->set_threads(3);
+    std::vector<float> out(ref.size());
+    enc->encode(img.data.data(), 1, out.data(), nullptr);
+    satest::expect(be->threads() == 3 && out == ref, "an encode after the changes differs");
 }
 
 SA_TEST(batch_of_two_matches_single_images) {

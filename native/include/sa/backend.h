@@ -31,6 +31,13 @@ class Backend {
     virtual DeviceKind kind() const = 0;
     virtual std::string name() const = 0;
 
+    // ---- threads ------------------------------------------------------------------------------
+    // Host threads the backend's ops run on (the CPU backend's own pool; 1 where a device does the
+    // work). set_threads(n) (n <= 0: SA_NUM_THREADS, else all cores) may be called while ops run on
+    // other threads: an op finishes on the pool it started with, the next op takes the new one.
+    virtual int threads() const { return 1; }
+    virtual void set_threads(int n) { (void) n; }
+
     // ---- memory -------------------------------------------------------------------------------
     virtual float * alloc(size_t n_floats) = 0;            // throws SA_ERR_OOM
     virtual void free(float * p) = 0;
@@ -241,9 +248,10 @@ class Backend {
 enum class Precision { fp32, tf32, bf16 };
 const char * precision_name(Precision p);
 
-// The CPU backend (threads from the default pool). Throws SA_ERR_UNSUPPORTED for a precision this
-// CPU cannot run (bf16 below avx512bf16, tf32) and for an unusable SA_ISA.
+// The CPU backend with its own thread pool of `threads` threads (<= 0: SA_NUM_THREADS, else all
+// cores). Throws SA_ERR_UNSUPPORTED for a precision this CPU cannot run (bf16 below avx512bf16,
+// tf32) and for an unusable SA_ISA.
 std::unique_ptr<Backend> make_cpu_backend();
-std::unique_ptr<Backend> make_cpu_backend(Precision precision);
+std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads = 0);
 
 }  // namespace sa

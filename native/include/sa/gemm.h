@@ -10,16 +10,16 @@ class ThreadPool;
 
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C[M,N], all row-major.
 // op(A) = A (lda >= K) or A^T when trans_a (A stored [K,M], lda >= M); likewise for B.
-// beta == 0 overwrites C (NaNs in C are not propagated). pool == nullptr: the default pool.
-// Deterministic for a given thread count.
+// beta == 0 overwrites C (NaNs in C are not propagated). Runs on `pool` (the calling thread is its
+// thread 0); the same bits for any thread count.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-           int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool = nullptr);
+           int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool & pool);
 
 // sgemm plus a column bias: C = alpha * op(A) op(B) + beta * C + 1 bias^T (bias: N values), the bias
 // added in the product's epilogue (no separate pass over C).
 void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                 int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
-                ThreadPool * pool = nullptr);
+                ThreadPool & pool);
 
 // Single-threaded variant for callers that already parallelise outside (e.g. per attention head).
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,

@@ -46,10 +46,8 @@ class ThreadPool {
     std::mutex run_mu_;  // one job at a time per pool
 };
 
-// Process-wide default pool. Thread count: SA_NUM_THREADS env var, else hardware concurrency.
-ThreadPool & default_pool();
-// Replace the default pool with one of n threads (n <= 0: hardware concurrency).
-void set_default_threads(int n);
-int default_threads();
+// The thread count a backend starts with when none is given: SA_NUM_THREADS, else hardware concurrency.
+// (There is no process-wide pool: each CPU backend owns one, see CpuBackend::set_threads.)
+int default_thread_count();
 
 }  // namespace sa

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
-#include <memory>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -127,10 +126,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     });
 }
 
-static std::unique_ptr<ThreadPool> g_pool;
-static std::mutex g_pool_mu;
-
-static int env_threads() {
+int default_thread_count() {
     if (const char * s = std::getenv("SA_NUM_THREADS")) {
         int v = std::atoi(s);
         if (v > 0) return v;
@@ -138,20 +134,5 @@ static int env_threads() {
     unsigned hc = std::thread::hardware_concurrency();
     return hc == 0 ? 1 : (int) hc;
 }
-
-ThreadPool & default_pool() {
-    std::lock_guard<std::mutex> lk(g_pool_mu);
-    if (!g_pool) g_pool = std::make_unique<ThreadPool>(env_threads());
-    return *g_pool;
-}
-
-void set_default_threads(int n) {
-    std::lock_guard<std::mutex> lk(g_pool_mu);
-    int want = n > 0 ? n : env_threads();
-    if (g_pool && g_pool->size() == want) return;
-    g_pool = std::make_unique<ThreadPool>(want);
-}
-
-int default_threads() { return default_pool().size(); }
 
 }  // namespace sa

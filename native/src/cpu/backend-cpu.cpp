@@ -14,15 +14,39 @@ const char * precision_name(Precision p) {
     return "fp32";
 }
 
+CpuBackend::CpuBackend(bool bf16, int threads)
+    : bf16_(bf16), pool_(std::make_shared<ThreadPool>(threads > 0 ? threads : default_thread_count())) {}
+
+int CpuBackend::threads() const { return pool()->size(); }
+
+void CpuBackend::set_threads(int n) {
+    const int want = n > 0 ? n : default_thread_count();
+    if (pool()->size() == want) return;
+    // The new pool's threads start outside the lock; ops already running keep the old pool alive.
+    auto fresh = std::make_shared<ThreadPool>(want);
+    std::shared_ptr<ThreadPool> old;
+    {
+        std::lock_guard<std::mutex> lk(pool_mu_);
+        old = std::move(pool_);
+        pool_ = std::move(fresh);
+    }
+    // `old` is released here, outside the lock (joins its threads unless an op still holds it).
+}
+
+std::shared_ptr<ThreadPool> CpuBackend::pool() const {
+    std::lock_guard<std::mutex> lk(pool_mu_);
+    return pool_;
+}
+
 std::unique_ptr<Backend> make_cpu_backend() { return make_cpu_backend(Precision::fp32); }
 
-std::unique_ptr<Backend> make_cpu_backend(Precision precision) {
+std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads) {
     const Isa isa = cpu_isa();  // an unknown or unavailable SA_ISA fails here, before any kernel runs
     SA_CHECK(precision != Precision::tf32, SA_ERR_UNSUPPORTED, "precision tf32 exists on the CUDA backend only");
     SA_CHECK(precision != Precision::bf16 || isa >= Isa::avx512bf16, SA_ERR_UNSUPPORTED,
              std::string("precision bf16 on the CPU needs AVX512_BF16 or AMX; the CPU level in use is ") +
                  isa_name(isa) + " (available here: " + isa_name(cpu_isa_available()) + ")");
-    return std::make_unique<CpuBackend>(precision == Precision::bf16);
+    return std::make_unique<CpuBackend>(precision == Precision::bf16, threads);
 }
 
 }  // namespace sa

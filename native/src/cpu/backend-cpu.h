@@ -3,17 +3,28 @@
 // src/cpu/ops/<op>.cpp (CpuBackend::<op> plus the op's kernels), memory in src/cpu/ops/memory.cpp.
 #pragma once
 
+#include <memory>
+#include <mutex>
+
 #include "sa/backend.h"
+#include "sa/threadpool.h"
 
 namespace sa {
 
 class CpuBackend final : public Backend {
   public:
     // bf16: the frozen encoder weights (prepare_linear) are kept and multiplied in bf16 (cpu/gemm-bf16.h).
-    explicit CpuBackend(bool bf16 = false) : bf16_(bf16) {}
+    // threads <= 0: SA_NUM_THREADS, else all cores.
+    explicit CpuBackend(bool bf16 = false, int threads = 0);
     DeviceKind kind() const override { return DeviceKind::CPU; }
     std::string name() const override { return "cpu"; }
     bool bf16() const { return bf16_; }
+
+    int threads() const override;
+    void set_threads(int n) override;
+    // The pool an op runs on. An op holds the returned reference until it returns, so set_threads
+    // (from another thread) never frees a pool in use; the replaced pool ends with its last op.
+    std::shared_ptr<ThreadPool> pool() const;
 
     float * alloc(size_t n_floats) override;
     void free(float * p) override;
@@ -73,6 +84,8 @@ class CpuBackend final : public Backend {
 
   private:
     bool bf16_ = false;
+    mutable std::mutex pool_mu_;
+    std::shared_ptr<ThreadPool> pool_;
 };
 
 }  // namespace sa

@@ -503,15 +503,14 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-           const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool * pool) {
+           const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool & pool) {
     sgemm_bias(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, pool);
 }
 
 void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                 int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
-                ThreadPool * pool) {
+                ThreadPool & p) {
     if (M <= 0 || N <= 0) return;
-    ThreadPool & p = pool ? *pool : default_pool();
     const int nt = p.size();
     if (use_split_k(M, N, K, alpha)) {
         gemm_split_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, &p);

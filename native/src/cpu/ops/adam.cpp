@@ -22,7 +22,7 @@ namespace sa {
 namespace {
 
 // zero: the gradient buffer, cleared in the same pass (null: left as it is).
-void adam(float * param, const float * grad, float * zero, float * m, float * v, int64_t n, float lr, float beta1,
+void adam(ThreadPool & pool, float * param, const float * grad, float * zero, float * m, float * v, int64_t n, float lr, float beta1,
           float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
     SA_CHECK_ARG(n >= 0, "adam_step: negative size");
     SA_CHECK_ARG(t >= 1, "adam_step: step number must start at 1");
@@ -36,7 +36,7 @@ void adam(float * param, const float * grad, float * zero, float * m, float * v,
     const float step_size = lr / bc1;
     const float decay = 1.0f - lr * weight_decay;
     const float one_m_b1 = 1.0f - beta1, one_m_b2 = 1.0f - beta2;
-    default_pool().parallel_for(
+    pool.parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;
@@ -87,13 +87,13 @@ void adam(float * param, const float * grad, float * zero, float * m, float * v,
 
 void CpuBackend::adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
                            float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
-    adam(param, grad, nullptr, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
+    adam(*pool(), param, grad, nullptr, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
 }
 
 void CpuBackend::adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr,
                                      float beta1, float beta2, float eps, float weight_decay, bool decoupled,
                                      int64_t t) {
-    adam(param, grad, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
+    adam(*pool(), param, grad, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
 }
 
 }  // namespace sa

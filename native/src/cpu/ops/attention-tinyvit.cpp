@@ -81,7 +81,7 @@ void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, con
     const int64_t N = win * win;
     const float scale = 1.0f / std::sqrt((float) kd);
 
-    default_pool().parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
         Scratch & sc = scratch();
         sc.qkv.resize((size_t) (N * per_head));
         sc.s.resize((size_t) (N * N));

@@ -100,7 +100,7 @@ void CpuBackend::attention_vit_backward(const float * qkv, const float * dout, f
     // Per pair table gradients (reduced in pair order below).
     std::vector<float> tab_grads(use_rel && (drel_pos_h || drel_pos_w) ? (size_t) (pairs * (Lh + Lw) * hd) : 0);
 
-    default_pool().parallel_for(pairs, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(pairs, [&](int64_t t0, int64_t t1) {
         std::vector<float> S((size_t) (rb * N)), dP((size_t) (rb * N)), dq((size_t) (rb * hd));
         std::vector<float> ph, pw, dph, dpw;
         if (use_rel) {

@@ -127,9 +127,10 @@ void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_
     const int64_t pairs = B * nh;
     const int64_t rb = rows_per_block(N), row_blocks = (N + rb - 1) / rb;
     const int64_t Lh = 2 * H - 1, Lw = 2 * W - 1;
-    const int nt = default_pool().size();
+    const std::shared_ptr<ThreadPool> held = pool();
+    const int nt = held->size();
     const int64_t splits = std::min<int64_t>(row_blocks, std::max<int64_t>(1, (nt + pairs - 1) / pairs));
-    default_pool().parallel_for(pairs * splits, [&](int64_t t0, int64_t t1) {
+    held->parallel_for(pairs * splits, [&](int64_t t0, int64_t t1) {
         std::vector<float> S((size_t) (rb * N)), ph, pw, rw_row((size_t) W), inv_sum((size_t) rb);
         AlignedBuffer kp(cpu::packed_b_size(hd, N)), vp(cpu::packed_b_size(N, hd));
         AlignedBuffer rhp(use_rel ? cpu::packed_b_size(hd, Lh) : 0), rwp(use_rel ? cpu::packed_b_size(hd, Lw) : 0);

@@ -125,7 +125,7 @@ struct Exec {
     void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
               const float * B, int64_t ldb, float beta, float * C, int64_t ldc) const {
         if (pool) {
-            sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool);
+            sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, *pool);
         } else {
             sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         }
@@ -142,8 +142,7 @@ struct Exec {
 
 // Runs task(t, exec) for t in [0, tasks).
 template <class F>
-void run_tasks(int64_t tasks, F && task) {
-    ThreadPool & pool = default_pool();
+void run_tasks(ThreadPool & pool, int64_t tasks, F && task) {
     if (tasks >= pool.size()) {
         pool.parallel_for(tasks, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) task(t, Exec{nullptr});
@@ -168,7 +167,7 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
     const int64_t D = nh * d;
     const float scale = 1.0f / std::sqrt((float) d);
     const Plan pl = plan(Nq, Nk);
-    run_tasks(B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
+    run_tasks(*pool(), B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
         const int64_t b = t / (nh * pl.blocks), h = (t / pl.blocks) % nh;
         const int64_t i0 = (t % pl.blocks) * pl.qb, n = std::min(pl.qb, Nq - i0);
         const float * qb = q + (b * Nq + i0) * D + h * d;
@@ -196,7 +195,7 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
 namespace {
 
 // The backward pass; acc: dk and dv are the same buffer and both gradients are added to it.
-void attention_backward_impl(const float * q, const float * k, const float * v, const float * probs,
+void attention_backward_impl(ThreadPool & pool, const float * q, const float * k, const float * v, const float * probs,
                              const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
                              int64_t Nk, int64_t nh, int64_t d, bool acc) {
     const int64_t D = nh * d;
@@ -221,7 +220,7 @@ void attention_backward_impl(const float * q, const float * k, const float * v, 
     }
     float * pk = direct ? nullptr : part_k.data();
     float * pv = direct ? nullptr : part_v.data();
-    run_tasks(B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
+    run_tasks(pool, B * nh * pl.blocks, [&](int64_t t, const Exec & ex) {
         const int64_t b = t / (nh * pl.blocks), h = (t / pl.blocks) % nh;
         const int64_t i0 = (t % pl.blocks) * pl.qb, n = std::min(pl.qb, Nq - i0);
         const float * qb = q + (b * Nq + i0) * D + h * d;
@@ -256,7 +255,7 @@ void attention_backward_impl(const float * q, const float * k, const float * v, 
     });
     if (direct) return;
     // dk[b, j, h*d + c] = sum over blocks of the partials, in block order; split over (b, h, j).
-    default_pool().parallel_for(B * nh * Nk, [&](int64_t r0, int64_t r1) {
+    pool.parallel_for(B * nh * Nk, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t bh = r / Nk, j = r % Nk, b = bh / nh, h = bh % nh;
             for (int g = 0; g < 2; ++g) {
@@ -287,7 +286,7 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
     check_args("attention_backward", B, Nq, Nk, nh, d);
     if (B == 0) return;
     SA_CHECK_ARG(!dk || dk != dv, "attention_backward: dk and dv must not alias");
-    attention_backward_impl(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
+    attention_backward_impl(*pool(), q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
 }
 
 void CpuBackend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
@@ -296,7 +295,7 @@ void CpuBackend::attention_backward_kv_acc(const float * q, const float * k, con
     check_args("attention_backward_kv_acc", B, Nq, Nk, nh, d);
     if (B == 0) return;
     SA_CHECK_ARG(dkv != nullptr, "attention_backward_kv_acc: null gradient");
-    attention_backward_impl(q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
+    attention_backward_impl(*pool(), q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
 }
 
 }  // namespace sa

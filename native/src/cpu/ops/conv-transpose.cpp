@@ -37,11 +37,12 @@ void CpuBackend::conv_transpose_k2s2(const float * x, const float * W, const flo
     SA_CHECK_ARG(x && W && y, "conv_transpose_k2s2: null pointer");
     SA_CHECK_ARG(x != y, "conv_transpose_k2s2: y must not alias x");
     float * z = scratch((size_t) (O * 4 * HW));
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     for (int64_t n = 0; n < B; ++n) {
         const float * xb = x + n * C * HW;
         float * yb = y + n * O * 4 * HW;
-        sgemm(true, false, O * 4, HW, C, 1.0f, W, O * 4, xb, HW, 0.0f, z, HW);
+        sgemm(true, false, O * 4, HW, C, 1.0f, W, O * 4, xb, HW, 0.0f, z, HW, pool);
         // Interleave: output rows 2i and 2i+1 of channel o come from Z rows o*4 + {0,1} and o*4 + {2,3}.
         pool.parallel_for(O * H, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) {
@@ -71,7 +72,8 @@ void CpuBackend::conv_transpose_k2s2_backward(const float * x, const float * W, 
     SA_CHECK_ARG(!dx || W, "conv_transpose_k2s2_backward: dx needs W");
     SA_CHECK_ARG(!dW || x, "conv_transpose_k2s2_backward: dW needs x");
     float * dz = scratch((size_t) (O * 4 * HW));
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     for (int64_t n = 0; n < B; ++n) {
         const float * dyb = dy + n * O * 4 * HW;
         if (db) {
@@ -100,8 +102,8 @@ void CpuBackend::conv_transpose_k2s2_backward(const float * x, const float * W, 
                 }
             }
         });
-        if (dx) sgemm(false, false, C, HW, O * 4, 1.0f, W, O * 4, dz, HW, 0.0f, dx + n * C * HW, HW);
-        if (dW) sgemm(false, true, C, O * 4, HW, 1.0f, x + n * C * HW, HW, dz, HW, 1.0f, dW, O * 4);
+        if (dx) sgemm(false, false, C, HW, O * 4, 1.0f, W, O * 4, dz, HW, 0.0f, dx + n * C * HW, HW, pool);
+        if (dW) sgemm(false, true, C, O * 4, HW, 1.0f, x + n * C * HW, HW, dz, HW, 1.0f, dW, O * 4, pool);
     }
 }
 

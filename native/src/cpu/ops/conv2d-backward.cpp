@@ -29,7 +29,8 @@ void CpuBackend::conv2d_backward(const float * x, const float * W, const float *
     const bool identity_cols = kh == 1 && kw == 1 && stride == 1 && pad == 0;  // col == x
     std::vector<float> col(identity_cols ? 0 : (size_t) (K * P));
     std::vector<float> dcol(dx && !identity_cols ? (size_t) (K * P) : 0);
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     for (int64_t b = 0; b < B; ++b) {
         const float * xb = x ? x + b * C * H * Wd : nullptr;
         const float * dyb = dy + b * O * P;
@@ -61,15 +62,15 @@ void CpuBackend::conv2d_backward(const float * x, const float * W, const float *
                 });
                 cols = col.data();
             }
-            sgemm(false, true, O, K, P, 1.0f, dyb, P, cols, P, 1.0f, dW, K);
+            sgemm(false, true, O, K, P, 1.0f, dyb, P, cols, P, 1.0f, dW, K, pool);
         }
         if (dx) {
             float * dxb = dx + b * C * H * Wd;
             if (identity_cols) {
-                sgemm(true, false, K, P, O, 1.0f, W, K, dyb, P, 0.0f, dxb, P);
+                sgemm(true, false, K, P, O, 1.0f, W, K, dyb, P, 0.0f, dxb, P, pool);
                 continue;
             }
-            sgemm(true, false, K, P, O, 1.0f, W, K, dyb, P, 0.0f, dcol.data(), P);
+            sgemm(true, false, K, P, O, 1.0f, W, K, dyb, P, 0.0f, dcol.data(), P, pool);
             pool.parallel_for(C, [&](int64_t c0, int64_t c1) {
                 for (int64_t c = c0; c < c1; ++c) {
                     float * dxc = dxb + c * H * Wd;

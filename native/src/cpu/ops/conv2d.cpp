@@ -62,9 +62,9 @@ void im2col_rows(const float * x, float * col, int64_t Cg, const ConvShape & s, 
 constexpr int64_t kBandCols = 512;
 
 // Depthwise: output channel o reads input channel o / (O / C).
-void depthwise(const float * x, const float * Wt, const float * bias, float * y, const ConvShape & s) {
+void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float * bias, float * y, const ConvShape & s) {
     const int64_t mult = s.O / s.C;
-    default_pool().parallel_for(s.B * s.O, [&](int64_t t0, int64_t t1) {
+    pool.parallel_for(s.B * s.O, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / s.O, o = t % s.O, c = o / mult;
             const float * xc = x + (b * s.C + c) * s.H * s.W;
@@ -110,8 +110,10 @@ void CpuBackend::conv2d(const float * x, const float * W, const float * b, float
     SA_CHECK_ARG(x != y, "conv2d: y must not alias x");
     const ConvShape s{B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1,
                       (Wd + 2 * pad - kw) / stride + 1};
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     if (groups == C && groups > 1) {
-        depthwise(x, W, b, y, s);
+        depthwise(pool, x, W, b, y, s);
         return;
     }
     const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
@@ -120,18 +122,18 @@ void CpuBackend::conv2d(const float * x, const float * W, const float * b, float
         for (int64_t bi = 0; bi < B; ++bi) {
             float * yb = y + bi * O * HWo;
             if (b) {
-                default_pool().parallel_for(O, [&](int64_t o0, int64_t o1) {
+                pool.parallel_for(O, [&](int64_t o0, int64_t o1) {
                     for (int64_t o = o0; o < o1; ++o) std::fill(yb + o * HWo, yb + (o + 1) * HWo, b[o]);
                 });
             }
             for (int64_t g = 0; g < groups; ++g)
                 sgemm(false, false, Og, HWo, Kg, 1.0f, W + g * Og * Kg, Kg, x + (bi * C + g * Cg) * H * Wd, HWo,
-                      b ? 1.0f : 0.0f, y + (bi * O + g * Og) * HWo, HWo);
+                      b ? 1.0f : 0.0f, y + (bi * O + g * Og) * HWo, HWo, pool);
         }
         return;
     }
     const int64_t band = std::max<int64_t>(1, kBandCols / s.Wo), bands = (s.Ho + band - 1) / band;
-    default_pool().parallel_for(B * groups * bands, [&](int64_t t0, int64_t t1) {
+    pool.parallel_for(B * groups * bands, [&](int64_t t0, int64_t t1) {
         thread_local std::vector<float> col;
         col.resize((size_t) (Kg * band * s.Wo));
         for (int64_t t = t0; t < t1; ++t) {

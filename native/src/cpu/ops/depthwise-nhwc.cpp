@@ -24,7 +24,7 @@ void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float
     for (int64_t c = 0; c < C; ++c)
         for (int64_t k = 0; k < 9; ++k) taps[(size_t) (k * C + c)] = w[c * 9 + k];
     const float * wt = taps.data();
-    default_pool().parallel_for(B * H, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t bi = t / H, oy = t % H;
             const float * img = x + bi * H * W * C;

@@ -20,7 +20,7 @@ void CpuBackend::add(const float * a, const float * b, float * y, int64_t n) {
     SA_CHECK_ARG(n >= 0, "add: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(a && b && y, "add: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;
@@ -38,7 +38,7 @@ void CpuBackend::add_bias(const float * x, const float * bias, float * y, int64_
     if (rows == 0 || cols == 0) return;
     SA_CHECK_ARG(x && bias && y, "add_bias: null pointer");
     const int64_t grain_rows = cols >= kGrain ? 1 : kGrain / cols;
-    default_pool().parallel_for(
+    pool()->parallel_for(
         rows,
         [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) {
@@ -59,7 +59,7 @@ void CpuBackend::scale(const float * x, float s, float * y, int64_t n) {
     SA_CHECK_ARG(n >= 0, "scale: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(x && y, "scale: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;

@@ -14,7 +14,7 @@ void CpuBackend::gelu(const float * x, float * y, int64_t n) {
     SA_CHECK_ARG(n >= 0, "gelu: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(x && y, "gelu: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;
@@ -30,7 +30,7 @@ void CpuBackend::gelu_backward(const float * x, const float * dy, float * dx, in
     SA_CHECK_ARG(n >= 0, "gelu_backward: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(x && dy && dx, "gelu_backward: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;

@@ -27,7 +27,7 @@ void check_gemm_args(const char * op, bool ta, bool tb, int64_t M, int64_t N, in
 void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                       int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
     check_gemm_args("gemm", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, *pool());
 }
 
 void CpuBackend::gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -36,7 +36,8 @@ void CpuBackend::gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, 
     check_gemm_args("gemm_batched", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     SA_CHECK_ARG(batch >= 0, "gemm_batched: negative batch");
     if (batch == 0 || M == 0 || N == 0) return;
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     // Many small products: one whole product per task. Few large ones: thread each product.
     const double work = (double) M * (double) N * (double) (K > 0 ? K : 1);
     if (batch >= pool.size() && work < 4.0e6) {
@@ -48,7 +49,7 @@ void CpuBackend::gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, 
     } else {
         for (int64_t b = 0; b < batch; ++b)
             sgemm(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
-                  C + b * stride_c, ldc, &pool);
+                  C + b * stride_c, ldc, pool);
     }
 }
 

@@ -85,7 +85,8 @@ void CpuBackend::layernorm_backward(const float * x, const float * gamma, const 
     if (dbeta && part_buf2.size() < part_n) part_buf2.resize(part_n);
     float * pg_all = dgamma ? part_buf.data() : nullptr;
     float * pb_all = dbeta ? part_buf2.data() : nullptr;
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     pool.parallel_for(
         blocks,
         [&](int64_t b0, int64_t b1) {

@@ -13,7 +13,7 @@ void CpuBackend::layernorm(const float * x, const float * gamma, const float * b
     SA_CHECK_ARG(eps >= 0.0f, "layernorm: negative eps");
     if (rows == 0) return;
     SA_CHECK_ARG(x && y, "layernorm: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         rows,
         [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) {

@@ -22,7 +22,8 @@ void CpuBackend::layernorm2d_backward(const float * x, const float * gamma, cons
     SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d_backward: bad size");
     if (B == 0 || HW == 0) return;
     SA_CHECK_ARG(x && mean && rstd && dy, "layernorm2d_backward: null input");
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     if (dx) {
         SA_CHECK_ARG(dx != x, "layernorm2d_backward: dx must not alias x");
         const int64_t runs = (HW + kRun - 1) / kRun;

@@ -22,7 +22,7 @@ void CpuBackend::layernorm2d(const float * x, const float * gamma, const float *
     if (B == 0 || HW == 0) return;
     SA_CHECK_ARG(x && y, "layernorm2d: null pointer");
     const int64_t runs_per_image = (HW + kRun - 1) / kRun;
-    default_pool().parallel_for(B * runs_per_image, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * runs_per_image, [&](int64_t t0, int64_t t1) {
         float mu[kRun], rs[kRun];
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / runs_per_image;

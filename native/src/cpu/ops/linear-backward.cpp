@@ -56,18 +56,20 @@ void CpuBackend::linear_backward(const float * x, const float * W, const float *
         return;
     }
     SA_CHECK_ARG(dy != nullptr, "linear_backward: null dy");
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
     if (dx && K > 0) {
         SA_CHECK_ARG(W != nullptr, "linear_backward: dx needs W");
         SA_CHECK_ARG(dx != dy, "linear_backward: dx must not alias dy");
-        sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K);
+        sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K, pool);
     }
     if (dW && K > 0) {
         SA_CHECK_ARG(x != nullptr, "linear_backward: dW needs x");
-        sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
+        sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K, pool);
     }
     if (db) {
         // Column sums in row order, kept in registers over all rows for blocks of kColBlock columns.
-        default_pool().parallel_for(
+        pool.parallel_for(
             (N + kColBlock - 1) / kColBlock,
             [&](int64_t b0, int64_t b1) {
                 for (int64_t blk = b0; blk < b1; ++blk)

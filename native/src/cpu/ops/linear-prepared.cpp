@@ -58,7 +58,7 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
     SA_CHECK_ARG(y && (K == 0 || (x && Wp)), "linear_prepared: null pointer");
     SA_CHECK_ARG(y != x || K == 0, "linear_prepared: y must not alias x");
     const int64_t block = row_block(bf16_);
-    default_pool().parallel_for(
+    pool()->parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {
             for (int64_t r0 = m0; r0 < m1; r0 += block) {

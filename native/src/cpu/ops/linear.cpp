@@ -12,7 +12,7 @@ void CpuBackend::linear(const float * x, const float * W, const float * b, float
     if (M == 0 || N == 0) return;
     SA_CHECK_ARG(y && (K == 0 || (x && W)), "linear: null pointer");
     SA_CHECK_ARG(y != x || K == 0, "linear: y must not alias x");
-    sgemm_bias(false, true, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N, b);
+    sgemm_bias(false, true, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N, b, *pool());
 }
 
 }  // namespace sa

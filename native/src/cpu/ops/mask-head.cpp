@@ -80,7 +80,7 @@ void CpuBackend::mask_head(const float * feat, const float * hyper, float * mask
     check_args("mask_head", B, M, E, Cf);
     SA_CHECK_ARG(feat && hyper && masks, "mask_head: null pointer");
     const int64_t P = kSub * E * E;
-    default_pool().parallel_for(B * E, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
         float * g = scratch(0, (size_t) (kSub * Cf));
         float v[kSub];
         for (int64_t t = t0; t < t1; ++t) {
@@ -112,7 +112,7 @@ void CpuBackend::mask_head_backward(const float * feat, const float * hyper, con
     thread_local std::vector<float> part_buf;
     if (dhyper && part_buf.size() < (size_t) (B * E * MC)) part_buf.resize((size_t) (B * E * MC));
     float * part = part_buf.data();
-    default_pool().parallel_for(B * E, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
         float * dm = scratch(0, (size_t) M);
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / E, i = t % E;

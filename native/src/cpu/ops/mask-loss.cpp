@@ -66,7 +66,8 @@ void CpuBackend::mask_loss(int kind, const float * logits, const float * target,
     const int64_t chunks = (HW + kChunk - 1) / kChunk;
     const int64_t pairs = B * M;
     std::vector<Partial> & part = partials((size_t) (pairs * chunks));
-    ThreadPool & pool = default_pool();
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & pool = *held;
 
     pool.parallel_for(pairs * chunks, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {

@@ -17,7 +17,7 @@ void CpuBackend::relu(const float * x, float * y, int64_t n) {
     SA_CHECK_ARG(n >= 0, "relu: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(x && y, "relu: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;
@@ -38,7 +38,7 @@ void CpuBackend::relu_backward(const float * y, const float * dy, float * dx, in
     SA_CHECK_ARG(n >= 0, "relu_backward: negative size");
     if (n == 0) return;
     SA_CHECK_ARG(y && dy && dx, "relu_backward: null pointer");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
             int64_t i = i0;

@@ -17,7 +17,7 @@ void CpuBackend::softmax_rows(const float * x, float * y, int64_t rows, int64_t 
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows: bad size");
     if (rows == 0) return;
     SA_CHECK_ARG(x && y && x != y, "softmax_rows: null or aliased pointers");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         rows,
         [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) cpu::softmax_row(x + r * n, y + r * n, n);
@@ -29,7 +29,7 @@ void CpuBackend::softmax_rows_backward(const float * y, const float * dy, float 
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows_backward: bad size");
     if (rows == 0) return;
     SA_CHECK_ARG(y && dy && dx && dx != dy, "softmax_rows_backward: null or aliased pointers");
-    default_pool().parallel_for(
+    pool()->parallel_for(
         rows,
         [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) cpu::softmax_backward_row(y + r * n, dy + r * n, dx + r * n, n, 1.0f);

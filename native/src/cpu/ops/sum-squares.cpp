@@ -29,7 +29,7 @@ void CpuBackend::sum_squares(const float * x, float * out, int64_t n) {
     thread_local std::vector<double> part;
     if ((int64_t) part.size() < blocks) part.resize((size_t) blocks);
     double * pp = part.data();
-    default_pool().parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+    pool()->parallel_for(blocks, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
             const int64_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
             double a[4] = {0, 0, 0, 0};

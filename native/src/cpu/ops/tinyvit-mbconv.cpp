@@ -69,7 +69,7 @@ void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float *
     SA_CHECK_ARG(x && w1 && b1 && w2 && b2 && w3 && b3 && y, "tinyvit_mbconv: null pointer");
     SA_CHECK_ARG(x != y, "tinyvit_mbconv: y must not alias x");
     const int64_t HW = H * W;
-    default_pool().parallel_for(B * H, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
         thread_local MbconvScratch sc;
         sc.ring.resize((size_t) (3 * Hd * W));
         sc.dw.resize((size_t) (Hd * W));

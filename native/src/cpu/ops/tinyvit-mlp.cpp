@@ -46,7 +46,7 @@ void CpuBackend::tinyvit_mlp(float * x, const float * gamma, const float * beta,
     if (M == 0) return;
     SA_CHECK_ARG(x && gamma && beta && w1 && b1 && w2 && b2, "tinyvit_mlp: null pointer");
     const int64_t tile = tile_rows(hidden);
-    default_pool().parallel_for(
+    pool()->parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {
             MlpScratch & sc = scratch();

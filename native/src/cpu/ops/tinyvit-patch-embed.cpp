@@ -23,7 +23,7 @@ void CpuBackend::tinyvit_patch_embed(const float * x, const float * w0, const fl
     SA_CHECK_ARG(x != y, "tinyvit_patch_embed: y must not alias x");
     const int64_t H1 = (H + 1) / 2, W1 = (W + 1) / 2;    // after the first conv
     const int64_t H2 = (H1 + 1) / 2, W2 = (W1 + 1) / 2;  // after the second
-    default_pool().parallel_for(B * H2, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * H2, [&](int64_t t0, int64_t t1) {
         std::vector<float> ring((size_t) (3 * C0 * W1));
         std::vector<float> col((size_t) (std::max(Cin * 9 * W1, C0 * 9 * W2)));
         int64_t ring_row[3] = {-1, -1, -1};

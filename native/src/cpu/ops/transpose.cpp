@@ -41,7 +41,7 @@ void CpuBackend::transpose_last2(const float * x, float * y, int64_t B, int64_t 
     SA_CHECK_ARG(x && y, "transpose_last2: null pointer");
     SA_CHECK_ARG(x != y, "transpose_last2: in-place transpose is not supported");
     const int64_t tr = (R + kTile - 1) / kTile, tc = (C + kTile - 1) / kTile;
-    default_pool().parallel_for(B * tr * tc, [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * tr * tc, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / (tr * tc);
             const int64_t i = (t / tc) % tr, j = t % tc;

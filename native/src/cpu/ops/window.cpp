@@ -30,7 +30,7 @@ void CpuBackend::window_partition(const float * x, float * y, int64_t B, int64_t
     const int64_t nh = (H + win - 1) / win, nw = (W + win - 1) / win;
     const int64_t Hp = nh * win;
     // One task per padded row of the grid: copies its (up to W) pixels and zeroes the padding.
-    default_pool().parallel_for(B * Hp, [&](int64_t r0, int64_t r1) {
+    pool()->parallel_for(B * Hp, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t b = r / Hp, h = r % Hp;
             const int64_t wh = h / win, ih = h % win;
@@ -52,7 +52,7 @@ void CpuBackend::window_unpartition(const float * x, float * y, int64_t B, int64
     if (B == 0 || H == 0 || W == 0 || C == 0) return;
     SA_CHECK_ARG(x && y, "window_unpartition: null pointer");
     const int64_t nh = (H + win - 1) / win, nw = (W + win - 1) / win;
-    default_pool().parallel_for(B * H, [&](int64_t r0, int64_t r1) {
+    pool()->parallel_for(B * H, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t b = r / H, h = r % H;
             const int64_t wh = h / win, ih = h % win;
