@@ -7,6 +7,9 @@
 
 namespace saaddon {
 
+// Not the module's instance data (that slot holds SamDecoder's constructor); lives as long as the process.
+Napi::FunctionReference * DecoderTrainerWrap::constructor = nullptr;
+
 void DecoderTrainerWrap::init(Napi::Env env, Napi::Object exports) {
     Napi::Function ctor =
         DefineClass(env, "DecoderTrainer",
@@ -21,6 +24,7 @@ void DecoderTrainerWrap::init(Napi::Env env, Napi::Object exports) {
                         InstanceAccessor<&DecoderTrainerWrap::native_bytes>("nativeBytes"),
                         InstanceAccessor<&DecoderTrainerWrap::get_step_count, &DecoderTrainerWrap::set_step_count>("stepCount"),
                     });
+    constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
     exports.Set("DecoderTrainer", ctor);
 }
 
@@ -54,6 +58,7 @@ static sa::TrainConfig config_from_js(Napi::Env env, Napi::Object o) {
     c.grad_clip_norm = num("gradClipNorm", c.grad_clip_norm);
     c.multimask = get_bool(o, "multimask", c.multimask);
     c.train_prompt_encoder = get_bool(o, "trainPromptEncoder", c.train_prompt_encoder);
+    c.embedding_grad = get_bool(o, "embeddingGrad", c.embedding_grad);
     SA_THROW_RANGEERROR_IF(!(c.lr >= 0) || !(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1) ||
                                !(c.eps > 0) || !(c.weight_decay >= 0) || !(c.grad_clip_norm >= 0),
                            env, "DecoderTrainer: lr >= 0, 0 <= beta < 1, eps > 0, weightDecay >= 0, gradClipNorm >= 0");

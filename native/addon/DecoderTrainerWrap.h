@@ -12,7 +12,7 @@
 namespace saaddon {
 
 // JS: new DecoderTrainer(decoder: SamDecoder, {loss, optimizer, lr, beta1, beta2, eps, weightDecay,
-//                        gradClipNorm, multimask, trainPromptEncoder})
+//                        gradClipNorm, multimask, trainPromptEncoder, embeddingGrad})
 //     trainer.step(embeddings [B,256,E,E], prompts, targets [B,1,4E,4E], {lr?}) -> Promise<number> (loss)
 //     trainer.lossAndGrad(embeddings, prompts, targets) -> Promise<number>
 //     trainer.getGrad(name) -> Float32Array; trainer.stepCount (get/set)
@@ -22,8 +22,16 @@ namespace saaddon {
 class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
   public:
     static void init(Napi::Env env, Napi::Object exports);
+    static Napi::FunctionReference * constructor;
     explicit DecoderTrainerWrap(const Napi::CallbackInfo & info);
     void Finalize(Napi::BasicEnv env) override { mem_.release(env); }
+
+    // For training with the image encoder in the loop (TrainableEncoderWrap): the trainer (null once
+    // disposed), its backend and its decoder's mutex.
+    std::shared_ptr<sa::DecoderTrainer> trainer() const { return trainer_; }
+    std::shared_ptr<sa::SamDecoder> decoder() const { return decoder_; }
+    std::shared_ptr<sa::Backend> backend() const { return backend_; }
+    std::shared_ptr<std::mutex> mutex() const { return mu_; }
 
   private:
     Napi::Value dispose(const Napi::CallbackInfo & info);

@@ -5,6 +5,7 @@
 #include "DecoderTrainerWrap.h"
 #include "ImageEncoderWrap.h"
 #include "SamDecoderWrap.h"
+#include "TrainableEncoderWrap.h"
 #include "backends.h"
 
 namespace saaddon {
@@ -19,6 +20,7 @@ void register_all(Napi::Env env, Napi::Object exports) {
     ImageEncoderWrap::init(env, exports);
     SamDecoderWrap::init(env, exports);
     DecoderTrainerWrap::init(env, exports);
+    TrainableEncoderWrap::init(env, exports);
 }
 
 }  // namespace saaddon

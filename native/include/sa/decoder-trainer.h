@@ -56,6 +56,10 @@ class DecoderTrainer {
     // A NaN / Inf loss or gradient throws SA_ERR_NUMERIC before any parameter or optimiser state changes.
     float step(const float * embeddings, const Prompts & p, const float * targets, float lr_override = -1);
 
+    // The optimiser step of step() on the gradients of the last loss_and_grad (once per loss_and_grad,
+    // SA_ERR_INVALID_ARG otherwise; the same SA_ERR_NUMERIC checks first). Returns that loss.
+    float apply_step(float lr_override = -1);
+
     // Names of the parameters the optimiser updates (official key names, a subset of param_names()).
     std::vector<std::string> trained_params() const;
     // Gradient of the last loss_and_grad for any parameter of the decoder (zeros when it has no gradient

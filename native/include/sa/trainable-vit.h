@@ -12,33 +12,17 @@
 #include <vector>
 
 #include "sa/backend.h"
+#include "sa/trainable-encoder.h"
 #include "sa/weights.h"
 
 namespace sa {
 
 class TrainableVitImpl;
 
-// Low-rank adapters (LoRA) on the encoder's linear layers: W' = W + s B A with A [r, in], B [out, r],
-// s = alpha / r; A ~ U(-1/sqrt(in), 1/sqrt(in)) from `seed`, B = 0, so training starts from the
-// pretrained encoder. One adapter per targeted module, named as PEFT does:
-// "blocks.<i>.attn.qkv.lora_A.weight", "...lora_B.weight". Targets: "q", "k", "v" (slices of
-// attn.qkv: one adapter on qkv whose B rows of the other slices stay zero), "proj" (attn.proj),
-// "lin1", "lin2" (mlp).
-struct LoraConfig {
-    int64_t rank = 0;  // 0: no adapters
-    float alpha = 0;   // 0: alpha = rank (s = 1)
-    std::vector<std::string> targets = {"q", "v"};
-    uint64_t seed = 0;
-};
+using TrainableVitOptions = TrainableEncoderOptions;
 
-struct TrainableVitOptions {
-    LoraConfig lora;
-    // Gradients of the encoder's own parameters. Off: only the adapters' gradients (and the input
-    // gradients that carry them) are computed, which skips every weight-gradient product.
-    bool base_grads = true;
-};
-
-class TrainableVit {
+// LoRA targets (see LoraConfig): q, k, v, qkv (attn.qkv), proj (attn.proj), lin1, lin2, mlp (mlp.lin1/2).
+class TrainableVit final : public TrainableEncoder {
   public:
     // Reads every weight under `prefix` (official key names) and copies them to the backend; the
     // configuration is inferred as for make_vit_encoder. Throws SA_ERR_WEIGHTS / SA_ERR_SHAPE.
@@ -50,33 +34,30 @@ class TrainableVit {
     TrainableVit(const TrainableVit &) = delete;
     TrainableVit & operator=(const TrainableVit &) = delete;
 
-    int64_t img_size() const;
-    int64_t embed_dim() const;   // neck output channels (256)
-    int64_t embed_size() const;  // embedding grid side
-    std::string describe() const;
+    std::string arch() const override { return "vit"; }
+    int64_t img_size() const override;
+    int64_t embed_dim() const override;
+    int64_t embed_size() const override;
+    std::string describe() const override;
 
-    // images: host [B, 3, S, S] (normalised, padded); out: host [B, embed_dim, E, E]. Keeps what the
-    // backward pass needs.
-    void forward(const float * images, int64_t B, float * out);
-    // Backward of the last forward: dout host [B, embed_dim, E, E]. Parameter gradients are ACCUMULATED
-    // (zero_grad() clears them); dimages (host [B, 3, S, S]) is written when non-null.
-    void backward(const float * dout, float * dimages = nullptr);
-    void zero_grad();
+    void forward(const float * images, int64_t B, float * out) override;
+    void backward(const float * dout, float * dimages = nullptr) override;
+    void zero_grad() override;
 
-    // Parameters by their names under the prefix ("blocks.0.attn.qkv.weight", "neck.1.bias", ...).
-    std::vector<std::string> param_names() const;
-    std::vector<int64_t> param_shape(const std::string & name) const;
-    void get_param(const std::string & name, float * host) const;
-    void set_param(const std::string & name, const float * host);
-    void get_grad(const std::string & name, float * host) const;
+    std::vector<std::string> param_names() const override;
+    std::vector<int64_t> param_shape(const std::string & name) const override;
+    void get_param(const std::string & name, float * host) const override;
+    void set_param(const std::string & name, const float * host) override;
+    void get_grad(const std::string & name, float * host) const override;
 
-    // Adapters: their parameter names (empty without LoRA), the scale s, one Adam / AdamW step over
-    // all of them (then their gradients are zero), and a targeted layer's merged weight W + s B A
-    // (e.g. "blocks.0.attn.qkv.weight"; the plain weight when the layer has no adapter).
-    std::vector<std::string> lora_names() const;
-    float lora_scale() const;
-    void lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled);
-    void merged_weight(const std::string & name, float * host) const;
+    std::vector<std::string> lora_names() const override;
+    float lora_scale() const override;
+    void lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) override;
+    void merged_weight(const std::string & name, float * host) const override;
+    int64_t lora_step_count() const override;
+    void set_lora_step_count(int64_t t) override;
+    void get_lora_state(const std::string & name, float * m_host, float * v_host) const override;
+    void set_lora_state(const std::string & name, const float * m_host, const float * v_host) override;
 
     TrainableVitImpl & impl() { return *impl_; }
 

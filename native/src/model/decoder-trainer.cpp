@@ -102,11 +102,19 @@ class DecoderTrainerImpl {
         float host[2];
         be.download(host, scalars, 2);
         last_sumsq = host[1];
+        last_loss = host[0];
+        pending = true;
         return host[0];
     }
 
     float step(const float * embeddings, const Prompts & p, const float * targets, float lr_override) {
-        const float loss = loss_and_grad(embeddings, p, targets);
+        loss_and_grad(embeddings, p, targets);
+        return apply_step(lr_override);
+    }
+
+    float apply_step(float lr_override) {
+        SA_CHECK_ARG(pending, "DecoderTrainer::apply_step: no loss_and_grad since the last step");
+        const float loss = last_loss;
         SA_CHECK(std::isfinite(loss), SA_ERR_NUMERIC,
                  "training step " + std::to_string(t + 1) + ": the loss is " + std::to_string(loss) +
                      "; parameters left unchanged");
@@ -122,6 +130,7 @@ class DecoderTrainerImpl {
             if (coef < 1.0f) be.scale(grads, coef, grads, d.L.total);
         }
         ++t;
+        pending = false;
         const bool decoupled = cfg.optim == OptimKind::AdamW;
         for (auto & r : ranges)
             be.adam_step_zero_grad(d.params + r.first, grads + r.first, m + r.first, v + r.first,
@@ -145,7 +154,8 @@ class DecoderTrainerImpl {
     int64_t target_n = 0;
     int64_t last_batch = 0;  // batch of the last loss_and_grad (0: none yet)
     int64_t t = 0;
-    float last_sumsq = 0.0f;
+    float last_sumsq = 0.0f, last_loss = 0.0f;
+    bool pending = false;  // gradients of a loss_and_grad not yet used by a step
     bool grads_zero = false;  // every gradient is zero (no fill needed before the backward)
 };
 
@@ -162,6 +172,8 @@ float DecoderTrainer::loss_and_grad(const float * embeddings, const Prompts & p,
 float DecoderTrainer::step(const float * embeddings, const Prompts & p, const float * targets, float lr_override) {
     return impl_->step(embeddings, p, targets, lr_override);
 }
+
+float DecoderTrainer::apply_step(float lr_override) { return impl_->apply_step(lr_override); }
 
 std::vector<std::string> DecoderTrainer::trained_params() const { return impl_->trained; }
 

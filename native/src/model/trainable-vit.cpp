@@ -129,6 +129,12 @@ class TrainableVitImpl {
         fail(SA_ERR_INVALID_ARG, "image encoder: no parameter named '" + name + "'");
     }
 
+    int64_t lora_offset(const std::string & name) const {
+        auto it = lora_index.find(name);
+        SA_CHECK_ARG(it != lora_index.end(), "image encoder: no LoRA adapter named '" + name + "'");
+        return lora_params[it->second].offset;
+    }
+
     float lora_scale() const {
         const LoraConfig & l = opt.lora;
         return l.rank > 0 ? (l.alpha > 0 ? l.alpha : (float) l.rank) / (float) l.rank : 0.0f;
@@ -527,5 +533,24 @@ void TrainableVit::lora_adam_step(float lr, float beta1, float beta2, float eps,
     impl_->lora_adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
 }
 void TrainableVit::merged_weight(const std::string & name, float * host) const { impl_->merged_weight(name, host); }
+int64_t TrainableVit::lora_step_count() const { return impl_->lora_t; }
+void TrainableVit::set_lora_step_count(int64_t t) {
+    SA_CHECK_ARG(t >= 0, "image encoder: the LoRA step count must be >= 0");
+    impl_->lora_t = t;
+}
+void TrainableVit::get_lora_state(const std::string & name, float * m_host, float * v_host) const {
+    const int64_t off = impl_->lora_offset(name);
+    const int64_t n = impl_->lora_params[impl_->lora_index.at(name)].numel;
+    impl_->be.synchronize();
+    impl_->be.download(m_host, impl_->LM + off, (size_t) n);
+    impl_->be.download(v_host, impl_->LV + off, (size_t) n);
+}
+void TrainableVit::set_lora_state(const std::string & name, const float * m_host, const float * v_host) {
+    const int64_t off = impl_->lora_offset(name);
+    const int64_t n = impl_->lora_params[impl_->lora_index.at(name)].numel;
+    impl_->be.upload(impl_->LM + off, m_host, (size_t) n);
+    impl_->be.upload(impl_->LV + off, v_host, (size_t) n);
+    impl_->be.synchronize();
+}
 
 }  // namespace sa

@@ -153,6 +153,8 @@ export interface TrainerOptions {
     gradClipNorm?: number;
     multimask?: boolean;
     trainPromptEncoder?: boolean;
+    /** Also compute the gradient of the image embeddings (needed by TrainableEncoder.trainStep). */
+    embeddingGrad?: boolean;
 }
 
 export interface NativeDecoderTrainer extends NativeDisposable {
@@ -174,6 +176,76 @@ export interface NativeDecoderTrainer extends NativeDisposable {
     stepCount: number;
 }
 
+/** Encoder modules LoRA can adapt: q, k, v (slices of attn.qkv), qkv, proj, lin1, lin2, mlp (lin1 + lin2). */
+export type LoraTarget = "q" | "k" | "v" | "qkv" | "proj" | "lin1" | "lin2" | "mlp";
+
+export interface LoraOptions {
+    /** Adapter rank r (1..1024). */
+    rank: number;
+    /** Scale s = alpha / rank (default alpha = rank). */
+    alpha?: number;
+    /** Default ["q", "v"]. */
+    targets?: LoraTarget[];
+    /** Seed of the A factors' initialisation (B starts at zero). */
+    seed?: number;
+}
+
+export interface TrainableEncoderOptions {
+    arch?: "vit" | "tinyvit";
+    prefix?: string;
+    /** CPU only for now: "cuda" is refused with ERR_SA_UNSUPPORTED. */
+    backend?: BackendName;
+    lora: LoraOptions;
+}
+
+export interface TrainableEncoderInfo {
+    arch: "vit" | "tinyvit";
+    imgSize: number;
+    embedDim: number;
+    embedSize: number;
+    description: string;
+    backend: BackendName;
+    rank: number;
+    alpha: number;
+    targets: LoraTarget[];
+    /** alpha / rank */
+    loraScale: number;
+}
+
+/**
+ * An image encoder with LoRA adapters and a backward pass (the encoder's own weights stay frozen).
+ * Adapter names are PEFT's under the encoder ("blocks.0.attn.qkv.lora_A.weight").
+ */
+export interface NativeTrainableEncoder extends NativeDisposable {
+    readonly info: TrainableEncoderInfo;
+    /** Embeddings [B, embedDim, E, E] of the adapted encoder. */
+    encode(images: Float32Array, batch: number): Promise<{ embedding: Float32Array }>;
+    /**
+     * One training step with the encoder in the loop: encode `images` [B, 3, S, S], decoder loss and
+     * backward through `trainer` (made with embeddingGrad), encoder backward, Adam on the decoder and
+     * the adapters (the trainer's settings; `lr` overrides its rate for both). Resolves with the loss;
+     * a non-finite loss or gradient rejects with ERR_SA_NUMERIC and changes nothing.
+     */
+    trainStep(
+        trainer: NativeDecoderTrainer,
+        images: Float32Array,
+        prompts: NativePrompts,
+        targets: Float32Array,
+        options?: { lr?: number },
+    ): Promise<number>;
+    loraNames(): string[];
+    paramShape(name: string): number[];
+    /** An adapter's or an encoder weight's value. */
+    getParam(name: string): Float32Array;
+    setParam(name: string, data: Float32Array): void;
+    /** W + s B A for an adapted layer's weight ("blocks.0.attn.qkv.weight"), W otherwise. */
+    mergedWeight(name: string): Float32Array;
+    /** The adapters' Adam moments and step count (checkpoints, resume). */
+    getState(name: string): { m: Float32Array; v: Float32Array };
+    setState(name: string, m: Float32Array, v: Float32Array): void;
+    stepCount: number;
+}
+
 export interface BindingModule {
     systemInfo(): SystemInfo;
     /** Sets the CPU thread count (0 = all cores); returns the count in effect. */
@@ -189,4 +261,5 @@ export interface BindingModule {
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
     SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;
+    TrainableEncoder: new (weights: NativeWeights, options: TrainableEncoderOptions) => NativeTrainableEncoder;
 }

@@ -69,7 +69,9 @@ export function loadAddon(): BindingModule {
 
 /** Gives the wrapped classes `[Symbol.dispose]` (= dispose), so that `using` frees them at scope end. */
 function withSymbolDispose(mod: BindingModule): void {
-    for (const cls of [mod.ImageEncoder, mod.SamDecoder, mod.DecoderTrainer] as unknown as { prototype: Record<PropertyKey, unknown> }[]) {
+    for (const cls of [mod.ImageEncoder, mod.SamDecoder, mod.DecoderTrainer, mod.TrainableEncoder] as unknown as {
+        prototype: Record<PropertyKey, unknown>;
+    }[]) {
         const proto = cls?.prototype;
         if (proto && typeof proto.dispose === "function" && !(Symbol.dispose in proto)) {
             Object.defineProperty(proto, Symbol.dispose, { value: proto.dispose, configurable: true, writable: true });
