@@ -54,41 +54,23 @@ Napi::Value ImageEncoderWrap::encode(const Napi::CallbackInfo & info) {
     const int64_t B = info[1].As<Napi::Number>().Int64Value();
     Napi::Object opts = arg_object(info, 2, "encode options");
     const bool want_taps = get_bool(opts, "taps", false);
-    const int64_t S = encoder_->img_size();
-    SA_THROW_RANGEERROR_IF(B < 1 || B > 4096, env, "encode: batch must be in [1, 4096]");
-    SA_THROW_RANGEERROR_IF((int64_t) images.ElementLength() != B * 3 * S * S, env,
-                           "encode: images must hold batch x 3 x " + std::to_string(S) + " x " + std::to_string(S) +
-                               " = " + std::to_string(B * 3 * S * S) + " floats, got " +
-                               std::to_string(images.ElementLength()));
+    check_image_batch(env, images, B, encoder_->img_size(), "encode");
     const int64_t E = encoder_->embed_size();
-    auto out = std::make_shared<std::vector<float>>();
     auto taps = std::make_shared<sa::Taps>();
     auto enc = encoder_;
     auto be = backend_;
-    auto mu = mu_;
-    const float * src = images.Data();
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    keep.push_back(Napi::Persistent(images.As<Napi::Value>()));
-    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-    return PromiseWorker::start(
-        env,
-        [=]() {
-            std::lock_guard<std::mutex> lk(*mu);
-            out->resize((size_t) (B * enc->embed_dim() * E * E));
-            enc->encode(src, B, out->data(), want_taps ? taps.get() : nullptr);
+    return encode_on_pool(
+        env, Value(), images, (size_t) (B * enc->embed_dim() * E * E), mu_,
+        [=](const float * src, float * out) {
             (void) be;
+            enc->encode(src, B, out, want_taps ? taps.get() : nullptr);
         },
-        [=](Napi::Env e) -> Napi::Value {
-            Napi::Object r = Napi::Object::New(e);
-            r.Set("embedding", f32_from_vector(e, std::move(*out)));
-            if (want_taps) {
-                Napi::Object t = Napi::Object::New(e);
-                for (auto & kv : *taps) t.Set(kv.first, f32_from_vector(e, std::move(kv.second)));
-                r.Set("taps", t);
-            }
-            return r;
-        },
-        std::move(keep));
+        [=](Napi::Env e, Napi::Object r) {
+            if (!want_taps) return;
+            Napi::Object t = Napi::Object::New(e);
+            for (auto & kv : *taps) t.Set(kv.first, f32_from_vector(e, std::move(kv.second)));
+            r.Set("taps", t);
+        });
 }
 
 Napi::Value ImageEncoderWrap::get_info(const Napi::CallbackInfo & info) {

@@ -115,45 +115,21 @@ Napi::Value TrainableEncoderWrap::get_info(const Napi::CallbackInfo & info) {
     return o;
 }
 
-// images [B, 3, S, S] with B from `batch`; checks the length.
-static void check_images(Napi::Env env, const Napi::Float32Array & images, int64_t B, int64_t S, const char * what) {
-    SA_THROW_RANGEERROR_IF(B < 1 || B > 4096, env, std::string(what) + ": batch must be in [1, 4096]");
-    SA_THROW_RANGEERROR_IF((int64_t) images.ElementLength() != B * 3 * S * S, env,
-                           std::string(what) + ": images must hold batch x 3 x " + std::to_string(S) + " x " +
-                               std::to_string(S) + " = " + std::to_string(B * 3 * S * S) + " floats, got " +
-                               std::to_string(images.ElementLength()));
-}
-
 Napi::Value TrainableEncoderWrap::encode(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     live(env);
     Napi::Float32Array images = arg_f32(info, 0, "encode(images, batch)");
     SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env, "encode(images, batch): batch must be a number");
     const int64_t B = info[1].As<Napi::Number>().Int64Value();
-    check_images(env, images, B, encoder_->img_size(), "encode");
+    check_image_batch(env, images, B, encoder_->img_size(), "encode");
     const int64_t E = encoder_->embed_size();
-    auto out = std::make_shared<std::vector<float>>();
     auto enc = encoder_;
     auto be = backend_;
-    auto mu = mu_;
-    const float * src = images.Data();
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    keep.push_back(Napi::Persistent(images.As<Napi::Value>()));
-    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-    return PromiseWorker::start(
-        env,
-        [=]() {
-            std::lock_guard<std::mutex> lk(*mu);
-            (void) be;
-            out->resize((size_t) (B * enc->embed_dim() * E * E));
-            enc->forward(src, B, out->data());
-        },
-        [=](Napi::Env e) -> Napi::Value {
-            Napi::Object r = Napi::Object::New(e);
-            r.Set("embedding", f32_from_vector(e, std::move(*out)));
-            return r;
-        },
-        std::move(keep));
+    return encode_on_pool(env, Value(), images, (size_t) (B * enc->embed_dim() * E * E), mu_,
+                          [=](const float * src, float * out) {
+                              (void) be;
+                              enc->forward(src, B, out);
+                          });
 }
 
 Napi::Value TrainableEncoderWrap::train_step(const Napi::CallbackInfo & info) {
@@ -175,7 +151,7 @@ Napi::Value TrainableEncoderWrap::train_step(const Napi::CallbackInfo & info) {
     SA_THROW_TYPEERROR_IF(info.Length() < 4, env, what);
     std::vector<Napi::Reference<Napi::Value>> keep;
     sa::Prompts p = prompts_from_js(env, info[2], E, what, &keep);
-    check_images(env, images, p.B, encoder_->img_size(), "trainStep");
+    check_image_batch(env, images, p.B, encoder_->img_size(), "trainStep");
     Napi::Float32Array tgt = arg_f32(info, 3, what);
     const int64_t m = 4 * E;
     SA_THROW_RANGEERROR_IF((int64_t) tgt.ElementLength() != p.B * m * m, env,

@@ -181,3 +181,39 @@ void PromiseWorker::OnError(const Napi::Error & e) {
 }
 
 }  // namespace saaddon
+
+namespace saaddon {
+
+void check_image_batch(Napi::Env env, const Napi::Float32Array & images, int64_t B, int64_t S, const char * what) {
+    SA_THROW_RANGEERROR_IF(B < 1 || B > 4096, env, std::string(what) + ": batch must be in [1, 4096]");
+    SA_THROW_RANGEERROR_IF((int64_t) images.ElementLength() != B * 3 * S * S, env,
+                           std::string(what) + ": images must hold batch x 3 x " + std::to_string(S) + " x " +
+                               std::to_string(S) + " = " + std::to_string(B * 3 * S * S) + " floats, got " +
+                               std::to_string(images.ElementLength()));
+}
+
+Napi::Promise encode_on_pool(Napi::Env env, Napi::Value self, Napi::Float32Array images, size_t out_len,
+                             std::shared_ptr<std::mutex> mu, std::function<void(const float *, float *)> fn,
+                             std::function<void(Napi::Env, Napi::Object)> extra) {
+    auto out = std::make_shared<std::vector<float>>();
+    const float * src = images.Data();
+    std::vector<Napi::Reference<Napi::Value>> keep;
+    keep.push_back(Napi::Persistent(images.As<Napi::Value>()));
+    keep.push_back(Napi::Persistent(self));
+    return PromiseWorker::start(
+        env,
+        [=]() {
+            std::lock_guard<std::mutex> lk(*mu);
+            out->resize(out_len);
+            fn(src, out->data());
+        },
+        [=](Napi::Env e) -> Napi::Value {
+            Napi::Object r = Napi::Object::New(e);
+            r.Set("embedding", f32_from_vector(e, std::move(*out)));
+            if (extra) extra(e, r);
+            return r;
+        },
+        std::move(keep));
+}
+
+}  // namespace saaddon

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ class ExternalMemory {
 
 // Throws ERR_SA_STATE when a wrapped object is used after dispose().
 [[noreturn]] void throw_disposed(Napi::Env env, const char * what);
+
+// Checks images [B, 3, S, S] (B in [1, 4096]); RangeError with ERR_SA_INVALID_ARG naming `what`.
+void check_image_batch(Napi::Env env, const Napi::Float32Array & images, int64_t B, int64_t S, const char * what);
+
+// An encoder's encode(): runs fn(images, out) on the pool under `mu` with the images and `self` pinned,
+// out holding out_len floats; resolves with {embedding: out} and whatever `extra` adds.
+Napi::Promise encode_on_pool(Napi::Env env, Napi::Value self, Napi::Float32Array images, size_t out_len,
+                             std::shared_ptr<std::mutex> mu, std::function<void(const float *, float *)> fn,
+                             std::function<void(Napi::Env, Napi::Object)> extra = {});
 
 // Float32Array that owns a moved std::vector (no copy).
 Napi::Float32Array f32_from_vector(Napi::Env env, std::vector<float> && v);

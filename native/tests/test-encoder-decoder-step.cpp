@@ -23,19 +23,7 @@ namespace {
 using Vec = std::vector<float>;
 using satest::golden;
 
-struct Sample {
-    Vec labels = golden("case/points10_box/labels").data;
-    sa::Prompts p;
-    Sample() {
-        const std::string k = "case/points10_box/";
-        p.n_points = golden(k + "points_input").shape[0];
-        p.points = golden(k + "points_input").data.data();
-        p.labels = labels.data();
-        p.boxes = golden(k + "boxes_input").data.data();
-    }
-    const float * image() const { return golden("image/preprocessed").data.data(); }
-    const float * target() const { return golden("train/target_low_res").data.data(); }
-};
+using Sample = satest::TrainCase;
 
 int64_t numel(const std::vector<int64_t> & s) {
     int64_t n = 1;

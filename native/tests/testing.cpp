@@ -316,4 +316,14 @@ int run_all() {
     return failed == 0 ? 0 : 1;
 }
 
+TrainCase::TrainCase() : labels(golden("case/points10_box/labels").data) {
+    const std::string k = "case/points10_box/";
+    p.n_points = golden(k + "points_input").shape[0];
+    p.points = golden(k + "points_input").data.data();
+    p.labels = labels.data();
+    p.boxes = golden(k + "boxes_input").data.data();
+}
+const float * TrainCase::image() const { return golden("image/preprocessed").data.data(); }
+const float * TrainCase::target() const { return golden("train/target_low_res").data.data(); }
+
 }  // namespace satest

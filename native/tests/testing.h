@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sa/backend.h"
+#include "sa/sam-decoder.h"
 #include "sa/weights.h"
 
 namespace satest {
@@ -44,6 +45,16 @@ const Tensor & golden(const std::string & name);
 // A WeightMap viewing `tensors` (which must outlive it), without the keys that start with
 // `skip_prefix` (none skipped when it is empty).
 sa::WeightMap weight_map(const std::map<std::string, Tensor> & tensors, const std::string & skip_prefix = "");
+
+// The sam-tiny fixture's training case: the "points10_box" prompt, the preprocessed image and the
+// low-res training target (train/target_low_res).
+struct TrainCase {
+    std::vector<float> labels;
+    sa::Prompts p;
+    TrainCase();
+    const float * image() const;
+    const float * target() const;
+};
 
 // n values of Normal(0, scale) from a mt19937 seeded with `seed`: fixed random inputs per test.
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f);

@@ -1,22 +1,13 @@
 // Wrapped native objects free their memory on dispose() (or `using`), report it to V8, finish work
 // already in flight, and refuse later calls with ERR_SA_STATE; a trainer keeps its decoder alive.
-import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { fixturePath, loadGolden } from "../helpers/fixtures.js";
+import { weightBytes as bytesOf, goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tiny.js";
 
 const addon = loadAddon();
-const golden = loadGolden("sam-tiny");
-const g = (k: string) => {
-    const t = golden.get(k);
-    if (!t) throw new Error(`golden tensor ${k} missing`);
-    return t.data as Float32Array;
-};
 let weights: NativeWeights = {};
-const pick = (prefixes: string[]): NativeWeights =>
-    Object.fromEntries(Object.entries(weights).filter(([k]) => prefixes.some((p) => k.startsWith(p))));
-const bytesOf = (w: NativeWeights) => Object.values(w).reduce((a, t) => a + 4 * t.data.length, 0);
+const pick = (prefixes: string[]) => pickWeights(weights, prefixes);
 const prompt: NativePrompts = {
     batch: 1,
     nPoints: 1,
@@ -37,7 +28,7 @@ function throwsState(fn: () => unknown, what: string): void {
 }
 
 test.before(async () => {
-    weights = stateDictToFloat32Record((await readCheckpoint(fixturePath("sam-tiny", "sam_tiny.safetensors"))).tensors);
+    weights = await samTinyWeights();
 });
 
 test("native bytes are reported, then released by dispose(); later calls are ERR_SA_STATE", () => {

@@ -1,23 +1,15 @@
 // The wrapped TrainableEncoder (LoRA in the image encoder) on the sam-tiny fixture: PEFT names, the
 // adapted encoder's embedding, a training step that changes only the adapters and the decoder and
 // lowers the loss, Adam state for resume, argument checks with codes, dispose.
-import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { fixturePath, loadGolden, maxDiff } from "../helpers/fixtures.js";
+import { maxDiff } from "../helpers/fixtures.js";
+import { weightBytes as bytesOf, goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tiny.js";
 
 const addon = loadAddon();
-const golden = loadGolden("sam-tiny");
-const g = (k: string) => {
-    const t = golden.get(k);
-    if (!t) throw new Error(`golden tensor ${k} missing`);
-    return t.data as Float32Array;
-};
 let weights: NativeWeights = {};
-const pick = (prefixes: string[]): NativeWeights =>
-    Object.fromEntries(Object.entries(weights).filter(([k]) => prefixes.some((p) => k.startsWith(p))));
-const bytesOf = (w: NativeWeights) => Object.values(w).reduce((a, t) => a + 4 * t.data.length, 0);
+const pick = (prefixes: string[]) => pickWeights(weights, prefixes);
 const decoderOptions = { imgSize: 256, embedSize: 16 };
 const prompts = (): NativePrompts => ({
     batch: 1,
@@ -48,7 +40,7 @@ function throwsCode(fn: () => unknown, code: string, what: string): void {
 }
 
 test.before(async () => {
-    weights = stateDictToFloat32Record((await readCheckpoint(fixturePath("sam-tiny", "sam_tiny.safetensors"))).tensors);
+    weights = await samTinyWeights();
 });
 
 test("PEFT adapter names, info and reported memory", () => {
