@@ -77,11 +77,7 @@ Napi::Value ImageEncoderWrap::get_info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     live(env);
     Napi::Object o = Napi::Object::New(env);
-    o.Set("arch", Napi::String::New(env, encoder_->arch()));
-    o.Set("imgSize", Napi::Number::New(env, (double) encoder_->img_size()));
-    o.Set("embedDim", Napi::Number::New(env, (double) encoder_->embed_dim()));
-    o.Set("embedSize", Napi::Number::New(env, (double) encoder_->embed_size()));
-    o.Set("description", Napi::String::New(env, encoder_->describe()));
+    set_encoder_geometry(env, o, *encoder_);
     o.Set("flopsPerImage", Napi::Number::New(env, encoder_->flops_per_image()));
     o.Set("backend", Napi::String::New(env, backend_->name()));
     o.Set("precision", Napi::String::New(env, precision_));

@@ -100,11 +100,7 @@ Napi::Value TrainableEncoderWrap::get_info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     live(env);
     Napi::Object o = Napi::Object::New(env);
-    o.Set("arch", Napi::String::New(env, encoder_->arch()));
-    o.Set("imgSize", Napi::Number::New(env, (double) encoder_->img_size()));
-    o.Set("embedDim", Napi::Number::New(env, (double) encoder_->embed_dim()));
-    o.Set("embedSize", Napi::Number::New(env, (double) encoder_->embed_size()));
-    o.Set("description", Napi::String::New(env, encoder_->describe()));
+    set_encoder_geometry(env, o, *encoder_);
     o.Set("backend", Napi::String::New(env, backend_->name()));
     o.Set("rank", Napi::Number::New(env, (double) lora_.rank));
     o.Set("alpha", Napi::Number::New(env, lora_.alpha > 0 ? lora_.alpha : (double) lora_.rank));

@@ -69,6 +69,16 @@ Napi::Promise encode_on_pool(Napi::Env env, Napi::Value self, Napi::Float32Array
                              std::shared_ptr<std::mutex> mu, std::function<void(const float *, float *)> fn,
                              std::function<void(Napi::Env, Napi::Object)> extra = {});
 
+// An image encoder's geometry as JS properties: arch, imgSize, embedDim, embedSize, description.
+template <class Encoder>
+void set_encoder_geometry(Napi::Env env, Napi::Object o, const Encoder & enc) {
+    o.Set("arch", Napi::String::New(env, enc.arch()));
+    o.Set("imgSize", Napi::Number::New(env, (double) enc.img_size()));
+    o.Set("embedDim", Napi::Number::New(env, (double) enc.embed_dim()));
+    o.Set("embedSize", Napi::Number::New(env, (double) enc.embed_size()));
+    o.Set("description", Napi::String::New(env, enc.describe()));
+}
+
 // Float32Array that owns a moved std::vector (no copy).
 Napi::Float32Array f32_from_vector(Napi::Env env, std::vector<float> && v);
 

@@ -25,11 +25,7 @@ using satest::golden;
 
 using Sample = satest::TrainCase;
 
-int64_t numel(const std::vector<int64_t> & s) {
-    int64_t n = 1;
-    for (auto d : s) n *= d;
-    return n;
-}
+using satest::numel;
 
 // Encoder with rank-4 q/v adapters, decoder and trainer on one CPU backend.
 struct Setup {

@@ -28,11 +28,7 @@ using satest::golden;
 
 using Sample = satest::TrainCase;
 
-int64_t numel(const std::vector<int64_t> & s) {
-    int64_t n = 1;
-    for (auto d : s) n *= d;
-    return n;
-}
+using satest::numel;
 
 // The module name ("blocks.0.attn.qkv") of an adapter factor name.
 std::string module_of(const std::string & factor) { return factor.substr(0, factor.find(".lora_")); }

@@ -316,6 +316,12 @@ int run_all() {
     return failed == 0 ? 0 : 1;
 }
 
+int64_t numel(const std::vector<int64_t> & shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
 TrainCase::TrainCase() : labels(golden("case/points10_box/labels").data) {
     const std::string k = "case/points10_box/";
     p.n_points = golden(k + "points_input").shape[0];

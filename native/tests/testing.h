@@ -46,6 +46,9 @@ const Tensor & golden(const std::string & name);
 // `skip_prefix` (none skipped when it is empty).
 sa::WeightMap weight_map(const std::map<std::string, Tensor> & tensors, const std::string & skip_prefix = "");
 
+// Element count of a shape.
+int64_t numel(const std::vector<int64_t> & shape);
+
 // The sam-tiny fixture's training case: the "points10_box" prompt, the preprocessed image and the
 // low-res training target (train/target_low_res).
 struct TrainCase {
