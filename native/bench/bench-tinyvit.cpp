@@ -34,22 +34,10 @@ int main(int argc, char ** argv) {
     try {
         auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
         const sa::TinyVitConfig cfg = sa::mobile_sam_tinyvit_config();
-        // Random weights scaled by 1/sqrt(fan-in) so activations stay in a realistic range.
+        sa::bench::RandomWeights weights;
+        sa::bench::add_tinyvit_encoder_weights(weights, sa::tinyvit_weight_shapes(cfg, ""));
+        sa::WeightMap w = weights.map("image_encoder.");
         std::mt19937 rng(1);
-        std::map<std::string, std::vector<float>> host;
-        sa::WeightMap w;
-        for (const auto & [name, shape] : sa::tinyvit_weight_shapes(cfg, "image_encoder.")) {
-            int64_t n = 1;
-            for (auto d : shape) n *= d;
-            const int64_t fan_in = shape.size() > 1 ? n / shape[0] : 1;
-            std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt((float) fan_in));
-            std::vector<float> & v = host[name];
-            v.resize((size_t) n);
-            const bool is_norm_weight = shape.size() == 1 && name.find("norm") != std::string::npos &&
-                                        name.compare(name.size() - 7, 7, ".weight") == 0;
-            for (auto & x : v) x = is_norm_weight ? 1.0f + 0.1f * d(rng) : d(rng);
-            w.add(name, sa::WeightView{shape, v.data()});
-        }
         auto enc = sa::make_tinyvit_encoder(*be, w, "image_encoder.");
         const int64_t S = enc->img_size(), E = enc->embed_size();
         std::vector<float> image((size_t) (3 * S * S)), out((size_t) (enc->embed_dim() * E * E));

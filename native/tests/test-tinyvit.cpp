@@ -15,6 +15,7 @@
 #include "sa/backend.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
+#include "sa/threadpool.h"
 #include "testing.h"
 
 namespace {
@@ -27,8 +28,11 @@ using satest::randn;
 sa::Backend & be() { return satest::cpu_backend(); }
 
 // TinyViT's own sequence: pad the grid with the pad rows, partition, attend per window and head.
-std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const Vec * bias, int64_t B, int64_t H,
-                                        int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
+// (T: float for the forward test, double for finite differences of the backward pass.)
+template <class T>
+std::vector<double> reference_attention(const std::vector<T> & qkv, const std::vector<T> * pad,
+                                        const std::vector<T> * bias, int64_t B, int64_t H, int64_t W, int64_t win,
+                                        int64_t nh, int64_t kd, int64_t vd) {
     const int64_t ph = 2 * kd + vd, row = nh * ph, N = win * win;
     const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
     std::vector<double> out((size_t) (B * H * W * nh * vd), 0.0);
@@ -36,7 +40,7 @@ std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const 
         for (int64_t wy = 0; wy < nwh; ++wy)
             for (int64_t wx = 0; wx < nww; ++wx)
                 for (int64_t h = 0; h < nh; ++h) {
-                    auto tok = [&](int64_t i) -> const float * {
+                    auto tok = [&](int64_t i) -> const T * {
                         const int64_t y = wy * win + i / win, x = wx * win + i % win;
                         if (y < H && x < W) return qkv.data() + ((b * H + y) * W + x) * row + h * ph;
                         return pad ? pad->data() + h * ph : nullptr;
@@ -44,11 +48,11 @@ std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const 
                     for (int64_t i = 0; i < N; ++i) {
                         const int64_t y = wy * win + i / win, x = wx * win + i % win;
                         if (y >= H || x >= W) continue;
-                        const float * q = tok(i);
+                        const T * q = tok(i);
                         std::vector<double> s((size_t) N);
                         double mx = -1e300;
                         for (int64_t j = 0; j < N; ++j) {
-                            const float * k = tok(j);
+                            const T * k = tok(j);
                             double d = 0;
                             for (int64_t c = 0; c < kd; ++c) d += (double) q[c] * (k ? (double) k[kd + c] : 0.0);
                             d /= std::sqrt((double) kd);
@@ -61,7 +65,7 @@ std::vector<double> reference_attention(const Vec & qkv, const Vec * pad, const 
                         for (int64_t c = 0; c < vd; ++c) {
                             double acc = 0;
                             for (int64_t j = 0; j < N; ++j) {
-                                const float * v = tok(j);
+                                const T * v = tok(j);
                                 acc += s[(size_t) j] / sum * (v ? (double) v[2 * kd + c] : 0.0);
                             }
                             out[(size_t) (((b * H + y) * W + x) * nh * vd + h * vd + c)] = acc;
@@ -112,6 +116,141 @@ SA_TEST(attention_tinyvit_rejects_bad_arguments) {
         threw = e.status() == SA_ERR_INVALID_ARG;
     }
     satest::expect(threw, "a zero window must be rejected");
+}
+
+// attention_tinyvit_backward: dqkv, the padding row's and the bias table's gradients against central
+// differences of the double reference, for L = sum(out * w).
+void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd,
+                              bool with_pad, bool with_bias, uint32_t seed) {
+    const int64_t row = nh * (2 * kd + vd), N = win * win;
+    const std::string tag = std::to_string(B) + "x" + std::to_string(H) + "x" + std::to_string(W) + " win " +
+                            std::to_string(win) + (with_pad ? " pad" : "") + (with_bias ? " bias" : "");
+    const Vec qkv = randn((size_t) (B * H * W * row), seed, 0.8f), pad = randn((size_t) row, seed + 1, 0.8f),
+              bias = randn((size_t) (nh * N * N), seed + 2), w = randn((size_t) (B * H * W * nh * vd), seed + 3);
+    Buf d_qkv(qkv), d_pad(pad), d_bias(bias), d_w(w), dqkv(Vec(qkv.size(), NAN));
+    Buf g_pad(Vec(pad.size(), 0.5f)), g_bias(Vec(bias.size(), 0.5f));  // accumulated onto 0.5
+    be().attention_tinyvit_backward(d_qkv.p, with_pad ? d_pad.p : nullptr, with_bias ? d_bias.p : nullptr, d_w.p,
+                                    dqkv.p, g_pad.p, with_bias ? g_bias.p : nullptr, B, H, W, win, nh, kd, vd);
+    std::vector<double> x = satest::to_d(qkv), xp = satest::to_d(pad), xb = satest::to_d(bias);
+    auto f = [&] {
+        return satest::wsum(reference_attention(x, with_pad ? &xp : nullptr, with_bias ? &xb : nullptr, B, H, W, win, nh,
+                                                kd, vd),
+                            w);
+    };
+    satest::check_grad("attention_tinyvit dqkv " + tag, x, f, dqkv.host(), 1e-4, 200);
+    Vec gp = g_pad.host(), gb = g_bias.host();
+    for (float & v : gp) v -= 0.5f;
+    for (float & v : gb) v -= 0.5f;
+    if (with_pad && (H % win || W % win)) satest::check_grad("attention_tinyvit dpad " + tag, xp, f, gp, 1e-4);
+    else satest::expect(gp == Vec(gp.size(), 0.0f), "no padding gradient without padding tokens or rows");
+    if (with_bias) satest::check_grad("attention_tinyvit dbias " + tag, xb, f, gb, 1e-4, 200);
+}
+
+SA_TEST(attention_tinyvit_backward_against_finite_differences) {
+    check_attention_backward(2, 5, 7, 3, 2, 4, 3, true, true, 51);   // padding on both sides, vd != kd
+    check_attention_backward(1, 6, 6, 3, 3, 8, 8, true, true, 52);   // no padding tokens
+    check_attention_backward(1, 4, 9, 5, 1, 5, 2, false, false, 53); // zero padding tokens, no bias
+    check_attention_backward(1, 8, 8, 3, 2, 4, 4, true, true, 54);   // 9 windows, several per group
+}
+
+SA_TEST(attention_tinyvit_backward_same_bits_for_1_and_2_threads) {
+    const int64_t B = 2, H = 10, W = 9, win = 4, nh = 2, kd = 8, vd = 8, row = nh * (2 * kd + vd), N = win * win;
+    const Vec qkv = randn((size_t) (B * H * W * row), 61), pad = randn((size_t) row, 62),
+              bias = randn((size_t) (nh * N * N), 63), dout = randn((size_t) (B * H * W * nh * vd), 64);
+    auto run = [&](int threads) {
+        be().set_threads(threads);
+        Buf a(qkv), p(pad), b(bias), g(dout), d(Vec(qkv.size())), gp(Vec(pad.size())), gb(Vec(bias.size()));
+        be().attention_tinyvit_backward(a.p, p.p, b.p, g.p, d.p, gp.p, gb.p, B, H, W, win, nh, kd, vd);
+        Vec out = d.host(), x = gp.host(), y = gb.host();
+        out.insert(out.end(), x.begin(), x.end());
+        out.insert(out.end(), y.begin(), y.end());
+        return out;
+    };
+    const Vec one = run(1), two = run(2);
+    be().set_threads(0);
+    satest::expect(one == two, "attention_tinyvit_backward differs between 1 and 2 threads");
+}
+
+// Depthwise convolution in double: x [B, C, H, W], w [C, 1, k, k], b [C].
+std::vector<double> ref_depthwise(const std::vector<double> & x, const std::vector<double> & w,
+                                  const std::vector<double> & b, int64_t B, int64_t C, int64_t H, int64_t W, int64_t k,
+                                  int64_t stride, int64_t pad) {
+    const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    std::vector<double> y((size_t) (B * C * Ho * Wo));
+    for (int64_t n = 0; n < B; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t oy = 0; oy < Ho; ++oy)
+                for (int64_t ox = 0; ox < Wo; ++ox) {
+                    double s = b[(size_t) c];
+                    for (int64_t i = 0; i < k; ++i)
+                        for (int64_t j = 0; j < k; ++j) {
+                            const int64_t iy = oy * stride + i - pad, ix = ox * stride + j - pad;
+                            if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                s += x[(size_t) (((n * C + c) * H + iy) * W + ix)] * w[(size_t) ((c * k + i) * k + j)];
+                        }
+                    y[(size_t) (((n * C + c) * Ho + oy) * Wo + ox)] = s;
+                }
+    return y;
+}
+
+void check_depthwise_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t k, int64_t stride, int64_t pad,
+                              uint32_t seed) {
+    const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    const std::string tag = std::to_string(k) + "x" + std::to_string(k) + "/" + std::to_string(stride) + " on " +
+                            std::to_string(H) + "x" + std::to_string(W);
+    const Vec x = randn((size_t) (B * C * H * W), seed), w = randn((size_t) (C * k * k), seed + 1, 0.5f),
+              b = randn((size_t) C, seed + 2), gy = randn((size_t) (B * C * Ho * Wo), seed + 3);
+    Buf d_x(x), d_w(w), d_gy(gy), dx(Vec(x.size(), 3.0f)), dw(Vec(w.size(), 0.25f)), db(Vec(b.size(), 0.25f));
+    be().depthwise_conv2d_backward(d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, k, stride, pad);
+    // the forward op agrees with the reference the gradients are checked against
+    Buf y(Vec(gy.size()));
+    be().conv2d(d_x.p, d_w.p, nullptr, y.p, B, C, H, W, C, k, k, stride, pad, C);
+    std::vector<double> xd = satest::to_d(x), wd = satest::to_d(w), bd = satest::to_d(b);
+    const std::vector<double> y0 = ref_depthwise(xd, wd, std::vector<double>(b.size(), 0.0), B, C, H, W, k, stride, pad);
+    const Vec yh = y.host();
+    double err = 0;
+    for (size_t i = 0; i < y0.size(); ++i) err = std::max(err, std::fabs(y0[i] - yh[i]));
+    satest::expect(err < 1e-4, "depthwise conv2d vs reference " + tag);
+    auto f = [&] { return satest::wsum(ref_depthwise(xd, wd, bd, B, C, H, W, k, stride, pad), gy); };
+    Vec gw = dw.host(), gb = db.host();
+    for (float & v : gw) v -= 0.25f;
+    for (float & v : gb) v -= 0.25f;
+    satest::check_grad("depthwise dx " + tag, xd, f, dx.host(), 1e-4);
+    satest::check_grad("depthwise dW " + tag, wd, f, gw, 1e-4);
+    satest::check_grad("depthwise db " + tag, bd, f, gb, 1e-4);
+    // null gradients are skipped
+    be().depthwise_conv2d_backward(nullptr, d_w.p, d_gy.p, dx.p, nullptr, nullptr, B, C, H, W, k, stride, pad);
+}
+
+SA_TEST(depthwise_conv2d_backward_against_finite_differences) {
+    check_depthwise_backward(2, 3, 7, 6, 3, 1, 1, 71);  // TinyViT's local conv
+    check_depthwise_backward(1, 4, 8, 8, 3, 2, 1, 72);  // PatchMerging, stride 2
+    check_depthwise_backward(2, 2, 7, 5, 3, 2, 1, 73);  // odd sides, stride 2
+    check_depthwise_backward(1, 3, 6, 6, 5, 1, 2, 74);  // wider kernel
+    check_depthwise_backward(1, 2, 1, 1, 3, 1, 1, 75);  // a single pixel
+}
+
+SA_TEST(cuda_style_backends_refuse_the_new_backward_ops) {
+    // The base-class versions (what a backend without kernels runs) throw SA_ERR_UNSUPPORTED.
+    Buf a(Vec(64, 0.0f)), b(Vec(64, 0.0f));
+    auto refused = [](auto && f) {
+        try {
+            f();
+        } catch (const sa::Error & e) {
+            return e.status() == SA_ERR_UNSUPPORTED;
+        }
+        return false;
+    };
+    satest::expect(refused([&] {
+                       be().sa::Backend::attention_tinyvit_backward(a.p, nullptr, nullptr, a.p, b.p, nullptr, nullptr, 1,
+                                                                    2, 2, 2, 1, 4, 4);
+                   }),
+                   "attention_tinyvit_backward base version");
+    satest::expect(refused([&] {
+                       be().sa::Backend::depthwise_conv2d_backward(a.p, a.p, a.p, b.p, nullptr, nullptr, 1, 1, 4, 4, 3,
+                                                                   1, 1);
+                   }),
+                   "depthwise_conv2d_backward base version");
 }
 
 Vec run_mbconv(bool fused, const Vec & x, const Vec & w1, const Vec & b1, const Vec & w2, const Vec & b2, const Vec & w3,

@@ -26,7 +26,9 @@ using DVec = std::vector<double>;
 using satest::golden;
 using satest::randn;
 
-DVec to_d(const Vec & v) { return DVec(v.begin(), v.end()); }
+using satest::check_grad;
+using satest::to_d;
+using satest::wsum;
 
 // SAM ViT attention in double: qkv [B, N, 3, nh, hd] -> out [B, N, nh*hd] (rel tables [2H-1, hd],
 // [2W-1, hd] or empty).
@@ -62,36 +64,6 @@ DVec ref_attention(const DVec & qkv, const DVec & rh, const DVec & rw, int64_t B
                 }
             }
     return out;
-}
-
-double wsum(const DVec & y, const Vec & w) {
-    double s = 0;
-    for (size_t i = 0; i < y.size(); ++i) s += y[i] * (double) w[i];
-    return s;
-}
-
-// Central differences (double, step h) of f at every entry of x (or `samples` spread entries when
-// samples > 0) against the analytic gradient g: max |num - g| <= tol * max |g|.
-void check_grad(const std::string & what, DVec & x, const std::function<double()> & f, const Vec & g, double tol,
-                int samples = 0) {
-    double gmax = 0, err = 0;
-    for (float v : g) gmax = std::max(gmax, (double) std::fabs(v));
-    const size_t n = x.size();
-    const size_t count = samples > 0 ? std::min(n, (size_t) samples) : n;
-    for (size_t s = 0; s < count; ++s) {
-        const size_t i = samples > 0 ? (size_t) ((uint64_t) s * 2654435761u % n) : s;
-        const double x0 = x[i], h = 1e-5;
-        x[i] = x0 + h;
-        const double fp = f();
-        x[i] = x0 - h;
-        const double fm = f();
-        x[i] = x0;
-        err = std::max(err, std::fabs((fp - fm) / (2 * h) - (double) g[i]));
-    }
-    const double rel = err / std::max(gmax, 1e-12);
-    satest::expect(gmax > 0, what + ": zero gradient");
-    satest::expect(rel <= tol, what + ": rel err " + std::to_string(rel) + " (max |g| " + std::to_string(gmax) + ")");
-    std::printf("    ok %s: rel err %.2e over %zu entries\n", what.c_str(), rel, count);
 }
 
 void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, bool rel, int samples) {

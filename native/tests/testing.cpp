@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "testing.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -252,6 +253,36 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale) {
     std::vector<float> v(n);
     for (auto & x : v) x = d(rng);
     return v;
+}
+
+std::vector<double> to_d(const std::vector<float> & v) { return std::vector<double>(v.begin(), v.end()); }
+
+double wsum(const std::vector<double> & y, const std::vector<float> & w) {
+    double s = 0;
+    for (size_t i = 0; i < y.size(); ++i) s += y[i] * (double) w[i];
+    return s;
+}
+
+void check_grad(const std::string & what, std::vector<double> & x, const std::function<double()> & f,
+                const std::vector<float> & g, double tol, int samples) {
+    double gmax = 0, err = 0;
+    for (float v : g) gmax = std::max(gmax, (double) std::fabs(v));
+    const size_t n = x.size();
+    const size_t count = samples > 0 ? std::min(n, (size_t) samples) : n;
+    for (size_t s = 0; s < count; ++s) {
+        const size_t i = samples > 0 ? (size_t) ((uint64_t) s * 2654435761u % n) : s;
+        const double x0 = x[i], h = 1e-5;
+        x[i] = x0 + h;
+        const double fp = f();
+        x[i] = x0 - h;
+        const double fm = f();
+        x[i] = x0;
+        err = std::max(err, std::fabs((fp - fm) / (2 * h) - (double) g[i]));
+    }
+    const double rel = err / std::max(gmax, 1e-12);
+    expect(gmax > 0, what + ": zero gradient");
+    expect(rel <= tol, what + ": rel err " + std::to_string(rel) + " (max |g| " + std::to_string(gmax) + ")");
+    std::printf("    ok %s: rel err %.2e over %zu entries\n", what.c_str(), rel, count);
 }
 
 sa::Backend & cpu_backend() {

@@ -62,6 +62,15 @@ struct TrainCase {
 // n values of Normal(0, scale) from a mt19937 seeded with `seed`: fixed random inputs per test.
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f);
 
+// Finite-difference checks of backward passes against double-precision references.
+std::vector<double> to_d(const std::vector<float> & v);
+// sum_i y[i] w[i]: a scalar loss whose output gradient is w.
+double wsum(const std::vector<double> & y, const std::vector<float> & w);
+// Central differences (double, step h) of f at every entry of x (or `samples` spread entries when
+// samples > 0) against the analytic gradient g: max |num - g| <= tol * max |g|.
+void check_grad(const std::string & what, std::vector<double> & x, const std::function<double()> & f,
+                const std::vector<float> & g, double tol, int samples = 0);
+
 // The CPU backend the op tests of one executable share.
 sa::Backend & cpu_backend();
 

@@ -158,6 +158,26 @@ class Backend {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit kernel");
     }
 
+    // Backward of attention_tinyvit (probabilities recomputed per window and head) from dout
+    // [B, H*W, nh*vd]: dqkv [B, H*W, nh*(2*kd + vd)] overwritten; dpad_qkv [nh*(2*kd + vd)] accumulated
+    // with the gradient of every padding token's row (may be null; pad_qkv null: zero padding
+    // tokens, no gradient); dbias [nh, win*win, win*win] accumulated (may be null). Padding queries get
+    // no gradient (their outputs are discarded). Backends without it throw SA_ERR_UNSUPPORTED.
+    virtual void attention_tinyvit_backward(const float * qkv, const float * pad_qkv, const float * bias,
+                                            const float * dout, float * dqkv, float * dpad_qkv, float * dbias,
+                                            int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
+                                            int64_t vd) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit_backward kernel (image-encoder training)");
+    }
+    // Backward of the depthwise NCHW convolution (conv2d with groups == C == O, W [C, 1, k, k]):
+    // dx [B, C, H, Wd] overwritten (may be null), dW [C, 1, k, k] and db [C] accumulated (may be null).
+    // Backends without it throw SA_ERR_UNSUPPORTED.
+    virtual void depthwise_conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
+                                           float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t k,
+                                           int64_t stride, int64_t pad) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no depthwise_conv2d_backward kernel (image-encoder training)");
+    }
+
     // TinyViT fused blocks (MobileSAM layout, BatchNorm folded; y must not alias x). The base
     // versions compose the ops above with temporary buffers (src/model/tinyvit-fallbacks.cpp);
     // backends override them with kernels that keep the wide intermediates in cache.

@@ -61,6 +61,8 @@ class CpuBackend final : public Backend {
     void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
     void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
+    void attention_tinyvit_backward(const float * qkv, const float * pad_qkv, const float * bias, const float * dout, float * dqkv, float * dpad_qkv, float * dbias, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
+    void depthwise_conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t k, int64_t stride, int64_t pad) override;
     void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2, const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W, int64_t hidden) override;
     void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1, const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1) override;
     void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1, const float * b1, const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override;
