@@ -22,6 +22,7 @@
 #include "sa/backend.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
+#include "sa/trainable-encoder.h"
 #include "sa/trainable-tinyvit.h"
 #include "testing.h"
 
@@ -64,11 +65,7 @@ struct RandomTinyVit {
     }
 };
 
-int64_t numel(const std::vector<int64_t> & s) {
-    int64_t n = 1;
-    for (auto d : s) n *= d;
-    return n;
-}
+using satest::numel;
 
 sa::TrainableTinyVitOptions options(int64_t img, int64_t rank, std::vector<std::string> targets, bool base_grads) {
     sa::TrainableTinyVitOptions o;
@@ -366,6 +363,29 @@ SA_TEST(bad_options_and_names_are_refused) {
     satest::expect(status_of([&] { m.backward(x.data()); }) == SA_ERR_INVALID_ARG, "backward before forward");
     satest::expect(status_of([&] { m.lora_adam_step(1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, true); }) == SA_ERR_INVALID_ARG,
                    "no adapters to step");
+}
+
+SA_TEST(made_by_architecture_with_adam_state_for_resume) {
+    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
+    RandomTinyVit rw(small_config(), 6);
+    sa::WeightMap w = satest::weight_map(rw.t);
+    sa::TrainableEncoderOptions o;
+    o.lora.rank = 2;
+    auto enc = sa::make_trainable_encoder(*be, w, "tinyvit", "image_encoder.", o);
+    satest::expect(enc->arch() == "tinyvit" && enc->img_size() == 1024 && enc->embed_size() == 64, enc->describe());
+    const auto names = enc->lora_names();
+    satest::expect(names.size() == 2 * 4 && names.front() == "layers.1.blocks.0.attn.qkv.lora_A.weight",
+                   "q, v: one qkv adapter per attention block");
+    const std::string n = "layers.2.blocks.1.attn.qkv.lora_B.weight";
+    const Vec m = satest::randn(36 * 2, 12), v = satest::randn(36 * 2, 13);
+    Vec m2(m.size()), v2(v.size());
+    enc->set_lora_state(n, m.data(), v.data());
+    enc->set_lora_step_count(7);
+    enc->get_lora_state(n, m2.data(), v2.data());
+    satest::expect(m2 == m && v2 == v && enc->lora_step_count() == 7, "Adam state round trip");
+    satest::expect(status_of([&] { enc->get_lora_state("layers.1.blocks.0.attn.qkv.weight", m2.data(), v2.data()); }) ==
+                       SA_ERR_INVALID_ARG,
+                   "state of a non-adapter");
 }
 
 SA_TEST_MAIN()

@@ -113,4 +113,25 @@ void LoraAdapters::adam_step(float lr, float beta1, float beta2, float eps, floa
     be_.adam_step_zero_grad(P_, G_, M_, V_, total_, lr, beta1, beta2, eps, weight_decay, decoupled, t_);
 }
 
+void LoraAdapters::set_step_count(int64_t t) {
+    SA_CHECK_ARG(t >= 0, "image encoder: the LoRA step count must be >= 0");
+    t_ = t;
+}
+
+void LoraAdapters::get_state(const std::string & name, float * m_host, float * v_host) const {
+    const FlatParam * p = find(name);
+    SA_CHECK_ARG(p, "image encoder: no LoRA adapter named '" + name + "'");
+    be_.synchronize();
+    be_.download(m_host, M_ + p->offset, (size_t) p->numel);
+    be_.download(v_host, V_ + p->offset, (size_t) p->numel);
+}
+
+void LoraAdapters::set_state(const std::string & name, const float * m_host, const float * v_host) {
+    const FlatParam * p = find(name);
+    SA_CHECK_ARG(p, "image encoder: no LoRA adapter named '" + name + "'");
+    be_.upload(M_ + p->offset, m_host, (size_t) p->numel);
+    be_.upload(V_ + p->offset, v_host, (size_t) p->numel);
+    be_.synchronize();
+}
+
 }  // namespace sa

@@ -12,7 +12,7 @@
 
 #include "model/device-buffers.h"
 #include "sa/backend.h"
-#include "sa/trainable-vit.h"
+#include "sa/trainable-encoder.h"
 
 namespace sa {
 
@@ -71,6 +71,11 @@ class LoraAdapters {
     float * grad(const FlatParam & p) const { return G_ + p.offset; }
     void zero_grad();
     void adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled);
+    // The Adam state, for checkpoints and resume: the step count and one factor's moments (host).
+    int64_t step_count() const { return t_; }
+    void set_step_count(int64_t t);
+    void get_state(const std::string & name, float * m_host, float * v_host) const;
+    void set_state(const std::string & name, const float * m_host, const float * v_host);
 
   private:
     Backend & be_;

@@ -3,6 +3,7 @@
 #include "sa/trainable-encoder.h"
 
 #include "sa/status.h"
+#include "sa/trainable-tinyvit.h"
 #include "sa/trainable-vit.h"
 
 namespace sa {
@@ -10,8 +11,7 @@ namespace sa {
 std::unique_ptr<TrainableEncoder> make_trainable_encoder(Backend & be, WeightMap & w, const std::string & arch,
                                                          const std::string & prefix, TrainableEncoderOptions opt) {
     if (arch == "vit") return std::make_unique<TrainableVit>(be, w, prefix, opt);
-    if (arch == "tinyvit")
-        fail(SA_ERR_UNSUPPORTED, "image-encoder training (LoRA) is not available for TinyViT yet: its backward pass is missing");
+    if (arch == "tinyvit") return std::make_unique<TrainableTinyVit>(be, w, prefix, TrainableTinyVitOptions{opt});
     fail(SA_ERR_INVALID_ARG, "trainable image encoder: unknown architecture '" + arch + "' (vit, tinyvit)");
 }
 

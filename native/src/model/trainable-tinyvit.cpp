@@ -602,5 +602,13 @@ void TrainableTinyVit::lora_adam_step(float lr, float beta1, float beta2, float 
 void TrainableTinyVit::merged_weight(const std::string & name, float * host) const {
     impl_->merged_weight(name, host);
 }
+int64_t TrainableTinyVit::lora_step_count() const { return impl_->lora.step_count(); }
+void TrainableTinyVit::set_lora_step_count(int64_t t) { impl_->lora.set_step_count(t); }
+void TrainableTinyVit::get_lora_state(const std::string & name, float * m_host, float * v_host) const {
+    impl_->lora.get_state(name, m_host, v_host);
+}
+void TrainableTinyVit::set_lora_state(const std::string & name, const float * m_host, const float * v_host) {
+    impl_->lora.set_state(name, m_host, v_host);
+}
 
 }  // namespace sa
