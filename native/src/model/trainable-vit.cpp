@@ -13,11 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "model/device-buffers.h"
+#include "model/lora-adapters.h"
 #include "model/vit-config.h"
 #include "sa/status.h"
 
@@ -27,25 +27,11 @@ namespace {
 
 constexpr float kEps = 1e-6f;
 
-struct Param {
-    std::string name;
-    std::vector<int64_t> shape;
-    int64_t offset = 0, numel = 0;
-};
-
-// One LoRA adapter: A [r, in] at offset a, B [out, r] at offset b of the adapter buffer. For qkv,
-// `slices` marks which of q, k, v it adapts (B rows of the others stay zero).
-struct Adapter {
-    int64_t a = -1, b = -1, in = 0, out = 0;
-    bool slices[3] = {true, true, true};
-    bool on() const { return a >= 0; }
-};
-
 struct BlockParams {
     int64_t n1w, n1b, qkvw, qkvb = -1, projw, projb, relh, relw, n2w, n2b, l1w, l1b, l2w, l2b;
     int64_t rel_len = 0;
     bool global = false;
-    Adapter qkv, proj, lin1, lin2;
+    LoraAdapter qkv, proj, lin1, lin2;
 };
 
 }  // namespace
@@ -53,7 +39,7 @@ struct BlockParams {
 class TrainableVitImpl {
   public:
     TrainableVitImpl(Backend & be_, WeightMap & w, const std::string & prefix, const TrainableVitOptions & o)
-        : be(be_), opt(o), bufs(be_), ws(be_) {
+        : be(be_), opt(o), lora(be_, o.lora), bufs(be_), ws(be_) {
         SA_CHECK(be.kind() == DeviceKind::CPU, SA_ERR_UNSUPPORTED,
                  "image-encoder training (encoder backward, LoRA) runs on the CPU backend only; the " + be.name() +
                      " backend has no kernels for it yet");
@@ -94,7 +80,7 @@ class TrainableVitImpl {
         P = bufs.alloc(total);
         if (opt.base_grads) G = bufs.alloc(total);  // without base gradients: no buffer for them
         // the caller's weights are uploaded straight from its buffers (no host copy)
-        for (const Param & p : params) {
+        for (const FlatParam & p : params) {
             const float * src = host_src[p.name];
             if (src) be.upload(P + p.offset, src, (size_t) p.numel);
             else be.fill(P + p.offset, 0.0f, (size_t) p.numel);
@@ -102,55 +88,25 @@ class TrainableVitImpl {
         be.synchronize();
         host_src.clear();
         if (G) be.fill(G, 0.0f, (size_t) total);
-        if (lora_total > 0) {
-            LP = bufs.alloc(lora_total);
-            LG = bufs.alloc(lora_total);
-            LM = bufs.alloc(lora_total);
-            LV = bufs.alloc(lora_total);
-            be.upload(LP, lora_init.data(), (size_t) lora_total);
-            be.synchronize();
-            lora_init.clear();
-            be.fill(LG, 0.0f, (size_t) lora_total);
-            be.fill(LM, 0.0f, (size_t) lora_total);
-            be.fill(LV, 0.0f, (size_t) lora_total);
-        }
     }
 
     // A parameter by name with its value and gradient buffers (encoder or adapter).
     struct Found {
-        const Param * p;
+        const FlatParam * p;
         float *value, *grad;
     };
     Found find(const std::string & name) const {
         if (auto it = index.find(name); it != index.end())
             return {&params[it->second], P + params[it->second].offset, G ? G + params[it->second].offset : nullptr};
-        if (auto it = lora_index.find(name); it != lora_index.end())
-            return {&lora_params[it->second], LP + lora_params[it->second].offset, LG + lora_params[it->second].offset};
+        if (const FlatParam * a = lora.find(name)) return {a, lora.value(*a), lora.grad(*a)};
         fail(SA_ERR_INVALID_ARG, "image encoder: no parameter named '" + name + "'");
-    }
-
-    int64_t lora_offset(const std::string & name) const {
-        auto it = lora_index.find(name);
-        SA_CHECK_ARG(it != lora_index.end(), "image encoder: no LoRA adapter named '" + name + "'");
-        return lora_params[it->second].offset;
-    }
-
-    float lora_scale() const {
-        const LoraConfig & l = opt.lora;
-        return l.rank > 0 ? (l.alpha > 0 ? l.alpha : (float) l.rank) / (float) l.rank : 0.0f;
-    }
-
-    void lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
-        SA_CHECK_ARG(lora_total > 0, "image encoder: no LoRA adapters to step");
-        ++lora_t;
-        be.adam_step_zero_grad(LP, LG, LM, LV, lora_total, lr, beta1, beta2, eps, weight_decay, decoupled, lora_t);
     }
 
     // W + s B A for a layer's weight (host), or W when the layer has no adapter.
     void merged_weight(const std::string & name, float * host) const {
         const Found f = find(name);
         SA_CHECK_ARG(index.count(name), "image encoder: '" + name + "' is not an encoder weight");
-        const Adapter * ad = nullptr;
+        const LoraAdapter * ad = nullptr;
         for (const BlockParams & bp : blocks) {
             if (f.p->offset == bp.qkvw) ad = &bp.qkv;
             if (f.p->offset == bp.projw) ad = &bp.proj;
@@ -164,8 +120,7 @@ class TrainableVitImpl {
         }
         TempBuffer m(be, f.p->numel);
         be.copy(m.get(), f.value, (size_t) f.p->numel);
-        be.gemm(false, false, ad->out, ad->in, opt.lora.rank, lora_scale(), LP + ad->b, opt.lora.rank, LP + ad->a, ad->in,
-                1.0f, m.get(), ad->in);
+        lora.merge_into(*ad, m.get());
         be.synchronize();
         be.download(host, m.get(), (size_t) f.p->numel);
     }
@@ -222,14 +177,15 @@ class TrainableVitImpl {
     Backend & be;
     TrainableVitOptions opt;
     VitConfig c;
-    std::vector<Param> params, lora_params;
-    std::map<std::string, size_t> index, lora_index;
-    int64_t total = 0, lora_total = 0, lora_t = 0;
-    float *P = nullptr, *G = nullptr, *LP = nullptr, *LG = nullptr, *LM = nullptr, *LV = nullptr;
+    LoraAdapters lora;
+    std::vector<FlatParam> params;
+    std::map<std::string, size_t> index;
+    int64_t total = 0;
+    float *P = nullptr, *G = nullptr;
 
   private:
     int64_t add(WeightMap & w, const std::string & prefix, const std::string & name, const std::vector<int64_t> & shape) {
-        Param p;
+        FlatParam p;
         p.name = name;
         p.shape = shape;
         p.offset = total;
@@ -246,85 +202,32 @@ class TrainableVitImpl {
     float * g(int64_t offset) const { return opt.base_grads ? G + offset : nullptr; }
     const float * bias_or_null(int64_t offset) const { return offset >= 0 ? P + offset : nullptr; }
 
-    int64_t lora_param(const std::string & name, const std::vector<int64_t> & shape) {
-        Param p;
-        p.name = name;
-        p.shape = shape;
-        p.offset = lora_total;
-        p.numel = shape[0] * shape[1];
-        lora_total += (p.numel + 15) / 16 * 16;
-        lora_index[name] = lora_params.size();
-        lora_params.push_back(p);
-        return p.offset;
-    }
-
     void add_adapters() {
-        const LoraConfig & l = opt.lora;
-        if (l.rank == 0) return;
-        SA_CHECK_ARG(l.rank > 0 && l.rank <= 1024, "LoRA: rank must be in 1..1024, got " + std::to_string(l.rank));
-        SA_CHECK_ARG(std::isfinite(l.alpha) && l.alpha >= 0, "LoRA: alpha must be finite and >= 0");
-        bool qkv[3] = {false, false, false}, proj = false, lin1 = false, lin2 = false;
-        for (const std::string & t : l.targets) {
-            if (t == "q") qkv[0] = true;
-            else if (t == "k") qkv[1] = true;
-            else if (t == "v") qkv[2] = true;
-            else if (t == "qkv") qkv[0] = qkv[1] = qkv[2] = true;
-            else if (t == "proj") proj = true;
-            else if (t == "lin1") lin1 = true;
-            else if (t == "lin2") lin2 = true;
-            else if (t == "mlp") lin1 = lin2 = true;
-            else fail(SA_ERR_INVALID_ARG, "LoRA: unknown target '" + t + "' (q, k, v, qkv, proj, lin1, lin2, mlp)");
-        }
-        SA_CHECK_ARG(qkv[0] || qkv[1] || qkv[2] || proj || lin1 || lin2, "LoRA: no target modules");
-        const int64_t E = c.embed_dim, M = c.mlp_dim, r = l.rank;
-        std::mt19937_64 rng(l.seed);
-        auto make = [&](Adapter & ad, const std::string & module, int64_t in, int64_t out) {
-            ad.in = in;
-            ad.out = out;
-            ad.a = lora_param(module + ".lora_A.weight", {r, in});
-            ad.b = lora_param(module + ".lora_B.weight", {out, r});
-        };
+        if (opt.lora.rank == 0) return;
+        const LoraTargets t = parse_lora_targets(opt.lora);
+        const int64_t E = c.embed_dim, M = c.mlp_dim;
         for (int64_t i = 0; i < c.depth; ++i) {
             BlockParams & bp = blocks[(size_t) i];
             const std::string b = "blocks." + std::to_string(i) + ".";
-            if (qkv[0] || qkv[1] || qkv[2]) {
-                make(bp.qkv, b + "attn.qkv", E, 3 * E);
-                for (int k = 0; k < 3; ++k) bp.qkv.slices[k] = qkv[k];
+            if (t.any_qkv()) {
+                std::vector<std::pair<int64_t, int64_t>> frozen;  // rows of q, k, v: [0, E), [E, 2E), [2E, 3E)
+                for (int k = 0; k < 3; ++k)
+                    if (!t.qkv[k]) frozen.emplace_back(k * E, E);
+                bp.qkv = lora.add(b + "attn.qkv", E, 3 * E, frozen);
             }
-            if (proj) make(bp.proj, b + "attn.proj", E, E);
-            if (lin1) make(bp.lin1, b + "mlp.lin1", E, M);
-            if (lin2) make(bp.lin2, b + "mlp.lin2", M, E);
+            if (t.proj) bp.proj = lora.add(b + "attn.proj", E, E);
+            if (t.mlp1) bp.lin1 = lora.add(b + "mlp.lin1", E, M);
+            if (t.mlp2) bp.lin2 = lora.add(b + "mlp.lin2", M, E);
         }
-        // A ~ U(-1/sqrt(in), 1/sqrt(in)) (PEFT's Kaiming-uniform bound with a = sqrt(5)), B = 0
-        lora_init.assign((size_t) lora_total, 0.0f);
-        for (const Param & p : lora_params) {
-            if (p.name.find("lora_A") == std::string::npos) continue;
-            const float bound = 1.0f / std::sqrt((float) p.shape[1]);
-            std::uniform_real_distribution<float> u(-bound, bound);
-            for (int64_t k = 0; k < p.numel; ++k) lora_init[(size_t) (p.offset + k)] = u(rng);
-        }
+        lora.allocate();
     }
 
-    // y[rows, out] += s (x A^T) B^T; keeps x A^T in u [rows, r].
-    void lora_forward(const Adapter & ad, const float * x, float * y, float * u, int64_t rows) {
-        if (!ad.on()) return;
-        const int64_t r = opt.lora.rank;
-        be.gemm(false, true, rows, r, ad.in, 1.0f, x, ad.in, LP + ad.a, ad.in, 0.0f, u, r);
-        be.gemm(false, true, rows, ad.out, r, lora_scale(), u, r, LP + ad.b, r, 1.0f, y, ad.out);
+    void lora_forward(const LoraAdapter & ad, const float * x, float * y, float * u, int64_t rows) {
+        lora.forward(ad, x, y, u, rows);
     }
-
-    // From dy [rows, out]: dB += s dy^T u, dA += (s dy B)^T x, dx += (s dy B) A (dx may be null).
-    void lora_backward(const Adapter & ad, const float * x, const float * dy, const float * u, float * dx, int64_t rows) {
-        if (!ad.on()) return;
-        const int64_t r = opt.lora.rank;
-        const float s = lora_scale();
-        be.gemm(false, false, rows, r, ad.out, s, dy, ad.out, LP + ad.b, r, 0.0f, du, r);
-        be.gemm(true, false, ad.out, r, rows, s, dy, ad.out, u, r, 1.0f, LG + ad.b, r);
-        be.gemm(true, false, r, ad.in, rows, 1.0f, du, r, x, ad.in, 1.0f, LG + ad.a, ad.in);
-        if (dx) be.gemm(false, false, rows, ad.in, r, 1.0f, du, r, LP + ad.a, ad.in, 1.0f, dx, ad.in);
-        if (ad.out == 3 * c.embed_dim)
-            for (int k = 0; k < 3; ++k)
-                if (!ad.slices[k]) be.fill(LG + ad.b + k * c.embed_dim * r, 0.0f, (size_t) (c.embed_dim * r));
+    void lora_backward(const LoraAdapter & ad, const float * x, const float * dy, const float * u, float * dx,
+                       int64_t rows) {
+        lora.backward(ad, x, dy, u, dx, du, rows);
     }
 
     int64_t window_rows(int64_t B) const {
@@ -470,7 +373,6 @@ class TrainableVitImpl {
 
     DeviceBuffers bufs, ws;
     std::map<std::string, const float *> host_src;
-    std::vector<float> lora_init;
     int64_t patch_w = 0, patch_b = 0, pos = 0, neck0 = 0, neck1w = 0, neck1b = 0, neck2 = 0, neck3w = 0, neck3b = 0;
     std::vector<BlockParams> blocks;
     int64_t ws_batch = 0, fwd_batch = 0;
@@ -497,7 +399,7 @@ void TrainableVit::forward(const float * images, int64_t B, float * out) { impl_
 void TrainableVit::backward(const float * dout, float * dimages) { impl_->backward(dout, dimages); }
 void TrainableVit::zero_grad() {
     if (impl_->G) impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
-    if (impl_->lora_total > 0) impl_->be.fill(impl_->LG, 0.0f, (size_t) impl_->lora_total);
+    impl_->lora.zero_grad();
 }
 
 std::vector<std::string> TrainableVit::param_names() const {
@@ -518,39 +420,28 @@ void TrainableVit::set_param(const std::string & name, const float * host) {
 }
 void TrainableVit::get_grad(const std::string & name, float * host) const {
     const auto f = impl_->find(name);
-    SA_CHECK_ARG(impl_->opt.base_grads || impl_->lora_index.count(name),
+    SA_CHECK_ARG(impl_->opt.base_grads || impl_->lora.find(name),
                  "image encoder: '" + name + "' has no gradient (encoder made without base_grads)");
     impl_->be.synchronize();
     impl_->be.download(host, f.grad, (size_t) f.p->numel);
 }
 std::vector<std::string> TrainableVit::lora_names() const {
     std::vector<std::string> out;
-    for (const auto & p : impl_->lora_params) out.push_back(p.name);
+    for (const auto & p : impl_->lora.params()) out.push_back(p.name);
     return out;
 }
-float TrainableVit::lora_scale() const { return impl_->lora_scale(); }
+float TrainableVit::lora_scale() const { return impl_->lora.scale(); }
 void TrainableVit::lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
-    impl_->lora_adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
+    impl_->lora.adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
 }
 void TrainableVit::merged_weight(const std::string & name, float * host) const { impl_->merged_weight(name, host); }
-int64_t TrainableVit::lora_step_count() const { return impl_->lora_t; }
-void TrainableVit::set_lora_step_count(int64_t t) {
-    SA_CHECK_ARG(t >= 0, "image encoder: the LoRA step count must be >= 0");
-    impl_->lora_t = t;
-}
+int64_t TrainableVit::lora_step_count() const { return impl_->lora.step_count(); }
+void TrainableVit::set_lora_step_count(int64_t t) { impl_->lora.set_step_count(t); }
 void TrainableVit::get_lora_state(const std::string & name, float * m_host, float * v_host) const {
-    const int64_t off = impl_->lora_offset(name);
-    const int64_t n = impl_->lora_params[impl_->lora_index.at(name)].numel;
-    impl_->be.synchronize();
-    impl_->be.download(m_host, impl_->LM + off, (size_t) n);
-    impl_->be.download(v_host, impl_->LV + off, (size_t) n);
+    impl_->lora.get_state(name, m_host, v_host);
 }
 void TrainableVit::set_lora_state(const std::string & name, const float * m_host, const float * v_host) {
-    const int64_t off = impl_->lora_offset(name);
-    const int64_t n = impl_->lora_params[impl_->lora_index.at(name)].numel;
-    impl_->be.upload(impl_->LM + off, m_host, (size_t) n);
-    impl_->be.upload(impl_->LV + off, v_host, (size_t) n);
-    impl_->be.synchronize();
+    impl_->lora.set_state(name, m_host, v_host);
 }
 
 }  // namespace sa
