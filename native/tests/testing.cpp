@@ -285,6 +285,32 @@ void check_grad(const std::string & what, std::vector<double> & x, const std::fu
     std::printf("    ok %s: rel err %.2e over %zu entries\n", what.c_str(), rel, count);
 }
 
+std::vector<double> conv2d_reference(const std::vector<double> & x, const std::vector<double> & w,
+                                     const std::vector<double> & b, int64_t B, int64_t C, int64_t H, int64_t W,
+                                     int64_t O, int64_t k, int64_t stride, int64_t pad, int64_t groups) {
+    const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    const int64_t cg = C / groups, og = O / groups;  // channels per group in and out
+    std::vector<double> y((size_t) (B * O * Ho * Wo));
+    for (int64_t n = 0; n < B; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t oy = 0; oy < Ho; ++oy)
+                for (int64_t ox = 0; ox < Wo; ++ox) {
+                    double s = b[(size_t) o];
+                    for (int64_t ci = 0; ci < cg; ++ci) {
+                        const int64_t c = o / og * cg + ci;
+                        for (int64_t i = 0; i < k; ++i)
+                            for (int64_t j = 0; j < k; ++j) {
+                                const int64_t iy = oy * stride + i - pad, ix = ox * stride + j - pad;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                    s += x[(size_t) (((n * C + c) * H + iy) * W + ix)] *
+                                         w[(size_t) (((o * cg + ci) * k + i) * k + j)];
+                            }
+                    }
+                    y[(size_t) (((n * O + o) * Ho + oy) * Wo + ox)] = s;
+                }
+    return y;
+}
+
 sa::Backend & cpu_backend() {
     static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
     return *b;

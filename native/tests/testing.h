@@ -71,6 +71,11 @@ double wsum(const std::vector<double> & y, const std::vector<float> & w);
 void check_grad(const std::string & what, std::vector<double> & x, const std::function<double()> & f,
                 const std::vector<float> & g, double tol, int samples = 0);
 
+// Convolution in double (zero padding): x [B, C, H, W], w [O, C/groups, k, k], b [O] -> y [B, O, Ho, Wo].
+std::vector<double> conv2d_reference(const std::vector<double> & x, const std::vector<double> & w,
+                                     const std::vector<double> & b, int64_t B, int64_t C, int64_t H, int64_t W,
+                                     int64_t O, int64_t k, int64_t stride, int64_t pad, int64_t groups);
+
 // The CPU backend the op tests of one executable share.
 sa::Backend & cpu_backend();
 

@@ -9,6 +9,20 @@
 
 namespace sa {
 
+int64_t append_flat_param(std::vector<FlatParam> & params, std::map<std::string, size_t> & index, int64_t & total,
+                          const std::string & name, const std::vector<int64_t> & shape) {
+    FlatParam p;
+    p.name = name;
+    p.shape = shape;
+    p.offset = total;
+    p.numel = 1;
+    for (int64_t d : shape) p.numel *= d;
+    total += (p.numel + 15) / 16 * 16;
+    index[name] = params.size();
+    params.push_back(p);
+    return p.offset;
+}
+
 LoraTargets parse_lora_targets(const LoraConfig & l) {
     SA_CHECK_ARG(l.rank > 0 && l.rank <= 1024, "LoRA: rank must be in 1..1024, got " + std::to_string(l.rank));
     SA_CHECK_ARG(std::isfinite(l.alpha) && l.alpha >= 0, "LoRA: alpha must be finite and >= 0");
@@ -34,16 +48,8 @@ float LoraAdapters::scale() const {
 
 LoraAdapter LoraAdapters::add(const std::string & module, int64_t in, int64_t out,
                               std::vector<std::pair<int64_t, int64_t>> frozen) {
-    auto param = [&](const std::string & name, std::vector<int64_t> shape) {
-        FlatParam p;
-        p.name = name;
-        p.numel = shape[0] * shape[1];
-        p.shape = std::move(shape);
-        p.offset = total_;
-        total_ += (p.numel + 15) / 16 * 16;  // 64-byte aligned entries
-        index_[p.name] = params_.size();
-        params_.push_back(p);
-        return p.offset;
+    auto param = [&](const std::string & name, const std::vector<int64_t> & shape) {
+        return append_flat_param(params_, index_, total_, name, shape);
     };
     LoraAdapter ad;
     ad.in = in;
@@ -51,7 +57,6 @@ LoraAdapter LoraAdapters::add(const std::string & module, int64_t in, int64_t ou
     ad.a = param(module + ".lora_A.weight", {cfg_.rank, in});
     ad.b = param(module + ".lora_B.weight", {out, cfg_.rank});
     ad.frozen = std::move(frozen);
-    adapters_.push_back(ad);
     return ad;
 }
 

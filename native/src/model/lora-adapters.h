@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Low-rank adapters (LoRA, sa::LoraConfig) on the linear layers of a trainable image encoder: the
 // factors, their gradients and Adam moments in flat backend buffers, PEFT-style names, and the three
-// small GEMMs of the forward and backward passes. Shared by TrainableVit and TrainableTinyVit.
+// small GEMMs of the forward and backward passes; and the flat parameter layout the trainable encoders
+// keep their own weights in. Shared by TrainableVit and the trainable TinyViT.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,11 @@ struct FlatParam {
     std::vector<int64_t> shape;
     int64_t offset = 0, numel = 0;
 };
+
+// Appends `name` of `shape` to a flat buffer's layout (entries 64-byte aligned, `total` floats so far,
+// `index` by name); returns its offset.
+int64_t append_flat_param(std::vector<FlatParam> & params, std::map<std::string, size_t> & index, int64_t & total,
+                          const std::string & name, const std::vector<int64_t> & shape);
 
 // One adapter: A [r, in] at offset a, B [out, r] at offset b of the factor buffer. Rows of B in
 // `frozen` ([first, count) ranges, e.g. the k slice of a q/v adapter on qkv) keep a zero gradient, so
@@ -81,11 +87,11 @@ class LoraAdapters {
     Backend & be_;
     LoraConfig cfg_;
     DeviceBuffers bufs_;
+    // factors (P_), gradients (G_), Adam moments (M_, V_): one layout, `total_` floats each
+    float *P_ = nullptr, *G_ = nullptr, *M_ = nullptr, *V_ = nullptr;
     std::vector<FlatParam> params_;
     std::map<std::string, size_t> index_;
-    std::vector<LoraAdapter> adapters_;
-    int64_t total_ = 0, t_ = 0;
-    float *P_ = nullptr, *G_ = nullptr, *M_ = nullptr, *V_ = nullptr;
+    int64_t total_ = 0, t_ = 0;  // t_: Adam steps taken
 };
 
 }  // namespace sa

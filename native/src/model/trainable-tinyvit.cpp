@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// TrainableTinyVit: the TinyViT encoder (see tinyvit.cpp for the inference pass, whose ops the forward
+// The trainable TinyViT: the TinyViT encoder (see tinyvit.cpp for the inference pass, whose ops the forward
 // pass here uses too) with its backward pass. Parameters live in one flat backend buffer (gradients in
 // another) in checkpoint order. The forward pass stores the input of every unit: the PatchMergings and
 // the attention blocks; the backward pass walks the units from last to first, recomputing each one from
@@ -59,9 +59,9 @@ struct Unit {
 
 }  // namespace
 
-class TrainableTinyVitImpl {
+class TrainableTinyVit final : public TrainableEncoder {
   public:
-    TrainableTinyVitImpl(Backend & be_, WeightMap & w, const std::string & prefix, const TrainableTinyVitOptions & o)
+    TrainableTinyVit(Backend & be_, WeightMap & w, const std::string & prefix, const TrainableTinyVitOptions & o)
         : be(be_), opt(o), lora(be_, o.lora), bufs(be_), ws(be_) {
         SA_CHECK(be.kind() == DeviceKind::CPU, SA_ERR_UNSUPPORTED,
                  "TinyViT image-encoder training (encoder backward, LoRA) runs on the CPU backend only; the " +
@@ -111,10 +111,8 @@ class TrainableTinyVitImpl {
         const FlatParam & p = param(name);
         return {&p, P + p.offset, G ? G + p.offset : nullptr};
     }
-    // Whether the backward pass computes the gradient of an encoder parameter (from layers.0.downsample on).
-    bool has_grad(const FlatParam & p) const { return p.offset >= first_trained; }
 
-    void set_param(const std::string & name, const float * host) {
+    void set_param(const std::string & name, const float * host) override {
         const Found f = find(name);
         be.upload(f.value, host, (size_t) f.p->numel);
         be.synchronize();
@@ -123,7 +121,7 @@ class TrainableTinyVitImpl {
     }
 
     // W + s B A for a layer's weight (host), or W when the layer has no adapter.
-    void merged_weight(const std::string & name, float * host) const {
+    void merged_weight(const std::string & name, float * host) const override {
         const FlatParam & p = param(name);
         const LoraAdapter * ad = nullptr;
         for (const BlockP & b : blocks) {
@@ -139,8 +137,59 @@ class TrainableTinyVitImpl {
         be.download(host, m.get(), (size_t) p.numel);
     }
 
+    // ---- TrainableEncoder ---------------------------------------------------------------------
+    std::string arch() const override { return "tinyvit"; }
+    int64_t img_size() const override { return c.img_size; }
+    int64_t embed_dim() const override { return c.neck_dim; }
+    int64_t embed_size() const override { return c.embed_size(); }
+    std::string describe() const override { return c.describe(); }
+    void zero_grad() override {
+        if (G) be.fill(G, 0.0f, (size_t) total);
+        lora.zero_grad();
+    }
+    std::vector<std::string> param_names() const override {
+        std::vector<std::string> out;
+        for (const auto & p : params) out.push_back(p.name);
+        return out;
+    }
+    std::vector<int64_t> param_shape(const std::string & name) const override { return find(name).p->shape; }
+    void get_param(const std::string & name, float * host) const override {
+        const Found f = find(name);
+        be.synchronize();
+        be.download(host, f.value, (size_t) f.p->numel);
+    }
+    void get_grad(const std::string & name, float * host) const override {
+        const Found f = find(name);
+        const bool adapter = lora.find(name) != nullptr;
+        SA_CHECK_ARG(adapter || opt.base_grads,
+                     "TinyViT image encoder: '" + name + "' has no gradient (encoder made without base_grads)");
+        SA_CHECK(adapter || f.p->offset >= first_trained, SA_ERR_UNSUPPORTED,
+                 "TinyViT image encoder: '" + name +
+                     "' has no gradient (the backward pass stops at layers.0.downsample: the patch embedding and "
+                     "stage 0 are not trained)");
+        be.synchronize();
+        be.download(host, f.grad, (size_t) f.p->numel);
+    }
+    std::vector<std::string> lora_names() const override {
+        std::vector<std::string> out;
+        for (const auto & p : lora.params()) out.push_back(p.name);
+        return out;
+    }
+    float lora_scale() const override { return lora.scale(); }
+    void lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) override {
+        lora.adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
+    }
+    int64_t lora_step_count() const override { return lora.step_count(); }
+    void set_lora_step_count(int64_t t) override { lora.set_step_count(t); }
+    void get_lora_state(const std::string & name, float * m_host, float * v_host) const override {
+        lora.get_state(name, m_host, v_host);
+    }
+    void set_lora_state(const std::string & name, const float * m_host, const float * v_host) override {
+        lora.set_state(name, m_host, v_host);
+    }
+
     // ---- forward ------------------------------------------------------------------------------
-    void forward(const float * images, int64_t B, float * out) {
+    void forward(const float * images, int64_t B, float * out) override {
         SA_CHECK_ARG(B > 0, "TinyViT image encoder: batch size must be positive, got " + std::to_string(B));
         SA_CHECK_ARG(images && out, "TinyViT image encoder: null image or output buffer");
         ensure(B);
@@ -174,7 +223,7 @@ class TrainableTinyVitImpl {
     }
 
     // ---- backward -----------------------------------------------------------------------------
-    void backward(const float * dout, float * dimages) {
+    void backward(const float * dout, float * dimages) override {
         SA_CHECK_ARG(fwd_batch > 0, "TinyViT image encoder: backward needs a forward pass first");
         SA_CHECK_ARG(dout != nullptr, "TinyViT image encoder: null output gradient");
         SA_CHECK(dimages == nullptr, SA_ERR_UNSUPPORTED,
@@ -198,28 +247,22 @@ class TrainableTinyVitImpl {
         be.synchronize();
     }
 
+  private:
     Backend & be;
     TrainableTinyVitOptions opt;
     TinyVitConfig c;
-    LoraAdapters lora;
+    // encoder parameters (P) and their gradients (G, with base_grads) in checkpoint order; those before
+    // first_trained (patch embedding, stage 0) get none
     std::vector<FlatParam> params;
     std::map<std::string, size_t> index;
     int64_t total = 0, first_trained = 0;
     float *P = nullptr, *G = nullptr;
+    LoraAdapters lora;
 
-  private:
     void add(WeightMap & w, const std::string & name, const std::string & key, const std::vector<int64_t> & shape) {
-        FlatParam p;
-        p.name = name;
-        p.shape = shape;
-        p.offset = total;
-        p.numel = 1;
-        for (int64_t d : shape) p.numel *= d;
         const WeightView * v = w.get(key, shape);
         host_src[name] = v ? v->data : nullptr;  // a missing weight is reported by w.check()
-        total += (p.numel + 15) / 16 * 16;      // 64-byte aligned entries
-        index[name] = params.size();
-        params.push_back(p);
+        append_flat_param(params, index, total, name, shape);
     }
     int64_t pw(const std::string & name) const { return param(name).offset; }
     float * g(const std::string & name) const { return G ? G + pw(name) : nullptr; }
@@ -548,67 +591,9 @@ class TrainableTinyVitImpl {
     float *u_qkv = nullptr, *u_proj = nullptr, *u_fc1 = nullptr, *u_fc2 = nullptr, *u_pad = nullptr, *du = nullptr;
 };
 
-TrainableTinyVit::TrainableTinyVit(Backend & be, WeightMap & w, const std::string & prefix, TrainableTinyVitOptions opt)
-    : impl_(std::make_unique<TrainableTinyVitImpl>(be, w, prefix, opt)) {}
-TrainableTinyVit::~TrainableTinyVit() = default;
-
-int64_t TrainableTinyVit::img_size() const { return impl_->c.img_size; }
-int64_t TrainableTinyVit::embed_dim() const { return impl_->c.neck_dim; }
-int64_t TrainableTinyVit::embed_size() const { return impl_->c.embed_size(); }
-std::string TrainableTinyVit::describe() const { return impl_->c.describe(); }
-void TrainableTinyVit::forward(const float * images, int64_t B, float * out) { impl_->forward(images, B, out); }
-void TrainableTinyVit::backward(const float * dout, float * dimages) { impl_->backward(dout, dimages); }
-void TrainableTinyVit::zero_grad() {
-    if (impl_->G) impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
-    impl_->lora.zero_grad();
-}
-
-std::vector<std::string> TrainableTinyVit::param_names() const {
-    std::vector<std::string> out;
-    for (const auto & p : impl_->params) out.push_back(p.name);
-    return out;
-}
-std::vector<int64_t> TrainableTinyVit::param_shape(const std::string & name) const {
-    return impl_->find(name).p->shape;
-}
-void TrainableTinyVit::get_param(const std::string & name, float * host) const {
-    const auto f = impl_->find(name);
-    impl_->be.synchronize();
-    impl_->be.download(host, f.value, (size_t) f.p->numel);
-}
-void TrainableTinyVit::set_param(const std::string & name, const float * host) { impl_->set_param(name, host); }
-void TrainableTinyVit::get_grad(const std::string & name, float * host) const {
-    const auto f = impl_->find(name);
-    const bool adapter = impl_->lora.find(name) != nullptr;
-    SA_CHECK_ARG(adapter || impl_->opt.base_grads,
-                 "TinyViT image encoder: '" + name + "' has no gradient (encoder made without base_grads)");
-    SA_CHECK(adapter || impl_->has_grad(*f.p), SA_ERR_UNSUPPORTED,
-             "TinyViT image encoder: '" + name +
-                 "' has no gradient (the backward pass stops at layers.0.downsample: the patch embedding and stage 0 "
-                 "are not trained)");
-    impl_->be.synchronize();
-    impl_->be.download(host, f.grad, (size_t) f.p->numel);
-}
-std::vector<std::string> TrainableTinyVit::lora_names() const {
-    std::vector<std::string> out;
-    for (const auto & p : impl_->lora.params()) out.push_back(p.name);
-    return out;
-}
-float TrainableTinyVit::lora_scale() const { return impl_->lora.scale(); }
-void TrainableTinyVit::lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay,
-                                      bool decoupled) {
-    impl_->lora.adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
-}
-void TrainableTinyVit::merged_weight(const std::string & name, float * host) const {
-    impl_->merged_weight(name, host);
-}
-int64_t TrainableTinyVit::lora_step_count() const { return impl_->lora.step_count(); }
-void TrainableTinyVit::set_lora_step_count(int64_t t) { impl_->lora.set_step_count(t); }
-void TrainableTinyVit::get_lora_state(const std::string & name, float * m_host, float * v_host) const {
-    impl_->lora.get_state(name, m_host, v_host);
-}
-void TrainableTinyVit::set_lora_state(const std::string & name, const float * m_host, const float * v_host) {
-    impl_->lora.set_state(name, m_host, v_host);
+std::unique_ptr<TrainableEncoder> make_trainable_tinyvit(Backend & be, WeightMap & w, const std::string & prefix,
+                                                         TrainableTinyVitOptions opt) {
+    return std::make_unique<TrainableTinyVit>(be, w, prefix, opt);
 }
 
 }  // namespace sa

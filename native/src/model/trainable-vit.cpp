@@ -185,18 +185,9 @@ class TrainableVitImpl {
 
   private:
     int64_t add(WeightMap & w, const std::string & prefix, const std::string & name, const std::vector<int64_t> & shape) {
-        FlatParam p;
-        p.name = name;
-        p.shape = shape;
-        p.offset = total;
-        p.numel = 1;
-        for (int64_t d : shape) p.numel *= d;
         const WeightView * v = w.get(prefix + name, shape);
         host_src[name] = v ? v->data : nullptr;  // a missing weight is reported by w.check()
-        total += (p.numel + 15) / 16 * 16;  // 64-byte aligned entries
-        index[name] = params.size();
-        params.push_back(p);
-        return p.offset;
+        return append_flat_param(params, index, total, name, shape);
     }
 
     float * g(int64_t offset) const { return opt.base_grads ? G + offset : nullptr; }
