@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "DecoderTrainerWrap.h"
+#include "HeadTrainerWrap.h"
 #include "ImageEncoderWrap.h"
 #include "SamDecoderWrap.h"
 #include "TrainableEncoderWrap.h"
@@ -21,6 +22,7 @@ void register_all(Napi::Env env, Napi::Object exports) {
     SamDecoderWrap::init(env, exports);
     DecoderTrainerWrap::init(env, exports);
     TrainableEncoderWrap::init(env, exports);
+    HeadTrainerWrap::init(env, exports);
 }
 
 }  // namespace saaddon

@@ -117,6 +117,19 @@ class Backend {
                                               float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
                                               int64_t O) = 0;
 
+    // Bilinear resize of N planes [N, H, W] -> [N, Ho, Wo] with PyTorch's align_corners=False
+    // (F.interpolate(mode="bilinear")): source coordinate (o + 0.5) * in / out - 0.5, clamped at 0, the
+    // upper neighbour clamped at the edge. The backward pass scatters dy onto dx (overwritten). Used by
+    // the prompt-free heads; backends without it throw SA_ERR_UNSUPPORTED.
+    virtual void upsample_bilinear(const float * x, float * y, int64_t N, int64_t H, int64_t Wd, int64_t Ho,
+                                   int64_t Wo) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no upsample_bilinear kernel (prediction heads)");
+    }
+    virtual void upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd,
+                                            int64_t Ho, int64_t Wo) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no upsample_bilinear_backward kernel (prediction heads)");
+    }
+
     // [B, C, HW] <-> [B, HW, C]
     virtual void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) = 0;
 

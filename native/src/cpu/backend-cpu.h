@@ -41,6 +41,8 @@ class CpuBackend final : public Backend {
     void gelu(const float * x, float * y, int64_t n) override;
     void gelu_backward(const float * x, const float * dy, float * dx, int64_t n) override;
     void relu(const float * x, float * y, int64_t n) override;
+    void upsample_bilinear(const float * x, float * y, int64_t N, int64_t H, int64_t Wd, int64_t Ho, int64_t Wo) override;
+    void upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd, int64_t Ho, int64_t Wo) override;
     void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override;
     void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) override;
     void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t M, int64_t K, int64_t N) override;

@@ -11,6 +11,7 @@
 
 #include "model/decoder-impl.h"
 #include "model/device-buffers.h"
+#include "model/optimizer-step.h"
 #include "sa/status.h"
 
 namespace sa {
@@ -22,11 +23,7 @@ class DecoderTrainerImpl {
     DecoderTrainerImpl(Backend & be_, SamDecoder & dec, TrainConfig c)
         : be(be_), d(dec.impl()), cfg(c), graph(be_, d.L, d.E, d.key_pe) {
         SA_CHECK_ARG(&be_ == &d.be, "DecoderTrainer: the backend must be the decoder's backend");
-        SA_CHECK_ARG(std::isfinite(c.lr) && c.lr >= 0.0f, "DecoderTrainer: lr must be finite and >= 0");
-        SA_CHECK_ARG(c.beta1 >= 0.0f && c.beta1 < 1.0f && c.beta2 >= 0.0f && c.beta2 < 1.0f,
-                     "DecoderTrainer: betas must be in [0, 1)");
-        SA_CHECK_ARG(c.eps >= 0.0f && c.weight_decay >= 0.0f && c.grad_clip_norm >= 0.0f,
-                     "DecoderTrainer: eps, weight_decay and grad_clip_norm must be >= 0");
+        check_train_config(c, "DecoderTrainer");
         SA_CHECK_ARG(!c.multimask || d.L.T >= 2, "DecoderTrainer: multimask needs at least 2 mask tokens");
         sel0 = c.multimask ? 1 : 0;
         nsel = c.multimask ? d.L.T - 1 : 1;
@@ -115,27 +112,8 @@ class DecoderTrainerImpl {
     float apply_step(float lr_override) {
         SA_CHECK_ARG(pending, "DecoderTrainer::apply_step: no loss_and_grad since the last step");
         const float loss = last_loss;
-        SA_CHECK(std::isfinite(loss), SA_ERR_NUMERIC,
-                 "training step " + std::to_string(t + 1) + ": the loss is " + std::to_string(loss) +
-                     "; parameters left unchanged");
-        SA_CHECK(std::isfinite(last_sumsq), SA_ERR_NUMERIC,
-                 "training step " + std::to_string(t + 1) +
-                     ": the gradients contain NaN or Inf; parameters left unchanged");
-        const float lr = lr_override >= 0.0f ? lr_override : cfg.lr;
-        SA_CHECK_ARG(std::isfinite(lr), "DecoderTrainer::step: lr_override must be finite");
-        if (cfg.grad_clip_norm > 0.0f) {
-            // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-            const float norm = std::sqrt(last_sumsq);
-            const float coef = cfg.grad_clip_norm / (norm + 1e-6f);
-            if (coef < 1.0f) be.scale(grads, coef, grads, d.L.total);
-        }
-        ++t;
+        optimizer_step(be, cfg, d.params, grads, m, v, d.L.total, ranges, loss, last_sumsq, lr_override, t);
         pending = false;
-        const bool decoupled = cfg.optim == OptimKind::AdamW;
-        for (auto & r : ranges)
-            be.adam_step_zero_grad(d.params + r.first, grads + r.first, m + r.first, v + r.first,
-                                   r.second - r.first, lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled,
-                                   t);
         // The backward pass writes only trained gradients (the IoU head's under the SAM loss alone, the
         // selected mask tokens' hypernetworks alone, the prompt encoder's only when it is trained), and
         // the optimiser has just cleared those.

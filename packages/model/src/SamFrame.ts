@@ -128,6 +128,16 @@ export class SamFrame {
      * points are padded with "not a point" (label -1) entries; a batch must not mix prompts with and
      * without a box. `maskInput` ([batch, 1, 4E, 4E] low-res logits) is passed through.
      */
+    /**
+     * A batch of B samples without any prompt (AutoSAM's prompt-free decoder): no sparse token (the
+     * official prompt encoder adds no padding point when there are no points) and the no-mask dense
+     * embedding.
+     */
+    static noPrompt(batch: number): NativePrompts {
+        if (!(Number.isInteger(batch) && batch >= 1)) throw new PromptBatchError(`batch must be an integer >= 1, got ${batch}`);
+        return { batch, nPoints: 0 };
+    }
+
     toNative(prompts: readonly Prompt[], maskInput?: Float32Array): NativePrompts {
         if (prompts.length === 0) throw new PromptBatchError("empty prompt batch");
         const withBox = prompts.filter((p) => p.box !== undefined).length;

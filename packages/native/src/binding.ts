@@ -246,6 +246,44 @@ export interface NativeTrainableEncoder extends NativeDisposable {
     stepCount: number;
 }
 
+/** The shape of a prompt-free head (see HeadTrainer). */
+export interface HeadOptions {
+    /** Conv blocks (3x3 conv, LayerNorm2d, ReLU), 0..16; 0 is the linear head (1x1 conv to one channel). */
+    depth: number;
+    /** Channels of the blocks (default 256). */
+    hidden?: number;
+    /** The embedding's channels (default 256). */
+    inChannels?: number;
+    /** The embedding grid side E; the low-res output is 4E x 4E. */
+    embedSize: number;
+    backend?: BackendName;
+}
+
+/**
+ * A prompt-free prediction head on the frozen image embedding, with its own optimiser: the blocks,
+ * a 1x1 conv to one logit channel and a bilinear upsampling to the decoder's low-res grid. Parameters
+ * start at zero (set them: `initHeadParams` in @sam-ablate/train).
+ */
+export interface NativeHeadTrainer extends NativeDisposable {
+    readonly info: { depth: number; hidden: number; inChannels: number; embedSize: number; backend: BackendName };
+    /** Low-res logits [B, 1, 4E, 4E] of embeddings [B, C, E, E]. */
+    predict(embeddings: Float32Array): Promise<Float32Array>;
+    /** Forward, loss, backward and optimiser update on embeddings [B, C, E, E] and targets [B, 1, 4E, 4E]; resolves with the loss. */
+    step(embeddings: Float32Array, targets: Float32Array, options?: { lr?: number }): Promise<number>;
+    lossAndGrad(embeddings: Float32Array, targets: Float32Array): Promise<number>;
+    getGrad(name: string): Float32Array;
+    /** PyTorch-style names: blocks.<i>.conv.weight, blocks.<i>.conv.bias, blocks.<i>.norm.weight, blocks.<i>.norm.bias, out.weight, out.bias. */
+    paramNames(): string[];
+    /** Every parameter is trained (the same list as paramNames). */
+    trainedParams(): string[];
+    paramShape(name: string): number[];
+    getParam(name: string): Float32Array;
+    setParam(name: string, data: Float32Array): void;
+    getState(name: string): { m: Float32Array; v: Float32Array };
+    setState(name: string, m: Float32Array, v: Float32Array): void;
+    stepCount: number;
+}
+
 export interface BindingModule {
     systemInfo(): SystemInfo;
     /** Sets the CPU thread count (0 = all cores); returns the count in effect. */
@@ -262,4 +300,6 @@ export interface BindingModule {
     SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;
     TrainableEncoder: new (weights: NativeWeights, options: TrainableEncoderOptions) => NativeTrainableEncoder;
+    /** Training options as the DecoderTrainer's (multimask and trainPromptEncoder do not apply; loss dicece or medsam). */
+    HeadTrainer: new (head: HeadOptions, options?: TrainerOptions) => NativeHeadTrainer;
 }

@@ -180,8 +180,11 @@ export function loadTrainState(dir: string, fingerprint: string): TrainState | u
     return state;
 }
 
-/** The decoder's parameters with their shapes (official key names). */
-export function decoderStateDict(decoder: NativeSamDecoder): Map<string, Tensor> {
+/** A model with named parameters: the decoder, or a prediction head. */
+export type NamedParams = Pick<NativeSamDecoder, "paramNames" | "paramShape" | "getParam">;
+
+/** The decoder's (or a head's) parameters with their shapes (official key names for the decoder). */
+export function decoderStateDict(decoder: NamedParams): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const name of decoder.paramNames()) out.set(name, tensor("float32", decoder.paramShape(name), decoder.getParam(name)));
     return out;
@@ -236,11 +239,15 @@ export function decoderProvenance(model: { name: string; variant: string; weight
     return { model: model.name, encoder: model.variant, checkpointDigest: model.weightsHash };
 }
 
-/** Saves the decoder's weights as safetensors (official key names) with the model and checkpoint digest it was trained on. */
-export async function saveDecoderWeights(file: string, decoder: NativeSamDecoder, provenance: DecoderProvenance): Promise<void> {
+/**
+ * Saves the decoder's weights (or a prediction head's: `extra` metadata names it) as safetensors
+ * (official key names) with the model and checkpoint digest it was trained on.
+ */
+export async function saveDecoderWeights(file: string, decoder: NamedParams, provenance: DecoderProvenance, extra: Record<string, string> = {}): Promise<void> {
     await writeSafetensorsFile(file, decoderStateDict(decoder), {
         format: "pt",
         producer: "sam-ablate",
+        ...extra,
         [DECODER_METADATA.model]: provenance.model,
         [DECODER_METADATA.encoder]: provenance.encoder,
         [DECODER_METADATA.checkpointDigest]: provenance.checkpointDigest,

@@ -6,7 +6,7 @@
  */
 import { binarize, diceIoU } from "@sam-ablate/metrics";
 import { SamFrame } from "@sam-ablate/model";
-import type { NativeSamDecoder } from "@sam-ablate/native";
+import type { NativeHeadTrainer, NativeSamDecoder } from "@sam-ablate/native";
 import { type Prompt, type PromptPlan, type PromptReport, rngFor, samplePrompt } from "@sam-ablate/samplers";
 
 export interface TestSet {
@@ -59,45 +59,76 @@ export function evaluationPrompts(
     };
 }
 
+/** Low-res logits [4E, 4E] of one test image (its embedding, its prompt; none for a prompt-free model). */
+export type LowResPredictor = (embedding: Float32Array, prompt: Prompt | undefined) => Promise<Float32Array>;
+
 /**
  * Evaluates `decoder`. `promptFor(i)` returns test image i's prompt, or null when the ground truth is
- * empty (no prompt can be drawn; the image is excluded).
+ * empty (no prompt can be drawn; the image is excluded); "none": every image without a prompt
+ * (AutoSAM's prompt-free decoder).
  */
 export async function evaluateDecoder(
     decoder: NativeSamDecoder,
     data: TestSet,
-    promptFor: (i: number) => Prompt | null,
+    promptFor: ((i: number) => Prompt | null) | "none",
     opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number; batch?: number },
 ): Promise<EvalResult> {
+    const frame = new SamFrame(data.height, data.width, opts.imgSize);
+    const m = 4 * decoder.info.embedSize;
+    const predict: LowResPredictor = async (embedding, prompt) => {
+        const { lowRes } = await decoder.predictAll(embedding, prompt ? frame.toNative([prompt]) : SamFrame.noPrompt(1));
+        return lowRes.subarray(0, m * m); // mask token 0
+    };
+    return evaluateLowRes(predict, m, data, promptFor, opts);
+}
+
+/** Evaluates a prompt-free prediction head (its low-res output through the same postprocess and metrics). */
+export async function evaluateHead(head: NativeHeadTrainer, data: TestSet, opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number }): Promise<EvalResult> {
+    return evaluateLowRes((embedding) => head.predict(embedding), 4 * head.info.embedSize, data, "none", opts);
+}
+
+/**
+ * The evaluation protocol on low-res logits [m, m] from any model: SAM's postprocess to the patch
+ * resolution, logit > 0, Dice and IoU per image (MONAI semantics). With prompts, an image without a
+ * prompt (empty ground truth) is excluded, or scored as an empty prediction when empty ground truths
+ * count; a prompt-free model ("none") predicts every image it scores.
+ */
+export async function evaluateLowRes(
+    predict: LowResPredictor,
+    m: number,
+    data: TestSet,
+    promptFor: ((i: number) => Prompt | null) | "none",
+    opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number },
+): Promise<EvalResult> {
     const { height, width } = data;
-    const E = decoder.info.embedSize;
-    const m = 4 * E;
     const frame = new SamFrame(height, width, opts.imgSize);
     const perImage: ImageScore[] = [];
     const predictions = new Map<string, Uint8Array>();
+    const none: Prompt = { points: [], labels: [] };
     let excluded = 0;
     for (let i = 0; i < data.ids.length; i++) {
         const id = data.ids[i] as string;
         const patient = data.patients[i] as string;
         const gt = data.mask(i);
-        const prompt = promptFor(i);
-        if (prompt === null) {
+        const prompt = promptFor === "none" ? undefined : promptFor(i);
+        const emptyTruth = prompt === null || (prompt === undefined && opts.ignoreEmpty && !gt.some((v) => v !== 0));
+        if (emptyTruth) {
             if (opts.ignoreEmpty) {
                 excluded++;
-                perImage.push({ imageId: id, patient, dice: null, iou: null, prompt: { points: [], labels: [] } });
+                perImage.push({ imageId: id, patient, dice: null, iou: null, prompt: none });
                 continue;
             }
             // Without a prompt there is nothing to segment: the prediction is empty.
             const s = diceIoU(new Uint8Array(gt.length), gt, { ignoreEmpty: false });
-            perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: { points: [], labels: [] } });
+            perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: none });
             continue;
         }
-        const { lowRes } = await decoder.predictAll(data.embedding(i), frame.toNative([prompt]));
+        const lowRes = await predict(data.embedding(i), prompt ?? undefined);
         const logits = frame.postprocessMasks(lowRes.subarray(0, m * m), 1, m, m);
         const pred = binarize(logits);
         const s = diceIoU(pred, gt, { ignoreEmpty: opts.ignoreEmpty });
         if (s.dice === null) excluded++;
-        perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt });
+        perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: prompt ?? none });
         if (predictions.size < (opts.keepPredictions ?? 0)) predictions.set(id, pred);
     }
     const scored = perImage.filter((p) => p.dice !== null);

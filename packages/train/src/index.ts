@@ -52,7 +52,8 @@ export {
     openShardedEmbeddings,
     type SplitEmbeddings,
 } from "./embed.js";
-export { type EvalResult, evaluateDecoder, evaluationPrompts, type ImageScore, type TestSet } from "./evaluate.js";
+export { type EvalResult, evaluateDecoder, evaluateHead, evaluateLowRes, evaluationPrompts, type ImageScore, type LowResPredictor, type TestSet } from "./evaluate.js";
+export { HEAD_HIDDEN, headDepth, initHeadParams, newHead, saveHeadWeights } from "./heads.js";
 export { type DecoderExport, exportDecoder } from "./export.js";
 export { checkPlanInputs } from "./inputs.js";
 export {
@@ -94,6 +95,8 @@ export {
     type ZeroShotRecord,
 } from "./runAblation.js";
 export {
+    type BatchStep,
+    decoderStep,
     epochOrder,
     patienceExhausted,
     type StepInfo,
@@ -102,6 +105,9 @@ export {
     type TrainResult,
     type TrainSet,
     trainDecoder,
+    type TrainedModel,
+    type TrainerState,
+    trainLoop,
     type ValidationOptions,
     type ValidationResult,
 } from "./trainDecoder.js";

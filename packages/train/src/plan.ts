@@ -320,7 +320,12 @@ export function resolvePlan(input: unknown): AblationPlan {
         const given = o.datasets as Record<string, unknown>[] | undefined;
         plan.datasets = plan.datasets.map((d, i) => (given?.[i]?.strategies ? d : { ...d, strategies: plan.strategies }));
     }
-    for (const d of plan.datasets) strategiesFor(plan, d);
+    for (const d of plan.datasets) {
+        const heads = strategiesFor(plan, d).filter((a) => a.kind === "head" && a.head !== "autosam");
+        if (heads.length && plan.training.loss === "sam") {
+            fail("training.loss", `'sam' needs an IoU prediction, which the prediction heads of dataset '${d.name}' (${heads.map((a) => a.id).join(", ")}) do not make; use 'dicece' or 'medsam'`);
+        }
+    }
     return plan;
 }
 

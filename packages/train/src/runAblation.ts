@@ -18,21 +18,21 @@ import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { encodePng } from "@sam-ablate/image-io";
-import { type SamModel, loadModel } from "@sam-ablate/model";
+import { type SamModel, SamFrame, loadModel } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
-import { type Arm, type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
+import { type Arm, armPromptPlan, type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
 import { canonicalJson } from "./EmbeddingCache.js";
 import type { PreparedData } from "./datasets.js";
 import { diskUseText, estimateDiskUse } from "./diskUse.js";
 import type { SplitEmbeddings } from "./embed.js";
-import { type EvalResult, evaluateDecoder, evaluationPrompts, type TestSet } from "./evaluate.js";
+import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type TestSet } from "./evaluate.js";
+import { newHead, saveHeadWeights } from "./heads.js";
 import { checkPlanInputs } from "./inputs.js";
 import { type AblationPlan, type DatasetPlan, scheduledLr, type TrainingPlan } from "./plan.js";
 import { runUnits, type UnitRunOptions } from "./runUnits.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
-import type { NativeSamDecoder } from "@sam-ablate/native";
-import { trainDecoder } from "./trainDecoder.js";
+import { type BatchStep, decoderStep, type TrainedModel, type TrainerState, type TrainOptions, trainLoop } from "./trainDecoder.js";
 
 /** Progress events for CLIs and logs. */
 export type AblationEvent =
@@ -312,8 +312,8 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                 },
                 train: async ({ d, data, emb, model: m, arm, seed }) => {
                     const unit = folder.unit({ dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
-                    if (arm.kind !== "prompt") throw notAvailable(arm, unit.key);
-                    const rec = await runStrategy(plan, d, data, emb, m, arm.strategy, seed, fingerprint, unit, opts);
+                    if (arm.kind === "lora") throw notAvailable(arm, unit.key);
+                    const rec = await runStrategy(plan, d, data, emb, m, arm, seed, fingerprint, unit, opts);
                     folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
                     return rec;
                 },
@@ -406,29 +406,77 @@ function predictionsToKeep(plan: AblationPlan): number {
     return Math.max(save ?? 0, plan.report.samplesPerStrategy);
 }
 
+/** What a unit trains and evaluates: the decoder (with a strategy's prompts or none) or a prediction head. */
+interface ArmModel extends Disposable {
+    model: TrainedModel;
+    trainer: TrainerState;
+    step: BatchStep;
+    evaluate(set: TestSet, prompts: ((i: number) => Prompt | null) | "none", keep: number): Promise<EvalResult>;
+    save(file: string): Promise<void>;
+    /** Weights file stem: "decoder" (decoder.safetensors, decoder-last..., decoder-best-val...) or "head". */
+    stem: "decoder" | "head";
+}
+
+function armModel(plan: AblationPlan, model: SamModel, arm: Exclude<Arm, { kind: "lora" }>, data: PreparedData, seed: number, promptFor: (sample: number, globalStep: number) => Prompt): ArmModel {
+    const options = {
+        loss: plan.training.loss,
+        optimizer: plan.training.optimizer,
+        lr: plan.training.lr,
+        weightDecay: plan.training.weightDecay,
+        gradClipNorm: plan.training.gradClipNorm,
+    };
+    const evalOpts = { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty };
+    if (arm.kind === "head" && arm.head !== "autosam") {
+        const head = newHead(model, arm, options, seed);
+        return {
+            model: head,
+            trainer: head,
+            step: (emb, tgt, _samples, _step, lr) => head.step(emb, tgt, lr === undefined ? undefined : { lr }),
+            evaluate: (set, _prompts, keep) => evaluateHead(head, set, { ...evalOpts, keepPredictions: keep }),
+            save: (file) => saveHeadWeights(file, head, arm, decoderProvenance(model)),
+            stem: "head",
+            [Symbol.dispose]: () => head.dispose(),
+        };
+    }
+    const decoder = model.newDecoder();
+    const trainer = model.newTrainer(decoder, options);
+    const frame = new SamFrame(data.height, data.width, model.imgSize);
+    return {
+        model: decoder,
+        trainer,
+        // AutoSAM: the decoder with no prompt at all, in training and at test time
+        step: decoderStep(trainer, frame, arm.kind === "head" ? "none" : promptFor),
+        evaluate: (set, prompts, keep) => evaluateDecoder(decoder, set, prompts, { ...evalOpts, keepPredictions: keep }),
+        save: (file) => saveDecoderWeights(file, decoder, decoderProvenance(model), arm.kind === "head" ? { "sam_ablate.arm": arm.id } : {}),
+        stem: "decoder",
+        [Symbol.dispose]: () => {
+            trainer.dispose();
+            decoder.dispose();
+        },
+    };
+}
+
 async function runStrategy(
     plan: AblationPlan,
     d: DatasetPlan,
     data: PreparedData,
     emb: SplitEmbeddings,
     model: SamModel,
-    strat: StrategyDefinition,
+    arm: Exclude<Arm, { kind: "lora" }>,
     seed: number,
     fingerprint: string,
     unit: TrainUnit,
     opts: RunOptions,
 ): Promise<StrategyRecord> {
     const emit = opts.onEvent ?? (() => {});
-    // the unit's decoder and trainer are freed when it ends (`using`), not when the GC gets to them
-    using decoder = model.newDecoder();
-    using trainer = model.newTrainer(decoder, {
-        loss: plan.training.loss,
-        optimizer: plan.training.optimizer,
-        lr: plan.training.lr,
-        weightDecay: plan.training.weightDecay,
-        gradClipNorm: plan.training.gradClipNorm,
-    });
+    const promptPlan = armPromptPlan(arm);
     const trainIdx = data.train.ids.map((id, i) => new MaskIndex({ width: data.width, height: data.height, data: data.train.mask(i) }, id));
+    const promptFor = (i: number, step: number): Prompt => {
+        if (!promptPlan) throw new Error(`${arm.id} takes no prompt`);
+        return samplePrompt(trainIdx[i] as MaskIndex, promptPlan, rngFor(seed, data.train.ids[i] as string, step), data.train.ids[i]).prompt;
+    };
+    // the unit's model and trainer are freed when it ends (`using`), not when the GC gets to them
+    using am = armModel(plan, model, arm, data, seed, promptFor);
     const E4 = 4 * model.embedSize;
     const targets = new Map<number, Float32Array>();
     const target = (i: number): Float32Array => {
@@ -439,35 +487,41 @@ async function runStrategy(
         }
         return t;
     };
+    // A prompt-free arm sees no prompt; the others one prompt per image from the evaluation seed.
+    const promptsOf = (set: TestSet, reports?: PromptReport[]): ((i: number) => Prompt | null) | "none" => {
+        if (!promptPlan) return "none";
+        const draw = evaluationPrompts(set, promptPlan, plan.evaluation.seed, reports);
+        const drawn = set.ids.map((_, i) => draw(i));
+        return (i) => drawn[i] ?? null;
+    };
     const vplan = plan.validation === "none" ? undefined : plan.validation;
     let lastValDice = Number.NaN;
-    let validation: Parameters<typeof trainDecoder>[4]["validation"];
+    let validation: TrainOptions["validation"];
     if (vplan) {
         // The evaluation protocol on the validation patches: one fixed prompt per image from the
-        // evaluation seed (drawn once), decoder forward only, on the cached embeddings.
+        // evaluation seed (drawn once), forward only, on the cached embeddings.
         const valSet: TestSet = { ids: data.val.ids, patients: data.val.patients, height: data.height, width: data.width, embedding: emb.val, mask: (i) => data.val.mask(i) };
-        const valPrompt = evaluationPrompts(valSet, strat.plan, plan.evaluation.seed);
-        const valPrompts = data.val.ids.map((_, i) => valPrompt(i));
+        const valPrompts = promptsOf(valSet);
         validation = {
             everySteps: vplan.everySteps,
             patience: vplan.patience,
             minDelta: vplan.minDelta,
             evaluate: async () => {
-                const r = await evaluateDecoder(decoder, valSet, (i) => valPrompts[i] ?? null, { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty });
+                const r = await am.evaluate(valSet, valPrompts, 0);
                 lastValDice = r.meanDice;
                 return r.meanDice;
             },
         };
     }
     const t0 = performance.now();
-    const label = `${d.name} ${strat.id}${data.fold === undefined ? "" : ` fold ${data.fold}`} seed ${seed}`;
+    const label = `${d.name} ${arm.id}${data.fold === undefined ? "" : ` fold ${data.fold}`} seed ${seed}`;
     const total = plan.training.epochs * plan.training.stepsPerEpoch;
     const schedule = plan.training.schedule;
-    const train = await trainDecoder(
-        decoder,
-        trainer,
+    const train = await trainLoop(
+        am.model,
+        am.trainer,
         { ids: data.train.ids, height: data.height, width: data.width, embedding: emb.train, target },
-        (i, step) => samplePrompt(trainIdx[i] as MaskIndex, strat.plan, rngFor(seed, data.train.ids[i] as string, step), data.train.ids[i]).prompt,
+        am.step,
         {
             epochs: plan.training.epochs,
             stepsPerEpoch: plan.training.stepsPerEpoch,
@@ -476,7 +530,7 @@ async function runStrategy(
             imgSize: model.imgSize,
             stateDir: unit.stateDir,
             keepCheckpoints: Math.max(1, opts.keepCheckpoints ?? 0),
-            fingerprint: `${fingerprint}:${d.name}:${strat.id}:${seed}${data.fold === undefined ? "" : `:fold${data.fold}`}`,
+            fingerprint: `${fingerprint}:${d.name}:${arm.id}:${seed}${data.fold === undefined ? "" : `:fold${data.fold}`}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
                     const valText = Number.isFinite(lastValDice) ? `, val Dice ${(lastValDice * 100).toFixed(1)}` : "";
@@ -494,36 +548,34 @@ async function runStrategy(
     const reports: PromptReport[] = [];
     const test: TestSet = { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i: number) => data.test.mask(i) };
     // Drawn once: both candidates (with validation) are scored with the same prompts.
-    const testPrompt = evaluationPrompts(test, strat.plan, plan.evaluation.seed, reports);
-    const testPrompts = data.test.ids.map((_, i) => testPrompt(i));
-    const evaluate = (dec: NativeSamDecoder, keep: number) =>
-        evaluateDecoder(dec, test, (i) => testPrompts[i] ?? null, { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty, keepPredictions: keep });
+    const testPrompts = promptsOf(test, reports);
+    const evaluate = (keep: number) => am.evaluate(test, testPrompts, keep);
     const steps = plan.training.stepsPerEpoch;
     const lastStep = train.epochsRun * steps;
     const best = train.validation?.best;
     const selectBest = vplan?.selection === "best-val" && best !== undefined;
-    // The decoder holds the last weights; the best validation weights are evaluated (and saved) too
+    // The model holds the last weights; the best validation weights are evaluated (and saved) too
     // when they differ from them.
     const distinct = best !== undefined && best.step !== lastStep && train.validation?.bestParams !== undefined;
     const keep = predictionsToKeep(plan);
-    const lastResult = await evaluate(decoder, selectBest && distinct ? 0 : keep);
+    const lastResult = await evaluate(selectBest && distinct ? 0 : keep);
     let bestResult: EvalResult = lastResult;
     if (distinct) {
-        const lastParams = decoder.paramNames().map((name) => [name, decoder.getParam(name).slice()] as const);
-        if (selectBest) await saveDecoderWeights(unit.file("decoder-last.safetensors"), decoder, decoderProvenance(model));
-        for (const [name, value] of train.validation?.bestParams ?? []) decoder.setParam(name, value);
-        bestResult = await evaluate(decoder, selectBest ? keep : 0);
+        const lastParams = am.model.paramNames().map((name) => [name, am.model.getParam(name).slice()] as const);
+        if (selectBest) await am.save(unit.file(`${am.stem}-last.safetensors`));
+        for (const [name, value] of train.validation?.bestParams ?? []) am.model.setParam(name, value);
+        bestResult = await evaluate(selectBest ? keep : 0);
         if (!selectBest) {
-            await saveDecoderWeights(unit.file("decoder-best-val.safetensors"), decoder, decoderProvenance(model));
-            for (const [name, value] of lastParams) decoder.setParam(name, value);
+            await am.save(unit.file(`${am.stem}-best-val.safetensors`));
+            for (const [name, value] of lastParams) am.model.setParam(name, value);
         }
     }
     const result = selectBest ? bestResult : lastResult;
     const evalSeconds = (performance.now() - t1) / 1000;
     const rec: Omit<StrategyRecord, "trainSeconds" | "evalSeconds"> = {
         dataset: d.name,
-        strategy: strat.id,
-        label: strat.label,
+        strategy: arm.id,
+        label: arm.label,
         seed,
         ...(data.fold === undefined ? {} : { fold: data.fold }),
         perImage: imageRecords(result.perImage),
@@ -561,13 +613,13 @@ async function runStrategy(
         const png = await encodePng({ width: data.width, height: data.height, channels: 1, data: pred.map((v) => (v ? 255 : 0)) });
         unit.writeFileSync(path.relative(unit.dir, unit.predictionFile(id, "png")), png);
     }
-    // The decoder holds the selected weights here.
-    await saveDecoderWeights(unit.decoderFile, decoder, decoderProvenance(model));
+    // The model holds the selected weights here.
+    await am.save(am.stem === "decoder" ? unit.decoderFile : unit.file("head.safetensors"));
     // result.json last: its presence marks the unit as finished.
     // Timings in timing.json: result.json is the same bytes however and wherever the run was split.
     unit.finish(rec, { "per-image.csv": perImageCsv(rec) }, { trainSeconds, evalSeconds, ...(rec.validation ? { valSeconds } : {}) });
     // a finished unit is never resumed: its training state goes, unless states were asked for
     if (!opts.keepCheckpoints) dropState(unit);
-    emit({ type: "strategy-done", dataset: d.name, strategy: strat.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
+    emit({ type: "strategy-done", dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
     return { ...rec, trainSeconds, evalSeconds, ...(rec.validation ? { validation: { ...rec.validation, seconds: valSeconds } } : {}) };
 }

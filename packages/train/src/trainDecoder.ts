@@ -126,7 +126,7 @@ export class TrainingDivergedError extends Error {
     ) {
         super(
             `training diverged at step ${globalStep} (non-finite loss or gradients); ` +
-                `the decoder keeps the weights of the last good step. Try a lower learning rate or gradient clipping. ` +
+                `the model keeps the weights of the last good step. Try a lower learning rate or gradient clipping. ` +
                 `(${cause instanceof Error ? cause.message : String(cause)})`,
         );
         this.name = "TrainingDivergedError";
@@ -147,21 +147,58 @@ export function epochOrder(n: number, seed: number, epoch: number): Uint32Array 
     return order;
 }
 
+/** What the loop trains: named parameters (saved with the state, restored on resume, snapshotted for validation). */
+export interface TrainedModel {
+    paramNames(): string[];
+    getParam(name: string): Float32Array;
+    setParam(name: string, data: Float32Array): void;
+}
+
+/** The optimiser side of the loop: its step count and moments (saved with the state). */
+export interface TrainerState {
+    stepCount: number;
+    trainedParams(): string[];
+    getState(name: string): { m: Float32Array; v: Float32Array };
+    setState(name: string, m: Float32Array, v: Float32Array): void;
+}
+
+/**
+ * One optimiser step on a batch: embeddings [B, C, E, E] and targets [B, 1, 4E, 4E] of the samples
+ * (indices into the training set) at a global step; resolves with the loss.
+ */
+export type BatchStep = (embeddings: Float32Array, targets: Float32Array, samples: readonly number[], globalStep: number, lr: number | undefined) => Promise<number>;
+
 /**
  * Trains `decoder` in place through `trainer`. `promptFor(sampleIndex, globalStep)` returns the
- * prompt of a sample at a step (patch pixels).
+ * prompt of a sample at a step (patch pixels); "none": every sample is seen without a prompt (the
+ * prompt-free decoder of AutoSAM: no sparse token, the no-mask dense embedding).
  */
 export async function trainDecoder(
     decoder: NativeSamDecoder,
     trainer: NativeDecoderTrainer,
     data: TrainSet,
-    promptFor: (sample: number, globalStep: number) => Prompt,
+    promptFor: ((sample: number, globalStep: number) => Prompt) | "none",
     opts: TrainOptions,
 ): Promise<TrainResult> {
+    return trainLoop(decoder, trainer, data, decoderStep(trainer, new SamFrame(data.height, data.width, opts.imgSize), promptFor), opts);
+}
+
+/** The decoder trainer's step on a batch: each sample's prompt at the step, or none (AutoSAM). */
+export function decoderStep(trainer: NativeDecoderTrainer, frame: SamFrame, promptFor: ((sample: number, globalStep: number) => Prompt) | "none"): BatchStep {
+    return (emb, tgt, samples, globalStep, lr) =>
+        trainer.step(emb, promptFor === "none" ? SamFrame.noPrompt(samples.length) : frame.toNative(samples.map((s) => promptFor(s, globalStep))), tgt, lr === undefined ? undefined : { lr });
+}
+
+/**
+ * The training loop shared by every trained arm (decoder with or without prompts, prediction heads):
+ * epochs x steps of seeded batches, resumable state at epoch ends, validation with best-weights
+ * tracking and early stopping. `step` runs the optimiser on one batch.
+ */
+export async function trainLoop(model: TrainedModel, trainer: TrainerState, data: TrainSet, runStep: BatchStep, opts: TrainOptions): Promise<TrainResult> {
     const n = data.ids.length;
-    if (n === 0) throw new RangeError("trainDecoder: the training set is empty");
+    if (n === 0) throw new RangeError("training: the training set is empty");
     if (!(opts.epochs >= 1 && opts.stepsPerEpoch >= 1 && opts.batch >= 1)) {
-        throw new RangeError("trainDecoder: epochs, stepsPerEpoch and batch must be >= 1");
+        throw new RangeError("training: epochs, stepsPerEpoch and batch must be >= 1");
     }
     const total = opts.epochs * opts.stepsPerEpoch;
     const losses = new Float32Array(total);
@@ -170,7 +207,7 @@ export async function trainDecoder(
     const val = opts.validation;
     const vstate: ValidationState = { points: [], stopped: false };
     let valSeconds = 0;
-    const snapshot = () => new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name).slice()]));
+    const snapshot = () => new Map(model.paramNames().map((name) => [name, model.getParam(name).slice()]));
     const validate = async (stepsDone: number) => {
         if (!val) return;
         const tv = performance.now();
@@ -186,7 +223,7 @@ export async function trainDecoder(
     if (opts.stateDir) {
         const saved = loadTrainState(opts.stateDir, opts.fingerprint);
         if (saved) {
-            for (const [name, value] of saved.params) decoder.setParam(name, value);
+            for (const [name, value] of saved.params) model.setParam(name, value);
             for (const [name, mv] of saved.moments) trainer.setState(name, mv.m, mv.v);
             trainer.stepCount = saved.stepCount;
             losses.set(saved.losses.subarray(0, Math.min(saved.losses.length, total)));
@@ -205,7 +242,6 @@ export async function trainDecoder(
     let epochsRun = vstate.stopped ? startEpoch : opts.epochs;
     const t0 = performance.now();
     const E4 = Math.round(Math.sqrt(data.target(0).length));
-    const frame = new SamFrame(data.height, data.width, opts.imgSize);
     for (let epoch = startEpoch; epoch < opts.epochs && !vstate.stopped; epoch++) {
         const order = epochOrder(n, opts.seed, epoch);
         let cursor = 0;
@@ -221,17 +257,14 @@ export async function trainDecoder(
             const per = (embs[0] as Float32Array).length;
             const emb = embs.length === 1 ? (embs[0] as Float32Array) : new Float32Array(per * samples.length);
             const tgt = new Float32Array(E4 * E4 * samples.length);
-            const prompts: Prompt[] = [];
             samples.forEach((s, b) => {
                 if (embs.length > 1) emb.set(embs[b] as Float32Array, b * per);
                 tgt.set(data.target(s), b * E4 * E4);
-                prompts.push(promptFor(s, globalStep));
             });
-            const native = frame.toNative(prompts);
             const lr = opts.lrAt ? opts.lrAt(globalStep, total) : undefined;
             let loss: number;
             try {
-                loss = await trainer.step(emb, native, tgt, lr === undefined ? undefined : { lr });
+                loss = await runStep(emb, tgt, samples, globalStep, lr);
             } catch (e) {
                 if ((e as { code?: string }).code === "ERR_SA_NUMERIC") throw new TrainingDivergedError(globalStep, e);
                 throw e;
@@ -253,7 +286,7 @@ export async function trainDecoder(
                 epochsDone: epoch + 1,
                 stepCount: trainer.stepCount,
                 losses: losses.slice(0, (epoch + 1) * opts.stepsPerEpoch),
-                params: new Map(decoder.paramNames().map((name) => [name, decoder.getParam(name)])),
+                params: new Map(model.paramNames().map((name) => [name, model.getParam(name)])),
                 moments: new Map(trainer.trainedParams().map((name) => [name, trainer.getState(name)])),
                 ...(val ? { validation: vstate } : {}),
             };
