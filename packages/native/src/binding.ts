@@ -177,7 +177,8 @@ export interface NativeDecoderTrainer extends NativeDisposable {
 }
 
 /** Encoder modules LoRA can adapt: q, k, v (slices of attn.qkv), qkv, proj, lin1, lin2, mlp (lin1 + lin2). */
-export type LoraTarget = "q" | "k" | "v" | "qkv" | "proj" | "lin1" | "lin2" | "mlp";
+/** lin1/lin2 are the ViT's MLP layers, fc1/fc2 TinyViT's (each encoder accepts both names). */
+export type LoraTarget = "q" | "k" | "v" | "qkv" | "proj" | "lin1" | "lin2" | "fc1" | "fc2" | "mlp";
 
 export interface LoraOptions {
     /** Adapter rank r (1..1024). */
