@@ -4,7 +4,7 @@
  * The effort table is data: the CLI can replace or extend it from a JSON file.
  */
 import { quoted, ReportError } from "./errors.js";
-import { sortByStrategy } from "./strategies.js";
+import { parseStrategyId, sortByStrategy } from "./strategies.js";
 import { SummaryCache } from "./summaries.js";
 import type { RunResults } from "./types.js";
 
@@ -41,6 +41,21 @@ export const DEFAULT_EFFORT: EffortTable = {
     centroid: "medium",
     four_sections: "high",
 };
+
+/**
+ * Effort of the architecture arms (Table 1, IDs 9-11) when the table has no entry for their id:
+ * AutoSAM and the prediction heads change what is trained on the cached embeddings and drop the
+ * prompt sampling (medium); LoRA puts the image encoder and its backward pass into the loop (high).
+ */
+export function architectureEffort(id: string): EffortLevel | undefined {
+    const family = parseStrategyId(id).family;
+    return family === "head" ? "medium" : family === "lora" ? "high" : undefined;
+}
+
+/** The effort of a strategy id: its entry in `effort`, else the architecture default, else none. */
+export function effortOf(id: string, effort: EffortTable = DEFAULT_EFFORT): EffortLevel | undefined {
+    return Object.hasOwn(effort, id) ? effort[id] : architectureEffort(id);
+}
 
 /**
  * Validates an effort table read from JSON (an object of strategy id -> "low" | "medium" | "high")
@@ -88,8 +103,10 @@ export interface EffortData {
 }
 
 /**
- * Figure 10's arithmetic: per dataset, the average of the strategies' mean Dice (every evaluated
- * strategy counts), and each strategy's difference to it in percentage points.
+ * Figure 10's arithmetic: per dataset, the average of the prompt strategies' mean Dice (every
+ * evaluated prompt strategy counts; the architecture arms are placed against that same average and
+ * do not move it; a dataset with arms only averages them), and each strategy's difference to it in
+ * percentage points.
  */
 export function effortData(
     results: RunResults,
@@ -101,9 +118,14 @@ export function effortData(
     for (const d of results.datasets) {
         const evaluated = sortByStrategy(d.strategies.map((s) => cache.get(s))).filter((s) => s.n > 0);
         if (evaluated.length === 0) continue;
-        const average = evaluated.reduce((sum, s) => sum + s.dice.mean, 0) / evaluated.length;
+        const prompts = evaluated.filter((s) => {
+            const f = parseStrategyId(s.id).family;
+            return f !== "head" && f !== "lora";
+        });
+        const base = prompts.length ? prompts : evaluated;
+        const average = base.reduce((sum, s) => sum + s.dice.mean, 0) / base.length;
         for (const s of evaluated) {
-            const level = Object.hasOwn(effort, s.id) ? effort[s.id] : undefined;
+            const level = effortOf(s.id, effort);
             if (level === undefined) {
                 unplaced.push(`${d.name}: ${s.id}`);
                 continue;

@@ -22,7 +22,9 @@ export {
     type EffortLevel,
     type EffortPoint,
     type EffortTable,
+    architectureEffort,
     effortData,
+    effortOf,
     parseEffortTable,
 } from "./effort.js";
 export { ReportError, type ReportErrorCode } from "./errors.js";
@@ -82,6 +84,7 @@ export {
 export {
     buildComparisonTable,
     buildComparisonTables,
+    hasArchitectureArms,
     type ComparisonRow,
     type ComparisonTable,
     comparisonTableCsv,

@@ -165,7 +165,7 @@ export async function renderReport(
         file: "figures/effort",
         title: "Dice difference to the average vs implementation effort",
         caption:
-            "Figure 10: each strategy's mean Dice minus the average mean Dice of all strategies of its dataset (percentage points), against its implementation effort. Top-left is best.",
+            "Figure 10: each strategy's mean Dice minus the average mean Dice of the prompt strategies of its dataset (percentage points), against its implementation effort; architecture arms (AutoSAM, heads, LoRA) are placed against the same average. Top-left is best.",
         svg: effortFigure(effortData(results, options.effort ?? DEFAULT_EFFORT, cache)),
     };
     await writeFigure(effort);

@@ -4,7 +4,7 @@
  */
 import { relativeImprovement } from "@sam-ablate/metrics";
 import { PAPER_RESULTS, PAPER_TABLE3_IMPROVEMENT, type PaperEntry } from "./paper.js";
-import { parseStrategyId, strategyDisplayName } from "./strategies.js";
+import { parseStrategyId, sortByStrategy, strategyDisplayName } from "./strategies.js";
 import { comparedPaperDataset, type StrategySummary, SummaryCache } from "./summaries.js";
 import {
     type CsvValue,
@@ -19,8 +19,8 @@ import {
 } from "./text-table.js";
 import type { DatasetResults, PaperDataset, RunResults } from "./types.js";
 
-/** Which tables of the paper. */
-export type PaperTableId = "table3" | "table4" | "table5";
+/** Which tables: the paper's Tables 3-5, and the architecture modifications of its Table 1 (IDs 9-11). */
+export type PaperTableId = "table3" | "table4" | "table5" | "architectures";
 
 /** IoU and Dice (percent) of one configuration, ours (with spread and counts) or the paper's. */
 export interface MetricCell {
@@ -82,6 +82,8 @@ const TABLE_TITLES: Record<PaperTableId, string> = {
     table3: "Table 3: IoU and Dice (%) for different numbers of positive points with and without bounding box",
     table4: "Table 4: IoU and Dice (%) for different jitter on the bounding box",
     table5: "Table 5: IoU and Dice (%) for special sampling strategies",
+    architectures:
+        "Architecture modifications (Table 1 IDs 9-11): IoU and Dice (%) of the prompt-free decoder (AutoSAM), prediction heads and LoRA in the image encoder, beside the tight-box decoder",
 };
 
 function paperExperiments(table: 3 | 4 | 5): string[] {
@@ -96,9 +98,36 @@ function allIds(results: RunResults): string[] {
     return ids;
 }
 
+/** The row label of an architecture arm: its Table 1 ID and what it is. */
+function architectureExperiment(id: string): string {
+    const arm = parseStrategyId(id).arm;
+    if (arm?.kind === "head") {
+        return arm.head === "autosam" ? "ID 9: AutoSAM (decoder without prompt)" : arm.head === "linear" ? "ID 10: Linear head" : `ID 10: CNN head, depth ${arm.depth}`;
+    }
+    if (arm?.kind === "lora") return `ID 11: LoRA r${arm.rank} in the encoder + ${strategyDisplayName(arm.prompt.id)}`;
+    return id;
+}
+
+/** Whether a run has any architecture arm (a prompt-free head or an encoder adapter). */
+export function hasArchitectureArms(results: RunResults): boolean {
+    return allIds(results).some((id) => {
+        const f = parseStrategyId(id).family;
+        return f === "head" || f === "lora";
+    });
+}
+
 function rowDefs(table: PaperTableId, results: RunResults): RowDef[] {
     const ids = allIds(results);
     const defs: RowDef[] = [];
+    if (table === "architectures") {
+        defs.push({ experiment: "Baseline: decoder fine-tuned with the tight box", ids: ["box"] });
+        const arms = ids.filter((id) => {
+            const f = parseStrategyId(id).family;
+            return f === "head" || f === "lora";
+        });
+        for (const a of sortByStrategy(arms.map((id) => ({ id })))) defs.push({ experiment: architectureExperiment(a.id), ids: [a.id] });
+        return defs;
+    }
     if (table === "table3") {
         const counts = new Set<number>([3, 10, 50, 100]);
         for (const id of ids) {
@@ -164,8 +193,9 @@ function relativeChange(without: number | null | undefined, withBox: number | nu
     return relativeImprovement(withBox, without);
 }
 
-function tableNumber(id: PaperTableId): 3 | 4 | 5 {
-    return id === "table3" ? 3 : id === "table4" ? 4 : 5;
+/** The paper's table number; 1 for the architecture modifications (Table 1 lists them, with no results). */
+function tableNumber(id: PaperTableId): 1 | 3 | 4 | 5 {
+    return id === "table3" ? 3 : id === "table4" ? 4 : id === "table5" ? 5 : 1;
 }
 
 /**
@@ -264,6 +294,12 @@ export function buildComparisonTable(
             "Improvement with BB (%) = (with box - without box) / without box x 100, for IoU and Dice separately.",
         );
     }
+    if (table === "architectures") {
+        notes.push(
+            "The paper lists these modifications in Table 1 (IDs 9-11) without results: there is no paper row. All arms use the same data, splits, seeds, training loop and evaluation; AutoSAM and the heads see no prompt in training or at test time, LoRA trains with its prompt strategy.",
+            "Heads (ID 10): N blocks of (3x3 conv, LayerNorm2d, ReLU) at the embedding grid, a 1x1 conv to one channel and bilinear upsampling to the decoder's low-res grid, then SAM's postprocess; the linear head is the 1x1 conv and the upsampling alone. They start from random weights, the decoder variants from the pretrained ones.",
+        );
+    }
     for (const d of results.datasets) {
         if (d.paperName === undefined && rows.some((r) => r.source === "ours" && r.dataset === d.name)) {
             notes.push(
@@ -281,12 +317,16 @@ export function buildComparisonTable(
     return { id: table, title: TABLE_TITLES[table], withBox: table === "table3", zeroShot, rows, notes };
 }
 
-/** Builds Tables 3, 4 and 5 (a table with no row that was run is still returned, with no rows). */
+/**
+ * Builds Tables 3, 4 and 5 (a table with no row that was run is still returned, with no rows), and the
+ * architecture table after them when the run has a head or adapter arm.
+ */
 export function buildComparisonTables(
     results: RunResults,
     cache: SummaryCache = new SummaryCache(),
 ): ComparisonTable[] {
-    return (["table3", "table4", "table5"] as const).map((t) => buildComparisonTable(t, results, cache));
+    const ids: PaperTableId[] = ["table3", "table4", "table5", ...(hasArchitectureArms(results) ? (["architectures"] as const) : [])];
+    return ids.map((t) => buildComparisonTable(t, results, cache));
 }
 
 function metricText(

@@ -427,7 +427,7 @@ function armModel(plan: AblationPlan, model: SamModel, arm: Exclude<Arm, { kind:
     };
     const evalOpts = { imgSize: model.imgSize, ignoreEmpty: plan.evaluation.ignoreEmpty };
     if (arm.kind === "head" && arm.head !== "autosam") {
-        const head = newHead(model, arm, options, seed);
+        const head = newHead(model, arm, { ...options, lr: plan.training.headLr ?? plan.training.lr }, seed);
         return {
             model: head,
             trainer: head,
@@ -517,6 +517,8 @@ async function runStrategy(
     const label = `${d.name} ${arm.id}${data.fold === undefined ? "" : ` fold ${data.fold}`} seed ${seed}`;
     const total = plan.training.epochs * plan.training.stepsPerEpoch;
     const schedule = plan.training.schedule;
+    // the heads' own learning rate, under the same schedule
+    const armTraining = am.stem === "head" ? { ...plan.training, lr: plan.training.headLr ?? plan.training.lr } : plan.training;
     const train = await trainLoop(
         am.model,
         am.trainer,
@@ -538,7 +540,7 @@ async function runStrategy(
                 }
             },
             signal: opts.signal,
-            ...(schedule.type === "constant" ? {} : { lrAt: (step: number) => scheduledLr(plan.training, step) }),
+            ...(schedule.type === "constant" ? {} : { lrAt: (step: number) => scheduledLr(armTraining, step) }),
             ...(validation ? { validation } : {}),
         },
     );
