@@ -6,7 +6,8 @@
 //     adapted encoder in the inference encoder;
 //   * factor gradients follow the base-weight gradient G (dL/dB = s G A^T, dL/dA = s B^T G), also when
 //     only the adapters' gradients are computed;
-//   * adapters trained with Adam lower a loss and leave the encoder's weights alone; bad calls are refused.
+//   * a batch equals its images one by one; adapters trained with Adam lower a loss and leave the
+//     encoder's weights alone; bad calls are refused.
 // (There are no PyTorch TinyViT gradients among the fixtures; the ops are checked in test-tinyvit.cpp.)
 #include <algorithm>
 #include <cmath>
@@ -285,6 +286,45 @@ SA_TEST(factor_gradients_follow_the_weight_gradient) {
         if (!(d.max_abs <= 1e-5 * std::max(1e-6, d.ref_max))) bad += "\n      " + n;
     }
     satest::expect(bad.empty(), "adapter gradients without base_grads differ:" + bad);
+}
+
+// A batch of two images: each embedding as alone, the gradients the sum of the single-image ones.
+SA_TEST(batches_equal_single_images) {
+    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
+    RandomTinyVit rw(small_config(), 7);
+    sa::WeightMap w = satest::weight_map(rw.t);
+    auto mp = sa::make_trainable_tinyvit(*be, w, "image_encoder.", options(64, 2, {"qkv", "fc1"}, true));
+    sa::TrainableEncoder & m = *mp;
+    randomise_b(m, 0.3f, true);
+    const int64_t n_img = 3 * 64 * 64, n_emb = 8 * 4 * 4;
+    const Vec images = satest::randn((size_t) (2 * n_img), 14), dout = satest::randn((size_t) (2 * n_emb), 15);
+    const std::vector<std::string> probe = {"layers.1.blocks.0.attn.qkv.lora_B.weight", "layers.2.blocks.1.mlp.fc1.lora_A.weight",
+                                            "layers.1.blocks.0.attn.attention_biases", "layers.0.downsample.conv2.c.weight"};
+    auto grads = [&] {
+        std::vector<Vec> out;
+        for (const auto & n : probe) {
+            out.emplace_back((size_t) numel(m.param_shape(n)));
+            m.get_grad(n, out.back().data());
+        }
+        return out;
+    };
+    Vec both((size_t) (2 * n_emb)), one((size_t) n_emb);
+    m.zero_grad();
+    m.forward(images.data(), 2, both.data());
+    m.backward(dout.data());
+    const std::vector<Vec> g2 = grads();
+    m.zero_grad();
+    for (int b = 0; b < 2; ++b) {
+        m.forward(images.data() + b * n_img, 1, one.data());
+        const satest::Diff d = satest::diff(one.data(), both.data() + b * n_emb, n_emb);
+        satest::expect(d.max_abs <= 1e-5 * std::max(1.0, d.ref_max), "image " + std::to_string(b) + " of the batch");
+        m.backward(dout.data() + b * n_emb);
+    }
+    const std::vector<Vec> g1 = grads();
+    for (size_t i = 0; i < probe.size(); ++i) {
+        const satest::Diff d = satest::diff(g2[i].data(), g1[i].data(), (int64_t) g1[i].size());
+        satest::expect(d.ref_max > 0 && d.max_abs <= 1e-4 * d.ref_max, probe[i] + ": batch vs summed single images");
+    }
 }
 
 SA_TEST(adapters_trained_with_adam_lower_a_loss) {
