@@ -74,6 +74,7 @@ test("the architecture table lists the tight box and every arm in Table 1 order,
     const md = comparisonTableMarkdown(t);
     assert.match(md, /\| ID 10: CNN head, depth 2 +\| BraTS 2020 +\| ours +\| head:cnn2 +\|/);
     assert.match(md, /without results: there is no paper row/);
+    assert.not.match(md, /numbers \(same domain\) are shown for reference/);
     assert.match(
         comparisonTableCsv(t),
         /\nID 9: AutoSAM \(decoder without prompt\),BraTS 2020,BraTS 2020,head:autosam,/,

@@ -301,7 +301,7 @@ export function buildComparisonTable(
         );
     }
     for (const d of results.datasets) {
-        if (d.paperName === undefined && rows.some((r) => r.source === "ours" && r.dataset === d.name)) {
+        if (table !== "architectures" && d.paperName === undefined && rows.some((r) => r.source === "ours" && r.dataset === d.name)) {
             notes.push(
                 `${d.name} is not one of the paper's datasets; the paper's ${comparedPaperDataset(d)} numbers (same domain) are shown for reference.`,
             );
