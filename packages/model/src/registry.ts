@@ -9,10 +9,12 @@ import { createReadStream } from "node:fs";
 import { assertFiniteWeights, type Checkpoint, readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import {
     type BackendName,
+    type LoraOptions,
     loadAddon,
     type NativeDecoderTrainer,
     type NativeImageEncoder,
     type NativeSamDecoder,
+    type NativeTrainableEncoder,
     type NativeWeights,
     type Precision,
     type TrainerOptions,
@@ -51,6 +53,13 @@ export interface SamModel {
     /** A fresh decoder with the pretrained weights. */
     newDecoder(): NativeSamDecoder;
     newTrainer(decoder: NativeSamDecoder, options: TrainerOptions): NativeDecoderTrainer;
+    /**
+     * A trainable copy of the image encoder with LoRA adapters (the pretrained weights stay frozen);
+     * CPU only. ERR_SA_UNSUPPORTED where the architecture has no backward pass.
+     */
+    newTrainableEncoder(lora: LoraOptions): NativeTrainableEncoder;
+    /** Set when the encoder's weights were adapted at load (LoadModelOptions.adaptEncoder): its tag. */
+    encoderTag?: string;
 }
 
 export interface LoadModelOptions {
@@ -59,6 +68,11 @@ export interface LoadModelOptions {
     backend?: BackendName | "auto";
     /** Encoder precision (default fp32). */
     precision?: Precision;
+    /**
+     * Changes the image encoder's weights (official names, float32) in place before the encoder is
+     * built, e.g. merges LoRA adapters; `tag` names the change (embedding caches keep it apart).
+     */
+    adaptEncoder?: { tag: string; apply(weights: NativeWeights): void };
 }
 
 /** sha256 of files, in order (streamed). */
@@ -162,6 +176,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         decoderWeights = pick(all, ["prompt_encoder.", "mask_decoder."]);
         weightsHash = await hashFiles([opts.checkpoint]);
     }
+    if (opts.adaptEncoder) opts.adaptEncoder.apply(encoderWeights);
     const precision = opts.precision ?? "fp32";
     const encoder = new addon.ImageEncoder(encoderWeights, { arch, backend, precision });
     const imgSize = encoder.info.imgSize;
@@ -182,5 +197,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         decoderWeights,
         newDecoder,
         newTrainer: (decoder, options) => new addon.DecoderTrainer(decoder, options),
+        newTrainableEncoder: (lora) => new addon.TrainableEncoder(encoderWeights, { arch, backend, lora }),
+        ...(opts.adaptEncoder ? { encoderTag: opts.adaptEncoder.tag } : {}),
     };
 }

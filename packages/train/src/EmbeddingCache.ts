@@ -37,6 +37,8 @@ export interface EmbeddingCacheKey {
     precision?: string;
     /** Preprocessing settings (input size, resize filter, mean/std, padding). */
     preprocessing: Record<string, unknown>;
+    /** The encoder's weights were adapted at load (merged LoRA adapters): the adaptation's tag. */
+    encoderTag?: string;
 }
 
 interface Header {

@@ -31,6 +31,7 @@ export function embeddingKey(model: SamModel): EmbeddingCacheKey {
         model: model.name,
         // bf16 and fp32 embeddings differ in the last bits: a cache made with one is never read as the other.
         precision: model.precision,
+        ...(model.encoderTag ? { encoderTag: model.encoderTag } : {}),
         preprocessing: {
             imgSize: model.imgSize,
             resize: "resize-longest-side/pil-bilinear",

@@ -14,7 +14,8 @@ export interface TestSet {
     patients: readonly string[];
     height: number;
     width: number;
-    embedding(i: number): Float32Array;
+    /** Image i's embedding (cached, or encoded on demand by an adapted encoder). */
+    embedding(i: number): Float32Array | Promise<Float32Array>;
     /** Ground truth at the patch resolution, 0/1. */
     mask(i: number): Uint8Array;
 }
@@ -123,7 +124,7 @@ export async function evaluateLowRes(
             perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: none });
             continue;
         }
-        const lowRes = await predict(data.embedding(i), prompt ?? undefined);
+        const lowRes = await predict(await data.embedding(i), prompt ?? undefined);
         const logits = frame.postprocessMasks(lowRes.subarray(0, m * m), 1, m, m);
         const pred = binarize(logits);
         const s = diceIoU(pred, gt, { ignoreEmpty: opts.ignoreEmpty });

@@ -3,17 +3,22 @@
  * `torch.load(..., weights_only=True)` (the decoder's tensors alone, or merged into a full SAM
  * checkpoint in place of its decoder), or safetensors. The decoder file must be one written by
  * sam-ablate training (its provenance metadata); a full checkpoint must be the one it was trained on.
+ * LoRA adapters of the image encoder (a LoRA arm's lora.safetensors, trained on the same checkpoint)
+ * are merged into a full checkpoint's encoder (W + s B A), or written beside the decoder's tensors
+ * under their PEFT names.
  */
 import {
     CheckpointError,
     readCheckpoint,
     readSafetensorsFile,
+    stateDictToFloat32Record,
     writePthFile,
     writeSafetensorsFile,
 } from "@sam-ablate/checkpoint";
 import { hashFiles } from "@sam-ablate/model";
-import type { Tensor } from "@sam-ablate/tensor";
+import { type Tensor, tensor } from "@sam-ablate/tensor";
 import { DECODER_METADATA } from "./checkpointing.js";
+import { type LoraFile, mergeLora, readLoraFile } from "./lora.js";
 
 /** What exportDecoder wrote. */
 export interface DecoderExport {
@@ -23,6 +28,8 @@ export interface DecoderExport {
     decoderTensors: number;
     /** Tensors in the file. */
     tensors: number;
+    /** Encoder weights merged with LoRA adapters, or adapter tensors written (0 without --lora). */
+    loraTensors: number;
 }
 
 /**
@@ -33,7 +40,7 @@ export interface DecoderExport {
 export async function exportDecoder(
     decoderFile: string,
     to: string,
-    options: { fullCheckpoint?: string } = {},
+    options: { fullCheckpoint?: string; lora?: string } = {},
 ): Promise<DecoderExport> {
     const format =
         to.endsWith(".pth") || to.endsWith(".pt") ? "pth" : to.endsWith(".safetensors") ? "safetensors" : undefined;
@@ -60,6 +67,17 @@ export async function exportDecoder(
                 : `holds tensors that are not the decoder's (${foreign.slice(0, 3).join(", ")})`,
         );
     }
+    let lora: LoraFile | undefined;
+    if (options.lora) {
+        lora = await readLoraFile(options.lora);
+        if (lora.provenance.checkpointDigest !== digest || lora.provenance.model !== metadata[DECODER_METADATA.model])
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_MISMATCH",
+                options.lora,
+                `was trained for ${lora.provenance.model} on sha256 ${lora.provenance.checkpointDigest.slice(0, 16)}..., the decoder ${decoderFile} for ${metadata[DECODER_METADATA.model]} on ${digest.slice(0, 16)}...; pass the adapters of the same run`,
+            );
+    }
+    let loraTensors = 0;
     let out: Map<string, Tensor> = tensors;
     if (options.fullCheckpoint) {
         const full = options.fullCheckpoint;
@@ -89,6 +107,23 @@ export async function exportDecoder(
         }
         out = new Map(base.tensors);
         for (const [k, t] of tensors) out.set(k, t);
+        if (lora) {
+            const weightOf = (k: string) => {
+                const t = base.tensors.get(k);
+                return t ? stateDictToFloat32Record(new Map([[k, t]]))[k] : undefined;
+            };
+            for (const [k, w] of mergeLora(lora, weightOf, full)) {
+                out.set(k, tensor("float32", w.shape, w.data));
+                loraTensors++;
+            }
+        }
+    } else if (lora) {
+        out = new Map(tensors);
+        for (const ad of lora.adapters) {
+            out.set(`${ad.module}.lora_A.weight`, tensor("float32", [lora.rank, ad.inFeatures], ad.a));
+            out.set(`${ad.module}.lora_B.weight`, tensor("float32", [ad.outFeatures, lora.rank], ad.b));
+            loraTensors += 2;
+        }
     }
     if (format === "pth") await writePthFile(to, out);
     else
@@ -97,5 +132,5 @@ export async function exportDecoder(
             producer: "sam-ablate",
             ...(options.fullCheckpoint ? {} : metadata),
         });
-    return { to, format, decoderTensors: tensors.size, tensors: out.size };
+    return { to, format, decoderTensors: tensors.size, tensors: out.size, loraTensors };
 }

@@ -57,6 +57,20 @@ export { HEAD_HIDDEN, headDepth, initHeadParams, newHead, saveHeadWeights } from
 export { type DecoderExport, exportDecoder } from "./export.js";
 export { checkPlanInputs } from "./inputs.js";
 export {
+    checkLoraProvenance,
+    LORA_METADATA,
+    LORA_PREFIX,
+    type LoraAdapter,
+    type LoraFile,
+    type LoraSettings,
+    loraEncoderAdaptation,
+    loraStateDict,
+    loraTraining,
+    mergeLora,
+    readLoraFile,
+    saveLoraWeights,
+} from "./lora.js";
+export {
     type AblationPlan,
     type DatasetKind,
     type DatasetPlan,
@@ -70,6 +84,9 @@ export {
     parseFolds,
     parseSavePredictions,
     presetPlan,
+    LORA_TARGETS,
+    loraSettings,
+    parseLoraTargets,
     resolvePlan,
     revalidatePlan,
     scheduledLr,

@@ -4,6 +4,7 @@
  * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
  * is validated field by field: unknown fields and unknown strategies are errors.
  */
+import type { LoraTarget } from "@sam-ablate/native";
 import { type Arm, clip, parseArm, quote } from "@sam-ablate/samplers";
 
 export type DatasetKind = "radiology" | "pathology";
@@ -56,7 +57,15 @@ export interface TrainingPlan {
      * weights where the decoder variants start from pretrained ones; absent: `lr`.
      */
     headLr?: number;
+    /**
+     * LoRA arms (`lora<r>_<prompt>`): alpha (default: the rank, s = 1) and the adapted encoder modules
+     * (default q and v of the attention's qkv); the rank comes from the id.
+     */
+    lora?: { alpha?: number; targets?: LoraTarget[] };
 }
+
+/** Encoder modules a LoRA arm may adapt. */
+export const LORA_TARGETS: readonly LoraTarget[] = ["q", "k", "v", "qkv", "proj", "lin1", "lin2", "mlp"];
 
 /**
  * Learning-rate schedule: `constant` (the paper), `cosine` (from lr down to minLr over all planned
@@ -285,7 +294,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     }
     if (o.training !== undefined) {
         const t = obj(o.training, "training", "an object");
-        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "headLr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds", "schedule"], "training");
+        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "headLr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds", "schedule", "lora"], "training");
         const tr = plan.training;
         if (t.epochs !== undefined) tr.epochs = num(t.epochs, "training.epochs", 1, 100000, true);
         if (t.stepsPerEpoch !== undefined) tr.stepsPerEpoch = num(t.stepsPerEpoch, "training.stepsPerEpoch", 1, 1e7, true);
@@ -307,6 +316,14 @@ export function resolvePlan(input: unknown): AblationPlan {
             tr.seeds = t.seeds.map((s, i) => num(s, `training.seeds[${i}]`, 0, 2 ** 32 - 1, true));
         }
         if (t.schedule !== undefined) tr.schedule = resolveSchedule(t.schedule);
+        if (t.lora !== undefined) {
+            const l = obj(t.lora, "training.lora", "{alpha?, targets?}");
+            checkKeys(l, ["alpha", "targets"], "training.lora");
+            const lora: NonNullable<TrainingPlan["lora"]> = {};
+            if (l.alpha !== undefined) lora.alpha = num(l.alpha, "training.lora.alpha", 1e-6, 1e6);
+            if (l.targets !== undefined) lora.targets = parseLoraTargets(l.targets, "training.lora.targets");
+            tr.lora = lora;
+        }
     }
     if (o.validation !== undefined) plan.validation = resolveValidation(o.validation, plan.validation);
     if (o.evaluation !== undefined) {
@@ -510,4 +527,23 @@ export function strategiesFor(plan: AblationPlan, d: DatasetPlan): Arm[] {
         seen.add(arm.id);
     }
     return out;
+}
+
+/** A list of LoRA target modules (or their comma-separated text): known names, at least one, no repeats. */
+export function parseLoraTargets(v: unknown, field: string): LoraTarget[] {
+    const list = typeof v === "string" ? v.split(",").map((x) => x.trim()) : v;
+    if (!Array.isArray(list) || list.length === 0)
+        fail(field, `expected a non-empty list of ${LORA_TARGETS.join(", ")}`);
+    const out: LoraTarget[] = [];
+    for (const x of list) {
+        if (typeof x !== "string" || !(LORA_TARGETS as readonly string[]).includes(x))
+            fail(field, `unknown target ${quote(x)} (targets: ${LORA_TARGETS.join(", ")})`);
+        if (!out.includes(x as LoraTarget)) out.push(x as LoraTarget);
+    }
+    return out;
+}
+
+/** A LoRA arm's settings: the rank from its id, alpha and targets from the plan (defaults: alpha = rank; q and v). */
+export function loraSettings(plan: AblationPlan, rank: number): { rank: number; alpha: number; targets: LoraTarget[] } {
+    return { rank, alpha: plan.training.lora?.alpha ?? rank, targets: plan.training.lora?.targets ?? ["q", "v"] };
 }

@@ -18,8 +18,8 @@ import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { encodePng } from "@sam-ablate/image-io";
-import { type SamModel, SamFrame, loadModel } from "@sam-ablate/model";
-import { loadAddon } from "@sam-ablate/native";
+import { type SamModel, SamFrame, loadModel, preprocessImage } from "@sam-ablate/model";
+import { loadAddon, type TrainerOptions } from "@sam-ablate/native";
 import { FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
 import { type Arm, armPromptPlan, type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
 import { canonicalJson } from "./EmbeddingCache.js";
@@ -28,8 +28,9 @@ import { diskUseText, estimateDiskUse } from "./diskUse.js";
 import type { SplitEmbeddings } from "./embed.js";
 import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type TestSet } from "./evaluate.js";
 import { newHead, saveHeadWeights } from "./heads.js";
+import { loraTraining, saveLoraWeights } from "./lora.js";
 import { checkPlanInputs } from "./inputs.js";
-import { type AblationPlan, type DatasetPlan, scheduledLr, type TrainingPlan } from "./plan.js";
+import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./plan.js";
 import { runUnits, type UnitRunOptions } from "./runUnits.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import { type BatchStep, decoderStep, type TrainedModel, type TrainerState, type TrainOptions, trainLoop } from "./trainDecoder.js";
@@ -312,7 +313,6 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                 },
                 train: async ({ d, data, emb, model: m, arm, seed }) => {
                     const unit = folder.unit({ dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
-                    if (arm.kind === "lora") throw notAvailable(arm, unit.key);
                     const rec = await runStrategy(plan, d, data, emb, m, arm, seed, fingerprint, unit, opts);
                     folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
                     return rec;
@@ -343,14 +343,6 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
     } finally {
         lock?.release();
     }
-}
-
-/** The error of an arm this build parses but cannot train yet. */
-function notAvailable(arm: Arm, key: string): Error {
-    const what = arm.kind === "lora" ? "LoRA in the image encoder" : `the ${arm.label}`;
-    return Object.assign(new Error(`${key}: strategy '${arm.id}' (${what}) cannot be trained in this build yet; remove it from the plan`), {
-        code: "ERR_SA_UNSUPPORTED",
-    });
 }
 
 /** Removes a finished unit's training state (weights, Adam moments, best weights so far). */
@@ -415,9 +407,14 @@ interface ArmModel extends Disposable {
     save(file: string): Promise<void>;
     /** Weights file stem: "decoder" (decoder.safetensors, decoder-last..., decoder-best-val...) or "head". */
     stem: "decoder" | "head";
+    /**
+     * A LoRA arm's training input of sample i (its preprocessed image [3, S, S]; the adapted encoder
+     * runs at every step); absent: the cached embedding.
+     */
+    trainInput?: (i: number) => Float32Array;
 }
 
-function armModel(plan: AblationPlan, model: SamModel, arm: Exclude<Arm, { kind: "lora" }>, data: PreparedData, seed: number, promptFor: (sample: number, globalStep: number) => Prompt): ArmModel {
+function armModel(plan: AblationPlan, model: SamModel, arm: Arm, data: PreparedData, seed: number, promptFor: (sample: number, globalStep: number) => Prompt, rawTrain?: Uint8Array[]): ArmModel {
     const options = {
         loss: plan.training.loss,
         optimizer: plan.training.optimizer,
@@ -438,6 +435,7 @@ function armModel(plan: AblationPlan, model: SamModel, arm: Exclude<Arm, { kind:
             [Symbol.dispose]: () => head.dispose(),
         };
     }
+    if (arm.kind === "lora") return loraArmModel(plan, model, arm, data, seed, promptFor, options, rawTrain ?? []);
     const decoder = model.newDecoder();
     const trainer = model.newTrainer(decoder, options);
     const frame = new SamFrame(data.height, data.width, model.imgSize);
@@ -456,13 +454,67 @@ function armModel(plan: AblationPlan, model: SamModel, arm: Exclude<Arm, { kind:
     };
 }
 
+/**
+ * A LoRA arm: adapters in the image encoder (rank from the id, alpha and targets from the plan) trained
+ * with the decoder. No embedding cache: training encodes the batch's images at every step, validation
+ * and evaluation encode each image with the adapted encoder. Saves lora*.safetensors beside decoder*.safetensors.
+ */
+function loraArmModel(
+    plan: AblationPlan,
+    model: SamModel,
+    arm: Extract<Arm, { kind: "lora" }>,
+    data: PreparedData,
+    seed: number,
+    promptFor: (sample: number, globalStep: number) => Prompt,
+    options: TrainerOptions,
+    rawTrain: Uint8Array[],
+): ArmModel {
+    const S = model.imgSize;
+    const input = (raw: Uint8Array) => preprocessImage(raw, data.height, data.width, S).input;
+    const decoder = model.newDecoder();
+    const trainer = model.newTrainer(decoder, { ...options, embeddingGrad: true });
+    const encoder = model.newTrainableEncoder({ ...loraSettings(plan, arm.rank), seed });
+    const frame = new SamFrame(data.height, data.width, S);
+    const t = loraTraining(encoder, decoder, trainer, frame, promptFor);
+    // validation and test images by id (ids are unique across the splits)
+    const images = new Map<string, () => Promise<Uint8Array>>();
+    for (const split of [data.val, data.test]) split.ids.forEach((id, i) => images.set(id, () => split.image(i)));
+    const encoded = (set: TestSet): TestSet => ({
+        ...set,
+        embedding: async (i) => {
+            const image = images.get(set.ids[i] as string);
+            if (!image) throw new Error(`${arm.id}: no image for ${set.ids[i]}`);
+            return (await encoder.encode(input(await image()), 1)).embedding;
+        },
+    });
+    const evalOpts = { imgSize: S, ignoreEmpty: plan.evaluation.ignoreEmpty };
+    return {
+        ...t,
+        evaluate: (set, prompts, keep) => {
+            if (prompts === "none") throw new Error(`${arm.id} is evaluated with prompts`);
+            return evaluateDecoder(decoder, encoded(set), prompts, { ...evalOpts, keepPredictions: keep });
+        },
+        save: async (file) => {
+            await saveDecoderWeights(file, decoder, decoderProvenance(model));
+            await saveLoraWeights(path.join(path.dirname(file), path.basename(file).replace(/^decoder/, "lora")), encoder, decoderProvenance(model));
+        },
+        stem: "decoder",
+        trainInput: (i) => input(rawTrain[i] as Uint8Array),
+        [Symbol.dispose]: () => {
+            encoder.dispose();
+            trainer.dispose();
+            decoder.dispose();
+        },
+    };
+}
+
 async function runStrategy(
     plan: AblationPlan,
     d: DatasetPlan,
     data: PreparedData,
     emb: SplitEmbeddings,
     model: SamModel,
-    arm: Exclude<Arm, { kind: "lora" }>,
+    arm: Arm,
     seed: number,
     fingerprint: string,
     unit: TrainUnit,
@@ -476,7 +528,9 @@ async function runStrategy(
         return samplePrompt(trainIdx[i] as MaskIndex, promptPlan, rngFor(seed, data.train.ids[i] as string, step), data.train.ids[i]).prompt;
     };
     // the unit's model and trainer are freed when it ends (`using`), not when the GC gets to them
-    using am = armModel(plan, model, arm, data, seed, promptFor);
+    // a LoRA arm trains on the images (small: the raw patches, preprocessed per step)
+    const rawTrain = arm.kind === "lora" ? await Promise.all(data.train.ids.map((_, i) => data.train.image(i))) : undefined;
+    using am = armModel(plan, model, arm, data, seed, promptFor, rawTrain);
     const E4 = 4 * model.embedSize;
     const targets = new Map<number, Float32Array>();
     const target = (i: number): Float32Array => {
@@ -522,7 +576,7 @@ async function runStrategy(
     const train = await trainLoop(
         am.model,
         am.trainer,
-        { ids: data.train.ids, height: data.height, width: data.width, embedding: emb.train, target },
+        { ids: data.train.ids, height: data.height, width: data.width, embedding: am.trainInput ?? emb.train, target },
         am.step,
         {
             epochs: plan.training.epochs,
@@ -532,7 +586,7 @@ async function runStrategy(
             imgSize: model.imgSize,
             stateDir: unit.stateDir,
             keepCheckpoints: Math.max(1, opts.keepCheckpoints ?? 0),
-            fingerprint: `${fingerprint}:${d.name}:${arm.id}:${seed}${data.fold === undefined ? "" : `:fold${data.fold}`}`,
+            fingerprint: `${fingerprint}:${d.name}:${arm.id}:${seed}${data.fold === undefined ? "" : `:fold${data.fold}`}${arm.kind === "lora" ? `:lora-alpha${loraSettings(plan, arm.rank).alpha}-${loraSettings(plan, arm.rank).targets.join("+")}` : ""}`,
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
                     const valText = Number.isFinite(lastValDice) ? `, val Dice ${(lastValDice * 100).toFixed(1)}` : "";

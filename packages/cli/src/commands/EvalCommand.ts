@@ -4,8 +4,8 @@ import { loadDataset } from "@sam-ablate/data";
 import { loadModel } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
-import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
 import { writeFileAtomicSync, writeJsonAtomicSync } from "@sam-ablate/run-folder";
+import { parseStrategy, type StrategyDefinition } from "@sam-ablate/samplers";
 import {
     checkDecoderFile,
     decoderProvenance,
@@ -13,16 +13,17 @@ import {
     evaluateDecoder,
     evaluationPrompts,
     type ImageRecord,
+    kindOfManifest,
     loadDecoderWeights,
     type PreparedData,
     prepareDataset,
-    kindOfManifest,
     presetPlan,
     promptCounts,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
+import { LORA_OPTION, loraLoadOption } from "../lora.js";
 import { createReporter } from "../progress.js";
 import { VERSION } from "../version.js";
 
@@ -41,6 +42,7 @@ export interface EvalArgs {
     kind?: "radiology" | "pathology";
     strategy: string[];
     decoder?: string;
+    lora?: string;
     "zero-shot": boolean;
     model: string;
     checkpoint?: string;
@@ -174,6 +176,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 type: "string",
                 describe: "fine-tuned decoder weights (decoder.safetensors of a run); default: the pretrained decoder",
             })
+            .option("lora", LORA_OPTION)
             .option("zero-shot", {
                 type: "boolean",
                 default: false,
@@ -254,12 +257,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         const where = locate(argv.data);
         const cacheDir =
             argv["cache-dir"] ?? (where.runDir ? path.join(where.runDir, "cache") : path.join("runs", "cache"));
+        const lora = await loraLoadOption(argv.lora, argv.decoder);
         const model = await loadModel({
             name: argv.model,
             ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
             backend: argv.backend,
             ...(argv.precision ? { precision: argv.precision } : {}),
+            ...lora.load,
         });
+        lora.check(model);
         const data = await prepareDataset(
             {
                 name: where.name,

@@ -7,6 +7,7 @@ export interface ExportArgs {
     decoder: string;
     to: string;
     "full-checkpoint"?: string;
+    lora?: string;
     json: boolean;
 }
 
@@ -31,6 +32,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
                 describe:
                     "the SAM checkpoint the decoder was trained on (e.g. sam_vit_b_01ec64.pth): write it whole with the fine-tuned decoder in place",
             })
+            .option("lora", {
+                type: "string",
+                describe:
+                    "LoRA adapters of the same run (lora.safetensors of a lora<r>_<prompt> arm): merged into the encoder with --full-checkpoint (W + s B A), else written beside the decoder under PEFT names",
+            })
             .example(
                 "$0 export --decoder runs/x/results/brats/box/seed0/decoder.safetensors --to decoder.pth",
                 "the decoder's state dict",
@@ -41,11 +47,10 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
             ) as never,
     handler: async (argv) => {
         const rep = createReporter({ json: argv.json });
-        const r = await exportDecoder(
-            argv.decoder,
-            argv.to,
-            argv["full-checkpoint"] ? { fullCheckpoint: argv["full-checkpoint"] } : {},
-        );
+        const r = await exportDecoder(argv.decoder, argv.to, {
+            ...(argv["full-checkpoint"] ? { fullCheckpoint: argv["full-checkpoint"] } : {}),
+            ...(argv.lora ? { lora: argv.lora } : {}),
+        });
         rep.done();
         const summary = {
             ok: true,
@@ -53,8 +58,12 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
             format: r.format,
             decoderTensors: r.decoderTensors,
             tensors: r.tensors,
+            loraTensors: r.loraTensors,
         };
         if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else process.stdout.write(`${r.tensors} tensors (${r.decoderTensors} from the decoder) -> ${summary.to}\n`);
+        else
+            process.stdout.write(
+                `${r.tensors} tensors (${r.decoderTensors} from the decoder${r.loraTensors ? `, ${r.loraTensors} with LoRA adapters` : ""}) -> ${summary.to}\n`,
+            );
     },
 };

@@ -21,6 +21,7 @@ import { type Prompt, parseStrategy, rngFor, samplePrompt } from "@sam-ablate/sa
 import { decoderProvenance, loadDecoderWeights } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
+import { LORA_OPTION, loraLoadOption } from "../lora.js";
 import { createReporter } from "../progress.js";
 
 export interface PredictArgs {
@@ -29,6 +30,7 @@ export interface PredictArgs {
     model: string;
     checkpoint?: string;
     decoder?: string;
+    lora?: string;
     backend: "cpu" | "cuda" | "auto";
     box?: string;
     points?: string;
@@ -85,11 +87,14 @@ function parseRange(text: string, n: number): [number, number] {
 }
 
 async function predictorFor(argv: PredictArgs): Promise<{ model: SamModel; predictor: SamPredictor }> {
+    const lora = await loraLoadOption(argv.lora, argv.decoder);
     const model = await loadModel({
         name: argv.model,
         ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
         backend: argv.backend,
+        ...lora.load,
     });
+    lora.check(model);
     const decoder = model.newDecoder();
     if (argv.decoder) await loadDecoderWeights(argv.decoder, decoder, decoderProvenance(model));
     return { model, predictor: new SamPredictor(model.encoder, decoder) };
@@ -128,6 +133,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
                 type: "string",
                 describe: "fine-tuned decoder.safetensors (checked against the model); default: the pretrained decoder",
             })
+            .option("lora", LORA_OPTION)
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
             .option("box", { type: "string", describe: "x0,y0,x1,y1 in pixels (volumes: on each of --slices)" })
             .option("points", { type: "string", describe: "x,y[,label];... in pixels, label 1 (default) or 0" })
