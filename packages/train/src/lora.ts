@@ -16,7 +16,7 @@ import type {
 } from "@sam-ablate/native";
 import type { Prompt } from "@sam-ablate/samplers";
 import { type Tensor, tensor } from "@sam-ablate/tensor";
-import { DECODER_METADATA, type DecoderProvenance } from "./checkpointing.js";
+import { DECODER_METADATA, type DecoderProvenance, provenanceMetadata } from "./checkpointing.js";
 import type { BatchStep, TrainedModel, TrainerState } from "./trainDecoder.js";
 
 /** Where the adapters' names live beside the decoder's: PEFT's names under the encoder. */
@@ -67,11 +67,7 @@ export async function saveLoraWeights(
 ): Promise<void> {
     const { rank, alpha, targets } = encoder.info;
     await writeSafetensorsFile(file, loraStateDict(encoder), {
-        format: "pt",
-        producer: "sam-ablate",
-        [DECODER_METADATA.model]: provenance.model,
-        [DECODER_METADATA.encoder]: provenance.encoder,
-        [DECODER_METADATA.checkpointDigest]: provenance.checkpointDigest,
+        ...provenanceMetadata(provenance),
         [LORA_METADATA.rank]: String(rank),
         [LORA_METADATA.alpha]: String(alpha),
         [LORA_METADATA.targets]: targets.join(","),
