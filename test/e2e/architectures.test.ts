@@ -1,7 +1,6 @@
 // The architecture arms through the CLI: a small ablate with AutoSAM, a CNN head and the linear head
 // beside the tight box (train units, no zero-shot units for the arms, head.safetensors with its
-// provenance, the report's architecture table), and a LoRA arm that this build refuses with a coded
-// error naming the strategy, after the other units finished.
+// provenance, the report's architecture table). The LoRA arm's run is test/e2e/lora-arm.test.ts.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -83,24 +82,6 @@ test("ablate with AutoSAM, a CNN head and the linear head: results, head files a
         assert.match(md, row);
     const html = readFileSync(path.join(run, "report", "report.html"), "utf8");
     assert.match(html, '<section id="architectures">');
-});
-
-test("a LoRA arm: parsed and planned, its unit ends with ERR_SA_UNSUPPORTED naming it; the other units finish", async () => {
-    const run = path.join(tmp, "lora");
-    const r = await runCliProcess([
-        "ablate",
-        "--plan",
-        plan(path.join(tmp, "lora.json"), ["box", "lora4_box"]),
-        "--out",
-        run,
-    ]);
-    assert.is.not(r.code, 0);
-    assert.match(r.stderr, /strategy 'lora4_box' \(LoRA in the image encoder\) cannot be trained in this build yet/);
-    assert.match(r.stderr, /ERR_SA_UNSUPPORTED/);
-    const failure = json(path.join(run, "units", "train", "mri", "lora4_box", "seed0.failed.json"));
-    assert.is(failure.code, "ERR_SA_UNSUPPORTED");
-    assert.ok(existsSync(path.join(run, "results", "mri", "box", "seed0", "result.json")), "the box unit finished");
-    assert.not.ok(existsSync(path.join(run, "results", "mri", "lora4_box", "seed0", "result.json")), "no fake result");
 });
 
 test.run();
