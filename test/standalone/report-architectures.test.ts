@@ -133,7 +133,7 @@ test("the architectures preset: both demo datasets, the tight box and the arms, 
     for (const d of plan.datasets) {
         assert.equal(
             strategiesFor(plan, d).map((a) => a.id),
-            ["box", "head:autosam", "head:cnn1", "head:cnn2", "head:cnn4", "head:linear"],
+            ["box", "head:autosam", "head:cnn1", "head:cnn2", "head:cnn4", "head:linear", "lora4_box"],
         );
     }
     assert.is(plan.training.epochs, demo.training.epochs);

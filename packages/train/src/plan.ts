@@ -209,8 +209,8 @@ export function presetPlan(name: PresetName): AblationPlan {
             return base;
         case "architectures": {
             const demo = presetPlan("demo");
-            // LoRA in the image encoder (lora4_box) is parsed but not trained by this build yet: not listed.
-            const arms = ["box", "head:autosam", "head:cnn1", "head:cnn2", "head:cnn4", "head:linear"];
+            // lora4_box: rank-4 adapters in the image encoder (q, v) with the tight box; the encoder runs at every step
+            const arms = ["box", "head:autosam", "head:cnn1", "head:cnn2", "head:cnn4", "head:linear", "lora4_box"];
             return { ...demo, name, datasets: demo.datasets.map((d) => ({ ...d, strategies: [...arms] })), training: { ...demo.training, headLr: 1e-3 } };
         }
     }
