@@ -83,13 +83,29 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
     throw e;
 }
 
+namespace {
+
+// The names of the ops `supports` refuses.
+template <class Supports>
+Napi::Array unsupported_ops(Napi::Env env, Supports && supports) {
+    Napi::Array a = Napi::Array::New(env);
+    for (int i = 0; i < (int) sa::Op::count; ++i)
+        if (!supports((sa::Op) i)) a.Set(a.Length(), Napi::String::New(env, sa::op_name((sa::Op) i)));
+    return a;
+}
+
+}  // namespace
+
 Napi::Value backends_info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("cpu", Napi::Boolean::New(env, true));
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("unsupported", unsupported_ops(env, sa::cpu_supports));
+    o.Set("cpu", cpu);
     Napi::Object cuda = Napi::Object::New(env);
 #ifdef SA_USE_CUDA
     cuda.Set("built", Napi::Boolean::New(env, true));
+    cuda.Set("unsupported", unsupported_ops(env, sa::cuda_supports));
     sa::CudaDeviceInfo dev;
     std::string reason;
     bool ok = sa::cuda_probe(&dev, &reason);

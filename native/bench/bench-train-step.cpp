@@ -77,17 +77,12 @@ class ProfilingBackend final : public sa::Backend {
     void fill(float * d, float v, size_t n) override {
         timed("fill " + dims({(int64_t) n}), [&] { in_.fill(d, v, n); });
     }
-    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-              const float * B, int64_t ldb, float beta, float * C, int64_t ldc) override {
-        timed(gemm_key("gemm", ta, tb, M, N, K, 1),
-              [&] { in_.gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
+    bool supports(sa::Op op) const override { return in_.supports(op); }
+    void gemm_impl(const sa::GemmArgs & a) override {
+        timed(gemm_key("gemm", a.trans_a, a.trans_b, a.M, a.N, a.K, 1), [&] { in_.gemm(a); });
     }
-    void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-                      int64_t sa_, const float * B, int64_t ldb, int64_t sb, float beta, float * C, int64_t ldc,
-                      int64_t sc, int64_t batch) override {
-        timed(gemm_key("gemm_batched", ta, tb, M, N, K, batch), [&] {
-            in_.gemm_batched(ta, tb, M, N, K, alpha, A, lda, sa_, B, ldb, sb, beta, C, ldc, sc, batch);
-        });
+    void gemm_batched_impl(const sa::GemmArgs & a) override {
+        timed(gemm_key("gemm_batched", a.trans_a, a.trans_b, a.M, a.N, a.K, a.batch), [&] { in_.gemm_batched(a); });
     }
     void add(const float * a, const float * b, float * y, int64_t n) override {
         timed("add " + dims({n}), [&] { in_.add(a, b, y, n); });

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,7 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     Vec C0 = randn((size_t) (M * ldc), seed + 2);
     if (beta == 0.0f) C0[0] = NAN;  // must not propagate
     Buf a(A), b(B), c(C0);
-    be().gemm(ta, tb, M, N, K, alpha, a.p, lda, b.p, ldb, beta, c.p, ldc);
+    be().gemm({ta, tb, M, N, K, alpha, {a.p, lda}, {b.p, ldb}, beta, {c.p, ldc}});
     const auto ref = ref_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, ldc);
     char what[160];
     std::snprintf(what, sizeof what, "gemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld", ta, tb,
@@ -116,16 +117,27 @@ SA_TEST(gemm_all_transposes_odd_sizes) {
         }
 }
 
+// supports(): the CPU backend runs every op, each op has its own name.
+SA_TEST(every_op_has_a_cpu_kernel_and_a_name) {
+    std::set<std::string> names;
+    for (int i = 0; i < (int) sa::Op::count; ++i) {
+        const sa::Op op = (sa::Op) i;
+        satest::expect(be().supports(op) && sa::cpu_supports(op), std::string("cpu lacks ") + sa::op_name(op));
+        satest::expect(names.insert(sa::op_name(op)).second, std::string("op name used twice: ") + sa::op_name(op));
+    }
+    satest::expect(names.count("gemm_batched") == 1 && names.count("unknown") == 0, "op names");
+}
+
 SA_TEST(gemm_k_zero_and_alpha_zero_scale_c) {
     Vec C0 = randn(12, 3);
     Buf c(C0);
-    be().gemm(false, false, 3, 4, 0, 1.0f, nullptr, 1, nullptr, 4, 0.5f, c.p, 4);
+    be().gemm({false, false, 3, 4, 0, 1.0f, {nullptr, 1}, {nullptr, 4}, 0.5f, {c.p, 4}});
     std::vector<double> ref(C0.begin(), C0.end());
     for (auto & v : ref) v *= 0.5;
     expect_near("gemm K=0", c.host(), ref, 1e-7);
     const Vec A = randn(6, 4), B = randn(8, 5);
     Buf a(A), b(B), c2(12, NAN);
-    be().gemm(false, false, 3, 4, 2, 0.0f, a.p, 2, b.p, 4, 0.0f, c2.p, 4);
+    be().gemm({false, false, 3, 4, 2, 0.0f, {a.p, 2}, {b.p, 4}, 0.0f, {c2.p, 4}});
     expect_near("gemm alpha=0 beta=0", c2.host(), std::vector<double>(12, 0.0), 0);
 }
 
@@ -135,7 +147,7 @@ static void check_thread_independence(int64_t M, int64_t N, int64_t K) {
     for (int threads : {1, 2, 3}) {
         be().set_threads(threads);
         Buf a(A), b(B), c((size_t) (M * N));
-        be().gemm(false, true, M, N, K, 1.0f, a.p, K, b.p, K, 0.0f, c.p, N);
+        be().gemm({false, true, M, N, K, 1.0f, {a.p, K}, {b.p, K}, 0.0f, {c.p, N}});
         results.push_back(c.host());
     }
     be().set_threads(0);
@@ -159,7 +171,7 @@ SA_TEST(gemm_batched_matches_per_item) {
             const Vec A = randn((size_t) (sa_ * batch), 31), B = randn((size_t) (sb * batch), 32);
             const Vec C0 = randn((size_t) (sc * batch), 33);
             Buf a(A), b(B), c(C0);
-            be().gemm_batched(false, false, M, N, K, 1.0f, a.p, K, sa_, b.p, N, sb, 0.5f, c.p, N, sc, batch);
+            be().gemm_batched({false, false, M, N, K, 1.0f, {a.p, K, sa_}, {b.p, N, sb}, 0.5f, {c.p, N, sc}, batch});
             const Vec got = c.host();
             for (int64_t i = 0; i < batch; ++i) {
                 Vec Ai(A.begin() + i * sa_, A.begin() + i * sa_ + M * K);
@@ -203,8 +215,8 @@ SA_TEST(gemm_with_prepacked_b) {
 
 SA_TEST(gemm_rejects_bad_leading_dims) {
     Buf a(100), b(100), c(100);
-    expect_throws(SA_ERR_INVALID_ARG, "lda < K", [&] { be().gemm(false, false, 4, 4, 5, 1, a.p, 4, b.p, 4, 0, c.p, 4); });
-    expect_throws(SA_ERR_INVALID_ARG, "ldc < N", [&] { be().gemm(false, false, 4, 4, 4, 1, a.p, 4, b.p, 4, 0, c.p, 3); });
+    expect_throws(SA_ERR_INVALID_ARG, "lda < K", [&] { be().gemm({false, false, 4, 4, 5, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 4}}); });
+    expect_throws(SA_ERR_INVALID_ARG, "ldc < N", [&] { be().gemm({false, false, 4, 4, 4, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 3}}); });
 }
 
 // ---- elementwise, GELU --------------------------------------------------------------------------

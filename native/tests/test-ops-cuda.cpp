@@ -197,7 +197,7 @@ SA_TEST(errors_are_thrown_not_fatal) {
         gpu().free(&x);
     });
     expect_throws("gemm with a null operand", SA_ERR_INVALID_ARG,
-                  [] { gpu().gemm(false, false, 4, 4, 4, 1.0f, nullptr, 4, nullptr, 4, 0.0f, nullptr, 4); });
+                  [] { gpu().gemm({false, false, 4, 4, 4, 1.0f, {nullptr, 4}, {nullptr, 4}, 0.0f, {nullptr, 4}}); });
     expect_throws("attention_vit head dim 200", SA_ERR_UNSUPPORTED, [] {
         Dual d;
         Buf qkv = d.rand(3 * 200 * 4), out = d.poison(200 * 4);
@@ -223,14 +223,14 @@ SA_TEST(gemm_all_transposes_strides_beta) {
             const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
             Buf A = d.rand((size_t) ((ta ? K : M) * lda)), B = d.rand((size_t) ((tb ? N : K) * ldb));
             Buf C = d.rand((size_t) (M * ldc));
-            cpu().gemm(ta, tb, M, N, K, 0.7f, A.c, lda, B.c, ldb, 0.3f, C.c, ldc);
-            gpu().gemm(ta, tb, M, N, K, 0.7f, A.g, lda, B.g, ldb, 0.3f, C.g, ldc);
+            cpu().gemm({ta, tb, M, N, K, 0.7f, {A.c, lda}, {B.c, ldb}, 0.3f, {C.c, ldc}});
+            gpu().gemm({ta, tb, M, N, K, 0.7f, {A.g, lda}, {B.g, ldb}, 0.3f, {C.g, ldc}});
             check("gemm ta=" + std::to_string(ta) + " tb=" + std::to_string(tb), C, 1e-5);
         }
     Dual d;  // beta = 0 must not read C (NaN in C stays out)
     Buf A = d.rand(64 * 32), B = d.rand(32 * 48), C = d.poison(64 * 48);
-    cpu().gemm(false, false, 64, 48, 32, 1.0f, A.c, 32, B.c, 48, 0.0f, C.c, 48);
-    gpu().gemm(false, false, 64, 48, 32, 1.0f, A.g, 32, B.g, 48, 0.0f, C.g, 48);
+    cpu().gemm({false, false, 64, 48, 32, 1.0f, {A.c, 32}, {B.c, 48}, 0.0f, {C.c, 48}});
+    gpu().gemm({false, false, 64, 48, 32, 1.0f, {A.g, 32}, {B.g, 48}, 0.0f, {C.g, 48}});
     check("gemm beta=0 over NaN", C, 1e-5);
 }
 
@@ -238,8 +238,8 @@ SA_TEST(gemm_batched_strided) {
     Dual d;
     const int64_t M = 33, N = 65, K = 70, batch = 5;
     Buf A = d.rand((size_t) (batch * M * K)), B = d.rand((size_t) (batch * K * N)), C = d.rand((size_t) (batch * M * N));
-    cpu().gemm_batched(false, true, M, N, K, 1.0f, A.c, K, M * K, B.c, K, K * N, 0.5f, C.c, N, M * N, batch);
-    gpu().gemm_batched(false, true, M, N, K, 1.0f, A.g, K, M * K, B.g, K, K * N, 0.5f, C.g, N, M * N, batch);
+    cpu().gemm_batched({false, true, M, N, K, 1.0f, {A.c, K, M * K}, {B.c, K, K * N}, 0.5f, {C.c, N, M * N}, batch});
+    gpu().gemm_batched({false, true, M, N, K, 1.0f, {A.g, K, M * K}, {B.g, K, K * N}, 0.5f, {C.g, N, M * N}, batch});
     check("gemm_batched", C, 1e-5);
 }
 

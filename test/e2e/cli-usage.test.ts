@@ -67,6 +67,16 @@ test("--threads applies to every command (doctor reports the count in effect)", 
     assert.is((JSON.parse(r.stdout) as { addon: { threads: number } }).addon.threads, 1);
 });
 
+test("doctor lists the ops without a kernel per backend (none on the CPU)", async () => {
+    const j = await runCliProcess(["doctor", "--json"]);
+    assert.is(j.code, 0, j.stderr);
+    const b = (JSON.parse(j.stdout) as { backends: { cpu: { unsupported: string[] } } }).backends;
+    assert.equal(b.cpu.unsupported, []);
+    const t = await runCliProcess(["doctor"]);
+    assert.is(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^ops without a kernel: cpu: none$/m);
+});
+
 test("a folder as --plan, a plan with evaluation: null: ERR_SA_PLAN, exit 2", async () => {
     const dir = path.join(tmp, "plans");
     mkdirSync(dir, { recursive: true });

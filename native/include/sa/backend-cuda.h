@@ -43,6 +43,9 @@ struct CudaBackendOptions {
 };
 
 // A backend on the given device (throws sa::Error(SA_ERR_CUDA / SA_ERR_UNSUPPORTED)).
+// Whether the CUDA backend runs `op` (Backend::supports; answered without a device, for `doctor`).
+bool cuda_supports(Op op);
+
 std::unique_ptr<Backend> make_cuda_backend(int device);
 std::unique_ptr<Backend> make_cuda_backend(int device, const CudaBackendOptions & options);
 

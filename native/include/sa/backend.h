@@ -11,7 +11,14 @@
 //     transposed-conv weights W[in, out, kh, kw] (PyTorch ConvTranspose2d).
 //   * "_backward" ops ACCUMULATE into parameter gradients (dW, db, dgamma, dbeta: +=) and OVERWRITE
 //     input gradients (dx) unless documented otherwise; any gradient pointer may be null (not needed).
-//   * Ops validate their arguments (SA_CHECK_ARG) and throw sa::Error; they never abort.
+//   * Ops validate their arguments (SA_CHECK_ARG) and throw sa::Error; they never abort. An op that
+//     has a parameter struct (sa/ops.h) is a non-virtual checked entry point: its arguments are
+//     validated once (src/core/ops/<op>.cpp), then the backend's <op>_impl runs (protected, virtual),
+//     so backends never repeat the checks. Adding such an op: the struct in sa/ops.h, the entry and its
+//     checks in src/core/ops/<op>.cpp, <op>_impl in each backend that has a kernel (the base version
+//     of an op without a kernel everywhere throws SA_ERR_UNSUPPORTED), and the op in SA_BACKEND_OPS.
+//   * supports(op) says whether an op has a kernel (or a base-class composition) on this backend,
+//     so a missing kernel shows before a run (`doctor` lists them).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "sa/ops.h"
 #include "sa/status.h"
 
 namespace sa {
@@ -30,6 +38,9 @@ class Backend {
     virtual ~Backend() = default;
     virtual DeviceKind kind() const = 0;
     virtual std::string name() const = 0;
+    // Whether `op` runs on this backend (false: it throws SA_ERR_UNSUPPORTED). The base answers for
+    // the base-class versions: false for the ops whose base version only throws.
+    virtual bool supports(Op op) const;
 
     // ---- threads ------------------------------------------------------------------------------
     // Host threads the backend's ops run on (the CPU backend's own pool; 1 where a device does the
@@ -48,13 +59,10 @@ class Backend {
     virtual void synchronize() = 0;
 
     // ---- GEMM ---------------------------------------------------------------------------------
-    // C[M,N] = alpha * op(A) op(B) + beta * C (row-major; see sa/gemm.h), batched with strides.
-    virtual void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-                      int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) = 0;
-    virtual void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb,
-                              int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c,
-                              int64_t batch) = 0;
+    // C[M,N] = alpha * op(A) op(B) + beta * C (row-major; GemmArgs in sa/ops.h): one product (the
+    // strides and batch are ignored), or a.batch products with the operands' strides.
+    void gemm(const GemmArgs & a);
+    void gemm_batched(const GemmArgs & a);
 
     // ---- elementwise --------------------------------------------------------------------------
     virtual void add(const float * a, const float * b, float * y, int64_t n) = 0;          // y = a + b
@@ -273,6 +281,12 @@ class Backend {
                                      int64_t t);
     // Sum of squares of x into out[0] (device) for gradient clipping and NaN checks.
     virtual void sum_squares(const float * x, float * out, int64_t n) = 0;
+
+  protected:
+    // The backends' kernels behind the checked entry points (arguments already validated; empty
+    // problems never reach them).
+    virtual void gemm_impl(const GemmArgs & a) = 0;
+    virtual void gemm_batched_impl(const GemmArgs & a) = 0;
 };
 
 // Precision of the frozen encoder products (prepare_linear / linear_prepared). fp32: exact fp32.
@@ -286,5 +300,7 @@ const char * precision_name(Precision p);
 // tf32) and for an unusable SA_ISA.
 std::unique_ptr<Backend> make_cpu_backend();
 std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads = 0);
+// Whether the CPU backend runs `op` (its supports(); answered without a backend, for `doctor`).
+bool cpu_supports(Op op);
 
 }  // namespace sa

@@ -14,6 +14,8 @@ const char * precision_name(Precision p) {
     return "fp32";
 }
 
+bool cpu_supports(Op) { return true; }  // every op has a CPU kernel
+
 CpuBackend::CpuBackend(bool bf16, int threads)
     : bf16_(bf16), pool_(std::make_shared<ThreadPool>(threads > 0 ? threads : default_thread_count())) {}
 

@@ -18,6 +18,7 @@ class CpuBackend final : public Backend {
     explicit CpuBackend(bool bf16 = false, int threads = 0);
     DeviceKind kind() const override { return DeviceKind::CPU; }
     std::string name() const override { return "cpu"; }
+    bool supports(Op op) const override { return cpu_supports(op); }
     bool bf16() const { return bf16_; }
 
     int threads() const override;
@@ -33,8 +34,6 @@ class CpuBackend final : public Backend {
     void copy(float * dst, const float * src, size_t n) override;
     void fill(float * dst, float value, size_t n) override;
     void synchronize() override;
-    void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) override;
-    void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb, int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c, int64_t batch) override;
     void add(const float * a, const float * b, float * y, int64_t n) override;
     void add_bias(const float * x, const float * bias, float * y, int64_t rows, int64_t cols) override;
     void scale(const float * x, float s, float * y, int64_t n) override;
@@ -85,6 +84,10 @@ class CpuBackend final : public Backend {
     // layout by the backend's precision); used by linear_prepared and the fused TinyViT MLP.
     void prepared_product(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const float * Wp, float beta,
                           float * C, int64_t ldc) const;
+
+  protected:
+    void gemm_impl(const GemmArgs & a) override;
+    void gemm_batched_impl(const GemmArgs & a) override;
 
   private:
     bool bf16_ = false;

@@ -87,6 +87,15 @@ CudaBackend::~CudaBackend() {
     cudaGetLastError();
 }
 
+bool cuda_supports(Op op) {
+    switch (op) {
+        // Image-encoder training has CPU kernels only (the base versions throw SA_ERR_UNSUPPORTED).
+        case Op::conv2d_backward:
+        case Op::attention_vit_backward: return false;
+        default: return true;
+    }
+}
+
 std::string CudaBackend::name() const {
     return std::string("cuda:") + std::to_string(device_) + " (" + props_.name + ", " + cuda_math_name(math_) + ")";
 }

@@ -32,6 +32,7 @@ class CudaBackend final : public Backend {
 
     DeviceKind kind() const override { return DeviceKind::CUDA; }
     std::string name() const override;
+    bool supports(Op op) const override { return cuda_supports(op); }
 
     float * alloc(size_t n_floats) override;
     void free(float * p) override;
@@ -40,8 +41,6 @@ class CudaBackend final : public Backend {
     void copy(float * dst, const float * src, size_t n) override;
     void fill(float * dst, float value, size_t n) override;
     void synchronize() override;
-    void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) override;
-    void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb, int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c, int64_t batch) override;
     void add(const float * a, const float * b, float * y, int64_t n) override;
     void add_bias(const float * x, const float * bias, float * y, int64_t rows, int64_t cols) override;
     void scale(const float * x, float s, float * y, int64_t n) override;
@@ -104,6 +103,10 @@ class CudaBackend final : public Backend {
                          float * C, int64_t ldc, int64_t stride_c, int64_t batch);
     // y[M,N] = x[M,K] W[N,K]^T + bias[N] through cuBLASLt with a fused bias epilogue.
     void linear_lt(const float * x, const float * W, const float * bias, float * y, int64_t M, int64_t K, int64_t N);
+
+  protected:
+    void gemm_impl(const GemmArgs & a) override;
+    void gemm_batched_impl(const GemmArgs & a) override;
 
   private:
     int device_;

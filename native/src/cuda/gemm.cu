@@ -61,22 +61,14 @@ void check_int(int64_t v, const char * op, const char * what) {
     SA_CHECK_ARG(v <= INT_MAX, std::string(op) + ": " + what + " exceeds the 32-bit range of cuBLAS");
 }
 
-void check_gemm_args(const char * op, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float * A, int64_t lda,
-                     const float * B, int64_t ldb, const float * C, int64_t ldc) {
-    SA_CHECK_ARG(M >= 0 && N >= 0 && K >= 0, std::string(op) + ": negative size");
-    SA_CHECK_ARG(lda >= (ta ? M : K) && lda >= 1, std::string(op) + ": lda too small");
-    SA_CHECK_ARG(ldb >= (tb ? K : N) && ldb >= 1, std::string(op) + ": ldb too small");
-    SA_CHECK_ARG(ldc >= N && ldc >= 1, std::string(op) + ": ldc too small");
-    if (M > 0 && N > 0) {
-        SA_CHECK_ARG(C != nullptr, std::string(op) + ": null C");
-        SA_CHECK_ARG(K == 0 || (A && B), std::string(op) + ": null A or B");
-    }
-    check_int(M, op, "M");
-    check_int(N, op, "N");
-    check_int(K, op, "K");
-    check_int(lda, op, "lda");
-    check_int(ldb, op, "ldb");
-    check_int(ldc, op, "ldc");
+// cuBLAS takes 32-bit sizes (the arguments are checked in src/core/ops/gemm.cpp).
+void check_gemm_range(const char * op, const GemmArgs & a) {
+    check_int(a.M, op, "M");
+    check_int(a.N, op, "N");
+    check_int(a.K, op, "K");
+    check_int(a.A.ld, op, "lda");
+    check_int(a.B.ld, op, "ldb");
+    check_int(a.C.ld, op, "ldc");
 }
 
 }  // namespace
@@ -102,22 +94,18 @@ void CudaBackend::gemm_rm_batched(bool trans_a, bool trans_b, int64_t M, int64_t
         C, CUDA_R_32F, (int) ldc, (long long) stride_c, (int) batch, cuda::compute_type(math_), CUBLAS_GEMM_DEFAULT));
 }
 
-void CudaBackend::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-                       int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
-    cuda::check_gemm_args("gemm", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+void CudaBackend::gemm_impl(const GemmArgs & a) {
+    cuda::check_gemm_range("gemm", a);
     activate();
-    gemm_rm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_rm(a.trans_a, a.trans_b, a.M, a.N, a.K, a.alpha, a.A.data, a.A.ld, a.B.data, a.B.ld, a.beta, a.C.data, a.C.ld);
 }
 
-void CudaBackend::gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                               const float * A, int64_t lda, int64_t stride_a, const float * B, int64_t ldb,
-                               int64_t stride_b, float beta, float * C, int64_t ldc, int64_t stride_c, int64_t batch) {
-    cuda::check_gemm_args("gemm_batched", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
-    SA_CHECK_ARG(batch >= 0, "gemm_batched: negative batch");
-    cuda::check_int(batch, "gemm_batched", "batch");
+void CudaBackend::gemm_batched_impl(const GemmArgs & a) {
+    cuda::check_gemm_range("gemm_batched", a);
+    cuda::check_int(a.batch, "gemm_batched", "batch");
     activate();
-    gemm_rm_batched(trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc, stride_c,
-                    batch);
+    gemm_rm_batched(a.trans_a, a.trans_b, a.M, a.N, a.K, a.alpha, a.A.data, a.A.ld, a.A.stride, a.B.data, a.B.ld,
+                    a.B.stride, a.beta, a.C.data, a.C.ld, a.C.stride, a.batch);
 }
 
 void CudaBackend::linear_lt(const float * x, const float * W, const float * bias, float * y, int64_t M, int64_t K,

@@ -78,7 +78,7 @@ void Backend::mask_head(const float * feat, const float * hyper, float * masks, 
     TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
     for (int64_t b = 0; b < B; ++b) {
         gelu(feat + b * P * Cf, up.get(), P * Cf);
-        gemm(false, true, M, P, Cf, 1.0f, hyper + b * Cf, B * Cf, up.get(), Cf, 0.0f, a.get(), P);
+        gemm({false, true, M, P, Cf, 1.0f, {hyper + b * Cf, B * Cf}, {up.get(), Cf}, 0.0f, {a.get(), P}});
         transpose_last2(a.get(), c.get(), M * E, E, 16);                    // (i, ki1, kj1, ki2, kj2, j)
         transpose_last2(c.get(), a.get(), M * E * 2, 2, 4 * E);             // (i, ki1, ki2, kj2, j, kj1)
         transpose_last2(a.get(), masks + b * M * P, M * E * 4, 2, 2 * E);   // (i, ki1, ki2, j, kj1, kj2)
@@ -99,10 +99,10 @@ void Backend::mask_head_backward(const float * feat, const float * hyper, const 
         transpose_last2(c.get(), a.get(), M * E, 16, E);                    // (i, j, ki1, kj1, ki2, kj2)
         if (dhyper) {
             gelu(fb, up.get(), P * Cf);
-            gemm(false, false, M, Cf, P, 1.0f, a.get(), P, up.get(), Cf, 0.0f, dhyper + b * Cf, B * Cf);
+            gemm({false, false, M, Cf, P, 1.0f, {a.get(), P}, {up.get(), Cf}, 0.0f, {dhyper + b * Cf, B * Cf}});
         }
         if (dfeat) {
-            gemm(true, false, P, Cf, M, 1.0f, a.get(), P, hyper + b * Cf, B * Cf, 0.0f, up.get(), Cf);
+            gemm({true, false, P, Cf, M, 1.0f, {a.get(), P}, {hyper + b * Cf, B * Cf}, 0.0f, {up.get(), Cf}});
             gelu_backward(fb, up.get(), dfeat + b * P * Cf, P * Cf);
         }
     }

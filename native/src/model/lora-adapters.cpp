@@ -83,8 +83,8 @@ void LoraAdapters::allocate() {
 void LoraAdapters::forward(const LoraAdapter & ad, const float * x, float * y, float * u, int64_t rows) {
     if (!ad.on()) return;
     const int64_t r = cfg_.rank;
-    be_.gemm(false, true, rows, r, ad.in, 1.0f, x, ad.in, P_ + ad.a, ad.in, 0.0f, u, r);
-    be_.gemm(false, true, rows, ad.out, r, scale(), u, r, P_ + ad.b, r, 1.0f, y, ad.out);
+    be_.gemm({false, true, rows, r, ad.in, 1.0f, {x, ad.in}, {P_ + ad.a, ad.in}, 0.0f, {u, r}});
+    be_.gemm({false, true, rows, ad.out, r, scale(), {u, r}, {P_ + ad.b, r}, 1.0f, {y, ad.out}});
 }
 
 void LoraAdapters::backward(const LoraAdapter & ad, const float * x, const float * dy, const float * u, float * dx,
@@ -92,15 +92,15 @@ void LoraAdapters::backward(const LoraAdapter & ad, const float * x, const float
     if (!ad.on()) return;
     const int64_t r = cfg_.rank;
     const float s = scale();
-    be_.gemm(false, false, rows, r, ad.out, s, dy, ad.out, P_ + ad.b, r, 0.0f, du, r);
-    be_.gemm(true, false, ad.out, r, rows, s, dy, ad.out, u, r, 1.0f, G_ + ad.b, r);
-    be_.gemm(true, false, r, ad.in, rows, 1.0f, du, r, x, ad.in, 1.0f, G_ + ad.a, ad.in);
-    if (dx) be_.gemm(false, false, rows, ad.in, r, 1.0f, du, r, P_ + ad.a, ad.in, 1.0f, dx, ad.in);
+    be_.gemm({false, false, rows, r, ad.out, s, {dy, ad.out}, {P_ + ad.b, r}, 0.0f, {du, r}});
+    be_.gemm({true, false, ad.out, r, rows, s, {dy, ad.out}, {u, r}, 1.0f, {G_ + ad.b, r}});
+    be_.gemm({true, false, r, ad.in, rows, 1.0f, {du, r}, {x, ad.in}, 1.0f, {G_ + ad.a, ad.in}});
+    if (dx) be_.gemm({false, false, rows, ad.in, r, 1.0f, {du, r}, {P_ + ad.a, ad.in}, 1.0f, {dx, ad.in}});
     for (const auto & [first, count] : ad.frozen) be_.fill(G_ + ad.b + first * r, 0.0f, (size_t) (count * r));
 }
 
 void LoraAdapters::merge_into(const LoraAdapter & ad, float * W) const {
-    be_.gemm(false, false, ad.out, ad.in, cfg_.rank, scale(), P_ + ad.b, cfg_.rank, P_ + ad.a, ad.in, 1.0f, W, ad.in);
+    be_.gemm({false, false, ad.out, ad.in, cfg_.rank, scale(), {P_ + ad.b, cfg_.rank}, {P_ + ad.a, ad.in}, 1.0f, {W, ad.in}});
 }
 
 const FlatParam * LoraAdapters::find(const std::string & name) const {

