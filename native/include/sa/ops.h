@@ -8,15 +8,54 @@
 
 namespace sa {
 
-#define SA_BACKEND_OPS(X)                                                                                      \
-    X(gemm) X(gemm_batched) X(add) X(add_bias) X(scale) X(gelu) X(gelu_backward) X(relu) X(relu_backward)      \
-    X(linear) X(linear_backward) X(prepare_linear) X(linear_prepared) X(layernorm) X(layernorm_backward)       \
-    X(layernorm2d) X(layernorm2d_backward) X(conv2d) X(conv2d_backward) X(conv_transpose_k2s2)                 \
-    X(conv_transpose_k2s2_backward) X(transpose_last2) X(attention_vit) X(attention_vit_backward)              \
-    X(window_partition) X(window_unpartition) X(attention_tinyvit) X(tinyvit_mbconv) X(tinyvit_patch_embed)    \
-    X(tinyvit_mlp) X(depthwise3x3_nhwc) X(attention) X(attention_backward) X(attention_backward_kv_acc)         \
-    X(softmax_rows) X(softmax_rows_backward) X(mask_head) X(mask_head_backward) X(mask_loss) X(adam_step)      \
-    X(adam_step_zero_grad) X(sum_squares)
+// One line per op (a new op: add its line here, in Backend, and to supports() where it has no kernel).
+#define SA_BACKEND_OPS(X) \
+    X(gemm) \
+    X(gemm_batched) \
+    X(add) \
+    X(add_bias) \
+    X(scale) \
+    X(gelu) \
+    X(gelu_backward) \
+    X(relu) \
+    X(relu_backward) \
+    X(linear) \
+    X(linear_backward) \
+    X(prepare_linear) \
+    X(linear_prepared) \
+    X(layernorm) \
+    X(layernorm_backward) \
+    X(layernorm2d) \
+    X(layernorm2d_backward) \
+    X(conv2d) \
+    X(conv2d_backward) \
+    X(depthwise_conv2d_backward) \
+    X(conv_transpose_k2s2) \
+    X(conv_transpose_k2s2_backward) \
+    X(upsample_bilinear) \
+    X(upsample_bilinear_backward) \
+    X(transpose_last2) \
+    X(attention_vit) \
+    X(attention_vit_backward) \
+    X(window_partition) \
+    X(window_unpartition) \
+    X(attention_tinyvit) \
+    X(attention_tinyvit_backward) \
+    X(tinyvit_mbconv) \
+    X(tinyvit_patch_embed) \
+    X(tinyvit_mlp) \
+    X(depthwise3x3_nhwc) \
+    X(attention) \
+    X(attention_backward) \
+    X(attention_backward_kv_acc) \
+    X(softmax_rows) \
+    X(softmax_rows_backward) \
+    X(mask_head) \
+    X(mask_head_backward) \
+    X(mask_loss) \
+    X(adam_step) \
+    X(adam_step_zero_grad) \
+    X(sum_squares)
 
 enum class Op {
 #define SA_OP_ENUM(name) name,

@@ -89,9 +89,14 @@ CudaBackend::~CudaBackend() {
 
 bool cuda_supports(Op op) {
     switch (op) {
-        // Image-encoder training has CPU kernels only (the base versions throw SA_ERR_UNSUPPORTED).
+        // Image-encoder training and the prediction heads have CPU kernels only (the base versions
+        // throw SA_ERR_UNSUPPORTED).
         case Op::conv2d_backward:
-        case Op::attention_vit_backward: return false;
+        case Op::depthwise_conv2d_backward:
+        case Op::attention_vit_backward:
+        case Op::attention_tinyvit_backward:
+        case Op::upsample_bilinear:
+        case Op::upsample_bilinear_backward: return false;
         default: return true;
     }
 }

@@ -19,8 +19,12 @@ bool Backend::supports(Op op) const {
     switch (op) {
         // The base versions of these only throw SA_ERR_UNSUPPORTED.
         case Op::conv2d_backward:
+        case Op::depthwise_conv2d_backward:
+        case Op::upsample_bilinear:
+        case Op::upsample_bilinear_backward:
         case Op::attention_vit_backward:
-        case Op::attention_tinyvit: return false;
+        case Op::attention_tinyvit:
+        case Op::attention_tinyvit_backward: return false;
         default: return true;
     }
 }
