@@ -265,6 +265,8 @@ SA_TEST(tinyvit_mbconv_matches_composed_ops) {
     check_mbconv(1, 8, 3, 1, 16, 12);  // one column
     check_mbconv(1, 4, 1, 6, 8, 13);   // one row
     check_mbconv(3, 16, 10, 10, 64, 14);
+    check_mbconv(1, 3, 4, 37, 8, 15);  // rows of several vectors (8 or 16 lanes) and a tail
+    check_mbconv(1, 2, 3, 32, 4, 16);  // rows of whole 16-lane vectors
 }
 
 void check_patch_embed(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1, uint32_t seed) {

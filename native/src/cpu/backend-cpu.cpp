@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cpu/backend-cpu.h"
 
+#include "cpu/kernels-avx512.h"
 #include "sa/isa.h"
 
 namespace sa {
+
+bool cpu::use_avx512() {
+#if defined(SA_HAVE_AVX512)
+    static const bool on = cpu_isa() >= Isa::avx512;
+    return on;
+#else
+    return false;
+#endif
+}
 
 const char * precision_name(Precision p) {
     switch (p) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 
 namespace sa::cpu {
@@ -51,6 +52,9 @@ inline float ln_row_centered_sq(const float * x, float mean, int64_t C) {
 // mean_out / rstd_out.
 inline void layernorm_row(const float * x, const float * gamma, const float * beta, float * y, int64_t C, float eps,
                           float & mean_out, float & rstd_out) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::layernorm_row(x, gamma, beta, y, C, eps, mean_out, rstd_out);
+#endif
     const float mu = ln_row_sum(x, C) / (float) C;
     const float var = ln_row_centered_sq(x, mu, C) / (float) C;
     const float rs = 1.0f / std::sqrt(var + eps);

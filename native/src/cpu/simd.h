@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/vec-math.h"
+
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -46,59 +48,18 @@ inline float gelu_grad_scalar(float x) { return normal_cdf(x) + x * kInvSqrt2Pi 
 // exp(x) for float lanes (Cephes-style range reduction + degree-6 polynomial, ~1 ulp). Inputs below
 // about -87.3 flush to 0, inputs above 88.37 saturate, NaN stays NaN (max/min return their second
 // operand when one is NaN).
-inline __m256 exp256(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(88.3762626647949f);
-    const __m256 lo = _mm256_set1_ps(-88.3762626647949f);
-    x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
-    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
-    fx = _mm256_floor_ps(fx);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127));
-    e = _mm256_slli_epi32(e, 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
+SA_VMATH_LANES(Avx2Lanes, __m256, _mm256_, 256, _mm256_floor_ps(a), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a),
+               _mm256_blendv_ps(pos, neg, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ)));
 
-inline __m256 erfc_pos256(__m256 a) {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.5f), a, one));
-    __m256 p = _mm256_set1_ps(0.17087277f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
-    p = _mm256_fnmadd_ps(a, a, p);
-    return _mm256_mul_ps(t, exp256(p));
-}
+inline __m256 exp256(__m256 x) { return vmath::exp<Avx2Lanes>(x); }
 
-inline __m256 normal_cdf256(__m256 x) {
-    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-    const __m256 a = _mm256_mul_ps(_mm256_andnot_ps(sign_mask, x), _mm256_set1_ps(kSqrt1_2));
-    const __m256 half_e = _mm256_mul_ps(_mm256_set1_ps(0.5f), erfc_pos256(a));
-    const __m256 pos = _mm256_sub_ps(_mm256_set1_ps(1.0f), half_e);
-    const __m256 is_neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-    return _mm256_blendv_ps(pos, half_e, is_neg);
-}
+inline __m256 erfc_pos256(__m256 a) { return vmath::erfc_pos<Avx2Lanes>(a); }
 
-inline __m256 gelu256(__m256 x) { return _mm256_mul_ps(x, normal_cdf256(x)); }
+inline __m256 normal_cdf256(__m256 x) { return vmath::normal_cdf<Avx2Lanes>(x); }
 
-inline __m256 gelu_grad256(__m256 x) {
-    const __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi),
-                                     exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(x, x))));
-    return _mm256_fmadd_ps(x, pdf, normal_cdf256(x));
-}
+inline __m256 gelu256(__m256 x) { return vmath::gelu<Avx2Lanes>(x); }
+
+inline __m256 gelu_grad256(__m256 x) { return vmath::gelu_grad<Avx2Lanes>(x); }
 
 inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

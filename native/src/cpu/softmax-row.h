@@ -7,12 +7,16 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 
 namespace sa::cpu {
 
 // y[0:n] = softmax(x[0:n]) (y may alias x).
 inline void softmax_row(const float * x, float * y, int64_t n) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::softmax_row(x, y, n);
+#endif
     int64_t j = 0;
     float mx = -INFINITY, sum = 0.0f;
 #ifdef __AVX2__
@@ -49,6 +53,9 @@ inline void softmax_row(const float * x, float * y, int64_t n) {
 
 // dx[0:n] = y (dy - sum(dy y)) scale (dx may alias dy).
 inline void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t n, float scale) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::softmax_backward_row(y, dy, dx, n, scale);
+#endif
     int64_t j = 0;
     float rs = 0.0f;
 #ifdef __AVX2__

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "sa/threadpool.h"
 
 #ifdef __AVX2__
@@ -39,6 +40,13 @@ void adam(ThreadPool & pool, float * param, const float * grad, float * zero, fl
     pool.parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
+#if defined(SA_HAVE_AVX512)
+            if (cpu::use_avx512()) {
+                const cpu::avx512::AdamConsts k{beta1,        beta2, one_m_b1, one_m_b2,  weight_decay,
+                                                decay,        bc2_sqrt, eps,   step_size, decoupled};
+                return cpu::avx512::adam_range(param, grad, zero, m, v, i0, i1, k);
+            }
+#endif
             int64_t i = i0;
 #ifdef __AVX2__
             const __m256 vb1 = _mm256_set1_ps(beta1), vb2 = _mm256_set1_ps(beta2);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/gemm.h"
 #include "sa/threadpool.h"
@@ -31,6 +32,9 @@ Scratch & scratch() {
 
 // p[j] = exp(p[j] + bias[j] - max) for j < n (bias may be null); returns 1 / sum_j p[j].
 float biased_exp_row(float * p, const float * bias, int64_t n) {
+#if defined(SA_HAVE_AVX512)
+    if (cpu::use_avx512()) return cpu::avx512::biased_exp_row(p, bias, n);
+#endif
     if (bias)
         for (int64_t j = 0; j < n; ++j) p[j] += bias[j];
     int64_t j = 0;

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
 
@@ -92,13 +94,14 @@ inline float exp_shift_sum(float * s, int64_t n, float mx) {
 }
 
 // Rows of queries per block: as many as keep the block's scores within kScoreBudget floats (at least
-// kMinRows, a multiple of the GEMM micro-tile height), or all N when they fit.
+// kMinRows), a multiple of the GEMM micro-tile height mr (6 for AVX2, 14 for AVX-512), or all N when
+// they fit. Row blocks only group queries: every score and output row gets the same bits either way.
 constexpr int64_t kScoreBudget = 1 << 16;
 constexpr int64_t kMinRows = 24;
 
-int64_t rows_per_block(int64_t N) {
+int64_t rows_per_block(int64_t N, int64_t mr) {
     if (N * N <= kScoreBudget || N <= kMinRows) return N;
-    return std::max(kMinRows, kScoreBudget / N / 6 * 6);
+    return std::max((kMinRows + mr - 1) / mr * mr, kScoreBudget / N / mr * mr);
 }
 
 }  // namespace
@@ -125,10 +128,13 @@ void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_
         Rw = resample_rel_pos(rel_pos_w, rel_len_w, 2 * W - 1, hd);
     }
     const int64_t pairs = B * nh;
-    const int64_t rb = rows_per_block(N), row_blocks = (N + rb - 1) / rb;
+    const int64_t rb = rows_per_block(N, cpu::gemm_kernel().mr), row_blocks = (N + rb - 1) / rb;
     const int64_t Lh = 2 * H - 1, Lw = 2 * W - 1;
     const std::shared_ptr<ThreadPool> held = pool();
     const int nt = held->size();
+#if defined(SA_HAVE_AVX512)
+    const bool avx512 = cpu::use_avx512();
+#endif
     const int64_t splits = std::min<int64_t>(row_blocks, std::max<int64_t>(1, (nt + pairs - 1) / pairs));
     held->parallel_for(pairs * splits, [&](int64_t t0, int64_t t1) {
         std::vector<float> S((size_t) (rb * N)), ph, pw, rw_row((size_t) W), inv_sum((size_t) rb);
@@ -157,6 +163,15 @@ void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_
                 }
                 for (int64_t r = 0; r < rows; ++r) {
                     float * srow = S.data() + r * N;
+#if defined(SA_HAVE_AVX512)
+                    if (avx512) {
+                        const int64_t n = n0 + r, qh = n / W, qw = n % W;
+                        inv_sum[(size_t) r] = cpu::avx512::attention_vit_row(
+                            srow, use_rel ? ph.data() + r * Lh + qh + H - 1 : nullptr,
+                            use_rel ? pw.data() + r * Lw + qw + W - 1 : nullptr, H, W);
+                        continue;
+                    }
+#endif
                     if (use_rel) {
                         // rel_h[kh] = q . Rh[qh - kh + H - 1], rel_w[kw] = q . Rw[qw - kw + W - 1]
                         const int64_t n = n0 + r, qh = n / W, qw = n % W;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
 
@@ -24,6 +25,9 @@ void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float
     for (int64_t c = 0; c < C; ++c)
         for (int64_t k = 0; k < 9; ++k) taps[(size_t) (k * C + c)] = w[c * 9 + k];
     const float * wt = taps.data();
+#if defined(SA_HAVE_AVX512)
+    const bool avx512 = cpu::use_avx512();
+#endif
     pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t bi = t / H, oy = t % H;
@@ -45,6 +49,12 @@ void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float
                     }
                 }
                 float * yo = y + (t * W + ox) * C;
+#if defined(SA_HAVE_AVX512)
+                if (avx512) {
+                    cpu::avx512::depthwise_pixel_nhwc(src, tw, n, b, yo, C);
+                    continue;
+                }
+#endif
                 int64_t c = 0;
 #ifdef __AVX2__
                 for (; c + 8 <= C; c += 8) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Exact (erf-based) GELU, y = x * Phi(x), and its backward pass dx = dy * (Phi(x) + x phi(x)).
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
 
@@ -17,6 +18,9 @@ void CpuBackend::gelu(const float * x, float * y, int64_t n) {
     pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
+#if defined(SA_HAVE_AVX512)
+            if (cpu::use_avx512()) return cpu::avx512::gelu(x + i0, y + i0, i1 - i0);
+#endif
             int64_t i = i0;
 #ifdef __AVX2__
             for (; i + 8 <= i1; i += 8) _mm256_storeu_ps(y + i, cpu::gelu256(_mm256_loadu_ps(x + i)));
@@ -33,6 +37,9 @@ void CpuBackend::gelu_backward(const float * x, const float * dy, float * dx, in
     pool()->parallel_for(
         n,
         [&](int64_t i0, int64_t i1) {
+#if defined(SA_HAVE_AVX512)
+            if (cpu::use_avx512()) return cpu::avx512::gelu_backward(x + i0, dy + i0, dx + i0, i1 - i0);
+#endif
             int64_t i = i0;
 #ifdef __AVX2__
             for (; i + 8 <= i1; i += 8)

@@ -6,12 +6,16 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 
 namespace sa::cpu {
 
 // v[i] = GELU(v[i] + bias) for i < n.
 inline void bias_gelu(float * v, float bias, int64_t n) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::bias_gelu(v, bias, n);
+#endif
     int64_t i = 0;
 #ifdef __AVX2__
     const __m256 vb = _mm256_set1_ps(bias);
@@ -22,6 +26,9 @@ inline void bias_gelu(float * v, float bias, int64_t n) {
 
 // v[i] = GELU(v[i] + bias + r[i]) for i < n (residual).
 inline void bias_residual_gelu(float * v, float bias, const float * r, int64_t n) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::bias_residual_gelu(v, bias, r, n);
+#endif
     int64_t i = 0;
 #ifdef __AVX2__
     const __m256 vb = _mm256_set1_ps(bias);

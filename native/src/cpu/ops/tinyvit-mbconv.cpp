@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/ops/tinyvit-fused.h"
 #include "sa/gemm.h"
 #include "sa/threadpool.h"
@@ -23,6 +24,9 @@ namespace {
 // a 3x3 depthwise convolution with zero padding, rows[i] the input rows above, at and below
 // (nullptr outside the image). Each output is the same chain of fused multiply-adds in either path.
 void depthwise3_row_gelu(const float * const rows[3], const float * w, float bias, float * o, int64_t W) {
+#if defined(SA_HAVE_AVX512)
+    if (cpu::use_avx512()) return cpu::avx512::depthwise3_row_gelu(rows, w, bias, o, W);
+#endif
     auto scalar = [&](int64_t p) {
         float acc = bias;
         for (int64_t i = 0; i < 3; ++i) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/layernorm-row.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
@@ -65,6 +66,12 @@ void CpuBackend::tinyvit_mlp(float * x, const float * gamma, const float * beta,
                 prepared_product(n, hidden, C, t, C, w1, 1.0f, h, hidden);
                 const int64_t nh = n * hidden;
                 int64_t i = 0;
+#if defined(SA_HAVE_AVX512)
+                if (cpu::use_avx512()) {
+                    cpu::avx512::gelu(h, h, nh);
+                    i = nh;
+                }
+#endif
 #ifdef __AVX2__
                 for (; i + 8 <= nh; i += 8) _mm256_storeu_ps(h + i, cpu::gelu256(_mm256_loadu_ps(h + i)));
 #endif

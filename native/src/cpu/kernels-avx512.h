@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// The AVX-512 versions of the CPU backend's fused hot ops (src/cpu/isa/<op>-avx512.cpp, compiled with
+// the avx512 level's flags). The op files call them, inside their own thread partition, when
+// use_avx512() says the level in use is avx512 or higher, so threading and determinism stay those of
+// the op: the same bits for a seed and thread count on one level. Elementwise kernels (GELU, Adam,
+// depthwise convolutions) give the AVX2 path's bits lane for lane; reductions (softmax, LayerNorm
+// statistics, attention row sums) add in another order, so levels may differ in the last bits.
+// Declarations only: this header is shared by baseline and AVX-512 translation units.
+#pragma once
+
+#include <cstdint>
+
+namespace sa::cpu {
+
+// True when sa::cpu_isa() >= avx512 and this build has the avx512 kernels (decided once).
+bool use_avx512();
+
+#if defined(SA_HAVE_AVX512)
+namespace avx512 {
+
+// gelu-avx512.cpp: y = GELU(x), dx = dy GELU'(x), v = GELU(v + bias), v = GELU(v + bias + r) over n.
+void gelu(const float * x, float * y, int64_t n);
+void gelu_backward(const float * x, const float * dy, float * dx, int64_t n);
+void bias_gelu(float * v, float bias, int64_t n);
+void bias_residual_gelu(float * v, float bias, const float * r, int64_t n);
+
+// softmax-avx512.cpp: one row (as cpu/softmax-row.h); p = exp(p + bias - max) returning 1 / sum
+// (bias may be null); x = exp(x - max(x)) returning 1 / sum.
+void softmax_row(const float * x, float * y, int64_t n);
+void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t n, float scale);
+float biased_exp_row(float * p, const float * bias, int64_t n);
+
+// attention-vit-avx512.cpp: one score row of ViT attention, s[kh W + kw] += ph[-kh] + pw[-kw], then
+// s = exp(s - max) returning 1 / sum (ph, pw null: no relative positions).
+float attention_vit_row(float * s, const float * ph, const float * pw, int64_t H, int64_t W);
+
+// layernorm-avx512.cpp: one row (as cpu/layernorm-row.h).
+void layernorm_row(const float * x, const float * gamma, const float * beta, float * y, int64_t C, float eps,
+                   float & mean_out, float & rstd_out);
+
+// adam-avx512.cpp: elements [i0, i1) of one Adam / AdamW step (constants as in ops/adam.cpp).
+struct AdamConsts {
+    float beta1, beta2, one_m_b1, one_m_b2, weight_decay, decay, bc2_sqrt, eps, step_size;
+    bool decoupled;
+};
+void adam_range(float * param, const float * grad, float * zero, float * m, float * v, int64_t i0, int64_t i1,
+                const AdamConsts & k);
+
+// depthwise-avx512.cpp: one output pixel of depthwise3x3_nhwc (n in-image taps src[k] / tw[k], C
+// channels) and one row of TinyViT MBConv's depthwise conv + GELU (as ops/tinyvit-mbconv.cpp).
+void depthwise_pixel_nhwc(const float * const * src, const float * const * tw, int n, const float * b, float * y,
+                          int64_t C);
+void depthwise3_row_gelu(const float * const rows[3], const float * w, float bias, float * o, int64_t W);
+
+}  // namespace avx512
+#endif
+
+}  // namespace sa::cpu

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// The vector exp, erfc, normal CDF and GELU written once for every vector width: the AVX2 helpers (cpu/simd.h) and the
+// AVX-512 ones (isa/simd-avx512.h) instantiate them with their own lane operations, so every level
+// evaluates the same polynomials in the same order (the same bits per lane). V provides the vector
+// type `v` and static set1, add, mul, div, fmadd (a b + c), fnmadd (c - a b), min, max, floor and
+// pow2i (2^n for integral-valued float lanes n). An AVX-512 file instantiates these templates only
+// with a V of its own anonymous namespace, so no AVX-512 copy gets a symbol shared with baseline code.
+#pragma once
+
+namespace sa::cpu::vmath {
+
+// Defines struct NAME, the lane operations V for one vector type VT: P is the intrinsic prefix
+// (_mm256_, _mm512_), SI the integer vector width (256, 512), FLOOR the rounding down of `a`, ABS
+// its absolute value, IF_NEG the lanes of `neg` where x < 0 and of `pos` elsewhere.
+#define SA_VMATH_LANES(NAME, VT, P, SI, FLOOR, ABS, IF_NEG)                                                          \
+    struct NAME {                                                                                       \
+        using v = VT;                                                                                   \
+        static v set1(float a) { return P##set1_ps(a); }                                                \
+        static v add(v a, v b) { return P##add_ps(a, b); }                                              \
+        static v sub(v a, v b) { return P##sub_ps(a, b); }                                              \
+        static v mul(v a, v b) { return P##mul_ps(a, b); }                                              \
+        static v div(v a, v b) { return P##div_ps(a, b); }                                              \
+        static v fmadd(v a, v b, v c) { return P##fmadd_ps(a, b, c); }                                 \
+        static v fnmadd(v a, v b, v c) { return P##fnmadd_ps(a, b, c); }                                \
+        static v min(v a, v b) { return P##min_ps(a, b); }                                              \
+        static v max(v a, v b) { return P##max_ps(a, b); }                                              \
+        static v floor(v a) { return FLOOR; }                                                           \
+        static v abs(v a) { return ABS; }                                                               \
+        static v if_neg(v x, v neg, v pos) { return IF_NEG; }                                           \
+        static v pow2i(v n) {                                                                           \
+            return P##castsi##SI##_ps(P##slli_epi32(P##add_epi32(P##cvttps_epi32(n), P##set1_epi32(127)), 23)); \
+        }                                                                                               \
+    }
+
+// exp(x): x clamped to +-88.376 (NaN stays NaN), n = floor(x log2(e) + 1/2), r = x - n ln2 (ln2 in
+// two parts), exp(x) = 2^n (1 + r + r^2 P(r)) with the Cephes degree-5 P.
+template <class V>
+inline typename V::v exp(typename V::v x) {
+    constexpr float kExp[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                              4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    x = V::min(V::set1(88.3762626647949f), V::max(V::set1(-88.3762626647949f), x));
+    const typename V::v fx = V::floor(V::fmadd(x, V::set1(1.44269504088896341f), V::set1(0.5f)));
+    x = V::fnmadd(fx, V::set1(0.693359375f), x);
+    x = V::fnmadd(fx, V::set1(-2.12194440e-4f), x);
+    typename V::v y = V::set1(kExp[0]);
+    for (int i = 1; i < 6; ++i) y = V::fmadd(y, x, V::set1(kExp[i]));
+    y = V::fmadd(y, V::mul(x, x), V::add(x, V::set1(1.0f)));
+    return V::mul(y, V::pow2i(fx));
+}
+
+// erfc(a) for a >= 0: t exp(-a^2 + Q(t)), t = 1 / (1 + a / 2) (Chebyshev fit, relative error below
+// about 1.2e-7).
+template <class V>
+inline typename V::v erfc_pos(typename V::v a) {
+    constexpr float kErfc[] = {0.17087277f,  -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                               -0.18628806f, 0.09678418f,  0.37409196f, 1.00002368f,  -1.26551223f};
+    const typename V::v one = V::set1(1.0f);
+    const typename V::v t = V::div(one, V::fmadd(V::set1(0.5f), a, one));
+    typename V::v p = V::set1(kErfc[0]);
+    for (int i = 1; i < 10; ++i) p = V::fmadd(p, t, V::set1(kErfc[i]));
+    return V::mul(t, exp<V>(V::fnmadd(a, a, p)));
+}
+
+// Phi(x) = 0.5 (1 + erf(x / sqrt 2)), evaluated without cancellation in either tail.
+template <class V>
+inline typename V::v normal_cdf(typename V::v x) {
+    const typename V::v half_e = V::mul(V::set1(0.5f), erfc_pos<V>(V::mul(V::abs(x), V::set1(0.70710678118654752440f))));
+    return V::if_neg(x, half_e, V::sub(V::set1(1.0f), half_e));
+}
+
+// Exact GELU x Phi(x) and its derivative Phi(x) + x phi(x).
+template <class V>
+inline typename V::v gelu(typename V::v x) {
+    return V::mul(x, normal_cdf<V>(x));
+}
+
+template <class V>
+inline typename V::v gelu_grad(typename V::v x) {
+    const typename V::v pdf =
+        V::mul(V::set1(0.39894228040143267794f), exp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
+    return V::fmadd(x, pdf, normal_cdf<V>(x));
+}
+
+}  // namespace sa::cpu::vmath
