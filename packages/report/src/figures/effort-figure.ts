@@ -91,7 +91,7 @@ export function effortFigure(
     let body = figureTitle(
         width,
         title,
-        "y: strategy mean Dice minus the average of all strategies of the dataset; ideal: top-left",
+        "y: strategy mean Dice minus the average of the prompt strategies of the dataset; ideal: top-left",
     );
     body += yAxis(ticks, y, left, left + catW * EFFORT_LEVELS.length, "Dice difference to average (pp)");
     body += `<line${attrs({ x1: left, y1: y(0), x2: left + catW * EFFORT_LEVELS.length, y2: y(0), stroke: "#555555", "stroke-dasharray": "5 4" })}/>`;
