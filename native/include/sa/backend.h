@@ -200,7 +200,7 @@ class Backend {
     }
 
     // TinyViT fused blocks (MobileSAM layout, BatchNorm folded; y must not alias x). The base
-    // versions compose the ops above with temporary buffers (src/model/tinyvit-fallbacks.cpp);
+    // versions compose the ops above with temporary buffers (src/core/ops/tinyvit-fallbacks.cpp);
     // backends override them with kernels that keep the wide intermediates in cache.
     //   mbconv:      y = GELU(x + conv1x1(w3, b3, GELU(dwconv3x3(w2, b2, GELU(conv1x1(w1, b1, x))))));
     //                x, y [B, C, H, W], w1 [hidden, C], w2 [hidden, 1, 3, 3], w3 [C, hidden]
@@ -255,7 +255,7 @@ class Backend {
     // and the backward pass (dfeat, dhyper overwritten; either may be null)
     //   dfeat[b, r, c]  = GELU'(feat[b, r, c]) sum_m hyper[m, b, c] dmasks[b, m, pixel(r)]
     //   dhyper[m, b, c] = sum_r dmasks[b, m, pixel(r)] GELU(feat[b, r, c]).
-    // The base versions compose gelu, gemm and transpose_last2 (src/model/decoder-fallbacks.cpp).
+    // The base versions compose gelu, gemm and transpose_last2 (src/core/ops/decoder-fallbacks.cpp).
     virtual void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
                            int64_t Cf);
     virtual void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,

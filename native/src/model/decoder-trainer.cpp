@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "model/decoder-impl.h"
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/optimizer-step.h"
 #include "sa/status.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/optimizer-step.h"
 #include "sa/status.h"
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "sa/backend.h"
 #include "sa/trainable-encoder.h"
 

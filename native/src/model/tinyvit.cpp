@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/tinyvit.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/lora-adapters.h"
 #include "model/tinyvit.h"
 #include "sa/status.h"

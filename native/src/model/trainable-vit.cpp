@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/lora-adapters.h"
 #include "model/vit-config.h"
 #include "sa/status.h"

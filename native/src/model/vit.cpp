@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "model/vit-config.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"

@@ -4,7 +4,7 @@
 // dedicated kernel run these.
 #include <string>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "sa/backend.h"
 
 namespace sa {

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <string>
 
-#include "model/device-buffers.h"
+#include "core/device-buffers.h"
 #include "sa/backend.h"
 
 namespace sa {
