@@ -13,12 +13,22 @@ function oneLineCause(stderr: string, code: string): void {
     const cause = lines.find((l) => l.startsWith("sam-ablate: "));
     assert.ok(cause, `no 'sam-ablate: ...' line in:\n${stderr}`);
     assert.ok(cause?.includes(`[${code}]`), `expected code ${code} in: ${cause}`);
-    assert.ok(lines.some((l) => l.trim().startsWith("hint:")), `no hint in:\n${stderr}`);
+    assert.ok(
+        lines.some((l) => l.trim().startsWith("hint:")),
+        `no hint in:\n${stderr}`,
+    );
     assert.not.match(stderr, /at .*\.ts:\d+/, "a stack trace leaked");
 }
 
 test("missing dataset folder", async () => {
-    const r = await runCliProcess(["prepare", "brats", "--input", path.join(tmp, "nope"), "--out", path.join(tmp, "out")]);
+    const r = await runCliProcess([
+        "prepare",
+        "brats",
+        "--input",
+        path.join(tmp, "nope"),
+        "--out",
+        path.join(tmp, "out"),
+    ]);
     assert.is(r.code, 2, r.stderr);
     assert.match(r.stderr, /nope/);
 });
@@ -44,7 +54,17 @@ test("a plan with an unknown field", async () => {
 test("a corrupt checkpoint", async () => {
     const bad = path.join(tmp, "sam_vit_b.pth");
     writeFileSync(bad, Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(100, 7)]));
-    const r = await runCliProcess(["ablate", "--plan", "quick", "--model", "vit_b", "--checkpoint", bad, "--out", path.join(tmp, "run-c")]);
+    const r = await runCliProcess([
+        "ablate",
+        "--plan",
+        "quick",
+        "--model",
+        "vit_b",
+        "--checkpoint",
+        bad,
+        "--out",
+        path.join(tmp, "run-c"),
+    ]);
     assert.is(r.code, 3, r.stderr);
     assert.match(r.stderr, /sam_vit_b\.pth/);
     assert.match(r.stderr, /hint:/);

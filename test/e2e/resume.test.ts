@@ -17,14 +17,22 @@ writeFileSync(
     JSON.stringify({
         name: "resume",
         datasets: [
-            { name: "mri", kind: "radiology", source: { type: "phantom", patients: 4, slicesPerPatient: 16 }, maxTrain: 4, maxTest: 2, strategies: ["points3", "box"] },
+            {
+                name: "mri",
+                kind: "radiology",
+                source: { type: "phantom", patients: 4, slicesPerPatient: 16 },
+                maxTrain: 4,
+                maxTest: 2,
+                strategies: ["points3", "box"],
+            },
         ],
         training: { epochs: 3, stepsPerEpoch: 4 },
         report: { samplesPerStrategy: 1 },
     }),
 );
 
-const result = (run: string, s: string) => JSON.parse(readFileSync(path.join(run, "results", "mri", s, "seed0", "result.json"), "utf8"));
+const result = (run: string, s: string) =>
+    JSON.parse(readFileSync(path.join(run, "results", "mri", s, "seed0", "result.json"), "utf8"));
 
 test("kill mid-training, resume, same results as an uninterrupted run", async () => {
     const a = path.join(tmp, "a");
@@ -46,8 +54,14 @@ test("kill mid-training, resume, same results as an uninterrupted run", async ()
     clearInterval(poll);
     assert.ok(killed, `the run ended before it could be killed (exit ${first.code}): ${first.stderr.slice(-1000)}`);
     assert.is(first.signal, "SIGKILL");
-    assert.ok(existsSync(path.join(b, "results", "mri", "points3", "seed0", "result.json")), "the finished strategy was lost");
-    assert.not.ok(existsSync(path.join(b, "results", "mri", "box", "seed0", "result.json")), "the killed strategy claims to be done");
+    assert.ok(
+        existsSync(path.join(b, "results", "mri", "points3", "seed0", "result.json")),
+        "the finished strategy was lost",
+    );
+    assert.not.ok(
+        existsSync(path.join(b, "results", "mri", "box", "seed0", "result.json")),
+        "the killed strategy claims to be done",
+    );
 
     const resumed = await runCliProcess(["ablate", "--plan", plan, "--out", b, "--cache-dir", cache, "--threads", "2"]);
     assert.is(resumed.code, 0, resumed.stderr.slice(-2000));
@@ -66,7 +80,11 @@ test("kill mid-training, resume, same results as an uninterrupted run", async ()
         );
         assert.equal(rb.selection, ra.selection, `${s}: selection or test scores differ`);
         const dices: number[] = ra.validation.curve.map((p: { dice: number }) => p.dice);
-        assert.is(ra.selection.best.step, ra.validation.curve[dices.indexOf(Math.max(...dices))].step, `${s}: the selected step is the best validation's`);
+        assert.is(
+            ra.selection.best.step,
+            ra.validation.curve[dices.indexOf(Math.max(...dices))].step,
+            `${s}: the selected step is the best validation's`,
+        );
     }
     const dir = (run: string) => path.join(run, "results", "mri", "box", "seed0");
     for (const f of ["decoder.safetensors", "decoder-last.safetensors"]) {

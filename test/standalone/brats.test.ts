@@ -256,7 +256,12 @@ test("bad options are rejected before any work", async () => {
         /minTumourPixels must be an integer/,
     );
     await expectData(
-        prepareBrats({ inputDir: input, outDir: path.join(root, "x"), imagePattern: "{case}/x.nii", labelPattern: "seg" }),
+        prepareBrats({
+            inputDir: input,
+            outDir: path.join(root, "x"),
+            imagePattern: "{case}/x.nii",
+            labelPattern: "seg",
+        }),
         /--label-pattern must contain \{case\}/,
     );
     await expectData(

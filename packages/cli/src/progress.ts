@@ -60,7 +60,9 @@ export function createReporter(mode: { json: boolean; quiet?: boolean; stream?: 
             } else {
                 const last = lastPlain.get(task) ?? -1;
                 if (done >= total || done === 1 || now - last >= 5) {
-                    out.write(`  [${new Date().toISOString().slice(11, 19)}] ${task}: ${done}/${total} (${(pct * 100).toFixed(0)}%, ETA ${fmtSeconds(eta)})${detail ? ` ${detail}` : ""}\n`);
+                    out.write(
+                        `  [${new Date().toISOString().slice(11, 19)}] ${task}: ${done}/${total} (${(pct * 100).toFixed(0)}%, ETA ${fmtSeconds(eta)})${detail ? ` ${detail}` : ""}\n`,
+                    );
                     lastPlain.set(task, now);
                 }
             }

@@ -21,7 +21,11 @@ export const RUN_OPTIONS = {
         describe:
             "training states kept per strategy once it is done (the last N epochs); 0: removed (while it trains the last one is always kept to resume from)",
     },
-    wait: { type: "boolean", default: false, describe: "when another process holds the run folder, wait for it instead of exiting" },
+    wait: {
+        type: "boolean",
+        default: false,
+        describe: "when another process holds the run folder, wait for it instead of exiting",
+    },
 } as const;
 
 export interface PlanRunSummary {
@@ -30,7 +34,16 @@ export interface PlanRunSummary {
     report: string;
     seconds: number;
     /** One entry per finished unit (with cross-validation also its fold and seed). */
-    results: { dataset: string; strategy: string; fold?: number; seed?: number; dice: number; iou: number; n: number; excluded: number }[];
+    results: {
+        dataset: string;
+        strategy: string;
+        fold?: number;
+        seed?: number;
+        dice: number;
+        iou: number;
+        n: number;
+        excluded: number;
+    }[];
 }
 
 /** Reads a Figure-10 effort table (JSON: strategy id -> "low" | "medium" | "high") over the defaults. */
@@ -87,7 +100,9 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
     process.on("SIGTERM", onSignal);
     const t0 = performance.now();
     try {
-        rep.stage(`run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`);
+        rep.stage(
+            `run folder ${path.resolve(runDir)} (${addon.systemInfo().threads} threads, ${addon.systemInfo().simd})`,
+        );
         let results: RunResults | undefined;
         const reportDir = folder.reportDir;
         const { records } = await runAblation(plan, {
@@ -110,18 +125,25 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
                 else if (e.type === "info") rep.info(e.message);
                 else if (e.type === "progress") rep.progress(e.task, e.done, e.total, e.detail);
                 else if (e.type === "zero-shot-done") {
-                    if (!e.skipped) rep.info(`${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`);
+                    if (!e.skipped)
+                        rep.info(
+                            `${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} zero-shot: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}`,
+                        );
                 } else if (e.type === "strategy-done") {
                     const what = e.skipped ? "already done" : `${e.seconds.toFixed(1)}s${e.resumed ? ", resumed" : ""}`;
-                    rep.info(`${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`);
+                    rep.info(
+                        `${e.dataset} ${e.strategy}${e.fold === undefined ? "" : ` fold ${e.fold}`} seed ${e.seed}: Dice ${(e.dice * 100).toFixed(2)}  IoU ${(e.iou * 100).toFixed(2)}  (${what})`,
+                    );
                 }
             },
         });
         rep.done();
         const whole = !opts.stage && !opts.unit;
         // A rerun of a finished run: the report unit is done, the summary is rebuilt from the folder.
-        if (!results && whole && records.length) results = await runResults(folder, plan, records, await loadPreparedForReport(plan, folder.dir, records));
-        if (!opts.json && results) process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
+        if (!results && whole && records.length)
+            results = await runResults(folder, plan, records, await loadPreparedForReport(plan, folder.dir, records));
+        if (!opts.json && results)
+            process.stdout.write(`\n${summaryText(results)}\n\nreport: ${path.resolve(reportDir, "report.html")}\n`);
         return {
             ok: true,
             runDir: path.resolve(runDir),

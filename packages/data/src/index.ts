@@ -13,7 +13,7 @@ export {
 } from "./brats.js";
 export { type LoadDatasetOptions, loadDataset, type PatchPixels, PreparedDataset } from "./dataset.js";
 export { DataError, type DataErrorCode } from "./errors.js";
-export { assignFolds, foldEntries, type FoldRecord, patientSizes, validateFolds, writeFolds } from "./folds.js";
+export { assignFolds, type FoldRecord, foldEntries, patientSizes, validateFolds, writeFolds } from "./folds.js";
 export {
     DEFAULT_MR_INTENSITY,
     type IntensityProfile,

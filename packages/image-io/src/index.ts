@@ -3,10 +3,10 @@
  * exact class-code label images, PNG encoding, resizing and SVG rendering.
  */
 
+export { writeFileAtomic } from "./atomic-file.js";
 export { type DecodeOptions, decodeImage, decodeLabelImage, imageSize, readImage, readLabelImage } from "./decode.js";
 export { encodePng, type PngOptions, writePng } from "./encode.js";
 export { ImageIoError } from "./errors.js";
 export { type ResizeKernel, resizeImage } from "./resize.js";
-export { writeFileAtomic } from "./atomic-file.js";
 export { svgToPng } from "./svg.js";
 export type { EncodableImage, LabelImage, RawImage } from "./types.js";

@@ -134,7 +134,8 @@ export class SamFrame {
      * embedding.
      */
     static noPrompt(batch: number): NativePrompts {
-        if (!(Number.isInteger(batch) && batch >= 1)) throw new PromptBatchError(`batch must be an integer >= 1, got ${batch}`);
+        if (!(Number.isInteger(batch) && batch >= 1))
+            throw new PromptBatchError(`batch must be an integer >= 1, got ${batch}`);
         return { batch, nPoints: 0 };
     }
 

@@ -61,7 +61,10 @@ export class SamPredictor {
     async setImage(image: RgbImage): Promise<void> {
         const { width, height, data } = image;
         if (!(width > 0 && height > 0) || data.length !== width * height * 3) {
-            throw new PredictorError("ERR_SA_IMAGE", `setImage: expected ${width}x${height}x3 bytes, got ${data.length}`);
+            throw new PredictorError(
+                "ERR_SA_IMAGE",
+                `setImage: expected ${width}x${height}x3 bytes, got ${data.length}`,
+            );
         }
         const size = this.encoder.info.imgSize;
         const { input } = preprocessImage(data, height, width, size);
@@ -75,7 +78,10 @@ export class SamPredictor {
         const E = this.decoder.info.embedSize;
         const C = this.encoder.info.embedDim;
         if (embedding.length !== C * E * E) {
-            throw new PredictorError("ERR_SA_SHAPE", `setEmbedding: expected ${C}x${E}x${E} values, got ${embedding.length}`);
+            throw new PredictorError(
+                "ERR_SA_SHAPE",
+                `setEmbedding: expected ${C}x${E}x${E} values, got ${embedding.length}`,
+            );
         }
         this.embedding = embedding;
         this.frame = new SamFrame(height, width, this.decoder.info.imgSize);

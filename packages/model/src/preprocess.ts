@@ -58,7 +58,7 @@ function toFixed(weights: Float64Array): Int32Array {
 
 function clip8(v: number): number {
     const x = v >> PRECISION_BITS;
-    return x < 0 ? 0 : x > 255 ? 255 : x;
+    return x < 0 ? 0 : Math.min(x, 255);
 }
 
 /**
@@ -67,7 +67,8 @@ function clip8(v: number): number {
  * does through PIL.
  */
 export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: number, nh: number, nw: number): Uint8Array {
-    if (src.length !== h * w * c) throw new RangeError(`resizeBilinearU8: expected ${h * w * c} bytes, got ${src.length}`);
+    if (src.length !== h * w * c)
+        throw new RangeError(`resizeBilinearU8: expected ${h * w * c} bytes, got ${src.length}`);
     let cur = src;
     let cw = w;
     if (nw !== w) {
@@ -116,7 +117,8 @@ export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: numbe
  */
 export function normalizeAndPad(rgb: Uint8Array, h: number, w: number, size: number): Float32Array {
     if (h > size || w > size) throw new RangeError(`normalizeAndPad: image ${h}x${w} larger than ${size}`);
-    if (rgb.length !== h * w * 3) throw new RangeError(`normalizeAndPad: expected ${h * w * 3} bytes, got ${rgb.length}`);
+    if (rgb.length !== h * w * 3)
+        throw new RangeError(`normalizeAndPad: expected ${h * w * 3} bytes, got ${rgb.length}`);
     const out = new Float32Array(3 * size * size);
     for (let ch = 0; ch < 3; ch++) {
         const mean = PIXEL_MEAN[ch] as number;
@@ -145,8 +147,16 @@ export function preprocessImage(
  * Bilinear resize of [C, H, W] float maps with align_corners=false (torch.nn.functional.interpolate
  * mode="bilinear", no antialias).
  */
-export function resizeBilinearF32(src: Float32Array, C: number, H: number, W: number, OH: number, OW: number): Float32Array {
-    if (src.length < C * H * W) throw new RangeError(`resizeBilinearF32: expected ${C * H * W} values, got ${src.length}`);
+export function resizeBilinearF32(
+    src: Float32Array,
+    C: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+): Float32Array {
+    if (src.length < C * H * W)
+        throw new RangeError(`resizeBilinearF32: expected ${C * H * W} values, got ${src.length}`);
     const out = new Float32Array(C * OH * OW);
     const sy = H / OH;
     const sx = W / OW;

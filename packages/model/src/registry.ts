@@ -90,9 +90,13 @@ export async function hashFiles(files: readonly string[]): Promise<string> {
 }
 
 /** The ViT preset a state dict belongs to, from its patch embedding width. */
-export function detectArchitecture(names: Iterable<string>, shapeOf: (name: string) => number[] | undefined): { arch: "vit" | "tinyvit"; variant: string } {
+export function detectArchitecture(
+    names: Iterable<string>,
+    shapeOf: (name: string) => number[] | undefined,
+): { arch: "vit" | "tinyvit"; variant: string } {
     const keys = new Set(names);
-    if ([...keys].some((k) => k.startsWith("image_encoder.patch_embed.seq."))) return { arch: "tinyvit", variant: "tinyvit" };
+    if ([...keys].some((k) => k.startsWith("image_encoder.patch_embed.seq.")))
+        return { arch: "tinyvit", variant: "tinyvit" };
     const pe = shapeOf("image_encoder.patch_embed.proj.weight");
     if (!pe) {
         throw new ModelError(
@@ -160,16 +164,22 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         variant = "tinyvit";
         weightsHash = await hashFiles([files.encoder, files.decoder]);
     } else {
-        if (!opts.checkpoint) throw new ModelError(`model '${name}' needs --checkpoint <file> (.pth, .pt or .safetensors)`);
+        if (!opts.checkpoint)
+            throw new ModelError(`model '${name}' needs --checkpoint <file> (.pth, .pt or .safetensors)`);
         const ckpt: Checkpoint = await readCheckpoint(opts.checkpoint);
         let all = stateDictToFloat32Record(ckpt.tensors);
         assertFiniteWeights(all, opts.checkpoint);
-        const detected = detectArchitecture(ckpt.tensors.keys(), (k) => ckpt.tensors.get(k)?.shape as number[] | undefined);
+        const detected = detectArchitecture(
+            ckpt.tensors.keys(),
+            (k) => ckpt.tensors.get(k)?.shape as number[] | undefined,
+        );
         arch = detected.arch;
         variant = detected.variant;
         const want = expectedVariant(name);
         if (want && want !== variant) {
-            throw new ModelError(`${opts.checkpoint}: holds a ${variant} model, but --model ${name} expects ${want}; pass --model for this checkpoint`);
+            throw new ModelError(
+                `${opts.checkpoint}: holds a ${variant} model, but --model ${name} expects ${want}; pass --model for this checkpoint`,
+            );
         }
         if (arch === "tinyvit") all = foldTinyVitBatchNorm(all);
         encoderWeights = pick(all, ["image_encoder."]);

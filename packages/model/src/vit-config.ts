@@ -17,13 +17,51 @@ export interface VitConfig {
 }
 
 export const VIT_PRESETS: Readonly<Record<"vit_b" | "vit_l" | "vit_h", VitConfig>> = {
-    vit_b: { embedDim: 768, depth: 12, heads: 12, globalAttn: [2, 5, 8, 11], window: 14, imgSize: 1024, patch: 16, outChans: 256, mlpRatio: 4 },
-    vit_l: { embedDim: 1024, depth: 24, heads: 16, globalAttn: [5, 11, 17, 23], window: 14, imgSize: 1024, patch: 16, outChans: 256, mlpRatio: 4 },
-    vit_h: { embedDim: 1280, depth: 32, heads: 16, globalAttn: [7, 15, 23, 31], window: 14, imgSize: 1024, patch: 16, outChans: 256, mlpRatio: 4 },
+    vit_b: {
+        embedDim: 768,
+        depth: 12,
+        heads: 12,
+        globalAttn: [2, 5, 8, 11],
+        window: 14,
+        imgSize: 1024,
+        patch: 16,
+        outChans: 256,
+        mlpRatio: 4,
+    },
+    vit_l: {
+        embedDim: 1024,
+        depth: 24,
+        heads: 16,
+        globalAttn: [5, 11, 17, 23],
+        window: 14,
+        imgSize: 1024,
+        patch: 16,
+        outChans: 256,
+        mlpRatio: 4,
+    },
+    vit_h: {
+        embedDim: 1280,
+        depth: 32,
+        heads: 16,
+        globalAttn: [7, 15, 23, 31],
+        window: 14,
+        imgSize: 1024,
+        patch: 16,
+        outChans: 256,
+        mlpRatio: 4,
+    },
 };
 
 /** The official SAM prompt encoder / mask decoder sizes. */
-export const SAM_DECODER_CONFIG: SamDecoderConfig = { dim: 256, depth: 2, mlpDim: 2048, numMaskTokens: 4, crossAttnDim: 128, iouHiddenDim: 256, maskInChans: 16 };
+export const SAM_DECODER_CONFIG: SamDecoderConfig = {
+    dim: 256,
+    depth: 2,
+    mlpDim: 2048,
+    numMaskTokens: 4,
+    crossAttnDim: 128,
+    iouHiddenDim: 256,
+    maskInChans: 16,
+};
 
 /** `image_encoder.*` keys and shapes of a SAM ViT. */
 export function vitStateDictShapes(c: VitConfig, prefix = "image_encoder."): Map<string, number[]> {
@@ -65,7 +103,10 @@ export function vitStateDictShapes(c: VitConfig, prefix = "image_encoder."): Map
  * Random weights of the given shapes (uniform +-scale/sqrt(fan_in), norms around 1), deterministic
  * from a seed: for benchmarks only.
  */
-export function randomWeights(shapes: Map<string, number[]>, seed = 1): Record<string, { shape: number[]; data: Float32Array }> {
+export function randomWeights(
+    shapes: Map<string, number[]>,
+    seed = 1,
+): Record<string, { shape: number[]; data: Float32Array }> {
     let s = seed >>> 0 || 1;
     const next = () => {
         s ^= s << 13;

@@ -307,5 +307,8 @@ export interface BindingModule {
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;
     TrainableEncoder: new (weights: NativeWeights, options: TrainableEncoderOptions) => NativeTrainableEncoder;
     /** Training options as the DecoderTrainer's (multimask and trainPromptEncoder do not apply; loss dicece or medsam). */
-    HeadTrainer: new (head: HeadOptions, options?: TrainerOptions) => NativeHeadTrainer;
+    HeadTrainer: new (
+        head: HeadOptions,
+        options?: TrainerOptions,
+    ) => NativeHeadTrainer;
 }

@@ -2,5 +2,5 @@
  * @sam-ablate/native: loads the native addon and declares its typed interface.
  */
 export type * from "./binding.js";
+export { isNativeError, nativeError } from "./errors.js";
 export { AddonLoadError, addonAvailable, addonCandidates, loadAddon, workspaceRoot } from "./loadAddon.js";
-export { nativeError, isNativeError } from "./errors.js";

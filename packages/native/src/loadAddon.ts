@@ -69,7 +69,13 @@ export function loadAddon(): BindingModule {
 
 /** Gives the wrapped classes `[Symbol.dispose]` (= dispose), so that `using` frees them at scope end. */
 function withSymbolDispose(mod: BindingModule): void {
-    for (const cls of [mod.ImageEncoder, mod.SamDecoder, mod.DecoderTrainer, mod.TrainableEncoder, mod.HeadTrainer] as unknown as {
+    for (const cls of [
+        mod.ImageEncoder,
+        mod.SamDecoder,
+        mod.DecoderTrainer,
+        mod.TrainableEncoder,
+        mod.HeadTrainer,
+    ] as unknown as {
         prototype: Record<PropertyKey, unknown>;
     }[]) {
         const proto = cls?.prototype;

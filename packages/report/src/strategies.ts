@@ -71,7 +71,13 @@ function promptInfo(id: string, plan: PromptPlan): StrategyInfo {
     const withBox = plan.box.kind !== "none";
     const pos = plan.positive;
     if (plan.negative && plan.negative.count > 0) {
-        return { id, family: "negatives", positives: pos.kind === "random" ? pos.count : 0, negatives: plan.negative.count, withBox };
+        return {
+            id,
+            family: "negatives",
+            positives: pos.kind === "random" ? pos.count : 0,
+            negatives: plan.negative.count,
+            withBox,
+        };
     }
     switch (pos.kind) {
         case "random":
@@ -88,7 +94,9 @@ function promptInfo(id: string, plan: PromptPlan): StrategyInfo {
     if (plan.box.kind === "tight") return { id, family: "box", withBox: true };
     if (plan.box.kind === "jittered") {
         const j = plan.box.jitter;
-        return j.mode === "outward" ? { id, family: "jitter", withBox: true, jitterPercent: Math.round(j.fraction * 1000) / 10 } : { id, family: "jitter", withBox: true };
+        return j.mode === "outward"
+            ? { id, family: "jitter", withBox: true, jitterPercent: Math.round(j.fraction * 1000) / 10 }
+            : { id, family: "jitter", withBox: true };
     }
     return { id, family: "other", withBox: false };
 }
@@ -112,7 +120,13 @@ export function strategyDisplayName(id: string): string {
         case "four_sections":
             return "4 sections";
         case "head":
-            return s.arm?.kind === "head" ? (s.arm.head === "cnn" ? `CNN head (${s.arm.depth})` : s.arm.head === "linear" ? "linear head" : "AutoSAM") : id;
+            return s.arm?.kind === "head"
+                ? s.arm.head === "cnn"
+                    ? `CNN head (${s.arm.depth})`
+                    : s.arm.head === "linear"
+                      ? "linear head"
+                      : "AutoSAM"
+                : id;
         case "lora":
             return s.arm?.kind === "lora" ? `LoRA r${s.arm.rank} + ${strategyDisplayName(s.arm.prompt.id)}` : id;
         case "other":

@@ -102,7 +102,11 @@ function allIds(results: RunResults): string[] {
 function architectureExperiment(id: string): string {
     const arm = parseStrategyId(id).arm;
     if (arm?.kind === "head") {
-        return arm.head === "autosam" ? "ID 9: AutoSAM (decoder without prompt)" : arm.head === "linear" ? "ID 10: Linear head" : `ID 10: CNN head, depth ${arm.depth}`;
+        return arm.head === "autosam"
+            ? "ID 9: AutoSAM (decoder without prompt)"
+            : arm.head === "linear"
+              ? "ID 10: Linear head"
+              : `ID 10: CNN head, depth ${arm.depth}`;
     }
     if (arm?.kind === "lora") return `ID 11: LoRA r${arm.rank} in the encoder + ${strategyDisplayName(arm.prompt.id)}`;
     return id;
@@ -125,7 +129,8 @@ function rowDefs(table: PaperTableId, results: RunResults): RowDef[] {
             const f = parseStrategyId(id).family;
             return f === "head" || f === "lora";
         });
-        for (const a of sortByStrategy(arms.map((id) => ({ id })))) defs.push({ experiment: architectureExperiment(a.id), ids: [a.id] });
+        for (const a of sortByStrategy(arms.map((id) => ({ id }))))
+            defs.push({ experiment: architectureExperiment(a.id), ids: [a.id] });
         return defs;
     }
     if (table === "table3") {
@@ -301,7 +306,11 @@ export function buildComparisonTable(
         );
     }
     for (const d of results.datasets) {
-        if (table !== "architectures" && d.paperName === undefined && rows.some((r) => r.source === "ours" && r.dataset === d.name)) {
+        if (
+            table !== "architectures" &&
+            d.paperName === undefined &&
+            rows.some((r) => r.source === "ours" && r.dataset === d.name)
+        ) {
             notes.push(
                 `${d.name} is not one of the paper's datasets; the paper's ${comparedPaperDataset(d)} numbers (same domain) are shown for reference.`,
             );
@@ -325,7 +334,12 @@ export function buildComparisonTables(
     results: RunResults,
     cache: SummaryCache = new SummaryCache(),
 ): ComparisonTable[] {
-    const ids: PaperTableId[] = ["table3", "table4", "table5", ...(hasArchitectureArms(results) ? (["architectures"] as const) : [])];
+    const ids: PaperTableId[] = [
+        "table3",
+        "table4",
+        "table5",
+        ...(hasArchitectureArms(results) ? (["architectures"] as const) : []),
+    ];
     return ids.map((t) => buildComparisonTable(t, results, cache));
 }
 

@@ -138,7 +138,9 @@ export class EmbeddingCache {
         readonly ids: readonly string[],
         private readonly data: Uint16Array,
     ) {
-        ids.forEach((id, i) => this.index.set(id, i));
+        ids.forEach((id, i) => {
+            this.index.set(id, i);
+        });
     }
 
     /**

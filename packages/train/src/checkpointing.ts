@@ -53,7 +53,12 @@ interface StateMeta {
     stepCount: number;
     losses: number[];
     tensors: string;
-    validation?: { points: { step: number; dice: number | null }[]; best?: { step: number; dice: number }; bestFile?: string; stopped: boolean };
+    validation?: {
+        points: { step: number; dice: number | null }[];
+        best?: { step: number; dice: number };
+        bestFile?: string;
+        stopped: boolean;
+    };
 }
 
 const bestFileName = (step: number) => `best-step${step}.safetensors`;
@@ -75,7 +80,13 @@ export async function saveTrainState(dir: string, s: TrainState, keep = 1): Prom
     mkdirSync(dir, { recursive: true });
     const file = `state-epoch${s.epochsDone}.safetensors`;
     await writeFileAtomic(path.join(dir, file), [writeSafetensors(tensors)]);
-    const meta: StateMeta = { fingerprint: s.fingerprint, epochsDone: s.epochsDone, stepCount: s.stepCount, losses: Array.from(s.losses), tensors: file };
+    const meta: StateMeta = {
+        fingerprint: s.fingerprint,
+        epochsDone: s.epochsDone,
+        stepCount: s.stepCount,
+        losses: Array.from(s.losses),
+        tensors: file,
+    };
     const v = s.validation;
     if (v) {
         // The best weights have their own file, named by the step they come from: the same name always
@@ -160,7 +171,14 @@ export function loadTrainState(dir: string, fingerprint: string): TrainState | u
             if (v) moments.set(name, { m: data, v: v.data as Float32Array });
         }
     }
-    const state: TrainState = { fingerprint, epochsDone: meta.epochsDone, stepCount: meta.stepCount, losses: Float32Array.from(meta.losses), params, moments };
+    const state: TrainState = {
+        fingerprint,
+        epochsDone: meta.epochsDone,
+        stepCount: meta.stepCount,
+        losses: Float32Array.from(meta.losses),
+        params,
+        moments,
+    };
     if (meta.validation) {
         const mv = meta.validation;
         let bestParams: Map<string, Float32Array> | undefined;
@@ -186,7 +204,8 @@ export type NamedParams = Pick<NativeSamDecoder, "paramNames" | "paramShape" | "
 /** The decoder's (or a head's) parameters with their shapes (official key names for the decoder). */
 export function decoderStateDict(decoder: NamedParams): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
-    for (const name of decoder.paramNames()) out.set(name, tensor("float32", decoder.paramShape(name), decoder.getParam(name)));
+    for (const name of decoder.paramNames())
+        out.set(name, tensor("float32", decoder.paramShape(name), decoder.getParam(name)));
     return out;
 }
 
@@ -212,10 +231,13 @@ function looksLikeSafetensors(file: string): boolean {
 /** Throws ERR_SA_CHECKPOINT_FORMAT naming `file` unless it starts like a safetensors file (cheap, before any work). */
 export function checkDecoderFile(file: string): void {
     if (!looksLikeSafetensors(file)) {
-        throw new CheckpointError("ERR_SA_CHECKPOINT_FORMAT", file, "not a safetensors file (a fine-tuned decoder is the decoder.safetensors of a run)");
+        throw new CheckpointError(
+            "ERR_SA_CHECKPOINT_FORMAT",
+            file,
+            "not a safetensors file (a fine-tuned decoder is the decoder.safetensors of a run)",
+        );
     }
 }
-
 
 /** What a fine-tuned decoder was trained on, recorded in its safetensors metadata and checked at load. */
 export interface DecoderProvenance {
@@ -243,12 +265,20 @@ export function decoderProvenance(model: { name: string; variant: string; weight
  * Saves the decoder's weights (or a prediction head's: `extra` metadata names it) as safetensors
  * (official key names) with the model and checkpoint digest it was trained on.
  */
-export async function saveDecoderWeights(file: string, decoder: NamedParams, provenance: DecoderProvenance, extra: Record<string, string> = {}): Promise<void> {
+export async function saveDecoderWeights(
+    file: string,
+    decoder: NamedParams,
+    provenance: DecoderProvenance,
+    extra: Record<string, string> = {},
+): Promise<void> {
     await writeSafetensorsFile(file, decoderStateDict(decoder), provenanceMetadata(provenance, extra));
 }
 
 /** The safetensors metadata of a file trained on `provenance` (decoder, head and adapter files), with `extra` entries. */
-export function provenanceMetadata(provenance: DecoderProvenance, extra: Record<string, string> = {}): Record<string, string> {
+export function provenanceMetadata(
+    provenance: DecoderProvenance,
+    extra: Record<string, string> = {},
+): Record<string, string> {
     return {
         format: "pt",
         producer: "sam-ablate",
@@ -265,7 +295,11 @@ export function provenanceMetadata(provenance: DecoderProvenance, extra: Record<
  * nothing else, and that every value is finite. Errors name the file: ERR_SA_CHECKPOINT_MISMATCH,
  * ERR_SA_CHECKPOINT_INCOMPLETE, ERR_SA_CHECKPOINT_NONFINITE (and the safetensors reader's own).
  */
-export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder, expected: DecoderProvenance): Promise<void> {
+export async function loadDecoderWeights(
+    file: string,
+    decoder: NativeSamDecoder,
+    expected: DecoderProvenance,
+): Promise<void> {
     checkDecoderFile(file);
     const { tensors, metadata } = await readSafetensorsFile(file);
     const recorded = {
@@ -280,7 +314,10 @@ export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder
             `does not record the model and checkpoint digest it was trained on (metadata ${DECODER_METADATA.model}, ${DECODER_METADATA.checkpointDigest}); only decoders written by sam-ablate training can be evaluated`,
         );
     }
-    if (recorded.model !== expected.model || (recorded.encoder !== undefined && recorded.encoder !== expected.encoder)) {
+    if (
+        recorded.model !== expected.model ||
+        (recorded.encoder !== undefined && recorded.encoder !== expected.encoder)
+    ) {
         throw new CheckpointError(
             "ERR_SA_CHECKPOINT_MISMATCH",
             file,
@@ -304,7 +341,15 @@ export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder
         return t !== undefined && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]));
     });
     if (missing.length || unexpected.length || misshapen.length) {
-        const list = (what: string, xs: string[]) => (xs.length ? [`${xs.length} ${what} (${xs.slice(0, 3).map((x) => x.slice(0, 60)).join(", ")}${xs.length > 3 ? ", ..." : ""})`] : []);
+        const list = (what: string, xs: string[]) =>
+            xs.length
+                ? [
+                      `${xs.length} ${what} (${xs
+                          .slice(0, 3)
+                          .map((x) => x.slice(0, 60))
+                          .join(", ")}${xs.length > 3 ? ", ..." : ""})`,
+                  ]
+                : [];
         throw new CheckpointError(
             "ERR_SA_CHECKPOINT_INCOMPLETE",
             file,
@@ -315,7 +360,11 @@ export async function loadDecoderWeights(file: string, decoder: NativeSamDecoder
     for (const n of names) {
         const t = tensors.get(n) as Tensor;
         if (t.dtype !== "float32") {
-            throw new CheckpointError("ERR_SA_CHECKPOINT_INCOMPLETE", file, `tensor ${n} is ${t.dtype}; decoder files hold float32`);
+            throw new CheckpointError(
+                "ERR_SA_CHECKPOINT_INCOMPLETE",
+                file,
+                `tensor ${n} is ${t.dtype}; decoder files hold float32`,
+            );
         }
         const data = t.data as Float32Array;
         const { count, first } = countNonFinite(data);

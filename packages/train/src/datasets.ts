@@ -4,11 +4,20 @@
  * folders are used as they are. Masks are held in memory (they are small); images are read when
  * they are encoded or drawn in the report.
  */
+
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { foldEntries, generatePhantoms, loadDataset, type PreparedDataset, prepareBcss, prepareBrats, writeFolds } from "@sam-ablate/data";
+import {
+    foldEntries,
+    generatePhantoms,
+    loadDataset,
+    type PreparedDataset,
+    prepareBcss,
+    prepareBrats,
+    writeFolds,
+} from "@sam-ablate/data";
 import { SamFrame } from "@sam-ablate/model";
-import { createHash } from "node:crypto";
 import { rngFor } from "@sam-ablate/samplers";
 import type { AblationPlan, DatasetPlan } from "./plan.js";
 
@@ -54,13 +63,23 @@ export interface PreparedData {
  * and shuffled (Fisher-Yates from `rngFor(seed, "validation", 0, "validation-split")`), and the first
  * round(n * fraction) (at least 1, at most n - 1) are validation patients. Needs two or more patients.
  */
-export function splitValidationPatients(patients: readonly string[], fraction: number, seed: number, dataset: string): { train: string[]; val: string[] } {
+export function splitValidationPatients(
+    patients: readonly string[],
+    fraction: number,
+    seed: number,
+    dataset: string,
+): { train: string[]; val: string[] } {
     const unique = [...new Set(patients)].sort();
     const n = unique.length;
     if (n < 2) {
-        throw Object.assign(new Error(`dataset '${dataset}': a validation split needs at least 2 training patients, found ${n} (use validation: none)`), {
-            code: "ERR_SA_DATASET",
-        });
+        throw Object.assign(
+            new Error(
+                `dataset '${dataset}': a validation split needs at least 2 training patients, found ${n} (use validation: none)`,
+            ),
+            {
+                code: "ERR_SA_DATASET",
+            },
+        );
     }
     const nVal = Math.min(Math.max(Math.round(n * fraction), 1), n - 1);
     const order = rngFor(seed, "validation", 0, "validation-split").shuffle(unique.slice());
@@ -108,7 +127,10 @@ export function foldsToRun(d: DatasetPlan, k: number | undefined): (number | und
     if (d.folds === "all") return Array.from({ length: count }, (_, f) => f);
     const beyond = d.folds.find((f) => f >= count);
     if (beyond !== undefined) {
-        throw Object.assign(new Error(`dataset '${d.name}': fold ${beyond} does not exist (the dataset has folds 0..${count - 1})`), { code: "ERR_SA_DATASET" });
+        throw Object.assign(
+            new Error(`dataset '${d.name}': fold ${beyond} does not exist (the dataset has folds 0..${count - 1})`),
+            { code: "ERR_SA_DATASET" },
+        );
     }
     return d.folds;
 }
@@ -126,7 +148,12 @@ function digest(entries: readonly { id: string; sha256: string }[]): string {
  * trains; a dataset the run prepares gets its K folds written into its manifest, a prepared folder
  * must already hold them (`prepare --folds K`).
  */
-export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir: string, fold?: number): Promise<PreparedData> {
+export async function prepareDataset(
+    d: DatasetPlan,
+    plan: AblationPlan,
+    runDir: string,
+    fold?: number,
+): Promise<PreparedData> {
     const base = path.join(runDir, "data", d.name);
     const patches = path.join(base, "patches");
     const seed = plan.seed;
@@ -143,9 +170,21 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
                 input = path.join(base, "raw");
                 if (!existsSync(input)) {
                     if (d.kind === "radiology") {
-                        await generatePhantoms({ kind: "radiology", outDir: input, patients: src.patients, ...(src.slicesPerPatient ? { slices: src.slicesPerPatient } : {}), seed: src.seed ?? seed });
+                        await generatePhantoms({
+                            kind: "radiology",
+                            outDir: input,
+                            patients: src.patients,
+                            ...(src.slicesPerPatient ? { slices: src.slicesPerPatient } : {}),
+                            seed: src.seed ?? seed,
+                        });
                     } else {
-                        await generatePhantoms({ kind: "pathology", outDir: input, patients: src.patients, ...(src.regionsPerPatient ? { regions: src.regionsPerPatient } : {}), seed: src.seed ?? seed });
+                        await generatePhantoms({
+                            kind: "pathology",
+                            outDir: input,
+                            patients: src.patients,
+                            ...(src.regionsPerPatient ? { regions: src.regionsPerPatient } : {}),
+                            seed: src.seed ?? seed,
+                        });
                     }
                 }
             } else {
@@ -153,9 +192,18 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
             }
             const common = { outDir: patches, seed, trainFraction };
             if (d.kind === "radiology") {
-                await prepareBrats({ ...common, inputDir: input, ...(src.type === "brats" && src.modality ? { modality: src.modality } : {}), ...(src.type === "brats" && src.minTumourPixels ? { minTumourPixels: src.minTumourPixels } : {}) });
+                await prepareBrats({
+                    ...common,
+                    inputDir: input,
+                    ...(src.type === "brats" && src.modality ? { modality: src.modality } : {}),
+                    ...(src.type === "brats" && src.minTumourPixels ? { minTumourPixels: src.minTumourPixels } : {}),
+                });
             } else {
-                await prepareBcss({ ...common, inputDir: input, ...(src.type === "bcss" && src.tumourCode !== undefined ? { tumourCodes: [src.tumourCode] } : {}) });
+                await prepareBcss({
+                    ...common,
+                    inputDir: input,
+                    ...(src.type === "bcss" && src.tumourCode !== undefined ? { tumourCodes: [src.tumourCode] } : {}),
+                });
             }
         }
     }
@@ -164,9 +212,14 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
         const has = ds.manifest.folds;
         if (src.type === "prepared") {
             if (!has) {
-                throw Object.assign(new Error(`dataset '${d.name}' (${dir}): the plan asks for cross-validation folds, the manifest has none (prepare it with --folds K)`), {
-                    code: "ERR_SA_DATASET",
-                });
+                throw Object.assign(
+                    new Error(
+                        `dataset '${d.name}' (${dir}): the plan asks for cross-validation folds, the manifest has none (prepare it with --folds K)`,
+                    ),
+                    {
+                        code: "ERR_SA_DATASET",
+                    },
+                );
             }
         } else {
             const k = d.foldCount ?? DEFAULT_FOLD_COUNT;
@@ -178,18 +231,28 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
     }
     const kind = kindOfManifest(ds.manifest.kind);
     if (kind !== d.kind) {
-        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): the plan says ${d.kind} but the manifest says ${ds.manifest.kind} (${kind})`), {
-            code: "ERR_SA_DATASET",
-        });
+        throw Object.assign(
+            new Error(
+                `dataset '${d.name}' (${dir}): the plan says ${d.kind} but the manifest says ${ds.manifest.kind} (${kind})`,
+            ),
+            {
+                code: "ERR_SA_DATASET",
+            },
+        );
     }
     if (fold !== undefined && d.folds === undefined) {
-        throw Object.assign(new Error(`dataset '${d.name}': fold ${fold} asked, but the plan's dataset has no \`folds\``), { code: "ERR_SA_DATASET" });
+        throw Object.assign(
+            new Error(`dataset '${d.name}': fold ${fold} asked, but the plan's dataset has no \`folds\``),
+            { code: "ERR_SA_DATASET" },
+        );
     }
     let sides: { train: typeof ds.train; test: typeof ds.test };
     try {
         sides = fold === undefined ? { train: ds.train, test: ds.test } : foldEntries(ds.manifest, fold);
     } catch (e) {
-        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): ${(e as Error).message}`), { code: "ERR_SA_DATASET" });
+        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): ${(e as Error).message}`), {
+            code: "ERR_SA_DATASET",
+        });
     }
     let trainPool = sides.train;
     let valEntries: typeof ds.train = [];
@@ -211,8 +274,10 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
     }
     const trainEntries = subset(trainPool, d.maxTrain);
     const testEntries = subset(sides.test, d.maxTest);
-    if (trainEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no training patches`), { code: "ERR_SA_DATASET" });
-    if (testEntries.length === 0) throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no test patches`), { code: "ERR_SA_DATASET" });
+    if (trainEntries.length === 0)
+        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no training patches`), { code: "ERR_SA_DATASET" });
+    if (testEntries.length === 0)
+        throw Object.assign(new Error(`dataset '${d.name}' (${dir}): no test patches`), { code: "ERR_SA_DATASET" });
     const fingerprint = digest([...trainEntries, ...valEntries, ...testEntries]);
     const size = ds.manifest.patchSize;
     const out: PreparedData = {
@@ -231,7 +296,11 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
         const all = ds.manifest.patches;
         out.fold = fold;
         out.foldCount = ds.manifest.folds.k;
-        out.all = { ids: all.map((e) => e.id), fingerprint: digest(all), image: async (i) => (await ds.read(all[i]?.id as string)).image };
+        out.all = {
+            ids: all.map((e) => e.id),
+            fingerprint: digest(all),
+            image: async (i) => (await ds.read(all[i]?.id as string)).image,
+        };
     }
     return out;
 }
@@ -241,7 +310,12 @@ export async function prepareDataset(d: DatasetPlan, plan: AblationPlan, runDir:
  * cross-validation). `which` "all" gives every fold of the manifest (a report covers the folds of
  * earlier calls too); "plan" the plan's own selection.
  */
-export async function prepareFolds(d: DatasetPlan, plan: AblationPlan, runDir: string, which: "plan" | "all" = "plan"): Promise<PreparedData[]> {
+export async function prepareFolds(
+    d: DatasetPlan,
+    plan: AblationPlan,
+    runDir: string,
+    which: "plan" | "all" = "plan",
+): Promise<PreparedData[]> {
     if (d.folds === undefined) return [await prepareDataset(d, plan, runDir)];
     const first = await prepareDataset(d, plan, runDir, 0);
     const folds = foldsToRun(which === "all" ? { ...d, folds: "all" } : d, first.foldCount);
@@ -267,7 +341,11 @@ export async function loadPreparedForReport(
             out.push(...(await prepareFolds(d, plan, runDir, "all")));
             continue;
         }
-        const folds = [...new Set(records.filter((r) => r.dataset === d.name && r.fold !== undefined).map((r) => r.fold as number))].sort((a, b) => a - b);
+        const folds = [
+            ...new Set(
+                records.filter((r) => r.dataset === d.name && r.fold !== undefined).map((r) => r.fold as number),
+            ),
+        ].sort((a, b) => a - b);
         for (const f of folds) out.push(await prepareDataset(d, plan, runDir, f));
     }
     return out;

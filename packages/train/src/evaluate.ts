@@ -54,7 +54,12 @@ export function evaluationPrompts(
         const mask = data.mask(i);
         if (!mask.some((v) => v !== 0)) return null;
         const id = data.ids[i] as string;
-        const s = samplePrompt({ width: data.width, height: data.height, data: mask }, plan, rngFor(evalSeed, id, 0, "eval"), id);
+        const s = samplePrompt(
+            { width: data.width, height: data.height, data: mask },
+            plan,
+            rngFor(evalSeed, id, 0, "eval"),
+            id,
+        );
         reports?.push(s.report);
         return s.prompt;
     };
@@ -77,14 +82,21 @@ export async function evaluateDecoder(
     const frame = new SamFrame(data.height, data.width, opts.imgSize);
     const m = 4 * decoder.info.embedSize;
     const predict: LowResPredictor = async (embedding, prompt) => {
-        const { lowRes } = await decoder.predictAll(embedding, prompt ? frame.toNative([prompt]) : SamFrame.noPrompt(1));
+        const { lowRes } = await decoder.predictAll(
+            embedding,
+            prompt ? frame.toNative([prompt]) : SamFrame.noPrompt(1),
+        );
         return lowRes.subarray(0, m * m); // mask token 0
     };
     return evaluateLowRes(predict, m, data, promptFor, opts);
 }
 
 /** Evaluates a prompt-free prediction head (its low-res output through the same postprocess and metrics). */
-export async function evaluateHead(head: NativeHeadTrainer, data: TestSet, opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number }): Promise<EvalResult> {
+export async function evaluateHead(
+    head: NativeHeadTrainer,
+    data: TestSet,
+    opts: { imgSize: number; ignoreEmpty: boolean; keepPredictions?: number },
+): Promise<EvalResult> {
     return evaluateLowRes((embedding) => head.predict(embedding), 4 * head.info.embedSize, data, "none", opts);
 }
 
@@ -133,6 +145,7 @@ export async function evaluateLowRes(
         if (predictions.size < (opts.keepPredictions ?? 0)) predictions.set(id, pred);
     }
     const scored = perImage.filter((p) => p.dice !== null);
-    const mean = (k: "dice" | "iou") => (scored.length ? scored.reduce((a, p) => a + (p[k] as number), 0) / scored.length : Number.NaN);
+    const mean = (k: "dice" | "iou") =>
+        scored.length ? scored.reduce((a, p) => a + (p[k] as number), 0) / scored.length : Number.NaN;
     return { perImage, excluded, meanDice: mean("dice"), meanIou: mean("iou"), predictions };
 }

@@ -52,9 +52,18 @@ export {
     openShardedEmbeddings,
     type SplitEmbeddings,
 } from "./embed.js";
-export { type EvalResult, evaluateDecoder, evaluateHead, evaluateLowRes, evaluationPrompts, type ImageScore, type LowResPredictor, type TestSet } from "./evaluate.js";
-export { HEAD_HIDDEN, headDepth, initHeadParams, newHead, saveHeadWeights } from "./heads.js";
+export {
+    type EvalResult,
+    evaluateDecoder,
+    evaluateHead,
+    evaluateLowRes,
+    evaluationPrompts,
+    type ImageScore,
+    type LowResPredictor,
+    type TestSet,
+} from "./evaluate.js";
 export { type DecoderExport, exportDecoder } from "./export.js";
+export { HEAD_HIDDEN, headDepth, initHeadParams, newHead, saveHeadWeights } from "./heads.js";
 export { checkPlanInputs } from "./inputs.js";
 export {
     checkLoraProvenance,
@@ -76,17 +85,17 @@ export {
     type DatasetPlan,
     type DatasetSource,
     DEFAULT_VALIDATION,
+    LORA_TARGETS,
     type LrSchedule,
+    loraSettings,
     PlanError,
     PRESETS,
     type PresetName,
     paperStrategyIds,
     parseFolds,
+    parseLoraTargets,
     parseSavePredictions,
     presetPlan,
-    LORA_TARGETS,
-    loraSettings,
-    parseLoraTargets,
     resolvePlan,
     revalidatePlan,
     scheduledLr,
@@ -112,24 +121,6 @@ export {
     type ZeroShotRecord,
 } from "./runAblation.js";
 export {
-    type BatchStep,
-    decoderStep,
-    epochOrder,
-    patienceExhausted,
-    type StepInfo,
-    TrainingDivergedError,
-    type TrainOptions,
-    type TrainResult,
-    type TrainSet,
-    trainDecoder,
-    type TrainedModel,
-    type TrainerState,
-    trainLoop,
-    type ValidationOptions,
-    type ValidationResult,
-} from "./trainDecoder.js";
-export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unitLock.js";
-export {
     collectRecords,
     lockFile,
     readFailure,
@@ -141,6 +132,24 @@ export {
     unitStates,
     unitsDir,
 } from "./runUnits.js";
+export {
+    type BatchStep,
+    decoderStep,
+    epochOrder,
+    patienceExhausted,
+    type StepInfo,
+    type TrainedModel,
+    type TrainerState,
+    TrainingDivergedError,
+    type TrainOptions,
+    type TrainResult,
+    type TrainSet,
+    trainDecoder,
+    trainLoop,
+    type ValidationOptions,
+    type ValidationResult,
+} from "./trainDecoder.js";
+export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unitLock.js";
 export {
     assignShard,
     embedShardCount,

@@ -6,7 +6,7 @@
  * W + s B A with s = alpha / rank.
  */
 import { CheckpointError, countNonFinite, readSafetensorsFile, writeSafetensorsFile } from "@sam-ablate/checkpoint";
-import { hashFiles, SamFrame } from "@sam-ablate/model";
+import { hashFiles, type SamFrame } from "@sam-ablate/model";
 import type {
     LoraTarget,
     NativeDecoderTrainer,

@@ -11,7 +11,13 @@ export type DatasetKind = "radiology" | "pathology";
 
 /** Where a dataset's patches come from. */
 export type DatasetSource =
-    | { type: "phantom"; patients: number; /** axial slices of each radiology volume */ slicesPerPatient?: number; /** regions of each pathology patient */ regionsPerPatient?: number; seed?: number }
+    | {
+          type: "phantom";
+          patients: number /** axial slices of each radiology volume */;
+          slicesPerPatient?: number /** regions of each pathology patient */;
+          regionsPerPatient?: number;
+          seed?: number;
+      }
     | { type: "brats"; dir: string; modality?: string; minTumourPixels?: number }
     | { type: "bcss"; dir: string; tumourCode?: number }
     | { type: "prepared"; dir: string };
@@ -71,7 +77,10 @@ export const LORA_TARGETS: readonly LoraTarget[] = ["q", "k", "v", "qkv", "proj"
  * Learning-rate schedule: `constant` (the paper), `cosine` (from lr down to minLr over all planned
  * steps), `step` (lr times gamma after every `everyEpochs` epochs).
  */
-export type LrSchedule = { type: "constant" } | { type: "cosine"; minLr: number } | { type: "step"; everyEpochs: number; gamma: number };
+export type LrSchedule =
+    | { type: "constant" }
+    | { type: "cosine"; minLr: number }
+    | { type: "step"; everyEpochs: number; gamma: number };
 
 /**
  * Validation inside the training patients: a seeded, patient-level share of each dataset's training
@@ -97,7 +106,14 @@ export interface ValidationPlan {
 }
 
 /** Default validation settings of the presets that validate (all but `paper`). */
-export const DEFAULT_VALIDATION: ValidationPlan = { fraction: 0.15, everySteps: 0, maxImages: 64, selection: "best-val", patience: 0, minDelta: 0 };
+export const DEFAULT_VALIDATION: ValidationPlan = {
+    fraction: 0.15,
+    everySteps: 0,
+    maxImages: 64,
+    selection: "best-val",
+    patience: 0,
+    minDelta: 0,
+};
 
 export interface AblationPlan {
     name: string;
@@ -140,7 +156,12 @@ export class PlanError extends Error {
 export function paperStrategyIds(kind: DatasetKind): string[] {
     const table3 = [3, 10, 50, 100].flatMap((n) => [`points${n}`, `points${n}_box`]);
     const table4 = ["box", "box_jitter5", "box_jitter10", "box_jitter20"];
-    const table5 = [kind === "radiology" ? "pos50_neg50_box" : "pos50_neg50", "box_centre", "centroid", "four_sections"];
+    const table5 = [
+        kind === "radiology" ? "pos50_neg50_box" : "pos50_neg50",
+        "box_centre",
+        "centroid",
+        "four_sections",
+    ];
     return [...table3, ...table4, ...table5];
 }
 
@@ -192,8 +213,22 @@ export function presetPlan(name: PresetName): AblationPlan {
             return base;
         case "quick":
             base.datasets = [
-                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 5, slicesPerPatient: 24 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
-                { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 5, regionsPerPatient: 2 }, maxTrain: 12, maxTest: 6, strategies: ["points3", "points3_box", "box", "box_centre"] },
+                {
+                    name: "radiology-phantom",
+                    kind: "radiology",
+                    source: { type: "phantom", patients: 5, slicesPerPatient: 24 },
+                    maxTrain: 12,
+                    maxTest: 6,
+                    strategies: ["points3", "points3_box", "box", "box_centre"],
+                },
+                {
+                    name: "pathology-phantom",
+                    kind: "pathology",
+                    source: { type: "phantom", patients: 5, regionsPerPatient: 2 },
+                    maxTrain: 12,
+                    maxTest: 6,
+                    strategies: ["points3", "points3_box", "box", "box_centre"],
+                },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 2, stepsPerEpoch: 6 };
             base.validation = { ...DEFAULT_VALIDATION, maxImages: 4 };
@@ -201,8 +236,44 @@ export function presetPlan(name: PresetName): AblationPlan {
             return base;
         case "demo":
             base.datasets = [
-                { name: "radiology-phantom", kind: "radiology", source: { type: "phantom", patients: 6, slicesPerPatient: 24 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50_box", "box_centre", "centroid", "four_sections"] },
-                { name: "pathology-phantom", kind: "pathology", source: { type: "phantom", patients: 6, regionsPerPatient: 2 }, maxTrain: 20, maxTest: 8, strategies: ["points3", "points3_box", "points10", "points10_box", "box", "box_jitter10", "pos50_neg50", "box_centre", "centroid", "four_sections"] },
+                {
+                    name: "radiology-phantom",
+                    kind: "radiology",
+                    source: { type: "phantom", patients: 6, slicesPerPatient: 24 },
+                    maxTrain: 20,
+                    maxTest: 8,
+                    strategies: [
+                        "points3",
+                        "points3_box",
+                        "points10",
+                        "points10_box",
+                        "box",
+                        "box_jitter10",
+                        "pos50_neg50_box",
+                        "box_centre",
+                        "centroid",
+                        "four_sections",
+                    ],
+                },
+                {
+                    name: "pathology-phantom",
+                    kind: "pathology",
+                    source: { type: "phantom", patients: 6, regionsPerPatient: 2 },
+                    maxTrain: 20,
+                    maxTest: 8,
+                    strategies: [
+                        "points3",
+                        "points3_box",
+                        "points10",
+                        "points10_box",
+                        "box",
+                        "box_jitter10",
+                        "pos50_neg50",
+                        "box_centre",
+                        "centroid",
+                        "four_sections",
+                    ],
+                },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 4, stepsPerEpoch: 10 };
             base.validation = { ...DEFAULT_VALIDATION, maxImages: 4 };
@@ -211,7 +282,12 @@ export function presetPlan(name: PresetName): AblationPlan {
             const demo = presetPlan("demo");
             // lora4_box: rank-4 adapters in the image encoder (q, v) with the tight box; the encoder runs at every step
             const arms = ["box", "head:autosam", "head:cnn1", "head:cnn2", "head:cnn4", "head:linear", "lora4_box"];
-            return { ...demo, name, datasets: demo.datasets.map((d) => ({ ...d, strategies: [...arms] })), training: { ...demo.training, headLr: 1e-3 } };
+            return {
+                ...demo,
+                name,
+                datasets: demo.datasets.map((d) => ({ ...d, strategies: [...arms] })),
+                training: { ...demo.training, headLr: 1e-3 },
+            };
         }
     }
 }
@@ -247,7 +323,8 @@ function obj(v: unknown, field: string, expected: string): Record<string, unknow
 /** A non-empty list of strategy ids (an empty list would silently mean "the paper's 16"). */
 function strategyList(v: unknown, field: string): string[] {
     if (!Array.isArray(v)) fail(field, `expected a list of strategy ids, got ${quote(v)}`);
-    if (v.length === 0) fail(field, "an empty list; name at least one strategy, or leave the field out for the paper's 16 per dataset");
+    if (v.length === 0)
+        fail(field, "an empty list; name at least one strategy, or leave the field out for the paper's 16 per dataset");
     return v.map((s, i) => str(s, `${field}[${i}]`));
 }
 
@@ -258,9 +335,29 @@ function strategyList(v: unknown, field: string): string[] {
 export function resolvePlan(input: unknown): AblationPlan {
     if (!input || typeof input !== "object" || Array.isArray(input)) fail("(root)", "expected an object");
     const o = input as Record<string, unknown>;
-    checkKeys(o, ["extends", "name", "model", "backend", "precision", "threads", "datasets", "strategies", "training", "evaluation", "validation", "report", "seed", "embedShards"], "(root)");
+    checkKeys(
+        o,
+        [
+            "extends",
+            "name",
+            "model",
+            "backend",
+            "precision",
+            "threads",
+            "datasets",
+            "strategies",
+            "training",
+            "evaluation",
+            "validation",
+            "report",
+            "seed",
+            "embedShards",
+        ],
+        "(root)",
+    );
     const presetName = (o.extends ?? "quick") as string;
-    if (!(PRESETS as readonly string[]).includes(presetName)) fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
+    if (!(PRESETS as readonly string[]).includes(presetName))
+        fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
     if (o.name !== undefined) plan.name = str(o.name, "name");
     if (o.model !== undefined) {
@@ -270,11 +367,13 @@ export function resolvePlan(input: unknown): AblationPlan {
         if (m.checkpoint !== undefined) plan.model.checkpoint = str(m.checkpoint, "model.checkpoint");
     }
     if (o.backend !== undefined) {
-        if (!["cpu", "cuda", "auto"].includes(o.backend as string)) fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quote(o.backend)}`);
+        if (!["cpu", "cuda", "auto"].includes(o.backend as string))
+            fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quote(o.backend)}`);
         plan.backend = o.backend as AblationPlan["backend"];
     }
     if (o.precision !== undefined) {
-        if (!["fp32", "bf16", "tf32"].includes(o.precision as string)) fail("precision", "expected 'fp32', 'bf16' or 'tf32'");
+        if (!["fp32", "bf16", "tf32"].includes(o.precision as string))
+            fail("precision", "expected 'fp32', 'bf16' or 'tf32'");
         plan.precision = o.precision as AblationPlan["precision"];
     }
     if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
@@ -282,37 +381,63 @@ export function resolvePlan(input: unknown): AblationPlan {
     if (o.embedShards !== undefined) plan.embedShards = num(o.embedShards, "embedShards", 0, 4096, true);
     if (o.strategies !== undefined) plan.strategies = strategyList(o.strategies, "strategies");
     if (o.datasets !== undefined) {
-        if (!Array.isArray(o.datasets) || o.datasets.length === 0) fail("datasets", `expected a non-empty list, got ${quote(o.datasets)}`);
+        if (!Array.isArray(o.datasets) || o.datasets.length === 0)
+            fail("datasets", `expected a non-empty list, got ${quote(o.datasets)}`);
         plan.datasets = o.datasets.map((d, i) => resolveDataset(d, `datasets[${i}]`));
         // Each dataset's results live in results/<name>/: two datasets with one name would share them.
         const firstWith = new Map<string, number>();
         plan.datasets.forEach((d, i) => {
             const j = firstWith.get(d.name.toLowerCase());
-            if (j !== undefined) fail(`datasets[${i}].name`, `'${d.name}' is also the name of datasets[${j}]; every dataset needs its own name (it names its results folder)`);
+            if (j !== undefined)
+                fail(
+                    `datasets[${i}].name`,
+                    `'${d.name}' is also the name of datasets[${j}]; every dataset needs its own name (it names its results folder)`,
+                );
             firstWith.set(d.name.toLowerCase(), i);
         });
     }
     if (o.training !== undefined) {
         const t = obj(o.training, "training", "an object");
-        checkKeys(t, ["epochs", "stepsPerEpoch", "batch", "lr", "headLr", "weightDecay", "optimizer", "loss", "gradClipNorm", "seeds", "schedule", "lora"], "training");
+        checkKeys(
+            t,
+            [
+                "epochs",
+                "stepsPerEpoch",
+                "batch",
+                "lr",
+                "headLr",
+                "weightDecay",
+                "optimizer",
+                "loss",
+                "gradClipNorm",
+                "seeds",
+                "schedule",
+                "lora",
+            ],
+            "training",
+        );
         const tr = plan.training;
         if (t.epochs !== undefined) tr.epochs = num(t.epochs, "training.epochs", 1, 100000, true);
-        if (t.stepsPerEpoch !== undefined) tr.stepsPerEpoch = num(t.stepsPerEpoch, "training.stepsPerEpoch", 1, 1e7, true);
+        if (t.stepsPerEpoch !== undefined)
+            tr.stepsPerEpoch = num(t.stepsPerEpoch, "training.stepsPerEpoch", 1, 1e7, true);
         if (t.batch !== undefined) tr.batch = num(t.batch, "training.batch", 1, 1024, true);
         if (t.lr !== undefined) tr.lr = num(t.lr, "training.lr", 0, 10);
         if (t.headLr !== undefined) tr.headLr = num(t.headLr, "training.headLr", 0, 10);
         if (t.weightDecay !== undefined) tr.weightDecay = num(t.weightDecay, "training.weightDecay", 0, 10);
         if (t.gradClipNorm !== undefined) tr.gradClipNorm = num(t.gradClipNorm, "training.gradClipNorm", 0);
         if (t.optimizer !== undefined) {
-            if (!["adam", "adamw"].includes(t.optimizer as string)) fail("training.optimizer", `expected 'adam' or 'adamw', got ${quote(t.optimizer)}`);
+            if (!["adam", "adamw"].includes(t.optimizer as string))
+                fail("training.optimizer", `expected 'adam' or 'adamw', got ${quote(t.optimizer)}`);
             tr.optimizer = t.optimizer as TrainingPlan["optimizer"];
         }
         if (t.loss !== undefined) {
-            if (!["dicece", "medsam", "sam"].includes(t.loss as string)) fail("training.loss", `expected 'dicece', 'medsam' or 'sam', got ${quote(t.loss)}`);
+            if (!["dicece", "medsam", "sam"].includes(t.loss as string))
+                fail("training.loss", `expected 'dicece', 'medsam' or 'sam', got ${quote(t.loss)}`);
             tr.loss = t.loss as TrainingPlan["loss"];
         }
         if (t.seeds !== undefined) {
-            if (!Array.isArray(t.seeds) || t.seeds.length === 0) fail("training.seeds", "expected a non-empty list of integers");
+            if (!Array.isArray(t.seeds) || t.seeds.length === 0)
+                fail("training.seeds", "expected a non-empty list of integers");
             tr.seeds = t.seeds.map((s, i) => num(s, `training.seeds[${i}]`, 0, 2 ** 32 - 1, true));
         }
         if (t.schedule !== undefined) tr.schedule = resolveSchedule(t.schedule);
@@ -331,29 +456,38 @@ export function resolvePlan(input: unknown): AblationPlan {
         checkKeys(e, ["seed", "ignoreEmpty", "zeroShot"], "evaluation");
         if (e.seed !== undefined) plan.evaluation.seed = num(e.seed, "evaluation.seed", 0, 2 ** 32 - 1, true);
         if (e.ignoreEmpty !== undefined) {
-            if (typeof e.ignoreEmpty !== "boolean") fail("evaluation.ignoreEmpty", `expected true or false, got ${quote(e.ignoreEmpty)}`);
+            if (typeof e.ignoreEmpty !== "boolean")
+                fail("evaluation.ignoreEmpty", `expected true or false, got ${quote(e.ignoreEmpty)}`);
             plan.evaluation.ignoreEmpty = e.ignoreEmpty;
         }
         if (e.zeroShot !== undefined) {
-            if (typeof e.zeroShot !== "boolean") fail("evaluation.zeroShot", `expected true or false, got ${quote(e.zeroShot)}`);
+            if (typeof e.zeroShot !== "boolean")
+                fail("evaluation.zeroShot", `expected true or false, got ${quote(e.zeroShot)}`);
             plan.evaluation.zeroShot = e.zeroShot;
         }
     }
     if (o.report !== undefined) {
         const r = obj(o.report, "report", "{samplesPerStrategy?, savePredictions?}");
         checkKeys(r, ["samplesPerStrategy", "savePredictions"], "report");
-        if (r.samplesPerStrategy !== undefined) plan.report.samplesPerStrategy = num(r.samplesPerStrategy, "report.samplesPerStrategy", 0, 100, true);
-        if (r.savePredictions !== undefined) plan.report.savePredictions = parseSavePredictions(r.savePredictions, "report.savePredictions");
+        if (r.samplesPerStrategy !== undefined)
+            plan.report.samplesPerStrategy = num(r.samplesPerStrategy, "report.samplesPerStrategy", 0, 100, true);
+        if (r.savePredictions !== undefined)
+            plan.report.savePredictions = parseSavePredictions(r.savePredictions, "report.savePredictions");
     }
     // A plan-level strategy list applies to datasets that do not name their own.
     if (o.strategies !== undefined) {
         const given = o.datasets as Record<string, unknown>[] | undefined;
-        plan.datasets = plan.datasets.map((d, i) => (given?.[i]?.strategies ? d : { ...d, strategies: plan.strategies }));
+        plan.datasets = plan.datasets.map((d, i) =>
+            given?.[i]?.strategies ? d : { ...d, strategies: plan.strategies },
+        );
     }
     for (const d of plan.datasets) {
         const heads = strategiesFor(plan, d).filter((a) => a.kind === "head" && a.head !== "autosam");
         if (heads.length && plan.training.loss === "sam") {
-            fail("training.loss", `'sam' needs an IoU prediction, which the prediction heads of dataset '${d.name}' (${heads.map((a) => a.id).join(", ")}) do not make; use 'dicece' or 'medsam'`);
+            fail(
+                "training.loss",
+                `'sam' needs an IoU prediction, which the prediction heads of dataset '${d.name}' (${heads.map((a) => a.id).join(", ")}) do not make; use 'dicece' or 'medsam'`,
+            );
         }
     }
     return plan;
@@ -383,14 +517,16 @@ export function parseFolds(v: unknown, field = "--fold", k = Number.POSITIVE_INF
 export function parseSavePredictions(v: unknown, field = "--save-predictions"): number | "all" {
     if (v === "all") return "all";
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) fail(field, `expected "all" or a non-negative integer, got ${quote(v)}`);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
+        fail(field, `expected "all" or a non-negative integer, got ${quote(v)}`);
     return n;
 }
 
 function resolveSchedule(v: unknown): LrSchedule {
     const field = "training.schedule";
     const o = (typeof v === "string" ? { type: v } : v) as Record<string, unknown>;
-    if (!o || typeof o !== "object" || Array.isArray(o)) fail(field, "expected 'constant', 'cosine', 'step' or {type, ...}");
+    if (!o || typeof o !== "object" || Array.isArray(o))
+        fail(field, "expected 'constant', 'cosine', 'step' or {type, ...}");
     switch (o.type) {
         case "constant":
             checkKeys(o, ["type"], field);
@@ -402,7 +538,8 @@ function resolveSchedule(v: unknown): LrSchedule {
             checkKeys(o, ["type", "everyEpochs", "gamma"], field);
             return {
                 type: "step",
-                everyEpochs: o.everyEpochs === undefined ? 25 : num(o.everyEpochs, `${field}.everyEpochs`, 1, 100000, true),
+                everyEpochs:
+                    o.everyEpochs === undefined ? 25 : num(o.everyEpochs, `${field}.everyEpochs`, 1, 100000, true),
                 gamma: o.gamma === undefined ? 0.1 : num(o.gamma, `${field}.gamma`, 0, 1),
             };
         default:
@@ -412,7 +549,8 @@ function resolveSchedule(v: unknown): LrSchedule {
 
 function resolveValidation(v: unknown, base: ValidationPlan | "none"): ValidationPlan | "none" {
     if (v === "none" || v === false) return "none";
-    if (!v || typeof v !== "object" || Array.isArray(v)) fail("validation", "expected 'none' or {fraction, everySteps, maxImages, selection, patience, minDelta}");
+    if (!v || typeof v !== "object" || Array.isArray(v))
+        fail("validation", "expected 'none' or {fraction, everySteps, maxImages, selection, patience, minDelta}");
     const o = v as Record<string, unknown>;
     checkKeys(o, ["fraction", "everySteps", "maxImages", "selection", "patience", "minDelta"], "validation");
     const out: ValidationPlan = base === "none" ? { ...DEFAULT_VALIDATION } : { ...base };
@@ -420,7 +558,8 @@ function resolveValidation(v: unknown, base: ValidationPlan | "none"): Validatio
     if (o.everySteps !== undefined) out.everySteps = num(o.everySteps, "validation.everySteps", 0, 1e9, true);
     if (o.maxImages !== undefined) out.maxImages = num(o.maxImages, "validation.maxImages", 0, 1e9, true);
     if (o.selection !== undefined) {
-        if (o.selection !== "best-val" && o.selection !== "last") fail("validation.selection", `expected 'best-val' or 'last', got ${quote(o.selection)}`);
+        if (o.selection !== "best-val" && o.selection !== "last")
+            fail("validation.selection", `expected 'best-val' or 'last', got ${quote(o.selection)}`);
         out.selection = o.selection;
     }
     if (o.patience !== undefined) out.patience = num(o.patience, "validation.patience", 0, 1e6, true);
@@ -445,29 +584,38 @@ export function scheduledLr(t: TrainingPlan, step: number): number {
 
 function resolveDataset(v: unknown, field: string): DatasetPlan {
     const d = obj(v, field, "an object {name, kind, source, ...}");
-    checkKeys(d, ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction", "folds", "foldCount"], field);
+    checkKeys(
+        d,
+        ["name", "kind", "source", "maxTrain", "maxTest", "strategies", "trainFraction", "folds", "foldCount"],
+        field,
+    );
     const kind = d.kind;
-    if (kind !== "radiology" && kind !== "pathology") fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quote(kind)}`);
+    if (kind !== "radiology" && kind !== "pathology")
+        fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quote(kind)}`);
     const s = obj(d.source, `${field}.source`, "{type, ...}");
     let source: DatasetSource;
     switch (s.type) {
         case "phantom":
             checkKeys(s, ["type", "patients", "slicesPerPatient", "regionsPerPatient", "seed"], `${field}.source`);
             source = { type: "phantom", patients: num(s.patients ?? 10, `${field}.source.patients`, 2, 10000, true) };
-            if (s.slicesPerPatient !== undefined) source.slicesPerPatient = num(s.slicesPerPatient, `${field}.source.slicesPerPatient`, 1, 1000, true);
-            if (s.regionsPerPatient !== undefined) source.regionsPerPatient = num(s.regionsPerPatient, `${field}.source.regionsPerPatient`, 1, 1000, true);
+            if (s.slicesPerPatient !== undefined)
+                source.slicesPerPatient = num(s.slicesPerPatient, `${field}.source.slicesPerPatient`, 1, 1000, true);
+            if (s.regionsPerPatient !== undefined)
+                source.regionsPerPatient = num(s.regionsPerPatient, `${field}.source.regionsPerPatient`, 1, 1000, true);
             if (s.seed !== undefined) source.seed = num(s.seed, `${field}.source.seed`, 0, 2 ** 32 - 1, true);
             break;
         case "brats":
             checkKeys(s, ["type", "dir", "modality", "minTumourPixels"], `${field}.source`);
             source = { type: "brats", dir: str(s.dir, `${field}.source.dir`) };
             if (s.modality !== undefined) source.modality = str(s.modality, `${field}.source.modality`);
-            if (s.minTumourPixels !== undefined) source.minTumourPixels = num(s.minTumourPixels, `${field}.source.minTumourPixels`, 1, 1e6, true);
+            if (s.minTumourPixels !== undefined)
+                source.minTumourPixels = num(s.minTumourPixels, `${field}.source.minTumourPixels`, 1, 1e6, true);
             break;
         case "bcss":
             checkKeys(s, ["type", "dir", "tumourCode"], `${field}.source`);
             source = { type: "bcss", dir: str(s.dir, `${field}.source.dir`) };
-            if (s.tumourCode !== undefined) source.tumourCode = num(s.tumourCode, `${field}.source.tumourCode`, 0, 255, true);
+            if (s.tumourCode !== undefined)
+                source.tumourCode = num(s.tumourCode, `${field}.source.tumourCode`, 0, 255, true);
             break;
         case "prepared":
             checkKeys(s, ["type", "dir"], `${field}.source`);
@@ -513,7 +661,11 @@ export function revalidatePlan(plan: unknown): AblationPlan {
  * (`lora<r>_<prompt>`). Unknown ids fail here, before any work.
  */
 export function strategiesFor(plan: AblationPlan, d: DatasetPlan): Arm[] {
-    const ids = d.strategies && d.strategies.length ? d.strategies : plan.strategies.length ? plan.strategies : paperStrategyIds(d.kind);
+    const ids = d.strategies?.length
+        ? d.strategies
+        : plan.strategies.length
+          ? plan.strategies
+          : paperStrategyIds(d.kind);
     const seen = new Set<string>();
     const out: Arm[] = [];
     for (const id of ids) {

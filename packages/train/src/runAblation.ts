@@ -18,30 +18,77 @@ import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { encodePng } from "@sam-ablate/image-io";
-import { type SamModel, SamFrame, loadModel, preprocessImage } from "@sam-ablate/model";
+import { loadModel, preprocessImage, SamFrame, type SamModel } from "@sam-ablate/model";
 import { loadAddon, type TrainerOptions } from "@sam-ablate/native";
-import { FileLock, type Invocation, type SelectionRecord, type ValidationRecord, RunFolder, RunFolderError, removeStaleTemps, type TrainUnit, type ZeroShotUnit } from "@sam-ablate/run-folder";
-import { type Arm, armPromptPlan, type Prompt, type StrategyDefinition, MaskIndex, rngFor, samplePrompt, summarizePromptReports, type PromptReport } from "@sam-ablate/samplers";
-import { canonicalJson } from "./EmbeddingCache.js";
+import {
+    FileLock,
+    type Invocation,
+    RunFolder,
+    RunFolderError,
+    removeStaleTemps,
+    type SelectionRecord,
+    type TrainUnit,
+    type ValidationRecord,
+    type ZeroShotUnit,
+} from "@sam-ablate/run-folder";
+import {
+    type Arm,
+    armPromptPlan,
+    MaskIndex,
+    type Prompt,
+    type PromptReport,
+    rngFor,
+    type StrategyDefinition,
+    samplePrompt,
+    summarizePromptReports,
+} from "@sam-ablate/samplers";
+import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { PreparedData } from "./datasets.js";
 import { diskUseText, estimateDiskUse } from "./diskUse.js";
+import { canonicalJson } from "./EmbeddingCache.js";
 import type { SplitEmbeddings } from "./embed.js";
 import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type TestSet } from "./evaluate.js";
 import { newHead, saveHeadWeights } from "./heads.js";
-import { loraTraining, saveLoraWeights } from "./lora.js";
 import { checkPlanInputs } from "./inputs.js";
+import { loraTraining, saveLoraWeights } from "./lora.js";
 import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./plan.js";
 import { runUnits, type UnitRunOptions } from "./runUnits.js";
-import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
-import { type BatchStep, decoderStep, type TrainedModel, type TrainerState, type TrainOptions, trainLoop } from "./trainDecoder.js";
+import {
+    type BatchStep,
+    decoderStep,
+    type TrainedModel,
+    type TrainerState,
+    type TrainOptions,
+    trainLoop,
+} from "./trainDecoder.js";
 
 /** Progress events for CLIs and logs. */
 export type AblationEvent =
     | { type: "stage"; message: string }
     | { type: "info"; message: string }
     | { type: "progress"; task: string; done: number; total: number; detail?: string }
-    | { type: "strategy-done"; dataset: string; strategy: string; seed: number; fold?: number; dice: number; iou: number; seconds: number; resumed: boolean; skipped: boolean }
-    | { type: "zero-shot-done"; dataset: string; strategy: string; fold?: number; dice: number; iou: number; seconds: number; skipped: boolean };
+    | {
+          type: "strategy-done";
+          dataset: string;
+          strategy: string;
+          seed: number;
+          fold?: number;
+          dice: number;
+          iou: number;
+          seconds: number;
+          resumed: boolean;
+          skipped: boolean;
+      }
+    | {
+          type: "zero-shot-done";
+          dataset: string;
+          strategy: string;
+          fold?: number;
+          dice: number;
+          iou: number;
+          seconds: number;
+          skipped: boolean;
+      };
 
 export interface RunOptions {
     runDir: string;
@@ -85,8 +132,16 @@ export function promptCounts(p: Prompt): PromptCounts {
     return { positives, negatives: p.labels.length - positives, box: p.box !== undefined };
 }
 
-function imageRecords(perImage: readonly { imageId: string; patient: string; dice: number | null; iou: number | null; prompt: Prompt }[]): ImageRecord[] {
-    return perImage.map(({ imageId, patient, dice, iou, prompt }) => ({ imageId, patient, dice, iou, prompt: promptCounts(prompt) }));
+function imageRecords(
+    perImage: readonly { imageId: string; patient: string; dice: number | null; iou: number | null; prompt: Prompt }[],
+): ImageRecord[] {
+    return perImage.map(({ imageId, patient, dice, iou, prompt }) => ({
+        imageId,
+        patient,
+        dice,
+        iou,
+        prompt: promptCounts(prompt),
+    }));
 }
 
 export interface StrategyRecord {
@@ -145,7 +200,18 @@ export { RunFolderError };
  * without folds hashes as before folds existed.
  */
 export function planFingerprint(plan: AblationPlan): string {
-    const { name: _n, report: _r, threads: _t, backend: _b, embedShards: _e, evaluation, validation, training, datasets, ...rest } = plan;
+    const {
+        name: _n,
+        report: _r,
+        threads: _t,
+        backend: _b,
+        embedShards: _e,
+        evaluation,
+        validation,
+        training,
+        datasets,
+        ...rest
+    } = plan;
     const { zeroShot: _z, ...evalRest } = evaluation;
     // The paper's protocol (no validation, constant lr) hashes as it did before these options existed,
     // so its run folders resume.
@@ -153,7 +219,8 @@ export function planFingerprint(plan: AblationPlan): string {
     const hashed = {
         ...rest,
         datasets: datasets.map((d) => (d.folds === undefined ? d : { ...d, folds: "cross-validation" })),
-        training: (schedule as TrainingPlan["schedule"] | undefined)?.type === "constant" || !schedule ? trainRest : training,
+        training:
+            (schedule as TrainingPlan["schedule"] | undefined)?.type === "constant" || !schedule ? trainRest : training,
         ...(validation === "none" || validation === undefined ? {} : { validation }),
         evaluation: evalRest,
     };
@@ -161,19 +228,41 @@ export function planFingerprint(plan: AblationPlan): string {
 }
 
 /** Reads a finished zero-shot record, or undefined (an invalid record is an error naming the file). */
-export function readZeroShotRecord(runDir: string, dataset: string, strategy: string, fold?: number): ZeroShotRecord | undefined {
+export function readZeroShotRecord(
+    runDir: string,
+    dataset: string,
+    strategy: string,
+    fold?: number,
+): ZeroShotRecord | undefined {
     return new RunFolder(runDir).zeroShotUnit(dataset, strategy, fold).readResult();
 }
 
 /** Reads a finished strategy record, or undefined when the unit is not done (an invalid record is an error). */
-export function readStrategyRecord(runDir: string, dataset: string, strategy: string, seed: number, fold?: number): StrategyRecord | undefined {
-    return new RunFolder(runDir).unit({ dataset, strategy, seed, ...(fold === undefined ? {} : { fold }) }).readResult() as StrategyRecord | undefined;
+export function readStrategyRecord(
+    runDir: string,
+    dataset: string,
+    strategy: string,
+    seed: number,
+    fold?: number,
+): StrategyRecord | undefined {
+    return new RunFolder(runDir)
+        .unit({ dataset, strategy, seed, ...(fold === undefined ? {} : { fold }) })
+        .readResult() as StrategyRecord | undefined;
 }
 
 const pct = (v: number | null): string => (v === null ? "" : String(v * 100));
 
 /** The columns of a per-image table that describe one image's evaluation. */
-export const PER_IMAGE_COLUMNS = ["image_id", "patient", "dice_pct", "iou_pct", "excluded", "prompt_positives", "prompt_negatives", "prompt_box"];
+export const PER_IMAGE_COLUMNS = [
+    "image_id",
+    "patient",
+    "dice_pct",
+    "iou_pct",
+    "excluded",
+    "prompt_positives",
+    "prompt_negatives",
+    "prompt_box",
+];
 
 /** One image's cells for {@link PER_IMAGE_COLUMNS} (metrics in percent; empty = excluded or not recorded). */
 export function perImageCells(p: ImageRecord): string[] {
@@ -205,7 +294,10 @@ export function csvCell(v: string): string {
  * Runs (or resumes) a plan, or the part of it that `opts` selects (a stage, a shard, a unit; see
  * runUnits). Returns every finished strategy record, in plan order.
  */
-export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Promise<{ records: StrategyRecord[]; model: SamModel; data: PreparedData[] }> {
+export async function runAblation(
+    plan: AblationPlan,
+    opts: UnitRunOptions,
+): Promise<{ records: StrategyRecord[]; model: SamModel; data: PreparedData[] }> {
     const folder = new RunFolder(opts.runDir);
     const emit = opts.onEvent ?? (() => {});
     const say = (message: string) => {
@@ -220,13 +312,28 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
         folder.lock({
             owner: command,
             wait: opts.waitForLock ?? false,
-            onWait: (h) => emit({ type: "info", message: `waiting for ${h.owner} (pid ${h.pid} on ${h.host}) to finish with ${folder.dir}` }),
-            onTakeover: (prev, reason) => say(`took over the lock of ${prev ? `${prev.owner} (pid ${prev.pid} on ${prev.host})` : "an unknown process"}: ${reason}`),
-            onLost: (by) => say(`the lock was taken over by ${by ? `pid ${by.pid} on ${by.host}` : "another process"}; stopping after this step`),
+            onWait: (h) =>
+                emit({
+                    type: "info",
+                    message: `waiting for ${h.owner} (pid ${h.pid} on ${h.host}) to finish with ${folder.dir}`,
+                }),
+            onTakeover: (prev, reason) =>
+                say(
+                    `took over the lock of ${prev ? `${prev.owner} (pid ${prev.pid} on ${prev.host})` : "an unknown process"}: ${reason}`,
+                ),
+            onLost: (by) =>
+                say(
+                    `the lock was taken over by ${by ? `pid ${by.pid} on ${by.host}` : "another process"}; stopping after this step`,
+                ),
         });
     // run.json is shared by every process of the folder: its updates go through a short lock.
     const provenance = async (fn: () => void) => {
-        const guard = await FileLock.acquire(`${folder.provenanceFile}.lock`, { owner: command, wait: 60_000, pollMs: 50, what: folder.provenanceFile });
+        const guard = await FileLock.acquire(`${folder.provenanceFile}.lock`, {
+            owner: command,
+            wait: 60_000,
+            pollMs: 50,
+            what: folder.provenanceFile,
+        });
         try {
             fn();
         } finally {
@@ -244,7 +351,12 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
     try {
         checkPlanInputs(plan);
         emit({ type: "stage", message: `loading model ${plan.model.name}` });
-        const model = await loadModel({ name: plan.model.name, checkpoint: plan.model.checkpoint, backend: plan.backend, ...(plan.precision ? { precision: plan.precision } : {}) });
+        const model = await loadModel({
+            name: plan.model.name,
+            checkpoint: plan.model.checkpoint,
+            backend: plan.backend,
+            ...(plan.precision ? { precision: plan.precision } : {}),
+        });
         if (whole && !lock) lock = await takeLock();
         const held = lock;
         folder.claim(fingerprint, plan);
@@ -252,11 +364,15 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
         if (whole) {
             const removed = [
                 ...folder.removeStaleTemps(),
-                ...(path.resolve(cacheDir).startsWith(folder.dir + path.sep) ? [] : removeStaleTemps(cacheDir, { recursive: false })),
+                ...(path.resolve(cacheDir).startsWith(folder.dir + path.sep)
+                    ? []
+                    : removeStaleTemps(cacheDir, { recursive: false })),
             ];
             if (removed.length) {
                 const names = removed.map((f) => path.relative(folder.dir, f));
-                say(`removed ${removed.length} temporary file(s) left by an interrupted run: ${names.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
+                say(
+                    `removed ${removed.length} temporary file(s) left by an interrupted run: ${names.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`,
+                );
             }
         }
         const sys = loadAddon().systemInfo();
@@ -276,18 +392,42 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                     simd: sys.simd,
                     model: { name: model.name, variant: model.variant },
                     checkpoints: { [plan.model.checkpoint ?? `${model.name} (embedded)`]: model.weightsHash },
-                    ...(whole ? {} : { units: { ...(opts.unit ? { unit: opts.unit } : {}), ...(opts.stage ? { stage: opts.stage } : {}), ...(opts.shard ? { shard: `${opts.shard.index}/${opts.shard.count}` } : {}) } }),
-                    ...(env.SLURM_JOB_ID ? { slurm: { jobId: env.SLURM_JOB_ID, arrayJobId: env.SLURM_ARRAY_JOB_ID, arrayTaskId: env.SLURM_ARRAY_TASK_ID } } : {}),
+                    ...(whole
+                        ? {}
+                        : {
+                              units: {
+                                  ...(opts.unit ? { unit: opts.unit } : {}),
+                                  ...(opts.stage ? { stage: opts.stage } : {}),
+                                  ...(opts.shard ? { shard: `${opts.shard.index}/${opts.shard.count}` } : {}),
+                              },
+                          }),
+                    ...(env.SLURM_JOB_ID
+                        ? {
+                              slurm: {
+                                  jobId: env.SLURM_JOB_ID,
+                                  arrayJobId: env.SLURM_ARRAY_JOB_ID,
+                                  arrayTaskId: env.SLURM_ARRAY_TASK_ID,
+                              },
+                          }
+                        : {}),
                     startedAt: new Date().toISOString(),
                     status: "running",
                 },
                 fingerprint,
             );
         });
-        const selection = whole ? "" : ` (${opts.unit ? `unit ${opts.unit}` : [opts.stage && `stage ${opts.stage}`, opts.shard && `shard ${opts.shard.index}/${opts.shard.count}`].filter(Boolean).join(", ")})`;
-        folder.log(`start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`);
+        const selection = whole
+            ? ""
+            : ` (${opts.unit ? `unit ${opts.unit}` : [opts.stage && `stage ${opts.stage}`, opts.shard && `shard ${opts.shard.index}/${opts.shard.count}`].filter(Boolean).join(", ")})`;
+        folder.log(
+            `start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`,
+        );
         if (whole) {
-            const estimate = estimateDiskUse(plan, { decoderParams: decoderParamCount(model), embedSize: model.embedSize, keepCheckpoints: opts.keepCheckpoints ?? 0 });
+            const estimate = estimateDiskUse(plan, {
+                decoderParams: decoderParamCount(model),
+                embedSize: model.embedSize,
+                keepCheckpoints: opts.keepCheckpoints ?? 0,
+            });
             say(`expected disk use: ${diskUseText(estimate)}`);
         }
 
@@ -300,7 +440,11 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                 ...(held
                     ? {
                           checkStop: () => {
-                              if (held.lost) throw new RunFolderError("ERR_SA_LOCKED", `${folder.dir}: the folder's lock was taken over by another process; stopped`);
+                              if (held.lost)
+                                  throw new RunFolderError(
+                                      "ERR_SA_LOCKED",
+                                      `${folder.dir}: the folder's lock was taken over by another process; stopped`,
+                                  );
                           },
                       }
                     : {}),
@@ -312,15 +456,40 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
                     if (!opts.keepCheckpoints) dropState(folder.unit(u));
                 },
                 train: async ({ d, data, emb, model: m, arm, seed }) => {
-                    const unit = folder.unit({ dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }) });
+                    const unit = folder.unit({
+                        dataset: d.name,
+                        strategy: arm.id,
+                        seed,
+                        ...(data.fold === undefined ? {} : { fold: data.fold }),
+                    });
                     const rec = await runStrategy(plan, d, data, emb, m, arm, seed, fingerprint, unit, opts);
-                    folder.log(`done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`);
+                    folder.log(
+                        `done ${unit.key}: Dice ${rec.meanDice.toFixed(4)} IoU ${rec.meanIou.toFixed(4)} (${(rec.trainSeconds + rec.evalSeconds).toFixed(1)} s)`,
+                    );
                     return rec;
                 },
                 zeroShot: async ({ d, data, emb, model: m, strat }) => {
                     using pretrained = m.newDecoder();
-                    const rec = await runZeroShot(plan, d, data, emb, m, pretrained, strat, folder.zeroShotUnit(d.name, strat.id, data.fold));
-                    emit({ type: "zero-shot-done", dataset: d.name, strategy: strat.id, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: rec.evalSeconds, skipped: false });
+                    const rec = await runZeroShot(
+                        plan,
+                        d,
+                        data,
+                        emb,
+                        m,
+                        pretrained,
+                        strat,
+                        folder.zeroShotUnit(d.name, strat.id, data.fold),
+                    );
+                    emit({
+                        type: "zero-shot-done",
+                        dataset: d.name,
+                        strategy: strat.id,
+                        ...(data.fold === undefined ? {} : { fold: data.fold }),
+                        dice: rec.meanDice,
+                        iou: rec.meanIou,
+                        seconds: rec.evalSeconds,
+                        skipped: false,
+                    });
                 },
             },
         );
@@ -333,7 +502,13 @@ export async function runAblation(plan: AblationPlan, opts: UnitRunOptions): Pro
             // nothing is written into a folder the run did not get to set up
             if (finishInvocation) {
                 const finish = finishInvocation;
-                await provenance(() => finish({ endedAt: new Date().toISOString(), status: aborted ? "interrupted" : "failed", error: (e as Error).message?.slice(0, 500) }));
+                await provenance(() =>
+                    finish({
+                        endedAt: new Date().toISOString(),
+                        status: aborted ? "interrupted" : "failed",
+                        error: (e as Error).message?.slice(0, 500),
+                    }),
+                );
                 folder.log(`${aborted ? "interrupted" : "failed"}: ${(e as Error).message}`);
             }
         } catch {
@@ -370,11 +545,23 @@ async function runZeroShot(
 ): Promise<ZeroShotRecord> {
     const t0 = performance.now();
     const reports: PromptReport[] = [];
-    const test = { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i: number) => data.test.mask(i) };
-    const result = await evaluateDecoder(decoder, test, evaluationPrompts(test, strat.plan, plan.evaluation.seed, reports), {
-        imgSize: model.imgSize,
-        ignoreEmpty: plan.evaluation.ignoreEmpty,
-    });
+    const test = {
+        ids: data.test.ids,
+        patients: data.test.patients,
+        height: data.height,
+        width: data.width,
+        embedding: emb.test,
+        mask: (i: number) => data.test.mask(i),
+    };
+    const result = await evaluateDecoder(
+        decoder,
+        test,
+        evaluationPrompts(test, strat.plan, plan.evaluation.seed, reports),
+        {
+            imgSize: model.imgSize,
+            ignoreEmpty: plan.evaluation.ignoreEmpty,
+        },
+    );
     const rec: Omit<ZeroShotRecord, "evalSeconds"> = {
         dataset: d.name,
         strategy: strat.id,
@@ -414,7 +601,15 @@ interface ArmModel extends Disposable {
     trainInput?: (i: number) => Float32Array;
 }
 
-function armModel(plan: AblationPlan, model: SamModel, arm: Arm, data: PreparedData, seed: number, promptFor: (sample: number, globalStep: number) => Prompt, rawTrain?: Uint8Array[]): ArmModel {
+function armModel(
+    plan: AblationPlan,
+    model: SamModel,
+    arm: Arm,
+    data: PreparedData,
+    seed: number,
+    promptFor: (sample: number, globalStep: number) => Prompt,
+    rawTrain?: Uint8Array[],
+): ArmModel {
     const options = {
         loss: plan.training.loss,
         optimizer: plan.training.optimizer,
@@ -444,8 +639,15 @@ function armModel(plan: AblationPlan, model: SamModel, arm: Arm, data: PreparedD
         trainer,
         // AutoSAM: the decoder with no prompt at all, in training and at test time
         step: decoderStep(trainer, frame, arm.kind === "head" ? "none" : promptFor),
-        evaluate: (set, prompts, keep) => evaluateDecoder(decoder, set, prompts, { ...evalOpts, keepPredictions: keep }),
-        save: (file) => saveDecoderWeights(file, decoder, decoderProvenance(model), arm.kind === "head" ? { "sam_ablate.arm": arm.id } : {}),
+        evaluate: (set, prompts, keep) =>
+            evaluateDecoder(decoder, set, prompts, { ...evalOpts, keepPredictions: keep }),
+        save: (file) =>
+            saveDecoderWeights(
+                file,
+                decoder,
+                decoderProvenance(model),
+                arm.kind === "head" ? { "sam_ablate.arm": arm.id } : {},
+            ),
         stem: "decoder",
         [Symbol.dispose]: () => {
             trainer.dispose();
@@ -478,7 +680,10 @@ function loraArmModel(
     const t = loraTraining(encoder, decoder, trainer, frame, promptFor);
     // validation and test images by id (ids are unique across the splits)
     const images = new Map<string, () => Promise<Uint8Array>>();
-    for (const split of [data.val, data.test]) split.ids.forEach((id, i) => images.set(id, () => split.image(i)));
+    for (const split of [data.val, data.test])
+        split.ids.forEach((id, i) => {
+            images.set(id, () => split.image(i));
+        });
     const encoded = (set: TestSet): TestSet => ({
         ...set,
         embedding: async (i) => {
@@ -496,7 +701,11 @@ function loraArmModel(
         },
         save: async (file) => {
             await saveDecoderWeights(file, decoder, decoderProvenance(model));
-            await saveLoraWeights(path.join(path.dirname(file), path.basename(file).replace(/^decoder/, "lora")), encoder, decoderProvenance(model));
+            await saveLoraWeights(
+                path.join(path.dirname(file), path.basename(file).replace(/^decoder/, "lora")),
+                encoder,
+                decoderProvenance(model),
+            );
         },
         stem: "decoder",
         trainInput: (i) => input(rawTrain[i] as Uint8Array),
@@ -522,14 +731,22 @@ async function runStrategy(
 ): Promise<StrategyRecord> {
     const emit = opts.onEvent ?? (() => {});
     const promptPlan = armPromptPlan(arm);
-    const trainIdx = data.train.ids.map((id, i) => new MaskIndex({ width: data.width, height: data.height, data: data.train.mask(i) }, id));
+    const trainIdx = data.train.ids.map(
+        (id, i) => new MaskIndex({ width: data.width, height: data.height, data: data.train.mask(i) }, id),
+    );
     const promptFor = (i: number, step: number): Prompt => {
         if (!promptPlan) throw new Error(`${arm.id} takes no prompt`);
-        return samplePrompt(trainIdx[i] as MaskIndex, promptPlan, rngFor(seed, data.train.ids[i] as string, step), data.train.ids[i]).prompt;
+        return samplePrompt(
+            trainIdx[i] as MaskIndex,
+            promptPlan,
+            rngFor(seed, data.train.ids[i] as string, step),
+            data.train.ids[i],
+        ).prompt;
     };
     // the unit's model and trainer are freed when it ends (`using`), not when the GC gets to them
     // a LoRA arm trains on the images (small: the raw patches, preprocessed per step)
-    const rawTrain = arm.kind === "lora" ? await Promise.all(data.train.ids.map((_, i) => data.train.image(i))) : undefined;
+    const rawTrain =
+        arm.kind === "lora" ? await Promise.all(data.train.ids.map((_, i) => data.train.image(i))) : undefined;
     using am = armModel(plan, model, arm, data, seed, promptFor, rawTrain);
     const E4 = 4 * model.embedSize;
     const targets = new Map<number, Float32Array>();
@@ -554,7 +771,14 @@ async function runStrategy(
     if (vplan) {
         // The evaluation protocol on the validation patches: one fixed prompt per image from the
         // evaluation seed (drawn once), forward only, on the cached embeddings.
-        const valSet: TestSet = { ids: data.val.ids, patients: data.val.patients, height: data.height, width: data.width, embedding: emb.val, mask: (i) => data.val.mask(i) };
+        const valSet: TestSet = {
+            ids: data.val.ids,
+            patients: data.val.patients,
+            height: data.height,
+            width: data.width,
+            embedding: emb.val,
+            mask: (i) => data.val.mask(i),
+        };
         const valPrompts = promptsOf(valSet);
         validation = {
             everySteps: vplan.everySteps,
@@ -572,7 +796,8 @@ async function runStrategy(
     const total = plan.training.epochs * plan.training.stepsPerEpoch;
     const schedule = plan.training.schedule;
     // the heads' own learning rate, under the same schedule
-    const armTraining = am.stem === "head" ? { ...plan.training, lr: plan.training.headLr ?? plan.training.lr } : plan.training;
+    const armTraining =
+        am.stem === "head" ? { ...plan.training, lr: plan.training.headLr ?? plan.training.lr } : plan.training;
     const train = await trainLoop(
         am.model,
         am.trainer,
@@ -590,7 +815,13 @@ async function runStrategy(
             onStep: (s) => {
                 if (s.step === plan.training.stepsPerEpoch - 1 || s.globalStep % 5 === 0) {
                     const valText = Number.isFinite(lastValDice) ? `, val Dice ${(lastValDice * 100).toFixed(1)}` : "";
-                    emit({ type: "progress", task: `train ${label}`, done: s.globalStep + 1, total, detail: `loss ${s.loss.toFixed(4)}${valText}` });
+                    emit({
+                        type: "progress",
+                        task: `train ${label}`,
+                        done: s.globalStep + 1,
+                        total,
+                        detail: `loss ${s.loss.toFixed(4)}${valText}`,
+                    });
                 }
             },
             signal: opts.signal,
@@ -602,7 +833,14 @@ async function runStrategy(
     const trainSeconds = (performance.now() - t0) / 1000 - valSeconds;
     const t1 = performance.now();
     const reports: PromptReport[] = [];
-    const test: TestSet = { ids: data.test.ids, patients: data.test.patients, height: data.height, width: data.width, embedding: emb.test, mask: (i: number) => data.test.mask(i) };
+    const test: TestSet = {
+        ids: data.test.ids,
+        patients: data.test.patients,
+        height: data.height,
+        width: data.width,
+        embedding: emb.test,
+        mask: (i: number) => data.test.mask(i),
+    };
     // Drawn once: both candidates (with validation) are scored with the same prompts.
     const testPrompts = promptsOf(test, reports);
     const evaluate = (keep: number) => am.evaluate(test, testPrompts, keep);
@@ -653,10 +891,18 @@ async function runStrategy(
             patients: data.valPatients,
             images: data.val.ids.length,
             everySteps: vplan.everySteps,
-            curve: v.points.map((p) => ({ step: p.step, epoch: p.step / steps, dice: Number.isFinite(p.dice) ? p.dice : null })),
+            curve: v.points.map((p) => ({
+                step: p.step,
+                epoch: p.step / steps,
+                dice: Number.isFinite(p.dice) ? p.dice : null,
+            })),
             ...(v.stoppedAtEpoch !== undefined ? { stoppedAtEpoch: v.stoppedAtEpoch } : {}),
         } as ValidationRecord; // seconds: in timing.json
-        const scores = (r: EvalResult) => ({ meanDice: r.meanDice, meanIou: r.meanIou, dice: r.perImage.map((p) => p.dice) });
+        const scores = (r: EvalResult) => ({
+            meanDice: r.meanDice,
+            meanIou: r.meanIou,
+            dice: r.perImage.map((p) => p.dice),
+        });
         rec.selection = {
             mode: vplan.selection,
             selected: selectBest ? "best-val" : "last",
@@ -666,16 +912,41 @@ async function runStrategy(
     }
     // Binary masks at the patch resolution, 0 = background, 255 = predicted tumour.
     for (const [id, pred] of result.predictions) {
-        const png = await encodePng({ width: data.width, height: data.height, channels: 1, data: pred.map((v) => (v ? 255 : 0)) });
+        const png = await encodePng({
+            width: data.width,
+            height: data.height,
+            channels: 1,
+            data: pred.map((v) => (v ? 255 : 0)),
+        });
         unit.writeFileSync(path.relative(unit.dir, unit.predictionFile(id, "png")), png);
     }
     // The model holds the selected weights here.
     await am.save(am.stem === "decoder" ? unit.decoderFile : unit.file("head.safetensors"));
     // result.json last: its presence marks the unit as finished.
     // Timings in timing.json: result.json is the same bytes however and wherever the run was split.
-    unit.finish(rec, { "per-image.csv": perImageCsv(rec) }, { trainSeconds, evalSeconds, ...(rec.validation ? { valSeconds } : {}) });
+    unit.finish(
+        rec,
+        { "per-image.csv": perImageCsv(rec) },
+        { trainSeconds, evalSeconds, ...(rec.validation ? { valSeconds } : {}) },
+    );
     // a finished unit is never resumed: its training state goes, unless states were asked for
     if (!opts.keepCheckpoints) dropState(unit);
-    emit({ type: "strategy-done", dataset: d.name, strategy: arm.id, seed, ...(data.fold === undefined ? {} : { fold: data.fold }), dice: rec.meanDice, iou: rec.meanIou, seconds: trainSeconds + evalSeconds, resumed: train.resumedFrom > 0, skipped: false });
-    return { ...rec, trainSeconds, evalSeconds, ...(rec.validation ? { validation: { ...rec.validation, seconds: valSeconds } } : {}) };
+    emit({
+        type: "strategy-done",
+        dataset: d.name,
+        strategy: arm.id,
+        seed,
+        ...(data.fold === undefined ? {} : { fold: data.fold }),
+        dice: rec.meanDice,
+        iou: rec.meanIou,
+        seconds: trainSeconds + evalSeconds,
+        resumed: train.resumedFrom > 0,
+        skipped: false,
+    });
+    return {
+        ...rec,
+        trainSeconds,
+        evalSeconds,
+        ...(rec.validation ? { validation: { ...rec.validation, seconds: valSeconds } } : {}),
+    };
 }

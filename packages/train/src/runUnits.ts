@@ -220,7 +220,10 @@ export async function runUnits(
                 if (!arm) throw new UnitError(`unit ${u.id}: unknown strategy`);
                 if (u.kind === "train") await work.train({ d, data, emb, model: m, arm, seed: u.seed as number });
                 else if (arm.kind === "prompt") await work.zeroShot({ d, data, emb, model: m, strat: arm.strategy });
-                else throw new UnitError(`unit ${u.id}: ${arm.id} has no zero-shot baseline (only prompt strategies have one)`);
+                else
+                    throw new UnitError(
+                        `unit ${u.id}: ${arm.id} has no zero-shot baseline (only prompt strategies have one)`,
+                    );
                 return;
             }
             case "report": {

@@ -6,8 +6,9 @@
  * moments, step count, loss history) is saved at every epoch end so that an interrupted run resumes
  * where it stopped and reaches the same weights.
  */
-import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
+
 import { SamFrame } from "@sam-ablate/model";
+import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
 import { type Prompt, rngFor } from "@sam-ablate/samplers";
 import {
     loadTrainState,
@@ -166,7 +167,13 @@ export interface TrainerState {
  * One optimiser step on a batch: embeddings [B, C, E, E] and targets [B, 1, 4E, 4E] of the samples
  * (indices into the training set) at a global step; resolves with the loss.
  */
-export type BatchStep = (embeddings: Float32Array, targets: Float32Array, samples: readonly number[], globalStep: number, lr: number | undefined) => Promise<number>;
+export type BatchStep = (
+    embeddings: Float32Array,
+    targets: Float32Array,
+    samples: readonly number[],
+    globalStep: number,
+    lr: number | undefined,
+) => Promise<number>;
 
 /**
  * Trains `decoder` in place through `trainer`. `promptFor(sampleIndex, globalStep)` returns the
@@ -180,13 +187,30 @@ export async function trainDecoder(
     promptFor: ((sample: number, globalStep: number) => Prompt) | "none",
     opts: TrainOptions,
 ): Promise<TrainResult> {
-    return trainLoop(decoder, trainer, data, decoderStep(trainer, new SamFrame(data.height, data.width, opts.imgSize), promptFor), opts);
+    return trainLoop(
+        decoder,
+        trainer,
+        data,
+        decoderStep(trainer, new SamFrame(data.height, data.width, opts.imgSize), promptFor),
+        opts,
+    );
 }
 
 /** The decoder trainer's step on a batch: each sample's prompt at the step, or none (AutoSAM). */
-export function decoderStep(trainer: NativeDecoderTrainer, frame: SamFrame, promptFor: ((sample: number, globalStep: number) => Prompt) | "none"): BatchStep {
+export function decoderStep(
+    trainer: NativeDecoderTrainer,
+    frame: SamFrame,
+    promptFor: ((sample: number, globalStep: number) => Prompt) | "none",
+): BatchStep {
     return (emb, tgt, samples, globalStep, lr) =>
-        trainer.step(emb, promptFor === "none" ? SamFrame.noPrompt(samples.length) : frame.toNative(samples.map((s) => promptFor(s, globalStep))), tgt, lr === undefined ? undefined : { lr });
+        trainer.step(
+            emb,
+            promptFor === "none"
+                ? SamFrame.noPrompt(samples.length)
+                : frame.toNative(samples.map((s) => promptFor(s, globalStep))),
+            tgt,
+            lr === undefined ? undefined : { lr },
+        );
 }
 
 /**
@@ -194,7 +218,13 @@ export function decoderStep(trainer: NativeDecoderTrainer, frame: SamFrame, prom
  * epochs x steps of seeded batches, resumable state at epoch ends, validation with best-weights
  * tracking and early stopping. `step` runs the optimiser on one batch.
  */
-export async function trainLoop(model: TrainedModel, trainer: TrainerState, data: TrainSet, runStep: BatchStep, opts: TrainOptions): Promise<TrainResult> {
+export async function trainLoop(
+    model: TrainedModel,
+    trainer: TrainerState,
+    data: TrainSet,
+    runStep: BatchStep,
+    opts: TrainOptions,
+): Promise<TrainResult> {
     const n = data.ids.length;
     if (n === 0) throw new RangeError("training: the training set is empty");
     if (!(opts.epochs >= 1 && opts.stepsPerEpoch >= 1 && opts.batch >= 1)) {

