@@ -165,6 +165,23 @@ export function paperStrategyIds(kind: DatasetKind): string[] {
     return [...table3, ...table4, ...table5];
 }
 
+/** The demo's 10 strategies per dataset: a spread of Tables 3-5 (negative points in each dataset's best form). */
+function demoStrategyIds(kind: DatasetKind): string[] {
+    const negative = kind === "radiology" ? "pos50_neg50_box" : "pos50_neg50";
+    return [
+        "points3",
+        "points3_box",
+        "points10",
+        "points10_box",
+        "box",
+        "box_jitter10",
+        negative,
+        "box_centre",
+        "centroid",
+        "four_sections",
+    ];
+}
+
 const PAPER_TRAINING: TrainingPlan = {
     epochs: 75,
     stepsPerEpoch: 75,
@@ -242,18 +259,7 @@ export function presetPlan(name: PresetName): AblationPlan {
                     source: { type: "phantom", patients: 6, slicesPerPatient: 24 },
                     maxTrain: 20,
                     maxTest: 8,
-                    strategies: [
-                        "points3",
-                        "points3_box",
-                        "points10",
-                        "points10_box",
-                        "box",
-                        "box_jitter10",
-                        "pos50_neg50_box",
-                        "box_centre",
-                        "centroid",
-                        "four_sections",
-                    ],
+                    strategies: demoStrategyIds("radiology"),
                 },
                 {
                     name: "pathology-phantom",
@@ -261,18 +267,7 @@ export function presetPlan(name: PresetName): AblationPlan {
                     source: { type: "phantom", patients: 6, regionsPerPatient: 2 },
                     maxTrain: 20,
                     maxTest: 8,
-                    strategies: [
-                        "points3",
-                        "points3_box",
-                        "points10",
-                        "points10_box",
-                        "box",
-                        "box_jitter10",
-                        "pos50_neg50",
-                        "box_centre",
-                        "centroid",
-                        "four_sections",
-                    ],
+                    strategies: demoStrategyIds("pathology"),
                 },
             ];
             base.training = { ...PAPER_TRAINING, epochs: 4, stepsPerEpoch: 10 };
