@@ -4,8 +4,9 @@
  * out block by block, each block of k in a seeded order), recorded in the manifest. Fold f's test
  * set is the patients of fold f; its training set is every other patient.
  */
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "@sam-ablate/run-folder";
 import { DataError } from "./errors.js";
 import {
     type DatasetManifest,
@@ -100,9 +101,7 @@ export async function writeFolds(dir: string, k: number, seed = 0): Promise<Fold
         patients: assignFolds(patientSizes(manifest.patches), k, seed),
     };
     const out: DatasetManifest = { ...manifest, folds };
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, serialiseManifest(out));
-    await rename(tmp, file);
+    await writeFileAtomic(file, serialiseManifest(out), { mkdir: false });
     return folds;
 }
 

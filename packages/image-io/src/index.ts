@@ -3,7 +3,6 @@
  * exact class-code label images, PNG encoding, resizing and SVG rendering.
  */
 
-export { writeFileAtomic } from "./atomic-file.js";
 export { type DecodeOptions, decodeImage, decodeLabelImage, imageSize, readImage, readLabelImage } from "./decode.js";
 export { encodePng, type PngOptions, writePng } from "./encode.js";
 export { ImageIoError } from "./errors.js";

@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { rename, unlink, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { promisify } from "node:util";
 import { gzip, gzipSync } from "node:zlib";
+import { writeFileAtomic } from "@sam-ablate/run-folder";
 import { DataError, errorText } from "../errors.js";
 import { type DatatypeInfo, datatypeByName, type NiftiDatatype, SUPPORTED_DATATYPES } from "./datatypes.js";
 import { encodeHeader } from "./header.js";
@@ -53,19 +52,16 @@ export function encodeNifti(input: NiftiWriteInput, options: NiftiWriteOptions =
 }
 
 /**
- * Writes a NIfTI-1 file atomically (temporary file + rename). gzip follows the file name (.gz)
+ * Writes a NIfTI-1 file atomically (run-folder's writer: temporary sibling, flush, rename). gzip follows the file name (.gz)
  * unless options.gzip says otherwise.
  */
 export async function writeNifti(file: string, input: NiftiWriteInput, options: NiftiWriteOptions = {}): Promise<void> {
     const raw = encodeRaw(input, options.littleEndian ?? true, file);
     const compress = options.gzip ?? file.endsWith(".gz");
     const bytes = compress ? await gzipAsync(raw, { level: compressionLevel(options) }) : raw;
-    const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-        await writeFile(temp, bytes);
-        await rename(temp, file);
+        await writeFileAtomic(file, bytes, { mkdir: false });
     } catch (err) {
-        await unlink(temp).catch(() => undefined);
         throw new DataError("ERR_SA_NIFTI", `${file}: cannot write (${errorText(err)})`, { cause: err });
     }
 }
