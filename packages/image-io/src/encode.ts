@@ -1,5 +1,5 @@
-import sharp from "sharp";
 import { writeFileAtomic } from "@sam-ablate/run-folder";
+import sharp from "sharp";
 import { ImageIoError } from "./errors.js";
 import { errorText } from "./sharp-input.js";
 import type { EncodableImage } from "./types.js";
