@@ -137,7 +137,7 @@ test("a unit lock: one holder; a live holder is reported; a killed holder's lock
     assert.not.ok(existsSync(file));
 
     // A child takes the lock and is killed with SIGKILL: its lock stays, names a dead pid, is stale.
-    const libUrl = new URL("../../packages/train/src/unitLock.ts", import.meta.url).href;
+    const libUrl = new URL("../../packages/train/src/unit-lock.ts", import.meta.url).href;
     const child = spawn(
         process.execPath,
         [

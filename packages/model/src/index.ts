@@ -38,7 +38,7 @@ export {
     type ModelName,
     type SamModel,
 } from "./registry.js";
-export { PromptBatchError, SamFrame } from "./SamFrame.js";
-export { type Prediction, PredictorError, type RgbImage, SamPredictor } from "./SamPredictor.js";
+export { PromptBatchError, SamFrame } from "./sam-frame.js";
+export { type Prediction, PredictorError, type RgbImage, SamPredictor } from "./sam-predictor.js";
 export { describeTinyVit, MOBILE_SAM_TINYVIT, type TinyVitConfig, tinyVitStateDictShapes } from "./tinyvit-config.js";
 export { randomWeights, SAM_DECODER_CONFIG, VIT_PRESETS, type VitConfig, vitStateDictShapes } from "./vit-config.js";

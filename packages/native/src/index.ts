@@ -3,4 +3,4 @@
  */
 export type * from "./binding.js";
 export { isNativeError, nativeError } from "./errors.js";
-export { AddonLoadError, addonAvailable, addonCandidates, loadAddon, workspaceRoot } from "./loadAddon.js";
+export { AddonLoadError, addonAvailable, addonCandidates, loadAddon, workspaceRoot } from "./load-addon.js";

@@ -16,6 +16,16 @@ export { pidAlive, removeStaleTemps, type TempCleanupOptions, tempOwnerPid } fro
 export { quote, RunFolderError, type RunFolderErrorCode } from "./errors.js";
 export { describeHolder, FileLock, type LockInfo, type LockOptions, readLock, staleReason } from "./lock.js";
 export {
+    type PerImageRecord,
+    type RecordedPrompt,
+    type SelectionRecord,
+    type UnitRecord,
+    type ValidationRecord,
+    validateUnitRecord,
+    validateZeroShotRecord,
+    type ZeroShotRecord,
+} from "./records.js";
+export {
     type Invocation,
     LAYOUT,
     type Provenance,
@@ -26,14 +36,4 @@ export {
     type UnitId,
     unitKey,
     ZeroShotUnit,
-} from "./RunFolder.js";
-export {
-    type PerImageRecord,
-    type RecordedPrompt,
-    type SelectionRecord,
-    type UnitRecord,
-    type ValidationRecord,
-    validateUnitRecord,
-    validateZeroShotRecord,
-    type ZeroShotRecord,
-} from "./records.js";
+} from "./run-folder.js";

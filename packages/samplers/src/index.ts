@@ -4,10 +4,10 @@
  * TypeScript, no dependencies.
  */
 export { ARM_LIMITS, type Arm, armPromptPlan, type HeadKind, parseArm } from "./arms.js";
-export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./boxJitter.js";
-export { squaredDistanceTransform } from "./distanceTransform.js";
+export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./box-jitter.js";
+export { squaredDistanceTransform } from "./distance-transform.js";
 export { clip, EmptyMaskError, quote, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
-export { MaskIndex, tightBox, validateMask } from "./MaskIndex.js";
+export { MaskIndex, tightBox, validateMask } from "./mask-index.js";
 export {
     type BackgroundRegion,
     type BoxSpec,
@@ -19,15 +19,15 @@ export {
     replaceWithNegatives,
     validatePlan,
 } from "./plan.js";
-export { Rng, type RngKey, rngFor, type StreamKey } from "./Rng.js";
 export {
     type DrawnNegatives,
     type DrawnPoints,
     drawPixels,
     sampleNegativePoints,
     samplePositivePoints,
-} from "./randomPoints.js";
-export { type PromptReport, type SampledPrompt, samplePrompt } from "./samplePrompt.js";
+} from "./random-points.js";
+export { Rng, type RngKey, rngFor, type StreamKey } from "./rng.js";
+export { type PromptReport, type SampledPrompt, samplePrompt } from "./sample-prompt.js";
 export {
     type BoxCentrePoint,
     boxCentrePoint,
@@ -36,7 +36,7 @@ export {
     fourSectionPoints,
     QUADRANTS,
     type SectionPoints,
-} from "./specialPoints.js";
+} from "./special-points.js";
 export {
     PAPER_STRATEGY_IDS,
     type PaperDataset,
@@ -47,5 +47,5 @@ export {
     strategyId,
     strategyLabel,
 } from "./strategies.js";
-export { type PromptReportSummary, summarizePromptReports } from "./summarizeReports.js";
+export { type PromptReportSummary, summarizePromptReports } from "./summarize-reports.js";
 export type { BinaryMask, Box, Point, PointLabel, Prompt } from "./types.js";

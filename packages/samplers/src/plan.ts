@@ -2,7 +2,7 @@
  * Prompt plans: a declarative description of how to build one prompt from a ground-truth mask
  * (which positive points, which negative points from which background region, which box).
  */
-import { type BoxJitter, validateJitter } from "./boxJitter.js";
+import { type BoxJitter, validateJitter } from "./box-jitter.js";
 import { clip, StrategyError } from "./errors.js";
 
 /** How the centroid point is placed. */

@@ -13,7 +13,7 @@
  *   P percent), `box_jitterpx<K>` (+-K pixels), `box_jittermedsam` / `box_jittermedsam<K>` (MedSAM,
  *   0..K pixels at 1024, K = 20 by default).
  */
-import type { BoxJitter } from "./boxJitter.js";
+import type { BoxJitter } from "./box-jitter.js";
 import { quote, StrategyError } from "./errors.js";
 import { type PromptPlan, validatePlan } from "./plan.js";
 

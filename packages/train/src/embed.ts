@@ -11,7 +11,7 @@ import {
     EmbeddingCacheWriter,
     ShardedEmbeddingCache,
     shardFileName,
-} from "./EmbeddingCache.js";
+} from "./embedding-cache.js";
 import { shardRange } from "./units.js";
 
 /** Embedding accessors for the train and test splits. */

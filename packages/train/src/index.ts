@@ -30,7 +30,16 @@ export {
     prepareFolds,
     splitValidationPatients,
 } from "./datasets.js";
-export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./diskUse.js";
+export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./disk-use.js";
+export {
+    embeddingKey,
+    embeddingShardFiles,
+    embedShard,
+    ensureEmbeddings,
+    ensureTestEmbeddings,
+    openShardedEmbeddings,
+    type SplitEmbeddings,
+} from "./embed.js";
 export {
     cacheFileName,
     canonicalJson,
@@ -42,16 +51,7 @@ export {
     hashKey,
     ShardedEmbeddingCache,
     shardFileName,
-} from "./EmbeddingCache.js";
-export {
-    embeddingKey,
-    embeddingShardFiles,
-    embedShard,
-    ensureEmbeddings,
-    ensureTestEmbeddings,
-    openShardedEmbeddings,
-    type SplitEmbeddings,
-} from "./embed.js";
+} from "./embedding-cache.js";
 export {
     type EvalResult,
     evaluateDecoder,
@@ -119,7 +119,7 @@ export {
     type StrategyRecord,
     type ValidationRecord,
     type ZeroShotRecord,
-} from "./runAblation.js";
+} from "./run-ablation.js";
 export {
     collectRecords,
     lockFile,
@@ -131,7 +131,7 @@ export {
     unitDone,
     unitStates,
     unitsDir,
-} from "./runUnits.js";
+} from "./run-units.js";
 export {
     type BatchStep,
     decoderStep,
@@ -148,8 +148,8 @@ export {
     trainLoop,
     type ValidationOptions,
     type ValidationResult,
-} from "./trainDecoder.js";
-export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unitLock.js";
+} from "./train-decoder.js";
+export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unit-lock.js";
 export {
     assignShard,
     embedShardCount,

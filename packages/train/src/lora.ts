@@ -17,7 +17,7 @@ import type {
 import type { Prompt } from "@sam-ablate/samplers";
 import { type Tensor, tensor } from "@sam-ablate/tensor";
 import { DECODER_METADATA, type DecoderProvenance, provenanceMetadata } from "./checkpointing.js";
-import type { BatchStep, TrainedModel, TrainerState } from "./trainDecoder.js";
+import type { BatchStep, TrainedModel, TrainerState } from "./train-decoder.js";
 
 /** Where the adapters' names live beside the decoder's: PEFT's names under the encoder. */
 export const LORA_PREFIX = "image_encoder.";

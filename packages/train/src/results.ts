@@ -12,7 +12,7 @@ import {
     readStrategyRecord,
     readZeroShotRecord,
     type StrategyRecord,
-} from "./runAblation.js";
+} from "./run-ablation.js";
 
 /**
  * The run's per-image results in long format, one line per (dataset, strategy, decoder, seed, test

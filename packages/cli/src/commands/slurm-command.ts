@@ -6,7 +6,7 @@ import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { haveSlurm, queueStates, readSubmissions, recordSubmission, type Submission, sbatch } from "../slurm/queue.js";
 import { planSubmission, type SlurmOptions, sbatchCommands, submitScript } from "../slurm/scripts.js";
-import { applyOverrides, planFor } from "./AblateCommand.js";
+import { applyOverrides, planFor } from "./ablate-command.js";
 
 export interface SlurmArgs {
     plan?: string;

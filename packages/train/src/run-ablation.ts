@@ -4,7 +4,7 @@
  * model), evaluates each strategy's zero-shot baseline, fine-tunes a fresh copy of the pretrained mask
  * decoder for each unit (dataset x strategy x seed, x fold with cross-validation; one embedding
  * cache serves all folds), evaluates it, and finishes the unit atomically
- * (result.json last). The plan runs as work units (units.ts, runUnits.ts): a whole run holds the
+ * (result.json last). The plan runs as work units (units.ts, run-units.ts): a whole run holds the
  * folder's lock (one whole run at a time) and each unit's lock; a run of single units (`unit`,
  * `shard`, `stage`: array tasks sharing one folder) takes only the locks of its units. Temporary
  * files of killed processes are removed; a rerun skips finished units and resumes an interrupted
@@ -44,15 +44,15 @@ import {
 } from "@sam-ablate/samplers";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { PreparedData } from "./datasets.js";
-import { diskUseText, estimateDiskUse } from "./diskUse.js";
-import { canonicalJson } from "./EmbeddingCache.js";
+import { diskUseText, estimateDiskUse } from "./disk-use.js";
 import type { SplitEmbeddings } from "./embed.js";
+import { canonicalJson } from "./embedding-cache.js";
 import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type TestSet } from "./evaluate.js";
 import { newHead, saveHeadWeights } from "./heads.js";
 import { checkPlanInputs } from "./inputs.js";
 import { loraTraining, saveLoraWeights } from "./lora.js";
 import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./plan.js";
-import { runUnits, type UnitRunOptions } from "./runUnits.js";
+import { runUnits, type UnitRunOptions } from "./run-units.js";
 import {
     type BatchStep,
     decoderStep,
@@ -60,7 +60,7 @@ import {
     type TrainerState,
     type TrainOptions,
     trainLoop,
-} from "./trainDecoder.js";
+} from "./train-decoder.js";
 
 /** Progress events for CLIs and logs. */
 export type AblationEvent =

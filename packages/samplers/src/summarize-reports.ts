@@ -3,7 +3,7 @@
  * often the centroid or box centre fell outside the mask, how often sampling needed replacement or
  * a region fallback, and how many quadrants the four-sections strategy used.
  */
-import type { PromptReport } from "./samplePrompt.js";
+import type { PromptReport } from "./sample-prompt.js";
 
 /** Counts and means over many prompt reports. */
 export interface PromptReportSummary {

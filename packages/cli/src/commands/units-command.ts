@@ -8,7 +8,7 @@ import {
     unitStates,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
-import { planFor } from "./AblateCommand.js";
+import { planFor } from "./ablate-command.js";
 
 export interface UnitsArgs {
     plan?: string;

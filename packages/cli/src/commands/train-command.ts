@@ -4,8 +4,8 @@ import { resolvePlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
-import { RUN_OPTIONS, runPlan } from "../runPlan.js";
-import { type ValidationArgs, validationOptions, validationOverrides } from "../validationArgs.js";
+import { RUN_OPTIONS, runPlan } from "../run-plan.js";
+import { type ValidationArgs, validationOptions, validationOverrides } from "../validation-args.js";
 
 export interface TrainArgs extends ValidationArgs {
     data: string;

@@ -5,7 +5,7 @@ import { finishedRecords, loadPreparedForReport, revalidatePlan } from "@sam-abl
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { writeRunReport } from "../report-input.js";
-import { loadEffort } from "../runPlan.js";
+import { loadEffort } from "../run-plan.js";
 
 export interface ReportArgs {
     run: string;

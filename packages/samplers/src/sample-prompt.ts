@@ -7,12 +7,12 @@
  * `points10` and `points10_box` get the same ten points, and `box_jitter5` / `box_jitter10` move
  * the sides by the same uniform draws scaled by their amounts.
  */
-import { jitterBox } from "./boxJitter.js";
-import { MaskIndex } from "./MaskIndex.js";
+import { jitterBox } from "./box-jitter.js";
+import { MaskIndex } from "./mask-index.js";
 import { type BackgroundRegion, type CentroidMode, type PositiveSpec, type PromptPlan, validatePlan } from "./plan.js";
-import type { Rng } from "./Rng.js";
-import { sampleNegativePoints, samplePositivePoints } from "./randomPoints.js";
-import { boxCentrePoint, centroidPoint, fourSectionPoints } from "./specialPoints.js";
+import { sampleNegativePoints, samplePositivePoints } from "./random-points.js";
+import type { Rng } from "./rng.js";
+import { boxCentrePoint, centroidPoint, fourSectionPoints } from "./special-points.js";
 import type { BinaryMask, Box, Point, PointLabel, Prompt } from "./types.js";
 
 /** What happened while sampling one prompt. */

@@ -4,7 +4,7 @@
  * from the same mask at every training step, so building one `MaskIndex` per image and reusing it
  * avoids rescanning the mask.
  */
-import { squaredDistanceTransform } from "./distanceTransform.js";
+import { squaredDistanceTransform } from "./distance-transform.js";
 import { EmptyMaskError, SamplerArgumentError } from "./errors.js";
 import type { BinaryMask, Box } from "./types.js";
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { PRESETS, type PresetName, presetPlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
-import { RUN_OPTIONS, runPlan } from "../runPlan.js";
+import { RUN_OPTIONS, runPlan } from "../run-plan.js";
 
 export interface DemoArgs {
     preset: PresetName;

@@ -2,9 +2,9 @@
  * The single-point and per-section strategies: centroid of the ground truth, centre of the tight
  * box, and one random point from each quadrant of the tight box.
  */
-import type { MaskIndex } from "./MaskIndex.js";
+import type { MaskIndex } from "./mask-index.js";
 import type { CentroidMode } from "./plan.js";
-import type { Rng } from "./Rng.js";
+import type { Rng } from "./rng.js";
 import type { Point } from "./types.js";
 
 /** Rounds half up (toward +Infinity), the rounding used for every derived point. */

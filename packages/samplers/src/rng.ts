@@ -8,9 +8,9 @@
  * other streams were created or consumed.
  */
 import { SamplerArgumentError } from "./errors.js";
-import { deriveStreamKey, type RngKey, type StreamKey } from "./keyHash.js";
+import { deriveStreamKey, type RngKey, type StreamKey } from "./key-hash.js";
 
-export type { RngKey, StreamKey } from "./keyHash.js";
+export type { RngKey, StreamKey } from "./key-hash.js";
 
 const TWO_POW_32 = 4294967296;
 const TWO_POW_53 = 9007199254740992;

@@ -3,9 +3,9 @@
  * a background region, without replacement when the region is large enough and with replacement
  * otherwise.
  */
-import type { MaskIndex } from "./MaskIndex.js";
+import type { MaskIndex } from "./mask-index.js";
 import type { BackgroundRegion, NegativeSpec } from "./plan.js";
-import type { Rng } from "./Rng.js";
+import type { Rng } from "./rng.js";
 import type { Point } from "./types.js";
 
 /** Points drawn from a pixel set. */

@@ -4,8 +4,8 @@ import { assignShard, planUnits, type Stage, unitStates } from "@sam-ablate/trai
 import type { CommandModule } from "yargs";
 import { CliError } from "../errors.js";
 import { haveSlurm, queueStates, readSubmissions, taskLog } from "../slurm/queue.js";
-import { planOfRun } from "./AblateCommand.js";
-import { stageSummary } from "./UnitsCommand.js";
+import { planOfRun } from "./ablate-command.js";
+import { stageSummary } from "./units-command.js";
 
 export interface StatusArgs {
     run: string;

@@ -4,7 +4,7 @@
  * stages (`--shard K/N` alone: Kubernetes Indexed Jobs, xargs -P), or one unit (`--unit ID`).
  *
  * The run folder's layout is @sam-ablate/run-folder's. Per unit, under `<run>/units/<id>`: `.lock`
- * (unitLock.ts) while it runs, `.failed.json` after an error (cause, host, pid, Slurm task and log),
+ * (unit-lock.ts) while it runs, `.failed.json` after an error (cause, host, pid, Slurm task and log),
  * `.done.json` for units whose output is not its own marker. A unit is done when its output is
  * complete: prepare: the manifest; embed: its shard file; train and zero-shot: the unit folder's
  * `result.json` (written last); report: its marker. Finished units are skipped, locked ones left to
@@ -21,8 +21,8 @@ import { type PreparedData, prepareDataset } from "./datasets.js";
 import { embedShard, openShardedEmbeddings, type SplitEmbeddings } from "./embed.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
 import { finishedRecords } from "./results.js";
-import type { RunOptions, StrategyRecord } from "./runAblation.js";
-import { type LockState, readLock, UnitLock } from "./unitLock.js";
+import type { RunOptions, StrategyRecord } from "./run-ablation.js";
+import { type LockState, readLock, UnitLock } from "./unit-lock.js";
 import { assignShard, planUnits, STAGES, type Stage, type Unit, UnitError } from "./units.js";
 
 export type UnitState = "done" | "running" | "failed" | "pending";

@@ -5,7 +5,7 @@ import { addonCandidates, type BackendsInfo, loadAddon } from "@sam-ablate/nativ
 import { type DiskUseEstimate, diskUseText, estimateDiskUse } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { VERSION } from "../version.js";
-import { loadPlan } from "./AblateCommand.js";
+import { loadPlan } from "./ablate-command.js";
 
 export interface DoctorArgs {
     json: boolean;

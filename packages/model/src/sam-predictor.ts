@@ -7,7 +7,7 @@
 import type { NativeImageEncoder, NativePrompts, NativeSamDecoder } from "@sam-ablate/native";
 import type { Prompt } from "@sam-ablate/samplers";
 import { preprocessImage } from "./preprocess.js";
-import { SamFrame } from "./SamFrame.js";
+import { SamFrame } from "./sam-frame.js";
 
 /** An RGB image, interleaved, row-major. */
 export interface RgbImage {

@@ -3,7 +3,7 @@
  * of the four sides independently (draw order: x0, y0, x1, y1) and clamp the result to the patch.
  */
 import { SamplerArgumentError } from "./errors.js";
-import type { Rng } from "./Rng.js";
+import type { Rng } from "./rng.js";
 import type { Box } from "./types.js";
 
 /**
