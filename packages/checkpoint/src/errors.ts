@@ -1,3 +1,7 @@
+import { SamAblateError } from "@sam-ablate/errors";
+
+export { quoted } from "@sam-ablate/errors";
+
 /** Error codes carried by {@link CheckpointError}. */
 export type CheckpointErrorCode =
     /** The file does not exist. */
@@ -29,38 +33,14 @@ export type CheckpointErrorCode =
  * Error for any problem with a checkpoint file. The message starts with the file name (or the
  * caller's label for in-memory bytes) and says what is wrong.
  */
-export class CheckpointError extends Error {
-    /** Stable machine-readable code. */
-    readonly code: CheckpointErrorCode;
+export class CheckpointError extends SamAblateError<CheckpointErrorCode> {
     /** The file (or caller-given label) being read or written. */
-    readonly file: string;
+    declare readonly file: string;
 
     constructor(code: CheckpointErrorCode, file: string, message: string, options?: { cause?: unknown }) {
-        super(`${file}: ${message}`, options);
-        this.name = "CheckpointError";
-        this.code = code;
-        this.file = file;
+        super(code, `${file}: ${message}`, { ...options, file });
     }
 }
 
 /** Label used in messages when in-memory bytes are read without a file name. */
 export const IN_MEMORY = "<bytes>";
-
-/**
- * A value quoted for an error message as JSON, cut to `max` characters: names and values read from
- * a file can be megabytes long, a message line stays short.
- */
-export function quoted(value: unknown, max = 48): string {
-    if (typeof value === "string") {
-        return value.length <= max
-            ? JSON.stringify(value)
-            : `${JSON.stringify(value.slice(0, max))}... (${value.length} characters)`;
-    }
-    let text: string;
-    try {
-        text = String(JSON.stringify(value) ?? value);
-    } catch {
-        text = String(value);
-    }
-    return text.length <= max ? text : `${text.slice(0, max)}...`;
-}

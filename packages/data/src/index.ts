@@ -4,6 +4,7 @@
  * datasets, and deterministic synthetic radiology and pathology phantoms.
  */
 
+export { DEFAULT_MAX_DECODE_BYTES, maxDecodeBytes } from "@sam-ablate/errors";
 export { BCSS_ORIENTATION, type BcssLayout, type BcssOptions, prepareBcss } from "./bcss.js";
 export {
     BRATS_ORIENTATION,
@@ -26,7 +27,6 @@ export {
     normaliseWindow,
     percentileOfSorted,
 } from "./intensity.js";
-export { DEFAULT_MAX_DECODE_BYTES, maxDecodeBytes } from "./limits.js";
 export {
     type DatasetKind,
     type DatasetManifest,

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
+import { errorText } from "@sam-ablate/errors";
 import sharp from "sharp";
 import { ImageIoError } from "./errors.js";
-import { errorText, inspectInput } from "./sharp-input.js";
+import { inspectInput } from "./sharp-input.js";
 import type { LabelImage, RawImage } from "./types.js";
 
 /** Options for decoding an image. */

@@ -1,7 +1,7 @@
+import { errorText } from "@sam-ablate/errors";
 import { writeFileAtomic } from "@sam-ablate/run-folder";
 import sharp from "sharp";
 import { ImageIoError } from "./errors.js";
-import { errorText } from "./sharp-input.js";
 import type { EncodableImage } from "./types.js";
 
 /** PNG encoder settings. */

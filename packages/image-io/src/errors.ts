@@ -1,13 +1,11 @@
-/** Error raised for unreadable, corrupt or unsupported image files and invalid image buffers. */
-export class ImageIoError extends Error {
-    /** Stable machine-readable code. */
-    readonly code = "ERR_SA_IMAGE";
+import { SamAblateError } from "@sam-ablate/errors";
+
+/** Error raised for unreadable, corrupt or unsupported image files and invalid image buffers (code ERR_SA_IMAGE). */
+export class ImageIoError extends SamAblateError<"ERR_SA_IMAGE"> {
     /** The file (or buffer label) the error is about. */
-    readonly file: string;
+    declare readonly file: string;
 
     constructor(file: string, message: string, options?: { cause?: unknown }) {
-        super(`${file}: ${message}`, options);
-        this.name = "ImageIoError";
-        this.file = file;
+        super("ERR_SA_IMAGE", `${file}: ${message}`, { ...options, file });
     }
 }

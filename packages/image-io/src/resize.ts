@@ -1,7 +1,7 @@
+import { errorText } from "@sam-ablate/errors";
 import sharp from "sharp";
 import { validateImage } from "./encode.js";
 import { ImageIoError } from "./errors.js";
-import { errorText } from "./sharp-input.js";
 import type { RawImage } from "./types.js";
 
 /** Interpolation for resizeImage: "nearest" for class codes, the others for intensities. */

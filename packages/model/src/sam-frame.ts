@@ -5,16 +5,15 @@
  * (postprocess_masks) and training targets onto the low-res logits grid. Prompts (one type, the
  * samplers' `Prompt`, in original-image pixels) become the decoder's native batch here, once.
  */
+import { SamAblateError } from "@sam-ablate/errors";
 import type { NativePrompts } from "@sam-ablate/native";
 import type { Prompt } from "@sam-ablate/samplers";
 import { postprocessMasks, resizeLongestSideShape } from "./preprocess.js";
 
 /** Error for prompts that cannot be converted or batched (code ERR_SA_PROMPT). */
-export class PromptBatchError extends Error {
-    readonly code = "ERR_SA_PROMPT";
+export class PromptBatchError extends SamAblateError<"ERR_SA_PROMPT"> {
     constructor(message: string) {
-        super(message);
-        this.name = "PromptBatchError";
+        super("ERR_SA_PROMPT", message);
     }
 }
 

@@ -4,6 +4,7 @@
  * returns masks at the original size (SAM's postprocess) with IoU predictions — the official
  * SamPredictor's behaviour on our native models.
  */
+import { SamAblateError } from "@sam-ablate/errors";
 import type { NativeImageEncoder, NativePrompts, NativeSamDecoder } from "@sam-ablate/native";
 import type { Prompt } from "@sam-ablate/samplers";
 import { preprocessImage } from "./preprocess.js";
@@ -30,15 +31,7 @@ export interface Prediction {
 }
 
 /** Error for bad predictor inputs. */
-export class PredictorError extends Error {
-    constructor(
-        readonly code: string,
-        message: string,
-    ) {
-        super(message);
-        this.name = "PredictorError";
-    }
-}
+export class PredictorError extends SamAblateError {}
 
 export class SamPredictor {
     private embedding: Float32Array | undefined;

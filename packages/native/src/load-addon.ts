@@ -2,14 +2,13 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SamAblateError } from "@sam-ablate/errors";
 import type { BindingModule } from "./binding.js";
 
 /** Error thrown when the native addon cannot be found or loaded. */
-export class AddonLoadError extends Error {
-    readonly code = "ERR_SA_ADDON_LOAD";
+export class AddonLoadError extends SamAblateError<"ERR_SA_ADDON_LOAD"> {
     constructor(message: string) {
-        super(message);
-        this.name = "AddonLoadError";
+        super("ERR_SA_ADDON_LOAD", message);
     }
 }
 

@@ -1,3 +1,5 @@
+import { SamAblateError } from "@sam-ablate/errors";
+
 /** Errors of the run folder: every one names the file or folder and says what is wrong. */
 export type RunFolderErrorCode =
     /** The folder is not a run folder, belongs to another plan, or one of its files is unreadable or invalid. */
@@ -7,14 +9,7 @@ export type RunFolderErrorCode =
     /** A file could not be written (permissions, full disk, missing folder). */
     | "ERR_SA_IO";
 
-export class RunFolderError extends Error {
-    readonly code: RunFolderErrorCode;
-    constructor(code: RunFolderErrorCode, message: string, options?: { cause?: unknown }) {
-        super(message, options);
-        this.name = "RunFolderError";
-        this.code = code;
-    }
-}
+export class RunFolderError extends SamAblateError<RunFolderErrorCode> {}
 
 /** Cuts a value quoted in a message to a few dozen characters. */
 export function quote(value: unknown, max = 40): string {

@@ -1,17 +1,14 @@
+import { SamAblateError } from "@sam-ablate/errors";
+
 /**
  * Errors thrown by the prompt samplers. Every error carries a stable string `code` so callers can
  * branch on the kind of failure without parsing messages.
  */
 
 /** Base class of every error thrown by `@sam-ablate/samplers`. */
-export class SamplerError extends Error {
-    /** Stable machine-readable error code, e.g. `ERR_SA_EMPTY_MASK`. */
-    readonly code: string;
-
+export class SamplerError extends SamAblateError {
     constructor(code: string, message: string) {
-        super(message);
-        this.name = new.target.name;
-        this.code = code;
+        super(code, message);
     }
 }
 

@@ -6,6 +6,7 @@
  *
  * Layout: "SAEMB001" | u64 LE header length | JSON header | zero padding to 4096 | N x (C*E*E) fp16.
  */
+
 import { createHash } from "node:crypto";
 import {
     closeSync,
@@ -21,6 +22,7 @@ import {
     writeSync,
 } from "node:fs";
 import path from "node:path";
+import { SamAblateError } from "@sam-ablate/errors";
 import { loadAddon } from "@sam-ablate/native";
 import { float32ToFloat16Array } from "@sam-ablate/tensor";
 
@@ -51,14 +53,10 @@ interface Header {
 }
 
 /** Error with a code, naming the cache file. */
-export class EmbeddingCacheError extends Error {
-    readonly code = "ERR_SA_CACHE";
-    constructor(
-        readonly file: string,
-        message: string,
-    ) {
-        super(`${file}: ${message}`);
-        this.name = "EmbeddingCacheError";
+export class EmbeddingCacheError extends SamAblateError<"ERR_SA_CACHE"> {
+    declare readonly file: string;
+    constructor(file: string, message: string) {
+        super("ERR_SA_CACHE", `${file}: ${message}`, { file });
     }
 }
 

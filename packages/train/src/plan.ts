@@ -4,6 +4,7 @@
  * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
  * is validated field by field: unknown fields and unknown strategies are errors.
  */
+import { SamAblateError } from "@sam-ablate/errors";
 import type { LoraTarget } from "@sam-ablate/native";
 import { type Arm, clip, parseArm, quote } from "@sam-ablate/samplers";
 
@@ -144,11 +145,9 @@ export interface AblationPlan {
 }
 
 /** Error for an invalid plan: names the field and the problem. */
-export class PlanError extends Error {
-    readonly code = "ERR_SA_PLAN";
+export class PlanError extends SamAblateError<"ERR_SA_PLAN"> {
     constructor(message: string) {
-        super(message);
-        this.name = "PlanError";
+        super("ERR_SA_PLAN", message);
     }
 }
 

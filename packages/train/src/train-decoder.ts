@@ -7,6 +7,7 @@
  * where it stopped and reaches the same weights.
  */
 
+import { errorText, SamAblateError } from "@sam-ablate/errors";
 import { SamFrame } from "@sam-ablate/model";
 import type { NativeDecoderTrainer, NativeSamDecoder } from "@sam-ablate/native";
 import { type Prompt, rngFor } from "@sam-ablate/samplers";
@@ -119,18 +120,17 @@ export interface TrainResult {
 }
 
 /** Training stopped because the loss or the gradients became NaN/Inf; the weights are the last good ones. */
-export class TrainingDivergedError extends Error {
-    readonly code = "ERR_SA_DIVERGED";
+export class TrainingDivergedError extends SamAblateError<"ERR_SA_DIVERGED"> {
     constructor(
         readonly globalStep: number,
         cause: unknown,
     ) {
         super(
+            "ERR_SA_DIVERGED",
             `training diverged at step ${globalStep} (non-finite loss or gradients); ` +
                 `the model keeps the weights of the last good step. Try a lower learning rate or gradient clipping. ` +
-                `(${cause instanceof Error ? cause.message : String(cause)})`,
+                `(${errorText(cause)})`,
         );
-        this.name = "TrainingDivergedError";
     }
 }
 

@@ -16,8 +16,10 @@
  * Costs come from a small model: image counts (the plan's phantom sizes, `maxTrain`/`maxTest`, a
  * count of the source folder, or the paper's dataset sizes) times per-image and per-step seconds.
  */
+
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { SamAblateError } from "@sam-ablate/errors";
 import { DEFAULT_FOLD_COUNT, foldsToRun } from "./datasets.js";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
 
@@ -54,13 +56,9 @@ export interface Unit {
 }
 
 /** Error for a unit id, a shard spec or dependencies: names the unit. */
-export class UnitError extends Error {
-    constructor(
-        message: string,
-        readonly code = "ERR_SA_UNIT",
-    ) {
-        super(message);
-        this.name = "UnitError";
+export class UnitError extends SamAblateError {
+    constructor(message: string, code = "ERR_SA_UNIT") {
+        super(code, message);
     }
 }
 

@@ -1,9 +1,10 @@
 // Turning storage references into tensors: each storage record is read once, viewed as its dtype,
 // and every tensor copies out its (possibly strided, offset) view. A tensor that is the only,
 // whole, contiguous user of its storage takes the storage's array without a copy.
+
+import { megabytes } from "@sam-ablate/errors";
 import { allocate, itemSize, type Tensor, type TensorData, typedArrayFromBytes } from "@sam-ablate/tensor";
 import { CheckpointError } from "../errors.js";
-import { megabytes } from "../limits.js";
 import { type StorageRef, TensorRef } from "../pickle/values.js";
 
 /** Reads the raw bytes of storage `key` (the `data/<key>` record). */

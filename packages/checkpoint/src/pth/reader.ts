@@ -1,9 +1,10 @@
 // Reading PyTorch checkpoints (torch.save's zip format): the zip's data.pkl is unpickled without
 // running code, the state dict is located, and each tensor's storage record is read and viewed.
+
+import { maxDecodeBytes } from "@sam-ablate/errors";
 import { byteSwap, itemSize, type Tensor } from "@sam-ablate/tensor";
 import { type ByteSource, bytesSource, withFileSource } from "../byte-source.js";
 import { CheckpointError, IN_MEMORY, quoted } from "../errors.js";
-import { maxDecodeBytes } from "../limits.js";
 import { unpickle } from "../pickle/unpickler.js";
 import type { StorageRef, TensorRef } from "../pickle/values.js";
 import { openZip, readZipEntry, type ZipArchive } from "../zip/reader.js";

@@ -2,10 +2,10 @@
 // local headers with zero sizes and data descriptors), entries are stored or deflated, and ZIP64
 // records are followed where sizes or offsets do not fit in 32 bits.
 import { inflateRawSync } from "node:zlib";
+import { maxDecodeBytes, megabytes } from "@sam-ablate/errors";
 import type { ByteSource } from "../byte-source.js";
 import { crc32 } from "../crc32.js";
 import { CheckpointError } from "../errors.js";
-import { maxDecodeBytes, megabytes } from "../limits.js";
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;

@@ -1,7 +1,8 @@
 /**
- * The most bytes one record or tensor of a checkpoint may decode to (an inflated zip record, a
- * materialised tensor) before it is allocated: the reader's `maxBytes` option, else
- * `SA_MAX_DECODE_MB` MiB, else 2048 MiB. The largest single tensor of SAM ViT-H is some 26 MB.
+ * The most bytes one record, tensor or file read from untrusted input may decode to (an inflated zip
+ * record or gzip stream, a materialised tensor, voxel data and its float32 copy) before anything that
+ * large is allocated: the reader's `maxBytes` option, else `SA_MAX_DECODE_MB` MiB, else 2048 MiB. The
+ * largest single tensor of SAM ViT-H is some 26 MB.
  */
 export const DEFAULT_MAX_DECODE_BYTES = 2048 * 1024 * 1024;
 
