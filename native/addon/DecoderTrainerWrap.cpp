@@ -12,19 +12,19 @@ namespace saaddon {
 Napi::FunctionReference * DecoderTrainerWrap::constructor = nullptr;
 
 void DecoderTrainerWrap::init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor =
-        DefineClass(env, "DecoderTrainer",
-                    {
-                        InstanceMethod<&DecoderTrainerWrap::step>("step"),
-                        InstanceMethod<&DecoderTrainerWrap::loss_and_grad>("lossAndGrad"),
-                        InstanceMethod<&DecoderTrainerWrap::get_grad>("getGrad"),
-                        InstanceMethod<&DecoderTrainerWrap::trained_params>("trainedParams"),
-                        InstanceMethod<&DecoderTrainerWrap::get_state>("getState"),
-                        InstanceMethod<&DecoderTrainerWrap::set_state>("setState"),
-                        InstanceMethod<&DecoderTrainerWrap::dispose>("dispose"),
-                        InstanceAccessor<&DecoderTrainerWrap::native_bytes>("nativeBytes"),
-                        InstanceAccessor<&DecoderTrainerWrap::get_step_count, &DecoderTrainerWrap::set_step_count>("stepCount"),
-                    });
+    Napi::Function ctor = DefineClass(
+        env, "DecoderTrainer",
+        {
+            InstanceMethod<&DecoderTrainerWrap::step>("step"),
+            InstanceMethod<&DecoderTrainerWrap::loss_and_grad>("lossAndGrad"),
+            InstanceMethod<&DecoderTrainerWrap::get_grad>("getGrad"),
+            InstanceMethod<&DecoderTrainerWrap::trained_params>("trainedParams"),
+            InstanceMethod<&DecoderTrainerWrap::get_state>("getState"),
+            InstanceMethod<&DecoderTrainerWrap::set_state>("setState"),
+            InstanceMethod<&DecoderTrainerWrap::dispose>("dispose"),
+            InstanceAccessor<&DecoderTrainerWrap::native_bytes>("nativeBytes"),
+            InstanceAccessor<&DecoderTrainerWrap::get_step_count, &DecoderTrainerWrap::set_step_count>("stepCount"),
+        });
     constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
     exports.Set("DecoderTrainer", ctor);
 }
@@ -73,8 +73,8 @@ Napi::Value DecoderTrainerWrap::run(const Napi::CallbackInfo & info, bool update
     const int64_t m = 4 * E;
     const int64_t C = decoder_->embed_dim();
     SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != p.B * C * E * E, env,
-                           std::string(what) + ": embeddings must hold batch x " + std::to_string(C) + " x " + std::to_string(E) + " x " +
-                               std::to_string(E) + " floats");
+                           std::string(what) + ": embeddings must hold batch x " + std::to_string(C) + " x " +
+                               std::to_string(E) + " x " + std::to_string(E) + " floats");
     check_targets(env, what, tgt, p.B, m);
     keep.push_back(Napi::Persistent(emb.As<Napi::Value>()));
     keep.push_back(Napi::Persistent(tgt.As<Napi::Value>()));

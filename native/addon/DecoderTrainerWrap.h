@@ -35,7 +35,9 @@ class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
 
   private:
     Napi::Value dispose(const Napi::CallbackInfo & info);
-    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) {
+        return Napi::Number::New(info.Env(), (double) mem_.bytes());
+    }
     sa::DecoderTrainer & live(Napi::Env env) const {
         if (!trainer_) throw_disposed(env, "DecoderTrainer");
         return *trainer_;
@@ -53,7 +55,7 @@ class DecoderTrainerWrap : public Napi::ObjectWrap<DecoderTrainerWrap> {
     Napi::ObjectReference decoder_ref_;  // keeps the JS decoder alive
     std::shared_ptr<sa::Backend> backend_;
     std::shared_ptr<sa::SamDecoder> decoder_;
-    std::shared_ptr<std::mutex> mu_;     // the decoder's mutex: training and inference never overlap
+    std::shared_ptr<std::mutex> mu_;  // the decoder's mutex: training and inference never overlap
     std::shared_ptr<sa::DecoderTrainer> trainer_;
     ExternalMemory mem_;
 };

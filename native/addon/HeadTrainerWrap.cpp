@@ -8,25 +8,25 @@
 namespace saaddon {
 
 void HeadTrainerWrap::init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor =
-        DefineClass(env, "HeadTrainer",
-                    {
-                        InstanceMethod<&HeadTrainerWrap::predict>("predict"),
-                        InstanceMethod<&HeadTrainerWrap::step>("step"),
-                        InstanceMethod<&HeadTrainerWrap::loss_and_grad>("lossAndGrad"),
-                        InstanceMethod<&HeadTrainerWrap::param_names>("paramNames"),
-                        InstanceMethod<&HeadTrainerWrap::param_names>("trainedParams"),
-                        InstanceMethod<&HeadTrainerWrap::param_shape>("paramShape"),
-                        InstanceMethod<&HeadTrainerWrap::get_param>("getParam"),
-                        InstanceMethod<&HeadTrainerWrap::set_param>("setParam"),
-                        InstanceMethod<&HeadTrainerWrap::get_grad>("getGrad"),
-                        InstanceMethod<&HeadTrainerWrap::get_state>("getState"),
-                        InstanceMethod<&HeadTrainerWrap::set_state>("setState"),
-                        InstanceMethod<&HeadTrainerWrap::dispose>("dispose"),
-                        InstanceAccessor<&HeadTrainerWrap::get_info>("info"),
-                        InstanceAccessor<&HeadTrainerWrap::native_bytes>("nativeBytes"),
-                        InstanceAccessor<&HeadTrainerWrap::get_step_count, &HeadTrainerWrap::set_step_count>("stepCount"),
-                    });
+    Napi::Function ctor = DefineClass(
+        env, "HeadTrainer",
+        {
+            InstanceMethod<&HeadTrainerWrap::predict>("predict"),
+            InstanceMethod<&HeadTrainerWrap::step>("step"),
+            InstanceMethod<&HeadTrainerWrap::loss_and_grad>("lossAndGrad"),
+            InstanceMethod<&HeadTrainerWrap::param_names>("paramNames"),
+            InstanceMethod<&HeadTrainerWrap::param_names>("trainedParams"),
+            InstanceMethod<&HeadTrainerWrap::param_shape>("paramShape"),
+            InstanceMethod<&HeadTrainerWrap::get_param>("getParam"),
+            InstanceMethod<&HeadTrainerWrap::set_param>("setParam"),
+            InstanceMethod<&HeadTrainerWrap::get_grad>("getGrad"),
+            InstanceMethod<&HeadTrainerWrap::get_state>("getState"),
+            InstanceMethod<&HeadTrainerWrap::set_state>("setState"),
+            InstanceMethod<&HeadTrainerWrap::dispose>("dispose"),
+            InstanceAccessor<&HeadTrainerWrap::get_info>("info"),
+            InstanceAccessor<&HeadTrainerWrap::native_bytes>("nativeBytes"),
+            InstanceAccessor<&HeadTrainerWrap::get_step_count, &HeadTrainerWrap::set_step_count>("stepCount"),
+        });
     exports.Set("HeadTrainer", ctor);
 }
 
@@ -166,9 +166,8 @@ Napi::Value HeadTrainerWrap::set_param(const Napi::CallbackInfo & info) {
     SA_NAPI_TRY(env, {
         std::lock_guard<std::mutex> lk(*mu_);
         const int64_t n = numel_of(head_->param_shape(name));
-        SA_CHECK_ARG((int64_t) data.ElementLength() == n,
-                     "setParam('" + name + "'): expected " + std::to_string(n) + " values, got " +
-                         std::to_string(data.ElementLength()));
+        SA_CHECK_ARG((int64_t) data.ElementLength() == n, "setParam('" + name + "'): expected " + std::to_string(n) +
+                                                              " values, got " + std::to_string(data.ElementLength()));
         head_->set_param(name, data.Data());
     })
     return env.Undefined();

@@ -33,7 +33,9 @@ class HeadTrainerWrap : public Napi::ObjectWrap<HeadTrainerWrap> {
         return *head_;
     }
     Napi::Value dispose(const Napi::CallbackInfo & info);
-    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) {
+        return Napi::Number::New(info.Env(), (double) mem_.bytes());
+    }
     Napi::Value get_info(const Napi::CallbackInfo & info);
     Napi::Value predict(const Napi::CallbackInfo & info);
     Napi::Value run(const Napi::CallbackInfo & info, bool update);

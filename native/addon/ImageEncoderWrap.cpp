@@ -26,7 +26,8 @@ ImageEncoderWrap::ImageEncoderWrap(const Napi::CallbackInfo & info) : Napi::Obje
     const std::string prefix = get_string(opts, "prefix", "image_encoder.");
     const std::string backend = get_string(opts, "backend", "cpu");
     precision_ = get_string(opts, "precision", "fp32");
-    SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env, "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
+    SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env,
+                          "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
     sa::WeightMap weights = weight_map_from_js(env, info[0].As<Napi::Object>());
     backend_ = backend_for(env, backend, precision_);
     SA_NAPI_TRY(env, {
@@ -50,7 +51,8 @@ Napi::Value ImageEncoderWrap::encode(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     live(env);
     Napi::Float32Array images = arg_f32(info, 0, "encode(images)");
-    SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env, "encode(images, batch): batch must be a number");
+    SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env,
+                          "encode(images, batch): batch must be a number");
     const int64_t B = info[1].As<Napi::Number>().Int64Value();
     Napi::Object opts = arg_object(info, 2, "encode options");
     const bool want_taps = get_bool(opts, "taps", false);

@@ -24,7 +24,9 @@ class ImageEncoderWrap : public Napi::ObjectWrap<ImageEncoderWrap> {
 
   private:
     Napi::Value dispose(const Napi::CallbackInfo & info);
-    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) {
+        return Napi::Number::New(info.Env(), (double) mem_.bytes());
+    }
     sa::ImageEncoder & live(Napi::Env env) const {
         if (!encoder_) throw_disposed(env, "ImageEncoder");
         return *encoder_;

@@ -108,8 +108,8 @@ Napi::Value SamDecoderWrap::predict_all(const Napi::CallbackInfo & info) {
     const int64_t want = per_prompt ? p.B * per : per;
     SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != want, env,
                            "predictAll: embedding must hold " + std::to_string(want) + " floats (" +
-                               (per_prompt ? "batch x " : "") + std::to_string(C) + " x " + std::to_string(E) + " x " + std::to_string(E) +
-                               "), got " + std::to_string(emb.ElementLength()));
+                               (per_prompt ? "batch x " : "") + std::to_string(C) + " x " + std::to_string(E) + " x " +
+                               std::to_string(E) + "), got " + std::to_string(emb.ElementLength()));
     keep.push_back(Napi::Persistent(emb.As<Napi::Value>()));
     const float * emb_ptr = emb.Data();
     auto dec = decoder_;
@@ -144,7 +144,8 @@ Napi::Value SamDecoderWrap::param_names(const Napi::CallbackInfo & info) {
 }
 
 static std::string arg_name(const Napi::CallbackInfo & info, const char * what) {
-    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(), std::string(what) + ": name must be a string");
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(),
+                          std::string(what) + ": name must be a string");
     return info[0].As<Napi::String>().Utf8Value();
 }
 
@@ -186,7 +187,7 @@ Napi::Value SamDecoderWrap::set_param(const Napi::CallbackInfo & info) {
         int64_t n = 1;
         for (auto d : shape) n *= d;
         SA_CHECK_ARG((int64_t) data.ElementLength() == n, "setParam('" + name + "'): expected " + std::to_string(n) +
-                                                               " values, got " + std::to_string(data.ElementLength()));
+                                                              " values, got " + std::to_string(data.ElementLength()));
         decoder_->set_param(name, data.Data());
     })
     return env.Undefined();

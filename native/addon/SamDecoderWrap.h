@@ -31,7 +31,9 @@ class SamDecoderWrap : public Napi::ObjectWrap<SamDecoderWrap> {
 
   private:
     Napi::Value dispose(const Napi::CallbackInfo & info);
-    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) {
+        return Napi::Number::New(info.Env(), (double) mem_.bytes());
+    }
     sa::SamDecoder & live(Napi::Env env) const {
         if (!decoder_) throw_disposed(env, "SamDecoder");
         return *decoder_;

@@ -46,11 +46,13 @@ static sa::LoraConfig lora_from_js(Napi::Env env, Napi::Object opts) {
                                "new TrainableEncoder: lora.alpha must be a finite number > 0");
     }
     if (o.Has("targets") && !o.Get("targets").IsUndefined()) {
-        SA_THROW_TYPEERROR_IF(!o.Get("targets").IsArray(), env, "new TrainableEncoder: lora.targets must be an array of strings");
+        SA_THROW_TYPEERROR_IF(!o.Get("targets").IsArray(), env,
+                              "new TrainableEncoder: lora.targets must be an array of strings");
         Napi::Array a = o.Get("targets").As<Napi::Array>();
         c.targets.clear();
         for (uint32_t i = 0; i < a.Length(); ++i) {
-            SA_THROW_TYPEERROR_IF(!a.Get(i).IsString(), env, "new TrainableEncoder: lora.targets must be an array of strings");
+            SA_THROW_TYPEERROR_IF(!a.Get(i).IsString(), env,
+                                  "new TrainableEncoder: lora.targets must be an array of strings");
             c.targets.push_back(a.Get(i).As<Napi::String>().Utf8Value());
         }
     }
@@ -60,7 +62,8 @@ static sa::LoraConfig lora_from_js(Napi::Env env, Napi::Object opts) {
     return c;
 }
 
-TrainableEncoderWrap::TrainableEncoderWrap(const Napi::CallbackInfo & info) : Napi::ObjectWrap<TrainableEncoderWrap>(info) {
+TrainableEncoderWrap::TrainableEncoderWrap(const Napi::CallbackInfo & info)
+    : Napi::ObjectWrap<TrainableEncoderWrap>(info) {
     Napi::Env env = info.Env();
     SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsObject(), env,
                           "new TrainableEncoder(weights, options): weights must be an object of {shape, data}");
@@ -68,7 +71,8 @@ TrainableEncoderWrap::TrainableEncoderWrap(const Napi::CallbackInfo & info) : Na
     const std::string arch = get_string(opts, "arch", "vit");
     const std::string prefix = get_string(opts, "prefix", "image_encoder.");
     const std::string backend = get_string(opts, "backend", "cpu");
-    SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env, "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
+    SA_THROW_TYPEERROR_IF(arch != "vit" && arch != "tinyvit", env,
+                          "arch must be 'vit' or 'tinyvit', got '" + arch + "'");
     sa::TrainableEncoderOptions eo;
     eo.lora = lora_from_js(env, opts);
     eo.base_grads = false;
@@ -115,7 +119,8 @@ Napi::Value TrainableEncoderWrap::encode(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     live(env);
     Napi::Float32Array images = arg_f32(info, 0, "encode(images, batch)");
-    SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env, "encode(images, batch): batch must be a number");
+    SA_THROW_TYPEERROR_IF(info.Length() < 2 || !info[1].IsNumber(), env,
+                          "encode(images, batch): batch must be a number");
     const int64_t B = info[1].As<Napi::Number>().Int64Value();
     check_image_batch(env, images, B, encoder_->img_size(), "encode");
     const int64_t E = encoder_->embed_size();
@@ -150,9 +155,9 @@ Napi::Value TrainableEncoderWrap::train_step(const Napi::CallbackInfo & info) {
     check_image_batch(env, images, p.B, encoder_->img_size(), "trainStep");
     Napi::Float32Array tgt = arg_f32(info, 3, what);
     const int64_t m = 4 * E;
-    SA_THROW_RANGEERROR_IF((int64_t) tgt.ElementLength() != p.B * m * m, env,
-                           "trainStep: targets must hold batch x 1 x " + std::to_string(m) + " x " + std::to_string(m) +
-                               " values");
+    SA_THROW_RANGEERROR_IF(
+        (int64_t) tgt.ElementLength() != p.B * m * m, env,
+        "trainStep: targets must hold batch x 1 x " + std::to_string(m) + " x " + std::to_string(m) + " values");
     Napi::Object opts = arg_object(info, 4, "trainStep options");
     float lr = -1.f;
     if (opts.Has("lr") && !opts.Get("lr").IsUndefined()) {
@@ -186,7 +191,8 @@ Napi::Value TrainableEncoderWrap::train_step(const Napi::CallbackInfo & info) {
 }
 
 static std::string name_arg(const Napi::CallbackInfo & info, const char * what) {
-    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(), std::string(what) + ": name must be a string");
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(),
+                          std::string(what) + ": name must be a string");
     return info[0].As<Napi::String>().Utf8Value();
 }
 

@@ -29,7 +29,9 @@ class TrainableEncoderWrap : public Napi::ObjectWrap<TrainableEncoderWrap> {
 
   private:
     Napi::Value dispose(const Napi::CallbackInfo & info);
-    Napi::Value native_bytes(const Napi::CallbackInfo & info) { return Napi::Number::New(info.Env(), (double) mem_.bytes()); }
+    Napi::Value native_bytes(const Napi::CallbackInfo & info) {
+        return Napi::Number::New(info.Env(), (double) mem_.bytes());
+    }
     sa::TrainableEncoder & live(Napi::Env env) const {
         if (!encoder_) throw_disposed(env, "TrainableEncoder");
         return *encoder_;

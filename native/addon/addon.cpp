@@ -57,6 +57,8 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace saaddon
 
-static Napi::Object sa_module_init(Napi::Env env, Napi::Object exports) { return saaddon::init(env, exports); }
+static Napi::Object sa_module_init(Napi::Env env, Napi::Object exports) {
+    return saaddon::init(env, exports);
+}
 
 NODE_API_MODULE(sam_ablate, sa_module_init)

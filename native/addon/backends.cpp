@@ -36,13 +36,14 @@ int cpu_threads() {
 std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision) {
     std::lock_guard<std::mutex> lk(g_mu);
     if (precision != "fp32" && precision != "bf16" && precision != "tf32") {
-        Napi::TypeError e = Napi::TypeError::New(env, "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
+        Napi::TypeError e = Napi::TypeError::New(
+            env, "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
         e.Set("code", Napi::String::New(env, "ERR_SA_INVALID_ARG"));
         throw e;
     }
     if (name == "cpu") {
         // One instance per precision (fp32, bf16); tf32 is refused by make_cpu_backend.
-        const sa::Precision p = precision == "bf16" ? sa::Precision::bf16
+        const sa::Precision p = precision == "bf16"   ? sa::Precision::bf16
                                 : precision == "tf32" ? sa::Precision::tf32
                                                       : sa::Precision::fp32;
         std::shared_ptr<sa::Backend> & slot = g_cpu[(int) p];
@@ -58,7 +59,7 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
     if (name == "cuda") {
 #ifdef SA_USE_CUDA
         static std::shared_ptr<sa::Backend> cuda[3];
-        const sa::CudaMath m = precision == "bf16" ? sa::CudaMath::BF16
+        const sa::CudaMath m = precision == "bf16"   ? sa::CudaMath::BF16
                                : precision == "tf32" ? sa::CudaMath::TF32
                                                      : sa::CudaMath::FP32;
         std::shared_ptr<sa::Backend> & slot = cuda[(int) m];

@@ -14,7 +14,8 @@ namespace saaddon {
 
 // Shared backend instance for a name ("cpu" | "cuda") and an encoder precision ("fp32" | "bf16" on
 // both; "tf32" on CUDA only); throws a coded JS error when unavailable.
-std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision = "fp32");
+std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name,
+                                         const std::string & precision = "fp32");
 // setThreads(n): the thread count of every CPU backend, now and when created (n <= 0: SA_NUM_THREADS,
 // else all cores; safe while work runs, see Backend::set_threads). Returns the count in effect.
 int set_cpu_threads(int n);

@@ -26,7 +26,8 @@ struct Mapping {
 
 Napi::Value map_file(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), env, "mapFile(path, offset?, length?): path must be a string");
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), env,
+                          "mapFile(path, offset?, length?): path must be a string");
     const std::string path = info[0].As<Napi::String>().Utf8Value();
     int64_t offset = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
     int64_t length = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
@@ -43,8 +44,9 @@ Napi::Value map_file(const Napi::CallbackInfo & info) {
     if (length < 0) length = size - offset;
     if (offset + length > size) {
         ::close(fd);
-        throw_coded(env, "ERR_SA_IO", path + ": region [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
-                                          ") is past the end of the file (" + std::to_string(size) + " bytes)");
+        throw_coded(env, "ERR_SA_IO",
+                    path + ": region [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
+                        ") is past the end of the file (" + std::to_string(size) + " bytes)");
     }
     if (length == 0) {
         ::close(fd);
@@ -59,19 +61,21 @@ Napi::Value map_file(const Napi::CallbackInfo & info) {
     if (base == MAP_FAILED) throw_coded(env, "ERR_SA_IO", path + ": mmap failed: " + std::strerror(err));
     auto * m = new Mapping{base, map_len};
     char * data = static_cast<char *>(base) + (offset - aligned);
-    return Napi::ArrayBuffer::New(env, data, (size_t) length,
-                                  [](Napi::Env, void *, Mapping * mp) {
-                                      ::munmap(mp->base, mp->length);
-                                      delete mp;
-                                  },
-                                  m);
+    return Napi::ArrayBuffer::New(
+        env, data, (size_t) length,
+        [](Napi::Env, void *, Mapping * mp) {
+            ::munmap(mp->base, mp->length);
+            delete mp;
+        },
+        m);
 }
 
 // halfToFloat(src: Uint16Array, dst?: Float32Array): widens binary16 values (exact), e.g. embeddings
 // read from the fp16 cache. dst, when given, must have src.length elements.
 Napi::Value half_to_float(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    bool ok = info.Length() >= 1 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+    bool ok = info.Length() >= 1 && info[0].IsTypedArray() &&
+              info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
     SA_THROW_TYPEERROR_IF(!ok, env, "halfToFloat(src, dst?): src must be a Uint16Array");
     Napi::Uint16Array src = info[0].As<Napi::Uint16Array>();
     const size_t n = src.ElementLength();
@@ -87,4 +91,3 @@ Napi::Value half_to_float(const Napi::CallbackInfo & info) {
 }
 
 }  // namespace saaddon
-

@@ -9,7 +9,9 @@ void throw_coded(Napi::Env env, const std::string & code, const std::string & ms
     throw e;
 }
 
-void throw_status(Napi::Env env, sa_status s, const std::string & msg) { throw_coded(env, sa_status_code_name(s), msg); }
+void throw_status(Napi::Env env, sa_status s, const std::string & msg) {
+    throw_coded(env, sa_status_code_name(s), msg);
+}
 
 void rethrow_as_js(Napi::Env env, const std::exception & e) {
     if (auto * se = dynamic_cast<const sa::Error *>(&e)) throw_status(env, se->status(), se->what());
@@ -122,8 +124,8 @@ Napi::Float32Array f32_from_vector(Napi::Env env, std::vector<float> && v) {
         delete owned;
         buf = Napi::ArrayBuffer::New(env, 0);
     } else {
-        buf = Napi::ArrayBuffer::New(env, owned->data(), n * sizeof(float),
-                                     [](Napi::Env, void *, std::vector<float> * p) { delete p; }, owned);
+        buf = Napi::ArrayBuffer::New(
+            env, owned->data(), n * sizeof(float), [](Napi::Env, void *, std::vector<float> * p) { delete p; }, owned);
     }
     return Napi::Float32Array::New(env, n, buf, 0);
 }

@@ -108,30 +108,30 @@ class PromiseWorker : public Napi::AsyncWorker {
 
 }  // namespace saaddon
 
-#define SA_THROW_TYPEERROR_IF(cond, env, msg)                                  \
-    do {                                                                       \
-        if (cond) {                                                            \
-            Napi::TypeError e = Napi::TypeError::New((env), (msg));            \
-            e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG"));     \
-            throw e;                                                           \
-        }                                                                      \
+#define SA_THROW_TYPEERROR_IF(cond, env, msg)                              \
+    do {                                                                   \
+        if (cond) {                                                        \
+            Napi::TypeError e = Napi::TypeError::New((env), (msg));        \
+            e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG")); \
+            throw e;                                                       \
+        }                                                                  \
     } while (0)
 
-#define SA_THROW_RANGEERROR_IF(cond, env, msg)                                 \
-    do {                                                                       \
-        if (cond) {                                                            \
-            Napi::RangeError e = Napi::RangeError::New((env), (msg));          \
-            e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG"));     \
-            throw e;                                                           \
-        }                                                                      \
+#define SA_THROW_RANGEERROR_IF(cond, env, msg)                             \
+    do {                                                                   \
+        if (cond) {                                                        \
+            Napi::RangeError e = Napi::RangeError::New((env), (msg));      \
+            e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG")); \
+            throw e;                                                       \
+        }                                                                  \
     } while (0)
 
 // Wraps a method body: converts C++ exceptions from the core into coded JS errors.
-#define SA_NAPI_TRY(env, body)                              \
-    try {                                                   \
-        body                                                \
-    } catch (const Napi::Error &) {                         \
-        throw;                                              \
-    } catch (const std::exception & ex__) {                 \
-        ::saaddon::rethrow_as_js((env), ex__);              \
+#define SA_NAPI_TRY(env, body)                 \
+    try {                                      \
+        body                                   \
+    } catch (const Napi::Error &) {            \
+        throw;                                 \
+    } catch (const std::exception & ex__) {    \
+        ::saaddon::rethrow_as_js((env), ex__); \
     }

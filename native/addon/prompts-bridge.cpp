@@ -28,9 +28,10 @@ sa::Prompts prompts_from_js(Napi::Env env, Napi::Value v, int64_t embed_size, co
     if (p.labels) {
         for (int64_t i = 0; i < p.B * p.n_points; ++i) {
             const float l = p.labels[i];
-            SA_THROW_RANGEERROR_IF(!(l == -1.f || l == 0.f || l == 1.f || l == 2.f || l == 3.f), env,
-                                   w + ".labels must be 1 (positive), 0 (negative), -1 (not a point) or 2/3 (box corners); got " +
-                                       std::to_string(l) + " at index " + std::to_string(i));
+            SA_THROW_RANGEERROR_IF(
+                !(l == -1.f || l == 0.f || l == 1.f || l == 2.f || l == 3.f), env,
+                w + ".labels must be 1 (positive), 0 (negative), -1 (not a point) or 2/3 (box corners); got " +
+                    std::to_string(l) + " at index " + std::to_string(i));
         }
     }
     auto check_finite = [&](const float * a, int64_t n, const char * name) {

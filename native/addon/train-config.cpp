@@ -45,7 +45,8 @@ sa::TrainConfig train_config_from_js(Napi::Env env, Napi::Object o, const char *
 }
 
 std::string name_arg(const Napi::CallbackInfo & info, const char * what) {
-    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(), std::string(what) + ": name must be a string");
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(),
+                          std::string(what) + ": name must be a string");
     return info[0].As<Napi::String>().Utf8Value();
 }
 

@@ -123,7 +123,8 @@ class RandomDecoderWeights {
     explicit RandomDecoderWeights(uint32_t seed) : rng_(seed) {
         const int64_t C = 256, Ci = 128, M = 2048, T = 4;
         add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2}, 1.0f);
-        for (int i = 0; i < 4; ++i) add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, 1.0f);
+        for (int i = 0; i < 4; ++i)
+            add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, 1.0f);
         add("prompt_encoder.not_a_point_embed.weight", {1, C}, 1.0f);
         add("prompt_encoder.no_mask_embed.weight", {1, C}, 1.0f);
         conv("prompt_encoder.mask_downscaling.0", {4, 1, 2, 2});

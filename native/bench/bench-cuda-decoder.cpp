@@ -46,7 +46,8 @@ void add_decoder_weights(sa::bench::RandomWeights & w) {
     std::mt19937 rng(99);
     const int64_t C = 256, Ci = 128;
     w.add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2}, rng, 1.0f);
-    for (int i = 0; i < 4; ++i) w.add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, rng, 1.0f);
+    for (int i = 0; i < 4; ++i)
+        w.add("prompt_encoder.point_embeddings." + std::to_string(i) + ".weight", {1, C}, rng, 1.0f);
     w.add("prompt_encoder.not_a_point_embed.weight", {1, C}, rng, 1.0f);
     w.add("prompt_encoder.no_mask_embed.weight", {1, C}, rng, 1.0f);
     w.add("prompt_encoder.mask_downscaling.0.weight", {4, 1, 2, 2}, rng, 0.3f);
@@ -179,8 +180,8 @@ int run(int argc, char ** argv) {
     const int64_t pb = d.L.decoder_begin, pn = d.L.decoder_end - d.L.decoder_begin;
     auto fwd_bwd = [&] {
         g.forward(d.params, 0, 1);
-        be.mask_loss((int) sa::LossKind::DiceCE, g.masks(), tgt, scalars, g.dmasks_buffer(), 1, 1, H16, nullptr,
-                     d.L.T, nullptr);
+        be.mask_loss((int) sa::LossKind::DiceCE, g.masks(), tgt, scalars, g.dmasks_buffer(), 1, 1, H16, nullptr, d.L.T,
+                     nullptr);
         be.fill(grads, 0.0f, (size_t) total);
         g.backward(d.params, grads, g.dmasks_buffer(), nullptr, false);
         be.sum_squares(grads, scalars + 1, total);
@@ -226,10 +227,14 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) { return sa::bench::bench_main("bench-cuda-decoder", argc, argv, run); }
+int main(int argc, char ** argv) {
+    return sa::bench::bench_main("bench-cuda-decoder", argc, argv, run);
+}
 
 #else
 
-int main() { return sa::bench::skipped_without_cuda(); }
+int main() {
+    return sa::bench::skipped_without_cuda();
+}
 
 #endif

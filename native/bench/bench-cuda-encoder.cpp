@@ -62,7 +62,8 @@ void profile_ops(sa::Backend & be, const VitPreset & p, int64_t B) {
         rows.push_back({name, calls * per_call * 1e3, flop_per_call > 0 ? flop_per_call / per_call / 1e12 : 0.0});
     };
     const double tw = (double) (B * Tw), tg = (double) (B * T);
-    time("patch embed conv 16x16/16", 1, 2.0 * tg * E * 768, [&] { be.conv2d(x, w, bias, y, B, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
+    time("patch embed conv 16x16/16", 1, 2.0 * tg * E * 768,
+         [&] { be.conv2d(x, w, bias, y, B, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
     time("linear qkv (windowed)", n_win, 2.0 * tw * E * 3 * E, [&] { be.linear(x, w, bias, y, B * Tw, E, 3 * E); });
     time("linear qkv (global)", n_global, 2.0 * tg * E * 3 * E, [&] { be.linear(x, w, bias, y, B * T, E, 3 * E); });
     time("linear proj", p.depth, 2.0 * tg * E * E, [&] { be.linear(x, w, bias, y, B * T, E, E); });
@@ -89,9 +90,12 @@ void profile_ops(sa::Backend & be, const VitPreset & p, int64_t B) {
     double total = 0;
     for (auto & r : rows) total += r.ms;
     std::sort(rows.begin(), rows.end(), [](const Row & a, const Row & b) { return a.ms > b.ms; });
-    std::printf("  profile (%s, batch %lld, ms per batch):\n", sa::cuda_math_name(sa::cuda_get_math(be)), (long long) B);
+    std::printf("  profile (%s, batch %lld, ms per batch):\n", sa::cuda_math_name(sa::cuda_get_math(be)),
+                (long long) B);
     for (auto & r : rows) {
-        if (r.tflops > 0) std::printf("    %-30s %8.2f ms %5.1f%%  %6.1f TFLOP/s\n", r.name.c_str(), r.ms, 100 * r.ms / total, r.tflops);
+        if (r.tflops > 0)
+            std::printf("    %-30s %8.2f ms %5.1f%%  %6.1f TFLOP/s\n", r.name.c_str(), r.ms, 100 * r.ms / total,
+                        r.tflops);
         else std::printf("    %-30s %8.2f ms %5.1f%%\n", r.name.c_str(), r.ms, 100 * r.ms / total);
     }
     std::printf("    %-30s %8.2f ms\n", "sum", total);
@@ -109,7 +113,9 @@ int run(int argc, char ** argv) {
         else if (a == "--iters" && i + 1 < argc) iters = std::max(1, std::atoi(argv[++i]));
         else if (a == "--profile") profile = true;
         else {
-            std::printf("usage: bench-cuda-encoder [--model vit_b|vit_l|vit_h] [--batch 1,8] [--math fp32,tf32,bf16] [--iters N] [--profile]\n");
+            std::printf(
+                "usage: bench-cuda-encoder [--model vit_b|vit_l|vit_h] [--batch 1,8] [--math fp32,tf32,bf16] [--iters "
+                "N] [--profile]\n");
             return a == "-h" || a == "--help" ? 0 : 2;
         }
     }
@@ -187,10 +193,14 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) { return sa::bench::bench_main("bench-cuda-encoder", argc, argv, run); }
+int main(int argc, char ** argv) {
+    return sa::bench::bench_main("bench-cuda-encoder", argc, argv, run);
+}
 
 #else
 
-int main() { return sa::bench::skipped_without_cuda(); }
+int main() {
+    return sa::bench::skipped_without_cuda();
+}
 
 #endif

@@ -50,8 +50,7 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
         const double c0 = process_cpu_seconds();
         fn();
         be.synchronize();
-        rows.push_back({name, calls * sa::bench::seconds_since(t0),
-                        calls * (process_cpu_seconds() - c0)});
+        rows.push_back({name, calls * sa::bench::seconds_since(t0), calls * (process_cpu_seconds() - c0)});
     };
     time("patch embed conv 16x16/16", 1, [&] { be.conv2d(x, w, bias, y, 1, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
     time("linear qkv (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, 3 * E); });
@@ -141,8 +140,8 @@ int run(int argc, char ** argv) {
         const double dt = sa::bench::seconds_since(t0);
         const double cpu_s = process_cpu_seconds() - c0;
         best = std::min(best, dt);
-        std::printf("pass %d: %.3f s/img, %.1f GFLOP/s (CPU time %.3f s over %d threads)%s\n", p, dt, gflop / dt,
-                    cpu_s, be.threads(), p == 0 ? " (cold: allocates)" : "");
+        std::printf("pass %d: %.3f s/img, %.1f GFLOP/s (CPU time %.3f s over %d threads)%s\n", p, dt, gflop / dt, cpu_s,
+                    be.threads(), p == 0 ? " (cold: allocates)" : "");
     }
     std::printf("best: %.3f s/img, %.1f GFLOP/s\n", best, gflop / best);
     if (profile) {
@@ -154,4 +153,6 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) { return sa::bench::bench_main("bench-encoder", argc, argv, run); }
+int main(int argc, char ** argv) {
+    return sa::bench::bench_main("bench-encoder", argc, argv, run);
+}

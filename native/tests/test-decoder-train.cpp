@@ -43,7 +43,9 @@ struct Setup {
     const float * target() const { return golden("train/target_low_res").data.data(); }
 };
 
-float run_loss(Setup & s, sa::DecoderTrainer & tr) { return tr.loss_and_grad(s.emb(), s.p, s.target()); }
+float run_loss(Setup & s, sa::DecoderTrainer & tr) {
+    return tr.loss_and_grad(s.emb(), s.p, s.target());
+}
 
 void check_loss(const std::string & loss, sa::LossKind kind) {
     Setup s;
@@ -138,7 +140,8 @@ SA_TEST(losses_match_pytorch) {
 }
 SA_TEST(dicece_gradients_match_pytorch_per_tensor) {
     const int n = check_gradients_golden("dicece", sa::LossKind::DiceCE);
-    satest::expect(n == (int) decoder_params().size(), "dicece: every decoder parameter compared, got " + std::to_string(n));
+    satest::expect(n == (int) decoder_params().size(),
+                   "dicece: every decoder parameter compared, got " + std::to_string(n));
 }
 SA_TEST(medsam_gradients_match_pytorch_per_tensor) {
     const int n = check_gradients_golden("medsam", sa::LossKind::MedSAM);
@@ -150,8 +153,12 @@ SA_TEST(sam_gradients_match_pytorch_per_tensor) {
 }
 // The 3-step trajectories of torch.optim.Adam / AdamW reproduce the PyTorch losses, which depend on
 // every gradient through the optimiser, and the watched parameters after the third step.
-SA_TEST(adam_trajectory) { check_trajectory("adam", sa::OptimKind::Adam, true); }
-SA_TEST(adamw_trajectory) { check_trajectory("adamw", sa::OptimKind::AdamW, true); }
+SA_TEST(adam_trajectory) {
+    check_trajectory("adam", sa::OptimKind::Adam, true);
+}
+SA_TEST(adamw_trajectory) {
+    check_trajectory("adamw", sa::OptimKind::AdamW, true);
+}
 
 SA_TEST(every_decoder_gradient_is_covered) {
     int n = 0;
@@ -161,7 +168,8 @@ SA_TEST(every_decoder_gradient_is_covered) {
     int dec_params = 0;
     for (const auto & name : s.dec->param_names())
         if (name.rfind("mask_decoder.", 0) == 0) ++dec_params;
-    satest::expect(n == dec_params, "fixture grads " + std::to_string(n) + " vs decoder params " + std::to_string(dec_params));
+    satest::expect(n == dec_params,
+                   "fixture grads " + std::to_string(n) + " vs decoder params " + std::to_string(dec_params));
 }
 
 SA_TEST(deterministic_losses) {

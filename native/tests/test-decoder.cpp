@@ -17,7 +17,9 @@ namespace {
 
 using satest::golden;
 
-bool has(const std::string & k) { return golden().count(k) != 0; }
+bool has(const std::string & k) {
+    return golden().count(k) != 0;
+}
 
 sa::WeightMap decoder_weights(const std::string & skip = "", const std::string & extra = "",
                               const std::string & reshape = "") {
@@ -84,9 +86,9 @@ SA_TEST(config_inferred) {
     auto & d = fx().dec;
     satest::expect(d.embed_dim() == 256 && d.num_mask_tokens() == 4 && d.img_size() == 256 && d.embed_size() == 16,
                    "config: " + d.describe());
-    satest::expect(d.param_shape("mask_decoder.transformer.layers.1.mlp.lin1.weight") ==
-                       std::vector<int64_t>({2048, 256}),
-                   "param_shape of lin1");
+    satest::expect(
+        d.param_shape("mask_decoder.transformer.layers.1.mlp.lin1.weight") == std::vector<int64_t>({2048, 256}),
+        "param_shape of lin1");
 }
 
 SA_TEST(sparse_and_dense_embeddings) {

@@ -16,7 +16,8 @@
 namespace {
 
 // Direct per-pixel bilinear interpolation (align_corners=False), in double.
-std::vector<float> naive_upsample(const std::vector<float> & x, int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
+std::vector<float> naive_upsample(const std::vector<float> & x, int64_t N, int64_t H, int64_t W, int64_t Ho,
+                                  int64_t Wo) {
     std::vector<float> y((size_t) (N * Ho * Wo));
     auto src = [](int64_t o, int64_t in, int64_t out, int64_t & a, int64_t & b, double & l) {
         double s = (o + 0.5) * (double) in / (double) out - 0.5;
@@ -92,8 +93,8 @@ SA_TEST(upsample_bilinear_backward_is_the_adjoint) {
             scale += std::fabs((double) yh[i] * gv[i]);
         }
         for (size_t i = 0; i < dxh.size(); ++i) b += (double) xv[i] * dxh[i];
-        satest::expect(std::fabs(a - b) <= 1e-5 * scale, "<Ux, g> = " + std::to_string(a) + " but <x, U^T g> = " +
-                                                             std::to_string(b));
+        satest::expect(std::fabs(a - b) <= 1e-5 * scale,
+                       "<Ux, g> = " + std::to_string(a) + " but <x, U^T g> = " + std::to_string(b));
     }
 }
 
@@ -139,7 +140,8 @@ struct Head {
         for (int64_t b = 0; b < B; ++b)
             for (int64_t yy = 0; yy < 20; ++yy)
                 for (int64_t xx = 0; xx < 20; ++xx)
-                    target[(size_t) (b * O + yy * 20 + xx)] = (xx - 8 - 2 * b) * (xx - 8 - 2 * b) + (yy - 10) * (yy - 10) < 30 ? 1.0f : 0.0f;
+                    target[(size_t) (b * O + yy * 20 + xx)] =
+                        (xx - 8 - 2 * b) * (xx - 8 - 2 * b) + (yy - 10) * (yy - 10) < 30 ? 1.0f : 0.0f;
     }
     float loss() { return tr->loss_and_grad(emb.data(), B, target.data()); }
 };
@@ -188,7 +190,9 @@ void check_gradients(int64_t depth, sa::LossKind loss) {
 
 }  // namespace
 
-SA_TEST(linear_head_gradients_match_finite_differences) { check_gradients(0, sa::LossKind::DiceCE); }
+SA_TEST(linear_head_gradients_match_finite_differences) {
+    check_gradients(0, sa::LossKind::DiceCE);
+}
 
 SA_TEST(cnn_head_gradients_match_finite_differences) {
     check_gradients(1, sa::LossKind::DiceCE);
@@ -231,7 +235,8 @@ SA_TEST(head_trainer_refuses_bad_configs) {
         std::vector<float> x(1);
         t.set_param("blocks.0.conv.weight", x.data());
     } catch (const sa::Error & e) {
-        threw = e.status() == SA_ERR_INVALID_ARG && std::string(e.what()).find("blocks.0.conv.weight") != std::string::npos;
+        threw =
+            e.status() == SA_ERR_INVALID_ARG && std::string(e.what()).find("blocks.0.conv.weight") != std::string::npos;
     }
     satest::expect(threw, "an unknown parameter name is refused, named");
 }

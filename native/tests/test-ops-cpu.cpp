@@ -28,7 +28,9 @@ using Vec = std::vector<float>;
 using satest::Buf;
 using satest::randn;
 
-sa::Backend & be() { return satest::cpu_backend(); }
+sa::Backend & be() {
+    return satest::cpu_backend();
+}
 
 void expect_near(const std::string & what, const Vec & got, const std::vector<double> & ref, double tol) {
     satest::expect(got.size() == ref.size(), what + ": size mismatch");
@@ -57,8 +59,8 @@ void expect_throws(sa_status want, const std::string & what, F && f) {
 
 // ---- GEMM ---------------------------------------------------------------------------------------
 
-std::vector<double> ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const Vec & A,
-                             int64_t lda, const Vec & B, int64_t ldb, float beta, const Vec & C, int64_t ldc) {
+std::vector<double> ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const Vec & A, int64_t lda,
+                             const Vec & B, int64_t ldb, float beta, const Vec & C, int64_t ldc) {
     std::vector<double> out(C.begin(), C.end());
     for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
@@ -74,7 +76,8 @@ std::vector<double> ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, 
     return out;
 }
 
-void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad, uint32_t seed) {
+void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad,
+                uint32_t seed) {
     const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     const Vec A = randn((size_t) ((ta ? K : M) * lda), seed);
     const Vec B = randn((size_t) ((tb ? N : K) * ldb), seed + 1);
@@ -107,13 +110,13 @@ SA_TEST(gemm_all_transposes_odd_sizes) {
             check_gemm(ta, tb, 1, 1, 1, 1.0f, 0.0f, 0, seed++);
             check_gemm(ta, tb, 7, 5, 3, 1.0f, 0.0f, 0, seed++);
             check_gemm(ta, tb, 37, 53, 29, 0.5f, 0.0f, 3, seed++);
-            check_gemm(ta, tb, 13, 17, 300, 1.0f, 1.0f, 1, seed++);        // crosses the K blocking
-            check_gemm(ta, tb, 151, 35, 70, -1.5f, 0.25f, 0, seed++);      // crosses the M blocking
-            check_gemm(ta, tb, 200, 70, 40, 1.0f, 0.5f, 1, seed++);        // crosses it at every level (144, 168)
-            check_gemm(ta, tb, 20, 3100, 9, 1.0f, 0.0f, 0, seed++);        // crosses the N blocking
-            check_gemm(ta, tb, 64, 64, 64, 2.0f, 0.0f, 0, seed++);         // threaded, exact tiles
-            check_gemm(ta, tb, 19, 23, 2500, 0.5f, 0.75f, 2, seed++);      // thin, long K: split along K
-            check_gemm(ta, tb, 40, 9, 4100, 1.0f, 0.0f, 0, seed++);        // split, last chunk partial
+            check_gemm(ta, tb, 13, 17, 300, 1.0f, 1.0f, 1, seed++);    // crosses the K blocking
+            check_gemm(ta, tb, 151, 35, 70, -1.5f, 0.25f, 0, seed++);  // crosses the M blocking
+            check_gemm(ta, tb, 200, 70, 40, 1.0f, 0.5f, 1, seed++);    // crosses it at every level (144, 168)
+            check_gemm(ta, tb, 20, 3100, 9, 1.0f, 0.0f, 0, seed++);    // crosses the N blocking
+            check_gemm(ta, tb, 64, 64, 64, 2.0f, 0.0f, 0, seed++);     // threaded, exact tiles
+            check_gemm(ta, tb, 19, 23, 2500, 0.5f, 0.75f, 2, seed++);  // thin, long K: split along K
+            check_gemm(ta, tb, 40, 9, 4100, 1.0f, 0.0f, 0, seed++);    // split, last chunk partial
         }
 }
 
@@ -194,12 +197,13 @@ SA_TEST(gemm_with_prepacked_b) {
         bool ta, tb;
         int64_t M, N, K;
     };
-    const Case cases[] = {{false, true, 25, 37, 64}, {true, false, 7, 16, 300}, {false, false, 50, 3, 513},
-                          {true, true, 1, 90, 9}};
+    const Case cases[] = {
+        {false, true, 25, 37, 64}, {true, false, 7, 16, 300}, {false, false, 50, 3, 513}, {true, true, 1, 90, 9}};
     uint32_t seed = 140;
     for (const auto & c : cases) {
         const int64_t lda = (c.ta ? c.M : c.K) + 2, ldb = (c.tb ? c.K : c.N) + 1, ldc = c.N + 3;
-        const Vec A = randn((size_t) ((c.ta ? c.K : c.M) * lda), seed++), B = randn((size_t) ((c.tb ? c.N : c.K) * ldb), seed++);
+        const Vec A = randn((size_t) ((c.ta ? c.K : c.M) * lda), seed++),
+                  B = randn((size_t) ((c.tb ? c.N : c.K) * ldb), seed++);
         const Vec C0 = randn((size_t) (c.M * ldc), seed++);
         std::vector<float> packed(sa::cpu::packed_b_size(c.K, c.N) + 16);
         float * bp = packed.data();
@@ -208,15 +212,20 @@ SA_TEST(gemm_with_prepacked_b) {
         Vec C = C0;
         sa::cpu::gemm_prepacked_b(c.ta, c.M, c.N, c.K, 0.75f, A.data(), lda, bp, -0.5f, C.data(), ldc);
         const auto ref = ref_gemm(c.ta, c.tb, c.M, c.N, c.K, 0.75f, A, lda, B, ldb, -0.5f, C0, ldc);
-        expect_near("gemm_prepacked_b M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K),
-                    C, ref, 1e-5 * std::sqrt((double) c.K));
+        expect_near(
+            "gemm_prepacked_b M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K), C,
+            ref, 1e-5 * std::sqrt((double) c.K));
     }
 }
 
 SA_TEST(gemm_rejects_bad_leading_dims) {
     Buf a(100), b(100), c(100);
-    expect_throws(SA_ERR_INVALID_ARG, "lda < K", [&] { be().gemm({false, false, 4, 4, 5, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 4}}); });
-    expect_throws(SA_ERR_INVALID_ARG, "ldc < N", [&] { be().gemm({false, false, 4, 4, 4, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 3}}); });
+    expect_throws(SA_ERR_INVALID_ARG, "lda < K", [&] {
+        be().gemm({false, false, 4, 4, 5, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 4}});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "ldc < N", [&] {
+        be().gemm({false, false, 4, 4, 4, 1, {a.p, 4}, {b.p, 4}, 0, {c.p, 3}});
+    });
 }
 
 // ---- elementwise, GELU --------------------------------------------------------------------------
@@ -254,9 +263,9 @@ SA_TEST(gelu_exact_and_backward) {
         const double e = std::fabs(gy[i] - ref), de = std::fabs(gdx[i] - dref);
         satest::expect(e <= 1e-6 * std::max(1.0, std::fabs(ref)) + 1e-30,
                        "gelu(" + std::to_string(v) + ") = " + std::to_string(gy[i]) + ", want " + std::to_string(ref));
-        satest::expect(de <= 2e-6 * std::max(1.0, std::fabs(dref)),
-                       "gelu_backward(" + std::to_string(v) + ") = " + std::to_string(gdx[i]) + ", want " +
-                           std::to_string(dref));
+        satest::expect(
+            de <= 2e-6 * std::max(1.0, std::fabs(dref)),
+            "gelu_backward(" + std::to_string(v) + ") = " + std::to_string(gdx[i]) + ", want " + std::to_string(dref));
     }
     // The tails keep their relative accuracy (no cancellation in 1 + erf).
     const double ref_m5 = -5.0 * 0.5 * std::erfc(5.0 / std::sqrt(2.0));
@@ -347,7 +356,8 @@ SA_TEST(layernorm2d_channels_first) {
             const double rs = 1.0 / std::sqrt(var / C + 1e-6);
             rm[b * HW + p] = mu;
             rr[b * HW + p] = rs;
-            for (int64_t c = 0; c < C; ++c) ref[(b * C + c) * HW + p] = (x[(b * C + c) * HW + p] - mu) * rs * g[c] + bta[c];
+            for (int64_t c = 0; c < C; ++c)
+                ref[(b * C + c) * HW + p] = (x[(b * C + c) * HW + p] - mu) * rs * g[c] + bta[c];
         }
     expect_near("layernorm2d", y.host(), ref, 1e-5);
     expect_near("layernorm2d mean", mean.host(), rm, 1e-6);
@@ -404,7 +414,8 @@ SA_TEST(conv2d_variants) {
 
 SA_TEST(conv2d_rejects_bad_groups) {
     Buf x(64), w(64), y(64);
-    expect_throws(SA_ERR_INVALID_ARG, "groups", [&] { be().conv2d(x.p, w.p, nullptr, y.p, 1, 3, 2, 2, 4, 1, 1, 1, 0, 2); });
+    expect_throws(SA_ERR_INVALID_ARG, "groups",
+                  [&] { be().conv2d(x.p, w.p, nullptr, y.p, 1, 3, 2, 2, 4, 1, 1, 1, 0, 2); });
 }
 
 // ---- layout ops -----------------------------------------------------------------------------------
@@ -517,8 +528,8 @@ void check_attention(int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, in
 SA_TEST(attention_vit_rel_pos) {
     check_attention(2, 3, 4, 2, 8, 0, 131);
     check_attention(2, 3, 4, 2, 8, 1, 132);
-    check_attention(1, 7, 6, 3, 16, 1, 133);   // 42 tokens: several query row-blocks
-    check_attention(1, 5, 5, 1, 12, 2, 134);   // resampled tables, head dim not a multiple of 8
+    check_attention(1, 7, 6, 3, 16, 1, 133);  // 42 tokens: several query row-blocks
+    check_attention(1, 5, 5, 1, 12, 2, 134);  // resampled tables, head dim not a multiple of 8
     check_attention(1, 9, 8, 2, 64, 2, 135);
     check_attention(1, 17, 16, 1, 8, 2, 136);  // 272 tokens: several row blocks, split across threads
     check_attention(2, 20, 19, 2, 16, 1, 137);
@@ -533,7 +544,8 @@ SA_TEST(attention_vit_propagates_nan) {
     be().attention_vit(bq.p, out.p, 1, H, W, nh, hd, br.p, 2 * H - 1, br.p, 2 * W - 1);
     const Vec o = out.host();
     for (int64_t n = 0; n < N; ++n) {
-        satest::expect(std::isnan(o[(size_t) (n * nh * hd)]), "head 0 output is not NaN for token " + std::to_string(n));
+        satest::expect(std::isnan(o[(size_t) (n * nh * hd)]),
+                       "head 0 output is not NaN for token " + std::to_string(n));
         satest::expect(std::isfinite(o[(size_t) (n * nh * hd + hd)]), "head 1 output is not finite");
     }
 }

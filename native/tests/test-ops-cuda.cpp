@@ -105,8 +105,8 @@ void check(const std::string & what, const Buf & b, double rel_tol, double nmse_
     char buf[320];
     std::snprintf(buf, sizeof buf, "%s: rel=%.3g nmse=%.3g (max_abs %.3g, ref max %.3g, n=%zu)", what.c_str(), d.rel(),
                   nmse, d.max_abs, d.ref_max, ref.size());
-    const bool ok = nmse_tol >= 0.0 ? (std::isfinite(nmse) && nmse <= nmse_tol && d.rel() <= rel_tol)
-                                    : (d.rel() <= rel_tol);
+    const bool ok =
+        nmse_tol >= 0.0 ? (std::isfinite(nmse) && nmse <= nmse_tol && d.rel() <= rel_tol) : (d.rel() <= rel_tol);
     if (!ok || !std::isfinite(d.max_abs)) satest::fail(std::string("not close: ") + buf);
     std::printf("    ok %s\n", buf);
 }
@@ -196,8 +196,9 @@ SA_TEST(errors_are_thrown_not_fatal) {
         float x = 0.0f;
         gpu().free(&x);
     });
-    expect_throws("gemm with a null operand", SA_ERR_INVALID_ARG,
-                  [] { gpu().gemm({false, false, 4, 4, 4, 1.0f, {nullptr, 4}, {nullptr, 4}, 0.0f, {nullptr, 4}}); });
+    expect_throws("gemm with a null operand", SA_ERR_INVALID_ARG, [] {
+        gpu().gemm({false, false, 4, 4, 4, 1.0f, {nullptr, 4}, {nullptr, 4}, 0.0f, {nullptr, 4}});
+    });
     expect_throws("attention_vit head dim 200", SA_ERR_UNSUPPORTED, [] {
         Dual d;
         Buf qkv = d.rand(3 * 200 * 4), out = d.poison(200 * 4);
@@ -237,7 +238,8 @@ SA_TEST(gemm_all_transposes_strides_beta) {
 SA_TEST(gemm_batched_strided) {
     Dual d;
     const int64_t M = 33, N = 65, K = 70, batch = 5;
-    Buf A = d.rand((size_t) (batch * M * K)), B = d.rand((size_t) (batch * K * N)), C = d.rand((size_t) (batch * M * N));
+    Buf A = d.rand((size_t) (batch * M * K)), B = d.rand((size_t) (batch * K * N)),
+        C = d.rand((size_t) (batch * M * N));
     cpu().gemm_batched({false, true, M, N, K, 1.0f, {A.c, K, M * K}, {B.c, K, K * N}, 0.5f, {C.c, N, M * N}, batch});
     gpu().gemm_batched({false, true, M, N, K, 1.0f, {A.g, K, M * K}, {B.g, K, K * N}, 0.5f, {C.g, N, M * N}, batch});
     check("gemm_batched", C, 1e-5);
@@ -252,7 +254,8 @@ SA_TEST(gemm_math_modes_tf32_bf16) {
     } modes[] = {{sa::CudaMath::TF32, 1e-2, 1e-5}, {sa::CudaMath::BF16, 3e-2, 1e-4}};
     for (const Mode & mode : modes) {
         Dual d;
-        Buf A = d.rand((size_t) (M * K)), B = d.rand((size_t) (N * K)), bias = d.rand((size_t) N), C = d.poison((size_t) (M * N));
+        Buf A = d.rand((size_t) (M * K)), B = d.rand((size_t) (N * K)), bias = d.rand((size_t) N),
+            C = d.poison((size_t) (M * N));
         sa::cuda_set_math(gpu(), mode.m);
         cpu().linear(A.c, B.c, bias.c, C.c, M, K, N);
         gpu().linear(A.g, B.g, bias.g, C.g, M, K, N);
@@ -309,8 +312,8 @@ SA_TEST(linear_forward_backward) {
             Buf y = d.poison((size_t) (s.M * s.N));
             cpu().linear(x.c, W.c, with_bias ? b.c : nullptr, y.c, s.M, s.K, s.N);
             gpu().linear(x.g, W.g, with_bias ? b.g : nullptr, y.g, s.M, s.K, s.N);
-            const std::string tag = " M=" + std::to_string(s.M) + " K=" + std::to_string(s.K) + " N=" +
-                                    std::to_string(s.N) + (with_bias ? " +bias" : "");
+            const std::string tag = " M=" + std::to_string(s.M) + " K=" + std::to_string(s.K) +
+                                    " N=" + std::to_string(s.N) + (with_bias ? " +bias" : "");
             check("linear" + tag, y, 1e-5);
         }
         Dual d;
@@ -391,7 +394,8 @@ SA_TEST(conv2d_dense_grouped_depthwise) {
             Dual d;
             const int64_t Ho = (c.H + 2 * c.pad - c.kh) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.kw) / c.stride + 1;
             Buf x = d.rand((size_t) (c.B * c.C * c.H * c.W)), b = d.rand((size_t) c.O);
-            Buf W = d.rand((size_t) (c.O * (c.C / c.groups) * c.kh * c.kw)), y = d.poison((size_t) (c.B * c.O * Ho * Wo));
+            Buf W = d.rand((size_t) (c.O * (c.C / c.groups) * c.kh * c.kw)),
+                y = d.poison((size_t) (c.B * c.O * Ho * Wo));
             cpu().conv2d(x.c, W.c, with_bias ? b.c : nullptr, y.c, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride, c.pad,
                          c.groups);
             gpu().conv2d(x.g, W.g, with_bias ? b.g : nullptr, y.g, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride, c.pad,
@@ -463,7 +467,8 @@ SA_TEST(attention_vit_windowed_global_relpos) {
         Dual d;
         const int64_t N = c.H * c.W, C = c.nh * c.hd;
         Buf qkv = d.rand((size_t) (c.B * N * 3 * C), -1.5f, 1.5f), out = d.poison((size_t) (c.B * N * C));
-        Buf rh = d.rand((size_t) std::max<int64_t>(1, c.lh * c.hd)), rw = d.rand((size_t) std::max<int64_t>(1, c.lw * c.hd));
+        Buf rh = d.rand((size_t) std::max<int64_t>(1, c.lh * c.hd)),
+            rw = d.rand((size_t) std::max<int64_t>(1, c.lw * c.hd));
         const bool rel = c.lh > 0;
         cpu().attention_vit(qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr,
                             c.lw);
@@ -539,8 +544,9 @@ SA_TEST(attention_vit_bf16_math) {
         }
         const double nmse_g = se_g / ss, nmse_r = se_r / ss;
         char buf[320];
-        std::snprintf(buf, sizeof buf, "attention_vit bf16 %s: rel=%.3g nmse=%.3g (bf16-input reference: rel=%.3g nmse=%.3g)",
-                      c.name, dg.rel(), nmse_g, dr.rel(), nmse_r);
+        std::snprintf(buf, sizeof buf,
+                      "attention_vit bf16 %s: rel=%.3g nmse=%.3g (bf16-input reference: rel=%.3g nmse=%.3g)", c.name,
+                      dg.rel(), nmse_g, dr.rel(), nmse_r);
         const bool ok = std::isfinite(nmse_g) && std::isfinite(dg.max_abs) && nmse_g <= 4.0 * nmse_r + 1e-12 &&
                         dg.rel() <= 3.0 * dr.rel() + 1e-6;
         if (!ok) satest::fail(std::string("not close: ") + buf);
@@ -637,7 +643,8 @@ SA_TEST(mask_loss_all_kinds_and_candidates) {
                 for (int64_t m = 0; m < M; ++m) {
                     const float x = rc[(size_t) (b * iou_ld + m)], y = rg[(size_t) (b * iou_ld + m)];
                     if (!(std::fabs(x - y) <= 1e-5f * std::max(1.0f, std::fabs(x))))
-                        satest::fail("mask_loss diou_pred " + tag + ": " + std::to_string(y) + " vs " + std::to_string(x));
+                        satest::fail("mask_loss diou_pred " + tag + ": " + std::to_string(y) + " vs " +
+                                     std::to_string(x));
                 }
             std::printf("    ok mask_loss diou_pred %s\n", tag.c_str());
         }

@@ -144,7 +144,8 @@ static void check_layernorm_backward(int64_t R, int64_t C) {
     Vec mean(R), rstd(R), dx(R * C), dg(C, 0.0f), db(C, 0.0f);
     for (int64_t i = 0; i < R * C; ++i) x[(size_t) i] += 3.0f;
     be()->layernorm(x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), R, C, 1e-5f);
-    be()->layernorm_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), R, C);
+    be()->layernorm_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), R,
+                             C);
     auto f = [&] {
         be()->layernorm(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, R, C, 1e-5f);
         return dot(y, w);
@@ -207,7 +208,7 @@ SA_TEST(conv_transpose_forward_and_backward) {
 // Forward against a naive double-precision reference and backward against finite differences, for
 // one (B, Nq, Nk, nh, d) problem.
 static void check_attention(const std::string & name, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d,
-                     uint32_t seed) {
+                            uint32_t seed) {
     const int64_t D = nh * d;
     Vec q = randn(B * Nq * D, seed), k = randn(B * Nk * D, seed + 1), v = randn(B * Nk * D, seed + 2), out(B * Nq * D);
     Vec probs(B * nh * Nq * Nk);
@@ -221,7 +222,8 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
                 for (int64_t j = 0; j < Nk; ++j) {
                     double a = 0;
                     for (int64_t c = 0; c < d; ++c)
-                        a += (double) q[(size_t) ((b * Nq + i) * D + h * d + c)] * k[(size_t) ((b * Nk + j) * D + h * d + c)];
+                        a += (double) q[(size_t) ((b * Nq + i) * D + h * d + c)] *
+                             k[(size_t) ((b * Nk + j) * D + h * d + c)];
                     s[(size_t) j] = a / std::sqrt((double) d);
                     mx = std::max(mx, s[(size_t) j]);
                 }
@@ -230,7 +232,8 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
                 for (int64_t j = 0; j < Nk; ++j) perr = std::max(perr, std::fabs(s[(size_t) j] / sum - pr[j]));
                 for (int64_t c = 0; c < d; ++c) {
                     double o = 0;
-                    for (int64_t j = 0; j < Nk; ++j) o += s[(size_t) j] / sum * v[(size_t) ((b * Nk + j) * D + h * d + c)];
+                    for (int64_t j = 0; j < Nk; ++j)
+                        o += s[(size_t) j] / sum * v[(size_t) ((b * Nk + j) * D + h * d + c)];
                     err = std::max(err, std::fabs(o - out[(size_t) ((b * Nq + i) * D + h * d + c)]));
                 }
             }
@@ -251,9 +254,9 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     const size_t nkv = k.size();
     Vec base = randn(nkv, seed + 4), dkv = base, dkv_b = base, dq2(q.size()), dq2b(q.size()), scratch(2 * nkv);
     be()->attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2.data(), dkv.data(),
-                                   scratch.data(), B, Nq, Nk, nh, d);
+                                    scratch.data(), B, Nq, Nk, nh, d);
     be()->sa::Backend::attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2b.data(),
-                                                dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d);
+                                                 dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d);
     double aerr = 0, berr = 0, qerr = 0, scale = 1e-6;
     for (size_t i = 0; i < nkv; ++i) {
         const double want = (double) base[i] + dk[i] + dv[i];
@@ -261,7 +264,8 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
         aerr = std::max(aerr, std::fabs(want - dkv[i]));
         berr = std::max(berr, std::fabs(want - dkv_b[i]));
     }
-    for (size_t i = 0; i < dq.size(); ++i) qerr = std::max({qerr, (double) std::fabs(dq2[i] - dq[i]), (double) std::fabs(dq2b[i] - dq[i])});
+    for (size_t i = 0; i < dq.size(); ++i)
+        qerr = std::max({qerr, (double) std::fabs(dq2[i] - dq[i]), (double) std::fabs(dq2b[i] - dq[i])});
     satest::expect(aerr <= 1e-6 * scale, "attention " + name + " kv_acc in place: " + std::to_string(aerr));
     satest::expect(berr <= 1e-6 * scale, "attention " + name + " kv_acc composed: " + std::to_string(berr));
     satest::expect(qerr == 0.0, "attention " + name + " kv_acc dq differs: " + std::to_string(qerr));
@@ -364,7 +368,8 @@ SA_TEST(mask_loss_gradients_fd) {
     const int64_t B = 2, HW = 5000;
     Vec x = randn(B * HW, 25, 2.0f), t(B * HW), iou = {0.3f, 0.8f}, dx(x.size()), diou(2);
     std::mt19937 rng(26);
-    for (int64_t i = 0; i < B * HW; ++i) t[(size_t) i] = (x[(size_t) i] + std::normal_distribution<float>(0, 1.5f)(rng)) > 0.5f;
+    for (int64_t i = 0; i < B * HW; ++i)
+        t[(size_t) i] = (x[(size_t) i] + std::normal_distribution<float>(0, 1.5f)(rng)) > 0.5f;
     for (int kind = 0; kind < 3; ++kind) {
         const bool sam = kind == (int) sa::LossKind::SAM;
         float loss = 0;
@@ -409,9 +414,9 @@ SA_TEST(mask_loss_selects_best_candidate) {
     Vec t(HW), x(3 * HW);
     for (int64_t i = 0; i < HW; ++i) {
         t[(size_t) i] = i < 20 ? 1.0f : 0.0f;
-        x[(size_t) i] = -1.0f;                                  // poor
+        x[(size_t) i] = -1.0f;                                    // poor
         x[(size_t) (HW + i)] = t[(size_t) i] > 0 ? 4.0f : -4.0f;  // best
-        x[(size_t) (2 * HW + i)] = 0.5f;                       // poor
+        x[(size_t) (2 * HW + i)] = 0.5f;                          // poor
     }
     float all = 0, best = 0;
     Vec dx(3 * HW), dbest(HW);

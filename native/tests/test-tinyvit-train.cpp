@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The trainable TinyViT (make_trainable_tinyvit: encoder backward pass and LoRA) on small random TinyViT configurations:
+// The trainable TinyViT (make_trainable_tinyvit: encoder backward pass and LoRA) on small random TinyViT
+// configurations:
 //   * every gradient (encoder parameters from layers.0.downsample on, and the adapters) against central
 //     differences of the float forward pass, on sampled coordinates, per tensor;
 //   * the forward pass with B = 0 equals the inference encoder; merged weights W + s B A reproduce the
@@ -35,7 +36,8 @@ using Vec = std::vector<float>;
 // are 16/8/4/4: stage 1's and 2's windows need padding tokens, stage 3's do not.
 sa::TinyVitConfig small_config() {
     // img_size, in_chans, dims, depths, heads, windows, hidden, merge strides, neck
-    return sa::TinyVitConfig{64, 3, {8, 8, 12, 16}, {1, 1, 2, 1}, {0, 2, 3, 2}, {0, 3, 3, 2}, {16, 16, 24, 32}, {2, 2, 1}, 8};
+    return sa::TinyVitConfig{64,        3, {8, 8, 12, 16}, {1, 1, 2, 1}, {0, 2, 3, 2}, {0, 3, 3, 2}, {16, 16, 24, 32},
+                             {2, 2, 1}, 8};
 }
 
 // Random weights of a configuration's shapes, scaled by 1/sqrt(fan-in) (norm weights near 1).
@@ -50,8 +52,10 @@ struct RandomTinyVit {
             for (auto d : shape) n *= d;
             const bool vec = shape.size() == 1, norm = vec && name.find("norm") != std::string::npos &&
                                                        name.compare(name.size() - 7, 7, ".weight") == 0;
-            const float sd = vec ? 0.1f : name.find("attention_biases") != std::string::npos ? 0.5f
-                                                                                             : 1.0f / std::sqrt((float) (n / shape[0]));
+            const float sd = vec ? 0.1f
+                             : name.find("attention_biases") != std::string::npos
+                                 ? 0.5f
+                                 : 1.0f / std::sqrt((float) (n / shape[0]));
             std::normal_distribution<float> d(0.0f, sd);
             x.data.resize((size_t) n);
             for (auto & v : x.data) v = (norm ? 1.0f : 0.0f) + d(rng);
@@ -159,20 +163,25 @@ SA_TEST(gradients_against_finite_differences) {
                 m.set_param(n, x.data());
                 return loss();
             };
-            const double num = (8.0 * (at_offset(h) - at_offset(-h)) - (at_offset(2 * h) - at_offset(-2 * h))) / (12.0 * h);
+            const double num =
+                (8.0 * (at_offset(h) - at_offset(-h)) - (at_offset(2 * h) - at_offset(-2 * h))) / (12.0 * h);
             x[i] = x0;
             m.set_param(n, x.data());
             err = std::max(err, std::fabs(num - (double) g[i]));
         }
         const double rel = err / std::max(gmax, 1e-4);
         worst = std::max(worst, rel);
-        if (!(rel <= 5e-3)) bad += "\n      " + n + ": rel err " + std::to_string(rel) + " (max |g| " + std::to_string(gmax) + ")";
+        if (!(rel <= 5e-3))
+            bad += "\n      " + n + ": rel err " + std::to_string(rel) + " (max |g| " + std::to_string(gmax) + ")";
         if (gmax == 0 && n.find("lora_A") == std::string::npos) bad += "\n      " + n + ": zero gradient";
         ++checked;
     }
     std::printf("    %d tensors checked (%d without gradient), worst relative error %.3g\n", checked, skipped, worst);
     satest::expect(bad.empty(), "gradients:" + bad);
-    satest::expect(status_of([&] { Vec d(3 * 64 * 64); m.backward(wout.data(), d.data()); }) == SA_ERR_UNSUPPORTED,
+    satest::expect(status_of([&] {
+                       Vec d(3 * 64 * 64);
+                       m.backward(wout.data(), d.data());
+                   }) == SA_ERR_UNSUPPORTED,
                    "no input-image gradient");
 }
 
@@ -226,7 +235,7 @@ SA_TEST(factor_gradients_follow_the_weight_gradient) {
         const bool base = pass == 0;
         sa::WeightMap w = satest::weight_map(rw.t);
         auto mp = sa::make_trainable_tinyvit(*be, w, "image_encoder.", options(64, 3, {"q", "v", "proj", "mlp"}, base));
-    sa::TrainableEncoder & m = *mp;
+        sa::TrainableEncoder & m = *mp;
         randomise_b(m, 0.3f, false);
         m.forward(image.data(), 1, out.data());
         m.backward(wout.data());
@@ -298,8 +307,9 @@ SA_TEST(batches_equal_single_images) {
     randomise_b(m, 0.3f, true);
     const int64_t n_img = 3 * 64 * 64, n_emb = 8 * 4 * 4;
     const Vec images = satest::randn((size_t) (2 * n_img), 14), dout = satest::randn((size_t) (2 * n_emb), 15);
-    const std::vector<std::string> probe = {"layers.1.blocks.0.attn.qkv.lora_B.weight", "layers.2.blocks.1.mlp.fc1.lora_A.weight",
-                                            "layers.1.blocks.0.attn.attention_biases", "layers.0.downsample.conv2.c.weight"};
+    const std::vector<std::string> probe = {
+        "layers.1.blocks.0.attn.qkv.lora_B.weight", "layers.2.blocks.1.mlp.fc1.lora_A.weight",
+        "layers.1.blocks.0.attn.attention_biases", "layers.0.downsample.conv2.c.weight"};
     auto grads = [&] {
         std::vector<Vec> out;
         for (const auto & n : probe) {

@@ -26,7 +26,9 @@ using Vec = std::vector<float>;
 using satest::Buf;
 using satest::randn;
 
-sa::Backend & be() { return satest::cpu_backend(); }
+sa::Backend & be() {
+    return satest::cpu_backend();
+}
 
 // TinyViT's own sequence: pad the grid with the pad rows, partition, attend per window and head.
 // (T: float for the forward test, double for finite differences of the backward pass.)
@@ -83,10 +85,11 @@ void check_attention(int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, i
     const Vec pad = randn((size_t) row, seed + 1);
     const Vec bias = randn((size_t) (nh * N * N), seed + 2);
     Buf dq(qkv), dp(pad), db(bias), dout(Vec((size_t) (B * H * W * nh * vd), NAN));
-    be().attention_tinyvit(dq.p, with_pad ? dp.p : nullptr, with_bias ? db.p : nullptr, dout.p, B, H, W, win, nh, kd, vd);
+    be().attention_tinyvit(dq.p, with_pad ? dp.p : nullptr, with_bias ? db.p : nullptr, dout.p, B, H, W, win, nh, kd,
+                           vd);
     const Vec got = dout.host();
-    const auto ref = reference_attention(qkv, with_pad ? &pad : nullptr, with_bias ? &bias : nullptr, B, H, W, win, nh,
-                                         kd, vd);
+    const auto ref =
+        reference_attention(qkv, with_pad ? &pad : nullptr, with_bias ? &bias : nullptr, B, H, W, win, nh, kd, vd);
     double err = 0;
     for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs((double) got[i] - ref[i]));
     satest::expect(err < 2e-5, "attention_tinyvit " + std::to_string(H) + "x" + std::to_string(W) + " win " +
@@ -134,9 +137,8 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t win, int6
                                     dqkv.p, g_pad.p, with_bias ? g_bias.p : nullptr, B, H, W, win, nh, kd, vd);
     std::vector<double> x = satest::to_d(qkv), xp = satest::to_d(pad), xb = satest::to_d(bias);
     auto f = [&] {
-        return satest::wsum(reference_attention(x, with_pad ? &xp : nullptr, with_bias ? &xb : nullptr, B, H, W, win, nh,
-                                                kd, vd),
-                            w);
+        return satest::wsum(
+            reference_attention(x, with_pad ? &xp : nullptr, with_bias ? &xb : nullptr, B, H, W, win, nh, kd, vd), w);
     };
     satest::check_grad("attention_tinyvit dqkv " + tag, x, f, dqkv.host(), 1e-4, 200);
     Vec gp = g_pad.host(), gb = g_bias.host();
@@ -148,10 +150,10 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t win, int6
 }
 
 SA_TEST(attention_tinyvit_backward_against_finite_differences) {
-    check_attention_backward(2, 5, 7, 3, 2, 4, 3, true, true, 51);   // padding on both sides, vd != kd
-    check_attention_backward(1, 6, 6, 3, 3, 8, 8, true, true, 52);   // no padding tokens
-    check_attention_backward(1, 4, 9, 5, 1, 5, 2, false, false, 53); // zero padding tokens, no bias
-    check_attention_backward(1, 8, 8, 3, 2, 4, 4, true, true, 54);   // 9 windows, several per group
+    check_attention_backward(2, 5, 7, 3, 2, 4, 3, true, true, 51);    // padding on both sides, vd != kd
+    check_attention_backward(1, 6, 6, 3, 3, 8, 8, true, true, 52);    // no padding tokens
+    check_attention_backward(1, 4, 9, 5, 1, 5, 2, false, false, 53);  // zero padding tokens, no bias
+    check_attention_backward(1, 8, 8, 3, 2, 4, 4, true, true, 54);    // 9 windows, several per group
 }
 
 SA_TEST(attention_tinyvit_backward_same_bits_for_1_and_2_threads) {
@@ -222,8 +224,8 @@ SA_TEST(cuda_style_backends_refuse_the_new_backward_ops) {
         return false;
     };
     satest::expect(refused([&] {
-                       be().sa::Backend::attention_tinyvit_backward(a.p, nullptr, nullptr, a.p, b.p, nullptr, nullptr, 1,
-                                                                    2, 2, 2, 1, 4, 4);
+                       be().sa::Backend::attention_tinyvit_backward(a.p, nullptr, nullptr, a.p, b.p, nullptr, nullptr,
+                                                                    1, 2, 2, 2, 1, 4, 4);
                    }),
                    "attention_tinyvit_backward base version");
     satest::expect(refused([&] {
@@ -233,8 +235,8 @@ SA_TEST(cuda_style_backends_refuse_the_new_backward_ops) {
                    "depthwise_conv2d_backward base version");
 }
 
-Vec run_mbconv(bool fused, const Vec & x, const Vec & w1, const Vec & b1, const Vec & w2, const Vec & b2, const Vec & w3,
-               const Vec & b3, int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd) {
+Vec run_mbconv(bool fused, const Vec & x, const Vec & w1, const Vec & b1, const Vec & w2, const Vec & b2,
+               const Vec & w3, const Vec & b3, int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd) {
     Buf dx(x), d1(w1), e1(b1), d2(w2), e2(b2), d3(w3), e3(b3), dy(Vec(x.size(), NAN));
     if (fused) {
         be().tinyvit_mbconv(dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd);
@@ -291,14 +293,15 @@ void check_patch_embed(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0,
 SA_TEST(tinyvit_patch_embed_matches_composed_ops) {
     check_patch_embed(2, 3, 13, 10, 6, 7, 21);  // odd and even sides
     check_patch_embed(1, 3, 16, 16, 32, 64, 22);
-    check_patch_embed(1, 2, 1, 1, 3, 4, 23);    // a single pixel
+    check_patch_embed(1, 2, 1, 1, 3, 4, 23);  // a single pixel
     check_patch_embed(2, 3, 3, 5, 4, 5, 24);
 }
 
 void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
-    const Vec x = randn((size_t) (M * C), seed, 2.0f), g = randn((size_t) C, seed + 1), bt = randn((size_t) C, seed + 2),
-              w1 = randn((size_t) (Hd * C), seed + 3, 0.3f), b1 = randn((size_t) Hd, seed + 4),
-              w2 = randn((size_t) (C * Hd), seed + 5, 0.2f), b2 = randn((size_t) C, seed + 6);
+    const Vec x = randn((size_t) (M * C), seed, 2.0f), g = randn((size_t) C, seed + 1),
+              bt = randn((size_t) C, seed + 2), w1 = randn((size_t) (Hd * C), seed + 3, 0.3f),
+              b1 = randn((size_t) Hd, seed + 4), w2 = randn((size_t) (C * Hd), seed + 5, 0.2f),
+              b2 = randn((size_t) C, seed + 6);
     Buf fused(x), ref(x), dg(g), db(bt), d1(w1), e1(b1), d2(w2), e2(b2);
     Buf p1(Vec(be().prepared_linear_size(Hd, C))), p2(Vec(be().prepared_linear_size(C, Hd)));
     be().prepare_linear(d1.p, p1.p, Hd, C);
@@ -311,8 +314,8 @@ void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
         err = std::max(err, std::fabs((double) got[i] - want[i]));
         mx = std::max(mx, std::fabs((double) want[i]));
     }
-    satest::expect(err <= 2e-5 * std::max(1.0, mx), "tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C) +
-                                                        ": max error " + std::to_string(err));
+    satest::expect(err <= 2e-5 * std::max(1.0, mx),
+                   "tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C) + ": max error " + std::to_string(err));
 }
 
 SA_TEST(tinyvit_mlp_matches_composed_ops) {
@@ -389,9 +392,9 @@ SA_TEST(tinyvit_config_is_inferred_from_mobile_sam_shapes) {
     hw.add("image_encoder.head.weight", {1000, 320}, 2);
     hw.add("image_encoder.layers.2.blocks.5.attn.attention_bias_idxs", {196, 196}, 3);
     auto enc = sa::make_tinyvit_encoder(be(), hw.map, "image_encoder.");
-    satest::expect(enc->arch() == "tinyvit" && enc->img_size() == 1024 && enc->embed_dim() == 256 &&
-                       enc->embed_size() == 64,
-                   "encoder geometry");
+    satest::expect(
+        enc->arch() == "tinyvit" && enc->img_size() == 1024 && enc->embed_dim() == 256 && enc->embed_size() == 64,
+        "encoder geometry");
     satest::expect(enc->describe().find("dims 64/128/160/320") != std::string::npos, enc->describe());
     satest::expect(enc->flops_per_image() > 1e10, "flops per image");
 }

@@ -50,7 +50,8 @@ DVec ref_attention(const DVec & qkv, const DVec & rh, const DVec & rw, int64_t B
                     if (!rh.empty()) {
                         const int64_t qh = i / W, qw = i % W, kh = j / W, kw = j % W;
                         for (int64_t c = 0; c < hd; ++c)
-                            d += q[c] * (rh[(size_t) ((qh - kh + H - 1) * hd + c)] + rw[(size_t) ((qw - kw + W - 1) * hd + c)]);
+                            d += q[c] * (rh[(size_t) ((qh - kh + H - 1) * hd + c)] +
+                                         rw[(size_t) ((qw - kw + W - 1) * hd + c)]);
                     }
                     s[(size_t) j] = d;
                     mx = std::max(mx, d);
@@ -93,7 +94,8 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t nh, int64
     }
 }
 
-void check_conv_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k, int64_t stride, int64_t pad) {
+void check_conv_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k, int64_t stride,
+                         int64_t pad) {
     sa::Backend & be = satest::cpu_backend();
     const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     const std::string tag = std::to_string(k) + "x" + std::to_string(k) + "/" + std::to_string(stride) + " pad " +
@@ -121,7 +123,8 @@ bool grad_ok(const std::string & what, const Vec & got, const satest::Tensor & r
     const bool ok = near_zero ? d.max_abs <= 1e-6 : d.max_abs <= 1e-3 * d.ref_max;
     if (!near_zero) worst = std::max(worst, d.rel());
     if (!ok)
-        bad += "\n      " + what + ": max |err| " + std::to_string(d.max_abs) + ", max |ref| " + std::to_string(d.ref_max);
+        bad +=
+            "\n      " + what + ": max |err| " + std::to_string(d.max_abs) + ", max |ref| " + std::to_string(d.ref_max);
     return ok;
 }
 
@@ -185,7 +188,8 @@ SA_TEST(encoder_gradients_match_pytorch_per_tensor) {
     const int64_t O = vit.embed_dim(), Eg = vit.embed_size();
     Vec emb((size_t) (O * Eg * Eg));
     vit.forward(img.data.data(), 1, emb.data());
-    satest::expect_close("train/encoder/image_embedding", emb.data(), golden("train/encoder/image_embedding"), 1e-4, 1e-3);
+    satest::expect_close("train/encoder/image_embedding", emb.data(), golden("train/encoder/image_embedding"), 1e-4,
+                         1e-3);
 
     sa::WeightMap wdec = satest::weight_map(satest::sam_tiny_weights(), "image_encoder.");
     sa::SamDecoder dec(*be, wdec, 256, 16);

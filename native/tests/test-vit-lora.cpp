@@ -31,7 +31,9 @@ using Sample = satest::TrainCase;
 using satest::numel;
 
 // The module name ("blocks.0.attn.qkv") of an adapter factor name.
-std::string module_of(const std::string & factor) { return factor.substr(0, factor.find(".lora_")); }
+std::string module_of(const std::string & factor) {
+    return factor.substr(0, factor.find(".lora_"));
+}
 
 void check_factor_gradients(const std::vector<std::string> & targets) {
     std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
@@ -106,7 +108,8 @@ void check_factor_gradients(const std::vector<std::string> & targets) {
                 if (mod.find("qkv") != std::string::npos && !k_adapted && o >= out / 3 && o < 2 * out / 3) continue;
                 for (int64_t k = 0; k < r; ++k) {
                     double acc = 0;
-                    for (int64_t i = 0; i < in; ++i) acc += (double) G[(size_t) (o * in + i)] * A[(size_t) (k * in + i)];
+                    for (int64_t i = 0; i < in; ++i)
+                        acc += (double) G[(size_t) (o * in + i)] * A[(size_t) (k * in + i)];
                     ref.data[(size_t) (o * r + k)] = (float) (s * acc);
                 }
             }
@@ -114,14 +117,16 @@ void check_factor_gradients(const std::vector<std::string> & targets) {
             for (int64_t k = 0; k < r; ++k)
                 for (int64_t i = 0; i < in; ++i) {
                     double acc = 0;
-                    for (int64_t o = 0; o < out; ++o) acc += (double) B[(size_t) (o * r + k)] * G[(size_t) (o * in + i)];
+                    for (int64_t o = 0; o < out; ++o)
+                        acc += (double) B[(size_t) (o * r + k)] * G[(size_t) (o * in + i)];
                     ref.data[(size_t) (k * in + i)] = (float) (s * acc);
                 }
         }
         const satest::Diff d = satest::diff(got.data(), ref.data.data(), ref.numel());
         worst = std::max(worst, d.rel());
         if (!(d.ref_max > 0 && d.max_abs <= 1e-3 * d.ref_max))
-            bad += "\n      " + n + ": max |err| " + std::to_string(d.max_abs) + ", max |ref| " + std::to_string(d.ref_max);
+            bad += "\n      " + n + ": max |err| " + std::to_string(d.max_abs) + ", max |ref| " +
+                   std::to_string(d.ref_max);
         ++compared;
     }
     std::printf("    %d factor gradients, worst relative error %.3g\n", compared, worst);
@@ -130,8 +135,12 @@ void check_factor_gradients(const std::vector<std::string> & targets) {
 
 }  // namespace
 
-SA_TEST(factor_gradients_follow_pytorch_q_v) { check_factor_gradients({"q", "v"}); }
-SA_TEST(factor_gradients_follow_pytorch_all_targets) { check_factor_gradients({"qkv", "proj", "mlp"}); }
+SA_TEST(factor_gradients_follow_pytorch_q_v) {
+    check_factor_gradients({"q", "v"});
+}
+SA_TEST(factor_gradients_follow_pytorch_all_targets) {
+    check_factor_gradients({"qkv", "proj", "mlp"});
+}
 
 SA_TEST(merged_weights_reproduce_the_adapted_encoder) {
     std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
@@ -158,8 +167,7 @@ SA_TEST(merged_weights_reproduce_the_adapted_encoder) {
         t.data.resize((size_t) numel(t.shape));
         if (n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0 && t.shape.size() == 2)
             vit.merged_weight(n, t.data.data());
-        else
-            vit.get_param(n, t.data.data());
+        else vit.get_param(n, t.data.data());
         merged["image_encoder." + n] = t;
     }
     sa::WeightMap mw = satest::weight_map(merged);
@@ -169,7 +177,8 @@ SA_TEST(merged_weights_reproduce_the_adapted_encoder) {
     ref.shape = {1, 256, 16, 16};
     ref.data = adapted;
     satest::expect_close("merged vs adapted embedding", plain.data(), ref, 1e-4, 1e-4);
-    const satest::Diff d = satest::diff(adapted.data(), golden("image_embedding").data.data(), (int64_t) adapted.size());
+    const satest::Diff d =
+        satest::diff(adapted.data(), golden("image_embedding").data.data(), (int64_t) adapted.size());
     satest::expect(d.max_abs > 1e-3, "the adapters must change the embedding");
 }
 

@@ -168,7 +168,9 @@ sa::WeightMap preset_shapes(int64_t E, int64_t depth, int64_t heads, const std::
     sa::WeightMap w;
     const std::string p = "image_encoder.";
     const int64_t hd = E / heads;
-    auto add = [&](const std::string & k, std::vector<int64_t> s) { w.add(p + k, sa::WeightView{std::move(s), nullptr}); };
+    auto add = [&](const std::string & k, std::vector<int64_t> s) {
+        w.add(p + k, sa::WeightView{std::move(s), nullptr});
+    };
     add("patch_embed.proj.weight", {E, 3, 16, 16});
     add("patch_embed.proj.bias", {E});
     add("pos_embed", {1, 64, 64, E});

@@ -146,7 +146,8 @@ std::map<std::string, Tensor> load_safetensors(const std::string & path) {
                 if (j.peek() == ',') ++j.i;
             }
             j.want('}');
-            if (e.end < e.begin || (size_t) e.end > data_len) throw std::runtime_error(path + ": bad offsets for " + key);
+            if (e.end < e.begin || (size_t) e.end > data_len)
+                throw std::runtime_error(path + ": bad offsets for " + key);
             Tensor t;
             t.shape = e.shape;
             int64_t n = 1;
@@ -255,7 +256,9 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale) {
     return v;
 }
 
-std::vector<double> to_d(const std::vector<float> & v) { return std::vector<double>(v.begin(), v.end()); }
+std::vector<double> to_d(const std::vector<float> & v) {
+    return std::vector<double>(v.begin(), v.end());
+}
 
 double wsum(const std::vector<double> & y, const std::vector<float> & w) {
     double s = 0;
@@ -326,7 +329,9 @@ Buf::Buf(size_t count, float value) : n(count) {
     cpu_backend().fill(p, value, n);
 }
 
-Buf::~Buf() { cpu_backend().free(p); }
+Buf::~Buf() {
+    cpu_backend().free(p);
+}
 
 std::vector<float> Buf::host() const {
     std::vector<float> v(n);
@@ -334,9 +339,13 @@ std::vector<float> Buf::host() const {
     return v;
 }
 
-void add_test(const std::string & name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }
+void add_test(const std::string & name, std::function<void()> fn) {
+    registry().push_back({name, std::move(fn)});
+}
 
-void fail(const std::string & msg) { throw std::runtime_error(msg); }
+void fail(const std::string & msg) {
+    throw std::runtime_error(msg);
+}
 
 void expect(bool cond, const std::string & msg) {
     if (!cond) fail(msg);
@@ -354,7 +363,8 @@ void expect_close(const std::string & what, const float * got, const Tensor & re
 int run_all() {
     int passed = 0, failed = 0;
     try {
-        std::printf("cpu level: %s (available: %s)\n", sa::isa_name(sa::cpu_isa()), sa::isa_name(sa::cpu_isa_available()));
+        std::printf("cpu level: %s (available: %s)\n", sa::isa_name(sa::cpu_isa()),
+                    sa::isa_name(sa::cpu_isa_available()));
     } catch (const std::exception & e) {
         std::printf("  FAIL cpu level: %s\n0 passed, 1 failed\n", e.what());
         return 1;
@@ -386,7 +396,11 @@ TrainCase::TrainCase() : labels(golden("case/points10_box/labels").data) {
     p.labels = labels.data();
     p.boxes = golden(k + "boxes_input").data.data();
 }
-const float * TrainCase::image() const { return golden("image/preprocessed").data.data(); }
-const float * TrainCase::target() const { return golden("train/target_low_res").data.data(); }
+const float * TrainCase::image() const {
+    return golden("image/preprocessed").data.data();
+}
+const float * TrainCase::target() const {
+    return golden("train/target_low_res").data.data();
+}
 
 }  // namespace satest

@@ -102,10 +102,12 @@ int run_all();
 
 }  // namespace satest
 
-#define SA_TEST(name)                                                              \
-    static void name();                                                            \
-    static const int name##_reg = (::satest::add_test(#name, name), 0);            \
+#define SA_TEST(name)                                                   \
+    static void name();                                                 \
+    static const int name##_reg = (::satest::add_test(#name, name), 0); \
     static void name()
 
-#define SA_TEST_MAIN() \
-    int main() { return ::satest::run_all(); }
+#define SA_TEST_MAIN()              \
+    int main() {                    \
+        return ::satest::run_all(); \
+    }

@@ -56,11 +56,11 @@ CudaMath cuda_get_math(Backend & be);
 
 // Device memory accounting of a CUDA backend's caching allocator, in bytes.
 struct CudaMemoryStats {
-    size_t in_use = 0;         // handed out by alloc() and not yet freed
-    size_t reserved = 0;       // obtained from cudaMalloc (in use + cached)
-    size_t peak_in_use = 0;    // since creation or the last cuda_reset_peak_memory
+    size_t in_use = 0;       // handed out by alloc() and not yet freed
+    size_t reserved = 0;     // obtained from cudaMalloc (in use + cached)
+    size_t peak_in_use = 0;  // since creation or the last cuda_reset_peak_memory
     size_t peak_reserved = 0;
-    size_t device_total = 0;   // the device's memory
+    size_t device_total = 0;  // the device's memory
 };
 CudaMemoryStats cuda_memory_stats(Backend & be);
 void cuda_reset_peak_memory(Backend & be);

@@ -50,11 +50,11 @@ class Backend {
     virtual void set_threads(int n) { (void) n; }
 
     // ---- memory -------------------------------------------------------------------------------
-    virtual float * alloc(size_t n_floats) = 0;            // throws SA_ERR_OOM
+    virtual float * alloc(size_t n_floats) = 0;  // throws SA_ERR_OOM
     virtual void free(float * p) = 0;
     virtual void upload(float * dst, const float * host_src, size_t n) = 0;
     virtual void download(float * host_dst, const float * src, size_t n) = 0;
-    virtual void copy(float * dst, const float * src, size_t n) = 0;     // device to device
+    virtual void copy(float * dst, const float * src, size_t n) = 0;  // device to device
     virtual void fill(float * dst, float value, size_t n) = 0;
     virtual void synchronize() = 0;
 
@@ -65,11 +65,11 @@ class Backend {
     void gemm_batched(const GemmArgs & a);
 
     // ---- elementwise --------------------------------------------------------------------------
-    virtual void add(const float * a, const float * b, float * y, int64_t n) = 0;          // y = a + b
+    virtual void add(const float * a, const float * b, float * y, int64_t n) = 0;  // y = a + b
     // y[r, c] = x[r, c] + bias[c]  (rows x cols), in place allowed
     virtual void add_bias(const float * x, const float * bias, float * y, int64_t rows, int64_t cols) = 0;
     virtual void scale(const float * x, float s, float * y, int64_t n) = 0;
-    virtual void gelu(const float * x, float * y, int64_t n) = 0;                          // exact (erf)
+    virtual void gelu(const float * x, float * y, int64_t n) = 0;  // exact (erf)
     virtual void gelu_backward(const float * x, const float * dy, float * dx, int64_t n) = 0;
     virtual void relu(const float * x, float * y, int64_t n) = 0;
     virtual void relu_backward(const float * y, const float * dy, float * dx, int64_t n) = 0;  // uses output
@@ -79,8 +79,8 @@ class Backend {
     virtual void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K,
                         int64_t N) = 0;
     // dx[M,K] = dy W (overwrite; may be null); dW[N,K] += dy^T x; db[N] += sum_rows dy
-    virtual void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                 float * db, int64_t M, int64_t K, int64_t N) = 0;
+    virtual void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                                 int64_t M, int64_t K, int64_t N) = 0;
 
     // Frozen linear weights (the image encoders'): W [N, K] prepared once into a layout of the
     // backend's choosing (the CPU backend: its GEMM's packed panels), so no product repacks them.
@@ -104,23 +104,22 @@ class Backend {
     virtual void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
                              float * rstd, int64_t B, int64_t C, int64_t HW, float eps) = 0;
     virtual void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B,
-                                      int64_t C, int64_t HW) = 0;
+                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
+                                      int64_t HW) = 0;
 
     // NCHW convolution, zero padding, groups (depthwise when groups == C). W [O, C/groups, kh, kw].
-    virtual void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                        int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
-                        int64_t groups) = 0;
+    virtual void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
+                        int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) = 0;
     // conv2d backward for groups 1 (same sizes as conv2d): dx overwritten (may be null), dW and db
     // accumulated (may be null). Backends without it throw SA_ERR_UNSUPPORTED.
-    virtual void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                 float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh,
-                                 int64_t kw, int64_t stride, int64_t pad) {
+    virtual void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                                 int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw,
+                                 int64_t stride, int64_t pad) {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no conv2d_backward kernel (image-encoder training)");
     }
     // ConvTranspose2d with kernel k == stride k (SAM's 2x2/2 upscaling). W [C, O, k, k]. y [B, O, H*k, W*k]
-    virtual void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B,
-                                     int64_t C, int64_t H, int64_t Wd, int64_t O) = 0;
+    virtual void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                                     int64_t H, int64_t Wd, int64_t O) = 0;
     virtual void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx,
                                               float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
                                               int64_t O) = 0;
@@ -133,8 +132,8 @@ class Backend {
                                    int64_t Wo) {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no upsample_bilinear kernel (prediction heads)");
     }
-    virtual void upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd,
-                                            int64_t Ho, int64_t Wo) {
+    virtual void upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd, int64_t Ho,
+                                            int64_t Wo) {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no upsample_bilinear_backward kernel (prediction heads)");
     }
 
@@ -146,17 +145,17 @@ class Backend {
     // out [B, H*W, nh*hd]. When rel_pos_h/rel_pos_w are non-null they are the raw tables
     // [rel_len_h, hd] / [rel_len_w, hd] (interpolated linearly to 2*H-1 / 2*W-1 when sizes differ, as
     // SAM's get_rel_pos) and the decomposed relative-position bias is added before the softmax.
-    virtual void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
-                               int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
+    virtual void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                               const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
                                int64_t rel_len_w) = 0;
     // Backward of attention_vit (the probabilities are recomputed): dqkv [B, H*W, 3, nh, hd] overwritten
     // from dout [B, H*W, nh*hd]; drel_pos_h / drel_pos_w (the tables' gradients) accumulated (+=, may
     // be null). Tables must have 2H-1 / 2W-1 rows (no resampling). Backends without it throw
     // SA_ERR_UNSUPPORTED.
     virtual void attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H,
-                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h,
-                                        int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w,
-                                        float * drel_pos_h, float * drel_pos_w) {
+                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h,
+                                        const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h,
+                                        float * drel_pos_w) {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_vit_backward kernel (image-encoder training)");
     }
     // [B, H, W, C] -> windows [B * nWh * nWw, win, win, C], zero padded to multiples of win.
@@ -173,9 +172,8 @@ class Backend {
     // qkv projection. Per window and head: softmax(q k^T / sqrt(kd) + bias[h]) v, bias [nh, win*win,
     // win*win] (null: none). out [B, H*W, nh*vd] for the grid's own tokens. Backends without it throw
     // SA_ERR_UNSUPPORTED.
-    virtual void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
-                                   int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
-                                   int64_t vd) {
+    virtual void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
+                                   int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
         fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit kernel");
     }
 
@@ -208,9 +206,9 @@ class Backend {
     //                x [B, Cin, H, W], w0 [C0, Cin, 3, 3], w1 [C1, C0, 3, 3], y [B, C1, ceil(H/4), ceil(W/4)]
     //   mlp:         tokens x [M, C] in place: x += fc(w2, b2, GELU(fc(w1, b1, LayerNorm(gamma, beta, eps; x)))),
     //                w1 [hidden, C], w2 [C, hidden], both prepared by prepare_linear
-    virtual void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2,
-                                const float * b2, const float * w3, const float * b3, float * y, int64_t B,
-                                int64_t C, int64_t H, int64_t W, int64_t hidden);
+    virtual void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
+                                const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H,
+                                int64_t W, int64_t hidden);
     virtual void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1,
                                      const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W,
                                      int64_t C0, int64_t C1);
@@ -220,14 +218,14 @@ class Backend {
     // Depthwise 3x3 convolution, stride 1, zero padding 1, on channels-last tokens (TinyViT's local
     // conv): x, y [B, H, W, C] (y must not alias x), w [C, 1, 3, 3], b [C] (may be null). The base
     // version runs conv2d between two transpose_last2.
-    virtual void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B,
-                                   int64_t H, int64_t W, int64_t C);
+    virtual void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
+                                   int64_t W, int64_t C);
 
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
     // the backward pass).
-    virtual void attention(const float * q, const float * k, const float * v, float * out, float * probs,
-                           int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) = 0;
+    virtual void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
+                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d) = 0;
     virtual void attention_backward(const float * q, const float * k, const float * v, const float * probs,
                                     const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
                                     int64_t Nk, int64_t nh, int64_t d) = 0;

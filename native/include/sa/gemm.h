@@ -12,13 +12,13 @@ class ThreadPool;
 // op(A) = A (lda >= K) or A^T when trans_a (A stored [K,M], lda >= M); likewise for B.
 // beta == 0 overwrites C (NaNs in C are not propagated). Runs on `pool` (the calling thread is its
 // thread 0); the same bits for any thread count.
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-           int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool & pool);
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+           const float * B, int64_t ldb, float beta, float * C, int64_t ldc, ThreadPool & pool);
 
 // sgemm plus a column bias: C = alpha * op(A) op(B) + beta * C + 1 bias^T (bias: N values), the bias
 // added in the product's epilogue (no separate pass over C).
-void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-                int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
+void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
                 ThreadPool & pool);
 
 // Single-threaded variant for callers that already parallelise outside (e.g. per attention head).

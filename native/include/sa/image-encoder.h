@@ -19,10 +19,10 @@ using Taps = std::map<std::string, std::vector<float>>;
 class ImageEncoder {
   public:
     virtual ~ImageEncoder() = default;
-    virtual std::string arch() const = 0;     // "vit" or "tinyvit"
-    virtual int64_t img_size() const = 0;     // model input side (1024 for SAM; 256 for the tiny fixture)
-    virtual int64_t embed_dim() const = 0;    // 256
-    virtual int64_t embed_size() const = 0;   // embedding grid side (img_size / 16)
+    virtual std::string arch() const = 0;    // "vit" or "tinyvit"
+    virtual int64_t img_size() const = 0;    // model input side (1024 for SAM; 256 for the tiny fixture)
+    virtual int64_t embed_dim() const = 0;   // 256
+    virtual int64_t embed_size() const = 0;  // embedding grid side (img_size / 16)
     // Human-readable configuration (dims, depth, heads, window, global blocks) for `doctor` and errors.
     virtual std::string describe() const = 0;
     // Multiply-accumulate count of one image's forward pass x2 (for GFLOP/s reports).
@@ -36,7 +36,8 @@ class ImageEncoder {
 
 // SAM ViT image encoder; configuration inferred from the weights under `prefix`
 // (embed dim, depth, heads from rel-pos tables, window size, global-attention blocks).
-std::unique_ptr<ImageEncoder> make_vit_encoder(Backend & be, WeightMap & w, const std::string & prefix = "image_encoder.");
+std::unique_ptr<ImageEncoder> make_vit_encoder(Backend & be, WeightMap & w,
+                                               const std::string & prefix = "image_encoder.");
 
 // TinyViT (MobileSAM layout) image encoder, BatchNorm already folded into convs.
 std::unique_ptr<ImageEncoder> make_tinyvit_encoder(Backend & be, WeightMap & w,

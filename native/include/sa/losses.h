@@ -18,7 +18,7 @@ namespace sa {
 
 enum class LossKind : int { DiceCE = 0, MedSAM = 1, SAM = 2 };
 
-constexpr float kDiceSmooth = 1e-5f;      // MONAI smooth_nr = smooth_dr
+constexpr float kDiceSmooth = 1e-5f;  // MONAI smooth_nr = smooth_dr
 constexpr float kFocalAlpha = 0.25f;
 constexpr float kFocalGamma = 2.0f;       // the kernels implement gamma = 2 exactly
 constexpr float kSamFocalWeight = 20.0f;  // SAM: focal : dice = 20 : 1

@@ -18,8 +18,8 @@ namespace sa {
 // B prompts; each yields one set of masks. All host memory.
 struct Prompts {
     int64_t B = 1;
-    int64_t n_points = 0;                // points per prompt (pad with label -1 to batch different counts)
-    const float * points = nullptr;      // [B, n_points, 2] x, y in the model input frame, pixels
+    int64_t n_points = 0;            // points per prompt (pad with label -1 to batch different counts)
+    const float * points = nullptr;  // [B, n_points, 2] x, y in the model input frame, pixels
     // [B, n_points]: 1 positive, 0 negative, -1 not-a-point (padding); 2 / 3 are box top-left /
     // bottom-right corners given as points (the ONNX export's convention).
     const float * labels = nullptr;
@@ -42,8 +42,8 @@ class SamDecoder {
 
     int64_t img_size() const;
     int64_t embed_size() const;
-    int64_t embed_dim() const;         // transformer dim (256)
-    int64_t num_mask_tokens() const;   // 4: mask 0 (single-mask output) and 3 multimask outputs
+    int64_t embed_dim() const;        // transformer dim (256)
+    int64_t num_mask_tokens() const;  // 4: mask 0 (single-mask output) and 3 multimask outputs
     std::string describe() const;
 
     // The dense positional encoding of the embedding grid: host [embed_dim, E, E].

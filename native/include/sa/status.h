@@ -8,16 +8,16 @@
 
 enum sa_status {
     SA_OK = 0,
-    SA_ERR_INVALID_ARG,     // bad argument from the caller (type, range, null)
-    SA_ERR_SHAPE,           // tensor shape does not fit the architecture
-    SA_ERR_WEIGHTS,         // missing / unexpected weights
-    SA_ERR_OOM,             // allocation failed
-    SA_ERR_UNSUPPORTED,     // feature not built in or not supported by this backend
-    SA_ERR_NUMERIC,         // NaN / Inf encountered
-    SA_ERR_CUDA,            // CUDA / cuBLAS error
-    SA_ERR_IO,              // file system
-    SA_ERR_CANCELLED,       // cooperative cancellation
-    SA_ERR_INTERNAL,        // a bug: an invariant did not hold
+    SA_ERR_INVALID_ARG,  // bad argument from the caller (type, range, null)
+    SA_ERR_SHAPE,        // tensor shape does not fit the architecture
+    SA_ERR_WEIGHTS,      // missing / unexpected weights
+    SA_ERR_OOM,          // allocation failed
+    SA_ERR_UNSUPPORTED,  // feature not built in or not supported by this backend
+    SA_ERR_NUMERIC,      // NaN / Inf encountered
+    SA_ERR_CUDA,         // CUDA / cuBLAS error
+    SA_ERR_IO,           // file system
+    SA_ERR_CANCELLED,    // cooperative cancellation
+    SA_ERR_INTERNAL,     // a bug: an invariant did not hold
 };
 
 // "ERR_SA_INVALID_ARG", ... (the JS error code)
@@ -41,11 +41,11 @@ class Error : public std::runtime_error {
 }  // namespace sa
 
 // Validate a condition; on failure throw sa::Error with the given status and message.
-#define SA_CHECK(cond, status, msg)                                    \
-    do {                                                               \
-        if (!(cond)) {                                                 \
-            ::sa::fail((status), std::string(msg));                    \
-        }                                                              \
+#define SA_CHECK(cond, status, msg)                 \
+    do {                                            \
+        if (!(cond)) {                              \
+            ::sa::fail((status), std::string(msg)); \
+        }                                           \
     } while (0)
 
 #define SA_CHECK_ARG(cond, msg) SA_CHECK(cond, SA_ERR_INVALID_ARG, msg)

@@ -39,7 +39,7 @@ class TrainableEncoder {
   public:
     virtual ~TrainableEncoder() = default;
 
-    virtual std::string arch() const = 0;    // "vit", "tinyvit"
+    virtual std::string arch() const = 0;  // "vit", "tinyvit"
     virtual int64_t img_size() const = 0;
     virtual int64_t embed_dim() const = 0;   // output channels (256)
     virtual int64_t embed_size() const = 0;  // embedding grid side

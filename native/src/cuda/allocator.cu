@@ -15,9 +15,13 @@ constexpr size_t kSmallGranule = 512;
 constexpr size_t kLargeGranule = size_t(2) << 20;
 
 // Largest cached block accepted for a request of `bytes` (no splitting, so bound the waste).
-size_t max_fit(size_t bytes) { return bytes <= kSmall ? 2 * bytes : bytes + bytes / 8; }
+size_t max_fit(size_t bytes) {
+    return bytes <= kSmall ? 2 * bytes : bytes + bytes / 8;
+}
 
-std::string mib(size_t b) { return std::to_string((b + (size_t(1) << 19)) >> 20) + " MiB"; }
+std::string mib(size_t b) {
+    return std::to_string((b + (size_t(1) << 19)) >> 20) + " MiB";
+}
 }  // namespace
 
 size_t round_allocation(size_t bytes) {
@@ -76,8 +80,8 @@ void * CachingAllocator::allocate(size_t bytes, cudaStream_t stream) {
         cudaMemGetInfo(&free_b, &total_b);
         cudaGetLastError();
         sa::fail(SA_ERR_OOM, "cuda alloc: out of device memory allocating " + mib(size) + " (in use " +
-                                 mib(st_.in_use) + ", reserved " + mib(st_.reserved) + ", device free " +
-                                 mib(free_b) + " of " + mib(total_b) + ")");
+                                 mib(st_.in_use) + ", reserved " + mib(st_.reserved) + ", device free " + mib(free_b) +
+                                 " of " + mib(total_b) + ")");
     }
     SA_CUDA_CHECK(err);
     blocks_.emplace(p, Block{size, pool, true});

@@ -30,10 +30,10 @@ static __global__ void __launch_bounds__(kTvThreads)
                              int kd, int vd, int nww, float scale) {
     extern __shared__ float smem[];
     const int N = win * win, per_head = 2 * kd + vd, row = nh * per_head, dv = nh * vd;
-    float * Ks = smem;                           // [N][kd+1]
-    float * Vs = Ks + N * (kd + 1);              // [N][vd]
-    float * Qw = Vs + N * vd;                    // [warps][kd]
-    float * Pw = Qw + kTvWarps * kd;             // [warps][N]
+    float * Ks = smem;                // [N][kd+1]
+    float * Vs = Ks + N * (kd + 1);   // [N][vd]
+    float * Qw = Vs + N * vd;         // [warps][kd]
+    float * Pw = Qw + kTvWarps * kd;  // [warps][N]
     const int wy = blockIdx.x / nww, wx = blockIdx.x - wy * nww;
     const int h = blockIdx.y, b = blockIdx.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -98,21 +98,20 @@ void launch_attention_tinyvit(const float * qkv, const float * pad_qkv, const fl
                  std::to_string(vd) + " needs " + std::to_string(bytes) +
                  " bytes of shared memory per block; the device allows " + std::to_string(max_smem));
     if (bytes > 48 * 1024)
-        SA_CUDA_CHECK(cudaFuncSetAttribute(attention_tinyvit_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int) bytes));
+        SA_CUDA_CHECK(
+            cudaFuncSetAttribute(attention_tinyvit_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) bytes));
     const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
     const dim3 grid((unsigned) (nwh * nww), (unsigned) nh, (unsigned) B);
     attention_tinyvit_kernel<<<grid, kTvThreads, bytes, stream>>>(qkv, pad_qkv, bias, out, (int) H, (int) W, (int) win,
-                                                                   (int) nh, (int) kd, (int) vd, (int) nww,
-                                                                   1.0f / sqrtf((float) kd));
+                                                                  (int) nh, (int) kd, (int) vd, (int) nww,
+                                                                  1.0f / sqrtf((float) kd));
     SA_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace cuda
 
 void CudaBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
-                                    int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
-                                    int64_t vd) {
+                                    int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit: bad grid size");
     SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0, "attention_tinyvit: bad window, head count or head dims");
     if (B == 0) return;

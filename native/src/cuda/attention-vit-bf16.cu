@@ -37,9 +37,15 @@ constexpr float kLog2e = 1.4426950408889634f;
 // Row strides of the shared tables. Q/K/V rows are padded by 8 bf16 (16 bytes) so that the 8 rows an
 // mma fragment or an ldmatrix phase touches fall into distinct banks; the bias tables use an odd
 // stride for rel_h (one scalar per row and tile) and a stride = 8 (mod 16) for rel_w (float2 reads).
-constexpr int row_stride(int hd) { return hd + 8; }
-inline int relh_stride(int64_t H) { return (int) (H | 1); }
-inline int relw_stride(int64_t W) { return (int) (((W + 7) / 16) * 16 + 8); }
+constexpr int row_stride(int hd) {
+    return hd + 8;
+}
+inline int relh_stride(int64_t H) {
+    return (int) (H | 1);
+}
+inline int relw_stride(int64_t W) {
+    return (int) (((W + 7) / 16) * 16 + 8);
+}
 
 template <int HD>
 size_t smem_bytes(bool use_rel, int64_t H, int64_t W) {
@@ -50,10 +56,14 @@ size_t smem_bytes(bool use_rel, int64_t H, int64_t W) {
 
 size_t smem_bytes_for(int64_t hd, bool use_rel, int64_t H, int64_t W) {
     switch (hd) {
-        case 64: return smem_bytes<64>(use_rel, H, W);
-        case 80: return smem_bytes<80>(use_rel, H, W);
-        case 128: return smem_bytes<128>(use_rel, H, W);
-        default: return 0;
+        case 64:
+            return smem_bytes<64>(use_rel, H, W);
+        case 80:
+            return smem_bytes<80>(use_rel, H, W);
+        case 128:
+            return smem_bytes<128>(use_rel, H, W);
+        default:
+            return 0;
     }
 }
 
@@ -62,7 +72,9 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<const uint32_t *>(&v);
 }
 
-__device__ __forceinline__ uint32_t ld_u32(const __nv_bfloat16 * p) { return *reinterpret_cast<const uint32_t *>(p); }
+__device__ __forceinline__ uint32_t ld_u32(const __nv_bfloat16 * p) {
+    return *reinterpret_cast<const uint32_t *>(p);
+}
 
 // 16-byte global -> shared copy; when !pred the destination is zero-filled and nothing is read.
 __device__ __forceinline__ void cp_async16(void * smem, const void * gmem, bool pred) {
@@ -70,8 +82,12 @@ __device__ __forceinline__ void cp_async16(void * smem, const void * gmem, bool 
     const int bytes = pred ? 16 : 0;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
 
 // Four transposed 8x8 bf16 matrices (rows addressed by lanes 0-7, 8-15, 16-23, 24-31).
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t & r0, uint32_t & r1, uint32_t & r2, uint32_t & r3,
@@ -109,9 +125,9 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16 * dst, const __nv_
 // dst[row * ld + j] with j = p_row + len - 1 - m when 0 <= j < len (p_row: the query's grid row for
 // rel_h, its column for rel_w). Lane (g, t) holds rows row_a = g and row_a + 8 of the warp's block.
 template <int HD>
-__device__ __forceinline__ void rel_bias_table(const uint32_t (&qf)[HD / 16][4], const float * __restrict__ tab,
-                                               int L, int m_lo, int m_hi, int pa, int pb, int len,
-                                               float * dst, int ld, int row_a, int g, int t) {
+__device__ __forceinline__ void rel_bias_table(const uint32_t (&qf)[HD / 16][4], const float * __restrict__ tab, int L,
+                                               int m_lo, int m_hi, int pa, int pb, int len, float * dst, int ld,
+                                               int row_a, int g, int t) {
     for (int mb = m_lo; mb <= m_hi; mb += 8) {
         float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         const float * row = tab + (int64_t) min(mb + g, L - 1) * HD;  // rows >= L give j < 0: never stored
@@ -132,12 +148,13 @@ __device__ __forceinline__ void rel_bias_table(const uint32_t (&qf)[HD / 16][4],
 }
 
 // fp32 qkv [B, N, 3, nh, hd] -> bf16 planes [3][B][nh][N][hd], 8 values per step.
-__global__ void qkv_to_bf16_heads_kernel(const float * __restrict__ qkv, __nv_bfloat16 * __restrict__ dst,
-                                         int64_t B, int N, int nh, int hd) {
+__global__ void qkv_to_bf16_heads_kernel(const float * __restrict__ qkv, __nv_bfloat16 * __restrict__ dst, int64_t B,
+                                         int N, int nh, int hd) {
     const int g8 = hd / 8;
     const int64_t total = B * N * 3 * nh * g8;
     const int64_t plane = B * nh * (int64_t) N * hd;
-    for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < total; i += (int64_t) gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < total;
+         i += (int64_t) gridDim.x * blockDim.x) {
         int64_t r = i;
         const int d8 = (int) (r % g8);
         r /= g8;
@@ -149,8 +166,8 @@ __global__ void qkv_to_bf16_heads_kernel(const float * __restrict__ qkv, __nv_bf
         const int64_t b = r / N;
         const float4 x0 = __ldg(reinterpret_cast<const float4 *>(qkv) + 2 * i);
         const float4 x1 = __ldg(reinterpret_cast<const float4 *>(qkv) + 2 * i + 1);
-        const uint4 v = make_uint4(pack_bf16(x0.x, x0.y), pack_bf16(x0.z, x0.w), pack_bf16(x1.x, x1.y),
-                                   pack_bf16(x1.z, x1.w));
+        const uint4 v =
+            make_uint4(pack_bf16(x0.x, x0.y), pack_bf16(x0.z, x0.w), pack_bf16(x1.x, x1.y), pack_bf16(x1.z, x1.w));
         *reinterpret_cast<uint4 *>(dst + s * plane + ((b * nh + h) * N + n) * hd + d8 * 8) = v;
     }
 }
@@ -165,10 +182,10 @@ __global__ void __launch_bounds__(kThreadsTC)
     constexpr int DT = HD / 8;       // output n-tiles of 8 columns
     extern __shared__ __align__(16) unsigned char smem_raw[];
     __nv_bfloat16 * Qs = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [64][QS]
-    __nv_bfloat16 * Ks = Qs + kBQ * QS;                                 // [2][64][QS]
-    __nv_bfloat16 * Vs = Ks + 2 * kBK * QS;                             // [2][64][QS]
-    float * relh = reinterpret_cast<float *>(Vs + 2 * kBK * QS);        // [64][SH]
-    float * relw = relh + kBQ * SH;                                     // [64][SW]
+    __nv_bfloat16 * Ks = Qs + kBQ * QS;                                // [2][64][QS]
+    __nv_bfloat16 * Vs = Ks + 2 * kBK * QS;                            // [2][64][QS]
+    float * relh = reinterpret_cast<float *>(Vs + 2 * kBK * QS);       // [64][SH]
+    float * relw = relh + kBQ * SH;                                    // [64][SW]
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -186,7 +203,7 @@ __global__ void __launch_bounds__(kThreadsTC)
     cp_async_wait_all();
     __syncthreads();
 
-    const int wr = warp * 16;          // the warp's first query row in the block
+    const int wr = warp * 16;            // the warp's first query row in the block
     const int ra = wr + g, rb = ra + 8;  // this lane's two query rows
     uint32_t qf[KSTEPS][4];
 #pragma unroll
@@ -324,13 +341,15 @@ __global__ void __launch_bounds__(kThreadsTC)
         const float inv = 1.0f / l_a;
         float * orow = out + ((int64_t) b * N + na) * C + h * HD + 2 * t;
 #pragma unroll
-        for (int j = 0; j < DT; ++j) *reinterpret_cast<float2 *>(orow + j * 8) = make_float2(o[j][0] * inv, o[j][1] * inv);
+        for (int j = 0; j < DT; ++j)
+            *reinterpret_cast<float2 *>(orow + j * 8) = make_float2(o[j][0] * inv, o[j][1] * inv);
     }
     if (nb < N) {
         const float inv = 1.0f / l_b;
         float * orow = out + ((int64_t) b * N + nb) * C + h * HD + 2 * t;
 #pragma unroll
-        for (int j = 0; j < DT; ++j) *reinterpret_cast<float2 *>(orow + j * 8) = make_float2(o[j][2] * inv, o[j][3] * inv);
+        for (int j = 0; j < DT; ++j)
+            *reinterpret_cast<float2 *>(orow + j * 8) = make_float2(o[j][2] * inv, o[j][3] * inv);
     }
 }
 
@@ -344,9 +363,9 @@ void launch_tc(const __nv_bfloat16 * qkv16, float * out, int64_t B, int64_t H, i
     const int64_t N = H * W;
     const dim3 grid(ceil_div_u(N, kBQ), (unsigned) nh, (unsigned) B);
     const float scale_log2 = kLog2e / std::sqrt((float) HD);
-    attention_vit_bf16_kernel<HD, REL><<<grid, kThreadsTC, bytes, stream>>>(
-        qkv16, out, (int) N, (int) H, (int) W, (int) nh, Rh, Rw, scale_log2, 1.0f / (float) W, relh_stride(H),
-        relw_stride(W));
+    attention_vit_bf16_kernel<HD, REL>
+        <<<grid, kThreadsTC, bytes, stream>>>(qkv16, out, (int) N, (int) H, (int) W, (int) nh, Rh, Rw, scale_log2,
+                                              1.0f / (float) W, relh_stride(H), relw_stride(W));
     SA_CUDA_LAUNCH_CHECK();
 }
 
@@ -359,10 +378,10 @@ void launch_hd(const __nv_bfloat16 * qkv16, float * out, int64_t B, int64_t H, i
 
 }  // namespace
 
-bool attention_vit_bf16_supported(const float * qkv, const float * out, int64_t H, int64_t W, int64_t hd,
-                                  bool use_rel, size_t max_smem) {
+bool attention_vit_bf16_supported(const float * qkv, const float * out, int64_t H, int64_t W, int64_t hd, bool use_rel,
+                                  size_t max_smem) {
     if (hd != 64 && hd != 80 && hd != 128) return false;
-    if (use_rel && (W % 2) != 0) return false;  // the bias reads column pairs within one grid row
+    if (use_rel && (W % 2) != 0) return false;      // the bias reads column pairs within one grid row
     if (H * W >= (int64_t(1) << 21)) return false;  // exact float division n / W for the bias lookup
     if ((reinterpret_cast<uintptr_t>(qkv) | reinterpret_cast<uintptr_t>(out)) % 16 != 0) return false;
     return smem_bytes_for(hd, use_rel, H, W) <= max_smem;
@@ -372,20 +391,23 @@ size_t attention_vit_bf16_scratch_bytes(int64_t B, int64_t H, int64_t W, int64_t
     return (size_t) (3 * B * H * W * nh * hd) * sizeof(__nv_bfloat16);
 }
 
-void launch_attention_vit_bf16(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
-                               int64_t hd, const float * Rh, const float * Rw, void * scratch, cudaStream_t stream) {
+void launch_attention_vit_bf16(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                               const float * Rh, const float * Rw, void * scratch, cudaStream_t stream) {
     const int64_t N = H * W;
     auto * qkv16 = static_cast<__nv_bfloat16 *>(scratch);
     const int64_t groups = B * N * 3 * nh * (hd / 8);
     qkv_to_bf16_heads_kernel<<<grid_for(groups), kThreads, 0, stream>>>(qkv, qkv16, B, (int) N, (int) nh, (int) hd);
     SA_CUDA_LAUNCH_CHECK();
     switch (hd) {
-        case 64: return launch_hd<64>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
-        case 80: return launch_hd<80>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
-        case 128: return launch_hd<128>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
+        case 64:
+            return launch_hd<64>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
+        case 80:
+            return launch_hd<80>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
+        case 128:
+            return launch_hd<128>(qkv16, out, B, H, W, nh, Rh, Rw, stream);
         default:
-            sa::fail(SA_ERR_UNSUPPORTED, "attention_vit (bf16): head dim " + std::to_string(hd) +
-                                             " has no tensor-core kernel");
+            sa::fail(SA_ERR_UNSUPPORTED,
+                     "attention_vit (bf16): head dim " + std::to_string(hd) + " has no tensor-core kernel");
     }
 }
 

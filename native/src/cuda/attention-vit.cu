@@ -25,8 +25,8 @@ namespace sa {
 namespace cuda {
 
 namespace {
-constexpr int kBQ = 64;       // queries per block
-constexpr int kBK = 64;       // keys per tile
+constexpr int kBQ = 64;  // queries per block
+constexpr int kBK = 64;  // keys per tile
 constexpr int kVitThreads = 256;
 
 template <int HDP>
@@ -62,12 +62,12 @@ static __global__ void __launch_bounds__(kVitThreads)
     using L = VitSmem<HDP>;
     constexpr int QS = L::kQStride, PS = L::kPStride, DPT = HDP / 16;
     extern __shared__ __align__(16) float smem[];
-    float * Qs = smem;                    // [kBQ][QS]
-    float * Ks = Qs + kBQ * QS;           // [kBK][QS]
-    float * Vs = Ks + kBK * QS;           // [kBK][HDP]
-    float * Pt = Vs + kBK * HDP;          // [kBK][PS]  (transposed probabilities: Pt[key][query])
-    float * relh = Pt + kBK * PS;         // [kBQ][H]
-    float * relw = relh + kBQ * H;        // [kBQ][W]
+    float * Qs = smem;              // [kBQ][QS]
+    float * Ks = Qs + kBQ * QS;     // [kBK][QS]
+    float * Vs = Ks + kBK * QS;     // [kBK][HDP]
+    float * Pt = Vs + kBK * HDP;    // [kBK][PS]  (transposed probabilities: Pt[key][query])
+    float * relh = Pt + kBK * PS;   // [kBQ][H]
+    float * relw = relh + kBQ * H;  // [kBQ][W]
 
     const int N = H * W, C = nh * hd, ld = 3 * C;
     const int h = blockIdx.y, b = blockIdx.z;
@@ -90,7 +90,8 @@ static __global__ void __launch_bounds__(kVitThreads)
             const int r = i / (H + W), j = i - r * (H + W);
             const int n = min(q0 + r, N - 1);
             const int qh = n / W, qw = n - qh * W;
-            const float * tab = j < H ? Rh + (int64_t) (qh - j + H - 1) * hd : Rw + (int64_t) (qw - (j - H) + W - 1) * hd;
+            const float * tab =
+                j < H ? Rh + (int64_t) (qh - j + H - 1) * hd : Rw + (int64_t) (qw - (j - H) + W - 1) * hd;
             const float * qr = Qs + r * QS;
             float s = 0.0f;
             for (int d = 0; d < hd; ++d) s += qr[d] * tab[d];
@@ -180,7 +181,8 @@ static __global__ void __launch_bounds__(kVitThreads)
         }
 #pragma unroll
         for (int j = 0; j < 4; ++j)
-            *reinterpret_cast<float4 *>(Pt + (cg + 16 * j) * PS + rg * 4) = make_float4(s[0][j], s[1][j], s[2][j], s[3][j]);
+            *reinterpret_cast<float4 *>(Pt + (cg + 16 * j) * PS + rg * 4) =
+                make_float4(s[0][j], s[1][j], s[2][j], s[3][j]);
         __syncthreads();
 
         // O += P V
@@ -241,11 +243,11 @@ void launch_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W,
     const size_t bytes = (size_t) VitSmem<HDP>::floats(H, W) * sizeof(float);
     SA_CHECK(bytes <= max_smem, SA_ERR_UNSUPPORTED,
              "attention_vit: a " + std::to_string(H) + "x" + std::to_string(W) + " token grid with head dim " +
-                 std::to_string(hd) + " needs " + std::to_string(bytes) + " bytes of shared memory per block; the device allows " +
-                 std::to_string(max_smem));
+                 std::to_string(hd) + " needs " + std::to_string(bytes) +
+                 " bytes of shared memory per block; the device allows " + std::to_string(max_smem));
     if (bytes > 48 * 1024)
-        SA_CUDA_CHECK(cudaFuncSetAttribute(attention_vit_kernel<HDP>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           (int) bytes));
+        SA_CUDA_CHECK(
+            cudaFuncSetAttribute(attention_vit_kernel<HDP>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) bytes));
     const int64_t N = H * W;
     const dim3 grid(ceil_div_u(N, kBQ), (unsigned) nh, (unsigned) B);
     attention_vit_kernel<HDP><<<grid, kVitThreads, bytes, stream>>>(qkv, out, (int) H, (int) W, (int) nh, (int) hd, Rh,
@@ -261,14 +263,14 @@ void launch_attention_vit(const float * qkv, float * out, int64_t B, int64_t H, 
     if (hd <= 64) return launch_vit<64>(qkv, out, B, H, W, nh, hd, Rh, Rw, max_smem, stream);
     if (hd <= 80) return launch_vit<80>(qkv, out, B, H, W, nh, hd, Rh, Rw, max_smem, stream);
     if (hd <= 128) return launch_vit<128>(qkv, out, B, H, W, nh, hd, Rh, Rw, max_smem, stream);
-    sa::fail(SA_ERR_UNSUPPORTED, "attention_vit: head dim " + std::to_string(hd) + " exceeds " +
-                                     std::to_string(kVitMaxHeadDim));
+    sa::fail(SA_ERR_UNSUPPORTED,
+             "attention_vit: head dim " + std::to_string(hd) + " exceeds " + std::to_string(kVitMaxHeadDim));
 }
 
 }  // namespace cuda
 
-void CudaBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
-                                int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
+void CudaBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                                const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
                                 int64_t rel_len_w) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && nh > 0 && hd > 0, "attention_vit: bad size");
     SA_CHECK_ARG((rel_pos_h == nullptr) == (rel_pos_w == nullptr),

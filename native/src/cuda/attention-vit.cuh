@@ -14,8 +14,7 @@ namespace cuda {
 constexpr int64_t kVitMaxHeadDim = 128;
 
 // Resamples a relative-position table [L, hd] to [out, hd] (linear, align_corners=False; SAM's get_rel_pos).
-void launch_resample_rel_pos(const float * table, int64_t L, float * dst, int64_t out, int64_t hd,
-                             cudaStream_t stream);
+void launch_resample_rel_pos(const float * table, int64_t L, float * dst, int64_t out, int64_t hd, cudaStream_t stream);
 
 // qkv [B, H*W, 3, nh, hd] -> out [B, H*W, nh*hd]. Rh [2H-1, hd] and Rw [2W-1, hd] (already at the grid's
 // size) or both null. `max_smem` is the device's opt-in shared-memory limit per block.

@@ -120,8 +120,8 @@ void CudaBackend::attention_backward(const float * q, const float * k, const flo
             gemm_rm_batched(false, false, Nq, d, Nk, 1.0f, ds, Nk, PS, k + b * Nk * D, D, d, 0.0f, dq + b * Nq * D, D,
                             d, nh);
         if (dk)
-            gemm_rm_batched(true, false, Nk, d, Nq, 1.0f, ds, Nk, PS, q + b * Nq * D, D, d, 0.0f, dk + b * Nk * D, D,
-                            d, nh);
+            gemm_rm_batched(true, false, Nk, d, Nq, 1.0f, ds, Nk, PS, q + b * Nq * D, D, d, 0.0f, dk + b * Nk * D, D, d,
+                            nh);
     }
 }
 

@@ -23,17 +23,20 @@ void throw_cublas_error(int status, const char * stmt, const char * file, int li
     char where[64];
     std::snprintf(where, sizeof where, "%d", line);
     sa::fail(SA_ERR_CUDA, std::string("cuBLAS error ") + cublasGetStatusName((cublasStatus_t) status) + " (" +
-                              cublasGetStatusString((cublasStatus_t) status) + ") in `" + stmt + "` at " + file +
-                              ":" + where);
+                              cublasGetStatusString((cublasStatus_t) status) + ") in `" + stmt + "` at " + file + ":" +
+                              where);
 }
 
 }  // namespace cuda
 
 const char * cuda_math_name(CudaMath m) {
     switch (m) {
-        case CudaMath::FP32: return "fp32";
-        case CudaMath::TF32: return "tf32";
-        case CudaMath::BF16: return "bf16";
+        case CudaMath::FP32:
+            return "fp32";
+        case CudaMath::TF32:
+            return "tf32";
+        case CudaMath::BF16:
+            return "bf16";
     }
     return "fp32";
 }
@@ -44,11 +47,12 @@ CudaBackend::CudaBackend(int device, const CudaBackendOptions & options)
     const cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         cudaGetLastError();
-        sa::fail(SA_ERR_CUDA, std::string("cuda backend: no usable CUDA driver or device (") + cudaGetErrorString(e) + ")");
+        sa::fail(SA_ERR_CUDA,
+                 std::string("cuda backend: no usable CUDA driver or device (") + cudaGetErrorString(e) + ")");
     }
-    SA_CHECK(device >= 0 && device < count, SA_ERR_INVALID_ARG,
-             "cuda backend: device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
-                 " device(s))");
+    SA_CHECK(
+        device >= 0 && device < count, SA_ERR_INVALID_ARG,
+        "cuda backend: device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " device(s))");
     SA_CHECK_ARG(options.workspace_bytes >= (size_t(1) << 20), "cuda backend: workspace must be at least 1 MiB");
     try {
         SA_CUDA_CHECK(cudaSetDevice(device));
@@ -96,8 +100,10 @@ bool cuda_supports(Op op) {
         case Op::attention_vit_backward:
         case Op::attention_tinyvit_backward:
         case Op::upsample_bilinear:
-        case Op::upsample_bilinear_backward: return false;
-        default: return true;
+        case Op::upsample_bilinear_backward:
+            return false;
+        default:
+            return true;
     }
 }
 
@@ -161,7 +167,9 @@ bool cuda_probe(CudaDeviceInfo * info, std::string * reason) {
     }
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return make_cuda_backend(device, CudaBackendOptions{}); }
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+    return make_cuda_backend(device, CudaBackendOptions{});
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int device, const CudaBackendOptions & options) {
     return std::make_unique<CudaBackend>(device, options);
@@ -176,7 +184,9 @@ CudaMath cuda_set_math(Backend & be, CudaMath math) {
     return prev;
 }
 
-CudaMath cuda_get_math(Backend & be) { return as_cuda(be, "cuda_get_math").math(); }
+CudaMath cuda_get_math(Backend & be) {
+    return as_cuda(be, "cuda_get_math").math();
+}
 
 CudaMemoryStats cuda_memory_stats(Backend & be) {
     CudaBackend & c = as_cuda(be, "cuda_memory_stats");
@@ -190,7 +200,9 @@ CudaMemoryStats cuda_memory_stats(Backend & be) {
     return r;
 }
 
-void cuda_reset_peak_memory(Backend & be) { as_cuda(be, "cuda_reset_peak_memory").allocator().reset_peak(); }
+void cuda_reset_peak_memory(Backend & be) {
+    as_cuda(be, "cuda_reset_peak_memory").allocator().reset_peak();
+}
 
 void cuda_release_cached_memory(Backend & be) {
     CudaBackend & c = as_cuda(be, "cuda_release_cached_memory");

@@ -49,23 +49,41 @@ class CudaBackend final : public Backend {
     void relu(const float * x, float * y, int64_t n) override;
     void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override;
     void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) override;
-    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t M, int64_t K, int64_t N) override;
-    void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd, int64_t rows, int64_t C, float eps) override;
-    void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd, const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows, int64_t C) override;
-    void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd, int64_t B, int64_t C, int64_t HW, float eps) override;
-    void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd, const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C, int64_t HW) override;
-    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
-    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
-    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
+    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                         int64_t M, int64_t K, int64_t N) override;
+    void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
+                   int64_t rows, int64_t C, float eps) override;
+    void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
+                            const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
+                            int64_t C) override;
+    void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
+                     int64_t B, int64_t C, int64_t HW, float eps) override;
+    void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
+                              const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
+                              int64_t HW) override;
+    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
+                int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
+    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                             int64_t H, int64_t Wd, int64_t O) override;
+    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
+                                      float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
-    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
-    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
+    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                       const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
+    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
+                           int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
     void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
-    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
-    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
-    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) override;
-    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
-    void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
+    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
+                            int64_t win) override;
+    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq,
+                   int64_t Nk, int64_t nh, int64_t d) override;
+    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout,
+                            float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh,
+                            int64_t d) override;
+    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B,
+                   int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
+    void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
+                   float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 
     // ---- CUDA specifics ----------------------------------------------------------------------
@@ -82,12 +100,15 @@ class CudaBackend final : public Backend {
     // kernels that use it are enqueued. Not zeroed.
     class Scratch {
       public:
-        Scratch(CudaBackend & be, size_t bytes) : be_(be), p_(bytes ? be.alloc_.allocate(bytes, be.stream_) : nullptr) {}
+        Scratch(CudaBackend & be, size_t bytes)
+            : be_(be), p_(bytes ? be.alloc_.allocate(bytes, be.stream_) : nullptr) {}
         ~Scratch() { be_.alloc_.release(p_); }
         Scratch(const Scratch &) = delete;
         Scratch & operator=(const Scratch &) = delete;
         template <typename T>
-        T * as() const { return static_cast<T *>(p_); }
+        T * as() const {
+            return static_cast<T *>(p_);
+        }
 
       private:
         CudaBackend & be_;
@@ -96,8 +117,8 @@ class CudaBackend final : public Backend {
 
     // cuBLAS / cuBLASLt entry points shared by the GEMM-based ops (gemm.cu). Row-major semantics as
     // Backend::gemm. `bias` (nullable) adds bias[n] to every row of C (requires beta == 0 or 1).
-    void gemm_rm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
-                 int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);
+    void gemm_rm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
+                 const float * B, int64_t ldb, float beta, float * C, int64_t ldc);
     void gemm_rm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                          int64_t lda, int64_t stride_a, const float * B, int64_t ldb, int64_t stride_b, float beta,
                          float * C, int64_t ldc, int64_t stride_c, int64_t batch);

@@ -27,7 +27,9 @@ inline unsigned grid_for(int64_t n, int threads = kThreads) {
     return (unsigned) (blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
 }
 
-inline unsigned ceil_div_u(int64_t a, int64_t b) { return (unsigned) ((a + b - 1) / b); }
+inline unsigned ceil_div_u(int64_t a, int64_t b) {
+    return (unsigned) ((a + b - 1) / b);
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -64,17 +66,16 @@ __device__ __forceinline__ double block_sum(double v, double * smem) {
 }  // namespace sa
 
 // Runs a CUDA runtime call; on failure throws sa::Error(SA_ERR_CUDA, "<stmt> failed at file:line: ...").
-#define SA_CUDA_CHECK(stmt)                                                         \
-    do {                                                                            \
-        const cudaError_t sa_cuda_err_ = (stmt);                                    \
-        if (sa_cuda_err_ != cudaSuccess)                                            \
-            ::sa::cuda::throw_cuda_error(sa_cuda_err_, #stmt, __FILE__, __LINE__);  \
+#define SA_CUDA_CHECK(stmt)                                                                                     \
+    do {                                                                                                        \
+        const cudaError_t sa_cuda_err_ = (stmt);                                                                \
+        if (sa_cuda_err_ != cudaSuccess) ::sa::cuda::throw_cuda_error(sa_cuda_err_, #stmt, __FILE__, __LINE__); \
     } while (0)
 
 // Runs a cuBLAS / cuBLASLt call; on failure throws sa::Error(SA_ERR_CUDA, ...).
-#define SA_CUBLAS_CHECK(stmt)                                                               \
-    do {                                                                                    \
-        const int sa_cublas_st_ = (int) (stmt);                                             \
+#define SA_CUBLAS_CHECK(stmt)                                                                             \
+    do {                                                                                                  \
+        const int sa_cublas_st_ = (int) (stmt);                                                           \
         if (sa_cublas_st_ != 0) ::sa::cuda::throw_cublas_error(sa_cublas_st_, #stmt, __FILE__, __LINE__); \
     } while (0)
 

@@ -44,8 +44,8 @@ static __global__ void k2s2_deinterleave_kernel(const float * __restrict__ dy, f
     }
 }
 
-void launch_k2s2_interleave(const float * z, const float * bias, float * y, int64_t B, int64_t O, int64_t H,
-                            int64_t W, cudaStream_t stream) {
+void launch_k2s2_interleave(const float * z, const float * bias, float * y, int64_t B, int64_t O, int64_t H, int64_t W,
+                            cudaStream_t stream) {
     const int64_t n = B * O * 4 * H * W;
     if (n <= 0) return;
     k2s2_interleave_kernel<<<grid_for(n), kThreads, 0, stream>>>(z, bias, y, O, H, W, n);

@@ -31,8 +31,7 @@ static __global__ void im2col_kernel(const float * __restrict__ x, float * __res
         const int64_t oy = p / s.Wo, ox = p - oy * s.Wo;
         const int64_t iy = oy * s.stride + ki - s.pad, ix = ox * s.stride + kj - s.pad;
         float v = 0.0f;
-        if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W)
-            v = x[(((b0 + img) * s.C + g * Cg + c) * s.H + iy) * s.W + ix];
+        if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) v = x[(((b0 + img) * s.C + g * Cg + c) * s.H + iy) * s.W + ix];
         col[i] = v;
     }
 }
@@ -80,21 +79,20 @@ void launch_depthwise_conv2d(const float * x, const float * W, const float * bia
 
 }  // namespace cuda
 
-void CudaBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                         int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
-                         int64_t groups) {
+void CudaBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
+                         int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) {
     SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0, "conv2d: bad size");
     SA_CHECK_ARG(kh > 0 && kw > 0 && stride > 0 && pad >= 0, "conv2d: bad kernel, stride or padding");
-    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0,
-                 "conv2d: groups (" + std::to_string(groups) + ") must divide C (" + std::to_string(C) + ") and O (" +
-                     std::to_string(O) + ")");
+    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0, "conv2d: groups (" + std::to_string(groups) +
+                                                                       ") must divide C (" + std::to_string(C) +
+                                                                       ") and O (" + std::to_string(O) + ")");
     SA_CHECK_ARG(H + 2 * pad >= kh && Wd + 2 * pad >= kw, "conv2d: kernel larger than the padded input");
     if (B == 0) return;
     SA_CHECK_ARG(x && W && y, "conv2d: null pointer");
     SA_CHECK_ARG(x != y, "conv2d: y must not alias x");
     activate();
-    const cuda::ConvShape s{B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1,
-                            (Wd + 2 * pad - kw) / stride + 1};
+    const cuda::ConvShape s{
+        B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1, (Wd + 2 * pad - kw) / stride + 1};
     if (groups == C && groups > 1) {
         cuda::launch_depthwise_conv2d(x, W, b, y, s, stream_);
         return;
@@ -111,7 +109,8 @@ void CudaBackend::conv2d(const float * x, const float * W, const float * b, floa
         return;
     }
     const int64_t per_image = Kg * HWo;
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(B, cuda::kMaxColFloats / std::max<int64_t>(per_image, 1)));
+    const int64_t chunk =
+        std::max<int64_t>(1, std::min<int64_t>(B, cuda::kMaxColFloats / std::max<int64_t>(per_image, 1)));
     Scratch col(*this, (size_t) (chunk * per_image) * sizeof(float));
     for (int64_t b0 = 0; b0 < B; b0 += chunk) {
         const int64_t nb = std::min(chunk, B - b0);

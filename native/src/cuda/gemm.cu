@@ -17,9 +17,12 @@ namespace cuda {
 
 cublasComputeType_t compute_type(CudaMath m) {
     switch (m) {
-        case CudaMath::TF32: return CUBLAS_COMPUTE_32F_FAST_TF32;
-        case CudaMath::BF16: return CUBLAS_COMPUTE_32F_FAST_16BF;
-        case CudaMath::FP32: break;
+        case CudaMath::TF32:
+            return CUBLAS_COMPUTE_32F_FAST_TF32;
+        case CudaMath::BF16:
+            return CUBLAS_COMPUTE_32F_FAST_16BF;
+        case CudaMath::FP32:
+            break;
     }
     return CUBLAS_COMPUTE_32F;
 }
@@ -45,7 +48,9 @@ struct LtPlanCache {
     std::map<LtKey, std::unique_ptr<LtPlan>> plans;
 };
 
-void destroy_lt_plan_cache(LtPlanCache * c) { delete c; }
+void destroy_lt_plan_cache(LtPlanCache * c) {
+    delete c;
+}
 
 namespace {
 
@@ -134,20 +139,26 @@ void CudaBackend::linear_lt(const float * x, const float * W, const float * bias
         SA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
         const uint64_t ws = workspace_bytes_;
         const uint32_t al_a = (uint32_t) aw, al_b = (uint32_t) ax, al_d = (uint32_t) ay;
-        cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+        cublasStatus_t st =
+            cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
         if (st == CUBLAS_STATUS_SUCCESS)
-            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a);
+            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
+                                                      sizeof al_a);
         if (st == CUBLAS_STATUS_SUCCESS)
-            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b);
+            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
+                                                      sizeof al_b);
         if (st == CUBLAS_STATUS_SUCCESS) {
-            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d);
+            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d,
+                                                      sizeof al_d);
         }
         if (st == CUBLAS_STATUS_SUCCESS)
-            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d);
+            st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d,
+                                                      sizeof al_d);
         cublasLtMatmulHeuristicResult_t res{};
         int found = 0;
         if (st == CUBLAS_STATUS_SUCCESS)
-            st = cublasLtMatmulAlgoGetHeuristic(lt_, plan->desc, plan->a, plan->b, plan->d, plan->d, pref, 1, &res, &found);
+            st = cublasLtMatmulAlgoGetHeuristic(lt_, plan->desc, plan->a, plan->b, plan->d, plan->d, pref, 1, &res,
+                                                &found);
         cublasLtMatmulPreferenceDestroy(pref);
         if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res.state == CUBLAS_STATUS_SUCCESS) {
             plan->algo = res.algo;
@@ -156,7 +167,8 @@ void CudaBackend::linear_lt(const float * x, const float * W, const float * bias
         slot = std::move(plan);
     }
     if (slot->ok) {
-        SA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(slot->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        SA_CUBLAS_CHECK(
+            cublasLtMatmulDescSetAttribute(slot->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
         const float one = 1.0f, zero = 0.0f;
         SA_CUBLAS_CHECK(cublasLtMatmul(lt_, slot->desc, &one, W, slot->a, x, slot->b, &zero, y, slot->d, y, slot->d,
                                        &slot->algo, workspace_, workspace_bytes_, stream_));

@@ -88,8 +88,12 @@ void CudaGraph::replay() {
     SA_CUDA_CHECK(cudaGraphLaunch(impl_->exec, be.stream()));
 }
 
-bool CudaGraph::ready() const { return impl_->exec != nullptr; }
+bool CudaGraph::ready() const {
+    return impl_->exec != nullptr;
+}
 
-size_t CudaGraph::node_count() const { return impl_->nodes; }
+size_t CudaGraph::node_count() const {
+    return impl_->nodes;
+}
 
 }  // namespace sa

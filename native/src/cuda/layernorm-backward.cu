@@ -40,8 +40,8 @@ static __global__ void layernorm_backward_dx_kernel(const float * __restrict__ x
 void launch_layernorm_backward_dx(const float * x, const float * gamma, const float * mean, const float * rstd,
                                   const float * dy, float * dx, int64_t rows, int64_t C, cudaStream_t stream) {
     if (rows <= 0) return;
-    layernorm_backward_dx_kernel<<<ceil_div_u(rows, kThreads / 32), kThreads, 0, stream>>>(x, gamma, mean, rstd, dy,
-                                                                                          dx, rows, C);
+    layernorm_backward_dx_kernel<<<ceil_div_u(rows, kThreads / 32), kThreads, 0, stream>>>(x, gamma, mean, rstd, dy, dx,
+                                                                                           rows, C);
     SA_CUDA_LAUNCH_CHECK();
 }
 
@@ -69,7 +69,8 @@ void CudaBackend::layernorm_backward(const float * x, const float * gamma, const
         SA_CHECK_ARG(dx != x, "layernorm_backward: dx must not alias x");
         cuda::launch_layernorm_backward_dx(x, gamma, mean, rstd, dy, dx, rows, C, stream_);
     }
-    if (dgamma || dbeta) cuda::launch_col_reduce(*this, LnParamGrad{x, dy, mean, rstd, C}, rows, C, dgamma, dbeta, true);
+    if (dgamma || dbeta)
+        cuda::launch_col_reduce(*this, LnParamGrad{x, dy, mean, rstd, C}, rows, C, dgamma, dbeta, true);
 }
 
 }  // namespace sa

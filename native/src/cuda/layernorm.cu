@@ -44,7 +44,7 @@ void launch_layernorm(const float * x, const float * gamma, const float * beta, 
     if (rows <= 0) return;
     constexpr int kRowsPerBlock = kThreads / 32;
     layernorm_kernel<<<ceil_div_u(rows, kRowsPerBlock), kThreads, 0, stream>>>(x, gamma, beta, y, mean, rstd, rows, C,
-                                                                              eps);
+                                                                               eps);
     SA_CUDA_LAUNCH_CHECK();
 }
 

@@ -13,9 +13,9 @@ namespace sa {
 namespace cuda {
 
 static __global__ void layernorm2d_backward_dx_kernel(const float * __restrict__ x, const float * __restrict__ gamma,
-                                                      const float * __restrict__ mean,
-                                                      const float * __restrict__ rstd, const float * __restrict__ dy,
-                                                      float * __restrict__ dx, int64_t B, int64_t C, int64_t HW) {
+                                                      const float * __restrict__ mean, const float * __restrict__ rstd,
+                                                      const float * __restrict__ dy, float * __restrict__ dx, int64_t B,
+                                                      int64_t C, int64_t HW) {
     const int64_t n = B * HW;
     for (int64_t t = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; t < n; t += (int64_t) gridDim.x * blockDim.x) {
         const int64_t b = t / HW, p = t - b * HW;

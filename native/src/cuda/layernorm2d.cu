@@ -38,8 +38,8 @@ static __global__ void layernorm2d_kernel(const float * __restrict__ x, const fl
     }
 }
 
-void launch_layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                        float * rstd, int64_t B, int64_t C, int64_t HW, float eps, cudaStream_t stream) {
+void launch_layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
+                        int64_t B, int64_t C, int64_t HW, float eps, cudaStream_t stream) {
     const int64_t n = B * HW;
     if (n <= 0) return;
     layernorm2d_kernel<<<grid_for(n, 128), 128, 0, stream>>>(x, gamma, beta, y, mean, rstd, B, C, HW, eps);

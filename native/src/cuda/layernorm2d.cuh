@@ -10,8 +10,8 @@ namespace sa {
 namespace cuda {
 
 // One thread per pixel (coalesced along HW); mean/rstd [B, HW] written when non-null.
-void launch_layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                        float * rstd, int64_t B, int64_t C, int64_t HW, float eps, cudaStream_t stream);
+void launch_layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
+                        int64_t B, int64_t C, int64_t HW, float eps, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace sa

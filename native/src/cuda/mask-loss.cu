@@ -143,7 +143,7 @@ static __global__ void mask_loss_grad_kernel(MaskLossArgs a, const float4 * __re
 void launch_mask_loss(const MaskLossArgs & a, double * partial, float4 * coef, cudaStream_t stream) {
     const int64_t chunks = (a.HW + kLossChunk - 1) / kLossChunk;
     mask_loss_partial_kernel<<<dim3((unsigned) chunks, (unsigned) (a.B * a.M)), kThreads, 0, stream>>>(a, chunks,
-                                                                                                     partial);
+                                                                                                       partial);
     SA_CUDA_LAUNCH_CHECK();
     mask_loss_select_kernel<<<1, 32, 0, stream>>>(a, chunks, partial, coef);
     SA_CUDA_LAUNCH_CHECK();
@@ -173,8 +173,8 @@ void CudaBackend::mask_loss(int kind, const float * logits, const float * target
     activate();
     Scratch partial(*this, (size_t) (B * M * chunks * cuda::kLossSums) * sizeof(double));
     Scratch coef(*this, (size_t) (B * M) * sizeof(float4));
-    const cuda::MaskLossArgs a{kind, logits, target, loss_out, dlogits, B, M, HW, sam ? iou_pred : nullptr, iou_ld,
-                               diou_pred};
+    const cuda::MaskLossArgs a{kind,   logits,   target, loss_out, dlogits, B, M, HW, sam ? iou_pred : nullptr,
+                               iou_ld, diou_pred};
     cuda::launch_mask_loss(a, partial.as<double>(), coef.as<float4>(), stream_);
 }
 

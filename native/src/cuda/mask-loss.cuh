@@ -10,7 +10,7 @@
 namespace sa {
 namespace cuda {
 
-constexpr int kLossSums = 7;        // sum(p g), sum(p) or sum(p^2), sum(g) or sum(g^2), BCE, focal, |pred&g|, |pred|g|
+constexpr int kLossSums = 7;  // sum(p g), sum(p) or sum(p^2), sum(g) or sum(g^2), BCE, focal, |pred&g|, |pred|g|
 constexpr int64_t kLossChunk = 4096;  // pixels per partial sum
 
 struct MaskLossArgs {

@@ -83,8 +83,7 @@ static __global__ void finish_partials_kernel(const float2 * __restrict__ partia
 }
 
 template <typename F>
-void launch_col_reduce(CudaBackend & be, F f, int64_t rows, int64_t cols, float * out0, float * out1,
-                       bool accumulate) {
+void launch_col_reduce(CudaBackend & be, F f, int64_t rows, int64_t cols, float * out0, float * out1, bool accumulate) {
     if (cols <= 0 || (!out0 && !out1)) return;
     const int64_t col_blocks = (cols + 31) / 32;
     const int64_t target_blocks = 2 * (int64_t) be.props().multiProcessorCount;
@@ -111,7 +110,7 @@ void launch_channel_reduce(CudaBackend & be, F f, int64_t B, int64_t C, int64_t 
     chunks = std::max<int64_t>(1, (total + per_chunk - 1) / per_chunk);
     CudaBackend::Scratch part(be, (size_t) (chunks * C) * sizeof(float2));
     channel_partial_kernel<<<dim3((unsigned) C, (unsigned) chunks), kThreads, 0, be.stream()>>>(f, B, C, P, per_chunk,
-                                                                                               part.as<float2>());
+                                                                                                part.as<float2>());
     SA_CUDA_LAUNCH_CHECK();
     finish_partials_kernel<<<ceil_div_u(C, kThreads), kThreads, 0, be.stream()>>>(part.as<float2>(), chunks, C, out0,
                                                                                   out1, accumulate);

@@ -11,7 +11,8 @@ namespace sa {
 
 namespace cuda {
 
-static __global__ void sum_squares_partial_kernel(const float * __restrict__ x, int64_t n, double * __restrict__ partial) {
+static __global__ void sum_squares_partial_kernel(const float * __restrict__ x, int64_t n,
+                                                  double * __restrict__ partial) {
     __shared__ double sm[kThreads / 32];
     double a = 0.0;
     for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < n; i += (int64_t) gridDim.x * blockDim.x) {
@@ -22,7 +23,8 @@ static __global__ void sum_squares_partial_kernel(const float * __restrict__ x, 
     if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
-static __global__ void sum_partials_kernel(const double * __restrict__ partial, int64_t count, float * __restrict__ out) {
+static __global__ void sum_partials_kernel(const double * __restrict__ partial, int64_t count,
+                                           float * __restrict__ out) {
     __shared__ double sm[kThreads / 32];
     double a = 0.0;
     for (int64_t i = threadIdx.x; i < count; i += blockDim.x) a += partial[i];
@@ -30,7 +32,9 @@ static __global__ void sum_partials_kernel(const double * __restrict__ partial, 
     if (threadIdx.x == 0) out[0] = (float) s;
 }
 
-int64_t sum_squares_partials(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(1024, (n + 4095) / 4096)); }
+int64_t sum_squares_partials(int64_t n) {
+    return std::max<int64_t>(1, std::min<int64_t>(1024, (n + 4095) / 4096));
+}
 
 void launch_sum_squares(const float * x, float * out, int64_t n, double * partial, cudaStream_t stream) {
     const int64_t blocks = sum_squares_partials(n);

@@ -31,8 +31,7 @@ static __global__ void window_partition_kernel(const float * __restrict__ x, flo
 }
 
 static __global__ void window_unpartition_kernel(const float * __restrict__ x, float * __restrict__ y, int64_t H,
-                                                 int64_t W, int64_t C, int64_t win, int64_t nh, int64_t nw,
-                                                 int64_t n) {
+                                                 int64_t W, int64_t C, int64_t win, int64_t nh, int64_t nw, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < n; i += (int64_t) gridDim.x * blockDim.x) {
         int64_t t = i / C;
         const int64_t c = i - t * C;

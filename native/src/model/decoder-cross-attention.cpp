@@ -20,10 +20,14 @@ void DecoderGraph::t2i_forward(const AttnLayout & a, const float * P, const floa
     const float fold = std::sqrt((float) C / (float) d);  // attention over width C scales by 1/sqrt(C)
     be_.linear(qin, P + a.qw, P + a.qb, s.q, B * Nt, C, I);
     for (int64_t b = 0; b < B; ++b)  // qk_h = fold Q_h Wk_h
+        // clang-format off
         be_.gemm_batched({false, false, Nt, C, d, fold, {s.q + b * Nt * I, I, d}, {P + a.kw, C, d * C}, 0.0f, {s.qk + b * nh * Nt * C, C, Nt * C}, nh});
+    // clang-format on
     be_.attention(s.qk, kin, vin, s.px, s.p, B, nh * Nt, HW, 1, C);
     for (int64_t b = 0; b < B; ++b)  // o_h = px_h Wv_h^T
+        // clang-format off
         be_.gemm_batched({false, true, Nt, d, C, 1.0f, {s.px + b * nh * Nt * C, C, Nt * C}, {P + a.vw, C, d * C}, 0.0f, {s.o + b * Nt * I, I, d}, nh});
+    // clang-format on
     be_.add_bias(s.o, P + a.vb, s.o, B * Nt, I);
     if (residual) {
         be_.add_bias(residual, P + a.ob, out, B * Nt, C);
@@ -33,9 +37,8 @@ void DecoderGraph::t2i_forward(const AttnLayout & a, const float * P, const floa
     }
 }
 
-void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G, const float * qin,
-                                const float * kin, const float * vin, const CrossT2I & s, const float * dout,
-                                InGrad dqin, float * dimg) {
+void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
+                                const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg) {
     const int64_t B = s_.B, C = L_.C, I = a.internal, Nt = Nt_, HW = HW_, nh = kHeads, d = I / nh;
     const float fold = std::sqrt((float) C / (float) d);
     float * dpx = dfold_;
@@ -44,8 +47,10 @@ void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G
     be_.linear_backward(nullptr, nullptr, dO_, nullptr, nullptr, G + a.vb, B * Nt, 0, I);  // dbv: column sums
     for (int64_t b = 0; b < B; ++b) {
         // dpx_h = dO_h Wv_h, dWv_h += dO_h^T px_h
+        // clang-format off
         be_.gemm_batched({false, false, Nt, C, d, 1.0f, {dO_ + b * Nt * I, I, d}, {P + a.vw, C, d * C}, 0.0f, {dpx + b * nh * Nt * C, C, Nt * C}, nh});
         be_.gemm_batched({true, false, d, C, Nt, 1.0f, {dO_ + b * Nt * I, I, d}, {s.px + b * nh * Nt * C, C, Nt * C}, 1.0f, {G + a.vw, C, d * C}, nh});
+        // clang-format on
     }
     if (dimg) {  // keys (image + pe) and values (image) both feed the image: dimg += dk + dv
         be_.attention_backward_kv_acc(s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nt, HW, 1, C);
@@ -54,8 +59,10 @@ void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G
     }
     for (int64_t b = 0; b < B; ++b) {
         // dQ_h = fold dqk_h Wk_h^T, dWk_h += fold Q_h^T dqk_h (bk: no gradient, see CrossT2I)
+        // clang-format off
         be_.gemm_batched({false, true, Nt, d, C, fold, {dqk + b * nh * Nt * C, C, Nt * C}, {P + a.kw, C, d * C}, 0.0f, {dQ_ + b * Nt * I, I, d}, nh});
         be_.gemm_batched({true, false, d, C, Nt, fold, {s.q + b * Nt * I, I, d}, {dqk + b * nh * Nt * C, C, Nt * C}, 1.0f, {G + a.kw, C, d * C}, nh});
+        // clang-format on
     }
     linear_backward(qin, P + a.qw, dQ_, dqin, G + a.qw, G + a.qb, B * Nt, C, I);
 }
@@ -73,9 +80,13 @@ void DecoderGraph::i2t_forward(const AttnLayout & a, const float * P, const floa
     for (int64_t b = 0; b < B; ++b) {
         const float * kb = s.k + b * Nt * I;
         // kq_h = scale K_h Wq_h, c_h = scale K_h bq_h, vo_h = V_h Wo_h^T (Wo_h: columns of Wo [C, I])
+        // clang-format off
         be_.gemm_batched({false, false, Nt, C, d, scale, {kb, I, d}, {P + a.qw, C, d * C}, 0.0f, {s.kq + b * F * C, C, Nt * C}, nh});
+        // clang-format on
         be_.gemm_batched({false, false, Nt, 1, d, scale, {kb, I, d}, {P + a.qb, 1, d}, 0.0f, {s.c + b * F, 1, Nt}, nh});
+        // clang-format off
         be_.gemm_batched({false, true, Nt, C, d, 1.0f, {s.v + b * Nt * I, I, d}, {P + a.ow, I, d}, 0.0f, {s.vo + b * F * C, C, Nt * C}, nh});
+        // clang-format on
         be_.linear(qin + b * HW * C, s.kq + b * F * C, s.c + b * F, logits_ + b * HW * F, HW, C, F);
     }
     be_.softmax_rows(logits_, s.p, B * HW * nh, Nt);
@@ -83,9 +94,9 @@ void DecoderGraph::i2t_forward(const AttnLayout & a, const float * P, const floa
     be_.gemm_batched({false, false, HW, C, F, 1.0f, {s.p, F, HW * F}, {s.vo, C, F * C}, 1.0f, {out, C, HW * C}, B});
 }
 
-void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G, const float * qin,
-                                const float * kin, const float * vin, const CrossI2T & s, const float * dout,
-                                float * dimg, InGrad dkin, InGrad dvin) {
+void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
+                                const float * vin, const CrossI2T & s, const float * dout, float * dimg, InGrad dkin,
+                                InGrad dvin) {
     const int64_t B = s_.B, C = L_.C, I = a.internal, Nt = Nt_, HW = HW_, nh = kHeads, d = I / nh;
     const int64_t F = nh * Nt;
     const float scale = 1.0f / std::sqrt((float) d);
@@ -97,7 +108,9 @@ void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G
     be_.gemm_batched({true, false, F, C, HW, 1.0f, {s.p, F, HW * F}, {dout, C, HW * C}, 0.0f, {dvo, C, F * C}, B});
     be_.softmax_rows_backward(s.p, dP_, dS_, B * HW * nh, Nt);
     // the image queries: dimg += dS kq; the folded keys: dkq = dS^T X and dc = column sums of dS
+    // clang-format off
     if (dimg) be_.gemm_batched({false, false, HW, C, F, 1.0f, {dS_, F, HW * F}, {s.kq, C, F * C}, 1.0f, {dimg, C, HW * C}, B});
+    // clang-format on
     be_.gemm_batched({true, false, F, C, HW, 1.0f, {dS_, F, HW * F}, {qin, C, HW * C}, 0.0f, {dkq, C, F * C}, B});
     be_.fill(dc_, 0.0f, (size_t) (B * F));
     for (int64_t b = 0; b < B; ++b)
@@ -108,11 +121,15 @@ void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G
         const float * dkqb = dkq + b * F * C;
         const float * dcb = dc_ + b * F;
         // dV_h = dvo_h Wo_h, dWo_h += dvo_h^T V_h
+        // clang-format off
         be_.gemm_batched({false, false, Nt, d, C, 1.0f, {dvob, C, Nt * C}, {P + a.ow, I, d}, 0.0f, {dV_ + b * Nt * I, I, d}, nh});
         be_.gemm_batched({true, false, C, d, Nt, 1.0f, {dvob, C, Nt * C}, {s.v + b * Nt * I, I, d}, 1.0f, {G + a.ow, I, d}, nh});
+        // clang-format on
         // dK_h = scale (dkq_h Wq_h^T + dc_h bq_h^T), dWq_h += scale K_h^T dkq_h, dbq_h += scale K_h^T dc_h
+        // clang-format off
         be_.gemm_batched({false, true, Nt, d, C, scale, {dkqb, C, Nt * C}, {P + a.qw, C, d * C}, 0.0f, {dK_ + b * Nt * I, I, d}, nh});
         be_.gemm_batched({false, false, Nt, d, 1, scale, {dcb, 1, Nt}, {P + a.qb, d, d}, 1.0f, {dK_ + b * Nt * I, I, d}, nh});
+        // clang-format on
         be_.gemm_batched({true, false, d, C, Nt, scale, {kb, I, d}, {dkqb, C, Nt * C}, 1.0f, {G + a.qw, C, d * C}, nh});
         be_.gemm_batched({true, false, d, 1, Nt, scale, {kb, I, d}, {dcb, 1, Nt}, 1.0f, {G + a.qb, 1, d}, nh});
     }

@@ -79,21 +79,21 @@ class DecoderGraph {
     // (the softmax cancels it, so bk has no effect), and P_h (Y Wv_h^T + bv_h) = (P_h Y) Wv_h^T + bv_h:
     // one single-head attention of the 8 Nt rows Q_h Wk_h against X (keys) and Y (values), width C.
     struct CrossT2I {
-        float *q;   // [B, Nt, I] query projection
-        float *qk;  // [B, nh, Nt, C] sqrt(C / d) Q_h Wk_h (the folded queries)
-        float *p;   // [B, nh * Nt, HW] probabilities
-        float *px;  // [B, nh, Nt, C] P_h Y
-        float *o;   // [B, Nt, I] attention output before out_proj
+        float * q;   // [B, Nt, I] query projection
+        float * qk;  // [B, nh, Nt, C] sqrt(C / d) Q_h Wk_h (the folded queries)
+        float * p;   // [B, nh * Nt, HW] probabilities
+        float * px;  // [B, nh, Nt, C] P_h Y
+        float * o;   // [B, Nt, I] attention output before out_proj
     };
     // Image to tokens: logits_h = scale (X Wq_h^T + bq_h) K_h^T = X (scale Wq_h^T K_h^T) + scale bq_h K_h^T
     // and out = sum_h P_h (V_h Wo_h^T) + bo: GEMMs of X against nh * Nt folded keys, a softmax over each
     // head's Nt logits, and a GEMM of P against nh * Nt folded values.
     struct CrossI2T {
         float *k, *v;  // [B, Nt, I] key / value projections of the tokens
-        float *kq;     // [B, nh, Nt, C] scale K_h Wq_h (folded keys)
-        float *c;      // [B, nh, Nt] scale K_h bq_h (logit bias per key)
-        float *p;      // [B, HW, nh * Nt] probabilities
-        float *vo;     // [B, nh, Nt, C] V_h Wo_h^T (folded values)
+        float * kq;    // [B, nh, Nt, C] scale K_h Wq_h (folded keys)
+        float * c;     // [B, nh, Nt] scale K_h bq_h (logit bias per key)
+        float * p;     // [B, HW, nh * Nt] probabilities
+        float * vo;    // [B, nh, Nt, C] V_h Wo_h^T (folded values)
     };
     struct Block {
         const float * sa_in;

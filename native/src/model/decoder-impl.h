@@ -27,8 +27,8 @@ class SamDecoderImpl {
     Backend & be;
     decoder::Layout L;
     int64_t S, E;
-    float * params = nullptr;   // device, L.total floats
-    float * key_pe = nullptr;   // device [E*E, C]
+    float * params = nullptr;     // device, L.total floats
+    float * key_pe = nullptr;     // device [E*E, C]
     std::vector<float> dense_pe;  // host [C, E, E]
     std::vector<float> host_pe, host_onehot, host_gauss;
     std::unique_ptr<decoder::DecoderGraph> graph;  // inference workspace

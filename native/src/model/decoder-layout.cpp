@@ -118,8 +118,8 @@ std::string Layout::describe() const {
     return "SAM prompt encoder + mask decoder: dim " + std::to_string(C) + ", two-way transformer depth " +
            std::to_string(depth) + ", " + std::to_string(kHeads) + " heads, mlp " + std::to_string(mlp) +
            ", cross-attention dim " + std::to_string(cross_internal) + ", " + std::to_string(T) +
-           " mask tokens, IoU head depth " + std::to_string(iou_head.w.size()) + ", " +
-           std::to_string(total) + " parameters";
+           " mask tokens, IoU head depth " + std::to_string(iou_head.w.size()) + ", " + std::to_string(total) +
+           " parameters";
 }
 
 Layout load_layout(WeightMap & w, std::vector<float> & flat) {

@@ -44,8 +44,8 @@ struct MlpLayout {
 
 struct Layout {
     // configuration
-    int64_t C = 256;           // transformer dim
-    int64_t T = 4;             // mask tokens (num_multimask_outputs + 1)
+    int64_t C = 256;  // transformer dim
+    int64_t T = 4;    // mask tokens (num_multimask_outputs + 1)
     int64_t depth = 2;
     int64_t mlp = 2048;
     int64_t self_internal = 256, cross_internal = 128;

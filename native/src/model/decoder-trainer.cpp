@@ -133,7 +133,7 @@ class DecoderTrainerImpl {
     int64_t last_batch = 0;  // batch of the last loss_and_grad (0: none yet)
     int64_t t = 0;
     float last_sumsq = 0.0f, last_loss = 0.0f;
-    bool pending = false;  // gradients of a loss_and_grad not yet used by a step
+    bool pending = false;     // gradients of a loss_and_grad not yet used by a step
     bool grads_zero = false;  // every gradient is zero (no fill needed before the backward)
 };
 
@@ -141,7 +141,9 @@ DecoderTrainer::DecoderTrainer(Backend & be, SamDecoder & dec, TrainConfig cfg)
     : impl_(std::make_unique<DecoderTrainerImpl>(be, dec, cfg)) {}
 DecoderTrainer::~DecoderTrainer() = default;
 
-const TrainConfig & DecoderTrainer::config() const { return impl_->cfg; }
+const TrainConfig & DecoderTrainer::config() const {
+    return impl_->cfg;
+}
 
 float DecoderTrainer::loss_and_grad(const float * embeddings, const Prompts & p, const float * targets) {
     return impl_->loss_and_grad(embeddings, p, targets);
@@ -151,9 +153,13 @@ float DecoderTrainer::step(const float * embeddings, const Prompts & p, const fl
     return impl_->step(embeddings, p, targets, lr_override);
 }
 
-float DecoderTrainer::apply_step(float lr_override) { return impl_->apply_step(lr_override); }
+float DecoderTrainer::apply_step(float lr_override) {
+    return impl_->apply_step(lr_override);
+}
 
-std::vector<std::string> DecoderTrainer::trained_params() const { return impl_->trained; }
+std::vector<std::string> DecoderTrainer::trained_params() const {
+    return impl_->trained;
+}
 
 void DecoderTrainer::embedding_grad(float * host) const {
     const DecoderTrainerImpl & i = *impl_;
@@ -173,7 +179,9 @@ void DecoderTrainer::get_grad(const std::string & name, float * host) const {
     impl_->be.download(host, impl_->grads + e.offset, (size_t) e.numel);
 }
 
-int64_t DecoderTrainer::step_count() const { return impl_->t; }
+int64_t DecoderTrainer::step_count() const {
+    return impl_->t;
+}
 
 void DecoderTrainer::set_step_count(int64_t t) {
     SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");

@@ -52,8 +52,9 @@ float encoder_decoder_step(TrainableEncoder & enc, DecoderTrainer & trainer, con
     for (const std::string & name : adapters) {
         g.resize((size_t) numel(enc.param_shape(name)));
         enc.get_grad(name, g.data());
-        SA_CHECK(all_finite(g), SA_ERR_NUMERIC,
-                 "encoder training: the gradient of adapter '" + name + "' contains NaN or Inf; parameters left unchanged");
+        SA_CHECK(
+            all_finite(g), SA_ERR_NUMERIC,
+            "encoder training: the gradient of adapter '" + name + "' contains NaN or Inf; parameters left unchanged");
     }
     trainer.apply_step(lr);  // checks the decoder's gradients before it changes anything
     enc.lora_adam_step(lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, cfg.optim == OptimKind::AdamW);

@@ -193,10 +193,16 @@ HeadTrainer::HeadTrainer(Backend & be, HeadConfig head, TrainConfig train)
     : impl_(std::make_unique<HeadTrainerImpl>(be, head, train)) {}
 HeadTrainer::~HeadTrainer() = default;
 
-const HeadConfig & HeadTrainer::head_config() const { return impl_->hc; }
-const TrainConfig & HeadTrainer::train_config() const { return impl_->cfg; }
+const HeadConfig & HeadTrainer::head_config() const {
+    return impl_->hc;
+}
+const TrainConfig & HeadTrainer::train_config() const {
+    return impl_->cfg;
+}
 
-void HeadTrainer::predict(const float * embeddings, int64_t B, float * low_res) { impl_->predict(embeddings, B, low_res); }
+void HeadTrainer::predict(const float * embeddings, int64_t B, float * low_res) {
+    impl_->predict(embeddings, B, low_res);
+}
 
 float HeadTrainer::loss_and_grad(const float * embeddings, int64_t B, const float * targets) {
     return impl_->loss_and_grad(embeddings, B, targets);
@@ -212,9 +218,13 @@ std::vector<std::string> HeadTrainer::param_names() const {
     return out;
 }
 
-std::vector<int64_t> HeadTrainer::param_shape(const std::string & name) const { return impl_->entry(name).shape; }
+std::vector<int64_t> HeadTrainer::param_shape(const std::string & name) const {
+    return impl_->entry(name).shape;
+}
 
-int64_t HeadTrainer::num_params() const { return impl_->total; }
+int64_t HeadTrainer::num_params() const {
+    return impl_->total;
+}
 
 void HeadTrainer::get_param(const std::string & name, float * host) const {
     const auto & e = impl_->entry(name);
@@ -235,7 +245,9 @@ void HeadTrainer::get_grad(const std::string & name, float * host) const {
     impl_->be.download(host, impl_->grads + e.offset, (size_t) e.numel);
 }
 
-int64_t HeadTrainer::step_count() const { return impl_->t; }
+int64_t HeadTrainer::step_count() const {
+    return impl_->t;
+}
 
 void HeadTrainer::set_step_count(int64_t t) {
     SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");

@@ -100,7 +100,9 @@ void LoraAdapters::backward(const LoraAdapter & ad, const float * x, const float
 }
 
 void LoraAdapters::merge_into(const LoraAdapter & ad, float * W) const {
+    // clang-format off
     be_.gemm({false, false, ad.out, ad.in, cfg_.rank, scale(), {P_ + ad.b, cfg_.rank}, {P_ + ad.a, ad.in}, 1.0f, {W, ad.in}});
+    // clang-format on
 }
 
 const FlatParam * LoraAdapters::find(const std::string & name) const {

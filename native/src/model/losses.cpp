@@ -7,9 +7,12 @@ namespace sa {
 
 const char * loss_name(LossKind k) {
     switch (k) {
-        case LossKind::DiceCE: return "dicece";
-        case LossKind::MedSAM: return "medsam";
-        case LossKind::SAM: return "sam";
+        case LossKind::DiceCE:
+            return "dicece";
+        case LossKind::MedSAM:
+            return "medsam";
+        case LossKind::SAM:
+            return "sam";
     }
     return "unknown";
 }

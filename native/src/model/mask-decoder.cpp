@@ -27,7 +27,9 @@ constexpr float kEpsLN2d = 1e-6f;
 DecoderGraph::DecoderGraph(Backend & be, const Layout & L, int64_t E, const float * key_pe)
     : be_(be), L_(L), E_(E), HW_(E * E), key_pe_(key_pe) {}
 
-DecoderGraph::~DecoderGraph() { free_all(); }
+DecoderGraph::~DecoderGraph() {
+    free_all();
+}
 
 float * DecoderGraph::buf(int64_t n) {
     float * p = be_.alloc((size_t) std::max<int64_t>(n, 1));
@@ -224,9 +226,8 @@ void DecoderGraph::convt_grads_from_linear(const float * dWl, const float * dbl,
     for (int64_t s = 0; s < 4; ++s) be_.add(db, dbl + s * O, db, O);
 }
 
-void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const float * qin, int64_t Nq,
-                                const float * kin, const float * vin, int64_t Nk, const Attn & s, float * out,
-                                const float * residual) {
+void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const float * qin, int64_t Nq, const float * kin,
+                                const float * vin, int64_t Nk, const Attn & s, float * out, const float * residual) {
     const int64_t B = s_.B, C = L_.C, I = a.internal;
     be_.linear(qin, P + a.qw, P + a.qb, s.q, B * Nq, C, I);
     be_.linear(kin, P + a.kw, P + a.kb, s.k, B * Nk, C, I);
@@ -261,8 +262,8 @@ void DecoderGraph::attn_backward(const AttnLayout & a, const float * P, float * 
     linear_backward(vin, P + a.vw, dV_, dvin, G + a.vw, G + a.vb, B * Nk, C, I);
 }
 
-void DecoderGraph::mlp_forward(const MlpLayout & m, const float * P, const float * x,
-                               const std::vector<float *> & acts, float * out) {
+void DecoderGraph::mlp_forward(const MlpLayout & m, const float * P, const float * x, const std::vector<float *> & acts,
+                               float * out) {
     const int64_t B = s_.B;
     const size_t n = m.w.size();
     const float * cur = x;
@@ -388,8 +389,8 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     be_.linear_backward(u1g_, wl2_, dy2_, du1g_, dwl2_, dbl2_, B * H4, U1, 4 * U2);
     be_.gelu_backward(u1n_, du1g_, du1n_, B * U1 * H4);
     be_.layernorm_backward(y1_, P + L_.up1w, u1m_, u1r_, du1n_, dy1_, G + L_.up1w, G + L_.up1b, B * H4, U1);
-    float * dk = dk_a_;     // gradient w.r.t. the current keys
-    float * dkr = dk_b_;    // second image-sized gradient buffer
+    float * dk = dk_a_;   // gradient w.r.t. the current keys
+    float * dkr = dk_b_;  // second image-sized gradient buffer
     be_.linear_backward(kL, wl1_, dy1_, dk, dwl1_, dbl1_, B * HW, C, 4 * U1);
     convt_grads_from_linear(dwl2_, dbl2_, U1, U2, G + L_.up3w, G + L_.up3b);
     convt_grads_from_linear(dwl1_, dbl1_, C, U1, G + L_.up0w, G + L_.up0b);
@@ -397,8 +398,8 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     // ---- final attention --------------------------------------------------------------------------
     float * dq = dq_a_;
     float * dr = dq_b_;
-    be_.layernorm_backward(rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w,
-                           G + L_.norm_final.b, B * Nt, C);
+    be_.layernorm_backward(rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w, G + L_.norm_final.b,
+                           B * Nt, C);
     be_.fill(dtok0_, 0.0f, (size_t) tokC);
     t2i_backward(L_.final_attn, P, G, f_qin_, f_kin_, kL, fin_, dq, {dtmp_}, dk);
     be_.add(dq, dtmp_, dq, tokC);
@@ -448,13 +449,14 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     dk_final_ = dk;
 
     // ---- parameters of the tokens ----------------------------------------------------------------
-    for (int64_t b = 0; b < B; ++b)
-        be_.add(G + L_.iou_token, dtok0_ + b * Nt * C, G + L_.iou_token, (1 + T) * C);
+    for (int64_t b = 0; b < B; ++b) be_.add(G + L_.iou_token, dtok0_ + b * Nt * C, G + L_.iou_token, (1 + T) * C);
     if (prompt_grads) {
         const int64_t Ns = s_.Ns;
         if (Ns > 0)
             for (int64_t b = 0; b < B; ++b)
+                // clang-format off
                 be_.gemm({true, false, kLabelKinds, C, Ns, 1.0f, {in_onehot + b * Ns * kLabelKinds, kLabelKinds}, {dtok0_ + (b * Nt + 1 + T) * C, C}, 1.0f, {G + L_.point_table, C}});
+        // clang-format on
         if (!s_.has_mask) be_.linear_backward(nullptr, nullptr, dk, nullptr, nullptr, G + L_.no_mask, B * HW, 0, C);
     }
 }

@@ -19,14 +19,14 @@ void check_train_config(const TrainConfig & c, const char * who) {
 }
 
 void optimizer_step(Backend & be, const TrainConfig & cfg, float * params, float * grads, float * m, float * v,
-                    int64_t total, const std::vector<std::pair<int64_t, int64_t>> & ranges, float loss,
-                    float sumsq, float lr_override, int64_t & t) {
+                    int64_t total, const std::vector<std::pair<int64_t, int64_t>> & ranges, float loss, float sumsq,
+                    float lr_override, int64_t & t) {
     SA_CHECK(std::isfinite(loss), SA_ERR_NUMERIC,
              "training step " + std::to_string(t + 1) + ": the loss is " + std::to_string(loss) +
                  "; parameters left unchanged");
-    SA_CHECK(std::isfinite(sumsq), SA_ERR_NUMERIC,
-             "training step " + std::to_string(t + 1) +
-                 ": the gradients contain NaN or Inf; parameters left unchanged");
+    SA_CHECK(
+        std::isfinite(sumsq), SA_ERR_NUMERIC,
+        "training step " + std::to_string(t + 1) + ": the gradients contain NaN or Inf; parameters left unchanged");
     const float lr = lr_override >= 0.0f ? lr_override : cfg.lr;
     SA_CHECK_ARG(std::isfinite(lr), "training step: lr_override must be finite");
     if (cfg.grad_clip_norm > 0.0f) {

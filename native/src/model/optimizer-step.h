@@ -20,7 +20,7 @@ void check_train_config(const TrainConfig & c, const char * who);
 // over each [begin, end) range of the buffers, clearing those gradients. lr_override >= 0 replaces
 // cfg.lr. `total`: the length of the buffers (clipping scales all of them).
 void optimizer_step(Backend & be, const TrainConfig & cfg, float * params, float * grads, float * m, float * v,
-                    int64_t total, const std::vector<std::pair<int64_t, int64_t>> & ranges, float loss,
-                    float sumsq, float lr_override, int64_t & t);
+                    int64_t total, const std::vector<std::pair<int64_t, int64_t>> & ranges, float loss, float sumsq,
+                    float lr_override, int64_t & t);
 
 }  // namespace sa

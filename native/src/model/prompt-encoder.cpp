@@ -97,9 +97,10 @@ void DecoderGraph::encode_prompts(const float * P) {
     const int64_t B = s_.B, C = L_.C, T = L_.T, Nt = Nt_, Ns = s_.Ns, HW = HW_, E = E_;
     for (int64_t b = 0; b < B; ++b) be_.copy(tok0_ + b * Nt * C, P + L_.iou_token, (size_t) ((1 + T) * C));
     if (Ns > 0) {
-        for (int64_t b = 0; b < B; ++b)
-            be_.copy(tok0_ + (b * Nt + 1 + T) * C, in_pe + b * Ns * C, (size_t) (Ns * C));
+        for (int64_t b = 0; b < B; ++b) be_.copy(tok0_ + (b * Nt + 1 + T) * C, in_pe + b * Ns * C, (size_t) (Ns * C));
+        // clang-format off
         be_.gemm_batched({false, false, Ns, C, kLabelKinds, 1.0f, {in_onehot, kLabelKinds, Ns * kLabelKinds}, {P + L_.point_table, C, 0}, 1.0f, {tok0_ + (1 + T) * C, C, Nt * C}, B});
+        // clang-format on
     }
     const int64_t emb_stride = s_.per_prompt ? C * HW : 0;
     if (s_.has_mask) {

@@ -16,9 +16,9 @@ using decoder::GraphShape;
 
 SamDecoderImpl::SamDecoderImpl(Backend & be_, WeightMap & w, int64_t img_size, int64_t embed_size)
     : be(be_), S(img_size), E(embed_size) {
-    SA_CHECK_ARG(img_size > 0 && embed_size > 0 && img_size >= embed_size,
-                 "SamDecoder: bad img_size " + std::to_string(img_size) + " / embed_size " +
-                     std::to_string(embed_size));
+    SA_CHECK_ARG(
+        img_size > 0 && embed_size > 0 && img_size >= embed_size,
+        "SamDecoder: bad img_size " + std::to_string(img_size) + " / embed_size " + std::to_string(embed_size));
     std::vector<float> flat;
     L = decoder::load_layout(w, flat);
     const int64_t C = L.C, HW = E * E;
@@ -73,10 +73,18 @@ SamDecoder::SamDecoder(Backend & be, WeightMap & w, int64_t img_size, int64_t em
 
 SamDecoder::~SamDecoder() = default;
 
-int64_t SamDecoder::img_size() const { return impl_->S; }
-int64_t SamDecoder::embed_size() const { return impl_->E; }
-int64_t SamDecoder::embed_dim() const { return impl_->L.C; }
-int64_t SamDecoder::num_mask_tokens() const { return impl_->L.T; }
+int64_t SamDecoder::img_size() const {
+    return impl_->S;
+}
+int64_t SamDecoder::embed_size() const {
+    return impl_->E;
+}
+int64_t SamDecoder::embed_dim() const {
+    return impl_->L.C;
+}
+int64_t SamDecoder::num_mask_tokens() const {
+    return impl_->L.T;
+}
 std::string SamDecoder::describe() const {
     return impl_->L.describe() + ", input " + std::to_string(impl_->S) + "x" + std::to_string(impl_->S) +
            ", embedding " + std::to_string(impl_->E) + "x" + std::to_string(impl_->E);
@@ -87,7 +95,9 @@ void SamDecoder::dense_pe(float * out) {
     std::copy(impl_->dense_pe.begin(), impl_->dense_pe.end(), out);
 }
 
-int64_t SamDecoder::num_sparse(const Prompts & p) const { return decoder::count_sparse(p); }
+int64_t SamDecoder::num_sparse(const Prompts & p) const {
+    return decoder::count_sparse(p);
+}
 
 int64_t SamDecoder::encode_prompts(const Prompts & p, float * sparse, float * dense) {
     SamDecoderImpl & d = *impl_;
@@ -114,8 +124,8 @@ int64_t SamDecoder::encode_prompts(const Prompts & p, float * sparse, float * de
     return Ns;
 }
 
-void SamDecoder::predict_all(const float * embedding, bool per_prompt_embeddings, const Prompts & p,
-                             float * low_res, float * iou) {
+void SamDecoder::predict_all(const float * embedding, bool per_prompt_embeddings, const Prompts & p, float * low_res,
+                             float * iou) {
     SamDecoderImpl & d = *impl_;
     SA_CHECK_ARG(low_res && iou, "predict_all: null output");
     d.load_inputs(*d.graph, embedding, per_prompt_embeddings, p, false);
@@ -131,7 +141,9 @@ std::vector<std::string> SamDecoder::param_names() const {
     return out;
 }
 
-std::vector<int64_t> SamDecoder::param_shape(const std::string & name) const { return impl_->L.entry(name).shape; }
+std::vector<int64_t> SamDecoder::param_shape(const std::string & name) const {
+    return impl_->L.entry(name).shape;
+}
 
 void SamDecoder::get_param(const std::string & name, float * host) const {
     const auto & e = impl_->L.entry(name);

@@ -82,9 +82,9 @@ const WeightView * find(const WeightMap & w, const std::string & name) {
 const WeightView & need(const WeightMap & w, const std::string & name, size_t rank) {
     const WeightView * v = find(w, name);
     if (!v) fail(SA_ERR_WEIGHTS, "TinyViT image encoder: cannot infer the configuration: missing key " + name);
-    SA_CHECK(v->shape.size() == rank, SA_ERR_SHAPE,
-             "TinyViT image encoder: " + name + " must have rank " + std::to_string(rank) + ", got " +
-                 shape_str(v->shape));
+    SA_CHECK(
+        v->shape.size() == rank, SA_ERR_SHAPE,
+        "TinyViT image encoder: " + name + " must have rank " + std::to_string(rank) + ", got " + shape_str(v->shape));
     return *v;
 }
 
@@ -127,8 +127,10 @@ TinyVitConfig infer_tinyvit_config(const WeightMap & w, const std::string & pref
             const WeightView & ab = need(w, sp + "blocks.0.attn.attention_biases", 2);
             const int64_t win = (int64_t) std::llround(std::sqrt((double) ab.shape[1]));
             SA_CHECK(win > 0 && win * win == ab.shape[1] && ab.shape[0] > 0 && dim % ab.shape[0] == 0, SA_ERR_SHAPE,
-                     "TinyViT image encoder: " + sp + "blocks.0.attn.attention_biases must be [heads, window^2] with "
-                     "heads dividing " + std::to_string(dim) + ", got " + shape_str(ab.shape));
+                     "TinyViT image encoder: " + sp +
+                         "blocks.0.attn.attention_biases must be [heads, window^2] with "
+                         "heads dividing " +
+                         std::to_string(dim) + ", got " + shape_str(ab.shape));
             c.depths.push_back(depth);
             c.heads.push_back(ab.shape[0]);
             c.windows.push_back(win);
@@ -154,7 +156,9 @@ TinyVitConfig infer_tinyvit_config(const WeightMap & w, const std::string & pref
 std::vector<std::pair<std::string, std::vector<int64_t>>> tinyvit_weight_shapes(const TinyVitConfig & c,
                                                                                 const std::string & prefix) {
     std::vector<std::pair<std::string, std::vector<int64_t>>> out;
-    auto add = [&](const std::string & k, std::vector<int64_t> shape) { out.emplace_back(prefix + k, std::move(shape)); };
+    auto add = [&](const std::string & k, std::vector<int64_t> shape) {
+        out.emplace_back(prefix + k, std::move(shape));
+    };
     auto conv = [&](const std::string & p, int64_t o, int64_t i, int64_t k) {
         add(p + ".c.weight", {o, i, k, k});
         add(p + ".c.bias", {o});

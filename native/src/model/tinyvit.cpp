@@ -67,8 +67,7 @@ constexpr float kNeckEps = 1e-6f;
 
 class TinyVitEncoder final : public ImageEncoder {
   public:
-    TinyVitEncoder(Backend & be, WeightMap & w, const std::string & prefix)
-        : be_(be), params_(be), ws_owned_(be) {
+    TinyVitEncoder(Backend & be, WeightMap & w, const std::string & prefix) : be_(be), params_(be), ws_owned_(be) {
         cfg_ = infer_tinyvit_config(w, prefix);
         const TinyVitConfig & c = cfg_;
         // Look every weight up (shape-checked), then copy them into one device buffer, except the
@@ -88,7 +87,8 @@ class TinyVitEncoder final : public ImageEncoder {
         }
         // Tolerated extras of MobileSAM state dicts: the classification head and the attention-bias
         // index buffers (recomputed here).
-        for (const char * k : {"norm_head.weight", "norm_head.bias", "head.weight", "head.bias"}) w.get_optional(prefix + k, {});
+        for (const char * k : {"norm_head.weight", "norm_head.bias", "head.weight", "head.bias"})
+            w.get_optional(prefix + k, {});
         for (int64_t s = 1; s < c.num_stages(); ++s) {
             for (int64_t j = 0; j < c.depths[(size_t) s]; ++j) {
                 w.get_optional(prefix + "layers." + std::to_string(s) + ".blocks." + std::to_string(j) +

@@ -16,13 +16,13 @@ struct TinyVitConfig {
     int64_t img_size = 1024;  // input side (MobileSAM: 1024)
     int64_t in_chans = 3;
     // Per stage. Stage 0 is convolutional (MBConv blocks); stages 1.. are attention stages.
-    std::vector<int64_t> dims;          // channels
-    std::vector<int64_t> depths;        // blocks
-    std::vector<int64_t> heads;         // attention heads (0 for stage 0)
-    std::vector<int64_t> windows;       // attention window side (0 for stage 0)
-    std::vector<int64_t> hidden;        // MBConv / MLP hidden channels
-    std::vector<int64_t> merge_strides; // stride of the PatchMerging after stage i (all but the last)
-    int64_t neck_dim = 256;             // image-embedding channels
+    std::vector<int64_t> dims;           // channels
+    std::vector<int64_t> depths;         // blocks
+    std::vector<int64_t> heads;          // attention heads (0 for stage 0)
+    std::vector<int64_t> windows;        // attention window side (0 for stage 0)
+    std::vector<int64_t> hidden;         // MBConv / MLP hidden channels
+    std::vector<int64_t> merge_strides;  // stride of the PatchMerging after stage i (all but the last)
+    int64_t neck_dim = 256;              // image-embedding channels
 
     int64_t num_stages() const { return (int64_t) dims.size(); }
     // Grid side at the input of stage i (stage 0: img_size / 4 after the patch embedding).

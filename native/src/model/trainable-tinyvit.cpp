@@ -70,10 +70,12 @@ class TrainableTinyVit final : public TrainableEncoder {
         SA_CHECK_ARG(o.img_size >= 16 && o.img_size <= 8192,
                      "TinyViT image encoder: img_size must be in 16..8192, got " + std::to_string(o.img_size));
         c.img_size = o.img_size;
-        for (const auto & [key, shape] : tinyvit_weight_shapes(c, prefix)) add(w, key.substr(prefix.size()), key, shape);
+        for (const auto & [key, shape] : tinyvit_weight_shapes(c, prefix))
+            add(w, key.substr(prefix.size()), key, shape);
         // Tolerated extras of MobileSAM state dicts, as the inference encoder: the classification head
         // and the attention-bias index buffers (recomputed here).
-        for (const char * k : {"norm_head.weight", "norm_head.bias", "head.weight", "head.bias"}) w.get_optional(prefix + k, {});
+        for (const char * k : {"norm_head.weight", "norm_head.bias", "head.weight", "head.bias"})
+            w.get_optional(prefix + k, {});
         for (int64_t s = 1; s < c.num_stages(); ++s)
             for (int64_t j = 0; j < c.depths[(size_t) s]; ++j)
                 w.get_optional(prefix + "layers." + std::to_string(s) + ".blocks." + std::to_string(j) +
@@ -204,9 +206,9 @@ class TrainableTinyVit final : public TrainableEncoder {
         for (int64_t j = 0; j < c.depths[0]; ++j) {
             const std::string p = "layers.0.blocks." + std::to_string(j);
             float * dst = j + 1 == c.depths[0] ? acts[0] : y;
-            be.tinyvit_mbconv(x, P + pw(p + ".conv1.c.weight"), P + pw(p + ".conv1.c.bias"), P + pw(p + ".conv2.c.weight"),
-                              P + pw(p + ".conv2.c.bias"), P + pw(p + ".conv3.c.weight"), P + pw(p + ".conv3.c.bias"), dst,
-                              B, e0, g0, g0, c.hidden[0]);
+            be.tinyvit_mbconv(x, P + pw(p + ".conv1.c.weight"), P + pw(p + ".conv1.c.bias"),
+                              P + pw(p + ".conv2.c.weight"), P + pw(p + ".conv2.c.bias"), P + pw(p + ".conv3.c.weight"),
+                              P + pw(p + ".conv3.c.bias"), dst, B, e0, g0, g0, c.hidden[0]);
             std::swap(x, y);
         }
         for (size_t u = 0; u < units.size(); ++u) unit_forward(u, acts[u], acts[u + 1]);
@@ -358,8 +360,7 @@ class TrainableTinyVit final : public TrainableEncoder {
         for (int64_t h = 0; h < b.nh; ++h)
             for (int64_t q = 0; q < N; ++q)
                 for (int64_t k = 0; k < N; ++k)
-                    table[(size_t) ((h * N + q) * N + k)] =
-                        ab[(size_t) (h * N + bias_index(q, k, win))];
+                    table[(size_t) ((h * N + q) * N + k)] = ab[(size_t) (h * N + bias_index(q, k, win))];
         be.upload(b.table, table.data(), table.size());
         be.synchronize();
     }
@@ -480,8 +481,7 @@ class TrainableTinyVit final : public TrainableEncoder {
     void merge_backward(const MergeP & m, bool need_dx) {
         const int64_t B = ws_batch, T = m.G * m.G, T2 = m.G2 * m.G2;
         be.transpose_last2(dx, cf_b, B, T2, m.O);
-        be.conv2d_backward(m_g2, P + m.c3.w, cf_b, dt, g(m.c3.w), g(m.c3.b), B, m.O, m.G2,
-                           m.G2, m.O, 1, 1, 1, 0);
+        be.conv2d_backward(m_g2, P + m.c3.w, cf_b, dt, g(m.c3.w), g(m.c3.b), B, m.O, m.G2, m.G2, m.O, 1, 1, 1, 0);
         be.gelu_backward(m_a2, dt, dt, B * m.O * T2);
         be.depthwise_conv2d_backward(m_g1, P + m.c2.w, dt, m_dg, g(m.c2.w), g(m.c2.b), B, m.O, m.G, m.G, 3, m.stride,
                                      1);

@@ -184,7 +184,8 @@ class TrainableVitImpl {
     float *P = nullptr, *G = nullptr;
 
   private:
-    int64_t add(WeightMap & w, const std::string & prefix, const std::string & name, const std::vector<int64_t> & shape) {
+    int64_t add(WeightMap & w, const std::string & prefix, const std::string & name,
+                const std::vector<int64_t> & shape) {
         const WeightView * v = w.get(prefix + name, shape);
         host_src[name] = v ? v->data : nullptr;  // a missing weight is reported by w.check()
         return append_flat_param(params, index, total, name, shape);
@@ -382,12 +383,24 @@ TrainableVit::TrainableVit(Backend & be, WeightMap & w, const std::string & pref
     : impl_(std::make_unique<TrainableVitImpl>(be, w, prefix, opt)) {}
 TrainableVit::~TrainableVit() = default;
 
-int64_t TrainableVit::img_size() const { return impl_->c.img_size; }
-int64_t TrainableVit::embed_dim() const { return impl_->c.out_chans; }
-int64_t TrainableVit::embed_size() const { return impl_->c.grid; }
-std::string TrainableVit::describe() const { return impl_->c.describe(); }
-void TrainableVit::forward(const float * images, int64_t B, float * out) { impl_->forward(images, B, out); }
-void TrainableVit::backward(const float * dout, float * dimages) { impl_->backward(dout, dimages); }
+int64_t TrainableVit::img_size() const {
+    return impl_->c.img_size;
+}
+int64_t TrainableVit::embed_dim() const {
+    return impl_->c.out_chans;
+}
+int64_t TrainableVit::embed_size() const {
+    return impl_->c.grid;
+}
+std::string TrainableVit::describe() const {
+    return impl_->c.describe();
+}
+void TrainableVit::forward(const float * images, int64_t B, float * out) {
+    impl_->forward(images, B, out);
+}
+void TrainableVit::backward(const float * dout, float * dimages) {
+    impl_->backward(dout, dimages);
+}
 void TrainableVit::zero_grad() {
     if (impl_->G) impl_->be.fill(impl_->G, 0.0f, (size_t) impl_->total);
     impl_->lora.zero_grad();
@@ -398,7 +411,9 @@ std::vector<std::string> TrainableVit::param_names() const {
     for (const auto & p : impl_->params) out.push_back(p.name);
     return out;
 }
-std::vector<int64_t> TrainableVit::param_shape(const std::string & name) const { return impl_->find(name).p->shape; }
+std::vector<int64_t> TrainableVit::param_shape(const std::string & name) const {
+    return impl_->find(name).p->shape;
+}
 void TrainableVit::get_param(const std::string & name, float * host) const {
     const auto f = impl_->find(name);
     impl_->be.synchronize();
@@ -421,13 +436,21 @@ std::vector<std::string> TrainableVit::lora_names() const {
     for (const auto & p : impl_->lora.params()) out.push_back(p.name);
     return out;
 }
-float TrainableVit::lora_scale() const { return impl_->lora.scale(); }
+float TrainableVit::lora_scale() const {
+    return impl_->lora.scale();
+}
 void TrainableVit::lora_adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
     impl_->lora.adam_step(lr, beta1, beta2, eps, weight_decay, decoupled);
 }
-void TrainableVit::merged_weight(const std::string & name, float * host) const { impl_->merged_weight(name, host); }
-int64_t TrainableVit::lora_step_count() const { return impl_->lora.step_count(); }
-void TrainableVit::set_lora_step_count(int64_t t) { impl_->lora.set_step_count(t); }
+void TrainableVit::merged_weight(const std::string & name, float * host) const {
+    impl_->merged_weight(name, host);
+}
+int64_t TrainableVit::lora_step_count() const {
+    return impl_->lora.step_count();
+}
+void TrainableVit::set_lora_step_count(int64_t t) {
+    impl_->lora.set_step_count(t);
+}
 void TrainableVit::get_lora_state(const std::string & name, float * m_host, float * v_host) const {
     impl_->lora.get_state(name, m_host, v_host);
 }

@@ -12,17 +12,17 @@
 namespace sa {
 
 struct VitConfig {
-    int64_t img_size = 0;    // input side (pos_embed grid * patch)
-    int64_t patch = 0;       // patch-embedding kernel = stride
-    int64_t in_chans = 0;    // 3
-    int64_t embed_dim = 0;   // token width
-    int64_t depth = 0;       // number of transformer blocks
-    int64_t num_heads = 0;   // embed_dim / head_dim
-    int64_t head_dim = 0;    // from the relative-position tables
-    int64_t mlp_dim = 0;     // hidden width of the block MLP
-    int64_t window = 0;      // window size of the windowed blocks (0: every block is global)
-    int64_t out_chans = 0;   // neck output channels (256)
-    int64_t grid = 0;        // token grid side (img_size / patch)
+    int64_t img_size = 0;   // input side (pos_embed grid * patch)
+    int64_t patch = 0;      // patch-embedding kernel = stride
+    int64_t in_chans = 0;   // 3
+    int64_t embed_dim = 0;  // token width
+    int64_t depth = 0;      // number of transformer blocks
+    int64_t num_heads = 0;  // embed_dim / head_dim
+    int64_t head_dim = 0;   // from the relative-position tables
+    int64_t mlp_dim = 0;    // hidden width of the block MLP
+    int64_t window = 0;     // window size of the windowed blocks (0: every block is global)
+    int64_t out_chans = 0;  // neck output channels (256)
+    int64_t grid = 0;       // token grid side (img_size / patch)
     bool qkv_bias = true;
     std::vector<int64_t> global_blocks;  // blocks with global attention
 

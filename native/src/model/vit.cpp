@@ -67,10 +67,10 @@ double VitConfig::flops_per_image() const {
             side = (double) window;
         }
         const double L = side * side, tokens = seqs * L;
-        macs += tokens * E * 3 * E + tokens * E * E;                          // qkv, proj
-        macs += seqs * (double) num_heads * 2 * L * L * (double) head_dim;    // q k^T, p v
+        macs += tokens * E * 3 * E + tokens * E * E;                           // qkv, proj
+        macs += seqs * (double) num_heads * 2 * L * L * (double) head_dim;     // q k^T, p v
         macs += seqs * (double) num_heads * L * 2 * side * (double) head_dim;  // rel-pos terms
-        macs += 2 * T * E * (double) mlp_dim;                                // MLP
+        macs += 2 * T * E * (double) mlp_dim;                                  // MLP
     }
     macs += T * E * (double) out_chans + T * (double) out_chans * (double) out_chans * 9;  // neck
     return 2 * macs;
@@ -151,8 +151,7 @@ VitConfig infer_vit_config(const WeightMap & w, const std::string & prefix) {
     c.img_size = c.grid * c.patch;
 
     // head dim from the relative-position tables [L, head_dim]
-    const WeightView * rel0 =
-        find_any(w, {bp + "0.attn.rel_pos_h", bp + "0.attn.rel_pos_w"}, 2);
+    const WeightView * rel0 = find_any(w, {bp + "0.attn.rel_pos_h", bp + "0.attn.rel_pos_w"}, 2);
     if (!rel0) cannot_infer("number of heads (relative-position tables)", {bp + "0.attn.rel_pos_h"});
     c.head_dim = rel0->shape[1];
     SA_CHECK(c.head_dim > 0 && c.embed_dim % c.head_dim == 0, SA_ERR_SHAPE,
@@ -253,7 +252,6 @@ class VitEncoder final : public ImageEncoder {
         neck3_b_ = load(w, prefix + "neck.3.bias", {O});
         w.check(prefix, "image encoder");
     }
-
 
     std::string arch() const override { return "vit"; }
     int64_t img_size() const override { return cfg_.img_size; }
@@ -394,8 +392,8 @@ class VitEncoder final : public ImageEncoder {
     VitConfig cfg_;
     DeviceBuffers weights_;
     const float *patch_w_ = nullptr, *patch_b_ = nullptr, *pos_ = nullptr;
-    const float *neck0_w_ = nullptr, *neck1_w_ = nullptr, *neck1_b_ = nullptr, *neck2_w_ = nullptr,
-                *neck3_w_ = nullptr, *neck3_b_ = nullptr;
+    const float *neck0_w_ = nullptr, *neck1_w_ = nullptr, *neck1_b_ = nullptr, *neck2_w_ = nullptr, *neck3_w_ = nullptr,
+                *neck3_b_ = nullptr;
     std::vector<BlockWeights> blocks_;
     Workspace ws_;
     DeviceBuffers ws_owned_;

@@ -7,10 +7,12 @@ namespace sa {
 const char * op_name(Op op) {
     switch (op) {
 #define SA_OP_NAME(name) \
-    case Op::name: return #name;
+    case Op::name:       \
+        return #name;
         SA_BACKEND_OPS(SA_OP_NAME)
 #undef SA_OP_NAME
-        case Op::count: break;
+        case Op::count:
+            break;
     }
     return "unknown";
 }
@@ -24,8 +26,10 @@ bool Backend::supports(Op op) const {
         case Op::upsample_bilinear_backward:
         case Op::attention_vit_backward:
         case Op::attention_tinyvit:
-        case Op::attention_tinyvit_backward: return false;
-        default: return true;
+        case Op::attention_tinyvit_backward:
+            return false;
+        default:
+            return true;
     }
 }
 

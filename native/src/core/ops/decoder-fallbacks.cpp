@@ -79,9 +79,9 @@ void Backend::mask_head(const float * feat, const float * hyper, float * masks, 
     for (int64_t b = 0; b < B; ++b) {
         gelu(feat + b * P * Cf, up.get(), P * Cf);
         gemm({false, true, M, P, Cf, 1.0f, {hyper + b * Cf, B * Cf}, {up.get(), Cf}, 0.0f, {a.get(), P}});
-        transpose_last2(a.get(), c.get(), M * E, E, 16);                    // (i, ki1, kj1, ki2, kj2, j)
-        transpose_last2(c.get(), a.get(), M * E * 2, 2, 4 * E);             // (i, ki1, ki2, kj2, j, kj1)
-        transpose_last2(a.get(), masks + b * M * P, M * E * 4, 2, 2 * E);   // (i, ki1, ki2, j, kj1, kj2)
+        transpose_last2(a.get(), c.get(), M * E, E, 16);                   // (i, ki1, kj1, ki2, kj2, j)
+        transpose_last2(c.get(), a.get(), M * E * 2, 2, 4 * E);            // (i, ki1, ki2, kj2, j, kj1)
+        transpose_last2(a.get(), masks + b * M * P, M * E * 4, 2, 2 * E);  // (i, ki1, ki2, j, kj1, kj2)
     }
 }
 

@@ -24,8 +24,8 @@ void adam_range(float * param, const float * grad, float * zero, float * m, floa
             g = _mm512_add_ps(g, _mm512_mul_ps(vwd, p));
         }
         const __m512 mi = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_maskz_loadu_ps(mk, m + i)), _mm512_mul_ps(v1b1, g));
-        const __m512 vi =
-            _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_maskz_loadu_ps(mk, v + i)), _mm512_mul_ps(_mm512_mul_ps(v1b2, g), g));
+        const __m512 vi = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_maskz_loadu_ps(mk, v + i)),
+                                        _mm512_mul_ps(_mm512_mul_ps(v1b2, g), g));
         _mm512_mask_storeu_ps(m + i, mk, mi);
         _mm512_mask_storeu_ps(v + i, mk, vi);
         const __m512 den = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), vbc2), veps);

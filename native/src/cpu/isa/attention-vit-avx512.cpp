@@ -21,7 +21,8 @@ float attention_vit_row(float * s, const float * ph, const float * pw, int64_t H
         for (int64_t kw = 0; kw < W; kw += 16) {
             const __mmask16 m = W - kw >= 16 ? (__mmask16) 0xFFFF : tail_mask(W - kw);
             // (rh + rw) first, as the AVX2 path: sr += rh + rw
-            const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sr + kw), _mm512_add_ps(rh, _mm512_maskz_loadu_ps(m, rw + kw)));
+            const __m512 v =
+                _mm512_add_ps(_mm512_maskz_loadu_ps(m, sr + kw), _mm512_add_ps(rh, _mm512_maskz_loadu_ps(m, rw + kw)));
             _mm512_mask_storeu_ps(sr + kw, m, v);
             vmx = _mm512_mask_max_ps(vmx, m, vmx, v);
         }

@@ -39,7 +39,8 @@ void bias_residual_gelu(float * v, float bias, const float * r, int64_t n) {
     const __m512 vb = _mm512_set1_ps(bias);
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? (__mmask16) 0xFFFF : tail_mask(n - i);
-        const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, v + i), vb), _mm512_maskz_loadu_ps(m, r + i));
+        const __m512 s =
+            _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, v + i), vb), _mm512_maskz_loadu_ps(m, r + i));
         _mm512_mask_storeu_ps(v + i, m, gelu512(s));
     }
 }

@@ -22,7 +22,9 @@ constexpr int64_t KC = 256;   // B sliver 32 KiB + A sliver 14 KiB in L1
 constexpr int64_t MC = 168;   // packed A block 168 KiB in L2
 constexpr int64_t NC = 3072;  // packed B panel 3 MiB
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 // y[c * ldy + r] = x[r * ldx + c] for an 8 x 8 block.
 inline void transpose8(const float * x, int64_t ldx, float * y, int64_t ldy) {
@@ -119,17 +121,19 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     }
 }
 
-#define SA_ROW(i, r, bc, c0, c1)                          \
-    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc "\n\t" \
-    "vfmadd231ps %%zmm0, %%zmm" #bc ", %%zmm" #c0 "\n\t"  \
+#define SA_ROW(i, r, bc, c0, c1)                       \
+    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc \
+    "\n\t"                                             \
+    "vfmadd231ps %%zmm0, %%zmm" #bc ", %%zmm" #c0      \
+    "\n\t"                                             \
     "vfmadd231ps %%zmm1, %%zmm" #bc ", %%zmm" #c1 "\n\t"
-#define SA_K_STEP(i)                                                                                      \
-    "vmovups " #i "*128(%[b]), %%zmm0\n\t"                                                              \
-    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t"                                                           \
-    SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) SA_ROW(i, 3, 3, 10, 11)             \
-    SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17) SA_ROW(i, 7, 3, 18, 19)       \
-    SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25) SA_ROW(i, 11, 3, 26, 27)     \
-    SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
+#define SA_K_STEP(i)                                                                                            \
+    "vmovups " #i                                                                                               \
+    "*128(%[b]), %%zmm0\n\t"                                                                                    \
+    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
+        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
+            SA_ROW(i, 7, 3, 18, 19) SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)    \
+                SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_STORE(r, off) "vmovaps %%zmm" #r ", " #off "(%[c])\n\t"
 

@@ -19,7 +19,9 @@ namespace {
 constexpr int64_t MB = 32;  // rows of a C block (two tiles)
 constexpr int64_t NB = 32;  // columns of a C block (two tiles) = kBf16Nr
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 struct alignas(64) TileConfig {
     uint8_t palette_id;

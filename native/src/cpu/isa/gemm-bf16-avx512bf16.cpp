@@ -18,7 +18,9 @@ namespace {
 constexpr int64_t MR = 14;
 constexpr int64_t NR = 32;
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 // Row a[0, k) as bf16 pairs in out[0, Kp / 2) (zero past k).
 void row_pairs(const float * a, int64_t k, int64_t kp, uint32_t * out) {
@@ -31,17 +33,19 @@ void row_pairs(const float * a, int64_t k, int64_t kp, uint32_t * out) {
     }
 }
 
-#define SA_ROW(i, r, bc, c0, c1)                          \
-    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc "\n\t" \
-    "vdpbf16ps %%zmm0, %%zmm" #bc ", %%zmm" #c0 "\n\t"    \
+#define SA_ROW(i, r, bc, c0, c1)                       \
+    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc \
+    "\n\t"                                             \
+    "vdpbf16ps %%zmm0, %%zmm" #bc ", %%zmm" #c0        \
+    "\n\t"                                             \
     "vdpbf16ps %%zmm1, %%zmm" #bc ", %%zmm" #c1 "\n\t"
-#define SA_K_STEP(i)                                                                                      \
-    "vmovups " #i "*128(%[b]), %%zmm0\n\t"                                                              \
-    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t"                                                           \
-    SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) SA_ROW(i, 3, 3, 10, 11)             \
-    SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17) SA_ROW(i, 7, 3, 18, 19)       \
-    SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25) SA_ROW(i, 11, 3, 26, 27)     \
-    SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
+#define SA_K_STEP(i)                                                                                            \
+    "vmovups " #i                                                                                               \
+    "*128(%[b]), %%zmm0\n\t"                                                                                    \
+    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
+        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
+            SA_ROW(i, 7, 3, 18, 19) SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)    \
+                SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_STORE(r, off) "vmovaps %%zmm" #r ", " #off "(%[c])\n\t"
 

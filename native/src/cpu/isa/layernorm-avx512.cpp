@@ -16,12 +16,14 @@ void layernorm_row(const float * x, const float * gamma, const float * beta, flo
         a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + c));
         a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + c + 16));
     }
-    for (; c < C; c += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(C - c >= 16 ? (__mmask16) 0xFFFF : tail_mask(C - c), x + c));
+    for (; c < C; c += 16)
+        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(C - c >= 16 ? (__mmask16) 0xFFFF : tail_mask(C - c), x + c));
     const float mu = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) / (float) C;
     const __m512 vm = _mm512_set1_ps(mu);
     a0 = a1 = _mm512_setzero_ps();
     for (c = 0; c + 32 <= C; c += 32) {
-        const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + c), vm), d1 = _mm512_sub_ps(_mm512_loadu_ps(x + c + 16), vm);
+        const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + c), vm),
+                     d1 = _mm512_sub_ps(_mm512_loadu_ps(x + c + 16), vm);
         a0 = _mm512_fmadd_ps(d0, d0, a0);
         a1 = _mm512_fmadd_ps(d1, d1, a1);
     }

@@ -22,16 +22,25 @@ namespace sa::cpu::avx512 {
 namespace {
 
 // Lanes [0, n) of a 16-lane vector (n < 16).
-inline __mmask16 tail_mask(int64_t n) { return (__mmask16) ((1u << n) - 1u); }
+inline __mmask16 tail_mask(int64_t n) {
+    return (__mmask16) ((1u << n) - 1u);
+}
 
 SA_VMATH_LANES(Lanes, __m512, _mm512_, 512, _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
-               _mm512_abs_ps(a), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), pos, neg));
+               _mm512_abs_ps(a),
+               _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), pos, neg));
 
 // exp(x), exact GELU and its derivative: cpu/vec-math.h at 16 lanes (the formulas of cpu/simd.h).
-inline __m512 exp512(__m512 x) { return vmath::exp<Lanes>(x); }
+inline __m512 exp512(__m512 x) {
+    return vmath::exp<Lanes>(x);
+}
 
-inline __m512 gelu512(__m512 x) { return vmath::gelu<Lanes>(x); }
-inline __m512 gelu_grad512(__m512 x) { return vmath::gelu_grad<Lanes>(x); }
+inline __m512 gelu512(__m512 x) {
+    return vmath::gelu<Lanes>(x);
+}
+inline __m512 gelu_grad512(__m512 x) {
+    return vmath::gelu_grad<Lanes>(x);
+}
 
 // Maximum of x[0:n] (n >= 1).
 inline float row_max(const float * x, int64_t n) {

@@ -30,7 +30,8 @@ void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t
     const __m512 rs = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(a0, a1))), vs = _mm512_set1_ps(scale);
     for (i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? (__mmask16) 0xFFFF : tail_mask(n - i);
-        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dy + i), rs));
+        const __m512 v =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dy + i), rs));
         _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(v, vs));
     }
 }
@@ -39,7 +40,8 @@ float biased_exp_row(float * p, const float * bias, int64_t n) {
     if (bias)
         for (int64_t i = 0; i < n; i += 16) {
             const __mmask16 m = n - i >= 16 ? (__mmask16) 0xFFFF : tail_mask(n - i);
-            _mm512_mask_storeu_ps(p + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p + i), _mm512_maskz_loadu_ps(m, bias + i)));
+            _mm512_mask_storeu_ps(p + i, m,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m, p + i), _mm512_maskz_loadu_ps(m, bias + i)));
         }
     return 1.0f / exp_shift_sum(p, n, row_max(p, n));
 }

@@ -23,8 +23,8 @@ namespace sa {
 namespace {
 
 // zero: the gradient buffer, cleared in the same pass (null: left as it is).
-void adam(ThreadPool & pool, float * param, const float * grad, float * zero, float * m, float * v, int64_t n, float lr, float beta1,
-          float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
+void adam(ThreadPool & pool, float * param, const float * grad, float * zero, float * m, float * v, int64_t n, float lr,
+          float beta1, float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
     SA_CHECK_ARG(n >= 0, "adam_step: negative size");
     SA_CHECK_ARG(t >= 1, "adam_step: step number must start at 1");
     SA_CHECK_ARG(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f, "adam_step: betas outside [0, 1)");
@@ -42,8 +42,8 @@ void adam(ThreadPool & pool, float * param, const float * grad, float * zero, fl
         [&](int64_t i0, int64_t i1) {
 #if defined(SA_HAVE_AVX512)
             if (cpu::use_avx512()) {
-                const cpu::avx512::AdamConsts k{beta1,        beta2, one_m_b1, one_m_b2,  weight_decay,
-                                                decay,        bc2_sqrt, eps,   step_size, decoupled};
+                const cpu::avx512::AdamConsts k{beta1, beta2,    one_m_b1, one_m_b2,  weight_decay,
+                                                decay, bc2_sqrt, eps,      step_size, decoupled};
                 return cpu::avx512::adam_range(param, grad, zero, m, v, i0, i1, k);
             }
 #endif

@@ -56,8 +56,8 @@ void CpuBackend::attention_tinyvit_backward(const float * qkv, const float * pad
                 for (int64_t i = 0; i < N; ++i) {
                     real[(size_t) i] = i / win < rows_in && i % win < cols_in;
                     float * dst = wq.data() + i * ph;
-                    const float * src = real[(size_t) i] ? qkv + grid_row(i) * row + h * ph
-                                                         : (pad_qkv ? pad_qkv + h * ph : nullptr);
+                    const float * src =
+                        real[(size_t) i] ? qkv + grid_row(i) * row + h * ph : (pad_qkv ? pad_qkv + h * ph : nullptr);
                     if (src) std::copy(src, src + ph, dst);
                     else std::fill(dst, dst + ph, 0.0f);
                     float * go = dO.data() + i * vd;

@@ -22,7 +22,7 @@ namespace {
 
 struct Scratch {
     std::vector<float> qkv, s, o;  // one head's window: [N, 2*kd + vd] q|k|v rows, scores, output
-    std::vector<float> inv_sum;     // 1 / softmax denominator of each query
+    std::vector<float> inv_sum;    // 1 / softmax denominator of each query
 };
 
 Scratch & scratch() {
@@ -70,9 +70,8 @@ float biased_exp_row(float * p, const float * bias, int64_t n) {
 
 }  // namespace
 
-void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
-                                   int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
-                                   int64_t vd) {
+void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
+                                   int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit: bad grid size");
     SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0, "attention_tinyvit: bad window, head count or head dims");
     if (B == 0) return;

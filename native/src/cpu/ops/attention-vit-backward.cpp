@@ -75,9 +75,9 @@ void softmax_row_backward(const float * p, float * d, int64_t n) {
 }  // namespace
 
 void CpuBackend::attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H,
-                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h,
-                                        int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w,
-                                        float * drel_pos_h, float * drel_pos_w) {
+                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h,
+                                        const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h,
+                                        float * drel_pos_w) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && nh > 0 && hd > 0, "attention_vit_backward: bad size");
     SA_CHECK_ARG((rel_pos_h == nullptr) == (rel_pos_w == nullptr),
                  "attention_vit_backward: rel_pos_h and rel_pos_w must both be given or both be null");

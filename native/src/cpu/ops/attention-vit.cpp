@@ -106,9 +106,8 @@ int64_t rows_per_block(int64_t N, int64_t mr) {
 
 }  // namespace
 
-void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh,
-                               int64_t hd, const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
-                               int64_t rel_len_w) {
+void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
+                               const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && nh > 0 && hd > 0, "attention_vit: bad size");
     SA_CHECK_ARG((rel_pos_h == nullptr) == (rel_pos_w == nullptr),
                  "attention_vit: rel_pos_h and rel_pos_w must both be given or both be null");
@@ -166,9 +165,9 @@ void CpuBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_
 #if defined(SA_HAVE_AVX512)
                     if (avx512) {
                         const int64_t n = n0 + r, qh = n / W, qw = n % W;
-                        inv_sum[(size_t) r] = cpu::avx512::attention_vit_row(
-                            srow, use_rel ? ph.data() + r * Lh + qh + H - 1 : nullptr,
-                            use_rel ? pw.data() + r * Lw + qw + W - 1 : nullptr, H, W);
+                        inv_sum[(size_t) r] =
+                            cpu::avx512::attention_vit_row(srow, use_rel ? ph.data() + r * Lh + qh + H - 1 : nullptr,
+                                                           use_rel ? pw.data() + r * Lw + qw + W - 1 : nullptr, H, W);
                         continue;
                     }
 #endif

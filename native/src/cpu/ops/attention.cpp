@@ -196,8 +196,8 @@ namespace {
 
 // The backward pass; acc: dk and dv are the same buffer and both gradients are added to it.
 void attention_backward_impl(ThreadPool & pool, const float * q, const float * k, const float * v, const float * probs,
-                             const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
-                             int64_t Nk, int64_t nh, int64_t d, bool acc) {
+                             const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk,
+                             int64_t nh, int64_t d, bool acc) {
     const int64_t D = nh * d;
     if (Nq == 0) {
         if (acc) return;
@@ -290,8 +290,8 @@ void CpuBackend::attention_backward(const float * q, const float * k, const floa
 }
 
 void CpuBackend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                           const float * dout, float * dq, float * dkv, float * /*scratch*/,
-                                           int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
+                                           const float * dout, float * dq, float * dkv, float * /*scratch*/, int64_t B,
+                                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
     check_args("attention_backward_kv_acc", B, Nq, Nk, nh, d);
     if (B == 0) return;
     SA_CHECK_ARG(dkv != nullptr, "attention_backward_kv_acc: null gradient");

@@ -29,8 +29,8 @@ void check_args(const char * op, int64_t B, int64_t C, int64_t H, int64_t Wd, in
 
 }  // namespace
 
-void CpuBackend::conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B,
-                                     int64_t C, int64_t H, int64_t Wd, int64_t O) {
+void CpuBackend::conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
+                                     int64_t H, int64_t Wd, int64_t O) {
     check_args("conv_transpose_k2s2", B, C, H, Wd, O);
     const int64_t HW = H * Wd;
     if (B == 0 || HW == 0) return;

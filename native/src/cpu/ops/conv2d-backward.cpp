@@ -16,9 +16,9 @@
 
 namespace sa {
 
-void CpuBackend::conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                 float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh,
-                                 int64_t kw, int64_t stride, int64_t pad) {
+void CpuBackend::conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                                 int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw,
+                                 int64_t stride, int64_t pad) {
     SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0 && kh > 0 && kw > 0 && stride > 0 && pad >= 0,
                  "conv2d_backward: bad size");
     const int64_t Ho = (H + 2 * pad - kh) / stride + 1, Wo = (Wd + 2 * pad - kw) / stride + 1;

@@ -21,7 +21,9 @@ struct ConvShape {
     int64_t B, C, H, W, O, kh, kw, stride, pad, groups, Ho, Wo;
 };
 
-inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t floor_div(int64_t a, int64_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 // Output columns [lo, hi) whose input column ox*stride + j - pad lies inside [0, W).
 inline void valid_cols(const ConvShape & s, int64_t j, int64_t & lo, int64_t & hi) {
@@ -62,7 +64,8 @@ void im2col_rows(const float * x, float * col, int64_t Cg, const ConvShape & s, 
 constexpr int64_t kBandCols = 512;
 
 // Depthwise: output channel o reads input channel o / (O / C).
-void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float * bias, float * y, const ConvShape & s) {
+void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float * bias, float * y,
+               const ConvShape & s) {
     const int64_t mult = s.O / s.C;
     pool.parallel_for(s.B * s.O, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
@@ -96,20 +99,19 @@ void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float
 
 }  // namespace
 
-void CpuBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                        int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
-                        int64_t groups) {
+void CpuBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
+                        int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) {
     SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0, "conv2d: bad size");
     SA_CHECK_ARG(kh > 0 && kw > 0 && stride > 0 && pad >= 0, "conv2d: bad kernel, stride or padding");
-    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0,
-                 "conv2d: groups (" + std::to_string(groups) + ") must divide C (" + std::to_string(C) + ") and O (" +
-                     std::to_string(O) + ")");
+    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0, "conv2d: groups (" + std::to_string(groups) +
+                                                                       ") must divide C (" + std::to_string(C) +
+                                                                       ") and O (" + std::to_string(O) + ")");
     SA_CHECK_ARG(H + 2 * pad >= kh && Wd + 2 * pad >= kw, "conv2d: kernel larger than the padded input");
     if (B == 0) return;
     SA_CHECK_ARG(x && W && y, "conv2d: null pointer");
     SA_CHECK_ARG(x != y, "conv2d: y must not alias x");
-    const ConvShape s{B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1,
-                      (Wd + 2 * pad - kw) / stride + 1};
+    const ConvShape s{
+        B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1, (Wd + 2 * pad - kw) / stride + 1};
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
     if (groups == C && groups > 1) {
@@ -144,8 +146,8 @@ void CpuBackend::conv2d(const float * x, const float * W, const float * b, float
             if (b) {
                 for (int64_t o = 0; o < Og; ++o) std::fill(yt + o * HWo, yt + o * HWo + cols, b[g * Og + o]);
             }
-            sgemm_serial(false, false, Og, cols, Kg, 1.0f, W + g * Og * Kg, Kg, col.data(), cols, b ? 1.0f : 0.0f,
-                         yt, HWo);
+            sgemm_serial(false, false, Og, cols, Kg, 1.0f, W + g * Og * Kg, Kg, col.data(), cols, b ? 1.0f : 0.0f, yt,
+                         HWo);
         }
     });
 }

@@ -14,8 +14,8 @@
 
 namespace sa {
 
-void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B,
-                                   int64_t H, int64_t W, int64_t C) {
+void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
+                                   int64_t W, int64_t C) {
     SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && C > 0, "depthwise3x3_nhwc: bad size");
     if (B == 0) return;
     SA_CHECK_ARG(x && w && y, "depthwise3x3_nhwc: null pointer");

@@ -43,7 +43,8 @@ void CpuBackend::gelu_backward(const float * x, const float * dy, float * dx, in
             int64_t i = i0;
 #ifdef __AVX2__
             for (; i + 8 <= i1; i += 8)
-                _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), cpu::gelu_grad256(_mm256_loadu_ps(x + i))));
+                _mm256_storeu_ps(dx + i,
+                                 _mm256_mul_ps(_mm256_loadu_ps(dy + i), cpu::gelu_grad256(_mm256_loadu_ps(x + i))));
 #endif
             for (; i < i1; ++i) dx[i] = dy[i] * cpu::gelu_grad_scalar(x[i]);
         },

@@ -17,8 +17,8 @@ constexpr int64_t kRun = 256;
 }
 
 void CpuBackend::layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B,
-                                      int64_t C, int64_t HW) {
+                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
+                                      int64_t HW) {
     SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d_backward: bad size");
     if (B == 0 || HW == 0) return;
     SA_CHECK_ARG(x && mean && rstd && dy, "layernorm2d_backward: null input");

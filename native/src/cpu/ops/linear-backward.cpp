@@ -48,8 +48,8 @@ void column_sums(const float * dy, int64_t M, int64_t N, int64_t c0, int64_t c1,
 
 }  // namespace
 
-void CpuBackend::linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                 float * db, int64_t M, int64_t K, int64_t N) {
+void CpuBackend::linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
+                                 int64_t M, int64_t K, int64_t N) {
     SA_CHECK_ARG(M >= 0 && K >= 0 && N >= 0, "linear_backward: negative size");
     if (M == 0 || N == 0) {
         if (dx && M > 0 && K > 0) fill(dx, 0.0f, (size_t) (M * K));
@@ -69,13 +69,12 @@ void CpuBackend::linear_backward(const float * x, const float * W, const float *
     }
     if (db) {
         // Column sums in row order, kept in registers over all rows for blocks of kColBlock columns.
-        pool.parallel_for(
-            (N + kColBlock - 1) / kColBlock,
-            [&](int64_t b0, int64_t b1) {
-                for (int64_t blk = b0; blk < b1; ++blk)
-                    column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
-            },
-            M * N >= (1 << 15) ? 1 : N);
+        pool.parallel_for((N + kColBlock - 1) / kColBlock,
+                          [&](int64_t b0, int64_t b1) {
+                              for (int64_t blk = b0; blk < b1; ++blk)
+                                  column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
+                          },
+                          M * N >= (1 << 15) ? 1 : N);
     }
 }
 

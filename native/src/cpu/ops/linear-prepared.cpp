@@ -51,8 +51,8 @@ void CpuBackend::prepare_linear(const float * W, float * Wp, int64_t N, int64_t 
     }
 }
 
-void CpuBackend::linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M,
-                                 int64_t K, int64_t N) {
+void CpuBackend::linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M, int64_t K,
+                                 int64_t N) {
     SA_CHECK_ARG(M >= 0 && K >= 0 && N >= 0, "linear_prepared: negative size");
     if (M == 0 || N == 0) return;
     SA_CHECK_ARG(y && (K == 0 || (x && Wp)), "linear_prepared: null pointer");

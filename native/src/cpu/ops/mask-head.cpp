@@ -131,9 +131,9 @@ void CpuBackend::mask_head_backward(const float * feat, const float * hyper, con
                         const __m256 xv = _mm256_loadu_ps(x + c);
                         const __m256 phi = cpu::normal_cdf256(xv);
                         if (dx) {
-                            const __m256 pdf = _mm256_mul_ps(
-                                _mm256_set1_ps(cpu::kInvSqrt2Pi),
-                                cpu::exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xv, xv))));
+                            const __m256 pdf =
+                                _mm256_mul_ps(_mm256_set1_ps(cpu::kInvSqrt2Pi),
+                                              cpu::exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xv, xv))));
                             __m256 gs = _mm256_setzero_ps();
                             for (int64_t m = 0; m < M; ++m) {
                                 const __m256 h = _mm256_loadu_ps(hyper + (m * B + b) * Cf + c);

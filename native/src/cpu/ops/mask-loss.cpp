@@ -36,7 +36,9 @@ inline float sigmoid(float x) {
 }
 
 // max(x, 0) - x g + log(1 + exp(-|x|))
-inline float bce_logits(float x, float g) { return std::max(x, 0.0f) - x * g + std::log1p(std::exp(-std::fabs(x))); }
+inline float bce_logits(float x, float g) {
+    return std::max(x, 0.0f) - x * g + std::log1p(std::exp(-std::fabs(x)));
+}
 
 std::vector<Partial> & partials(size_t n) {
     thread_local std::vector<Partial> buf;

@@ -23,7 +23,9 @@ float * CpuBackend::alloc(size_t n_floats) {
     return static_cast<float *>(p);
 }
 
-void CpuBackend::free(float * p) { std::free(p); }
+void CpuBackend::free(float * p) {
+    std::free(p);
+}
 
 void CpuBackend::upload(float * dst, const float * host_src, size_t n) {
     if (n == 0) return;

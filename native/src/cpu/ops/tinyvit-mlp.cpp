@@ -21,7 +21,9 @@ namespace {
 
 // Tokens per tile: a multiple of the GEMM micro-tile height whose hidden activations take about
 // 192 KiB, so they stay in L2 between fc1 and fc2.
-int64_t tile_rows(int64_t hidden) { return std::clamp<int64_t>(49152 / hidden / 6 * 6, 24, 120); }
+int64_t tile_rows(int64_t hidden) {
+    return std::clamp<int64_t>(49152 / hidden / 6 * 6, 24, 120);
+}
 
 struct MlpScratch {
     std::vector<float> t, h, o;

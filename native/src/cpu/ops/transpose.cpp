@@ -18,8 +18,7 @@ namespace {
 constexpr int64_t kTile = 64;
 
 // One kTile x kTile (or smaller) tile: rows [r0, r1), cols [c0, c1) of a single [R, C] matrix.
-void transpose_tile(const float * x, float * y, int64_t R, int64_t C, int64_t r0, int64_t r1, int64_t c0,
-                    int64_t c1) {
+void transpose_tile(const float * x, float * y, int64_t R, int64_t C, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     int64_t r = r0;
 #ifdef __AVX2__
     for (; r + 8 <= r1; r += 8) {

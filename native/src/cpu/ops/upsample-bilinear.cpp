@@ -72,8 +72,8 @@ void CpuBackend::upsample_bilinear(const float * x, float * y, int64_t N, int64_
     });
 }
 
-void CpuBackend::upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd,
-                                            int64_t Ho, int64_t Wo) {
+void CpuBackend::upsample_bilinear_backward(const float * dy, float * dx, int64_t N, int64_t H, int64_t Wd, int64_t Ho,
+                                            int64_t Wo) {
     check_sizes("upsample_bilinear_backward", N, H, Wd, Ho, Wo);
     if (N == 0) return;
     SA_CHECK_ARG(dy && dx, "upsample_bilinear_backward: null pointer");

@@ -22,8 +22,7 @@ void check_window_args(const char * op, const float * x, const float * y, int64_
 
 }  // namespace
 
-void CpuBackend::window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                                  int64_t win) {
+void CpuBackend::window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) {
     check_window_args("window_partition", x, y, B, H, W, C, win);
     if (B == 0 || H == 0 || W == 0 || C == 0) return;
     SA_CHECK_ARG(x && y, "window_partition: null pointer");
