@@ -28,7 +28,7 @@ export {
     percentileOfSorted,
 } from "./intensity.js";
 export {
-    type DatasetKind,
+    type DatasetFormat,
     type DatasetManifest,
     type JsonValue,
     MANIFEST_FILE,

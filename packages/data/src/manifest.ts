@@ -7,8 +7,11 @@ export const MANIFEST_VERSION = 1;
 /** File name of the manifest inside a prepared dataset folder. */
 export const MANIFEST_FILE = "manifest.json";
 
-/** Which preparation produced a dataset. */
-export type DatasetKind = "brats" | "bcss";
+/**
+ * The source format a dataset was prepared from (BraTS NIfTI volumes or BCSS PNG regions); stored
+ * as the manifest's `kind` field.
+ */
+export type DatasetFormat = "brats" | "bcss";
 
 /** A JSON value (what settings and per-source details may hold). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -57,7 +60,7 @@ export interface SplitRecord {
 export interface DatasetManifest {
     format: typeof MANIFEST_FORMAT;
     version: typeof MANIFEST_VERSION;
-    kind: DatasetKind;
+    kind: DatasetFormat;
     /** Patches are patchSize x patchSize. */
     patchSize: number;
     image: { channels: 3; encoding: "png-rgb8" };

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DataError } from "./errors.js";
 import {
-    type DatasetKind,
+    type DatasetFormat,
     type DatasetManifest,
     type JsonValue,
     MANIFEST_FILE,
@@ -81,7 +81,7 @@ const DATASET_ENTRIES = new Set([MANIFEST_FILE, "images", "masks"]);
  * folder into place; on any failure the staging folder is removed and outDir is left untouched.
  */
 export async function runPreparation(
-    kind: DatasetKind,
+    kind: DatasetFormat,
     patchSize: number,
     common: PrepareCommonOptions,
     body: (ctx: PrepareContext) => Promise<PreparedContent>,

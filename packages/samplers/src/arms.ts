@@ -12,7 +12,7 @@
  * report use to tell the kinds apart.
  */
 import { quote, StrategyError } from "./errors.js";
-import type { PromptPlan } from "./plan.js";
+import type { PromptPlan } from "./prompt-plan.js";
 import { parseStrategy, type StrategyDefinition } from "./strategies.js";
 
 /** Prompt-free prediction heads. */

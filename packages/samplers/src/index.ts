@@ -18,7 +18,7 @@ export {
     type PromptPlan,
     replaceWithNegatives,
     validatePlan,
-} from "./plan.js";
+} from "./prompt-plan.js";
 export {
     type DrawnNegatives,
     type DrawnPoints,

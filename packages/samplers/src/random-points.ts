@@ -4,7 +4,7 @@
  * otherwise.
  */
 import type { MaskIndex } from "./mask-index.js";
-import type { BackgroundRegion, NegativeSpec } from "./plan.js";
+import type { BackgroundRegion, NegativeSpec } from "./prompt-plan.js";
 import type { Rng } from "./rng.js";
 import type { Point } from "./types.js";
 

@@ -9,7 +9,13 @@
  */
 import { jitterBox } from "./box-jitter.js";
 import { MaskIndex } from "./mask-index.js";
-import { type BackgroundRegion, type CentroidMode, type PositiveSpec, type PromptPlan, validatePlan } from "./plan.js";
+import {
+    type BackgroundRegion,
+    type CentroidMode,
+    type PositiveSpec,
+    type PromptPlan,
+    validatePlan,
+} from "./prompt-plan.js";
 import { sampleNegativePoints, samplePositivePoints } from "./random-points.js";
 import type { Rng } from "./rng.js";
 import { boxCentrePoint, centroidPoint, fourSectionPoints } from "./special-points.js";

@@ -3,7 +3,7 @@
  * box, and one random point from each quadrant of the tight box.
  */
 import type { MaskIndex } from "./mask-index.js";
-import type { CentroidMode } from "./plan.js";
+import type { CentroidMode } from "./prompt-plan.js";
 import type { Rng } from "./rng.js";
 import type { Point } from "./types.js";
 

@@ -15,7 +15,7 @@
  */
 import type { BoxJitter } from "./box-jitter.js";
 import { quote, StrategyError } from "./errors.js";
-import { type PromptPlan, validatePlan } from "./plan.js";
+import { type PromptPlan, validatePlan } from "./prompt-plan.js";
 
 /** A dataset of the paper. */
 export type PaperDataset = "bcss" | "brats";

@@ -19,7 +19,7 @@ import {
 } from "@sam-ablate/data";
 import { SamFrame } from "@sam-ablate/model";
 import { rngFor } from "@sam-ablate/samplers";
-import type { AblationPlan, DatasetPlan } from "./plan.js";
+import type { AblationPlan, DatasetPlan } from "./ablation-plan.js";
 
 /** One split of a prepared dataset. */
 export interface PreparedSplit {

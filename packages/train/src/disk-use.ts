@@ -4,8 +4,9 @@
  * predictions and the records. Counts come from the prepared datasets when known, otherwise from the
  * plan's maxTrain/maxTest (a dataset without either is left out and named).
  */
+
+import { type AblationPlan, strategiesFor } from "./ablation-plan.js";
 import type { PreparedData } from "./datasets.js";
-import { type AblationPlan, strategiesFor } from "./plan.js";
 
 export interface DiskUseFacts {
     /** Values in the decoder's state dict (prompt encoder + mask decoder). */

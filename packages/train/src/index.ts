@@ -2,6 +2,31 @@
  * @sam-ablate/train: decoder fine-tuning (the paper's method), the embedding cache, evaluation and
  * the ablation runner.
  */
+
+export {
+    type AblationPlan,
+    type DatasetPlan,
+    type DatasetSource,
+    DEFAULT_VALIDATION,
+    type ImagingDomain,
+    LORA_TARGETS,
+    type LrSchedule,
+    loraSettings,
+    PlanError,
+    PRESETS,
+    type PresetName,
+    paperStrategyIds,
+    parseFolds,
+    parseLoraTargets,
+    parseSavePredictions,
+    presetPlan,
+    resolvePlan,
+    revalidatePlan,
+    scheduledLr,
+    strategiesFor,
+    type TrainingPlan,
+    type ValidationPlan,
+} from "./ablation-plan.js";
 export {
     checkDecoderFile,
     DECODER_METADATA,
@@ -79,30 +104,6 @@ export {
     readLoraFile,
     saveLoraWeights,
 } from "./lora.js";
-export {
-    type AblationPlan,
-    type DatasetKind,
-    type DatasetPlan,
-    type DatasetSource,
-    DEFAULT_VALIDATION,
-    LORA_TARGETS,
-    type LrSchedule,
-    loraSettings,
-    PlanError,
-    PRESETS,
-    type PresetName,
-    paperStrategyIds,
-    parseFolds,
-    parseLoraTargets,
-    parseSavePredictions,
-    presetPlan,
-    resolvePlan,
-    revalidatePlan,
-    scheduledLr,
-    strategiesFor,
-    type TrainingPlan,
-    type ValidationPlan,
-} from "./plan.js";
 export { finishedRecords, runPerImageCsv, writeRunPerImage } from "./results.js";
 export {
     type AblationEvent,

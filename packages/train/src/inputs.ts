@@ -6,7 +6,7 @@
 import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { CheckpointError } from "@sam-ablate/checkpoint";
 import { DataError } from "@sam-ablate/data";
-import type { AblationPlan } from "./plan.js";
+import type { AblationPlan } from "./ablation-plan.js";
 
 function reason(e: unknown): string {
     const code = (e as NodeJS.ErrnoException).code;

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { RunFolder, writeFileAtomicSync } from "@sam-ablate/run-folder";
-import { type AblationPlan as Plan, strategiesFor } from "./plan.js";
+import { type AblationPlan as Plan, strategiesFor } from "./ablation-plan.js";
 import {
     csvCell,
     PER_IMAGE_COLUMNS,

@@ -42,6 +42,7 @@ import {
     samplePrompt,
     summarizePromptReports,
 } from "@sam-ablate/samplers";
+import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./ablation-plan.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { PreparedData } from "./datasets.js";
 import { diskUseText, estimateDiskUse } from "./disk-use.js";
@@ -51,7 +52,6 @@ import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type
 import { newHead, saveHeadWeights } from "./heads.js";
 import { checkPlanInputs } from "./inputs.js";
 import { loraTraining, saveLoraWeights } from "./lora.js";
-import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./plan.js";
 import { runUnits, type UnitRunOptions } from "./run-units.js";
 import {
     type BatchStep,

@@ -20,8 +20,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { SamAblateError } from "@sam-ablate/errors";
+import { type AblationPlan, type DatasetPlan, strategiesFor } from "./ablation-plan.js";
 import { DEFAULT_FOLD_COUNT, foldsToRun } from "./datasets.js";
-import { type AblationPlan, type DatasetPlan, strategiesFor } from "./plan.js";
 
 export const STAGES = ["prepare", "embed", "train", "report"] as const;
 export type Stage = (typeof STAGES)[number];

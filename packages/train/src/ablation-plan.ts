@@ -8,7 +8,11 @@ import { SamAblateError } from "@sam-ablate/errors";
 import type { LoraTarget } from "@sam-ablate/native";
 import { type Arm, clip, parseArm, quote } from "@sam-ablate/samplers";
 
-export type DatasetKind = "radiology" | "pathology";
+/**
+ * The imaging domain of a dataset: radiology (MRI slices) or pathology (H&E tiles). It picks the
+ * paper's per-domain strategy lists and phantom; a plan names it in each dataset's `kind` field.
+ */
+export type ImagingDomain = "radiology" | "pathology";
 
 /** Where a dataset's patches come from. */
 export type DatasetSource =
@@ -25,7 +29,7 @@ export type DatasetSource =
 
 export interface DatasetPlan {
     name: string;
-    kind: DatasetKind;
+    kind: ImagingDomain;
     source: DatasetSource;
     /** Use at most this many training / test patches (after the patient split); 0 = all. */
     maxTrain?: number;
@@ -152,7 +156,7 @@ export class PlanError extends SamAblateError<"ERR_SA_PLAN"> {
 }
 
 /** The paper's 16 strategies per dataset (Tables 3-5); the negative-points row uses each dataset's best configuration. */
-export function paperStrategyIds(kind: DatasetKind): string[] {
+export function paperStrategyIds(kind: ImagingDomain): string[] {
     const table3 = [3, 10, 50, 100].flatMap((n) => [`points${n}`, `points${n}_box`]);
     const table4 = ["box", "box_jitter5", "box_jitter10", "box_jitter20"];
     const table5 = [
@@ -165,7 +169,7 @@ export function paperStrategyIds(kind: DatasetKind): string[] {
 }
 
 /** The demo's 10 strategies per dataset: a spread of Tables 3-5 (negative points in each dataset's best form). */
-function demoStrategyIds(kind: DatasetKind): string[] {
+function demoStrategyIds(kind: ImagingDomain): string[] {
     const negative = kind === "radiology" ? "pos50_neg50_box" : "pos50_neg50";
     return [
         "points3",
