@@ -25,8 +25,9 @@ const char * sa_status_code_name(sa_status s);
 
 namespace sa {
 
-// Internal error carrier. Thrown inside the core; converted to sa_status at the public boundary
-// (see SA_TRY_STATUS) so that neither N-API nor CUDA code ever sees a C++ exception escape.
+// Internal error carrier. Thrown inside the core; the addon catches it at its boundary
+// (saaddon::rethrow_as_js and PromiseWorker in addon/napi-util.cpp) and turns its status into a JS
+// error whose code is sa_status_code_name(status), so no C++ exception ever escapes into N-API.
 class Error : public std::runtime_error {
   public:
     Error(sa_status status, const std::string & msg) : std::runtime_error(msg), status_(status) {}
