@@ -1,19 +1,18 @@
 // Work units: stable ids and dependencies, the cost model, shard ranges and the balanced shard
 // assignment, per-unit locks (contention, stale takeover after kill -9), sbatch script generation.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { FileLock, type LockInfo, lockState } from "@sam-ablate/run-folder";
 import {
     assignShard,
     embedShardCount,
     parseShard,
     planUnits,
     presetPlan,
-    readLock,
     resolvePlan,
     shardRange,
-    UnitLock,
     type UnitState,
 } from "@sam-ablate/train";
 import { test } from "uvu";
@@ -128,16 +127,17 @@ test("shard ranges tile the images; the shard assignment is a balanced partition
 
 test("a unit lock: one holder; a live holder is reported; a killed holder's lock is taken over", async () => {
     const file = path.join(tmp, "units", "train", "x.lock");
-    const a = UnitLock.acquire(file);
-    assert.ok(a instanceof UnitLock);
-    const b = UnitLock.acquire(file);
-    assert.not.ok(b instanceof UnitLock, "second acquire while held");
-    assert.is((b as { info: { pid: number } }).info.pid, process.pid);
-    (a as UnitLock).release();
+    const opts = { owner: "unit x", heartbeatMs: 5000, mkdir: true };
+    const a = FileLock.tryAcquire(file, opts);
+    assert.ok(a instanceof FileLock);
+    const b = FileLock.tryAcquire(file, opts);
+    assert.not.ok(b instanceof FileLock, "second acquire while held");
+    assert.is((b as LockInfo | undefined)?.pid, process.pid);
+    (a as FileLock).release();
     assert.not.ok(existsSync(file));
 
     // A child takes the lock and is killed with SIGKILL: its lock stays, names a dead pid, is stale.
-    const libUrl = new URL("../../packages/train/src/unit-lock.ts", import.meta.url).href;
+    const libUrl = new URL("../../packages/run-folder/src/lock.ts", import.meta.url).href;
     const child = spawn(
         process.execPath,
         [
@@ -145,25 +145,49 @@ test("a unit lock: one holder; a live holder is reported; a killed holder's lock
             "tsx",
             "--input-type=module",
             "-e",
-            `import { UnitLock } from ${JSON.stringify(libUrl)}; UnitLock.acquire(${JSON.stringify(file)}); console.log("held"); setInterval(() => {}, 1000);`,
+            `import { FileLock } from ${JSON.stringify(libUrl)}; FileLock.tryAcquire(${JSON.stringify(file)}, ${JSON.stringify(opts)}); console.log("held"); setInterval(() => {}, 1000);`,
         ],
         { stdio: ["ignore", "pipe", "inherit"] },
     );
     await new Promise<void>((resolve) => child.stdout?.on("data", (d) => String(d).includes("held") && resolve()));
-    const held = readLock(file);
+    const held = lockState(file);
     assert.ok(held && !held.stale && held.info.pid === child.pid, "child holds the lock");
     child.kill("SIGKILL");
     await new Promise((r) => child.on("close", r));
-    const dead = readLock(file);
+    const dead = lockState(file);
     assert.ok(dead?.stale, "a dead holder's lock is stale");
     let takeover: string | undefined;
-    const c = UnitLock.acquire(file, (prev) => {
-        takeover = `${prev.info.pid}: ${prev.reason}`;
+    const c = FileLock.tryAcquire(file, {
+        ...opts,
+        onTakeover: (prev, reason) => {
+            takeover = `${prev?.pid}: ${reason}`;
+        },
     });
-    assert.ok(c instanceof UnitLock, "stale lock taken over");
-    assert.match(takeover ?? "", new RegExp(`^${child.pid}: process ${child.pid} on this host is gone`));
+    assert.ok(c instanceof FileLock, "stale lock taken over");
+    assert.match(takeover ?? "", new RegExp(`^${child.pid}: its process ${child.pid} on ${os.hostname()} is gone`));
     assert.is(JSON.parse(readFileSync(file, "utf8")).pid, process.pid);
-    (c as UnitLock).release();
+    (c as FileLock).release();
+
+    // A torn lock file (holder killed between create and write) counts as held until the stale period.
+    writeFileSync(file, "");
+    const torn = lockState(file);
+    assert.ok(torn && !torn.stale && torn.info.host === "?", "a young unreadable lock is held");
+    assert.ok(lockState(file, 1, Date.now() + 10)?.stale, "an old unreadable lock is stale");
+    rmSync(file);
+
+    // Under Slurm the lock names the job and array task.
+    const env = { ...process.env };
+    Object.assign(process.env, { SLURM_JOB_ID: "77", SLURM_ARRAY_JOB_ID: "70", SLURM_ARRAY_TASK_ID: "3" });
+    try {
+        const d = FileLock.tryAcquire(file, opts) as FileLock;
+        assert.equal(lockState(file)?.info.slurm, { jobId: "77", arrayJobId: "70", arrayTaskId: "3" });
+        d.release();
+    } finally {
+        for (const k of ["SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"]) {
+            if (env[k] === undefined) delete process.env[k];
+            else process.env[k] = env[k];
+        }
+    }
 });
 
 test("sbatch scripts: options, array per stage, afterok chain; resubmission lists only unfinished tasks", () => {

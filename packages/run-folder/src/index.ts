@@ -14,7 +14,18 @@ export {
 } from "./atomic.js";
 export { pidAlive, removeStaleTemps, type TempCleanupOptions, tempOwnerPid } from "./cleanup.js";
 export { quote, RunFolderError, type RunFolderErrorCode } from "./errors.js";
-export { describeHolder, FileLock, type LockInfo, type LockOptions, readLock, staleReason } from "./lock.js";
+export {
+    defaultStaleAfterMs,
+    describeHolder,
+    FileLock,
+    type LockInfo,
+    type LockOptions,
+    type LockState,
+    lockState,
+    readLock,
+    slurmInfo,
+    staleReason,
+} from "./lock.js";
 export {
     type PerImageRecord,
     type RecordedPrompt,

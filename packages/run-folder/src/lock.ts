@@ -1,16 +1,20 @@
 /**
- * An owner lock on a folder or a unit of work: a small JSON file (owner, host, pid, start time,
- * heartbeat) created with an atomic create-if-absent (a hard link of a complete temporary file, so no
- * reader ever sees it half written). The holder refreshes the heartbeat; a lock whose process is gone
- * (same host) or whose heartbeat is older than `staleAfterMs` (any host) is taken over, and the taker
- * is told whose lock it took. A takeover goes through a short-lived guard file so that two takers
- * cannot both win. A second process either waits for the lock or gets ERR_SA_LOCKED naming the holder.
+ * An owner lock on a folder or a unit of work, the only lock implementation: a small JSON file
+ * (owner, host, pid, start time, heartbeat, the Slurm job and array task when there is one) created
+ * with an atomic create-if-absent (a hard link of a complete temporary file, so no reader ever sees it
+ * half written; exclusive create where the file system has no hard links). The holder refreshes the
+ * heartbeat; a lock whose process is gone (same host) or whose heartbeat is older than the stale
+ * period (any host: another node died or hangs; `staleAfterMs`, else `SA_LOCK_STALE_S`, else 120 s)
+ * is taken over, and the taker is told whose lock it took. A takeover goes through a short-lived guard
+ * file so that two takers cannot both win. A second process either waits for the lock, gets
+ * ERR_SA_LOCKED naming the holder (`acquire`), or is handed the holder's record (`tryAcquire`).
  */
 import { randomBytes } from "node:crypto";
 import {
     closeSync,
     fsyncSync,
     linkSync,
+    mkdirSync,
     openSync,
     readFileSync,
     renameSync,
@@ -19,6 +23,7 @@ import {
     writeSync,
 } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { tempPathFor, writeJsonAtomicSync } from "./atomic.js";
 import { pidAlive } from "./cleanup.js";
 import { RunFolderError } from "./errors.js";
@@ -34,6 +39,19 @@ export interface LockInfo {
     heartbeatAt: string;
     /** Unique per acquisition: tells a lock from the next one of the same process. */
     token: string;
+    /** Slurm job and array task of the holder, when it runs under Slurm. */
+    slurm?: { jobId: string; arrayJobId?: string; arrayTaskId?: string };
+}
+
+/** A lock file as seen by someone who does not hold it (`sam-ablate status`). */
+export interface LockState {
+    /** The holder's record (host "?" and pid 0 for a file that cannot be read, e.g. torn by a kill). */
+    info: LockInfo;
+    /** Milliseconds since the last heartbeat. */
+    ageMs: number;
+    stale: boolean;
+    /** Why it is stale. */
+    reason?: string;
 }
 
 export interface LockOptions {
@@ -41,8 +59,10 @@ export interface LockOptions {
     owner: string;
     /** Heartbeat period (ms, default 15 s). */
     heartbeatMs?: number;
-    /** A lock without a heartbeat for this long is stale (ms, default 120 s; at least 3 heartbeats). */
+    /** A lock without a heartbeat for this long is stale (ms, default `defaultStaleAfterMs()`; at least 3 heartbeats). */
     staleAfterMs?: number;
+    /** Create the lock file's folder when missing (default false). */
+    mkdir?: boolean;
     /** Wait for a held lock: true (forever) or a number of ms; default false (fail at once). */
     wait?: boolean | number;
     /** Polling period while waiting (ms, default 1000). */
@@ -58,6 +78,23 @@ export interface LockOptions {
 }
 
 const GUARD_STALE_MS = 30_000;
+
+/** The stale period when a lock does not set one: `SA_LOCK_STALE_S` seconds, else 120 s. */
+export function defaultStaleAfterMs(): number {
+    const s = Number(process.env.SA_LOCK_STALE_S);
+    return Number.isFinite(s) && s > 0 ? s * 1000 : 120_000;
+}
+
+/** The Slurm job and array task this process runs in (from its environment), or undefined outside Slurm. */
+export function slurmInfo(): LockInfo["slurm"] {
+    const jobId = process.env.SLURM_JOB_ID;
+    if (!jobId) return undefined;
+    return {
+        jobId,
+        ...(process.env.SLURM_ARRAY_JOB_ID ? { arrayJobId: process.env.SLURM_ARRAY_JOB_ID } : {}),
+        ...(process.env.SLURM_ARRAY_TASK_ID ? { arrayTaskId: process.env.SLURM_ARRAY_TASK_ID } : {}),
+    };
+}
 
 /** Reads a lock file; undefined when absent or not a lock. */
 export function readLock(file: string): LockInfo | undefined {
@@ -104,6 +141,29 @@ export function staleReason(
     if (!(age <= staleAfterMs))
         return `no heartbeat from process ${info.pid} on ${info.host} for ${Math.round(age / 1000)} s`;
     return undefined;
+}
+
+/** The state of a lock file for someone who does not hold it; undefined when there is none. */
+export function lockState(file: string, staleAfterMs = defaultStaleAfterMs(), now = Date.now()): LockState | undefined {
+    let mtimeMs: number;
+    try {
+        mtimeMs = statSync(file).mtimeMs;
+    } catch {
+        return undefined;
+    }
+    const read = readLock(file);
+    const info: LockInfo = read ?? {
+        owner: "?",
+        host: "?",
+        pid: 0,
+        startedAt: new Date(mtimeMs).toISOString(),
+        heartbeatAt: new Date(mtimeMs).toISOString(),
+        token: "",
+    };
+    const beat = read ? Date.parse(read.heartbeatAt) : mtimeMs;
+    const reason = staleReason(read, file, staleAfterMs, now);
+    if (reason === "gone") return undefined;
+    return { info, ageMs: now - beat, stale: reason !== undefined, ...(reason !== undefined ? { reason } : {}) };
 }
 
 /** One line about a holder, for messages. */
@@ -194,8 +254,9 @@ export class FileLock {
 
     /** One attempt: the lock, or the live holder's info (undefined when it could not be read). */
     static tryAcquire(file: string, opts: LockOptions): FileLock | LockInfo | undefined {
-        const staleAfter = Math.max(opts.staleAfterMs ?? 120_000, 3 * (opts.heartbeatMs ?? 15_000));
+        const staleAfter = Math.max(opts.staleAfterMs ?? defaultStaleAfterMs(), 3 * (opts.heartbeatMs ?? 15_000));
         const now = new Date().toISOString();
+        const slurm = slurmInfo();
         const info: LockInfo = {
             owner: opts.owner,
             host: os.hostname(),
@@ -203,7 +264,9 @@ export class FileLock {
             startedAt: now,
             heartbeatAt: now,
             token: randomBytes(8).toString("hex"),
+            ...(slurm ? { slurm } : {}),
         };
+        if (opts.mkdir) mkdirSync(path.dirname(file), { recursive: true });
         const content = `${JSON.stringify(info, null, 2)}\n`;
         if (createExclusive(file, content)) return new FileLock(file, info, opts);
         const held = readLock(file);

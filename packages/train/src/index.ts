@@ -150,7 +150,6 @@ export {
     type ValidationOptions,
     type ValidationResult,
 } from "./train-decoder.js";
-export { type LockInfo, type LockState, readLock, staleAfterMs, UnitLock } from "./unit-lock.js";
 export {
     assignShard,
     embedShardCount,

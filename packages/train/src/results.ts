@@ -38,16 +38,7 @@ export function runPerImageCsv(plan: Plan, records: readonly StrategyRecord[], r
                 .join(","),
         );
     for (const d of plan.datasets) {
-        const folds: (number | undefined)[] =
-            d.folds === undefined
-                ? [undefined]
-                : [
-                      ...new Set(
-                          records
-                              .filter((r) => r.dataset === d.name && r.fold !== undefined)
-                              .map((r) => r.fold as number),
-                      ),
-                  ].sort((a, b) => a - b);
+        const folds = foldsOf(d, records);
         for (const fold of folds) {
             for (const s of strategiesFor(plan, d)) {
                 const zs = readZeroShotRecord(runDir, d.name, s.id, fold);
@@ -63,6 +54,19 @@ export function runPerImageCsv(plan: Plan, records: readonly StrategyRecord[], r
 }
 
 /**
+ * The folds of a dataset that `items` hold, ascending (every fold on disk of a cross-validated
+ * dataset); `[undefined]` for a dataset with one split.
+ */
+function foldsOf(
+    d: { name: string; folds?: unknown },
+    items: readonly { dataset: string; fold?: number }[],
+): (number | undefined)[] {
+    if (d.folds === undefined) return [undefined];
+    const found = items.filter((r) => r.dataset === d.name && r.fold !== undefined).map((r) => r.fold as number);
+    return [...new Set(found)].sort((a, b) => a - b);
+}
+
+/**
  * Every finished unit record of a run folder, in plan order: dataset, fold (every fold on disk of a
  * cross-validated dataset: the folds of earlier calls count too), strategy, seed.
  */
@@ -71,16 +75,10 @@ export function finishedRecords(plan: Plan, runDir: string): StrategyRecord[] {
     const onDisk = folder.listUnits();
     const out: StrategyRecord[] = [];
     for (const d of plan.datasets) {
-        const folds: (number | undefined)[] =
-            d.folds === undefined
-                ? [undefined]
-                : [
-                      ...new Set(
-                          onDisk
-                              .filter((u) => u.id.dataset === d.name && u.id.fold !== undefined)
-                              .map((u) => u.id.fold as number),
-                      ),
-                  ].sort((a, b) => a - b);
+        const folds = foldsOf(
+            d,
+            onDisk.map((u) => u.id),
+        );
         for (const fold of folds) {
             for (const s of strategiesFor(plan, d)) {
                 for (const seed of plan.training.seeds) {

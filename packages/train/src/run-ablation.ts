@@ -23,12 +23,16 @@ import { loadAddon, type TrainerOptions } from "@sam-ablate/native";
 import {
     FileLock,
     type Invocation,
+    type PerImageRecord,
     RunFolder,
     RunFolderError,
     removeStaleTemps,
     type SelectionRecord,
+    slurmInfo,
     type TrainUnit,
+    type UnitRecord,
     type ValidationRecord,
+    type ZeroShotRecord,
     type ZeroShotUnit,
 } from "@sam-ablate/run-folder";
 import {
@@ -109,14 +113,7 @@ export interface RunOptions {
 }
 
 /** One evaluated test image: metrics as fractions (null = excluded, empty ground truth) and its prompt's make-up. */
-export interface ImageRecord {
-    imageId: string;
-    patient: string;
-    dice: number | null;
-    iou: number | null;
-    /** Positive and negative points and whether a box was given (absent in runs written before it was recorded). */
-    prompt?: PromptCounts;
-}
+export type ImageRecord = PerImageRecord;
 
 /** What a prompt consisted of. */
 export interface PromptCounts {
@@ -144,51 +141,20 @@ function imageRecords(
     }));
 }
 
-export interface StrategyRecord {
-    dataset: string;
-    strategy: string;
-    label: string;
-    seed: number;
-    /** The cross-validation fold whose patients were the test set (absent: the dataset's one split). */
-    fold?: number;
-    perImage: ImageRecord[];
-    excluded: number;
-    meanDice: number;
-    meanIou: number;
-    epochLosses: number[];
-    trainSeconds: number;
-    evalSeconds: number;
-    promptSummary: unknown;
+/** A train unit's record as the runner holds it: the run folder's `UnitRecord` with the samples' prompts as drawn. */
+export interface StrategyRecord extends Omit<UnitRecord, "samples"> {
     samples: { imageId: string; prompt: Prompt; dice: number | null }[];
     /** Epochs trained (fewer than planned when early stopping ended the run). */
     epochsRun?: number;
-    /** The validation run beside the training (absent under `validation: none`). */
-    validation?: ValidationRecord;
-    /** Which weights `decoder.safetensors` holds and the test scores of both candidates (with validation). */
-    selection?: SelectionRecord;
 }
 
 /** The validation and selection parts of a unit record (their format is the run folder's). */
-export type { SelectionRecord, ValidationRecord };
-
 /**
  * The pretrained (not fine-tuned) decoder of the model evaluated with a strategy's evaluation prompts
- * on the same test images: the zero-shot baseline of that strategy. It does not depend on the
- * training seed.
+ * on the same test images: the zero-shot baseline of that strategy (the run folder's record). It does
+ * not depend on the training seed.
  */
-export interface ZeroShotRecord {
-    dataset: string;
-    strategy: string;
-    label: string;
-    /** The cross-validation fold (absent: the dataset's one split). */
-    fold?: number;
-    perImage: ImageRecord[];
-    excluded: number;
-    meanDice: number;
-    meanIou: number;
-    evalSeconds: number;
-    promptSummary: unknown;
-}
+export type { SelectionRecord, ValidationRecord, ZeroShotRecord };
 
 export { RunFolderError };
 
@@ -376,7 +342,7 @@ export async function runAblation(
             }
         }
         const sys = loadAddon().systemInfo();
-        const env = process.env;
+        const slurm = slurmInfo();
         await provenance(() => {
             finishInvocation = folder.recordInvocation(
                 {
@@ -401,15 +367,7 @@ export async function runAblation(
                                   ...(opts.shard ? { shard: `${opts.shard.index}/${opts.shard.count}` } : {}),
                               },
                           }),
-                    ...(env.SLURM_JOB_ID
-                        ? {
-                              slurm: {
-                                  jobId: env.SLURM_JOB_ID,
-                                  arrayJobId: env.SLURM_ARRAY_JOB_ID,
-                                  arrayTaskId: env.SLURM_ARRAY_TASK_ID,
-                              },
-                          }
-                        : {}),
+                    ...(slurm ? { slurm } : {}),
                     startedAt: new Date().toISOString(),
                     status: "running",
                 },
@@ -532,6 +490,18 @@ function decoderParamCount(model: SamModel): number {
     return n;
 }
 
+/** A dataset's test split with its cached embeddings, as the evaluation reads it. */
+function testSetOf(data: PreparedData, emb: SplitEmbeddings): TestSet {
+    return {
+        ids: data.test.ids,
+        patients: data.test.patients,
+        height: data.height,
+        width: data.width,
+        embedding: emb.test,
+        mask: (i: number) => data.test.mask(i),
+    };
+}
+
 /** Evaluates the pretrained decoder with a strategy's evaluation prompts (decoder forward only). */
 async function runZeroShot(
     plan: AblationPlan,
@@ -545,14 +515,7 @@ async function runZeroShot(
 ): Promise<ZeroShotRecord> {
     const t0 = performance.now();
     const reports: PromptReport[] = [];
-    const test = {
-        ids: data.test.ids,
-        patients: data.test.patients,
-        height: data.height,
-        width: data.width,
-        embedding: emb.test,
-        mask: (i: number) => data.test.mask(i),
-    };
+    const test = testSetOf(data, emb);
     const result = await evaluateDecoder(
         decoder,
         test,
@@ -833,14 +796,7 @@ async function runStrategy(
     const trainSeconds = (performance.now() - t0) / 1000 - valSeconds;
     const t1 = performance.now();
     const reports: PromptReport[] = [];
-    const test: TestSet = {
-        ids: data.test.ids,
-        patients: data.test.patients,
-        height: data.height,
-        width: data.width,
-        embedding: emb.test,
-        mask: (i: number) => data.test.mask(i),
-    };
+    const test = testSetOf(data, emb);
     // Drawn once: both candidates (with validation) are scored with the same prompts.
     const testPrompts = promptsOf(test, reports);
     const evaluate = (keep: number) => am.evaluate(test, testPrompts, keep);

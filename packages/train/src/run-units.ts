@@ -4,7 +4,7 @@
  * stages (`--shard K/N` alone: Kubernetes Indexed Jobs, xargs -P), or one unit (`--unit ID`).
  *
  * The run folder's layout is @sam-ablate/run-folder's. Per unit, under `<run>/units/<id>`: `.lock`
- * (unit-lock.ts) while it runs, `.failed.json` after an error (cause, host, pid, Slurm task and log),
+ * (run-folder's FileLock, heartbeat every 5 s) while it runs, `.failed.json` after an error (cause, host, pid, Slurm task and log),
  * `.done.json` for units whose output is not its own marker. A unit is done when its output is
  * complete: prepare: the manifest; embed: its shard file; train and zero-shot: the unit folder's
  * `result.json` (written last); report: its marker. Finished units are skipped, locked ones left to
@@ -15,14 +15,22 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { SamModel } from "@sam-ablate/model";
-import { RunFolder, removeStaleTemps, writeJsonAtomicSync } from "@sam-ablate/run-folder";
+import {
+    FileLock,
+    type LockState,
+    lockState,
+    RunFolder,
+    removeStaleTemps,
+    slurmInfo,
+    type UnitId,
+    writeJsonAtomicSync,
+} from "@sam-ablate/run-folder";
 import type { Arm, StrategyDefinition } from "@sam-ablate/samplers";
 import { type AblationPlan, type DatasetPlan, strategiesFor } from "./ablation-plan.js";
 import { type PreparedData, prepareDataset } from "./datasets.js";
 import { embedShard, openShardedEmbeddings, type SplitEmbeddings } from "./embed.js";
 import { finishedRecords } from "./results.js";
 import type { RunOptions, StrategyRecord } from "./run-ablation.js";
-import { type LockState, readLock, UnitLock } from "./unit-lock.js";
 import { assignShard, planUnits, STAGES, type Stage, type Unit, UnitError } from "./units.js";
 
 export type UnitState = "done" | "running" | "failed" | "pending";
@@ -62,6 +70,19 @@ export function unitsDir(runDir: string): string {
 function unitFile(runDir: string, id: string, suffix: string): string {
     return new RunFolder(runDir).unitStateFile(id, suffix);
 }
+/** The run-folder id of a train unit. */
+function trainUnitId(u: Unit): UnitId {
+    return {
+        dataset: u.dataset as string,
+        strategy: u.strategy as string,
+        seed: u.seed as number,
+        ...(u.fold === undefined ? {} : { fold: u.fold }),
+    };
+}
+
+/** Heartbeat period of a unit's lock. */
+const UNIT_HEARTBEAT_MS = 5000;
+
 export function lockFile(runDir: string, id: string): string {
     return unitFile(runDir, id, ".lock");
 }
@@ -83,14 +104,7 @@ export function unitDone(plan: AblationPlan, runDir: string, u: Unit): boolean {
             return !!m && typeof m.file === "string" && existsSync(m.file);
         }
         case "train":
-            return new RunFolder(runDir)
-                .unit({
-                    dataset: u.dataset as string,
-                    strategy: u.strategy as string,
-                    seed: u.seed as number,
-                    ...(u.fold === undefined ? {} : { fold: u.fold }),
-                })
-                .isDone();
+            return new RunFolder(runDir).unit(trainUnitId(u)).isDone();
         case "zeroshot":
             return new RunFolder(runDir).zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).isDone();
         case "report":
@@ -128,7 +142,7 @@ export function unitStates(
 ): { unit: Unit; state: UnitState; lock?: LockState; failure?: UnitFailure }[] {
     return planUnits(plan).map((unit) => {
         if (unitDone(plan, runDir, unit)) return { unit, state: "done" as const };
-        const lock = readLock(lockFile(runDir, unit.id));
+        const lock = lockState(lockFile(runDir, unit.id));
         if (lock && !lock.stale) return { unit, state: "running" as const, lock };
         const failure = readFailure(runDir, unit.id);
         if (failure) return { unit, state: "failed" as const, failure, ...(lock ? { lock } : {}) };
@@ -256,13 +270,7 @@ export async function runUnits(
             throw e;
         }
         if (unitDone(plan, runDir, u)) {
-            if (u.kind === "train")
-                work.trainDone?.({
-                    dataset: u.dataset as string,
-                    strategy: u.strategy as string,
-                    seed: u.seed as number,
-                    ...(u.fold === undefined ? {} : { fold: u.fold }),
-                });
+            if (u.kind === "train") work.trainDone?.(trainUnitId(u));
             if (u.kind === "train" || u.kind === "zeroshot") emitSkipped(u);
             return "done";
         }
@@ -276,18 +284,22 @@ export async function runUnits(
             failures.push(e);
             return "failed";
         }
-        const lock = UnitLock.acquire(lockFile(runDir, u.id), (prev) =>
-            emit({
-                type: "stage",
-                message: `unit ${u.id}: taking over a stale lock (host ${prev.info.host}, pid ${prev.info.pid}: ${prev.reason})`,
-            }),
-        );
-        if (!(lock instanceof UnitLock)) {
+        const lock = FileLock.tryAcquire(lockFile(runDir, u.id), {
+            owner: `sam-ablate unit ${u.id}`,
+            heartbeatMs: UNIT_HEARTBEAT_MS,
+            mkdir: true,
+            onTakeover: (prev, reason) =>
+                emit({
+                    type: "stage",
+                    message: `unit ${u.id}: taking over a stale lock (host ${prev?.host ?? "?"}, pid ${prev?.pid ?? "?"}: ${reason})`,
+                }),
+        });
+        if (!(lock instanceof FileLock)) {
             if (announced.has(u.id)) return "busy";
             announced.add(u.id);
             emit({
                 type: "stage",
-                message: `unit ${u.id}: running elsewhere (host ${lock.info.host}, pid ${lock.info.pid}); skipped`,
+                message: `unit ${u.id}: running elsewhere (host ${lock?.host ?? "?"}, pid ${lock?.pid ?? "?"}); skipped`,
             });
             return "busy";
         }
@@ -297,12 +309,7 @@ export async function runUnits(
             if (u.kind === "train" || u.kind === "zeroshot") {
                 const dir =
                     u.kind === "train"
-                        ? folder.unit({
-                              dataset: u.dataset as string,
-                              strategy: u.strategy as string,
-                              seed: u.seed as number,
-                              ...(u.fold === undefined ? {} : { fold: u.fold }),
-                          }).dir
+                        ? folder.unit(trainUnitId(u)).dir
                         : folder.zeroShotUnit(u.dataset as string, u.strategy as string, u.fold).dir;
                 const removed = removeStaleTemps(dir);
                 if (removed.length)
@@ -342,14 +349,7 @@ export async function runUnits(
                 });
             return;
         }
-        const r = folder
-            .unit({
-                dataset: u.dataset as string,
-                strategy: u.strategy as string,
-                seed: u.seed as number,
-                ...(u.fold === undefined ? {} : { fold: u.fold }),
-            })
-            .readResult();
+        const r = folder.unit(trainUnitId(u)).readResult();
         if (r)
             emit({
                 type: "strategy-done",
@@ -444,6 +444,7 @@ export interface UnitWork {
 
 function recordFailure(runDir: string, id: string, e: Error & { code?: string }): void {
     const env = process.env;
+    const slurm = slurmInfo();
     const f: UnitFailure = {
         unit: id,
         code: typeof e.code === "string" ? e.code : "ERR_SA_UNIT_FAILED",
@@ -451,15 +452,7 @@ function recordFailure(runDir: string, id: string, e: Error & { code?: string })
         host: os.hostname(),
         pid: process.pid,
         time: new Date().toISOString(),
-        ...(env.SLURM_JOB_ID
-            ? {
-                  slurm: {
-                      jobId: env.SLURM_JOB_ID,
-                      arrayJobId: env.SLURM_ARRAY_JOB_ID,
-                      arrayTaskId: env.SLURM_ARRAY_TASK_ID,
-                  },
-              }
-            : {}),
+        ...(slurm ? { slurm } : {}),
         ...(env.SA_TASK_LOG ? { log: env.SA_TASK_LOG } : {}),
     };
     try {
