@@ -1,4 +1,5 @@
-import { Rng, rngFor, SamplerArgumentError } from "@sam-ablate/samplers";
+import { seededInts } from "@sam-ablate/metrics";
+import { Rng, rngFor, SamplerArgumentError, Sfc32 } from "@sam-ablate/samplers";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -201,6 +202,22 @@ test("sampleWithReplacement and shuffle", () => {
         items,
     );
     assert.not.equal(shuffled, items);
+});
+
+test("Sfc32: the pinned streams of the data package and of the bootstrap keep their bits", () => {
+    // Values recorded from the generators as they stood in @sam-ablate/data and @sam-ablate/metrics.
+    const a = Sfc32.forKeys(7, "patient-split", 3);
+    assert.equal(
+        [a.uint32(), a.uint32(), a.uint32(), a.int(10), a.normal()],
+        [453690238, 4257225314, 1765402419, 6, -0.5424139273397184],
+    );
+    const b = seededInts("boot");
+    const c = seededInts(2 ** 40 + 3);
+    assert.equal([b.next(1000), b.next(2 ** 32), b.next(3), c.next(1000), c.next(7)], [742, 3164382498, 0, 472, 4]);
+    assert.throws(
+        () => Sfc32.forBootstrap(1.5),
+        (e: unknown) => e instanceof SamplerArgumentError,
+    );
 });
 
 test.run();

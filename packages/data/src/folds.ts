@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "@sam-ablate/run-folder";
+import { Sfc32 } from "@sam-ablate/samplers";
 import { DataError } from "./errors.js";
 import {
     type DatasetManifest,
@@ -15,7 +16,6 @@ import {
     serialiseManifest,
     validateManifest,
 } from "./manifest.js";
-import { Rng } from "./rng.js";
 
 /** The folds of a dataset as recorded in its manifest. */
 export interface FoldRecord {
@@ -42,7 +42,7 @@ export function assignFolds(size: ReadonlyMap<string, number>, k: number, seed =
     const order = [...size.entries()]
         .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
         .map(([p]) => p);
-    const rng = new Rng(seed, "patient-folds");
+    const rng = Sfc32.forKeys(seed, "patient-folds");
     const folds: string[][] = Array.from({ length: k }, () => []);
     for (let start = 0; start < n; start += k) {
         const block = order.slice(start, start + k);

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { Sfc32 } from "@sam-ablate/samplers";
 import { DataError, errorText } from "./errors.js";
-import { Rng } from "./rng.js";
 
 /** Patients on each side of a train/test split (each list sorted). */
 export interface PatientSplit {
@@ -32,7 +32,7 @@ export function splitPatients(patients: readonly string[], options: SplitOptions
     let nTrain = Math.round(n * fraction);
     if (n >= 2 && fraction < 1) nTrain = Math.min(Math.max(nTrain, 1), n - 1);
     else nTrain = Math.min(Math.max(nTrain, n === 0 ? 0 : 1), n);
-    const order = new Rng(seed, "patient-split").shuffle(unique.slice());
+    const order = Sfc32.forKeys(seed, "patient-split").shuffle(unique.slice());
     return { train: order.slice(0, nTrain).sort(), test: order.slice(nTrain).sort() };
 }
 

@@ -25,5 +25,6 @@ export {
     scoreLogits,
     scoreMask,
 } from "./overlap.js";
+export { seededInts, type UniformInts } from "./random.js";
 export { mean, median, quantile, quantileSorted, type SummaryStats, sampleStd, sum, summarize } from "./summary.js";
 export { exactSignedRankCdf, type WilcoxonOptions, type WilcoxonResult, wilcoxonSignedRank } from "./wilcoxon.js";

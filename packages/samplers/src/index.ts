@@ -26,8 +26,9 @@ export {
     sampleNegativePoints,
     samplePositivePoints,
 } from "./random-points.js";
-export { Rng, type RngKey, rngFor, type StreamKey } from "./rng.js";
+export { Rng, type RngKey, rngFor, type StreamKey, shuffleInPlace, uniformIntBelow } from "./rng.js";
 export { type PromptReport, type SampledPrompt, samplePrompt } from "./sample-prompt.js";
+export { Sfc32 } from "./sfc32.js";
 export {
     type BoxCentrePoint,
     boxCentrePoint,

@@ -109,11 +109,7 @@ export class Rng {
         if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) {
             throw new SamplerArgumentError(`int(n) needs an integer n in [1, 2^32], got ${n}`);
         }
-        const limit = TWO_POW_32 - (TWO_POW_32 % n);
-        for (;;) {
-            const x = this.nextUint32();
-            if (x < limit) return x % n;
-        }
+        return uniformIntBelow(() => this.nextUint32(), n);
     }
 
     /** A uniform integer in [lo, hi] (both inclusive). */
@@ -168,14 +164,31 @@ export class Rng {
 
     /** Shuffles `items` in place (Fisher–Yates) and returns it. */
     shuffle<T>(items: T[]): T[] {
-        for (let i = items.length - 1; i > 0; i--) {
-            const j = this.int(i + 1);
-            const tmp = items[i] as T;
-            items[i] = items[j] as T;
-            items[j] = tmp;
-        }
-        return items;
+        return shuffleInPlace(items, (n) => this.int(n));
     }
+}
+
+/**
+ * A uniform integer in [0, n) from 32-bit draws, without modulo bias (rejection of the incomplete
+ * last block of 2^32); `n` is an integer in [1, 2^32], checked by the caller.
+ */
+export function uniformIntBelow(nextUint32: () => number, n: number): number {
+    const limit = TWO_POW_32 - (TWO_POW_32 % n);
+    for (;;) {
+        const x = nextUint32();
+        if (x < limit) return x % n;
+    }
+}
+
+/** Fisher–Yates shuffle of `items` in place, `int(n)` drawing in [0, n); returns `items`. */
+export function shuffleInPlace<T>(items: T[], int: (n: number) => number): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+        const j = int(i + 1);
+        const tmp = items[i] as T;
+        items[i] = items[j] as T;
+        items[j] = tmp;
+    }
+    return items;
 }
 
 function checkCount(what: string, n: number, k: number): void {

@@ -1,6 +1,7 @@
 // TensorProto decoding: dims, data_type, raw_data and the typed repeated fields (packed or not),
 // into typed arrays of the tensor's element type; and conversion of numeric tensors to float32.
 import { bfloat16ToFloat32Array, float16ToFloat32Array } from "@sam-ablate/tensor";
+import { concatChunks } from "../zip/writer.js";
 
 import { ONNX_DATA_TYPES, type OnnxDType, type OnnxTensor, type OnnxTensorData } from "./types.js";
 import { type ProtoReader, WireType } from "./wire.js";
@@ -68,18 +69,9 @@ function fromLittleEndian(dtype: Exclude<OnnxDType, "string">, n: number, bytes:
     return out;
 }
 
-/** Concatenates byte chunks (the unpacked or split occurrences of one repeated fixed field). */
+/** Concatenates byte chunks (the unpacked or split occurrences of one repeated fixed field); one chunk is not copied. */
 function concat(chunks: Uint8Array[]): Uint8Array {
-    if (chunks.length === 1) return chunks[0] as Uint8Array;
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-    }
-    return out;
+    return chunks.length === 1 ? (chunks[0] as Uint8Array) : concatChunks(chunks);
 }
 
 /**

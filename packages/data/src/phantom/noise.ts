@@ -1,4 +1,4 @@
-import type { Rng } from "../rng.js";
+import type { Sfc32 } from "@sam-ablate/samplers";
 
 /**
  * Smooth value noise on a regular lattice (random values in [-1, 1] at lattice points, smoothstep
@@ -17,7 +17,7 @@ export class ValueNoise {
     private readonly plane: Float32Array;
 
     constructor(
-        rng: Rng,
+        rng: Sfc32,
         private readonly width: number,
         private readonly height: number,
         depth: number,
@@ -85,7 +85,7 @@ export class FractalNoise {
     private readonly amps: number[] = [];
 
     constructor(
-        rng: Rng,
+        rng: Sfc32,
         private readonly width: number,
         private readonly height: number,
         depth: number,
@@ -118,7 +118,7 @@ export class NormalTable {
     private static readonly BITS = 12;
     private readonly values = new Float32Array(1 << NormalTable.BITS);
 
-    constructor(private readonly rng: Rng) {
+    constructor(private readonly rng: Sfc32) {
         for (let i = 0; i < this.values.length; i++) this.values[i] = rng.normal();
     }
 

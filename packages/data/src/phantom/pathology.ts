@@ -1,4 +1,4 @@
-import { Rng } from "../rng.js";
+import { Sfc32 } from "@sam-ablate/samplers";
 import { NormalTable, ValueNoise } from "./noise.js";
 
 /** BCSS class codes used by the pathology phantom. */
@@ -37,7 +37,7 @@ export function generatePathologyRegion(
     width: number,
     height: number,
 ): PathologyRegion {
-    const rng = new Rng(seed, "pathology", patient, region);
+    const rng = Sfc32.forKeys(seed, "pathology", patient, region);
     const W = width;
     const H = height;
     const S = Math.min(W, H);
@@ -289,7 +289,7 @@ function drawNucleus(n: Nucleus, hem: Float32Array, texture: Float32Array, W: nu
  * Adipocyte membranes outside the region of interest: 1 near the boundary between jittered-grid
  * cells (Worley F2 - F1 small), else 0.
  */
-function fatMembranes(rng: Rng, W: number, H: number, cell: number, label: Uint8Array): Float32Array {
+function fatMembranes(rng: Sfc32, W: number, H: number, cell: number, label: Uint8Array): Float32Array {
     const gx = Math.ceil(W / cell) + 2;
     const gy = Math.ceil(H / cell) + 2;
     const px = new Float32Array(gx * gy);

@@ -1,4 +1,4 @@
-import { Rng } from "../rng.js";
+import { Sfc32 } from "@sam-ablate/samplers";
 import { blur121, FractalNoise, NormalTable, ValueNoise } from "./noise.js";
 
 /** MR sequences of the radiology phantom (the BraTS modalities). */
@@ -64,7 +64,7 @@ interface Lesion {
  * and contrast; per-sequence bias field and Rician noise. Voxels outside the head are exactly 0.
  */
 export function generateRadiologyCase(seed: number, patient: number, size: number, slices: number): RadiologyCase {
-    const rng = new Rng(seed, "radiology", patient);
+    const rng = Sfc32.forKeys(seed, "radiology", patient);
     const W = size;
     const H = size;
     const Z = slices;
@@ -218,7 +218,7 @@ export function generateRadiologyCase(seed: number, patient: number, size: numbe
 }
 
 function makeLesions(
-    rng: Rng,
+    rng: Sfc32,
     W: number,
     H: number,
     Z: number,
