@@ -48,22 +48,40 @@ export function normaliseMr(
     volume: ArrayLike<number>,
     options: MrIntensityOptions = DEFAULT_MR_INTENSITY,
 ): NormalisedVolume {
-    const { lowerPercentile, upperPercentile } = options;
+    checkPercentiles(options);
+    // Zero and negative voxels (below the window, so 0 after clipping) and NaN stay 0.
+    const w = percentileWindow(volume, (v) => v > 0, options);
+    return { data: w.data, lower: w.lower, upper: w.upper, positiveVoxels: w.count };
+}
+
+function checkPercentiles({ lowerPercentile, upperPercentile }: MrIntensityOptions): void {
     if (!(lowerPercentile >= 0 && upperPercentile <= 100 && lowerPercentile < upperPercentile)) {
         throw new DataError(
             "ERR_SA_DATA",
             `intensity percentiles must satisfy 0 <= lower < upper <= 100, got ${lowerPercentile} and ${upperPercentile}`,
         );
     }
+}
+
+/**
+ * The voxels `select` picks clipped to the percentiles of their values, scaled linearly to 0-255
+ * and truncated (255 when the window is empty); every other voxel 0. `count` is how many it picked
+ * (none: lower = upper = 0).
+ */
+function percentileWindow(
+    volume: ArrayLike<number>,
+    select: (v: number) => boolean,
+    { lowerPercentile, upperPercentile }: MrIntensityOptions,
+): { data: Uint8Array; lower: number; upper: number; count: number } {
     const n = volume.length;
-    let positive = 0;
-    for (let i = 0; i < n; i++) if ((volume[i] as number) > 0) positive++;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (select(volume[i] as number)) count++;
     const out = new Uint8Array(n);
-    if (positive === 0) return { data: out, lower: 0, upper: 0, positiveVoxels: 0 };
-    const values = new Float64Array(positive);
+    if (count === 0) return { data: out, lower: 0, upper: 0, count };
+    const values = new Float64Array(count);
     for (let i = 0, k = 0; i < n; i++) {
         const v = volume[i] as number;
-        if (v > 0) values[k++] = v;
+        if (select(v)) values[k++] = v;
     }
     values.sort();
     const lower = percentileOfSorted(values, lowerPercentile);
@@ -71,15 +89,15 @@ export function normaliseMr(
     const range = upper - lower;
     for (let i = 0; i < n; i++) {
         const v = volume[i] as number;
-        if (v === 0) continue;
+        if (!select(v)) continue;
         if (range <= 0) {
-            out[i] = v > 0 ? 255 : 0;
+            out[i] = 255;
             continue;
         }
         const c = Math.min(Math.max(v, lower), upper);
         out[i] = Math.floor(((c - lower) / range) * 255);
     }
-    return { data: out, lower, upper, positiveVoxels: positive };
+    return { data: out, lower, upper, count };
 }
 
 /** Which voxels the intensity window is taken over. */
@@ -155,47 +173,19 @@ export function normaliseWindow(
         const r = normaliseMr(volume, options);
         return { ...r, reference, profile, referenceVoxels: r.positiveVoxels };
     }
-    const { lowerPercentile, upperPercentile } = options;
-    if (!(lowerPercentile >= 0 && upperPercentile <= 100 && lowerPercentile < upperPercentile)) {
-        throw new DataError(
-            "ERR_SA_DATA",
-            `intensity percentiles must satisfy 0 <= lower < upper <= 100, got ${lowerPercentile} and ${upperPercentile}`,
-        );
-    }
+    checkPercentiles(options);
     const b = reference === "foreground" ? profile.background : 0;
     const inRef = reference === "all" ? () => true : (v: number) => v !== b && !Number.isNaN(v);
-    const n = volume.length;
-    let count = 0;
-    for (let i = 0; i < n; i++) if (inRef(volume[i] as number)) count++;
-    const out = new Uint8Array(n);
-    if (count === 0)
-        return { data: out, lower: 0, upper: 0, positiveVoxels: 0, reference, profile, referenceVoxels: 0 };
-    const values = new Float64Array(count);
-    for (let i = 0, k = 0; i < n; i++) {
-        const v = volume[i] as number;
-        if (inRef(v)) values[k++] = v;
-    }
-    values.sort();
-    const lower = percentileOfSorted(values, lowerPercentile);
-    const upper = percentileOfSorted(values, upperPercentile);
-    const range = upper - lower;
-    for (let i = 0; i < n; i++) {
-        const v = volume[i] as number;
-        if (!inRef(v)) continue;
-        if (range <= 0) {
-            out[i] = 255;
-            continue;
-        }
-        const c = Math.min(Math.max(v, lower), upper);
-        out[i] = Math.floor(((c - lower) / range) * 255);
-    }
+    const w = percentileWindow(volume, inRef, options);
+    if (w.count === 0)
+        return { data: w.data, lower: 0, upper: 0, positiveVoxels: 0, reference, profile, referenceVoxels: 0 };
     return {
-        data: out,
-        lower,
-        upper,
+        data: w.data,
+        lower: w.lower,
+        upper: w.upper,
         positiveVoxels: profile.positiveForegroundVoxels,
         reference,
         profile,
-        referenceVoxels: count,
+        referenceVoxels: w.count,
     };
 }
