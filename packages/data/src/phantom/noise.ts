@@ -171,3 +171,19 @@ function axisWeights(n: number, cell: number, offset: number): [Int32Array, Floa
     }
     return [idx, w];
 }
+
+/** The pixels within `reach` of (cx, cy) on a W x H image: [x0, x1, y0, y1], inclusive and clamped. */
+export function pixelBox(
+    cx: number,
+    cy: number,
+    reach: number,
+    W: number,
+    H: number,
+): [number, number, number, number] {
+    return [
+        Math.max(0, Math.floor(cx - reach)),
+        Math.min(W - 1, Math.ceil(cx + reach)),
+        Math.max(0, Math.floor(cy - reach)),
+        Math.min(H - 1, Math.ceil(cy + reach)),
+    ];
+}

@@ -1,5 +1,5 @@
 import { Sfc32 } from "@sam-ablate/samplers";
-import { NormalTable, ValueNoise } from "./noise.js";
+import { NormalTable, pixelBox, ValueNoise } from "./noise.js";
 
 /** BCSS class codes used by the pathology phantom. */
 export const BCSS_CODES = { outsideRoi: 0, tumour: 1, stroma: 2, inflammatory: 3, necrosis: 4 } as const;
@@ -242,10 +242,7 @@ function paintBlob(
     paint: (i: number, rho: number) => void,
 ): void {
     const reach = R * (1 + roughness + 0.2);
-    const x0 = Math.max(0, Math.floor(bx - reach));
-    const x1 = Math.min(W - 1, Math.ceil(bx + reach));
-    const y0 = Math.max(0, Math.floor(by - reach));
-    const y1 = Math.min(H - 1, Math.ceil(by + reach));
+    const [x0, x1, y0, y1] = pixelBox(bx, by, reach, W, H);
     for (let y = y0; y <= y1; y++) {
         for (let x = x0; x <= x1; x++) {
             const i = y * W + x;
@@ -263,10 +260,7 @@ function drawNucleus(n: Nucleus, hem: Float32Array, texture: Float32Array, W: nu
     const cos = Math.cos(n.angle);
     const sin = Math.sin(n.angle);
     const [w2, p2, w3, p3] = n.wobble;
-    const x0 = Math.max(0, Math.floor(n.x - reach));
-    const x1 = Math.min(W - 1, Math.ceil(n.x + reach));
-    const y0 = Math.max(0, Math.floor(n.y - reach));
-    const y1 = Math.min(H - 1, Math.ceil(n.y + reach));
+    const [x0, x1, y0, y1] = pixelBox(n.x, n.y, reach, W, H);
     for (let y = y0; y <= y1; y++) {
         for (let x = x0; x <= x1; x++) {
             const dx = x + 0.5 - n.x;

@@ -1,5 +1,5 @@
 import { Sfc32 } from "@sam-ablate/samplers";
-import { blur121, FractalNoise, NormalTable, ValueNoise } from "./noise.js";
+import { blur121, FractalNoise, NormalTable, pixelBox, ValueNoise } from "./noise.js";
 
 /** MR sequences of the radiology phantom (the BraTS modalities). */
 export const PHANTOM_MODALITIES = ["flair", "t1", "t1ce", "t2"] as const;
@@ -271,10 +271,7 @@ function paintLesion(les: Lesion, z: number, tissue: Uint8Array, contrast: Float
     const edge = les.edgeNoise.slice(z);
     const core = les.coreNoise.slice(z);
     const reach = les.r * 1.6;
-    const x0 = Math.max(0, Math.floor(les.cx - reach));
-    const x1 = Math.min(W - 1, Math.ceil(les.cx + reach));
-    const y0 = Math.max(0, Math.floor(les.cy - reach));
-    const y1 = Math.min(H - 1, Math.ceil(les.cy + reach));
+    const [x0, x1, y0, y1] = pixelBox(les.cx, les.cy, reach, W, H);
     for (let y = y0; y <= y1; y++) {
         for (let x = x0; x <= x1; x++) {
             const i = y * W + x;
