@@ -97,12 +97,7 @@ export async function decodeLabelImage(input: Uint8Array, source = "<buffer>"): 
     const out = new Uint8Array(n);
     try {
         if (info.colourChannels === 1 && info.sixteenBit) {
-            const raw = await sharp(input, { failOn: "error" })
-                .removeAlpha()
-                .toColourspace("grey16")
-                .raw({ depth: "ushort" })
-                .toBuffer();
-            checkLength(source, raw.length, n * 2);
+            const raw = await rawPixels(input, source, "grey16", n * 2);
             for (let i = 0; i < n; i++) {
                 const v = raw.readUInt16LE(i * 2);
                 if (v > 255) {
@@ -114,20 +109,10 @@ export async function decodeLabelImage(input: Uint8Array, source = "<buffer>"): 
                 out[i] = v;
             }
         } else if (info.colourChannels === 1) {
-            const raw = await sharp(input, { failOn: "error" })
-                .removeAlpha()
-                .toColourspace("b-w")
-                .raw({ depth: "uchar" })
-                .toBuffer();
-            checkLength(source, raw.length, n);
+            const raw = await rawPixels(input, source, "b-w", n);
             out.set(raw);
         } else {
-            const raw = await sharp(input, { failOn: "error" })
-                .removeAlpha()
-                .toColourspace("srgb")
-                .raw({ depth: "uchar" })
-                .toBuffer();
-            checkLength(source, raw.length, n * 3);
+            const raw = await rawPixels(input, source, "srgb", n * 3);
             for (let i = 0; i < n; i++) {
                 const r = raw[3 * i] as number;
                 if (raw[3 * i + 1] !== r || raw[3 * i + 2] !== r) {
@@ -161,6 +146,18 @@ async function readInput(file: string): Promise<Uint8Array> {
     }
 }
 
-function checkLength(source: string, got: number, expected: number): void {
-    if (got !== expected) throw new ImageIoError(source, `decoded ${got} bytes, expected ${expected}`);
+/** The pixels of an image without alpha in one colour space (grey16: 16-bit samples), checked to be `bytes` long. */
+async function rawPixels(
+    input: Uint8Array,
+    source: string,
+    space: "grey16" | "b-w" | "srgb",
+    bytes: number,
+): Promise<Buffer> {
+    const raw = await sharp(input, { failOn: "error" })
+        .removeAlpha()
+        .toColourspace(space)
+        .raw({ depth: space === "grey16" ? "ushort" : "uchar" })
+        .toBuffer();
+    if (raw.length !== bytes) throw new ImageIoError(source, `decoded ${raw.length} bytes, expected ${bytes}`);
+    return raw;
 }
