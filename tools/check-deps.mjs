@@ -4,15 +4,21 @@
 //   and every dependency it declares is imported there (or is an nx implicitDependency instead);
 // - test/ and tools/ import only workspace packages and the root's devDependencies;
 // - each project's nx tag `type:<layer>` allows its workspace dependencies (LAYERS below, described in
-//   ARCHITECTURE.md), and the workspace graph has no cycle.
-//   node tools/check-deps.mjs [--quiet] [--root DIR]     (DIR: another workspace; default this one)
-import { readdirSync, readFileSync, statSync } from "node:fs";
+//   ARCHITECTURE.md), and the workspace graph has no cycle;
+// - each TypeScript package's tsconfig.json (the per-package typecheck, `tsc -b tsconfig.packages.json`)
+//   is the one derived from its package.json: project references to its workspace dependencies, `paths`
+//   that resolve only the packages of its dependency closure and map every other workspace package to
+//   tools/typecheck/undeclared.d.ts, so that importing from an undeclared one fails the typecheck too.
+//   node tools/check-deps.mjs [--quiet] [--write] [--root DIR]
+//   --write: (re)writes packages/*/tsconfig.json and tsconfig.packages.json; --root: another workspace.
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const argv = process.argv.slice(2);
 const quiet = argv.includes("--quiet");
+const write = argv.includes("--write");
 const rootArg = argv.indexOf("--root");
 const root =
     rootArg >= 0 && argv[rootArg + 1]
@@ -95,6 +101,55 @@ function projects() {
     });
 }
 
+const UNDECLARED = "tools/typecheck/undeclared.d.ts";
+const CACHE = "node_modules/.cache/typecheck";
+
+/** The per-package tsconfig files derived from the package.json files, as path -> text. */
+function tsconfigs(all) {
+    const byName = new Map(all.map((p) => [p.name, p]));
+    const ts = all.filter(
+        (p) => p.hasSrc && statSync(path.join(root, p.dir, "tsconfig.build.json"), { throwIfNoEntry: false }),
+    );
+    const isTs = new Set(ts.map((p) => p.name));
+    const closure = (name, seen = new Set()) => {
+        for (const d of byName.get(name).deps) {
+            if (isTs.has(d) && !seen.has(d)) {
+                seen.add(d);
+                closure(d, seen);
+            }
+        }
+        return seen;
+    };
+    const scopes = [...new Set([...isTs].filter((n) => n.startsWith("@")).map((n) => n.split("/")[0]))].sort();
+    const out = new Map();
+    for (const p of ts) {
+        const rel = (to) => path.relative(path.join(root, p.dir), path.join(root, to)).split(path.sep).join("/");
+        const paths = {};
+        for (const d of [...closure(p.name)].sort()) paths[d] = [rel(`${byName.get(d).dir}/src/index.ts`)];
+        for (const s of scopes) paths[`${s}/*`] = [rel(UNDECLARED)];
+        const config = {
+            extends: rel("tsconfig.package.json"),
+            compilerOptions: {
+                outDir: rel(`${CACHE}/${path.basename(p.dir)}`),
+                tsBuildInfoFile: rel(`${CACHE}/${path.basename(p.dir)}.tsbuildinfo`),
+                paths,
+            },
+            include: ["src/**/*.ts"],
+            references: p.deps
+                .filter((d) => isTs.has(d))
+                .sort()
+                .map((d) => ({ path: rel(byName.get(d).dir) })),
+        };
+        const head =
+            "// Per-package typecheck, written by `node tools/check-deps.mjs --write` from package.json: the\n" +
+            "// references are its workspace dependencies; other workspace packages resolve to undeclared.d.ts.\n";
+        out.set(`${p.dir}/tsconfig.json`, `${head}${JSON.stringify(config, null, 2)}\n`);
+    }
+    const solution = { files: [], references: ts.map((p) => ({ path: p.dir })) };
+    if (ts.length) out.set("tsconfig.packages.json", `${JSON.stringify(solution, null, 2)}\n`);
+    return out;
+}
+
 /** Imports of the given files, as package -> first file that imports it. */
 function importsOf(files) {
     const used = new Map();
@@ -145,6 +200,16 @@ function check() {
         if (!byName.has(name) && !rootDev.has(name))
             problems.push(
                 `${file}: imports '${name}', which the root package.json does not declare in devDependencies`,
+            );
+    }
+
+    // The per-package tsconfig files.
+    for (const [file, text] of tsconfigs(all)) {
+        const abs = path.join(root, file);
+        if (write) writeFileSync(abs, text);
+        else if ((statSync(abs, { throwIfNoEntry: false }) ? readFileSync(abs, "utf8") : "") !== text)
+            problems.push(
+                `${file}: not the one derived from the package.json files (node tools/check-deps.mjs --write)`,
             );
     }
 

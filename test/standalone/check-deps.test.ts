@@ -1,8 +1,8 @@
 // tools/check-deps.mjs on small throw-away workspaces: a clean one passes; an undeclared import, an
-// unused dependency, a dependency against the layers, a missing tag and a cycle each fail with a line
-// naming the file; this repository itself passes.
+// unused dependency, a dependency against the layers, a missing tag, a cycle and a per-package tsconfig
+// that does not follow its package.json each fail with a line naming the file; this repository passes.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,6 +113,31 @@ test("an nx implicit dependency stands for a build-order dependency without an i
     assert.is(run(workspace("implicit", pkgs)).status, 0);
     const bad = { ...clean, native: { tags: ["type:native"], implicit: ["@w/nowhere"], src: "export const n = 1;\n" } };
     assert.match(run(workspace("implicit2", bad)).err, "names '@w/nowhere', not a workspace project");
+});
+
+test("each TypeScript package's tsconfig.json is derived from its package.json; --write writes it", () => {
+    const dir = workspace("tsconfig", clean);
+    for (const n of ["base", "lib"]) writeFileSync(path.join(dir, "packages", n, "tsconfig.build.json"), "{}");
+    const r = run(dir);
+    assert.is(r.status, 1);
+    assert.match(r.err, "packages/lib/tsconfig.json: not the one derived from the package.json files");
+    assert.match(r.err, "tsconfig.packages.json: not the one derived");
+    const w = spawnSync(process.execPath, [script, "--root", dir, "--write"], { encoding: "utf8" });
+    assert.is(w.status, 0, w.stderr);
+    assert.is(run(dir).status, 0);
+    const lib = JSON.parse(
+        readFileSync(path.join(dir, "packages", "lib", "tsconfig.json"), "utf8").replace(/^\/\/.*$/gm, ""),
+    );
+    assert.equal(lib.references, [{ path: "../base" }]);
+    assert.equal(lib.compilerOptions.paths, {
+        "@w/base": ["../base/src/index.ts"],
+        "@w/*": ["../../tools/typecheck/undeclared.d.ts"],
+    });
+    writeFileSync(
+        path.join(dir, "packages", "lib", "package.json"),
+        JSON.stringify({ name: "@w/lib", nx: { tags: ["type:domain"] } }),
+    );
+    assert.match(run(dir).err, "packages/lib/tsconfig.json: not the one derived");
 });
 
 test("this repository's packages pass", () => {
