@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Checks the workspace's dependency declarations against the code (no build needed; exits 1 on a finding):
-// - every package imported by a workspace package's src/ (workspace or npm) is in its dependencies,
+// - every package imported by a workspace package's src/ (workspace or npm; read with TypeScript's import
+//   scanner) is in its dependencies,
 //   and every dependency it declares is imported there (or is an nx implicitDependency instead);
 // - test/ and tools/ import only workspace packages and the root's devDependencies;
 // - each project's nx tag `type:<layer>` allows its workspace dependencies (LAYERS below, described in
@@ -12,7 +13,7 @@
 //   node tools/check-deps.mjs [--quiet] [--write] [--root DIR]
 //   --write: (re)writes packages/*/tsconfig.json and tsconfig.packages.json; --root: another workspace.
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { builtinModules } from "node:module";
+import { builtinModules, createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,16 +54,15 @@ function sourceFiles(dir) {
     return out;
 }
 
-// Module specifiers in static imports/exports, side-effect imports, import() (also in type positions),
-// require() and require.resolve(). Comments are dropped first; string contents are not parsed further.
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire(?:\.resolve)?\s*\(\s*)(["'])([^"'\n]+)\1/g;
+// TypeScript's own import scanner (static imports and exports, side-effect imports, import() also in
+// type positions, require()); strings and comments are not read as imports. Plus require.resolve().
+const ts = createRequire(import.meta.url)("typescript");
+const RESOLVE = /\brequire\.resolve\s*\(\s*(["'])([^"'\n]+)\1/g;
 
 function specifiers(file) {
-    const text = readFileSync(file, "utf8")
-        .replace(/\/\*[\s\S]*?\*\//g, "")
-        .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
-    const out = new Set();
-    for (const m of text.matchAll(SPECIFIER)) out.add(m[2]);
+    const text = readFileSync(file, "utf8");
+    const out = new Set(ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName));
+    for (const m of text.matchAll(RESOLVE)) out.add(m[2]);
     return out;
 }
 
