@@ -4,32 +4,15 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess } from "../helpers/cli.js";
+import { ablateWithCheckpoint, causeLine, expectCliError, runCliProcess } from "../helpers/cli.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-cli-"));
-
-function oneLineCause(stderr: string, code: string): void {
-    const lines = stderr.trim().split("\n");
-    const cause = lines.find((l) => l.startsWith("sam-ablate: "));
-    assert.ok(cause, `no 'sam-ablate: ...' line in:\n${stderr}`);
-    assert.ok(cause?.includes(`[${code}]`), `expected code ${code} in: ${cause}`);
-    assert.ok(
-        lines.some((l) => l.trim().startsWith("hint:")),
-        `no hint in:\n${stderr}`,
-    );
-    assert.not.match(stderr, /at .*\.ts:\d+/, "a stack trace leaked");
-}
+const oneLineCause = (stderr: string, code: string) => causeLine(stderr, code, { hint: true });
 
 test("missing dataset folder", async () => {
-    const r = await runCliProcess([
-        "prepare",
-        "brats",
-        "--input",
-        path.join(tmp, "nope"),
-        "--out",
-        path.join(tmp, "out"),
-    ]);
-    assert.is(r.code, 2, r.stderr);
+    const nope = path.join(tmp, "nope");
+    const r = await runCliProcess(["prepare", "brats", "--input", nope, "--out", path.join(tmp, "out")]);
+    expectCliError(r, 2);
     assert.match(r.stderr, /nope/);
 });
 
@@ -37,7 +20,7 @@ test("a plan with an unknown strategy", async () => {
     const plan = path.join(tmp, "plan.json");
     writeFileSync(plan, JSON.stringify({ strategies: ["points3", "points_banana"] }));
     const r = await runCliProcess(["ablate", "--plan", plan, "--out", path.join(tmp, "run-a")]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     oneLineCause(r.stderr, "ERR_SA_PLAN");
     assert.match(r.stderr, /points_banana/);
 });
@@ -46,7 +29,7 @@ test("a plan with an unknown field", async () => {
     const plan = path.join(tmp, "plan2.yaml");
     writeFileSync(plan, "training:\n  epochs: 2\n  learning_rate: 0.1\n");
     const r = await runCliProcess(["ablate", "--plan", plan, "--out", path.join(tmp, "run-b")]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     oneLineCause(r.stderr, "ERR_SA_PLAN");
     assert.match(r.stderr, /training\.learning_rate/);
 });
@@ -54,18 +37,8 @@ test("a plan with an unknown field", async () => {
 test("a corrupt checkpoint", async () => {
     const bad = path.join(tmp, "sam_vit_b.pth");
     writeFileSync(bad, Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(100, 7)]));
-    const r = await runCliProcess([
-        "ablate",
-        "--plan",
-        "quick",
-        "--model",
-        "vit_b",
-        "--checkpoint",
-        bad,
-        "--out",
-        path.join(tmp, "run-c"),
-    ]);
-    assert.is(r.code, 3, r.stderr);
+    const r = await runCliProcess(ablateWithCheckpoint(bad, path.join(tmp, "run-c")));
+    expectCliError(r, 3);
     assert.match(r.stderr, /sam_vit_b\.pth/);
     assert.match(r.stderr, /hint:/);
 });
@@ -75,7 +48,7 @@ test("an unwritable output folder", async () => {
     const blocker = path.join(tmp, "not-a-folder");
     writeFileSync(blocker, "x");
     const r = await runCliProcess(["ablate", "--plan", "quick", "--out", path.join(blocker, "run")]);
-    assert.ok(r.code !== 0 && r.code !== null, `exit ${r.code}`);
+    expectCliError(r, undefined);
     oneLineCause(r.stderr, "ERR_SA_IO");
     assert.match(r.stderr, /not-a-folder/);
 });
@@ -84,7 +57,7 @@ test("a bad effort table", async () => {
     const effort = path.join(tmp, "effort.json");
     writeFileSync(effort, JSON.stringify({ box: "trivial" }));
     const r = await runCliProcess(["ablate", "--plan", "quick", "--effort", effort, "--out", path.join(tmp, "run-e")]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(r.stderr, /effort\.json: effort of "box" is "trivial"/);
 });
 

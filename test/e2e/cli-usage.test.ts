@@ -7,20 +7,19 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { REPO, runCliProcess } from "../helpers/cli.js";
+import {
+    ablateWithCheckpoint,
+    causeLine as cause,
+    expectCliError,
+    REPO,
+    runCliOk,
+    runCliProcess,
+} from "../helpers/cli.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-usage-"));
 
-function cause(stderr: string, code: string): string {
-    const line = stderr.split("\n").find((l) => l.startsWith("sam-ablate: ")) ?? "";
-    assert.ok(line.includes(`[${code}]`), `expected [${code}] in:\n${stderr}`);
-    assert.not.match(stderr, /at .*\.ts:\d+/, "a stack trace leaked");
-    return line;
-}
-
 test("--version prints the package version", async () => {
-    const r = await runCliProcess(["--version"]);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runCliOk(["--version"]);
     const pkg = JSON.parse(readFileSync(path.join(REPO, "packages", "cli", "package.json"), "utf8")) as {
         version: string;
     };
@@ -62,18 +61,15 @@ test("numeric options: --threads abc, bench --repeats NaN|0|-1, --batch 0, --kee
 });
 
 test("--threads applies to every command (doctor reports the count in effect)", async () => {
-    const r = await runCliProcess(["doctor", "--json", "--threads", "1"]);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runCliOk(["doctor", "--json", "--threads", "1"]);
     assert.is((JSON.parse(r.stdout) as { addon: { threads: number } }).addon.threads, 1);
 });
 
 test("doctor lists the ops without a kernel per backend (none on the CPU)", async () => {
-    const j = await runCliProcess(["doctor", "--json"]);
-    assert.is(j.code, 0, j.stderr);
+    const j = await runCliOk(["doctor", "--json"]);
     const b = (JSON.parse(j.stdout) as { backends: { cpu: { unsupported: string[] } } }).backends;
     assert.equal(b.cpu.unsupported, []);
-    const t = await runCliProcess(["doctor"]);
-    assert.is(t.code, 0, t.stderr);
+    const t = await runCliOk(["doctor"]);
     assert.match(t.stdout, /^ops without a kernel: cpu: none$/m);
 });
 
@@ -81,12 +77,12 @@ test("a folder as --plan, a plan with evaluation: null: ERR_SA_PLAN, exit 2", as
     const dir = path.join(tmp, "plans");
     mkdirSync(dir, { recursive: true });
     let r = await runCliProcess(["ablate", "--plan", dir, "--out", path.join(tmp, "never")]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(cause(r.stderr, "ERR_SA_PLAN"), /plans: is a folder/);
     const nul = path.join(dir, "null.yaml");
     writeFileSync(nul, "evaluation: null\n");
     r = await runCliProcess(["ablate", "--plan", nul, "--out", path.join(tmp, "never")]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(cause(r.stderr, "ERR_SA_PLAN"), /null\.yaml: .*evaluation: expected \{seed/);
     assert.not.ok(existsSync(path.join(tmp, "never")));
 });
@@ -103,24 +99,14 @@ test("missing or unreadable inputs fail before a run folder is created", async (
         );
         const out = path.join(tmp, "run-data");
         const r = await runCliProcess(["ablate", "--plan", plan, "--out", out]);
-        assert.is(r.code, 2, r.stderr);
+        expectCliError(r, 2);
         assert.ok(cause(r.stderr, "ERR_SA_DATA").includes(dir), r.stderr);
         assert.not.ok(existsSync(out), "a run folder was created");
     }
     // a checkpoint that does not exist
     const out = path.join(tmp, "run-ckpt");
-    const r = await runCliProcess([
-        "ablate",
-        "--plan",
-        "quick",
-        "--model",
-        "vit_b",
-        "--checkpoint",
-        path.join(tmp, "none.pth"),
-        "--out",
-        out,
-    ]);
-    assert.is(r.code, 3, r.stderr);
+    const r = await runCliProcess(ablateWithCheckpoint(path.join(tmp, "none.pth"), out));
+    expectCliError(r, 3);
     assert.match(cause(r.stderr, "ERR_SA_CHECKPOINT_NOT_FOUND"), /none\.pth/);
     assert.not.ok(existsSync(out), "a run folder was created");
 });
@@ -129,14 +115,14 @@ test("eval --decoder with a file that is not safetensors: named as such, the hin
     const fake = path.join(tmp, "decoder.pth");
     writeFileSync(fake, Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(64, 1)]));
     const r = await runCliProcess(["eval", "--data", tmp, "--strategy", "box", "--decoder", fake]);
-    assert.is(r.code, 3, r.stderr);
+    expectCliError(r, 3);
     assert.match(cause(r.stderr, "ERR_SA_CHECKPOINT_FORMAT"), /decoder\.pth: not a safetensors file/);
     assert.match(r.stderr, /hint: --decoder takes the decoder\.safetensors of a run/);
 });
 
 test("report on a folder that is not a run folder, or whose config.json is invalid", async () => {
     let r = await runCliProcess(["report", tmp]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(cause(r.stderr, "ERR_SA_RUN_FOLDER"), /not a run folder \(no config\.json\)/);
     const run = path.join(tmp, "bad-run");
     mkdirSync(run, { recursive: true });
@@ -145,11 +131,11 @@ test("report on a folder that is not a run folder, or whose config.json is inval
         JSON.stringify({ fingerprint: "x", plan: { training: { epochs: 0 } } }),
     );
     r = await runCliProcess(["report", run]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(cause(r.stderr, "ERR_SA_PLAN"), /config\.json: .*training\.epochs/);
     writeFileSync(path.join(run, "config.json"), "{ truncated");
     r = await runCliProcess(["report", run]);
-    assert.is(r.code, 2, r.stderr);
+    expectCliError(r, 2);
     assert.match(cause(r.stderr, "ERR_SA_RUN_FOLDER"), /config\.json: not valid JSON/);
 });
 

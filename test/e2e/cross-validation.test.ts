@@ -6,38 +6,16 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess } from "../helpers/cli.js";
+import { expectCliError, prepareFolds, runCliOk, runCliProcess } from "../helpers/cli.js";
+import { readJson as json, readCsv } from "../helpers/phantom-plan.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-cv-"));
 const data = path.join(tmp, "mri");
 const run = path.join(tmp, "run");
 const plan = path.join(tmp, "plan.json");
 
-function readCsv(file: string): Record<string, string>[] {
-    const [head, ...lines] = readFileSync(file, "utf8").trim().split("\n");
-    const cols = (head as string).split(",");
-    return lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i] as string, v])));
-}
-const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
-
 test("prepare --folds 3 (the folds' manifest is checked in detail by prepare-folds.test.ts)", async () => {
-    const r = await runCliProcess([
-        "prepare",
-        "phantom-radiology",
-        "--out",
-        data,
-        "--patients",
-        "4",
-        "--folds",
-        "3",
-        "--json",
-    ]);
-    assert.is(r.code, 0, r.stderr.slice(-2000));
-    const out = JSON.parse(r.stdout);
-    assert.is(out.folds.length, 3);
-    const manifest = json(path.join(data, "manifest.json"));
-    assert.is(manifest.folds.k, 3);
-    assert.equal(manifest.folds.patients.flat().sort(), [...manifest.patients].sort());
+    await prepareFolds(data, 3);
 });
 
 test("two folds trained one call each aggregate in one report", async () => {
@@ -62,8 +40,7 @@ test("two folds trained one call each aggregate in one report", async () => {
         }),
     );
     for (const fold of ["0", "1"]) {
-        const r = await runCliProcess(["ablate", "--plan", plan, "--out", run, "--fold", fold, "--threads", "2"]);
-        assert.is(r.code, 0, r.stderr.slice(-3000));
+        const r = await runCliOk(["ablate", "--plan", plan, "--out", run, "--fold", fold, "--threads", "2"]);
         assert.match(r.stderr, new RegExp(`mri box fold ${fold} seed 0: Dice`));
     }
     const f0 = json(path.join(run, "results", "mri", "box", "fold0", "seed0", "result.json"));
@@ -87,8 +64,7 @@ test("two folds trained one call each aggregate in one report", async () => {
     assert.ok(Math.abs(Number(box.fold_dice_std_pct) - Math.abs(means[0] - means[1]) / Math.SQRT2) < 1e-5);
     assert.is(Number(box.n), f0.perImage.length - f0.excluded + f1.perImage.length - f1.excluded, "pooled test images");
     // the report command rebuilds the same summary from the run folder
-    const again = await runCliProcess(["report", run, "--json"]);
-    assert.is(again.code, 0, again.stderr.slice(-2000));
+    await runCliOk(["report", run, "--json"]);
     assert.equal(readCsv(path.join(run, "report", "tables", "summary.csv")), summary);
     const rows = readCsv(path.join(run, "per-image.csv"));
     assert.equal([...new Set(rows.map((x) => x.fold))].sort(), ["0", "1"]);
@@ -98,21 +74,8 @@ test("two folds trained one call each aggregate in one report", async () => {
 });
 
 test("eval --fold 1 scores that fold's test patients with the run's prompts", async () => {
-    const r = await runCliProcess([
-        "eval",
-        "--data",
-        data,
-        "--strategy",
-        "box",
-        "--fold",
-        "1",
-        "--max-test",
-        "2",
-        "--cache-dir",
-        path.join(run, "cache"),
-        "--json",
-    ]);
-    assert.is(r.code, 0, r.stderr.slice(-2000));
+    const evalBox = ["eval", "--data", data, "--strategy", "box", "--fold"];
+    const r = await runCliOk([...evalBox, "1", "--max-test", "2", "--cache-dir", path.join(run, "cache"), "--json"]);
     const out = JSON.parse(r.stdout);
     assert.is(out.fold, 1);
     assert.is(out.embeddings.reused, true);
@@ -120,10 +83,8 @@ test("eval --fold 1 scores that fold's test patients with the run's prompts", as
         out.results[0].dice,
         json(path.join(run, "results", "mri", "box", "fold1", "zeroshot", "result.json")).meanDice,
     );
-    const bad = await runCliProcess(["eval", "--data", data, "--strategy", "box", "--fold", "3", "--json"]);
-    assert.is.not(bad.code, 0);
-    assert.match(bad.stdout + bad.stderr, /ERR_SA_USAGE/);
-    assert.match(bad.stdout + bad.stderr, /--fold: expected \\"all\\" or fold numbers in 0\.\.2/);
+    const bad = await runCliProcess([...evalBox, "3", "--json"]);
+    expectCliError(bad, undefined, /ERR_SA_USAGE/, /--fold: expected \\"all\\" or fold numbers in 0\.\.2/);
 });
 
 test("--fold on a run whose plan has no folds, or a dataset without folds, is a usage error", async () => {
@@ -135,25 +96,13 @@ test("--fold on a run whose plan has no folds, or a dataset without folds, is a 
             datasets: [{ name: "mri", kind: "radiology", source: { type: "prepared", dir: data } }],
         }),
     );
-    const a = await runCliProcess([
-        "ablate",
-        "--plan",
-        noFolds,
-        "--out",
-        path.join(tmp, "plain"),
-        "--fold",
-        "0",
-        "--json",
-    ]);
-    assert.is.not(a.code, 0);
-    assert.match(a.stdout + a.stderr, /ERR_SA_USAGE/);
-    assert.match(a.stdout + a.stderr, /no dataset of the plan is cross-validated/);
+    const plain = path.join(tmp, "plain");
+    const a = await runCliProcess(["ablate", "--plan", noFolds, "--out", plain, "--fold", "0", "--json"]);
+    expectCliError(a, undefined, /ERR_SA_USAGE/, /no dataset of the plan is cross-validated/);
     const flat = path.join(tmp, "flat");
-    const p = await runCliProcess(["prepare", "phantom-radiology", "--out", flat, "--patients", "3", "--json"]);
-    assert.is(p.code, 0, p.stderr.slice(-2000));
+    await runCliOk(["prepare", "phantom-radiology", "--out", flat, "--patients", "3", "--json"]);
     const t = await runCliProcess(["train", "--data", flat, "--strategy", "box", "--fold", "0", "--json"]);
-    assert.is.not(t.code, 0);
-    assert.match(t.stdout + t.stderr, /has no folds \(prepare it with --folds K\)/);
+    expectCliError(t, undefined, /has no folds \(prepare it with --folds K\)/);
 });
 
 test.run();

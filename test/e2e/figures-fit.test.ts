@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type RunResults, renderReport, type Sample, type StrategyResult } from "@sam-ablate/report";
-import { parseStrategy } from "@sam-ablate/samplers";
+import { PAPER_STRATEGY_IDS, parseStrategy } from "@sam-ablate/samplers";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -19,63 +19,19 @@ import {
     runBinary,
     textProblems,
 } from "../helpers/browser.js";
-import { discSample, strategy } from "../helpers/report-fixture.js";
+import { discSample, drawnSample, type Pixel, strategy } from "../helpers/report-fixture.js";
 
-const PAPER_IDS = [
-    "points3",
-    "points3_box",
-    "points10",
-    "points10_box",
-    "points50",
-    "points50_box",
-    "points100",
-    "points100_box",
-    "box",
-    "box_jitter5",
-    "box_jitter10",
-    "box_jitter20",
-    "pos50_neg50_box",
-    "box_centre",
-    "centroid",
-    "four_sections",
-];
+/** The paper's strategies but pos50_neg50 (16: box at 8, pos50_neg50_box at 12). */
+const PAPER_IDS = PAPER_STRATEGY_IDS.filter((id) => id !== "pos50_neg50");
 
 /** A 256 x 256 MRI-like sample with a 20-pixel tumour, prompted by a box only. */
 function smallTumour(): Sample {
-    const w = 256;
-    const h = 256;
-    const image = new Uint8Array(w * h * 3);
-    const gt = new Uint8Array(w * h);
-    const pred = new Uint8Array(w * h);
-    for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-            const i = y * w + x;
-            const v = (x - 128) ** 2 + (y - 128) ** 2 < 100 ** 2 ? 90 + ((x * 7 + y * 3) % 40) : 0;
-            image.set([v, v, v], 3 * i);
-            gt[i] = (x - 170) ** 2 + (y - 96) ** 2 <= 6 ? 1 : 0;
-            pred[i] = (x - 171) ** 2 + (y - 96) ** 2 <= 6 ? 1 : 0;
-        }
-    }
-    let tp = 0;
-    let np = 0;
-    let ng = 0;
-    for (let i = 0; i < w * h; i++) {
-        tp += gt[i] && pred[i] ? 1 : 0;
-        np += pred[i] as number;
-        ng += gt[i] as number;
-    }
-    return {
-        imageId: "BraTS20_Training_101_slice_077",
-        width: w,
-        height: h,
-        image,
-        gt,
-        pred,
-        points: [],
-        labels: [],
-        box: [167, 93, 173, 99],
-        dice: (2 * tp) / (np + ng),
+    const pixel: Pixel = (x, y) => {
+        const v = (x - 128) ** 2 + (y - 128) ** 2 < 100 ** 2 ? 90 + ((x * 7 + y * 3) % 40) : 0;
+        return { rgb: [v, v, v], gt: (x - 170) ** 2 + (y - 96) ** 2 <= 6, pred: (x - 171) ** 2 + (y - 96) ** 2 <= 6 };
     };
+    const prompts = { points: [], labels: [], box: [167, 93, 173, 99] as [number, number, number, number] };
+    return drawnSample("BraTS20_Training_101_slice_077", 256, 256, pixel, prompts);
 }
 
 function stressRun(): RunResults {
@@ -136,13 +92,12 @@ if (!chromium) console.log("figures-fit: no chromium or chromium-browser on PATH
             html,
             `<!DOCTYPE html><html><body style="margin:0">${page}<script>${MEASURE_SCRIPT}</script></body></html>`,
         );
-        const dom = await runBinary(bin, [
-            ...headless(profile),
-            "--window-size=1280,1000",
-            "--dump-dom",
-            pathToFileURL(html).href,
-        ]);
-        const m = /<pre id="measured">([^<]*)<\/pre>/.exec(dom.stdout);
+        /** The DOM of `file` after its scripts ran, in a 1280 px window. */
+        const dumpDom = async (file: string) => {
+            const window = ["--window-size=1280,1000", "--dump-dom", pathToFileURL(file).href];
+            return (await runBinary(bin, [...headless(profile), ...window])).stdout;
+        };
+        const m = /<pre id="measured">([^<]*)<\/pre>/.exec(await dumpDom(html));
         assert.ok(m, "the measuring script ran");
         const measured = JSON.parse(
             String(m?.[1])
@@ -167,13 +122,7 @@ if (!chromium) console.log("figures-fit: no chromium or chromium-browser on PATH
                 `<script>const r={page:document.documentElement.scrollWidth,inner:window.innerWidth,summary:[...document.querySelectorAll("#summary .scroll")].map(e=>[e.scrollWidth,e.clientWidth])};const p=document.createElement("pre");p.id="fit";p.textContent=JSON.stringify(r);document.body.appendChild(p);</script></body>`,
             ),
         );
-        const fitDom = await runBinary(bin, [
-            ...headless(profile),
-            "--window-size=1280,1000",
-            "--dump-dom",
-            pathToFileURL(fit).href,
-        ]);
-        const fm = /<pre id="fit">([^<]*)<\/pre>/.exec(fitDom.stdout);
+        const fm = /<pre id="fit">([^<]*)<\/pre>/.exec(await dumpDom(fit));
         const r = JSON.parse(String(fm?.[1]).replace(/&quot;/g, '"')) as {
             page: number;
             inner: number;

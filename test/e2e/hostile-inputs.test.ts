@@ -9,9 +9,17 @@ import { encodeNifti } from "@sam-ablate/data";
 import { tensor } from "@sam-ablate/tensor";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { crcWithZeros, deflateWithZeros, gzipWithZeros, rawZip, storedRecord } from "../helpers/bombs.js";
+import {
+    crcWithZeros,
+    deflatedRecord,
+    deflateWithZeros,
+    gzipWithZeros,
+    onePickle,
+    pthWith,
+    storedRecord,
+} from "../helpers/bombs.js";
 import { MB, type ProbeResult, probeCli } from "../helpers/child-probe.js";
-import { PickleBytes } from "../helpers/pickle-bytes.js";
+import { ablateWithCheckpoint } from "../helpers/cli.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-hostile-cli-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -35,15 +43,8 @@ function expectRefusal(r: ProbeResult, exit: number, code: string, names: RegExp
 }
 
 test("train --strategy points1000000000: a plan error at parse time, not an out-of-memory abort", async () => {
-    const r = await probeCli([
-        "train",
-        "--data",
-        path.join(tmp, "none"),
-        "--strategy",
-        "points1000000000",
-        "--out",
-        path.join(tmp, "run-t"),
-    ]);
+    const [none, out] = [path.join(tmp, "none"), path.join(tmp, "run-t")];
+    const r = await probeCli(["train", "--data", none, "--strategy", "points1000000000", "--out", out]);
     expectRefusal(
         r,
         2,
@@ -81,47 +82,16 @@ test("a 400-byte YAML alias bomb is refused quickly, with a short message", asyn
     expectRefusal(r, 2, "ERR_SA_PLAN", /lol\.yaml: cannot parse the plan: .*alias/i, "YAML alias bomb");
 });
 
-/** A torch-style .pth whose storage record "0" is `record`. */
-function pthWith(pkl: Uint8Array, record: Parameters<typeof rawZip>[0][number]): Buffer {
-    return rawZip([
-        storedRecord("archive/data.pkl", pkl),
-        { ...record, name: "archive/data/0" },
-        storedRecord("archive/version", new TextEncoder().encode("3\n")),
-    ]);
-}
-const onePickle = (numel: number, size: number[], stride: number[]) =>
-    new PickleBytes()
-        .proto(2)
-        .emptyDict()
-        .str("image_encoder.patch_embed.proj.weight")
-        .tensor("FloatStorage", "0", numel, 0, size, stride)
-        .setitem()
-        .stop()
-        .bytes();
-
 test("checkpoints: a zip bomb, a stride-0 view and NaN weights end with exit 3 naming the file", async () => {
     const bomb = path.join(tmp, "bomb.pth");
     writeFileSync(
         bomb,
-        pthWith(onePickle(4, [4], [1]), {
-            name: "",
-            stored: deflateWithZeros(new Uint8Array(16), 600),
-            method: 8,
-            size: 16,
-            crc: crcWithZeros(new Uint8Array(16), 0),
-        }),
+        pthWith(
+            onePickle("image_encoder.patch_embed.proj.weight", 4, [4], [1]),
+            deflatedRecord(deflateWithZeros(new Uint8Array(16), 600), 16, crcWithZeros(new Uint8Array(16), 0)),
+        ),
     );
-    const r1 = await probeCli([
-        "ablate",
-        "--plan",
-        "quick",
-        "--model",
-        "vit_b",
-        "--checkpoint",
-        bomb,
-        "--out",
-        path.join(tmp, "run-z"),
-    ]);
+    const r1 = await probeCli(ablateWithCheckpoint(bomb, path.join(tmp, "run-z")));
     expectRefusal(
         r1,
         3,
@@ -131,18 +101,14 @@ test("checkpoints: a zip bomb, a stride-0 view and NaN weights end with exit 3 n
     );
 
     const stride0 = path.join(tmp, "stride0.pth");
-    writeFileSync(stride0, pthWith(onePickle(4, [1 << 15, 1 << 15], [0, 0]), storedRecord("", new Uint8Array(16))));
-    const r2 = await probeCli([
-        "ablate",
-        "--plan",
-        "quick",
-        "--model",
-        "vit_b",
-        "--checkpoint",
+    writeFileSync(
         stride0,
-        "--out",
-        path.join(tmp, "run-s"),
-    ]);
+        pthWith(
+            onePickle("image_encoder.patch_embed.proj.weight", 4, [1 << 15, 1 << 15], [0, 0]),
+            storedRecord("", new Uint8Array(16)),
+        ),
+    );
+    const r2 = await probeCli(ablateWithCheckpoint(stride0, path.join(tmp, "run-s")));
     expectRefusal(
         r2,
         3,
@@ -158,17 +124,7 @@ test("checkpoints: a zip bomb, a stride-0 view and NaN weights end with exit 3 n
         nan,
         new Map([["image_encoder.patch_embed.proj.weight", tensor("float32", [768, 3, 16, 16], w)]]),
     );
-    const r3 = await probeCli([
-        "ablate",
-        "--plan",
-        "quick",
-        "--model",
-        "vit_b",
-        "--checkpoint",
-        nan,
-        "--out",
-        path.join(tmp, "run-f"),
-    ]);
+    const r3 = await probeCli(ablateWithCheckpoint(nan, path.join(tmp, "run-f")));
     expectRefusal(
         r3,
         3,

@@ -3,7 +3,7 @@
 // (TinyViT): it writes the decoder and the adapters (PEFT names, provenance, rank / alpha / targets),
 // `eval --decoder --lora` reproduces its Dice, `export --lora` writes them beside the decoder, and
 // `export --lora --full-checkpoint` merges adapters into a ViT checkpoint (sam-tiny) as W + s B A.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readCheckpoint, readSafetensorsFile, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
@@ -12,40 +12,26 @@ import { loadAddon } from "@sam-ablate/native";
 import { saveDecoderWeights, saveLoraWeights } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess } from "../helpers/cli.js";
+import { runCliOk as cli, expectCliError, runCliProcess } from "../helpers/cli.js";
 import { fixturePath, maxDiff } from "../helpers/fixtures.js";
+import { writePhantomPlan } from "../helpers/phantom-plan.js";
 import { goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tiny.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-lora-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
-const plan = path.join(tmp, "plan.json");
-writeFileSync(
-    plan,
-    JSON.stringify({
-        name: "lora",
-        datasets: [
-            {
-                name: "mri",
-                kind: "radiology",
-                source: { type: "phantom", patients: 3, slicesPerPatient: 8 },
-                maxTrain: 4,
-                maxTest: 2,
-                strategies: ["box", "lora4_box"],
-            },
-        ],
-        training: { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } },
-        evaluation: { zeroShot: false },
-        report: { samplesPerStrategy: 1 },
-    }),
-);
+const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
+    name: "lora",
+    strategies: ["box", "lora4_box"],
+    training: { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } },
+    patients: 3,
+    slicesPerPatient: 8,
+    more: { evaluation: { zeroShot: false } },
+});
 const out = path.join(tmp, "run");
 const unitDir = path.join(out, "results", "mri", "lora4_box", "seed0");
-
-const cli = async (args: string[]) => {
-    const r = await runCliProcess(args);
-    assert.is(r.code, 0, `sam-ablate ${args.join(" ")}: exit ${r.code}\n${r.stderr.slice(-2000)}`);
-    return r;
-};
+const unitLora = path.join(unitDir, "lora.safetensors");
+/** The LoRA arm's decoder and adapters, as `eval` and `export` take them. */
+const adapted = ["--decoder", path.join(unitDir, "decoder.safetensors"), "--lora", unitLora];
 
 test("ablate trains the LoRA arm and saves its adapters beside the decoder", async () => {
     await cli(["ablate", "--plan", plan, "--out", out, "--cache-dir", path.join(tmp, "cache"), "--threads", "2"]);
@@ -55,7 +41,7 @@ test("ablate trains the LoRA arm and saves its adapters beside the decoder", asy
     assert.ok(Number.isFinite(rec.meanDice), `mean Dice ${rec.meanDice}`);
     assert.is(rec.epochLosses.length, 2);
     assert.ok(existsSync(path.join(unitDir, "decoder.safetensors")));
-    const { tensors, metadata } = await readSafetensorsFile(path.join(unitDir, "lora.safetensors"));
+    const { tensors, metadata } = await readSafetensorsFile(unitLora);
     assert.is(metadata["sam_ablate.lora_rank"], "4");
     assert.is(metadata["sam_ablate.lora_alpha"], "8");
     assert.is(metadata["sam_ablate.lora_targets"], "q,v");
@@ -80,24 +66,10 @@ test("ablate trains the LoRA arm and saves its adapters beside the decoder", asy
 });
 
 test("eval --decoder --lora scores the adapted model as the run did", async () => {
-    const r = await cli([
-        "eval",
-        "--decoder",
-        path.join(unitDir, "decoder.safetensors"),
-        "--lora",
-        path.join(unitDir, "lora.safetensors"),
-        "--data",
-        path.join(out, "data", "mri", "patches"),
-        "--max-test",
-        "2",
-        "--strategy",
-        "box",
-        "--json",
-        "--threads",
-        "2",
-        "--cache-dir",
-        path.join(tmp, "cache"),
-    ]);
+    const data = path.join(out, "data", "mri", "patches");
+    const cache = path.join(tmp, "cache");
+    const more = ["--max-test", "2", "--strategy", "box", "--json", "--threads", "2", "--cache-dir", cache];
+    const r = await cli(["eval", ...adapted, "--data", data, ...more]);
     const rec = JSON.parse(readFileSync(path.join(unitDir, "result.json"), "utf8"));
     const got = JSON.parse(r.stdout.trim().split("\n").at(-1) as string).results[0].dice;
     assert.ok(Math.abs(got - rec.meanDice) < 1e-3, `eval ${got} vs run ${rec.meanDice}`);
@@ -105,17 +77,9 @@ test("eval --decoder --lora scores the adapted model as the run did", async () =
 
 test("export --lora writes the adapters beside the decoder under PEFT names", async () => {
     const to = path.join(tmp, "decoder-lora.safetensors");
-    await cli([
-        "export",
-        "--decoder",
-        path.join(unitDir, "decoder.safetensors"),
-        "--lora",
-        path.join(unitDir, "lora.safetensors"),
-        "--to",
-        to,
-    ]);
+    await cli(["export", ...adapted, "--to", to]);
     const { tensors } = await readSafetensorsFile(to);
-    const adapters = (await readSafetensorsFile(path.join(unitDir, "lora.safetensors"))).tensors;
+    const adapters = (await readSafetensorsFile(unitLora)).tensors;
     for (const [k, t] of adapters) assert.equal(tensors.get(k)?.data, t.data, k);
     assert.ok([...tensors.keys()].some((k) => k.startsWith("mask_decoder.")));
 });
@@ -160,16 +124,9 @@ test("export --lora --full-checkpoint merges W + s B A into a ViT checkpoint as 
     );
     assert.ok(!Object.keys(got).some((k) => k.includes("lora_")), "no adapter tensors in a merged checkpoint");
     // adapters of another checkpoint are refused
-    const other = await runCliProcess([
-        "export",
-        "--decoder",
-        decoderFile,
-        "--lora",
-        path.join(unitDir, "lora.safetensors"),
-        "--to",
-        path.join(tmp, "x.pth"),
-    ]);
-    assert.is.not(other.code, 0);
+    const x = path.join(tmp, "x.pth");
+    const other = await runCliProcess(["export", "--decoder", decoderFile, "--lora", unitLora, "--to", x]);
+    expectCliError(other, undefined);
     assert.match(other.stderr, /ERR_SA_CHECKPOINT_MISMATCH/);
 });
 

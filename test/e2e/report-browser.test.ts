@@ -2,8 +2,7 @@
 // headless Chromium, check the DOM it built (tables, inline figures, overlay images), that the
 // console stayed clean, and take a screenshot (kept next to the report for a look).
 // Skips itself when no `chromium` or `chromium-browser` is on PATH.
-import { execFile } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -11,31 +10,8 @@ import { readImage } from "@sam-ablate/image-io";
 import { type ReportFiles, renderReport } from "@sam-ablate/report";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { findChromium, runBinary as run } from "../helpers/browser.js";
 import { syntheticRun } from "../helpers/report-fixture.js";
-
-function findChromium(): string | undefined {
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-        for (const name of ["chromium", "chromium-browser"]) {
-            const p = path.join(dir, name);
-            try {
-                accessSync(p, constants.X_OK);
-                return p;
-            } catch {
-                // not here
-            }
-        }
-    }
-    return undefined;
-}
-
-function run(bin: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        execFile(bin, args, { timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-            if (err) reject(new Error(`${bin} ${args.join(" ")} failed: ${err.message}\n${stderr}`));
-            else resolve({ stdout, stderr });
-        });
-    });
-}
 
 /**
  * Console messages and uncaught exceptions in Chromium's stderr log ("INFO:CONSOLE:1] ..."; older

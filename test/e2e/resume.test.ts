@@ -2,47 +2,33 @@
 // at its last finished epoch, recomputes nothing that was finished, and ends with the same results as
 // an uninterrupted run (CPU runs are bit-reproducible for a seed and thread count), validation curve,
 // selected epoch and both weight files (selected and last) included.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess, startCli } from "../helpers/cli.js";
+import { runCliOk, startCli } from "../helpers/cli.js";
+import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-resume-"));
 const cache = path.join(tmp, "cache");
-const plan = path.join(tmp, "plan.json");
-writeFileSync(
-    plan,
-    JSON.stringify({
-        name: "resume",
-        datasets: [
-            {
-                name: "mri",
-                kind: "radiology",
-                source: { type: "phantom", patients: 4, slicesPerPatient: 16 },
-                maxTrain: 4,
-                maxTest: 2,
-                strategies: ["points3", "box"],
-            },
-        ],
-        training: { epochs: 3, stepsPerEpoch: 4 },
-        report: { samplesPerStrategy: 1 },
-    }),
-);
+const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
+    name: "resume",
+    strategies: ["points3", "box"],
+    training: { epochs: 3, stepsPerEpoch: 4 },
+});
 
-const result = (run: string, s: string) =>
-    JSON.parse(readFileSync(path.join(run, "results", "mri", s, "seed0", "result.json"), "utf8"));
+const ablate = (out: string) => ["ablate", "--plan", plan, "--out", out, "--cache-dir", cache, "--threads", "2"];
+const result = (run: string, s: string) => readJson(path.join(run, "results", "mri", s, "seed0", "result.json"));
 
 test("kill mid-training, resume, same results as an uninterrupted run", async () => {
     const a = path.join(tmp, "a");
-    const full = await runCliProcess(["ablate", "--plan", plan, "--out", a, "--cache-dir", cache, "--threads", "2"]);
-    assert.is(full.code, 0, full.stderr.slice(-2000));
+    await runCliOk(ablate(a));
 
     const b = path.join(tmp, "b");
     const stateOfSecond = path.join(b, "results", "mri", "box", "seed0", "state", "state.json");
     let killed = false;
-    const run = startCli(["ablate", "--plan", plan, "--out", b, "--cache-dir", cache, "--threads", "2"]);
+    const run = startCli(ablate(b));
     const poll = setInterval(() => {
         // the second strategy has finished an epoch and is training: kill without warning
         if (!killed && existsSync(stateOfSecond)) {
@@ -63,8 +49,7 @@ test("kill mid-training, resume, same results as an uninterrupted run", async ()
         "the killed strategy claims to be done",
     );
 
-    const resumed = await runCliProcess(["ablate", "--plan", plan, "--out", b, "--cache-dir", cache, "--threads", "2"]);
-    assert.is(resumed.code, 0, resumed.stderr.slice(-2000));
+    const resumed = await runCliOk(ablate(b));
     assert.match(resumed.stderr, /points3 seed 0: .*already done/);
     assert.match(resumed.stderr, /box seed 0: .*resumed/);
     for (const s of ["points3", "box"]) {

@@ -8,32 +8,19 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runCliProcess, startCli } from "../helpers/cli.js";
+import { expectOk, runCliOk, runCliProcess, startCli } from "../helpers/cli.js";
+import { DEAD_PID, writeLock } from "../helpers/locks.js";
+import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-runfolder-e2e-"));
-const plan = path.join(tmp, "plan.json");
+const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
+    name: "lock",
+    strategies: ["box"],
+    training: { epochs: 4, stepsPerEpoch: 3 },
+    more: { evaluation: { zeroShot: false }, validation: "none" },
+});
 const run = path.join(tmp, "run");
 const cache = path.join(tmp, "cache");
-writeFileSync(
-    plan,
-    JSON.stringify({
-        name: "lock",
-        datasets: [
-            {
-                name: "mri",
-                kind: "radiology",
-                source: { type: "phantom", patients: 4, slicesPerPatient: 16 },
-                maxTrain: 4,
-                maxTest: 2,
-                strategies: ["box"],
-            },
-        ],
-        training: { epochs: 4, stepsPerEpoch: 3 },
-        evaluation: { zeroShot: false },
-        validation: "none",
-        report: { samplesPerStrategy: 1 },
-    }),
-);
 const args = ["ablate", "--plan", plan, "--out", run, "--cache-dir", cache, "--threads", "2"];
 const unit = path.join(run, "results", "mri", "box", "seed0");
 
@@ -46,7 +33,7 @@ test("a second ablate on a busy folder exits 5 naming the holder; --wait queues 
         if (a.child.exitCode !== null) break;
     }
     assert.ok(existsSync(path.join(run, "run.lock")), "no run.lock while the run trains");
-    const lock = JSON.parse(readFileSync(path.join(run, "run.lock"), "utf8"));
+    const lock = readJson(path.join(run, "run.lock"));
     assert.is(lock.pid, a.child.pid);
     assert.is(lock.owner, "sam-ablate ablate");
     assert.is(lock.host, os.hostname());
@@ -56,10 +43,8 @@ test("a second ablate on a busy folder exits 5 naming the holder; --wait queues 
     assert.is(b.code, 5, b.stderr);
     assert.match(b.stderr, new RegExp(`is in use by sam-ablate ablate \\(pid ${a.child.pid} on `));
     assert.match(b.stderr, /\[ERR_SA_LOCKED\]/);
-    const ra = await a.done;
-    assert.is(ra.code, 0, ra.stderr.slice(-2000));
-    const w = await waiting.done;
-    assert.is(w.code, 0, w.stderr.slice(-2000));
+    expectOk(await a.done);
+    const w = expectOk(await waiting.done);
     assert.match(w.stderr, /waiting for sam-ablate ablate \(pid \d+/);
     assert.match(w.stderr, /box seed 0: .*already done/);
     assert.not.ok(existsSync(path.join(run, "run.lock")), "the lock was left behind");
@@ -72,8 +57,8 @@ test("a second ablate on a busy folder exits 5 naming the holder; --wait queues 
 });
 
 test("run.json records both invocations; run.log the events", () => {
-    const prov = JSON.parse(readFileSync(path.join(run, "run.json"), "utf8"));
-    const cfg = JSON.parse(readFileSync(path.join(run, "config.json"), "utf8"));
+    const prov = readJson(path.join(run, "run.json"));
+    const cfg = readJson(path.join(run, "config.json"));
     assert.is(prov.fingerprint, cfg.fingerprint);
     assert.is(prov.invocations.length, 2, "the refused run must not be recorded");
     for (const inv of prov.invocations) {
@@ -103,20 +88,8 @@ test("run.json records both invocations; run.log the events", () => {
 });
 
 test("a killed run's lock and temporary files are cleaned up by the next run, with a message", async () => {
-    // a pid no process can have (above Linux's largest pid_max); pids of exited processes get reused
-    const dead = 4_194_305;
-    const now = new Date().toISOString();
-    writeFileSync(
-        path.join(run, "run.lock"),
-        JSON.stringify({
-            owner: "sam-ablate ablate",
-            host: os.hostname(),
-            pid: dead,
-            startedAt: now,
-            heartbeatAt: now,
-            token: "x",
-        }),
-    );
+    const dead = DEAD_PID;
+    writeLock(path.join(run, "run.lock"), { token: "x" });
     const temps = [
         path.join(unit, `.result.json.${dead}.0badf00d.tmp`),
         path.join(unit, "state", `.state-epoch5.safetensors.${dead}.00c0ffee.tmp`),
@@ -126,8 +99,7 @@ test("a killed run's lock and temporary files are cleaned up by the next run, wi
         mkdirSync(path.dirname(f), { recursive: true });
         writeFileSync(f, "partial");
     }
-    const r = await runCliProcess(args);
-    assert.is(r.code, 0, r.stderr.slice(-2000));
+    const r = await runCliOk(args);
     assert.match(
         r.stderr,
         new RegExp(

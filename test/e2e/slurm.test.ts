@@ -5,12 +5,13 @@
 // same bits as one process; one train task cancelled mid-training
 // (scancel) is all that a resubmission runs; `status` shows the states, the queue and the logs.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type CliResult, REPO, runCliProcess } from "../helpers/cli.js";
+import { REPO, runCliOk } from "../helpers/cli.js";
+import { writePhantomPlan } from "../helpers/phantom-plan.js";
 import { assertSameRun } from "../helpers/runs.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-slurm-e2e-"));
@@ -38,27 +39,12 @@ function setUp(): { skip?: string; ownCluster?: string } {
 const { skip, ownCluster } = setUp();
 
 const DATASETS = ["mri"];
-const plan = path.join(tmp, "plan.json");
-writeFileSync(
-    plan,
-    JSON.stringify({
-        name: "slurm",
-        embedShards: 2,
-        datasets: [
-            {
-                name: "mri",
-                kind: "radiology",
-                source: { type: "phantom", patients: 4, slicesPerPatient: 16 },
-                maxTrain: 4,
-                maxTest: 2,
-                strategies: ["points3", "box"],
-            },
-        ],
-        training: { epochs: 2, stepsPerEpoch: 4 },
-        report: { samplesPerStrategy: 1 },
-    }),
-);
-const ok = (r: CliResult) => assert.is(r.code, 0, `exit ${r.code}\n${r.stderr.slice(-2500)}\n${r.stdout.slice(-1000)}`);
+const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
+    name: "slurm",
+    strategies: ["points3", "box"],
+    training: { epochs: 2, stepsPerEpoch: 4 },
+    more: { embedShards: 2 },
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Jobs = { stage: string; jobId: string; count: number; tasks: number[] }[];
 
@@ -67,7 +53,8 @@ function queued(ids: string[]): string[] {
     return r.status === 0 ? r.stdout.split("\n").filter((l) => l.trim()) : [];
 }
 
-async function waitForQueue(ids: string[], what: string, timeoutS = 900): Promise<void> {
+async function waitForQueue(jobs: Jobs, what: string, timeoutS = 900): Promise<void> {
+    const ids = jobs.map((j) => j.jobId);
     const t0 = Date.now();
     while (queued(ids).length) {
         if (Date.now() - t0 > timeoutS * 1000)
@@ -79,18 +66,30 @@ async function waitForQueue(ids: string[], what: string, timeoutS = 900): Promis
 }
 
 async function submit(args: string[]): Promise<Jobs> {
-    const r = await runCliProcess(["slurm", ...args, "--cpus-per-task", "1", "--submit", "--json"]);
-    ok(r);
+    const r = await runCliOk(["slurm", ...args, "--cpus-per-task", "1", "--submit", "--json"]);
     return (JSON.parse(r.stdout) as { jobs: Jobs }).jobs;
 }
 
-async function status(
-    run: string,
-): Promise<{ units: { id: string; state: string; task?: string; queue?: string; log?: string }[] }> {
-    const r = await runCliProcess(["status", run, "--json"]);
-    ok(r);
+type Status = { units: { id: string; state: string; task?: string; queue?: string; log?: string }[] };
+
+async function status(run: string): Promise<Status> {
+    const r = await runCliOk(["status", run, "--json"]);
     return JSON.parse(r.stdout);
 }
+
+/** Waits for `jobs` to leave the queue; then every unit of `run` must be done. */
+async function allDone(jobs: Jobs, what: string, run: string): Promise<Status> {
+    await waitForQueue(jobs, what);
+    const st = await status(run);
+    assert.ok(
+        st.units.every((u) => u.state === "done"),
+        JSON.stringify(st.units.filter((u) => u.state !== "done")),
+    );
+    return st;
+}
+
+/** The stages submitted, each with its number of array tasks. */
+const stages = (jobs: Jobs) => jobs.map((j) => [j.stage, j.tasks.length]);
 
 const tasklogs = (run: string) => {
     const dir = path.join(run, "slurm", "logs");
@@ -112,42 +111,29 @@ if (skip && process.env.SA_REQUIRE_SLURM === "1") {
     });
 
     test("reference: the plan in one process", async () => {
-        ok(await runCliProcess(["ablate", "--plan", plan, "--out", single, "--threads", "1"]));
+        await runCliOk(["ablate", "--plan", plan, "--out", single, "--threads", "1"]);
     });
 
     test("slurm --submit: prepare, embed array, train array (4 tasks), report; same bits as one process", async () => {
-        const dry = await runCliProcess(["slurm", "--plan", plan, "--out", split, "--cpus-per-task", "1", "--dry-run"]);
-        ok(dry);
+        const dry = await runCliOk(["slurm", "--plan", plan, "--out", split, "--cpus-per-task", "1", "--dry-run"]);
         assert.match(dry.stdout, /--dependency=afterok:\$embed/);
         assert.not.ok(existsSync(split), "--dry-run writes nothing");
 
         const jobs = await submit(["--plan", plan, "--out", split]);
-        assert.equal(
-            jobs.map((j) => [j.stage, j.tasks.length]),
-            [
-                ["prepare", 1],
-                ["embed", 2],
-                ["train", 4],
-                ["report", 1],
-            ],
-        );
-        await waitForQueue(
-            jobs.map((j) => j.jobId),
-            "split run",
-        );
-        const st = await status(split);
-        assert.ok(
-            st.units.every((u) => u.state === "done"),
-            JSON.stringify(st.units.filter((u) => u.state !== "done")),
-        );
+        assert.equal(stages(jobs), [
+            ["prepare", 1],
+            ["embed", 2],
+            ["train", 4],
+            ["report", 1],
+        ]);
+        const st = await allDone(jobs, "split run", split);
         assert.ok(
             st.units.every((u) => u.task),
             "every unit is mapped to its array task",
         );
         assertSameRun(single, split, DATASETS);
 
-        const again = await runCliProcess(["slurm", "--out", split, "--submit"]);
-        ok(again);
+        const again = await runCliOk(["slurm", "--out", split, "--submit"]);
         assert.match(again.stdout, /nothing to submit/);
     });
 
@@ -167,10 +153,7 @@ if (skip && process.env.SA_REQUIRE_SLURM === "1") {
         }
         assert.ok(victim, "no train task reached a training step");
         assert.is(spawnSync("scancel", [victim as string]).status, 0);
-        await waitForQueue(
-            jobs.map((j) => j.jobId),
-            "cancelled run",
-        );
+        await waitForQueue(jobs, "cancelled run");
 
         const st = await status(run);
         const unfinished = st.units.filter((u) => u.state !== "done").map((u) => u.id);
@@ -181,29 +164,17 @@ if (skip && process.env.SA_REQUIRE_SLURM === "1") {
             cancelled[0]?.log?.endsWith(`train-${victim}.out`),
             `log of the cancelled task: ${cancelled[0]?.log}`,
         );
-        const text = await runCliProcess(["status", run]);
-        ok(text);
+        const text = await runCliOk(["status", run]);
         assert.match(text.stdout, new RegExp(`${cancelled[0]?.id}\\s+(pending|interrupted)`));
         assert.match(text.stdout, /train\s+3\/4 done/);
 
         const more = await submit(["--out", run, "--cache-dir", path.join(split, "cache")]);
-        assert.equal(
-            more.map((j) => [j.stage, j.tasks.length]),
-            [
-                ["train", 1],
-                ["report", 1],
-            ],
-        );
+        assert.equal(stages(more), [
+            ["train", 1],
+            ["report", 1],
+        ]);
         assert.equal(more[0]?.tasks, [Number((victim as string).split("_")[1])], "the cancelled task, nothing else");
-        await waitForQueue(
-            more.map((j) => j.jobId),
-            "resubmission",
-        );
-        const done = await status(run);
-        assert.ok(
-            done.units.every((u) => u.state === "done"),
-            JSON.stringify(done.units.filter((u) => u.state !== "done")),
-        );
+        await allDone(more, "resubmission", run);
         assertSameRun(single, run, DATASETS);
         void train;
     });

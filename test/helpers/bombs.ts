@@ -2,6 +2,7 @@
 // that encodes 1 MiB of zeros and ends with a sync flush can be repeated: each copy starts with a
 // literal zero and otherwise refers back one byte, so N copies inflate to N MiB (about 1 KB each).
 import { constants, crc32, deflateRawSync } from "node:zlib";
+import { PickleBytes } from "./pickle-bytes.js";
 
 const MiB = 1 << 20;
 const ZERO_BLOCK = deflateRawSync(Buffer.alloc(MiB), { level: 9, finishFlush: constants.Z_SYNC_FLUSH });
@@ -40,6 +41,8 @@ export interface RawZipRecord {
     /** Uncompressed size written to the directory (may lie). */
     size: number;
     crc: number;
+    /** Sizes and CRC in a data descriptor after the data, zeros in the local header (as torch writes). */
+    descriptor?: boolean;
 }
 
 /** A ZIP archive written from raw records, trusting the caller's declared sizes and CRCs. */
@@ -49,19 +52,30 @@ export function rawZip(records: readonly RawZipRecord[]): Buffer {
     let offset = 0;
     for (const r of records) {
         const name = Buffer.from(r.name, "utf8");
+        const flags = r.descriptor ? 0x0808 : 0; // data descriptor + UTF-8 names
         const local = Buffer.alloc(30);
         local.writeUInt32LE(0x04034b50, 0);
         local.writeUInt16LE(20, 4);
+        local.writeUInt16LE(flags, 6);
         local.writeUInt16LE(r.method, 8);
-        local.writeUInt32LE(r.crc >>> 0, 14);
-        local.writeUInt32LE(r.stored.length, 18);
-        local.writeUInt32LE(r.size, 22);
+        const desc = Buffer.alloc(r.descriptor ? 16 : 0);
+        if (r.descriptor) {
+            desc.writeUInt32LE(0x08074b50, 0);
+            desc.writeUInt32LE(r.crc >>> 0, 4);
+            desc.writeUInt32LE(r.stored.length, 8);
+            desc.writeUInt32LE(r.size, 12);
+        } else {
+            local.writeUInt32LE(r.crc >>> 0, 14);
+            local.writeUInt32LE(r.stored.length, 18);
+            local.writeUInt32LE(r.size, 22);
+        }
         local.writeUInt16LE(name.length, 26);
-        parts.push(local, name, Buffer.from(r.stored));
+        parts.push(local, name, Buffer.from(r.stored), desc);
         const cd = Buffer.alloc(46);
         cd.writeUInt32LE(0x02014b50, 0);
         cd.writeUInt16LE(20, 4);
         cd.writeUInt16LE(20, 6);
+        cd.writeUInt16LE(flags, 8);
         cd.writeUInt16LE(r.method, 10);
         cd.writeUInt32LE(r.crc >>> 0, 16);
         cd.writeUInt32LE(r.stored.length, 20);
@@ -69,7 +83,7 @@ export function rawZip(records: readonly RawZipRecord[]): Buffer {
         cd.writeUInt16LE(name.length, 28);
         cd.writeUInt32LE(offset, 42);
         central.push(cd, name);
-        offset += 30 + name.length + r.stored.length;
+        offset += 30 + name.length + r.stored.length + desc.length;
     }
     const cdSize = central.reduce((a, b) => a + b.length, 0);
     const end = Buffer.alloc(22);
@@ -84,4 +98,30 @@ export function rawZip(records: readonly RawZipRecord[]): Buffer {
 /** A stored record with its true size and CRC. */
 export function storedRecord(name: string, data: Uint8Array): RawZipRecord {
     return { name, stored: data, method: 0, size: data.length, crc: crc32(data) >>> 0 };
+}
+
+/** A deflated record (name given by {@link pthWith}) declaring `size` bytes and `crc`. */
+export function deflatedRecord(stored: Uint8Array, size: number, crc: number): RawZipRecord {
+    return { name: "", stored, method: 8, size, crc };
+}
+
+/** A torch-style .pth whose storage record "0" is `record`. */
+export function pthWith(pkl: Uint8Array, record: RawZipRecord): Buffer {
+    return rawZip([
+        storedRecord("archive/data.pkl", pkl),
+        { ...record, name: "archive/data/0" },
+        storedRecord("archive/version", new TextEncoder().encode("3\n")),
+    ]);
+}
+
+/** The pickle of a state dict with one float tensor `key` viewing storage "0". */
+export function onePickle(key: string, numel: number, size: number[], stride: number[]): Uint8Array {
+    return new PickleBytes()
+        .proto(2)
+        .emptyDict()
+        .str(key)
+        .tensor("FloatStorage", "0", numel, 0, size, stride)
+        .setitem()
+        .stop()
+        .bytes();
 }

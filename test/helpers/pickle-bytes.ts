@@ -11,11 +11,19 @@ export class PickleBytes {
         this.parts.push(...b);
         return this;
     }
+    // the opcodes without an argument
+    readonly mark = (): this => this.raw(0x28);
+    readonly tuple = (): this => this.raw(0x74);
+    readonly emptyTuple = (): this => this.raw(0x29);
+    readonly emptyDict = (): this => this.raw(0x7d);
+    readonly reduce = (): this => this.raw(0x52);
+    readonly setitem = (): this => this.raw(0x73);
+    readonly setitems = (): this => this.raw(0x75);
+    readonly binpersid = (): this => this.raw(0x51);
+    readonly newfalse = (): this => this.raw(0x89);
+    readonly stop = (): this => this.raw(0x2e);
     proto(v = 2): this {
         return this.raw(0x80, v);
-    }
-    mark(): this {
-        return this.raw(0x28);
     }
     global(module: string, name: string): this {
         return this.raw(0x63, ...enc.encode(`${module}\n${name}\n`));
@@ -34,33 +42,6 @@ export class PickleBytes {
     /** BININT (signed 32-bit). */
     int(v: number): this {
         return this.raw(0x4a, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-    }
-    tuple(): this {
-        return this.raw(0x74);
-    }
-    emptyTuple(): this {
-        return this.raw(0x29);
-    }
-    emptyDict(): this {
-        return this.raw(0x7d);
-    }
-    reduce(): this {
-        return this.raw(0x52);
-    }
-    setitem(): this {
-        return this.raw(0x73);
-    }
-    setitems(): this {
-        return this.raw(0x75);
-    }
-    binpersid(): this {
-        return this.raw(0x51);
-    }
-    newfalse(): this {
-        return this.raw(0x89);
-    }
-    stop(): this {
-        return this.raw(0x2e);
     }
     /** A tuple of BININTs (MARK ... TUPLE). */
     ints(values: readonly number[]): this {

@@ -14,30 +14,40 @@ export function uniform(seed: number): () => number {
     };
 }
 
-/** A w x h sample: grey gradient image, disc ground truth, shifted disc prediction, prompts. */
-export function discSample(imageId: string, w = 48, h = 40, withNegative = true): Sample {
+/** What a drawn sample shows at one pixel: its RGB colour, ground truth and prediction. */
+export type Pixel = (x: number, y: number) => { rgb: [number, number, number]; gt: boolean; pred: boolean };
+
+/** A w x h sample drawn pixel by pixel, with its prompts and the Dice of its prediction. */
+export function drawnSample(
+    imageId: string,
+    w: number,
+    h: number,
+    pixel: Pixel,
+    prompts: Pick<Sample, "points" | "labels" | "box">,
+): Sample {
     const image = new Uint8Array(w * h * 3);
     const gt = new Uint8Array(w * h);
     const pred = new Uint8Array(w * h);
-    for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-            const i = y * w + x;
-            const v = 60 + Math.round((150 * x) / w);
-            image[3 * i] = v;
-            image[3 * i + 1] = v;
-            image[3 * i + 2] = 200 - Math.round((100 * y) / h);
-            gt[i] = (x - 20) ** 2 + (y - 18) ** 2 <= 81 ? 1 : 0;
-            pred[i] = (x - 22) ** 2 + (y - 19) ** 2 <= 81 ? 1 : 0;
-        }
-    }
     let tp = 0;
     let fp = 0;
     let fn = 0;
-    for (let i = 0; i < w * h; i++) {
-        if (gt[i] && pred[i]) tp++;
-        else if (pred[i]) fp++;
-        else if (gt[i]) fn++;
+    for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+            const i = y * w + x;
+            const p = pixel(x, y);
+            image.set(p.rgb, 3 * i);
+            gt[i] = p.gt ? 1 : 0;
+            pred[i] = p.pred ? 1 : 0;
+            if (p.gt && p.pred) tp++;
+            else if (p.pred) fp++;
+            else if (p.gt) fn++;
+        }
     }
+    return { imageId, width: w, height: h, image, gt, pred, ...prompts, dice: (2 * tp) / (2 * tp + fp + fn) };
+}
+
+/** A w x h sample: grey gradient image, disc ground truth, shifted disc prediction, prompts. */
+export function discSample(imageId: string, w = 48, h = 40, withNegative = true): Sample {
     const points: [number, number][] = [
         [20, 18],
         [16, 15],
@@ -47,18 +57,15 @@ export function discSample(imageId: string, w = 48, h = 40, withNegative = true)
         points.push([40, 5]);
         labels.push(0);
     }
-    return {
-        imageId,
-        width: w,
-        height: h,
-        image,
-        gt,
-        pred,
-        points,
-        labels,
-        box: [11, 9, 29, 27],
-        dice: (2 * tp) / (2 * tp + fp + fn),
+    const pixel: Pixel = (x, y) => {
+        const v = 60 + Math.round((150 * x) / w);
+        return {
+            rgb: [v, v, 200 - Math.round((100 * y) / h)],
+            gt: (x - 20) ** 2 + (y - 18) ** 2 <= 81,
+            pred: (x - 22) ** 2 + (y - 19) ** 2 <= 81,
+        };
     };
+    return drawnSample(imageId, w, h, pixel, { points, labels, box: [11, 9, 29, 27] });
 }
 
 /** A strategy whose per-image Dice is around `meanDice` (fraction), with `excluded` empty-GT images. */
@@ -84,6 +91,11 @@ export function strategy(
     for (let i = 0; i < excluded; i++)
         perImage.push({ imageId: `empty${i}`, patient: "p-empty", dice: null, iou: null });
     return { id, label, seeds: [0], perImage, excluded };
+}
+
+/** A run of the given datasets (title and creator "t", empty config). */
+export function runOf(...datasets: DatasetResults[]): RunResults {
+    return { title: "t", createdBy: "t", config: {}, datasets };
 }
 
 /** Two datasets with most of the paper's grid, a few strategies left out on purpose. */

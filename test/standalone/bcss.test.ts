@@ -5,6 +5,7 @@ import { loadDataset, prepareBcss } from "@sam-ablate/data";
 import { writePng } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode } from "../helpers/expect-code.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "sa-bcss-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -50,17 +51,7 @@ async function writeRegion(
     await writePng(labelPath, { width: labelSize, height: labelSize, channels: 1, data: label });
 }
 
-async function expectData(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_DATA", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ERR_SA_DATA matching ${pattern}`);
-}
+const expectData = (p: Promise<unknown>, pattern: RegExp) => expectRejectsCode(p, "ERR_SA_DATA", pattern);
 
 const bcssDir = path.join(root, "bcss");
 const names = [

@@ -5,6 +5,7 @@ import { loadDataset, prepareBrats, validateManifest, writeNifti } from "@sam-ab
 import { encodePng } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode } from "../helpers/expect-code.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "sa-dataset-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -12,17 +13,7 @@ const input = path.join(root, "input");
 const out = path.join(root, "prepared");
 const N = 32;
 
-async function expectManifestError(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_MANIFEST", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ERR_SA_MANIFEST matching ${pattern}`);
-}
+const expectManifestError = (p: Promise<unknown>, pattern: RegExp) => expectRejectsCode(p, "ERR_SA_MANIFEST", pattern);
 
 test.before(async () => {
     for (let p = 1; p <= 5; p++) {

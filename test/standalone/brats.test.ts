@@ -4,6 +4,7 @@ import path from "node:path";
 import { loadDataset, normaliseMr, percentileOfSorted, prepareBrats, writeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode } from "../helpers/expect-code.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "sa-brats-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -40,17 +41,7 @@ async function writeCase(
         await writeNifti(path.join(caseDir, `${id}_seg${ext}`), { dims: [X, Y, Z], data: seg, datatype: "uint8" });
 }
 
-async function expectData(p: Promise<unknown>, pattern: RegExp, code = "ERR_SA_DATA"): Promise<void> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, code, e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ${code} matching ${pattern}`);
-}
+const expectData = (p: Promise<unknown>, pattern: RegExp, code = "ERR_SA_DATA") => expectRejectsCode(p, code, pattern);
 
 const input = path.join(root, "input");
 test.before(async () => {

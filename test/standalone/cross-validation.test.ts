@@ -6,18 +6,9 @@ import type { UnitRecord } from "@sam-ablate/run-folder";
 import { foldsToRun, parseFolds, planFingerprint, planUnits, presetPlan, resolvePlan } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectThrowsCode } from "../helpers/expect-code.js";
 
-function planError(fn: () => unknown, pattern: RegExp): void {
-    try {
-        fn();
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_PLAN", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable("expected ERR_SA_PLAN");
-}
+const planError = (fn: () => unknown, pattern: RegExp) => expectThrowsCode(fn, "ERR_SA_PLAN", pattern);
 
 const phantom = { name: "mri", kind: "radiology", source: { type: "phantom", patients: 6 } };
 

@@ -15,18 +15,7 @@ import {
 } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-
-function expectCode(fn: () => unknown, code: string, pattern: RegExp): void {
-    try {
-        fn();
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, code, e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ${code}`);
-}
+import { expectThrowsCode as expectCode } from "../helpers/expect-code.js";
 
 /** 23 patients with sizes 0, 10, 20, ... (in a scrambled id order). */
 const sizes = new Map(Array.from({ length: 23 }, (_, i) => [`P${String((i * 7) % 23).padStart(3, "0")}`, i * 10]));

@@ -8,7 +8,15 @@ import { readPth, readSafetensors } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { crcWithZeros, deflateWithZeros, gzipWithZeros, rawZip, storedRecord } from "../helpers/bombs.js";
+import {
+    crcWithZeros,
+    deflatedRecord,
+    deflateWithZeros,
+    gzipWithZeros,
+    onePickle,
+    pthWith,
+    storedRecord,
+} from "../helpers/bombs.js";
 import { MB, probeRead } from "../helpers/child-probe.js";
 import { PickleBytes } from "../helpers/pickle-bytes.js";
 
@@ -64,36 +72,13 @@ test("a .nii.gz whose header declares 16 GiB is refused before inflating, naming
 });
 
 /** data.pkl of `{"w": tensor}` over FloatStorage "0" of `numel` elements. */
-function onePickle(numel: number, size: number[], stride: number[]): Uint8Array {
-    return new PickleBytes()
-        .proto(2)
-        .emptyDict()
-        .str("w")
-        .tensor("FloatStorage", "0", numel, 0, size, stride)
-        .setitem()
-        .stop()
-        .bytes();
-}
-
-/** A torch-style .pth whose storage record "0" is `record`. */
-function pthWith(pkl: Uint8Array, record: Parameters<typeof rawZip>[0][number]): Buffer {
-    return rawZip([
-        storedRecord("archive/data.pkl", pkl),
-        { ...record, name: "archive/data/0" },
-        storedRecord("archive/version", new TextEncoder().encode("3\n")),
-    ]);
-}
-
 test("a zip record declared as 16 bytes that inflates to 600 MiB is refused without inflating it", async () => {
     const file = put(
         "zip-bomb.pth",
-        pthWith(onePickle(4, [4], [1]), {
-            name: "",
-            stored: deflateWithZeros(new Uint8Array(16), 600),
-            method: 8,
-            size: 16,
-            crc: crcWithZeros(new Uint8Array(16), 0),
-        }),
+        pthWith(
+            onePickle("w", 4, [4], [1]),
+            deflatedRecord(deflateWithZeros(new Uint8Array(16), 600), 16, crcWithZeros(new Uint8Array(16), 0)),
+        ),
     );
     const r = await probeRead("pth", file);
     report("zip record 16 B declared, 600 MiB inflated", file, r.maxRss);
@@ -109,13 +94,14 @@ test("a zip record that declares more than the decode limit is refused before it
     const zeros = 600;
     const file = put(
         "zip-600m.pth",
-        pthWith(onePickle(4, [4], [1]), {
-            name: "",
-            stored: deflateWithZeros(new Uint8Array(0), zeros),
-            method: 8,
-            size: zeros * MB,
-            crc: crcWithZeros(new Uint8Array(0), zeros),
-        }),
+        pthWith(
+            onePickle("w", 4, [4], [1]),
+            deflatedRecord(
+                deflateWithZeros(new Uint8Array(0), zeros),
+                zeros * MB,
+                crcWithZeros(new Uint8Array(0), zeros),
+            ),
+        ),
     );
     const r = await probeRead("pth", file, { SA_MAX_DECODE_MB: "256" });
     report("zip record declaring 600 MiB, limit 256 MiB", file, r.maxRss);
@@ -127,13 +113,7 @@ test("a zip record that declares more than the decode limit is refused before it
     assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
     const huge = put(
         "zip-3g.pth",
-        pthWith(onePickle(4, [4], [1]), {
-            name: "",
-            stored: deflateWithZeros(new Uint8Array(0), 1),
-            method: 8,
-            size: 3 * 1024 * MB,
-            crc: 0,
-        }),
+        pthWith(onePickle("w", 4, [4], [1]), deflatedRecord(deflateWithZeros(new Uint8Array(0), 1), 3 * 1024 * MB, 0)),
     );
     const r2 = await probeRead("checkpoint", huge);
     assert.is(r2.result.code, "ERR_SA_CHECKPOINT_LIMIT", r2.stdout + r2.stderr);
@@ -141,7 +121,7 @@ test("a zip record that declares more than the decode limit is refused before it
 });
 
 test("a 4-element storage viewed with stride 0 as 2^30 elements is refused without the 4 GiB copy", async () => {
-    const pkl = onePickle(4, [1 << 15, 1 << 15], [0, 0]);
+    const pkl = onePickle("w", 4, [1 << 15, 1 << 15], [0, 0]);
     const file = put("stride0.pth", pthWith(pkl, storedRecord("", new Uint8Array(16))));
     const r = await probeRead("pth", file);
     report("stride-0 view of 2^30 floats", file, r.maxRss);

@@ -15,6 +15,7 @@ import {
 import sharp from "sharp";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode } from "../helpers/expect-code.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "sa-image-io-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,17 +25,7 @@ const H = 3;
 const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 17) % 256);
 const grey = Uint8Array.from({ length: W * H }, (_, i) => i * 16);
 
-async function expectImageError(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_IMAGE", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ERR_SA_IMAGE matching ${pattern}`);
-}
+const expectImageError = (p: Promise<unknown>, pattern: RegExp) => expectRejectsCode(p, "ERR_SA_IMAGE", pattern);
 
 /** A minimal 16-bit greyscale PNG (sharp cannot write one from 8-bit input in a single step). */
 function png16(width: number, height: number, values: number[]): Uint8Array {

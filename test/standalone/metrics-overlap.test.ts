@@ -16,6 +16,7 @@ import {
 } from "@sam-ablate/metrics";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { lcg } from "../helpers/lcg.js";
 
 const mask = (width: number, height: number, bits: number[]): MaskLike => ({
     width,
@@ -107,11 +108,7 @@ test("prediction and ground truth must have the same size", () => {
 });
 
 test("random masks: counts, Dice and IoU agree with set arithmetic and with each other", () => {
-    let seed = 12345;
-    const next = (): number => {
-        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-        return seed / 4294967296;
-    };
+    const next = lcg(12345, 1103515245, 12345);
     for (let t = 0; t < 200; t++) {
         const w = 1 + Math.floor(next() * 20);
         const h = 1 + Math.floor(next() * 20);

@@ -9,6 +9,7 @@ import {
 } from "@sam-ablate/metrics";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { lcg } from "../helpers/lcg.js";
 
 const close = (a: number, b: number, tol = 1e-12, what = ""): void => {
     assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -54,11 +55,7 @@ test("exact null distribution equals enumeration of sign patterns", () => {
 });
 
 test("exact p-values of random untied samples equal brute-force enumeration", () => {
-    let seed = 99;
-    const next = (): number => {
-        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-        return seed / 4294967296;
-    };
+    const next = lcg(99, 1664525, 1013904223);
     for (let t = 0; t < 60; t++) {
         const n = 1 + Math.floor(next() * 14);
         // Distinct magnitudes (no ties), random signs, random shift of the mean.

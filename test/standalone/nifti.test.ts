@@ -5,6 +5,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { encodeNifti, isGzip, type NiftiDatatype, parseNifti, readNifti, writeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode, expectThrowsCode } from "../helpers/expect-code.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "sa-nifti-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,29 +23,9 @@ const SAMPLES: Record<NiftiDatatype, number[]> = {
     float64: [-1.5, 0, 0.1, 1e300, -7.25, 1e-20],
 };
 
-function expectError(fn: () => unknown, pattern: RegExp): void {
-    try {
-        fn();
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_NIFTI", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected an error matching ${pattern}`);
-}
+const expectError = (fn: () => unknown, pattern: RegExp) => expectThrowsCode(fn, "ERR_SA_NIFTI", pattern);
 
-async function expectRejection(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, "ERR_SA_NIFTI", e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected a rejection matching ${pattern}`);
-}
+const expectRejection = (p: Promise<unknown>, pattern: RegExp) => expectRejectsCode(p, "ERR_SA_NIFTI", pattern);
 
 for (const [datatype, values] of Object.entries(SAMPLES) as [NiftiDatatype, number[]][]) {
     for (const gz of [false, true]) {

@@ -4,32 +4,13 @@ import { PROMPT_LIMITS, parseStrategy, quote } from "@sam-ablate/samplers";
 import { resolvePlan } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectShortCode } from "../helpers/expect-code.js";
 
-function planError(input: unknown, pattern: RegExp): string {
-    try {
-        resolvePlan(input);
-    } catch (e) {
-        const err = e as { code?: string; message: string };
-        assert.is(err.code, "ERR_SA_PLAN", err.message);
-        assert.match(err.message, pattern);
-        assert.ok(err.message.length < 1000, `message of ${err.message.length} characters`);
-        return err.message;
-    }
-    return assert.unreachable(`expected a plan error matching ${pattern}`) as never;
-}
+const planError = (input: unknown, pattern: RegExp) =>
+    expectShortCode(() => resolvePlan(input), "ERR_SA_PLAN", pattern);
 
-function strategyError(id: string, pattern: RegExp): void {
-    try {
-        parseStrategy(id);
-    } catch (e) {
-        const err = e as { code?: string; message: string };
-        assert.is(err.code, "ERR_SA_STRATEGY", err.message);
-        assert.match(err.message, pattern);
-        assert.ok(err.message.length < 1000, `message of ${err.message.length} characters`);
-        return;
-    }
-    assert.unreachable(`expected a strategy error for ${id.slice(0, 40)}`);
-}
+const strategyError = (id: string, pattern: RegExp) =>
+    expectShortCode(() => parseStrategy(id), "ERR_SA_STRATEGY", pattern);
 
 test("counts in strategy ids are bounded at parse time by the documented limits", () => {
     strategyError("points1000000000", /"points1000000000": .*1000000000 points in one prompt; at most 1024/);

@@ -15,25 +15,18 @@ import {
 } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectRejectsCode } from "../helpers/expect-code.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "sa-layouts-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
 
 const PHANTOM = { kind: "radiology", patients: 2, slices: 12, size: 64, seed: 3 } as const;
 const COMMON = { minTumourPixels: 20, patchSize: 64 } as const;
+/** prepareBrats with COMMON from the folder `input` of root into its folder `out`. */
+const prepareIn = (input: string, out: string, more: Partial<Parameters<typeof prepareBrats>[0]> = {}) =>
+    prepareBrats({ ...COMMON, inputDir: path.join(root, input), outDir: path.join(root, out), ...more });
 
-async function expectCode(p: Promise<unknown>, pattern: RegExp, code = "ERR_SA_DATA"): Promise<string> {
-    try {
-        await p;
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, code, e.message);
-        assert.match(e.message, pattern);
-        return e.message;
-    }
-    assert.unreachable(`expected ${code} matching ${pattern}`);
-    return "";
-}
+const expectCode = (p: Promise<unknown>, pattern: RegExp, code = "ERR_SA_DATA") => expectRejectsCode(p, code, pattern);
 
 const digests = (m: DatasetManifest) =>
     m.patches.map((p) => `${p.position && "z" in p.position ? p.position.z : -1}:${p.sha256}`).sort();
@@ -88,61 +81,29 @@ test("every layout is detected, named in the manifest and gives the same patches
 });
 
 test("BraTS 2023 names and Decathlon channel names choose the modality", async () => {
-    const ref = await prepareBrats({
-        ...COMMON,
-        inputDir: path.join(root, "raw-brats2020"),
-        outDir: path.join(root, "t1-ref"),
-        modality: "t1ce",
-    });
+    const ref = await prepareIn("raw-brats2020", "t1-ref", { modality: "t1ce" });
     for (const [layout, name] of [
         ["brats2023", "t1c"],
         ["msd", "T1gd"],
         ["nnunet", "t1ce"],
     ] as const) {
-        const r = await prepareBrats({
-            ...COMMON,
-            inputDir: path.join(root, `raw-${layout}`),
-            outDir: path.join(root, `t1-${layout}`),
-            modality: name,
-        });
+        const r = await prepareIn(`raw-${layout}`, `t1-${layout}`, { modality: name });
         assert.equal(digests(r.manifest), digests(ref.manifest), layout);
     }
 });
 
 test("explicit patterns with {case} and folder globs, and --channel for 4-D files", async () => {
-    const r = await prepareBrats({
-        ...COMMON,
-        inputDir: path.join(root, "raw-brats2020"),
-        outDir: path.join(root, "custom"),
+    const r = await prepareIn("raw-brats2020", "custom", {
         imagePattern: "*/{case}_flair.nii.gz",
         labelPattern: "{case}/{case}_seg.nii.gz",
     });
     assert.is(r.manifest.settings.layout, "custom");
-    const plain = await prepareBrats({
-        ...COMMON,
-        inputDir: path.join(root, "raw-brats2020"),
-        outDir: path.join(root, "plain"),
-    });
+    const plain = await prepareIn("raw-brats2020", "plain");
     assert.equal(digests(r.manifest), digests(plain.manifest));
-    const four = await prepareBrats({
-        ...COMMON,
-        inputDir: path.join(root, "raw-msd"),
-        outDir: path.join(root, "custom-4d"),
-        imagePattern: "imagesTr/{case}.nii.gz",
-        labelPattern: "labelsTr/{case}.nii.gz",
-        channel: [0],
-    });
+    const msd = { imagePattern: "imagesTr/{case}.nii.gz", labelPattern: "labelsTr/{case}.nii.gz" };
+    const four = await prepareIn("raw-msd", "custom-4d", { ...msd, channel: [0] });
     assert.equal(digests(four.manifest), digests(plain.manifest));
-    await expectCode(
-        prepareBrats({
-            ...COMMON,
-            inputDir: path.join(root, "raw-msd"),
-            outDir: path.join(root, "x"),
-            imagePattern: "imagesTr/{case}.nii.gz",
-            labelPattern: "labelsTr/{case}.nii.gz",
-        }),
-        /4-D volume with 4 channels; choose one/,
-    );
+    await expectCode(prepareIn("raw-msd", "x", msd), /4-D volume with 4 channels; choose one/);
 });
 
 test("a folder of no known layout says what was looked for and what was found", async () => {

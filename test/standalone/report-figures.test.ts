@@ -12,11 +12,10 @@ import {
     overlayFigure,
     parseEffortTable,
     ReportError,
-    type RunResults,
 } from "@sam-ablate/report";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { discSample, strategy, syntheticRun, uniform } from "../helpers/report-fixture.js";
+import { discSample, runOf, strategy, syntheticRun, uniform } from "../helpers/report-fixture.js";
 
 /**
  * A small XML well-formedness check: balanced and properly nested elements, quoted and unique
@@ -151,27 +150,12 @@ test("Figure 10 arithmetic: difference of each mean Dice to the dataset's averag
         s.perImage = s.perImage.map((r) => ({ ...r, dice, iou: dice / (2 - dice) }));
         return s;
     };
-    const run: RunResults = {
-        title: "t",
-        createdBy: "t",
-        config: {},
-        datasets: [
-            {
-                name: "A",
-                kind: "radiology",
-                nTrain: 1,
-                nTest: 4,
-                strategies: [constant("box", 0.8), constant("points3", 0.6), constant("mystery", 0.7)],
-            },
-            {
-                name: "B",
-                kind: "pathology",
-                nTrain: 1,
-                nTest: 4,
-                strategies: [constant("box", 0.5), constant("four_sections", 0.3)],
-            },
-        ],
-    };
+    const a = [constant("box", 0.8), constant("points3", 0.6), constant("mystery", 0.7)];
+    const b = [constant("box", 0.5), constant("four_sections", 0.3)];
+    const run = runOf(
+        { name: "A", kind: "radiology", nTrain: 1, nTest: 4, strategies: a },
+        { name: "B", kind: "pathology", nTrain: 1, nTest: 4, strategies: b },
+    );
     const data = effortData(run);
     const get = (d: string, id: string) => data.points.find((p) => p.dataset === d && p.strategyId === id);
     // A: average of 80, 60, 70 = 70 (the strategy without an effort level still counts in the average).

@@ -19,6 +19,7 @@ import {
 import { pruneTrainStates } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { DEAD_PID, writeLock } from "../helpers/locks.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-runfolder-"));
 let n = 0;
@@ -27,8 +28,6 @@ const fresh = () => {
     mkdirSync(d, { recursive: true });
     return d;
 };
-/** A pid no process can have: above Linux's largest pid_max (2^22); pids of exited processes get reused. */
-const deadPid = (): number => 4_194_305;
 
 function code(fn: () => unknown): string | undefined {
     try {
@@ -84,7 +83,7 @@ test("atomic writes: sync and async, text, bytes and chunks; a failed write leav
 
 test("temporary files of dead writers are removed; live writers' and ordinary files are kept", () => {
     const d = fresh();
-    const dead = deadPid();
+    const dead = DEAD_PID;
     const files = {
         atomic: path.join(d, "results", `.result.json.${dead}.ab12cd34.tmp`),
         cache: path.join(d, "cache", `mri-0123.saemb.tmp-${dead}`),
@@ -136,19 +135,8 @@ test("lock: a second taker gets ERR_SA_LOCKED naming the holder; release frees i
 test("lock: a dead holder's lock is taken over with a message; a lock without heartbeat too", async () => {
     const d = fresh();
     const f = path.join(d, "run.lock");
-    const now = new Date().toISOString();
-    const dead = deadPid();
-    writeFileSync(
-        f,
-        JSON.stringify({
-            owner: "sam-ablate ablate",
-            host: os.hostname(),
-            pid: dead,
-            startedAt: now,
-            heartbeatAt: now,
-            token: "t1",
-        }),
-    );
+    const dead = DEAD_PID;
+    writeLock(f, { token: "t1" });
     const said: string[] = [];
     const a = await FileLock.acquire(f, { owner: "me", onTakeover: (prev, why) => said.push(`${prev?.pid}: ${why}`) });
     assert.equal(said, [`${dead}: its process ${dead} on ${os.hostname()} is gone`]);
@@ -156,34 +144,13 @@ test("lock: a dead holder's lock is taken over with a message; a lock without he
     a.release();
     // another host, last heartbeat 10 minutes ago
     const old = new Date(Date.now() - 600_000).toISOString();
-    writeFileSync(
-        f,
-        JSON.stringify({
-            owner: "x",
-            host: "node-17.cluster",
-            pid: 4242,
-            startedAt: old,
-            heartbeatAt: old,
-            token: "t2",
-        }),
-    );
+    writeLock(f, { owner: "x", host: "node-17.cluster", pid: 4242, at: old, token: "t2" });
     said.length = 0;
     const b = await FileLock.acquire(f, { owner: "me", onTakeover: (_p, why) => said.push(why) });
     assert.match(said[0] ?? "", /no heartbeat from process 4242 on node-17\.cluster for 600 s/);
     b.release();
     // another host with a fresh heartbeat is respected
-    const fresh2 = new Date().toISOString();
-    writeFileSync(
-        f,
-        JSON.stringify({
-            owner: "x",
-            host: "node-17.cluster",
-            pid: 4242,
-            startedAt: fresh2,
-            heartbeatAt: fresh2,
-            token: "t3",
-        }),
-    );
+    writeLock(f, { owner: "x", host: "node-17.cluster", pid: 4242, token: "t3" });
     const r = FileLock.tryAcquire(f, { owner: "me" });
     assert.not.ok(r instanceof FileLock);
     assert.is((r as LockInfo).pid, 4242);
@@ -198,11 +165,7 @@ test("lock: heartbeat refreshes the file (on its timer and on beat()); a holder 
     for (let i = 0; i < 500 && (readLock(f)?.heartbeatAt ?? "") <= first; i++)
         await new Promise((r) => setTimeout(r, 20));
     assert.ok((readLock(f)?.heartbeatAt ?? "") > first, "no heartbeat");
-    const now = new Date().toISOString();
-    writeFileSync(
-        f,
-        JSON.stringify({ owner: "thief", host: "h2", pid: 7, startedAt: now, heartbeatAt: now, token: "zz" }),
-    );
+    writeLock(f, { owner: "thief", host: "h2", pid: 7, token: "zz" });
     a.beat();
     assert.ok(a.lost);
     assert.is(lostTo?.owner, "thief");
@@ -228,18 +191,7 @@ test("lock: processes racing for a stale lock: exactly one holds it at a time", 
     const d = fresh();
     const f = path.join(d, "run.lock");
     const log = path.join(d, "log");
-    const now = new Date().toISOString();
-    writeFileSync(
-        f,
-        JSON.stringify({
-            owner: "dead",
-            host: os.hostname(),
-            pid: deadPid(),
-            startedAt: now,
-            heartbeatAt: now,
-            token: "t0",
-        }),
-    );
+    writeLock(f, { owner: "dead", token: "t0" });
     const script = `
         import { appendFileSync } from "node:fs";
         import { FileLock } from "@sam-ablate/run-folder";

@@ -1,20 +1,9 @@
 import { applyFixedSplit, parseSplit, splitPatients } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { expectThrowsCode as expectCode } from "../helpers/expect-code.js";
 
 const patients = Array.from({ length: 23 }, (_, i) => `P${String(i).padStart(3, "0")}`);
-
-function expectCode(fn: () => unknown, code: string, pattern: RegExp): void {
-    try {
-        fn();
-    } catch (err) {
-        const e = err as { code?: string; message: string };
-        assert.is(e.code, code, e.message);
-        assert.match(e.message, pattern);
-        return;
-    }
-    assert.unreachable(`expected ${code}`);
-}
 
 test("80:20 by patient, sorted, disjoint and complete", () => {
     const s = splitPatients(patients, { seed: 7 });
