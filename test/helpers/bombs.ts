@@ -45,6 +45,22 @@ export interface RawZipRecord {
     descriptor?: boolean;
 }
 
+/**
+ * The fields a local header (from byte 4) and a central directory entry (from byte 6) share: version
+ * needed, flags, method, time and date (zero), CRC, stored and declared size, name length.
+ */
+function headerFields(h: Buffer, at: number, r: RawZipRecord, nameLength: number, withSizes: boolean): void {
+    h.writeUInt16LE(20, at);
+    h.writeUInt16LE(r.descriptor ? 0x0808 : 0, at + 2); // data descriptor + UTF-8 names
+    h.writeUInt16LE(r.method, at + 4);
+    if (withSizes) {
+        h.writeUInt32LE(r.crc >>> 0, at + 10);
+        h.writeUInt32LE(r.stored.length, at + 14);
+        h.writeUInt32LE(r.size, at + 18);
+    }
+    h.writeUInt16LE(nameLength, at + 22);
+}
+
 /** A ZIP archive written from raw records, trusting the caller's declared sizes and CRCs. */
 export function rawZip(records: readonly RawZipRecord[]): Buffer {
     const parts: Buffer[] = [];
@@ -52,35 +68,21 @@ export function rawZip(records: readonly RawZipRecord[]): Buffer {
     let offset = 0;
     for (const r of records) {
         const name = Buffer.from(r.name, "utf8");
-        const flags = r.descriptor ? 0x0808 : 0; // data descriptor + UTF-8 names
         const local = Buffer.alloc(30);
         local.writeUInt32LE(0x04034b50, 0);
-        local.writeUInt16LE(20, 4);
-        local.writeUInt16LE(flags, 6);
-        local.writeUInt16LE(r.method, 8);
+        headerFields(local, 4, r, name.length, !r.descriptor);
         const desc = Buffer.alloc(r.descriptor ? 16 : 0);
         if (r.descriptor) {
             desc.writeUInt32LE(0x08074b50, 0);
             desc.writeUInt32LE(r.crc >>> 0, 4);
             desc.writeUInt32LE(r.stored.length, 8);
             desc.writeUInt32LE(r.size, 12);
-        } else {
-            local.writeUInt32LE(r.crc >>> 0, 14);
-            local.writeUInt32LE(r.stored.length, 18);
-            local.writeUInt32LE(r.size, 22);
         }
-        local.writeUInt16LE(name.length, 26);
         parts.push(local, name, Buffer.from(r.stored), desc);
         const cd = Buffer.alloc(46);
         cd.writeUInt32LE(0x02014b50, 0);
-        cd.writeUInt16LE(20, 4);
-        cd.writeUInt16LE(20, 6);
-        cd.writeUInt16LE(flags, 8);
-        cd.writeUInt16LE(r.method, 10);
-        cd.writeUInt32LE(r.crc >>> 0, 16);
-        cd.writeUInt32LE(r.stored.length, 20);
-        cd.writeUInt32LE(r.size, 24);
-        cd.writeUInt16LE(name.length, 28);
+        cd.writeUInt16LE(20, 4); // version made by
+        headerFields(cd, 6, r, name.length, true);
         cd.writeUInt32LE(offset, 42);
         central.push(cd, name);
         offset += 30 + name.length + r.stored.length + desc.length;
