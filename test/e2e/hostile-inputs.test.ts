@@ -9,15 +9,7 @@ import { encodeNifti } from "@sam-ablate/data";
 import { tensor } from "@sam-ablate/tensor";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-    crcWithZeros,
-    deflatedRecord,
-    deflateWithZeros,
-    gzipWithZeros,
-    onePickle,
-    pthWith,
-    storedRecord,
-} from "../helpers/bombs.js";
+import { gzipWithZeros, onePickle, pthWith, storedRecord, zipBombPth } from "../helpers/bombs.js";
 import { MB, type ProbeResult, probeCli } from "../helpers/child-probe.js";
 import { ablateWithCheckpoint } from "../helpers/cli.js";
 
@@ -84,13 +76,7 @@ test("a 400-byte YAML alias bomb is refused quickly, with a short message", asyn
 
 test("checkpoints: a zip bomb, a stride-0 view and NaN weights end with exit 3 naming the file", async () => {
     const bomb = path.join(tmp, "bomb.pth");
-    writeFileSync(
-        bomb,
-        pthWith(
-            onePickle("image_encoder.patch_embed.proj.weight", 4, [4], [1]),
-            deflatedRecord(deflateWithZeros(new Uint8Array(16), 600), 16, crcWithZeros(new Uint8Array(16), 0)),
-        ),
-    );
+    writeFileSync(bomb, zipBombPth("image_encoder.patch_embed.proj.weight"));
     const r1 = await probeCli(ablateWithCheckpoint(bomb, path.join(tmp, "run-z")));
     expectRefusal(
         r1,

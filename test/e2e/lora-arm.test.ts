@@ -19,13 +19,11 @@ import { goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tin
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-lora-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "lora",
-    strategies: ["box", "lora4_box"],
-    training: { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } },
+const training = { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } };
+const plan = writePhantomPlan(tmp, "lora", ["box", "lora4_box"], training, {
     patients: 3,
     slicesPerPatient: 8,
-    more: { evaluation: { zeroShot: false } },
+    evaluation: { zeroShot: false },
 });
 const out = path.join(tmp, "run");
 const unitDir = path.join(out, "results", "mri", "lora4_box", "seed0");

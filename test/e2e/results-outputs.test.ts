@@ -13,12 +13,7 @@ import { readJson as json, readCsv, writePhantomPlan } from "../helpers/phantom-
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-results-"));
 const run = path.join(tmp, "run");
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "outputs",
-    strategies: ["points3", "box"],
-    training: { epochs: 1, stepsPerEpoch: 3 },
-    maxTest: 3,
-});
+const plan = writePhantomPlan(tmp, "outputs", ["points3", "box"], { epochs: 1, stepsPerEpoch: 3 }, { maxTest: 3 });
 const patches = path.join(run, "data", "mri", "patches");
 
 test("ablate: zero-shot records, per-image.csv in long format, tables with the zero-shot column, PNG predictions", async () => {

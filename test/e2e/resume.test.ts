@@ -12,11 +12,7 @@ import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-resume-"));
 const cache = path.join(tmp, "cache");
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "resume",
-    strategies: ["points3", "box"],
-    training: { epochs: 3, stepsPerEpoch: 4 },
-});
+const plan = writePhantomPlan(tmp, "resume", ["points3", "box"], { epochs: 3, stepsPerEpoch: 4 });
 
 const ablate = (out: string) => ["ablate", "--plan", plan, "--out", out, "--cache-dir", cache, "--threads", "2"];
 const result = (run: string, s: string) => readJson(path.join(run, "results", "mri", s, "seed0", "result.json"));

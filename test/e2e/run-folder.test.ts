@@ -13,12 +13,8 @@ import { DEAD_PID, writeLock } from "../helpers/locks.js";
 import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-runfolder-e2e-"));
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "lock",
-    strategies: ["box"],
-    training: { epochs: 4, stepsPerEpoch: 3 },
-    more: { evaluation: { zeroShot: false }, validation: "none" },
-});
+const noBaseline = { evaluation: { zeroShot: false }, validation: "none" };
+const plan = writePhantomPlan(tmp, "lock", ["box"], { epochs: 4, stepsPerEpoch: 3 }, noBaseline);
 const run = path.join(tmp, "run");
 const cache = path.join(tmp, "cache");
 const args = ["ablate", "--plan", plan, "--out", run, "--cache-dir", cache, "--threads", "2"];

@@ -39,12 +39,7 @@ function setUp(): { skip?: string; ownCluster?: string } {
 const { skip, ownCluster } = setUp();
 
 const DATASETS = ["mri"];
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "slurm",
-    strategies: ["points3", "box"],
-    training: { epochs: 2, stepsPerEpoch: 4 },
-    more: { embedShards: 2 },
-});
+const plan = writePhantomPlan(tmp, "slurm", ["points3", "box"], { epochs: 2, stepsPerEpoch: 4 }, { embedShards: 2 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Jobs = { stage: string; jobId: string; count: number; tasks: number[] }[];
 

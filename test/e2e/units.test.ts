@@ -12,12 +12,7 @@ import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 import { assertSameRun, STRATEGIES } from "../helpers/runs.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-units-e2e-"));
-const plan = writePhantomPlan(path.join(tmp, "plan.json"), {
-    name: "units",
-    strategies: STRATEGIES,
-    training: { epochs: 2, stepsPerEpoch: 3 },
-    more: { embedShards: 3 },
-});
+const plan = writePhantomPlan(tmp, "units", STRATEGIES, { epochs: 2, stepsPerEpoch: 3 }, { embedShards: 3 });
 const ablate = async (out: string, ...more: string[]) =>
     expectOk(await runCliProcess(["ablate", "--plan", plan, "--out", out, "--threads", "1", ...more]));
 /** Train units a process computed itself (not "already done"). */

@@ -127,3 +127,9 @@ export function onePickle(key: string, numel: number, size: number[], stride: nu
         .stop()
         .bytes();
 }
+
+/** A .pth of one tensor `key` whose storage record declares 16 bytes and inflates to 600 MiB of zeros. */
+export function zipBombPth(key: string): Buffer {
+    const head = new Uint8Array(16);
+    return pthWith(onePickle(key, 4, [4], [1]), deflatedRecord(deflateWithZeros(head, 600), 16, crcWithZeros(head, 0)));
+}

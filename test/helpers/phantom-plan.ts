@@ -1,39 +1,42 @@
 // The small ablation plans of the end-to-end tests (one radiology dataset "mri" of generated phantoms,
 // one report sample per strategy) written to a file, and the CSV and JSON files a run leaves.
 import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
-export interface PhantomPlan {
-    name: string;
-    strategies: readonly string[];
-    training: Record<string, unknown>;
-    /** Phantom patients and slices per patient (default 4 and 16). */
+/** The dataset's phantom sizes and subsets (default 4 patients, 16 slices each, maxTrain 4, maxTest 2). */
+export interface PhantomDataset {
     patients?: number;
     slicesPerPatient?: number;
-    /** The dataset's maxTrain and maxTest (default 4 and 2). */
     maxTrain?: number;
     maxTest?: number;
-    /** Further top-level plan fields (embedShards, evaluation, validation, ...). */
-    more?: Record<string, unknown>;
 }
 
-/** Writes the plan as JSON to `file` and returns `file`. */
-export function writePhantomPlan(file: string, p: PhantomPlan): string {
+/**
+ * Writes `dir`/plan.json: the plan `name` of `strategies` on the dataset with `training`; `more` holds
+ * the dataset's sizes and further top-level plan fields (embedShards, evaluation, validation, ...).
+ * Returns the file.
+ */
+export function writePhantomPlan(
+    dir: string,
+    name: string,
+    strategies: readonly string[],
+    training: Record<string, unknown>,
+    more: PhantomDataset & Record<string, unknown> = {},
+): string {
+    const { patients = 4, slicesPerPatient = 16, maxTrain = 4, maxTest = 2, ...fields } = more;
     const dataset = {
         name: "mri",
         kind: "radiology",
-        source: { type: "phantom", patients: p.patients ?? 4, slicesPerPatient: p.slicesPerPatient ?? 16 },
-        maxTrain: p.maxTrain ?? 4,
-        maxTest: p.maxTest ?? 2,
-        strategies: p.strategies,
+        source: { type: "phantom", patients, slicesPerPatient },
+        maxTrain,
+        maxTest,
+        strategies,
     };
-    const plan = {
-        name: p.name,
-        datasets: [dataset],
-        training: p.training,
-        report: { samplesPerStrategy: 1 },
-        ...p.more,
-    };
-    writeFileSync(file, JSON.stringify(plan));
+    const file = path.join(dir, "plan.json");
+    writeFileSync(
+        file,
+        JSON.stringify({ name, datasets: [dataset], training, report: { samplesPerStrategy: 1 }, ...fields }),
+    );
     return file;
 }
 

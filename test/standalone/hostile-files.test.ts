@@ -8,15 +8,7 @@ import { readPth, readSafetensors } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-    crcWithZeros,
-    deflatedRecord,
-    deflateWithZeros,
-    gzipWithZeros,
-    onePickle,
-    pthWith,
-    storedRecord,
-} from "../helpers/bombs.js";
+import * as bombs from "../helpers/bombs.js";
 import { MB, probeRead } from "../helpers/child-probe.js";
 import { PickleBytes } from "../helpers/pickle-bytes.js";
 
@@ -37,7 +29,7 @@ function report(what: string, file: string, rss: number): void {
 
 test("a .nii.gz carrying 1 GiB of zeros after a small volume is read without inflating them", async () => {
     const nii = encodeNifti({ dims: [64, 64, 1], data: new Array(4096).fill(3), datatype: "uint8" });
-    const file = put("trailing-zeros.nii.gz", gzipWithZeros(nii, 1024));
+    const file = put("trailing-zeros.nii.gz", bombs.gzipWithZeros(nii, 1024));
     const r = await probeRead("nifti", file);
     report("nifti trailing 1 GiB", file, r.maxRss);
     assert.equal(r.result, { ok: true }, r.stdout + r.stderr);
@@ -50,7 +42,7 @@ test("a .nii.gz whose header declares 16 GiB is refused before inflating, naming
     view.setInt16(42, 2048, true);
     view.setInt16(44, 2048, true);
     view.setInt16(46, 1024, true);
-    const file = put("declares-16g.nii.gz", gzipWithZeros(nii, 64));
+    const file = put("declares-16g.nii.gz", bombs.gzipWithZeros(nii, 64));
     const r = await probeRead("nifti", file);
     report("nifti declares 16 GiB", file, r.maxRss);
     assert.is(r.result.code, "ERR_SA_NIFTI", r.stdout + r.stderr);
@@ -63,7 +55,10 @@ test("a .nii.gz whose header declares 16 GiB is refused before inflating, naming
         "nifti",
         put(
             "small.nii.gz",
-            gzipWithZeros(encodeNifti({ dims: [64, 64, 64], data: new Array(64 ** 3).fill(1), datatype: "int16" }), 0),
+            bombs.gzipWithZeros(
+                encodeNifti({ dims: [64, 64, 64], data: new Array(64 ** 3).fill(1), datatype: "int16" }),
+                0,
+            ),
         ),
         { SA_MAX_DECODE_MB: "0.5" },
     );
@@ -71,15 +66,8 @@ test("a .nii.gz whose header declares 16 GiB is refused before inflating, naming
     assert.match(lowered.result.message ?? "", /small\.nii\.gz: .*more than the 0\.5 MB limit \(SA_MAX_DECODE_MB\)/);
 });
 
-/** data.pkl of `{"w": tensor}` over FloatStorage "0" of `numel` elements. */
 test("a zip record declared as 16 bytes that inflates to 600 MiB is refused without inflating it", async () => {
-    const file = put(
-        "zip-bomb.pth",
-        pthWith(
-            onePickle("w", 4, [4], [1]),
-            deflatedRecord(deflateWithZeros(new Uint8Array(16), 600), 16, crcWithZeros(new Uint8Array(16), 0)),
-        ),
-    );
+    const file = put("zip-bomb.pth", bombs.zipBombPth("w"));
     const r = await probeRead("pth", file);
     report("zip record 16 B declared, 600 MiB inflated", file, r.maxRss);
     assert.is(r.result.code, "ERR_SA_CHECKPOINT_CORRUPT", r.stdout + r.stderr);
@@ -94,12 +82,12 @@ test("a zip record that declares more than the decode limit is refused before it
     const zeros = 600;
     const file = put(
         "zip-600m.pth",
-        pthWith(
-            onePickle("w", 4, [4], [1]),
-            deflatedRecord(
-                deflateWithZeros(new Uint8Array(0), zeros),
+        bombs.pthWith(
+            bombs.onePickle("w", 4, [4], [1]),
+            bombs.deflatedRecord(
+                bombs.deflateWithZeros(new Uint8Array(0), zeros),
                 zeros * MB,
-                crcWithZeros(new Uint8Array(0), zeros),
+                bombs.crcWithZeros(new Uint8Array(0), zeros),
             ),
         ),
     );
@@ -113,7 +101,10 @@ test("a zip record that declares more than the decode limit is refused before it
     assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
     const huge = put(
         "zip-3g.pth",
-        pthWith(onePickle("w", 4, [4], [1]), deflatedRecord(deflateWithZeros(new Uint8Array(0), 1), 3 * 1024 * MB, 0)),
+        bombs.pthWith(
+            bombs.onePickle("w", 4, [4], [1]),
+            bombs.deflatedRecord(bombs.deflateWithZeros(new Uint8Array(0), 1), 3 * 1024 * MB, 0),
+        ),
     );
     const r2 = await probeRead("checkpoint", huge);
     assert.is(r2.result.code, "ERR_SA_CHECKPOINT_LIMIT", r2.stdout + r2.stderr);
@@ -121,8 +112,8 @@ test("a zip record that declares more than the decode limit is refused before it
 });
 
 test("a 4-element storage viewed with stride 0 as 2^30 elements is refused without the 4 GiB copy", async () => {
-    const pkl = onePickle("w", 4, [1 << 15, 1 << 15], [0, 0]);
-    const file = put("stride0.pth", pthWith(pkl, storedRecord("", new Uint8Array(16))));
+    const pkl = bombs.onePickle("w", 4, [1 << 15, 1 << 15], [0, 0]);
+    const file = put("stride0.pth", bombs.pthWith(pkl, bombs.storedRecord("", new Uint8Array(16))));
     const r = await probeRead("pth", file);
     report("stride-0 view of 2^30 floats", file, r.maxRss);
     assert.is(r.result.code, "ERR_SA_CHECKPOINT_FORMAT", r.stdout + r.stderr);
@@ -131,7 +122,7 @@ test("a 4-element storage viewed with stride 0 as 2^30 elements is refused witho
         /stride0\.pth: tensor of shape \[32768, 32768\] \(strides \[0, 0\]\) has 1073741824 elements, more than the 4 of its storage 0/,
     );
     assert.ok(r.maxRss < RSS_BOUND, `maxRSS ${r.maxRss}`);
-    assert.ok(pthWith(pkl, storedRecord("", new Uint8Array(16))).length < 1024);
+    assert.ok(bombs.pthWith(pkl, bombs.storedRecord("", new Uint8Array(16))).length < 1024);
 });
 
 test("shared and self-referencing pickle containers convert once (no exponential blow-up, no stack overflow)", async () => {
@@ -142,7 +133,7 @@ test("shared and self-referencing pickle containers convert once (no exponential
     for (let k = 1; k <= 40; k++) p.raw(0x5d, 0x68, k - 1, 0x61, 0x68, k - 1, 0x61, 0x71, k, 0x30);
     p.raw(0x68, 40).setitem();
     p.str("loop").raw(0x5d, 0x71, 100, 0x68, 100, 0x61).setitem().stop();
-    const pth = pthWith(p.bytes(), storedRecord("", new Uint8Array(16)));
+    const pth = bombs.pthWith(p.bytes(), bombs.storedRecord("", new Uint8Array(16)));
     const ckpt = await readPth(pth, { file: "dag.pth" });
     let level = ckpt.extras.extra as unknown[];
     for (let k = 40; k > 0; k--) {
