@@ -18,6 +18,19 @@ std::mutex g_mu;
 std::shared_ptr<sa::Backend> g_cpu[3];  // by sa::Precision
 int g_cpu_threads = 0;                  // setThreads(n); 0: SA_NUM_THREADS, else all cores
 
+// The backend in `slot`, made by make() on first use; a failure becomes a coded JS error.
+template <class Make>
+std::shared_ptr<sa::Backend> once(Napi::Env env, std::shared_ptr<sa::Backend> & slot, Make make) {
+    if (!slot) {
+        try {
+            slot = make();
+        } catch (const std::exception & e) {
+            rethrow_as_js(env, e);
+        }
+    }
+    return slot;
+}
+
 }  // namespace
 
 int set_cpu_threads(int n) {
@@ -35,26 +48,14 @@ int cpu_threads() {
 
 std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision) {
     std::lock_guard<std::mutex> lk(g_mu);
-    if (precision != "fp32" && precision != "bf16" && precision != "tf32") {
-        Napi::TypeError e = Napi::TypeError::New(
-            env, "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
-        e.Set("code", Napi::String::New(env, "ERR_SA_INVALID_ARG"));
-        throw e;
-    }
+    SA_THROW_TYPEERROR_IF(precision != "fp32" && precision != "bf16" && precision != "tf32", env,
+                          "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
     if (name == "cpu") {
         // One instance per precision (fp32, bf16); tf32 is refused by make_cpu_backend.
         const sa::Precision p = precision == "bf16"   ? sa::Precision::bf16
                                 : precision == "tf32" ? sa::Precision::tf32
                                                       : sa::Precision::fp32;
-        std::shared_ptr<sa::Backend> & slot = g_cpu[(int) p];
-        if (!slot) {
-            try {
-                slot = sa::make_cpu_backend(p, g_cpu_threads);
-            } catch (const std::exception & e) {
-                rethrow_as_js(env, e);
-            }
-        }
-        return slot;
+        return once(env, g_cpu[(int) p], [&] { return sa::make_cpu_backend(p, g_cpu_threads); });
     }
     if (name == "cuda") {
 #ifdef SA_USE_CUDA
@@ -62,26 +63,19 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
         const sa::CudaMath m = precision == "bf16"   ? sa::CudaMath::BF16
                                : precision == "tf32" ? sa::CudaMath::TF32
                                                      : sa::CudaMath::FP32;
-        std::shared_ptr<sa::Backend> & slot = cuda[(int) m];
-        if (!slot) {
-            try {
-                sa::CudaBackendOptions options;
-                options.math = m;
-                slot = sa::make_cuda_backend(0, options);
-            } catch (const std::exception & e) {
-                rethrow_as_js(env, e);
-            }
-        }
-        return slot;
+        return once(env, cuda[(int) m], [&] {
+            sa::CudaBackendOptions options;
+            options.math = m;
+            return sa::make_cuda_backend(0, options);
+        });
 #else
         throw_coded(env, "ERR_SA_UNSUPPORTED",
                     "backend 'cuda': this build has no CUDA backend (nvcc and cuBLAS were not found at build time); "
                     "rebuild with SA_CUDA=ON on a machine with the CUDA toolkit");
 #endif
     }
-    Napi::TypeError e = Napi::TypeError::New(env, "backend must be 'cpu' or 'cuda', got '" + name + "'");
-    e.Set("code", Napi::String::New(env, "ERR_SA_INVALID_ARG"));
-    throw e;
+    SA_THROW_TYPEERROR_IF(true, env, "backend must be 'cpu' or 'cuda', got '" + name + "'");
+    return nullptr;
 }
 
 namespace {

@@ -194,28 +194,42 @@ void check_image_batch(Napi::Env env, const Napi::Float32Array & images, int64_t
                                std::to_string(images.ElementLength()));
 }
 
-Napi::Promise encode_on_pool(Napi::Env env, Napi::Value self, Napi::Float32Array images, size_t out_len,
-                             std::shared_ptr<std::mutex> mu, std::function<void(const float *, float *)> fn,
-                             std::function<void(Napi::Env, Napi::Object)> extra) {
-    auto out = std::make_shared<std::vector<float>>();
-    const float * src = images.Data();
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    keep.push_back(Napi::Persistent(images.As<Napi::Value>()));
-    keep.push_back(Napi::Persistent(self));
-    return PromiseWorker::start(
-        env,
-        [=]() {
-            std::lock_guard<std::mutex> lk(*mu);
-            out->resize(out_len);
-            fn(src, out->data());
-        },
-        [=](Napi::Env e) -> Napi::Value {
-            Napi::Object r = Napi::Object::New(e);
-            r.Set("embedding", f32_from_vector(e, std::move(*out)));
-            if (extra) extra(e, r);
-            return r;
-        },
-        std::move(keep));
+Napi::Object arg_weights(const Napi::CallbackInfo & info, const std::string & who) {
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsObject(), info.Env(),
+                          "new " + who + "(weights, options): weights must be an object of {shape, data}");
+    return info[0].As<Napi::Object>();
+}
+
+EncoderArgs encoder_args(const Napi::CallbackInfo & info, const std::string & who) {
+    Napi::Env env = info.Env();
+    Napi::Object w = arg_weights(info, who);
+    EncoderArgs a;
+    a.opts = arg_object(info, 1, ("new " + who + " options").c_str());
+    a.arch = get_string(a.opts, "arch", "vit");
+    a.prefix = get_string(a.opts, "prefix", "image_encoder.");
+    a.backend = get_string(a.opts, "backend", "cpu");
+    SA_THROW_TYPEERROR_IF(a.arch != "vit" && a.arch != "tinyvit", env,
+                          "arch must be 'vit' or 'tinyvit', got '" + a.arch + "'");
+    a.weights = weight_map_from_js(env, w);
+    return a;
+}
+
+int64_t numel_of(const std::vector<int64_t> & shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+std::string name_arg(const Napi::CallbackInfo & info, const char * what) {
+    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(),
+                          std::string(what) + ": name must be a string");
+    return info[0].As<Napi::String>().Utf8Value();
+}
+
+Napi::Array js_strings(Napi::Env env, const std::vector<std::string> & v) {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); ++i) a.Set((uint32_t) i, Napi::String::New(env, v[i]));
+    return a;
 }
 
 }  // namespace saaddon

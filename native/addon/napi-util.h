@@ -60,23 +60,39 @@ class ExternalMemory {
 // Throws ERR_SA_STATE when a wrapped object is used after dispose().
 [[noreturn]] void throw_disposed(Napi::Env env, const char * what);
 
+// new <who>(weights, options): info[0] as the weights object, {name: {shape, data}} (TypeError otherwise).
+Napi::Object arg_weights(const Napi::CallbackInfo & info, const std::string & who);
+
+// new <who>(weights, options) of an image encoder: the weights (borrowing the caller's arrays, which
+// outlive the constructor call), the options object and the model it names: arch "vit" | "tinyvit"
+// (default "vit"; TypeError otherwise), prefix (default "image_encoder."), backend (default "cpu").
+struct EncoderArgs {
+    sa::WeightMap weights;
+    Napi::Object opts;
+    std::string arch, prefix, backend;
+};
+EncoderArgs encoder_args(const Napi::CallbackInfo & info, const std::string & who);
+
+// Element count of a shape.
+int64_t numel_of(const std::vector<int64_t> & shape);
+// info[0] as a parameter name (TypeError naming `what` otherwise).
+std::string name_arg(const Napi::CallbackInfo & info, const char * what);
+// A JS array of strings (paramNames(), trainedParams(), loraNames()).
+Napi::Array js_strings(Napi::Env env, const std::vector<std::string> & v);
+
 // Checks images [B, 3, S, S] (B in [1, 4096]); RangeError with ERR_SA_INVALID_ARG naming `what`.
 void check_image_batch(Napi::Env env, const Napi::Float32Array & images, int64_t B, int64_t S, const char * what);
 
-// An encoder's encode(): runs fn(images, out) on the pool under `mu` with the images and `self` pinned,
-// out holding out_len floats; resolves with {embedding: out} and whatever `extra` adds.
-Napi::Promise encode_on_pool(Napi::Env env, Napi::Value self, Napi::Float32Array images, size_t out_len,
-                             std::shared_ptr<std::mutex> mu, std::function<void(const float *, float *)> fn,
-                             std::function<void(Napi::Env, Napi::Object)> extra = {});
-
-// An image encoder's geometry as JS properties: arch, imgSize, embedDim, embedSize, description.
+// An image encoder's geometry as a JS object: {arch, imgSize, embedDim, embedSize, description}.
 template <class Encoder>
-void set_encoder_geometry(Napi::Env env, Napi::Object o, const Encoder & enc) {
+Napi::Object encoder_geometry(Napi::Env env, const Encoder & enc) {
+    Napi::Object o = Napi::Object::New(env);
     o.Set("arch", Napi::String::New(env, enc.arch()));
     o.Set("imgSize", Napi::Number::New(env, (double) enc.img_size()));
     o.Set("embedDim", Napi::Number::New(env, (double) enc.embed_dim()));
     o.Set("embedSize", Napi::Number::New(env, (double) enc.embed_size()));
     o.Set("description", Napi::String::New(env, enc.describe()));
+    return o;
 }
 
 // Float32Array that owns a moved std::vector (no copy).
@@ -108,19 +124,13 @@ class PromiseWorker : public Napi::AsyncWorker {
 
 }  // namespace saaddon
 
-#define SA_THROW_TYPEERROR_IF(cond, env, msg)                              \
+// Throws a TypeError / RangeError with code ERR_SA_INVALID_ARG when cond holds (msg is built only then).
+#define SA_THROW_TYPEERROR_IF(cond, env, msg) SA_THROW_INVALID_IF_(TypeError, cond, env, msg)
+#define SA_THROW_RANGEERROR_IF(cond, env, msg) SA_THROW_INVALID_IF_(RangeError, cond, env, msg)
+#define SA_THROW_INVALID_IF_(Kind, cond, env, msg)                         \
     do {                                                                   \
         if (cond) {                                                        \
-            Napi::TypeError e = Napi::TypeError::New((env), (msg));        \
-            e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG")); \
-            throw e;                                                       \
-        }                                                                  \
-    } while (0)
-
-#define SA_THROW_RANGEERROR_IF(cond, env, msg)                             \
-    do {                                                                   \
-        if (cond) {                                                        \
-            Napi::RangeError e = Napi::RangeError::New((env), (msg));      \
+            Napi::Kind e = Napi::Kind::New((env), (msg));                  \
             e.Set("code", Napi::String::New((env), "ERR_SA_INVALID_ARG")); \
             throw e;                                                       \
         }                                                                  \

@@ -2,12 +2,8 @@
 // The list of wrapped classes and functions; each lives in its own file.
 #include <napi.h>
 
-#include "DecoderTrainerWrap.h"
-#include "HeadTrainerWrap.h"
-#include "ImageEncoderWrap.h"
-#include "SamDecoderWrap.h"
-#include "TrainableEncoderWrap.h"
 #include "backends.h"
+#include "wraps.h"
 
 namespace saaddon {
 
@@ -18,11 +14,11 @@ void register_all(Napi::Env env, Napi::Object exports) {
     exports.Set("backends", Napi::Function::New(env, backends_info, "backends"));
     exports.Set("mapFile", Napi::Function::New(env, map_file, "mapFile"));
     exports.Set("halfToFloat", Napi::Function::New(env, half_to_float, "halfToFloat"));
-    ImageEncoderWrap::init(env, exports);
-    SamDecoderWrap::init(env, exports);
-    DecoderTrainerWrap::init(env, exports);
-    TrainableEncoderWrap::init(env, exports);
-    HeadTrainerWrap::init(env, exports);
+    init_image_encoder(env, exports);
+    init_sam_decoder(env, exports);
+    init_decoder_trainer(env, exports);
+    init_trainable_encoder(env, exports);
+    init_head_trainer(env, exports);
 }
 
 }  // namespace saaddon

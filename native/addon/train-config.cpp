@@ -6,12 +6,6 @@
 
 namespace saaddon {
 
-int64_t numel_of(const std::vector<int64_t> & shape) {
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-}
-
 sa::TrainConfig train_config_from_js(Napi::Env env, Napi::Object o, const char * who) {
     const std::string w(who);
     sa::TrainConfig c;
@@ -44,12 +38,6 @@ sa::TrainConfig train_config_from_js(Napi::Env env, Napi::Object o, const char *
     return c;
 }
 
-std::string name_arg(const Napi::CallbackInfo & info, const char * what) {
-    SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsString(), info.Env(),
-                          std::string(what) + ": name must be a string");
-    return info[0].As<Napi::String>().Utf8Value();
-}
-
 float lr_override_from_js(Napi::Object opts) {
     if (opts.Has("lr") && opts.Get("lr").IsNumber()) return opts.Get("lr").As<Napi::Number>().FloatValue();
     return -1.f;
@@ -61,16 +49,14 @@ void check_targets(Napi::Env env, const char * what, const Napi::Float32Array & 
                                std::to_string(m) + " values");
 }
 
-Napi::Value start_loss_worker(Napi::Env env, std::shared_ptr<std::mutex> mu, std::function<float()> work,
-                              std::vector<Napi::Reference<Napi::Value>> && keep) {
-    auto loss = std::make_shared<float>(0.f);
-    return PromiseWorker::start(
-        env,
-        [=]() {
-            std::lock_guard<std::mutex> lk(*mu);
-            *loss = work();
-        },
-        [=](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *loss); }, std::move(keep));
+int64_t check_embeddings(Napi::Env env, const char * what, const Napi::Float32Array & emb, int64_t B, int64_t C,
+                         int64_t E) {
+    const int64_t per = C * E * E;
+    const int64_t n = (int64_t) emb.ElementLength();
+    SA_THROW_RANGEERROR_IF(B > 0 ? n != B * per : (n == 0 || n % per != 0), env,
+                           std::string(what) + ": embeddings must hold batch x " + std::to_string(C) + " x " +
+                               std::to_string(E) + " x " + std::to_string(E) + " floats, got " + std::to_string(n));
+    return n / per;
 }
 
 }  // namespace saaddon
