@@ -3,14 +3,16 @@
 // when sa::cpu_isa() >= avx512). Tile 14 x 32: the accumulators fill zmm4-31 (28 registers), a packed
 // B row takes zmm0-1 and the A broadcasts alternate in zmm2-3, so each k costs 2 vector loads, 14
 // broadcasts and 28 FMAs. Only this file's own code may use AVX-512 instructions: it includes no
-// project header with inline functions and uses no library templates, so no shared (weak) symbol
-// compiled here can replace the baseline build's copy.
+// project header with inline functions of external linkage (cpu/transpose8x8.h has internal linkage)
+// and uses no library templates, so no shared (weak) symbol compiled here can replace the baseline
+// build's copy.
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
 #include "cpu/gemm-kernel.h"
+#include "cpu/transpose8x8.h"
 
 namespace sa::cpu {
 
@@ -24,30 +26,6 @@ constexpr int64_t NC = 3072;  // packed B panel 3 MiB
 
 inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
-}
-
-// y[c * ldy + r] = x[r * ldx + c] for an 8 x 8 block.
-inline void transpose8(const float * x, int64_t ldx, float * y, int64_t ldy) {
-    __m256 r0 = _mm256_loadu_ps(x + 0 * ldx), r1 = _mm256_loadu_ps(x + 1 * ldx);
-    __m256 r2 = _mm256_loadu_ps(x + 2 * ldx), r3 = _mm256_loadu_ps(x + 3 * ldx);
-    __m256 r4 = _mm256_loadu_ps(x + 4 * ldx), r5 = _mm256_loadu_ps(x + 5 * ldx);
-    __m256 r6 = _mm256_loadu_ps(x + 6 * ldx), r7 = _mm256_loadu_ps(x + 7 * ldx);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(y + 0 * ldy, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_storeu_ps(y + 1 * ldy, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_storeu_ps(y + 2 * ldy, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_storeu_ps(y + 3 * ldy, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_storeu_ps(y + 4 * ldy, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_storeu_ps(y + 5 * ldy, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_storeu_ps(y + 6 * ldy, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_storeu_ps(y + 7 * ldy, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
 // Packed A: dst[k * MR + r] = op(A)[r, k] per MR-row sliver, rows past mc zero. A transposed A is
@@ -73,9 +51,9 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
             alignas(64) float stage[8 * 16];
             float low[8 * 8] = {};
             for (; k + 8 <= kc; k += 8) {
-                transpose8(rows[0] + k, lda, stage, 16);
+                transpose8x8(rows[0] + k, lda, stage, 16);
                 for (int64_t r = 8; r < MR; ++r) std::memcpy(low + (r - 8) * 8, rows[r] + k, 8 * sizeof(float));
-                transpose8(low, 8, stage + 8, 16);
+                transpose8x8(low, 8, stage + 8, 16);
                 for (int64_t q = 0; q < 8; ++q)
                     _mm512_mask_storeu_ps(dst + (k + q) * MR, (__mmask16) 0x3FFF, _mm512_load_ps(stage + q * 16));
             }
@@ -114,7 +92,7 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
         int64_t k = 0;
         if (nr == NR) {
             for (; k + 8 <= kc; k += 8)
-                for (int64_t c = 0; c < NR; c += 8) transpose8(src + c * ldb + k, ldb, dst + k * NR + c, NR);
+                for (int64_t c = 0; c < NR; c += 8) transpose8x8(src + c * ldb + k, ldb, dst + k * NR + c, NR);
         }
         for (; k < kc; ++k)
             for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c * ldb + k] : 0.0f;

@@ -2,7 +2,7 @@
 // Exact (erf-based) GELU, y = x * Phi(x), and its backward pass dx = dy * (Phi(x) + x phi(x)).
 #include "cpu/backend-cpu.h"
 #include "cpu/kernels-avx512.h"
-#include "cpu/simd.h"
+#include "cpu/lanes.h"
 #include "sa/threadpool.h"
 
 namespace sa {
@@ -21,11 +21,7 @@ void CpuBackend::gelu(const float * x, float * y, int64_t n) {
 #if defined(SA_HAVE_AVX512)
             if (cpu::use_avx512()) return cpu::avx512::gelu(x + i0, y + i0, i1 - i0);
 #endif
-            int64_t i = i0;
-#ifdef __AVX2__
-            for (; i + 8 <= i1; i += 8) _mm256_storeu_ps(y + i, cpu::gelu256(_mm256_loadu_ps(x + i)));
-#endif
-            for (; i < i1; ++i) y[i] = cpu::gelu_scalar(x[i]);
+            cpu::for_lanes(i0, i1, [&](auto L, int64_t i) { L.store(y + i, L.gelu(L.load(x + i))); });
         },
         kGrain);
 }
@@ -40,13 +36,8 @@ void CpuBackend::gelu_backward(const float * x, const float * dy, float * dx, in
 #if defined(SA_HAVE_AVX512)
             if (cpu::use_avx512()) return cpu::avx512::gelu_backward(x + i0, dy + i0, dx + i0, i1 - i0);
 #endif
-            int64_t i = i0;
-#ifdef __AVX2__
-            for (; i + 8 <= i1; i += 8)
-                _mm256_storeu_ps(dx + i,
-                                 _mm256_mul_ps(_mm256_loadu_ps(dy + i), cpu::gelu_grad256(_mm256_loadu_ps(x + i))));
-#endif
-            for (; i < i1; ++i) dx[i] = dy[i] * cpu::gelu_grad_scalar(x[i]);
+            cpu::for_lanes(
+                i0, i1, [&](auto L, int64_t i) { L.store(dx + i, L.mul(L.load(dy + i), L.gelu_grad(L.load(x + i)))); });
         },
         kGrain);
 }

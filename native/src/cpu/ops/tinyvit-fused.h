@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Row helpers shared by the CPU TinyViT fused blocks: bias + GELU over a row, and the im2col of one
-// output row of a 3x3 stride-2 convolution with padding 1.
+// Row helpers shared by the CPU TinyViT fused blocks: bias + GELU over a row, the im2col of one
+// output row of a 3x3 stride-2 convolution with padding 1, and the ring of intermediate rows that a
+// 3x3 convolution reads.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
 #include "cpu/kernels-avx512.h"
-#include "cpu/simd.h"
+#include "cpu/lanes.h"
 
 namespace sa::cpu {
 
@@ -16,12 +17,7 @@ inline void bias_gelu(float * v, float bias, int64_t n) {
 #if defined(SA_HAVE_AVX512)
     if (use_avx512()) return avx512::bias_gelu(v, bias, n);
 #endif
-    int64_t i = 0;
-#ifdef __AVX2__
-    const __m256 vb = _mm256_set1_ps(bias);
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(v + i, gelu256(_mm256_add_ps(_mm256_loadu_ps(v + i), vb)));
-#endif
-    for (; i < n; ++i) v[i] = gelu_scalar(v[i] + bias);
+    for_lanes(0, n, [&](auto L, int64_t i) { L.store(v + i, L.gelu(L.add(L.load(v + i), L.set1(bias)))); });
 }
 
 // v[i] = GELU(v[i] + bias + r[i]) for i < n (residual).
@@ -29,15 +25,9 @@ inline void bias_residual_gelu(float * v, float bias, const float * r, int64_t n
 #if defined(SA_HAVE_AVX512)
     if (use_avx512()) return avx512::bias_residual_gelu(v, bias, r, n);
 #endif
-    int64_t i = 0;
-#ifdef __AVX2__
-    const __m256 vb = _mm256_set1_ps(bias);
-    for (; i + 8 <= n; i += 8) {
-        const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(v + i), vb), _mm256_loadu_ps(r + i));
-        _mm256_storeu_ps(v + i, gelu256(s));
-    }
-#endif
-    for (; i < n; ++i) v[i] = gelu_scalar(v[i] + bias + r[i]);
+    for_lanes(0, n, [&](auto L, int64_t i) {
+        L.store(v + i, L.gelu(L.add(L.add(L.load(v + i), L.set1(bias)), L.load(r + i))));
+    });
 }
 
 // Columns of one output row of a 3x3, stride-2, padding-1 convolution: rows[i] (i = 0..2) is input
@@ -63,5 +53,36 @@ inline void im2col_row_s2(const float * const rows[3], int64_t ld, int64_t C, in
         }
     }
 }
+
+// The rows of an intermediate activation that a 3x3 convolution reads (rows r - 1, r, r + 1 for
+// output row r), each computed once per image: row(b, k) returns row k of image b, filled by
+// fill(b, k, dst) on first use into slot k % 3 of `slots` (three rows of `row_size` floats; three
+// consecutive rows never share a slot). Moving to another image starts afresh.
+template <class Fill>
+class RowRing {
+  public:
+    RowRing(float * slots, int64_t row_size, Fill fill) : slots_(slots), row_size_(row_size), fill_(fill) {}
+
+    const float * row(int64_t b, int64_t k) {
+        if (b != image_) {
+            rows_[0] = rows_[1] = rows_[2] = -1;
+            image_ = b;
+        }
+        const int64_t slot = k % 3;
+        float * h = slots_ + slot * row_size_;
+        if (rows_[slot] != k) {
+            fill_(b, k, h);
+            rows_[slot] = k;
+        }
+        return h;
+    }
+
+  private:
+    float * slots_;
+    int64_t row_size_;
+    Fill fill_;
+    int64_t rows_[3] = {-1, -1, -1};
+    int64_t image_ = -1;
+};
 
 }  // namespace sa::cpu

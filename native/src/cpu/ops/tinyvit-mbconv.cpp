@@ -77,27 +77,16 @@ void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float *
         thread_local MbconvScratch sc;
         sc.ring.resize((size_t) (3 * Hd * W));
         sc.dw.resize((size_t) (Hd * W));
-        std::vector<float> &ring = sc.ring, &dw = sc.dw;
-        int64_t ring_row[3] = {-1, -1, -1};
-        int64_t ring_img = -1;
-        // GELU(conv1x1(x) + b1) of row k of image b, [Hd, W]; rows r-1, r, r+1 use distinct slots.
-        auto hidden = [&](int64_t b, int64_t k) -> const float * {
-            const int64_t slot = k % 3;
-            float * h = ring.data() + slot * Hd * W;
-            if (ring_row[slot] == k) return h;
+        std::vector<float> & dw = sc.dw;
+        // GELU(conv1x1(x) + b1) of row k of image b, [Hd, W].
+        cpu::RowRing hidden(sc.ring.data(), Hd * W, [&](int64_t b, int64_t k, float * h) {
             sgemm_serial(false, false, Hd, W, C, 1.0f, w1, C, x + b * C * HW + k * W, HW, 0.0f, h, W);
             for (int64_t c = 0; c < Hd; ++c) cpu::bias_gelu(h + c * W, b1[c], W);
-            ring_row[slot] = k;
-            return h;
-        };
+        });
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / H, r = t % H;
-            if (b != ring_img) {
-                ring_row[0] = ring_row[1] = ring_row[2] = -1;
-                ring_img = b;
-            }
-            const float * rows[3] = {r > 0 ? hidden(b, r - 1) : nullptr, hidden(b, r),
-                                     r + 1 < H ? hidden(b, r + 1) : nullptr};
+            const float * rows[3] = {r > 0 ? hidden.row(b, r - 1) : nullptr, hidden.row(b, r),
+                                     r + 1 < H ? hidden.row(b, r + 1) : nullptr};
             // 3x3 depthwise conv (padding 1) + bias + GELU of row r.
             for (int64_t c = 0; c < Hd; ++c) {
                 const float * in[3] = {rows[0] ? rows[0] + c * W : nullptr, rows[1] + c * W,

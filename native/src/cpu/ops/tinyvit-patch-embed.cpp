@@ -26,13 +26,8 @@ void CpuBackend::tinyvit_patch_embed(const float * x, const float * w0, const fl
     pool()->parallel_for(B * H2, [&](int64_t t0, int64_t t1) {
         std::vector<float> ring((size_t) (3 * C0 * W1));
         std::vector<float> col((size_t) (std::max(Cin * 9 * W1, C0 * 9 * W2)));
-        int64_t ring_row[3] = {-1, -1, -1};
-        int64_t ring_img = -1;
         // GELU(conv0(x) + b0) of intermediate row k of image b, [C0, W1].
-        auto mid = [&](int64_t b, int64_t k) -> const float * {
-            const int64_t slot = k % 3;
-            float * h = ring.data() + slot * C0 * W1;
-            if (ring_row[slot] == k) return h;
+        cpu::RowRing mid(ring.data(), C0 * W1, [&](int64_t b, int64_t k, float * h) {
             const float * xb = x + b * Cin * H * W;
             const float * rows[3];
             for (int64_t i = 0; i < 3; ++i) {
@@ -42,19 +37,13 @@ void CpuBackend::tinyvit_patch_embed(const float * x, const float * w0, const fl
             cpu::im2col_row_s2(rows, H * W, Cin, W, W1, col.data());
             sgemm_serial(false, false, C0, W1, Cin * 9, 1.0f, w0, Cin * 9, col.data(), W1, 0.0f, h, W1);
             for (int64_t c = 0; c < C0; ++c) cpu::bias_gelu(h + c * W1, b0[c], W1);
-            ring_row[slot] = k;
-            return h;
-        };
+        });
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / H2, r = t % H2;
-            if (b != ring_img) {
-                ring_row[0] = ring_row[1] = ring_row[2] = -1;
-                ring_img = b;
-            }
             const float * rows[3];
             for (int64_t i = 0; i < 3; ++i) {
                 const int64_t k = 2 * r - 1 + i;
-                rows[i] = k >= 0 && k < H1 ? mid(b, k) : nullptr;
+                rows[i] = k >= 0 && k < H1 ? mid.row(b, k) : nullptr;
             }
             cpu::im2col_row_s2(rows, W1, C0, W1, W2, col.data());
             float * yr = y + b * C1 * H2 * W2 + r * W2;
