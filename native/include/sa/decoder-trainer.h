@@ -17,6 +17,7 @@
 #include "sa/backend.h"
 #include "sa/losses.h"
 #include "sa/sam-decoder.h"
+#include "sa/trainer-state.h"
 
 namespace sa {
 
@@ -38,7 +39,7 @@ struct TrainConfig {
 
 class DecoderTrainerImpl;
 
-class DecoderTrainer {
+class DecoderTrainer : public TrainerState {
   public:
     // Validates cfg (SA_ERR_INVALID_ARG). dec must outlive the trainer; be must be dec's backend.
     DecoderTrainer(Backend & be, SamDecoder & dec, TrainConfig cfg);
@@ -62,21 +63,15 @@ class DecoderTrainer {
 
     // Names of the parameters the optimiser updates (official key names, a subset of param_names()).
     std::vector<std::string> trained_params() const;
-    // Gradient of the last loss_and_grad for any parameter of the decoder (zeros when it has no gradient
-    // path). A step clears the gradients once the optimiser has used them.
-    void get_grad(const std::string & name, float * host) const;
+    // get_grad (TrainerState) takes any parameter of the decoder.
 
     // d loss / d embeddings of the last loss_and_grad, host [B, embed_dim, E, E] (the layout of the
     // embeddings passed in). Needs cfg.embedding_grad (SA_ERR_INVALID_ARG otherwise).
     void embedding_grad(float * host) const;
 
-    // Optimiser state for checkpoints and resume.
-    int64_t step_count() const;
-    void set_step_count(int64_t t);
-    void get_state(const std::string & name, float * m_host, float * v_host) const;
-    void set_state(const std::string & name, const float * m, const float * v);
-
   private:
+    std::pair<int64_t, int64_t> param_range(const std::string & name) const override;
+
     std::unique_ptr<DecoderTrainerImpl> impl_;
 };
 

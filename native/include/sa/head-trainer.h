@@ -19,6 +19,7 @@
 
 #include "sa/backend.h"
 #include "sa/decoder-trainer.h"
+#include "sa/trainer-state.h"
 
 namespace sa {
 
@@ -31,7 +32,7 @@ struct HeadConfig {
 
 class HeadTrainerImpl;
 
-class HeadTrainer {
+class HeadTrainer : public TrainerState {
   public:
     // Validates both configurations (SA_ERR_INVALID_ARG naming the field).
     HeadTrainer(Backend & be, HeadConfig head, TrainConfig train);
@@ -56,15 +57,13 @@ class HeadTrainer {
     int64_t num_params() const;
     void get_param(const std::string & name, float * host) const;
     void set_param(const std::string & name, const float * host);
-    void get_grad(const std::string & name, float * host) const;
-    int64_t step_count() const;
-    void set_step_count(int64_t t);
-    void get_state(const std::string & name, float * m_host, float * v_host) const;
-    void set_state(const std::string & name, const float * m_host, const float * v_host);
+    // get_grad, step_count, get_state, set_state: TrainerState.
     // Backend memory held (parameters, gradients, moments, workspace of the largest batch so far).
     size_t device_bytes() const;
 
   private:
+    std::pair<int64_t, int64_t> param_range(const std::string & name) const override;
+
     std::unique_ptr<HeadTrainerImpl> impl_;
 };
 

@@ -138,7 +138,9 @@ class DecoderTrainerImpl {
 };
 
 DecoderTrainer::DecoderTrainer(Backend & be, SamDecoder & dec, TrainConfig cfg)
-    : impl_(std::make_unique<DecoderTrainerImpl>(be, dec, cfg)) {}
+    : impl_(std::make_unique<DecoderTrainerImpl>(be, dec, cfg)) {
+    state_ = {&impl_->be, impl_->grads, impl_->m, impl_->v, &impl_->t};
+}
 DecoderTrainer::~DecoderTrainer() = default;
 
 const TrainConfig & DecoderTrainer::config() const {
@@ -173,32 +175,9 @@ void DecoderTrainer::embedding_grad(float * host) const {
     i.be.download(host, cf.get(), (size_t) (B * C * HW));
 }
 
-void DecoderTrainer::get_grad(const std::string & name, float * host) const {
+std::pair<int64_t, int64_t> DecoderTrainer::param_range(const std::string & name) const {
     const auto & e = impl_->d.L.entry(name);
-    SA_CHECK_ARG(host != nullptr, "get_grad: null output");
-    impl_->be.download(host, impl_->grads + e.offset, (size_t) e.numel);
-}
-
-int64_t DecoderTrainer::step_count() const {
-    return impl_->t;
-}
-
-void DecoderTrainer::set_step_count(int64_t t) {
-    SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");
-    impl_->t = t;
-}
-
-void DecoderTrainer::get_state(const std::string & name, float * m_host, float * v_host) const {
-    const auto & e = impl_->d.L.entry(name);
-    if (m_host) impl_->be.download(m_host, impl_->m + e.offset, (size_t) e.numel);
-    if (v_host) impl_->be.download(v_host, impl_->v + e.offset, (size_t) e.numel);
-}
-
-void DecoderTrainer::set_state(const std::string & name, const float * m_host, const float * v_host) {
-    const auto & e = impl_->d.L.entry(name);
-    SA_CHECK_ARG(m_host && v_host, "set_state: null moments");
-    impl_->be.upload(impl_->m + e.offset, m_host, (size_t) e.numel);
-    impl_->be.upload(impl_->v + e.offset, v_host, (size_t) e.numel);
+    return {e.offset, e.numel};
 }
 
 }  // namespace sa

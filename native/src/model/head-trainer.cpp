@@ -190,7 +190,14 @@ class HeadTrainerImpl {
 };
 
 HeadTrainer::HeadTrainer(Backend & be, HeadConfig head, TrainConfig train)
-    : impl_(std::make_unique<HeadTrainerImpl>(be, head, train)) {}
+    : impl_(std::make_unique<HeadTrainerImpl>(be, head, train)) {
+    state_ = {&impl_->be, impl_->grads, impl_->m, impl_->v, &impl_->t};
+}
+
+std::pair<int64_t, int64_t> HeadTrainer::param_range(const std::string & name) const {
+    const auto & e = impl_->entry(name);
+    return {e.offset, e.numel};
+}
 HeadTrainer::~HeadTrainer() = default;
 
 const HeadConfig & HeadTrainer::head_config() const {
@@ -237,34 +244,6 @@ void HeadTrainer::set_param(const std::string & name, const float * host) {
     const auto & e = impl_->entry(name);
     SA_CHECK_ARG(host != nullptr, "set_param: null input");
     impl_->be.upload(impl_->params + e.offset, host, (size_t) e.numel);
-}
-
-void HeadTrainer::get_grad(const std::string & name, float * host) const {
-    const auto & e = impl_->entry(name);
-    SA_CHECK_ARG(host != nullptr, "get_grad: null output");
-    impl_->be.download(host, impl_->grads + e.offset, (size_t) e.numel);
-}
-
-int64_t HeadTrainer::step_count() const {
-    return impl_->t;
-}
-
-void HeadTrainer::set_step_count(int64_t t) {
-    SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");
-    impl_->t = t;
-}
-
-void HeadTrainer::get_state(const std::string & name, float * m_host, float * v_host) const {
-    const auto & e = impl_->entry(name);
-    if (m_host) impl_->be.download(m_host, impl_->m + e.offset, (size_t) e.numel);
-    if (v_host) impl_->be.download(v_host, impl_->v + e.offset, (size_t) e.numel);
-}
-
-void HeadTrainer::set_state(const std::string & name, const float * m_host, const float * v_host) {
-    const auto & e = impl_->entry(name);
-    SA_CHECK_ARG(m_host && v_host, "set_state: null moments");
-    impl_->be.upload(impl_->m + e.offset, m_host, (size_t) e.numel);
-    impl_->be.upload(impl_->v + e.offset, v_host, (size_t) e.numel);
 }
 
 size_t HeadTrainer::device_bytes() const {

@@ -42,4 +42,32 @@ void optimizer_step(Backend & be, const TrainConfig & cfg, float * params, float
                                cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled, t);
 }
 
+void TrainerState::get_grad(const std::string & name, float * host) const {
+    const auto [offset, n] = param_range(name);
+    SA_CHECK_ARG(host != nullptr, "get_grad: null output");
+    state_.be->download(host, state_.grads + offset, (size_t) n);
+}
+
+int64_t TrainerState::step_count() const {
+    return *state_.t;
+}
+
+void TrainerState::set_step_count(int64_t t) {
+    SA_CHECK_ARG(t >= 0, "set_step_count: negative step count");
+    *state_.t = t;
+}
+
+void TrainerState::get_state(const std::string & name, float * m_host, float * v_host) const {
+    const auto [offset, n] = param_range(name);
+    if (m_host) state_.be->download(m_host, state_.m + offset, (size_t) n);
+    if (v_host) state_.be->download(v_host, state_.v + offset, (size_t) n);
+}
+
+void TrainerState::set_state(const std::string & name, const float * m_host, const float * v_host) {
+    const auto [offset, n] = param_range(name);
+    SA_CHECK_ARG(m_host && v_host, "set_state: null moments");
+    state_.be->upload(state_.m + offset, m_host, (size_t) n);
+    state_.be->upload(state_.v + offset, v_host, (size_t) n);
+}
+
 }  // namespace sa
