@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <sys/resource.h>
 #include <map>
 #include <random>
 #include <sstream>
@@ -40,6 +41,13 @@ inline double process_cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+// The process's peak resident memory so far (getrusage), MiB.
+inline double peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_maxrss / 1024.0;
 }
 
 // The upper median (the middle element after sorting; v must not be empty).
@@ -283,3 +291,17 @@ inline int skipped_without_cuda() {
 }
 
 }  // namespace sa::bench
+
+// main() of a CUDA bench: its run(argc, argv), which exists only in builds with the CUDA backend
+// (the others say the bench is skipped).
+#ifdef SA_USE_CUDA
+#define SA_CUDA_BENCH_MAIN(name)                             \
+    int main(int argc, char ** argv) {                       \
+        return sa::bench::bench_main(name, argc, argv, run); \
+    }
+#else
+#define SA_CUDA_BENCH_MAIN(name)                  \
+    int main() {                                  \
+        return sa::bench::skipped_without_cuda(); \
+    }
+#endif

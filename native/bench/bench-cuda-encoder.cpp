@@ -193,14 +193,6 @@ int run(int argc, char ** argv) {
 
 }  // namespace
 
-int main(int argc, char ** argv) {
-    return sa::bench::bench_main("bench-cuda-encoder", argc, argv, run);
-}
+#endif  // SA_USE_CUDA
 
-#else
-
-int main() {
-    return sa::bench::skipped_without_cuda();
-}
-
-#endif
+SA_CUDA_BENCH_MAIN("bench-cuda-encoder")

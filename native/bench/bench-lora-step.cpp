@@ -14,7 +14,6 @@
 //
 // Prints wall time per phase and the process's peak resident memory (getrusage) after model
 // construction, after the inference pass and after the training steps.
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -35,13 +34,8 @@
 namespace {
 
 using sa::bench::Clock;
+using sa::bench::peak_rss_mib;
 using sa::bench::seconds_since;
-
-double peak_rss_mib() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return (double) ru.ru_maxrss / 1024.0;
-}
 
 // Times `steps` LoRA steps of the trainable encoder `vit` (plus a cold one), then the inference
 // encoder made by `make_inference` (after `vit` is freed) as the anchor.

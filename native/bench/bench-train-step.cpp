@@ -38,9 +38,7 @@ using sa::bench::median;
 
 // Process CPU time (user + sys over all threads), ms.
 double cpu_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
+    return 1e3 * sa::bench::process_cpu_seconds();
 }
 
 double wall_ms() {

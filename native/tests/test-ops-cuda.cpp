@@ -449,21 +449,33 @@ SA_TEST(transpose_and_windows) {
 
 // ---- attention ------------------------------------------------------------------------------------
 
-SA_TEST(attention_vit_windowed_global_relpos) {
-    struct Case {
-        const char * name;
-        int64_t B, H, W, nh, hd, lh, lw;  // lh/lw: rel table lengths (0: no rel-pos)
-    } cases[] = {
-        {"tiny windowed 5x5 hd16", 8, 5, 5, 4, 16, 9, 9},
-        {"tiny global 16x16 hd16", 1, 16, 16, 4, 16, 31, 31},
+// An attention_vit shape; lh/lw: the rel-pos table lengths (0: no rel-pos).
+struct VitAttnCase {
+    const char * name;
+    int64_t B, H, W, nh, hd, lh, lw;
+};
+
+// SAM's own shapes, which both attention_vit tests run: ViT-B windows and global blocks, resampled
+// tables, ViT-H's head dim.
+std::vector<VitAttnCase> sam_attn_cases(std::initializer_list<VitAttnCase> more) {
+    std::vector<VitAttnCase> v = {
         {"vit-b window 14x14 hd64", 3, 14, 14, 2, 64, 27, 27},
         {"vit-b global 64x64 hd64", 1, 64, 64, 2, 64, 127, 127},
         {"resampled tables 12x10 hd64", 2, 12, 10, 2, 64, 27, 13},
         {"vit-h global 32x32 hd80", 1, 32, 32, 2, 80, 63, 63},
+    };
+    v.insert(v.end(), more);
+    return v;
+}
+
+SA_TEST(attention_vit_windowed_global_relpos) {
+    const std::vector<VitAttnCase> cases = sam_attn_cases({
+        {"tiny windowed 5x5 hd16", 8, 5, 5, 4, 16, 9, 9},
+        {"tiny global 16x16 hd16", 1, 16, 16, 4, 16, 31, 31},
         {"no rel-pos 7x9 hd32", 2, 7, 9, 3, 32, 0, 0},
         {"odd head dim 11x11 hd40", 1, 11, 11, 2, 40, 21, 21},
-    };
-    for (const Case & c : cases) {
+    });
+    for (const VitAttnCase & c : cases) {
         Dual d;
         const int64_t N = c.H * c.W, C = c.nh * c.hd;
         Buf qkv = d.rand((size_t) (c.B * N * 3 * C), -1.5f, 1.5f), out = d.poison((size_t) (c.B * N * C));
@@ -501,21 +513,14 @@ std::vector<float> rounded_bf16(std::vector<float> v) {
 // rounded to bf16 (qkv and the relative-position tables): the GPU's RMS error may be at most twice, and
 // its largest error at most three times, the error that rounding alone causes.
 SA_TEST(attention_vit_bf16_math) {
-    struct Case {
-        const char * name;
-        int64_t B, H, W, nh, hd, lh, lw;  // lh/lw: rel table lengths (0: no rel-pos)
-    } cases[] = {
-        {"vit-b window 14x14 hd64", 3, 14, 14, 2, 64, 27, 27},
-        {"vit-b global 64x64 hd64", 1, 64, 64, 2, 64, 127, 127},
-        {"resampled tables 12x10 hd64", 2, 12, 10, 2, 64, 27, 13},
-        {"vit-h global 32x32 hd80", 1, 32, 32, 2, 80, 63, 63},
+    const std::vector<VitAttnCase> cases = sam_attn_cases({
         {"rows across query blocks 20x16 hd128", 1, 20, 16, 2, 128, 39, 31},
         {"no rel-pos 7x9 hd64 (odd token count)", 2, 7, 9, 3, 64, 0, 0},
         {"odd width 11x11 hd64 (fp32 kernel)", 1, 11, 11, 2, 64, 21, 21},
         {"head dim 32 (fp32 kernel)", 2, 8, 8, 2, 32, 15, 15},
-    };
+    });
     const sa::CudaMath prev = sa::cuda_get_math(gpu());
-    for (const Case & c : cases) {
+    for (const VitAttnCase & c : cases) {
         Dual d;
         const int64_t N = c.H * c.W, C = c.nh * c.hd;
         const bool rel = c.lh > 0;

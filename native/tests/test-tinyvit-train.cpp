@@ -97,6 +97,17 @@ void randomise_b(sa::TrainableEncoder & m, float scale, bool k_adapted) {
     }
 }
 
+// A trainable TinyViT on its own CPU backend over small random weights (RandomTinyVit's seed).
+struct TrainableModel {
+    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
+    RandomTinyVit rw;
+    std::unique_ptr<sa::TrainableEncoder> enc;
+    TrainableModel(uint32_t seed, const sa::TrainableTinyVitOptions & o) : rw(small_config(), seed) {
+        sa::WeightMap w = satest::weight_map(rw.t);
+        enc = sa::make_trainable_tinyvit(*be, w, "image_encoder.", o);
+    }
+};
+
 template <class F>
 sa_status status_of(F && f) {
     try {
@@ -113,11 +124,8 @@ sa_status status_of(F && f) {
 // central differences (step 3e-3) on 4 coordinates (its largest-gradient entry and 3 spread ones):
 // max |num - ana| <= 5e-3 max |ana| of the tensor (a wrong gradient is off by O(1)).
 SA_TEST(gradients_against_finite_differences) {
-    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
-    RandomTinyVit rw(small_config());
-    sa::WeightMap w = satest::weight_map(rw.t);
-    auto mp = sa::make_trainable_tinyvit(*be, w, "image_encoder.", options(64, 2, {"qkv", "proj", "mlp"}, true));
-    sa::TrainableEncoder & m = *mp;
+    TrainableModel model(1, options(64, 2, {"qkv", "proj", "mlp"}, true));
+    sa::TrainableEncoder & m = *model.enc;
     satest::expect(m.embed_size() == 4 && m.embed_dim() == 8 && m.img_size() == 64, "geometry " + m.describe());
     randomise_b(m, 0.3f, true);
     const Vec image = satest::randn(3 * 64 * 64, 5), wout = satest::randn(8 * 4 * 4, 6);
@@ -299,11 +307,8 @@ SA_TEST(factor_gradients_follow_the_weight_gradient) {
 
 // A batch of two images: each embedding as alone, the gradients the sum of the single-image ones.
 SA_TEST(batches_equal_single_images) {
-    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
-    RandomTinyVit rw(small_config(), 7);
-    sa::WeightMap w = satest::weight_map(rw.t);
-    auto mp = sa::make_trainable_tinyvit(*be, w, "image_encoder.", options(64, 2, {"qkv", "fc1"}, true));
-    sa::TrainableEncoder & m = *mp;
+    TrainableModel model(7, options(64, 2, {"qkv", "fc1"}, true));
+    sa::TrainableEncoder & m = *model.enc;
     randomise_b(m, 0.3f, true);
     const int64_t n_img = 3 * 64 * 64, n_emb = 8 * 4 * 4;
     const Vec images = satest::randn((size_t) (2 * n_img), 14), dout = satest::randn((size_t) (2 * n_emb), 15);
@@ -338,11 +343,8 @@ SA_TEST(batches_equal_single_images) {
 }
 
 SA_TEST(adapters_trained_with_adam_lower_a_loss) {
-    std::unique_ptr<sa::Backend> be = sa::make_cpu_backend();
-    RandomTinyVit rw(small_config(), 4);
-    sa::WeightMap w = satest::weight_map(rw.t);
-    auto mp = sa::make_trainable_tinyvit(*be, w, "image_encoder.", options(64, 4, {"q", "v"}, false));
-    sa::TrainableEncoder & m = *mp;
+    TrainableModel model(4, options(64, 4, {"q", "v"}, false));
+    sa::TrainableEncoder & m = *model.enc;
     const Vec image = satest::randn(3 * 64 * 64, 10);
     Vec out(8 * 4 * 4), target = satest::randn(out.size(), 11), dout(out.size());
     Vec qkv0(48 * 16), qkv1(qkv0.size());

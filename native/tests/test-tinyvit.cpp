@@ -253,13 +253,7 @@ void check_mbconv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd, uint32
               b3 = randn((size_t) C, seed + 6);
     const Vec got = run_mbconv(true, x, w1, b1, w2, b2, w3, b3, B, C, H, W, Hd);
     const Vec ref = run_mbconv(false, x, w1, b1, w2, b2, w3, b3, B, C, H, W, Hd);
-    double err = 0, mx = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        err = std::max(err, std::fabs((double) got[i] - ref[i]));
-        mx = std::max(mx, std::fabs((double) ref[i]));
-    }
-    satest::expect(err <= 1e-5 * std::max(1.0, mx), "tinyvit_mbconv " + std::to_string(H) + "x" + std::to_string(W) +
-                                                        ": max error " + std::to_string(err));
+    satest::expect_matches("tinyvit_mbconv " + std::to_string(H) + "x" + std::to_string(W), got, ref, 1e-5);
 }
 
 SA_TEST(tinyvit_mbconv_matches_composed_ops) {
@@ -281,13 +275,7 @@ void check_patch_embed(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0,
     be().tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, fused.p, B, Cin, H, W, C0, C1);
     be().sa::Backend::tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, ref.p, B, Cin, H, W, C0, C1);
     const Vec got = fused.host(), want = ref.host();
-    double err = 0, mx = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        err = std::max(err, std::fabs((double) got[i] - want[i]));
-        mx = std::max(mx, std::fabs((double) want[i]));
-    }
-    satest::expect(err <= 1e-5 * std::max(1.0, mx), "tinyvit_patch_embed " + std::to_string(H) + "x" +
-                                                        std::to_string(W) + ": max error " + std::to_string(err));
+    satest::expect_matches("tinyvit_patch_embed " + std::to_string(H) + "x" + std::to_string(W), got, want, 1e-5);
 }
 
 SA_TEST(tinyvit_patch_embed_matches_composed_ops) {
@@ -309,13 +297,7 @@ void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
     be().tinyvit_mlp(fused.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
     be().sa::Backend::tinyvit_mlp(ref.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
     const Vec got = fused.host(), want = ref.host();
-    double err = 0, mx = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        err = std::max(err, std::fabs((double) got[i] - want[i]));
-        mx = std::max(mx, std::fabs((double) want[i]));
-    }
-    satest::expect(err <= 2e-5 * std::max(1.0, mx),
-                   "tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C) + ": max error " + std::to_string(err));
+    satest::expect_matches("tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C), got, want, 2e-5);
 }
 
 SA_TEST(tinyvit_mlp_matches_composed_ops) {
@@ -331,13 +313,8 @@ void check_depthwise_nhwc(int64_t B, int64_t H, int64_t W, int64_t C, bool with_
     be().depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, got.p, B, H, W, C);
     be().sa::Backend::depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, want.p, B, H, W, C);
     const Vec g = got.host(), r = want.host();
-    double err = 0, mx = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-        err = std::max(err, std::fabs((double) g[i] - r[i]));
-        mx = std::max(mx, std::fabs((double) r[i]));
-    }
-    satest::expect(err <= 1e-5 * std::max(1.0, mx), "depthwise3x3_nhwc " + std::to_string(H) + "x" + std::to_string(W) +
-                                                        "x" + std::to_string(C) + ": max error " + std::to_string(err));
+    satest::expect_matches("depthwise3x3_nhwc " + std::to_string(H) + "x" + std::to_string(W) + "x" + std::to_string(C),
+                           g, r, 1e-5);
 }
 
 SA_TEST(depthwise3x3_nhwc_matches_transposed_conv2d) {

@@ -96,6 +96,16 @@ std::vector<Case> & registry() {
     return r;
 }
 
+// out[i] = (float) of the i-th little-endian T stored at p (p need not be aligned).
+template <class T>
+void convert_to_float(const char * p, int64_t n, float * out) {
+    for (int64_t i = 0; i < n; ++i) {
+        T d;
+        std::memcpy(&d, p + sizeof(T) * i, sizeof(T));
+        out[i] = (float) d;
+    }
+}
+
 }  // namespace
 
 std::map<std::string, Tensor> load_safetensors(const std::string & path) {
@@ -176,25 +186,13 @@ std::map<std::string, Tensor> load_safetensors(const std::string & path) {
                 }
             } else if (e.dtype == "F64") {
                 need(8);
-                for (int64_t i = 0; i < n; ++i) {
-                    double d;
-                    std::memcpy(&d, p + 8 * i, 8);
-                    t.data[i] = (float) d;
-                }
+                convert_to_float<double>(p, n, t.data.data());
             } else if (e.dtype == "I64") {
                 need(8);
-                for (int64_t i = 0; i < n; ++i) {
-                    int64_t d;
-                    std::memcpy(&d, p + 8 * i, 8);
-                    t.data[i] = (float) d;
-                }
+                convert_to_float<int64_t>(p, n, t.data.data());
             } else if (e.dtype == "I32") {
                 need(4);
-                for (int64_t i = 0; i < n; ++i) {
-                    int32_t d;
-                    std::memcpy(&d, p + 4 * i, 4);
-                    t.data[i] = (float) d;
-                }
+                convert_to_float<int32_t>(p, n, t.data.data());
             } else if (e.dtype == "U8" || e.dtype == "BOOL") {
                 need(1);
                 for (int64_t i = 0; i < n; ++i) t.data[i] = (float) (uint8_t) p[i];
@@ -349,6 +347,14 @@ void fail(const std::string & msg) {
 
 void expect(bool cond, const std::string & msg) {
     if (!cond) fail(msg);
+}
+
+void expect_matches(const std::string & what, const std::vector<float> & got, const std::vector<float> & want,
+                    double tol) {
+    expect(got.size() == want.size(),
+           what + ": " + std::to_string(got.size()) + " values, expected " + std::to_string(want.size()));
+    const Diff d = diff(got.data(), want.data(), (int64_t) want.size());
+    expect(d.max_abs <= tol * std::max(1.0, d.ref_max), what + ": max error " + std::to_string(d.max_abs));
 }
 
 void expect_close(const std::string & what, const float * got, const Tensor & ref, double abs_tol, double rel_tol) {

@@ -96,6 +96,10 @@ void add_test(const std::string & name, std::function<void()> fn);
 // Fails the current test with a message (throws).
 [[noreturn]] void fail(const std::string & msg);
 void expect(bool cond, const std::string & msg);
+// Passes when max |got - want| <= tol * max(1, max |want|) (an op against its composed or reference
+// version); the message names `what` and gives the largest error.
+void expect_matches(const std::string & what, const std::vector<float> & got, const std::vector<float> & want,
+                    double tol);
 // Passes when max_abs <= abs_tol or rel <= rel_tol.
 void expect_close(const std::string & what, const float * got, const Tensor & ref, double abs_tol, double rel_tol);
 int run_all();
