@@ -70,27 +70,24 @@ test("empty shards (more shards than images) are skipped", () => {
     assert.equal(Array.from(c.get(1)), Array.from(float16ToFloat32Array(float32ToFloat16Array(emb(1)))));
 });
 
-test("a missing shard is an error that names the file", () => {
-    rmSync(files[1] as string);
+/** Opening the shards must fail with ERR_SA_CACHE naming shard 1's file, the message matching `pattern`. */
+function expectShardError(pattern: RegExp): void {
     assert.throws(
         () => ShardedEmbeddingCache.open(files, key, ids, ranges),
         (e: Error & { code?: string }) =>
-            e.code === "ERR_SA_CACHE" &&
-            e.message.includes(files[1] as string) &&
-            /missing embedding shard 1 of 3/.test(e.message),
+            e.code === "ERR_SA_CACHE" && e.message.includes(files[1] as string) && pattern.test(e.message),
     );
+}
+
+test("a missing shard is an error that names the file", () => {
+    rmSync(files[1] as string);
+    expectShardError(/missing embedding shard 1 of 3/);
 });
 
 test("a stale shard (another model) is an error that names the file", () => {
     writeShard(1, { ...key, modelHash: "other" });
     assert.ok(existsSync(files[1] as string));
-    assert.throws(
-        () => ShardedEmbeddingCache.open(files, key, ids, ranges),
-        (e: Error & { code?: string }) =>
-            e.code === "ERR_SA_CACHE" &&
-            e.message.includes(files[1] as string) &&
-            /stale embedding shard 1 of 3/.test(e.message),
-    );
+    expectShardError(/stale embedding shard 1 of 3/);
     // Another image list (a shard cut for another dataset selection) is stale too.
     writeShard(1);
     assert.throws(

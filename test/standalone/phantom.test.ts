@@ -27,16 +27,23 @@ function digestTree(dir: string): Record<string, string> {
 const rad = { kind: "radiology", patients: 2, slices: 10, size: 64 } as const;
 const path2 = { kind: "pathology", patients: 3, regions: 1, regionSize: 256 } as const;
 
+/**
+ * Three phantom sets `name`-a, -b, -c: a and b with `seed`, c with `seed + 1`. Returns a's result and
+ * the digests of the three; a and b must be the same files.
+ */
+async function threeSets(options: typeof rad | typeof path2, name: string, seed: number) {
+    const outDir = (x: string) => path.join(root, `${name}-${x}`);
+    const a = await generatePhantoms({ ...options, outDir: outDir("a"), seed });
+    await generatePhantoms({ ...options, outDir: outDir("b"), seed });
+    await generatePhantoms({ ...options, outDir: outDir("c"), seed: seed + 1 });
+    const [da, db, dc] = ["a", "b", "c"].map((x) => digestTree(outDir(x))) as Record<string, string>[];
+    assert.equal(da, db);
+    return { a, da: da as Record<string, string>, dc: dc as Record<string, string> };
+}
+
 test("radiology phantoms are deterministic, seed-dependent and in the BraTS layout", async () => {
-    const a = await generatePhantoms({ ...rad, outDir: path.join(root, "rad-a"), seed: 4 });
-    await generatePhantoms({ ...rad, outDir: path.join(root, "rad-b"), seed: 4 });
-    await generatePhantoms({ ...rad, outDir: path.join(root, "rad-c"), seed: 5 });
-    const da = digestTree(a.outDir);
-    assert.equal(da, digestTree(path.join(root, "rad-b")));
-    assert.is.not(
-        da["Phantom_001/Phantom_001_flair.nii.gz"],
-        digestTree(path.join(root, "rad-c"))["Phantom_001/Phantom_001_flair.nii.gz"],
-    );
+    const { a, da, dc } = await threeSets(rad, "rad", 4);
+    assert.is.not(da["Phantom_001/Phantom_001_flair.nii.gz"], dc["Phantom_001/Phantom_001_flair.nii.gz"]);
     assert.equal(a.patients, ["Phantom_001", "Phantom_002"]);
     assert.ok(a.files.includes("Phantom_002/Phantom_002_t1ce.nii.gz"));
 
@@ -87,12 +94,7 @@ test("radiology phantoms are deterministic, seed-dependent and in the BraTS layo
 });
 
 test("pathology phantoms are deterministic and in the BCSS layout with TCGA names", async () => {
-    const a = await generatePhantoms({ ...path2, outDir: path.join(root, "path-a"), seed: 1 });
-    await generatePhantoms({ ...path2, outDir: path.join(root, "path-b"), seed: 1 });
-    await generatePhantoms({ ...path2, outDir: path.join(root, "path-c"), seed: 2 });
-    const da = digestTree(a.outDir);
-    assert.equal(da, digestTree(path.join(root, "path-b")));
-    const dc = digestTree(path.join(root, "path-c"));
+    const { a, da, dc } = await threeSets(path2, "path", 1);
     assert.ok(Object.keys(da).some((k) => k.endsWith(".png") && da[k] !== dc[k]));
     assert.equal(a.patients, ["TCGA-PH-0001", "TCGA-PH-0002", "TCGA-PH-0003"]);
     const name = a.files.find((f) => f.startsWith("masks/")) as string;

@@ -199,23 +199,36 @@ test("z-scored input gives the patches of the raw input within one grey level", 
     }
 });
 
-test("image and label on different grids: an error naming both", async () => {
-    const dir = path.join(root, "grid");
-    const id = "Case_001";
-    mkdirSync(path.join(dir, id), { recursive: true });
+/**
+ * Case_001 under root/`name`: a 16 x 16 x 4 int16 FLAIR of fives and the label volume `seg` (with
+ * `geometry` when given; the FLAIR has none). Returns the folder and a function that rewrites the label.
+ */
+async function oneCase(name: string, seg: Uint8Array | Float32Array, geometry?: number[][]) {
+    const dir = path.join(root, name);
+    const caseDir = path.join(dir, "Case_001");
+    mkdirSync(caseDir, { recursive: true });
+    const dims: [number, number, number] = [16, 16, 4];
     const data = new Int16Array(16 * 16 * 4).fill(5);
-    const seg = new Uint8Array(16 * 16 * 4);
-    await writeNifti(path.join(dir, id, `${id}_flair.nii.gz`), { dims: [16, 16, 4], data, datatype: "int16" });
-    await writeNifti(path.join(dir, id, `${id}_seg.nii.gz`), {
-        dims: [16, 16, 4],
-        data: seg,
-        datatype: "uint8",
-        geometry: [
-            [-1, 0, 0, 0],
-            [0, -1, 0, 12.5],
-            [0, 0, 1, 0],
-        ],
-    });
+    await writeNifti(path.join(caseDir, "Case_001_flair.nii.gz"), { dims, data, datatype: "int16" });
+    const datatype = seg instanceof Float32Array ? "float32" : "uint8";
+    const writeSeg = () =>
+        writeNifti(path.join(caseDir, "Case_001_seg.nii.gz"), {
+            dims,
+            data: seg,
+            datatype,
+            ...(geometry ? { geometry: geometry as [number[], number[], number[]] } : {}),
+        });
+    await writeSeg();
+    return { dir, writeSeg };
+}
+
+test("image and label on different grids: an error naming both", async () => {
+    const geometry = [
+        [-1, 0, 0, 0],
+        [0, -1, 0, 12.5],
+        [0, 0, 1, 0],
+    ];
+    const { dir } = await oneCase("grid", new Uint8Array(16 * 16 * 4), geometry);
     await expectCode(
         prepareBrats({ inputDir: dir, outDir: path.join(root, "x") }),
         /image .*Case_001_flair\.nii\.gz and label .*Case_001_seg\.nii\.gz are on different grids/,
@@ -223,18 +236,13 @@ test("image and label on different grids: an error naming both", async () => {
 });
 
 test("float labels are accepted when integral; the first fractional voxel is named", async () => {
-    const dir = path.join(root, "floatlab");
-    const id = "Case_001";
-    mkdirSync(path.join(dir, id), { recursive: true });
-    const data = new Int16Array(16 * 16 * 4).fill(5);
     const seg = new Float32Array(16 * 16 * 4);
     for (let i = 0; i < 120; i++) seg[16 * 16 + i] = 2;
-    await writeNifti(path.join(dir, id, `${id}_flair.nii.gz`), { dims: [16, 16, 4], data, datatype: "int16" });
-    await writeNifti(path.join(dir, id, `${id}_seg.nii.gz`), { dims: [16, 16, 4], data: seg, datatype: "float32" });
+    const { dir, writeSeg } = await oneCase("floatlab", seg);
     const ok = await prepareBrats({ inputDir: dir, outDir: path.join(root, "fl-ok"), patchSize: 16 });
     assert.is(ok.manifest.patches.length, 1);
     seg[16 * 16 * 2 + 16 * 3 + 5] = 1.5;
-    await writeNifti(path.join(dir, id, `${id}_seg.nii.gz`), { dims: [16, 16, 4], data: seg, datatype: "float32" });
+    await writeSeg();
     await expectCode(
         prepareBrats({ inputDir: dir, outDir: path.join(root, "fl-bad"), patchSize: 16 }),
         /Case_001_seg\.nii\.gz: label 1\.5 at voxel \(5, 3, 2\) is not an integer/,

@@ -319,18 +319,24 @@ test("summaryText: one block per dataset with every strategy, the paper's Dice a
     assert.match(text, "* best: 10 points");
 });
 
+/** validateRunResults(run) must throw a ReportError ERR_SA_REPORT_INPUT whose message matches `pattern`. */
+function expectInputError(run: RunResults, pattern: string | RegExp): void {
+    try {
+        validateRunResults(run);
+    } catch (err) {
+        assert.instance(err, ReportError);
+        assert.is((err as ReportError).code, "ERR_SA_REPORT_INPUT");
+        assert.match((err as Error).message, pattern);
+        return;
+    }
+    assert.unreachable("should throw");
+}
+
 test("validation names the dataset, strategy and image of a bad value", () => {
     const run = syntheticRun();
     const s = run.datasets[1]?.strategies[0] as StrategyResult;
     (s.perImage[3] as { dice: number | null }).dice = 1.5;
-    try {
-        validateRunResults(run);
-        assert.unreachable("should throw");
-    } catch (err) {
-        assert.instance(err, ReportError);
-        assert.is((err as ReportError).code, "ERR_SA_REPORT_INPUT");
-        assert.match((err as Error).message, 'dataset "phantom pathology", strategy "points3", image "img003" dice');
-    }
+    expectInputError(run, 'dataset "phantom pathology", strategy "points3", image "img003" dice');
     const dup = syntheticRun();
     dup.datasets[0]?.strategies.push(strategy("box", "box again", 0.5, 3, 9));
     assert.throws(() => validateRunResults(dup), /strategy "box" appears twice/);
@@ -414,14 +420,7 @@ test("zero-shot: inconsistent baselines are rejected with ERR_SA_REPORT_INPUT na
     const run = runWithZeroShot(0.1);
     const s = run.datasets[0]?.strategies[0] as StrategyResult;
     (s.zeroShot?.perImage[0] as { dice: number | null }).dice = 1.5;
-    try {
-        validateRunResults(run);
-        assert.unreachable("should throw");
-    } catch (e) {
-        assert.instance(e, ReportError);
-        assert.is((e as ReportError).code, "ERR_SA_REPORT_INPUT");
-        assert.match((e as Error).message, /points3.*zero-shot/);
-    }
+    expectInputError(run, /points3.*zero-shot/);
 });
 
 test.run();
