@@ -83,6 +83,12 @@ function fresh() {
     return { decoder, trainer };
 }
 
+/** trainDecoder on the training set with the test's prompts and opts(extra). */
+const trainWith = (
+    m: { decoder: NativeSamDecoder; trainer: Parameters<typeof trainDecoder>[1] },
+    extra: Partial<TrainOptions> = {},
+) => trainDecoder(m.decoder, m.trainer, train, promptFor, opts(extra));
+
 const params = (d: NativeSamDecoder) => new Map(d.paramNames().map((n) => [n, d.getParam(n).slice()]));
 function sameParams(a: Map<string, Float32Array>, b: Map<string, Float32Array>, what: string) {
     assert.equal([...a.keys()].sort(), [...b.keys()].sort(), `${what}: parameter names`);
@@ -114,15 +120,11 @@ test.before(async () => {
 
 test("validating does not change training: same losses and weights as the loop without validation", async () => {
     const a = fresh();
-    const ra = await trainDecoder(a.decoder, a.trainer, train, promptFor, opts());
+    const ra = await trainWith(a);
     const b = fresh();
-    const rb = await trainDecoder(
-        b.decoder,
-        b.trainer,
-        train,
-        promptFor,
-        opts({ validation: { everySteps: 0, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 } }),
-    );
+    const rb = await trainWith(b, {
+        validation: { everySteps: 0, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 },
+    });
     assert.equal(Array.from(rb.losses), Array.from(ra.losses));
     sameParams(params(b.decoder), params(a.decoder), "final weights");
     assert.is(ra.validation, undefined);
@@ -153,7 +155,7 @@ test("selection keeps the weights of the best validation (every epoch and every 
                 return script[k++] as number;
             },
         };
-        const r = await trainDecoder(decoder, trainer, train, promptFor, opts({ validation }));
+        const r = await trainWith({ decoder, trainer }, { validation });
         const stepOf = (i: number) => (i + 1) * (everySteps || STEPS);
         assert.equal(
             r.validation?.points,
@@ -190,25 +192,19 @@ test("early stopping: patience and minimum delta", async () => {
     const { decoder, trainer } = fresh();
     const script = [0.5, 0.7, 0.6, 0.65, 0.9];
     let k = 0;
-    const r = await trainDecoder(
-        decoder,
-        trainer,
-        train,
-        promptFor,
-        opts({ validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number } }),
+    const r = await trainWith(
+        { decoder, trainer },
+        { validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number } },
     );
     assert.is(r.epochsRun, 4, "all epochs: the last epoch end does not stop");
     const { decoder: d2, trainer: t2 } = fresh();
     k = 0;
-    const r2 = await trainDecoder(
-        d2,
-        t2,
-        train,
-        promptFor,
-        opts({
+    const r2 = await trainWith(
+        { decoder: d2, trainer: t2 },
+        {
             epochs: 5,
             validation: { everySteps: 0, patience: 2, minDelta: 0, evaluate: async () => script[k++] as number },
-        }),
+        },
     );
     assert.is(r2.epochsRun, 4, "stopped after two validations without a gain");
     assert.is(r2.validation?.stoppedAtEpoch, 4);
@@ -221,34 +217,22 @@ for (const everySteps of [0, 3]) {
     test(`a run stopped between epochs resumes with the same curve, selection and weights (validation every ${everySteps || "epoch"})`, async () => {
         const dirA = mkdtempSync(path.join(os.tmpdir(), "sa-val-a-"));
         const a = fresh();
-        const ra = await trainDecoder(
-            a.decoder,
-            a.trainer,
-            train,
-            promptFor,
-            opts({
-                stateDir: dirA,
-                validation: { everySteps, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 },
-            }),
-        );
+        const ra = await trainWith(a, {
+            stateDir: dirA,
+            validation: { everySteps, evaluate: valDice(a.decoder), patience: 0, minDelta: 0 },
+        });
 
         const dirB = mkdtempSync(path.join(os.tmpdir(), "sa-val-b-"));
         const b = fresh();
         const stop = new AbortController();
-        await trainDecoder(
-            b.decoder,
-            b.trainer,
-            train,
-            promptFor,
-            opts({
-                stateDir: dirB,
-                signal: stop.signal,
-                onStep: (s) => {
-                    if (s.globalStep === 2 * STEPS) stop.abort(new Error("stop"));
-                },
-                validation: { everySteps, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 },
-            }),
-        ).then(
+        await trainWith(b, {
+            stateDir: dirB,
+            signal: stop.signal,
+            onStep: (s) => {
+                if (s.globalStep === 2 * STEPS) stop.abort(new Error("stop"));
+            },
+            validation: { everySteps, evaluate: valDice(b.decoder), patience: 0, minDelta: 0 },
+        }).then(
             () => assert.unreachable("the run should have been stopped"),
             (e) => assert.is((e as Error).message, "stop"),
         );
@@ -257,16 +241,10 @@ for (const everySteps of [0, 3]) {
             "the best weights have their own file",
         );
         const c = fresh();
-        const rc = await trainDecoder(
-            c.decoder,
-            c.trainer,
-            train,
-            promptFor,
-            opts({
-                stateDir: dirB,
-                validation: { everySteps, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 },
-            }),
-        );
+        const rc = await trainWith(c, {
+            stateDir: dirB,
+            validation: { everySteps, evaluate: valDice(c.decoder), patience: 0, minDelta: 0 },
+        });
         assert.is(rc.resumedFrom, 2 * STEPS);
         assert.equal(rc.validation?.points, ra.validation?.points, "validation curve");
         assert.equal(rc.validation?.best, ra.validation?.best, "selected point");
