@@ -180,8 +180,8 @@ int run(int argc, char ** argv) {
     const int64_t pb = d.L.decoder_begin, pn = d.L.decoder_end - d.L.decoder_begin;
     auto fwd_bwd = [&] {
         g.forward(d.params, 0, 1);
-        be.mask_loss((int) sa::LossKind::DiceCE, g.masks(), tgt, scalars, g.dmasks_buffer(), 1, 1, H16, nullptr, d.L.T,
-                     nullptr);
+        be.mask_loss({(int) sa::LossKind::DiceCE, g.masks(), tgt, scalars, g.dmasks_buffer(), 1, 1, H16, nullptr, d.L.T,
+                      nullptr});
         be.fill(grads, 0.0f, (size_t) total);
         g.backward(d.params, grads, g.dmasks_buffer(), nullptr, false);
         be.sum_squares(grads, scalars + 1, total);
@@ -189,8 +189,8 @@ int run(int argc, char ** argv) {
     int64_t t_adam = 0;
     auto adam = [&] {
         ++t_adam;
-        be.adam_step(d.params + pb, grads + pb, m + pb, v + pb, pn, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps,
-                     cfg.weight_decay, false, t_adam);
+        be.adam_step({d.params + pb, grads + pb, m + pb, v + pb, pn, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps,
+                      cfg.weight_decay, false, t_adam});
     };
     auto time_steps = [&](const std::function<void()> & step) {
         for (int i = 0; i < 10; ++i) step();

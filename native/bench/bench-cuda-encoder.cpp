@@ -62,27 +62,30 @@ void profile_ops(sa::Backend & be, const VitPreset & p, int64_t B) {
         rows.push_back({name, calls * per_call * 1e3, flop_per_call > 0 ? flop_per_call / per_call / 1e12 : 0.0});
     };
     const double tw = (double) (B * Tw), tg = (double) (B * T);
-    time("patch embed conv 16x16/16", 1, 2.0 * tg * E * 768,
-         [&] { be.conv2d(x, w, bias, y, B, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
+    time("patch embed conv 16x16/16", 1, 2.0 * tg * E * 768, [&] {
+        be.conv2d({x, w, bias, y, B, 3, 1024, 1024, E, 16, 16, 16, 0, 1});
+    });
     time("linear qkv (windowed)", n_win, 2.0 * tw * E * 3 * E, [&] { be.linear(x, w, bias, y, B * Tw, E, 3 * E); });
     time("linear qkv (global)", n_global, 2.0 * tg * E * 3 * E, [&] { be.linear(x, w, bias, y, B * T, E, 3 * E); });
     time("linear proj", p.depth, 2.0 * tg * E * E, [&] { be.linear(x, w, bias, y, B * T, E, E); });
     time("linear mlp lin1", p.depth, 2.0 * tg * E * M4, [&] { be.linear(x, w, bias, y, B * T, E, M4); });
     time("linear mlp lin2", p.depth, 2.0 * tg * M4 * E, [&] { be.linear(x, w, bias, y, B * T, M4, E); });
-    time("attention 14x14 windows", n_win, 4.0 * B * nw * nw * heads * (double) (win * win) * (win * win) * hd,
-         [&] { be.attention_vit(x, y, B * nw * nw, win, win, heads, hd, rel, 27, rel, 27); });
-    time("attention 64x64 global", n_global, 4.0 * B * heads * (double) T * T * hd,
-         [&] { be.attention_vit(x, y, B, G, G, heads, hd, rel, 127, rel, 127); });
+    time("attention 14x14 windows", n_win, 4.0 * B * nw * nw * heads * (double) (win * win) * (win * win) * hd, [&] {
+        be.attention_vit({x, y, B * nw * nw, win, win, heads, hd, rel, 27, rel, 27});
+    });
+    time("attention 64x64 global", n_global, 4.0 * B * heads * (double) T * T * hd, [&] {
+        be.attention_vit({x, y, B, G, G, heads, hd, rel, 127, rel, 127});
+    });
     time("gelu", p.depth, 0, [&] { be.gelu(x, y, B * T * M4); });
-    time("layernorm", 2 * p.depth, 0, [&] { be.layernorm(x, gamma, beta, y, nullptr, nullptr, B * T, E, 1e-6f); });
+    time("layernorm", 2 * p.depth, 0, [&] { be.layernorm({x, gamma, beta, y, nullptr, nullptr, B * T, E, 1e-6f}); });
     time("add (residual)", 2 * p.depth, 0, [&] { be.add(x, y, y, B * T * E); });
     time("window partition+unpartition", n_win, 0, [&] {
-        be.window_partition(x, y, B, G, G, E, win);
-        be.window_unpartition(y, x, B, G, G, E, win);
+        be.window_partition({x, y, B, G, G, E, win});
+        be.window_unpartition({y, x, B, G, G, E, win});
     });
     time("neck conv 1x1 + 3x3", 1, 2.0 * tg * 256 * (E + 256 * 9), [&] {
-        be.conv2d(x, w, nullptr, y, B, E, G, G, 256, 1, 1, 1, 0, 1);
-        be.conv2d(x, w, nullptr, y, B, 256, G, G, 256, 3, 3, 1, 1, 1);
+        be.conv2d({x, w, nullptr, y, B, E, G, G, 256, 1, 1, 1, 0, 1});
+        be.conv2d({x, w, nullptr, y, B, 256, G, G, 256, 3, 3, 1, 1, 1});
     });
     time("upload images (staged)", 1, 0, [&] { be.upload(x, host.data(), (size_t) (B * 3 * 1024 * 1024)); });
     time("download embedding", 1, 0, [&] { be.download(host.data(), y, (size_t) (B * 256 * T)); });

@@ -52,27 +52,28 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
         be.synchronize();
         rows.push_back({name, calls * sa::bench::seconds_since(t0), calls * (process_cpu_seconds() - c0)});
     };
-    time("patch embed conv 16x16/16", 1, [&] { be.conv2d(x, w, bias, y, 1, 3, 1024, 1024, E, 16, 16, 16, 0, 1); });
+    time("patch embed conv 16x16/16", 1, [&] { be.conv2d({x, w, bias, y, 1, 3, 1024, 1024, E, 16, 16, 16, 0, 1}); });
     time("linear qkv (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, 3 * E); });
     time("linear qkv (global)", n_global, [&] { be.linear(x, w, bias, y, T, E, 3 * E); });
     time("linear proj (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, E); });
     time("linear proj (global)", n_global, [&] { be.linear(x, w, bias, y, T, E, E); });
     time("linear mlp lin1", depth, [&] { be.linear(x, w, bias, y, T, E, M); });
     time("linear mlp lin2", depth, [&] { be.linear(x, w, bias, y, T, M, E); });
-    time("attention 14x14 windows", n_win,
-         [&] { be.attention_vit(x, y, nw * nw, win, win, heads, hd, rel, 27, rel, 27); });
-    time("attention 64x64 global", n_global, [&] { be.attention_vit(x, y, 1, G, G, heads, hd, rel, 127, rel, 127); });
+    time("attention 14x14 windows", n_win, [&] {
+        be.attention_vit({x, y, nw * nw, win, win, heads, hd, rel, 27, rel, 27});
+    });
+    time("attention 64x64 global", n_global, [&] { be.attention_vit({x, y, 1, G, G, heads, hd, rel, 127, rel, 127}); });
     time("gelu", depth, [&] { be.gelu(x, y, T * M); });
-    time("layernorm", 2 * depth, [&] { be.layernorm(x, gamma, beta, y, nullptr, nullptr, T, E, 1e-6f); });
+    time("layernorm", 2 * depth, [&] { be.layernorm({x, gamma, beta, y, nullptr, nullptr, T, E, 1e-6f}); });
     time("add (residual)", 2 * depth, [&] { be.add(x, y, y, T * E); });
     time("window partition+unpartition", n_win, [&] {
-        be.window_partition(x, y, 1, G, G, E, win);
-        be.window_unpartition(y, x, 1, G, G, E, win);
+        be.window_partition({x, y, 1, G, G, E, win});
+        be.window_unpartition({y, x, 1, G, G, E, win});
     });
     time("transpose_last2", 2, [&] { be.transpose_last2(x, y, 1, E, T); });
-    time("neck conv 1x1", 1, [&] { be.conv2d(x, w, nullptr, y, 1, E, G, G, 256, 1, 1, 1, 0, 1); });
-    time("neck conv 3x3", 1, [&] { be.conv2d(x, w, nullptr, y, 1, 256, G, G, 256, 3, 3, 1, 1, 1); });
-    time("layernorm2d", 2, [&] { be.layernorm2d(x, gamma, beta, y, nullptr, nullptr, 1, 256, T, 1e-6f); });
+    time("neck conv 1x1", 1, [&] { be.conv2d({x, w, nullptr, y, 1, E, G, G, 256, 1, 1, 1, 0, 1}); });
+    time("neck conv 3x3", 1, [&] { be.conv2d({x, w, nullptr, y, 1, 256, G, G, 256, 3, 3, 1, 1, 1}); });
+    time("layernorm2d", 2, [&] { be.layernorm2d({x, gamma, beta, y, nullptr, nullptr, 1, 256, T, 1e-6f}); });
     for (float * p : {x, y, w, bias, rel, gamma, beta}) be.free(p);
     double total = 0, total_cpu = 0;
     for (auto & r : rows) {

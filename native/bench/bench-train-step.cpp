@@ -109,65 +109,45 @@ class ProfilingBackend final : public sa::Backend {
                 int64_t N) override {
         timed("linear " + dims({M, K, N}), [&] { in_.linear(x, W, b, y, M, K, N); });
     }
-    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                         int64_t M, int64_t K, int64_t N) override {
-        timed("linear_backward " + dims({M, K, N}) + (dx ? "" : " (no dx)"),
-              [&] { in_.linear_backward(x, W, dy, dx, dW, db, M, K, N); });
+    void linear_backward_impl(const sa::LinearBackwardArgs & a) override {
+        timed("linear_backward " + dims({a.M, a.K, a.N}) + (a.dx ? "" : " (no dx)"), [&] { in_.linear_backward(a); });
     }
-    void layernorm(const float * x, const float * g, const float * b, float * y, float * mean, float * rstd,
-                   int64_t rows, int64_t C, float eps) override {
-        timed("layernorm " + dims({rows, C}), [&] { in_.layernorm(x, g, b, y, mean, rstd, rows, C, eps); });
+    void layernorm_impl(const sa::LayerNormArgs & a) override {
+        timed("layernorm " + dims({a.rows, a.C}), [&] { in_.layernorm(a); });
     }
-    void layernorm_backward(const float * x, const float * g, const float * mean, const float * rstd, const float * dy,
-                            float * dx, float * dg, float * db, int64_t rows, int64_t C) override {
-        timed("layernorm_backward " + dims({rows, C}),
-              [&] { in_.layernorm_backward(x, g, mean, rstd, dy, dx, dg, db, rows, C); });
+    void layernorm_backward_impl(const sa::LayerNormBackwardArgs & a) override {
+        timed("layernorm_backward " + dims({a.rows, a.C}), [&] { in_.layernorm_backward(a); });
     }
-    void layernorm2d(const float * x, const float * g, const float * b, float * y, float * mean, float * rstd,
-                     int64_t B, int64_t C, int64_t HW, float eps) override {
-        timed("layernorm2d " + dims({B, C, HW}), [&] { in_.layernorm2d(x, g, b, y, mean, rstd, B, C, HW, eps); });
+    void layernorm2d_impl(const sa::LayerNorm2dArgs & a) override {
+        timed("layernorm2d " + dims({a.B, a.C, a.HW}), [&] { in_.layernorm2d(a); });
     }
-    void layernorm2d_backward(const float * x, const float * g, const float * mean, const float * rstd,
-                              const float * dy, float * dx, float * dg, float * db, int64_t B, int64_t C,
-                              int64_t HW) override {
-        timed("layernorm2d_backward " + dims({B, C, HW}),
-              [&] { in_.layernorm2d_backward(x, g, mean, rstd, dy, dx, dg, db, B, C, HW); });
+    void layernorm2d_backward_impl(const sa::LayerNorm2dBackwardArgs & a) override {
+        timed("layernorm2d_backward " + dims({a.B, a.C, a.HW}), [&] { in_.layernorm2d_backward(a); });
     }
-    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
-                int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override {
-        timed("conv2d " + dims({B, C, H, Wd, O, kh}),
-              [&] { in_.conv2d(x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups); });
+    void conv2d_impl(const sa::Conv2dArgs & a) override {
+        timed("conv2d " + dims({a.B, a.C, a.H, a.Wd, a.O, a.kh}), [&] { in_.conv2d(a); });
     }
-    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                             int64_t H, int64_t Wd, int64_t O) override {
-        timed("conv_transpose_k2s2 " + dims({B, C, H, Wd, O}),
-              [&] { in_.conv_transpose_k2s2(x, W, b, y, B, C, H, Wd, O); });
+    void conv_transpose_k2s2_impl(const sa::ConvTransposeArgs & a) override {
+        timed("conv_transpose_k2s2 " + dims({a.B, a.C, a.H, a.Wd, a.O}), [&] { in_.conv_transpose_k2s2(a); });
     }
-    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                      float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override {
-        timed("conv_transpose_k2s2_backward " + dims({B, C, H, Wd, O}),
-              [&] { in_.conv_transpose_k2s2_backward(x, W, dy, dx, dW, db, B, C, H, Wd, O); });
+    void conv_transpose_k2s2_backward_impl(const sa::ConvTransposeBackwardArgs & a) override {
+        timed("conv_transpose_k2s2_backward " + dims({a.B, a.C, a.H, a.Wd, a.O}),
+              [&] { in_.conv_transpose_k2s2_backward(a); });
     }
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override {
         timed("transpose_last2 " + dims({B, R, C}), [&] { in_.transpose_last2(x, y, B, R, C); });
     }
-    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
-                       const float * rh, int64_t lh, const float * rw, int64_t lw) override {
-        timed("attention_vit " + dims({B, H, W, nh, hd}),
-              [&] { in_.attention_vit(qkv, out, B, H, W, nh, hd, rh, lh, rw, lw); });
+    void attention_vit_impl(const sa::AttentionVitArgs & a) override {
+        timed("attention_vit " + dims({a.B, a.H, a.W, a.nh, a.hd}), [&] { in_.attention_vit(a); });
     }
-    void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                          int64_t win) override {
-        timed("window_partition " + dims({B, H, W, C, win}), [&] { in_.window_partition(x, y, B, H, W, C, win); });
+    void window_partition_impl(const sa::WindowArgs & a) override {
+        timed("window_partition " + dims({a.B, a.H, a.W, a.C, a.win}), [&] { in_.window_partition(a); });
     }
-    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                            int64_t win) override {
-        timed("window_unpartition " + dims({B, H, W, C, win}), [&] { in_.window_unpartition(x, y, B, H, W, C, win); });
+    void window_unpartition_impl(const sa::WindowArgs & a) override {
+        timed("window_unpartition " + dims({a.B, a.H, a.W, a.C, a.win}), [&] { in_.window_unpartition(a); });
     }
-    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
-                           int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override {
-        timed("attention_tinyvit " + dims({B, H, W, win, nh, kd, vd}),
-              [&] { in_.attention_tinyvit(qkv, pad_qkv, bias, out, B, H, W, win, nh, kd, vd); });
+    void attention_tinyvit_impl(const sa::AttentionTinyVitArgs & a) override {
+        timed("attention_tinyvit " + dims({a.B, a.H, a.W, a.win, a.nh, a.kd, a.vd}), [&] { in_.attention_tinyvit(a); });
     }
     void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
                         const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W,
@@ -185,21 +165,15 @@ class ProfilingBackend final : public sa::Backend {
         timed("tinyvit_mlp " + dims({M, C, hidden}),
               [&] { in_.tinyvit_mlp(x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden); });
     }
-    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq,
-                   int64_t Nk, int64_t nh, int64_t d) override {
-        timed("attention " + dims({B, Nq, Nk, nh, d}), [&] { in_.attention(q, k, v, out, probs, B, Nq, Nk, nh, d); });
+    void attention_impl(const sa::AttentionArgs & a) override {
+        timed("attention " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention(a); });
     }
-    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout,
-                            float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh,
-                            int64_t d) override {
-        timed("attention_backward " + dims({B, Nq, Nk, nh, d}),
-              [&] { in_.attention_backward(q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d); });
+    void attention_backward_impl(const sa::AttentionBackwardArgs & a) override {
+        timed("attention_backward " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention_backward(a); });
     }
-    void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                   const float * dout, float * dq, float * dkv, float * scratch, int64_t B, int64_t Nq,
-                                   int64_t Nk, int64_t nh, int64_t d) override {
-        timed("attention_backward_kv_acc " + dims({B, Nq, Nk, nh, d}),
-              [&] { in_.attention_backward_kv_acc(q, k, v, probs, dout, dq, dkv, scratch, B, Nq, Nk, nh, d); });
+    void attention_backward_kv_acc_impl(const sa::AttentionKvAccArgs & a) override {
+        timed("attention_backward_kv_acc " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}),
+              [&] { in_.attention_backward_kv_acc(a); });
     }
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override {
         timed("softmax_rows " + dims({rows, n}), [&] { in_.softmax_rows(x, y, rows, n); });
@@ -207,28 +181,20 @@ class ProfilingBackend final : public sa::Backend {
     void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override {
         timed("softmax_rows_backward " + dims({rows, n}), [&] { in_.softmax_rows_backward(y, dy, dx, rows, n); });
     }
-    void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
-                   int64_t Cf) override {
-        timed("mask_head " + dims({B, M, E, Cf}), [&] { in_.mask_head(feat, hyper, masks, B, M, E, Cf); });
+    void mask_head_impl(const sa::MaskHeadArgs & a) override {
+        timed("mask_head " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head(a); });
     }
-    void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
-                            float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) override {
-        timed("mask_head_backward " + dims({B, M, E, Cf}),
-              [&] { in_.mask_head_backward(feat, hyper, dmasks, dfeat, dhyper, B, M, E, Cf); });
+    void mask_head_backward_impl(const sa::MaskHeadBackwardArgs & a) override {
+        timed("mask_head_backward " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head_backward(a); });
     }
-    void mask_loss(int kind, const float * logits, const float * target, float * loss, float * dlogits, int64_t B,
-                   int64_t M, int64_t HW, const float * iou, int64_t ld, float * diou) override {
-        timed("mask_loss " + dims({B, M, HW}),
-              [&] { in_.mask_loss(kind, logits, target, loss, dlogits, B, M, HW, iou, ld, diou); });
+    void mask_loss_impl(const sa::MaskLossArgs & a) override {
+        timed("mask_loss " + dims({a.B, a.M, a.HW}), [&] { in_.mask_loss(a); });
     }
-    void adam_step(float * p, const float * g, float * m, float * v, int64_t n, float lr, float b1, float b2, float eps,
-                   float wd, bool decoupled, int64_t t) override {
-        timed("adam_step", [&] { in_.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
+    void adam_step_impl(const sa::AdamArgs & a) override {
+        timed("adam_step", [&] { in_.adam_step(a); });
     }
-    void adam_step_zero_grad(float * p, float * g, float * m, float * v, int64_t n, float lr, float b1, float b2,
-                             float eps, float wd, bool decoupled, int64_t t) override {
-        timed("adam_step_zero_grad",
-              [&] { in_.adam_step_zero_grad(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, t); });
+    void adam_step_zero_grad_impl(const sa::AdamArgs & a) override {
+        timed("adam_step_zero_grad", [&] { in_.adam_step_zero_grad(a); });
     }
     void sum_squares(const float * x, float * out, int64_t n) override {
         timed("sum_squares " + dims({n}), [&] { in_.sum_squares(x, out, n); });

@@ -321,7 +321,7 @@ SA_TEST(layernorm_rows) {
         for (auto & v : x) v += 3.0f;  // offset mean
         const Vec g = randn(C, 71), bta = randn(C, 72);
         Buf bx(x), bg(g), bb(bta), y(x.size()), mean(rows), rstd(rows);
-        be().layernorm(bx.p, bg.p, bb.p, y.p, mean.p, rstd.p, rows, C, 1e-6f);
+        be().layernorm({bx.p, bg.p, bb.p, y.p, mean.p, rstd.p, rows, C, 1e-6f});
         std::vector<double> ref(x.size()), rm(rows), rr(rows);
         for (int64_t r = 0; r < rows; ++r) {
             double mu = 0, var = 0;
@@ -345,7 +345,7 @@ SA_TEST(layernorm2d_channels_first) {
     const int64_t B = 2, C = 19, HW = 301;  // spans two pixel runs
     const Vec x = randn((size_t) (B * C * HW), 81, 1.5f), g = randn(C, 82), bta = randn(C, 83);
     Buf bx(x), bg(g), bb(bta), y(x.size()), mean((size_t) (B * HW)), rstd((size_t) (B * HW));
-    be().layernorm2d(bx.p, bg.p, bb.p, y.p, mean.p, rstd.p, B, C, HW, 1e-6f);
+    be().layernorm2d({bx.p, bg.p, bb.p, y.p, mean.p, rstd.p, B, C, HW, 1e-6f});
     std::vector<double> ref(x.size()), rm((size_t) (B * HW)), rr((size_t) (B * HW));
     for (int64_t b = 0; b < B; ++b)
         for (int64_t p = 0; p < HW; ++p) {
@@ -395,7 +395,7 @@ void check_conv(const char * what, int64_t B, int64_t C, int64_t H, int64_t Wd, 
     const Vec b = randn(O, seed + 2);
     const int64_t Ho = (H + 2 * p - kh) / s + 1, Wo = (Wd + 2 * p - kw) / s + 1;
     Buf bx(x), bw(W), bb(b), y((size_t) (B * O * Ho * Wo), NAN);
-    be().conv2d(bx.p, bw.p, bias ? bb.p : nullptr, y.p, B, C, H, Wd, O, kh, kw, s, p, g);
+    be().conv2d({bx.p, bw.p, bias ? bb.p : nullptr, y.p, B, C, H, Wd, O, kh, kw, s, p, g});
     expect_near(what, y.host(), ref_conv(x, W, bias ? &b : nullptr, B, C, H, Wd, O, kh, kw, s, p, g), 1e-5);
 }
 
@@ -414,8 +414,9 @@ SA_TEST(conv2d_variants) {
 
 SA_TEST(conv2d_rejects_bad_groups) {
     Buf x(64), w(64), y(64);
-    expect_throws(SA_ERR_INVALID_ARG, "groups",
-                  [&] { be().conv2d(x.p, w.p, nullptr, y.p, 1, 3, 2, 2, 4, 1, 1, 1, 0, 2); });
+    expect_throws(SA_ERR_INVALID_ARG, "groups", [&] {
+        be().conv2d({x.p, w.p, nullptr, y.p, 1, 3, 2, 2, 4, 1, 1, 1, 0, 2});
+    });
 }
 
 // ---- layout ops -----------------------------------------------------------------------------------
@@ -439,7 +440,7 @@ SA_TEST(window_partition_pads_and_unpartition_crops) {
     const int64_t nh = 3, nw = 2;
     const Vec x = randn((size_t) (B * H * W * C), 121);
     Buf bx(x), y((size_t) (B * nh * nw * win * win * C), NAN), back(x.size(), NAN);
-    be().window_partition(bx.p, y.p, B, H, W, C, win);
+    be().window_partition({bx.p, y.p, B, H, W, C, win});
     std::vector<double> ref((size_t) (B * nh * nw * win * win * C));
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < nh * win; ++h)
@@ -450,7 +451,7 @@ SA_TEST(window_partition_pads_and_unpartition_crops) {
                     ref[((widx * win + h % win) * win + w % win) * C + c] = v;
                 }
     expect_near("window_partition", y.host(), ref, 0);
-    be().window_unpartition(y.p, back.p, B, H, W, C, win);
+    be().window_unpartition({y.p, back.p, B, H, W, C, win});
     expect_near("window_unpartition", back.host(), std::vector<double>(x.begin(), x.end()), 0);
 }
 
@@ -517,7 +518,7 @@ void check_attention(int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, in
     const int64_t Lh = mode == 2 ? H + 2 : 2 * H - 1, Lw = mode == 2 ? 4 * W : 2 * W - 1;
     const Vec rh = randn((size_t) (Lh * hd), seed + 1, 0.5f), rw = randn((size_t) (Lw * hd), seed + 2, 0.5f);
     Buf bq(qkv), brh(rh), brw(rw), out((size_t) (B * N * nh * hd), NAN);
-    be().attention_vit(bq.p, out.p, B, H, W, nh, hd, mode ? brh.p : nullptr, Lh, mode ? brw.p : nullptr, Lw);
+    be().attention_vit({bq.p, out.p, B, H, W, nh, hd, mode ? brh.p : nullptr, Lh, mode ? brw.p : nullptr, Lw});
     const auto ref = ref_attention_vit(qkv, B, H, W, nh, hd, mode ? &rh : nullptr, Lh, mode ? &rw : nullptr, Lw);
     char what[120];
     std::snprintf(what, sizeof what, "attention_vit B=%lld H=%lld W=%lld nh=%lld hd=%lld mode=%d", (long long) B,
@@ -541,7 +542,7 @@ SA_TEST(attention_vit_propagates_nan) {
     qkv[(size_t) ((5 * 3 + 1) * nh * hd)] = NAN;  // key 5 of head 0
     const Vec rel = randn((size_t) ((2 * H - 1) * hd), 139);
     Buf bq(qkv), br(rel), out((size_t) (N * nh * hd));
-    be().attention_vit(bq.p, out.p, 1, H, W, nh, hd, br.p, 2 * H - 1, br.p, 2 * W - 1);
+    be().attention_vit({bq.p, out.p, 1, H, W, nh, hd, br.p, 2 * H - 1, br.p, 2 * W - 1});
     const Vec o = out.host();
     for (int64_t n = 0; n < N; ++n) {
         satest::expect(std::isnan(o[(size_t) (n * nh * hd)]),

@@ -202,7 +202,7 @@ SA_TEST(errors_are_thrown_not_fatal) {
     expect_throws("attention_vit head dim 200", SA_ERR_UNSUPPORTED, [] {
         Dual d;
         Buf qkv = d.rand(3 * 200 * 4), out = d.poison(200 * 4);
-        gpu().attention_vit(qkv.g, out.g, 1, 2, 2, 1, 200, nullptr, 0, nullptr, 0);
+        gpu().attention_vit({qkv.g, out.g, 1, 2, 2, 1, 200, nullptr, 0, nullptr, 0});
     });
     expect_throws("out-of-memory allocation", SA_ERR_OOM, [] { gpu().alloc(size_t(1) << 42); });
     // The backend stays usable after the errors.
@@ -319,8 +319,8 @@ SA_TEST(linear_forward_backward) {
         Dual d;
         Buf x = d.rand((size_t) (s.M * s.K)), W = d.rand((size_t) (s.N * s.K)), dy = d.rand((size_t) (s.M * s.N));
         Buf dx = d.poison((size_t) (s.M * s.K)), dW = d.rand((size_t) (s.N * s.K)), db = d.rand((size_t) s.N);
-        cpu().linear_backward(x.c, W.c, dy.c, dx.c, dW.c, db.c, s.M, s.K, s.N);
-        gpu().linear_backward(x.g, W.g, dy.g, dx.g, dW.g, db.g, s.M, s.K, s.N);
+        cpu().linear_backward({x.c, W.c, dy.c, dx.c, dW.c, db.c, s.M, s.K, s.N});
+        gpu().linear_backward({x.g, W.g, dy.g, dx.g, dW.g, db.g, s.M, s.K, s.N});
         check("linear_backward dx", dx, 1e-5);
         check("linear_backward dW (+=)", dW, 1e-5);
         check("linear_backward db (+=)", db, 1e-5);
@@ -340,15 +340,15 @@ SA_TEST(layernorm_forward_backward) {
         for (size_t i = 0; i < n; i += 3) xh[i] += 5.0f;  // a non-zero mean
         Buf x = d.from(xh), g = d.rand((size_t) s.C), be = d.rand((size_t) s.C);
         Buf y = d.poison(n), mean = d.poison((size_t) s.rows), rstd = d.poison((size_t) s.rows);
-        cpu().layernorm(x.c, g.c, be.c, y.c, mean.c, rstd.c, s.rows, s.C, 1e-6f);
-        gpu().layernorm(x.g, g.g, be.g, y.g, mean.g, rstd.g, s.rows, s.C, 1e-6f);
+        cpu().layernorm({x.c, g.c, be.c, y.c, mean.c, rstd.c, s.rows, s.C, 1e-6f});
+        gpu().layernorm({x.g, g.g, be.g, y.g, mean.g, rstd.g, s.rows, s.C, 1e-6f});
         const std::string tag = " rows=" + std::to_string(s.rows) + " C=" + std::to_string(s.C);
         check("layernorm" + tag, y, 1e-5);
         check("layernorm mean" + tag, mean, 1e-5);
         check("layernorm rstd" + tag, rstd, 1e-5);
         Buf dy = d.rand(n), dx = d.poison(n), dg = d.rand((size_t) s.C), db = d.rand((size_t) s.C);
-        cpu().layernorm_backward(x.c, g.c, mean.c, rstd.c, dy.c, dx.c, dg.c, db.c, s.rows, s.C);
-        gpu().layernorm_backward(x.g, g.g, mean.g, rstd.g, dy.g, dx.g, dg.g, db.g, s.rows, s.C);
+        cpu().layernorm_backward({x.c, g.c, mean.c, rstd.c, dy.c, dx.c, dg.c, db.c, s.rows, s.C});
+        gpu().layernorm_backward({x.g, g.g, mean.g, rstd.g, dy.g, dx.g, dg.g, db.g, s.rows, s.C});
         check("layernorm_backward dx" + tag, dx, 1e-4);
         check("layernorm_backward dgamma (+=)" + tag, dg, 1e-4);
         check("layernorm_backward dbeta (+=)" + tag, db, 1e-5);
@@ -361,14 +361,14 @@ SA_TEST(layernorm2d_forward_backward) {
     Dual d;
     Buf x = d.rand(n, -1.0f, 2.0f), g = d.rand((size_t) C), be = d.rand((size_t) C);
     Buf y = d.poison(n), mean = d.poison((size_t) (B * HW)), rstd = d.poison((size_t) (B * HW));
-    cpu().layernorm2d(x.c, g.c, be.c, y.c, mean.c, rstd.c, B, C, HW, 1e-6f);
-    gpu().layernorm2d(x.g, g.g, be.g, y.g, mean.g, rstd.g, B, C, HW, 1e-6f);
+    cpu().layernorm2d({x.c, g.c, be.c, y.c, mean.c, rstd.c, B, C, HW, 1e-6f});
+    gpu().layernorm2d({x.g, g.g, be.g, y.g, mean.g, rstd.g, B, C, HW, 1e-6f});
     check("layernorm2d", y, 1e-5);
     check("layernorm2d mean", mean, 1e-5);
     check("layernorm2d rstd", rstd, 1e-5);
     Buf dy = d.rand(n), dx = d.poison(n), dg = d.rand((size_t) C), db = d.rand((size_t) C);
-    cpu().layernorm2d_backward(x.c, g.c, mean.c, rstd.c, dy.c, dx.c, dg.c, db.c, B, C, HW);
-    gpu().layernorm2d_backward(x.g, g.g, mean.g, rstd.g, dy.g, dx.g, dg.g, db.g, B, C, HW);
+    cpu().layernorm2d_backward({x.c, g.c, mean.c, rstd.c, dy.c, dx.c, dg.c, db.c, B, C, HW});
+    gpu().layernorm2d_backward({x.g, g.g, mean.g, rstd.g, dy.g, dx.g, dg.g, db.g, B, C, HW});
     check("layernorm2d_backward dx", dx, 1e-4);
     check("layernorm2d_backward dgamma (+=)", dg, 1e-4);
     check("layernorm2d_backward dbeta (+=)", db, 1e-4);
@@ -396,10 +396,10 @@ SA_TEST(conv2d_dense_grouped_depthwise) {
             Buf x = d.rand((size_t) (c.B * c.C * c.H * c.W)), b = d.rand((size_t) c.O);
             Buf W = d.rand((size_t) (c.O * (c.C / c.groups) * c.kh * c.kw)),
                 y = d.poison((size_t) (c.B * c.O * Ho * Wo));
-            cpu().conv2d(x.c, W.c, with_bias ? b.c : nullptr, y.c, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride, c.pad,
-                         c.groups);
-            gpu().conv2d(x.g, W.g, with_bias ? b.g : nullptr, y.g, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride, c.pad,
-                         c.groups);
+            cpu().conv2d({x.c, W.c, with_bias ? b.c : nullptr, y.c, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride,
+                          c.pad, c.groups});
+            gpu().conv2d({x.g, W.g, with_bias ? b.g : nullptr, y.g, c.B, c.C, c.H, c.W, c.O, c.kh, c.kw, c.stride,
+                          c.pad, c.groups});
             check(std::string("conv2d ") + c.name + (with_bias ? " +bias" : ""), y, 1e-5);
         }
     }
@@ -410,12 +410,12 @@ SA_TEST(conv_transpose_k2s2_forward_backward) {
     const size_t nx = (size_t) (B * C * H * W), ny = (size_t) (B * O * 4 * H * W);
     Dual d;
     Buf x = d.rand(nx), Wt = d.rand((size_t) (C * O * 4)), b = d.rand((size_t) O), y = d.poison(ny);
-    cpu().conv_transpose_k2s2(x.c, Wt.c, b.c, y.c, B, C, H, W, O);
-    gpu().conv_transpose_k2s2(x.g, Wt.g, b.g, y.g, B, C, H, W, O);
+    cpu().conv_transpose_k2s2({x.c, Wt.c, b.c, y.c, B, C, H, W, O});
+    gpu().conv_transpose_k2s2({x.g, Wt.g, b.g, y.g, B, C, H, W, O});
     check("conv_transpose_k2s2", y, 1e-5);
     Buf dy = d.rand(ny), dx = d.poison(nx), dW = d.rand((size_t) (C * O * 4)), db = d.rand((size_t) O);
-    cpu().conv_transpose_k2s2_backward(x.c, Wt.c, dy.c, dx.c, dW.c, db.c, B, C, H, W, O);
-    gpu().conv_transpose_k2s2_backward(x.g, Wt.g, dy.g, dx.g, dW.g, db.g, B, C, H, W, O);
+    cpu().conv_transpose_k2s2_backward({x.c, Wt.c, dy.c, dx.c, dW.c, db.c, B, C, H, W, O});
+    gpu().conv_transpose_k2s2_backward({x.g, Wt.g, dy.g, dx.g, dW.g, db.g, B, C, H, W, O});
     check("conv_transpose_k2s2_backward dx", dx, 1e-5);
     check("conv_transpose_k2s2_backward dW (+=)", dW, 1e-5);
     check("conv_transpose_k2s2_backward db (+=)", db, 1e-5);
@@ -438,11 +438,11 @@ SA_TEST(transpose_and_windows) {
         const int64_t nh = (w.H + w.win - 1) / w.win, nw = (w.W + w.win - 1) / w.win;
         Buf in = e.rand((size_t) (w.B * w.H * w.W * w.C));
         Buf win = e.poison((size_t) (w.B * nh * nw * w.win * w.win * w.C)), back = e.poison(in.n);
-        cpu().window_partition(in.c, win.c, w.B, w.H, w.W, w.C, w.win);
-        gpu().window_partition(in.g, win.g, w.B, w.H, w.W, w.C, w.win);
+        cpu().window_partition({in.c, win.c, w.B, w.H, w.W, w.C, w.win});
+        gpu().window_partition({in.g, win.g, w.B, w.H, w.W, w.C, w.win});
         check("window_partition " + std::to_string(w.H) + "/" + std::to_string(w.win), win, 0.0);
-        cpu().window_unpartition(win.c, back.c, w.B, w.H, w.W, w.C, w.win);
-        gpu().window_unpartition(win.g, back.g, w.B, w.H, w.W, w.C, w.win);
+        cpu().window_unpartition({win.c, back.c, w.B, w.H, w.W, w.C, w.win});
+        gpu().window_unpartition({win.g, back.g, w.B, w.H, w.W, w.C, w.win});
         check("window_unpartition " + std::to_string(w.H) + "/" + std::to_string(w.win), back, 0.0);
     }
 }
@@ -482,10 +482,10 @@ SA_TEST(attention_vit_windowed_global_relpos) {
         Buf rh = d.rand((size_t) std::max<int64_t>(1, c.lh * c.hd)),
             rw = d.rand((size_t) std::max<int64_t>(1, c.lw * c.hd));
         const bool rel = c.lh > 0;
-        cpu().attention_vit(qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr,
-                            c.lw);
-        gpu().attention_vit(qkv.g, out.g, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.g : nullptr, c.lh, rel ? rw.g : nullptr,
-                            c.lw);
+        cpu().attention_vit(
+            {qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr, c.lw});
+        gpu().attention_vit(
+            {qkv.g, out.g, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.g : nullptr, c.lh, rel ? rw.g : nullptr, c.lw});
         // The random rel-pos tables give logits up to about +-20, where the fp32 CPU reference itself is
         // about 1e-5 (relative) from a float64 evaluation; an indexing error would be off by ~1e-1.
         check(std::string("attention_vit ") + c.name, out, 1e-4);
@@ -530,13 +530,13 @@ SA_TEST(attention_vit_bf16_math) {
         Buf qkv = d.from(hq), rh = d.from(hrh), rw = d.from(hrw), out = d.poison((size_t) (c.B * N * C));
         Buf qkv16 = d.from(rounded_bf16(hq)), rh16 = d.from(rounded_bf16(hrh)), rw16 = d.from(rounded_bf16(hrw));
         Buf out16 = d.poison(out.n);
-        cpu().attention_vit(qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr,
-                            c.lw);
-        cpu().attention_vit(qkv16.c, out16.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh16.c : nullptr, c.lh,
-                            rel ? rw16.c : nullptr, c.lw);
+        cpu().attention_vit(
+            {qkv.c, out.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.c : nullptr, c.lh, rel ? rw.c : nullptr, c.lw});
+        cpu().attention_vit(
+            {qkv16.c, out16.c, c.B, c.H, c.W, c.nh, c.hd, rel ? rh16.c : nullptr, c.lh, rel ? rw16.c : nullptr, c.lw});
         sa::cuda_set_math(gpu(), sa::CudaMath::BF16);
-        gpu().attention_vit(qkv.g, out.g, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.g : nullptr, c.lh, rel ? rw.g : nullptr,
-                            c.lw);
+        gpu().attention_vit(
+            {qkv.g, out.g, c.B, c.H, c.W, c.nh, c.hd, rel ? rh.g : nullptr, c.lh, rel ? rw.g : nullptr, c.lw});
         sa::cuda_set_math(gpu(), prev);
         const std::vector<float> ref = Dual::host_cpu(out), ref16 = Dual::host_cpu(out16), got = Dual::host_gpu(out);
         const satest::Diff dg = satest::diff(got.data(), ref.data(), (int64_t) ref.size());
@@ -574,10 +574,10 @@ SA_TEST(attention_tinyvit_windows_bias_padding) {
         const int64_t row = c.nh * (2 * c.kd + c.vd), N = c.win * c.win;
         Buf qkv = d.rand((size_t) (c.B * c.H * c.W * row), -1.5f, 1.5f), pad = d.rand((size_t) row);
         Buf bias = d.rand((size_t) (c.nh * N * N)), out = d.poison((size_t) (c.B * c.H * c.W * c.nh * c.vd));
-        cpu().attention_tinyvit(qkv.c, c.pad ? pad.c : nullptr, c.bias ? bias.c : nullptr, out.c, c.B, c.H, c.W, c.win,
-                                c.nh, c.kd, c.vd);
-        gpu().attention_tinyvit(qkv.g, c.pad ? pad.g : nullptr, c.bias ? bias.g : nullptr, out.g, c.B, c.H, c.W, c.win,
-                                c.nh, c.kd, c.vd);
+        cpu().attention_tinyvit(
+            {qkv.c, c.pad ? pad.c : nullptr, c.bias ? bias.c : nullptr, out.c, c.B, c.H, c.W, c.win, c.nh, c.kd, c.vd});
+        gpu().attention_tinyvit(
+            {qkv.g, c.pad ? pad.g : nullptr, c.bias ? bias.g : nullptr, out.g, c.B, c.H, c.W, c.win, c.nh, c.kd, c.vd});
         check(std::string("attention_tinyvit ") + c.name, out, 2e-5);
     }
 }
@@ -598,23 +598,23 @@ SA_TEST(attention_decoder_forward_backward) {
             Buf q = d.rand((size_t) (c.B * c.Nq * D), -2.0f, 2.0f), k = d.rand((size_t) (c.B * c.Nk * D), -2.0f, 2.0f);
             Buf v = d.rand((size_t) (c.B * c.Nk * D)), out = d.poison((size_t) (c.B * c.Nq * D));
             Buf probs = d.poison((size_t) (c.B * c.nh * c.Nq * c.Nk));
-            cpu().attention(q.c, k.c, v.c, out.c, save ? probs.c : nullptr, c.B, c.Nq, c.Nk, c.nh, c.d);
-            gpu().attention(q.g, k.g, v.g, out.g, save ? probs.g : nullptr, c.B, c.Nq, c.Nk, c.nh, c.d);
+            cpu().attention({q.c, k.c, v.c, out.c, save ? probs.c : nullptr, c.B, c.Nq, c.Nk, c.nh, c.d});
+            gpu().attention({q.g, k.g, v.g, out.g, save ? probs.g : nullptr, c.B, c.Nq, c.Nk, c.nh, c.d});
             check(std::string("attention ") + c.name + (save ? " (probs saved)" : ""), out, 1e-5);
             if (!save) continue;
             check(std::string("attention probs ") + c.name, probs, 1e-5);
             Buf dout = d.rand(out.n), dq = d.poison(q.n), dk = d.poison(k.n), dv = d.poison(v.n);
-            cpu().attention_backward(q.c, k.c, v.c, probs.c, dout.c, dq.c, dk.c, dv.c, c.B, c.Nq, c.Nk, c.nh, c.d);
-            gpu().attention_backward(q.g, k.g, v.g, probs.g, dout.g, dq.g, dk.g, dv.g, c.B, c.Nq, c.Nk, c.nh, c.d);
+            cpu().attention_backward({q.c, k.c, v.c, probs.c, dout.c, dq.c, dk.c, dv.c, c.B, c.Nq, c.Nk, c.nh, c.d});
+            gpu().attention_backward({q.g, k.g, v.g, probs.g, dout.g, dq.g, dk.g, dv.g, c.B, c.Nq, c.Nk, c.nh, c.d});
             check(std::string("attention_backward dq ") + c.name, dq, 1e-4);
             check(std::string("attention_backward dk ") + c.name, dk, 1e-4);
             check(std::string("attention_backward dv ") + c.name, dv, 1e-5);
             // keys and values feeding one tensor: dkv += dk + dv (CUDA: the base-class composition)
             Buf dkv = d.rand(k.n), dq2 = d.poison(q.n), scratch = d.poison(2 * k.n);
-            cpu().attention_backward_kv_acc(q.c, k.c, v.c, probs.c, dout.c, dq2.c, dkv.c, scratch.c, c.B, c.Nq, c.Nk,
-                                            c.nh, c.d);
-            gpu().attention_backward_kv_acc(q.g, k.g, v.g, probs.g, dout.g, dq2.g, dkv.g, scratch.g, c.B, c.Nq, c.Nk,
-                                            c.nh, c.d);
+            cpu().attention_backward_kv_acc(
+                {q.c, k.c, v.c, probs.c, dout.c, dq2.c, dkv.c, scratch.c, c.B, c.Nq, c.Nk, c.nh, c.d});
+            gpu().attention_backward_kv_acc(
+                {q.g, k.g, v.g, probs.g, dout.g, dq2.g, dkv.g, scratch.g, c.B, c.Nq, c.Nk, c.nh, c.d});
             check(std::string("attention_backward_kv_acc dq ") + c.name, dq2, 1e-4);
             check(std::string("attention_backward_kv_acc dkv ") + c.name, dkv, 1e-4);
         }
@@ -637,8 +637,8 @@ SA_TEST(mask_loss_all_kinds_and_candidates) {
             Buf iou = d.rand((size_t) (B * iou_ld), 0.0f, 1.0f), diou = d.poison((size_t) (B * iou_ld));
             Buf loss = d.poison(1), dl = d.poison((size_t) (B * M * HW));
             const bool sam = kind == (int) sa::LossKind::SAM;
-            cpu().mask_loss(kind, logits.c, target.c, loss.c, dl.c, B, M, HW, sam ? iou.c : nullptr, iou_ld, diou.c);
-            gpu().mask_loss(kind, logits.g, target.g, loss.g, dl.g, B, M, HW, sam ? iou.g : nullptr, iou_ld, diou.g);
+            cpu().mask_loss({kind, logits.c, target.c, loss.c, dl.c, B, M, HW, sam ? iou.c : nullptr, iou_ld, diou.c});
+            gpu().mask_loss({kind, logits.g, target.g, loss.g, dl.g, B, M, HW, sam ? iou.g : nullptr, iou_ld, diou.g});
             const std::string tag = std::string(sa::loss_name((sa::LossKind) kind)) + " M=" + std::to_string(M);
             check("mask_loss " + tag, loss, 1e-5);
             check("mask_loss dlogits " + tag, dl, 1e-4);
@@ -663,8 +663,8 @@ SA_TEST(adam_and_adamw_steps) {
         Buf p = d.rand((size_t) n), g = d.rand((size_t) n), m = d.rand((size_t) n, -0.1f, 0.1f);
         Buf v = d.rand((size_t) n, 0.0f, 0.01f);
         for (int64_t t = 1; t <= 3; ++t) {
-            cpu().adam_step(p.c, g.c, m.c, v.c, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled, t);
-            gpu().adam_step(p.g, g.g, m.g, v.g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled, t);
+            cpu().adam_step({p.c, g.c, m.c, v.c, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled, t});
+            gpu().adam_step({p.g, g.g, m.g, v.g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled, t});
         }
         const std::string tag = decoupled ? "adamw" : "adam";
         check(tag + " param", p, 1e-6);

@@ -91,7 +91,7 @@ SA_TEST(linear_backward_tall) {
     for (int threads : {1, 2}) {
         be()->set_threads(threads);
         Vec dx(M * K, NAN), dW(N * K, 0.5f), db(N, 0.25f);
-        be()->linear_backward(x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), M, K, N);
+        be()->linear_backward({x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), M, K, N});
         dxs.push_back(dx);
         dWs.push_back(dW);
         dbs.push_back(db);
@@ -127,7 +127,7 @@ SA_TEST(linear_backward_fd) {
     const int64_t M = 7, K = 13, N = 5;
     Vec x = randn(M * K, 5), W = randn(N * K, 6), b = randn(N, 7), w = randn(M * N, 8), y(M * N);
     Vec dx(M * K), dW(N * K, 0.5f), db(N, 0.25f);
-    be()->linear_backward(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), M, K, N);
+    be()->linear_backward({x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), M, K, N});
     for (auto & v : dW) v -= 0.5f;  // accumulated on top of 0.5
     for (auto & v : db) v -= 0.25f;
     auto f = [&] {
@@ -143,11 +143,11 @@ static void check_layernorm_backward(int64_t R, int64_t C) {
     Vec x = randn(R * C, 9, 2.0f), g = randn(C, 10), bt = randn(C, 11), w = randn(R * C, 12), y(R * C);
     Vec mean(R), rstd(R), dx(R * C), dg(C, 0.0f), db(C, 0.0f);
     for (int64_t i = 0; i < R * C; ++i) x[(size_t) i] += 3.0f;
-    be()->layernorm(x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), R, C, 1e-5f);
-    be()->layernorm_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), R,
-                             C);
+    be()->layernorm({x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), R, C, 1e-5f});
+    be()->layernorm_backward(
+        {x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), R, C});
     auto f = [&] {
-        be()->layernorm(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, R, C, 1e-5f);
+        be()->layernorm({x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, R, C, 1e-5f});
         return dot(y, w);
     };
     const std::string tag = "layernorm " + std::to_string(R) + "x" + std::to_string(C);
@@ -165,11 +165,11 @@ SA_TEST(layernorm2d_backward_fd) {
     const int64_t B = 2, C = 6, HW = 300;
     Vec x = randn(B * C * HW, 13), g = randn(C, 14), bt = randn(C, 15), w = randn(B * C * HW, 16), y(x.size());
     Vec mean(B * HW), rstd(B * HW), dx(x.size()), dg(C, 0.0f), db(C, 0.0f);
-    be()->layernorm2d(x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), B, C, HW, 1e-6f);
-    be()->layernorm2d_backward(x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(),
-                               B, C, HW);
+    be()->layernorm2d({x.data(), g.data(), bt.data(), y.data(), mean.data(), rstd.data(), B, C, HW, 1e-6f});
+    be()->layernorm2d_backward(
+        {x.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(), dg.data(), db.data(), B, C, HW});
     auto f = [&] {
-        be()->layernorm2d(x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, B, C, HW, 1e-6f);
+        be()->layernorm2d({x.data(), g.data(), bt.data(), y.data(), nullptr, nullptr, B, C, HW, 1e-6f});
         return dot(y, w);
     };
     check_fd("layernorm2d dx", x, f, dx, 5e-3);
@@ -181,7 +181,7 @@ SA_TEST(conv_transpose_forward_and_backward) {
     const int64_t B = 2, C = 5, H = 3, Wd = 4, O = 3;
     Vec x = randn(B * C * H * Wd, 17), W = randn(C * O * 4, 18), b = randn(O, 19);
     Vec y(B * O * 4 * H * Wd);
-    be()->conv_transpose_k2s2(x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O);
+    be()->conv_transpose_k2s2({x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O});
     double err = 0;
     for (int64_t n = 0; n < B; ++n)
         for (int64_t o = 0; o < O; ++o)
@@ -195,9 +195,9 @@ SA_TEST(conv_transpose_forward_and_backward) {
                 }
     satest::expect(err < 1e-5, "conv transpose forward vs naive: " + std::to_string(err));
     Vec w = randn(y.size(), 20), dx(x.size()), dW(W.size(), 0.0f), db(O, 0.0f);
-    be()->conv_transpose_k2s2_backward(x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), B, C, H, Wd, O);
+    be()->conv_transpose_k2s2_backward({x.data(), W.data(), w.data(), dx.data(), dW.data(), db.data(), B, C, H, Wd, O});
     auto f = [&] {
-        be()->conv_transpose_k2s2(x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O);
+        be()->conv_transpose_k2s2({x.data(), W.data(), b.data(), y.data(), B, C, H, Wd, O});
         return dot(y, w);
     };
     check_fd("conv_transpose dx", x, f, dx, 2e-3);
@@ -212,7 +212,7 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     const int64_t D = nh * d;
     Vec q = randn(B * Nq * D, seed), k = randn(B * Nk * D, seed + 1), v = randn(B * Nk * D, seed + 2), out(B * Nq * D);
     Vec probs(B * nh * Nq * Nk);
-    be()->attention(q.data(), k.data(), v.data(), out.data(), probs.data(), B, Nq, Nk, nh, d);
+    be()->attention({q.data(), k.data(), v.data(), out.data(), probs.data(), B, Nq, Nk, nh, d});
     double err = 0, perr = 0;
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < nh; ++h)
@@ -240,10 +240,10 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     satest::expect(err < 1e-5, "attention " + name + " forward vs naive: " + std::to_string(err));
     satest::expect(perr < 1e-6, "attention " + name + " probs vs naive: " + std::to_string(perr));
     Vec w = randn(out.size(), seed + 3), dq(q.size()), dk(k.size(), 9.0f), dv(v.size(), 9.0f);
-    be()->attention_backward(q.data(), k.data(), v.data(), probs.data(), w.data(), dq.data(), dk.data(), dv.data(), B,
-                             Nq, Nk, nh, d);
+    be()->attention_backward(
+        {q.data(), k.data(), v.data(), probs.data(), w.data(), dq.data(), dk.data(), dv.data(), B, Nq, Nk, nh, d});
     auto f = [&] {
-        be()->attention(q.data(), k.data(), v.data(), out.data(), nullptr, B, Nq, Nk, nh, d);
+        be()->attention({q.data(), k.data(), v.data(), out.data(), nullptr, B, Nq, Nk, nh, d});
         return dot(out, w);
     };
     check_fd("attention " + name + " dq", q, f, dq, 3e-3);
@@ -253,8 +253,8 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     // base class's, through scratch), against the separate gradients.
     const size_t nkv = k.size();
     Vec base = randn(nkv, seed + 4), dkv = base, dkv_b = base, dq2(q.size()), dq2b(q.size()), scratch(2 * nkv);
-    be()->attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2.data(), dkv.data(),
-                                    scratch.data(), B, Nq, Nk, nh, d);
+    be()->attention_backward_kv_acc({q.data(), k.data(), v.data(), probs.data(), w.data(), dq2.data(), dkv.data(),
+                                     scratch.data(), B, Nq, Nk, nh, d});
     be()->sa::Backend::attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2b.data(),
                                                  dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d);
     double aerr = 0, berr = 0, qerr = 0, scale = 1e-6;
@@ -316,7 +316,7 @@ SA_TEST(softmax_rows_forward_and_backward) {
 static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_t seed) {
     const int64_t P = 16 * E * E, S = 4 * E;
     Vec feat = randn(B * P * Cf, seed, 1.5f), hyper = randn(M * B * Cf, seed + 1), masks(B * M * P);
-    be()->mask_head(feat.data(), hyper.data(), masks.data(), B, M, E, Cf);
+    be()->mask_head({feat.data(), hyper.data(), masks.data(), B, M, E, Cf});
     double err = 0;
     for (int64_t b = 0; b < B; ++b)
         for (int64_t m = 0; m < M; ++m)
@@ -340,7 +340,7 @@ static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_
     satest::expect(berr < 1e-4, tag + " fused vs composed forward: " + std::to_string(berr));
 
     Vec w = randn(masks.size(), seed + 2), dfeat(feat.size(), 7.0f), dhyper(hyper.size(), 7.0f);
-    be()->mask_head_backward(feat.data(), hyper.data(), w.data(), dfeat.data(), dhyper.data(), B, M, E, Cf);
+    be()->mask_head_backward({feat.data(), hyper.data(), w.data(), dfeat.data(), dhyper.data(), B, M, E, Cf});
     Vec dfeat_b(feat.size()), dhyper_b(hyper.size());
     be()->sa::Backend::mask_head_backward(feat.data(), hyper.data(), w.data(), dfeat_b.data(), dhyper_b.data(), B, M, E,
                                           Cf);
@@ -352,7 +352,7 @@ static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_
     }
     satest::expect(gerr <= 1e-5 * std::max(1.0, gmax), tag + " fused vs composed backward: " + std::to_string(gerr));
     auto f = [&] {
-        be()->mask_head(feat.data(), hyper.data(), masks.data(), B, M, E, Cf);
+        be()->mask_head({feat.data(), hyper.data(), masks.data(), B, M, E, Cf});
         return dot(masks, w);
     };
     check_fd(tag + " dfeat", feat, f, dfeat, 3e-3);
@@ -373,11 +373,11 @@ SA_TEST(mask_loss_gradients_fd) {
     for (int kind = 0; kind < 3; ++kind) {
         const bool sam = kind == (int) sa::LossKind::SAM;
         float loss = 0;
-        be()->mask_loss(kind, x.data(), t.data(), &loss, dx.data(), B, 1, HW, sam ? iou.data() : nullptr, 1,
-                        sam ? diou.data() : nullptr);
+        be()->mask_loss({kind, x.data(), t.data(), &loss, dx.data(), B, 1, HW, sam ? iou.data() : nullptr, 1,
+                         sam ? diou.data() : nullptr});
         auto f = [&] {
             float l = 0;
-            be()->mask_loss(kind, x.data(), t.data(), &l, nullptr, B, 1, HW, sam ? iou.data() : nullptr, 1, nullptr);
+            be()->mask_loss({kind, x.data(), t.data(), &l, nullptr, B, 1, HW, sam ? iou.data() : nullptr, 1, nullptr});
             return (double) l;
         };
         const std::string name = sa::loss_name((sa::LossKind) kind);
@@ -392,16 +392,16 @@ SA_TEST(mask_loss_reference_values) {
     // Two pixels per sample, hand-computed in double.
     const Vec x = {2.0f, -1.0f}, t = {1.0f, 0.0f};
     float loss = 0;
-    be()->mask_loss((int) sa::LossKind::DiceCE, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr);
+    be()->mask_loss({(int) sa::LossKind::DiceCE, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr});
     const double p0 = 1 / (1 + std::exp(-2.0)), p1 = 1 / (1 + std::exp(1.0));
     const double dice = 1 - (2 * p0 + 1e-5) / (p0 + p1 + 1 + 1e-5);
     const double bce = (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0))) / 2;
     satest::expect(std::fabs(loss - (dice + bce)) < 1e-6, "dicece value " + std::to_string(loss));
-    be()->mask_loss((int) sa::LossKind::MedSAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr);
+    be()->mask_loss({(int) sa::LossKind::MedSAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, nullptr, 0, nullptr});
     const double dice2 = 1 - (2 * p0 + 1e-5) / (p0 * p0 + p1 * p1 + 1 + 1e-5);
     satest::expect(std::fabs(loss - (dice2 + bce)) < 1e-6, "medsam value " + std::to_string(loss));
     const float iou_pred = 0.25f;
-    be()->mask_loss((int) sa::LossKind::SAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, &iou_pred, 1, nullptr);
+    be()->mask_loss({(int) sa::LossKind::SAM, x.data(), t.data(), &loss, nullptr, 1, 1, 2, &iou_pred, 1, nullptr});
     const double f0 = 0.25 * std::log1p(std::exp(-2.0)) * (1 - p0) * (1 - p0);
     const double f1 = 0.75 * std::log1p(std::exp(-1.0)) * p1 * p1;
     const double ref = 20 * (f0 + f1) / 2 + dice + (0.25 - 1.0) * (0.25 - 1.0);
@@ -420,8 +420,8 @@ SA_TEST(mask_loss_selects_best_candidate) {
     }
     float all = 0, best = 0;
     Vec dx(3 * HW), dbest(HW);
-    be()->mask_loss(0, x.data(), t.data(), &all, dx.data(), 1, 3, HW, nullptr, 0, nullptr);
-    be()->mask_loss(0, x.data() + HW, t.data(), &best, dbest.data(), 1, 1, HW, nullptr, 0, nullptr);
+    be()->mask_loss({0, x.data(), t.data(), &all, dx.data(), 1, 3, HW, nullptr, 0, nullptr});
+    be()->mask_loss({0, x.data() + HW, t.data(), &best, dbest.data(), 1, 1, HW, nullptr, 0, nullptr});
     satest::expect(all == best, "multi-candidate loss must be the best candidate's");
     for (int64_t i = 0; i < HW; ++i) {
         satest::expect(dx[(size_t) i] == 0.0f && dx[(size_t) (2 * HW + i)] == 0.0f, "unselected gradient not zero");
@@ -437,8 +437,8 @@ SA_TEST(adam_matches_reference) {
         const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
         for (int64_t t = 1; t <= 3; ++t) {
             Vec g = randn(n, 40 + (uint32_t) t);
-            be()->adam_step(p.data(), g.data(), m.data(), v.data(), n, (float) lr, (float) b1, (float) b2, (float) eps,
-                            (float) wd, decoupled != 0, t);
+            be()->adam_step({p.data(), g.data(), m.data(), v.data(), n, (float) lr, (float) b1, (float) b2, (float) eps,
+                             (float) wd, decoupled != 0, t});
             for (int64_t i = 0; i < n; ++i) {
                 double gi = g[(size_t) i];
                 if (decoupled) pr[(size_t) i] *= 1 - lr * wd;
@@ -475,7 +475,7 @@ SA_TEST(ops_validate_arguments) {
     bool thrown = false;
     try {
         float l;
-        be()->mask_loss(7, nullptr, nullptr, &l, nullptr, 1, 1, 1, nullptr, 0, nullptr);
+        be()->mask_loss({7, nullptr, nullptr, &l, nullptr, 1, 1, 1, nullptr, 0, nullptr});
     } catch (const sa::Error & e) {
         thrown = e.status() == SA_ERR_INVALID_ARG;
     }
@@ -483,7 +483,7 @@ SA_TEST(ops_validate_arguments) {
     thrown = false;
     try {
         float p = 0, g = 0, m = 0, v = 0;
-        be()->adam_step(&p, &g, &m, &v, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, false, 0);
+        be()->adam_step({&p, &g, &m, &v, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, false, 0});
     } catch (const sa::Error & e) {
         thrown = e.status() == SA_ERR_INVALID_ARG;
     }

@@ -85,8 +85,8 @@ void check_attention(int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, i
     const Vec pad = randn((size_t) row, seed + 1);
     const Vec bias = randn((size_t) (nh * N * N), seed + 2);
     Buf dq(qkv), dp(pad), db(bias), dout(Vec((size_t) (B * H * W * nh * vd), NAN));
-    be().attention_tinyvit(dq.p, with_pad ? dp.p : nullptr, with_bias ? db.p : nullptr, dout.p, B, H, W, win, nh, kd,
-                           vd);
+    be().attention_tinyvit(
+        {dq.p, with_pad ? dp.p : nullptr, with_bias ? db.p : nullptr, dout.p, B, H, W, win, nh, kd, vd});
     const Vec got = dout.host();
     const auto ref =
         reference_attention(qkv, with_pad ? &pad : nullptr, with_bias ? &bias : nullptr, B, H, W, win, nh, kd, vd);
@@ -108,14 +108,14 @@ SA_TEST(attention_tinyvit_rejects_bad_arguments) {
     Buf q(Vec(64, 0.0f));
     bool threw = false;
     try {
-        be().attention_tinyvit(q.p, nullptr, nullptr, q.p, 1, 2, 2, 2, 1, 4, 4);
+        be().attention_tinyvit({q.p, nullptr, nullptr, q.p, 1, 2, 2, 2, 1, 4, 4});
     } catch (const sa::Error & e) {
         threw = e.status() == SA_ERR_INVALID_ARG;
     }
     satest::expect(threw, "aliasing out and qkv must be rejected");
     threw = false;
     try {
-        be().attention_tinyvit(q.p, nullptr, nullptr, q.p + 32, 1, 2, 2, 0, 1, 4, 4);
+        be().attention_tinyvit({q.p, nullptr, nullptr, q.p + 32, 1, 2, 2, 0, 1, 4, 4});
     } catch (const sa::Error & e) {
         threw = e.status() == SA_ERR_INVALID_ARG;
     }
@@ -133,8 +133,8 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t win, int6
               bias = randn((size_t) (nh * N * N), seed + 2), w = randn((size_t) (B * H * W * nh * vd), seed + 3);
     Buf d_qkv(qkv), d_pad(pad), d_bias(bias), d_w(w), dqkv(Vec(qkv.size(), NAN));
     Buf g_pad(Vec(pad.size(), 0.5f)), g_bias(Vec(bias.size(), 0.5f));  // accumulated onto 0.5
-    be().attention_tinyvit_backward(d_qkv.p, with_pad ? d_pad.p : nullptr, with_bias ? d_bias.p : nullptr, d_w.p,
-                                    dqkv.p, g_pad.p, with_bias ? g_bias.p : nullptr, B, H, W, win, nh, kd, vd);
+    be().attention_tinyvit_backward({d_qkv.p, with_pad ? d_pad.p : nullptr, with_bias ? d_bias.p : nullptr, d_w.p,
+                                     dqkv.p, g_pad.p, with_bias ? g_bias.p : nullptr, B, H, W, win, nh, kd, vd});
     std::vector<double> x = satest::to_d(qkv), xp = satest::to_d(pad), xb = satest::to_d(bias);
     auto f = [&] {
         return satest::wsum(
@@ -163,7 +163,7 @@ SA_TEST(attention_tinyvit_backward_same_bits_for_1_and_2_threads) {
     auto run = [&](int threads) {
         be().set_threads(threads);
         Buf a(qkv), p(pad), b(bias), g(dout), d(Vec(qkv.size())), gp(Vec(pad.size())), gb(Vec(bias.size()));
-        be().attention_tinyvit_backward(a.p, p.p, b.p, g.p, d.p, gp.p, gb.p, B, H, W, win, nh, kd, vd);
+        be().attention_tinyvit_backward({a.p, p.p, b.p, g.p, d.p, gp.p, gb.p, B, H, W, win, nh, kd, vd});
         Vec out = d.host(), x = gp.host(), y = gb.host();
         out.insert(out.end(), x.begin(), x.end());
         out.insert(out.end(), y.begin(), y.end());
@@ -182,10 +182,10 @@ void check_depthwise_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_
     const Vec x = randn((size_t) (B * C * H * W), seed), w = randn((size_t) (C * k * k), seed + 1, 0.5f),
               b = randn((size_t) C, seed + 2), gy = randn((size_t) (B * C * Ho * Wo), seed + 3);
     Buf d_x(x), d_w(w), d_gy(gy), dx(Vec(x.size(), 3.0f)), dw(Vec(w.size(), 0.25f)), db(Vec(b.size(), 0.25f));
-    be().depthwise_conv2d_backward(d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, k, stride, pad);
+    be().depthwise_conv2d_backward({d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, k, stride, pad});
     // the forward op agrees with the reference the gradients are checked against
     Buf y(Vec(gy.size()));
-    be().conv2d(d_x.p, d_w.p, nullptr, y.p, B, C, H, W, C, k, k, stride, pad, C);
+    be().conv2d({d_x.p, d_w.p, nullptr, y.p, B, C, H, W, C, k, k, stride, pad, C});
     std::vector<double> xd = satest::to_d(x), wd = satest::to_d(w), bd = satest::to_d(b);
     const std::vector<double> y0 =
         satest::conv2d_reference(xd, wd, std::vector<double>(b.size(), 0.0), B, C, H, W, C, k, stride, pad, C);
@@ -201,7 +201,7 @@ void check_depthwise_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_
     satest::check_grad("depthwise dW " + tag, wd, f, gw, 1e-4);
     satest::check_grad("depthwise db " + tag, bd, f, gb, 1e-4);
     // null gradients are skipped
-    be().depthwise_conv2d_backward(nullptr, d_w.p, d_gy.p, dx.p, nullptr, nullptr, B, C, H, W, k, stride, pad);
+    be().depthwise_conv2d_backward({nullptr, d_w.p, d_gy.p, dx.p, nullptr, nullptr, B, C, H, W, k, stride, pad});
 }
 
 SA_TEST(depthwise_conv2d_backward_against_finite_differences) {

@@ -80,8 +80,8 @@ void check_attention_backward(int64_t B, int64_t H, int64_t W, int64_t nh, int64
     satest::Buf d_qkv(qkv), d_w(w);
     satest::Buf d_rh(rel ? rh : Vec(1)), d_rw(rel ? rw : Vec(1));
     satest::Buf g_rh(rel ? rh.size() : 1, 0.5f), g_rw(rel ? rw.size() : 1, 0.5f);  // accumulated onto 0.5
-    be.attention_vit_backward(d_qkv.p, d_w.p, dqkv.p, B, H, W, nh, hd, rel ? d_rh.p : nullptr, 2 * H - 1,
-                              rel ? d_rw.p : nullptr, 2 * W - 1, rel ? g_rh.p : nullptr, rel ? g_rw.p : nullptr);
+    be.attention_vit_backward({d_qkv.p, d_w.p, dqkv.p, B, H, W, nh, hd, rel ? d_rh.p : nullptr, 2 * H - 1,
+                               rel ? d_rw.p : nullptr, 2 * W - 1, rel ? g_rh.p : nullptr, rel ? g_rw.p : nullptr});
     DVec x = to_d(qkv), th = to_d(rh), tw = to_d(rw);
     auto f = [&] { return wsum(ref_attention(x, th, tw, B, H, W, nh, hd), w); };
     check_grad("attention dqkv " + tag, x, f, dqkv.host(), 1e-4, samples);
@@ -103,7 +103,7 @@ void check_conv_backward(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, 
     const Vec x = randn((size_t) (B * C * H * W), 21), w = randn((size_t) (O * C * k * k), 22, 0.3f),
               b = randn((size_t) O, 23), gy = randn((size_t) (B * O * Ho * Wo), 24);
     satest::Buf d_x(x), d_w(w), d_gy(gy), dx(x.size(), 3.0f), dw(w.size(), 0.25f), db(b.size(), 0.25f);
-    be.conv2d_backward(d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, O, k, k, stride, pad);
+    be.conv2d_backward({d_x.p, d_w.p, d_gy.p, dx.p, dw.p, db.p, B, C, H, W, O, k, k, stride, pad});
     DVec xd = to_d(x), wd = to_d(w), bd = to_d(b);
     auto f = [&] { return wsum(satest::conv2d_reference(xd, wd, bd, B, C, H, W, O, k, stride, pad, 1), gy); };
     Vec gw = dw.host(), gb = db.host();
@@ -149,7 +149,7 @@ SA_TEST(attention_backward_same_bits_for_1_and_2_threads) {
     auto run = [&](int threads) {
         be.set_threads(threads);
         satest::Buf a(qkv), g(dout), th(rh), tw(rw), d(qkv.size()), gh(rh.size()), gw(rw.size());
-        be.attention_vit_backward(a.p, g.p, d.p, B, H, W, nh, hd, th.p, 2 * H - 1, tw.p, 2 * W - 1, gh.p, gw.p);
+        be.attention_vit_backward({a.p, g.p, d.p, B, H, W, nh, hd, th.p, 2 * H - 1, tw.p, 2 * W - 1, gh.p, gw.p});
         Vec out = d.host(), h2 = gh.host(), w2 = gw.host();
         out.insert(out.end(), h2.begin(), h2.end());
         out.insert(out.end(), w2.begin(), w2.end());
@@ -165,7 +165,7 @@ SA_TEST(attention_backward_rejects_resampled_tables) {
     satest::Buf qkv(3 * 4 * 4 * 4), d(3 * 4 * 4 * 4), dout(4 * 4 * 4), t(7 * 4), g(7 * 4);
     bool thrown = false;
     try {
-        be.attention_vit_backward(qkv.p, dout.p, d.p, 1, 4, 4, 1, 4, t.p, 9, t.p, 9, g.p, g.p);
+        be.attention_vit_backward({qkv.p, dout.p, d.p, 1, 4, 4, 1, 4, t.p, 9, t.p, 9, g.p, g.p});
     } catch (const sa::Error & e) {
         thrown = e.status() == SA_ERR_UNSUPPORTED;
     }

@@ -79,8 +79,7 @@ class Backend {
     virtual void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K,
                         int64_t N) = 0;
     // dx[M,K] = dy W (overwrite; may be null); dW[N,K] += dy^T x; db[N] += sum_rows dy
-    virtual void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                                 int64_t M, int64_t K, int64_t N) = 0;
+    void linear_backward(const LinearBackwardArgs & a);
 
     // Frozen linear weights (the image encoders'): W [N, K] prepared once into a layout of the
     // backend's choosing (the CPU backend: its GEMM's packed panels), so no product repacks them.
@@ -93,36 +92,22 @@ class Backend {
         linear(x, Wp, b, y, M, K, N);
     }
 
-    // LayerNorm over the last dim C for each of `rows`. mean/rstd [rows] are written when non-null
-    // (saved for the backward pass).
-    virtual void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                           float * rstd, int64_t rows, int64_t C, float eps) = 0;
-    virtual void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                    const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
-                                    int64_t C) = 0;
-    // LayerNorm2d (SAM): x [B, C, HW] channels-first, normalised over C per pixel.
-    virtual void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                             float * rstd, int64_t B, int64_t C, int64_t HW, float eps) = 0;
-    virtual void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
-                                      int64_t HW) = 0;
+    // LayerNorm over the last dim C for each of `rows` (LayerNormArgs); LayerNorm2d (SAM) over C of
+    // channels-first x [B, C, HW] per pixel. mean/rstd are written when non-null (saved for the backward
+    // pass).
+    void layernorm(const LayerNormArgs & a);
+    void layernorm_backward(const LayerNormBackwardArgs & a);
+    void layernorm2d(const LayerNorm2dArgs & a);
+    void layernorm2d_backward(const LayerNorm2dBackwardArgs & a);
 
-    // NCHW convolution, zero padding, groups (depthwise when groups == C). W [O, C/groups, kh, kw].
-    virtual void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
-                        int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) = 0;
-    // conv2d backward for groups 1 (same sizes as conv2d): dx overwritten (may be null), dW and db
-    // accumulated (may be null). Backends without it throw SA_ERR_UNSUPPORTED.
-    virtual void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                                 int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw,
-                                 int64_t stride, int64_t pad) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend has no conv2d_backward kernel (image-encoder training)");
-    }
+    // NCHW convolution, zero padding, groups (depthwise when groups == C); Conv2dArgs. Its backward for
+    // groups 1: dx overwritten (may be null), dW and db accumulated (may be null); backends without it
+    // throw SA_ERR_UNSUPPORTED.
+    void conv2d(const Conv2dArgs & a);
+    void conv2d_backward(const Conv2dBackwardArgs & a);
     // ConvTranspose2d with kernel k == stride k (SAM's 2x2/2 upscaling). W [C, O, k, k]. y [B, O, H*k, W*k]
-    virtual void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                                     int64_t H, int64_t Wd, int64_t O) = 0;
-    virtual void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx,
-                                              float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
-                                              int64_t O) = 0;
+    void conv_transpose_k2s2(const ConvTransposeArgs & a);
+    void conv_transpose_k2s2_backward(const ConvTransposeBackwardArgs & a);
 
     // Bilinear resize of N planes [N, H, W] -> [N, Ho, Wo] with PyTorch's align_corners=False
     // (F.interpolate(mode="bilinear")): source coordinate (o + 0.5) * in / out - 0.5, clamped at 0, the
@@ -145,24 +130,15 @@ class Backend {
     // out [B, H*W, nh*hd]. When rel_pos_h/rel_pos_w are non-null they are the raw tables
     // [rel_len_h, hd] / [rel_len_w, hd] (interpolated linearly to 2*H-1 / 2*W-1 when sizes differ, as
     // SAM's get_rel_pos) and the decomposed relative-position bias is added before the softmax.
-    virtual void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
-                               const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
-                               int64_t rel_len_w) = 0;
+    void attention_vit(const AttentionVitArgs & a);
     // Backward of attention_vit (the probabilities are recomputed): dqkv [B, H*W, 3, nh, hd] overwritten
     // from dout [B, H*W, nh*hd]; drel_pos_h / drel_pos_w (the tables' gradients) accumulated (+=, may
     // be null). Tables must have 2H-1 / 2W-1 rows (no resampling). Backends without it throw
     // SA_ERR_UNSUPPORTED.
-    virtual void attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H,
-                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h,
-                                        const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h,
-                                        float * drel_pos_w) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_vit_backward kernel (image-encoder training)");
-    }
-    // [B, H, W, C] -> windows [B * nWh * nWw, win, win, C], zero padded to multiples of win.
-    virtual void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                                  int64_t win) = 0;
-    virtual void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                                    int64_t win) = 0;
+    void attention_vit_backward(const AttentionVitBackwardArgs & a);
+    // [B, H, W, C] -> windows [B * nWh * nWw, win, win, C], zero padded to multiples of win, and back.
+    void window_partition(const WindowArgs & a);
+    void window_unpartition(const WindowArgs & a);
 
     // TinyViT window attention with learned biases over a B x H x W token grid (channels last).
     // qkv [B, H*W, nh * (2*kd + vd)]: per token and head h, q (kd), k (kd), v (vd) from column
@@ -172,30 +148,18 @@ class Backend {
     // qkv projection. Per window and head: softmax(q k^T / sqrt(kd) + bias[h]) v, bias [nh, win*win,
     // win*win] (null: none). out [B, H*W, nh*vd] for the grid's own tokens. Backends without it throw
     // SA_ERR_UNSUPPORTED.
-    virtual void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
-                                   int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit kernel");
-    }
+    void attention_tinyvit(const AttentionTinyVitArgs & a);
 
     // Backward of attention_tinyvit (probabilities recomputed per window and head) from dout
     // [B, H*W, nh*vd]: dqkv [B, H*W, nh*(2*kd + vd)] overwritten; dpad_qkv [nh*(2*kd + vd)] accumulated
     // with the gradient of every padding token's row (may be null; pad_qkv null: zero padding
     // tokens, no gradient); dbias [nh, win*win, win*win] accumulated (may be null). Padding queries get
     // no gradient (their outputs are discarded). Backends without it throw SA_ERR_UNSUPPORTED.
-    virtual void attention_tinyvit_backward(const float * qkv, const float * pad_qkv, const float * bias,
-                                            const float * dout, float * dqkv, float * dpad_qkv, float * dbias,
-                                            int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
-                                            int64_t vd) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit_backward kernel (image-encoder training)");
-    }
+    void attention_tinyvit_backward(const AttentionTinyVitBackwardArgs & a);
     // Backward of the depthwise NCHW convolution (conv2d with groups == C == O, W [C, 1, k, k]):
     // dx [B, C, H, Wd] overwritten (may be null), dW [C, 1, k, k] and db [C] accumulated (may be null).
     // Backends without it throw SA_ERR_UNSUPPORTED.
-    virtual void depthwise_conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                           float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t k,
-                                           int64_t stride, int64_t pad) {
-        fail(SA_ERR_UNSUPPORTED, name() + " backend has no depthwise_conv2d_backward kernel (image-encoder training)");
-    }
+    void depthwise_conv2d_backward(const DepthwiseConv2dBackwardArgs & a);
 
     // TinyViT fused blocks (MobileSAM layout, BatchNorm folded; y must not alias x). The base
     // versions compose the ops above with temporary buffers (src/core/ops/tinyvit-fallbacks.cpp);
@@ -224,17 +188,12 @@ class Backend {
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
     // the backward pass).
-    virtual void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
-                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d) = 0;
-    virtual void attention_backward(const float * q, const float * k, const float * v, const float * probs,
-                                    const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
-                                    int64_t Nk, int64_t nh, int64_t d) = 0;
+    void attention(const AttentionArgs & a);
+    void attention_backward(const AttentionBackwardArgs & a);
     // attention_backward for keys and values that feed one tensor (the mask decoder's image keys):
     // dkv += dk + dv. The base version runs attention_backward into scratch (2 B Nk nh d floats) and
     // adds; backends that accumulate in place ignore scratch.
-    virtual void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                           const float * dout, float * dq, float * dkv, float * scratch, int64_t B,
-                                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d);
+    void attention_backward_kv_acc(const AttentionKvAccArgs & a);
 
     // Row softmax over the last dim: y[r, :] = softmax(x[r, :]) for `rows` rows of n (y must not alias
     // x), and its backward from the output: dx = y (dy - sum(dy y)) per row (dx must not alias dy).
@@ -254,29 +213,22 @@ class Backend {
     //   dfeat[b, r, c]  = GELU'(feat[b, r, c]) sum_m hyper[m, b, c] dmasks[b, m, pixel(r)]
     //   dhyper[m, b, c] = sum_r dmasks[b, m, pixel(r)] GELU(feat[b, r, c]).
     // The base versions compose gelu, gemm and transpose_last2 (src/core/ops/decoder-fallbacks.cpp).
-    virtual void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
-                           int64_t Cf);
-    virtual void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
-                                    float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf);
+    void mask_head(const MaskHeadArgs & a);
+    void mask_head_backward(const MaskHeadBackwardArgs & a);
 
     // ---- losses and optimisers ----------------------------------------------------------------
-    // Segmentation loss (kind: sa::LossKind, see sa/losses.h) on M candidate masks per sample:
-    // logits [B, M, HW], binary targets [B, 1, HW] shared by the M candidates; iou_pred (kind SAM only,
-    // else null) holds the candidates' predicted IoUs at iou_pred[b * iou_ld + m]. Per sample the
+    // Segmentation loss (MaskLossArgs; kind: sa::LossKind, see sa/losses.h) on M candidate masks per
+    // sample: logits [B, M, HW], binary targets [B, 1, HW] shared by the M candidates; iou_pred (kind SAM
+    // only, else null) holds the candidates' predicted IoUs at iou_pred[b * iou_ld + m]. Per sample the
     // candidate with the smallest loss is selected (M == 1: the only one); loss_out[0] (device) = mean
     // over the batch of the selected losses. dlogits [B, M, HW] (overwrite; zero for candidates not
     // selected) and diou_pred (same layout as iou_pred; entries m < M overwritten) may be null.
-    virtual void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits,
-                           int64_t B, int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld,
-                           float * diou_pred) = 0;
-    // One Adam/AdamW step over a flat parameter buffer (t = step number starting at 1).
-    virtual void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                           float beta2, float eps, float weight_decay, bool decoupled, int64_t t) = 0;
-    // adam_step, then grad[0, n) = 0, ready for the next step's accumulation. The base version runs
-    // adam_step and fill; backends may zero in the same pass.
-    virtual void adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr,
-                                     float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-                                     int64_t t);
+    void mask_loss(const MaskLossArgs & a);
+    // One Adam/AdamW step over a flat parameter buffer (AdamArgs; t = step number starting at 1).
+    // adam_step_zero_grad then sets grad[0, n) = 0, ready for the next step's accumulation (the base
+    // version runs adam_step and fill; backends may zero in the same pass).
+    void adam_step(const AdamArgs & a);
+    void adam_step_zero_grad(const AdamArgs & a);
     // Sum of squares of x into out[0] (device) for gradient clipping and NaN checks.
     virtual void sum_squares(const float * x, float * out, int64_t n) = 0;
 
@@ -285,6 +237,40 @@ class Backend {
     // problems never reach them).
     virtual void gemm_impl(const GemmArgs & a) = 0;
     virtual void gemm_batched_impl(const GemmArgs & a) = 0;
+    virtual void layernorm_impl(const LayerNormArgs & a) = 0;
+    virtual void layernorm_backward_impl(const LayerNormBackwardArgs & a) = 0;
+    virtual void layernorm2d_impl(const LayerNorm2dArgs & a) = 0;
+    virtual void layernorm2d_backward_impl(const LayerNorm2dBackwardArgs & a) = 0;
+    virtual void conv2d_impl(const Conv2dArgs & a) = 0;
+    virtual void conv2d_backward_impl(const Conv2dBackwardArgs & a) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no conv2d_backward kernel (image-encoder training)");
+    }
+    virtual void depthwise_conv2d_backward_impl(const DepthwiseConv2dBackwardArgs & a) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no depthwise_conv2d_backward kernel (image-encoder training)");
+    }
+    virtual void conv_transpose_k2s2_impl(const ConvTransposeArgs & a) = 0;
+    virtual void conv_transpose_k2s2_backward_impl(const ConvTransposeBackwardArgs & a) = 0;
+    virtual void window_partition_impl(const WindowArgs & a) = 0;
+    virtual void window_unpartition_impl(const WindowArgs & a) = 0;
+    virtual void mask_loss_impl(const MaskLossArgs & a) = 0;
+    virtual void adam_step_impl(const AdamArgs & a) = 0;
+    virtual void adam_step_zero_grad_impl(const AdamArgs & a);
+    virtual void attention_vit_impl(const AttentionVitArgs & a) = 0;
+    virtual void attention_vit_backward_impl(const AttentionVitBackwardArgs & a) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_vit_backward kernel (image-encoder training)");
+    }
+    virtual void attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit kernel");
+    }
+    virtual void attention_tinyvit_backward_impl(const AttentionTinyVitBackwardArgs & a) {
+        fail(SA_ERR_UNSUPPORTED, name() + " backend has no attention_tinyvit_backward kernel (image-encoder training)");
+    }
+    virtual void attention_impl(const AttentionArgs & a) = 0;
+    virtual void attention_backward_impl(const AttentionBackwardArgs & a) = 0;
+    virtual void attention_backward_kv_acc_impl(const AttentionKvAccArgs & a);
+    virtual void mask_head_impl(const MaskHeadArgs & a);
+    virtual void mask_head_backward_impl(const MaskHeadBackwardArgs & a);
+    virtual void linear_backward_impl(const LinearBackwardArgs & a) = 0;
 };
 
 // Precision of the frozen encoder products (prepare_linear / linear_prepared). fp32: exact fp32.

@@ -93,4 +93,202 @@ struct GemmArgs {
     int64_t batch = 1;
 };
 
+// The ops that take a parameter struct, with it: each is a checked entry point Backend::op(const Args &)
+// over a virtual op_impl (sa/backend.h).
+#define SA_OP_STRUCTS(X)                                        \
+    X(gemm, GemmArgs)                                           \
+    X(gemm_batched, GemmArgs)                                   \
+    X(layernorm, LayerNormArgs)                                 \
+    X(layernorm_backward, LayerNormBackwardArgs)                \
+    X(layernorm2d, LayerNorm2dArgs)                             \
+    X(layernorm2d_backward, LayerNorm2dBackwardArgs)            \
+    X(conv2d, Conv2dArgs)                                       \
+    X(conv2d_backward, Conv2dBackwardArgs)                      \
+    X(depthwise_conv2d_backward, DepthwiseConv2dBackwardArgs)   \
+    X(conv_transpose_k2s2, ConvTransposeArgs)                   \
+    X(conv_transpose_k2s2_backward, ConvTransposeBackwardArgs)  \
+    X(window_partition, WindowArgs)                             \
+    X(window_unpartition, WindowArgs)                           \
+    X(mask_loss, MaskLossArgs)                                  \
+    X(adam_step, AdamArgs)                                      \
+    X(adam_step_zero_grad, AdamArgs)                            \
+    X(attention_vit, AttentionVitArgs)                          \
+    X(attention_vit_backward, AttentionVitBackwardArgs)         \
+    X(attention_tinyvit, AttentionTinyVitArgs)                  \
+    X(attention_tinyvit_backward, AttentionTinyVitBackwardArgs) \
+    X(attention, AttentionArgs)                                 \
+    X(attention_backward, AttentionBackwardArgs)                \
+    X(attention_backward_kv_acc, AttentionKvAccArgs)            \
+    X(mask_head, MaskHeadArgs)                                  \
+    X(mask_head_backward, MaskHeadBackwardArgs)                 \
+    X(linear_backward, LinearBackwardArgs)
+
+// The structs below are filled positionally, in the order of the op's former argument list
+// (be.layernorm({x, gamma, beta, y, mean, rstd, rows, C, eps})); fields left out are zero.
+
+// layernorm: LayerNorm over the last dim C of `rows` rows; mean/rstd [rows] written when non-null
+// (saved for the backward pass).
+struct LayerNormArgs {
+    const float *x, *gamma, *beta;
+    float *y, *mean, *rstd;
+    int64_t rows, C;
+    float eps;
+};
+// layernorm_backward: dx [rows, C] overwritten, dgamma / dbeta [C] accumulated (any may be null).
+struct LayerNormBackwardArgs {
+    const float *x, *gamma, *mean, *rstd, *dy;
+    float *dx, *dgamma, *dbeta;
+    int64_t rows, C;
+};
+// layernorm2d (SAM's LayerNorm2d): x [B, C, HW] channels-first, normalised over C per pixel; mean/rstd
+// [B, HW].
+struct LayerNorm2dArgs {
+    const float *x, *gamma, *beta;
+    float *y, *mean, *rstd;
+    int64_t B, C, HW;
+    float eps;
+};
+struct LayerNorm2dBackwardArgs {
+    const float *x, *gamma, *mean, *rstd, *dy;
+    float *dx, *dgamma, *dbeta;
+    int64_t B, C, HW;
+};
+
+// conv2d: NCHW convolution, zero padding, groups; x [B, C, H, Wd], W [O, C/groups, kh, kw], b [O] (may
+// be null), y [B, O, Ho, Wo] with Ho = (H + 2 pad - kh) / stride + 1 (likewise Wo).
+struct Conv2dArgs {
+    const float *x, *W, *b;
+    float * y;
+    int64_t B, C, H, Wd, O, kh, kw, stride, pad, groups;
+};
+// conv2d_backward (groups 1): dx overwritten, dW and db accumulated (any may be null).
+struct Conv2dBackwardArgs {
+    const float *x, *W, *dy;
+    float *dx, *dW, *db;
+    int64_t B, C, H, Wd, O, kh, kw, stride, pad;
+};
+// depthwise_conv2d_backward: conv2d with groups == C == O, W [C, 1, k, k].
+struct DepthwiseConv2dBackwardArgs {
+    const float *x, *W, *dy;
+    float *dx, *dW, *db;
+    int64_t B, C, H, Wd, k, stride, pad;
+};
+// conv_transpose_k2s2: ConvTranspose2d with kernel == stride == 2, x [B, C, H, Wd], W [C, O, 2, 2],
+// b [O] (may be null), y [B, O, 2H, 2Wd].
+struct ConvTransposeArgs {
+    const float *x, *W, *b;
+    float * y;
+    int64_t B, C, H, Wd, O;
+};
+struct ConvTransposeBackwardArgs {
+    const float *x, *W, *dy;
+    float *dx, *dW, *db;
+    int64_t B, C, H, Wd, O;
+};
+
+// window_partition: x [B, H, W, C] -> y [B * nWh * nWw, win, win, C], zero padded to multiples of win;
+// window_unpartition: the inverse (x the windows, y [B, H, W, C]).
+struct WindowArgs {
+    const float * x;
+    float * y;
+    int64_t B, H, W, C, win;
+};
+
+// mask_loss: see Backend::mask_loss; kind is an sa::LossKind (sa/losses.h).
+struct MaskLossArgs {
+    int kind;
+    const float *logits, *target;
+    float *loss_out, *dlogits;
+    int64_t B, M, HW;
+    const float * iou_pred;
+    int64_t iou_ld;
+    float * diou_pred;
+};
+
+// adam_step / adam_step_zero_grad over a flat buffer of n parameters (t: step number from 1). grad is
+// only written by adam_step_zero_grad.
+struct AdamArgs {
+    float *param, *grad, *m, *v;
+    int64_t n;
+    float lr, beta1, beta2, eps, weight_decay;
+    bool decoupled;
+    int64_t t;
+};
+
+// attention (the decoder's multi-head attention): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
+// probs [B, nh, Nq, Nk] written when non-null (saved for the backward pass).
+struct AttentionArgs {
+    const float *q, *k, *v;
+    float *out, *probs;
+    int64_t B, Nq, Nk, nh, d;
+};
+// attention_backward: dq, dk, dv overwritten (any may be null).
+struct AttentionBackwardArgs {
+    const float *q, *k, *v, *probs, *dout;
+    float *dq, *dk, *dv;
+    int64_t B, Nq, Nk, nh, d;
+};
+// attention_backward_kv_acc: dkv += dk + dv (keys and values from one tensor); scratch 2 B Nk nh d
+// floats for backends that do not accumulate in place.
+struct AttentionKvAccArgs {
+    const float *q, *k, *v, *probs, *dout;
+    float *dq, *dkv, *scratch;
+    int64_t B, Nq, Nk, nh, d;
+};
+
+// attention_vit: SAM ViT attention over an H x W token grid, qkv [B, H*W, 3, nh, hd], out [B, H*W, nh*hd];
+// rel_pos_h / rel_pos_w the raw relative-position tables [rel_len_h, hd] / [rel_len_w, hd] (both null:
+// no relative-position bias).
+struct AttentionVitArgs {
+    const float * qkv;
+    float * out;
+    int64_t B, H, W, nh, hd;
+    const float * rel_pos_h;
+    int64_t rel_len_h;
+    const float * rel_pos_w;
+    int64_t rel_len_w;
+};
+struct AttentionVitBackwardArgs {
+    const float *qkv, *dout;
+    float * dqkv;
+    int64_t B, H, W, nh, hd;
+    const float * rel_pos_h;
+    int64_t rel_len_h;
+    const float * rel_pos_w;
+    int64_t rel_len_w;
+    float *drel_pos_h, *drel_pos_w;
+};
+
+// attention_tinyvit: TinyViT window attention with learned biases (see Backend::attention_tinyvit).
+struct AttentionTinyVitArgs {
+    const float *qkv, *pad_qkv, *bias;
+    float * out;
+    int64_t B, H, W, win, nh, kd, vd;
+};
+struct AttentionTinyVitBackwardArgs {
+    const float *qkv, *pad_qkv, *bias, *dout;
+    float *dqkv, *dpad_qkv, *dbias;
+    int64_t B, H, W, win, nh, kd, vd;
+};
+
+// mask_head / mask_head_backward: SAM's mask head on sub-pixel-ordered features (see
+// Backend::mask_head); the backward pass overwrites dfeat and dhyper (either may be null).
+struct MaskHeadArgs {
+    const float *feat, *hyper;
+    float * masks;
+    int64_t B, M, E, Cf;
+};
+struct MaskHeadBackwardArgs {
+    const float *feat, *hyper, *dmasks;
+    float *dfeat, *dhyper;
+    int64_t B, M, E, Cf;
+};
+
+// linear_backward: dx[M,K] = dy W (overwrite; may be null); dW[N,K] += dy^T x; db[N] += sum_rows dy.
+struct LinearBackwardArgs {
+    const float *x, *W, *dy;
+    float *dx, *dW, *db;
+    int64_t M, K, N;
+};
+
 }  // namespace sa

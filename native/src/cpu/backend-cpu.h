@@ -46,49 +46,11 @@ class CpuBackend final : public Backend {
                                     int64_t Wo) override;
     void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override;
     void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) override;
-    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                         int64_t M, int64_t K, int64_t N) override;
     size_t prepared_linear_size(int64_t N, int64_t K) override;
     void prepare_linear(const float * W, float * Wp, int64_t N, int64_t K) override;
     void linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M, int64_t K,
                          int64_t N) override;
-    void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
-                   int64_t rows, int64_t C, float eps) override;
-    void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                            const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
-                            int64_t C) override;
-    void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
-                     int64_t B, int64_t C, int64_t HW, float eps) override;
-    void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                              const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
-                              int64_t HW) override;
-    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
-                int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
-    void conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                         int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride,
-                         int64_t pad) override;
-    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                             int64_t H, int64_t Wd, int64_t O) override;
-    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                      float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
-    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
-                       const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
-    void attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H, int64_t W,
-                                int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h,
-                                const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h,
-                                float * drel_pos_w) override;
-    void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
-    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                            int64_t win) override;
-    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
-                           int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
-    void attention_tinyvit_backward(const float * qkv, const float * pad_qkv, const float * bias, const float * dout,
-                                    float * dqkv, float * dpad_qkv, float * dbias, int64_t B, int64_t H, int64_t W,
-                                    int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
-    void depthwise_conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                   float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t k, int64_t stride,
-                                   int64_t pad) override;
     void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
                         const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W,
                         int64_t hidden) override;
@@ -98,26 +60,8 @@ class CpuBackend final : public Backend {
                      const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override;
     void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
                            int64_t W, int64_t C) override;
-    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq,
-                   int64_t Nk, int64_t nh, int64_t d) override;
-    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout,
-                            float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh,
-                            int64_t d) override;
-    void attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                   const float * dout, float * dq, float * dkv, float * scratch, int64_t B, int64_t Nq,
-                                   int64_t Nk, int64_t nh, int64_t d) override;
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override;
     void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override;
-    void mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
-                   int64_t Cf) override;
-    void mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
-                            float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) override;
-    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B,
-                   int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
-    void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                   float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
-    void adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                             float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 
     // C[M, N] = op(A)[M, K] Wp^T + beta * C on the calling thread, Wp from prepare_linear (fp32 or bf16
@@ -126,8 +70,10 @@ class CpuBackend final : public Backend {
                           float * C, int64_t ldc) const;
 
   protected:
-    void gemm_impl(const GemmArgs & a) override;
-    void gemm_batched_impl(const GemmArgs & a) override;
+    // Every op with a parameter struct has a CPU kernel (src/cpu/ops/).
+#define SA_CPU_OP_IMPL(op, Args) void op##_impl(const Args & a) override;
+    SA_OP_STRUCTS(SA_CPU_OP_IMPL)
+#undef SA_CPU_OP_IMPL
 
   private:
     bool bf16_ = false;

@@ -6,16 +6,10 @@
 
 #include <cstdint>
 
+#include "core/adam-update.h"
+
 namespace sa {
 namespace cuda {
-
-struct AdamCoeffs {
-    float lr, beta1, beta2, eps, weight_decay;
-    float step_size;  // lr / (1 - beta1^t)
-    float bc2_sqrt;   // sqrt(1 - beta2^t)
-    float decay;      // 1 - lr * weight_decay (AdamW)
-    bool decoupled;
-};
 
 void launch_adam_step(float * param, const float * grad, float * m, float * v, int64_t n, const AdamCoeffs & k,
                       cudaStream_t stream);

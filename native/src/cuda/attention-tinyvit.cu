@@ -110,13 +110,8 @@ void launch_attention_tinyvit(const float * qkv, const float * pad_qkv, const fl
 
 }  // namespace cuda
 
-void CudaBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out,
-                                    int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit: bad grid size");
-    SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0, "attention_tinyvit: bad window, head count or head dims");
-    if (B == 0) return;
-    SA_CHECK_ARG(qkv && out, "attention_tinyvit: null pointer");
-    SA_CHECK_ARG(out != qkv, "attention_tinyvit: out must not alias qkv");
+void CudaBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
+    const auto & [qkv, pad_qkv, bias, out, B, H, W, win, nh, kd, vd] = a;
     const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
     SA_CHECK_ARG(nwh * nww <= INT32_MAX && nh <= 65535 && B <= 65535 && B * H * W * nh * (2 * kd + vd) <= INT64_MAX / 4,
                  "attention_tinyvit: problem too large for one launch");

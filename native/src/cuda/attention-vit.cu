@@ -269,17 +269,9 @@ void launch_attention_vit(const float * qkv, float * out, int64_t B, int64_t H, 
 
 }  // namespace cuda
 
-void CudaBackend::attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
-                                const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w,
-                                int64_t rel_len_w) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && nh > 0 && hd > 0, "attention_vit: bad size");
-    SA_CHECK_ARG((rel_pos_h == nullptr) == (rel_pos_w == nullptr),
-                 "attention_vit: rel_pos_h and rel_pos_w must both be given or both be null");
+void CudaBackend::attention_vit_impl(const AttentionVitArgs & a) {
+    const auto & [qkv, out, B, H, W, nh, hd, rel_pos_h, rel_len_h, rel_pos_w, rel_len_w] = a;
     const bool use_rel = rel_pos_h != nullptr;
-    if (use_rel) SA_CHECK_ARG(rel_len_h > 0 && rel_len_w > 0, "attention_vit: empty relative-position table");
-    if (B == 0) return;
-    SA_CHECK_ARG(qkv && out, "attention_vit: null pointer");
-    SA_CHECK_ARG(qkv != out, "attention_vit: out must not alias qkv");
     SA_CHECK_ARG(B <= 65535 && nh <= 65535 && H * W * 3 * nh * hd <= INT32_MAX,
                  "attention_vit: problem too large for one launch");
     SA_CHECK(hd <= cuda::kVitMaxHeadDim, SA_ERR_UNSUPPORTED,

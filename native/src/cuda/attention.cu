@@ -64,18 +64,14 @@ void launch_softmax_backward_rows(const float * p, float * ds, int64_t rows, int
 }  // namespace cuda
 
 namespace {
-void check_args(const char * op, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    SA_CHECK_ARG(B >= 0 && Nq >= 0 && Nk > 0 && nh > 0 && d > 0, std::string(op) + ": bad size");
+void check_cublas_range(const char * op, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
     SA_CHECK_ARG(Nq * Nk <= INT32_MAX && nh * d <= INT32_MAX, std::string(op) + ": size exceeds the range of cuBLAS");
 }
 }  // namespace
 
-void CudaBackend::attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
-                            int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention", B, Nq, Nk, nh, d);
-    if (B == 0 || Nq == 0) return;
-    SA_CHECK_ARG(q && k && v && out, "attention: null pointer");
-    SA_CHECK_ARG(out != q && out != k && out != v, "attention: out must not alias an input");
+void CudaBackend::attention_impl(const AttentionArgs & a) {
+    const auto & [q, k, v, out, probs, B, Nq, Nk, nh, d] = a;
+    check_cublas_range("attention", Nq, Nk, nh, d);
     activate();
     const int64_t D = nh * d, PS = Nq * Nk;
     const float scale = 1.0f / std::sqrt((float) d);
@@ -90,11 +86,9 @@ void CudaBackend::attention(const float * q, const float * k, const float * v, f
                         out + b * Nq * D, D, d, nh);
 }
 
-void CudaBackend::attention_backward(const float * q, const float * k, const float * v, const float * probs,
-                                     const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
-                                     int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention_backward", B, Nq, Nk, nh, d);
-    if (B == 0) return;
+void CudaBackend::attention_backward_impl(const AttentionBackwardArgs & a) {
+    const auto & [q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d] = a;
+    check_cublas_range("attention_backward", Nq, Nk, nh, d);
     activate();
     const int64_t D = nh * d, PS = Nq * Nk;
     if (Nq == 0) {

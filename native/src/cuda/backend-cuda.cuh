@@ -49,41 +49,7 @@ class CudaBackend final : public Backend {
     void relu(const float * x, float * y, int64_t n) override;
     void relu_backward(const float * y, const float * dy, float * dx, int64_t n) override;
     void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) override;
-    void linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                         int64_t M, int64_t K, int64_t N) override;
-    void layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
-                   int64_t rows, int64_t C, float eps) override;
-    void layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                            const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
-                            int64_t C) override;
-    void layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean, float * rstd,
-                     int64_t B, int64_t C, int64_t HW, float eps) override;
-    void layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                              const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
-                              int64_t HW) override;
-    void conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
-                int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) override;
-    void conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                             int64_t H, int64_t Wd, int64_t O) override;
-    void conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                      float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
-    void attention_vit(const float * qkv, float * out, int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd,
-                       const float * rel_pos_h, int64_t rel_len_h, const float * rel_pos_w, int64_t rel_len_w) override;
-    void attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
-                           int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) override;
-    void window_partition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C, int64_t win) override;
-    void window_unpartition(const float * x, float * y, int64_t B, int64_t H, int64_t W, int64_t C,
-                            int64_t win) override;
-    void attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B, int64_t Nq,
-                   int64_t Nk, int64_t nh, int64_t d) override;
-    void attention_backward(const float * q, const float * k, const float * v, const float * probs, const float * dout,
-                            float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk, int64_t nh,
-                            int64_t d) override;
-    void mask_loss(int kind, const float * logits, const float * target, float * loss_out, float * dlogits, int64_t B,
-                   int64_t M, int64_t HW, const float * iou_pred, int64_t iou_ld, float * diou_pred) override;
-    void adam_step(float * param, const float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                   float beta2, float eps, float weight_decay, bool decoupled, int64_t t) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 
     // ---- CUDA specifics ----------------------------------------------------------------------
@@ -128,6 +94,22 @@ class CudaBackend final : public Backend {
   protected:
     void gemm_impl(const GemmArgs & a) override;
     void gemm_batched_impl(const GemmArgs & a) override;
+    void layernorm_impl(const LayerNormArgs & a) override;
+    void layernorm_backward_impl(const LayerNormBackwardArgs & a) override;
+    void layernorm2d_impl(const LayerNorm2dArgs & a) override;
+    void layernorm2d_backward_impl(const LayerNorm2dBackwardArgs & a) override;
+    void conv2d_impl(const Conv2dArgs & a) override;
+    void conv_transpose_k2s2_impl(const ConvTransposeArgs & a) override;
+    void conv_transpose_k2s2_backward_impl(const ConvTransposeBackwardArgs & a) override;
+    void window_partition_impl(const WindowArgs & a) override;
+    void window_unpartition_impl(const WindowArgs & a) override;
+    void mask_loss_impl(const MaskLossArgs & a) override;
+    void adam_step_impl(const AdamArgs & a) override;
+    void attention_vit_impl(const AttentionVitArgs & a) override;
+    void attention_tinyvit_impl(const AttentionTinyVitArgs & a) override;
+    void attention_impl(const AttentionArgs & a) override;
+    void attention_backward_impl(const AttentionBackwardArgs & a) override;
+    void linear_backward_impl(const LinearBackwardArgs & a) override;
 
   private:
     int device_;

@@ -63,8 +63,7 @@ void launch_k2s2_deinterleave(const float * dy, float * dz, int64_t B, int64_t O
 }  // namespace cuda
 
 namespace {
-void check_args(const char * op, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H >= 0 && Wd >= 0 && O > 0, std::string(op) + ": bad size");
+void check_cublas_range(const char * op, int64_t B, int64_t H, int64_t Wd, int64_t O) {
     SA_CHECK_ARG(H * Wd <= INT32_MAX && O * 4 <= INT32_MAX && B <= INT32_MAX,
                  std::string(op) + ": size exceeds the range of cuBLAS");
 }
@@ -78,13 +77,10 @@ struct ChannelValue {
 };
 }  // namespace
 
-void CudaBackend::conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B,
-                                      int64_t C, int64_t H, int64_t Wd, int64_t O) {
-    check_args("conv_transpose_k2s2", B, C, H, Wd, O);
+void CudaBackend::conv_transpose_k2s2_impl(const ConvTransposeArgs & a) {
+    const auto & [x, W, b, y, B, C, H, Wd, O] = a;
+    check_cublas_range("conv_transpose_k2s2", B, H, Wd, O);
     const int64_t HW = H * Wd;
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && W && y, "conv_transpose_k2s2: null pointer");
-    SA_CHECK_ARG(x != y, "conv_transpose_k2s2: y must not alias x");
     activate();
     Scratch z(*this, (size_t) (B * O * 4 * HW) * sizeof(float));
     gemm_rm_batched(true, false, O * 4, HW, C, 1.0f, W, O * 4, 0, x, HW, C * HW, 0.0f, z.as<float>(), HW, O * 4 * HW,
@@ -92,15 +88,10 @@ void CudaBackend::conv_transpose_k2s2(const float * x, const float * W, const fl
     cuda::launch_k2s2_interleave(z.as<float>(), b, y, B, O, H, Wd, stream_);
 }
 
-void CudaBackend::conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx,
-                                               float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
-                                               int64_t O) {
-    check_args("conv_transpose_k2s2_backward", B, C, H, Wd, O);
+void CudaBackend::conv_transpose_k2s2_backward_impl(const ConvTransposeBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, B, C, H, Wd, O] = a;
+    check_cublas_range("conv_transpose_k2s2_backward", B, H, Wd, O);
     const int64_t HW = H * Wd;
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(dy != nullptr, "conv_transpose_k2s2_backward: null dy");
-    SA_CHECK_ARG(!dx || W, "conv_transpose_k2s2_backward: dx needs W");
-    SA_CHECK_ARG(!dW || x, "conv_transpose_k2s2_backward: dW needs x");
     activate();
     if (db) cuda::launch_channel_reduce(*this, ChannelValue{dy, O, 4 * HW}, B, O, 4 * HW, db, nullptr, true);
     if (!dx && !dW) return;

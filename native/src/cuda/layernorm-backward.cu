@@ -58,15 +58,10 @@ struct LnParamGrad {
 };
 }  // namespace
 
-void CudaBackend::layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                     const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
-                                     int64_t C) {
-    SA_CHECK_ARG(rows >= 0 && C > 0, "layernorm_backward: bad size");
-    if (rows == 0) return;
-    SA_CHECK_ARG(x && mean && rstd && dy, "layernorm_backward: null input");
+void CudaBackend::layernorm_backward_impl(const LayerNormBackwardArgs & a) {
+    const auto & [x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, C] = a;
     activate();
     if (dx) {
-        SA_CHECK_ARG(dx != x, "layernorm_backward: dx must not alias x");
         cuda::launch_layernorm_backward_dx(x, gamma, mean, rstd, dy, dx, rows, C, stream_);
     }
     if (dgamma || dbeta)

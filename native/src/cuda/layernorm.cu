@@ -50,12 +50,8 @@ void launch_layernorm(const float * x, const float * gamma, const float * beta, 
 
 }  // namespace cuda
 
-void CudaBackend::layernorm(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                            float * rstd, int64_t rows, int64_t C, float eps) {
-    SA_CHECK_ARG(rows >= 0 && C > 0, "layernorm: bad size");
-    SA_CHECK_ARG(eps >= 0.0f, "layernorm: negative eps");
-    if (rows == 0) return;
-    SA_CHECK_ARG(x && y, "layernorm: null pointer");
+void CudaBackend::layernorm_impl(const LayerNormArgs & a) {
+    const auto & [x, gamma, beta, y, mean, rstd, rows, C, eps] = a;
     activate();
     cuda::launch_layernorm(x, gamma, beta, y, mean, rstd, rows, C, eps, stream_);
 }

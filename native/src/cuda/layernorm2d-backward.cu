@@ -62,15 +62,10 @@ struct Ln2dParamGrad {
 };
 }  // namespace
 
-void CudaBackend::layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                       const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B,
-                                       int64_t C, int64_t HW) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d_backward: bad size");
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && mean && rstd && dy, "layernorm2d_backward: null input");
+void CudaBackend::layernorm2d_backward_impl(const LayerNorm2dBackwardArgs & a) {
+    const auto & [x, gamma, mean, rstd, dy, dx, dgamma, dbeta, B, C, HW] = a;
     activate();
     if (dx) {
-        SA_CHECK_ARG(dx != x, "layernorm2d_backward: dx must not alias x");
         cuda::launch_layernorm2d_backward_dx(x, gamma, mean, rstd, dy, dx, B, C, HW, stream_);
     }
     if (dgamma || dbeta)

@@ -48,12 +48,8 @@ void launch_layernorm2d(const float * x, const float * gamma, const float * beta
 
 }  // namespace cuda
 
-void CudaBackend::layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                              float * rstd, int64_t B, int64_t C, int64_t HW, float eps) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d: bad size");
-    SA_CHECK_ARG(eps >= 0.0f, "layernorm2d: negative eps");
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && y, "layernorm2d: null pointer");
+void CudaBackend::layernorm2d_impl(const LayerNorm2dArgs & a) {
+    const auto & [x, gamma, beta, y, mean, rstd, B, C, HW, eps] = a;
     activate();
     cuda::launch_layernorm2d(x, gamma, beta, y, mean, rstd, B, C, HW, eps, stream_);
 }

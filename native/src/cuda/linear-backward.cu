@@ -16,24 +16,15 @@ struct RowValue {
 };
 }  // namespace
 
-void CudaBackend::linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                  float * db, int64_t M, int64_t K, int64_t N) {
-    SA_CHECK_ARG(M >= 0 && K >= 0 && N >= 0, "linear_backward: negative size");
+void CudaBackend::linear_backward_impl(const LinearBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
     SA_CHECK_ARG(M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX,
                  "linear_backward: size exceeds the 32-bit range of cuBLAS");
     activate();
-    if (M == 0 || N == 0) {
-        if (dx && M > 0 && K > 0) fill(dx, 0.0f, (size_t) (M * K));
-        return;
-    }
-    SA_CHECK_ARG(dy != nullptr, "linear_backward: null dy");
     if (dx && K > 0) {
-        SA_CHECK_ARG(W != nullptr, "linear_backward: dx needs W");
-        SA_CHECK_ARG(dx != dy, "linear_backward: dx must not alias dy");
         gemm_rm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K);
     }
     if (dW && K > 0) {
-        SA_CHECK_ARG(x != nullptr, "linear_backward: dW needs x");
         gemm_rm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
     }
     if (db) cuda::launch_col_reduce(*this, RowValue{dy, N}, M, N, db, nullptr, true);

@@ -7,23 +7,10 @@
 
 #include <cstdint>
 
+#include "sa/ops.h"
+
 namespace sa {
 namespace cuda {
-
-constexpr int kLossSums = 7;  // sum(p g), sum(p) or sum(p^2), sum(g) or sum(g^2), BCE, focal, |pred&g|, |pred|g|
-constexpr int64_t kLossChunk = 4096;  // pixels per partial sum
-
-struct MaskLossArgs {
-    int kind;  // sa::LossKind
-    const float * logits;
-    const float * target;
-    float * loss_out;
-    float * dlogits;
-    int64_t B, M, HW;
-    const float * iou_pred;
-    int64_t iou_ld;
-    float * diou_pred;
-};
 
 // partial: B*M*chunks*kLossSums doubles; coef: B*M float4 (dice gradient coefficients, selection flag).
 void launch_mask_loss(const MaskLossArgs & a, double * partial, float4 * coef, cudaStream_t stream);

@@ -23,7 +23,7 @@ void DecoderGraph::t2i_forward(const AttnLayout & a, const float * P, const floa
         // clang-format off
         be_.gemm_batched({false, false, Nt, C, d, fold, {s.q + b * Nt * I, I, d}, {P + a.kw, C, d * C}, 0.0f, {s.qk + b * nh * Nt * C, C, Nt * C}, nh});
     // clang-format on
-    be_.attention(s.qk, kin, vin, s.px, s.p, B, nh * Nt, HW, 1, C);
+    be_.attention({s.qk, kin, vin, s.px, s.p, B, nh * Nt, HW, 1, C});
     for (int64_t b = 0; b < B; ++b)  // o_h = px_h Wv_h^T
         // clang-format off
         be_.gemm_batched({false, true, Nt, d, C, 1.0f, {s.px + b * nh * Nt * C, C, Nt * C}, {P + a.vw, C, d * C}, 0.0f, {s.o + b * Nt * I, I, d}, nh});
@@ -43,8 +43,8 @@ void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G
     const float fold = std::sqrt((float) C / (float) d);
     float * dpx = dfold_;
     float * dqk = dfold2_;
-    be_.linear_backward(s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nt, I, C);
-    be_.linear_backward(nullptr, nullptr, dO_, nullptr, nullptr, G + a.vb, B * Nt, 0, I);  // dbv: column sums
+    be_.linear_backward({s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nt, I, C});
+    be_.linear_backward({nullptr, nullptr, dO_, nullptr, nullptr, G + a.vb, B * Nt, 0, I});  // dbv: column sums
     for (int64_t b = 0; b < B; ++b) {
         // dpx_h = dO_h Wv_h, dWv_h += dO_h^T px_h
         // clang-format off
@@ -53,9 +53,9 @@ void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G
         // clang-format on
     }
     if (dimg) {  // keys (image + pe) and values (image) both feed the image: dimg += dk + dv
-        be_.attention_backward_kv_acc(s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nt, HW, 1, C);
+        be_.attention_backward_kv_acc({s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nt, HW, 1, C});
     } else {
-        be_.attention_backward(s.qk, kin, vin, s.p, dpx, dqk, nullptr, nullptr, B, nh * Nt, HW, 1, C);
+        be_.attention_backward({s.qk, kin, vin, s.p, dpx, dqk, nullptr, nullptr, B, nh * Nt, HW, 1, C});
     }
     for (int64_t b = 0; b < B; ++b) {
         // dQ_h = fold dqk_h Wk_h^T, dWk_h += fold Q_h^T dqk_h (bk: no gradient, see CrossT2I)
@@ -102,7 +102,7 @@ void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G
     const float scale = 1.0f / std::sqrt((float) d);
     float * dvo = dfold_;
     float * dkq = dfold2_;
-    be_.linear_backward(nullptr, nullptr, dout, nullptr, nullptr, G + a.ob, B * HW, 0, C);  // dbo: column sums
+    be_.linear_backward({nullptr, nullptr, dout, nullptr, nullptr, G + a.ob, B * HW, 0, C});  // dbo: column sums
     // dP = dout vo^T, dvo = P^T dout
     be_.gemm_batched({false, true, HW, F, C, 1.0f, {dout, C, HW * C}, {s.vo, C, F * C}, 0.0f, {dP_, F, HW * F}, B});
     be_.gemm_batched({true, false, F, C, HW, 1.0f, {s.p, F, HW * F}, {dout, C, HW * C}, 0.0f, {dvo, C, F * C}, B});
@@ -114,7 +114,7 @@ void DecoderGraph::i2t_backward(const AttnLayout & a, const float * P, float * G
     be_.gemm_batched({true, false, F, C, HW, 1.0f, {dS_, F, HW * F}, {qin, C, HW * C}, 0.0f, {dkq, C, F * C}, B});
     be_.fill(dc_, 0.0f, (size_t) (B * F));
     for (int64_t b = 0; b < B; ++b)
-        be_.linear_backward(nullptr, nullptr, dS_ + b * HW * F, nullptr, nullptr, dc_ + b * F, HW, 0, F);
+        be_.linear_backward({nullptr, nullptr, dS_ + b * HW * F, nullptr, nullptr, dc_ + b * F, HW, 0, F});
     for (int64_t b = 0; b < B; ++b) {
         const float * kb = s.k + b * Nt * I;
         const float * dvob = dvo + b * F * C;

@@ -86,8 +86,8 @@ class DecoderTrainerImpl {
         const bool sam = cfg.loss == LossKind::SAM;
         float * diou = graph.diou_buffer();
         if (sam) be.fill(diou, 0.0f, (size_t) (B * T));
-        be.mask_loss((int) cfg.loss, graph.masks(), target, scalars, graph.dmasks_buffer(), B, nsel, H16,
-                     sam ? graph.iou() + sel0 : nullptr, T, sam ? diou + sel0 : nullptr);
+        be.mask_loss({(int) cfg.loss, graph.masks(), target, scalars, graph.dmasks_buffer(), B, nsel, H16,
+                      sam ? graph.iou() + sel0 : nullptr, T, sam ? diou + sel0 : nullptr});
         // The backward pass accumulates into the gradients. After a step they are zero already (the
         // optimiser clears the trained ranges, nothing else is written); otherwise clear them here.
         if (!grads_zero) be.fill(grads, 0.0f, (size_t) d.L.total);

@@ -116,14 +116,14 @@ class HeadTrainerImpl {
             const std::string p = "blocks." + std::to_string(i) + ".";
             float * c = conv[(size_t) i];
             float * a = act[(size_t) i];
-            be.conv2d(in, P(p + "conv.weight"), P(p + "conv.bias"), c, B, cin, E, E, Hd, 3, 3, 1, 1, 1);
-            be.layernorm2d(c, P(p + "norm.weight"), P(p + "norm.bias"), a, mean[(size_t) i], rstd[(size_t) i], B, Hd,
-                           HW, kNormEps);
+            be.conv2d({in, P(p + "conv.weight"), P(p + "conv.bias"), c, B, cin, E, E, Hd, 3, 3, 1, 1, 1});
+            be.layernorm2d({c, P(p + "norm.weight"), P(p + "norm.bias"), a, mean[(size_t) i], rstd[(size_t) i], B, Hd,
+                            HW, kNormEps});
             be.relu(a, a, B * Hd * HW);
             in = a;
             cin = Hd;
         }
-        be.conv2d(in, P("out.weight"), P("out.bias"), z, B, cin, E, E, 1, 1, 1, 1, 0, 1);
+        be.conv2d({in, P("out.weight"), P("out.bias"), z, B, cin, E, E, 1, 1, 1, 1, 0, 1});
         be.upsample_bilinear(z, logits, B, E, E, 4 * E, 4 * E);
     }
 
@@ -139,7 +139,7 @@ class HeadTrainerImpl {
         forward(embeddings, B);
         const int64_t O = 16 * HW, Hd = hc.hidden;
         be.upload(target, targets, (size_t) (B * O));
-        be.mask_loss((int) cfg.loss, logits, target, scalars, dlogits, B, 1, O, nullptr, 0, nullptr);
+        be.mask_loss({(int) cfg.loss, logits, target, scalars, dlogits, B, 1, O, nullptr, 0, nullptr});
         if (!grads_zero) be.fill(grads, 0.0f, (size_t) total);
         grads_zero = false;
         be.upsample_bilinear_backward(dlogits, dz, B, E, E, 4 * E, 4 * E);
@@ -148,17 +148,17 @@ class HeadTrainerImpl {
         const int64_t cin_last = D > 0 ? Hd : hc.in_channels;
         float * da = g1;
         float * tmp = g2;
-        be.conv2d_backward(last_in, P("out.weight"), dz, D > 0 ? da : nullptr, G("out.weight"), G("out.bias"), B,
-                           cin_last, E, E, 1, 1, 1, 1, 0);
+        be.conv2d_backward({last_in, P("out.weight"), dz, D > 0 ? da : nullptr, G("out.weight"), G("out.bias"), B,
+                            cin_last, E, E, 1, 1, 1, 1, 0});
         for (int64_t i = D - 1; i >= 0; --i) {
             const std::string p = "blocks." + std::to_string(i) + ".";
             be.relu_backward(act[(size_t) i], da, tmp, B * Hd * HW);
-            be.layernorm2d_backward(conv[(size_t) i], P(p + "norm.weight"), mean[(size_t) i], rstd[(size_t) i], tmp, da,
-                                    G(p + "norm.weight"), G(p + "norm.bias"), B, Hd, HW);
+            be.layernorm2d_backward({conv[(size_t) i], P(p + "norm.weight"), mean[(size_t) i], rstd[(size_t) i], tmp,
+                                     da, G(p + "norm.weight"), G(p + "norm.bias"), B, Hd, HW});
             const float * in = i > 0 ? act[(size_t) (i - 1)] : x;
             const int64_t cin = i > 0 ? Hd : hc.in_channels;
-            be.conv2d_backward(in, P(p + "conv.weight"), da, i > 0 ? tmp : nullptr, G(p + "conv.weight"),
-                               G(p + "conv.bias"), B, cin, E, E, Hd, 3, 3, 1, 1);
+            be.conv2d_backward({in, P(p + "conv.weight"), da, i > 0 ? tmp : nullptr, G(p + "conv.weight"),
+                                G(p + "conv.bias"), B, cin, E, E, Hd, 3, 3, 1, 1});
             std::swap(da, tmp);
         }
         be.sum_squares(grads, scalars + 1, total);

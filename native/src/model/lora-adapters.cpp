@@ -117,7 +117,7 @@ void LoraAdapters::zero_grad() {
 void LoraAdapters::adam_step(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
     SA_CHECK_ARG(total_ > 0, "image encoder: no LoRA adapters to step");
     ++t_;
-    be_.adam_step_zero_grad(P_, G_, M_, V_, total_, lr, beta1, beta2, eps, weight_decay, decoupled, t_);
+    be_.adam_step_zero_grad({P_, G_, M_, V_, total_, lr, beta1, beta2, eps, weight_decay, decoupled, t_});
 }
 
 void LoraAdapters::set_step_count(int64_t t) {

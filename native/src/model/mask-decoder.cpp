@@ -232,7 +232,7 @@ void DecoderGraph::attn_forward(const AttnLayout & a, const float * P, const flo
     be_.linear(qin, P + a.qw, P + a.qb, s.q, B * Nq, C, I);
     be_.linear(kin, P + a.kw, P + a.kb, s.k, B * Nk, C, I);
     be_.linear(vin, P + a.vw, P + a.vb, s.v, B * Nk, C, I);
-    be_.attention(s.q, s.k, s.v, s.o, s.p, B, Nq, Nk, kHeads, I / kHeads);
+    be_.attention({s.q, s.k, s.v, s.o, s.p, B, Nq, Nk, kHeads, I / kHeads});
     if (residual) {
         be_.add_bias(residual, P + a.ob, out, B * Nq, C);
         be_.gemm({false, true, B * Nq, C, I, 1.0f, {s.o, I}, {P + a.ow, I}, 1.0f, {out, C}});
@@ -245,9 +245,9 @@ void DecoderGraph::linear_backward(const float * x, const float * W, const float
                                    float * db, int64_t M, int64_t K, int64_t N) {
     if (dx.p && dx.acc) {
         be_.gemm({false, false, M, K, N, 1.0f, {dy, N}, {W, K}, 1.0f, {dx.p, K}});
-        be_.linear_backward(x, W, dy, nullptr, dW, db, M, K, N);
+        be_.linear_backward({x, W, dy, nullptr, dW, db, M, K, N});
     } else {
-        be_.linear_backward(x, W, dy, dx.p, dW, db, M, K, N);
+        be_.linear_backward({x, W, dy, dx.p, dW, db, M, K, N});
     }
 }
 
@@ -255,8 +255,8 @@ void DecoderGraph::attn_backward(const AttnLayout & a, const float * P, float * 
                                  const float * kin, const float * vin, int64_t Nk, const Attn & s, const float * dout,
                                  InGrad dqin, InGrad dkin, InGrad dvin) {
     const int64_t B = s_.B, C = L_.C, I = a.internal;
-    be_.linear_backward(s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nq, I, C);
-    be_.attention_backward(s.q, s.k, s.v, s.p, dO_, dQ_, dK_, dV_, B, Nq, Nk, kHeads, I / kHeads);
+    be_.linear_backward({s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nq, I, C});
+    be_.attention_backward({s.q, s.k, s.v, s.p, dO_, dQ_, dK_, dV_, B, Nq, Nk, kHeads, I / kHeads});
     linear_backward(qin, P + a.qw, dQ_, dqin, G + a.qw, G + a.qb, B * Nq, C, I);
     linear_backward(kin, P + a.kw, dK_, dkin, G + a.kw, G + a.kb, B * Nk, C, I);
     linear_backward(vin, P + a.vw, dV_, dvin, G + a.vw, G + a.vb, B * Nk, C, I);
@@ -284,7 +284,7 @@ void DecoderGraph::mlp_backward(const MlpLayout & m, const float * P, float * G,
     for (size_t k = n; k-- > 0;) {
         const float * xin = k == 0 ? x : acts[k - 1];
         float * dxk = k == 0 ? dx : bufs[k % 2];
-        be_.linear_backward(xin, P + m.w[k], dy, dxk, G + m.w[k], G + m.b[k], B, m.dims[k], m.dims[k + 1]);
+        be_.linear_backward({xin, P + m.w[k], dy, dxk, G + m.w[k], G + m.b[k], B, m.dims[k], m.dims[k + 1]});
         if (k > 0) be_.relu_backward(acts[k - 1], dxk, dxk, B * m.dims[k]);
         dy = dxk;
     }
@@ -313,29 +313,29 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
             s.sa_in = s.sa_in_buf;
         }
         attn_forward(W.self_attn, P, s.sa_in, Nt, s.sa_in, q, Nt, s.sa, s.r1, l > 0 ? q : nullptr);
-        be_.layernorm(s.r1, P + W.norm1.w, P + W.norm1.b, s.q1, s.n1m, s.n1r, B * Nt, C, kEpsTransformer);
+        be_.layernorm({s.r1, P + W.norm1.w, P + W.norm1.b, s.q1, s.n1m, s.n1r, B * Nt, C, kEpsTransformer});
         // cross attention, tokens to image
         be_.add(s.q1, tok0_, s.t_qin, B * Nt * C);
         add_key_pe(k, s.kin);
         t2i_forward(W.t2i, P, s.t_qin, s.kin, k, s.t2i, s.r2, s.q1);
-        be_.layernorm(s.r2, P + W.norm2.w, P + W.norm2.b, s.q2, s.n2m, s.n2r, B * Nt, C, kEpsTransformer);
+        be_.layernorm({s.r2, P + W.norm2.w, P + W.norm2.b, s.q2, s.n2m, s.n2r, B * Nt, C, kEpsTransformer});
         // MLP
         be_.linear(s.q2, P + W.lin1w, P + W.lin1b, s.h, B * Nt, C, L_.mlp);
         be_.relu(s.h, s.h, B * Nt * L_.mlp);
         be_.linear(s.h, P + W.lin2w, P + W.lin2b, s.r3, B * Nt, L_.mlp, C);
         be_.add(s.r3, s.q2, s.r3, B * Nt * C);
-        be_.layernorm(s.r3, P + W.norm3.w, P + W.norm3.b, s.q3, s.n3m, s.n3r, B * Nt, C, kEpsTransformer);
+        be_.layernorm({s.r3, P + W.norm3.w, P + W.norm3.b, s.q3, s.n3m, s.n3r, B * Nt, C, kEpsTransformer});
         // cross attention, image to tokens
         be_.add(s.q3, tok0_, s.i_kq, B * Nt * C);
         i2t_forward(W.i2t, P, s.kin, s.i_kq, s.q3, s.i2t, s.r4, k);
-        be_.layernorm(s.r4, P + W.norm4.w, P + W.norm4.b, s.k1, s.n4m, s.n4r, B * HW, C, kEpsTransformer);
+        be_.layernorm({s.r4, P + W.norm4.w, P + W.norm4.b, s.k1, s.n4m, s.n4r, B * HW, C, kEpsTransformer});
         q = s.q3;
         k = s.k1;
     }
     be_.add(q, tok0_, f_qin_, B * Nt * C);
     add_key_pe(k, f_kin_);
     t2i_forward(L_.final_attn, P, f_qin_, f_kin_, k, fin_, rf_, q);
-    be_.layernorm(rf_, P + L_.norm_final.w, P + L_.norm_final.b, hs_, nfm_, nfr_, B * Nt, C, kEpsTransformer);
+    be_.layernorm({rf_, P + L_.norm_final.w, P + L_.norm_final.b, hs_, nfm_, nfr_, B * Nt, C, kEpsTransformer});
 
     // ---- output upscaling: convT 2x2/2 -> LayerNorm2d -> GELU -> convT 2x2/2 -> GELU ----------------
     // On channels-last pixels each transposed convolution is a linear layer to its 4 kernel taps, so the
@@ -345,7 +345,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
     convt_to_linear(P + L_.up0w, P + L_.up0b, C, U1, wl1_, bl1_);
     convt_to_linear(P + L_.up3w, P + L_.up3b, U1, U2, wl2_, bl2_);
     be_.linear(k, wl1_, bl1_, y1_, B * HW, C, 4 * U1);
-    be_.layernorm(y1_, P + L_.up1w, P + L_.up1b, u1n_, u1m_, u1r_, B * H4, U1, kEpsLN2d);
+    be_.layernorm({y1_, P + L_.up1w, P + L_.up1b, u1n_, u1m_, u1r_, B * H4, U1, kEpsLN2d});
     be_.gelu(u1n_, u1g_, B * U1 * H4);
     be_.linear(u1g_, wl2_, bl2_, y2_, B * H4, U1, 4 * U2);
 
@@ -354,7 +354,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
         for (int64_t b = 0; b < B; ++b) be_.copy(mt_ + (t * B + b) * C, hs_ + (b * Nt + 1 + t) * C, (size_t) C);
     for (int64_t t = sel0; t < sel0 + nsel; ++t)
         mlp_forward(L_.hyper[(size_t) t], P, mt_ + t * B * C, hyper_acts_[(size_t) t], hyper_out_ + t * B * U2);
-    be_.mask_head(y2_, hyper_out_ + sel0 * B * U2, masks_, B, nsel, E, U2);
+    be_.mask_head({y2_, hyper_out_ + sel0 * B * U2, masks_, B, nsel, E, U2});
     for (int64_t b = 0; b < B; ++b) be_.copy(iou_in_ + b * C, hs_ + b * Nt * C, (size_t) C);
     mlp_forward(L_.iou_head, P, iou_in_, iou_acts_, iou_);
 }
@@ -368,7 +368,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
 
     // ---- heads ------------------------------------------------------------------------------------
     be_.fill(dhs_, 0.0f, (size_t) tokC);
-    be_.mask_head_backward(y2_, hyper_out_ + sel0_ * B * U2, dmasks, dy2_, dhyper_ + sel0_ * B * U2, B, nsel_, E, U2);
+    be_.mask_head_backward({y2_, hyper_out_ + sel0_ * B * U2, dmasks, dy2_, dhyper_ + sel0_ * B * U2, B, nsel_, E, U2});
     for (int64_t t = sel0_; t < sel0_ + nsel_; ++t) {
         mlp_backward(L_.hyper[(size_t) t], P, G, mt_ + t * B * C, hyper_acts_[(size_t) t], dhyper_ + t * B * U2,
                      dmt_ + t * B * C);
@@ -386,20 +386,20 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     be_.fill(dbl1_, 0.0f, (size_t) (4 * U1));
     be_.fill(dwl2_, 0.0f, (size_t) (4 * U2 * U1));
     be_.fill(dbl2_, 0.0f, (size_t) (4 * U2));
-    be_.linear_backward(u1g_, wl2_, dy2_, du1g_, dwl2_, dbl2_, B * H4, U1, 4 * U2);
+    be_.linear_backward({u1g_, wl2_, dy2_, du1g_, dwl2_, dbl2_, B * H4, U1, 4 * U2});
     be_.gelu_backward(u1n_, du1g_, du1n_, B * U1 * H4);
-    be_.layernorm_backward(y1_, P + L_.up1w, u1m_, u1r_, du1n_, dy1_, G + L_.up1w, G + L_.up1b, B * H4, U1);
+    be_.layernorm_backward({y1_, P + L_.up1w, u1m_, u1r_, du1n_, dy1_, G + L_.up1w, G + L_.up1b, B * H4, U1});
     float * dk = dk_a_;   // gradient w.r.t. the current keys
     float * dkr = dk_b_;  // second image-sized gradient buffer
-    be_.linear_backward(kL, wl1_, dy1_, dk, dwl1_, dbl1_, B * HW, C, 4 * U1);
+    be_.linear_backward({kL, wl1_, dy1_, dk, dwl1_, dbl1_, B * HW, C, 4 * U1});
     convt_grads_from_linear(dwl2_, dbl2_, U1, U2, G + L_.up3w, G + L_.up3b);
     convt_grads_from_linear(dwl1_, dbl1_, C, U1, G + L_.up0w, G + L_.up0b);
 
     // ---- final attention --------------------------------------------------------------------------
     float * dq = dq_a_;
     float * dr = dq_b_;
-    be_.layernorm_backward(rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w, G + L_.norm_final.b,
-                           B * Nt, C);
+    be_.layernorm_backward(
+        {rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w, G + L_.norm_final.b, B * Nt, C});
     be_.fill(dtok0_, 0.0f, (size_t) tokC);
     t2i_backward(L_.final_attn, P, G, f_qin_, f_kin_, kL, fin_, dq, {dtmp_}, dk);
     be_.add(dq, dtmp_, dq, tokC);
@@ -413,25 +413,25 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
         const float * k0 = l == 0 ? keys0_ : blocks_[(size_t) l - 1].k1;
         const bool need_dk = l > 0 || prompt_grads || embedding_grad;
         // image to tokens: dk holds d k1 on entry
-        be_.layernorm_backward(s.r4, P + W.norm4.w, s.n4m, s.n4r, dk, dkr, G + W.norm4.w, G + W.norm4.b, B * HW, C);
+        be_.layernorm_backward({s.r4, P + W.norm4.w, s.n4m, s.n4r, dk, dkr, G + W.norm4.w, G + W.norm4.b, B * HW, C});
         std::swap(dk, dkr);  // dk = d r4 = residual part of d k0; the projections of k0 add to it
         i2t_backward(W.i2t, P, G, s.kin, s.i_kq, s.q3, s.i2t, dk, need_dk ? dk : nullptr, {dtmp_}, {dq, true});
         be_.add(dq, dtmp_, dq, tokC);
         be_.add(dtok0_, dtmp_, dtok0_, tokC);
         // MLP
-        be_.layernorm_backward(s.r3, P + W.norm3.w, s.n3m, s.n3r, dq, dr, G + W.norm3.w, G + W.norm3.b, B * Nt, C);
+        be_.layernorm_backward({s.r3, P + W.norm3.w, s.n3m, s.n3r, dq, dr, G + W.norm3.w, G + W.norm3.b, B * Nt, C});
         std::swap(dq, dr);  // dq = d r3 = residual part of d q2
-        be_.linear_backward(s.h, P + W.lin2w, dq, dh_, G + W.lin2w, G + W.lin2b, B * Nt, L_.mlp, C);
+        be_.linear_backward({s.h, P + W.lin2w, dq, dh_, G + W.lin2w, G + W.lin2b, B * Nt, L_.mlp, C});
         be_.relu_backward(s.h, dh_, dh_, B * Nt * L_.mlp);
         linear_backward(s.q2, P + W.lin1w, dh_, {dq, true}, G + W.lin1w, G + W.lin1b, B * Nt, C, L_.mlp);
         // tokens to image
-        be_.layernorm_backward(s.r2, P + W.norm2.w, s.n2m, s.n2r, dq, dr, G + W.norm2.w, G + W.norm2.b, B * Nt, C);
+        be_.layernorm_backward({s.r2, P + W.norm2.w, s.n2m, s.n2r, dq, dr, G + W.norm2.w, G + W.norm2.b, B * Nt, C});
         std::swap(dq, dr);  // dq = d r2 = residual part of d q1
         t2i_backward(W.t2i, P, G, s.t_qin, s.kin, k0, s.t2i, dq, {dtmp_}, need_dk ? dk : nullptr);  // dk = d k0
         be_.add(dq, dtmp_, dq, tokC);
         be_.add(dtok0_, dtmp_, dtok0_, tokC);
         // self attention
-        be_.layernorm_backward(s.r1, P + W.norm1.w, s.n1m, s.n1r, dq, dr, G + W.norm1.w, G + W.norm1.b, B * Nt, C);
+        be_.layernorm_backward({s.r1, P + W.norm1.w, s.n1m, s.n1r, dq, dr, G + W.norm1.w, G + W.norm1.b, B * Nt, C});
         std::swap(dq, dr);  // dq = d r1
         if (l > 0) {
             // r1 = q0 + attn(q0 + pe, q0 + pe, q0): the value path adds to the residual
@@ -457,7 +457,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
                 // clang-format off
                 be_.gemm({true, false, kLabelKinds, C, Ns, 1.0f, {in_onehot + b * Ns * kLabelKinds, kLabelKinds}, {dtok0_ + (b * Nt + 1 + T) * C, C}, 1.0f, {G + L_.point_table, C}});
         // clang-format on
-        if (!s_.has_mask) be_.linear_backward(nullptr, nullptr, dk, nullptr, nullptr, G + L_.no_mask, B * HW, 0, C);
+        if (!s_.has_mask) be_.linear_backward({nullptr, nullptr, dk, nullptr, nullptr, G + L_.no_mask, B * HW, 0, C});
     }
 }
 

@@ -38,8 +38,8 @@ void optimizer_step(Backend & be, const TrainConfig & cfg, float * params, float
     ++t;
     const bool decoupled = cfg.optim == OptimKind::AdamW;
     for (const auto & r : ranges)
-        be.adam_step_zero_grad(params + r.first, grads + r.first, m + r.first, v + r.first, r.second - r.first, lr,
-                               cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled, t);
+        be.adam_step_zero_grad({params + r.first, grads + r.first, m + r.first, v + r.first, r.second - r.first, lr,
+                                cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, decoupled, t});
 }
 
 void TrainerState::get_grad(const std::string & name, float * host) const {

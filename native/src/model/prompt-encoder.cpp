@@ -105,13 +105,13 @@ void DecoderGraph::encode_prompts(const float * P) {
     const int64_t emb_stride = s_.per_prompt ? C * HW : 0;
     if (s_.has_mask) {
         const int64_t m4 = L_.mask_in_chans / 4, m = L_.mask_in_chans;
-        be_.conv2d(in_mask, P + L_.md0w, P + L_.md0b, md1_, B, 1, 4 * E, 4 * E, m4, 2, 2, 2, 0, 1);
-        be_.layernorm2d(md1_, P + L_.md1w, P + L_.md1b, md1g_, nullptr, nullptr, B, m4, 4 * HW, 1e-6f);
+        be_.conv2d({in_mask, P + L_.md0w, P + L_.md0b, md1_, B, 1, 4 * E, 4 * E, m4, 2, 2, 2, 0, 1});
+        be_.layernorm2d({md1_, P + L_.md1w, P + L_.md1b, md1g_, nullptr, nullptr, B, m4, 4 * HW, 1e-6f});
         be_.gelu(md1g_, md1_, B * m4 * 4 * HW);
-        be_.conv2d(md1_, P + L_.md3w, P + L_.md3b, md2_, B, m4, 2 * E, 2 * E, m, 2, 2, 2, 0, 1);
-        be_.layernorm2d(md2_, P + L_.md4w, P + L_.md4b, md2g_, nullptr, nullptr, B, m, HW, 1e-6f);
+        be_.conv2d({md1_, P + L_.md3w, P + L_.md3b, md2_, B, m4, 2 * E, 2 * E, m, 2, 2, 2, 0, 1});
+        be_.layernorm2d({md2_, P + L_.md4w, P + L_.md4b, md2g_, nullptr, nullptr, B, m, HW, 1e-6f});
         be_.gelu(md2g_, md2_, B * m * HW);
-        be_.conv2d(md2_, P + L_.md6w, P + L_.md6b, dense_, B, m, E, E, C, 1, 1, 1, 0, 1);
+        be_.conv2d({md2_, P + L_.md6w, P + L_.md6b, dense_, B, m, E, E, C, 1, 1, 1, 0, 1});
         for (int64_t b = 0; b < B; ++b)
             be_.add(in_embedding + b * emb_stride, dense_ + b * C * HW, src_cf_ + b * C * HW, C * HW);
         be_.transpose_last2(src_cf_, keys0_, B, C, HW);

@@ -240,7 +240,7 @@ class TinyVitEncoder final : public ImageEncoder {
     // Conv with bias on NCHW (batch 1); returns the output side.
     int64_t conv(const Conv & cv, const float * in, float * out, int64_t C, int64_t G, int64_t O, int64_t k,
                  int64_t stride, bool depthwise) {
-        be_.conv2d(in, cv.w, cv.b, out, 1, C, G, G, O, k, k, stride, k / 2, depthwise ? C : 1);
+        be_.conv2d({in, cv.w, cv.b, out, 1, C, G, G, O, k, k, stride, k / 2, depthwise ? C : 1});
         return (G + 2 * (k / 2) - k) / stride + 1;
     }
 
@@ -317,10 +317,10 @@ class TinyVitEncoder final : public ImageEncoder {
         } else {
             be_.copy(y, x, (size_t) (Cl * T));
         }
-        be_.conv2d(y, neck0_, nullptr, z, 1, Cl, G, G, O, 1, 1, 1, 0, 1);
-        be_.layernorm2d(z, neck1_.g, neck1_.b, y, nullptr, nullptr, 1, O, T, kNeckEps);
-        be_.conv2d(y, neck2_, nullptr, z, 1, O, G, G, O, 3, 3, 1, 1, 1);
-        be_.layernorm2d(z, neck3_.g, neck3_.b, y, nullptr, nullptr, 1, O, T, kNeckEps);
+        be_.conv2d({y, neck0_, nullptr, z, 1, Cl, G, G, O, 1, 1, 1, 0, 1});
+        be_.layernorm2d({z, neck1_.g, neck1_.b, y, nullptr, nullptr, 1, O, T, kNeckEps});
+        be_.conv2d({y, neck2_, nullptr, z, 1, O, G, G, O, 3, 3, 1, 1, 1});
+        be_.layernorm2d({z, neck3_.g, neck3_.b, y, nullptr, nullptr, 1, O, T, kNeckEps});
         return y;
     }
 
@@ -330,9 +330,9 @@ class TinyVitEncoder final : public ImageEncoder {
         const TinyVitConfig & c = cfg_;
         const int64_t C = c.dims[(size_t) s], Hd = c.hidden[(size_t) s], T = G * G;
         const int64_t nh = c.heads[(size_t) s], hd = C / nh;
-        be_.layernorm(x, blk.attn_norm.g, blk.attn_norm.b, y, nullptr, nullptr, T, C, kBlockEps);
+        be_.layernorm({x, blk.attn_norm.g, blk.attn_norm.b, y, nullptr, nullptr, T, C, kBlockEps});
         be_.linear_prepared(y, blk.qkv.w, blk.qkv.b, z, T, C, 3 * C);
-        be_.attention_tinyvit(z, blk.pad_qkv, blk.bias_table, y, 1, G, G, c.windows[(size_t) s], nh, hd, hd);
+        be_.attention_tinyvit({z, blk.pad_qkv, blk.bias_table, y, 1, G, G, c.windows[(size_t) s], nh, hd, hd});
         be_.linear_prepared(y, blk.proj.w, blk.proj.b, z, T, C, C);
         be_.add(x, z, x, T * C);
         // Local depthwise conv (no residual), on the tokens.

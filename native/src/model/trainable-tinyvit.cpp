@@ -215,10 +215,10 @@ class TrainableTinyVit final : public TrainableEncoder {
         // neck, channels first
         const int64_t Cl = c.dims.back(), O = c.neck_dim, Ge = c.embed_size(), T = Ge * Ge;
         be.transpose_last2(acts[units.size()], neck_in, B, T, Cl);
-        be.conv2d(neck_in, P + pw("neck.0.weight"), nullptr, n0, B, Cl, Ge, Ge, O, 1, 1, 1, 0, 1);
-        be.layernorm2d(n0, P + pw("neck.1.weight"), P + pw("neck.1.bias"), n1, n1m, n1r, B, O, T, kNeckEps);
-        be.conv2d(n1, P + pw("neck.2.weight"), nullptr, n2, B, O, Ge, Ge, O, 3, 3, 1, 1, 1);
-        be.layernorm2d(n2, P + pw("neck.3.weight"), P + pw("neck.3.bias"), n3, n3m, n3r, B, O, T, kNeckEps);
+        be.conv2d({neck_in, P + pw("neck.0.weight"), nullptr, n0, B, Cl, Ge, Ge, O, 1, 1, 1, 0, 1});
+        be.layernorm2d({n0, P + pw("neck.1.weight"), P + pw("neck.1.bias"), n1, n1m, n1r, B, O, T, kNeckEps});
+        be.conv2d({n1, P + pw("neck.2.weight"), nullptr, n2, B, O, Ge, Ge, O, 3, 3, 1, 1, 1});
+        be.layernorm2d({n2, P + pw("neck.3.weight"), P + pw("neck.3.bias"), n3, n3m, n3r, B, O, T, kNeckEps});
         be.synchronize();
         be.download(out, n3, (size_t) (B * O * T));
         fwd_batch = B;
@@ -233,14 +233,14 @@ class TrainableTinyVit final : public TrainableEncoder {
                  "the patch embedding and stage 0 have none)");
         const int64_t B = fwd_batch, Cl = c.dims.back(), O = c.neck_dim, Ge = c.embed_size(), T = Ge * Ge;
         be.upload(dn_a, dout, (size_t) (B * O * T));
-        be.layernorm2d_backward(n2, P + pw("neck.3.weight"), n3m, n3r, dn_a, dn_b, g("neck.3.weight"), g("neck.3.bias"),
-                                B, O, T);
-        be.conv2d_backward(n1, P + pw("neck.2.weight"), dn_b, dn_a, g("neck.2.weight"), nullptr, B, O, Ge, Ge, O, 3, 3,
-                           1, 1);
-        be.layernorm2d_backward(n0, P + pw("neck.1.weight"), n1m, n1r, dn_a, dn_b, g("neck.1.weight"), g("neck.1.bias"),
-                                B, O, T);
-        be.conv2d_backward(neck_in, P + pw("neck.0.weight"), dn_b, dn_a, g("neck.0.weight"), nullptr, B, Cl, Ge, Ge, O,
-                           1, 1, 1, 0);
+        be.layernorm2d_backward(
+            {n2, P + pw("neck.3.weight"), n3m, n3r, dn_a, dn_b, g("neck.3.weight"), g("neck.3.bias"), B, O, T});
+        be.conv2d_backward(
+            {n1, P + pw("neck.2.weight"), dn_b, dn_a, g("neck.2.weight"), nullptr, B, O, Ge, Ge, O, 3, 3, 1, 1});
+        be.layernorm2d_backward(
+            {n0, P + pw("neck.1.weight"), n1m, n1r, dn_a, dn_b, g("neck.1.weight"), g("neck.1.bias"), B, O, T});
+        be.conv2d_backward(
+            {neck_in, P + pw("neck.0.weight"), dn_b, dn_a, g("neck.0.weight"), nullptr, B, Cl, Ge, Ge, O, 1, 1, 1, 0});
         be.transpose_last2(dn_a, dx, B, Cl, T);  // d tokens of the last unit's output
         for (int64_t u = (int64_t) units.size() - 1; u >= first_unit; --u) {
             unit_forward((size_t) u, acts[(size_t) u], ytmp);  // recompute the unit's internals
@@ -468,11 +468,11 @@ class TrainableTinyVit final : public TrainableEncoder {
             be.transpose_last2(in, cf_a, B, T, m.C);
             merge_in_cf = cf_a;
         }
-        be.conv2d(merge_in_cf, P + m.c1.w, P + m.c1.b, m_a1, B, m.C, m.G, m.G, m.O, 1, 1, 1, 0, 1);
+        be.conv2d({merge_in_cf, P + m.c1.w, P + m.c1.b, m_a1, B, m.C, m.G, m.G, m.O, 1, 1, 1, 0, 1});
         be.gelu(m_a1, m_g1, B * m.O * T);
-        be.conv2d(m_g1, P + m.c2.w, P + m.c2.b, m_a2, B, m.O, m.G, m.G, m.O, 3, 3, m.stride, 1, m.O);
+        be.conv2d({m_g1, P + m.c2.w, P + m.c2.b, m_a2, B, m.O, m.G, m.G, m.O, 3, 3, m.stride, 1, m.O});
         be.gelu(m_a2, m_g2, B * m.O * T2);
-        be.conv2d(m_g2, P + m.c3.w, P + m.c3.b, cf_b, B, m.O, m.G2, m.G2, m.O, 1, 1, 1, 0, 1);
+        be.conv2d({m_g2, P + m.c3.w, P + m.c3.b, cf_b, B, m.O, m.G2, m.G2, m.O, 1, 1, 1, 0, 1});
         be.transpose_last2(cf_b, out, B, m.O, T2);
     }
 
@@ -481,32 +481,33 @@ class TrainableTinyVit final : public TrainableEncoder {
     void merge_backward(const MergeP & m, bool need_dx) {
         const int64_t B = ws_batch, T = m.G * m.G, T2 = m.G2 * m.G2;
         be.transpose_last2(dx, cf_b, B, T2, m.O);
-        be.conv2d_backward(m_g2, P + m.c3.w, cf_b, dt, g(m.c3.w), g(m.c3.b), B, m.O, m.G2, m.G2, m.O, 1, 1, 1, 0);
+        be.conv2d_backward({m_g2, P + m.c3.w, cf_b, dt, g(m.c3.w), g(m.c3.b), B, m.O, m.G2, m.G2, m.O, 1, 1, 1, 0});
         be.gelu_backward(m_a2, dt, dt, B * m.O * T2);
-        be.depthwise_conv2d_backward(m_g1, P + m.c2.w, dt, m_dg, g(m.c2.w), g(m.c2.b), B, m.O, m.G, m.G, 3, m.stride,
-                                     1);
+        be.depthwise_conv2d_backward(
+            {m_g1, P + m.c2.w, dt, m_dg, g(m.c2.w), g(m.c2.b), B, m.O, m.G, m.G, 3, m.stride, 1});
         be.gelu_backward(m_a1, m_dg, m_dg, B * m.O * T);
         SA_CHECK(!need_dx || m.tokens_in, SA_ERR_INTERNAL, "TinyViT backward: no pass before stage 0's merge");
         float * dcf = need_dx ? cf_b : nullptr;
-        be.conv2d_backward(merge_in_cf, P + m.c1.w, m_dg, dcf, g(m.c1.w), g(m.c1.b), B, m.C, m.G, m.G, m.O, 1, 1, 1, 0);
+        be.conv2d_backward(
+            {merge_in_cf, P + m.c1.w, m_dg, dcf, g(m.c1.w), g(m.c1.b), B, m.C, m.G, m.G, m.O, 1, 1, 1, 0});
         if (need_dx && m.tokens_in) be.transpose_last2(cf_b, dx, B, m.C, T);
     }
 
     // Attention block: x_in tokens [B*T, C] -> x_out; internals stay in the workspace.
     void block_forward(const BlockP & b, const float * x_in, float * x_out) {
         const int64_t B = ws_batch, C = b.C, rows = B * b.G * b.G, d = C / b.nh;
-        be.layernorm(x_in, P + b.n1w, P + b.n1b, h1, ln1m, ln1r, rows, C, kBlockEps);
+        be.layernorm({x_in, P + b.n1w, P + b.n1b, h1, ln1m, ln1r, rows, C, kBlockEps});
         be.linear(h1, P + b.qkvw, P + b.qkvb, qkv, rows, C, 3 * C);
         lora.forward(b.qkv, h1, qkv, u_qkv, rows);
         // padding tokens: qkv(LayerNorm(0)) = qkv(beta1)
         be.linear(P + b.n1b, P + b.qkvw, P + b.qkvb, pad, 1, C, 3 * C);
         lora.forward(b.qkv, P + b.n1b, pad, u_pad, 1);
-        be.attention_tinyvit(qkv, pad, b.table, att, B, b.G, b.G, b.win, b.nh, d, d);
+        be.attention_tinyvit({qkv, pad, b.table, att, B, b.G, b.G, b.win, b.nh, d, d});
         be.linear(att, P + b.projw, P + b.projb, prj, rows, C, C);
         lora.forward(b.proj, att, prj, u_proj, rows);
         be.add(x_in, prj, x1, rows * C);
         be.depthwise3x3_nhwc(x1, P + b.local.w, P + b.local.b, x2, B, b.G, b.G, C);
-        be.layernorm(x2, P + b.n2w, P + b.n2b, h2, ln2m, ln2r, rows, C, kBlockEps);
+        be.layernorm({x2, P + b.n2w, P + b.n2b, h2, ln2m, ln2r, rows, C, kBlockEps});
         be.linear(h2, P + b.f1w, P + b.f1b, mlp_a, rows, C, b.Hd);
         lora.forward(b.fc1, h2, mlp_a, u_fc1, rows);
         be.gelu(mlp_a, mlp_g, rows * b.Hd);
@@ -519,36 +520,36 @@ class TrainableTinyVit final : public TrainableEncoder {
     void block_backward(const BlockP & b, const float * x_in) {
         const int64_t B = ws_batch, C = b.C, T = b.G * b.G, rows = B * T, d = C / b.nh, N = b.win * b.win;
         // MLP branch
-        be.linear_backward(mlp_g, P + b.f2w, dx, dmlp, g(b.f2w), g(b.f2b), rows, b.Hd, C);
+        be.linear_backward({mlp_g, P + b.f2w, dx, dmlp, g(b.f2w), g(b.f2b), rows, b.Hd, C});
         lora.backward(b.fc2, mlp_g, dx, u_fc2, dmlp, du, rows);
         be.gelu_backward(mlp_a, dmlp, dmlp, rows * b.Hd);
-        be.linear_backward(h2, P + b.f1w, dmlp, dh, g(b.f1w), g(b.f1b), rows, C, b.Hd);
+        be.linear_backward({h2, P + b.f1w, dmlp, dh, g(b.f1w), g(b.f1b), rows, C, b.Hd});
         lora.backward(b.fc1, h2, dmlp, u_fc1, dh, du, rows);
-        be.layernorm_backward(x2, P + b.n2w, ln2m, ln2r, dh, dt, g(b.n2w), g(b.n2b), rows, C);
+        be.layernorm_backward({x2, P + b.n2w, ln2m, ln2r, dh, dt, g(b.n2w), g(b.n2b), rows, C});
         be.add(dx, dt, dx, rows * C);  // d x2
         // local conv (NCHW for the depthwise backward)
         be.transpose_last2(dx, cf_a, B, T, C);
         if (G) be.transpose_last2(x1, cf_b, B, T, C);
-        be.depthwise_conv2d_backward(G ? cf_b : nullptr, P + b.local.w, cf_a, dt, g(b.local.w), g(b.local.b), B, C, b.G,
-                                     b.G, 3, 1, 1);
+        be.depthwise_conv2d_backward(
+            {G ? cf_b : nullptr, P + b.local.w, cf_a, dt, g(b.local.w), g(b.local.b), B, C, b.G, b.G, 3, 1, 1});
         be.transpose_last2(dt, dx, B, C, T);  // d x1
         // attention branch
-        be.linear_backward(att, P + b.projw, dx, datt, g(b.projw), g(b.projb), rows, C, C);
+        be.linear_backward({att, P + b.projw, dx, datt, g(b.projw), g(b.projb), rows, C, C});
         lora.backward(b.proj, att, dx, u_proj, datt, du, rows);
         const bool pad_grad = G || b.qkv.on();
         if (pad_grad) be.fill(dpad, 0.0f, (size_t) (3 * C));
         if (G) be.fill(dtable, 0.0f, (size_t) (b.nh * N * N));
-        be.attention_tinyvit_backward(qkv, pad, b.table, datt, dqkv, pad_grad ? dpad : nullptr, G ? dtable : nullptr, B,
-                                      b.G, b.G, b.win, b.nh, d, d);
-        be.linear_backward(h1, P + b.qkvw, dqkv, dh, g(b.qkvw), g(b.qkvb), rows, C, 3 * C);
+        be.attention_tinyvit_backward({qkv, pad, b.table, datt, dqkv, pad_grad ? dpad : nullptr, G ? dtable : nullptr,
+                                       B, b.G, b.G, b.win, b.nh, d, d});
+        be.linear_backward({h1, P + b.qkvw, dqkv, dh, g(b.qkvw), g(b.qkvb), rows, C, 3 * C});
         lora.backward(b.qkv, h1, dqkv, u_qkv, dh, du, rows);
         if (pad_grad) {
             // pad = qkv(beta1): weight, bias, adapter and beta1 gradients
-            be.linear_backward(P + b.n1b, P + b.qkvw, dpad, G ? dbeta : nullptr, g(b.qkvw), g(b.qkvb), 1, C, 3 * C);
+            be.linear_backward({P + b.n1b, P + b.qkvw, dpad, G ? dbeta : nullptr, g(b.qkvw), g(b.qkvb), 1, C, 3 * C});
             lora.backward(b.qkv, P + b.n1b, dpad, u_pad, G ? dbeta : nullptr, du, 1);
             if (G) be.add(G + b.n1b, dbeta, G + b.n1b, C);
         }
-        be.layernorm_backward(x_in, P + b.n1w, ln1m, ln1r, dh, dt, g(b.n1w), g(b.n1b), rows, C);
+        be.layernorm_backward({x_in, P + b.n1w, ln1m, ln1r, dh, dt, g(b.n1w), g(b.n1b), rows, C});
         be.add(dx, dt, dx, rows * C);  // d x_in
         if (G) fold_table_grad(b);
     }

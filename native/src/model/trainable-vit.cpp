@@ -132,16 +132,16 @@ class TrainableVitImpl {
         ensure(B);
         const int64_t E = c.embed_dim, Gd = c.grid, T = Gd * Gd, S = c.img_size, O = c.out_chans;
         be.upload(image, images, (size_t) (B * c.in_chans * S * S));
-        be.conv2d(image, P + patch_w, P + patch_b, xcf, B, c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0, 1);
+        be.conv2d({image, P + patch_w, P + patch_b, xcf, B, c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0, 1});
         be.transpose_last2(xcf, block_in[0], B, E, T);
         be.add_bias(block_in[0], P + pos, block_in[0], B, T * E);
         for (int64_t i = 0; i < c.depth; ++i) block_forward(i, block_in[(size_t) i], block_in[(size_t) i + 1]);
         // neck, channels first
         be.transpose_last2(block_in[(size_t) c.depth], xcf, B, T, E);
-        be.conv2d(xcf, P + neck0, nullptr, n0, B, E, Gd, Gd, O, 1, 1, 1, 0, 1);
-        be.layernorm2d(n0, P + neck1w, P + neck1b, n1, n1m, n1r, B, O, T, kEps);
-        be.conv2d(n1, P + neck2, nullptr, n2, B, O, Gd, Gd, O, 3, 3, 1, 1, 1);
-        be.layernorm2d(n2, P + neck3w, P + neck3b, n3, n3m, n3r, B, O, T, kEps);
+        be.conv2d({xcf, P + neck0, nullptr, n0, B, E, Gd, Gd, O, 1, 1, 1, 0, 1});
+        be.layernorm2d({n0, P + neck1w, P + neck1b, n1, n1m, n1r, B, O, T, kEps});
+        be.conv2d({n1, P + neck2, nullptr, n2, B, O, Gd, Gd, O, 3, 3, 1, 1, 1});
+        be.layernorm2d({n2, P + neck3w, P + neck3b, n3, n3m, n3r, B, O, T, kEps});
         be.synchronize();
         be.download(out, n3, (size_t) (B * O * T));
         fwd_batch = B;
@@ -153,10 +153,10 @@ class TrainableVitImpl {
         SA_CHECK_ARG(dout != nullptr, "image encoder: null output gradient");
         const int64_t B = fwd_batch, E = c.embed_dim, Gd = c.grid, T = Gd * Gd, S = c.img_size, O = c.out_chans;
         be.upload(dn_a, dout, (size_t) (B * O * T));
-        be.layernorm2d_backward(n2, P + neck3w, n3m, n3r, dn_a, dn_b, g(neck3w), g(neck3b), B, O, T);
-        be.conv2d_backward(n1, P + neck2, dn_b, dn_a, g(neck2), nullptr, B, O, Gd, Gd, O, 3, 3, 1, 1);
-        be.layernorm2d_backward(n0, P + neck1w, n1m, n1r, dn_a, dn_b, g(neck1w), g(neck1b), B, O, T);
-        be.conv2d_backward(xcf, P + neck0, dn_b, dxcf, g(neck0), nullptr, B, E, Gd, Gd, O, 1, 1, 1, 0);
+        be.layernorm2d_backward({n2, P + neck3w, n3m, n3r, dn_a, dn_b, g(neck3w), g(neck3b), B, O, T});
+        be.conv2d_backward({n1, P + neck2, dn_b, dn_a, g(neck2), nullptr, B, O, Gd, Gd, O, 3, 3, 1, 1});
+        be.layernorm2d_backward({n0, P + neck1w, n1m, n1r, dn_a, dn_b, g(neck1w), g(neck1b), B, O, T});
+        be.conv2d_backward({xcf, P + neck0, dn_b, dxcf, g(neck0), nullptr, B, E, Gd, Gd, O, 1, 1, 1, 0});
         be.transpose_last2(dxcf, dx, B, E, T);
         for (int64_t i = c.depth - 1; i >= 0; --i) {
             block_forward(i, block_in[(size_t) i], x2);  // recompute the block's internals
@@ -167,8 +167,8 @@ class TrainableVitImpl {
             for (int64_t b = 0; b < B; ++b) be.add(G + pos, dx + b * T * E, G + pos, T * E);
         if (opt.base_grads || dimages) {
             be.transpose_last2(dx, dxcf, B, T, E);
-            be.conv2d_backward(image, P + patch_w, dxcf, dimages ? dimage : nullptr, g(patch_w), g(patch_b), B,
-                               c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0);
+            be.conv2d_backward({image, P + patch_w, dxcf, dimages ? dimage : nullptr, g(patch_w), g(patch_b), B,
+                                c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0});
         }
         be.synchronize();
         if (dimages) be.download(dimages, dimage, (size_t) (B * c.in_chans * S * S));
@@ -302,25 +302,25 @@ class TrainableVitImpl {
         const int64_t B = ws_batch, E = c.embed_dim, Gd = c.grid, rows = B * Gd * Gd, M = c.mlp_dim;
         int64_t seqs, side, arows;
         attn_layout(bp, B, seqs, side, arows);
-        be.layernorm(x_in, P + bp.n1w, P + bp.n1b, h1, ln1m, ln1r, rows, E, kEps);
+        be.layernorm({x_in, P + bp.n1w, P + bp.n1b, h1, ln1m, ln1r, rows, E, kEps});
         const float * a_in = h1;
         if (!bp.global) {
-            be.window_partition(h1, win, B, Gd, Gd, E, c.window);
+            be.window_partition({h1, win, B, Gd, Gd, E, c.window});
             a_in = win;
         }
         be.linear(a_in, P + bp.qkvw, bias_or_null(bp.qkvb), qkv, arows, E, 3 * E);
         lora_forward(bp.qkv, a_in, qkv, u_qkv, arows);
-        be.attention_vit(qkv, attn, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len, P + bp.relw,
-                         bp.rel_len);
+        be.attention_vit(
+            {qkv, attn, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len, P + bp.relw, bp.rel_len});
         be.linear(attn, P + bp.projw, P + bp.projb, proj, arows, E, E);
         lora_forward(bp.proj, attn, proj, u_proj, arows);
         if (!bp.global) {
-            be.window_unpartition(proj, x1, B, Gd, Gd, E, c.window);
+            be.window_unpartition({proj, x1, B, Gd, Gd, E, c.window});
             be.add(x_in, x1, x1, rows * E);
         } else {
             be.add(x_in, proj, x1, rows * E);
         }
-        be.layernorm(x1, P + bp.n2w, P + bp.n2b, h2, ln2m, ln2r, rows, E, kEps);
+        be.layernorm({x1, P + bp.n2w, P + bp.n2b, h2, ln2m, ln2r, rows, E, kEps});
         be.linear(h2, P + bp.l1w, P + bp.l1b, mlp_a, rows, E, M);
         lora_forward(bp.lin1, h2, mlp_a, u_l1, rows);
         be.gelu(mlp_a, mlp_g, rows * M);
@@ -336,30 +336,30 @@ class TrainableVitImpl {
         int64_t seqs, side, arows;
         attn_layout(bp, B, seqs, side, arows);
         // MLP branch
-        be.linear_backward(mlp_g, P + bp.l2w, dx, dmlp, g(bp.l2w), g(bp.l2b), rows, M, E);
+        be.linear_backward({mlp_g, P + bp.l2w, dx, dmlp, g(bp.l2w), g(bp.l2b), rows, M, E});
         lora_backward(bp.lin2, mlp_g, dx, u_l2, dmlp, rows);
         be.gelu_backward(mlp_a, dmlp, dmlp, rows * M);
-        be.linear_backward(h2, P + bp.l1w, dmlp, dh, g(bp.l1w), g(bp.l1b), rows, E, M);
+        be.linear_backward({h2, P + bp.l1w, dmlp, dh, g(bp.l1w), g(bp.l1b), rows, E, M});
         lora_backward(bp.lin1, h2, dmlp, u_l1, dh, rows);
-        be.layernorm_backward(x1, P + bp.n2w, ln2m, ln2r, dh, dt, g(bp.n2w), g(bp.n2b), rows, E);
+        be.layernorm_backward({x1, P + bp.n2w, ln2m, ln2r, dh, dt, g(bp.n2w), g(bp.n2b), rows, E});
         be.add(dx, dt, dx, rows * E);  // d x1
         // attention branch
         const float * dproj = dx;
         if (!bp.global) {
-            be.window_partition(dx, dwin, B, Gd, Gd, E, c.window);
+            be.window_partition({dx, dwin, B, Gd, Gd, E, c.window});
             dproj = dwin;
         }
-        be.linear_backward(attn, P + bp.projw, dproj, dattn, g(bp.projw), g(bp.projb), arows, E, E);
+        be.linear_backward({attn, P + bp.projw, dproj, dattn, g(bp.projw), g(bp.projb), arows, E, E});
         lora_backward(bp.proj, attn, dproj, u_proj, dattn, arows);
-        be.attention_vit_backward(qkv, dattn, dqkv, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len,
-                                  P + bp.relw, bp.rel_len, g(bp.relh), g(bp.relw));
+        be.attention_vit_backward({qkv, dattn, dqkv, seqs, side, side, c.num_heads, c.head_dim, P + bp.relh, bp.rel_len,
+                                   P + bp.relw, bp.rel_len, g(bp.relh), g(bp.relw)});
         float * dqkv_bias = bp.qkvb >= 0 ? g(bp.qkvb) : nullptr;
         const float * a_in = bp.global ? h1 : win;
         float * da_in = bp.global ? dh : dwin;
-        be.linear_backward(a_in, P + bp.qkvw, dqkv, da_in, g(bp.qkvw), dqkv_bias, arows, E, 3 * E);
+        be.linear_backward({a_in, P + bp.qkvw, dqkv, da_in, g(bp.qkvw), dqkv_bias, arows, E, 3 * E});
         lora_backward(bp.qkv, a_in, dqkv, u_qkv, da_in, arows);
-        if (!bp.global) be.window_unpartition(dwin, dh, B, Gd, Gd, E, c.window);
-        be.layernorm_backward(x_in, P + bp.n1w, ln1m, ln1r, dh, dt, g(bp.n1w), g(bp.n1b), rows, E);
+        if (!bp.global) be.window_unpartition({dwin, dh, B, Gd, Gd, E, c.window});
+        be.layernorm_backward({x_in, P + bp.n1w, ln1m, ln1r, dh, dt, g(bp.n1w), g(bp.n1b), rows, E});
         be.add(dx, dt, dx, rows * E);  // d x_in
     }
 

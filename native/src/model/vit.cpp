@@ -270,7 +270,7 @@ class VitEncoder final : public ImageEncoder {
 
         be_.upload(ws_.image, images, (size_t) (B * c.in_chans * S * S));
         // patch embedding: [B, E, G, G] -> tokens [B, T, E], then + pos_embed
-        be_.conv2d(ws_.image, patch_w_, patch_b_, ws_.mlp, B, c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0, 1);
+        be_.conv2d({ws_.image, patch_w_, patch_b_, ws_.mlp, B, c.in_chans, S, S, E, c.patch, c.patch, c.patch, 0, 1});
         be_.transpose_last2(ws_.mlp, ws_.x, B, E, T);
         if (taps) tap(*taps, "patch_embed", ws_.x, rows * E);
         be_.add_bias(ws_.x, pos_, ws_.x, B, T * E);
@@ -282,10 +282,10 @@ class VitEncoder final : public ImageEncoder {
 
         // neck, channels-first
         be_.transpose_last2(ws_.x, ws_.mlp, B, T, E);
-        be_.conv2d(ws_.mlp, neck0_w_, nullptr, ws_.neck_a, B, E, G, G, O, 1, 1, 1, 0, 1);
-        be_.layernorm2d(ws_.neck_a, neck1_w_, neck1_b_, ws_.neck_b, nullptr, nullptr, B, O, T, kEps);
-        be_.conv2d(ws_.neck_b, neck2_w_, nullptr, ws_.neck_a, B, O, G, G, O, 3, 3, 1, 1, 1);
-        be_.layernorm2d(ws_.neck_a, neck3_w_, neck3_b_, ws_.neck_b, nullptr, nullptr, B, O, T, kEps);
+        be_.conv2d({ws_.mlp, neck0_w_, nullptr, ws_.neck_a, B, E, G, G, O, 1, 1, 1, 0, 1});
+        be_.layernorm2d({ws_.neck_a, neck1_w_, neck1_b_, ws_.neck_b, nullptr, nullptr, B, O, T, kEps});
+        be_.conv2d({ws_.neck_b, neck2_w_, nullptr, ws_.neck_a, B, O, G, G, O, 3, 3, 1, 1, 1});
+        be_.layernorm2d({ws_.neck_a, neck3_w_, neck3_b_, ws_.neck_b, nullptr, nullptr, B, O, T, kEps});
         be_.synchronize();
         be_.download(out, ws_.neck_b, (size_t) (B * O * T));
         if (taps) (*taps)["image_embedding"].assign(out, out + B * O * T);
@@ -353,11 +353,11 @@ class VitEncoder final : public ImageEncoder {
     void run_block(const BlockWeights & bw, int64_t B) {
         const VitConfig & c = cfg_;
         const int64_t E = c.embed_dim, G = c.grid, rows = B * G * G;
-        be_.layernorm(ws_.x, bw.norm1_w, bw.norm1_b, ws_.h, nullptr, nullptr, rows, E, kEps);
+        be_.layernorm({ws_.x, bw.norm1_w, bw.norm1_b, ws_.h, nullptr, nullptr, rows, E, kEps});
         const float * attn_in = ws_.h;
         int64_t seqs = B, side = G, attn_rows = rows;
         if (!bw.global) {
-            be_.window_partition(ws_.h, ws_.win, B, G, G, E, c.window);
+            be_.window_partition({ws_.h, ws_.win, B, G, G, E, c.window});
             const int64_t nw = (G + c.window - 1) / c.window;
             attn_in = ws_.win;
             seqs = B * nw * nw;
@@ -365,16 +365,16 @@ class VitEncoder final : public ImageEncoder {
             attn_rows = window_tokens(B);
         }
         be_.linear_prepared(attn_in, bw.qkv_w, bw.qkv_b, ws_.qkv, attn_rows, E, 3 * E);
-        be_.attention_vit(ws_.qkv, ws_.attn, seqs, side, side, c.num_heads, c.head_dim, bw.rel_h, bw.rel_len_h,
-                          bw.rel_w, bw.rel_len_w);
+        be_.attention_vit({ws_.qkv, ws_.attn, seqs, side, side, c.num_heads, c.head_dim, bw.rel_h, bw.rel_len_h,
+                           bw.rel_w, bw.rel_len_w});
         be_.linear_prepared(ws_.attn, bw.proj_w, bw.proj_b, ws_.proj, attn_rows, E, E);
         if (!bw.global) {
-            be_.window_unpartition(ws_.proj, ws_.h, B, G, G, E, c.window);
+            be_.window_unpartition({ws_.proj, ws_.h, B, G, G, E, c.window});
             be_.add(ws_.x, ws_.h, ws_.x, rows * E);
         } else {
             be_.add(ws_.x, ws_.proj, ws_.x, rows * E);
         }
-        be_.layernorm(ws_.x, bw.norm2_w, bw.norm2_b, ws_.h, nullptr, nullptr, rows, E, kEps);
+        be_.layernorm({ws_.x, bw.norm2_w, bw.norm2_b, ws_.h, nullptr, nullptr, rows, E, kEps});
         be_.linear_prepared(ws_.h, bw.lin1_w, bw.lin1_b, ws_.mlp, rows, E, c.mlp_dim);
         be_.gelu(ws_.mlp, ws_.mlp, rows * c.mlp_dim);
         be_.linear_prepared(ws_.mlp, bw.lin2_w, bw.lin2_b, ws_.h, rows, c.mlp_dim, E);

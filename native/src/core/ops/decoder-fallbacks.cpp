@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Base-class versions of the mask decoder's accumulating attention backward, row softmax, fused mask
-// head and zeroing Adam step (see sa::Backend): compositions of the backend's own attention, add,
-// gelu, gemm, transpose_last2, adam_step and fill, with temporary buffers where needed.
+// Base-class versions of the row softmax and the fused mask head (see sa::Backend): compositions of the
+// backend's own attention, gelu, gemm and transpose_last2, with temporary buffers where needed.
 // Backends without dedicated kernels run these.
 //
 // Pixel orders of one 4E x 4E mask, as axes from slowest to fastest:
@@ -16,10 +15,6 @@
 namespace sa {
 
 namespace {
-
-void check_mask_head(const char * op, int64_t B, int64_t M, int64_t E, int64_t Cf) {
-    SA_CHECK_ARG(B > 0 && M > 0 && E > 0 && Cf > 0, std::string(op) + ": bad size");
-}
 
 // k = sqrt(n) I_n and v = I_n: single-head attention of queries x against them has logits
 // x k^T / sqrt(n) = x and output P v = P, and its backward turns dout = dy into dq = y (dy - sum(dy y)).
@@ -36,29 +31,13 @@ void identity_keys(Backend & be, int64_t n, float * k, float * v, float * row) {
 
 }  // namespace
 
-void Backend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                        const float * dout, float * dq, float * dkv, float * scratch, int64_t B,
-                                        int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    SA_CHECK_ARG(dkv && scratch, "attention_backward_kv_acc: null gradient or scratch buffer");
-    const int64_t n = B * Nk * nh * d;
-    attention_backward(q, k, v, probs, dout, dq, scratch, scratch + n, B, Nq, Nk, nh, d);
-    add(dkv, scratch, dkv, n);
-    add(dkv, scratch + n, dkv, n);
-}
-
-void Backend::adam_step_zero_grad(float * param, float * grad, float * m, float * v, int64_t n, float lr, float beta1,
-                                  float beta2, float eps, float weight_decay, bool decoupled, int64_t t) {
-    adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled, t);
-    fill(grad, 0.0f, (size_t) n);
-}
-
 void Backend::softmax_rows(const float * x, float * y, int64_t rows, int64_t n) {
     SA_CHECK_ARG(rows >= 0 && n > 0, "softmax_rows: bad size");
     if (rows == 0) return;
     SA_CHECK_ARG(x && y && x != y, "softmax_rows: null or aliased pointers");
     TempBuffer k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
     identity_keys(*this, n, k.get(), v.get(), row.get());
-    attention(x, k.get(), v.get(), y, nullptr, 1, rows, n, 1, n);
+    attention({x, k.get(), v.get(), y, nullptr, 1, rows, n, 1, n});
 }
 
 void Backend::softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) {
@@ -67,13 +46,11 @@ void Backend::softmax_rows_backward(const float * y, const float * dy, float * d
     SA_CHECK_ARG(y && dy && dx && dx != dy, "softmax_rows_backward: null or aliased pointers");
     TempBuffer k(*this, n * n), v(*this, n * (n + 1)), row(*this, n + 1);
     identity_keys(*this, n, k.get(), v.get(), row.get());
-    attention_backward(y, k.get(), v.get(), y, dy, dx, nullptr, nullptr, 1, rows, n, 1, n);
+    attention_backward({y, k.get(), v.get(), y, dy, dx, nullptr, nullptr, 1, rows, n, 1, n});
 }
 
-void Backend::mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
-                        int64_t Cf) {
-    check_mask_head("mask_head", B, M, E, Cf);
-    SA_CHECK_ARG(feat && hyper && masks, "mask_head: null pointer");
+void Backend::mask_head_impl(const MaskHeadArgs & args) {
+    const auto & [feat, hyper, masks, B, M, E, Cf] = args;
     const int64_t P = 16 * E * E;
     TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
     for (int64_t b = 0; b < B; ++b) {
@@ -85,11 +62,8 @@ void Backend::mask_head(const float * feat, const float * hyper, float * masks, 
     }
 }
 
-void Backend::mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
-                                 float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) {
-    check_mask_head("mask_head_backward", B, M, E, Cf);
-    if (!dfeat && !dhyper) return;
-    SA_CHECK_ARG(feat && hyper && dmasks, "mask_head_backward: null input");
+void Backend::mask_head_backward_impl(const MaskHeadBackwardArgs & args) {
+    const auto & [feat, hyper, dmasks, dfeat, dhyper, B, M, E, Cf] = args;
     const int64_t P = 16 * E * E;
     TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
     for (int64_t b = 0; b < B; ++b) {

@@ -20,16 +20,8 @@
 
 namespace sa {
 
-void CpuBackend::attention_tinyvit_backward(const float * qkv, const float * pad_qkv, const float * bias,
-                                            const float * dout, float * dqkv, float * dpad_qkv, float * dbias,
-                                            int64_t B, int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd,
-                                            int64_t vd) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit_backward: bad grid size");
-    SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0,
-                 "attention_tinyvit_backward: bad window, head count or head dims");
-    if (B == 0) return;
-    SA_CHECK_ARG(qkv && dout && dqkv, "attention_tinyvit_backward: null pointer");
-    SA_CHECK_ARG(dqkv != qkv && dqkv != dout, "attention_tinyvit_backward: dqkv must not alias its inputs");
+void CpuBackend::attention_tinyvit_backward_impl(const AttentionTinyVitBackwardArgs & a) {
+    const auto & [qkv, pad_qkv, bias, dout, dqkv, dpad_qkv, dbias, B, H, W, win, nh, kd, vd] = a;
     const int64_t ph = 2 * kd + vd, row = nh * ph, dv = nh * vd;
     const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win, nwin = B * nwh * nww;
     const int64_t N = win * win;

@@ -70,13 +70,8 @@ float biased_exp_row(float * p, const float * bias, int64_t n) {
 
 }  // namespace
 
-void CpuBackend::attention_tinyvit(const float * qkv, const float * pad_qkv, const float * bias, float * out, int64_t B,
-                                   int64_t H, int64_t W, int64_t win, int64_t nh, int64_t kd, int64_t vd) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0, "attention_tinyvit: bad grid size");
-    SA_CHECK_ARG(win > 0 && nh > 0 && kd > 0 && vd > 0, "attention_tinyvit: bad window, head count or head dims");
-    if (B == 0) return;
-    SA_CHECK_ARG(qkv && out, "attention_tinyvit: null pointer");
-    SA_CHECK_ARG(out != qkv, "attention_tinyvit: out must not alias qkv");
+void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
+    const auto & [qkv, pad_qkv, bias, out, B, H, W, win, nh, kd, vd] = a;
     const int64_t per_head = 2 * kd + vd;
     const int64_t row = nh * per_head;  // qkv row length
     const int64_t dv = nh * vd;         // out row length

@@ -74,24 +74,10 @@ void softmax_row_backward(const float * p, float * d, int64_t n) {
 
 }  // namespace
 
-void CpuBackend::attention_vit_backward(const float * qkv, const float * dout, float * dqkv, int64_t B, int64_t H,
-                                        int64_t W, int64_t nh, int64_t hd, const float * rel_pos_h, int64_t rel_len_h,
-                                        const float * rel_pos_w, int64_t rel_len_w, float * drel_pos_h,
-                                        float * drel_pos_w) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && nh > 0 && hd > 0, "attention_vit_backward: bad size");
-    SA_CHECK_ARG((rel_pos_h == nullptr) == (rel_pos_w == nullptr),
-                 "attention_vit_backward: rel_pos_h and rel_pos_w must both be given or both be null");
+void CpuBackend::attention_vit_backward_impl(const AttentionVitBackwardArgs & a) {
+    const auto & [qkv, dout, dqkv, B, H, W, nh, hd, rel_pos_h, rel_len_h, rel_pos_w, rel_len_w, drel_pos_h,
+                  drel_pos_w] = a;
     const bool use_rel = rel_pos_h != nullptr;
-    if (use_rel) {
-        SA_CHECK(rel_len_h == 2 * H - 1 && rel_len_w == 2 * W - 1, SA_ERR_UNSUPPORTED,
-                 "attention_vit_backward: relative-position tables of " + std::to_string(rel_len_h) + " x " +
-                     std::to_string(rel_len_w) + " rows for a " + std::to_string(H) + " x " + std::to_string(W) +
-                     " grid need resampling, which has no backward pass (tables of 2H-1 / 2W-1 rows only)");
-    }
-    if (B == 0) return;
-    SA_CHECK_ARG(qkv && dout && dqkv, "attention_vit_backward: null pointer");
-    SA_CHECK_ARG(dqkv != qkv && dqkv != dout, "attention_vit_backward: dqkv must not alias its inputs");
-
     const int64_t N = H * W, C = nh * hd, ld = 3 * C;
     const float scale = 1.0f / std::sqrt((float) hd);
     const int64_t Lh = 2 * H - 1, Lw = 2 * W - 1;

@@ -152,18 +152,10 @@ void run_tasks(ThreadPool & pool, int64_t tasks, F && task) {
     }
 }
 
-void check_args(const char * op, int64_t B, int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    SA_CHECK_ARG(B >= 0 && Nq >= 0 && Nk > 0 && nh > 0 && d > 0, std::string(op) + ": bad size");
-}
-
 }  // namespace
 
-void CpuBackend::attention(const float * q, const float * k, const float * v, float * out, float * probs, int64_t B,
-                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention", B, Nq, Nk, nh, d);
-    if (B == 0 || Nq == 0) return;
-    SA_CHECK_ARG(q && k && v && out, "attention: null pointer");
-    SA_CHECK_ARG(out != q && out != k && out != v, "attention: out must not alias an input");
+void CpuBackend::attention_impl(const AttentionArgs & a) {
+    const auto & [q, k, v, out, probs, B, Nq, Nk, nh, d] = a;
     const int64_t D = nh * d;
     const float scale = 1.0f / std::sqrt((float) d);
     const Plan pl = plan(Nq, Nk);
@@ -195,7 +187,7 @@ void CpuBackend::attention(const float * q, const float * k, const float * v, fl
 namespace {
 
 // The backward pass; acc: dk and dv are the same buffer and both gradients are added to it.
-void attention_backward_impl(ThreadPool & pool, const float * q, const float * k, const float * v, const float * probs,
+void attention_backward_rows(ThreadPool & pool, const float * q, const float * k, const float * v, const float * probs,
                              const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq, int64_t Nk,
                              int64_t nh, int64_t d, bool acc) {
     const int64_t D = nh * d;
@@ -280,22 +272,14 @@ void attention_backward_impl(ThreadPool & pool, const float * q, const float * k
 
 }  // namespace
 
-void CpuBackend::attention_backward(const float * q, const float * k, const float * v, const float * probs,
-                                    const float * dout, float * dq, float * dk, float * dv, int64_t B, int64_t Nq,
-                                    int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention_backward", B, Nq, Nk, nh, d);
-    if (B == 0) return;
-    SA_CHECK_ARG(!dk || dk != dv, "attention_backward: dk and dv must not alias");
-    attention_backward_impl(*pool(), q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
+void CpuBackend::attention_backward_impl(const AttentionBackwardArgs & a) {
+    const auto & [q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d] = a;
+    attention_backward_rows(*pool(), q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
 }
 
-void CpuBackend::attention_backward_kv_acc(const float * q, const float * k, const float * v, const float * probs,
-                                           const float * dout, float * dq, float * dkv, float * /*scratch*/, int64_t B,
-                                           int64_t Nq, int64_t Nk, int64_t nh, int64_t d) {
-    check_args("attention_backward_kv_acc", B, Nq, Nk, nh, d);
-    if (B == 0) return;
-    SA_CHECK_ARG(dkv != nullptr, "attention_backward_kv_acc: null gradient");
-    attention_backward_impl(*pool(), q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
+void CpuBackend::attention_backward_kv_acc_impl(const AttentionKvAccArgs & a) {
+    const auto & [q, k, v, probs, dout, dq, dkv, scratch, B, Nq, Nk, nh, d] = a;
+    attention_backward_rows(*pool(), q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
 }
 
 }  // namespace sa

@@ -23,19 +23,11 @@ float * scratch(size_t n) {
     return buf.data();
 }
 
-void check_args(const char * op, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H >= 0 && Wd >= 0 && O > 0, std::string(op) + ": bad size");
-}
-
 }  // namespace
 
-void CpuBackend::conv_transpose_k2s2(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C,
-                                     int64_t H, int64_t Wd, int64_t O) {
-    check_args("conv_transpose_k2s2", B, C, H, Wd, O);
+void CpuBackend::conv_transpose_k2s2_impl(const ConvTransposeArgs & a) {
+    const auto & [x, W, b, y, B, C, H, Wd, O] = a;
     const int64_t HW = H * Wd;
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && W && y, "conv_transpose_k2s2: null pointer");
-    SA_CHECK_ARG(x != y, "conv_transpose_k2s2: y must not alias x");
     float * z = scratch((size_t) (O * 4 * HW));
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
@@ -62,15 +54,9 @@ void CpuBackend::conv_transpose_k2s2(const float * x, const float * W, const flo
     }
 }
 
-void CpuBackend::conv_transpose_k2s2_backward(const float * x, const float * W, const float * dy, float * dx,
-                                              float * dW, float * db, int64_t B, int64_t C, int64_t H, int64_t Wd,
-                                              int64_t O) {
-    check_args("conv_transpose_k2s2_backward", B, C, H, Wd, O);
+void CpuBackend::conv_transpose_k2s2_backward_impl(const ConvTransposeBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, B, C, H, Wd, O] = a;
     const int64_t HW = H * Wd;
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(dy != nullptr, "conv_transpose_k2s2_backward: null dy");
-    SA_CHECK_ARG(!dx || W, "conv_transpose_k2s2_backward: dx needs W");
-    SA_CHECK_ARG(!dW || x, "conv_transpose_k2s2_backward: dW needs x");
     float * dz = scratch((size_t) (O * 4 * HW));
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;

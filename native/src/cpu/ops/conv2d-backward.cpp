@@ -16,15 +16,9 @@
 
 namespace sa {
 
-void CpuBackend::conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                                 int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t O, int64_t kh, int64_t kw,
-                                 int64_t stride, int64_t pad) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0 && kh > 0 && kw > 0 && stride > 0 && pad >= 0,
-                 "conv2d_backward: bad size");
+void CpuBackend::conv2d_backward_impl(const Conv2dBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, B, C, H, Wd, O, kh, kw, stride, pad] = a;
     const int64_t Ho = (H + 2 * pad - kh) / stride + 1, Wo = (Wd + 2 * pad - kw) / stride + 1;
-    SA_CHECK_ARG(Ho > 0 && Wo > 0, "conv2d_backward: kernel larger than the padded input");
-    if (B == 0) return;
-    SA_CHECK_ARG(dy && (!dW || x) && (!dx || W), "conv2d_backward: null pointer");
     const int64_t K = C * kh * kw, P = Ho * Wo;
     const bool identity_cols = kh == 1 && kw == 1 && stride == 1 && pad == 0;  // col == x
     std::vector<float> col(identity_cols ? 0 : (size_t) (K * P));

@@ -99,17 +99,8 @@ void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float
 
 }  // namespace
 
-void CpuBackend::conv2d(const float * x, const float * W, const float * b, float * y, int64_t B, int64_t C, int64_t H,
-                        int64_t Wd, int64_t O, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t groups) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && O > 0, "conv2d: bad size");
-    SA_CHECK_ARG(kh > 0 && kw > 0 && stride > 0 && pad >= 0, "conv2d: bad kernel, stride or padding");
-    SA_CHECK_ARG(groups > 0 && C % groups == 0 && O % groups == 0, "conv2d: groups (" + std::to_string(groups) +
-                                                                       ") must divide C (" + std::to_string(C) +
-                                                                       ") and O (" + std::to_string(O) + ")");
-    SA_CHECK_ARG(H + 2 * pad >= kh && Wd + 2 * pad >= kw, "conv2d: kernel larger than the padded input");
-    if (B == 0) return;
-    SA_CHECK_ARG(x && W && y, "conv2d: null pointer");
-    SA_CHECK_ARG(x != y, "conv2d: y must not alias x");
+void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
+    const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups] = a;
     const ConvShape s{
         B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1, (Wd + 2 * pad - kw) / stride + 1};
     const std::shared_ptr<ThreadPool> held = pool();

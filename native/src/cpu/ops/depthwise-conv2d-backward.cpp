@@ -16,16 +16,9 @@
 
 namespace sa {
 
-void CpuBackend::depthwise_conv2d_backward(const float * x, const float * W, const float * dy, float * dx, float * dW,
-                                           float * db, int64_t B, int64_t C, int64_t H, int64_t Wd, int64_t k,
-                                           int64_t stride, int64_t pad) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && Wd > 0 && k > 0 && stride > 0 && pad >= 0,
-                 "depthwise_conv2d_backward: bad size");
+void CpuBackend::depthwise_conv2d_backward_impl(const DepthwiseConv2dBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, B, C, H, Wd, k, stride, pad] = a;
     const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (Wd + 2 * pad - k) / stride + 1;
-    SA_CHECK_ARG(Ho > 0 && Wo > 0, "depthwise_conv2d_backward: kernel larger than the padded input");
-    if (B == 0) return;
-    SA_CHECK_ARG(dy && (!dW || x) && (!dx || W), "depthwise_conv2d_backward: null pointer");
-    SA_CHECK_ARG(dx != dy && (!x || dx != x), "depthwise_conv2d_backward: dx must not alias x or dy");
     // Output columns ox whose input column ox*s + j - p lies in [0, Wd): [lo, hi).
     auto col_range = [&](int64_t j, int64_t & lo, int64_t & hi) {
         const int64_t off = j - pad;

@@ -68,14 +68,8 @@ void row_backward(const float * x, const float * dy, const float * gamma, float 
 
 }  // namespace
 
-void CpuBackend::layernorm_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                    const float * dy, float * dx, float * dgamma, float * dbeta, int64_t rows,
-                                    int64_t C) {
-    SA_CHECK_ARG(rows >= 0 && C > 0, "layernorm_backward: bad size");
-    if (rows == 0) return;
-    SA_CHECK_ARG(x && mean && rstd && dy, "layernorm_backward: null input");
-    if (dx) SA_CHECK_ARG(dx != x, "layernorm_backward: dx must not alias x");
-    if (!dx && !dgamma && !dbeta) return;
+void CpuBackend::layernorm_backward_impl(const LayerNormBackwardArgs & a) {
+    const auto & [x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, C] = a;
     const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
     // Partial sums per row block: [blocks, C] for dgamma and for dbeta.
     thread_local std::vector<float> part_buf;

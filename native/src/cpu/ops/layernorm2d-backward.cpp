@@ -16,16 +16,11 @@ namespace {
 constexpr int64_t kRun = 256;
 }
 
-void CpuBackend::layernorm2d_backward(const float * x, const float * gamma, const float * mean, const float * rstd,
-                                      const float * dy, float * dx, float * dgamma, float * dbeta, int64_t B, int64_t C,
-                                      int64_t HW) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d_backward: bad size");
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && mean && rstd && dy, "layernorm2d_backward: null input");
+void CpuBackend::layernorm2d_backward_impl(const LayerNorm2dBackwardArgs & a) {
+    const auto & [x, gamma, mean, rstd, dy, dx, dgamma, dbeta, B, C, HW] = a;
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
     if (dx) {
-        SA_CHECK_ARG(dx != x, "layernorm2d_backward: dx must not alias x");
         const int64_t runs = (HW + kRun - 1) / kRun;
         pool.parallel_for(B * runs, [&](int64_t t0, int64_t t1) {
             float sg[kRun], sgx[kRun];

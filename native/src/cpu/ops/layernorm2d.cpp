@@ -15,12 +15,8 @@ namespace {
 constexpr int64_t kRun = 256;  // pixels per inner run (statistics kept in a small local buffer)
 }
 
-void CpuBackend::layernorm2d(const float * x, const float * gamma, const float * beta, float * y, float * mean,
-                             float * rstd, int64_t B, int64_t C, int64_t HW, float eps) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && HW >= 0, "layernorm2d: bad size");
-    SA_CHECK_ARG(eps >= 0.0f, "layernorm2d: negative eps");
-    if (B == 0 || HW == 0) return;
-    SA_CHECK_ARG(x && y, "layernorm2d: null pointer");
+void CpuBackend::layernorm2d_impl(const LayerNorm2dArgs & a) {
+    const auto & [x, gamma, beta, y, mean, rstd, B, C, HW, eps] = a;
     const int64_t runs_per_image = (HW + kRun - 1) / kRun;
     pool()->parallel_for(B * runs_per_image, [&](int64_t t0, int64_t t1) {
         float mu[kRun], rs[kRun];

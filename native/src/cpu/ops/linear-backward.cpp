@@ -48,23 +48,14 @@ void column_sums(const float * dy, int64_t M, int64_t N, int64_t c0, int64_t c1,
 
 }  // namespace
 
-void CpuBackend::linear_backward(const float * x, const float * W, const float * dy, float * dx, float * dW, float * db,
-                                 int64_t M, int64_t K, int64_t N) {
-    SA_CHECK_ARG(M >= 0 && K >= 0 && N >= 0, "linear_backward: negative size");
-    if (M == 0 || N == 0) {
-        if (dx && M > 0 && K > 0) fill(dx, 0.0f, (size_t) (M * K));
-        return;
-    }
-    SA_CHECK_ARG(dy != nullptr, "linear_backward: null dy");
+void CpuBackend::linear_backward_impl(const LinearBackwardArgs & a) {
+    const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
     if (dx && K > 0) {
-        SA_CHECK_ARG(W != nullptr, "linear_backward: dx needs W");
-        SA_CHECK_ARG(dx != dy, "linear_backward: dx must not alias dy");
         sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K, pool);
     }
     if (dW && K > 0) {
-        SA_CHECK_ARG(x != nullptr, "linear_backward: dW needs x");
         sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K, pool);
     }
     if (db) {

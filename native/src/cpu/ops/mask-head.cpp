@@ -69,16 +69,10 @@ void dot_rows(const float * g, const float * h, int64_t Cf, float * v) {
     }
 }
 
-void check_args(const char * op, int64_t B, int64_t M, int64_t E, int64_t Cf) {
-    SA_CHECK_ARG(B > 0 && M > 0 && E > 0 && Cf > 0, std::string(op) + ": bad size");
-}
-
 }  // namespace
 
-void CpuBackend::mask_head(const float * feat, const float * hyper, float * masks, int64_t B, int64_t M, int64_t E,
-                           int64_t Cf) {
-    check_args("mask_head", B, M, E, Cf);
-    SA_CHECK_ARG(feat && hyper && masks, "mask_head: null pointer");
+void CpuBackend::mask_head_impl(const MaskHeadArgs & a) {
+    const auto & [feat, hyper, masks, B, M, E, Cf] = a;
     const int64_t P = kSub * E * E;
     pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
         float * g = scratch(0, (size_t) (kSub * Cf));
@@ -102,11 +96,8 @@ void CpuBackend::mask_head(const float * feat, const float * hyper, float * mask
     });
 }
 
-void CpuBackend::mask_head_backward(const float * feat, const float * hyper, const float * dmasks, float * dfeat,
-                                    float * dhyper, int64_t B, int64_t M, int64_t E, int64_t Cf) {
-    check_args("mask_head_backward", B, M, E, Cf);
-    if (!dfeat && !dhyper) return;
-    SA_CHECK_ARG(feat && hyper && dmasks, "mask_head_backward: null input");
+void CpuBackend::mask_head_backward_impl(const MaskHeadBackwardArgs & a) {
+    const auto & [feat, hyper, dmasks, dfeat, dhyper, B, M, E, Cf] = a;
     const int64_t P = kSub * E * E, MC = M * Cf;
     // Per grid row partial sums of dhyper: [B * E, M, Cf].
     thread_local std::vector<float> part_buf;
