@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops/compositions.h"
 #include "sa/backend.h"
 #include "sa/losses.h"
 #include "sa/status.h"
@@ -255,8 +256,8 @@ static void check_attention(const std::string & name, int64_t B, int64_t Nq, int
     Vec base = randn(nkv, seed + 4), dkv = base, dkv_b = base, dq2(q.size()), dq2b(q.size()), scratch(2 * nkv);
     be()->attention_backward_kv_acc({q.data(), k.data(), v.data(), probs.data(), w.data(), dq2.data(), dkv.data(),
                                      scratch.data(), B, Nq, Nk, nh, d});
-    be()->sa::Backend::attention_backward_kv_acc(q.data(), k.data(), v.data(), probs.data(), w.data(), dq2b.data(),
-                                                 dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d);
+    sa::compose::attention_backward_kv_acc(*be(), {q.data(), k.data(), v.data(), probs.data(), w.data(), dq2b.data(),
+                                                   dkv_b.data(), scratch.data(), B, Nq, Nk, nh, d});
     double aerr = 0, berr = 0, qerr = 0, scale = 1e-6;
     for (size_t i = 0; i < nkv; ++i) {
         const double want = (double) base[i] + dk[i] + dv[i];
@@ -334,7 +335,7 @@ static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_
     const std::string tag = "mask_head Cf=" + std::to_string(Cf);
     satest::expect(err < 1e-4, tag + " forward vs naive: " + std::to_string(err));
     Vec base(masks.size());
-    be()->sa::Backend::mask_head(feat.data(), hyper.data(), base.data(), B, M, E, Cf);
+    sa::compose::mask_head(*be(), {feat.data(), hyper.data(), base.data(), B, M, E, Cf});
     double berr = 0;
     for (size_t n = 0; n < base.size(); ++n) berr = std::max(berr, (double) std::fabs(base[n] - masks[n]));
     satest::expect(berr < 1e-4, tag + " fused vs composed forward: " + std::to_string(berr));
@@ -342,8 +343,8 @@ static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_
     Vec w = randn(masks.size(), seed + 2), dfeat(feat.size(), 7.0f), dhyper(hyper.size(), 7.0f);
     be()->mask_head_backward({feat.data(), hyper.data(), w.data(), dfeat.data(), dhyper.data(), B, M, E, Cf});
     Vec dfeat_b(feat.size()), dhyper_b(hyper.size());
-    be()->sa::Backend::mask_head_backward(feat.data(), hyper.data(), w.data(), dfeat_b.data(), dhyper_b.data(), B, M, E,
-                                          Cf);
+    sa::compose::mask_head_backward(
+        *be(), {feat.data(), hyper.data(), w.data(), dfeat_b.data(), dhyper_b.data(), B, M, E, Cf});
     double gerr = 0, gmax = 0;
     for (size_t n = 0; n < dfeat.size(); ++n) gerr = std::max(gerr, (double) std::fabs(dfeat[n] - dfeat_b[n]));
     for (size_t n = 0; n < dhyper.size(); ++n) {

@@ -4,6 +4,7 @@
 // attention_backward_impl into scratch and adds.
 #include <string>
 
+#include "core/ops/compositions.h"
 #include "sa/backend.h"
 
 namespace sa {
@@ -39,11 +40,15 @@ void Backend::attention_backward_kv_acc(const AttentionKvAccArgs & a) {
 }
 
 void Backend::attention_backward_kv_acc_impl(const AttentionKvAccArgs & a) {
+    compose::attention_backward_kv_acc(*this, a);
+}
+
+void compose::attention_backward_kv_acc(Backend & be, const AttentionKvAccArgs & a) {
     SA_CHECK_ARG(a.scratch != nullptr, "attention_backward_kv_acc: null scratch buffer");
     const int64_t n = a.B * a.Nk * a.nh * a.d;
-    attention_backward({a.q, a.k, a.v, a.probs, a.dout, a.dq, a.scratch, a.scratch + n, a.B, a.Nq, a.Nk, a.nh, a.d});
-    add(a.dkv, a.scratch, a.dkv, n);
-    add(a.dkv, a.scratch + n, a.dkv, n);
+    be.attention_backward({a.q, a.k, a.v, a.probs, a.dout, a.dq, a.scratch, a.scratch + n, a.B, a.Nq, a.Nk, a.nh, a.d});
+    be.add(a.dkv, a.scratch, a.dkv, n);
+    be.add(a.dkv, a.scratch + n, a.dkv, n);
 }
 
 }  // namespace sa

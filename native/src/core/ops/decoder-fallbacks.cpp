@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/device-buffers.h"
+#include "core/ops/compositions.h"
 #include "sa/backend.h"
 
 namespace sa {
@@ -49,35 +50,43 @@ void Backend::softmax_rows_backward(const float * y, const float * dy, float * d
     attention_backward({y, k.get(), v.get(), y, dy, dx, nullptr, nullptr, 1, rows, n, 1, n});
 }
 
-void Backend::mask_head_impl(const MaskHeadArgs & args) {
+void Backend::mask_head_impl(const MaskHeadArgs & a) {
+    compose::mask_head(*this, a);
+}
+
+void Backend::mask_head_backward_impl(const MaskHeadBackwardArgs & a) {
+    compose::mask_head_backward(*this, a);
+}
+
+void compose::mask_head(Backend & be, const MaskHeadArgs & args) {
     const auto & [feat, hyper, masks, B, M, E, Cf] = args;
     const int64_t P = 16 * E * E;
-    TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
+    TempBuffer up(be, P * Cf), a(be, M * P), c(be, M * P);
     for (int64_t b = 0; b < B; ++b) {
-        gelu(feat + b * P * Cf, up.get(), P * Cf);
-        gemm({false, true, M, P, Cf, 1.0f, {hyper + b * Cf, B * Cf}, {up.get(), Cf}, 0.0f, {a.get(), P}});
-        transpose_last2(a.get(), c.get(), M * E, E, 16);                   // (i, ki1, kj1, ki2, kj2, j)
-        transpose_last2(c.get(), a.get(), M * E * 2, 2, 4 * E);            // (i, ki1, ki2, kj2, j, kj1)
-        transpose_last2(a.get(), masks + b * M * P, M * E * 4, 2, 2 * E);  // (i, ki1, ki2, j, kj1, kj2)
+        be.gelu(feat + b * P * Cf, up.get(), P * Cf);
+        be.gemm({false, true, M, P, Cf, 1.0f, {hyper + b * Cf, B * Cf}, {up.get(), Cf}, 0.0f, {a.get(), P}});
+        be.transpose_last2(a.get(), c.get(), M * E, E, 16);                   // (i, ki1, kj1, ki2, kj2, j)
+        be.transpose_last2(c.get(), a.get(), M * E * 2, 2, 4 * E);            // (i, ki1, ki2, kj2, j, kj1)
+        be.transpose_last2(a.get(), masks + b * M * P, M * E * 4, 2, 2 * E);  // (i, ki1, ki2, j, kj1, kj2)
     }
 }
 
-void Backend::mask_head_backward_impl(const MaskHeadBackwardArgs & args) {
+void compose::mask_head_backward(Backend & be, const MaskHeadBackwardArgs & args) {
     const auto & [feat, hyper, dmasks, dfeat, dhyper, B, M, E, Cf] = args;
     const int64_t P = 16 * E * E;
-    TempBuffer up(*this, P * Cf), a(*this, M * P), c(*this, M * P);
+    TempBuffer up(be, P * Cf), a(be, M * P), c(be, M * P);
     for (int64_t b = 0; b < B; ++b) {
         const float * fb = feat + b * P * Cf;
-        transpose_last2(dmasks + b * M * P, a.get(), M * E * 4, 2 * E, 2);  // (i, ki1, ki2, kj2, j, kj1)
-        transpose_last2(a.get(), c.get(), M * E * 2, 4 * E, 2);             // (i, ki1, kj1, ki2, kj2, j)
-        transpose_last2(c.get(), a.get(), M * E, 16, E);                    // (i, j, ki1, kj1, ki2, kj2)
+        be.transpose_last2(dmasks + b * M * P, a.get(), M * E * 4, 2 * E, 2);  // (i, ki1, ki2, kj2, j, kj1)
+        be.transpose_last2(a.get(), c.get(), M * E * 2, 4 * E, 2);             // (i, ki1, kj1, ki2, kj2, j)
+        be.transpose_last2(c.get(), a.get(), M * E, 16, E);                    // (i, j, ki1, kj1, ki2, kj2)
         if (dhyper) {
-            gelu(fb, up.get(), P * Cf);
-            gemm({false, false, M, Cf, P, 1.0f, {a.get(), P}, {up.get(), Cf}, 0.0f, {dhyper + b * Cf, B * Cf}});
+            be.gelu(fb, up.get(), P * Cf);
+            be.gemm({false, false, M, Cf, P, 1.0f, {a.get(), P}, {up.get(), Cf}, 0.0f, {dhyper + b * Cf, B * Cf}});
         }
         if (dfeat) {
-            gemm({true, false, P, Cf, M, 1.0f, {a.get(), P}, {hyper + b * Cf, B * Cf}, 0.0f, {up.get(), Cf}});
-            gelu_backward(fb, up.get(), dfeat + b * P * Cf, P * Cf);
+            be.gemm({true, false, P, Cf, M, 1.0f, {a.get(), P}, {hyper + b * Cf, B * Cf}, 0.0f, {up.get(), Cf}});
+            be.gelu_backward(fb, up.get(), dfeat + b * P * Cf, P * Cf);
         }
     }
 }
