@@ -90,28 +90,13 @@ ThreadBuffers & thread_buffers() {
 // store spills 2 floats into the next k's slot, which the next store overwrites; the last k is
 // stored as 4 + 2 floats so nothing past dst[48) is touched.
 inline void pack_a_6x8(const float * const * rows, int64_t k0, float * dst) {
-    const __m256 r0 = _mm256_loadu_ps(rows[0] + k0), r1 = _mm256_loadu_ps(rows[1] + k0);
-    const __m256 r2 = _mm256_loadu_ps(rows[2] + k0), r3 = _mm256_loadu_ps(rows[3] + k0);
-    const __m256 r4 = _mm256_loadu_ps(rows[4] + k0), r5 = _mm256_loadu_ps(rows[5] + k0);
-    const __m256 z = _mm256_setzero_ps();
-    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    const __m256 t6 = _mm256_unpacklo_ps(z, z), t7 = t6;
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst + 0 * MR, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_storeu_ps(dst + 1 * MR, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_storeu_ps(dst + 2 * MR, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_storeu_ps(dst + 3 * MR, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_storeu_ps(dst + 4 * MR, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_storeu_ps(dst + 5 * MR, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_storeu_ps(dst + 6 * MR, _mm256_permute2f128_ps(s2, s6, 0x31));
-    const __m256 last = _mm256_permute2f128_ps(s3, s7, 0x31);
-    _mm_storeu_ps(dst + 7 * MR, _mm256_castps256_ps128(last));
-    _mm_storel_pi((__m64 *) (dst + 7 * MR + 4), _mm256_extractf128_ps(last, 1));
+    __m256 r[8];
+    for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + k0);
+    r[6] = r[7] = _mm256_setzero_ps();
+    cpu::transpose8_regs(r);
+    for (int q = 0; q < 7; ++q) _mm256_storeu_ps(dst + q * MR, r[q]);
+    _mm_storeu_ps(dst + 7 * MR, _mm256_castps256_ps128(r[7]));
+    _mm_storel_pi((__m64 *) (dst + 7 * MR + 4), _mm256_extractf128_ps(r[7], 1));
 }
 #endif
 
