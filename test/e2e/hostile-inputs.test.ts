@@ -1,8 +1,7 @@
 // Hostile inputs through the CLI, each in a child whose peak RSS is measured: oversized strategy
 // counts, a YAML alias bomb, zip/stride-0/NaN checkpoints and a NIfTI bomb end with the documented
 // exit code and one line naming the file, well below the memory the inputs claim.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { writeSafetensorsFile } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
@@ -12,9 +11,9 @@ import * as assert from "uvu/assert";
 import { gzipWithZeros, onePickle, pthWith, storedRecord, zipBombPth } from "../helpers/bombs.js";
 import { MB, type ProbeResult, probeCli } from "../helpers/child-probe.js";
 import { ablateWithCheckpoint } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-hostile-cli-"));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir("sa-hostile-cli-");
 const RSS_BOUND = 300 * MB;
 
 /** Exit code, one `sam-ablate: ... [CODE]` line mentioning `names`, a hint, no stack, bounded RSS and output. */

@@ -1,8 +1,7 @@
 // `predict` on an image and on NIfTI volumes (masks reopen on the input's grid; a volume stored R, A, S
 // gives the same mask as the same voxels stored L, P, S), and `export` of a fine-tuned decoder to a
 // .pth that torch.load(weights_only=True) accepts, alone or merged into a full checkpoint.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { bytesSource, openZip, readCheckpoint, readZipEntry, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { generatePhantoms, headerAffine, readNifti, writeNifti } from "@sam-ablate/data";
@@ -15,9 +14,9 @@ import * as assert from "uvu/assert";
 import { runCliOk as cli, expectCliError, runCliProcess } from "../helpers/cli.js";
 import { fixturePath, loadGolden } from "../helpers/fixtures.js";
 import { scanPickle } from "../helpers/pickle-scan.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(os.tmpdir(), "sa-predict-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-predict-");
 
 const raw = path.join(dir, "raw");
 const caseDir = path.join(raw, "Phantom_001");

@@ -1,14 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { loadDataset, prepareBcss } from "@sam-ablate/data";
 import { writePng } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-bcss-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-bcss-");
 
 const T = 64;
 const AREA = T * T;

@@ -1,14 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadDataset, prepareBrats, validateManifest, writeNifti } from "@sam-ablate/data";
 import { encodePng } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-dataset-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-dataset-");
 const input = path.join(root, "input");
 const out = path.join(root, "prepared");
 const N = 32;

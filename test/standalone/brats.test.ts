@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadDataset, normaliseMr, percentileOfSorted, prepareBrats, writeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-brats-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-brats-");
 
 const X = 64;
 const Y = 48;

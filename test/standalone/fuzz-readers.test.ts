@@ -3,8 +3,7 @@
 // mutates a few small valid inputs a few thousand times (bounded by a time budget) and requires
 // that every input is read or refused with an ERR_SA_* error: no other exception, no crash.
 // The figures are printed (inputs tried, read, coded errors, crashes) so a run can be quoted.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { crc32, gzipSync } from "node:zlib";
 import {
@@ -28,9 +27,9 @@ import * as assert from "uvu/assert";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type FuzzReport, type FuzzRng, fuzz, mutate } from "../helpers/fuzz.js";
 import { PickleBytes } from "../helpers/pickle-bytes.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "sa-fuzz-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-fuzz-");
 
 /** Inputs per reader and the time each may take (the whole file stays well under two minutes). */
 const COUNT = Number(process.env.SA_FUZZ_COUNT ?? 3000);

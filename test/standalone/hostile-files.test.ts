@@ -1,8 +1,7 @@
 // Hostile files (small on disk, huge once inflated or materialised) read in a child process: each
 // must end in a coded error naming the file (or succeed reading only what its header declares)
 // while the child's peak RSS stays far below the size the file claims.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { readPth, readSafetensors } from "@sam-ablate/checkpoint";
 import { encodeNifti } from "@sam-ablate/data";
@@ -11,9 +10,9 @@ import * as assert from "uvu/assert";
 import * as bombs from "../helpers/bombs.js";
 import { MB, probeRead } from "../helpers/child-probe.js";
 import { PickleBytes } from "../helpers/pickle-bytes.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "sa-hostile-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-hostile-");
 
 const RSS_BOUND = 300 * MB;
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { crc32, deflateSync } from "node:zlib";
 import {
@@ -16,9 +15,9 @@ import sharp from "sharp";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "sa-image-io-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-image-io-");
 
 const W = 5;
 const H = 3;

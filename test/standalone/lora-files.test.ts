@@ -1,7 +1,5 @@
 // LoRA adapter files and settings without the addon: PEFT names and metadata of saveLoraWeights,
 // every check of readLoraFile, the merge W + s B A, and the plan's training.lora options.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { readSafetensorsFile, writeSafetensorsFile } from "@sam-ablate/checkpoint";
 import type { NativeTrainableEncoder } from "@sam-ablate/native";
@@ -9,9 +7,9 @@ import { tensor } from "@sam-ablate/tensor";
 import { loraSettings, mergeLora, readLoraFile, resolvePlan, saveLoraWeights } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(os.tmpdir(), "sa-lora-files-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-lora-files-");
 const provenance = { model: "vit_b", encoder: "vit_b", checkpointDigest: "ab".repeat(32) };
 
 // Two adapted layers of a 2-block encoder: qkv [6, 2] and proj [2, 2], rank 1 or 2.

@@ -1,14 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { encodeNifti, isGzip, type NiftiDatatype, parseNifti, readNifti, writeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode, expectThrowsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "sa-nifti-"));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("sa-nifti-");
 
 const SAMPLES: Record<NiftiDatatype, number[]> = {
     int8: [-128, -1, 0, 1, 127, 42],

@@ -1,15 +1,14 @@
 // Pathology tile sets as commonly shared: images/ + masks/ (train/ val/ sub-folders, *_mask names),
 // binary 0/255 masks detected, patient ids from TCGA barcodes anywhere in the name or --patient-regex.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { generatePhantoms, loadDataset, prepareBcss } from "@sam-ablate/data";
 import { writePng } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-tiles-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-tiles-");
 const T = 64;
 
 test("the phantom tile set (train/ val/, *_mask, 0/255) prepares as written", async () => {

@@ -1,14 +1,13 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { generatePhantoms, prepareBcss, prepareBrats, readNifti } from "@sam-ablate/data";
 import { readImage, readLabelImage } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-phantom-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-phantom-");
 
 /** SHA-256 of every file under a folder, by relative path. */
 function digestTree(dir: string): Record<string, string> {

@@ -1,8 +1,7 @@
 // Radiology layouts as distributed (BraTS 2020/2021/2023, Decathlon 4-D, nnU-Net raw, explicit
 // patterns) prepare without renaming a file and give the same patches; z-scored input matches raw
 // input; grids, labels and detection failures are clear errors.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
     type DatasetManifest,
@@ -16,9 +15,9 @@ import {
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const root = mkdtempSync(path.join(tmpdir(), "sa-layouts-"));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir("sa-layouts-");
 
 const PHANTOM = { kind: "radiology", patients: 2, slices: 12, size: 64, seed: 3 } as const;
 const COMMON = { minTumourPixels: 20, patchSize: 64 } as const;
