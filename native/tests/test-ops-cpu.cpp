@@ -534,21 +534,45 @@ SA_TEST(attention_vit_rel_pos) {
     check_attention(1, 9, 8, 2, 64, 2, 135);
     check_attention(1, 17, 16, 1, 8, 2, 136);  // 272 tokens: several row blocks, split across threads
     check_attention(2, 20, 19, 2, 16, 1, 137);
+    check_attention(1, 31, 25, 2, 8, 1, 140);  // 775 tokens: four key blocks, the last short; a part query tile
 }
 
-SA_TEST(attention_vit_propagates_nan) {
-    const int64_t H = 4, W = 4, nh = 2, hd = 8, N = H * W;
+SA_TEST(attention_vit_same_bits_for_any_thread_count) {
+    const int64_t H = 23, W = 22, nh = 2, hd = 16, N = H * W;
+    const Vec qkv = randn((size_t) (N * 3 * nh * hd), 141);
+    const Vec rh = randn((size_t) ((2 * H - 1) * hd), 142, 0.5f), rw = randn((size_t) ((2 * W - 1) * hd), 143, 0.5f);
+    std::vector<Vec> results;
+    for (int threads : {1, 2, 3}) {
+        be().set_threads(threads);
+        Buf bq(qkv), brh(rh), brw(rw), out((size_t) (N * nh * hd));
+        be().attention_vit(bq.p, out.p, 1, H, W, nh, hd, brh.p, 2 * H - 1, brw.p, 2 * W - 1);
+        results.push_back(out.host());
+    }
+    be().set_threads(0);
+    satest::expect(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0, "1 vs 2 threads");
+    satest::expect(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0, "1 vs 3 threads");
+}
+
+// A NaN key of head 0 (in the first key block, or in a later one) makes every head-0 output NaN.
+void check_attention_nan(int64_t H, int64_t W, int64_t key) {
+    const int64_t nh = 2, hd = 8, N = H * W;
     Vec qkv = randn((size_t) (N * 3 * nh * hd), 138);
-    qkv[(size_t) ((5 * 3 + 1) * nh * hd)] = NAN;  // key 5 of head 0
-    const Vec rel = randn((size_t) ((2 * H - 1) * hd), 139);
+    qkv[(size_t) ((key * 3 + 1) * nh * hd)] = NAN;
+    const Vec rel = randn((size_t) ((2 * std::max(H, W) - 1) * hd), 139);
     Buf bq(qkv), br(rel), out((size_t) (N * nh * hd));
     be().attention_vit({bq.p, out.p, 1, H, W, nh, hd, br.p, 2 * H - 1, br.p, 2 * W - 1});
     const Vec o = out.host();
     for (int64_t n = 0; n < N; ++n) {
-        satest::expect(std::isnan(o[(size_t) (n * nh * hd)]),
-                       "head 0 output is not NaN for token " + std::to_string(n));
+        satest::expect(
+            std::isnan(o[(size_t) (n * nh * hd)]),
+            "head 0 output is not NaN for token " + std::to_string(n) + " (NaN key " + std::to_string(key) + ")");
         satest::expect(std::isfinite(o[(size_t) (n * nh * hd + hd)]), "head 1 output is not finite");
     }
+}
+
+SA_TEST(attention_vit_propagates_nan) {
+    check_attention_nan(4, 4, 5);
+    check_attention_nan(18, 17, 290);  // the second key block
 }
 
 }  // namespace

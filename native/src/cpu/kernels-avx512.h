@@ -12,6 +12,10 @@
 
 namespace sa::cpu {
 
+namespace attn {
+struct KeyBlock;
+}
+
 // True when sa::cpu_isa() >= avx512 and this build has the avx512 kernels (decided once).
 bool use_avx512();
 
@@ -30,9 +34,9 @@ void softmax_row(const float * x, float * y, int64_t n);
 void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t n, float scale);
 float biased_exp_row(float * p, const float * bias, int64_t n);
 
-// attention-vit-avx512.cpp: one score row of ViT attention, s[kh W + kw] += ph[-kh] + pw[-kw], then
-// s = exp(s - max) returning 1 / sum (ph, pw null: no relative positions).
-float attention_vit_row(float * s, const float * ph, const float * pw, int64_t H, int64_t W);
+// attention-vit-avx512.cpp: one key block of ViT attention's online softmax for 32 query lanes
+// (cpu/attention-block.h).
+void attention_vit_key_block(const attn::KeyBlock & a);
 
 // layernorm-avx512.cpp: one row (as cpu/layernorm-row.h).
 void layernorm_row(const float * x, const float * gamma, const float * beta, float * y, int64_t C, float eps,

@@ -2,9 +2,9 @@
 // The vector exp, erfc, normal CDF and GELU written once for every vector width: the AVX2 helpers (cpu/simd.h) and the
 // AVX-512 ones (isa/simd-avx512.h) instantiate them with their own lane operations, so every level
 // evaluates the same polynomials in the same order (the same bits per lane). V provides the vector
-// type `v` and static set1, add, mul, div, fmadd (a b + c), fnmadd (c - a b), min, max, floor and
-// pow2i (2^n for integral-valued float lanes n). An AVX-512 file instantiates these templates only
-// with a V of its own anonymous namespace, so no AVX-512 copy gets a symbol shared with baseline code.
+// type `v` and static set1, load and store (unaligned), add, mul, div, fmadd (a b + c), fnmadd
+// (c - a b), min, max, floor and pow2i (2^n for integral-valued float lanes n). An AVX-512 file instantiates these
+// templates only with a V of its own anonymous namespace, so no AVX-512 copy gets a symbol shared with baseline code.
 #pragma once
 
 namespace sa::cpu::vmath {
@@ -16,6 +16,8 @@ namespace sa::cpu::vmath {
     struct NAME {                                                                                               \
         using v = VT;                                                                                           \
         static v set1(float a) { return P##set1_ps(a); }                                                        \
+        static v load(const float * p) { return P##loadu_ps(p); }                                               \
+        static void store(float * p, v a) { P##storeu_ps(p, a); }                                               \
         static v add(v a, v b) { return P##add_ps(a, b); }                                                      \
         static v sub(v a, v b) { return P##sub_ps(a, b); }                                                      \
         static v mul(v a, v b) { return P##mul_ps(a, b); }                                                      \

@@ -2,17 +2,24 @@
 // SAM ViT attention with decomposed relative-position bias (segment-anything image_encoder.py):
 //   attn = (q * hd^-0.5) @ k^T + rel_h[q, kh] + rel_w[q, kw];  out = softmax(attn) @ v
 // with rel_h[(qh,qw), kh] = q[(qh,qw)] . Rh[qh - kh + H - 1] (unscaled q; likewise rel_w).
-// Tasks are (batch, head) pairs, cut further into ranges of query rows when there are fewer pairs
-// than threads. A task packs its head's k^T and v once into GEMM panels, then runs its queries in
-// row blocks sized so that a block's scores stay cache-resident (all N rows for windows; 24 of 4096
-// for global attention, so no N x N matrix is ever held). The relative-position terms come from
-// two small GEMMs per block (each query against every table row), then are gathered by offset.
+// Blocked over keys with an online softmax (cpu/attention-block.h), so no score row is ever held
+// whole: a key block's keys and values (252 x hd) stay in L2 while a block of 4 x nr queries runs
+// against them, and every head's keys and values are read from memory once per query block instead
+// of once per few rows. The products run on the GEMM micro-kernel of the level in use, transposed:
+//   S^T [keys, nr queries] = scale K Q^T     (K packed once per head as the left operand)
+//   O^T [hd, nr queries]  += V^T P^T         (V^T packed once per head and key block)
+// so the probabilities P^T come out of the softmax already in the layout of a packed right operand,
+// and the softmax runs down the keys lane by lane. The relative-position terms come from two small
+// GEMMs per query block (each query against every table row), gathered by offset into per-key-row
+// and per-key-column strips of the block's query lanes. Tasks are (batch, head, query block); the
+// bits depend on the level's tile (mr, nr) alone, not on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "cpu/attention-block.h"
 #include "cpu/backend-cpu.h"
 #include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
@@ -60,48 +67,43 @@ std::vector<float> resample_rel_pos(const float * table, int64_t L, int64_t out,
     return r;
 }
 
-inline float row_max(const float * s, int64_t n) {
-    int64_t i = 0;
-    float mx = -INFINITY;
-#ifdef __AVX2__
-    __m256 vmx = _mm256_set1_ps(-INFINITY);
-    for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + i));
-    mx = cpu::hmax256(vmx);
+#ifndef __AVX2__
+// Scalar lanes for builds without AVX2 (cpu/vec-math.h's operations on one float).
+struct ScalarLanes {
+    using v = float;
+    static v set1(float a) { return a; }
+    static v load(const float * p) { return *p; }
+    static void store(float * p, v a) { *p = a; }
+    static v add(v a, v b) { return a + b; }
+    static v sub(v a, v b) { return a - b; }
+    static v mul(v a, v b) { return a * b; }
+    static v div(v a, v b) { return a / b; }
+    static v fmadd(v a, v b, v c) { return std::fma(a, b, c); }
+    static v fnmadd(v a, v b, v c) { return std::fma(-a, b, c); }
+    static v min(v a, v b) { return b < a ? b : a; }
+    static v max(v a, v b) { return a > b ? a : b; }
+    static v floor(v a) { return std::floor(a); }
+    static v pow2i(v n) { return std::ldexp(1.0f, (int) n); }
+};
 #endif
-    for (; i < n; ++i) mx = std::max(mx, s[i]);
-    return mx;
-}
 
-// s[i] = exp(s[i] - mx); returns the sum.
-inline float exp_shift_sum(float * s, int64_t n, float mx) {
-    int64_t i = 0;
-    float sum = 0.0f;
-#ifdef __AVX2__
-    const __m256 vm = _mm256_set1_ps(mx);
-    __m256 vsum = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) {
-        const __m256 e = cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
-        _mm256_storeu_ps(s + i, e);
-        vsum = _mm256_add_ps(vsum, e);
-    }
-    sum = cpu::hsum256(vsum);
+// Queries per block: kQuerySlivers tiles of nr query lanes. Keys per block: the multiple of the tile
+// height mr at or below kKeyBudget (252 for both the 6-row AVX2 and the 14-row AVX-512 tile).
+constexpr int64_t kQuerySlivers = 4;
+constexpr int64_t kKeyBudget = 256;
+
+// One key block for nr query lanes at the level in use.
+void key_block(const cpu::attn::KeyBlock & a, int64_t nr) {
+#if defined(SA_HAVE_AVX512)
+    if (nr == 32 && cpu::use_avx512()) return cpu::avx512::attention_vit_key_block(a);
 #endif
-    for (; i < n; ++i) {
-        s[i] = std::exp(s[i] - mx);
-        sum += s[i];
-    }
-    return sum;
-}
-
-// Rows of queries per block: as many as keep the block's scores within kScoreBudget floats (at least
-// kMinRows), a multiple of the GEMM micro-tile height mr (6 for AVX2, 14 for AVX-512), or all N when
-// they fit. Row blocks only group queries: every score and output row gets the same bits either way.
-constexpr int64_t kScoreBudget = 1 << 16;
-constexpr int64_t kMinRows = 24;
-
-int64_t rows_per_block(int64_t N, int64_t mr) {
-    if (N * N <= kScoreBudget || N <= kMinRows) return N;
-    return std::max((kMinRows + mr - 1) / mr * mr, kScoreBudget / N / mr * mr);
+#ifdef __AVX2__
+    SA_CHECK(nr == 16, SA_ERR_INTERNAL, "attention_vit: unexpected GEMM tile width");
+    cpu::attn::key_block<cpu::Avx2Lanes, 2>(a);
+#else
+    SA_CHECK(nr == 16, SA_ERR_INTERNAL, "attention_vit: unexpected GEMM tile width");
+    cpu::attn::key_block<ScalarLanes, 16>(a);
+#endif
 }
 
 }  // namespace
@@ -116,73 +118,86 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
         Rh = resample_rel_pos(rel_pos_h, rel_len_h, 2 * H - 1, hd);
         Rw = resample_rel_pos(rel_pos_w, rel_len_w, 2 * W - 1, hd);
     }
-    const int64_t pairs = B * nh;
-    const int64_t rb = rows_per_block(N, cpu::gemm_kernel().mr), row_blocks = (N + rb - 1) / rb;
-    const int64_t Lh = 2 * H - 1, Lw = 2 * W - 1;
-    const std::shared_ptr<ThreadPool> held = pool();
-    const int nt = held->size();
-#if defined(SA_HAVE_AVX512)
-    const bool avx512 = cpu::use_avx512();
-#endif
-    const int64_t splits = std::min<int64_t>(row_blocks, std::max<int64_t>(1, (nt + pairs - 1) / pairs));
-    held->parallel_for(pairs * splits, [&](int64_t t0, int64_t t1) {
-        std::vector<float> S((size_t) (rb * N)), ph, pw, rw_row((size_t) W), inv_sum((size_t) rb);
-        AlignedBuffer kp(cpu::packed_b_size(hd, N)), vp(cpu::packed_b_size(N, hd));
+    const cpu::GemmKernel & g = cpu::gemm_kernel();
+    const int64_t mr = g.mr, nr = g.nr;
+    const int64_t nk = std::max<int64_t>(1, kKeyBudget / mr) * mr;  // keys per block
+    const int64_t Np = (N + mr - 1) / mr * mr, hdp = (hd + mr - 1) / mr * mr;
+    const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq;
+    const int64_t pairs = B * nh, Lh = 2 * H - 1, Lw = 2 * W - 1;
+    pool()->parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
+        AlignedBuffer kp((size_t) (Np * hd)), vtp((size_t) (hdp * Np)), qp((size_t) (hd * mq)), st((size_t) (nk * nr));
+        AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));
+        std::vector<float> m((size_t) mq), l((size_t) mq), ph, pw, rht, rwt;
         AlignedBuffer rhp(use_rel ? cpu::packed_b_size(hd, Lh) : 0), rwp(use_rel ? cpu::packed_b_size(hd, Lw) : 0);
         if (use_rel) {
             // Every query's dot products with every table row: q . Rh[j] for j < 2H-1 (likewise w).
             cpu::pack_b_full(true, hd, Lh, Rh.data(), hd, rhp.data());
             cpu::pack_b_full(true, hd, Lw, Rw.data(), hd, rwp.data());
-            ph.resize((size_t) (rb * Lh));
-            pw.resize((size_t) (rb * Lw));
+            ph.resize((size_t) (mq * Lh));
+            pw.resize((size_t) (mq * Lw));
+            rht.resize((size_t) (H * mq));
+            rwt.resize((size_t) (W * mq));
         }
+        int64_t packed = -1;  // the (batch, head) whose keys and values kp and vtp hold
         for (int64_t t = t0; t < t1; ++t) {
-            const int64_t bh = t / splits, b = bh / nh, h = bh % nh, part = t % splits;
-            const int64_t blk0 = row_blocks * part / splits, blk1 = row_blocks * (part + 1) / splits;
+            const int64_t bh = t / qblocks, b = bh / nh, h = bh % nh, q0 = t % qblocks * mq;
             const float * base = qkv + b * N * ld + h * hd;
-            cpu::pack_b_full(true, hd, N, base + C, ld, kp.data());       // k^T [hd, N]
-            cpu::pack_b_full(false, N, hd, base + 2 * C, ld, vp.data());  // v [N, hd]
-            for (int64_t blk = blk0; blk < blk1; ++blk) {
-                const int64_t n0 = blk * rb, rows = std::min(rb, N - n0);
-                const float * q = base + n0 * ld;
-                cpu::gemm_prepacked_b(false, rows, N, hd, scale, q, ld, kp.data(), 0.0f, S.data(), N);
-                if (use_rel) {
-                    cpu::gemm_prepacked_b(false, rows, Lh, hd, 1.0f, q, ld, rhp.data(), 0.0f, ph.data(), Lh);
-                    cpu::gemm_prepacked_b(false, rows, Lw, hd, 1.0f, q, ld, rwp.data(), 0.0f, pw.data(), Lw);
+            if (bh != packed) {
+                g.pack_a(false, N, hd, base + C, ld, kp.data());  // K [N, hd] in mr-key slivers
+                for (int64_t k0 = 0; k0 < N; k0 += nk)            // V^T [hd, keys] per key block
+                    g.pack_a(true, hd, std::min(nk, N - k0), base + 2 * C + k0 * ld, ld, vtp.data() + hdp * k0);
+                packed = bh;
+            }
+            const int64_t nq = std::min(mq, N - q0), slivers = (nq + nr - 1) / nr;
+            const float * q = base + q0 * ld;
+            g.pack_b(true, hd, nq, q, ld, qp.data());  // Q^T [hd, nq] in nr-query slivers
+            if (use_rel) {
+                cpu::gemm_prepacked_b(false, nq, Lh, hd, 1.0f, q, ld, rhp.data(), 0.0f, ph.data(), Lh);
+                cpu::gemm_prepacked_b(false, nq, Lw, hd, 1.0f, q, ld, rwp.data(), 0.0f, pw.data(), Lw);
+                // rht[kh][i] = q_i . Rh[qh - kh + H - 1], rwt[kw][i] = q_i . Rw[qw - kw + W - 1]; the
+                // lanes past nq hold zeros.
+                std::fill(rht.begin(), rht.end(), 0.0f);
+                std::fill(rwt.begin(), rwt.end(), 0.0f);
+                for (int64_t i = 0; i < nq; ++i) {
+                    const int64_t n = q0 + i, qh = n / W, qw = n % W;
+                    const float * phr = ph.data() + i * Lh + qh + H - 1;
+                    const float * pwr = pw.data() + i * Lw + qw + W - 1;
+                    for (int64_t kh = 0; kh < H; ++kh) rht[(size_t) (kh * mq + i)] = phr[-kh];
+                    for (int64_t kw = 0; kw < W; ++kw) rwt[(size_t) (kw * mq + i)] = pwr[-kw];
                 }
-                for (int64_t r = 0; r < rows; ++r) {
-                    float * srow = S.data() + r * N;
-#if defined(SA_HAVE_AVX512)
-                    if (avx512) {
-                        const int64_t n = n0 + r, qh = n / W, qw = n % W;
-                        inv_sum[(size_t) r] =
-                            cpu::avx512::attention_vit_row(srow, use_rel ? ph.data() + r * Lh + qh + H - 1 : nullptr,
-                                                           use_rel ? pw.data() + r * Lw + qw + W - 1 : nullptr, H, W);
-                        continue;
-                    }
-#endif
-                    if (use_rel) {
-                        // rel_h[kh] = q . Rh[qh - kh + H - 1], rel_w[kw] = q . Rw[qw - kw + W - 1]
-                        const int64_t n = n0 + r, qh = n / W, qw = n % W;
-                        const float * phr = ph.data() + r * Lh + qh + H - 1;
-                        const float * pwr = pw.data() + r * Lw + qw + W - 1;
-                        for (int64_t kw = 0; kw < W; ++kw) rw_row[(size_t) kw] = pwr[-kw];
-                        for (int64_t kh = 0; kh < H; ++kh) {
-                            float * sr = srow + kh * W;
-                            const float rh = phr[-kh];
-                            for (int64_t kw = 0; kw < W; ++kw) sr[kw] += rh + rw_row[(size_t) kw];
-                        }
-                    }
-                    inv_sum[(size_t) r] = 1.0f / exp_shift_sum(srow, N, row_max(srow, N));
+            }
+            for (int64_t k0 = 0; k0 < N; k0 += nk) {
+                const int64_t kn = std::min(nk, N - k0);
+                const float * vt = vtp.data() + hdp * k0;
+                for (int64_t sl = 0; sl < slivers; ++sl) {
+                    float * o = ot.data() + sl * hdp * nr;
+                    const float * qs = qp.data() + sl * nr * hd;
+                    for (int64_t j = 0; j < kn; j += mr)
+                        g.kernel(hd, kp.data() + (k0 + j) * hd, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
+                    const cpu::attn::KeyBlock a{st.data(),
+                                                kn,
+                                                k0 / W,
+                                                k0 % W,
+                                                W,
+                                                use_rel ? rht.data() + sl * nr : nullptr,
+                                                use_rel ? rwt.data() + sl * nr : nullptr,
+                                                mq,
+                                                m.data() + sl * nr,
+                                                l.data() + sl * nr,
+                                                o,
+                                                hdp,
+                                                k0 == 0};
+                    key_block(a, nr);
+                    for (int64_t c = 0; c < hdp; c += mr)
+                        g.kernel(kn, vt + c * kn, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
                 }
-                // out = softmax(S) v: unnormalised product, then each row scaled by 1 / sum.
-                float * o = out + (b * N + n0) * C + h * hd;
-                cpu::gemm_prepacked_b(false, rows, hd, N, 1.0f, S.data(), N, vp.data(), 0.0f, o, C);
-                for (int64_t r = 0; r < rows; ++r) {
-                    float * orow = o + r * C;
-                    const float inv = inv_sum[(size_t) r];
-                    for (int64_t c = 0; c < hd; ++c) orow[c] *= inv;
-                }
+            }
+            // out = O / l, back to query rows
+            for (int64_t i = 0; i < nq; ++i) {
+                const float inv = 1.0f / l[(size_t) i];
+                const float * src = ot.data() + i / nr * hdp * nr + i % nr;
+                float * orow = out + (b * N + q0 + i) * C + h * hd;
+                for (int64_t c = 0; c < hd; ++c) orow[c] = src[c * nr] * inv;
             }
         }
     });
