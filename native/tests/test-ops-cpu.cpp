@@ -529,10 +529,10 @@ void check_attention(int64_t B, int64_t H, int64_t W, int64_t nh, int64_t hd, in
 SA_TEST(attention_vit_rel_pos) {
     check_attention(2, 3, 4, 2, 8, 0, 131);
     check_attention(2, 3, 4, 2, 8, 1, 132);
-    check_attention(1, 7, 6, 3, 16, 1, 133);  // 42 tokens: several query row-blocks
+    check_attention(1, 7, 6, 3, 16, 1, 133);  // 42 tokens: several query tiles
     check_attention(1, 5, 5, 1, 12, 2, 134);  // resampled tables, head dim not a multiple of 8
     check_attention(1, 9, 8, 2, 64, 2, 135);
-    check_attention(1, 17, 16, 1, 8, 2, 136);  // 272 tokens: several row blocks, split across threads
+    check_attention(1, 17, 16, 1, 8, 2, 136);  // 272 tokens: two key blocks, query blocks over threads
     check_attention(2, 20, 19, 2, 16, 1, 137);
     check_attention(1, 31, 25, 2, 8, 1, 140);  // 775 tokens: four key blocks, the last short; a part query tile
 }
