@@ -545,7 +545,7 @@ SA_TEST(attention_vit_same_bits_for_any_thread_count) {
     for (int threads : {1, 2, 3}) {
         be().set_threads(threads);
         Buf bq(qkv), brh(rh), brw(rw), out((size_t) (N * nh * hd));
-        be().attention_vit(bq.p, out.p, 1, H, W, nh, hd, brh.p, 2 * H - 1, brw.p, 2 * W - 1);
+        be().attention_vit({bq.p, out.p, 1, H, W, nh, hd, brh.p, 2 * H - 1, brw.p, 2 * W - 1});
         results.push_back(out.host());
     }
     be().set_threads(0);
