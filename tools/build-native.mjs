@@ -34,7 +34,7 @@ console.log(`[build-native] node ${args.slice(1).join(" ")}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit", env });
 if (r.status !== 0) {
     console.error(
-        "[build-native] the native build failed. Needs CMake >= 3.20 and a C++17 compiler; " +
+        "[build-native] the native build failed. Needs CMake >= 3.20 and a C++20 compiler; " +
             "set SA_CUDA=OFF to skip the CUDA backend.",
     );
     process.exit(r.status ?? 1);
