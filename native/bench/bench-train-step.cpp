@@ -149,21 +149,14 @@ class ProfilingBackend final : public sa::Backend {
     void attention_tinyvit_impl(const sa::AttentionTinyVitArgs & a) override {
         timed("attention_tinyvit " + dims({a.B, a.H, a.W, a.win, a.nh, a.kd, a.vd}), [&] { in_.attention_tinyvit(a); });
     }
-    void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
-                        const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W,
-                        int64_t hidden) override {
-        timed("tinyvit_mbconv " + dims({B, C, H, W, hidden}),
-              [&] { in_.tinyvit_mbconv(x, w1, b1, w2, b2, w3, b3, y, B, C, H, W, hidden); });
+    void tinyvit_mbconv_impl(const sa::TinyVitMbconvArgs & a) override {
+        timed("tinyvit_mbconv " + dims({a.B, a.C, a.H, a.W, a.hidden}), [&] { in_.tinyvit_mbconv(a); });
     }
-    void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1, const float * b1,
-                             float * y, int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1) override {
-        timed("tinyvit_patch_embed " + dims({B, Cin, H, W, C0, C1}),
-              [&] { in_.tinyvit_patch_embed(x, w0, b0, w1, b1, y, B, Cin, H, W, C0, C1); });
+    void tinyvit_patch_embed_impl(const sa::TinyVitPatchEmbedArgs & a) override {
+        timed("tinyvit_patch_embed " + dims({a.B, a.Cin, a.H, a.W, a.C0, a.C1}), [&] { in_.tinyvit_patch_embed(a); });
     }
-    void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1, const float * b1,
-                     const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override {
-        timed("tinyvit_mlp " + dims({M, C, hidden}),
-              [&] { in_.tinyvit_mlp(x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden); });
+    void tinyvit_mlp_impl(const sa::TinyVitMlpArgs & a) override {
+        timed("tinyvit_mlp " + dims({a.M, a.C, a.hidden}), [&] { in_.tinyvit_mlp(a); });
     }
     void attention_impl(const sa::AttentionArgs & a) override {
         timed("attention " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention(a); });

@@ -46,16 +46,7 @@ void expect_near(const std::string & what, const Vec & got, const std::vector<do
     satest::expect(scaled <= tol, std::string("not close: ") + buf);
 }
 
-template <class F>
-void expect_throws(sa_status want, const std::string & what, F && f) {
-    try {
-        f();
-    } catch (const sa::Error & e) {
-        satest::expect(e.status() == want, what + ": wrong status, message: " + e.what());
-        return;
-    }
-    satest::fail(what + ": no error thrown");
-}
+using satest::expect_throws;
 
 // ---- GEMM ---------------------------------------------------------------------------------------
 

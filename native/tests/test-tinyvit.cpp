@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops/compositions.h"
 #include "model/tinyvit.h"
 #include "sa/backend.h"
 #include "sa/image-encoder.h"
@@ -225,9 +226,9 @@ Vec run_mbconv(bool fused, const Vec & x, const Vec & w1, const Vec & b1, const 
                const Vec & w3, const Vec & b3, int64_t B, int64_t C, int64_t H, int64_t W, int64_t Hd) {
     Buf dx(x), d1(w1), e1(b1), d2(w2), e2(b2), d3(w3), e3(b3), dy(Vec(x.size(), NAN));
     if (fused) {
-        be().tinyvit_mbconv(dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd);
+        be().tinyvit_mbconv({dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd});
     } else {
-        be().sa::Backend::tinyvit_mbconv(dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd);
+        sa::compose::tinyvit_mbconv(be(), {dx.p, d1.p, e1.p, d2.p, e2.p, d3.p, e3.p, dy.p, B, C, H, W, Hd});
     }
     return dy.host();
 }
@@ -258,8 +259,8 @@ void check_patch_embed(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0,
     const int64_t H2 = ((H + 1) / 2 + 1) / 2, W2 = ((W + 1) / 2 + 1) / 2;
     Buf dx(x), d0(w0), e0(b0), d1(w1), e1(b1), fused(Vec((size_t) (B * C1 * H2 * W2), NAN)),
         ref(Vec((size_t) (B * C1 * H2 * W2), NAN));
-    be().tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, fused.p, B, Cin, H, W, C0, C1);
-    be().sa::Backend::tinyvit_patch_embed(dx.p, d0.p, e0.p, d1.p, e1.p, ref.p, B, Cin, H, W, C0, C1);
+    be().tinyvit_patch_embed({dx.p, d0.p, e0.p, d1.p, e1.p, fused.p, B, Cin, H, W, C0, C1});
+    sa::compose::tinyvit_patch_embed(be(), {dx.p, d0.p, e0.p, d1.p, e1.p, ref.p, B, Cin, H, W, C0, C1});
     const Vec got = fused.host(), want = ref.host();
     satest::expect_matches("tinyvit_patch_embed " + std::to_string(H) + "x" + std::to_string(W), got, want, 1e-5);
 }
@@ -280,8 +281,8 @@ void check_mlp(int64_t M, int64_t C, int64_t Hd, uint32_t seed) {
     Buf p1(Vec(be().prepared_linear_size(Hd, C))), p2(Vec(be().prepared_linear_size(C, Hd)));
     be().prepare_linear(d1.p, p1.p, Hd, C);
     be().prepare_linear(d2.p, p2.p, C, Hd);
-    be().tinyvit_mlp(fused.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
-    be().sa::Backend::tinyvit_mlp(ref.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd);
+    be().tinyvit_mlp({fused.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd});
+    sa::compose::tinyvit_mlp(be(), {ref.p, dg.p, db.p, 1e-5f, p1.p, e1.p, p2.p, e2.p, M, C, Hd});
     const Vec got = fused.host(), want = ref.host();
     satest::expect_matches("tinyvit_mlp " + std::to_string(M) + "x" + std::to_string(C), got, want, 2e-5);
 }
@@ -296,11 +297,37 @@ void check_depthwise_nhwc(int64_t B, int64_t H, int64_t W, int64_t C, bool with_
     const Vec x = randn((size_t) (B * H * W * C), seed, 2.0f), w = randn((size_t) (C * 9), seed + 1, 0.5f),
               b = randn((size_t) C, seed + 2);
     Buf dx(x), dw(w), db(b), got(Vec(x.size())), want(Vec(x.size()));
-    be().depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, got.p, B, H, W, C);
-    be().sa::Backend::depthwise3x3_nhwc(dx.p, dw.p, with_bias ? db.p : nullptr, want.p, B, H, W, C);
+    be().depthwise3x3_nhwc({dx.p, dw.p, with_bias ? db.p : nullptr, got.p, B, H, W, C});
+    sa::compose::depthwise3x3_nhwc(be(), {dx.p, dw.p, with_bias ? db.p : nullptr, want.p, B, H, W, C});
     const Vec g = got.host(), r = want.host();
     satest::expect_matches("depthwise3x3_nhwc " + std::to_string(H) + "x" + std::to_string(W) + "x" + std::to_string(C),
                            g, r, 1e-5);
+}
+
+SA_TEST(fused_blocks_are_checked_once_for_every_backend) {
+    // The entry points validate before any kernel runs (the CPU kernels and the base compositions
+    // share these checks): y aliasing x, bad sizes, null pointers.
+    Buf x(Vec(2 * 4 * 4 * 4, 1.0f)), w(Vec(64 * 9, 0.1f)), b(Vec(64, 0.0f));
+    using satest::expect_throws;
+    expect_throws(SA_ERR_INVALID_ARG, "mbconv aliasing", [&] {
+        be().tinyvit_mbconv({x.p, w.p, b.p, w.p, b.p, w.p, b.p, x.p, 1, 4, 4, 4, 8});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "mbconv hidden 0", [&] {
+        be().tinyvit_mbconv({x.p, w.p, b.p, w.p, b.p, w.p, b.p, w.p, 1, 4, 4, 4, 0});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "patch_embed null bias", [&] {
+        be().tinyvit_patch_embed({x.p, w.p, nullptr, w.p, b.p, w.p, 1, 2, 4, 4, 2, 2});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "mlp negative eps", [&] {
+        be().tinyvit_mlp({x.p, b.p, b.p, -1.0f, w.p, b.p, w.p, b.p, 2, 4, 8});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "depthwise aliasing", [&] {
+        be().depthwise3x3_nhwc({x.p, w.p, b.p, x.p, 1, 4, 4, 4});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "depthwise negative batch", [&] {
+        be().depthwise3x3_nhwc({x.p, w.p, b.p, w.p, -1, 4, 4, 4});
+    });
+    be().depthwise3x3_nhwc({x.p, w.p, b.p, w.p, 0, 4, 4, 4});  // an empty batch: nothing to do
 }
 
 SA_TEST(depthwise3x3_nhwc_matches_transposed_conv2d) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sa/backend.h"
+#include "sa/status.h"
 #include "sa/sam-decoder.h"
 #include "sa/weights.h"
 
@@ -96,6 +97,17 @@ void add_test(const std::string & name, std::function<void()> fn);
 // Fails the current test with a message (throws).
 [[noreturn]] void fail(const std::string & msg);
 void expect(bool cond, const std::string & msg);
+// f() must throw an sa::Error with status `want`.
+template <class F>
+void expect_throws(sa_status want, const std::string & what, F && f) {
+    try {
+        f();
+    } catch (const sa::Error & e) {
+        expect(e.status() == want, what + ": wrong status, message: " + e.what());
+        return;
+    }
+    fail(what + ": no error thrown");
+}
 // Passes when max |got - want| <= tol * max(1, max |want|) (an op against its composed or reference
 // version); the message names `what` and gives the largest error.
 void expect_matches(const std::string & what, const std::vector<float> & got, const std::vector<float> & want,

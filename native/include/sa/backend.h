@@ -170,20 +170,13 @@ class Backend {
     //                x [B, Cin, H, W], w0 [C0, Cin, 3, 3], w1 [C1, C0, 3, 3], y [B, C1, ceil(H/4), ceil(W/4)]
     //   mlp:         tokens x [M, C] in place: x += fc(w2, b2, GELU(fc(w1, b1, LayerNorm(gamma, beta, eps; x)))),
     //                w1 [hidden, C], w2 [C, hidden], both prepared by prepare_linear
-    virtual void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
-                                const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H,
-                                int64_t W, int64_t hidden);
-    virtual void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1,
-                                     const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W,
-                                     int64_t C0, int64_t C1);
-    virtual void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1,
-                             const float * b1, const float * w2, const float * b2, int64_t M, int64_t C,
-                             int64_t hidden);
+    void tinyvit_mbconv(const TinyVitMbconvArgs & a);
+    void tinyvit_patch_embed(const TinyVitPatchEmbedArgs & a);
+    void tinyvit_mlp(const TinyVitMlpArgs & a);
     // Depthwise 3x3 convolution, stride 1, zero padding 1, on channels-last tokens (TinyViT's local
     // conv): x, y [B, H, W, C] (y must not alias x), w [C, 1, 3, 3], b [C] (may be null). The base
     // version runs conv2d between two transpose_last2.
-    virtual void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
-                                   int64_t W, int64_t C);
+    void depthwise3x3_nhwc(const Depthwise3x3NhwcArgs & a);
 
     // Plain multi-head attention (the decoder's): q [B, Nq, nh*d], k/v [B, Nk, nh*d], out [B, Nq, nh*d];
     // softmax(q k^T / sqrt(d)) v per head. probs [B, nh, Nq, Nk] is written when non-null (saved for
@@ -271,6 +264,11 @@ class Backend {
     virtual void mask_head_impl(const MaskHeadArgs & a);
     virtual void mask_head_backward_impl(const MaskHeadBackwardArgs & a);
     virtual void linear_backward_impl(const LinearBackwardArgs & a) = 0;
+    // The base versions compose other ops (src/core/ops/tinyvit-fallbacks.cpp).
+    virtual void tinyvit_mbconv_impl(const TinyVitMbconvArgs & a);
+    virtual void tinyvit_patch_embed_impl(const TinyVitPatchEmbedArgs & a);
+    virtual void tinyvit_mlp_impl(const TinyVitMlpArgs & a);
+    virtual void depthwise3x3_nhwc_impl(const Depthwise3x3NhwcArgs & a);
 };
 
 // Precision of the frozen encoder products (prepare_linear / linear_prepared). fp32: exact fp32.

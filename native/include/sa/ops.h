@@ -121,7 +121,11 @@ struct GemmArgs {
     X(attention_backward_kv_acc, AttentionKvAccArgs)            \
     X(mask_head, MaskHeadArgs)                                  \
     X(mask_head_backward, MaskHeadBackwardArgs)                 \
-    X(linear_backward, LinearBackwardArgs)
+    X(linear_backward, LinearBackwardArgs)                      \
+    X(tinyvit_mbconv, TinyVitMbconvArgs)                        \
+    X(tinyvit_patch_embed, TinyVitPatchEmbedArgs)               \
+    X(tinyvit_mlp, TinyVitMlpArgs)                              \
+    X(depthwise3x3_nhwc, Depthwise3x3NhwcArgs)
 
 // The structs below are filled positionally, in the order of the op's former argument list
 // (be.layernorm({x, gamma, beta, y, mean, rstd, rows, C, eps})); fields left out are zero.
@@ -289,6 +293,31 @@ struct LinearBackwardArgs {
     const float *x, *W, *dy;
     float *dx, *dW, *db;
     int64_t M, K, N;
+};
+
+// TinyViT's fused blocks (Backend::tinyvit_mbconv / tinyvit_patch_embed / tinyvit_mlp) and the
+// channels-last depthwise 3x3 convolution (Backend::depthwise3x3_nhwc); shapes in sa/backend.h.
+struct TinyVitMbconvArgs {
+    const float *x, *w1, *b1, *w2, *b2, *w3, *b3;
+    float * y;
+    int64_t B, C, H, W, hidden;
+};
+struct TinyVitPatchEmbedArgs {
+    const float *x, *w0, *b0, *w1, *b1;
+    float * y;
+    int64_t B, Cin, H, W, C0, C1;
+};
+struct TinyVitMlpArgs {
+    float * x;
+    const float *gamma, *beta;
+    float eps;
+    const float *w1, *b1, *w2, *b2;
+    int64_t M, C, hidden;
+};
+struct Depthwise3x3NhwcArgs {
+    const float *x, *w, *b;
+    float * y;
+    int64_t B, H, W, C;
 };
 
 }  // namespace sa

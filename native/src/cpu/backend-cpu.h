@@ -51,15 +51,6 @@ class CpuBackend final : public Backend {
     void linear_prepared(const float * x, const float * Wp, const float * b, float * y, int64_t M, int64_t K,
                          int64_t N) override;
     void transpose_last2(const float * x, float * y, int64_t B, int64_t R, int64_t C) override;
-    void tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
-                        const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H, int64_t W,
-                        int64_t hidden) override;
-    void tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1, const float * b1,
-                             float * y, int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C0, int64_t C1) override;
-    void tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1, const float * b1,
-                     const float * w2, const float * b2, int64_t M, int64_t C, int64_t hidden) override;
-    void depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
-                           int64_t W, int64_t C) override;
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override;
     void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override;
     void sum_squares(const float * x, float * out, int64_t n) override;

@@ -268,14 +268,14 @@ class TinyVitEncoder final : public ImageEncoder {
         float *x = ws_.x, *y = ws_.y, *z = ws_.z;
         const int64_t e0 = c.dims[0];
         int64_t G = c.img_size;
-        be_.tinyvit_patch_embed(ws_.image, pe0_.w, pe0_.b, pe2_.w, pe2_.b, x, 1, c.in_chans, G, G, e0 / 2, e0);
+        be_.tinyvit_patch_embed({ws_.image, pe0_.w, pe0_.b, pe2_.w, pe2_.b, x, 1, c.in_chans, G, G, e0 / 2, e0});
         G = c.grid(0);
         if (taps) tap(*taps, "patch_embed", b, B, x, e0, G, true);
 
         // Stage 0: MBConv blocks, NCHW.
         for (const MBConv & m : stages_mb_[0]) {
-            be_.tinyvit_mbconv(x, m.conv1.w, m.conv1.b, m.conv2.w, m.conv2.b, m.conv3.w, m.conv3.b, y, 1, e0, G, G,
-                               c.hidden[0]);
+            be_.tinyvit_mbconv(
+                {x, m.conv1.w, m.conv1.b, m.conv2.w, m.conv2.b, m.conv3.w, m.conv3.b, y, 1, e0, G, G, c.hidden[0]});
             std::swap(x, y);
         }
         bool channels_first = true;  // layout of x
@@ -336,11 +336,11 @@ class TinyVitEncoder final : public ImageEncoder {
         be_.linear_prepared(y, blk.proj.w, blk.proj.b, z, T, C, C);
         be_.add(x, z, x, T * C);
         // Local depthwise conv (no residual), on the tokens.
-        be_.depthwise3x3_nhwc(x, blk.local_conv.w, blk.local_conv.b, y, 1, G, G, C);
+        be_.depthwise3x3_nhwc({x, blk.local_conv.w, blk.local_conv.b, y, 1, G, G, C});
         std::swap(x, y);
         // MLP (pre-norm, residual).
-        be_.tinyvit_mlp(x, blk.mlp_norm.g, blk.mlp_norm.b, kBlockEps, blk.fc1.w, blk.fc1.b, blk.fc2.w, blk.fc2.b, T, C,
-                        Hd);
+        be_.tinyvit_mlp(
+            {x, blk.mlp_norm.g, blk.mlp_norm.b, kBlockEps, blk.fc1.w, blk.fc1.b, blk.fc2.w, blk.fc2.b, T, C, Hd});
     }
 
     Backend & be_;

@@ -200,15 +200,16 @@ class TrainableTinyVit final : public TrainableEncoder {
         // patch embedding and stage 0 (no backward pass), NCHW, ending in acts[0]
         float * x = stage0_a;
         float * y = stage0_b;
-        be.tinyvit_patch_embed(image, P + pw("patch_embed.seq.0.c.weight"), P + pw("patch_embed.seq.0.c.bias"),
-                               P + pw("patch_embed.seq.2.c.weight"), P + pw("patch_embed.seq.2.c.bias"), x, B,
-                               c.in_chans, S, S, e0 / 2, e0);
+        be.tinyvit_patch_embed({image, P + pw("patch_embed.seq.0.c.weight"), P + pw("patch_embed.seq.0.c.bias"),
+                                P + pw("patch_embed.seq.2.c.weight"), P + pw("patch_embed.seq.2.c.bias"), x, B,
+                                c.in_chans, S, S, e0 / 2, e0});
         for (int64_t j = 0; j < c.depths[0]; ++j) {
             const std::string p = "layers.0.blocks." + std::to_string(j);
             float * dst = j + 1 == c.depths[0] ? acts[0] : y;
-            be.tinyvit_mbconv(x, P + pw(p + ".conv1.c.weight"), P + pw(p + ".conv1.c.bias"),
-                              P + pw(p + ".conv2.c.weight"), P + pw(p + ".conv2.c.bias"), P + pw(p + ".conv3.c.weight"),
-                              P + pw(p + ".conv3.c.bias"), dst, B, e0, g0, g0, c.hidden[0]);
+            be.tinyvit_mbconv({x, P + pw(p + ".conv1.c.weight"), P + pw(p + ".conv1.c.bias"),
+                               P + pw(p + ".conv2.c.weight"), P + pw(p + ".conv2.c.bias"),
+                               P + pw(p + ".conv3.c.weight"), P + pw(p + ".conv3.c.bias"), dst, B, e0, g0, g0,
+                               c.hidden[0]});
             std::swap(x, y);
         }
         for (size_t u = 0; u < units.size(); ++u) unit_forward(u, acts[u], acts[u + 1]);
@@ -506,7 +507,7 @@ class TrainableTinyVit final : public TrainableEncoder {
         be.linear(att, P + b.projw, P + b.projb, prj, rows, C, C);
         lora.forward(b.proj, att, prj, u_proj, rows);
         be.add(x_in, prj, x1, rows * C);
-        be.depthwise3x3_nhwc(x1, P + b.local.w, P + b.local.b, x2, B, b.G, b.G, C);
+        be.depthwise3x3_nhwc({x1, P + b.local.w, P + b.local.b, x2, B, b.G, b.G, C});
         be.layernorm({x2, P + b.n2w, P + b.n2b, h2, ln2m, ln2r, rows, C, kBlockEps});
         be.linear(h2, P + b.f1w, P + b.f1b, mlp_a, rows, C, b.Hd);
         lora.forward(b.fc1, h2, mlp_a, u_fc1, rows);

@@ -13,5 +13,10 @@ void attention_backward_kv_acc(Backend & be, const AttentionKvAccArgs & a);
 // gelu, gemm and transpose_last2 per sample (decoder-fallbacks.cpp).
 void mask_head(Backend & be, const MaskHeadArgs & a);
 void mask_head_backward(Backend & be, const MaskHeadBackwardArgs & a);
+// conv2d, gelu, add, layernorm, linear_prepared and transpose_last2 (tinyvit-fallbacks.cpp).
+void tinyvit_mbconv(Backend & be, const TinyVitMbconvArgs & a);
+void tinyvit_patch_embed(Backend & be, const TinyVitPatchEmbedArgs & a);
+void tinyvit_mlp(Backend & be, const TinyVitMlpArgs & a);
+void depthwise3x3_nhwc(Backend & be, const Depthwise3x3NhwcArgs & a);
 
 }  // namespace sa::compose

@@ -14,12 +14,8 @@
 
 namespace sa {
 
-void CpuBackend::depthwise3x3_nhwc(const float * x, const float * w, const float * b, float * y, int64_t B, int64_t H,
-                                   int64_t W, int64_t C) {
-    SA_CHECK_ARG(B >= 0 && H > 0 && W > 0 && C > 0, "depthwise3x3_nhwc: bad size");
-    if (B == 0) return;
-    SA_CHECK_ARG(x && w && y, "depthwise3x3_nhwc: null pointer");
-    SA_CHECK_ARG(x != y, "depthwise3x3_nhwc: y must not alias x");
+void CpuBackend::depthwise3x3_nhwc_impl(const Depthwise3x3NhwcArgs & a) {
+    const auto & [x, w, b, y, B, H, W, C] = a;
     // Taps as [9][C] so that a tap's weights for consecutive channels are contiguous.
     std::vector<float> taps((size_t) (9 * C));
     for (int64_t c = 0; c < C; ++c)

@@ -65,13 +65,8 @@ struct MbconvScratch {
 
 }  // namespace
 
-void CpuBackend::tinyvit_mbconv(const float * x, const float * w1, const float * b1, const float * w2, const float * b2,
-                                const float * w3, const float * b3, float * y, int64_t B, int64_t C, int64_t H,
-                                int64_t W, int64_t Hd) {
-    SA_CHECK_ARG(B >= 0 && C > 0 && H > 0 && W > 0 && Hd > 0, "tinyvit_mbconv: bad size");
-    if (B == 0) return;
-    SA_CHECK_ARG(x && w1 && b1 && w2 && b2 && w3 && b3 && y, "tinyvit_mbconv: null pointer");
-    SA_CHECK_ARG(x != y, "tinyvit_mbconv: y must not alias x");
+void CpuBackend::tinyvit_mbconv_impl(const TinyVitMbconvArgs & a) {
+    const auto & [x, w1, b1, w2, b2, w3, b3, y, B, C, H, W, Hd] = a;
     const int64_t HW = H * W;
     pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
         thread_local MbconvScratch sc;

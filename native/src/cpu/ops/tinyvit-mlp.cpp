@@ -41,13 +41,8 @@ void broadcast_rows(float * dst, const float * bias, int64_t rows, int64_t n) {
 
 }  // namespace
 
-void CpuBackend::tinyvit_mlp(float * x, const float * gamma, const float * beta, float eps, const float * w1,
-                             const float * b1, const float * w2, const float * b2, int64_t M, int64_t C,
-                             int64_t hidden) {
-    SA_CHECK_ARG(M >= 0 && C > 0 && hidden > 0, "tinyvit_mlp: bad size");
-    SA_CHECK_ARG(eps >= 0.0f, "tinyvit_mlp: negative eps");
-    if (M == 0) return;
-    SA_CHECK_ARG(x && gamma && beta && w1 && b1 && w2 && b2, "tinyvit_mlp: null pointer");
+void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
+    const auto & [x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden] = a;
     const int64_t tile = tile_rows(hidden);
     pool()->parallel_for(
         M,

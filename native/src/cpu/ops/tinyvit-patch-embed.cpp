@@ -14,13 +14,8 @@
 
 namespace sa {
 
-void CpuBackend::tinyvit_patch_embed(const float * x, const float * w0, const float * b0, const float * w1,
-                                     const float * b1, float * y, int64_t B, int64_t Cin, int64_t H, int64_t W,
-                                     int64_t C0, int64_t C1) {
-    SA_CHECK_ARG(B >= 0 && Cin > 0 && H > 0 && W > 0 && C0 > 0 && C1 > 0, "tinyvit_patch_embed: bad size");
-    if (B == 0) return;
-    SA_CHECK_ARG(x && w0 && b0 && w1 && b1 && y, "tinyvit_patch_embed: null pointer");
-    SA_CHECK_ARG(x != y, "tinyvit_patch_embed: y must not alias x");
+void CpuBackend::tinyvit_patch_embed_impl(const TinyVitPatchEmbedArgs & a) {
+    const auto & [x, w0, b0, w1, b1, y, B, Cin, H, W, C0, C1] = a;
     const int64_t H1 = (H + 1) / 2, W1 = (W + 1) / 2;    // after the first conv
     const int64_t H2 = (H1 + 1) / 2, W2 = (W1 + 1) / 2;  // after the second
     pool()->parallel_for(B * H2, [&](int64_t t0, int64_t t1) {
