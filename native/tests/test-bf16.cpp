@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // BF16 encoder products on the CPU (Precision::bf16: VDPBF16PS at level avx512bf16, AMX tiles at
 // level amx): prepared linear layers against a double reference on bf16-rounded operands, the same
-// bits for 1 and 2 threads, and the sam-tiny encoder within 2e-2 (relative to the largest value) of
-// PyTorch's fp32 embedding. Below avx512bf16 the only check is that a bf16 backend is refused with
+// bits for 1 and 2 threads, ViT attention (AMX tiles at level amx) within a small multiple of the error
+// that rounding its inputs to bf16 causes, and the sam-tiny encoder within 2e-2 (relative to the
+// largest value) of PyTorch's fp32 embedding. Below avx512bf16 the only check is that a bf16 backend is refused with
 // SA_ERR_UNSUPPORTED.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -99,6 +101,97 @@ SA_TEST(bf16_linear_same_bits_for_1_and_2_threads) {
     const std::vector<float> y2 = run_linear(bf16_backend(), x, W, &b, M, K, N);
     bf16_backend().set_threads(before);
     satest::expect(y1 == y2, "bf16 linear differs between 1 and 2 threads");
+}
+
+// attention_vit on a backend; rel: tables of lh and lw rows (0: none).
+struct AttnCase {
+    const char * name;
+    int64_t B, H, W, nh, hd, lh, lw;
+};
+
+std::vector<float> run_attention(sa::Backend & be, const AttnCase & c, const std::vector<float> & qkv,
+                                 const std::vector<float> & rh, const std::vector<float> & rw) {
+    const int64_t N = c.H * c.W, C = c.nh * c.hd;
+    float * dq = be.alloc(qkv.size());
+    float * drh = be.alloc(rh.size());
+    float * drw = be.alloc(rw.size());
+    float * dout = be.alloc((size_t) (c.B * N * C));
+    be.upload(dq, qkv.data(), qkv.size());
+    be.upload(drh, rh.data(), rh.size());
+    be.upload(drw, rw.data(), rw.size());
+    const bool rel = c.lh > 0;
+    be.attention_vit({dq, dout, c.B, c.H, c.W, c.nh, c.hd, rel ? drh : nullptr, c.lh, rel ? drw : nullptr, c.lw});
+    std::vector<float> out((size_t) (c.B * N * C));
+    be.download(out.data(), dout, out.size());
+    for (float * p : {dq, drh, drw, dout}) be.free(p);
+    return out;
+}
+
+std::vector<float> rounded(std::vector<float> v) {
+    for (float & x : v) x = round_bf16(x);
+    return v;
+}
+
+// The bf16 backend's attention (AMX tiles at level amx, else the fp32 kernel) against the fp32 one. The
+// yardstick is the fp32 attention of the same inputs rounded to bf16: the bf16 result's mean squared
+// error may be at most four times, and its largest error at most three times, what that rounding alone
+// causes (the probabilities are rounded too, so the error is somewhat larger than the inputs' alone).
+SA_TEST(bf16_attention_vit_within_bf16_rounding) {
+    const std::vector<AttnCase> cases = {
+        {"SAM window 14x14 hd64, 12 heads", 1, 14, 14, 12, 64, 27, 27},
+        {"two key blocks 20x16 hd128, resampled tables", 1, 20, 16, 2, 128, 39, 31},
+        {"no rel-pos 7x9 hd64, batch 2", 2, 7, 9, 3, 64, 0, 0},
+        {"head dim 40, 17x19 (partial tiles everywhere)", 1, 17, 19, 2, 40, 33, 37},
+        {"head dim 16, 5x3", 2, 5, 3, 2, 16, 9, 5},
+    };
+    auto fp32 = sa::make_cpu_backend();
+    uint32_t seed = 500;
+    for (const AttnCase & c : cases) {
+        const int64_t N = c.H * c.W, C = c.nh * c.hd;
+        const std::vector<float> qkv = satest::randn((size_t) (c.B * N * 3 * C), seed++, 1.5f);
+        const std::vector<float> rh = satest::randn((size_t) std::max<int64_t>(1, c.lh * c.hd), seed++, 0.5f);
+        const std::vector<float> rw = satest::randn((size_t) std::max<int64_t>(1, c.lw * c.hd), seed++, 0.5f);
+        const std::vector<float> ref = run_attention(*fp32, c, qkv, rh, rw);
+        const std::vector<float> ref16 = run_attention(*fp32, c, rounded(qkv), rounded(rh), rounded(rw));
+        const std::vector<float> got = run_attention(bf16_backend(), c, qkv, rh, rw);
+        const satest::Diff dg = satest::diff(got.data(), ref.data(), (int64_t) ref.size());
+        const satest::Diff dr = satest::diff(ref16.data(), ref.data(), (int64_t) ref.size());
+        double se_g = 0.0, se_r = 0.0, ss = 0.0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+            se_g += ((double) got[i] - ref[i]) * ((double) got[i] - ref[i]);
+            se_r += ((double) ref16[i] - ref[i]) * ((double) ref16[i] - ref[i]);
+            ss += (double) ref[i] * ref[i];
+        }
+        char what[320];
+        std::snprintf(what, sizeof what,
+                      "bf16 attention_vit %s: rel %.3g, nmse %.3g (inputs rounded to bf16: rel %.3g, nmse %.3g)",
+                      c.name, dg.rel(), se_g / ss, dr.rel(), se_r / ss);
+        std::printf("    %s\n", what);
+        satest::expect(std::isfinite(se_g) && se_g <= 4.0 * se_r + 1e-12 && dg.rel() <= 3.0 * dr.rel() + 1e-6, what);
+        if (sa::cpu_isa() == sa::Isa::amx) satest::expect(got != ref, std::string(what) + ": equals fp32 at level amx");
+    }
+}
+
+SA_TEST(bf16_attention_vit_same_bits_for_1_and_2_threads_and_nan_keys) {
+    const AttnCase c{"", 1, 23, 22, 2, 64, 45, 43};
+    const int64_t N = c.H * c.W, C = c.nh * c.hd;
+    std::vector<float> qkv = satest::randn((size_t) (N * 3 * C), 520);
+    const std::vector<float> rh = satest::randn((size_t) (c.lh * c.hd), 521, 0.5f);
+    const std::vector<float> rw = satest::randn((size_t) (c.lw * c.hd), 522, 0.5f);
+    const int before = bf16_backend().threads();
+    bf16_backend().set_threads(1);
+    const std::vector<float> y1 = run_attention(bf16_backend(), c, qkv, rh, rw);
+    bf16_backend().set_threads(2);
+    const std::vector<float> y2 = run_attention(bf16_backend(), c, qkv, rh, rw);
+    satest::expect(y1 == y2, "bf16 attention_vit differs between 1 and 2 threads");
+    // a NaN key of head 0 in the second key block: every head-0 output NaN, head 1 finite
+    qkv[(size_t) ((300 * 3 + 1) * C)] = NAN;
+    const std::vector<float> yn = run_attention(bf16_backend(), c, qkv, rh, rw);
+    bf16_backend().set_threads(before);
+    for (int64_t n = 0; n < N; ++n) {
+        satest::expect(std::isnan(yn[(size_t) (n * C)]), "head 0 output not NaN for token " + std::to_string(n));
+        satest::expect(std::isfinite(yn[(size_t) (n * C + c.hd)]), "head 1 output not finite");
+    }
 }
 
 SA_TEST(bf16_tiny_encoder_within_2e_2_of_pytorch) {

@@ -13,9 +13,12 @@
 // GEMMs per query block (each query against every table row), gathered by offset into per-key-row
 // and per-key-column strips of the block's query lanes. Tasks are (batch, head, query block); the
 // bits depend on the level's tile (mr, nr) alone, not on the thread count.
+// A bf16 backend at level amx runs both products on AMX tiles instead (cpu/kernels-amx.h): keys,
+// values, scaled queries and probabilities rounded to bf16, fp32 accumulation, the same online softmax.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,8 +26,10 @@
 #include "cpu/backend-cpu.h"
 #include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
+#include "cpu/kernels-amx.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
+#include "sa/isa.h"
 #include "sa/threadpool.h"
 
 namespace sa {
@@ -106,6 +111,124 @@ void key_block(const cpu::attn::KeyBlock & a, int64_t nr) {
 #endif
 }
 
+// The relative-position terms of one query block, for the key block loop: rh()[kh * mq + i] =
+// q_i . Rh[qh - kh + H - 1] and rw()[kw * mq + i] = q_i . Rw[qw - kw + W - 1] (unscaled queries; the
+// lanes past nq hold zeros). Each query meets every table row in two small GEMMs, then the products
+// are gathered by offset. One per thread.
+class RelTerms {
+  public:
+    RelTerms(const std::vector<float> & Rh, const std::vector<float> & Rw, int64_t H, int64_t W, int64_t hd, int64_t mq)
+        : H_(H),
+          W_(W),
+          hd_(hd),
+          mq_(mq),
+          Lh_(2 * H - 1),
+          Lw_(2 * W - 1),
+          rhp_(cpu::packed_b_size(hd, Lh_)),
+          rwp_(cpu::packed_b_size(hd, Lw_)),
+          ph_((size_t) (mq * Lh_)),
+          pw_((size_t) (mq * Lw_)),
+          rht_((size_t) (H * mq)),
+          rwt_((size_t) (W * mq)) {
+        cpu::pack_b_full(true, hd, Lh_, Rh.data(), hd, rhp_.data());
+        cpu::pack_b_full(true, hd, Lw_, Rw.data(), hd, rwp_.data());
+    }
+    // Queries q0 .. q0 + nq (rows of q, stride ld).
+    void compute(const float * q, int64_t ld, int64_t q0, int64_t nq) {
+        cpu::gemm_prepacked_b(false, nq, Lh_, hd_, 1.0f, q, ld, rhp_.data(), 0.0f, ph_.data(), Lh_);
+        cpu::gemm_prepacked_b(false, nq, Lw_, hd_, 1.0f, q, ld, rwp_.data(), 0.0f, pw_.data(), Lw_);
+        std::fill(rht_.begin(), rht_.end(), 0.0f);
+        std::fill(rwt_.begin(), rwt_.end(), 0.0f);
+        for (int64_t i = 0; i < nq; ++i) {
+            const int64_t n = q0 + i, qh = n / W_, qw = n % W_;
+            const float * phr = ph_.data() + i * Lh_ + qh + H_ - 1;
+            const float * pwr = pw_.data() + i * Lw_ + qw + W_ - 1;
+            for (int64_t kh = 0; kh < H_; ++kh) rht_[(size_t) (kh * mq_ + i)] = phr[-kh];
+            for (int64_t kw = 0; kw < W_; ++kw) rwt_[(size_t) (kw * mq_ + i)] = pwr[-kw];
+        }
+    }
+    const float * rh() const { return rht_.data(); }
+    const float * rw() const { return rwt_.data(); }
+
+  private:
+    int64_t H_, W_, hd_, mq_, Lh_, Lw_;
+    AlignedBuffer rhp_, rwp_;
+    std::vector<float> ph_, pw_, rht_, rwt_;
+};
+
+// out rows q0 .. q0 + nq of head h: O^T (slivers of hdp x nr) divided by the running sums.
+void write_output(const float * ot, const float * l, int64_t hdp, int64_t nr, int64_t nq, int64_t hd, float * out,
+                  int64_t C) {
+    for (int64_t i = 0; i < nq; ++i) {
+        const float inv = 1.0f / l[i];
+        const float * src = ot + i / nr * hdp * nr + i % nr;
+        float * orow = out + i * C;
+        for (int64_t c = 0; c < hd; ++c) orow[c] = src[c * nr] * inv;
+    }
+}
+
+#if defined(SA_HAVE_AMX)
+// A bf16 backend at level amx: the same blocking with both products on AMX tiles (cpu/kernels-amx.h),
+// 256 keys per block (a multiple of the 32-key tile step) and 32 query lanes per sliver.
+void attention_vit_amx(ThreadPool & pool, const AttentionVitArgs & a, const std::vector<float> & Rh,
+                       const std::vector<float> & Rw) {
+    const auto & [qkv, out, B, H, W, nh, hd, rel_pos_h, rel_len_h, rel_pos_w, rel_len_w] = a;
+    const bool use_rel = rel_pos_h != nullptr;
+    const int64_t N = H * W, C = nh * hd, ld = 3 * C, nr = cpu::amx::kAttnLanes, nk = kKeyBudget;
+    const float scale = 1.0f / std::sqrt((float) hd);
+    const int64_t hd32 = cpu::amx::round_up32(hd), hdp = cpu::amx::round_up16(hd), ldv = cpu::amx::round_up32(N);
+    const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq, pairs = B * nh;
+    pool.parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
+        std::vector<uint16_t> kb((size_t) (cpu::amx::round_up16(N) * hd32)), vt((size_t) (hdp * ldv));
+        std::vector<uint32_t> qt((size_t) (kQuerySlivers * hd32 / 2 * nr)), pp((size_t) (nk / 2 * nr));
+        AlignedBuffer st((size_t) (nk * nr)), ot((size_t) (kQuerySlivers * hdp * nr));
+        std::vector<float> m((size_t) mq), l((size_t) mq);
+        std::unique_ptr<RelTerms> rel;
+        if (use_rel) rel = std::make_unique<RelTerms>(Rh, Rw, H, W, hd, mq);
+        int64_t packed = -1;  // the (batch, head) whose keys and values kb and vt hold
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t bh = t / qblocks, b = bh / nh, h = bh % nh, q0 = t % qblocks * mq;
+            const float * base = qkv + b * N * ld + h * hd;
+            if (bh != packed) {
+                cpu::amx::attention_vit_pack_keys(base + C, ld, N, hd, kb.data());
+                cpu::amx::attention_vit_pack_values(base + 2 * C, ld, N, hd, vt.data());
+                packed = bh;
+            }
+            const int64_t nq = std::min(mq, N - q0), slivers = (nq + nr - 1) / nr;
+            const float * q = base + q0 * ld;
+            for (int64_t sl = 0; sl < slivers; ++sl)
+                cpu::amx::attention_vit_pack_queries(q + sl * nr * ld, ld, std::min(nr, nq - sl * nr), hd, scale,
+                                                     qt.data() + sl * hd32 / 2 * nr);
+            if (use_rel) rel->compute(q, ld, q0, nq);
+            for (int64_t k0 = 0; k0 < N; k0 += nk) {
+                const int64_t kn = std::min(nk, N - k0);
+                for (int64_t sl = 0; sl < slivers; ++sl) {
+                    float * o = ot.data() + sl * hdp * nr;
+                    cpu::amx::attention_vit_scores(kb.data() + k0 * hd32, hd, kn, qt.data() + sl * hd32 / 2 * nr,
+                                                   st.data());
+                    const cpu::attn::KeyBlock kbk{st.data(),
+                                                  kn,
+                                                  k0 / W,
+                                                  k0 % W,
+                                                  W,
+                                                  use_rel ? rel->rh() + sl * nr : nullptr,
+                                                  use_rel ? rel->rw() + sl * nr : nullptr,
+                                                  mq,
+                                                  m.data() + sl * nr,
+                                                  l.data() + sl * nr,
+                                                  o,
+                                                  hdp,
+                                                  k0 == 0};
+                    cpu::avx512::attention_vit_key_block(kbk);
+                    cpu::amx::attention_vit_values(vt.data() + k0, ldv, hd, kn, st.data(), pp.data(), o, k0 == 0);
+                }
+            }
+            write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
+        }
+    });
+}
+#endif
+
 }  // namespace
 
 void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
@@ -118,26 +241,21 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
         Rh = resample_rel_pos(rel_pos_h, rel_len_h, 2 * H - 1, hd);
         Rw = resample_rel_pos(rel_pos_w, rel_len_w, 2 * W - 1, hd);
     }
+#if defined(SA_HAVE_AMX)
+    if (bf16_ && cpu_isa() == Isa::amx) return attention_vit_amx(*pool(), a, Rh, Rw);
+#endif
     const cpu::GemmKernel & g = cpu::gemm_kernel();
     const int64_t mr = g.mr, nr = g.nr;
     const int64_t nk = std::max<int64_t>(1, kKeyBudget / mr) * mr;  // keys per block
     const int64_t Np = (N + mr - 1) / mr * mr, hdp = (hd + mr - 1) / mr * mr;
     const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq;
-    const int64_t pairs = B * nh, Lh = 2 * H - 1, Lw = 2 * W - 1;
+    const int64_t pairs = B * nh;
     pool()->parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
         AlignedBuffer kp((size_t) (Np * hd)), vtp((size_t) (hdp * Np)), qp((size_t) (hd * mq)), st((size_t) (nk * nr));
         AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));
-        std::vector<float> m((size_t) mq), l((size_t) mq), ph, pw, rht, rwt;
-        AlignedBuffer rhp(use_rel ? cpu::packed_b_size(hd, Lh) : 0), rwp(use_rel ? cpu::packed_b_size(hd, Lw) : 0);
-        if (use_rel) {
-            // Every query's dot products with every table row: q . Rh[j] for j < 2H-1 (likewise w).
-            cpu::pack_b_full(true, hd, Lh, Rh.data(), hd, rhp.data());
-            cpu::pack_b_full(true, hd, Lw, Rw.data(), hd, rwp.data());
-            ph.resize((size_t) (mq * Lh));
-            pw.resize((size_t) (mq * Lw));
-            rht.resize((size_t) (H * mq));
-            rwt.resize((size_t) (W * mq));
-        }
+        std::vector<float> m((size_t) mq), l((size_t) mq);
+        std::unique_ptr<RelTerms> rel;
+        if (use_rel) rel = std::make_unique<RelTerms>(Rh, Rw, H, W, hd, mq);
         int64_t packed = -1;  // the (batch, head) whose keys and values kp and vtp hold
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t bh = t / qblocks, b = bh / nh, h = bh % nh, q0 = t % qblocks * mq;
@@ -151,21 +269,7 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
             const int64_t nq = std::min(mq, N - q0), slivers = (nq + nr - 1) / nr;
             const float * q = base + q0 * ld;
             g.pack_b(true, hd, nq, q, ld, qp.data());  // Q^T [hd, nq] in nr-query slivers
-            if (use_rel) {
-                cpu::gemm_prepacked_b(false, nq, Lh, hd, 1.0f, q, ld, rhp.data(), 0.0f, ph.data(), Lh);
-                cpu::gemm_prepacked_b(false, nq, Lw, hd, 1.0f, q, ld, rwp.data(), 0.0f, pw.data(), Lw);
-                // rht[kh][i] = q_i . Rh[qh - kh + H - 1], rwt[kw][i] = q_i . Rw[qw - kw + W - 1]; the
-                // lanes past nq hold zeros.
-                std::fill(rht.begin(), rht.end(), 0.0f);
-                std::fill(rwt.begin(), rwt.end(), 0.0f);
-                for (int64_t i = 0; i < nq; ++i) {
-                    const int64_t n = q0 + i, qh = n / W, qw = n % W;
-                    const float * phr = ph.data() + i * Lh + qh + H - 1;
-                    const float * pwr = pw.data() + i * Lw + qw + W - 1;
-                    for (int64_t kh = 0; kh < H; ++kh) rht[(size_t) (kh * mq + i)] = phr[-kh];
-                    for (int64_t kw = 0; kw < W; ++kw) rwt[(size_t) (kw * mq + i)] = pwr[-kw];
-                }
-            }
+            if (use_rel) rel->compute(q, ld, q0, nq);
             for (int64_t k0 = 0; k0 < N; k0 += nk) {
                 const int64_t kn = std::min(nk, N - k0);
                 const float * vt = vtp.data() + hdp * k0;
@@ -174,31 +278,25 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                     const float * qs = qp.data() + sl * nr * hd;
                     for (int64_t j = 0; j < kn; j += mr)
                         g.kernel(hd, kp.data() + (k0 + j) * hd, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
-                    const cpu::attn::KeyBlock a{st.data(),
-                                                kn,
-                                                k0 / W,
-                                                k0 % W,
-                                                W,
-                                                use_rel ? rht.data() + sl * nr : nullptr,
-                                                use_rel ? rwt.data() + sl * nr : nullptr,
-                                                mq,
-                                                m.data() + sl * nr,
-                                                l.data() + sl * nr,
-                                                o,
-                                                hdp,
-                                                k0 == 0};
-                    key_block(a, nr);
+                    const cpu::attn::KeyBlock kbk{st.data(),
+                                                  kn,
+                                                  k0 / W,
+                                                  k0 % W,
+                                                  W,
+                                                  use_rel ? rel->rh() + sl * nr : nullptr,
+                                                  use_rel ? rel->rw() + sl * nr : nullptr,
+                                                  mq,
+                                                  m.data() + sl * nr,
+                                                  l.data() + sl * nr,
+                                                  o,
+                                                  hdp,
+                                                  k0 == 0};
+                    key_block(kbk, nr);
                     for (int64_t c = 0; c < hdp; c += mr)
                         g.kernel(kn, vt + c * kn, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
                 }
             }
-            // out = O / l, back to query rows
-            for (int64_t i = 0; i < nq; ++i) {
-                const float inv = 1.0f / l[(size_t) i];
-                const float * src = ot.data() + i / nr * hdp * nr + i % nr;
-                float * orow = out + (b * N + q0 + i) * C + h * hd;
-                for (int64_t c = 0; c < hd; ++c) orow[c] = src[c * nr] * inv;
-            }
+            write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
         }
     });
 }
