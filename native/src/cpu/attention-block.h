@@ -32,11 +32,12 @@ struct KeyBlock {
     bool first;  // the first key block: m, l and o hold nothing yet
 };
 
+// Pass 1: the relative-position terms added to the scores (when given) and the new running maximum
+// per lane: m0 the old one (-inf for the first block), mx the new one.
 template <class V, int NV>
-inline void key_block(const KeyBlock & a) {
+inline void block_max(const KeyBlock & a, typename V::v * m0, typename V::v * mx) {
     using v = typename V::v;
     constexpr int64_t L = (int64_t) (sizeof(v) / sizeof(float)), nr = NV * L;
-    v mx[NV], m0[NV];
     for (int i = 0; i < NV; ++i) m0[i] = mx[i] = a.first ? V::set1(-__builtin_inff()) : V::load(a.m + i * L);
     float * s = a.s;
     if (a.rh) {
@@ -58,14 +59,15 @@ inline void key_block(const KeyBlock & a) {
         for (int64_t j = 0; j < a.kn; ++j)
             for (int i = 0; i < NV; ++i) mx[i] = V::max(mx[i], V::load(s + j * nr + i * L));
     }
-    v sum[NV];
-    for (int i = 0; i < NV; ++i) sum[i] = V::set1(0.0f);
-    for (int64_t j = 0; j < a.kn; ++j)
-        for (int i = 0; i < NV; ++i) {
-            const v e = vmath::exp<V>(V::sub(V::load(s + j * nr + i * L), mx[i]));
-            V::store(s + j * nr + i * L, e);
-            sum[i] = V::add(sum[i], e);
-        }
+}
+
+// Last pass: the running maximum and sum updated (sum: this block's exponentials per lane) and the
+// output rescaled by exp(m0 - mx).
+template <class V, int NV>
+inline void block_update(const KeyBlock & a, const typename V::v * m0, const typename V::v * mx,
+                         const typename V::v * sum) {
+    using v = typename V::v;
+    constexpr int64_t L = (int64_t) (sizeof(v) / sizeof(float)), nr = NV * L;
     for (int i = 0; i < NV; ++i) {
         V::store(a.m + i * L, mx[i]);
         if (a.first) {
@@ -76,6 +78,24 @@ inline void key_block(const KeyBlock & a) {
         V::store(a.l + i * L, V::fmadd(V::load(a.l + i * L), c, sum[i]));
         for (int64_t r = 0; r < a.o_rows; ++r) V::store(a.o + r * nr + i * L, V::mul(V::load(a.o + r * nr + i * L), c));
     }
+}
+
+template <class V, int NV>
+inline void key_block(const KeyBlock & a) {
+    using v = typename V::v;
+    constexpr int64_t L = (int64_t) (sizeof(v) / sizeof(float)), nr = NV * L;
+    v mx[NV], m0[NV];
+    block_max<V, NV>(a, m0, mx);
+    float * s = a.s;
+    v sum[NV];
+    for (int i = 0; i < NV; ++i) sum[i] = V::set1(0.0f);
+    for (int64_t j = 0; j < a.kn; ++j)
+        for (int i = 0; i < NV; ++i) {
+            const v e = vmath::exp<V>(V::sub(V::load(s + j * nr + i * L), mx[i]));
+            V::store(s + j * nr + i * L, e);
+            sum[i] = V::add(sum[i], e);
+        }
+    block_update<V, NV>(a, m0, mx, sum);
 }
 
 }  // namespace sa::cpu::attn

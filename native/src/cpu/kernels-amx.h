@@ -8,6 +8,12 @@
 
 #include <cstdint>
 
+namespace sa::cpu {
+namespace attn {
+struct KeyBlock;
+}
+}  // namespace sa::cpu
+
 namespace sa::cpu::amx {
 
 // Lanes of queries every kernel below works on (two 16-column tiles; the AVX-512 key block's width).
@@ -32,10 +38,13 @@ void attention_vit_pack_values(const float * v, int64_t ld, int64_t N, int64_t h
 void attention_vit_pack_queries(const float * q, int64_t ld, int64_t nq, int64_t hd, float scale, uint32_t * qt);
 // st = K[0, kn) Q^T (kb at the block's first key).
 void attention_vit_scores(const uint16_t * kb, int64_t hd, int64_t kn, const uint32_t * qt, float * st);
-// o = (first ? 0 : o) + V^T[:, 0, kn) P^T, P^T the block's probabilities in st's first kn rows (vt at the
-// block's first key column); pp: scratch of round_up32(kn) / 2 x 32 words.
-void attention_vit_values(const uint16_t * vt, int64_t ldv, int64_t hd, int64_t kn, const float * st, uint32_t * pp,
-                          float * o, bool first);
+// The block's online softmax (cpu/attention-block.h on the scores st, running maximum, sum and output
+// rescaled) with the probabilities written as bf16 pairs of consecutive keys, the B layout of the
+// values product: pp [round_up32(kn) / 2][32] words, zero past kn.
+void attention_vit_probabilities(const attn::KeyBlock & a, uint32_t * pp);
+// o = (first ? 0 : o) + V^T[:, 0, kn) P^T (vt at the block's first key column, pp as above).
+void attention_vit_values(const uint16_t * vt, int64_t ldv, int64_t hd, int64_t kn, const uint32_t * pp, float * o,
+                          bool first);
 #endif
 
 }  // namespace sa::cpu::amx

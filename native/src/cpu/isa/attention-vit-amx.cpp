@@ -5,12 +5,11 @@
 // the probabilities are rounded to bf16 pairs of consecutive keys (the B layout), then for each 32
 // output channels four fp32 tiles (2 channel tiles x 2 lane tiles) accumulate over the block's keys in
 // steps of 32. Called only at level amx, after sa::cpu_isa() obtained the tile-data permission.
-#include <immintrin.h>
-
 #include <cstdint>
 #include <cstring>
 
-#include "cpu/gemm-bf16.h"
+#include "cpu/attention-block.h"
+#include "cpu/isa/simd-avx512.h"
 #include "cpu/kernels-amx.h"
 
 namespace sa::cpu::amx {
@@ -44,41 +43,74 @@ inline __m512i bf16_low(__m512 x) {
     return _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(x));
 }
 
+// exp(x) for the softmax's x <= 0 (NaN stays NaN): 2^n 2^f, n = round(x log2(e)), |f| <= 1/2, 2^f by
+// its degree-5 Taylor polynomial (relative error below 3e-6, far under bf16's 2^-9 rounding of the
+// result).
+inline __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);  // the second operand when it is NaN
+    const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.3333558146e-3f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+// n floats of a as bf16 in d[0, round_up32(n)) (zero past n).
+void row_bf16(const float * a, int64_t n, float scale, uint16_t * d) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int64_t c = 0; c < n; c += 32) {
+        const int64_t left = n - c;
+        const __mmask16 m0 = (__mmask16) (left >= 16 ? 0xFFFFu : (1u << left) - 1u);
+        const __mmask16 m1 = (__mmask16) (left >= 32 ? 0xFFFFu : left <= 16 ? 0u : (1u << (left - 16)) - 1u);
+        const __m512 lo = _mm512_mul_ps(sc, _mm512_maskz_loadu_ps(m0, a + c));
+        const __m512 hi = _mm512_mul_ps(sc, _mm512_maskz_loadu_ps(m1, a + c + 16));
+        _mm512_storeu_si512((void *) (d + c), (__m512i) _mm512_cvtne2ps_pbh(hi, lo));
+    }
+}
+
 }  // namespace
 
 void attention_vit_pack_keys(const float * k, int64_t ld, int64_t N, int64_t hd, uint16_t * kb) {
     const int64_t hd32 = round_up32(hd), rows = round_up16(N);
-    for (int64_t n = 0; n < rows; ++n) {
-        uint16_t * d = kb + n * hd32;
-        const float * a = k + n * ld;
-        for (int64_t c = 0; c < hd32; c += 32) {
-            const int64_t left = n < N ? hd - c : 0;
-            const __mmask16 m0 = (__mmask16) (left >= 16 ? 0xFFFFu : left <= 0 ? 0u : (1u << left) - 1u);
-            const __mmask16 m1 = (__mmask16) (left >= 32 ? 0xFFFFu : left <= 16 ? 0u : (1u << (left - 16)) - 1u);
-            const __m512 lo = _mm512_maskz_loadu_ps(m0, a + c), hi = _mm512_maskz_loadu_ps(m1, a + c + 16);
-            _mm512_storeu_si512((void *) (d + c), (__m512i) _mm512_cvtne2ps_pbh(hi, lo));
-        }
-    }
+    for (int64_t n = 0; n < N; ++n) row_bf16(k + n * ld, hd, 1.0f, kb + n * hd32);
+    std::memset(kb + N * hd32, 0, (size_t) ((rows - N) * hd32) * sizeof(uint16_t));
 }
 
 void attention_vit_pack_values(const float * v, int64_t ld, int64_t N, int64_t hd, uint16_t * vt) {
     const int64_t rows = round_up16(hd), ldv = round_up32(N);
+    constexpr int64_t kKeys = 32;  // keys converted at a time, then transposed
+    alignas(64) uint16_t t[kKeys * 256];
     std::memset(vt, 0, (size_t) (rows * ldv) * sizeof(uint16_t));
-    for (int64_t n = 0; n < N; ++n) {
-        const float * a = v + n * ld;
-        for (int64_t c = 0; c < hd; ++c) vt[c * ldv + n] = to_bf16(a[c]);
+    for (int64_t c0 = 0; c0 < hd; c0 += 256) {
+        const int64_t nc = hd - c0 < 256 ? hd - c0 : 256, nc32 = round_up32(nc);
+        for (int64_t n0 = 0; n0 < N; n0 += kKeys) {
+            const int64_t nn = N - n0 < kKeys ? N - n0 : kKeys;
+            for (int64_t i = 0; i < nn; ++i) row_bf16(v + (n0 + i) * ld + c0, nc, 1.0f, t + i * nc32);
+            for (int64_t c = 0; c < nc; ++c) {
+                uint16_t * d = vt + (c0 + c) * ldv + n0;
+                for (int64_t i = 0; i < nn; ++i) d[i] = t[i * nc32 + c];
+            }
+        }
     }
 }
 
 void attention_vit_pack_queries(const float * q, int64_t ld, int64_t nq, int64_t hd, float scale, uint32_t * qt) {
     const int64_t pairs = round_up32(hd) / 2;
-    for (int64_t p = 0; p < pairs; ++p)
-        for (int64_t i = 0; i < L; ++i) {
-            const float * a = q + i * ld + 2 * p;
-            const uint16_t lo = i < nq && 2 * p < hd ? to_bf16(scale * a[0]) : 0;
-            const uint16_t hi = i < nq && 2 * p + 1 < hd ? to_bf16(scale * a[1]) : 0;
-            qt[p * L + i] = (uint32_t) lo | ((uint32_t) hi << 16);
+    std::memset(qt, 0, (size_t) (pairs * L) * sizeof(uint32_t));
+    alignas(64) uint16_t t[256];
+    for (int64_t c0 = 0; c0 < hd; c0 += 256) {
+        const int64_t nc = hd - c0 < 256 ? hd - c0 : 256;
+        for (int64_t i = 0; i < nq; ++i) {
+            row_bf16(q + i * ld + c0, nc, scale, t);
+            const uint32_t * w = reinterpret_cast<const uint32_t *>(t);
+            for (int64_t p = 0; p < (nc + 1) / 2; ++p) qt[(c0 / 2 + p) * L + i] = w[p];
         }
+    }
 }
 
 void attention_vit_scores(const uint16_t * kb, int64_t hd, int64_t kn, const uint32_t * qt, float * st) {
@@ -119,19 +151,31 @@ void attention_vit_scores(const uint16_t * kb, int64_t hd, int64_t kn, const uin
     _tile_release();
 }
 
-void attention_vit_values(const uint16_t * vt, int64_t ldv, int64_t hd, int64_t kn, const float * st, uint32_t * pp,
-                          float * o, bool first) {
-    const int64_t kn32 = round_up32(kn), rows = round_up16(hd);
-    // pp[p][lane] = (P[2p][lane], P[2p + 1][lane]) in bf16, zero past the block's keys.
-    for (int64_t p = 0; p < kn32 / 2; ++p) {
-        const int64_t j = 2 * p;
-        for (int64_t h = 0; h < L; h += 16) {
-            const __m512 a = j < kn ? _mm512_loadu_ps(st + j * L + h) : _mm512_setzero_ps();
-            const __m512 b = j + 1 < kn ? _mm512_loadu_ps(st + (j + 1) * L + h) : _mm512_setzero_ps();
-            _mm512_storeu_si512((void *) (pp + p * L + h),
-                                _mm512_or_si512(bf16_low(a), _mm512_slli_epi32(bf16_low(b), 16)));
+void attention_vit_probabilities(const attn::KeyBlock & a, uint32_t * pp) {
+    using V = avx512::Lanes;
+    __m512 m0[2], mx[2];
+    attn::block_max<V, 2>(a, m0, mx);
+    // pp[p][lane] = (P[2p][lane], P[2p + 1][lane]) in bf16, zero past the block's keys; the sums add the
+    // rounded values, so l is the sum of the weights the values are multiplied with.
+    __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    const int64_t kn = a.kn, kn32 = round_up32(kn);
+    for (int64_t j = 0; j < kn32; j += 2)
+        for (int i = 0; i < 2; ++i) {
+            const float * s = a.s + j * L + i * 16;
+            const __m512i e0 =
+                j < kn ? bf16_low(exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s), mx[i]))) : _mm512_setzero_si512();
+            const __m512i e1 = j + 1 < kn ? bf16_low(exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + L), mx[i])))
+                                          : _mm512_setzero_si512();
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_slli_epi32(e0, 16)));
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_slli_epi32(e1, 16)));
+            _mm512_storeu_si512((void *) (pp + j / 2 * L + i * 16), _mm512_or_si512(e0, _mm512_slli_epi32(e1, 16)));
         }
-    }
+    attn::block_update<V, 2>(a, m0, mx, sum);
+}
+
+void attention_vit_values(const uint16_t * vt, int64_t ldv, int64_t hd, int64_t kn, const uint32_t * pp, float * o,
+                          bool first) {
+    const int64_t kn32 = round_up32(kn), rows = round_up16(hd);
     configure_tiles();
     for (int64_t r = 0; r < rows; r += 32) {
         const bool two = rows - r > 16;  // a second channel tile

@@ -3,6 +3,8 @@
 // sa::cpu_isa() obtained the tile-data permission from the OS). Per 32 x 32 block of C, four fp32
 // accumulator tiles (tmm0-3) stay live over all of K; each step of 32 k loads two A tiles (16 rows x
 // 32 bf16, tmm4-5) and two B tiles (16 k-pairs x 16 columns, tmm6-7) and issues four TDPBF16PS.
+// Whole 32 x 32 blocks of C with beta 0 or 1 are loaded into (or zeroed in) the accumulators and
+// stored back from them directly; edge blocks and other betas go through a local block.
 // Layouts: cpu/gemm-bf16.h; packed A here: per 32-row block, (Kp / 32) tiles of [32 rows][32 bf16].
 // Like every file under src/cpu/isa/, it defines nothing that another file could share.
 #include <immintrin.h>
@@ -67,10 +69,20 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
         for (int64_t i0 = 0; i0 < M; i0 += MB) {
             const int64_t mr = min64(MB, M - i0);
             const uint32_t * blk = scratch + i0 / MB * KB * 32 * 16;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            // Whole blocks with beta 0 or 1 accumulate in C itself; the others go through acc.
+            const bool direct = mr == MB && nr == NB && (beta == 0.0f || beta == 1.0f);
+            float * c0 = C + i0 * ldc + j0;
+            if (direct && beta == 1.0f) {
+                _tile_loadd(0, c0, ldc * 4);
+                _tile_loadd(1, c0 + 16, ldc * 4);
+                _tile_loadd(2, c0 + 16 * ldc, ldc * 4);
+                _tile_loadd(3, c0 + 16 * ldc + 16, ldc * 4);
+            } else {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            }
             for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
                 const int64_t pairs = min64(kBf16Kc, Kp - pc) / 2;
                 const uint32_t * bs = Bp + pc / 2 * Np + j0 * pairs;
@@ -85,6 +97,13 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
                     _tile_dpbf16ps(2, 5, 6);
                     _tile_dpbf16ps(3, 5, 7);
                 }
+            }
+            if (direct) {
+                _tile_stored(0, c0, ldc * 4);
+                _tile_stored(1, c0 + 16, ldc * 4);
+                _tile_stored(2, c0 + 16 * ldc, ldc * 4);
+                _tile_stored(3, c0 + 16 * ldc + 16, ldc * 4);
+                continue;
             }
             _tile_stored(0, acc, NB * 4);
             _tile_stored(1, acc + 16, NB * 4);

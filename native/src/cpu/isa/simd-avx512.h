@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Vector math for the AVX-512 kernels under src/cpu/isa/ (included only by *-avx512.cpp files). Every
+// Vector math for the AVX-512 kernels under src/cpu/isa/ (included only by the files of levels avx512
+// and above). Every
 // helper has internal linkage (anonymous namespace), so no copy compiled with AVX-512 flags can stand
 // in for a baseline symbol at link time. Each per-lane formula is the one of the AVX2 helpers in
 // cpu/simd.h (same constants, same operation order), so an elementwise kernel gives the AVX2 path's

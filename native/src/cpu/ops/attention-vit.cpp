@@ -219,8 +219,8 @@ void attention_vit_amx(ThreadPool & pool, const AttentionVitArgs & a, const std:
                                                   o,
                                                   hdp,
                                                   k0 == 0};
-                    cpu::avx512::attention_vit_key_block(kbk);
-                    cpu::amx::attention_vit_values(vt.data() + k0, ldv, hd, kn, st.data(), pp.data(), o, k0 == 0);
+                    cpu::amx::attention_vit_probabilities(kbk, pp.data());
+                    cpu::amx::attention_vit_values(vt.data() + k0, ldv, hd, kn, pp.data(), o, k0 == 0);
                 }
             }
             write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
