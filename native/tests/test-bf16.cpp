@@ -87,6 +87,7 @@ SA_TEST(bf16_linear_matches_rounded_reference) {
         check_linear(33, 300, 70, bias, seed += 3);   // crosses the K panel (256), partial tiles
         check_linear(100, 64, 96, bias, seed += 3);   // row blocks of 96 and a partial one
         check_linear(200, 600, 33, bias, seed += 3);  // threaded rows, three K panels
+        check_linear(40, 0, 64, bias, seed += 3);     // no products: the bias (or zeros) alone
     }
 }
 

@@ -55,10 +55,11 @@ class CpuBackend final : public Backend {
     void softmax_rows_backward(const float * y, const float * dy, float * dx, int64_t rows, int64_t n) override;
     void sum_squares(const float * x, float * out, int64_t n) override;
 
-    // C[M, N] = op(A)[M, K] Wp^T + beta * C on the calling thread, Wp from prepare_linear (fp32 or bf16
-    // layout by the backend's precision); used by linear_prepared and the fused TinyViT MLP.
+    // C[M, N] = op(A)[M, K] Wp^T + beta * C (+ bias[N] on every row) on the calling thread, Wp from
+    // prepare_linear (fp32 or bf16 layout by the backend's precision); used by linear_prepared and the
+    // fused TinyViT MLP.
     void prepared_product(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const float * Wp, float beta,
-                          float * C, int64_t ldc) const;
+                          float * C, int64_t ldc, const float * bias = nullptr) const;
 
   protected:
     // Every op with a parameter struct has a CPU kernel (src/cpu/ops/).

@@ -67,16 +67,22 @@ size_t bf16_scratch_words(int64_t M, int64_t K) {
 }
 
 void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
-                         float * C, int64_t ldc) {
+                         float * C, int64_t ldc, const float * bias) {
     if (M <= 0 || N <= 0) return;
+    if (K <= 0) {  // no products: C = beta C + bias
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                C[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]) + (bias ? bias[j] : 0.0f);
+        return;
+    }
     thread_local Words scratch;
     uint32_t * s = scratch.get(bf16_scratch_words(M, K));
     const Isa isa = cpu_isa();
 #if defined(SA_HAVE_AMX)
-    if (isa == Isa::amx) return gemm_bf16_amx(M, N, K, A, lda, Bp, beta, C, ldc, s);
+    if (isa == Isa::amx) return gemm_bf16_amx(M, N, K, A, lda, Bp, beta, C, ldc, bias, s);
 #endif
 #if defined(SA_HAVE_AVX512BF16)
-    if (isa >= Isa::avx512bf16) return gemm_bf16_avx512bf16(M, N, K, A, lda, Bp, beta, C, ldc, s);
+    if (isa >= Isa::avx512bf16) return gemm_bf16_avx512bf16(M, N, K, A, lda, Bp, beta, C, ldc, bias, s);
 #endif
     (void) s;
     fail(SA_ERR_UNSUPPORTED,

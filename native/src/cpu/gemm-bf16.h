@@ -29,10 +29,10 @@ size_t packed_bf16_size(int64_t K, int64_t N);
 // Packs W [N, K] (row stride K) as op(B) = W^T.
 void pack_bf16(const float * W, int64_t N, int64_t K, uint32_t * Bp);
 
-// C[M, N] = A[M, K] Bp + beta * C on the calling thread (beta == 0: C not read). Needs level
-// avx512bf16 or amx (throws SA_ERR_UNSUPPORTED below).
+// C[M, N] = A[M, K] Bp + beta * C (+ bias[N] on every row) on the calling thread (beta == 0: C not
+// read). Needs level avx512bf16 or amx (throws SA_ERR_UNSUPPORTED below).
 void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
-                         float * C, int64_t ldc);
+                         float * C, int64_t ldc, const float * bias = nullptr);
 
 // K as packed: whole panels plus the last one rounded up to a multiple of 32.
 static inline int64_t bf16_padded_k(int64_t K) {
@@ -46,11 +46,11 @@ static inline int64_t bf16_padded_k(int64_t K) {
 size_t bf16_scratch_words(int64_t M, int64_t K);
 #if defined(SA_HAVE_AVX512BF16)
 void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp,
-                          float beta, float * C, int64_t ldc, uint32_t * scratch);
+                          float beta, float * C, int64_t ldc, const float * bias, uint32_t * scratch);
 #endif
 #if defined(SA_HAVE_AMX)
 void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
-                   float * C, int64_t ldc, uint32_t * scratch);
+                   float * C, int64_t ldc, const float * bias, uint32_t * scratch);
 #endif
 
 }  // namespace sa::cpu

@@ -571,10 +571,10 @@ void pack_b_full(bool trans_b, int64_t K, int64_t N, const float * B, int64_t ld
 }
 
 void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
-                      const float * Bp, float beta, float * C, int64_t ldc) {
+                      const float * Bp, float beta, float * C, int64_t ldc, const float * bias) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc, nullptr);
+        scale_c(M, N, beta, C, ldc, bias);
         return;
     }
     const GemmKernel & g = gemm_kernel();
@@ -587,7 +587,7 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
         for (int64_t ic = 0; ic < M; ic += MC) {
             const int64_t mc = std::min(MC, M - ic);
             g.pack_a(trans_a, mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, Ap);
-            macro_kernel(g, mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc, nullptr);
+            macro_kernel(g, mc, N, kc, alpha, Ap, Bp + pc * Np, beta_eff, C + ic * ldc, ldc, pc == 0 ? bias : nullptr);
         }
     }
 }

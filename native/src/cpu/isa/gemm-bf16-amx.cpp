@@ -3,8 +3,9 @@
 // sa::cpu_isa() obtained the tile-data permission from the OS). Per 32 x 32 block of C, four fp32
 // accumulator tiles (tmm0-3) stay live over all of K; each step of 32 k loads two A tiles (16 rows x
 // 32 bf16, tmm4-5) and two B tiles (16 k-pairs x 16 columns, tmm6-7) and issues four TDPBF16PS.
-// Whole 32 x 32 blocks of C with beta 0 or 1 are loaded into (or zeroed in) the accumulators and
-// stored back from them directly; edge blocks and other betas go through a local block.
+// Whole 32 x 32 blocks of C start in the accumulators (zero, the bias row broadcast by a stride-0 tile
+// load, or C itself for beta 1) and are stored back directly; edge blocks and other betas go through
+// a local block.
 // Layouts: cpu/gemm-bf16.h; packed A here: per 32-row block, (Kp / 32) tiles of [32 rows][32 bf16].
 // Like every file under src/cpu/isa/, it defines nothing that another file could share.
 #include <immintrin.h>
@@ -36,7 +37,7 @@ struct alignas(64) TileConfig {
 }  // namespace
 
 void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
-                   float * C, int64_t ldc, uint32_t * scratch) {
+                   float * C, int64_t ldc, const float * bias, uint32_t * scratch) {
     const int64_t Kp = bf16_padded_k(K), KB = Kp / 32;
     const int64_t Np = (N + NB - 1) / NB * NB;
     // Packed A: block ib, k-step kb, row r at ((ib * KB + kb) * 32 + r) * 16 dwords (32 bf16).
@@ -69,10 +70,16 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
         for (int64_t i0 = 0; i0 < M; i0 += MB) {
             const int64_t mr = min64(MB, M - i0);
             const uint32_t * blk = scratch + i0 / MB * KB * 32 * 16;
-            // Whole blocks with beta 0 or 1 accumulate in C itself; the others go through acc.
-            const bool direct = mr == MB && nr == NB && (beta == 0.0f || beta == 1.0f);
+            // Whole blocks with beta 0 (the accumulators start at the bias rows, or zero) or with beta 1
+            // and no bias accumulate in C itself; the others go through acc.
+            const bool direct = mr == MB && nr == NB && (beta == 0.0f || (beta == 1.0f && !bias));
             float * c0 = C + i0 * ldc + j0;
-            if (direct && beta == 1.0f) {
+            if (direct && beta == 0.0f && bias) {
+                _tile_loadd(0, bias + j0, 0);  // stride 0: the bias row in all 16 rows
+                _tile_loadd(1, bias + j0 + 16, 0);
+                _tile_loadd(2, bias + j0, 0);
+                _tile_loadd(3, bias + j0 + 16, 0);
+            } else if (direct && beta == 1.0f) {
                 _tile_loadd(0, c0, ldc * 4);
                 _tile_loadd(1, c0 + 16, ldc * 4);
                 _tile_loadd(2, c0 + 16 * ldc, ldc * 4);
@@ -117,6 +124,8 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
                 } else {
                     for (int64_t j = 0; j < nr; ++j) c[j] = t[j] + beta * c[j];
                 }
+                if (bias)
+                    for (int64_t j = 0; j < nr; ++j) c[j] += bias[j0 + j];
             }
         }
     }

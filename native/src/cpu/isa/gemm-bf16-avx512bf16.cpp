@@ -86,7 +86,7 @@ void kernel(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * acc
 }  // namespace
 
 void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp,
-                          float beta, float * C, int64_t ldc, uint32_t * scratch) {
+                          float beta, float * C, int64_t ldc, const float * bias, uint32_t * scratch) {
     const int64_t Kp = bf16_padded_k(K), P = Kp / 2;
     const int64_t Np = (N + NR - 1) / NR * NR;
     // Packed A: sliver s holds rows 14s.. as [Kp / 2][14] pairs, rows past M zero.
@@ -120,10 +120,16 @@ void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int6
                     float * c = C + (i0 + r) * ldc + j0;
                     const float * t = acc + r * NR;
                     if (first && beta == 0.0f) {
-                        for (int64_t j = 0; j < nr; ++j) c[j] = t[j];
+                        if (bias) {
+                            for (int64_t j = 0; j < nr; ++j) c[j] = t[j] + bias[j0 + j];
+                        } else {
+                            for (int64_t j = 0; j < nr; ++j) c[j] = t[j];
+                        }
                     } else {
                         const float b = first ? beta : 1.0f;
                         for (int64_t j = 0; j < nr; ++j) c[j] = t[j] + b * c[j];
+                        if (first && bias)
+                            for (int64_t j = 0; j < nr; ++j) c[j] += bias[j0 + j];
                     }
                 }
             }

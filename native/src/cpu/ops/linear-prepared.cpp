@@ -26,11 +26,11 @@ int64_t row_block(bool bf16) {
 }  // namespace
 
 void CpuBackend::prepared_product(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const float * Wp,
-                                  float beta, float * C, int64_t ldc) const {
+                                  float beta, float * C, int64_t ldc, const float * bias) const {
     if (bf16_) {
-        cpu::gemm_bf16_prepacked(M, N, K, A, lda, reinterpret_cast<const uint32_t *>(Wp), beta, C, ldc);
+        cpu::gemm_bf16_prepacked(M, N, K, A, lda, reinterpret_cast<const uint32_t *>(Wp), beta, C, ldc, bias);
     } else {
-        cpu::gemm_prepacked_b(false, M, N, K, 1.0f, A, lda, Wp, beta, C, ldc);
+        cpu::gemm_prepacked_b(false, M, N, K, 1.0f, A, lda, Wp, beta, C, ldc, bias);
     }
 }
 
@@ -63,11 +63,7 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
         [&](int64_t m0, int64_t m1) {
             for (int64_t r0 = m0; r0 < m1; r0 += block) {
                 const int64_t rows = std::min(block, m1 - r0);
-                float * yb = y + r0 * N;
-                if (b) {
-                    for (int64_t r = 0; r < rows; ++r) std::copy(b, b + N, yb + r * N);
-                }
-                prepared_product(rows, N, K, x + r0 * K, K, Wp, b ? 1.0f : 0.0f, yb, N);
+                prepared_product(rows, N, K, x + r0 * K, K, Wp, 0.0f, y + r0 * N, N, b);
             }
         },
         bf16_ ? 32 : cpu::gemm_kernel().mr);
