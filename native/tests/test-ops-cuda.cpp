@@ -541,13 +541,7 @@ SA_TEST(attention_vit_bf16_math) {
         const std::vector<float> ref = Dual::host_cpu(out), ref16 = Dual::host_cpu(out16), got = Dual::host_gpu(out);
         const satest::Diff dg = satest::diff(got.data(), ref.data(), (int64_t) ref.size());
         const satest::Diff dr = satest::diff(ref16.data(), ref.data(), (int64_t) ref.size());
-        double se_g = 0.0, se_r = 0.0, ss = 0.0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-            se_g += ((double) got[i] - ref[i]) * ((double) got[i] - ref[i]);
-            se_r += ((double) ref16[i] - ref[i]) * ((double) ref16[i] - ref[i]);
-            ss += (double) ref[i] * ref[i];
-        }
-        const double nmse_g = se_g / ss, nmse_r = se_r / ss;
+        const double nmse_g = dg.nmse(), nmse_r = dr.nmse();
         char buf[320];
         std::snprintf(buf, sizeof buf,
                       "attention_vit bf16 %s: rel=%.3g nmse=%.3g (bf16-input reference: rel=%.3g nmse=%.3g)", c.name,

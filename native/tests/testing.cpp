@@ -217,6 +217,8 @@ Diff diff(const float * got, const float * ref, int64_t n) {
         double e = std::fabs((double) got[i] - (double) ref[i]);
         if (!(e <= d.max_abs)) d.max_abs = std::isnan(e) ? INFINITY : e;
         d.ref_max = std::max(d.ref_max, (double) std::fabs(ref[i]));
+        d.sq_err += e * e;
+        d.sq_ref += (double) ref[i] * (double) ref[i];
     }
     return d;
 }

@@ -32,7 +32,10 @@ std::string fixtures_dir();
 // max |a-b| and max |ref|
 struct Diff {
     double max_abs = 0, ref_max = 0;
+    double sq_err = 0, sq_ref = 0;  // sums of squared differences and of squared reference values
     double rel() const { return ref_max > 0 ? max_abs / ref_max : max_abs; }
+    // mean squared error relative to the reference's mean square
+    double nmse() const { return sq_ref > 0 ? sq_err / sq_ref : sq_err; }
 };
 Diff diff(const float * got, const float * ref, int64_t n);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cpu/attention-block.h"
+#include "cpu/isa/amx-tiles.h"
 #include "cpu/isa/simd-avx512.h"
 #include "cpu/kernels-amx.h"
 
@@ -17,26 +18,6 @@ namespace sa::cpu::amx {
 namespace {
 
 constexpr int64_t L = kAttnLanes;
-
-struct alignas(64) TileConfig {
-    uint8_t palette_id;
-    uint8_t start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
-
-// Eight tiles of 16 rows x 64 bytes.
-void configure_tiles() {
-    TileConfig cfg;
-    std::memset(&cfg, 0, sizeof cfg);
-    cfg.palette_id = 1;
-    for (int t = 0; t < 8; ++t) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-}
 
 // 16 fp32 as bf16 in the low halves of 16 words.
 inline __m512i bf16_low(__m512 x) {

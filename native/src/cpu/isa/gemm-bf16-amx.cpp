@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "cpu/gemm-bf16.h"
+#include "cpu/isa/amx-tiles.h"
 
 namespace sa::cpu {
 
@@ -25,14 +26,6 @@ constexpr int64_t NB = 32;  // columns of a C block (two tiles) = kBf16Nr
 inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
-
-struct alignas(64) TileConfig {
-    uint8_t palette_id;
-    uint8_t start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
 
 }  // namespace
 
@@ -56,14 +49,7 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
             }
         }
     }
-    TileConfig cfg;
-    std::memset(&cfg, 0, sizeof cfg);
-    cfg.palette_id = 1;
-    for (int t = 0; t < 8; ++t) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    amx::configure_tiles();
     alignas(64) float acc[MB * NB];
     for (int64_t j0 = 0; j0 < N; j0 += NB) {
         const int64_t nr = min64(NB, N - j0);

@@ -156,6 +156,25 @@ class RelTerms {
     std::vector<float> ph_, pw_, rht_, rwt_;
 };
 
+// Key block k0 .. k0 + kn for query sliver sl (nr lanes of the block's mq): scores in st, the
+// sliver's running maxima and sums in m and l, its output o (hdp rows).
+cpu::attn::KeyBlock key_block_args(float * st, int64_t k0, int64_t kn, int64_t W, const RelTerms * rel, int64_t sl,
+                                   int64_t nr, int64_t mq, float * m, float * l, float * o, int64_t hdp) {
+    return {st,
+            kn,
+            k0 / W,
+            k0 % W,
+            W,
+            rel ? rel->rh() + sl * nr : nullptr,
+            rel ? rel->rw() + sl * nr : nullptr,
+            mq,
+            m + sl * nr,
+            l + sl * nr,
+            o,
+            hdp,
+            k0 == 0};
+}
+
 // out rows q0 .. q0 + nq of head h: O^T (slivers of hdp x nr) divided by the running sums.
 void write_output(const float * ot, const float * l, int64_t hdp, int64_t nr, int64_t nq, int64_t hd, float * out,
                   int64_t C) {
@@ -206,19 +225,8 @@ void attention_vit_amx(ThreadPool & pool, const AttentionVitArgs & a, const std:
                     float * o = ot.data() + sl * hdp * nr;
                     cpu::amx::attention_vit_scores(kb.data() + k0 * hd32, hd, kn, qt.data() + sl * hd32 / 2 * nr,
                                                    st.data());
-                    const cpu::attn::KeyBlock kbk{st.data(),
-                                                  kn,
-                                                  k0 / W,
-                                                  k0 % W,
-                                                  W,
-                                                  use_rel ? rel->rh() + sl * nr : nullptr,
-                                                  use_rel ? rel->rw() + sl * nr : nullptr,
-                                                  mq,
-                                                  m.data() + sl * nr,
-                                                  l.data() + sl * nr,
-                                                  o,
-                                                  hdp,
-                                                  k0 == 0};
+                    const cpu::attn::KeyBlock kbk =
+                        key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, hdp);
                     cpu::amx::attention_vit_probabilities(kbk, pp.data());
                     cpu::amx::attention_vit_values(vt.data() + k0, ldv, hd, kn, pp.data(), o, k0 == 0);
                 }
@@ -278,19 +286,8 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                     const float * qs = qp.data() + sl * nr * hd;
                     for (int64_t j = 0; j < kn; j += mr)
                         g.kernel(hd, kp.data() + (k0 + j) * hd, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
-                    const cpu::attn::KeyBlock kbk{st.data(),
-                                                  kn,
-                                                  k0 / W,
-                                                  k0 % W,
-                                                  W,
-                                                  use_rel ? rel->rh() + sl * nr : nullptr,
-                                                  use_rel ? rel->rw() + sl * nr : nullptr,
-                                                  mq,
-                                                  m.data() + sl * nr,
-                                                  l.data() + sl * nr,
-                                                  o,
-                                                  hdp,
-                                                  k0 == 0};
+                    const cpu::attn::KeyBlock kbk =
+                        key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, hdp);
                     key_block(kbk, nr);
                     for (int64_t c = 0; c < hdp; c += mr)
                         g.kernel(kn, vt + c * kn, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
