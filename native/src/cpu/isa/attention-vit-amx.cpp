@@ -97,36 +97,31 @@ void attention_vit_pack_queries(const float * q, int64_t ld, int64_t nq, int64_t
 void attention_vit_scores(const uint16_t * kb, int64_t hd, int64_t kn, const uint32_t * qt, float * st) {
     const int64_t hd32 = round_up32(hd), steps = hd32 / 32;
     configure_tiles();
-    if (steps == 2) {  // hd 64 (SAM's ViTs): the four query tiles stay loaded over the whole block
-        _tile_loadd(4, qt, L * 4);
-        _tile_loadd(5, qt + 16, L * 4);
-        _tile_loadd(6, qt + 16 * L, L * 4);
-        _tile_loadd(7, qt + 16 * L + 16, L * 4);
-        for (int64_t j = 0; j < kn; j += 16) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_loadd(2, kb + j * hd32, hd32 * 2);
-            _tile_loadd(3, kb + j * hd32 + 32, hd32 * 2);
-            _tile_dpbf16ps(0, 2, 4);
-            _tile_dpbf16ps(1, 2, 5);
-            _tile_dpbf16ps(0, 3, 6);
-            _tile_dpbf16ps(1, 3, 7);
-            _tile_stored(0, st + j * L, L * 4);
-            _tile_stored(1, st + j * L + 16, L * 4);
-        }
-    } else {
-        for (int64_t j = 0; j < kn; j += 16) {
-            _tile_zero(0);
-            _tile_zero(1);
-            for (int64_t s = 0; s < steps; ++s) {
-                _tile_loadd(2, kb + j * hd32 + s * 32, hd32 * 2);
-                _tile_loadd(4, qt + s * 16 * L, L * 4);
-                _tile_loadd(5, qt + s * 16 * L + 16, L * 4);
-                _tile_dpbf16ps(0, 2, 4);
-                _tile_dpbf16ps(1, 2, 5);
+    // 32 keys x 32 lanes at a time: four independent accumulators (keys j / j + 16 x lanes 0-15 / 16-31)
+    // over the channel steps, as in the GEMM, so consecutive TDPBF16PS do not wait on one another.
+    for (int64_t j = 0; j < kn; j += 32) {
+        const bool two = kn - j > 16;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t s = 0; s < steps; ++s) {
+            _tile_loadd(4, kb + j * hd32 + s * 32, hd32 * 2);
+            _tile_loadd(6, qt + s * 16 * L, L * 4);
+            _tile_loadd(7, qt + s * 16 * L + 16, L * 4);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            if (two) {
+                _tile_loadd(5, kb + (j + 16) * hd32 + s * 32, hd32 * 2);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
             }
-            _tile_stored(0, st + j * L, L * 4);
-            _tile_stored(1, st + j * L + 16, L * 4);
+        }
+        _tile_stored(0, st + j * L, L * 4);
+        _tile_stored(1, st + j * L + 16, L * 4);
+        if (two) {
+            _tile_stored(2, st + (j + 16) * L, L * 4);
+            _tile_stored(3, st + (j + 16) * L + 16, L * 4);
         }
     }
     _tile_release();
