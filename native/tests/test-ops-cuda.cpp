@@ -218,8 +218,8 @@ SA_TEST(errors_are_thrown_not_fatal) {
 
 SA_TEST(gemm_all_transposes_strides_beta) {
     const int64_t M = 77, N = 131, K = 45;
-    for (int ta = 0; ta < 2; ++ta)
-        for (int tb = 0; tb < 2; ++tb) {
+    for (const bool ta : {false, true})
+        for (const bool tb : {false, true}) {
             Dual d;
             const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
             Buf A = d.rand((size_t) ((ta ? K : M) * lda)), B = d.rand((size_t) ((tb ? N : K) * ldb));
@@ -651,7 +651,7 @@ SA_TEST(mask_loss_all_kinds_and_candidates) {
 }
 
 SA_TEST(adam_and_adamw_steps) {
-    for (int decoupled = 0; decoupled < 2; ++decoupled) {
+    for (const bool decoupled : {false, true}) {
         Dual d;
         const int64_t n = 100000;
         Buf p = d.rand((size_t) n), g = d.rand((size_t) n), m = d.rand((size_t) n, -0.1f, 0.1f);
