@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-kernel.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/layernorm-row.h"
 #include "cpu/simd.h"
@@ -19,10 +20,12 @@ namespace sa {
 
 namespace {
 
-// Tokens per tile: a multiple of the GEMM micro-tile height whose hidden activations take about
-// 192 KiB, so they stay in L2 between fc1 and fc2.
-int64_t tile_rows(int64_t hidden) {
-    return std::clamp<int64_t>(49152 / hidden / 6 * 6, 24, 120);
+// Tokens per tile: whole GEMM micro-tiles (mr rows: a partial micro-tile computes a full one and
+// discards the rest) whose hidden activations take about 192 KiB, so they stay in L2 between fc1
+// and fc2.
+int64_t tile_rows(int64_t hidden, int64_t mr) {
+    const int64_t rows = std::clamp<int64_t>(49152 / hidden, 24, 120);
+    return std::max(mr, rows / mr * mr);
 }
 
 struct MlpScratch {
@@ -34,16 +37,11 @@ MlpScratch & scratch() {
     return s;
 }
 
-// rows x n block: every row set to bias.
-void broadcast_rows(float * dst, const float * bias, int64_t rows, int64_t n) {
-    for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + n, dst + r * n);
-}
-
 }  // namespace
 
 void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
     const auto & [x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden] = a;
-    const int64_t tile = tile_rows(hidden);
+    const int64_t tile = tile_rows(hidden, bf16_ ? 32 : cpu::gemm_kernel().mr);
     pool()->parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {
@@ -59,8 +57,7 @@ void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
                     float mu, rs;
                     cpu::layernorm_row(xt + r * C, gamma, beta, t + r * C, C, eps, mu, rs);
                 }
-                broadcast_rows(h, b1, n, hidden);
-                prepared_product(n, hidden, C, t, C, w1, 1.0f, h, hidden);
+                prepared_product(n, hidden, C, t, C, w1, 0.0f, h, hidden, b1);
                 const int64_t nh = n * hidden;
                 int64_t i = 0;
 #if defined(SA_HAVE_AVX512)
@@ -73,8 +70,7 @@ void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
                 for (; i + 8 <= nh; i += 8) _mm256_storeu_ps(h + i, cpu::gelu256(_mm256_loadu_ps(h + i)));
 #endif
                 for (; i < nh; ++i) h[i] = cpu::gelu_scalar(h[i]);
-                broadcast_rows(o, b2, n, C);
-                prepared_product(n, C, hidden, h, hidden, w2, 1.0f, o, C);
+                prepared_product(n, C, hidden, h, hidden, w2, 0.0f, o, C, b2);
                 const int64_t nc = n * C;
                 i = 0;
 #ifdef __AVX2__
