@@ -3,7 +3,8 @@
 // AVX-512 ones (isa/simd-avx512.h) instantiate them with their own lane operations, so every level
 // evaluates the same polynomials in the same order (the same bits per lane). V provides the vector
 // type `v` and static set1, load and store (unaligned), add, mul, div, fmadd (a b + c), fnmadd
-// (c - a b), min, max, floor and pow2i (2^n for integral-valued float lanes n). An AVX-512 file instantiates these
+// (c - a b), min, max, floor and pow2i (2^n for integral-valued float lanes n), optionally scale2
+// (y 2^n in one instruction; see times_pow2). An AVX-512 file instantiates these
 // templates only with a V of its own anonymous namespace, so no AVX-512 copy gets a symbol shared with baseline code.
 #pragma once
 
@@ -34,40 +35,60 @@ namespace sa::cpu::vmath {
         }                                                                                                       \
     }
 
-// exp(x): x clamped to +-88.376 (NaN stays NaN), n = floor(x log2(e) + 1/2), r = x - n ln2 (ln2 in
-// two parts), exp(x) = 2^n (1 + r + r^2 P(r)) with the Cephes degree-5 P.
+// y 2^n for integral-valued lanes n: V::scale2 where the level has one (AVX-512's scalef, one
+// instruction), else y * pow2i(n). The same bits whenever 2^n is a normal float (n >= -126; exp's
+// clamp keeps n >= -127).
 template <class V>
+inline typename V::v times_pow2(typename V::v y, typename V::v n) {
+    if constexpr (requires { V::scale2(y, n); }) {
+        return V::scale2(y, n);
+    } else {
+        return V::mul(y, V::pow2i(n));
+    }
+}
+
+// exp(x): x clamped to +-88.376 (NaN stays NaN; kNonPositive: the caller guarantees x <= 0 or NaN,
+// and only the lower clamp is applied), n = floor(x log2(e) + 1/2), r = x - n ln2 (ln2 in two
+// parts), exp(x) = 2^n (1 + r + r^2 P(r)) with the Cephes degree-5 P.
+template <class V, bool kNonPositive = false>
 inline typename V::v exp(typename V::v x) {
     constexpr float kExp[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-    x = V::min(V::set1(88.3762626647949f), V::max(V::set1(-88.3762626647949f), x));
+    x = V::max(V::set1(-88.3762626647949f), x);
+    if constexpr (!kNonPositive) x = V::min(V::set1(88.3762626647949f), x);
     const typename V::v fx = V::floor(V::fmadd(x, V::set1(1.44269504088896341f), V::set1(0.5f)));
     x = V::fnmadd(fx, V::set1(0.693359375f), x);
     x = V::fnmadd(fx, V::set1(-2.12194440e-4f), x);
     typename V::v y = V::set1(kExp[0]);
     for (int i = 1; i < 6; ++i) y = V::fmadd(y, x, V::set1(kExp[i]));
     y = V::fmadd(y, V::mul(x, x), V::add(x, V::set1(1.0f)));
-    return V::mul(y, V::pow2i(fx));
+    return times_pow2<V>(y, fx);
 }
 
-// erfc(a) for a >= 0: t exp(-a^2 + Q(t)), t = 1 / (1 + a / 2) (Chebyshev fit, relative error below
-// about 1.2e-7).
-template <class V>
+// erfc(a) / 2^kHalf for a >= 0: t exp(-a^2 + Q(t)), t = 1 / (1 + a / 2) (Chebyshev fit, relative
+// error below about 1.2e-7). For kHalf = 1 the chain runs on t / 2 with Q's coefficients scaled by
+// powers of two, which gives exactly half of erfc_pos<V, 0>'s bits without a multiply.
+template <class V, int kHalf = 0>
 inline typename V::v erfc_pos(typename V::v a) {
     constexpr float kErfc[] = {0.17087277f,  -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
                                -0.18628806f, 0.09678418f,  0.37409196f, 1.00002368f,  -1.26551223f};
     const typename V::v one = V::set1(1.0f);
-    const typename V::v t = V::div(one, V::fmadd(V::set1(0.5f), a, one));
-    typename V::v p = V::set1(kErfc[0]);
-    for (int i = 1; i < 10; ++i) p = V::fmadd(p, t, V::set1(kErfc[i]));
-    return V::mul(t, exp<V>(V::fnmadd(a, a, p)));
+    const typename V::v t = V::div(V::set1(kHalf ? 0.5f : 1.0f), V::fmadd(V::set1(0.5f), a, one));
+    // Q(t) by Horner: with t / 2 the i-th partial sum carries a factor 2^(9 - i), exact in binary.
+    float scale = kHalf ? 512.0f : 1.0f;
+    typename V::v p = V::set1(kErfc[0] * scale);
+    for (int i = 1; i < 10; ++i) {
+        if (kHalf) scale *= 0.5f;
+        p = V::fmadd(p, t, V::set1(kErfc[i] * scale));
+    }
+    // -a^2 + Q(t) <= 0 for a >= 0 (Q(1) = 0 at a = 0 and erfc(a) < t beyond).
+    return V::mul(t, exp<V, true>(V::fnmadd(a, a, p)));
 }
 
 // Phi(x) = 0.5 (1 + erf(x / sqrt 2)), evaluated without cancellation in either tail.
 template <class V>
 inline typename V::v normal_cdf(typename V::v x) {
-    const typename V::v half_e =
-        V::mul(V::set1(0.5f), erfc_pos<V>(V::mul(V::abs(x), V::set1(0.70710678118654752440f))));
+    const typename V::v half_e = erfc_pos<V, 1>(V::mul(V::abs(x), V::set1(0.70710678118654752440f)));
     return V::if_neg(x, half_e, V::sub(V::set1(1.0f), half_e));
 }
 
