@@ -37,13 +37,16 @@ void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t
 }
 
 float biased_exp_row(float * p, const float * bias, int64_t n) {
-    if (bias)
-        for (int64_t i = 0; i < n; i += 16) {
-            const __mmask16 m = n - i >= 16 ? (__mmask16) 0xFFFF : tail_mask(n - i);
-            _mm512_mask_storeu_ps(p + i, m,
-                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m, p + i), _mm512_maskz_loadu_ps(m, bias + i)));
-        }
-    return 1.0f / exp_shift_sum(p, n, row_max(p, n));
+    if (!bias) return 1.0f / exp_shift_sum(p, n, row_max(p, n));
+    // p += bias and the row maximum in one pass (n >= 1: the first vector has at least one lane).
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16) 0xFFFF : tail_mask(n - i);
+        const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, p + i), _mm512_maskz_loadu_ps(m, bias + i));
+        _mm512_mask_storeu_ps(p + i, m, v);
+        mx = _mm512_mask_max_ps(mx, m, mx, v);
+    }
+    return 1.0f / exp_shift_sum(p, n, _mm512_reduce_max_ps(mx));
 }
 
 }  // namespace sa::cpu::avx512

@@ -106,17 +106,18 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
                     std::fill(dst, dst + per_head, 0.0f);
                 }
             }
-            // S[N, N] = q k^T * scale for every window token (the padding queries' rows are unused).
-            sgemm_serial(false, true, N, N, kd, scale, win_qkv, per_head, win_qkv + kd, per_head, 0.0f, S, N);
+            // S[nq, N] = q k^T * scale for the window rows that hold real queries (the padding rows
+            // below them are never needed; a row's result does not depend on how many are computed).
+            const int64_t nq = rows_in * win;
+            sgemm_serial(false, true, nq, N, kd, scale, win_qkv, per_head, win_qkv + kd, per_head, 0.0f, S, N);
             // Unnormalised softmax rows of the real queries (+ bias); the normalisation is applied to
             // the vd-wide output rows.
-            for (int64_t r = 0; r < N; ++r) {
-                if (r / win < rows_in && r % win < cols_in)
-                    sc.inv_sum[(size_t) r] = biased_exp_row(S + r * N, hb ? hb + r * N : nullptr, N);
+            for (int64_t r = 0; r < nq; ++r) {
+                if (r % win < cols_in) sc.inv_sum[(size_t) r] = biased_exp_row(S + r * N, hb ? hb + r * N : nullptr, N);
             }
-            // O[N, vd] = P v; the real queries' rows, scaled, go to their grid tokens.
-            sgemm_serial(false, false, N, vd, N, 1.0f, S, N, win_qkv + 2 * kd, per_head, 0.0f, O, vd);
-            for (int64_t r = 0; r < N; ++r) {
+            // O[nq, vd] = P v; the real queries' rows, scaled, go to their grid tokens.
+            sgemm_serial(false, false, nq, vd, N, 1.0f, S, N, win_qkv + 2 * kd, per_head, 0.0f, O, vd);
+            for (int64_t r = 0; r < nq; ++r) {
                 if (r / win >= rows_in || r % win >= cols_in) continue;
                 const float * src = O + r * vd;
                 const float inv = sc.inv_sum[(size_t) r];
