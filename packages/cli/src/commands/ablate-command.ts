@@ -171,7 +171,12 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
                 describe: "compute backend (auto: CUDA when available)",
             })
             .option("precision", precisionOption(PRECISION_NOTE))
-            .option("seeds", { type: "number", array: true, describe: "training seeds per strategy (spread reported)" })
+            .option("seeds", {
+                type: "number",
+                array: true,
+                describe:
+                    "the training seeds of every strategy, e.g. --seeds 0 1 2 for three runs each (spread reported)",
+            })
             .option("cache-dir", { type: "string", describe: "embedding cache folder (default <out>/cache)" })
             .option("save-predictions", {
                 type: "string",
