@@ -28,6 +28,35 @@ inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
 
+// Transposes the 16 x 16 block held in r[0..15] (r[i] = row i): afterwards r[j] = column j. Three
+// rounds of in-register shuffles: float pairs, float quadruples within 128-bit lanes, then the lanes.
+inline void transpose16x16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // u[i + m], lane L: column 4L + m of rows i..i+3.
+    __m512 u[16];
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
+        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int m = 0; m < 4; ++m) {
+        const __m512 s0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44), s1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+        const __m512 s2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
+        const __m512 s3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+        r[m] = _mm512_shuffle_f32x4(s0, s2, 0x88);
+        r[4 + m] = _mm512_shuffle_f32x4(s0, s2, 0xDD);
+        r[8 + m] = _mm512_shuffle_f32x4(s1, s3, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
+    }
+}
+
 // Packed A: dst[k * MR + r] = op(A)[r, k] per MR-row sliver, rows past mc zero. A transposed A is
 // read one source row (one k) at a time.
 void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
@@ -45,8 +74,16 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
         const float * rows[MR];
         for (int64_t r = 0; r < MR; ++r) rows[r] = A + (i0 + (r < mr ? r : mr - 1)) * lda;
         int64_t k = 0;
+        // 16 k at a time: the mr rows (zero rows up to 16) transposed in registers, then 16 stores
+        // of 14.
+        for (; k + 16 <= kc; k += 16) {
+            __m512 r[16];
+            for (int64_t i = 0; i < 16; ++i) r[i] = i < mr ? _mm512_loadu_ps(rows[i] + k) : _mm512_setzero_ps();
+            transpose16x16(r);
+            for (int64_t q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (k + q) * MR, (__mmask16) 0x3FFF, r[q]);
+        }
         if (mr == MR) {
-            // 8 k at a time: rows 0-7 and rows 8-13 (plus 2 zero rows) transposed into a 16-wide
+            // then 8 k at a time: rows 0-7 and rows 8-13 (plus 2 zero rows) transposed into a 16-wide
             // staging block, then 8 stores of 14.
             alignas(64) float stage[8 * 16];
             float low[8 * 8] = {};
