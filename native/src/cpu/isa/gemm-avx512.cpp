@@ -127,6 +127,17 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
         float * dst = Bp + j0 * kc;
         const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
         int64_t k = 0;
+        // 16 k at a time: each half of the sliver (16 source rows, zero rows past nr) transposed in
+        // registers.
+        for (; k + 16 <= kc; k += 16) {
+            for (int64_t c0 = 0; c0 < NR; c0 += 16) {
+                __m512 r[16];
+                for (int64_t i = 0; i < 16; ++i)
+                    r[i] = c0 + i < nr ? _mm512_loadu_ps(src + (c0 + i) * ldb + k) : _mm512_setzero_ps();
+                transpose16x16(r);
+                for (int64_t q = 0; q < 16; ++q) _mm512_storeu_ps(dst + (k + q) * NR + c0, r[q]);
+            }
+        }
         if (nr == NR) {
             for (; k + 8 <= kc; k += 8)
                 for (int64_t c = 0; c < NR; c += 8) transpose8x8(src + c * ldb + k, ldb, dst + k * NR + c, NR);
