@@ -9,9 +9,12 @@
 // isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some. The other native files (runner, cache,
 // disposal, validation: no kernel of their own) run once, at the level the machine picks by itself;
 // SA_TEST_ALL_ISA=1 runs every native file at every level.
+// Each file runs with TMPDIR set to a folder of its own, removed when the file ends (passed, failed or
+// crashed), so what a test leaves in the temporary folder never piles up over the run: a paper-style
+// e2e run folder holds tens of MB of checkpoints and caches.
 // Prints a closing line "N passed, N failed, N skipped" and exits non-zero when anything failed.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -136,17 +139,19 @@ function runFile(entry) {
     const cpp = typeof entry === "object" && entry.exe !== undefined;
     const file = cpp ? entry.exe : typeof entry === "object" ? entry.file : entry;
     const isaEnv = typeof entry === "object" && entry.isa ? { SA_ISA: entry.isa } : {};
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-test-"));
+    const tmpEnv = { TMPDIR: tmp, TMP: tmp, TEMP: tmp };
     return new Promise((resolve) => {
         const t0 = Date.now();
         const child = cpp
             ? spawn(file, [], {
                   cwd: root,
-                  env: { ...process.env, SA_FIXTURES: fixtures, ...isaEnv },
+                  env: { ...process.env, SA_FIXTURES: fixtures, ...isaEnv, ...tmpEnv },
                   stdio: ["ignore", "pipe", "pipe"],
               })
             : spawn(process.execPath, ["--conditions=@sam-ablate/source", "--import", "tsx", file], {
                   cwd: root,
-                  env: { ...process.env, NO_COLOR: "1", ...isaEnv },
+                  env: { ...process.env, NO_COLOR: "1", ...isaEnv, ...tmpEnv },
                   stdio: ["ignore", "pipe", "pipe"],
               });
         let out = "";
@@ -164,6 +169,7 @@ function runFile(entry) {
         }, timeoutMs);
         child.on("close", (code, signal) => {
             clearTimeout(timer);
+            rmSync(tmp, { recursive: true, force: true });
             const text = strip(out);
             const num = (label) => {
                 const m = text.match(new RegExp(`${label}:\\s+(\\d+)`, "g"));
@@ -195,6 +201,26 @@ function runFile(entry) {
             });
         });
     });
+}
+
+// Free space where the tests write: a nearly full disk fails e2e tests with ENOSPC, so say so first.
+function freeMiB(dir) {
+    try {
+        const s = statfsSync(dir);
+        return Math.floor((s.bavail * s.bsize) / 2 ** 20);
+    } catch {
+        return null;
+    }
+}
+for (const [label, dir] of [
+    ["temporary folder", os.tmpdir()],
+    ["checkout", root],
+]) {
+    const free = freeMiB(dir);
+    if (free === null) continue;
+    console.log(`run-tests: ${free} MiB free in the ${label} (${dir})`);
+    if (free < 1024)
+        console.warn(`run-tests: warning: under 1 GiB free in ${dir}; the e2e tier needs a few hundred MB`);
 }
 
 const results = [];

@@ -1,15 +1,15 @@
 // The architecture arms through the CLI: a small ablate with AutoSAM, a CNN head and the linear head
 // beside the tight box (train units, no zero-shot units for the arms, head.safetensors with its
 // provenance, the report's architecture table). The LoRA arm's run is test/e2e/lora-arm.test.ts.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readSafetensorsFile } from "@sam-ablate/checkpoint";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCliProcess } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-arch-"));
+const tmp = scratchDir("sa-arch-");
 const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
 
 function plan(file: string, strategies: string[]): string {

@@ -1,12 +1,12 @@
 // Bad input through the CLI ends with a non-zero exit code and a one-line cause with a hint, never a crash.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ablateWithCheckpoint, causeLine, expectCliError, runCliProcess } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-cli-"));
+const tmp = scratchDir("sa-cli-");
 const oneLineCause = (stderr: string, code: string) => causeLine(stderr, code, { hint: true });
 
 test("missing dataset folder", async () => {

@@ -2,8 +2,7 @@
 // options that yargs only types, --version, plans that are folders or have null sections, missing
 // inputs (no run folder is created), a decoder file that is not safetensors, a folder that is not a
 // run folder. Each ends with the documented exit code and one line naming the problem.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -15,8 +14,9 @@ import {
     runCliOk,
     runCliProcess,
 } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-usage-"));
+const tmp = scratchDir("sa-usage-");
 
 test("--version prints the package version", async () => {
     const r = await runCliOk(["--version"]);

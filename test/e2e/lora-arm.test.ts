@@ -3,8 +3,7 @@
 // (TinyViT): it writes the decoder and the adapters (PEFT names, provenance, rank / alpha / targets),
 // `eval --decoder --lora` reproduces its Dice, `export --lora` writes them beside the decoder, and
 // `export --lora --full-checkpoint` merges adapters into a ViT checkpoint (sam-tiny) as W + s B A.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readCheckpoint, readSafetensorsFile, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { hashFiles } from "@sam-ablate/model";
@@ -16,9 +15,9 @@ import { runCliOk as cli, expectCliError, runCliProcess } from "../helpers/cli.j
 import { fixturePath, maxDiff } from "../helpers/fixtures.js";
 import { writePhantomPlan } from "../helpers/phantom-plan.js";
 import { goldenData as g, pickWeights, samTinyWeights } from "../helpers/sam-tiny.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-lora-"));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir("sa-lora-");
 const training = { epochs: 2, stepsPerEpoch: 2, lr: 1e-3, lora: { alpha: 8 } };
 const plan = writePhantomPlan(tmp, "lora", ["box", "lora4_box"], training, {
     patients: 3,

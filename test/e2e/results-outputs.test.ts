@@ -2,16 +2,16 @@
 // prompts, same images), the run-level per-image table in long format, Table 3 with ours and the
 // paper's numbers in separate columns, saved predictions as PNG; and `eval` on a run's prepared
 // dataset: the kind from the manifest, the run's embedding cache reused, the same numbers as the run.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readLabelImage } from "@sam-ablate/image-io";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectCliError, runCliOk, runCliProcess } from "../helpers/cli.js";
 import { readJson as json, readCsv, writePhantomPlan } from "../helpers/phantom-plan.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-results-"));
+const tmp = scratchDir("sa-results-");
 const run = path.join(tmp, "run");
 const plan = writePhantomPlan(tmp, "outputs", ["points3", "box"], { epochs: 1, stepsPerEpoch: 3 }, { maxTest: 3 });
 const patches = path.join(run, "data", "mri", "patches");

@@ -2,15 +2,15 @@
 // at its last finished epoch, recomputes nothing that was finished, and ends with the same results as
 // an uninterrupted run (CPU runs are bit-reproducible for a seed and thread count), validation curve,
 // selected epoch and both weight files (selected and last) included.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCliOk, startCli } from "../helpers/cli.js";
 import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-resume-"));
+const tmp = scratchDir("sa-resume-");
 const cache = path.join(tmp, "cache");
 const plan = writePhantomPlan(tmp, "resume", ["points3", "box"], { epochs: 3, stepsPerEpoch: 4 });
 

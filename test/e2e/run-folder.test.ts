@@ -3,7 +3,7 @@
 // kept (none once a unit is done, by default), run.json and run.log written, and a killed run's lock
 // and temporary files cleaned up by the next run with a message.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
@@ -11,8 +11,9 @@ import * as assert from "uvu/assert";
 import { expectOk, runCliOk, runCliProcess, startCli } from "../helpers/cli.js";
 import { DEAD_PID, writeLock } from "../helpers/locks.js";
 import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-runfolder-e2e-"));
+const tmp = scratchDir("sa-runfolder-e2e-");
 const noBaseline = { evaluation: { zeroShot: false }, validation: "none" };
 const plan = writePhantomPlan(tmp, "lock", ["box"], { epochs: 4, stepsPerEpoch: 3 }, noBaseline);
 const run = path.join(tmp, "run");

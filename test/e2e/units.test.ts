@@ -2,16 +2,15 @@
 // folder's lock), a whole run beside a `--shard` process, and two `--shard K/2` processes each give
 // the same bits as one process (result.json, per-image.csv, decoder weights, report tables), every
 // unit computed once; `--unit` runs one unit; `units --json` reports states.
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type CliResult, expectCliError, expectOk, runCliOk, runCliProcess } from "../helpers/cli.js";
 import { readJson, writePhantomPlan } from "../helpers/phantom-plan.js";
 import { assertSameRun, STRATEGIES } from "../helpers/runs.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-units-e2e-"));
+const tmp = scratchDir("sa-units-e2e-");
 const plan = writePhantomPlan(tmp, "units", STRATEGIES, { epochs: 2, stepsPerEpoch: 3 }, { embedShards: 3 });
 const ablate = async (out: string, ...more: string[]) =>
     expectOk(await runCliProcess(["ablate", "--plan", plan, "--out", out, "--threads", "1", ...more]));

@@ -1,8 +1,7 @@
 // A fine-tuned decoder goes back to PyTorch: exported as a .pth state dict (official key names) and as
 // safetensors, read back identically by our readers; a NaN during training stops with ERR_SA_NUMERIC
 // and leaves the weights as they were.
-import { mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
     readCheckpoint,
@@ -24,11 +23,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode as expectCode } from "../helpers/expect-code.js";
 import { fixturePath, loadGolden } from "../helpers/fixtures.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const addon = loadAddon();
 const golden = loadGolden("sam-tiny");
 const g = (k: string) => golden.get(k)?.data as Float32Array;
-const dir = mkdtempSync(path.join(os.tmpdir(), "sa-export-"));
+const dir = scratchDir("sa-export-");
 
 async function decoderWeights(): Promise<NativeWeights> {
     const all = stateDictToFloat32Record(

@@ -1,8 +1,6 @@
 // The fp16 embedding cache: written atomically, memory-mapped, trusted only when complete and keyed to
 // the same model, preprocessing and image ids; and the native half -> float conversion it reads with.
-import { mkdtempSync, readdirSync, statSync, truncateSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { readdirSync, statSync, truncateSync } from "node:fs";
 import type { SamModel } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
@@ -15,8 +13,9 @@ import {
 } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(os.tmpdir(), "sa-cache-"));
+const dir = scratchDir("sa-cache-");
 const key: EmbeddingCacheKey = { modelHash: "abc", model: "test", preprocessing: { imgSize: 64 } };
 const ids = ["p1_a", "p1_b", "p2_a"];
 const dims: [number, number, number] = [4, 3, 3];

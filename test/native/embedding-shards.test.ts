@@ -1,8 +1,6 @@
 // The sharded embedding cache: shards written by separate tasks (contiguous image ranges, one file
 // each) read as one cache without copying; a missing or stale shard is an error naming its file.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { existsSync, rmSync } from "node:fs";
 import { float16ToFloat32Array, float32ToFloat16Array } from "@sam-ablate/tensor";
 import {
     EmbeddingCache,
@@ -14,8 +12,9 @@ import {
 } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dir = mkdtempSync(path.join(os.tmpdir(), "sa-shards-"));
+const dir = scratchDir("sa-shards-");
 const key: EmbeddingCacheKey = { modelHash: "abc", model: "test", preprocessing: { imgSize: 64 } };
 const ids = Array.from({ length: 7 }, (_, i) => `p${i >> 1}_${i}`);
 const dims: [number, number, number] = [2, 3, 3];

@@ -2,16 +2,16 @@
 // unused dependency, a dependency against the layers, a missing tag, a cycle and a per-package tsconfig
 // that does not follow its package.json each fail with a line naming the file; this repository passes.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { scratchDir } from "../helpers/scratch.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const script = path.join(repo, "tools", "check-deps.mjs");
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-check-deps-"));
+const tmp = scratchDir("sa-check-deps-");
 
 interface Pkg {
     deps?: string[];
@@ -145,5 +145,4 @@ test("this repository's packages pass", () => {
     assert.is(r.status, 0, r.err);
 });
 
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

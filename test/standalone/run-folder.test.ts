@@ -1,7 +1,7 @@
 // The run folder: atomic writes, removal of temporary files left by killed processes, owner locks
 // (takeover of stale ones, waiting, several processes racing), validated config and unit records.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -20,8 +20,9 @@ import { pruneTrainStates } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { DEAD_PID, writeLock } from "../helpers/locks.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-runfolder-"));
+const tmp = scratchDir("sa-runfolder-");
 let n = 0;
 const fresh = () => {
     const d = path.join(tmp, `t${n++}`);

@@ -1,7 +1,7 @@
 // Work units: stable ids and dependencies, the cost model, shard ranges and the balanced shard
 // assignment, per-unit locks (contention, stale takeover after kill -9), sbatch script generation.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FileLock, type LockInfo, lockState } from "@sam-ablate/run-folder";
@@ -24,8 +24,9 @@ import {
     sbatchCommands,
     submitScript,
 } from "../../packages/cli/src/slurm/scripts.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "sa-units-"));
+const tmp = scratchDir("sa-units-");
 
 test("unit ids are stable, ordered by stage, and depend on the earlier stage only", () => {
     const plan = presetPlan("demo");
