@@ -39,8 +39,19 @@ inline float normal_cdf(float x) {
     return x >= 0.0f ? 1.0f - 0.5f * e : 0.5f * e;
 }
 
+// vmath::gelu on one float: the same IEEE operations in the same order, so the same bits as a lane.
 inline float gelu_scalar(float x) {
-    return x * normal_cdf(x);
+    const float c = x < -vmath::kGeluClamp ? -vmath::kGeluClamp : (x > vmath::kGeluClamp ? vmath::kGeluClamp : x);
+    const float s = c * c;
+    float p = vmath::kGeluP[5], q = vmath::kGeluQ[5];
+    for (int i = 4; i >= 0; --i) {
+        p = std::fma(p, s, vmath::kGeluP[i]);
+        q = std::fma(q, s, vmath::kGeluQ[i]);
+    }
+    const float r = c * (p / q);
+    const float e = r > 1.0f ? 1.0f : (r < -1.0f ? -1.0f : r);
+    const float h = 0.5f * x;
+    return std::fma(h, e, h);
 }
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x)
