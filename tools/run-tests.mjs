@@ -220,7 +220,9 @@ for (const [label, dir] of [
     if (free === null) continue;
     console.log(`run-tests: ${free} MiB free in the ${label} (${dir})`);
     if (free < 1024)
-        console.warn(`run-tests: warning: under 1 GiB free in ${dir}; each test file holds its own folder, up to about 500 MB in the e2e tier`);
+        console.warn(
+            `run-tests: warning: under 1 GiB free in ${dir}; each test file holds its own folder, up to about 500 MB in the e2e tier`,
+        );
 }
 
 const results = [];
