@@ -192,6 +192,12 @@ const NODE_IO = new Set([
     "EMFILE",
 ]);
 
+/** Hints for Node's file-system codes that say more than ERR_SA_IO's. */
+const NODE_IO_HINT: Record<string, string> = {
+    ENOSPC: "the disk is full: free space (or give --out / --cache-dir on a larger disk) and run the same command again; finished units are kept",
+    EDQUOT: "the disk quota is used up: free space (or give --out / --cache-dir elsewhere) and run the same command again; finished units are kept",
+};
+
 /** The table entry of an error code (unknown codes: FAILURE, no hint). */
 export function errorEntry(code: string): ErrorEntry {
     return BY_CODE.get(code) ?? { code, exit: EXIT.FAILURE };
@@ -202,9 +208,10 @@ export function reportError(e: unknown, json: boolean): number {
     const err = e instanceof Error ? e : new Error(String(e));
     const rawCode = (err as { code?: unknown }).code;
     let code = typeof rawCode === "string" ? rawCode : "ERR_SA_INTERNAL";
+    const ioHint = NODE_IO_HINT[code];
     if (NODE_IO.has(code)) code = "ERR_SA_IO";
     const entry = errorEntry(code);
-    const hint = (err as CliError).hint ?? entry.hint;
+    const hint = (err as CliError).hint ?? ioHint ?? entry.hint;
     // the cause and code on one line; usage errors keep the rest of their text (yargs lists the choices)
     const [first = err.message, ...rest] = err.message.trim().split("\n");
     const more = code === "ERR_SA_USAGE" && rest.length ? `${rest.map((l) => `  ${l.trim()}`).join("\n")}\n` : "";

@@ -5,6 +5,8 @@
  * plan's maxTrain/maxTest (a dataset without either is left out and named).
  */
 
+import { statfsSync, statSync } from "node:fs";
+import path from "node:path";
 import { type AblationPlan, strategiesFor } from "./ablation-plan.js";
 import type { PreparedData } from "./datasets.js";
 
@@ -98,4 +100,52 @@ export function diskUseText(e: DiskUseEstimate): string {
         ? `; not counted: the caches of ${e.unknown.join(", ")} (size known after preparation)`
         : "";
     return `about ${formatBytes(e.total)} (${e.units} units x ${formatBytes(e.perUnit)} + embedding caches ${formatBytes(e.cache)} + ${formatBytes(e.training)} while a unit trains)${unknown}`;
+}
+
+/** A folder a run writes to, with its file system's identity and free space (null: unknown). */
+export interface DiskPlace {
+    dir: string;
+    /** Device id of the file system (stat's dev), to tell whether two folders share a disk. */
+    device: number | null;
+    /** Bytes this user may still write there (statfs: available blocks x block size). */
+    free: number | null;
+}
+
+/** The disk of `dir`, read from its nearest existing ancestor (the folder may not exist yet). */
+export function diskPlace(dir: string): DiskPlace {
+    let d = path.resolve(dir);
+    for (;;) {
+        try {
+            const device = statSync(d).dev;
+            const fs = statfsSync(d);
+            return { dir, device, free: fs.bavail * fs.bsize };
+        } catch {
+            const up = path.dirname(d);
+            if (up === d) return { dir, device: null, free: null };
+            d = up;
+        }
+    }
+}
+
+/**
+ * Warnings for disks with less free space than the plan expects to write there: the run folder
+ * holds the units (and the caches when `cache` shares its disk), the cache folder the embedding
+ * caches. The estimate is for the whole plan, so on a resumed run what is already written counts in it.
+ */
+export function diskSpaceWarnings(e: DiskUseEstimate, run: DiskPlace, cache: DiskPlace): string[] {
+    const shared = run.device !== null && run.device === cache.device;
+    const needs: [DiskPlace, number][] = shared
+        ? [[run, e.total]]
+        : [
+              [run, e.total - e.cache],
+              [cache, e.cache],
+          ];
+    const out: string[] = [];
+    for (const [place, need] of needs) {
+        if (place.free === null || need <= 0 || place.free >= need) continue;
+        out.push(
+            `only ${formatBytes(place.free)} free on the disk of ${place.dir}, where this plan expects to write about ${formatBytes(need)} (what an earlier run already wrote counts in it); if the disk fills, the unit writing fails, finished units are kept, and the same command resumes once space is freed`,
+        );
+    }
+    return out;
 }

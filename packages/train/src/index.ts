@@ -55,7 +55,16 @@ export {
     prepareFolds,
     splitValidationPatients,
 } from "./datasets.js";
-export { type DiskUseEstimate, type DiskUseFacts, diskUseText, estimateDiskUse, formatBytes } from "./disk-use.js";
+export {
+    type DiskPlace,
+    type DiskUseEstimate,
+    type DiskUseFacts,
+    diskPlace,
+    diskSpaceWarnings,
+    diskUseText,
+    estimateDiskUse,
+    formatBytes,
+} from "./disk-use.js";
 export {
     embeddingKey,
     embeddingShardFiles,

@@ -49,7 +49,7 @@ import {
 import { type AblationPlan, type DatasetPlan, loraSettings, scheduledLr, type TrainingPlan } from "./ablation-plan.js";
 import { decoderProvenance, saveDecoderWeights } from "./checkpointing.js";
 import type { PreparedData } from "./datasets.js";
-import { diskUseText, estimateDiskUse } from "./disk-use.js";
+import { diskPlace, diskSpaceWarnings, diskUseText, estimateDiskUse } from "./disk-use.js";
 import type { SplitEmbeddings } from "./embed.js";
 import { canonicalJson } from "./embedding-cache.js";
 import { type EvalResult, evaluateDecoder, evaluateHead, evaluationPrompts, type TestSet } from "./evaluate.js";
@@ -387,6 +387,9 @@ export async function runAblation(
                 keepCheckpoints: opts.keepCheckpoints ?? 0,
             });
             say(`expected disk use: ${diskUseText(estimate)}`);
+            for (const w of diskSpaceWarnings(estimate, diskPlace(folder.dir), diskPlace(cacheDir))) {
+                say(`warning: ${w}`);
+            }
         }
 
         const { records, data } = await runUnits(
