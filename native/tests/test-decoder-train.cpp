@@ -299,3 +299,57 @@ SA_TEST(multimask_and_prompt_encoder_training_run) {
 }
 
 SA_TEST_MAIN()
+
+// The final attention attends only the IoU token and the mask tokens up to the last selected one. The
+// golden gradients cover a single mask (2 of 17 rows); here multimask with the SAM loss (IoU head and
+// mask tokens 1..3: 5 of 17 rows) is checked against central differences of the loss, in double the
+// step on each side, at the largest-gradient entries of tensors before, inside and after that attention
+// (errors relative to max(|gradient|, 0.05); a wrong row would be off by the gradient itself).
+SA_TEST(multimask_gradients_match_finite_differences) {
+    Setup s;
+    sa::TrainConfig cfg;
+    cfg.loss = sa::LossKind::SAM;
+    cfg.multimask = true;
+    sa::DecoderTrainer tr(*s.be, *s.dec, cfg);
+    const char * names[] = {"mask_decoder.transformer.final_attn_token_to_image.q_proj.weight",
+                            "mask_decoder.transformer.final_attn_token_to_image.k_proj.weight",
+                            "mask_decoder.transformer.final_attn_token_to_image.v_proj.weight",
+                            "mask_decoder.transformer.layers.1.cross_attn_image_to_token.v_proj.weight",
+                            "mask_decoder.transformer.layers.0.cross_attn_token_to_image.q_proj.weight",
+                            "mask_decoder.mask_tokens.weight",
+                            "mask_decoder.iou_token.weight"};
+    run_loss(s, tr);
+    std::string bad;
+    double worst = 0;
+    for (const char * name : names) {
+        int64_t k = 1;
+        for (auto d : s.dec->param_shape(name)) k *= d;
+        std::vector<float> g((size_t) k), w((size_t) k);
+        tr.get_grad(name, g.data());
+        s.dec->get_param(name, w.data());
+        std::vector<int64_t> idx((size_t) k);
+        for (int64_t i = 0; i < k; ++i) idx[(size_t) i] = i;
+        std::partial_sort(idx.begin(), idx.begin() + 3, idx.end(),
+                          [&](int64_t a, int64_t b) { return std::fabs(g[(size_t) a]) > std::fabs(g[(size_t) b]); });
+        for (int j = 0; j < 3; ++j) {
+            const size_t i = (size_t) idx[(size_t) j];
+            const float h = 2e-3f * std::max(1.0f, std::fabs(w[i]));
+            auto loss_at = [&](float x) {
+                std::vector<float> v = w;
+                v[i] = x;
+                s.dec->set_param(name, v.data());
+                return (double) run_loss(s, tr);
+            };
+            const double fd = (loss_at(w[i] + h) - loss_at(w[i] - h)) / (2.0 * (double) h);
+            s.dec->set_param(name, w.data());
+            // float rounding of the loss and the curvature over 2h leave about 2e-4 of absolute noise
+            const double err = std::fabs(fd - g[i]) / std::max(0.05, std::fabs((double) g[i]));
+            worst = std::max(worst, err);
+            if (err > 2e-2)
+                bad += "\n      " + std::string(name) + "[" + std::to_string(i) + "]: analytic " +
+                       std::to_string(g[i]) + ", finite difference " + std::to_string(fd);
+        }
+    }
+    std::printf("    multimask + sam loss: 21 entries, worst error %.3g\n", worst);
+    satest::expect(bad.empty(), "gradients vs finite differences:" + bad);
+}

@@ -15,20 +15,22 @@ namespace sa::decoder {
 // ---- tokens to image ----------------------------------------------------------------------------
 
 void DecoderGraph::t2i_forward(const AttnLayout & a, const float * P, const float * qin, const float * kin,
-                               const float * vin, const CrossT2I & s, float * out, const float * residual) {
+                               const float * vin, const CrossT2I & s, float * out, const float * residual, int64_t Nq) {
     const int64_t B = s_.B, C = L_.C, I = a.internal, Nt = Nt_, HW = HW_, nh = kHeads, d = I / nh;
     const float fold = std::sqrt((float) C / (float) d);  // attention over width C scales by 1/sqrt(C)
     be_.linear(qin, P + a.qw, P + a.qb, s.q, B * Nt, C, I);
     for (int64_t b = 0; b < B; ++b)  // qk_h = fold Q_h Wk_h
         // clang-format off
-        be_.gemm_batched({false, false, Nt, C, d, fold, {s.q + b * Nt * I, I, d}, {P + a.kw, C, d * C}, 0.0f, {s.qk + b * nh * Nt * C, C, Nt * C}, nh});
+        be_.gemm_batched({false, false, Nq, C, d, fold, {s.q + b * Nt * I, I, d}, {P + a.kw, C, d * C}, 0.0f, {s.qk + b * nh * Nq * C, C, Nq * C}, nh});
     // clang-format on
-    be_.attention({s.qk, kin, vin, s.px, s.p, B, nh * Nt, HW, 1, C});
+    be_.attention({s.qk, kin, vin, s.px, s.p, B, nh * Nq, HW, 1, C});
     for (int64_t b = 0; b < B; ++b)  // o_h = px_h Wv_h^T
         // clang-format off
-        be_.gemm_batched({false, true, Nt, d, C, 1.0f, {s.px + b * nh * Nt * C, C, Nt * C}, {P + a.vw, C, d * C}, 0.0f, {s.o + b * Nt * I, I, d}, nh});
+        be_.gemm_batched({false, true, Nq, d, C, 1.0f, {s.px + b * nh * Nq * C, C, Nq * C}, {P + a.vw, C, d * C}, 0.0f, {s.o + b * Nt * I, I, d}, nh});
     // clang-format on
     be_.add_bias(s.o, P + a.vb, s.o, B * Nt, I);
+    if (Nq < Nt)  // rows not attended: no attention output, out = residual + bias
+        for (int64_t b = 0; b < B; ++b) be_.fill(s.o + (b * Nt + Nq) * I, 0.0f, (size_t) ((Nt - Nq) * I));
     if (residual) {
         be_.add_bias(residual, P + a.ob, out, B * Nt, C);
         be_.gemm({false, true, B * Nt, C, I, 1.0f, {s.o, I}, {P + a.ow, I}, 1.0f, {out, C}});
@@ -38,30 +40,37 @@ void DecoderGraph::t2i_forward(const AttnLayout & a, const float * P, const floa
 }
 
 void DecoderGraph::t2i_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
-                                const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg) {
+                                const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg,
+                                int64_t Nq) {
     const int64_t B = s_.B, C = L_.C, I = a.internal, Nt = Nt_, HW = HW_, nh = kHeads, d = I / nh;
     const float fold = std::sqrt((float) C / (float) d);
     float * dpx = dfold_;
     float * dqk = dfold2_;
+    // Rows from Nq on have no attention output: their part of d o is dropped (the caller's dout is zero
+    // there when nothing downstream reads them) and their query gradients are zero.
     be_.linear_backward({s.o, P + a.ow, dout, dO_, G + a.ow, G + a.ob, B * Nt, I, C});
+    if (Nq < Nt)
+        for (int64_t b = 0; b < B; ++b) be_.fill(dO_ + (b * Nt + Nq) * I, 0.0f, (size_t) ((Nt - Nq) * I));
     be_.linear_backward({nullptr, nullptr, dO_, nullptr, nullptr, G + a.vb, B * Nt, 0, I});  // dbv: column sums
     for (int64_t b = 0; b < B; ++b) {
         // dpx_h = dO_h Wv_h, dWv_h += dO_h^T px_h
         // clang-format off
-        be_.gemm_batched({false, false, Nt, C, d, 1.0f, {dO_ + b * Nt * I, I, d}, {P + a.vw, C, d * C}, 0.0f, {dpx + b * nh * Nt * C, C, Nt * C}, nh});
-        be_.gemm_batched({true, false, d, C, Nt, 1.0f, {dO_ + b * Nt * I, I, d}, {s.px + b * nh * Nt * C, C, Nt * C}, 1.0f, {G + a.vw, C, d * C}, nh});
+        be_.gemm_batched({false, false, Nq, C, d, 1.0f, {dO_ + b * Nt * I, I, d}, {P + a.vw, C, d * C}, 0.0f, {dpx + b * nh * Nq * C, C, Nq * C}, nh});
+        be_.gemm_batched({true, false, d, C, Nq, 1.0f, {dO_ + b * Nt * I, I, d}, {s.px + b * nh * Nq * C, C, Nq * C}, 1.0f, {G + a.vw, C, d * C}, nh});
         // clang-format on
     }
     if (dimg) {  // keys (image + pe) and values (image) both feed the image: dimg += dk + dv
-        be_.attention_backward_kv_acc({s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nt, HW, 1, C});
+        be_.attention_backward_kv_acc({s.qk, kin, vin, s.p, dpx, dqk, dimg, kv_scratch_, B, nh * Nq, HW, 1, C});
     } else {
-        be_.attention_backward({s.qk, kin, vin, s.p, dpx, dqk, nullptr, nullptr, B, nh * Nt, HW, 1, C});
+        be_.attention_backward({s.qk, kin, vin, s.p, dpx, dqk, nullptr, nullptr, B, nh * Nq, HW, 1, C});
     }
+    if (Nq < Nt)
+        for (int64_t b = 0; b < B; ++b) be_.fill(dQ_ + (b * Nt + Nq) * I, 0.0f, (size_t) ((Nt - Nq) * I));
     for (int64_t b = 0; b < B; ++b) {
         // dQ_h = fold dqk_h Wk_h^T, dWk_h += fold Q_h^T dqk_h (bk: no gradient, see CrossT2I)
         // clang-format off
-        be_.gemm_batched({false, true, Nt, d, C, fold, {dqk + b * nh * Nt * C, C, Nt * C}, {P + a.kw, C, d * C}, 0.0f, {dQ_ + b * Nt * I, I, d}, nh});
-        be_.gemm_batched({true, false, d, C, Nt, fold, {s.q + b * Nt * I, I, d}, {dqk + b * nh * Nt * C, C, Nt * C}, 1.0f, {G + a.kw, C, d * C}, nh});
+        be_.gemm_batched({false, true, Nq, d, C, fold, {dqk + b * nh * Nq * C, C, Nq * C}, {P + a.kw, C, d * C}, 0.0f, {dQ_ + b * Nt * I, I, d}, nh});
+        be_.gemm_batched({true, false, d, C, Nq, fold, {s.q + b * Nt * I, I, d}, {dqk + b * nh * Nq * C, C, Nq * C}, 1.0f, {G + a.kw, C, d * C}, nh});
         // clang-format on
     }
     linear_backward(qin, P + a.qw, dQ_, dqin, G + a.qw, G + a.qb, B * Nt, C, I);

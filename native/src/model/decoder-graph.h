@@ -9,6 +9,7 @@
 // 0, 1, 2, 3, -1; see prompt-encoder.cpp), the optional low-res mask input [B, 1, 4E, 4E].
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -80,9 +81,9 @@ class DecoderGraph {
     // one single-head attention of the 8 Nt rows Q_h Wk_h against X (keys) and Y (values), width C.
     struct CrossT2I {
         float * q;   // [B, Nt, I] query projection
-        float * qk;  // [B, nh, Nt, C] sqrt(C / d) Q_h Wk_h (the folded queries)
-        float * p;   // [B, nh * Nt, HW] probabilities
-        float * px;  // [B, nh, Nt, C] P_h Y
+        float * qk;  // [B, nh, Nq, C] sqrt(C / d) Q_h Wk_h (the folded queries; Nq <= Nt attended rows)
+        float * p;   // [B, nh * Nq, HW] probabilities
+        float * px;  // [B, nh, Nq, C] P_h Y
         float * o;   // [B, Nt, I] attention output before out_proj
     };
     // Image to tokens: logits_h = scale (X Wq_h^T + bq_h) K_h^T = X (scale Wq_h^T K_h^T) + scale bq_h K_h^T
@@ -125,10 +126,13 @@ class DecoderGraph {
     // Folded cross attentions (see CrossT2I / CrossI2T): queries qin, keys kin, values vin, all [B, N, C]
     // rows; out = residual + attention with out_proj (residual required for i2t, optional for t2i).
     // Backward: dimg (image side, may be null) receives the sum of the image inputs' gradients added to it.
+    // t2i attends the first Nq token rows of each sample only (Nq <= Nt, the same in forward and backward):
+    // the other rows get out = residual + out_proj bias and zero query gradients. The final attention
+    // uses it: only the IoU token and the mask tokens up to the last selected one are read after it.
     void t2i_forward(const AttnLayout & a, const float * P, const float * qin, const float * kin, const float * vin,
-                     const CrossT2I & s, float * out, const float * residual);
+                     const CrossT2I & s, float * out, const float * residual, int64_t Nq);
     void t2i_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
-                      const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg);
+                      const float * vin, const CrossT2I & s, const float * dout, InGrad dqin, float * dimg, int64_t Nq);
     void i2t_forward(const AttnLayout & a, const float * P, const float * qin, const float * kin, const float * vin,
                      const CrossI2T & s, float * out, const float * residual);
     void i2t_backward(const AttnLayout & a, const float * P, float * G, const float * qin, const float * kin,
@@ -156,6 +160,9 @@ class DecoderGraph {
     bool allocated_ = false;
     std::vector<float *> owned_;
     int64_t Nt_ = 0, sel0_ = 0, nsel_ = 0;
+    // Token rows the final attention attends: the IoU token and the mask tokens up to the last selected
+    // one (the sparse prompt rows and later mask tokens are not read after it).
+    int64_t final_rows() const { return std::min(Nt_, 1 + sel0_ + nsel_); }
 
     float *tok0_ = nullptr, *keys0_ = nullptr, *dense_ = nullptr, *src_cf_ = nullptr;
     float *md1_ = nullptr, *md1g_ = nullptr, *md2_ = nullptr, *md2g_ = nullptr;

@@ -8,6 +8,8 @@
 //   keys    = LN4(keys + attn_i2t(q = keys + key_pe, k = queries + pe, v = queries))
 // then queries = LN(queries + attn_final(q = queries + pe, k = keys + key_pe, v = keys)); masks =
 // hypernetwork(mask token) @ upscale(keys); iou = iou_head(iou token). pe is the initial token matrix.
+// Nothing reads the final queries of the sparse prompt rows or of mask tokens after the selected ones,
+// so the final attention attends only the rows before them (final_rows(); saves most of that attention).
 // The cross attentions run in folded form (decoder-cross-attention.cpp); the output upscaling runs on
 // channels-last pixels, its transposed convolutions as linear layers (see forward()). Gradients of a
 // tensor that feeds several layers are summed by accumulating GEMMs (InGrad) rather than extra passes.
@@ -317,7 +319,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
         // cross attention, tokens to image
         be_.add(s.q1, tok0_, s.t_qin, B * Nt * C);
         add_key_pe(k, s.kin);
-        t2i_forward(W.t2i, P, s.t_qin, s.kin, k, s.t2i, s.r2, s.q1);
+        t2i_forward(W.t2i, P, s.t_qin, s.kin, k, s.t2i, s.r2, s.q1, Nt);
         be_.layernorm({s.r2, P + W.norm2.w, P + W.norm2.b, s.q2, s.n2m, s.n2r, B * Nt, C, kEpsTransformer});
         // MLP
         be_.linear(s.q2, P + W.lin1w, P + W.lin1b, s.h, B * Nt, C, L_.mlp);
@@ -334,7 +336,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
     }
     be_.add(q, tok0_, f_qin_, B * Nt * C);
     add_key_pe(k, f_kin_);
-    t2i_forward(L_.final_attn, P, f_qin_, f_kin_, k, fin_, rf_, q);
+    t2i_forward(L_.final_attn, P, f_qin_, f_kin_, k, fin_, rf_, q, final_rows());
     be_.layernorm({rf_, P + L_.norm_final.w, P + L_.norm_final.b, hs_, nfm_, nfr_, B * Nt, C, kEpsTransformer});
 
     // ---- output upscaling: convT 2x2/2 -> LayerNorm2d -> GELU -> convT 2x2/2 -> GELU ----------------
@@ -401,7 +403,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     be_.layernorm_backward(
         {rf_, P + L_.norm_final.w, nfm_, nfr_, dhs_, dq, G + L_.norm_final.w, G + L_.norm_final.b, B * Nt, C});
     be_.fill(dtok0_, 0.0f, (size_t) tokC);
-    t2i_backward(L_.final_attn, P, G, f_qin_, f_kin_, kL, fin_, dq, {dtmp_}, dk);
+    t2i_backward(L_.final_attn, P, G, f_qin_, f_kin_, kL, fin_, dq, {dtmp_}, dk, final_rows());
     be_.add(dq, dtmp_, dq, tokC);
     be_.add(dtok0_, dtmp_, dtok0_, tokC);
 
@@ -427,7 +429,7 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
         // tokens to image
         be_.layernorm_backward({s.r2, P + W.norm2.w, s.n2m, s.n2r, dq, dr, G + W.norm2.w, G + W.norm2.b, B * Nt, C});
         std::swap(dq, dr);  // dq = d r2 = residual part of d q1
-        t2i_backward(W.t2i, P, G, s.t_qin, s.kin, k0, s.t2i, dq, {dtmp_}, need_dk ? dk : nullptr);  // dk = d k0
+        t2i_backward(W.t2i, P, G, s.t_qin, s.kin, k0, s.t2i, dq, {dtmp_}, need_dk ? dk : nullptr, Nt);  // dk = d k0
         be_.add(dq, dtmp_, dq, tokC);
         be_.add(dtok0_, dtmp_, dtok0_, tokC);
         // self attention
