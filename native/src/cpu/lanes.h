@@ -2,8 +2,10 @@
 // The loop of the elementwise CPU ops written once: an op states its formula once, over a lane type L
 // (L.load, L.store, L.add, ...), and for_lanes runs it on eight AVX2 lanes while eight elements
 // remain and on one float for the tail. Lane8 and Lane1 compute the same IEEE operations, so a value
-// does not depend on which of them handled it (GELU: the vector and scalar formulas of cpu/simd.h, as
-// before). The body is the caller's lambda, inlined: no std::function in the loop.
+// does not depend on which of them handled it (GELU: the vector and scalar formulas of cpu/simd.h),
+// except GELU's derivative, whose scalar form takes exp from the C library (within a few ulp; which
+// elements form the tail depends only on the array length, as parallel_lanes splits at multiples of
+// its grain). The body is the caller's lambda, inlined: no std::function in the loop.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The vector exp, erfc, normal CDF and GELU written once for every vector width: the AVX2 helpers (cpu/simd.h) and the
+// The vector exp and GELU written once for every vector width: the AVX2 helpers (cpu/simd.h) and the
 // AVX-512 ones (isa/simd-avx512.h) instantiate them with their own lane operations, so every level
 // evaluates the same polynomials in the same order (the same bits per lane). V provides the vector
 // type `v` and static set1, load and store (unaligned), add, mul, div, fmadd (a b + c), fnmadd
@@ -11,9 +11,8 @@
 namespace sa::cpu::vmath {
 
 // Defines struct NAME, the lane operations V for one vector type VT: P is the intrinsic prefix
-// (_mm256_, _mm512_), SI the integer vector width (256, 512), FLOOR the rounding down of `a`, ABS
-// its absolute value, IF_NEG the lanes of `neg` where x < 0 and of `pos` elsewhere.
-#define SA_VMATH_LANES(NAME, VT, P, SI, FLOOR, ABS, IF_NEG)                                                     \
+// (_mm256_, _mm512_), SI the integer vector width (256, 512), FLOOR the rounding down of `a`.
+#define SA_VMATH_LANES(NAME, VT, P, SI, FLOOR)                                                                  \
     struct NAME {                                                                                               \
         using v = VT;                                                                                           \
         static v set1(float a) { return P##set1_ps(a); }                                                        \
@@ -28,8 +27,6 @@ namespace sa::cpu::vmath {
         static v min(v a, v b) { return P##min_ps(a, b); }                                                      \
         static v max(v a, v b) { return P##max_ps(a, b); }                                                      \
         static v floor(v a) { return FLOOR; }                                                                   \
-        static v abs(v a) { return ABS; }                                                                       \
-        static v if_neg(v x, v neg, v pos) { return IF_NEG; }                                                   \
         static v pow2i(v n) {                                                                                   \
             return P##castsi##SI##_ps(P##slli_epi32(P##add_epi32(P##cvttps_epi32(n), P##set1_epi32(127)), 23)); \
         }                                                                                                       \
@@ -63,48 +60,6 @@ inline typename V::v exp(typename V::v x) {
     return times_pow2<V>(y, fx);
 }
 
-// exp(x) for x <= 0 (or NaN, kept): only the lower clamp, the same reduction as exp, and 2^n times
-// the degree-6 Taylor polynomial of exp(r) by Horner (|r| <= ln2 / 2: truncation below 1.3e-7
-// relative, about the Cephes form's accuracy, two instructions fewer).
-template <class V>
-inline typename V::v exp_nonpos(typename V::v x) {
-    constexpr float kTaylor[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
-    x = V::max(V::set1(-88.3762626647949f), x);
-    const typename V::v fx = V::floor(V::fmadd(x, V::set1(1.44269504088896341f), V::set1(0.5f)));
-    x = V::fnmadd(fx, V::set1(0.693359375f), x);
-    x = V::fnmadd(fx, V::set1(-2.12194440e-4f), x);
-    typename V::v y = V::set1(kTaylor[0]);
-    for (int i = 1; i < 7; ++i) y = V::fmadd(y, x, V::set1(kTaylor[i]));
-    return times_pow2<V>(y, fx);
-}
-
-// erfc(a) / 2^kHalf for a >= 0: t exp(-a^2 + Q(t)), t = 1 / (1 + a / 2) (Chebyshev fit, relative
-// error below about 1.2e-7). For kHalf = 1 the chain runs on t / 2 with Q's coefficients scaled by
-// powers of two, which gives exactly half of erfc_pos<V, 0>'s bits without a multiply.
-template <class V, int kHalf = 0>
-inline typename V::v erfc_pos(typename V::v a) {
-    constexpr float kErfc[] = {0.17087277f,  -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
-                               -0.18628806f, 0.09678418f,  0.37409196f, 1.00002368f,  -1.26551223f};
-    const typename V::v one = V::set1(1.0f);
-    const typename V::v t = V::div(V::set1(kHalf ? 0.5f : 1.0f), V::fmadd(V::set1(0.5f), a, one));
-    // Q(t) by Horner: with t / 2 the i-th partial sum carries a factor 2^(9 - i), exact in binary.
-    float scale = kHalf ? 512.0f : 1.0f;
-    typename V::v p = V::set1(kErfc[0] * scale);
-    for (int i = 1; i < 10; ++i) {
-        if (kHalf) scale *= 0.5f;
-        p = V::fmadd(p, t, V::set1(kErfc[i] * scale));
-    }
-    // -a^2 + Q(t) <= 0 for a >= 0 (Q(1) = 0 at a = 0 and erfc(a) < t beyond).
-    return V::mul(t, exp_nonpos<V>(V::fnmadd(a, a, p)));
-}
-
-// Phi(x) = 0.5 (1 + erf(x / sqrt 2)), evaluated without cancellation in either tail.
-template <class V>
-inline typename V::v normal_cdf(typename V::v x) {
-    const typename V::v half_e = erfc_pos<V, 1>(V::mul(V::abs(x), V::set1(0.70710678118654752440f)));
-    return V::if_neg(x, half_e, V::sub(V::set1(1.0f), half_e));
-}
-
 // GELU x Phi(x) = x/2 (1 + erf(x / sqrt 2)), the formula of PyTorch's nn.GELU, with
 // erf(x / sqrt 2) = c R(c^2) for c = x clamped to +-kGeluClamp and R = P/Q of degree 5 in c^2 (a
 // minimax fit of erf(c / sqrt 2) / c on [0, 5.7] weighted by c; erf's absolute error below 2.5e-8
@@ -113,7 +68,7 @@ inline typename V::v normal_cdf(typename V::v x) {
 // 1.9e-7 |x| (measured over [-30, 30] in steps of 1e-5): relative for x > 0; in the negative tail,
 // as in PyTorch's float evaluation, 1 + erf cancels, so the small values there are accurate in
 // absolute terms only (0 for x <= -5.7, where |GELU(x)| < 4e-8). A third of the time of x Phi(x)
-// with the erfc form of normal_cdf.
+// with Phi from an erfc fit and an exp.
 inline constexpr float kGeluClamp = 5.7f;
 inline constexpr float kGeluP[] = {0.7978844046592712f,     0.06987900286912918f,    0.00948140025138855f,
                                    0.00035874670720659196f, 1.2747437722282484e-05f, 4.3159257501201864e-08f};
@@ -124,8 +79,9 @@ inline constexpr float kGeluQ[] = {1.0f,
                                    7.675954839214683e-05f,
                                    1.164907530437631e-06f};
 
+// erf(x / sqrt 2) as GELU uses it: the fit above, clamped to [-1, 1] (NaN stays NaN).
 template <class V>
-inline typename V::v gelu(typename V::v x) {
+inline typename V::v gelu_erf(typename V::v x) {
     // max/min return their second operand for a NaN lane: NaN stays NaN
     const typename V::v c = V::min(V::set1(kGeluClamp), V::max(V::set1(-kGeluClamp), x));
     const typename V::v s = V::mul(c, c);
@@ -134,16 +90,33 @@ inline typename V::v gelu(typename V::v x) {
         p = V::fmadd(p, s, V::set1(kGeluP[i]));
         q = V::fmadd(q, s, V::set1(kGeluQ[i]));
     }
-    const typename V::v e = V::min(V::set1(1.0f), V::max(V::set1(-1.0f), V::mul(c, V::div(p, q))));
+    return V::min(V::set1(1.0f), V::max(V::set1(-1.0f), V::mul(c, V::div(p, q))));
+}
+
+// GELU from e = gelu_erf(x): x/2 + x/2 e.
+template <class V>
+inline typename V::v gelu_from_erf(typename V::v x, typename V::v e) {
     const typename V::v h = V::mul(V::set1(0.5f), x);
     return V::fmadd(h, e, h);
 }
 
-// GELU's derivative Phi(x) + x phi(x), with the erfc form of Phi (no cancellation in either tail).
+template <class V>
+inline typename V::v gelu(typename V::v x) {
+    return gelu_from_erf<V>(x, gelu_erf<V>(x));
+}
+
+// GELU's derivative Phi(x) + x phi(x) from e = gelu_erf(x): (1 + e) / 2 + x phi(x), the form of
+// PyTorch's GELU backward (its float evaluation cancels in the negative tail the same way: the
+// derivative is accurate to about 1e-7 in absolute terms there). One exp per value.
+template <class V>
+inline typename V::v gelu_grad_from_erf(typename V::v x, typename V::v e) {
+    const typename V::v pdf = V::mul(V::set1(0.39894228040143267794f), exp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
+    return V::fmadd(x, pdf, V::fmadd(V::set1(0.5f), e, V::set1(0.5f)));
+}
+
 template <class V>
 inline typename V::v gelu_grad(typename V::v x) {
-    const typename V::v pdf = V::mul(V::set1(0.39894228040143267794f), exp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
-    return V::fmadd(x, pdf, normal_cdf<V>(x));
+    return gelu_grad_from_erf<V>(x, gelu_erf<V>(x));
 }
 
 }  // namespace sa::cpu::vmath

@@ -27,9 +27,7 @@ inline __mmask16 tail_mask(int64_t n) {
     return (__mmask16) ((1u << n) - 1u);
 }
 
-SA_VMATH_LANES(LanesBase, __m512, _mm512_, 512, _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
-               _mm512_abs_ps(a),
-               _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), pos, neg));
+SA_VMATH_LANES(LanesBase, __m512, _mm512_, 512, _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
 
 // y 2^n in one instruction (cpu/vec-math.h's times_pow2).
 struct Lanes : LanesBase {

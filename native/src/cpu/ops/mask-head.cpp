@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // SAM's mask head (see sa::Backend::mask_head): GELU of the sub-pixel-ordered upscaled features, the
-// hypernetwork product and the scatter to raster order in one pass, and the backward pass (GELU and
-// its derivative from one evaluation of Phi, the feature gradient and the hypernetwork gradient) in
-// another. Work is split over rows i of the E x E input grid; each of them owns the 16 feature rows of
-// its pixels and 4 output rows of every mask. The hypernetwork gradient is summed per grid row, then
-// over grid rows in order, so results do not depend on the thread count.
+// hypernetwork product and the scatter to raster order in one pass, and the backward pass (GELU as in
+// the forward pass and its derivative from one evaluation of erf, the feature gradient and the
+// hypernetwork gradient) in another. Work is split over rows i of the E x E input grid; each of them
+// owns the 16 feature rows of its pixels and 4 output rows of every mask. The hypernetwork gradient is
+// summed per grid row, then over grid rows in order, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -120,20 +120,17 @@ void CpuBackend::mask_head_backward_impl(const MaskHeadBackwardArgs & a) {
 #ifdef __AVX2__
                     for (; c + 8 <= Cf; c += 8) {
                         const __m256 xv = _mm256_loadu_ps(x + c);
-                        const __m256 phi = cpu::normal_cdf256(xv);
+                        const __m256 e = cpu::gelu_erf256(xv);
                         if (dx) {
-                            const __m256 pdf =
-                                _mm256_mul_ps(_mm256_set1_ps(cpu::kInvSqrt2Pi),
-                                              cpu::exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xv, xv))));
                             __m256 gs = _mm256_setzero_ps();
                             for (int64_t m = 0; m < M; ++m) {
                                 const __m256 h = _mm256_loadu_ps(hyper + (m * B + b) * Cf + c);
                                 gs = _mm256_fmadd_ps(_mm256_set1_ps(dm[m]), h, gs);
                             }
-                            _mm256_storeu_ps(dx + c, _mm256_mul_ps(gs, _mm256_fmadd_ps(xv, pdf, phi)));
+                            _mm256_storeu_ps(dx + c, _mm256_mul_ps(gs, cpu::gelu_grad_from_erf256(xv, e)));
                         }
                         if (dh) {
-                            const __m256 gel = _mm256_mul_ps(xv, phi);
+                            const __m256 gel = cpu::gelu_from_erf256(xv, e);
                             for (int64_t m = 0; m < M; ++m) {
                                 float * d = dh + m * Cf + c;
                                 _mm256_storeu_ps(d, _mm256_fmadd_ps(_mm256_set1_ps(dm[m]), gel, _mm256_loadu_ps(d)));
@@ -142,14 +139,16 @@ void CpuBackend::mask_head_backward_impl(const MaskHeadBackwardArgs & a) {
                     }
 #endif
                     for (; c < Cf; ++c) {
-                        const float phi = cpu::normal_cdf(x[c]);
+                        const float e = cpu::gelu_erf_scalar(x[c]);
                         if (dx) {
                             float gs = 0.0f;
                             for (int64_t m = 0; m < M; ++m) gs += dm[m] * hyper[(m * B + b) * Cf + c];
-                            dx[c] = gs * cpu::gelu_grad_scalar(x[c]);
+                            dx[c] = gs * cpu::gelu_grad_scalar_from_erf(x[c], e);
                         }
-                        if (dh)
-                            for (int64_t m = 0; m < M; ++m) dh[m * Cf + c] += dm[m] * (x[c] * phi);
+                        if (dh) {
+                            const float gel = std::fma(0.5f * x[c], e, 0.5f * x[c]);
+                            for (int64_t m = 0; m < M; ++m) dh[m * Cf + c] += dm[m] * gel;
+                        }
                     }
                 }
         }
