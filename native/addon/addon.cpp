@@ -2,12 +2,16 @@
 // Module entry: registers the addon's functions and classes. The only folder that includes napi.h.
 #include <napi.h>
 
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "backends.h"
 #include "napi-util.h"
 #include "sa/build-info.h"
+#include "sa/gemm.h"
 #include "sa/isa.h"
+#include "sa/threadpool.h"
 
 namespace saaddon {
 
@@ -38,6 +42,39 @@ static Napi::Value system_info(const Napi::CallbackInfo & info) {
     return o;
 }
 
+// gemmPeak(seconds = 0.5): the CPU GEMM micro-kernel's ceiling on setThreads' threads (sa/gemm.h),
+// measured off the JS thread; resolves { gflops, threads, isa }.
+static Napi::Value gemm_peak(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    double seconds = 0.5;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+        SA_THROW_TYPEERROR_IF(!info[0].IsNumber(), env, "gemmPeak(seconds): seconds must be a number");
+        seconds = info[0].As<Napi::Number>().DoubleValue();
+        SA_THROW_RANGEERROR_IF(!(seconds > 0.0 && seconds <= 10.0), env,
+                               "gemmPeak(seconds): seconds must be in (0, 10]");
+    }
+    struct Result {
+        double gflops = 0.0;
+        std::string isa;
+    };
+    const int threads = cpu_threads();
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::start(
+        env,
+        [r, threads, seconds] {
+            r->isa = sa::isa_name(sa::cpu_isa());  // throws (a coded rejection) when SA_ISA cannot run here
+            sa::ThreadPool pool(threads);
+            r->gflops = sa::gemm_kernel_peak_gflops(pool, seconds);
+        },
+        [r, threads](Napi::Env e) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(e);
+            o.Set("gflops", Napi::Number::New(e, r->gflops));
+            o.Set("threads", Napi::Number::New(e, threads));
+            o.Set("isa", Napi::String::New(e, r->isa));
+            return o;
+        });
+}
+
 static Napi::Value set_threads(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     SA_THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsNumber(), env, "setThreads(n): n must be a number");
@@ -51,6 +88,7 @@ void register_all(Napi::Env env, Napi::Object exports);
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
     exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
+    exports.Set("gemmPeak", Napi::Function::New(env, gemm_peak, "gemmPeak"));
     register_all(env, exports);
     return exports;
 }

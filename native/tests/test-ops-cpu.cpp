@@ -209,6 +209,23 @@ SA_TEST(gemm_with_prepacked_b) {
     }
 }
 
+// The micro-kernel peak probe runs on every thread of the pool and reports a finite, positive rate
+// (a kernel that was not called, or a thread that was not counted, gives 0 or less than one thread's
+// share); no speed is asserted.
+SA_TEST(gemm_kernel_peak_is_measured) {
+    for (int threads : {1, 2}) {
+        sa::ThreadPool pool(threads);
+        const double g = sa::gemm_kernel_peak_gflops(pool, 0.05);
+        std::printf("    micro-kernel peak, %d thread(s): %.1f GFLOP/s\n", threads, g);
+        satest::expect(std::isfinite(g) && g > 0.1,
+                       "peak with " + std::to_string(threads) + " threads: " + std::to_string(g));
+    }
+    sa::ThreadPool pool(1);
+    for (double s : {0.0, -1.0, 11.0, (double) NAN})
+        expect_throws(SA_ERR_INVALID_ARG, "seconds " + std::to_string(s),
+                      [&] { sa::gemm_kernel_peak_gflops(pool, s); });
+}
+
 SA_TEST(gemm_rejects_bad_leading_dims) {
     Buf a(100), b(100), c(100);
     expect_throws(SA_ERR_INVALID_ARG, "lda < K", [&] {

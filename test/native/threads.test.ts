@@ -1,6 +1,6 @@
 // setThreads (what --threads calls) while encodes run on the worker pool: the CPU backend's thread
 // pool is replaced under running work without a crash, and every encode gives the bits of an
-// undisturbed one.
+// undisturbed one. gemmPeak runs on the same thread count.
 import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { loadAddon, type NativeWeights } from "@sam-ablate/native";
 import { test } from "uvu";
@@ -45,6 +45,30 @@ test("thread count changed while encodes run: same embeddings, no crash", async 
         addon.setThreads(before);
     }
     assert.is(addon.systemInfo().threads, before);
+});
+
+test("gemmPeak measures the micro-kernel on setThreads' threads, off the JS thread; bad seconds are refused", async () => {
+    const before = addon.systemInfo().threads;
+    try {
+        addon.setThreads(1);
+        const p = addon.gemmPeak(0.05);
+        assert.ok(p instanceof Promise, "gemmPeak returns a promise");
+        const one = await p;
+        assert.is(one.threads, 1);
+        assert.is(one.isa, addon.systemInfo().isa);
+        assert.ok(Number.isFinite(one.gflops) && one.gflops > 0.1, `gflops ${one.gflops}`);
+    } finally {
+        addon.setThreads(before);
+    }
+    assert.is((await addon.gemmPeak(0.05)).threads, before);
+    for (const bad of [0, -1, 11, Number.NaN]) {
+        try {
+            await addon.gemmPeak(bad);
+            assert.unreachable(`seconds ${bad} accepted`);
+        } catch (e) {
+            assert.is((e as { code?: string }).code, "ERR_SA_INVALID_ARG", `seconds ${bad}`);
+        }
+    }
 });
 
 test.run();

@@ -21,6 +21,11 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
                 const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
                 ThreadPool & pool);
 
+// The GEMM micro-kernel's ceiling: every thread of `pool` runs the register micro-kernel of the level
+// in use on operands that stay in L1 (no packing, no memory traffic) for about `seconds` (0 < s <= 10,
+// else SA_ERR_INVALID_ARG); returns the multiply-add rate of all threads together in GFLOP/s (2 per
+// multiply-add) over the longest thread's time. Real products approach it from below.
+double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds);
 // Single-threaded variant for callers that already parallelise outside (e.g. per attention head).
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);

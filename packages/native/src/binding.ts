@@ -294,6 +294,12 @@ export interface BindingModule {
     systemInfo(): SystemInfo;
     /** Sets the CPU thread count (0 = all cores); returns the count in effect. */
     setThreads(n: number): number;
+    /**
+     * The CPU GEMM micro-kernel's ceiling on this machine: every thread of the CPU backend runs the
+     * level's register micro-kernel on operands kept in L1 for about `seconds` (default 0.5, at most
+     * 10); GFLOP/s of all threads together. Products and encoders approach it from below.
+     */
+    gemmPeak(seconds?: number): Promise<{ gflops: number; threads: number; isa: string }>;
     backends(): BackendsInfo;
     /**
      * Copy-on-write memory mapping of a file region (writes never reach the file); released when the

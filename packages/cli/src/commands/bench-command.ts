@@ -157,6 +157,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         say(
             `machine: ${os.cpus()[0]?.model ?? "cpu"}, ${info.threads} threads, CPU kernels ${info.isa ?? `unusable (${info.isaError})`} (baseline ${info.simd}); backend ${argv.backend}`,
         );
+        // The ceiling the fp32 products approach: the level's GEMM micro-kernel on operands in L1, all threads.
+        let peak: number | undefined;
+        if (argv.backend === "cpu" && info.isa) {
+            peak = (await addon.gemmPeak(0.5)).gflops;
+            say(
+                `CPU peak, same run: ${peak.toFixed(1)} GFLOP/s (the ${info.isa} GEMM micro-kernel on operands in L1, ${info.threads} threads)`,
+            );
+        }
         for (const what of argv.what) {
             if (what === "vit_b" || what === "tinyvit") {
                 const weights =
@@ -214,10 +222,16 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     row[`secondsPerImage${key}`] = s;
                     row[`imagesPerSecond${key}`] = 1 / s;
                     row[`gflops${key}`] = gflops;
+                    // bf16 products run on other units (VDPBF16PS, AMX): the fp32 kernel's peak is no bound for them
+                    const ofPeak =
+                        peak !== undefined && precision === "fp32" && argv.backend === "cpu"
+                            ? gflops / peak
+                            : undefined;
+                    if (ofPeak !== undefined) row[`fractionOfPeak${key}`] = ofPeak;
                     if (i === 0) row.precision = precision;
                     else row[`speedup_${precision}_vs_${precisions[0]}`] = base / s;
                     say(
-                        `${what} encoder ${precision}: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s), batch ${B}` +
+                        `${what} encoder ${precision}: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s${ofPeak === undefined ? "" : `, ${(100 * ofPeak).toFixed(0)}% of peak`}), batch ${B}` +
                             (i === 0
                                 ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`
                                 : `; ${(base / s).toFixed(2)}x our ${precisions[0]}`),
@@ -293,7 +307,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         }
         if (argv.json)
             process.stdout.write(
-                `${JSON.stringify({ ok: true, threads: info.threads, simd: info.simd, isa: info.isa, results: rows })}\n`,
+                `${JSON.stringify({ ok: true, threads: info.threads, simd: info.simd, isa: info.isa, peakGflops: peak, results: rows })}\n`,
             );
     },
 };
