@@ -223,10 +223,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     row[`imagesPerSecond${key}`] = 1 / s;
                     row[`gflops${key}`] = gflops;
                     // bf16 products run on other units (VDPBF16PS, AMX): the fp32 kernel's peak is no bound for them
-                    const ofPeak =
-                        peak !== undefined && precision === "fp32" && argv.backend === "cpu"
-                            ? gflops / peak
-                            : undefined;
+                    // (peak is measured for the CPU backend only)
+                    const ofPeak = peak !== undefined && precision === "fp32" ? gflops / peak : undefined;
                     if (ofPeak !== undefined) row[`fractionOfPeak${key}`] = ofPeak;
                     if (i === 0) row.precision = precision;
                     else row[`speedup_${precision}_vs_${precisions[0]}`] = base / s;
