@@ -3,13 +3,13 @@
 // the tight box, 64 x 64 image embedding (SAM ViT-B at 1024), DiceCE loss, Adam; random weights with
 // the official decoder shapes (dim 256, depth 2, 8 heads, MLP 2048, 4 mask tokens).
 //
-//   bench-train-step [--threads N] [--steps N] [--profile]
+//   bench-train-step [--threads N] [--steps N] [--profile | --profile-forward]
 //
 // Prints the median wall-clock and process CPU time (user + sys, all threads) per train step and per
 // decoder forward pass (predict_all, 4 masks) over --steps runs after warm-up. --profile also runs the
 // train steps through a timing decorator of the backend and prints, per op and shape, the mean wall
 // and CPU milliseconds per step (each op call is timed on its own, so the total slightly exceeds the
-// plain step time).
+// plain step time); --profile-forward does the same for the forward pass.
 #include <ctime>
 
 #include <algorithm>
@@ -254,20 +254,29 @@ Timing measure(int warmup, int steps, F && f) {
     return {median(w), median(c)};
 }
 
-void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads) {
+void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads, bool forward) {
     auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads);
     ProfilingBackend be(*cpu);
     sa::WeightMap wm = wm0;
     sa::SamDecoder dec(be, wm, Problem::S, Problem::E);
     sa::DecoderTrainer tr(be, dec, sa::TrainConfig{});
-    for (int i = 0; i < 2; ++i) tr.step(pb.emb.data(), pb.p, pb.target.data());
+    std::vector<float> low((size_t) (4 * 16 * Problem::HW)), iou(4);
+    auto run = [&] {
+        if (forward) {
+            dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data());
+        } else {
+            tr.step(pb.emb.data(), pb.p, pb.target.data());
+        }
+    };
+    for (int i = 0; i < 2; ++i) run();
     be.reset();
     const double w0 = wall_ms(), c0 = cpu_ms();
-    for (int i = 0; i < steps; ++i) tr.step(pb.emb.data(), pb.p, pb.target.data());
+    for (int i = 0; i < steps; ++i) run();
     const double wall = (wall_ms() - w0) / steps, cpu_total = (cpu_ms() - c0) / steps;
     std::vector<std::pair<std::string, ProfilingBackend::Entry>> rows(be.entries().begin(), be.entries().end());
     std::sort(rows.begin(), rows.end(), [](const auto & a, const auto & b) { return a.second.cpu > b.second.cpu; });
-    std::printf("profile (mean per train step over %d steps; wall %.2f ms, cpu %.2f ms):\n", steps, wall, cpu_total);
+    std::printf("profile (mean per %s over %d runs; wall %.2f ms, cpu %.2f ms):\n",
+                forward ? "forward pass (4 masks)" : "train step", steps, wall, cpu_total);
     std::printf("  %9s %9s %6s  %s\n", "wall ms", "cpu ms", "calls", "op");
     double sw = 0, sc = 0;
     for (const auto & r : rows) {
@@ -283,16 +292,18 @@ void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threa
 
 int main(int argc, char ** argv) {
     int threads = 0, steps = 20;
-    bool prof = false;
+    bool prof = false, prof_forward = false;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--profile")) {
             prof = true;
+        } else if (!std::strcmp(argv[i], "--profile-forward")) {
+            prof = prof_forward = true;
         } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = std::atoi(argv[++i]);
         } else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) {
             steps = std::max(1, std::atoi(argv[++i]));
         } else {
-            std::fprintf(stderr, "usage: bench-train-step [--threads N] [--steps N] [--profile]\n");
+            std::fprintf(stderr, "usage: bench-train-step [--threads N] [--steps N] [--profile | --profile-forward]\n");
             return 2;
         }
     }
@@ -301,7 +312,7 @@ int main(int argc, char ** argv) {
         sa::WeightMap wm = rw.map();
         const Problem pb;
         if (prof) {
-            profile(wm, pb, steps, threads);
+            profile(wm, pb, steps, threads, prof_forward);
             return 0;
         }
         auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);

@@ -280,9 +280,12 @@ SA_TEST(attention_forward_and_backward) {
     check_attention("single task", 1, 9, 300, 1, 12, 61);
 }
 
-SA_TEST(softmax_rows_forward_and_backward) {
-    const int64_t rows = 37, n = 17;
-    Vec x = randn(rows * n, 71, 3.0f), y(x.size()), yb(x.size());
+// Row softmax against a double reference and the base composition, its backward against the
+// composition and finite differences, and the same bits for 1, 2 and 3 threads. Row lengths on both
+// sides of the short-row kernels (eight rows per vector below 32) and row counts with a partial group.
+static void check_softmax_rows(int64_t rows, int64_t n, uint32_t seed) {
+    const std::string name = std::to_string(rows) + "x" + std::to_string(n);
+    Vec x = randn(rows * n, seed, 3.0f), y(x.size()), yb(x.size());
     be()->softmax_rows(x.data(), y.data(), rows, n);
     be()->sa::Backend::softmax_rows(x.data(), yb.data(), rows, n);
     double err = 0, berr = 0;
@@ -296,19 +299,37 @@ SA_TEST(softmax_rows_forward_and_backward) {
             berr = std::max(berr, (double) std::fabs(yb[i] - y[i]));
         }
     }
-    satest::expect(err < 1e-6, "softmax_rows vs naive: " + std::to_string(err));
-    satest::expect(berr < 1e-6, "softmax_rows vs composed (identity attention): " + std::to_string(berr));
-    Vec w = randn(y.size(), 72), dx(x.size()), dxb(x.size());
+    satest::expect(err < 1e-6, "softmax_rows " + name + " vs naive: " + std::to_string(err));
+    satest::expect(berr < 1e-6, "softmax_rows " + name + " vs composed: " + std::to_string(berr));
+    Vec w = randn(y.size(), seed + 1), dx(x.size()), dxb(x.size());
     be()->softmax_rows_backward(y.data(), w.data(), dx.data(), rows, n);
     be()->sa::Backend::softmax_rows_backward(y.data(), w.data(), dxb.data(), rows, n);
     double gerr = 0;
     for (size_t i = 0; i < dx.size(); ++i) gerr = std::max(gerr, (double) std::fabs(dx[i] - dxb[i]));
-    satest::expect(gerr < 1e-6, "softmax_rows_backward vs composed: " + std::to_string(gerr));
+    satest::expect(gerr < 1e-6, "softmax_rows_backward " + name + " vs composed: " + std::to_string(gerr));
+    for (int threads : {1, 3}) {
+        be()->set_threads(threads);
+        Vec yt(x.size()), dxt(x.size());
+        be()->softmax_rows(x.data(), yt.data(), rows, n);
+        be()->softmax_rows_backward(y.data(), w.data(), dxt.data(), rows, n);
+        satest::expect(yt == y && dxt == dx,
+                       "softmax_rows " + name + ": other bits with " + std::to_string(threads) + " threads");
+    }
+    be()->set_threads(0);
     auto f = [&] {
         be()->softmax_rows(x.data(), y.data(), rows, n);
         return dot(y, w);
     };
-    check_fd("softmax_rows dx", x, f, dx, 3e-3);
+    check_fd("softmax_rows " + name + " dx", x, f, dx, 3e-3);
+}
+
+SA_TEST(softmax_rows_forward_and_backward) {
+    check_softmax_rows(37, 17, 71);  // the image-to-token attention's rows; 4 groups of 8 and 5 more
+    check_softmax_rows(9, 1, 73);
+    check_softmax_rows(16, 8, 75);
+    check_softmax_rows(21, 31, 77);
+    check_softmax_rows(13, 32, 79);  // first length on the one-row-at-a-time path
+    check_softmax_rows(6, 45, 81);   // fewer rows than a group
 }
 
 // Mask head: naive double reference of the definition (sub-pixel row -> raster pixel, exact GELU),
