@@ -72,8 +72,8 @@ int main(int argc, char ** argv) {
         const int64_t nparam = 4064816;
         std::vector<float> w = randn((size_t) nparam, 8, 0.02f), g = randn((size_t) nparam, 9, 0.01f);
         std::vector<float> m((size_t) nparam), v((size_t) nparam), ss(1);
-        std::vector<float> x1 = randn((size_t) C, 10, 1.0f), W1 = randn((size_t) (C * C), 11, 0.05f),
-                           b1((size_t) C), y1((size_t) C);
+        std::vector<float> x1 = randn((size_t) C, 10, 1.0f), W1 = randn((size_t) (C * C), 11, 0.05f), b1((size_t) C),
+                           y1((size_t) C);
         std::vector<float> u = randn((size_t) (4 * HW * U1), 12, 1.0f), du((size_t) (4 * HW * U1));
         std::vector<float> Wu = randn((size_t) (4 * U2 * U1), 13, 0.05f), dWu(Wu.size()), dbu((size_t) (4 * U2));
         std::vector<float> dyu = randn((size_t) (4 * HW * 4 * U2), 14, 1.0f);
@@ -84,9 +84,10 @@ int main(int argc, char ** argv) {
             std::snprintf(shape, sizeof shape, " %lldx%lldx%lld", (long long) nq, (long long) HW, (long long) C);
             const std::string s = shape;
             const double f = 2.0 * (double) nq * (double) HW * (double) C;
-            rows.push_back({std::string("attention") + s, 2 * f, [&, nq] {
-                                be->attention({q.data(), img.data(), img2.data(), o.data(), probs.data(), 1, nq, HW, 1, C});
-                            }});
+            rows.push_back(
+                {std::string("attention") + s, 2 * f, [&, nq] {
+                     be->attention({q.data(), img.data(), img2.data(), o.data(), probs.data(), 1, nq, HW, 1, C});
+                 }});
             rows.push_back({std::string("attention_backward (dq)") + s, 2 * f, [&, nq] {
                                 be->attention_backward({q.data(), img.data(), img2.data(), probs.data(), dout.data(),
                                                         dq.data(), nullptr, nullptr, 1, nq, HW, 1, C});
@@ -106,15 +107,16 @@ int main(int argc, char ** argv) {
                             be->linear_backward({u.data(), Wu.data(), dyu.data(), du.data(), dWu.data(), dbu.data(),
                                                  4 * HW, U1, 4 * U2});
                         }});
-        rows.push_back({"mask_head 1 mask", 0,
-                        [&] { be->mask_head({y2.data(), hyper.data(), masks.data(), 1, 1, 64, U2}); }});
+        rows.push_back({"mask_head 1 mask", 0, [&] {
+                            be->mask_head({y2.data(), hyper.data(), masks.data(), 1, 1, 64, U2});
+                        }});
         rows.push_back({"mask_head_backward 1 mask", 0, [&] {
                             be->mask_head_backward(
                                 {y2.data(), hyper.data(), masks.data(), dy2.data(), dhyper.data(), 1, 1, 64, U2});
                         }});
         rows.push_back({"mask_loss dicece 1x1x65536", 0, [&] {
-                            be->mask_loss({(int) sa::LossKind::DiceCE, masks.data(), target.data(), ss.data(), dmasks.data(), 1, 1, 16 * HW,
-                                           nullptr, 1, nullptr});
+                            be->mask_loss({(int) sa::LossKind::DiceCE, masks.data(), target.data(), ss.data(),
+                                           dmasks.data(), 1, 1, 16 * HW, nullptr, 1, nullptr});
                         }});
         rows.push_back({"sum_squares 4064816", 0, [&] { be->sum_squares(g.data(), ss.data(), nparam); }});
         rows.push_back({"adam_step_zero_grad 4064816", 0, [&] {

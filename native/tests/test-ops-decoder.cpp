@@ -430,6 +430,92 @@ SA_TEST(mask_loss_reference_values) {
     satest::expect(std::fabs(loss - ref) < 1e-5, "sam value " + std::to_string(loss) + " vs " + std::to_string(ref));
 }
 
+// Every loss kind over two chunks of pixels (whole vectors and a scalar tail), with logits from 0 to
+// +-90 and soft targets, against the definitions evaluated in double: the loss, the selected
+// candidate's gradient and the SAM loss's IoU-prediction gradient.
+SA_TEST(mask_loss_matches_double_reference) {
+    const int64_t B = 2, M = 2, HW = 4096 + 13;
+    Vec x = randn(B * M * HW, 91, 4.0f), t(B * HW), iou = {0.3f, 0.8f, 0.6f, 0.1f};
+    const float extremes[] = {0.0f, 30.0f, -30.0f, 90.0f, -90.0f, 1e-4f, -1e-4f, 17.0f, -17.0f};
+    for (size_t i = 0; i < x.size(); i += 37) x[i] = extremes[(i / 37) % 9];
+    for (int64_t i = 0; i < B * HW; ++i) t[(size_t) i] = i % 5 == 0 ? 0.3f : ((i / 7) % 3 == 0 ? 1.0f : 0.0f);
+    for (int kind : {(int) sa::LossKind::DiceCE, (int) sa::LossKind::MedSAM, (int) sa::LossKind::SAM}) {
+        const bool sam = kind == (int) sa::LossKind::SAM, sq = kind == (int) sa::LossKind::MedSAM;
+        float loss = 0;
+        Vec dx(x.size()), diou(iou.size());
+        be()->mask_loss({kind, x.data(), t.data(), &loss, dx.data(), B, M, HW, sam ? iou.data() : nullptr, M,
+                         sam ? diou.data() : nullptr});
+        double ref_loss = 0, gerr = 0, gmax = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            double best = 1e300, best_num = 0, best_den = 0, best_iou = 0;
+            int64_t bm = 0;
+            for (int64_t m = 0; m < M; ++m) {
+                const float * xm = x.data() + (b * M + m) * HW;
+                const float * g = t.data() + b * HW;
+                double inter = 0, sp = 0, sg = 0, bce = 0, focal = 0, ii = 0, iu = 0;
+                for (int64_t i = 0; i < HW; ++i) {
+                    const double xi = xm[i], gi = g[i], p = 1.0 / (1.0 + std::exp(-xi));
+                    const double ce = std::max(xi, 0.0) - xi * gi + std::log1p(std::exp(-std::fabs(xi)));
+                    inter += p * gi;
+                    sp += sq ? p * p : p;
+                    sg += sq ? gi * gi : gi;
+                    bce += ce;
+                    const double pt = p * gi + (1 - p) * (1 - gi), at = 0.25 * gi + 0.75 * (1 - gi);
+                    focal += at * ce * (1 - pt) * (1 - pt);
+                    ii += (xi > 0 && gi > 0.5) ? 1 : 0;
+                    iu += (xi > 0 || gi > 0.5) ? 1 : 0;
+                }
+                const double num = 2 * inter + 1e-5, den = sp + sg + 1e-5, dice = 1 - num / den;
+                const double iou_t = iu > 0 ? ii / iu : 1.0, e = iou[(size_t) (b * M + m)] - iou_t;
+                const double l = sam ? 20 * focal / (double) HW + dice + e * e : dice + bce / (double) HW;
+                if (l < best) {
+                    best = l;
+                    bm = m;
+                    best_num = num;
+                    best_den = den;
+                    best_iou = iou_t;
+                }
+            }
+            ref_loss += best / (double) B;
+            if (sam) {
+                for (int64_t m = 0; m < M; ++m) {
+                    const double want = m == bm ? 2.0 * (iou[(size_t) (b * M + m)] - best_iou) / (double) B : 0.0;
+                    satest::expect(std::fabs(diou[(size_t) (b * M + m)] - want) < 1e-6, "mask_loss diou_pred");
+                }
+            }
+            for (int64_t m = 0; m < M; ++m) {
+                const float * xm = x.data() + (b * M + m) * HW;
+                const float * g = t.data() + b * HW;
+                for (int64_t i = 0; i < HW; ++i) {
+                    double d = 0;
+                    if (m == bm) {
+                        const double xi = xm[i], gi = g[i], p = 1.0 / (1.0 + std::exp(-xi));
+                        const double dden = sq ? 2 * p : 1.0;
+                        d = (-2.0 / best_den * gi + best_num / (best_den * best_den) * dden) * p * (1 - p) / (double) B;
+                        const double w = (sam ? 20.0 : 1.0) / (double) B / (double) HW;
+                        if (sam) {
+                            const double ce = std::max(xi, 0.0) - xi * gi + std::log1p(std::exp(-std::fabs(xi)));
+                            const double pt = p * gi + (1 - p) * (1 - gi), at = 0.25 * gi + 0.75 * (1 - gi), q = 1 - pt;
+                            d += w * at * ((p - gi) * q * q - 2 * ce * q * (2 * gi - 1) * p * (1 - p));
+                        } else {
+                            d += w * (p - gi);
+                        }
+                    }
+                    gmax = std::max(gmax, std::fabs(d));
+                    gerr = std::max(gerr, std::fabs(d - dx[(size_t) ((b * M + m) * HW + i)]));
+                }
+            }
+        }
+        const std::string name = "mask_loss kind " + std::to_string(kind);
+        satest::expect(std::fabs(loss - ref_loss) <= 2e-6 * std::max(1.0, std::fabs(ref_loss)),
+                       name + ": " + std::to_string(loss) + " vs " + std::to_string(ref_loss));
+        satest::expect(gerr <= 1e-4 * gmax,
+                       name + " gradient: max error " + std::to_string(gerr) + " of " + std::to_string(gmax));
+        std::printf("    ok %s: loss %.8f vs %.8f, gradient error %.2e of %.2e\n", name.c_str(), loss, ref_loss, gerr,
+                    gmax);
+    }
+}
+
 SA_TEST(mask_loss_selects_best_candidate) {
     // Sample with 3 candidates: the loss is the minimum and only that candidate gets a gradient.
     const int64_t HW = 64;
