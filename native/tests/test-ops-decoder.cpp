@@ -278,6 +278,30 @@ SA_TEST(attention_forward_and_backward) {
     check_attention("image to tokens", 2, 1100, 7, 2, 5, 31);
     // One head of a single sample: fewer tasks than threads, products threaded within the task.
     check_attention("single task", 1, 9, 300, 1, 12, 61);
+    // One head, a few queries, many keys (the final attention, folded, at its training shape).
+    check_attention("few queries", 2, 5, 300, 1, 32, 91);
+    check_attention("few queries, the final attention", 1, 16, 4096, 1, 256, 93);
+}
+
+// One head, one task: the products are threaded within the task; the same bits for 1, 2 and 3 threads.
+SA_TEST(attention_single_head_same_bits_for_any_thread_count) {
+    const int64_t Nq = 10, Nk = 1000, d = 64;
+    Vec q = randn(Nq * d, 101), k = randn(Nk * d, 102), v = randn(Nk * d, 103), w = randn(Nq * d, 104);
+    std::vector<Vec> outs, dqs, dkvs;
+    for (int threads : {1, 2, 3}) {
+        be()->set_threads(threads);
+        Vec out(Nq * d), probs(Nq * Nk), dq(Nq * d), dkv = randn(Nk * d, 105), scratch(2 * Nk * d);
+        be()->attention({q.data(), k.data(), v.data(), out.data(), probs.data(), 1, Nq, Nk, 1, d});
+        be()->attention_backward_kv_acc({q.data(), k.data(), v.data(), probs.data(), w.data(), dq.data(), dkv.data(),
+                                         scratch.data(), 1, Nq, Nk, 1, d});
+        outs.push_back(out);
+        dqs.push_back(dq);
+        dkvs.push_back(dkv);
+    }
+    be()->set_threads(0);
+    for (size_t t = 1; t < outs.size(); ++t)
+        satest::expect(outs[t] == outs[0] && dqs[t] == dqs[0] && dkvs[t] == dkvs[0],
+                       "single-head attention: other bits with " + std::to_string(t + 1) + " threads");
 }
 
 // Row softmax against a double reference and the base composition, its backward against the
