@@ -68,7 +68,7 @@ inline typename V::v exp(typename V::v x) {
 // 1.9e-7 |x| (measured over [-30, 30] in steps of 1e-5): relative for x > 0; in the negative tail,
 // as in PyTorch's float evaluation, 1 + erf cancels, so the small values there are accurate in
 // absolute terms only (0 for x <= -5.7, where |GELU(x)| < 4e-8). A third of the time of x Phi(x)
-// with Phi from an erfc fit and an exp.
+// with Phi from an erfc fit and an exp (the form used before).
 inline constexpr float kGeluClamp = 5.7f;
 inline constexpr float kGeluP[] = {0.7978844046592712f,     0.06987900286912918f,    0.00948140025138855f,
                                    0.00035874670720659196f, 1.2747437722282484e-05f, 4.3159257501201864e-08f};
