@@ -3,7 +3,8 @@
 // fails one file, not the run), straight from the TypeScript sources (tsx + the source condition).
 //   node tools/run-tests.mjs [tier|file ...]     tiers: cpp standalone native gpu e2e (default: all)
 // The cpp tier configures and builds the native core's C++ tests with CMake (build-tests/, CPU only:
-// op tests against references and finite differences, golden fixtures) and runs each executable.
+// op tests against references and finite differences, golden fixtures; the micro-benchmarks of
+// native/bench are built too, not run) and runs each executable.
 // The cpp tier and the native files that check the numeric kernels (NUMERIC_NATIVE) run once per CPU
 // level the machine and build support (SA_ISA=avx2, avx512, avx512bf16, amx; build-tests/native/tests/
 // isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some. The other native files (runner, cache,
@@ -57,6 +58,7 @@ function buildCppTests() {
                 ...gen,
                 "-DCMAKE_BUILD_TYPE=Release",
                 "-DSA_BUILD_TESTS=ON",
+                "-DSA_BUILD_BENCH=ON", // built (not run) so the micro-benchmarks keep compiling
                 "-DSA_CUDA=OFF",
                 `-DSA_FIXTURES=${fixtures}`,
             ],
