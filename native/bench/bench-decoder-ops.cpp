@@ -107,6 +107,11 @@ int main(int argc, char ** argv) {
                             be->linear_backward({u.data(), Wu.data(), dyu.data(), du.data(), dWu.data(), dbu.data(),
                                                  4 * HW, U1, 4 * U2});
                         }});
+        std::vector<float> dW1((size_t) (C * C)), db1((size_t) C);
+        rows.push_back({"linear_backward 4096x256x256", 4.0 * HW * C * C, [&] {
+                            be->linear_backward(
+                                {img.data(), W1.data(), img2.data(), dimg.data(), dW1.data(), db1.data(), HW, C, C});
+                        }});
         rows.push_back({"mask_head 1 mask", 0, [&] {
                             be->mask_head({y2.data(), hyper.data(), masks.data(), 1, 1, 64, U2});
                         }});

@@ -11,6 +11,7 @@
 
 #include "core/ops/compositions.h"
 #include "sa/backend.h"
+#include "sa/gemm.h"
 #include "sa/losses.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
@@ -83,13 +84,24 @@ SA_TEST(gelu_backward_fd) {
     check_fd("gelu dx", x, f, dx, 2e-3, 1e-2f, 64);
 }
 
-// Tall inputs (weight gradients summed over many rows: the GEMM's split along K, with a partial last
-// chunk) against a double-precision reference, and the same bits for one and two threads.
+// Tall inputs (weight gradients summed over many rows in the GEMM's K-split chunks, a partial last
+// one; the chunks also carry dx and db) against a double-precision reference; dx and dW with the bits
+// of the plain products (sgemm); the same bits for 1, 2 and 8 threads (8: more threads than chunks,
+// dx on the whole pool first).
 SA_TEST(linear_backward_tall) {
     const int64_t M = 4500, K = 40, N = 24;
     Vec x = randn(M * K, 15), W = randn(N * K, 16), dy = randn(M * N, 17);
+    satest::expect(sa::sgemm_split_k_chunk(N, K, M) == 1024, "linear_backward tall: expected 5 chunks of rows");
     std::vector<Vec> dxs, dWs, dbs;
-    for (int threads : {1, 2}) {
+    {
+        sa::ThreadPool pool(2);
+        Vec dx(M * K), dW(N * K, 0.5f);
+        sa::sgemm(false, false, M, K, N, 1.0f, dy.data(), N, W.data(), K, 0.0f, dx.data(), K, pool);
+        sa::sgemm(true, false, N, K, M, 1.0f, dy.data(), N, x.data(), K, 1.0f, dW.data(), K, pool);
+        dxs.push_back(dx);
+        dWs.push_back(dW);
+    }
+    for (int threads : {1, 2, 8}) {
         be()->set_threads(threads);
         Vec dx(M * K, NAN), dW(N * K, 0.5f), db(N, 0.25f);
         be()->linear_backward({x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), M, K, N});
@@ -98,6 +110,9 @@ SA_TEST(linear_backward_tall) {
         dbs.push_back(db);
     }
     be()->set_threads(0);
+    satest::expect(dxs[1] == dxs[0] && dWs[1] == dWs[0], "linear_backward tall: dx, dW differ from sgemm's");
+    dxs.erase(dxs.begin());
+    dWs.erase(dWs.begin());
     double ex = 0, ew = 0, eb = 0, mx = 0, mw = 0, mb = 0;
     for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k) {
@@ -121,7 +136,9 @@ SA_TEST(linear_backward_tall) {
     satest::expect(ex <= 1e-5 * mx, "linear_backward tall dx: " + std::to_string(ex));
     satest::expect(ew <= 1e-5 * mw, "linear_backward tall dW: " + std::to_string(ew));
     satest::expect(eb <= 1e-5 * mb, "linear_backward tall db: " + std::to_string(eb));
-    satest::expect(dxs[0] == dxs[1] && dWs[0] == dWs[1] && dbs[0] == dbs[1], "linear_backward tall: 1 vs 2 threads");
+    for (size_t t = 1; t < dxs.size(); ++t)
+        satest::expect(dxs[0] == dxs[t] && dWs[0] == dWs[t] && dbs[0] == dbs[t],
+                       "linear_backward tall: other bits with thread setting " + std::to_string(t));
 }
 
 SA_TEST(linear_backward_fd) {

@@ -26,6 +26,14 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
 // else SA_ERR_INVALID_ARG); returns the multiply-add rate of all threads together in GFLOP/s (2 per
 // multiply-add) over the longest thread's time. Real products approach it from below.
 double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds);
+// The K-split of sgemm: for a product that sgemm cuts along K (thin C, long K), the chunk length (fixed
+// by K alone: chunks [0, c), [c, 2c), ...; the partial products summed in chunk order, C = sum + beta C);
+// 0 when sgemm does not cut it. Callers that fuse other work into the chunks reproduce sgemm's bits
+// with sgemm_unsplit per chunk.
+int64_t sgemm_split_k_chunk(int64_t M, int64_t N, int64_t K);
+// sgemm on the calling thread, never cut along K: one chunk's product of a split-K sgemm.
+void sgemm_unsplit(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);
 // Single-threaded variant for callers that already parallelise outside (e.g. per attention head).
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);

@@ -432,11 +432,15 @@ bool use_split_k(int64_t M, int64_t N, int64_t K, float alpha) {
            (double) M * (double) N * (double) K >= kSerialMacs;
 }
 
+int64_t split_k_chunk(int64_t K) {
+    const int64_t KC = gemm_kernel().kc;
+    return std::max(kSplitChunk, (K / kSplitMaxChunks + KC - 1) / KC * KC);
+}
+
 void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
                   const float * B, int64_t ldb, float beta, float * C, int64_t ldc, const float * bias,
                   ThreadPool * pool) {
-    const int64_t KC = gemm_kernel().kc;
-    const int64_t chunk = std::max(kSplitChunk, (K / kSplitMaxChunks + KC - 1) / KC * KC);
+    const int64_t chunk = split_k_chunk(K);
     const int64_t chunks = (K + chunk - 1) / chunk;
     thread_local Scratch partial_buf;
     float * partial = partial_buf.get((size_t) (chunks * M * N));
@@ -488,6 +492,15 @@ inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) {
 }
 
 }  // namespace
+
+int64_t sgemm_split_k_chunk(int64_t M, int64_t N, int64_t K) {
+    return M > 0 && N > 0 && use_split_k(M, N, K, 1.0f) ? split_k_chunk(K) : 0;
+}
+
+void sgemm_unsplit(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
+                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                   int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc) {

@@ -2,7 +2,16 @@
 // Linear layer backward (PyTorch layout W[N, K]): dx[M,K] = dy W (overwrite), dW[N,K] += dy^T x,
 // db[N] += column sums of dy. The bias reduction is split over column blocks, so its summation order
 // (row order) does not depend on the thread count.
+//
+// Tall layers (many rows, a small weight: the upscaling's transposed convolutions, 4096 x 256 -> 256
+// and 16384 x 64 -> 128) take the weight gradient in sgemm's K-split chunks of rows. Each chunk's rows
+// then go through all three products on one thread while they are in its caches: dx for the chunk,
+// the chunk's part of dW (sgemm_unsplit, as sgemm's split would compute it) and of db; the parts are
+// summed in chunk order. dy is read from memory once instead of three times; dx and dW have the bits
+// of the plain products, db the chunked order. With fewer chunks than threads dx runs on the whole
+// pool first (same bits) and the chunks follow.
 #include <algorithm>
+#include <vector>
 
 #include "cpu/backend-cpu.h"
 #include "sa/gemm.h"
@@ -48,10 +57,68 @@ void column_sums(const float * dy, int64_t M, int64_t N, int64_t c0, int64_t c1,
 
 }  // namespace
 
+namespace {
+
+// dW and db from K-split chunks of rows (see the top), dx with them when `fuse_dx`.
+void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, int64_t chunk, bool fuse_dx) {
+    const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
+    const int64_t chunks = (M + chunk - 1) / chunk, wn = N * K;
+    thread_local std::vector<float> part_buf;
+    if (part_buf.size() < (size_t) (chunks * (wn + N))) part_buf.resize((size_t) (chunks * (wn + N)));
+    float * part = part_buf.data();      // [chunks, N, K]
+    float * partb = part + chunks * wn;  // [chunks, N]
+    pool.parallel_for(chunks, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+            const int64_t r0 = c * chunk, rows = std::min(chunk, M - r0);
+            const float * dyc = dy + r0 * N;
+            if (fuse_dx) sgemm_unsplit(false, false, rows, K, N, 1.0f, dyc, N, W, K, 0.0f, dx + r0 * K, K);
+            sgemm_unsplit(true, false, N, K, rows, 1.0f, dyc, N, x + r0 * K, K, 0.0f, part + c * wn, K);
+            if (db) {
+                float * pb = partb + c * N;
+                std::fill(pb, pb + N, 0.0f);
+                for (int64_t b0 = 0; b0 < N; b0 += kColBlock)
+                    column_sums(dyc, rows, N, b0, std::min(N, b0 + kColBlock), pb);
+            }
+        }
+    });
+    // dW += the chunks' parts in chunk order (as sgemm's split: sum the parts, then add to dW).
+    pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
+        thread_local std::vector<float> row;
+        row.resize((size_t) K);
+        float * acc = row.data();
+        for (int64_t n = n0; n < n1; ++n) {
+            std::copy(part + n * K, part + (n + 1) * K, acc);
+            for (int64_t c = 1; c < chunks; ++c) {
+                const float * pc = part + c * wn + n * K;
+                for (int64_t k = 0; k < K; ++k) acc[k] += pc[k];
+            }
+            float * w = dW + n * K;
+            for (int64_t k = 0; k < K; ++k) w[k] = acc[k] + w[k];
+        }
+    });
+    if (db)
+        for (int64_t n = 0; n < N; ++n) {
+            float s = partb[n];
+            for (int64_t c = 1; c < chunks; ++c) s += partb[c * N + n];
+            db[n] += s;
+        }
+}
+
+}  // namespace
+
 void CpuBackend::linear_backward_impl(const LinearBackwardArgs & a) {
     const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
+    const int64_t chunk = dW && K > 0 ? sgemm_split_k_chunk(N, K, M) : 0;
+    if (chunk > 0) {
+        const int64_t chunks = (M + chunk - 1) / chunk;
+        // dx fused into the chunks when every thread gets one and sgemm would not cut dx along N either.
+        const bool fuse_dx = dx && chunks >= pool.size() && sgemm_split_k_chunk(M, K, N) == 0;
+        if (dx && !fuse_dx) sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K, pool);
+        linear_backward_chunked(pool, a, chunk, fuse_dx);
+        return;
+    }
     if (dx && K > 0) {
         sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, 0.0f, dx, K, pool);
     }
