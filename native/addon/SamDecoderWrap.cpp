@@ -90,7 +90,14 @@ class SamDecoderWrap : public NativeObjectWrap<SamDecoderWrap, sa::SamDecoder> {
         const int64_t E = dec.embed_size();
         Keep keep;
         sa::Prompts p = prompts_from_js(env, info[1], E, "predictAll(prompts)", &keep);
-        const bool per_prompt = get_bool(arg_object(info, 2, "predictAll options"), "perPromptEmbeddings", false);
+        Napi::Object opts = arg_object(info, 2, "predictAll options");
+        const bool per_prompt = get_bool(opts, "perPromptEmbeddings", false);
+        const int64_t T = dec.num_mask_tokens();
+        const int64_t first = get_int(opts, "firstMask", 0, "predictAll options");
+        const int64_t count = get_int(opts, "maskCount", T - first, "predictAll options");
+        SA_THROW_RANGEERROR_IF(first < 0 || count < 1 || first + count > T, env,
+                               "predictAll: mask tokens firstMask " + std::to_string(first) + ", maskCount " +
+                                   std::to_string(count) + " outside the decoder's " + std::to_string(T));
         const int64_t C = dec.embed_dim();
         const int64_t want = (per_prompt ? p.B : 1) * C * E * E;
         SA_THROW_RANGEERROR_IF((int64_t) emb.ElementLength() != want, env,
@@ -99,11 +106,11 @@ class SamDecoderWrap : public NativeObjectWrap<SamDecoderWrap, sa::SamDecoder> {
                                    " x " + std::to_string(E) + "), got " + std::to_string(emb.ElementLength()));
         keep.push_back(Napi::Persistent(emb.As<Napi::Value>()));
         const float * emb_ptr = emb.Data();
-        auto low = std::make_shared<std::vector<float>>((size_t) (p.B * 4 * 16 * E * E));
-        auto iou = std::make_shared<std::vector<float>>((size_t) (p.B * 4));
+        auto low = std::make_shared<std::vector<float>>((size_t) (p.B * count * 16 * E * E));
+        auto iou = std::make_shared<std::vector<float>>((size_t) (p.B * T));
         return start(
             env, std::move(keep),
-            [=](sa::SamDecoder & d) { d.predict_all(emb_ptr, per_prompt, p, low->data(), iou->data()); },
+            [=](sa::SamDecoder & d) { d.predict(emb_ptr, per_prompt, p, first, count, low->data(), iou->data()); },
             [=](Napi::Env e) -> Napi::Value {
                 Napi::Object r = Napi::Object::New(e);
                 r.Set("lowRes", f32_from_vector(e, std::move(*low)));

@@ -6,7 +6,8 @@
 //   bench-train-step [--threads N] [--steps N] [--profile | --profile-forward]
 //
 // Prints the median wall-clock and process CPU time (user + sys, all threads) per train step and per
-// decoder forward pass (predict_all, 4 masks) over --steps runs after warm-up. --profile also runs the
+// decoder forward pass (predict_all, 4 masks; predict of mask token 0 alone, as evaluation runs it)
+// over --steps runs after warm-up. --profile also runs the
 // train steps through a timing decorator of the backend and prints, per op and shape, the mean wall
 // and CPU milliseconds per step (each op call is timed on its own, so the total slightly exceeds the
 // plain step time); --profile-forward does the same for the forward pass.
@@ -254,6 +255,28 @@ Timing measure(int warmup, int steps, F && f) {
     return {median(w), median(c)};
 }
 
+// measure() for two functions called in turn: their medians over `steps` calls each.
+template <class F, class G>
+std::pair<Timing, Timing> measure_alternating(int warmup, int steps, F && f, G && g) {
+    for (int i = 0; i < warmup; ++i) {
+        f();
+        g();
+    }
+    std::vector<double> w[2], c[2];
+    for (int i = 0; i < steps; ++i)
+        for (int k = 0; k < 2; ++k) {
+            const double w0 = wall_ms(), c0 = cpu_ms();
+            if (k == 0) {
+                f();
+            } else {
+                g();
+            }
+            c[k].push_back(cpu_ms() - c0);
+            w[k].push_back(wall_ms() - w0);
+        }
+    return {{median(w[0]), median(c[0])}, {median(w[1]), median(c[1])}};
+}
+
 void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads, bool forward) {
     auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads);
     ProfilingBackend be(*cpu);
@@ -322,14 +345,17 @@ int main(int argc, char ** argv) {
         const Timing step = measure(3, steps, [&] { loss = tr.step(pb.emb.data(), pb.p, pb.target.data()); });
 
         std::vector<float> low((size_t) (4 * 16 * Problem::HW)), iou(4);
-        const Timing fwd =
-            measure(2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); });
+        // The two forward passes alternate call by call, so that both see the same machine.
+        const auto [fwd, fwd1] = measure_alternating(
+            2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); },
+            [&] { dec.predict(pb.emb.data(), false, pb.p, 0, 1, low.data(), iou.data()); });
         std::printf(
             "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
             "median of %d (wall ms / process cpu ms):\n",
             be->threads(), steps);
         std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
         std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);
+        std::printf("  forward (mask 0)    %8.2f / %8.2f\n", fwd1.wall, fwd1.cpu);
         return 0;
     } catch (const std::exception & e) {
         std::fprintf(stderr, "bench-train-step: %s\n", e.what());

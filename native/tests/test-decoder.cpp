@@ -131,6 +131,32 @@ SA_TEST(masks_and_iou_single_and_multi) {
     }
 }
 
+// A selection of mask tokens (SAM's single-mask output: token 0; multimask: tokens 1..3; one in the
+// middle) gives predict_all's values for those tokens bit for bit, and all four IoUs; ranges outside
+// the four tokens are refused.
+SA_TEST(selected_mask_tokens_equal_predict_all) {
+    CasePrompts c = case_prompts("two_boxes");
+    const Tensor & emb = golden("image_embedding");
+    const int64_t E = fx().dec.embed_size(), HW = 16 * E * E, B = 2;
+    std::vector<float> all((size_t) (B * 4 * HW), NAN), iou_all((size_t) (B * 4), NAN);
+    fx().dec.predict_all(emb.data.data(), false, c.p, all.data(), iou_all.data());
+    for (auto [first, count] : {std::pair<int64_t, int64_t>{0, 1}, {1, 3}, {2, 1}, {0, 4}}) {
+        std::vector<float> low((size_t) (B * count * HW), NAN), iou((size_t) (B * 4), NAN);
+        fx().dec.predict(emb.data.data(), false, c.p, first, count, low.data(), iou.data());
+        bool same = iou == iou_all;
+        for (int64_t b = 0; b < B; ++b)
+            same = same && std::equal(low.begin() + b * count * HW, low.begin() + (b + 1) * count * HW,
+                                      all.begin() + (b * 4 + first) * HW);
+        satest::expect(same, "mask tokens from " + std::to_string(first) + ", " + std::to_string(count) +
+                                 ": other values than predict_all's");
+    }
+    std::vector<float> low((size_t) (B * 4 * HW)), iou((size_t) (B * 4));
+    for (auto [first, count] : {std::pair<int64_t, int64_t>{-1, 1}, {0, 0}, {3, 2}, {4, 1}, {0, 5}})
+        satest::expect_throws(SA_ERR_INVALID_ARG, "mask tokens outside the decoder", [&] {
+            fx().dec.predict(emb.data.data(), false, c.p, first, count, low.data(), iou.data());
+        });
+}
+
 SA_TEST(per_prompt_embeddings_equal_shared) {
     CasePrompts c = case_prompts("two_boxes");
     const Tensor & emb = golden("image_embedding");

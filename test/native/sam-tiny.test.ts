@@ -5,7 +5,8 @@ import { normalizeAndPad, resizeBilinearU8, resizeLongestSideShape, SamFrame } f
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { assertClose, fixturePath, loadGolden, maxDiff } from "../helpers/fixtures.js";
+import { expectThrowsCode } from "../helpers/expect-code.js";
+import { assertClose, bitEqual, fixturePath, loadGolden, maxDiff } from "../helpers/fixtures.js";
 
 const golden = loadGolden("sam-tiny");
 const g = (k: string) => {
@@ -107,6 +108,17 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
             };
             const single = sel(0, 1);
             const multi = sel(1, 3);
+            // the same tokens computed alone (firstMask / maskCount): the same bits, all four IoUs
+            for (const [firstMask, maskCount, want] of [
+                [0, 1, single.out],
+                [1, 3, multi.out],
+            ] as const) {
+                const alone = await dec.predictAll(emb, p, { firstMask, maskCount });
+                assert.ok(bitEqual(alone.lowRes, want), `${name}: tokens ${firstMask}+${maskCount} alone differ`);
+                assert.ok(bitEqual(alone.iou, iou), `${name}: IoUs with tokens ${firstMask}+${maskCount} differ`);
+            }
+            for (const bad of [{ firstMask: 4 }, { firstMask: -1 }, { maskCount: 0 }, { firstMask: 2, maskCount: 3 }])
+                expectThrowsCode(() => dec.predictAll(emb, p, bad), "ERR_SA_INVALID_ARG", /mask tokens firstMask/);
             assertClose(`${name} single logits`, single.out, g(`case/${name}/single/low_res_logits`).data, abs, rel);
             assertClose(`${name} single iou`, single.io, g(`case/${name}/single/iou_pred`).data, abs, rel);
             assertClose(`${name} multi logits`, multi.out, g(`case/${name}/multi/low_res_logits`).data, abs, rel);

@@ -61,6 +61,13 @@ class SamDecoder {
     // 1..3), iou [B, 4].
     void predict_all(const float * embedding, bool per_prompt_embeddings, const Prompts & p, float * low_res,
                      float * iou);
+    // predict_all for the mask tokens [first_mask, first_mask + n_masks) only (0 <= first_mask,
+    // 1 <= n_masks, first_mask + n_masks <= 4, else SA_ERR_INVALID_ARG): low_res [B, n_masks, 4E, 4E]
+    // with the bits of predict_all's tokens (the work for the other tokens' masks is skipped: the
+    // final attention's rows after them, their hypernetworks and mask products), iou [B, 4] all.
+    // Evaluation with multimask_output false needs token 0 alone.
+    void predict(const float * embedding, bool per_prompt_embeddings, const Prompts & p, int64_t first_mask,
+                 int64_t n_masks, float * low_res, float * iou);
 
     // Named parameters (official key names, e.g. "mask_decoder.transformer.layers.0.norm1.weight",
     // "prompt_encoder.point_embeddings.0.weight") for saving, export and resume.

@@ -126,12 +126,20 @@ int64_t SamDecoder::encode_prompts(const Prompts & p, float * sparse, float * de
 
 void SamDecoder::predict_all(const float * embedding, bool per_prompt_embeddings, const Prompts & p, float * low_res,
                              float * iou) {
+    predict(embedding, per_prompt_embeddings, p, 0, impl_->L.T, low_res, iou);
+}
+
+void SamDecoder::predict(const float * embedding, bool per_prompt_embeddings, const Prompts & p, int64_t first_mask,
+                         int64_t n_masks, float * low_res, float * iou) {
     SamDecoderImpl & d = *impl_;
-    SA_CHECK_ARG(low_res && iou, "predict_all: null output");
+    SA_CHECK_ARG(low_res && iou, "predict: null output");
+    SA_CHECK_ARG(first_mask >= 0 && n_masks >= 1 && first_mask + n_masks <= d.L.T,
+                 "predict: mask tokens [" + std::to_string(first_mask) + ", " + std::to_string(first_mask + n_masks) +
+                     ") outside the decoder's " + std::to_string(d.L.T));
     d.load_inputs(*d.graph, embedding, per_prompt_embeddings, p, false);
-    d.graph->forward(d.params, 0, d.L.T);
+    d.graph->forward(d.params, first_mask, n_masks);
     const int64_t HW = d.E * d.E;
-    d.be.download(low_res, d.graph->masks(), (size_t) (p.B * d.L.T * 16 * HW));
+    d.be.download(low_res, d.graph->masks(), (size_t) (p.B * n_masks * 16 * HW));
     d.be.download(iou, d.graph->iou(), (size_t) (p.B * d.L.T));
 }
 

@@ -104,11 +104,17 @@ export class SamPredictor {
         const frame = this.frame;
         if (!this.embedding || !frame) throw new PredictorError("ERR_SA_STATE", "predict: call setImage() first");
         const E = this.decoder.info.embedSize;
-        const { lowRes, iou } = await this.decoder.predictAll(this.embedding, frame.toNative([prompt], maskInput));
         const m = 4 * E;
         const first = multimask ? 1 : 0;
         const M = multimask ? 3 : 1;
-        const sel = lowRes.slice(first * m * m, (first + M) * m * m);
+        const { lowRes: sel, iou } = await this.decoder.predictAll(
+            this.embedding,
+            frame.toNative([prompt], maskInput),
+            {
+                firstMask: first,
+                maskCount: M,
+            },
+        );
         const iouSel = iou.slice(first, first + M);
         const logits = frame.postprocessMasks(sel, M, m, m);
         const masks = new Uint8Array(logits.length);

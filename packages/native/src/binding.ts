@@ -129,12 +129,15 @@ export interface NativeSamDecoder extends NativeDisposable {
     encodePrompts(prompts: NativePrompts): { sparse: Float32Array; nSparse: number; dense: Float32Array };
     /**
      * Runs the mask decoder for every prompt against one embedding [256, E, E] (or one per prompt
-     * with perPromptEmbeddings). Returns all 4 mask tokens: lowRes [B, 4, 4E, 4E], iou [B, 4].
+     * with perPromptEmbeddings). Returns all 4 mask tokens: lowRes [B, 4, 4E, 4E], iou [B, 4]; with
+     * firstMask / maskCount only tokens [firstMask, firstMask + maskCount) in lowRes [B, maskCount, 4E,
+     * 4E] (the same values; the other tokens' mask work is skipped: firstMask 0, maskCount 1 is SAM's
+     * single-mask output), iou still [B, 4].
      */
     predictAll(
         embedding: Float32Array,
         prompts: NativePrompts,
-        options?: { perPromptEmbeddings?: boolean },
+        options?: { perPromptEmbeddings?: boolean; firstMask?: number; maskCount?: number },
     ): Promise<{ lowRes: Float32Array; iou: Float32Array }>;
     /** Official key names ("mask_decoder.transformer.layers.0...") of the trainable parameters. */
     paramNames(): string[];

@@ -85,8 +85,9 @@ export async function evaluateDecoder(
         const { lowRes } = await decoder.predictAll(
             embedding,
             prompt ? frame.toNative([prompt]) : SamFrame.noPrompt(1),
+            { firstMask: 0, maskCount: 1 }, // mask token 0 (multimask_output false) alone
         );
-        return lowRes.subarray(0, m * m); // mask token 0
+        return lowRes;
     };
     return evaluateLowRes(predict, m, data, promptFor, opts);
 }
