@@ -10,7 +10,8 @@
 // over --steps runs after warm-up. --profile also runs the
 // train steps through a timing decorator of the backend and prints, per op and shape, the mean wall
 // and CPU milliseconds per step (each op call is timed on its own, so the total slightly exceeds the
-// plain step time); --profile-forward does the same for the forward pass.
+// plain step time), with the GFLOP/s of the products and, at the end, the step's GFLOP, its rate and
+// the GEMM kernel's peak measured in the same run; --profile-forward does the same for the forward pass.
 #include <ctime>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include "bench-common.h"
 #include "sa/backend.h"
 #include "sa/decoder-trainer.h"
+#include "sa/gemm.h"
 #include "sa/sam-decoder.h"
 #include "sa/threadpool.h"
 #include "sa/weights.h"
@@ -59,7 +61,7 @@ class ProfilingBackend final : public sa::Backend {
     explicit ProfilingBackend(sa::Backend & inner) : in_(inner) {}
 
     struct Entry {
-        double wall = 0, cpu = 0;
+        double wall = 0, cpu = 0, flop = 0;  // flop: 2 per multiply-add of the op's products
         int64_t calls = 0;
     };
     const std::map<std::string, Entry> & entries() const { return entries_; }
@@ -80,10 +82,13 @@ class ProfilingBackend final : public sa::Backend {
     }
     bool supports(sa::Op op) const override { return in_.supports(op); }
     void gemm_impl(const sa::GemmArgs & a) override {
-        timed(gemm_key("gemm", a.trans_a, a.trans_b, a.M, a.N, a.K, 1), [&] { in_.gemm(a); });
+        timed(
+            gemm_key("gemm", a.trans_a, a.trans_b, a.M, a.N, a.K, 1), [&] { in_.gemm(a); }, 2.0 * a.M * a.N * a.K);
     }
     void gemm_batched_impl(const sa::GemmArgs & a) override {
-        timed(gemm_key("gemm_batched", a.trans_a, a.trans_b, a.M, a.N, a.K, a.batch), [&] { in_.gemm_batched(a); });
+        timed(
+            gemm_key("gemm_batched", a.trans_a, a.trans_b, a.M, a.N, a.K, a.batch), [&] { in_.gemm_batched(a); },
+            2.0 * a.M * a.N * a.K * a.batch);
     }
     void add(const float * a, const float * b, float * y, int64_t n) override {
         timed("add " + dims({n}), [&] { in_.add(a, b, y, n); });
@@ -108,10 +113,13 @@ class ProfilingBackend final : public sa::Backend {
     }
     void linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K,
                 int64_t N) override {
-        timed("linear " + dims({M, K, N}), [&] { in_.linear(x, W, b, y, M, K, N); });
+        timed(
+            "linear " + dims({M, K, N}), [&] { in_.linear(x, W, b, y, M, K, N); }, 2.0 * M * K * N);
     }
     void linear_backward_impl(const sa::LinearBackwardArgs & a) override {
-        timed("linear_backward " + dims({a.M, a.K, a.N}) + (a.dx ? "" : " (no dx)"), [&] { in_.linear_backward(a); });
+        timed(
+            "linear_backward " + dims({a.M, a.K, a.N}) + (a.dx ? "" : " (no dx)"), [&] { in_.linear_backward(a); },
+            2.0 * a.M * a.K * a.N * ((a.dx ? 1 : 0) + (a.dW ? 1 : 0)));
     }
     void layernorm_impl(const sa::LayerNormArgs & a) override {
         timed("layernorm " + dims({a.rows, a.C}), [&] { in_.layernorm(a); });
@@ -160,14 +168,19 @@ class ProfilingBackend final : public sa::Backend {
         timed("tinyvit_mlp " + dims({a.M, a.C, a.hidden}), [&] { in_.tinyvit_mlp(a); });
     }
     void attention_impl(const sa::AttentionArgs & a) override {
-        timed("attention " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention(a); });
+        timed(
+            "attention " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention(a); },
+            4.0 * a.B * a.nh * a.Nq * a.Nk * a.d);
     }
     void attention_backward_impl(const sa::AttentionBackwardArgs & a) override {
-        timed("attention_backward " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention_backward(a); });
+        timed(
+            "attention_backward " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}), [&] { in_.attention_backward(a); },
+            2.0 * a.B * a.nh * a.Nq * a.Nk * a.d * (1 + (a.dq ? 1 : 0) + (a.dk ? 1 : 0) + (a.dv ? 1 : 0)));
     }
     void attention_backward_kv_acc_impl(const sa::AttentionKvAccArgs & a) override {
-        timed("attention_backward_kv_acc " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}),
-              [&] { in_.attention_backward_kv_acc(a); });
+        timed(
+            "attention_backward_kv_acc " + dims({a.B, a.Nq, a.Nk, a.nh, a.d}),
+            [&] { in_.attention_backward_kv_acc(a); }, 2.0 * a.B * a.nh * a.Nq * a.Nk * a.d * (3 + (a.dq ? 1 : 0)));
     }
     void softmax_rows(const float * x, float * y, int64_t rows, int64_t n) override {
         timed("softmax_rows " + dims({rows, n}), [&] { in_.softmax_rows(x, y, rows, n); });
@@ -176,10 +189,14 @@ class ProfilingBackend final : public sa::Backend {
         timed("softmax_rows_backward " + dims({rows, n}), [&] { in_.softmax_rows_backward(y, dy, dx, rows, n); });
     }
     void mask_head_impl(const sa::MaskHeadArgs & a) override {
-        timed("mask_head " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head(a); });
+        timed(
+            "mask_head " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head(a); },
+            2.0 * a.B * a.M * 16 * a.E * a.E * a.Cf);
     }
     void mask_head_backward_impl(const sa::MaskHeadBackwardArgs & a) override {
-        timed("mask_head_backward " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head_backward(a); });
+        timed(
+            "mask_head_backward " + dims({a.B, a.M, a.E, a.Cf}), [&] { in_.mask_head_backward(a); },
+            2.0 * a.B * a.M * 16 * a.E * a.E * a.Cf * ((a.dfeat ? 1 : 0) + (a.dhyper ? 1 : 0)));
     }
     void mask_loss_impl(const sa::MaskLossArgs & a) override {
         timed("mask_loss " + dims({a.B, a.M, a.HW}), [&] { in_.mask_loss(a); });
@@ -200,12 +217,13 @@ class ProfilingBackend final : public sa::Backend {
                (batch > 1 ? " x" + std::to_string(batch) : "");
     }
     template <class F>
-    void timed(const std::string & key, F && f) {
+    void timed(const std::string & key, F && f, double flop = 0) {
         const double w0 = wall_ms(), c0 = cpu_ms();
         f();
         Entry & e = entries_[key];
         e.cpu += cpu_ms() - c0;
         e.wall += wall_ms() - w0;
+        e.flop += flop;
         ++e.calls;
     }
 
@@ -298,17 +316,26 @@ void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threa
     const double wall = (wall_ms() - w0) / steps, cpu_total = (cpu_ms() - c0) / steps;
     std::vector<std::pair<std::string, ProfilingBackend::Entry>> rows(be.entries().begin(), be.entries().end());
     std::sort(rows.begin(), rows.end(), [](const auto & a, const auto & b) { return a.second.cpu > b.second.cpu; });
+    sa::ThreadPool pool(cpu->threads());
+    const double peak = sa::gemm_kernel_peak_gflops(pool, 0.5);
     std::printf("profile (mean per %s over %d runs; wall %.2f ms, cpu %.2f ms):\n",
                 forward ? "forward pass (4 masks)" : "train step", steps, wall, cpu_total);
-    std::printf("  %9s %9s %6s  %s\n", "wall ms", "cpu ms", "calls", "op");
-    double sw = 0, sc = 0;
+    std::printf("  %9s %9s %6s %8s  %s\n", "wall ms", "cpu ms", "calls", "GFLOP/s", "op");
+    double sw = 0, sc = 0, flop = 0;
     for (const auto & r : rows) {
         sw += r.second.wall / steps;
         sc += r.second.cpu / steps;
-        std::printf("  %9.3f %9.3f %6.1f  %s\n", r.second.wall / steps, r.second.cpu / steps,
-                    (double) r.second.calls / steps, r.first.c_str());
+        flop += r.second.flop / steps;
+        char rate[16] = "";
+        if (r.second.flop > 0) std::snprintf(rate, sizeof rate, "%.1f", r.second.flop / r.second.wall / 1e6);
+        std::printf("  %9.3f %9.3f %6.1f %8s  %s\n", r.second.wall / steps, r.second.cpu / steps,
+                    (double) r.second.calls / steps, rate, r.first.c_str());
     }
-    std::printf("  %9.3f %9.3f %6s  (sum over ops)\n", sw, sc, "");
+    std::printf("  %9.3f %9.3f %6s %8s  (sum over ops)\n", sw, sc, "", "");
+    std::printf(
+        "products: %.2f GFLOP per %s, %.1f GFLOP/s over its wall time; GEMM kernel peak in the same run "
+        "%.1f GFLOP/s (%d threads): %.0f%%\n",
+        flop / 1e9, forward ? "pass" : "step", flop / wall / 1e6, peak, pool.size(), 100.0 * flop / wall / 1e6 / peak);
 }
 
 }  // namespace
