@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench-common.h"
+#include "core/ops/compositions.h"
 #include "sa/backend.h"
 #include "sa/gemm.h"
 #include "sa/isa.h"
@@ -112,6 +113,22 @@ int main(int argc, char ** argv) {
                             be->linear_backward(
                                 {img.data(), W1.data(), img2.data(), dimg.data(), dW1.data(), db1.data(), HW, C, C});
                         }});
+        // The upscaling's LayerNorm2d + GELU over 4 HW channels-last rows of 64: fused and composed.
+        const int64_t R1 = 4 * HW;
+        std::vector<float> lg((size_t) U1), lb((size_t) U1), lm((size_t) R1), lr((size_t) R1);
+        std::vector<float> ly((size_t) (R1 * U1)), lgo((size_t) (R1 * U1)), ldg = randn((size_t) (R1 * U1), 15, 1.0f);
+        std::vector<float> ldx((size_t) (R1 * U1)), lscr((size_t) (R1 * U1)), ldgam((size_t) U1), ldbet((size_t) U1);
+        for (int64_t c = 0; c < U1; ++c) lg[(size_t) c] = 1.0f + 0.01f * (float) c;
+        const sa::LayerNormGeluArgs lnf{u.data(),  lg.data(), lb.data(), lgo.data(), lm.data(),
+                                        lr.data(), ly.data(), R1,        U1,         1e-6f};
+        const sa::LayerNormGeluBackwardArgs lnb{u.data(),    lg.data(),  lb.data(),  lm.data(),    lr.data(),
+                                                ly.data(),   ldg.data(), ldx.data(), ldgam.data(), ldbet.data(),
+                                                lscr.data(), R1,         U1};
+        rows.push_back({"layernorm_gelu 16384x64", 0, [&] { be->layernorm_gelu(lnf); }});
+        rows.push_back({"layernorm + gelu (composed) 16384x64", 0, [&] { sa::compose::layernorm_gelu(*be, lnf); }});
+        rows.push_back({"layernorm_gelu_backward 16384x64", 0, [&] { be->layernorm_gelu_backward(lnb); }});
+        rows.push_back({"gelu_backward + layernorm_backward (composed) 16384x64", 0,
+                        [&] { sa::compose::layernorm_gelu_backward(*be, lnb); }});
         rows.push_back({"mask_head 1 mask", 0, [&] {
                             be->mask_head({y2.data(), hyper.data(), masks.data(), 1, 1, 64, U2});
                         }});

@@ -127,6 +127,12 @@ class ProfilingBackend final : public sa::Backend {
     void layernorm_backward_impl(const sa::LayerNormBackwardArgs & a) override {
         timed("layernorm_backward " + dims({a.rows, a.C}), [&] { in_.layernorm_backward(a); });
     }
+    void layernorm_gelu_impl(const sa::LayerNormGeluArgs & a) override {
+        timed("layernorm_gelu " + dims({a.rows, a.C}), [&] { in_.layernorm_gelu(a); });
+    }
+    void layernorm_gelu_backward_impl(const sa::LayerNormGeluBackwardArgs & a) override {
+        timed("layernorm_gelu_backward " + dims({a.rows, a.C}), [&] { in_.layernorm_gelu_backward(a); });
+    }
     void layernorm2d_impl(const sa::LayerNorm2dArgs & a) override {
         timed("layernorm2d " + dims({a.B, a.C, a.HW}), [&] { in_.layernorm2d(a); });
     }

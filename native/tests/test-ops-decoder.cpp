@@ -84,6 +84,73 @@ SA_TEST(gelu_backward_fd) {
     check_fd("gelu dx", x, f, dx, 2e-3, 1e-2f, 64);
 }
 
+// GELU(LayerNorm(x)), fused on the CPU: the composition's bits for a width that is a multiple of 8
+// (forward and backward, the parameter gradients accumulated), within rounding otherwise; the fused
+// kernels leave the y and dy_scratch buffers alone; the same bits for 1 and 3 threads; dx against
+// finite differences.
+static void check_layernorm_gelu(int64_t rows, int64_t C, bool bitwise, uint32_t seed) {
+    const std::string name = "layernorm_gelu " + std::to_string(rows) + "x" + std::to_string(C);
+    Vec x = randn(rows * C, seed, 2.0f), gm = randn(C, seed + 1), bt = randn(C, seed + 2),
+        dg = randn(rows * C, seed + 3);
+    struct Out {
+        Vec g, mean, rstd, y, dx, dgamma, dbeta, scratch;
+    };
+    auto run = [&](bool fused) {
+        Out o{Vec(rows * C), Vec(rows),    Vec(rows),     Vec(rows * C, NAN),
+              Vec(rows * C), Vec(C, 0.5f), Vec(C, 0.25f), Vec(rows * C, NAN)};
+        const sa::LayerNormGeluArgs f{x.data(),      gm.data(),  bt.data(), o.g.data(), o.mean.data(),
+                                      o.rstd.data(), o.y.data(), rows,      C,          1e-6f};
+        const sa::LayerNormGeluBackwardArgs b{
+            x.data(),    gm.data(),       bt.data(),      o.mean.data(),    o.rstd.data(), o.y.data(), dg.data(),
+            o.dx.data(), o.dgamma.data(), o.dbeta.data(), o.scratch.data(), rows,          C};
+        if (fused) {
+            be()->layernorm_gelu(f);
+            be()->layernorm_gelu_backward(b);
+        } else {
+            sa::compose::layernorm_gelu(*be(), f);
+            sa::compose::layernorm_gelu_backward(*be(), b);
+        }
+        return o;
+    };
+    const Out c = run(false), o = run(true);
+    bool untouched = true;
+    for (size_t i = 0; i < o.y.size(); ++i) untouched = untouched && std::isnan(o.y[i]) && std::isnan(o.scratch[i]);
+    satest::expect(untouched, name + ": the fused kernels wrote y or dy_scratch");
+    satest::expect(o.mean == c.mean && o.rstd == c.rstd, name + ": other statistics than layernorm's");
+    auto err = [](const Vec & a, const Vec & b) {
+        double e = 0, m = 1e-6;
+        for (size_t i = 0; i < a.size(); ++i) {
+            e = std::max(e, (double) std::fabs(a[i] - b[i]));
+            m = std::max(m, (double) std::fabs(b[i]));
+        }
+        return e / m;
+    };
+    if (bitwise) {
+        satest::expect(o.g == c.g && o.dx == c.dx && o.dgamma == c.dgamma && o.dbeta == c.dbeta,
+                       name + ": other bits than the composition");
+    } else {
+        const double e = std::max({err(o.g, c.g), err(o.dx, c.dx), err(o.dgamma, c.dgamma), err(o.dbeta, c.dbeta)});
+        satest::expect(e < 1e-5, name + ": relative error " + std::to_string(e) + " against the composition");
+    }
+    be()->set_threads(3);
+    const Out t = run(true);
+    be()->set_threads(0);
+    satest::expect(t.g == o.g && t.dx == o.dx && t.dgamma == o.dgamma && t.dbeta == o.dbeta,
+                   name + ": other bits with 3 threads");
+    auto f = [&] {
+        Vec g(rows * C), mean(rows), rstd(rows), y(rows * C);
+        be()->layernorm_gelu(
+            {x.data(), gm.data(), bt.data(), g.data(), mean.data(), rstd.data(), y.data(), rows, C, 1e-6f});
+        return dot(g, dg);
+    };
+    check_fd(name + " dx", x, f, o.dx, 3e-3);
+}
+
+SA_TEST(layernorm_gelu_fused_equals_composition) {
+    check_layernorm_gelu(300, 64, true, 121);  // the upscaling's width
+    check_layernorm_gelu(37, 20, false, 125);  // scalar tails inside rows
+}
+
 // Tall inputs (weight gradients summed over many rows in the GEMM's K-split chunks, a partial last
 // one; the chunks also carry dx and db) against a double-precision reference; dx and dW with the bits
 // of the plain products (sgemm); the same bits for 1, 2 and 8 threads (8: more threads than chunks,

@@ -99,6 +99,13 @@ class Backend {
     void layernorm_backward(const LayerNormBackwardArgs & a);
     void layernorm2d(const LayerNorm2dArgs & a);
     void layernorm2d_backward(const LayerNorm2dBackwardArgs & a);
+    // GELU(LayerNorm(x)) and its backward pass (LayerNormGeluArgs: the mask decoder's upscaling, where
+    // LayerNorm2d over channels-last rows is followed by GELU). The base versions compose layernorm and
+    // gelu (and gelu_backward, layernorm_backward) through the y and dy_scratch buffers; the CPU fuses
+    // both, with the bits of the composition, so neither the normalised rows nor their gradient go
+    // through memory.
+    void layernorm_gelu(const LayerNormGeluArgs & a);
+    void layernorm_gelu_backward(const LayerNormGeluBackwardArgs & a);
 
     // NCHW convolution, zero padding, groups (depthwise when groups == C); Conv2dArgs. Its backward for
     // groups 1: dx overwritten (may be null), dW and db accumulated (may be null); backends without it
@@ -263,6 +270,8 @@ class Backend {
     virtual void attention_backward_kv_acc_impl(const AttentionKvAccArgs & a);
     virtual void mask_head_impl(const MaskHeadArgs & a);
     virtual void mask_head_backward_impl(const MaskHeadBackwardArgs & a);
+    virtual void layernorm_gelu_impl(const LayerNormGeluArgs & a);
+    virtual void layernorm_gelu_backward_impl(const LayerNormGeluBackwardArgs & a);
     virtual void linear_backward_impl(const LinearBackwardArgs & a) = 0;
     // The base versions compose other ops (src/core/ops/tinyvit-fallbacks.cpp).
     virtual void tinyvit_mbconv_impl(const TinyVitMbconvArgs & a);

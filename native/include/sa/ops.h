@@ -50,6 +50,8 @@ namespace sa {
     X(attention_backward_kv_acc)    \
     X(softmax_rows)                 \
     X(softmax_rows_backward)        \
+    X(layernorm_gelu)               \
+    X(layernorm_gelu_backward)      \
     X(mask_head)                    \
     X(mask_head_backward)           \
     X(mask_loss)                    \
@@ -121,6 +123,8 @@ struct GemmArgs {
     X(attention_backward_kv_acc, AttentionKvAccArgs)            \
     X(mask_head, MaskHeadArgs)                                  \
     X(mask_head_backward, MaskHeadBackwardArgs)                 \
+    X(layernorm_gelu, LayerNormGeluArgs)                        \
+    X(layernorm_gelu_backward, LayerNormGeluBackwardArgs)       \
     X(linear_backward, LinearBackwardArgs)                      \
     X(tinyvit_mbconv, TinyVitMbconvArgs)                        \
     X(tinyvit_patch_embed, TinyVitPatchEmbedArgs)               \
@@ -142,6 +146,23 @@ struct LayerNormArgs {
 struct LayerNormBackwardArgs {
     const float *x, *gamma, *mean, *rstd, *dy;
     float *dx, *dgamma, *dbeta;
+    int64_t rows, C;
+};
+// layernorm_gelu: g = GELU(LayerNorm(x)) over the last dim, [rows, C]; mean/rstd [rows] written (the
+// backward pass needs them). y [rows, C]: the normalised rows, written by backends that compose the op
+// from layernorm and gelu and left untouched by those that fuse it; the backward pass gets it back.
+struct LayerNormGeluArgs {
+    const float *x, *gamma, *beta;
+    float *g, *mean, *rstd, *y;
+    int64_t rows, C;
+    float eps;
+};
+// layernorm_gelu_backward, from dg = d loss / d g: dx [rows, C] overwritten, dgamma / dbeta [C]
+// accumulated (either may be null). y: the forward pass's y buffer as it left it; dy_scratch
+// [rows, C]: room for d loss / d y on backends that compose (a fused kernel recomputes y per row).
+struct LayerNormGeluBackwardArgs {
+    const float *x, *gamma, *beta, *mean, *rstd, *y, *dg;
+    float *dx, *dgamma, *dbeta, *dy_scratch;
     int64_t rows, C;
 };
 // layernorm2d (SAM's LayerNorm2d): x [B, C, HW] channels-first, normalised over C per pixel; mean/rstd

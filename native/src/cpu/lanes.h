@@ -22,6 +22,7 @@ struct Lane1 {
     static void store(float * p, v a) { *p = a; }
     static v set1(float a) { return a; }
     static v add(v a, v b) { return a + b; }
+    static v sub(v a, v b) { return a - b; }
     static v mul(v a, v b) { return a * b; }
     // max(a, 0), NaN kept
     static v relu(v a) { return a < 0.0f ? 0.0f : a; }
@@ -39,6 +40,7 @@ struct Lane8 {
     static void store(float * p, v a) { _mm256_storeu_ps(p, a); }
     static v set1(float a) { return _mm256_set1_ps(a); }
     static v add(v a, v b) { return _mm256_add_ps(a, b); }
+    static v sub(v a, v b) { return _mm256_sub_ps(a, b); }
     static v mul(v a, v b) { return _mm256_mul_ps(a, b); }
     // a blend rather than a max against 0, which can return 0 for a NaN lane: NaN stays visible
     static v relu(v a) {

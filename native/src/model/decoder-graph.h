@@ -170,9 +170,10 @@ class DecoderGraph {
     CrossT2I fin_{};
     float * logits_ = nullptr;  // [B, HW, nh * Nt] image-to-token logits (forward scratch)
     float *f_qin_ = nullptr, *f_kin_ = nullptr, *rf_ = nullptr, *nfm_ = nullptr, *nfr_ = nullptr, *hs_ = nullptr;
-    // Output upscaling on channels-last sub-pixel rows: y1 [B, 4 HW, up1] (pre-LayerNorm), u1n / u1g its
-    // LayerNorm / GELU, y2 [B, 16 HW, up2] (pre-GELU; see Backend::mask_head). wl*/bl*: the convolutions
-    // in linear form, wtmp_: weight reshuffling scratch.
+    // Output upscaling on channels-last sub-pixel rows: y1 [B, 4 HW, up1] (pre-LayerNorm), u1g its
+    // GELU(LayerNorm) (Backend::layernorm_gelu; u1n / du1n hold the LayerNorm output and its gradient on
+    // backends that compose that op, the CPU does not touch them), y2 [B, 16 HW, up2] (pre-GELU; see
+    // Backend::mask_head). wl*/bl*: the convolutions in linear form, wtmp_: weight reshuffling scratch.
     float *y1_ = nullptr, *u1m_ = nullptr, *u1r_ = nullptr, *u1n_ = nullptr, *u1g_ = nullptr, *y2_ = nullptr;
     float *wl1_ = nullptr, *bl1_ = nullptr, *wl2_ = nullptr, *bl2_ = nullptr, *wtmp_ = nullptr, *wtmp2_ = nullptr;
     float *mt_ = nullptr, *hyper_out_ = nullptr, *iou_in_ = nullptr, *iou_ = nullptr, *masks_ = nullptr;

@@ -347,8 +347,7 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
     convt_to_linear(P + L_.up0w, P + L_.up0b, C, U1, wl1_, bl1_);
     convt_to_linear(P + L_.up3w, P + L_.up3b, U1, U2, wl2_, bl2_);
     be_.linear(k, wl1_, bl1_, y1_, B * HW, C, 4 * U1);
-    be_.layernorm({y1_, P + L_.up1w, P + L_.up1b, u1n_, u1m_, u1r_, B * H4, U1, kEpsLN2d});
-    be_.gelu(u1n_, u1g_, B * U1 * H4);
+    be_.layernorm_gelu({y1_, P + L_.up1w, P + L_.up1b, u1g_, u1m_, u1r_, u1n_, B * H4, U1, kEpsLN2d});
     be_.linear(u1g_, wl2_, bl2_, y2_, B * H4, U1, 4 * U2);
 
     // ---- heads ------------------------------------------------------------------------------------
@@ -389,8 +388,8 @@ void DecoderGraph::backward(const float * P, float * G, const float * dmasks, co
     be_.fill(dwl2_, 0.0f, (size_t) (4 * U2 * U1));
     be_.fill(dbl2_, 0.0f, (size_t) (4 * U2));
     be_.linear_backward({u1g_, wl2_, dy2_, du1g_, dwl2_, dbl2_, B * H4, U1, 4 * U2});
-    be_.gelu_backward(u1n_, du1g_, du1n_, B * U1 * H4);
-    be_.layernorm_backward({y1_, P + L_.up1w, u1m_, u1r_, du1n_, dy1_, G + L_.up1w, G + L_.up1b, B * H4, U1});
+    be_.layernorm_gelu_backward(
+        {y1_, P + L_.up1w, P + L_.up1b, u1m_, u1r_, u1n_, du1g_, dy1_, G + L_.up1w, G + L_.up1b, du1n_, B * H4, U1});
     float * dk = dk_a_;   // gradient w.r.t. the current keys
     float * dkr = dk_b_;  // second image-sized gradient buffer
     be_.linear_backward({kL, wl1_, dy1_, dk, dwl1_, dbl1_, B * HW, C, 4 * U1});

@@ -10,6 +10,9 @@ namespace sa::compose {
 
 // attention_backward into scratch (2 B Nk nh d floats), then dkv += dk + dv.
 void attention_backward_kv_acc(Backend & be, const AttentionKvAccArgs & a);
+// layernorm then gelu through a.y; gelu_backward into a.dy_scratch, then layernorm_backward (layernorm.cpp).
+void layernorm_gelu(Backend & be, const LayerNormGeluArgs & a);
+void layernorm_gelu_backward(Backend & be, const LayerNormGeluBackwardArgs & a);
 // gelu, gemm and transpose_last2 per sample (decoder-fallbacks.cpp).
 void mask_head(Backend & be, const MaskHeadArgs & a);
 void mask_head_backward(Backend & be, const MaskHeadBackwardArgs & a);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Backend::layernorm, layernorm2d and their backward passes: the argument checks, then the backend's
-// kernel (nothing to do: no call).
+// Backend::layernorm, layernorm2d, layernorm_gelu and their backward passes: the argument checks,
+// then the backend's kernel (nothing to do: no call); the base layernorm_gelu composes layernorm and
+// gelu.
+#include "core/ops/compositions.h"
 #include "sa/backend.h"
 
 namespace sa {
@@ -20,6 +22,43 @@ void Backend::layernorm_backward(const LayerNormBackwardArgs & a) {
     SA_CHECK_ARG(a.dx != a.x, "layernorm_backward: dx must not alias x");
     if (!a.dx && !a.dgamma && !a.dbeta) return;
     layernorm_backward_impl(a);
+}
+
+void Backend::layernorm_gelu(const LayerNormGeluArgs & a) {
+    SA_CHECK_ARG(a.rows >= 0 && a.C > 0, "layernorm_gelu: bad size");
+    SA_CHECK_ARG(a.eps >= 0.0f, "layernorm_gelu: negative eps");
+    if (a.rows == 0) return;
+    SA_CHECK_ARG(a.x && a.g && a.mean && a.rstd && a.y, "layernorm_gelu: null pointer");
+    SA_CHECK_ARG(a.g != a.x && a.y != a.x && a.y != a.g, "layernorm_gelu: x, g and y must not alias");
+    layernorm_gelu_impl(a);
+}
+
+void Backend::layernorm_gelu_backward(const LayerNormGeluBackwardArgs & a) {
+    SA_CHECK_ARG(a.rows >= 0 && a.C > 0, "layernorm_gelu_backward: bad size");
+    if (a.rows == 0) return;
+    SA_CHECK_ARG(a.x && a.mean && a.rstd && a.y && a.dg && a.dy_scratch, "layernorm_gelu_backward: null input");
+    SA_CHECK_ARG(a.dx != a.x && a.dx != a.dg && a.dx != a.dy_scratch && a.dy_scratch != a.dg && a.dy_scratch != a.y,
+                 "layernorm_gelu_backward: dx, dg, y and dy_scratch must not alias");
+    if (!a.dx && !a.dgamma && !a.dbeta) return;
+    layernorm_gelu_backward_impl(a);
+}
+
+void Backend::layernorm_gelu_impl(const LayerNormGeluArgs & a) {
+    compose::layernorm_gelu(*this, a);
+}
+
+void Backend::layernorm_gelu_backward_impl(const LayerNormGeluBackwardArgs & a) {
+    compose::layernorm_gelu_backward(*this, a);
+}
+
+void compose::layernorm_gelu(Backend & be, const LayerNormGeluArgs & a) {
+    be.layernorm({a.x, a.gamma, a.beta, a.y, a.mean, a.rstd, a.rows, a.C, a.eps});
+    be.gelu(a.y, a.g, a.rows * a.C);
+}
+
+void compose::layernorm_gelu_backward(Backend & be, const LayerNormGeluBackwardArgs & a) {
+    be.gelu_backward(a.y, a.dg, a.dy_scratch, a.rows * a.C);
+    be.layernorm_backward({a.x, a.gamma, a.mean, a.rstd, a.dy_scratch, a.dx, a.dgamma, a.dbeta, a.rows, a.C});
 }
 
 void Backend::layernorm2d(const LayerNorm2dArgs & a) {
