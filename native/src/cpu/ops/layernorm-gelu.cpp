@@ -26,8 +26,7 @@ float * row_buffer(int64_t C) {
 }
 
 // y = (x - mu) rs gamma + beta over C, as cpu::layernorm_row writes it.
-void normalize_row(const float * x, const float * gamma, const float * beta, float mu, float rs, float * y,
-                   int64_t C) {
+void normalize_row(const float * x, const float * gamma, const float * beta, float mu, float rs, float * y, int64_t C) {
     cpu::for_lanes(0, C, [&](auto L, int64_t c) {
         auto v = L.mul(L.sub(L.load(x + c), L.set1(mu)), L.set1(rs));
         if (gamma) v = L.mul(v, L.load(gamma + c));
@@ -62,21 +61,20 @@ void CpuBackend::layernorm_gelu_impl(const LayerNormGeluArgs & a) {
 void CpuBackend::layernorm_gelu_backward_impl(const LayerNormGeluBackwardArgs & a) {
     const auto & [x, gamma, beta, mean, rstd, y, dg, dx, dgamma, dbeta, dy_scratch, rows, C] = a;
     const std::shared_ptr<ThreadPool> held = pool();
-    cpu::layernorm_backward_rows(*held, x, gamma, mean, rstd, rows, C, dx, dgamma, dbeta,
-                                 [&](int64_t r, float * buf) -> const float * {
-                                     normalize_row(x + r * C, gamma, beta, mean[r], rstd[r], buf, C);
-                                     const float * d = dg + r * C;
+    cpu::layernorm_backward_rows(
+        *held, x, gamma, mean, rstd, rows, C, dx, dgamma, dbeta, [&](int64_t r, float * buf) -> const float * {
+            normalize_row(x + r * C, gamma, beta, mean[r], rstd[r], buf, C);
+            const float * d = dg + r * C;
 #if defined(SA_HAVE_AVX512)
-                                     if (cpu::use_avx512()) {
-                                         cpu::avx512::gelu_backward(buf, d, buf, C);
-                                         return buf;
-                                     }
+            if (cpu::use_avx512()) {
+                cpu::avx512::gelu_backward(buf, d, buf, C);
+                return buf;
+            }
 #endif
-                                     cpu::for_lanes(0, C, [&](auto L, int64_t c) {
-                                         L.store(buf + c, L.mul(L.load(d + c), L.gelu_grad(L.load(buf + c))));
-                                     });
-                                     return buf;
-                                 });
+            cpu::for_lanes(
+                0, C, [&](auto L, int64_t c) { L.store(buf + c, L.mul(L.load(d + c), L.gelu_grad(L.load(buf + c)))); });
+            return buf;
+        });
 }
 
 }  // namespace sa
