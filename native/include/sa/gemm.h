@@ -31,6 +31,11 @@ double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds);
 // 0 when sgemm does not cut it. Callers that fuse other work into the chunks reproduce sgemm's bits
 // with sgemm_unsplit per chunk.
 int64_t sgemm_split_k_chunk(int64_t M, int64_t N, int64_t K);
+// The last step of a split-K sgemm for rows [r0, r1) of C [M, N]: the chunks' partial products
+// (partial [chunks, M, N], chunk order) summed, then C = alpha sum + beta C (+ bias[N]; beta == 0: C not
+// read).
+void sgemm_split_k_sum(const float * partial, int64_t chunks, int64_t M, int64_t N, int64_t r0, int64_t r1, float alpha,
+                       float beta, float * C, int64_t ldc, const float * bias = nullptr);
 // sgemm on the calling thread, never cut along K: one chunk's product of a split-K sgemm.
 void sgemm_unsplit(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float * A,
                    int64_t lda, const float * B, int64_t ldb, float beta, float * C, int64_t ldc);

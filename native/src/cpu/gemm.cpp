@@ -453,26 +453,7 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         }
     };
     auto sum_rows = [&](int64_t r0, int64_t r1) {
-        thread_local std::vector<float> row;
-        row.resize((size_t) N);
-        float * acc = row.data();
-        for (int64_t r = r0; r < r1; ++r) {
-            std::copy(partial + r * N, partial + (r + 1) * N, acc);
-            for (int64_t q = 1; q < chunks; ++q) {
-                const float * pq = partial + (q * M + r) * N;
-                for (int64_t j = 0; j < N; ++j) acc[j] += pq[j];
-            }
-            float * c = C + r * ldc;
-            if (beta == 0.0f && !bias) {
-                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j];
-            } else if (beta == 0.0f) {
-                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + bias[j];
-            } else if (!bias) {
-                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + beta * c[j];
-            } else {
-                for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + (beta * c[j] + bias[j]);
-            }
-        }
+        sgemm_split_k_sum(partial, chunks, M, N, r0, r1, alpha, beta, C, ldc, bias);
     };
     if (pool && nt > 1) {
         pool->run_on_all(products);
@@ -492,6 +473,30 @@ inline const float * b_cols(bool tb, const float * B, int64_t ldb, int64_t n0) {
 }
 
 }  // namespace
+
+void sgemm_split_k_sum(const float * partial, int64_t chunks, int64_t M, int64_t N, int64_t r0, int64_t r1, float alpha,
+                       float beta, float * C, int64_t ldc, const float * bias) {
+    thread_local std::vector<float> row;
+    row.resize((size_t) N);
+    float * acc = row.data();
+    for (int64_t r = r0; r < r1; ++r) {
+        std::copy(partial + r * N, partial + (r + 1) * N, acc);
+        for (int64_t q = 1; q < chunks; ++q) {
+            const float * pq = partial + (q * M + r) * N;
+            for (int64_t j = 0; j < N; ++j) acc[j] += pq[j];
+        }
+        float * c = C + r * ldc;
+        if (beta == 0.0f && !bias) {
+            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j];
+        } else if (beta == 0.0f) {
+            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + bias[j];
+        } else if (!bias) {
+            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + beta * c[j];
+        } else {
+            for (int64_t j = 0; j < N; ++j) c[j] = alpha * acc[j] + (beta * c[j] + bias[j]);
+        }
+    }
+}
 
 int64_t sgemm_split_k_chunk(int64_t M, int64_t N, int64_t K) {
     return M > 0 && N > 0 && use_split_k(M, N, K, 1.0f) ? split_k_chunk(K) : 0;

@@ -81,21 +81,9 @@ void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, in
             }
         }
     });
-    // dW += the chunks' parts in chunk order (as sgemm's split: sum the parts, then add to dW).
-    pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
-        thread_local std::vector<float> row;
-        row.resize((size_t) K);
-        float * acc = row.data();
-        for (int64_t n = n0; n < n1; ++n) {
-            std::copy(part + n * K, part + (n + 1) * K, acc);
-            for (int64_t c = 1; c < chunks; ++c) {
-                const float * pc = part + c * wn + n * K;
-                for (int64_t k = 0; k < K; ++k) acc[k] += pc[k];
-            }
-            float * w = dW + n * K;
-            for (int64_t k = 0; k < K; ++k) w[k] = acc[k] + w[k];
-        }
-    });
+    // dW += the chunks' parts in chunk order, as sgemm's split ends.
+    pool.parallel_for(
+        N, [&](int64_t n0, int64_t n1) { sgemm_split_k_sum(part, chunks, N, K, n0, n1, 1.0f, 1.0f, dW, K); });
     if (db)
         for (int64_t n = 0; n < N; ++n) {
             float s = partb[n];
