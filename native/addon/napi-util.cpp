@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "napi-util.h"
 
+#include <cmath>
+
 namespace saaddon {
 
 void throw_coded(Napi::Env env, const std::string & code, const std::string & msg) {
@@ -39,8 +41,10 @@ int64_t get_int(Napi::Object o, const char * key, int64_t dflt, const char * wha
     if (!o.Has(key) || o.Get(key).IsUndefined()) return dflt;
     Napi::Value v = o.Get(key);
     SA_THROW_TYPEERROR_IF(!v.IsNumber(), env, std::string(what) + "." + key + ": expected a number");
-    double d = v.As<Napi::Number>().DoubleValue();
-    SA_THROW_RANGEERROR_IF(d != (double) (int64_t) d, env, std::string(what) + "." + key + ": expected an integer");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    // NaN, infinities and values past 2^63 have no int64 (converting them would be undefined)
+    SA_THROW_RANGEERROR_IF(!(std::fabs(d) < 9.2e18) || d != std::trunc(d), env,
+                           std::string(what) + "." + key + ": expected an integer");
     return (int64_t) d;
 }
 

@@ -119,6 +119,13 @@ for (const file of ["sam_tiny.safetensors", "sam_tiny.pth", "sam_tiny_nested_fp1
             }
             for (const bad of [{ firstMask: 4 }, { firstMask: -1 }, { maskCount: 0 }, { firstMask: 2, maskCount: 3 }])
                 expectThrowsCode(() => dec.predictAll(emb, p, bad), "ERR_SA_INVALID_ARG", /mask tokens firstMask/);
+            for (const bad of [{ firstMask: Number.NaN }, { maskCount: 1.5 }, { firstMask: Number.POSITIVE_INFINITY }])
+                expectThrowsCode(() => dec.predictAll(emb, p, bad), "ERR_SA_INVALID_ARG", /expected an integer/);
+            expectThrowsCode(
+                () => dec.predictAll(emb, p, { maskCount: "2" as unknown as number }),
+                "ERR_SA_INVALID_ARG",
+                /expected a number/,
+            );
             assertClose(`${name} single logits`, single.out, g(`case/${name}/single/low_res_logits`).data, abs, rel);
             assertClose(`${name} single iou`, single.io, g(`case/${name}/single/iou_pred`).data, abs, rel);
             assertClose(`${name} multi logits`, multi.out, g(`case/${name}/multi/low_res_logits`).data, abs, rel);

@@ -55,10 +55,6 @@ void column_sums(const float * dy, int64_t M, int64_t N, int64_t c0, int64_t c1,
     for (c = c0; c < c1; ++c) db[c] += acc[c - c0];
 }
 
-}  // namespace
-
-namespace {
-
 // dW and db from K-split chunks of rows (see the top), dx with them when `fuse_dx`.
 void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, int64_t chunk, bool fuse_dx) {
     const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
