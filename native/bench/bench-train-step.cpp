@@ -3,8 +3,9 @@
 // the tight box, 64 x 64 image embedding (SAM ViT-B at 1024), DiceCE loss, Adam; random weights with
 // the official decoder shapes (dim 256, depth 2, 8 heads, MLP 2048, 4 mask tokens).
 //
-//   bench-train-step [--threads N] [--steps N] [--profile | --profile-forward]
+//   bench-train-step [--threads N] [--steps N] [--products fp32|bf16] [--profile | --profile-forward]
 //
+// --products bf16 runs the decoder's products in bf16 (AMX, make_cpu_backend's `products`).
 // Prints the median wall-clock and process CPU time (user + sys, all threads) per train step and per
 // decoder forward pass (predict_all, 4 masks; predict of mask token 0 alone, as evaluation runs it)
 // over --steps runs after warm-up. --profile also runs the
@@ -301,8 +302,9 @@ std::pair<Timing, Timing> measure_alternating(int warmup, int steps, F && f, G &
     return {{median(w[0]), median(c[0])}, {median(w[1]), median(c[1])}};
 }
 
-void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads, bool forward) {
-    auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads);
+void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threads, bool forward,
+             sa::Precision products) {
+    auto cpu = sa::make_cpu_backend(sa::Precision::fp32, threads, products);
     ProfilingBackend be(*cpu);
     sa::WeightMap wm = wm0;
     sa::SamDecoder dec(be, wm, Problem::S, Problem::E);
@@ -349,6 +351,7 @@ void profile(const sa::WeightMap & wm0, const Problem & pb, int steps, int threa
 int main(int argc, char ** argv) {
     int threads = 0, steps = 20;
     bool prof = false, prof_forward = false;
+    sa::Precision products = sa::Precision::fp32;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--profile")) {
             prof = true;
@@ -358,8 +361,13 @@ int main(int argc, char ** argv) {
             threads = std::atoi(argv[++i]);
         } else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) {
             steps = std::max(1, std::atoi(argv[++i]));
+        } else if (!std::strcmp(argv[i], "--products") && i + 1 < argc &&
+                   (!std::strcmp(argv[i + 1], "fp32") || !std::strcmp(argv[i + 1], "bf16"))) {
+            products = !std::strcmp(argv[++i], "bf16") ? sa::Precision::bf16 : sa::Precision::fp32;
         } else {
-            std::fprintf(stderr, "usage: bench-train-step [--threads N] [--steps N] [--profile | --profile-forward]\n");
+            std::fprintf(stderr,
+                         "usage: bench-train-step [--threads N] [--steps N] [--products fp32|bf16] [--profile | "
+                         "--profile-forward]\n");
             return 2;
         }
     }
@@ -368,10 +376,10 @@ int main(int argc, char ** argv) {
         sa::WeightMap wm = rw.map();
         const Problem pb;
         if (prof) {
-            profile(wm, pb, steps, threads, prof_forward);
+            profile(wm, pb, steps, threads, prof_forward, products);
             return 0;
         }
-        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
+        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads, products);
         sa::SamDecoder dec(*be, wm, Problem::S, Problem::E);
         sa::DecoderTrainer tr(*be, dec, sa::TrainConfig{});
         float loss = 0;
@@ -383,9 +391,9 @@ int main(int argc, char ** argv) {
             2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); },
             [&] { dec.predict(pb.emb.data(), false, pb.p, 0, 1, low.data(), iou.data()); });
         std::printf(
-            "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads,\n"
+            "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), %d threads, %s products,\n"
             "median of %d (wall ms / process cpu ms):\n",
-            be->threads(), steps);
+            be->threads(), sa::precision_name(products), steps);
         std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
         std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);
         std::printf("  forward (mask 0)    %8.2f / %8.2f\n", fwd1.wall, fwd1.cpu);

@@ -289,8 +289,13 @@ const char * precision_name(Precision p);
 // The CPU backend with its own thread pool of `threads` threads (<= 0: SA_NUM_THREADS, else all
 // cores). Throws SA_ERR_UNSUPPORTED for a precision this CPU cannot run (bf16 below avx512bf16,
 // tf32) and for an unusable SA_ISA.
+// `products`: precision of the mask decoder's products, forward and backward (the ops linear,
+// linear_backward, gemm, gemm_batched, attention and its backward passes, conv_transpose_k2s2 and its
+// backward). fp32, or bf16 (operands rounded to bf16 as they are packed,
+// fp32 accumulation, fp32 everywhere else: weights, gradients, Adam; needs the amx level, else
+// SA_ERR_UNSUPPORTED).
 std::unique_ptr<Backend> make_cpu_backend();
-std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads = 0);
+std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads = 0, Precision products = Precision::fp32);
 // Whether the CPU backend runs `op` (its supports(); answered without a backend, for `doctor`).
 bool cpu_supports(Op op);
 

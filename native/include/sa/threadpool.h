@@ -24,7 +24,8 @@ class ThreadPool {
 
     int size() const { return n_threads_; }
 
-    // Calls fn(thread_index) once on each of the pool's threads (the caller is thread 0) and waits.
+    // Calls fn(thread_index) once on each of the pool's threads (the caller is thread 0) and waits. The
+    // workers run fn with the caller's job context (below).
     void run_on_all(const std::function<void(int)> & fn);
 
     // Splits [0, n) into size() contiguous chunks (chunk boundaries multiples of `grain`) and calls
@@ -40,11 +41,18 @@ class ThreadPool {
     std::condition_variable cv_start_;
     std::condition_variable cv_done_;
     std::atomic<const std::function<void(int)> *> job_{nullptr};
+    uintptr_t job_context_ = 0;            // the caller's job_context() for the current job
     std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for every job
     std::atomic<int> pending_{0};          // workers still running the current job
     std::atomic<bool> stop_{false};
     std::mutex run_mu_;  // one job at a time per pool
 };
+
+// One word of per-thread state that a pool job carries from the calling thread to every worker that
+// runs it, so a setting made around a call reaches all of the call's threads (the CPU backend's
+// training products, cpu/gemm-kernel.h). 0 by default; set and restored by the setting's owner.
+uintptr_t job_context();
+void set_job_context(uintptr_t value);
 
 // The thread count a backend starts with when none is given: SA_NUM_THREADS, else hardware concurrency.
 // (There is no process-wide pool: each CPU backend owns one, see CpuBackend::set_threads.)

@@ -20,6 +20,8 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 
 namespace {
 
+thread_local uintptr_t t_job_context = 0;
+
 // How long a waiting thread polls before it blocks on a condition variable.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
@@ -66,7 +68,9 @@ void ThreadPool::worker_loop(int index) {
         if (stop_.load(std::memory_order_acquire)) return;
         seen = generation_.load(std::memory_order_acquire);
         const std::function<void(int)> * job = job_.load(std::memory_order_acquire);
+        t_job_context = job_context_;
         (*job)(index);
+        t_job_context = 0;
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             // Under the mutex, so a caller that found pending_ != 0 under it is already waiting.
             std::lock_guard<std::mutex> lk(mu_);
@@ -91,6 +95,7 @@ void ThreadPool::run_on_all(const std::function<void(int)> & fn) {
             if (!first_error) first_error = std::current_exception();
         }
     };
+    job_context_ = t_job_context;  // published to the workers by the generation bump below
     job_.store(&wrapped, std::memory_order_release);
     pending_.store(n_threads_ - 1, std::memory_order_release);
     {
@@ -126,6 +131,14 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         const int64_t end = std::min(n, b1 * grain);
         if (begin < end) fn(begin, end);
     });
+}
+
+uintptr_t job_context() {
+    return t_job_context;
+}
+
+void set_job_context(uintptr_t value) {
+    t_job_context = value;
 }
 
 int default_thread_count() {

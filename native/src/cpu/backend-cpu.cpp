@@ -31,8 +31,10 @@ bool cpu_supports(Op) {
     return true;
 }  // every op has a CPU kernel
 
-CpuBackend::CpuBackend(bool bf16, int threads)
-    : bf16_(bf16), pool_(std::make_shared<ThreadPool>(threads > 0 ? threads : default_thread_count())) {}
+CpuBackend::CpuBackend(bool bf16, int threads, const cpu::GemmKernel * products)
+    : bf16_(bf16),
+      products_(products),
+      pool_(std::make_shared<ThreadPool>(threads > 0 ? threads : default_thread_count())) {}
 
 int CpuBackend::threads() const {
     return pool()->size();
@@ -61,13 +63,21 @@ std::unique_ptr<Backend> make_cpu_backend() {
     return make_cpu_backend(Precision::fp32);
 }
 
-std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads) {
+std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads, Precision products) {
     const Isa isa = cpu_isa();  // an unknown or unavailable SA_ISA fails here, before any kernel runs
     SA_CHECK(precision != Precision::tf32, SA_ERR_UNSUPPORTED, "precision tf32 exists on the CUDA backend only");
     SA_CHECK(precision != Precision::bf16 || isa >= Isa::avx512bf16, SA_ERR_UNSUPPORTED,
              std::string("precision bf16 on the CPU needs AVX512_BF16 or AMX; the CPU level in use is ") +
                  isa_name(isa) + " (available here: " + isa_name(cpu_isa_available()) + ")");
-    return std::make_unique<CpuBackend>(precision == Precision::bf16, threads);
+    SA_CHECK(products != Precision::tf32, SA_ERR_UNSUPPORTED, "precision tf32 exists on the CUDA backend only");
+    const cpu::GemmKernel * kernel = nullptr;
+    if (products == Precision::bf16) {
+        kernel = cpu::gemm_kernel_bf16_training();
+        SA_CHECK(kernel != nullptr, SA_ERR_UNSUPPORTED,
+                 std::string("bf16 decoder products on the CPU need AMX; the CPU level in use is ") + isa_name(isa) +
+                     " (available here: " + isa_name(cpu_isa_available()) + ")");
+    }
+    return std::make_unique<CpuBackend>(precision == Precision::bf16, threads, kernel);
 }
 
 }  // namespace sa

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 
+#include "cpu/gemm-kernel.h"
 #include "sa/backend.h"
 #include "sa/threadpool.h"
 
@@ -15,7 +16,9 @@ class CpuBackend final : public Backend {
   public:
     // bf16: the frozen encoder weights (prepare_linear) are kept and multiplied in bf16 (cpu/gemm-bf16.h).
     // threads <= 0: SA_NUM_THREADS, else all cores.
-    explicit CpuBackend(bool bf16 = false, int threads = 0);
+    // products: the GEMM kernel of the products that take no prepared weights (null: the level's fp32
+    // kernel; cpu::gemm_kernel_bf16_training() for bf16 decoder products).
+    explicit CpuBackend(bool bf16 = false, int threads = 0, const cpu::GemmKernel * products = nullptr);
     DeviceKind kind() const override { return DeviceKind::CPU; }
     std::string name() const override { return "cpu"; }
     bool supports(Op op) const override { return cpu_supports(op); }
@@ -68,7 +71,14 @@ class CpuBackend final : public Backend {
 #undef SA_CPU_OP_IMPL
 
   private:
+    // The products kernel of this backend for the rest of the calling op (every sgemm of the op, on
+    // every thread of its pool jobs).
+    cpu::ProductsScope products() const {
+        return cpu::ProductsScope(products_);
+    }
+
     bool bf16_ = false;
+    const cpu::GemmKernel * products_ = nullptr;
     mutable std::mutex pool_mu_;
     std::shared_ptr<ThreadPool> pool_;
 };

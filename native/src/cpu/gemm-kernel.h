@@ -5,6 +5,10 @@
 //   avx512  14 x 32, 28 ZMM accumulators (isa/gemm-avx512.cpp, compiled with AVX-512 flags)
 // The level is chosen once per process (sa/isa.h), so packed operands (prepared weights, packed
 // attention keys) always meet the kernel that packed them.
+// A second kind of kernel multiplies in bf16 (operands rounded to bf16 as they are packed, fp32
+// accumulation): the training products of a CPU backend made with bf16 training products
+// (isa/gemm-train-amx.cpp, level amx). It is selected per call with ProductsScope, which every thread
+// of the call's pool jobs inherits (sa::job_context); packed operands live only inside one product.
 #pragma once
 
 #include <cstdint>
@@ -22,13 +26,49 @@ struct GemmKernel {
     void (*pack_a)(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap);
     // Packed B: per nr-column sliver, kc rows of nr values (columns past nc zero).
     void (*pack_b)(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bp);
+    // Packed K: a sliver row or column holds packed_k(kc) 32-bit words (fp32: kc; bf16 pairs: kc rounded
+    // up to k_align, two per word).
+    int64_t k_align = 1, k_per_word = 1;
+    // Called on a thread before and after its blocked product (AMX tile configuration), or null.
+    void (*begin)() = nullptr;
+    void (*end)() = nullptr;
 };
 
-// The kernel of the level in use (sa::cpu_isa()).
+// Words per packed sliver row of a kc-long K panel (internal linkage: this header is also compiled
+// with the levels' flags).
+static inline int64_t packed_k(const GemmKernel & g, int64_t kc) {
+    return (kc + g.k_align - 1) / g.k_align * g.k_align / g.k_per_word;
+}
+
+// The kernel of the calling thread's products: the ProductsScope's, else the fp32 kernel of the level
+// in use (sa::cpu_isa()).
 const GemmKernel & gemm_kernel();
+// The level's fp32 kernel (prepared weights, packed attention keys, the peak measurement).
+const GemmKernel & gemm_kernel_fp32();
 const GemmKernel & gemm_kernel_avx2();
 #if defined(SA_HAVE_AVX512)
 const GemmKernel & gemm_kernel_avx512();
 #endif
+#if defined(SA_HAVE_AMX)
+// bf16 products on AMX tiles: 32 x 32 micro-tiles, K in steps of 32 (pairs of bf16 per word).
+const GemmKernel & gemm_kernel_train_amx();
+#endif
+
+// The products kernel for training in bf16 at the level in use, or null when the level has none
+// (below amx).
+const GemmKernel * gemm_kernel_bf16_training();
+
+// Makes every product of sa::sgemm and its variants on this thread, and in the pool jobs it starts,
+// use `kernel` (null: the level's fp32 kernel) until the scope ends.
+class ProductsScope {
+  public:
+    explicit ProductsScope(const GemmKernel * kernel);
+    ~ProductsScope();
+    ProductsScope(const ProductsScope &) = delete;
+    ProductsScope & operator=(const ProductsScope &) = delete;
+
+  private:
+    uintptr_t saved_;
+};
 
 }  // namespace sa::cpu

@@ -19,7 +19,7 @@ namespace sa {
 double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds) {
     SA_CHECK_ARG(std::isfinite(seconds) && seconds > 0.0 && seconds <= 10.0,
                  "gemm_kernel_peak_gflops: seconds must be in (0, 10]");
-    const cpu::GemmKernel & g = cpu::gemm_kernel();
+    const cpu::GemmKernel & g = cpu::gemm_kernel_fp32();
     // kc = 128: the A and B slivers take (mr + nr) * 128 floats (11 KiB at avx2, 23 KiB at avx512).
     constexpr int64_t kc = 128, kBatch = 64;
     const int nt = pool.size();

@@ -324,13 +324,33 @@ const GemmKernel & gemm_kernel_avx2() {
     return k;
 }
 
-const GemmKernel & gemm_kernel() {
+const GemmKernel & gemm_kernel_fp32() {
 #if defined(SA_HAVE_AVX512)
     static const GemmKernel & k = cpu_isa() >= Isa::avx512 ? gemm_kernel_avx512() : gemm_kernel_avx2();
 #else
     static const GemmKernel & k = gemm_kernel_avx2();
 #endif
     return k;
+}
+
+const GemmKernel & gemm_kernel() {
+    const uintptr_t scoped = job_context();
+    return scoped ? *reinterpret_cast<const GemmKernel *>(scoped) : gemm_kernel_fp32();
+}
+
+const GemmKernel * gemm_kernel_bf16_training() {
+#if defined(SA_HAVE_AMX)
+    if (cpu_isa() == Isa::amx) return &gemm_kernel_train_amx();
+#endif
+    return nullptr;
+}
+
+ProductsScope::ProductsScope(const GemmKernel * kernel) : saved_(job_context()) {
+    set_job_context(reinterpret_cast<uintptr_t>(kernel));
+}
+
+ProductsScope::~ProductsScope() {
+    set_job_context(saved_);
 }
 
 }  // namespace cpu
@@ -372,17 +392,17 @@ void scale_c(int64_t M, int64_t N, float beta, float * C, int64_t ldc, const flo
 // The macro-kernel: C[mc, nc] = alpha * Apacked[mc, kc] Bpacked[kc, nc] + beta * C (+ bias[nc]).
 void macro_kernel(const GemmKernel & g, int64_t mc, int64_t nc, int64_t kc, float alpha, const float * Ap,
                   const float * Bp, float beta, float * C, int64_t ldc, const float * bias) {
-    const int64_t MR = g.mr, NR = g.nr;
+    const int64_t MR = g.mr, NR = g.nr, ks = packed_k(g, kc);
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int64_t nr = std::min(NR, nc - jr);
-        const float * bp = Bp + jr * kc;
+        const float * bp = Bp + jr * ks;
         for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
             float * c = C + ir * ldc + jr;
             if (mr == MR && nr == NR) {
-                g.kernel(kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
+                g.kernel(kc, Ap + ir * ks, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             } else {
-                kernel_edge(g, mr, nr, kc, Ap + ir * kc, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
+                kernel_edge(g, mr, nr, kc, Ap + ir * ks, bp, c, ldc, alpha, beta, bias ? bias + jr : nullptr);
             }
         }
     }
@@ -403,8 +423,9 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     const int64_t kc_max = std::min(KC, K);
     const int64_t nc_max = std::min(NC, (N + NR - 1) / NR * NR);
     const int64_t mc_max = std::min(MC, (M + MR - 1) / MR * MR);
-    float * Bp = bufs.b.get((size_t) (kc_max * nc_max));
-    float * Ap = bufs.a.get((size_t) (kc_max * mc_max));
+    float * Bp = bufs.b.get((size_t) (packed_k(g, kc_max) * nc_max));
+    float * Ap = bufs.a.get((size_t) (packed_k(g, kc_max) * mc_max));
+    if (g.begin) g.begin();
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = std::min(NC, N - jc);
         for (int64_t pc = 0; pc < K; pc += KC) {
@@ -419,6 +440,7 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             }
         }
     }
+    if (g.end) g.end();
 }
 
 // Thin products with a long inner dimension (weight gradients over all pixels, attention's P V):
@@ -574,12 +596,12 @@ namespace cpu {
 
 // Whole op(B) packed as consecutive KC-row panels, each the NR-column slivers of pack_b.
 size_t packed_b_size(int64_t K, int64_t N) {
-    const int64_t NR = gemm_kernel().nr;
+    const int64_t NR = gemm_kernel_fp32().nr;
     return (size_t) (K * ((N + NR - 1) / NR * NR));
 }
 
 void pack_b_full(bool trans_b, int64_t K, int64_t N, const float * B, int64_t ldb, float * Bp) {
-    const GemmKernel & g = gemm_kernel();
+    const GemmKernel & g = gemm_kernel_fp32();
     const int64_t NR = g.nr, KC = g.kc;
     const int64_t Np = (N + NR - 1) / NR * NR;
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -595,7 +617,7 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
         scale_c(M, N, beta, C, ldc, bias);
         return;
     }
-    const GemmKernel & g = gemm_kernel();
+    const GemmKernel & g = gemm_kernel_fp32();
     const int64_t MR = g.mr, NR = g.nr, KC = g.kc, MC = g.mc;
     const int64_t Np = (N + NR - 1) / NR * NR;
     float * Ap = thread_buffers().a.get((size_t) (std::min(KC, K) * std::min(MC, (M + MR - 1) / MR * MR)));

@@ -26,6 +26,9 @@ inline void configure_tiles() {
         cfg.rows[t] = 16;
         cfg.colsb[t] = 64;
     }
+    // The compiler does not see LDTILECFG read the whole 64 bytes: without this barrier it may drop the
+    // row and column stores above as dead (seen with GCC 12 once the function is inlined).
+    asm volatile("" : : "r"(&cfg) : "memory");
     _tile_loadconfig(&cfg);
 }
 

@@ -252,7 +252,7 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
 #if defined(SA_HAVE_AMX)
     if (bf16_ && cpu_isa() == Isa::amx) return attention_vit_amx(*pool(), a, Rh, Rw);
 #endif
-    const cpu::GemmKernel & g = cpu::gemm_kernel();
+    const cpu::GemmKernel & g = cpu::gemm_kernel_fp32();
     const int64_t mr = g.mr, nr = g.nr;
     const int64_t nk = std::max<int64_t>(1, kKeyBudget / mr) * mr;  // keys per block
     const int64_t Np = (N + mr - 1) / mr * mr, hdp = (hd + mr - 1) / mr * mr;

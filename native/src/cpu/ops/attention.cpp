@@ -155,6 +155,7 @@ void run_tasks(ThreadPool & pool, int64_t tasks, F && task) {
 }  // namespace
 
 void CpuBackend::attention_impl(const AttentionArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [q, k, v, out, probs, B, Nq, Nk, nh, d] = a;
     const int64_t D = nh * d;
     const float scale = 1.0f / std::sqrt((float) d);
@@ -273,11 +274,13 @@ void attention_backward_rows(ThreadPool & pool, const float * q, const float * k
 }  // namespace
 
 void CpuBackend::attention_backward_impl(const AttentionBackwardArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d] = a;
     attention_backward_rows(*pool(), q, k, v, probs, dout, dq, dk, dv, B, Nq, Nk, nh, d, false);
 }
 
 void CpuBackend::attention_backward_kv_acc_impl(const AttentionKvAccArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [q, k, v, probs, dout, dq, dkv, scratch, B, Nq, Nk, nh, d] = a;
     attention_backward_rows(*pool(), q, k, v, probs, dout, dq, dkv, dkv, B, Nq, Nk, nh, d, true);
 }

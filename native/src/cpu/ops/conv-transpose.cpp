@@ -26,6 +26,7 @@ float * scratch(size_t n) {
 }  // namespace
 
 void CpuBackend::conv_transpose_k2s2_impl(const ConvTransposeArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [x, W, b, y, B, C, H, Wd, O] = a;
     const int64_t HW = H * Wd;
     float * z = scratch((size_t) (O * 4 * HW));
@@ -55,6 +56,7 @@ void CpuBackend::conv_transpose_k2s2_impl(const ConvTransposeArgs & a) {
 }
 
 void CpuBackend::conv_transpose_k2s2_backward_impl(const ConvTransposeBackwardArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [x, W, dy, dx, dW, db, B, C, H, Wd, O] = a;
     const int64_t HW = H * Wd;
     float * dz = scratch((size_t) (O * 4 * HW));

@@ -8,11 +8,13 @@
 namespace sa {
 
 void CpuBackend::gemm_impl(const GemmArgs & a) {
+    const cpu::ProductsScope scope = products();
     sgemm(a.trans_a, a.trans_b, a.M, a.N, a.K, a.alpha, a.A.data, a.A.ld, a.B.data, a.B.ld, a.beta, a.C.data, a.C.ld,
           *pool());
 }
 
 void CpuBackend::gemm_batched_impl(const GemmArgs & a) {
+    const cpu::ProductsScope scope = products();
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;
     auto item = [&](int64_t b, ThreadPool * on) {

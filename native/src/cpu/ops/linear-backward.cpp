@@ -91,6 +91,7 @@ void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, in
 }  // namespace
 
 void CpuBackend::linear_backward_impl(const LinearBackwardArgs & a) {
+    const cpu::ProductsScope scope = products();
     const auto & [x, W, dy, dx, dW, db, M, K, N] = a;
     const std::shared_ptr<ThreadPool> held = pool();
     ThreadPool & pool = *held;

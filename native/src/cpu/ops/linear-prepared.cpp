@@ -20,7 +20,7 @@ namespace sa {
 namespace {
 // Rows per product (their outputs stay in L2 across K panels): about 96, whole micro-tiles.
 int64_t row_block(bool bf16) {
-    const int64_t mr = bf16 ? 32 : cpu::gemm_kernel().mr;
+    const int64_t mr = bf16 ? 32 : cpu::gemm_kernel_fp32().mr;
     return (96 + mr - 1) / mr * mr;
 }
 }  // namespace
@@ -66,7 +66,7 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
                 prepared_product(rows, N, K, x + r0 * K, K, Wp, 0.0f, y + r0 * N, N, b);
             }
         },
-        bf16_ ? 32 : cpu::gemm_kernel().mr);
+        bf16_ ? 32 : cpu::gemm_kernel_fp32().mr);
 }
 
 }  // namespace sa

@@ -7,6 +7,7 @@
 namespace sa {
 
 void CpuBackend::linear(const float * x, const float * W, const float * b, float * y, int64_t M, int64_t K, int64_t N) {
+    const cpu::ProductsScope scope = products();
     SA_CHECK_ARG(M >= 0 && K >= 0 && N >= 0, "linear: negative size");
     if (M == 0 || N == 0) return;
     SA_CHECK_ARG(y && (K == 0 || (x && W)), "linear: null pointer");

@@ -41,7 +41,7 @@ MlpScratch & scratch() {
 
 void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
     const auto & [x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden] = a;
-    const int64_t tile = tile_rows(hidden, bf16_ ? 32 : cpu::gemm_kernel().mr);
+    const int64_t tile = tile_rows(hidden, bf16_ ? 32 : cpu::gemm_kernel_fp32().mr);
     pool()->parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bf16 GEMM kernel of the training products at level amx (cpu/gemm-kernel.h; compiled with the
+// AMX flags, called only at level amx). It plugs into sgemm's blocked driver like the fp32 kernels:
+// the driver's packing calls round both operands to bf16 (round to nearest even, VCVTNE2PS2BF16) into
+// the tile layouts below, and each 32 x 32 micro-tile of C is four fp32 accumulator tiles (tmm0-3)
+// fed by two A tiles (tmm4-5) and two B tiles (tmm6-7) per 32 k; K panels are zero-padded to a
+// multiple of 32. The order of the sums is fixed by the blocking alone, so results do not depend on
+// the thread count.
+// Packed layouts, in 32-bit words, each holding the bf16 pair of two consecutive k (low half first):
+//   A sliver (32 rows):   [k-step of 32][row][16 pairs]  -> one 16 x 64-byte tile per 16 rows
+//   B sliver (32 columns): [pair][32 columns]              -> two 16 x 64-byte tiles at stride 128
+// Like every file under src/cpu/isa/, it defines nothing that another file could share.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/gemm-kernel.h"
+#include "cpu/isa/amx-tiles.h"
+#include "cpu/isa/transpose16x16.h"
+
+namespace sa::cpu {
+
+namespace {
+
+constexpr int64_t MR = 32;
+constexpr int64_t NR = 32;
+constexpr int64_t KC = 256;   // A and B slivers 16 KiB each
+constexpr int64_t MC = 192;   // packed A block 96 KiB in L2
+constexpr int64_t NC = 3072;  // packed B panel 1.5 MiB
+
+inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+
+// Lanes [0, n) of 16 (n clamped to [0, 16]).
+inline __mmask16 first_lanes(int64_t n) {
+    return n >= 16 ? (__mmask16) 0xFFFF : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1u);
+}
+
+// 16 words (lo[i], hi[i]) as bf16 pairs, low half first.
+inline __m512i pair_words(__m512 lo, __m512 hi) {
+    const __m512i v = (__m512i) _mm512_cvtne2ps_pbh(hi, lo);  // bf16 [lo 0..15 | hi 0..15]
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, v);
+}
+
+// The 16 words of 32 consecutive k of one row (k past n zero): pairs (x[2p], x[2p + 1]).
+inline __m512i row_words(const float * x, int64_t n) {
+    const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n), x);
+    const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), x + 16);
+    return (__m512i) _mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// Words 16 x 16 transposed in place.
+inline void transpose_words(__m512i w[16]) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_castsi512_ps(w[i]);
+    transpose16x16(r);
+    for (int i = 0; i < 16; ++i) w[i] = _mm512_castps_si512(r[i]);
+}
+
+// Packed A (see the top): op(A) rows [0, mc), k [0, kc); rows and k past them zero.
+void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Apf) {
+    uint32_t * Ap = reinterpret_cast<uint32_t *>(Apf);
+    const int64_t kb_n = (kc + 31) / 32, ks = kb_n * 16;
+    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+        uint32_t * s = Ap + i0 * ks;
+        const int64_t rows = min64(MR, mc - i0);
+        for (int64_t kb = 0; kb < kb_n; ++kb) {
+            const int64_t k0 = kb * 32;
+            if (!ta) {
+                for (int64_t r = 0; r < MR; ++r) {
+                    const __m512i w = r < rows ? row_words(A + (i0 + r) * lda + k0, kc - k0) : _mm512_setzero_si512();
+                    _mm512_store_si512((void *) (s + (kb * 32 + r) * 16), w);
+                }
+                continue;
+            }
+            // op(A)[r, k] = A[k * lda + r]: one word vector per pair across 16 rows, then transposed.
+            for (int64_t g = 0; g < MR; g += 16) {
+                const __mmask16 m = first_lanes(rows - g);
+                __m512i w[16];
+                for (int64_t p = 0; p < 16; ++p) {
+                    const int64_t k = k0 + 2 * p;
+                    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, A + k * lda + i0 + g) : _mm512_setzero_ps();
+                    const __m512 hi =
+                        k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda + i0 + g) : _mm512_setzero_ps();
+                    w[p] = pair_words(lo, hi);
+                }
+                transpose_words(w);
+                for (int64_t r = 0; r < 16; ++r) _mm512_store_si512((void *) (s + (kb * 32 + g + r) * 16), w[r]);
+            }
+        }
+    }
+}
+
+// Packed B (see the top): op(B) k [0, kc), columns [0, nc); columns and k past them zero.
+void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bpf) {
+    uint32_t * Bp = reinterpret_cast<uint32_t *>(Bpf);
+    const int64_t kb_n = (kc + 31) / 32, ks = kb_n * 16;
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+        uint32_t * s = Bp + j0 * ks;
+        const int64_t cols = min64(NR, nc - j0);
+        if (!tb) {
+            // op(B)[k, c] = B[k * ldb + c]: rows 2p and 2p + 1 interleaved.
+            for (int64_t p = 0; p < ks; ++p) {
+                const int64_t k = 2 * p;
+                for (int64_t g = 0; g < NR; g += 16) {
+                    const __mmask16 m = first_lanes(cols - g);
+                    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, B + k * ldb + j0 + g) : _mm512_setzero_ps();
+                    const __m512 hi =
+                        k + 1 < kc ? _mm512_maskz_loadu_ps(m, B + (k + 1) * ldb + j0 + g) : _mm512_setzero_ps();
+                    _mm512_store_si512((void *) (s + p * NR + g), pair_words(lo, hi));
+                }
+            }
+            continue;
+        }
+        // op(B)[k, c] = B[c * ldb + k]: one word vector per column (16 pairs), then transposed.
+        for (int64_t kb = 0; kb < kb_n; ++kb) {
+            const int64_t k0 = kb * 32;
+            for (int64_t g = 0; g < NR; g += 16) {
+                __m512i w[16];
+                for (int64_t c = 0; c < 16; ++c)
+                    w[c] = g + c < cols ? row_words(B + (j0 + g + c) * ldb + k0, kc - k0) : _mm512_setzero_si512();
+                transpose_words(w);
+                for (int64_t p = 0; p < 16; ++p) _mm512_store_si512((void *) (s + (kb * 16 + p) * NR + g), w[p]);
+            }
+        }
+    }
+}
+
+// C[0:32, 0:32] = alpha * Ap Bp + beta * C + bias (beta == 0: C not read; bias: 32 values or null).
+void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc, float alpha, float beta,
+            const float * bias) {
+    const uint32_t * a = reinterpret_cast<const uint32_t *>(Apf);
+    const uint32_t * b = reinterpret_cast<const uint32_t *>(Bpf);
+    const int64_t kb_n = (kc + 31) / 32;
+    // alpha 1 without a bias (every product of the training graph): the tiles start at zero or at C and
+    // are stored to C directly.
+    const bool direct = alpha == 1.0f && !bias && (beta == 0.0f || beta == 1.0f);
+    if (direct && beta == 1.0f) {
+        _tile_loadd(0, C, ldc * 4);
+        _tile_loadd(1, C + 16, ldc * 4);
+        _tile_loadd(2, C + 16 * ldc, ldc * 4);
+        _tile_loadd(3, C + 16 * ldc + 16, ldc * 4);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int64_t kb = 0; kb < kb_n; ++kb) {
+        _tile_loadd(4, a + kb * 32 * 16, 64);
+        _tile_loadd(5, a + kb * 32 * 16 + 16 * 16, 64);
+        _tile_loadd(6, b + kb * 16 * NR, NR * 4);
+        _tile_loadd(7, b + kb * 16 * NR + 16, NR * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    if (direct) {
+        _tile_stored(0, C, ldc * 4);
+        _tile_stored(1, C + 16, ldc * 4);
+        _tile_stored(2, C + 16 * ldc, ldc * 4);
+        _tile_stored(3, C + 16 * ldc + 16, ldc * 4);
+        return;
+    }
+    alignas(64) float acc[MR * NR];
+    _tile_stored(0, acc, NR * 4);
+    _tile_stored(1, acc + 16, NR * 4);
+    _tile_stored(2, acc + 16 * NR, NR * 4);
+    _tile_stored(3, acc + 16 * NR + 16, NR * 4);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int64_t r = 0; r < MR; ++r) {
+        float * c = C + r * ldc;
+        for (int64_t h = 0; h < NR; h += 16) {
+            __m512 add = bias ? _mm512_loadu_ps(bias + h) : _mm512_setzero_ps();
+            if (beta != 0.0f) add = bias ? _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + h), add)
+                                         : _mm512_mul_ps(vb, _mm512_loadu_ps(c + h));
+            _mm512_storeu_ps(c + h, _mm512_fmadd_ps(va, _mm512_load_ps(acc + r * NR + h), add));
+        }
+    }
+}
+
+void begin() {
+    amx::configure_tiles();
+}
+
+void end() {
+    _tile_release();
+}
+
+}  // namespace
+
+const GemmKernel & gemm_kernel_train_amx() {
+    static const GemmKernel k{MR, NR, KC, MC, NC, 256.0, kernel, pack_a, pack_b, 32, 2, begin, end};
+    return k;
+}
+
+}  // namespace sa::cpu
