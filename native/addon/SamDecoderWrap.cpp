@@ -17,7 +17,8 @@ class SamDecoderWrap : public NativeObjectWrap<SamDecoderWrap, sa::SamDecoder> {
         SA_THROW_RANGEERROR_IF(img_size < 16 || img_size > 8192, env, "SamDecoder: imgSize must be in [16, 8192]");
         SA_THROW_RANGEERROR_IF(embed_size < 1 || embed_size > 512, env, "SamDecoder: embedSize must be in [1, 512]");
         sa::WeightMap weights = weight_map_from_js(env, w);
-        backend_ = backend_for(env, get_string(opts, "backend", "cpu"));
+        precision_ = get_string(opts, "precision", "fp32");
+        backend_ = backend_for(env, get_string(opts, "backend", "cpu"), "fp32", precision_);
         std::shared_ptr<sa::SamDecoder> dec;
         SA_NAPI_TRY(env, { dec = std::make_shared<sa::SamDecoder>(*backend_, weights, img_size, embed_size); })
         hold(env, std::move(dec), weight_bytes(weights));
@@ -41,8 +42,11 @@ class SamDecoderWrap : public NativeObjectWrap<SamDecoderWrap, sa::SamDecoder> {
         o.Set("imgSize", Napi::Number::New(env, (double) dec.img_size()));
         o.Set("embedSize", Napi::Number::New(env, (double) dec.embed_size()));
         o.Set("backend", Napi::String::New(env, backend_->name()));
+        o.Set("precision", Napi::String::New(env, precision_));
         return o;
     }
+
+    std::string precision_ = "fp32";  // the decoder's products (training and prediction): fp32, or bf16 (CPU, AMX)
 
     Napi::Value param_names(const Napi::CallbackInfo & info) {
         return js_strings(info.Env(), live(info.Env()).param_names());

@@ -15,8 +15,8 @@ namespace {
 
 // The addon's backends, one per kind and precision, shared by every wrap; created on first use.
 std::mutex g_mu;
-std::shared_ptr<sa::Backend> g_cpu[3];  // by sa::Precision
-int g_cpu_threads = 0;                  // setThreads(n); 0: SA_NUM_THREADS, else all cores
+std::shared_ptr<sa::Backend> g_cpu[3][3];  // by sa::Precision of the encoder, then of the decoder
+int g_cpu_threads = 0;                     // setThreads(n); 0: SA_NUM_THREADS, else all cores
 
 // The backend in `slot`, made by make() on first use; a failure becomes a coded JS error.
 template <class Make>
@@ -36,8 +36,9 @@ std::shared_ptr<sa::Backend> once(Napi::Env env, std::shared_ptr<sa::Backend> & 
 int set_cpu_threads(int n) {
     std::lock_guard<std::mutex> lk(g_mu);
     g_cpu_threads = n;
-    for (auto & be : g_cpu)
-        if (be) be->set_threads(n);
+    for (auto & row : g_cpu)
+        for (auto & be : row)
+            if (be) be->set_threads(n);
     return n > 0 ? n : sa::default_thread_count();
 }
 
@@ -46,16 +47,27 @@ int cpu_threads() {
     return g_cpu_threads > 0 ? g_cpu_threads : sa::default_thread_count();
 }
 
-std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision) {
+std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name, const std::string & precision,
+                                         const std::string & decoder_precision) {
     std::lock_guard<std::mutex> lk(g_mu);
     SA_THROW_TYPEERROR_IF(precision != "fp32" && precision != "bf16" && precision != "tf32", env,
                           "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
+    SA_THROW_TYPEERROR_IF(
+        decoder_precision != "fp32" && decoder_precision != "bf16", env,
+        "decoder precision must be 'fp32' or 'bf16' (CPU with AMX only), got '" + decoder_precision + "'");
     if (name == "cpu") {
-        // One instance per precision (fp32, bf16); tf32 is refused by make_cpu_backend.
-        const sa::Precision p = precision == "bf16"   ? sa::Precision::bf16
-                                : precision == "tf32" ? sa::Precision::tf32
-                                                      : sa::Precision::fp32;
-        return once(env, g_cpu[(int) p], [&] { return sa::make_cpu_backend(p, g_cpu_threads); });
+        // One instance per pair of precisions; tf32 is refused by make_cpu_backend, and so are bf16 encoder
+        // products below avx512bf16 and bf16 decoder products below amx.
+        const auto parse = [](const std::string & s) {
+            return s == "bf16" ? sa::Precision::bf16 : s == "tf32" ? sa::Precision::tf32 : sa::Precision::fp32;
+        };
+        const sa::Precision p = parse(precision), d = parse(decoder_precision);
+        return once(env, g_cpu[(int) p][(int) d], [&] { return sa::make_cpu_backend(p, g_cpu_threads, d); });
+    }
+    if (name == "cuda" && decoder_precision != "fp32") {
+        throw_coded(env, "ERR_SA_UNSUPPORTED",
+                    "decoder precision " + decoder_precision +
+                        " exists on the CPU backend only (AMX); the CUDA backend runs the decoder in fp32");
     }
     if (name == "cuda") {
 #ifdef SA_USE_CUDA

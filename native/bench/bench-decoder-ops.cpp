@@ -3,8 +3,9 @@
 // (64 x 64 embedding, dim 256, 8 heads, 17 tokens), with the GEMM micro-kernel's peak measured in the
 // same run as the anchor:
 //
-//   bench-decoder-ops [--threads N] [--repeats N] [--filter TEXT]
+//   bench-decoder-ops [--threads N] [--repeats N] [--filter TEXT] [--products fp32|bf16]
 //
+// --products bf16: the backend's decoder products in bf16 (AMX, make_cpu_backend's `products`).
 // Prints, per op and shape, the median wall time of --repeats calls (after two warm-up calls) on
 // operands that stay in the caches between calls, and for the products their GFLOP/s and share of the
 // peak. The train step's profile (bench-train-step --profile) shows the same ops with cold operands;
@@ -41,6 +42,7 @@ struct Row {
 int main(int argc, char ** argv) {
     int threads = 0, repeats = 21;
     std::string filter;
+    sa::Precision products = sa::Precision::fp32;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = std::atoi(argv[++i]);
@@ -48,13 +50,18 @@ int main(int argc, char ** argv) {
             repeats = std::max(1, std::atoi(argv[++i]));
         } else if (!std::strcmp(argv[i], "--filter") && i + 1 < argc) {
             filter = argv[++i];
+        } else if (!std::strcmp(argv[i], "--products") && i + 1 < argc &&
+                   (!std::strcmp(argv[i + 1], "fp32") || !std::strcmp(argv[i + 1], "bf16"))) {
+            products = !std::strcmp(argv[++i], "bf16") ? sa::Precision::bf16 : sa::Precision::fp32;
         } else {
-            std::fprintf(stderr, "usage: bench-decoder-ops [--threads N] [--repeats N] [--filter TEXT]\n");
+            std::fprintf(stderr,
+                         "usage: bench-decoder-ops [--threads N] [--repeats N] [--filter TEXT] [--products "
+                         "fp32|bf16]\n");
             return 2;
         }
     }
     try {
-        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
+        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads, products);
         sa::ThreadPool pool(be->threads());
         const double peak = sa::gemm_kernel_peak_gflops(pool, 0.5);
         const int64_t HW = 4096, C = 256, Nt = 17, nh = 8, F = nh * Nt, U1 = 64, U2 = 32;

@@ -138,13 +138,14 @@ SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
     for (const Case c : {Case{false, true, 203, 389, 517, 1}, Case{true, false, 37, 70, 5000, 1},
                          Case{false, false, 136, 256, 130, 8}}) {
         const int64_t size_a = c.M * c.K, size_b = c.K * c.N, size_c = c.M * c.N;
-        const Vec A = satest::randn((size_t) (size_a * c.batch), 41), B = satest::randn((size_t) (size_b * c.batch), 42);
+        const Vec A = satest::randn((size_t) (size_a * c.batch), 41),
+                  B = satest::randn((size_t) (size_b * c.batch), 42);
         std::vector<Vec> results;
         for (int threads : {1, 2, 3}) {
             products_backend().set_threads(threads);
             satest::Buf a(A), b(B), out((size_t) (size_c * c.batch));
-            sa::GemmArgs g{c.ta,       c.tb,         c.M,  c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K},
-                           {b.p, c.tb ? c.K : c.N}, 0.0f, {out.p, c.N}};
+            sa::GemmArgs g{c.ta, c.tb,        c.M, c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K}, {b.p, c.tb ? c.K : c.N},
+                           0.0f, {out.p, c.N}};
             g.batch = c.batch;
             g.A.stride = size_a;
             g.B.stride = size_b;
@@ -163,8 +164,8 @@ SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
         auto fp32 = sa::make_cpu_backend();
         fp32->set_threads(3);
         satest::Buf a(A), b(B), out((size_t) (size_c * c.batch));
-        sa::GemmArgs g{c.ta, c.tb, c.M, c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K}, {b.p, c.tb ? c.K : c.N}, 0.0f,
-                       {out.p, c.N}};
+        sa::GemmArgs g{c.ta, c.tb,        c.M, c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K}, {b.p, c.tb ? c.K : c.N},
+                       0.0f, {out.p, c.N}};
         g.batch = c.batch;
         g.A.stride = size_a;
         g.B.stride = size_b;

@@ -20,12 +20,20 @@ export function precisionOption(note: string) {
     };
 }
 
+/** `--decoder-precision`: the arithmetic of the mask decoder's products (training and prediction). */
+export const decoderPrecisionOption = {
+    choices: ["fp32", "bf16"] as const,
+    describe:
+        "mask decoder precision, training and prediction (default fp32; bf16: products in bf16 with fp32 accumulation, weights and optimizer in fp32; CPU with AMX only)",
+};
+
 /** The arguments of {@link modelOptions}. */
 export interface ModelArgs {
     model: string;
     checkpoint?: string;
     backend: BackendChoice;
     precision?: PrecisionChoice;
+    "decoder-precision"?: "fp32" | "bf16";
 }
 
 /** --model, --checkpoint, --backend and --precision (described with `precisionNote`), for `.options()`. */
@@ -45,6 +53,7 @@ export function modelSelection(argv: ModelArgs): Omit<LoadModelOptions, "adaptEn
         ...(argv.checkpoint ? { checkpoint: argv.checkpoint } : {}),
         backend: argv.backend,
         ...(argv.precision ? { precision: argv.precision } : {}),
+        ...(argv["decoder-precision"] ? { decoderPrecision: argv["decoder-precision"] } : {}),
     };
 }
 

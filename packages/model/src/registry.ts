@@ -11,6 +11,7 @@ import { assertFiniteWeights, type Checkpoint, readCheckpoint, stateDictToFloat3
 import { SamAblateError } from "@sam-ablate/errors";
 import {
     type BackendName,
+    type DecoderPrecision,
     type LoraOptions,
     loadAddon,
     type NativeDecoderTrainer,
@@ -47,6 +48,8 @@ export interface SamModel {
     backend: BackendName;
     /** Arithmetic of the encoder's products (recorded in the embedding cache key). */
     precision: Precision;
+    /** Arithmetic of the mask decoder's products, training and prediction (LoadModelOptions.decoderPrecision). */
+    decoderPrecision: DecoderPrecision;
     encoder: NativeImageEncoder;
     /** Pretrained prompt encoder + mask decoder weights (official names). */
     decoderWeights: NativeWeights;
@@ -68,6 +71,8 @@ export interface LoadModelOptions {
     backend?: BackendName | "auto";
     /** Encoder precision (default fp32). */
     precision?: Precision;
+    /** Precision of the mask decoder's products (default fp32; bf16 on the CPU with AMX only). */
+    decoderPrecision?: DecoderPrecision;
     /**
      * Changes the image encoder's weights (official names, float32) in place before the encoder is
      * built, e.g. merges LoRA adapters; `tag` names the change (embedding caches keep it apart).
@@ -191,7 +196,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
     const encoder = new addon.ImageEncoder(encoderWeights, { arch, backend, precision });
     const imgSize = encoder.info.imgSize;
     const embedSize = encoder.info.embedSize;
-    const newDecoder = () => new addon.SamDecoder(decoderWeights, { imgSize, embedSize, backend });
+    const decoderPrecision = opts.decoderPrecision ?? "fp32";
+    const newDecoder = () =>
+        new addon.SamDecoder(decoderWeights, { imgSize, embedSize, backend, precision: decoderPrecision });
     // Validate the decoder weights now (missing/unexpected keys, shapes), not at the first strategy.
     newDecoder();
     return {
@@ -203,6 +210,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<SamModel> {
         weightsHash,
         backend,
         precision,
+        decoderPrecision,
         encoder,
         decoderWeights,
         newDecoder,

@@ -120,10 +120,19 @@ export interface SamDecoderOptions {
     /** Embedding grid side (imgSize / 16). */
     embedSize?: number;
     backend?: BackendName;
+    /**
+     * Arithmetic of the decoder's products, training and prediction (default fp32). bf16: operands
+     * rounded to bf16, fp32 accumulation, weights, gradients and optimizer state in fp32; CPU with AMX
+     * only, else an error with code ERR_SA_UNSUPPORTED.
+     */
+    precision?: DecoderPrecision;
 }
 
+/** Arithmetic of the mask decoder's products (SamDecoderOptions.precision). */
+export type DecoderPrecision = "fp32" | "bf16";
+
 export interface NativeSamDecoder extends NativeDisposable {
-    readonly info: { imgSize: number; embedSize: number; backend: BackendName };
+    readonly info: { imgSize: number; embedSize: number; backend: BackendName; precision: DecoderPrecision };
     /** Dense positional encoding [256, E, E]. */
     densePe(): Float32Array;
     encodePrompts(prompts: NativePrompts): { sparse: Float32Array; nSparse: number; dense: Float32Array };

@@ -126,6 +126,11 @@ export interface AblationPlan {
     backend: "cpu" | "cuda" | "auto";
     /** Image encoder precision (absent: fp32); bf16 on the CPU needs AVX512_BF16 or AMX, tf32 is CUDA only. */
     precision?: "fp32" | "bf16" | "tf32";
+    /**
+     * Precision of the mask decoder's products in training and evaluation (absent: fp32); bf16 needs a
+     * CPU with AMX (weights, gradients and Adam stay fp32).
+     */
+    decoderPrecision?: "fp32" | "bf16";
     threads: number;
     datasets: DatasetPlan[];
     strategies: string[];
@@ -341,6 +346,7 @@ export function resolvePlan(input: unknown): AblationPlan {
             "model",
             "backend",
             "precision",
+            "decoderPrecision",
             "threads",
             "datasets",
             "strategies",
@@ -373,6 +379,11 @@ export function resolvePlan(input: unknown): AblationPlan {
         if (!["fp32", "bf16", "tf32"].includes(o.precision as string))
             fail("precision", "expected 'fp32', 'bf16' or 'tf32'");
         plan.precision = o.precision as AblationPlan["precision"];
+    }
+    if (o.decoderPrecision !== undefined) {
+        if (!["fp32", "bf16"].includes(o.decoderPrecision as string))
+            fail("decoderPrecision", "expected 'fp32' or 'bf16'");
+        plan.decoderPrecision = o.decoderPrecision as AblationPlan["decoderPrecision"];
     }
     if (o.threads !== undefined) plan.threads = num(o.threads, "threads", 0, 1024, true);
     if (o.seed !== undefined) plan.seed = num(o.seed, "seed", 0, 2 ** 32 - 1, true);

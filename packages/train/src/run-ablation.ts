@@ -322,6 +322,7 @@ export async function runAblation(
             checkpoint: plan.model.checkpoint,
             backend: plan.backend,
             ...(plan.precision ? { precision: plan.precision } : {}),
+            ...(plan.decoderPrecision ? { decoderPrecision: plan.decoderPrecision } : {}),
         });
         if (whole && !lock) lock = await takeLock();
         const held = lock;
@@ -378,7 +379,7 @@ export async function runAblation(
             ? ""
             : ` (${opts.unit ? `unit ${opts.unit}` : [opts.stage && `stage ${opts.stage}`, opts.shard && `shard ${opts.shard.index}/${opts.shard.count}`].filter(Boolean).join(", ")})`;
         folder.log(
-            `start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, ${sys.threads} threads, SIMD ${sys.simd})`,
+            `start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, encoder ${model.precision}, decoder ${model.decoderPrecision}, ${sys.threads} threads, SIMD ${sys.simd})`,
         );
         if (whole) {
             const estimate = estimateDiskUse(plan, {

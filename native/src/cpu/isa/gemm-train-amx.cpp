@@ -41,8 +41,8 @@ inline __mmask16 first_lanes(int64_t n) {
 // 16 words (lo[i], hi[i]) as bf16 pairs, low half first.
 inline __m512i pair_words(__m512 lo, __m512 hi) {
     const __m512i v = (__m512i) _mm512_cvtne2ps_pbh(hi, lo);  // bf16 [lo 0..15 | hi 0..15]
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                                         5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     return _mm512_permutexvar_epi16(idx, v);
 }
 
@@ -177,8 +177,9 @@ void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t
         float * c = C + r * ldc;
         for (int64_t h = 0; h < NR; h += 16) {
             __m512 add = bias ? _mm512_loadu_ps(bias + h) : _mm512_setzero_ps();
-            if (beta != 0.0f) add = bias ? _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + h), add)
-                                         : _mm512_mul_ps(vb, _mm512_loadu_ps(c + h));
+            if (beta != 0.0f)
+                add =
+                    bias ? _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + h), add) : _mm512_mul_ps(vb, _mm512_loadu_ps(c + h));
             _mm512_storeu_ps(c + h, _mm512_fmadd_ps(va, _mm512_load_ps(acc + r * NR + h), add));
         }
     }

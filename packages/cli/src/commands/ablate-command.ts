@@ -15,7 +15,7 @@ import {
 } from "@sam-ablate/train";
 import { parse as parseYaml } from "yaml";
 import type { CommandModule } from "yargs";
-import { PRECISION_NOTE, precisionOption, runPlanCommand } from "../command-kit.js";
+import { decoderPrecisionOption, PRECISION_NOTE, precisionOption, runPlanCommand } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
 import { RUN_OPTIONS } from "../run-plan.js";
@@ -31,6 +31,7 @@ export interface AblateArgs extends ValidationArgs {
     checkpoint?: string;
     backend?: "cpu" | "cuda" | "auto";
     precision?: "fp32" | "bf16" | "tf32";
+    "decoder-precision"?: "fp32" | "bf16";
     seeds?: number[];
     "cache-dir"?: string;
     effort?: string;
@@ -124,6 +125,7 @@ export function applyOverrides(plan: AblationPlan, argv: Partial<Omit<AblateArgs
     else if (argv.checkpoint) out.model = { ...out.model, checkpoint: argv.checkpoint };
     if (argv.backend) out.backend = argv.backend;
     if (argv.precision) out.precision = argv.precision;
+    if (argv["decoder-precision"]) out.decoderPrecision = argv["decoder-precision"];
     if (argv.seeds?.length) out.training.seeds = argv.seeds;
     if (argv["save-predictions"] !== undefined)
         out.report.savePredictions = parseSavePredictions(argv["save-predictions"]);
@@ -171,6 +173,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
                 describe: "compute backend (auto: CUDA when available)",
             })
             .option("precision", precisionOption(PRECISION_NOTE))
+            .option("decoder-precision", decoderPrecisionOption)
             .option("seeds", {
                 type: "number",
                 array: true,

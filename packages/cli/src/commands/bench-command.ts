@@ -14,6 +14,7 @@ import {
 } from "@sam-ablate/model";
 import {
     type BackendName,
+    type DecoderPrecision,
     loadAddon,
     type NativeImageEncoder,
     type Precision,
@@ -29,6 +30,7 @@ export interface BenchArgs {
     anchors: boolean;
     "anchor-onnx"?: string;
     precision: Precision[];
+    "decoder-precision": DecoderPrecision[];
     json: boolean;
     threads?: number;
 }
@@ -136,6 +138,13 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 default: ["fp32"] as Precision[],
                 describe:
                     "encoder precision(s); several are timed in alternation and compared to the first (bf16 on the CPU needs AVX512_BF16 or AMX)",
+            })
+            .option("decoder-precision", {
+                choices: ["fp32", "bf16"] as const,
+                array: true,
+                default: ["fp32"] as DecoderPrecision[],
+                describe:
+                    "precision(s) of the decoder's products for train-step and decoder; several are timed in alternation and compared to the first (bf16: CPU with AMX)",
             })
             .option("anchors", {
                 type: "boolean",
@@ -249,11 +258,18 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 }
                 rows.push(row);
             } else {
-                const dec = new addon.SamDecoder(randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG)), {
-                    imgSize: 1024,
-                    embedSize: 64,
-                    backend: argv.backend,
-                });
+                // One decoder (and trainer) per decoder precision; the timed calls alternate between them.
+                const weights = randomWeights(samDecoderStateDictShapes(SAM_DECODER_CONFIG));
+                const decPrecisions = [...new Set(argv["decoder-precision"])];
+                const decs = decPrecisions.map(
+                    (precision) =>
+                        new addon.SamDecoder(weights, {
+                            imgSize: 1024,
+                            embedSize: 64,
+                            backend: argv.backend,
+                            precision,
+                        }),
+                );
                 const emb = new Float32Array(SAM_DECODER_CONFIG.dim * 64 * 64).map((_, i) => Math.sin(i * 0.01));
                 const pts: [number, number][] = Array.from({ length: 10 }, (_, i) => [100 + i * 5, 120 + i * 3]);
                 const prompt = new SamFrame(256, 256, 1024).toNative([
@@ -262,34 +278,43 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 const target = new Float32Array(256 * 256).map((_, i) =>
                     i >> 8 > 100 && (i & 255) > 90 && i >> 8 < 200 && (i & 255) < 180 ? 1 : 0,
                 );
-                const times: number[] = [];
-                if (what === "train-step") {
+                const runs = decs.map((dec) => {
+                    if (what !== "train-step") return () => dec.predictAll(emb, prompt);
                     const tr = new addon.DecoderTrainer(dec, {});
-                    for (let r = 0; r < 3; r++) await tr.step(emb, prompt, target);
-                    for (let r = 0; r < Math.max(argv.repeats, 10); r++) {
+                    return () => tr.step(emb, prompt, target);
+                });
+                const times: number[][] = decs.map(() => []);
+                for (const run of runs) for (let r = 0; r < 3; r++) await run();
+                for (let r = 0; r < Math.max(argv.repeats, 10); r++)
+                    for (const [i, run] of runs.entries()) {
                         const t0 = performance.now();
-                        await tr.step(emb, prompt, target);
-                        times.push(performance.now() - t0);
+                        await run();
+                        times[i]?.push(performance.now() - t0);
                     }
-                } else {
-                    for (let r = 0; r < 3; r++) await dec.predictAll(emb, prompt);
-                    for (let r = 0; r < Math.max(argv.repeats, 10); r++) {
-                        const t0 = performance.now();
-                        await dec.predictAll(emb, prompt);
-                        times.push(performance.now() - t0);
-                    }
-                }
-                const ms = median(times);
+                const msAll = times.map(median);
+                const ms = msAll[0] as number;
                 const row: Record<string, unknown> = {
                     what,
                     backend: argv.backend,
                     msPerStep: ms,
                     anchor: ANCHORS[`${what}/${argv.backend}`],
                 };
+                if (decPrecisions.length > 1 || decPrecisions[0] !== "fp32") row.decoderPrecision = decPrecisions[0];
                 rows.push(row);
+                const label =
+                    what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward";
                 say(
-                    `${what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward"}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`,
+                    `${label}${decPrecisions.length > 1 ? `, decoder ${decPrecisions[0]}` : ""}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`,
                 );
+                decPrecisions.forEach((p, i) => {
+                    if (i === 0) return;
+                    const m = msAll[i] as number;
+                    row[`msPerStep_${p}`] = m;
+                    row[`speedup_${p}_vs_${decPrecisions[0]}`] = ms / m;
+                    say(
+                        `${label}, decoder ${p}: ${m.toFixed(1)} ms, same run, alternating: ${(ms / m).toFixed(2)}x our ${decPrecisions[0]}`,
+                    );
+                });
                 if (argv.anchors && what === "train-step" && argv.backend === "cpu") {
                     const t = torchTrainStep(info.threads, Math.max(argv.repeats, 10));
                     if (t.ms === undefined) say(`  PyTorch anchor skipped: ${t.reason}`);

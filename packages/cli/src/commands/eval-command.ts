@@ -20,7 +20,7 @@ import {
     promptCounts,
 } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
-import { loadModelFor, type ModelArgs, modelOptions, writeResult } from "../command-kit.js";
+import { decoderPrecisionOption, loadModelFor, type ModelArgs, modelOptions, writeResult } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
 import { LORA_OPTION, loraLoadOption } from "../lora.js";
@@ -185,6 +185,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
                     "with --decoder: also evaluate the pretrained decoder with the same prompts (paired baseline)",
             })
             .options(modelOptions("must match the one the embedding cache was made with"))
+            .option("decoder-precision", decoderPrecisionOption)
             .option("seed", {
                 type: "number",
                 default: 1234,

@@ -3,6 +3,7 @@ import { loadDataset } from "@sam-ablate/data";
 import { resolvePlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import {
+    decoderPrecisionOption,
     type ModelArgs,
     modelOptions,
     modelSelection,
@@ -55,6 +56,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
             })
             .option("out", { type: "string", describe: "run folder (default runs/train-<strategy>)" })
             .options(modelOptions(PRECISION_NOTE))
+            .option("decoder-precision", decoderPrecisionOption)
             .option("epochs", { type: "number", default: 75 })
             .option("steps", { type: "number", default: 75, describe: "steps per epoch" })
             .option("batch", { type: "number", default: 1 })
@@ -90,13 +92,14 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         }
         // Without a plan, train validates on 15% of the training patients unless told otherwise.
         const v = validationOverrides({ ...argv, "val-fraction": argv["val-fraction"] ?? 0.15 }, undefined);
-        const { backend, precision, ...model } = modelSelection(argv);
+        const { backend, precision, decoderPrecision, ...model } = modelSelection(argv);
         const plan = resolvePlan({
             extends: "paper",
             name: `train-${argv.strategy}`,
             model,
             backend,
             ...(precision ? { precision } : {}),
+            ...(decoderPrecision ? { decoderPrecision } : {}),
             datasets: [
                 {
                     name: path.basename(path.resolve(argv.data)),
