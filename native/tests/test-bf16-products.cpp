@@ -29,14 +29,6 @@ sa::Backend & products_backend() {
     return *be;
 }
 
-float round_bf16(float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-    std::memcpy(&x, &u, 4);
-    return x;
-}
-
 Vec run_gemm(sa::Backend & be, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const Vec & A,
              int64_t lda, const Vec & B, int64_t ldb, float beta, const Vec & C0, int64_t ldc) {
     satest::Buf a(A), b(B), c(C0);
@@ -55,8 +47,8 @@ double worst_error(bool round, bool ta, bool tb, int64_t M, int64_t N, int64_t K
             for (int64_t k = 0; k < K; ++k) {
                 float a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
                 if (round) {
-                    a = round_bf16(a);
-                    b = round_bf16(b);
+                    a = satest::round_bf16(a);
+                    b = satest::round_bf16(b);
                 }
                 s += (double) a * b;
                 mag += std::fabs((double) a * b);
@@ -120,7 +112,7 @@ SA_TEST(bf16_products_linear_with_bias) {
         for (int64_t j = 0; j < N; ++j) {
             double ref = b[j], mag = std::fabs(ref);
             for (int64_t k = 0; k < K; ++k) {
-                const double t = (double) round_bf16(x[i * K + k]) * round_bf16(W[j * K + k]);
+                const double t = (double) satest::round_bf16(x[i * K + k]) * satest::round_bf16(W[j * K + k]);
                 ref += t;
                 mag += std::fabs(t);
             }
@@ -140,9 +132,8 @@ SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
         const int64_t size_a = c.M * c.K, size_b = c.K * c.N, size_c = c.M * c.N;
         const Vec A = satest::randn((size_t) (size_a * c.batch), 41),
                   B = satest::randn((size_t) (size_b * c.batch), 42);
-        std::vector<Vec> results;
-        for (int threads : {1, 2, 3}) {
-            products_backend().set_threads(threads);
+        // The product (batched when c.batch > 1) on `be`.
+        const auto run = [&](sa::Backend & be) {
             satest::Buf a(A), b(B), out((size_t) (size_c * c.batch));
             sa::GemmArgs g{c.ta, c.tb,        c.M, c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K}, {b.p, c.tb ? c.K : c.N},
                            0.0f, {out.p, c.N}};
@@ -150,9 +141,14 @@ SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
             g.A.stride = size_a;
             g.B.stride = size_b;
             g.C.stride = size_c;
-            if (c.batch > 1) products_backend().gemm_batched(g);
-            else products_backend().gemm(g);
-            results.push_back(out.host());
+            if (c.batch > 1) be.gemm_batched(g);
+            else be.gemm(g);
+            return out.host();
+        };
+        std::vector<Vec> results;
+        for (int threads : {1, 2, 3}) {
+            products_backend().set_threads(threads);
+            results.push_back(run(products_backend()));
         }
         products_backend().set_threads(0);
         const std::string what = "M=" + std::to_string(c.M) + " K=" + std::to_string(c.K);
@@ -163,16 +159,7 @@ SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
         // and bf16 on every thread: the result differs from the fp32 backend's
         auto fp32 = sa::make_cpu_backend();
         fp32->set_threads(3);
-        satest::Buf a(A), b(B), out((size_t) (size_c * c.batch));
-        sa::GemmArgs g{c.ta, c.tb,        c.M, c.N, c.K, 1.0f, {a.p, c.ta ? c.M : c.K}, {b.p, c.tb ? c.K : c.N},
-                       0.0f, {out.p, c.N}};
-        g.batch = c.batch;
-        g.A.stride = size_a;
-        g.B.stride = size_b;
-        g.C.stride = size_c;
-        if (c.batch > 1) fp32->gemm_batched(g);
-        else fp32->gemm(g);
-        const Vec f = out.host();
+        const Vec f = run(*fp32);
         // Every batch item's first and last row differ from fp32 (so every worker ran bf16).
         for (int64_t i = 0; i < c.batch; ++i)
             for (int64_t r : {(int64_t) 0, c.M - 1}) {

@@ -27,14 +27,6 @@ sa::Backend & bf16_backend() {
     return *be;
 }
 
-float round_bf16(float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-    std::memcpy(&x, &u, 4);
-    return x;
-}
-
 // y = linear_prepared on the bf16 backend.
 std::vector<float> run_linear(sa::Backend & be, const std::vector<float> & x, const std::vector<float> & W,
                               const std::vector<float> * b, int64_t M, int64_t K, int64_t N) {
@@ -65,7 +57,7 @@ void check_linear(int64_t M, int64_t K, int64_t N, bool bias, uint32_t seed) {
         for (int64_t j = 0; j < N; ++j) {
             double ref = bias ? b[j] : 0.0, mag = std::fabs(ref);
             for (int64_t k = 0; k < K; ++k) {
-                const double t = (double) round_bf16(x[i * K + k]) * (double) round_bf16(W[j * K + k]);
+                const double t = (double) satest::round_bf16(x[i * K + k]) * (double) satest::round_bf16(W[j * K + k]);
                 ref += t;
                 mag += std::fabs(t);
             }
@@ -129,7 +121,7 @@ std::vector<float> run_attention(sa::Backend & be, const AttnCase & c, const std
 }
 
 std::vector<float> rounded(std::vector<float> v) {
-    for (float & x : v) x = round_bf16(x);
+    for (float & x : v) x = satest::round_bf16(x);
     return v;
 }
 

@@ -314,6 +314,14 @@ std::vector<double> conv2d_reference(const std::vector<double> & x, const std::v
     return y;
 }
 
+float round_bf16(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
 sa::Backend & cpu_backend() {
     static std::unique_ptr<sa::Backend> b = sa::make_cpu_backend();
     return *b;

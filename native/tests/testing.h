@@ -97,6 +97,8 @@ struct Buf {
 };
 
 void add_test(const std::string & name, std::function<void()> fn);
+// x rounded to bf16 (nearest even), as a float.
+float round_bf16(float x);
 // Fails the current test with a message (throws).
 [[noreturn]] void fail(const std::string & msg);
 void expect(bool cond, const std::string & msg);

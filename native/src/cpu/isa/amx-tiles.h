@@ -32,5 +32,38 @@ inline void configure_tiles() {
     _tile_loadconfig(&cfg);
 }
 
+// A 32 x 32 fp32 block of C (row stride ld floats) as the accumulator tiles tmm0-3: rows 0-15 and
+// 16-31, columns 0-15 and 16-31.
+inline void load_block(const float * c, int64_t ld) {
+    _tile_loadd(0, c, ld * 4);
+    _tile_loadd(1, c + 16, ld * 4);
+    _tile_loadd(2, c + 16 * ld, ld * 4);
+    _tile_loadd(3, c + 16 * ld + 16, ld * 4);
+}
+inline void store_block(float * c, int64_t ld) {
+    _tile_stored(0, c, ld * 4);
+    _tile_stored(1, c + 16, ld * 4);
+    _tile_stored(2, c + 16 * ld, ld * 4);
+    _tile_stored(3, c + 16 * ld + 16, ld * 4);
+}
+// tmm0-3 += A B for one step of 32 k: A tiles (tmm4-5) from a, 32 rows of 16 bf16 pairs; B tiles (tmm6-7)
+// from b, 16 pair rows of 32 columns at a stride of ldb words.
+inline void dot_block(const uint32_t * a, const uint32_t * b, int64_t ldb) {
+    _tile_loadd(4, a, 64);
+    _tile_loadd(5, a + 16 * 16, 64);
+    _tile_loadd(6, b, ldb * 4);
+    _tile_loadd(7, b + 16, ldb * 4);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+}
+inline void zero_block() {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+}
+
 }  // namespace
 }  // namespace sa::cpu::amx

@@ -66,42 +66,23 @@ void gemm_bf16_amx(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda
                 _tile_loadd(2, bias + j0, 0);
                 _tile_loadd(3, bias + j0 + 16, 0);
             } else if (direct && beta == 1.0f) {
-                _tile_loadd(0, c0, ldc * 4);
-                _tile_loadd(1, c0 + 16, ldc * 4);
-                _tile_loadd(2, c0 + 16 * ldc, ldc * 4);
-                _tile_loadd(3, c0 + 16 * ldc + 16, ldc * 4);
+                amx::load_block(c0, ldc);
             } else {
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
+                amx::zero_block();
             }
             for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
                 const int64_t pairs = min64(kBf16Kc, Kp - pc) / 2;
                 const uint32_t * bs = Bp + pc / 2 * Np + j0 * pairs;
                 for (int64_t q = 0; q < pairs; q += 16) {
                     const uint32_t * a = blk + ((pc + 2 * q) / 32) * 32 * 16;
-                    _tile_loadd(4, a, 64);
-                    _tile_loadd(5, a + 16 * 16, 64);
-                    _tile_loadd(6, bs + q * NB, NB * 4);
-                    _tile_loadd(7, bs + q * NB + 16, NB * 4);
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_dpbf16ps(1, 4, 7);
-                    _tile_dpbf16ps(2, 5, 6);
-                    _tile_dpbf16ps(3, 5, 7);
+                    amx::dot_block(a, bs + q * NB, NB);
                 }
             }
             if (direct) {
-                _tile_stored(0, c0, ldc * 4);
-                _tile_stored(1, c0 + 16, ldc * 4);
-                _tile_stored(2, c0 + 16 * ldc, ldc * 4);
-                _tile_stored(3, c0 + 16 * ldc + 16, ldc * 4);
+                amx::store_block(c0, ldc);
                 continue;
             }
-            _tile_stored(0, acc, NB * 4);
-            _tile_stored(1, acc + 16, NB * 4);
-            _tile_stored(2, acc + 16 * NB, NB * 4);
-            _tile_stored(3, acc + 16 * NB + 16, NB * 4);
+            amx::store_block(acc, NB);
             for (int64_t r = 0; r < mr; ++r) {
                 float * c = C + (i0 + r) * ldc + j0;
                 const float * t = acc + r * NB;

@@ -46,6 +46,14 @@ inline __m512i pair_words(__m512 lo, __m512 hi) {
     return _mm512_permutexvar_epi16(idx, v);
 }
 
+// The 16 words (x[k * ld + i], x[(k + 1) * ld + i]) for lanes i in m: two rows of a k-major operand
+// interleaved, rows at or past kc zero.
+inline __m512i row_pair_words(const float * x, int64_t ld, int64_t k, int64_t kc, __mmask16 m) {
+    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, x + k * ld) : _mm512_setzero_ps();
+    const __m512 hi = k + 1 < kc ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ld) : _mm512_setzero_ps();
+    return pair_words(lo, hi);
+}
+
 // The 16 words of 32 consecutive k of one row (k past n zero): pairs (x[2p], x[2p + 1]).
 inline __m512i row_words(const float * x, int64_t n) {
     const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n), x);
@@ -81,13 +89,7 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
             for (int64_t g = 0; g < MR; g += 16) {
                 const __mmask16 m = first_lanes(rows - g);
                 __m512i w[16];
-                for (int64_t p = 0; p < 16; ++p) {
-                    const int64_t k = k0 + 2 * p;
-                    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, A + k * lda + i0 + g) : _mm512_setzero_ps();
-                    const __m512 hi =
-                        k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda + i0 + g) : _mm512_setzero_ps();
-                    w[p] = pair_words(lo, hi);
-                }
+                for (int64_t p = 0; p < 16; ++p) w[p] = row_pair_words(A + i0 + g, lda, k0 + 2 * p, kc, m);
                 transpose_words(w);
                 for (int64_t r = 0; r < 16; ++r) _mm512_store_si512((void *) (s + (kb * 32 + g + r) * 16), w[r]);
             }
@@ -104,16 +106,10 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
         const int64_t cols = min64(NR, nc - j0);
         if (!tb) {
             // op(B)[k, c] = B[k * ldb + c]: rows 2p and 2p + 1 interleaved.
-            for (int64_t p = 0; p < ks; ++p) {
-                const int64_t k = 2 * p;
-                for (int64_t g = 0; g < NR; g += 16) {
-                    const __mmask16 m = first_lanes(cols - g);
-                    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, B + k * ldb + j0 + g) : _mm512_setzero_ps();
-                    const __m512 hi =
-                        k + 1 < kc ? _mm512_maskz_loadu_ps(m, B + (k + 1) * ldb + j0 + g) : _mm512_setzero_ps();
-                    _mm512_store_si512((void *) (s + p * NR + g), pair_words(lo, hi));
-                }
-            }
+            for (int64_t p = 0; p < ks; ++p)
+                for (int64_t g = 0; g < NR; g += 16)
+                    _mm512_store_si512((void *) (s + p * NR + g),
+                                       row_pair_words(B + j0 + g, ldb, 2 * p, kc, first_lanes(cols - g)));
             continue;
         }
         // op(B)[k, c] = B[c * ldb + k]: one word vector per column (16 pairs), then transposed.
@@ -140,38 +136,17 @@ void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t
     // are stored to C directly.
     const bool direct = alpha == 1.0f && !bias && (beta == 0.0f || beta == 1.0f);
     if (direct && beta == 1.0f) {
-        _tile_loadd(0, C, ldc * 4);
-        _tile_loadd(1, C + 16, ldc * 4);
-        _tile_loadd(2, C + 16 * ldc, ldc * 4);
-        _tile_loadd(3, C + 16 * ldc + 16, ldc * 4);
+        amx::load_block(C, ldc);
     } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
+        amx::zero_block();
     }
-    for (int64_t kb = 0; kb < kb_n; ++kb) {
-        _tile_loadd(4, a + kb * 32 * 16, 64);
-        _tile_loadd(5, a + kb * 32 * 16 + 16 * 16, 64);
-        _tile_loadd(6, b + kb * 16 * NR, NR * 4);
-        _tile_loadd(7, b + kb * 16 * NR + 16, NR * 4);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-    }
+    for (int64_t kb = 0; kb < kb_n; ++kb) amx::dot_block(a + kb * 32 * 16, b + kb * 16 * NR, NR);
     if (direct) {
-        _tile_stored(0, C, ldc * 4);
-        _tile_stored(1, C + 16, ldc * 4);
-        _tile_stored(2, C + 16 * ldc, ldc * 4);
-        _tile_stored(3, C + 16 * ldc + 16, ldc * 4);
+        amx::store_block(C, ldc);
         return;
     }
     alignas(64) float acc[MR * NR];
-    _tile_stored(0, acc, NR * 4);
-    _tile_stored(1, acc + 16, NR * 4);
-    _tile_stored(2, acc + 16 * NR, NR * 4);
-    _tile_stored(3, acc + 16 * NR + 16, NR * 4);
+    amx::store_block(acc, NR);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int64_t r = 0; r < MR; ++r) {
         float * c = C + r * ldc;
