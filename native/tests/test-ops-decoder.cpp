@@ -492,6 +492,8 @@ static void check_mask_head(int64_t B, int64_t M, int64_t E, int64_t Cf, uint32_
 SA_TEST(mask_head_forward_and_backward) {
     check_mask_head(2, 3, 3, 12, 41);  // scalar path
     check_mask_head(2, 1, 4, 16, 51);  // vector path
+    check_mask_head(2, 3, 3, 32, 61);  // SAM's 32 channels, several masks (16-lane rows at avx512)
+    check_mask_head(1, 2, 2, 24, 71);  // 8-lane rows at every level
 }
 
 SA_TEST(mask_loss_gradients_fd) {

@@ -56,6 +56,17 @@ void depthwise_pixel_nhwc(const float * const * src, const float * const * tw, i
                           int64_t C);
 void depthwise3_row_gelu(const float * const rows[3], const float * w, float bias, float * o, int64_t W);
 
+// mask-head-avx512.cpp: one row i of the E x E input grid of one sample of mask_head and of its
+// backward pass (the layouts of ops/mask-head.cpp; Cf a multiple of 16, at most kMaskHeadMaxCf). feat,
+// dfeat: the sample's sub-pixel rows; hyper: mask m at hyper + m hyper_stride; masks, dmasks: mask m at
+// m mask_stride; dh: [M, Cf] partial sums of the hypernetwork gradient that the row adds to.
+constexpr int64_t kMaskHeadMaxCf = 128;
+void mask_head_row(const float * feat, const float * hyper, int64_t hyper_stride, int64_t M, float * masks,
+                   int64_t mask_stride, int64_t i, int64_t E, int64_t Cf);
+void mask_head_backward_row(const float * feat, const float * hyper, int64_t hyper_stride, int64_t M,
+                            const float * dmasks, int64_t mask_stride, float * dfeat, float * dh, int64_t i, int64_t E,
+                            int64_t Cf);
+
 }  // namespace avx512
 #endif
 

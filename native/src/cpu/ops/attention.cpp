@@ -226,17 +226,33 @@ void attention_backward_rows(ThreadPool & pool, const float * q, const float * k
         float * dkt = dk ? (direct ? dk + b * Nk * D + h * d : pk + t * Nk * d) : nullptr;
         float * dvt = dv ? (direct ? dv + b * Nk * D + h * d : pv + t * Nk * d) : nullptr;
         const int64_t ldkv = direct ? D : d;
-        float * ds = scratch(0, (size_t) (n * Nk));
         if (!pl.key_major) {
+            // Keys and values that feed one tensor (kv_acc): dkv += dS^T q + P^T dout as one product over
+            // 2n, [P; dS]^T [dout; q], so the gradient is read and written once.
+            const bool stacked = dkt && dkt == dvt;
+            float * s2 = stacked ? scratch(2, (size_t) (2 * n * Nk)) : nullptr;
+            float * ds = stacked ? s2 + n * Nk : scratch(0, (size_t) (n * Nk));
             ex.gemm(false, true, n, Nk, d, 1.0f, db, D, vb, D, 0.0f, ds, Nk);  // dP
             ex.rows(n, [&](int64_t r0, int64_t r1) {
-                for (int64_t i = r0; i < r1; ++i)
+                for (int64_t i = r0; i < r1; ++i) {
                     cpu::softmax_backward_row(pb + i * Nk, ds + i * Nk, ds + i * Nk, Nk, scale);
+                    if (stacked) std::copy(pb + i * Nk, pb + (i + 1) * Nk, s2 + i * Nk);
+                }
             });
             if (dqb) ex.gemm(false, false, n, d, Nk, 1.0f, ds, Nk, kb, D, 0.0f, dqb, D);
+            if (stacked) {
+                float * b2 = scratch(3, (size_t) (2 * n * d));
+                for (int64_t i = 0; i < n; ++i) {
+                    std::copy(db + i * D, db + i * D + d, b2 + i * d);
+                    std::copy(qb + i * D, qb + i * D + d, b2 + (n + i) * d);
+                }
+                ex.gemm(true, false, Nk, d, 2 * n, 1.0f, s2, Nk, b2, d, beta_kv, dkt, ldkv);
+                return;
+            }
             if (dkt) ex.gemm(true, false, Nk, d, n, 1.0f, ds, Nk, qb, D, beta_kv, dkt, ldkv);
             if (dvt) ex.gemm(true, false, Nk, d, n, 1.0f, pb, Nk, db, D, beta_kv, dvt, ldkv);
         } else {
+            float * ds = scratch(0, (size_t) (n * Nk));
             float * pt = scratch(1, (size_t) (Nk * n));
             transpose(pb, n, Nk, Nk, pt, n);
             ex.gemm(false, true, Nk, n, d, 1.0f, vb, D, db, D, 0.0f, ds, n);  // dP^T

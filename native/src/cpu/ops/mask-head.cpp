@@ -5,12 +5,15 @@
 // hypernetwork gradient) in another. Work is split over rows i of the E x E input grid; each of them
 // owns the 16 feature rows of its pixels and 4 output rows of every mask. The hypernetwork gradient is
 // summed per grid row, then over grid rows in order, so results do not depend on the thread count.
+// At level avx512 and above, rows whose channel count is a multiple of 16 run the 16-lane kernels of
+// isa/mask-head-avx512.cpp (the same row partition; the forward sums in another order).
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
 
@@ -74,6 +77,18 @@ void dot_rows(const float * g, const float * h, int64_t Cf, float * v) {
 void CpuBackend::mask_head_impl(const MaskHeadArgs & a) {
     const auto & [feat, hyper, masks, B, M, E, Cf] = a;
     const int64_t P = kSub * E * E;
+#if defined(SA_HAVE_AVX512)
+    if (cpu::use_avx512() && Cf % 16 == 0 && Cf <= cpu::avx512::kMaskHeadMaxCf) {
+        pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; ++t) {
+                const int64_t b = t / E;
+                cpu::avx512::mask_head_row(feat + b * P * Cf, hyper + b * Cf, B * Cf, M, masks + b * M * P, P, t % E,
+                                           E, Cf);
+            }
+        });
+        return;
+    }
+#endif
     pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
         float * g = scratch(0, (size_t) (kSub * Cf));
         float v[kSub];
@@ -103,12 +118,22 @@ void CpuBackend::mask_head_backward_impl(const MaskHeadBackwardArgs & a) {
     thread_local std::vector<float> part_buf;
     if (dhyper && part_buf.size() < (size_t) (B * E * MC)) part_buf.resize((size_t) (B * E * MC));
     float * part = part_buf.data();
+#if defined(SA_HAVE_AVX512)
+    const bool wide = cpu::use_avx512() && Cf % 16 == 0 && Cf <= cpu::avx512::kMaskHeadMaxCf;
+#endif
     pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
         float * dm = scratch(0, (size_t) M);
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / E, i = t % E;
             float * dh = dhyper ? part + t * MC : nullptr;
             if (dh) std::fill(dh, dh + MC, 0.0f);
+#if defined(SA_HAVE_AVX512)
+            if (wide) {
+                cpu::avx512::mask_head_backward_row(feat + b * P * Cf, hyper + b * Cf, B * Cf, M, dmasks + b * M * P, P,
+                                                    dfeat ? dfeat + b * P * Cf : nullptr, dh, i, E, Cf);
+                continue;
+            }
+#endif
             for (int64_t j = 0; j < E; ++j)
                 for (int64_t r = 0; r < kSub; ++r) {
                     const int64_t row = b * P + (i * E + j) * kSub + r;
