@@ -134,6 +134,12 @@ class ProfilingBackend final : public sa::Backend {
     void layernorm_gelu_backward_impl(const sa::LayerNormGeluBackwardArgs & a) override {
         timed("layernorm_gelu_backward " + dims({a.rows, a.C}), [&] { in_.layernorm_gelu_backward(a); });
     }
+    void layernorm_add_impl(const sa::LayerNormAddArgs & a) override {
+        timed("layernorm_add " + dims({a.ln.rows, a.ln.C}), [&] { in_.layernorm_add(a); });
+    }
+    void keys_from_embedding_impl(const sa::KeysFromEmbeddingArgs & a) override {
+        timed("keys_from_embedding " + dims({a.B, a.C, a.HW}), [&] { in_.keys_from_embedding(a); });
+    }
     void layernorm2d_impl(const sa::LayerNorm2dArgs & a) override {
         timed("layernorm2d " + dims({a.B, a.C, a.HW}), [&] { in_.layernorm2d(a); });
     }

@@ -496,6 +496,78 @@ SA_TEST(mask_head_forward_and_backward) {
     check_mask_head(1, 2, 2, 24, 71);  // 8-lane rows at every level
 }
 
+// keys_from_embedding and layernorm_add: the backend's one-pass kernels against the base-class
+// compositions (transpose_last2, add_bias, add; layernorm, add), bit for bit, on shapes with tails.
+static void check_keys_from_embedding(int64_t B, int64_t C, int64_t HW, bool shared, bool bias, bool pe,
+                                      uint32_t seed) {
+    const int64_t n = C * HW;
+    Vec emb = randn((shared ? 1 : B) * n, seed), bv = randn(C, seed + 1), pev = randn(n, seed + 2);
+    Vec keys(B * n, 7.0f), keys_pe(B * n, 7.0f), keys_b(B * n, 5.0f), keys_pe_b(B * n, 5.0f);
+    const sa::KeysFromEmbeddingArgs a{
+        emb.data(),    bias ? bv.data() : nullptr, pev.data(), keys.data(), pe ? keys_pe.data() : nullptr, B, C, HW,
+        shared ? 0 : n};
+    be()->keys_from_embedding(a);
+    sa::KeysFromEmbeddingArgs c = a;
+    c.keys = keys_b.data();
+    c.keys_pe = pe ? keys_pe_b.data() : nullptr;
+    sa::compose::keys_from_embedding(*be(), c);
+    const std::string tag = "keys_from_embedding " + std::to_string(B) + "x" + std::to_string(C) + "x" +
+                            std::to_string(HW) + (shared ? " shared" : "") + (bias ? " bias" : "") + (pe ? " pe" : "");
+    double naive = 0;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t p = 0; p < HW; ++p)
+            for (int64_t ch = 0; ch < C; ++ch) {
+                const float want = emb[(size_t) ((shared ? 0 : b * n) + ch * HW + p)] + (bias ? bv[(size_t) ch] : 0.0f);
+                naive = std::max(naive, (double) std::fabs(want - keys[(size_t) (b * n + p * C + ch)]));
+            }
+    satest::expect(naive == 0.0, tag + ": keys vs definition " + std::to_string(naive));
+    satest::expect(keys == keys_b, tag + ": keys differ from the composition");
+    if (pe) satest::expect(keys_pe == keys_pe_b, tag + ": keys + pe differ from the composition");
+    if (!pe) satest::expect(keys_pe[0] == 7.0f, tag + ": keys_pe written although null");
+}
+
+SA_TEST(keys_from_embedding_matches_composition) {
+    check_keys_from_embedding(2, 32, 64, false, true, true, 101);     // whole 8 x 8 blocks
+    check_keys_from_embedding(3, 13, 70, true, true, true, 111);      // channel and pixel tails, shared embedding
+    check_keys_from_embedding(1, 256, 4096, false, true, true, 121);  // the decoder's shape
+    check_keys_from_embedding(2, 24, 37, false, false, false, 131);   // no bias, no pe
+}
+
+static void check_layernorm_add(int64_t rows, int64_t C, int64_t add_rows, uint32_t seed) {
+    Vec x = randn(rows * C, seed, 2.0f), g = randn(C, seed + 1), bt = randn(C, seed + 2),
+        ad = randn(add_rows * C, seed + 3);
+    Vec y(rows * C), y2(rows * C), m(rows), r(rows), yb(rows * C), y2b(rows * C), mb(rows), rb(rows);
+    be()->layernorm_add({{x.data(), g.data(), bt.data(), y.data(), m.data(), r.data(), rows, C, 1e-5f},
+                         ad.data(),
+                         y2.data(),
+                         add_rows});
+    sa::compose::layernorm_add(*be(), {{x.data(), g.data(), bt.data(), yb.data(), mb.data(), rb.data(), rows, C, 1e-5f},
+                                       ad.data(),
+                                       y2b.data(),
+                                       add_rows});
+    const std::string tag = "layernorm_add " + std::to_string(rows) + "x" + std::to_string(C);
+    satest::expect(y == yb && m == mb && r == rb, tag + ": LayerNorm differs from layernorm");
+    satest::expect(y2 == y2b, tag + ": y + addend differs from the composition");
+    double err = 0;
+    for (int64_t i = 0; i < rows * C; ++i)
+        err = std::max(err, (double) std::fabs(y2[(size_t) i] - (y[(size_t) i] + ad[(size_t) (i % (add_rows * C))])));
+    satest::expect(err == 0.0, tag + ": y2 vs definition " + std::to_string(err));
+}
+
+SA_TEST(layernorm_add_matches_composition) {
+    check_layernorm_add(2 * 64, 256, 64, 141);
+    check_layernorm_add(3 * 7, 13, 7, 151);  // lane tails
+    bool threw = false;
+    try {
+        Vec x(12), y(12), y2(12), ad(8);
+        be()->layernorm_add(
+            {{x.data(), nullptr, nullptr, y.data(), nullptr, nullptr, 3, 4, 1e-5f}, ad.data(), y2.data(), 2});
+    } catch (const sa::Error &) {
+        threw = true;
+    }
+    satest::expect(threw, "layernorm_add: rows not a multiple of add_rows accepted");
+}
+
 SA_TEST(mask_loss_gradients_fd) {
     const int64_t B = 2, HW = 5000;
     Vec x = randn(B * HW, 25, 2.0f), t(B * HW), iou = {0.3f, 0.8f}, dx(x.size()), diou(2);

@@ -106,6 +106,11 @@ class Backend {
     // through memory.
     void layernorm_gelu(const LayerNormGeluArgs & a);
     void layernorm_gelu_backward(const LayerNormGeluBackwardArgs & a);
+    // LayerNorm with a second output y + addend (LayerNormAddArgs), and the decoder's first image keys
+    // from channels-first embeddings (KeysFromEmbeddingArgs): the base versions compose layernorm, add,
+    // transpose_last2 and add_bias; the CPU writes both outputs in one pass.
+    void layernorm_add(const LayerNormAddArgs & a);
+    void keys_from_embedding(const KeysFromEmbeddingArgs & a);
 
     // NCHW convolution, zero padding, groups (depthwise when groups == C); Conv2dArgs. Its backward for
     // groups 1: dx overwritten (may be null), dW and db accumulated (may be null); backends without it
@@ -272,6 +277,8 @@ class Backend {
     virtual void mask_head_backward_impl(const MaskHeadBackwardArgs & a);
     virtual void layernorm_gelu_impl(const LayerNormGeluArgs & a);
     virtual void layernorm_gelu_backward_impl(const LayerNormGeluBackwardArgs & a);
+    virtual void layernorm_add_impl(const LayerNormAddArgs & a);
+    virtual void keys_from_embedding_impl(const KeysFromEmbeddingArgs & a);
     virtual void linear_backward_impl(const LinearBackwardArgs & a) = 0;
     // The base versions compose other ops (src/core/ops/tinyvit-fallbacks.cpp).
     virtual void tinyvit_mbconv_impl(const TinyVitMbconvArgs & a);

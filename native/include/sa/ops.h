@@ -52,6 +52,8 @@ namespace sa {
     X(softmax_rows_backward)        \
     X(layernorm_gelu)               \
     X(layernorm_gelu_backward)      \
+    X(layernorm_add)                \
+    X(keys_from_embedding)          \
     X(mask_head)                    \
     X(mask_head_backward)           \
     X(mask_loss)                    \
@@ -125,6 +127,8 @@ struct GemmArgs {
     X(mask_head_backward, MaskHeadBackwardArgs)                 \
     X(layernorm_gelu, LayerNormGeluArgs)                        \
     X(layernorm_gelu_backward, LayerNormGeluBackwardArgs)       \
+    X(layernorm_add, LayerNormAddArgs)                          \
+    X(keys_from_embedding, KeysFromEmbeddingArgs)               \
     X(linear_backward, LinearBackwardArgs)                      \
     X(tinyvit_mbconv, TinyVitMbconvArgs)                        \
     X(tinyvit_patch_embed, TinyVitPatchEmbedArgs)               \
@@ -147,6 +151,22 @@ struct LayerNormBackwardArgs {
     const float *x, *gamma, *mean, *rstd, *dy;
     float *dx, *dgamma, *dbeta;
     int64_t rows, C;
+};
+// layernorm_add: LayerNorm (ln) and y2 = y + addend, addend [add_rows, C] repeated down the rows
+// (rows a multiple of add_rows): the mask decoder's keys and keys + key_pe in one pass.
+struct LayerNormAddArgs {
+    LayerNormArgs ln;
+    const float * addend;
+    float * y2;
+    int64_t add_rows;
+};
+// keys_from_embedding: the mask decoder's first image keys from channels-first embeddings,
+// keys[b, p, c] = emb[b emb_stride + c HW + p] + bias[c] (bias may be null), and keys_pe = keys +
+// pe [HW, C] (keys_pe may be null); emb_stride 0 shares one embedding across the batch.
+struct KeysFromEmbeddingArgs {
+    const float *emb, *bias, *pe;
+    float *keys, *keys_pe;
+    int64_t B, C, HW, emb_stride;
 };
 // layernorm_gelu: g = GELU(LayerNorm(x)) over the last dim, [rows, C]; mean/rstd [rows] written (the
 // backward pass needs them). y [rows, C]: the normalised rows, written by backends that compose the op

@@ -145,7 +145,9 @@ class DecoderGraph {
                      float * out);
     void mlp_backward(const MlpLayout & m, const float * P, float * G, const float * x,
                       const std::vector<float *> & acts, const float * dout, float * dx);
-    void add_key_pe(const float * k, float * out);  // out[b] = k[b] + key_pe
+    // The keys + key_pe buffer that block l reads (l == depth: the final attention's); written by the
+    // prompt encoder (l = 0) and by block l - 1's last LayerNorm.
+    float * keys_pe(int64_t l);
     // A 2x2/2 transposed convolution (W [Cin, O, 2, 2], b [O]) on channels-last pixels as a linear layer
     // Wl [4 O, Cin], bl [4 O]: row s * O + o of Wl is tap s = 2 ki + kj of output channel o.
     void convt_to_linear(const float * W, const float * b, int64_t Cin, int64_t O, float * Wl, float * bl);

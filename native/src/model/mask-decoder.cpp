@@ -210,8 +210,8 @@ void DecoderGraph::prepare(const GraphShape & s) {
     allocated_ = true;
 }
 
-void DecoderGraph::add_key_pe(const float * k, float * out) {
-    for (int64_t b = 0; b < s_.B; ++b) be_.add(k + b * HW_ * L_.C, key_pe_, out + b * HW_ * L_.C, HW_ * L_.C);
+float * DecoderGraph::keys_pe(int64_t l) {
+    return l < L_.depth ? blocks_[(size_t) l].kin : f_kin_;
 }
 
 void DecoderGraph::convt_to_linear(const float * W, const float * b, int64_t Cin, int64_t O, float * Wl, float * bl) {
@@ -318,7 +318,6 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
         be_.layernorm({s.r1, P + W.norm1.w, P + W.norm1.b, s.q1, s.n1m, s.n1r, B * Nt, C, kEpsTransformer});
         // cross attention, tokens to image
         be_.add(s.q1, tok0_, s.t_qin, B * Nt * C);
-        add_key_pe(k, s.kin);
         t2i_forward(W.t2i, P, s.t_qin, s.kin, k, s.t2i, s.r2, s.q1, Nt);
         be_.layernorm({s.r2, P + W.norm2.w, P + W.norm2.b, s.q2, s.n2m, s.n2r, B * Nt, C, kEpsTransformer});
         // MLP
@@ -330,12 +329,14 @@ void DecoderGraph::forward(const float * P, int64_t sel0, int64_t nsel) {
         // cross attention, image to tokens
         be_.add(s.q3, tok0_, s.i_kq, B * Nt * C);
         i2t_forward(W.i2t, P, s.kin, s.i_kq, s.q3, s.i2t, s.r4, k);
-        be_.layernorm({s.r4, P + W.norm4.w, P + W.norm4.b, s.k1, s.n4m, s.n4r, B * HW, C, kEpsTransformer});
+        be_.layernorm_add({{s.r4, P + W.norm4.w, P + W.norm4.b, s.k1, s.n4m, s.n4r, B * HW, C, kEpsTransformer},
+                           key_pe_,
+                           keys_pe(l + 1),
+                           HW});
         q = s.q3;
         k = s.k1;
     }
     be_.add(q, tok0_, f_qin_, B * Nt * C);
-    add_key_pe(k, f_kin_);
     t2i_forward(L_.final_attn, P, f_qin_, f_kin_, k, fin_, rf_, q, final_rows());
     be_.layernorm({rf_, P + L_.norm_final.w, P + L_.norm_final.b, hs_, nfm_, nfr_, B * Nt, C, kEpsTransformer});
 

@@ -114,14 +114,9 @@ void DecoderGraph::encode_prompts(const float * P) {
         be_.conv2d({md2_, P + L_.md6w, P + L_.md6b, dense_, B, m, E, E, C, 1, 1, 1, 0, 1});
         for (int64_t b = 0; b < B; ++b)
             be_.add(in_embedding + b * emb_stride, dense_ + b * C * HW, src_cf_ + b * C * HW, C * HW);
-        be_.transpose_last2(src_cf_, keys0_, B, C, HW);
+        be_.keys_from_embedding({src_cf_, nullptr, key_pe_, keys0_, keys_pe(0), B, C, HW, C * HW});
     } else {
-        if (s_.per_prompt) {
-            be_.transpose_last2(in_embedding, keys0_, B, C, HW);
-        } else {
-            for (int64_t b = 0; b < B; ++b) be_.transpose_last2(in_embedding, keys0_ + b * HW * C, 1, C, HW);
-        }
-        be_.add_bias(keys0_, P + L_.no_mask, keys0_, B * HW, C);
+        be_.keys_from_embedding({in_embedding, P + L_.no_mask, key_pe_, keys0_, keys_pe(0), B, C, HW, emb_stride});
     }
 }
 

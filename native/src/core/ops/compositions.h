@@ -13,6 +13,9 @@ void attention_backward_kv_acc(Backend & be, const AttentionKvAccArgs & a);
 // layernorm then gelu through a.y; gelu_backward into a.dy_scratch, then layernorm_backward (layernorm.cpp).
 void layernorm_gelu(Backend & be, const LayerNormGeluArgs & a);
 void layernorm_gelu_backward(Backend & be, const LayerNormGeluBackwardArgs & a);
+// layernorm then add per block of add_rows rows; transpose_last2, add_bias and add (layernorm.cpp).
+void layernorm_add(Backend & be, const LayerNormAddArgs & a);
+void keys_from_embedding(Backend & be, const KeysFromEmbeddingArgs & a);
 // gelu, gemm and transpose_last2 per sample (decoder-fallbacks.cpp).
 void mask_head(Backend & be, const MaskHeadArgs & a);
 void mask_head_backward(Backend & be, const MaskHeadBackwardArgs & a);

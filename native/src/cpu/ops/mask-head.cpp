@@ -82,8 +82,8 @@ void CpuBackend::mask_head_impl(const MaskHeadArgs & a) {
         pool()->parallel_for(B * E, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) {
                 const int64_t b = t / E;
-                cpu::avx512::mask_head_row(feat + b * P * Cf, hyper + b * Cf, B * Cf, M, masks + b * M * P, P, t % E,
-                                           E, Cf);
+                cpu::avx512::mask_head_row(feat + b * P * Cf, hyper + b * Cf, B * Cf, M, masks + b * M * P, P, t % E, E,
+                                           Cf);
             }
         });
         return;
