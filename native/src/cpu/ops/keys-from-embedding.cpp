@@ -28,10 +28,14 @@ void keys_block(const float * emb, const float * bias, const float * pe, float *
     int64_t q0 = 0;
 #ifdef __AVX__
     const int64_t c8 = C / 8 * 8;
-    for (; q0 + 8 <= n; q0 += 8)
-        for (int64_t c = 0; c < c8; c += 8) cpu::transpose8x8(emb + c * HW + p0 + q0, HW, buf + q0 * C + c, C);
+    const int64_t n8 = n / 8 * 8;
+    // Channel blocks outside: the 8 rows of a block are HW floats apart (the same cache sets when HW is
+    // a power of two), so each is read over all the task's pixels before the next block.
+    for (int64_t c = 0; c < c8; c += 8)
+        for (int64_t q = 0; q < n8; q += 8) cpu::transpose8x8(emb + c * HW + p0 + q, HW, buf + q * C + c, C);
     for (int64_t c = c8; c < C; ++c)
-        for (int64_t q = 0; q < q0; ++q) buf[q * C + c] = emb[c * HW + p0 + q];
+        for (int64_t q = 0; q < n8; ++q) buf[q * C + c] = emb[c * HW + p0 + q];
+    q0 = n8;
 #endif
     for (int64_t q = q0; q < n; ++q)
         for (int64_t c = 0; c < C; ++c) buf[q * C + c] = emb[c * HW + p0 + q];
