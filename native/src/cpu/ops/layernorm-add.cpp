@@ -24,7 +24,8 @@ void CpuBackend::layernorm_add_impl(const LayerNormAddArgs & a) {
                 if (rstd) rstd[r] = rs;
                 const float * ar = addend + (r % add_rows) * C;
                 float * zr = y2 + r * C;
-                cpu::for_lanes(0, C, [&](auto L, int64_t c) { L.store(zr + c, L.add(L.load(yr + c), L.load(ar + c))); });
+                cpu::for_lanes(0, C,
+                               [&](auto L, int64_t c) { L.store(zr + c, L.add(L.load(yr + c), L.load(ar + c))); });
             }
         },
         C >= 4096 ? 1 : 4096 / C);
