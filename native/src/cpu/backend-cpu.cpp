@@ -74,8 +74,8 @@ std::unique_ptr<Backend> make_cpu_backend(Precision precision, int threads, Prec
     if (products == Precision::bf16) {
         kernel = cpu::gemm_kernel_bf16_training();
         SA_CHECK(kernel != nullptr, SA_ERR_UNSUPPORTED,
-                 std::string("bf16 decoder products on the CPU need AMX; the CPU level in use is ") + isa_name(isa) +
-                     " (available here: " + isa_name(cpu_isa_available()) + ")");
+                 std::string("bf16 decoder products on the CPU need AVX512_BF16 or AMX; the CPU level in use is ") +
+                     isa_name(isa) + " (available here: " + isa_name(cpu_isa_available()) + ")");
     }
     return std::make_unique<CpuBackend>(precision == Precision::bf16, threads, kernel);
 }

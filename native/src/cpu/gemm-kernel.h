@@ -7,8 +7,9 @@
 // attention keys) always meet the kernel that packed them.
 // A second kind of kernel multiplies in bf16 (operands rounded to bf16 as they are packed, fp32
 // accumulation): the training products of a CPU backend made with bf16 training products
-// (isa/gemm-train-amx.cpp, level amx). It is selected per call with ProductsScope, which every thread
-// of the call's pool jobs inherits (sa::job_context); packed operands live only inside one product.
+// (isa/gemm-train-avx512bf16.cpp at level avx512bf16, isa/gemm-train-amx.cpp at level amx). It is selected per call
+// with ProductsScope, which every thread of the call's pool jobs inherits (sa::job_context); packed operands live only
+// inside one product.
 #pragma once
 
 #include <cstdint>
@@ -49,13 +50,17 @@ const GemmKernel & gemm_kernel_avx2();
 #if defined(SA_HAVE_AVX512)
 const GemmKernel & gemm_kernel_avx512();
 #endif
+#if defined(SA_HAVE_AVX512BF16)
+// bf16 products with VDPBF16PS: 14 x 32 micro-tiles, K in steps of 8 (pairs of bf16 per word).
+const GemmKernel & gemm_kernel_train_avx512bf16();
+#endif
 #if defined(SA_HAVE_AMX)
 // bf16 products on AMX tiles: 32 x 32 micro-tiles, K in steps of 32 (pairs of bf16 per word).
 const GemmKernel & gemm_kernel_train_amx();
 #endif
 
 // The products kernel for training in bf16 at the level in use, or null when the level has none
-// (below amx).
+// (below avx512bf16).
 const GemmKernel * gemm_kernel_bf16_training();
 
 // Makes every product of sa::sgemm and its variants on this thread, and in the pool jobs it starts,

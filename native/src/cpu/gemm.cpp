@@ -342,6 +342,9 @@ const GemmKernel * gemm_kernel_bf16_training() {
 #if defined(SA_HAVE_AMX)
     if (cpu_isa() == Isa::amx) return &gemm_kernel_train_amx();
 #endif
+#if defined(SA_HAVE_AVX512BF16)
+    if (cpu_isa() == Isa::avx512bf16) return &gemm_kernel_train_avx512bf16();
+#endif
     return nullptr;
 }
 

@@ -24,7 +24,7 @@ export function precisionOption(note: string) {
 export const decoderPrecisionOption = {
     choices: ["fp32", "bf16"] as const,
     describe:
-        "mask decoder precision, training and prediction (default fp32; bf16: products in bf16 with fp32 accumulation, weights and optimizer in fp32; CPU with AMX only)",
+        "mask decoder precision, training and prediction (default fp32; bf16: products in bf16 with fp32 accumulation, weights and optimizer in fp32; CPU with AVX512_BF16 or AMX only)",
 };
 
 /** The arguments of {@link modelOptions}. */

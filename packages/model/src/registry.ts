@@ -71,7 +71,7 @@ export interface LoadModelOptions {
     backend?: BackendName | "auto";
     /** Encoder precision (default fp32). */
     precision?: Precision;
-    /** Precision of the mask decoder's products (default fp32; bf16 on the CPU with AMX only). */
+    /** Precision of the mask decoder's products (default fp32; bf16 on the CPU with AVX512_BF16 or AMX only). */
     decoderPrecision?: DecoderPrecision;
     /**
      * Changes the image encoder's weights (official names, float32) in place before the encoder is

@@ -122,8 +122,8 @@ export interface SamDecoderOptions {
     backend?: BackendName;
     /**
      * Arithmetic of the decoder's products, training and prediction (default fp32). bf16: operands
-     * rounded to bf16, fp32 accumulation, weights, gradients and optimizer state in fp32; CPU with AMX
-     * only, else an error with code ERR_SA_UNSUPPORTED.
+     * rounded to bf16, fp32 accumulation, weights, gradients and optimizer state in fp32; CPU with
+     * AVX512_BF16 (VDPBF16PS) or AMX only, else an error with code ERR_SA_UNSUPPORTED.
      */
     precision?: DecoderPrecision;
 }

@@ -128,7 +128,7 @@ export interface AblationPlan {
     precision?: "fp32" | "bf16" | "tf32";
     /**
      * Precision of the mask decoder's products in training and evaluation (absent: fp32); bf16 needs a
-     * CPU with AMX (weights, gradients and Adam stay fp32).
+     * CPU with AVX512_BF16 or AMX (weights, gradients and Adam stay fp32).
      */
     decoderPrecision?: "fp32" | "bf16";
     threads: number;

@@ -17,11 +17,16 @@
 
 #include "cpu/gemm-kernel.h"
 #include "cpu/isa/amx-tiles.h"
-#include "cpu/isa/transpose16x16.h"
+#include "cpu/isa/bf16-pairs.h"
 
 namespace sa::cpu {
 
 namespace {
+
+using bf16::first_lanes;
+using bf16::row_pair_words;
+using bf16::row_words;
+using bf16::transpose_words;
 
 constexpr int64_t MR = 32;
 constexpr int64_t NR = 32;
@@ -31,42 +36,6 @@ constexpr int64_t NC = 3072;  // packed B panel 1.5 MiB
 
 inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
-}
-
-// Lanes [0, n) of 16 (n clamped to [0, 16]).
-inline __mmask16 first_lanes(int64_t n) {
-    return n >= 16 ? (__mmask16) 0xFFFF : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1u);
-}
-
-// 16 words (lo[i], hi[i]) as bf16 pairs, low half first.
-inline __m512i pair_words(__m512 lo, __m512 hi) {
-    const __m512i v = (__m512i) _mm512_cvtne2ps_pbh(hi, lo);  // bf16 [lo 0..15 | hi 0..15]
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
-                                         5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    return _mm512_permutexvar_epi16(idx, v);
-}
-
-// The 16 words (x[k * ld + i], x[(k + 1) * ld + i]) for lanes i in m: two rows of a k-major operand
-// interleaved, rows at or past kc zero.
-inline __m512i row_pair_words(const float * x, int64_t ld, int64_t k, int64_t kc, __mmask16 m) {
-    const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(m, x + k * ld) : _mm512_setzero_ps();
-    const __m512 hi = k + 1 < kc ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ld) : _mm512_setzero_ps();
-    return pair_words(lo, hi);
-}
-
-// The 16 words of 32 consecutive k of one row (k past n zero): pairs (x[2p], x[2p + 1]).
-inline __m512i row_words(const float * x, int64_t n) {
-    const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n), x);
-    const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), x + 16);
-    return (__m512i) _mm512_cvtne2ps_pbh(hi, lo);
-}
-
-// Words 16 x 16 transposed in place.
-inline void transpose_words(__m512i w[16]) {
-    __m512 r[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_castsi512_ps(w[i]);
-    transpose16x16(r);
-    for (int i = 0; i < 16; ++i) w[i] = _mm512_castps_si512(r[i]);
 }
 
 // Packed A (see the top): op(A) rows [0, mc), k [0, kc); rows and k past them zero.

@@ -144,7 +144,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                 array: true,
                 default: ["fp32"] as DecoderPrecision[],
                 describe:
-                    "precision(s) of the decoder's products for train-step and decoder; several are timed in alternation and compared to the first (bf16: CPU with AMX)",
+                    "precision(s) of the decoder's products for train-step and decoder; several are timed in alternation and compared to the first (bf16: CPU with AVX512_BF16 or AMX)",
             })
             .option("anchors", {
                 type: "boolean",
