@@ -29,9 +29,9 @@ using bf16::transpose_words;
 
 constexpr int64_t MR = 14;
 constexpr int64_t NR = 32;
-constexpr int64_t KC = 256;   // A sliver 7 KiB and B sliver 16 KiB in L1
-constexpr int64_t MC = 168;   // packed A block (12 slivers, 84 KiB) in L2
-constexpr int64_t NC = 3072;  // packed B panel 1.5 MiB
+constexpr int64_t KC = 256;    // A sliver 7 KiB and B sliver 16 KiB in L1
+constexpr int64_t MC = 168;    // packed A block (12 slivers, 84 KiB) in L2
+constexpr int64_t NC = 3072;   // packed B panel 1.5 MiB
 constexpr int64_t KALIGN = 8;  // pairs per sliver a multiple of 4 (the kernel's unrolling)
 
 inline int64_t min64(int64_t a, int64_t b) {
@@ -88,20 +88,22 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
             for (int64_t g = 0; g < NR; g += 16) {
                 __m512i w[16];
                 for (int64_t c = 0; c < 16; ++c)
-                    w[c] = g + c < cols ? row_words(B + (j0 + g + c) * ldb + 2 * p0, kc - 2 * p0) : _mm512_setzero_si512();
+                    w[c] =
+                        g + c < cols ? row_words(B + (j0 + g + c) * ldb + 2 * p0, kc - 2 * p0) : _mm512_setzero_si512();
                 transpose_words(w);
-                for (int64_t p = 0; p < 16 && p0 + p < P; ++p) _mm512_store_si512((void *) (s + (p0 + p) * NR + g), w[p]);
+                for (int64_t p = 0; p < 16 && p0 + p < P; ++p)
+                    _mm512_store_si512((void *) (s + (p0 + p) * NR + g), w[p]);
             }
         }
     }
 }
 
-
 // C[0:14, 0:32] = alpha * Ap Bp + beta * C + bias (beta == 0: C not read; bias: 32 values or null).
 void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc, float alpha, float beta,
             const float * bias) {
     alignas(64) float acc[MR * NR];
-    vdpbf16::tile_14x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf), reinterpret_cast<const uint32_t *>(Bpf), acc);
+    vdpbf16::tile_14x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf),
+                        reinterpret_cast<const uint32_t *>(Bpf), acc);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int64_t r = 0; r < MR; ++r) {
         float * c = C + r * ldc;
