@@ -115,6 +115,24 @@ int main(int argc, char ** argv) {
                             be->linear_backward({u.data(), Wu.data(), dyu.data(), du.data(), dWu.data(), dbu.data(),
                                                  4 * HW, U1, 4 * U2});
                         }});
+        // The token MLP (17 tokens, 256 -> 2048 -> 256): products with few rows and a large weight.
+        const int64_t Hm = 2048;
+        std::vector<float> xt = randn((size_t) (Nt * C), 16, 1.0f), ht((size_t) (Nt * Hm)), dht = ht;
+        std::vector<float> Wm = randn((size_t) (Hm * C), 17, 0.05f), dWm(Wm.size()), bm((size_t) Hm), dbm = bm;
+        std::vector<float> dxt((size_t) (Nt * C));
+        // x W^T with W as [2048, 256] (first layer) and as [256, 2048] (second layer).
+        rows.push_back({"linear 17x256x2048", 2.0 * Nt * Hm * C,
+                        [&] { be->linear(xt.data(), Wm.data(), bm.data(), ht.data(), Nt, C, Hm); }});
+        rows.push_back({"linear 17x2048x256", 2.0 * Nt * Hm * C,
+                        [&] { be->linear(ht.data(), Wm.data(), bm.data(), dxt.data(), Nt, Hm, C); }});
+        rows.push_back(
+            {"linear_backward 17x256x2048", 4.0 * Nt * Hm * C, [&] {
+                 be->linear_backward({xt.data(), Wm.data(), dht.data(), dxt.data(), dWm.data(), dbm.data(), Nt, C, Hm});
+             }});
+        rows.push_back(
+            {"linear_backward 17x2048x256", 4.0 * Nt * Hm * C, [&] {
+                 be->linear_backward({ht.data(), Wm.data(), xt.data(), dht.data(), dWm.data(), dbm.data(), Nt, Hm, C});
+             }});
         std::vector<float> dW1((size_t) (C * C)), db1((size_t) C);
         rows.push_back({"linear_backward 4096x256x256", 4.0 * HW * C * C, [&] {
                             be->linear_backward(

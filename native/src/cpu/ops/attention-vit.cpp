@@ -15,6 +15,9 @@
 // bits depend on the level's tile (mr, nr) alone, not on the thread count.
 // A bf16 backend at level amx runs both products on AMX tiles instead (cpu/kernels-amx.h): keys,
 // values, scaled queries and probabilities rounded to bf16, fp32 accumulation, the same online softmax.
+// At level avx512bf16 it keeps this file's blocking with the level's bf16 training kernel (VDPBF16PS,
+// 14 x 32 tiles) in place of the fp32 one: keys, values and queries rounded as they are packed, the
+// probabilities packed as bf16 pairs of consecutive keys after the softmax, fp32 accumulation.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -252,14 +255,22 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
 #if defined(SA_HAVE_AMX)
     if (bf16_ && cpu_isa() == Isa::amx) return attention_vit_amx(*pool(), a, Rh, Rw);
 #endif
-    const cpu::GemmKernel & g = cpu::gemm_kernel_fp32();
+    // A bf16 backend below amx: the same blocking on the level's bf16 training kernel (VDPBF16PS at
+    // avx512bf16): keys, values and queries are rounded to bf16 pairs as they are packed, the
+    // probabilities after the softmax (packed as the values product's right operand), fp32 sums.
+    const cpu::GemmKernel * g16 = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
+    const cpu::GemmKernel & g = g16 ? *g16 : cpu::gemm_kernel_fp32();
+    SA_CHECK(g.begin == nullptr, SA_ERR_INTERNAL, "attention_vit: a kernel with tile state needs its own path");
     const int64_t mr = g.mr, nr = g.nr;
     const int64_t nk = std::max<int64_t>(1, kKeyBudget / mr) * mr;  // keys per block
     const int64_t Np = (N + mr - 1) / mr * mr, hdp = (hd + mr - 1) / mr * mr;
+    // Packed words per key (row of K), per V^T row of a key block and per query (fp32: hd, nk and hd).
+    const int64_t kw = cpu::packed_k(g, hd), vw = cpu::packed_k(g, nk), vblocks = (N + nk - 1) / nk;
     const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq;
     const int64_t pairs = B * nh;
     pool()->parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
-        AlignedBuffer kp((size_t) (Np * hd)), vtp((size_t) (hdp * Np)), qp((size_t) (hd * mq)), st((size_t) (nk * nr));
+        AlignedBuffer kp((size_t) (Np * kw)), vtp((size_t) (hdp * vblocks * vw)), qp((size_t) (kw * mq));
+        AlignedBuffer st((size_t) (nk * nr)), pp(g16 ? (size_t) (vw * nr) : 0);
         AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));
         std::vector<float> m((size_t) mq), l((size_t) mq);
         std::unique_ptr<RelTerms> rel;
@@ -271,7 +282,8 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
             if (bh != packed) {
                 g.pack_a(false, N, hd, base + C, ld, kp.data());  // K [N, hd] in mr-key slivers
                 for (int64_t k0 = 0; k0 < N; k0 += nk)            // V^T [hd, keys] per key block
-                    g.pack_a(true, hd, std::min(nk, N - k0), base + 2 * C + k0 * ld, ld, vtp.data() + hdp * k0);
+                    g.pack_a(true, hd, std::min(nk, N - k0), base + 2 * C + k0 * ld, ld,
+                             vtp.data() + hdp * vw * (k0 / nk));
                 packed = bh;
             }
             const int64_t nq = std::min(mq, N - q0), slivers = (nq + nr - 1) / nr;
@@ -279,18 +291,24 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
             g.pack_b(true, hd, nq, q, ld, qp.data());  // Q^T [hd, nq] in nr-query slivers
             if (use_rel) rel->compute(q, ld, q0, nq);
             for (int64_t k0 = 0; k0 < N; k0 += nk) {
-                const int64_t kn = std::min(nk, N - k0);
-                const float * vt = vtp.data() + hdp * k0;
+                const int64_t kn = std::min(nk, N - k0), kvw = cpu::packed_k(g, kn);
+                const float * vt = vtp.data() + hdp * vw * (k0 / nk);
                 for (int64_t sl = 0; sl < slivers; ++sl) {
                     float * o = ot.data() + sl * hdp * nr;
-                    const float * qs = qp.data() + sl * nr * hd;
+                    const float * qs = qp.data() + sl * nr * kw;
                     for (int64_t j = 0; j < kn; j += mr)
-                        g.kernel(hd, kp.data() + (k0 + j) * hd, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
+                        g.kernel(hd, kp.data() + (k0 + j) * kw, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
                     const cpu::attn::KeyBlock kbk =
                         key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, hdp);
                     key_block(kbk, nr);
+                    // P^T: the probabilities as they are (fp32), or as bf16 pairs of consecutive keys.
+                    const float * pt = st.data();
+                    if (g16) {
+                        g.pack_b(false, kn, nr, st.data(), nr, pp.data());
+                        pt = pp.data();
+                    }
                     for (int64_t c = 0; c < hdp; c += mr)
-                        g.kernel(kn, vt + c * kn, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
+                        g.kernel(kn, vt + c * kvw, pt, o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
                 }
             }
             write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
