@@ -21,6 +21,7 @@ import {
     workspaceRoot,
 } from "@sam-ablate/native";
 import type { CommandModule } from "yargs";
+import { benchTarget, targetNote } from "../bench-targets.js";
 
 export interface BenchArgs {
     what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
@@ -37,11 +38,11 @@ export interface BenchArgs {
 
 /** Anchors measured on this project's reference machines (SPEC section 7). */
 export const ANCHORS: Record<string, string> = {
-    "vit_b/cpu": "onnxruntime-node 1.30: 10.6 s, PyTorch 1.13: 29.5 s (2-core AVX2); target <= 8 s",
-    "tinyvit/cpu": "onnxruntime-node 1.30: 1.07 s (2-core AVX2); target <= 0.8 s",
-    "train-step/cpu": "PyTorch 1.13: 680 ms (2-core AVX2); target <= 100 ms",
-    "vit_b/cuda": "PyTorch 2.11 eager bf16 batch 8: 67 img/s; torch.compile: 158 img/s (H100); target >= 200 img/s",
-    "train-step/cuda": "PyTorch 2.11 eager: 27 ms; torch.compile + CUDA graphs: 5.6 ms (H100); target <= 1.5 ms",
+    "vit_b/cpu": "onnxruntime-node 1.30: 10.6 s, PyTorch 1.13: 29.5 s (2-core AVX2)",
+    "tinyvit/cpu": "onnxruntime-node 1.30: 1.07 s (2-core AVX2)",
+    "train-step/cpu": "PyTorch 1.13: 680 ms (2-core AVX2)",
+    "vit_b/cuda": "PyTorch 2.11 eager bf16 batch 8: 67 img/s; torch.compile: 158 img/s (H100)",
+    "train-step/cuda": "PyTorch 2.11 eager: 27 ms; torch.compile + CUDA graphs: 5.6 ms (H100)",
 };
 
 interface OrtSession {
@@ -224,6 +225,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     rounds: argv.repeats,
                     anchor: ANCHORS[`${what}/${argv.backend}`],
                 };
+                const target = benchTarget(what, argv.backend, info.isa);
+                if (target) row.target = target.text;
                 precisions.forEach((precision, i) => {
                     const s = secs[i] as number;
                     const gflops = (encs[i] as NativeImageEncoder).info.flopsPerImage / s / 1e9;
@@ -240,7 +243,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     say(
                         `${what} encoder ${precision}: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s${ofPeak === undefined ? "" : `, ${(100 * ofPeak).toFixed(0)}% of peak`}), batch ${B}` +
                             (i === 0
-                                ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`
+                                ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}${ortRun ? "" : targetNote(target, precision === "fp32" ? { seconds: s } : {})}`
                                 : `; ${(base / s).toFixed(2)}x our ${precisions[0]}`),
                     );
                 });
@@ -253,7 +256,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     });
                     say(
                         `  onnxruntime-node (${path.basename(ortFile as string)}), same run, alternating, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ` +
-                            precisions.map((p, i) => `${(so / (secs[i] as number)).toFixed(2)}x (${p})`).join(", "),
+                            precisions.map((p, i) => `${(so / (secs[i] as number)).toFixed(2)}x (${p})`).join(", ") +
+                            targetNote(target, precisions[0] === "fp32" ? { seconds: base, ratio: so / base } : {}),
                     );
                 }
                 rows.push(row);
@@ -299,12 +303,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     msPerStep: ms,
                     anchor: ANCHORS[`${what}/${argv.backend}`],
                 };
+                const stepTarget = what === "train-step" ? benchTarget(what, argv.backend, info.isa) : undefined;
+                if (stepTarget) row.target = stepTarget.text;
                 if (decPrecisions.length > 1 || decPrecisions[0] !== "fp32") row.decoderPrecision = decPrecisions[0];
                 rows.push(row);
                 const label =
                     what === "train-step" ? "decoder train step (10 points + box, batch 1, 64x64)" : "decoder forward";
                 say(
-                    `${label}${decPrecisions.length > 1 ? `, decoder ${decPrecisions[0]}` : ""}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}`,
+                    `${label}${decPrecisions.length > 1 ? `, decoder ${decPrecisions[0]}` : ""}: ${ms.toFixed(1)} ms; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}${targetNote(stepTarget, { ms })}`,
                 );
                 decPrecisions.forEach((p, i) => {
                     if (i === 0) return;
@@ -312,7 +318,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     row[`msPerStep_${p}`] = m;
                     row[`speedup_${p}_vs_${decPrecisions[0]}`] = ms / m;
                     say(
-                        `${label}, decoder ${p}: ${m.toFixed(1)} ms, same run, alternating: ${(ms / m).toFixed(2)}x our ${decPrecisions[0]}`,
+                        `${label}, decoder ${p}: ${m.toFixed(1)} ms, same run, alternating: ${(ms / m).toFixed(2)}x our ${decPrecisions[0]}${targetNote(stepTarget, { ms: m })}`,
                     );
                 });
                 if (argv.anchors && what === "train-step" && argv.backend === "cpu") {

@@ -1,0 +1,56 @@
+// The performance targets `bench` prints beside its figures: SPEC section 7's (absolute, for every
+// machine) and, on the CPU, the ratio and step time each kernel level is held to (an AVX-512 machine
+// to more than an AVX2 one).
+
+/** A CPU kernel level of systemInfo().isa (null: none usable). */
+export type CpuLevel = "avx2" | "avx512" | "avx512bf16" | "amx" | null;
+
+export interface BenchTarget {
+    text: string;
+    maxSeconds?: number; // per image (encoders)
+    minRatioVsOnnxruntime?: number; // fp32 encoder against onnxruntime-node in the same run
+    maxMs?: number; // per train step
+}
+
+/** The target of one benchmark on a backend (and CPU level), or undefined where none is set. */
+export function benchTarget(what: string, backend: string, level: CpuLevel): BenchTarget | undefined {
+    if (backend === "cuda") {
+        if (what === "vit_b") return { text: ">= 200 img/s, <= 3 GiB (batch 8, bf16)" };
+        if (what === "train-step") return { text: "<= 1.5 ms", maxMs: 1.5 };
+        return undefined;
+    }
+    const avx512 = level === "avx512" || level === "avx512bf16" || level === "amx";
+    if (what === "vit_b" || what === "tinyvit") {
+        const r = avx512 ? 1.3 : 1.25;
+        const s = what === "vit_b" ? 8 : 0.8;
+        const bf16 = what === "vit_b" && avx512 ? "; bf16 >= 2x our fp32" : "";
+        return {
+            text: `<= ${s} s, fp32 >= ${r}x onnxruntime-node in the same run${bf16}`,
+            maxSeconds: s,
+            minRatioVsOnnxruntime: r,
+        };
+    }
+    if (what === "train-step") {
+        const ms = avx512 ? 50 : 100;
+        return { text: `<= ${ms} ms`, maxMs: ms };
+    }
+    return undefined;
+}
+
+/**
+ * "; target (...): met" or "not met" for the values measured (every comparable bound checked), or
+ * the bare target when nothing comparable was measured.
+ */
+export function targetNote(
+    t: BenchTarget | undefined,
+    value: { seconds?: number; ratio?: number; ms?: number },
+): string {
+    if (!t) return "";
+    const checks: boolean[] = [];
+    if (value.seconds !== undefined && t.maxSeconds !== undefined) checks.push(value.seconds <= t.maxSeconds);
+    if (value.ratio !== undefined && t.minRatioVsOnnxruntime !== undefined)
+        checks.push(value.ratio >= t.minRatioVsOnnxruntime);
+    if (value.ms !== undefined && t.maxMs !== undefined) checks.push(value.ms <= t.maxMs);
+    const verdict = checks.length === 0 ? "" : checks.every(Boolean) ? ": met" : ": not met";
+    return `; target (${t.text})${verdict}`;
+}
