@@ -62,6 +62,10 @@ void pack_bf16(const float * W, int64_t N, int64_t K, uint32_t * Bp) {
     }
 }
 
+int64_t bf16_row_tile() {
+    return cpu_isa() == Isa::amx ? 32 : 14;
+}
+
 size_t bf16_scratch_words(int64_t M, int64_t K) {
     return (size_t) ((round_up(std::max<int64_t>(M, 1), 32) + 32) * (bf16_padded_k(K) / 2));
 }

@@ -34,6 +34,10 @@ void pack_bf16(const float * W, int64_t N, int64_t K, uint32_t * Bp);
 void gemm_bf16_prepacked(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp, float beta,
                          float * C, int64_t ldc, const float * bias = nullptr);
 
+// Rows of the level's bf16 tile (32 on AMX, 14 with VDPBF16PS): callers that cut M into blocks keep
+// them whole tiles, so edge tiles stay rare.
+int64_t bf16_row_tile();
+
 // K as packed: whole panels plus the last one rounded up to a multiple of 32.
 static inline int64_t bf16_padded_k(int64_t K) {
     const int64_t full = K / kBf16Kc * kBf16Kc;

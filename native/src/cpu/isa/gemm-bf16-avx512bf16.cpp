@@ -56,7 +56,10 @@ void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int6
             }
         }
     }
-    alignas(64) float acc[MR * NR];
+    // Every tile starts from what C holds so far (from the first panel on: zero, the bias row, or beta C +
+    // bias written into C first) and adds its pairs in k order; an edge tile runs the same on a copy of
+    // its part of C, so the bits do not depend on where a tile falls.
+    alignas(64) float edge[MR * NR];
     for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
         const int64_t pairs = min64(kBf16Kc, Kp - pc) / 2;
         const uint32_t * panel = Bp + pc / 2 * Np;
@@ -64,25 +67,26 @@ void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int6
         for (int64_t j0 = 0; j0 < N; j0 += NR) {
             const int64_t nr = min64(NR, N - j0);
             const uint32_t * bs = panel + j0 * pairs;
+            const float * brow = bias ? bias + j0 : nullptr;
             for (int64_t i0 = 0; i0 < M; i0 += MR) {
                 const int64_t mr = min64(MR, M - i0);
-                vdpbf16::tile_14x32(pairs, scratch + i0 * P + pc / 2 * MR, bs, acc);
-                for (int64_t r = 0; r < mr; ++r) {
-                    float * c = C + (i0 + r) * ldc + j0;
-                    const float * t = acc + r * NR;
-                    if (first && beta == 0.0f) {
-                        if (bias) {
-                            for (int64_t j = 0; j < nr; ++j) c[j] = t[j] + bias[j0 + j];
-                        } else {
-                            for (int64_t j = 0; j < nr; ++j) c[j] = t[j];
-                        }
-                    } else {
-                        const float b = first ? beta : 1.0f;
-                        for (int64_t j = 0; j < nr; ++j) c[j] = t[j] + b * c[j];
-                        if (first && bias)
-                            for (int64_t j = 0; j < nr; ++j) c[j] += bias[j0 + j];
-                    }
+                const uint32_t * as = scratch + i0 * P + pc / 2 * MR;
+                float * c = C + i0 * ldc + j0;
+                if (first && beta != 0.0f)  // C = beta C + bias, then the products on top
+                    for (int64_t r = 0; r < mr; ++r)
+                        for (int64_t j = 0; j < nr; ++j)
+                            c[r * ldc + j] = beta * c[r * ldc + j] + (brow ? brow[j] : 0.0f);
+                const bool from_c = !first || beta != 0.0f;  // else from the bias row or zero
+                if (mr == MR && nr == NR) {
+                    vdpbf16::tile_14x32(pairs, as, bs, c, ldc, from_c ? c : brow, from_c ? ldc : 0);
+                    continue;
                 }
+                for (int64_t r = 0; r < MR; ++r)
+                    for (int64_t j = 0; j < NR; ++j)
+                        edge[r * NR + j] = r < mr && j < nr ? (from_c ? c[r * ldc + j] : brow ? brow[j] : 0.0f) : 0.0f;
+                vdpbf16::tile_14x32(pairs, as, bs, edge, NR, edge, NR);
+                for (int64_t r = 0; r < mr; ++r)
+                    for (int64_t j = 0; j < nr; ++j) c[r * ldc + j] = edge[r * NR + j];
             }
         }
     }

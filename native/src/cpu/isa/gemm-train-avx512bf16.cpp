@@ -103,7 +103,7 @@ void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t
             const float * bias) {
     alignas(64) float acc[MR * NR];
     vdpbf16::tile_14x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf),
-                        reinterpret_cast<const uint32_t *>(Bpf), acc);
+                        reinterpret_cast<const uint32_t *>(Bpf), acc, NR);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int64_t r = 0; r < MR; ++r) {
         float * c = C + r * ldc;

@@ -4,7 +4,9 @@
 // isa/gemm-train-avx512bf16.cpp; included only by files of that level and above, internal linkage).
 // The fp32 AVX-512 kernel's tile: 28 ZMM accumulators, per pair of k two B loads, 14 dword broadcasts
 // of A pairs and 28 VDPBF16PS (fp32 accumulation), unrolled by 4 pairs; inline assembly, so the
-// register allocation does not depend on the compiler.
+// register allocation does not depend on the compiler. The tile starts from zero or from given rows
+// (the output itself when a product goes on over another K panel, a bias row) and is stored with any
+// row stride, so no pass over a separate accumulator buffer is needed.
 #pragma once
 
 #include <cstdint>
@@ -26,42 +28,60 @@ namespace {
             SA_ROW(i, 7, 3, 18, 19) SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)    \
                 SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
-#define SA_STORE(r, off) "vmovaps %%zmm" #r ", " #off "(%[c])\n\t"
+#define SA_LOAD(r0, r1) "vmovups (%[i]), %%zmm" #r0 "\n\tvmovups 64(%[i]), %%zmm" #r1 "\n\tadd %[li], %[i]\n\t"
+#define SA_STORE(r0, r1) "vmovups %%zmm" #r0 ", (%[c])\n\tvmovups %%zmm" #r1 ", 64(%[c])\n\tadd %[lc], %[c]\n\t"
+#define SA_LOOP \
+    "test %[k4], %[k4]\n\t"                                                  \
+    "jz 2f\n\t"                                                              \
+    "1:\n\t" SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3) "add $224, %[a]\n\t" \
+    "add $512, %[b]\n\t"                                                     \
+    "dec %[k4]\n\t"                                                          \
+    "jnz 1b\n\t"                                                             \
+    "2:\n\t"
+#define SA_STORES                                                                                                      \
+    SA_STORE(4, 5)                                                                                                     \
+    SA_STORE(6, 7) SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13) SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) \
+        SA_STORE(20, 21) SA_STORE(22, 23) SA_STORE(24, 25) SA_STORE(26, 27) SA_STORE(28, 29) SA_STORE(30, 31)
+#define SA_CLOBBERS                                                                                                   \
+    "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+        "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",   \
+        "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
 
-// acc[14 x 32] = Ap Bp over `pairs` k-pairs (a multiple of 4): A as [pair][14] words, B as [pair][32]
-// words (one 128-byte row per pair), acc row-major with rows of 32.
-inline void tile_14x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * acc) {
+// c[r][0, 32) = init[r] + (Ap Bp)[r] for the 14 rows r over `pairs` k-pairs (a multiple of 4): A as
+// [pair][14] words, B as [pair][32] words (one 128-byte row per pair); c and init rows are ldc and
+// ld_init floats apart, init == null starts from zero (ld_init 0 repeats one row, e.g. a bias). The
+// accumulators start from init and add the pairs in k order, so a product continued over K panels
+// (init = c) has the bits of one long panel.
+inline void tile_14x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * c, int64_t ldc,
+                       const float * init = nullptr, int64_t ld_init = 0) {
     int64_t k4 = pairs / 4;
-    asm volatile(
-        SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
-        SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19) SA_ZERO(20)
-        SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) SA_ZERO(28)
-        SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
-        "test %[k4], %[k4]\n\t"
-        "jz 2f\n\t"
-        "1:\n\t"
-        SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3)
-        "add $224, %[a]\n\t"
-        "add $512, %[b]\n\t"
-        "dec %[k4]\n\t"
-        "jnz 1b\n\t"
-        "2:\n\t"
-        SA_STORE(4, 0) SA_STORE(5, 64) SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320)
-        SA_STORE(10, 384) SA_STORE(11, 448) SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640)
-        SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) SA_STORE(18, 896) SA_STORE(19, 960)
-        SA_STORE(20, 1024) SA_STORE(21, 1088) SA_STORE(22, 1152) SA_STORE(23, 1216) SA_STORE(24, 1280)
-        SA_STORE(25, 1344) SA_STORE(26, 1408) SA_STORE(27, 1472) SA_STORE(28, 1536) SA_STORE(29, 1600)
-        SA_STORE(30, 1664) SA_STORE(31, 1728)
-        : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4)
-        : [c] "r"(acc)
-        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
-          "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+    const int64_t lc = ldc * 4;
+    if (init) {
+        const int64_t li = ld_init * 4;
+        asm volatile(SA_LOAD(4, 5) SA_LOAD(6, 7) SA_LOAD(8, 9) SA_LOAD(10, 11) SA_LOAD(12, 13) SA_LOAD(14, 15)
+                         SA_LOAD(16, 17) SA_LOAD(18, 19) SA_LOAD(20, 21) SA_LOAD(22, 23) SA_LOAD(24, 25) SA_LOAD(26, 27)
+                             SA_LOAD(28, 29) SA_LOAD(30, 31) SA_LOOP SA_STORES
+                     : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c), [i] "+r"(init)
+                     : [lc] "r"(lc), [li] "r"(li)
+                     : SA_CLOBBERS);
+        return;
+    }
+    asm volatile(SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
+                     SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19) SA_ZERO(20)
+                         SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) SA_ZERO(28)
+                             SA_ZERO(29) SA_ZERO(30) SA_ZERO(31) SA_LOOP SA_STORES
+                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c)
+                 : [lc] "r"(lc)
+                 : SA_CLOBBERS);
 }
 #undef SA_ROW
 #undef SA_K_STEP
 #undef SA_ZERO
+#undef SA_LOAD
 #undef SA_STORE
+#undef SA_LOOP
+#undef SA_STORES
+#undef SA_CLOBBERS
 
 }  // namespace
 }  // namespace sa::cpu::vdpbf16

@@ -18,9 +18,13 @@
 namespace sa {
 
 namespace {
+// Rows of one micro-tile of the products.
+int64_t row_tile(bool bf16) {
+    return bf16 ? cpu::bf16_row_tile() : cpu::gemm_kernel_fp32().mr;
+}
 // Rows per product (their outputs stay in L2 across K panels): about 96, whole micro-tiles.
 int64_t row_block(bool bf16) {
-    const int64_t mr = bf16 ? 32 : cpu::gemm_kernel_fp32().mr;
+    const int64_t mr = row_tile(bf16);
     return (96 + mr - 1) / mr * mr;
 }
 }  // namespace
@@ -66,7 +70,7 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
                 prepared_product(rows, N, K, x + r0 * K, K, Wp, 0.0f, y + r0 * N, N, b);
             }
         },
-        bf16_ ? 32 : cpu::gemm_kernel_fp32().mr);
+        row_tile(bf16_));
 }
 
 }  // namespace sa

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-bf16.h"
 #include "cpu/gemm-kernel.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/layernorm-row.h"
@@ -41,7 +42,7 @@ MlpScratch & scratch() {
 
 void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
     const auto & [x, gamma, beta, eps, w1, b1, w2, b2, M, C, hidden] = a;
-    const int64_t tile = tile_rows(hidden, bf16_ ? 32 : cpu::gemm_kernel_fp32().mr);
+    const int64_t tile = tile_rows(hidden, bf16_ ? cpu::bf16_row_tile() : cpu::gemm_kernel_fp32().mr);
     pool()->parallel_for(
         M,
         [&](int64_t m0, int64_t m1) {
