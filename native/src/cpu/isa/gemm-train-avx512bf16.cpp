@@ -98,12 +98,19 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     }
 }
 
-// C[0:14, 0:32] = alpha * Ap Bp + beta * C + bias (beta == 0: C not read; bias: 32 values or null).
+// C[0:14, 0:32] = alpha * Ap Bp + beta * C + bias (beta == 0: C not read; bias: 32 values or null). With
+// alpha 1 and beta 0 or 1 (no bias then) the tile starts from C or the bias row and adds the products.
 void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc, float alpha, float beta,
             const float * bias) {
+    const uint32_t * Ap = reinterpret_cast<const uint32_t *>(Apf);
+    const uint32_t * Bp = reinterpret_cast<const uint32_t *>(Bpf);
+    if (alpha == 1.0f && (beta == 0.0f || (beta == 1.0f && !bias))) {
+        // The tile starts from C (beta 1), the bias row or zero and is stored in place.
+        vdpbf16::tile_14x32(padded(kc) / 2, Ap, Bp, C, ldc, beta != 0.0f ? C : bias, beta != 0.0f ? ldc : 0);
+        return;
+    }
     alignas(64) float acc[MR * NR];
-    vdpbf16::tile_14x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf),
-                        reinterpret_cast<const uint32_t *>(Bpf), acc, NR);
+    vdpbf16::tile_14x32(padded(kc) / 2, Ap, Bp, acc, NR);
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int64_t r = 0; r < MR; ++r) {
         float * c = C + r * ldc;

@@ -38,9 +38,10 @@ namespace {
     "dec %[k4]\n\t"                                                          \
     "jnz 1b\n\t"                                                             \
     "2:\n\t"
-#define SA_STORES                                                                                                      \
-    SA_STORE(4, 5)                                                                                                     \
-    SA_STORE(6, 7) SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13) SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) \
+#define SA_STORES                                                                                       \
+    SA_STORE(4, 5)                                                                                      \
+    SA_STORE(6, 7)                                                                                      \
+    SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13) SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) \
         SA_STORE(20, 21) SA_STORE(22, 23) SA_STORE(24, 25) SA_STORE(26, 27) SA_STORE(28, 29) SA_STORE(30, 31)
 #define SA_CLOBBERS                                                                                                   \
     "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
