@@ -34,6 +34,11 @@ test("the verdict checks every bound measured, and none without a value", () => 
     assert.match(targetNote(benchTarget("train-step", "cpu", "avx512bf16"), { ms: 51 }), /<= 50 ms\): not met$/);
     assert.match(targetNote(benchTarget("train-step", "cpu", "avx2"), { ms: 51 }), /<= 100 ms\): met$/);
     assert.equal(targetNote(undefined, { ms: 1 }), "");
+    const vitb = benchTarget("vit_b", "cpu", "avx512bf16");
+    assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53, bf16Speedup: 1.55 }), /: not met$/);
+    assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53, bf16Speedup: 2.1 }), /: met$/);
+    assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53 }), /: met$/);
+    assert.equal(benchTarget("vit_b", "cpu", "avx2")?.minBf16Speedup, undefined);
 });
 
 test.run();

@@ -226,6 +226,10 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     anchor: ANCHORS[`${what}/${argv.backend}`],
                 };
                 const target = benchTarget(what, argv.backend, info.isa);
+                // bf16 against fp32 when both were timed (fp32 first)
+                const i16 = precisions.indexOf("bf16");
+                const bf16Speedup =
+                    precisions[0] === "fp32" && i16 > 0 ? (secs[0] as number) / (secs[i16] as number) : undefined;
                 if (target) row.target = target.text;
                 precisions.forEach((precision, i) => {
                     const s = secs[i] as number;
@@ -243,7 +247,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     say(
                         `${what} encoder ${precision}: ${s.toFixed(3)} s/img (${(1 / s).toFixed(2)} img/s, ${gflops.toFixed(1)} GFLOP/s${ofPeak === undefined ? "" : `, ${(100 * ofPeak).toFixed(0)}% of peak`}), batch ${B}` +
                             (i === 0
-                                ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}${ortRun ? "" : targetNote(target, precision === "fp32" ? { seconds: s } : {})}`
+                                ? `; anchor: ${ANCHORS[`${what}/${argv.backend}`] ?? "-"}${ortRun ? "" : targetNote(target, precision === "fp32" ? { seconds: s, bf16Speedup } : {})}`
                                 : `; ${(base / s).toFixed(2)}x our ${precisions[0]}`),
                     );
                 });
@@ -257,7 +261,10 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     say(
                         `  onnxruntime-node (${path.basename(ortFile as string)}), same run, alternating, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ` +
                             precisions.map((p, i) => `${(so / (secs[i] as number)).toFixed(2)}x (${p})`).join(", ") +
-                            targetNote(target, precisions[0] === "fp32" ? { seconds: base, ratio: so / base } : {}),
+                            targetNote(
+                                target,
+                                precisions[0] === "fp32" ? { seconds: base, ratio: so / base, bf16Speedup } : {},
+                            ),
                     );
                 }
                 rows.push(row);
