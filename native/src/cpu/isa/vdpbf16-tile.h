@@ -30,19 +30,21 @@ namespace {
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_LOAD(r0, r1) "vmovups (%[i]), %%zmm" #r0 "\n\tvmovups 64(%[i]), %%zmm" #r1 "\n\tadd %[li], %[i]\n\t"
 #define SA_STORE(r0, r1) "vmovups %%zmm" #r0 ", (%[c])\n\tvmovups %%zmm" #r1 ", 64(%[c])\n\tadd %[lc], %[c]\n\t"
-#define SA_LOOP \
-    "test %[k4], %[k4]\n\t"                                                  \
-    "jz 2f\n\t"                                                              \
-    "1:\n\t" SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3) "add $224, %[a]\n\t" \
-    "add $512, %[b]\n\t"                                                     \
-    "dec %[k4]\n\t"                                                          \
-    "jnz 1b\n\t"                                                             \
+// clang-format off
+#define SA_LOOP                                                                         \
+    "test %[k4], %[k4]\n\t"                                                            \
+    "jz 2f\n\t"                                                                        \
+    "1:\n\t" SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3)                         \
+    "add $224, %[a]\n\t"                                                               \
+    "add $512, %[b]\n\t"                                                               \
+    "dec %[k4]\n\t"                                                                    \
+    "jnz 1b\n\t"                                                                       \
     "2:\n\t"
-#define SA_STORES                                                                                       \
-    SA_STORE(4, 5)                                                                                      \
-    SA_STORE(6, 7)                                                                                      \
-    SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13) SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) \
-        SA_STORE(20, 21) SA_STORE(22, 23) SA_STORE(24, 25) SA_STORE(26, 27) SA_STORE(28, 29) SA_STORE(30, 31)
+#define SA_STORES                                                                       \
+    SA_STORE(4, 5) SA_STORE(6, 7) SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13)      \
+    SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) SA_STORE(20, 21) SA_STORE(22, 23) \
+    SA_STORE(24, 25) SA_STORE(26, 27) SA_STORE(28, 29) SA_STORE(30, 31)
+// clang-format on
 #define SA_CLOBBERS                                                                                                   \
     "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
         "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",   \
