@@ -70,4 +70,15 @@ void mask_head_backward_row(const float * feat, const float * hyper, int64_t hyp
 }  // namespace avx512
 #endif
 
+#if defined(SA_HAVE_AVX512BF16)
+namespace avx512bf16 {
+
+// attention-vit-avx512bf16.cpp: one key block of the bf16 ViT attention's online softmax for 32 query
+// lanes with the probabilities written as bf16 pairs of consecutive keys, pp [round_up32(kn) / 2][32]
+// words, zero past kn (isa/attention-probabilities-bf16.h; level amx uses the same).
+void attention_vit_probabilities(const attn::KeyBlock & a, uint32_t * pp);
+
+}  // namespace avx512bf16
+#endif
+
 }  // namespace sa::cpu

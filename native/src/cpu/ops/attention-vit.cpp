@@ -17,7 +17,7 @@
 // values, scaled queries and probabilities rounded to bf16, fp32 accumulation, the same online softmax.
 // At level avx512bf16 it keeps this file's blocking with the level's bf16 training kernel (VDPBF16PS,
 // 14 x 32 tiles) in place of the fp32 one: keys, values and queries rounded as they are packed, the
-// probabilities packed as bf16 pairs of consecutive keys after the softmax, fp32 accumulation.
+// softmax writing the probabilities as bf16 pairs of consecutive keys (as at level amx), fp32 accumulation.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -111,6 +111,18 @@ void key_block(const cpu::attn::KeyBlock & a, int64_t nr) {
 #else
     SA_CHECK(nr == 16, SA_ERR_INTERNAL, "attention_vit: unexpected GEMM tile width");
     cpu::attn::key_block<ScalarLanes, 16>(a);
+#endif
+}
+
+// One key block at a bf16 level below amx (32 query lanes): the probabilities as bf16 pairs of
+// consecutive keys, the VDPBF16PS values product's packed right operand (cpu/kernels-avx512.h).
+void bf16_probabilities(const cpu::attn::KeyBlock & a, uint32_t * pp) {
+#if defined(SA_HAVE_AVX512BF16)
+    return cpu::avx512bf16::attention_vit_probabilities(a, pp);
+#else
+    (void) a;
+    (void) pp;
+    fail(SA_ERR_INTERNAL, "attention_vit: no bf16 kernels in this build");
 #endif
 }
 
@@ -256,8 +268,8 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     if (bf16_ && cpu_isa() == Isa::amx) return attention_vit_amx(*pool(), a, Rh, Rw);
 #endif
     // A bf16 backend below amx: the same blocking on the level's bf16 training kernel (VDPBF16PS at
-    // avx512bf16): keys, values and queries are rounded to bf16 pairs as they are packed, the
-    // probabilities after the softmax (packed as the values product's right operand), fp32 sums.
+    // avx512bf16): keys, values and queries are rounded to bf16 pairs as they are packed, the softmax
+    // writes the probabilities as bf16 pairs (the values product's right operand), fp32 sums.
     const cpu::GemmKernel * g16 = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
     const cpu::GemmKernel & g = g16 ? *g16 : cpu::gemm_kernel_fp32();
     SA_CHECK(g.begin == nullptr, SA_ERR_INTERNAL, "attention_vit: a kernel with tile state needs its own path");
@@ -270,7 +282,7 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     const int64_t pairs = B * nh;
     pool()->parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
         AlignedBuffer kp((size_t) (Np * kw)), vtp((size_t) (hdp * vblocks * vw)), qp((size_t) (kw * mq));
-        AlignedBuffer st((size_t) (nk * nr)), pp(g16 ? (size_t) (vw * nr) : 0);
+        AlignedBuffer st((size_t) (nk * nr)), pp(g16 ? (size_t) ((nk + 31) / 32 * 16 * nr) : 0);
         AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));
         std::vector<float> m((size_t) mq), l((size_t) mq);
         std::unique_ptr<RelTerms> rel;
@@ -300,12 +312,13 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                         g.kernel(hd, kp.data() + (k0 + j) * kw, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
                     const cpu::attn::KeyBlock kbk =
                         key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, hdp);
-                    key_block(kbk, nr);
-                    // P^T: the probabilities as they are (fp32), or as bf16 pairs of consecutive keys.
+                    // P^T: the probabilities in place (fp32), or written as bf16 pairs of consecutive keys.
                     const float * pt = st.data();
                     if (g16) {
-                        g.pack_b(false, kn, nr, st.data(), nr, pp.data());
+                        bf16_probabilities(kbk, reinterpret_cast<uint32_t *>(pp.data()));
                         pt = pp.data();
+                    } else {
+                        key_block(kbk, nr);
                     }
                     for (int64_t c = 0; c < hdp; c += mr)
                         g.kernel(kn, vt + c * kvw, pt, o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
