@@ -77,6 +77,12 @@ namespace avx512bf16 {
 // lanes with the probabilities written as bf16 pairs of consecutive keys, pp [round_up32(kn) / 2][32]
 // words, zero past kn (isa/attention-probabilities-bf16.h; level amx uses the same).
 void attention_vit_probabilities(const attn::KeyBlock & a, uint32_t * pp);
+// attention-vit-avx512bf16.cpp: the values product of one key block for 32 query lanes, O^T [hd, 32]
+// = (first ? 0 : O^T) + V^T P^T with V^T in the level's packed 14-row slivers (kvw words per row, kn
+// keys) and P^T as written by attention_vit_probabilities; a last sliver of at most 8 rows runs on an
+// 8-row tile.
+void attention_vit_values(const uint32_t * vt, int64_t kvw, int64_t hd, int64_t kn, const uint32_t * pp, float * o,
+                          bool first);
 
 }  // namespace avx512bf16
 #endif

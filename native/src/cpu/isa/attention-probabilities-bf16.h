@@ -13,17 +13,13 @@
 #include <cstdint>
 
 #include "cpu/attention-block.h"
+#include "cpu/isa/bf16-pairs.h"
 #include "cpu/isa/simd-avx512.h"
 
 namespace sa::cpu::bf16attn {
 namespace {
 
 constexpr int64_t kLanes = 32;
-
-// 16 fp32 as bf16 in the low halves of 16 words.
-inline __m512i bf16_low(__m512 x) {
-    return _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(x));
-}
 
 // exp(x) for the softmax's x <= 0 (NaN stays NaN): 2^n 2^f, n = round(x log2(e)), |f| <= 1/2, 2^f by
 // its degree-5 Taylor polynomial (relative error below 3e-6, far under bf16's 2^-9 rounding of the
@@ -50,16 +46,18 @@ inline void probabilities(const attn::KeyBlock & a, uint32_t * pp) {
     attn::block_max<V, 2>(a, m0, mx);
     __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     const int64_t kn = a.kn, kn32 = (kn + 31) / 32 * 32;
+    const __m512i high = _mm512_set1_epi32((int) 0xFFFF0000u);
     for (int64_t j = 0; j < kn32; j += 2)
         for (int i = 0; i < 2; ++i) {
             const float * s = a.s + j * L + i * 16;
-            const __m512i e0 =
-                j < kn ? bf16_low(exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s), mx[i]))) : _mm512_setzero_si512();
-            const __m512i e1 = j + 1 < kn ? bf16_low(exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + L), mx[i])))
-                                          : _mm512_setzero_si512();
-            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_slli_epi32(e0, 16)));
-            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_slli_epi32(e1, 16)));
-            _mm512_storeu_si512((void *) (pp + j / 2 * L + i * 16), _mm512_or_si512(e0, _mm512_slli_epi32(e1, 16)));
+            const __m512 e0 = j < kn ? exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s), mx[i])) : _mm512_setzero_ps();
+            const __m512 e1 =
+                j + 1 < kn ? exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + L), mx[i])) : _mm512_setzero_ps();
+            // Both rounded at once into pair words; the sums add the rounded values (bf16 bits << 16).
+            const __m512i w = bf16::pair_words(e0, e1);
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(_mm512_and_si512(w, high)));
+            _mm512_storeu_si512((void *) (pp + j / 2 * L + i * 16), w);
         }
     attn::block_update<V, 2>(a, m0, mx, sum);
 }

@@ -27,6 +27,12 @@ namespace {
         SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
             SA_ROW(i, 7, 3, 18, 19) SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)    \
                 SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
+#define SA_K_STEP8(i)                                                                                           \
+    "vmovups " #i                                                                                               \
+    "*128(%[b]), %%zmm0\n\t"                                                                                    \
+    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
+        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
+            SA_ROW(i, 7, 3, 18, 19)
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_LOAD(r0, r1) "vmovups (%[i]), %%zmm" #r0 "\n\tvmovups 64(%[i]), %%zmm" #r1 "\n\tadd %[li], %[i]\n\t"
 #define SA_STORE(r0, r1) "vmovups %%zmm" #r0 ", (%[c])\n\tvmovups %%zmm" #r1 ", 64(%[c])\n\tadd %[lc], %[c]\n\t"
@@ -44,6 +50,19 @@ namespace {
     SA_STORE(4, 5) SA_STORE(6, 7) SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13)      \
     SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19) SA_STORE(20, 21) SA_STORE(22, 23) \
     SA_STORE(24, 25) SA_STORE(26, 27) SA_STORE(28, 29) SA_STORE(30, 31)
+// clang-format on
+// clang-format off
+#define SA_LOOP8                                                                        \
+    "test %[k4], %[k4]\n\t"                                                            \
+    "jz 2f\n\t"                                                                        \
+    "1:\n\t" SA_K_STEP8(0) SA_K_STEP8(1) SA_K_STEP8(2) SA_K_STEP8(3)                     \
+    "add $224, %[a]\n\t"                                                               \
+    "add $512, %[b]\n\t"                                                               \
+    "dec %[k4]\n\t"                                                                    \
+    "jnz 1b\n\t"                                                                       \
+    "2:\n\t"
+#define SA_STORES8 SA_STORE(4, 5) SA_STORE(6, 7) SA_STORE(8, 9) SA_STORE(10, 11) SA_STORE(12, 13) \
+    SA_STORE(14, 15) SA_STORE(16, 17) SA_STORE(18, 19)
 // clang-format on
 #define SA_CLOBBERS                                                                                                   \
     "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
@@ -77,8 +96,34 @@ inline void tile_14x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, 
                  : [lc] "r"(lc)
                  : SA_CLOBBERS);
 }
+// The first 8 rows of the same tile (A still in 14-row slivers, rows 8 to 13 not read): a product whose
+// last sliver holds at most 8 rows (a head dimension of 64 = 4 x 14 + 8) skips the 6 padding rows' work.
+// Same arithmetic per row as tile_14x32.
+inline void tile_8x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * c, int64_t ldc,
+                      const float * init = nullptr, int64_t ld_init = 0) {
+    int64_t k4 = pairs / 4;
+    const int64_t lc = ldc * 4;
+    if (init) {
+        const int64_t li = ld_init * 4;
+        asm volatile(SA_LOAD(4, 5) SA_LOAD(6, 7) SA_LOAD(8, 9) SA_LOAD(10, 11) SA_LOAD(12, 13) SA_LOAD(14, 15)
+                         SA_LOAD(16, 17) SA_LOAD(18, 19) SA_LOOP8 SA_STORES8
+                     : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c), [i] "+r"(init)
+                     : [lc] "r"(lc), [li] "r"(li)
+                     : SA_CLOBBERS);
+        return;
+    }
+    asm volatile(SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
+                     SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
+                         SA_LOOP8 SA_STORES8
+                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c)
+                 : [lc] "r"(lc)
+                 : SA_CLOBBERS);
+}
 #undef SA_ROW
 #undef SA_K_STEP
+#undef SA_K_STEP8
+#undef SA_LOOP8
+#undef SA_STORES8
 #undef SA_ZERO
 #undef SA_LOAD
 #undef SA_STORE

@@ -9,15 +9,18 @@
 //   S^T [keys, nr queries] = scale K Q^T     (K packed once per head as the left operand)
 //   O^T [hd, nr queries]  += V^T P^T         (V^T packed once per head and key block)
 // so the probabilities P^T come out of the softmax already in the layout of a packed right operand,
-// and the softmax runs down the keys lane by lane. The relative-position terms come from two small
-// GEMMs per query block (each query against every table row), gathered by offset into per-key-row
-// and per-key-column strips of the block's query lanes. Tasks are (batch, head, query block); the
+// and the softmax runs down the keys lane by lane. The relative-position terms come from the same
+// kernel, per query sliver: each table (packed once per thread as a left operand) times the packed
+// queries, R Q^T [table rows, nr queries], gathered by offset into per-key-row and per-key-column
+// strips of the block's query lanes. Tasks are (batch, head, query block); the
 // bits depend on the level's tile (mr, nr) alone, not on the thread count.
 // A bf16 backend at level amx runs both products on AMX tiles instead (cpu/kernels-amx.h): keys,
 // values, scaled queries and probabilities rounded to bf16, fp32 accumulation, the same online softmax.
 // At level avx512bf16 it keeps this file's blocking with the level's bf16 training kernel (VDPBF16PS,
-// 14 x 32 tiles) in place of the fp32 one: keys, values and queries rounded as they are packed, the
-// softmax writing the probabilities as bf16 pairs of consecutive keys (as at level amx), fp32 accumulation.
+// 14 x 32 tiles) in place of the fp32 one: keys, values and scaled queries rounded as they are packed
+// (the scores tile then stores in place), the softmax writing the probabilities as bf16 pairs of
+// consecutive keys (as at level amx), the values product on the level's own routine (a head dimension
+// of 64 = 4 x 14 + 8 ends on an 8-row tile), fp32 accumulation; the relative-position terms stay fp32.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -126,27 +129,53 @@ void bf16_probabilities(const cpu::attn::KeyBlock & a, uint32_t * pp) {
 #endif
 }
 
+// The values product of one key block at a bf16 level below amx: O^T (+)= V^T P^T over the hd rows,
+// a last sliver of at most 8 rows on an 8-row tile (cpu/kernels-avx512.h).
+void bf16_values(const float * vt, int64_t kvw, int64_t hd, int64_t kn, const float * pp, float * o, bool first) {
+#if defined(SA_HAVE_AVX512BF16)
+    cpu::avx512bf16::attention_vit_values(reinterpret_cast<const uint32_t *>(vt), kvw, hd, kn,
+                                          reinterpret_cast<const uint32_t *>(pp), o, first);
+#else
+    (void) vt, (void) kvw, (void) hd, (void) kn, (void) pp, (void) o, (void) first;
+    fail(SA_ERR_INTERNAL, "attention_vit: no bf16 kernels in this build");
+#endif
+}
+
 // The relative-position terms of one query block, for the key block loop: rh()[kh * mq + i] =
 // q_i . Rh[qh - kh + H - 1] and rw()[kw * mq + i] = q_i . Rw[qw - kw + W - 1] (unscaled queries; the
-// lanes past nq hold zeros). Each query meets every table row in two small GEMMs, then the products
-// are gathered by offset. One per thread.
+// lanes past nq hold zeros). One per thread. Two ways to get the products:
+//  - compute(): each query meets every table row in two small GEMMs (the tables packed as the right
+//    operand), then the products are gathered by offset (level amx);
+//  - compute_sliver(): on the attention's own kernel, from the query sliver it packed for the scores:
+//    each table, packed once as the left operand, times the sliver (R Q^T [table rows, nr lanes]), then
+//    gathered. fp32: the same multiply-adds in the same k order as compute(). bf16: the tables are
+//    scaled by 1 / scale before rounding, as the packed queries were scaled by scale.
 class RelTerms {
   public:
-    RelTerms(const std::vector<float> & Rh, const std::vector<float> & Rw, int64_t H, int64_t W, int64_t hd, int64_t mq)
+    RelTerms(const std::vector<float> & Rh, const std::vector<float> & Rw, int64_t H, int64_t W, int64_t hd, int64_t mq,
+             const cpu::GemmKernel * g = nullptr, float unscale = 1.0f)
         : H_(H),
           W_(W),
           hd_(hd),
           mq_(mq),
           Lh_(2 * H - 1),
           Lw_(2 * W - 1),
-          rhp_(cpu::packed_b_size(hd, Lh_)),
-          rwp_(cpu::packed_b_size(hd, Lw_)),
-          ph_((size_t) (mq * Lh_)),
-          pw_((size_t) (mq * Lw_)),
+          g_(g),
+          rhp_(g ? slivers(*g, Lh_) * cpu::packed_k(*g, hd) : cpu::packed_b_size(hd, Lh_)),
+          rwp_(g ? slivers(*g, Lw_) * cpu::packed_k(*g, hd) : cpu::packed_b_size(hd, Lw_)),
+          ph_((size_t) (g ? slivers(*g, std::max(Lh_, Lw_)) * g->nr : mq * Lh_)),
+          pw_((size_t) (g ? 0 : mq * Lw_)),
           rht_((size_t) (H * mq)),
           rwt_((size_t) (W * mq)) {
-        cpu::pack_b_full(true, hd, Lh_, Rh.data(), hd, rhp_.data());
-        cpu::pack_b_full(true, hd, Lw_, Rw.data(), hd, rwp_.data());
+        if (!g) {
+            cpu::pack_b_full(true, hd, Lh_, Rh.data(), hd, rhp_.data());
+            cpu::pack_b_full(true, hd, Lw_, Rw.data(), hd, rwp_.data());
+            return;
+        }
+        std::vector<float> t(Rh.size() + Rw.size());
+        for (size_t i = 0; i < t.size(); ++i) t[i] = (i < Rh.size() ? Rh[i] : Rw[i - Rh.size()]) * unscale;
+        g->pack_a(false, Lh_, hd, t.data(), hd, rhp_.data());
+        g->pack_a(false, Lw_, hd, t.data() + Rh.size(), hd, rwp_.data());
     }
     // Queries q0 .. q0 + nq (rows of q, stride ld).
     void compute(const float * q, int64_t ld, int64_t q0, int64_t nq) {
@@ -162,11 +191,41 @@ class RelTerms {
             for (int64_t kw = 0; kw < W_; ++kw) rwt_[(size_t) (kw * mq_ + i)] = pwr[-kw];
         }
     }
+    // Sliver sl of the query block at q0 (nq queries): qs is its packed Q^T as the scores product uses it.
+    void compute_sliver(const float * qs, int64_t sl, int64_t q0, int64_t nq) {
+        const int64_t nr = g_->nr, i0 = sl * nr, lanes = std::min(nr, nq - i0);
+        gather(qs, rhp_.data(), Lh_, H_, q0, i0, lanes, true, rht_.data());
+        gather(qs, rwp_.data(), Lw_, W_, q0, i0, lanes, false, rwt_.data());
+    }
     const float * rh() const { return rht_.data(); }
     const float * rw() const { return rwt_.data(); }
 
   private:
+    static size_t slivers(const cpu::GemmKernel & g, int64_t rows) {
+        return (size_t) ((rows + g.mr - 1) / g.mr * g.mr);
+    }
+    // R Q^T for one table (L rows) into ph_ [L][nr], then out[k * mq + i0 + lane] = ph_[(pos - k + n - 1)
+    // * nr + lane] for the lane's grid row (rows) or column, k in [0, n); lanes past `lanes` zero.
+    void gather(const float * qs, const float * rp, int64_t L, int64_t n, int64_t q0, int64_t i0, int64_t lanes,
+                bool rows, float * out) {
+        const cpu::GemmKernel & g = *g_;
+        const int64_t nr = g.nr, kw = cpu::packed_k(g, hd_);
+        for (int64_t r = 0; r < L; r += g.mr)
+            g.kernel(hd_, rp + r * kw, qs, ph_.data() + r * nr, nr, 1.0f, 0.0f, nullptr);
+        for (int64_t lane = 0; lane < nr; ++lane) {
+            float * o = out + i0 + lane;
+            if (lane >= lanes) {
+                for (int64_t k = 0; k < n; ++k) o[k * mq_] = 0.0f;
+                continue;
+            }
+            const int64_t q = q0 + i0 + lane, pos = rows ? q / W_ : q % W_;
+            const float * src = ph_.data() + (pos + n - 1) * nr + lane;
+            for (int64_t k = 0; k < n; ++k) o[k * mq_] = src[-k * nr];
+        }
+    }
+
     int64_t H_, W_, hd_, mq_, Lh_, Lw_;
+    const cpu::GemmKernel * g_;
     AlignedBuffer rhp_, rwp_;
     std::vector<float> ph_, pw_, rht_, rwt_;
 };
@@ -190,10 +249,30 @@ cpu::attn::KeyBlock key_block_args(float * st, int64_t k0, int64_t kn, int64_t W
             k0 == 0};
 }
 
-// out rows q0 .. q0 + nq of head h: O^T (slivers of hdp x nr) divided by the running sums.
+// out rows q0 .. q0 + nq of head h: O^T (slivers of hdp x nr) divided by the running sums. Blocks of 8
+// queries by 8 channels go through an 8 x 8 transpose; each element is src * (1 / l) either way.
 void write_output(const float * ot, const float * l, int64_t hdp, int64_t nr, int64_t nq, int64_t hd, float * out,
                   int64_t C) {
-    for (int64_t i = 0; i < nq; ++i) {
+    int64_t i = 0, hd8 = 0;
+#ifdef __AVX2__
+    hd8 = nr % 8 == 0 ? hd / 8 * 8 : 0;
+    if (hd8 > 0)
+        for (; i + 8 <= nq; i += 8) {  // 8 queries in one sliver (nr is a multiple of 8)
+            const float * src = ot + i / nr * hdp * nr + i % nr;
+            float inv[8];
+            for (int r = 0; r < 8; ++r) inv[r] = 1.0f / l[i + r];
+            for (int64_t c = 0; c < hd8; c += 8) {
+                __m256 v[8];
+                for (int r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(src + (c + r) * nr);
+                cpu::transpose8_regs(v);  // v[r]: query i + r, channels c .. c + 8
+                for (int r = 0; r < 8; ++r)
+                    _mm256_storeu_ps(out + (i + r) * C + c, _mm256_mul_ps(v[r], _mm256_set1_ps(inv[r])));
+            }
+            for (int r = 0; r < 8; ++r)
+                for (int64_t c = hd8; c < hd; ++c) out[(i + r) * C + c] = src[c * nr + r] * inv[r];
+        }
+#endif
+    for (; i < nq; ++i) {
         const float inv = 1.0f / l[i];
         const float * src = ot + i / nr * hdp * nr + i % nr;
         float * orow = out + i * C;
@@ -271,7 +350,8 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     // avx512bf16): keys, values and queries are rounded to bf16 pairs as they are packed, the softmax
     // writes the probabilities as bf16 pairs (the values product's right operand), fp32 sums.
     const cpu::GemmKernel * g16 = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
-    const cpu::GemmKernel & g = g16 ? *g16 : cpu::gemm_kernel_fp32();
+    const cpu::GemmKernel &gf = cpu::gemm_kernel_fp32(), &g = g16 ? *g16 : gf;
+    SA_CHECK(gf.nr == g.nr, SA_ERR_INTERNAL, "attention_vit: the bf16 and fp32 tiles differ in width");
     SA_CHECK(g.begin == nullptr, SA_ERR_INTERNAL, "attention_vit: a kernel with tile state needs its own path");
     const int64_t mr = g.mr, nr = g.nr;
     const int64_t nk = std::max<int64_t>(1, kKeyBudget / mr) * mr;  // keys per block
@@ -284,9 +364,10 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
         AlignedBuffer kp((size_t) (Np * kw)), vtp((size_t) (hdp * vblocks * vw)), qp((size_t) (kw * mq));
         AlignedBuffer st((size_t) (nk * nr)), pp(g16 ? (size_t) ((nk + 31) / 32 * 16 * nr) : 0);
         AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));
-        std::vector<float> m((size_t) mq), l((size_t) mq);
+        std::vector<float> m((size_t) mq), l((size_t) mq), qscaled(g16 ? (size_t) (mq * hd) : 0);
         std::unique_ptr<RelTerms> rel;
-        if (use_rel) rel = std::make_unique<RelTerms>(Rh, Rw, H, W, hd, mq);
+        if (use_rel) rel = std::make_unique<RelTerms>(Rh, Rw, H, W, hd, mq, &gf);
+        AlignedBuffer qf(g16 && use_rel ? (size_t) (hd * mq) : 0);  // bf16: Q^T packed for the fp32 kernel
         int64_t packed = -1;  // the (batch, head) whose keys and values kp and vtp hold
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t bh = t / qblocks, b = bh / nh, h = bh % nh, q0 = t % qblocks * mq;
@@ -300,8 +381,24 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
             }
             const int64_t nq = std::min(mq, N - q0), slivers = (nq + nr - 1) / nr;
             const float * q = base + q0 * ld;
-            g.pack_b(true, hd, nq, q, ld, qp.data());  // Q^T [hd, nq] in nr-query slivers
-            if (use_rel) rel->compute(q, ld, q0, nq);
+            if (g16) {
+                // bf16: the queries scaled before they are rounded (exact for a power-of-two scale, head
+                // dim 64), so the scores tile stores in place with no scaling pass (as at level amx).
+                float * qs = qscaled.data();
+                for (int64_t i = 0; i < nq; ++i)
+                    for (int64_t c = 0; c < hd; ++c) qs[i * hd + c] = q[i * ld + c] * scale;
+                g.pack_b(true, hd, nq, qs, hd, qp.data());
+            } else {
+                g.pack_b(true, hd, nq, q, ld, qp.data());  // Q^T [hd, nq] in nr-query slivers
+            }
+            if (use_rel) {
+                const float * qr = qp.data();
+                if (g16) {
+                    gf.pack_b(true, hd, nq, q, ld, qf.data());
+                    qr = qf.data();
+                }
+                for (int64_t sl = 0; sl < slivers; ++sl) rel->compute_sliver(qr + sl * nr * hd, sl, q0, nq);
+            }
             for (int64_t k0 = 0; k0 < N; k0 += nk) {
                 const int64_t kn = std::min(nk, N - k0), kvw = cpu::packed_k(g, kn);
                 const float * vt = vtp.data() + hdp * vw * (k0 / nk);
@@ -309,19 +406,21 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                     float * o = ot.data() + sl * hdp * nr;
                     const float * qs = qp.data() + sl * nr * kw;
                     for (int64_t j = 0; j < kn; j += mr)
-                        g.kernel(hd, kp.data() + (k0 + j) * kw, qs, st.data() + j * nr, nr, scale, 0.0f, nullptr);
-                    const cpu::attn::KeyBlock kbk =
-                        key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, hdp);
+                        g.kernel(hd, kp.data() + (k0 + j) * kw, qs, st.data() + j * nr, nr, g16 ? 1.0f : scale, 0.0f,
+                                 nullptr);
+                    // The output's rows: hdp (fp32; the rows past hd hold zeros), hd (bf16: rows past hd
+                    // are not computed).
+                    const cpu::attn::KeyBlock kbk = key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq,
+                                                                   m.data(), l.data(), o, g16 ? hd : hdp);
                     // P^T: the probabilities in place (fp32), or written as bf16 pairs of consecutive keys.
-                    const float * pt = st.data();
                     if (g16) {
                         bf16_probabilities(kbk, reinterpret_cast<uint32_t *>(pp.data()));
-                        pt = pp.data();
-                    } else {
-                        key_block(kbk, nr);
+                        bf16_values(vt, kvw, hd, kn, pp.data(), o, k0 == 0);
+                        continue;
                     }
+                    key_block(kbk, nr);
                     for (int64_t c = 0; c < hdp; c += mr)
-                        g.kernel(kn, vt + c * kvw, pt, o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
+                        g.kernel(kn, vt + c * kvw, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
                 }
             }
             write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
