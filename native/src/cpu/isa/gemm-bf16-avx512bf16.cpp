@@ -59,15 +59,16 @@ void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int6
     // Every tile starts from what C holds so far (from the first panel on: zero, the bias row, or beta C +
     // bias written into C first) and adds its pairs in k order; an edge tile runs the same on a copy of
     // its part of C, so the bits do not depend on where a tile falls.
+    // Column slivers outside the K panels, so a sliver's column of C tiles (M x 32) stays in L1 from one
+    // panel to the next while the panel's B sliver serves every row tile.
     alignas(64) float edge[MR * NR];
-    for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
-        const int64_t pairs = min64(kBf16Kc, Kp - pc) / 2;
-        const uint32_t * panel = Bp + pc / 2 * Np;
-        const bool first = pc == 0;
-        for (int64_t j0 = 0; j0 < N; j0 += NR) {
-            const int64_t nr = min64(NR, N - j0);
-            const uint32_t * bs = panel + j0 * pairs;
-            const float * brow = bias ? bias + j0 : nullptr;
+    for (int64_t j0 = 0; j0 < N; j0 += NR) {
+        const int64_t nr = min64(NR, N - j0);
+        const float * brow = bias ? bias + j0 : nullptr;
+        for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
+            const int64_t pairs = min64(kBf16Kc, Kp - pc) / 2;
+            const uint32_t * bs = Bp + pc / 2 * Np + j0 * pairs;
+            const bool first = pc == 0;
             for (int64_t i0 = 0; i0 < M; i0 += MR) {
                 const int64_t mr = min64(MR, M - i0);
                 const uint32_t * as = scratch + i0 * P + pc / 2 * MR;
