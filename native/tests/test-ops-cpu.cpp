@@ -316,7 +316,9 @@ SA_TEST(linear_prepared_matches_linear) {
     struct Shape {
         int64_t M, K, N;
     };
-    for (const Shape & s : {Shape{45, 70, 33}, Shape{301, 520, 47}, Shape{7, 1, 5}, Shape{200, 64, 128}}) {
+    // 150 x 700 -> 2100: several K panels over a C wider than L2 (each column sliver over all panels).
+    for (const Shape & s :
+         {Shape{45, 70, 33}, Shape{301, 520, 47}, Shape{7, 1, 5}, Shape{200, 64, 128}, Shape{150, 700, 2100}}) {
         const Vec x = randn((size_t) (s.M * s.K), 64), W = randn((size_t) (s.N * s.K), 65), b = randn(s.N, 66);
         Buf bx(x), bw(W), bb(b), wp(be().prepared_linear_size(s.N, s.K)), y((size_t) (s.M * s.N), NAN),
             yp((size_t) (s.M * s.N), NAN);

@@ -613,6 +613,9 @@ void pack_b_full(bool trans_b, int64_t K, int64_t N, const float * B, int64_t ld
     }
 }
 
+// gemm_prepacked_b: A (rows x K) and C (rows x N) sizes, in floats, about half of L2.
+constexpr int64_t kWholeA = 96 * 1024;
+
 void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float * A, int64_t lda,
                       const float * Bp, float beta, float * C, int64_t ldc, const float * bias) {
     if (M <= 0 || N <= 0) return;
@@ -622,8 +625,22 @@ void gemm_prepacked_b(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha
     }
     const GemmKernel & g = gemm_kernel_fp32();
     const int64_t MR = g.mr, NR = g.nr, KC = g.kc, MC = g.mc;
-    const int64_t Np = (N + NR - 1) / NR * NR;
-    float * Ap = thread_buffers().a.get((size_t) (std::min(KC, K) * std::min(MC, (M + MR - 1) / MR * MR)));
+    const int64_t Np = (N + NR - 1) / NR * NR, Mp = (M + MR - 1) / MR * MR;
+    if (K > KC && M <= MC && Mp * K <= kWholeA && Mp * N > kWholeA) {
+        // Several K panels over a C wider than L2 holds: all of A packed once (it stays in L2), then
+        // each NR-column sliver over every panel before the next, so its C tiles stay in L1 between
+        // panels. Same sums in the same order as the loop below.
+        float * Ap = thread_buffers().a.get((size_t) (Mp * K));
+        for (int64_t pc = 0; pc < K; pc += KC)
+            g.pack_a(trans_a, M, std::min(KC, K - pc), trans_a ? A + pc * lda : A + pc, lda, Ap + pc * Mp);
+        for (int64_t jr = 0; jr < N; jr += NR)
+            for (int64_t pc = 0; pc < K; pc += KC)
+                macro_kernel(g, M, std::min(NR, N - jr), std::min(KC, K - pc), alpha, Ap + pc * Mp,
+                             Bp + pc * Np + jr * std::min(KC, K - pc), pc == 0 ? beta : 1.0f, C + jr, ldc,
+                             pc == 0 && bias ? bias + jr : nullptr);
+        return;
+    }
+    float * Ap = thread_buffers().a.get((size_t) (std::min(KC, K) * std::min(MC, Mp)));
     for (int64_t pc = 0; pc < K; pc += KC) {
         const int64_t kc = std::min(KC, K - pc);
         const float beta_eff = pc == 0 ? beta : 1.0f;
