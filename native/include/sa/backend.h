@@ -287,9 +287,10 @@ class Backend {
     virtual void depthwise3x3_nhwc_impl(const Depthwise3x3NhwcArgs & a);
 };
 
-// Precision of the frozen encoder products (prepare_linear / linear_prepared). fp32: exact fp32.
-// bf16: weights rounded to bf16 when prepared, activations rounded to bf16 per product, fp32
-// accumulation (CPU: needs the avx512bf16 or amx level, see sa/isa.h). tf32: CUDA only.
+// Precision of the frozen encoder products (prepare_linear / linear_prepared; on the CPU also those of
+// attention_vit and of TinyViT's MBConv blocks). fp32: exact fp32. bf16: weights rounded to bf16 when
+// prepared, activations rounded to bf16 per product, fp32 accumulation (CPU: needs the avx512bf16 or
+// amx level, see sa/isa.h). tf32: CUDA only.
 enum class Precision { fp32, tf32, bf16 };
 const char * precision_name(Precision p);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-kernel.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/ops/tinyvit-fused.h"
 #include "sa/gemm.h"
@@ -68,7 +69,11 @@ struct MbconvScratch {
 void CpuBackend::tinyvit_mbconv_impl(const TinyVitMbconvArgs & a) {
     const auto & [x, w1, b1, w2, b2, w3, b3, y, B, C, H, W, Hd] = a;
     const int64_t HW = H * W;
+    // A bf16 backend runs the two 1x1 convolutions on the level's bf16 products (operands rounded as
+    // they are packed, fp32 accumulation), like the encoder's other products.
+    const cpu::GemmKernel * products = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
     pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
+        const cpu::ProductsScope scope(products);
         thread_local MbconvScratch sc;
         sc.ring.resize((size_t) (3 * Hd * W));
         sc.dw.resize((size_t) (Hd * W));
