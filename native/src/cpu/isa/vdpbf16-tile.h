@@ -69,6 +69,34 @@ namespace {
         "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",   \
         "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
 
+// The body of a tile function (the arguments below): the accumulators loaded from init (or zeroed),
+// the k loop, the stores.
+#define SA_TILE_BODY(LOADS, ZEROS, LOOP, STORES)                                              \
+    int64_t k4 = pairs / 4;                                                                   \
+    const int64_t lc = ldc * 4;                                                               \
+    if (init) {                                                                               \
+        const int64_t li = ld_init * 4;                                                       \
+        asm volatile(LOADS LOOP STORES                                                        \
+                     : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c), [i] "+r"(init) \
+                     : [lc] "r"(lc), [li] "r"(li)                                             \
+                     : SA_CLOBBERS);                                                          \
+        return;                                                                               \
+    }                                                                                         \
+    asm volatile(ZEROS LOOP STORES                                                            \
+                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c)                     \
+                 : [lc] "r"(lc)                                                               \
+                 : SA_CLOBBERS);
+// clang-format off
+#define SA_LOADS8 SA_LOAD(4, 5) SA_LOAD(6, 7) SA_LOAD(8, 9) SA_LOAD(10, 11) SA_LOAD(12, 13) SA_LOAD(14, 15) \
+    SA_LOAD(16, 17) SA_LOAD(18, 19)
+#define SA_LOADS14 SA_LOADS8 SA_LOAD(20, 21) SA_LOAD(22, 23) SA_LOAD(24, 25) SA_LOAD(26, 27) SA_LOAD(28, 29) \
+    SA_LOAD(30, 31)
+#define SA_ZEROS8 SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) \
+    SA_ZERO(12) SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
+#define SA_ZEROS14 SA_ZEROS8 SA_ZERO(20) SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) \
+    SA_ZERO(26) SA_ZERO(27) SA_ZERO(28) SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
+// clang-format on
+
 // c[r][0, 32) = init[r] + (Ap Bp)[r] for the 14 rows r over `pairs` k-pairs (a multiple of 4): A as
 // [pair][14] words, B as [pair][32] words (one 128-byte row per pair); c and init rows are ldc and
 // ld_init floats apart, init == null starts from zero (ld_init 0 repeats one row, e.g. a bias). The
@@ -76,48 +104,15 @@ namespace {
 // (init = c) has the bits of one long panel.
 inline void tile_14x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * c, int64_t ldc,
                        const float * init = nullptr, int64_t ld_init = 0) {
-    int64_t k4 = pairs / 4;
-    const int64_t lc = ldc * 4;
-    if (init) {
-        const int64_t li = ld_init * 4;
-        asm volatile(SA_LOAD(4, 5) SA_LOAD(6, 7) SA_LOAD(8, 9) SA_LOAD(10, 11) SA_LOAD(12, 13) SA_LOAD(14, 15)
-                         SA_LOAD(16, 17) SA_LOAD(18, 19) SA_LOAD(20, 21) SA_LOAD(22, 23) SA_LOAD(24, 25) SA_LOAD(26, 27)
-                             SA_LOAD(28, 29) SA_LOAD(30, 31) SA_LOOP SA_STORES
-                     : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c), [i] "+r"(init)
-                     : [lc] "r"(lc), [li] "r"(li)
-                     : SA_CLOBBERS);
-        return;
-    }
-    asm volatile(SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
-                     SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19) SA_ZERO(20)
-                         SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) SA_ZERO(28)
-                             SA_ZERO(29) SA_ZERO(30) SA_ZERO(31) SA_LOOP SA_STORES
-                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c)
-                 : [lc] "r"(lc)
-                 : SA_CLOBBERS);
+    SA_TILE_BODY(SA_LOADS14, SA_ZEROS14, SA_LOOP, SA_STORES)
 }
+
 // The first 8 rows of the same tile (A still in 14-row slivers, rows 8 to 13 not read): a product whose
 // last sliver holds at most 8 rows (a head dimension of 64 = 4 x 14 + 8) skips the 6 padding rows' work.
 // Same arithmetic per row as tile_14x32.
 inline void tile_8x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, float * c, int64_t ldc,
                       const float * init = nullptr, int64_t ld_init = 0) {
-    int64_t k4 = pairs / 4;
-    const int64_t lc = ldc * 4;
-    if (init) {
-        const int64_t li = ld_init * 4;
-        asm volatile(SA_LOAD(4, 5) SA_LOAD(6, 7) SA_LOAD(8, 9) SA_LOAD(10, 11) SA_LOAD(12, 13) SA_LOAD(14, 15)
-                         SA_LOAD(16, 17) SA_LOAD(18, 19) SA_LOOP8 SA_STORES8
-                     : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c), [i] "+r"(init)
-                     : [lc] "r"(lc), [li] "r"(li)
-                     : SA_CLOBBERS);
-        return;
-    }
-    asm volatile(SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
-                     SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
-                         SA_LOOP8 SA_STORES8
-                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [c] "+r"(c)
-                 : [lc] "r"(lc)
-                 : SA_CLOBBERS);
+    SA_TILE_BODY(SA_LOADS8, SA_ZEROS8, SA_LOOP8, SA_STORES8)
 }
 #undef SA_ROW
 #undef SA_K_STEP
@@ -130,6 +125,11 @@ inline void tile_8x32(int64_t pairs, const uint32_t * Ap, const uint32_t * Bp, f
 #undef SA_LOOP
 #undef SA_STORES
 #undef SA_CLOBBERS
+#undef SA_TILE_BODY
+#undef SA_LOADS8
+#undef SA_LOADS14
+#undef SA_ZEROS8
+#undef SA_ZEROS14
 
 }  // namespace
 }  // namespace sa::cpu::vdpbf16
