@@ -146,14 +146,15 @@ void bf16_values(const float * vt, int64_t kvw, int64_t hd, int64_t kn, const fl
 // lanes past nq hold zeros). One per thread. Two ways to get the products:
 //  - compute(): each query meets every table row in two small GEMMs (the tables packed as the right
 //    operand), then the products are gathered by offset (level amx);
-//  - compute_sliver(): on the attention's own kernel, from the query sliver it packed for the scores:
-//    each table, packed once as the left operand, times the sliver (R Q^T [table rows, nr lanes]), then
-//    gathered. fp32: the same multiply-adds in the same k order as compute(). bf16: the tables are
-//    scaled by 1 / scale before rounding, as the packed queries were scaled by scale.
+//  - compute_sliver(): on the level's fp32 kernel, from a query sliver packed for it (at fp32 the one
+//    the scores product uses): each table, packed once as the left operand, times the sliver
+//    (R Q^T [table rows, nr lanes]), then gathered; the same multiply-adds in the same k order as
+//    compute().
 class RelTerms {
   public:
+    // g: the kernel of compute_sliver(), or null for compute().
     RelTerms(const std::vector<float> & Rh, const std::vector<float> & Rw, int64_t H, int64_t W, int64_t hd, int64_t mq,
-             const cpu::GemmKernel * g = nullptr, float unscale = 1.0f)
+             const cpu::GemmKernel * g = nullptr)
         : H_(H),
           W_(W),
           hd_(hd),
@@ -172,10 +173,8 @@ class RelTerms {
             cpu::pack_b_full(true, hd, Lw_, Rw.data(), hd, rwp_.data());
             return;
         }
-        std::vector<float> t(Rh.size() + Rw.size());
-        for (size_t i = 0; i < t.size(); ++i) t[i] = (i < Rh.size() ? Rh[i] : Rw[i - Rh.size()]) * unscale;
-        g->pack_a(false, Lh_, hd, t.data(), hd, rhp_.data());
-        g->pack_a(false, Lw_, hd, t.data() + Rh.size(), hd, rwp_.data());
+        g->pack_a(false, Lh_, hd, Rh.data(), hd, rhp_.data());
+        g->pack_a(false, Lw_, hd, Rw.data(), hd, rwp_.data());
     }
     // Queries q0 .. q0 + nq (rows of q, stride ld).
     void compute(const float * q, int64_t ld, int64_t q0, int64_t nq) {
