@@ -33,19 +33,20 @@ int main(int argc, char ** argv) {
     sa::Precision precision = sa::Precision::fp32;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--precision" && i + 1 < argc) {
-            const std::string p = argv[++i];
-            if (p != "fp32" && p != "bf16") {
-                std::fprintf(stderr, "bench-tinyvit: --precision fp32|bf16, not %s\n", p.c_str());
-                return 2;
-            }
+        const std::string p = a == "--precision" && i + 1 < argc ? argv[++i] : "";
+        const bool number = !a.empty() && a.find_first_not_of("0123456789") == std::string::npos;
+        if (a == "--precision" && (p == "fp32" || p == "bf16")) {
             precision = p == "bf16" ? sa::Precision::bf16 : sa::Precision::fp32;
-        } else if (positional == 0) {
+        } else if (number && positional == 0) {
             threads = std::atoi(a.c_str());
             ++positional;
-        } else {
+        } else if (number && positional == 1) {
             passes = std::max(1, std::atoi(a.c_str()));
             ++positional;
+        } else {
+            std::fprintf(stderr, "usage: bench-tinyvit [threads] [passes] [--precision fp32|bf16] (got '%s%s%s')\n",
+                         a.c_str(), p.empty() ? "" : " ", p.c_str());
+            return 2;
         }
     }
     try {
