@@ -136,7 +136,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
             })
             .option("backend", { choices: ["cpu", "cuda"] as const, default: "cpu" as BackendName })
             .option("batch", { type: "number", default: 1, describe: "encoder batch" })
-            .option("repeats", { type: "number", default: 3, describe: "timed repeats (median reported; the decoder: rounds of 5-step bursts, at least 4)" })
+            .option("repeats", {
+                type: "number",
+                default: 3,
+                describe: "timed repeats (median reported; the decoder: rounds of 5-step bursts, at least 4)",
+            })
             .option("precision", {
                 choices: ["fp32", "bf16", "tf32"] as const,
                 array: true,
