@@ -29,20 +29,45 @@ inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
 
+// A transposed A and a transposed B are read in long runs along their rows (the first touch of an
+// often cold operand then streams instead of hopping between rows one cache line at a time): the
+// first several slivers per pass over its rows, the second through a buffer in L1 that takes 16
+// source rows of the K panel whole and is transposed from there. (A row-major A is transposed straight
+// from its rows: it is usually an activation still in cache, where the extra copy cost more.)
+constexpr int64_t kGroupA = 8;  // slivers of a transposed A per pass over its rows (112 columns)
+
+// buf[r * KC + k] = x[r * ld + k] for r < n, k < kc.
+inline void copy_rows(const float * x, int64_t ld, int64_t n, int64_t kc, float * buf) {
+    const int64_t whole = kc / 16 * 16;
+    const __mmask16 tail = (__mmask16) ((1u << (kc - whole)) - 1u);
+    for (int64_t r = 0; r < n; ++r) {
+        const float * s = x + r * ld;
+        float * d = buf + r * KC;
+        for (int64_t k = 0; k < whole; k += 16) _mm512_store_ps(d + k, _mm512_loadu_ps(s + k));
+        if (tail) _mm512_mask_storeu_ps(d + whole, tail, _mm512_maskz_loadu_ps(tail, s + whole));
+    }
+}
+
 // Packed A: dst[k * MR + r] = op(A)[r, k] per MR-row sliver, rows past mc zero. A transposed A is
-// read one source row (one k) at a time.
+// read one source row (one k) at a time, for a group of slivers.
 void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Ap) {
+    if (ta) {
+        for (int64_t g0 = 0; g0 < mc; g0 += kGroupA * MR) {
+            const int64_t g1 = min64(mc, g0 + kGroupA * MR);
+            for (int64_t k = 0; k < kc; ++k)
+                for (int64_t i0 = g0; i0 < g1; i0 += MR) {
+                    const int64_t mr = min64(MR, mc - i0);
+                    const __mmask16 m = (__mmask16) ((1u << mr) - 1u);
+                    // 14 floats per k; the masked store keeps the next k's slot untouched.
+                    _mm512_mask_storeu_ps(Ap + i0 * kc + k * MR, (__mmask16) 0x3FFF,
+                                          _mm512_maskz_loadu_ps(m, A + k * lda + i0));
+                }
+        }
+        return;
+    }
     for (int64_t i0 = 0; i0 < mc; i0 += MR) {
         const int64_t mr = min64(MR, mc - i0);
         float * dst = Ap + i0 * kc;
-        if (ta) {
-            const __mmask16 m = (__mmask16) ((1u << mr) - 1u);
-            for (int64_t k = 0; k < kc; ++k) {
-                // 14 floats per k; the masked store keeps the next k's slot untouched.
-                _mm512_mask_storeu_ps(dst + k * MR, (__mmask16) 0x3FFF, _mm512_maskz_loadu_ps(m, A + k * lda + i0));
-            }
-            continue;
-        }
         const float * rows[MR];
         for (int64_t r = 0; r < MR; ++r) rows[r] = A + (i0 + (r < mr ? r : mr - 1)) * lda;
         int64_t k = 0;
@@ -94,28 +119,32 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
         }
         return;
     }
+    alignas(64) float buf[16 * KC];
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
         const int64_t nr = min64(NR, nc - j0);
         float * dst = Bp + j0 * kc;
-        const float * src = B + j0 * ldb;  // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]
-        int64_t k = 0;
-        // 16 k at a time: each half of the sliver (16 source rows, zero rows past nr) transposed in
-        // registers.
-        for (; k + 16 <= kc; k += 16) {
-            for (int64_t c0 = 0; c0 < NR; c0 += 16) {
+        // op(B)[k, j0 + c] = B[(j0 + c) * ldb + k]: each half of the sliver (16 source rows, zero rows
+        // past nr) copied to the buffer, then transposed 16 k at a time in registers.
+        for (int64_t c0 = 0; c0 < NR; c0 += 16) {
+            const int64_t n = min64(16, nr - c0);
+            if (n <= 0) {
+                for (int64_t k = 0; k < kc; ++k) _mm512_storeu_ps(dst + k * NR + c0, _mm512_setzero_ps());
+                continue;
+            }
+            copy_rows(B + (j0 + c0) * ldb, ldb, n, kc, buf);
+            int64_t k = 0;
+            for (; k + 16 <= kc; k += 16) {
                 __m512 r[16];
-                for (int64_t i = 0; i < 16; ++i)
-                    r[i] = c0 + i < nr ? _mm512_loadu_ps(src + (c0 + i) * ldb + k) : _mm512_setzero_ps();
+                for (int64_t i = 0; i < 16; ++i) r[i] = i < n ? _mm512_load_ps(buf + i * KC + k) : _mm512_setzero_ps();
                 transpose16x16(r);
                 for (int64_t q = 0; q < 16; ++q) _mm512_storeu_ps(dst + (k + q) * NR + c0, r[q]);
             }
+            if (n == 16)
+                for (; k + 8 <= kc; k += 8)
+                    for (int64_t c = 0; c < 16; c += 8) transpose8x8(buf + c * KC + k, KC, dst + k * NR + c0 + c, NR);
+            for (; k < kc; ++k)
+                for (int64_t c = 0; c < 16; ++c) dst[k * NR + c0 + c] = c < n ? buf[c * KC + k] : 0.0f;
         }
-        if (nr == NR) {
-            for (; k + 8 <= kc; k += 8)
-                for (int64_t c = 0; c < NR; c += 8) transpose8x8(src + c * ldb + k, ldb, dst + k * NR + c, NR);
-        }
-        for (; k < kc; ++k)
-            for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c * ldb + k] : 0.0f;
     }
 }
 

@@ -42,26 +42,50 @@ inline int64_t padded(int64_t kc) {
     return (kc + KALIGN - 1) / KALIGN * KALIGN;
 }
 
+// The packing routines read their operand in long runs along its rows (whole K panel rows, or
+// several slivers' columns at once): a first touch of the operand, usually from L3 or memory, then
+// streams instead of hopping between rows 128 bytes at a time. Operands stored across the sliver
+// (op(A) row-major, op(B) = B^T) go through a row buffer in L1, rounded to pair words, and leave it
+// through 16 x 16 word transposes.
+constexpr int64_t kMaxPairs = KC / 2;
+// Slivers that share one pass over a k-major operand's rows (256 columns of B, 112 rows of A).
+constexpr int64_t kGroupB = 8, kGroupA = 8;
+
+// rows[r][0, P) = the pair words of x + r * ld over k [0, kc) (zero past kc), for r < n; zero rows up to
+// 16.
+inline void rows_to_words(const float * x, int64_t ld, int64_t n, int64_t kc, int64_t P, uint32_t (*rows)[kMaxPairs]) {
+    for (int64_t r = 0; r < 16; ++r)
+        for (int64_t p0 = 0; p0 < P; p0 += 16)
+            _mm512_store_si512((void *) (rows[r] + p0),
+                               r < n ? row_words(x + r * ld + 2 * p0, kc - 2 * p0) : _mm512_setzero_si512());
+}
+
 // Packed A (see the top): op(A) rows [0, mc), k [0, kc); rows and k past them zero.
 void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float * Apf) {
     uint32_t * Ap = reinterpret_cast<uint32_t *>(Apf);
     const int64_t P = padded(kc) / 2;
     constexpr __mmask16 kRows = (__mmask16) ((1u << MR) - 1u);
+    if (ta) {
+        // op(A)[r, k] = A[k * lda + r]: rows k and k + 1 interleaved across a sliver's rows, for a group of
+        // slivers per pass over the rows of A.
+        for (int64_t g0 = 0; g0 < mc; g0 += kGroupA * MR) {
+            const int64_t g1 = min64(mc, g0 + kGroupA * MR);
+            for (int64_t p = 0; p < P; ++p)
+                for (int64_t i0 = g0; i0 < g1; i0 += MR)
+                    _mm512_mask_storeu_epi32(Ap + i0 * P + p * MR, kRows,
+                                             row_pair_words(A + i0, lda, 2 * p, kc, first_lanes(min64(MR, mc - i0))));
+        }
+        return;
+    }
+    // op(A)[r, k] = A[(i0 + r) * lda + k]: a sliver's rows rounded into the buffer, then 16 pairs of each
+    // row transposed to 16 pair rows.
+    alignas(64) uint32_t rows[16][kMaxPairs];
     for (int64_t i0 = 0; i0 < mc; i0 += MR) {
         uint32_t * s = Ap + i0 * P;
-        const int64_t rows = min64(MR, mc - i0);
-        if (ta) {
-            // op(A)[r, k] = A[k * lda + r]: rows k and k + 1 interleaved across the sliver's rows.
-            const __mmask16 m = first_lanes(rows);
-            for (int64_t p = 0; p < P; ++p)
-                _mm512_mask_storeu_epi32(s + p * MR, kRows, row_pair_words(A + i0, lda, 2 * p, kc, m));
-            continue;
-        }
-        // op(A)[r, k] = A[(i0 + r) * lda + k]: 16 pairs of each row, transposed to 16 pair rows.
+        rows_to_words(A + i0 * lda, lda, min64(MR, mc - i0), kc, P, rows);
         for (int64_t p0 = 0; p0 < P; p0 += 16) {
             __m512i w[16];
-            for (int64_t r = 0; r < 16; ++r)
-                w[r] = r < rows ? row_words(A + (i0 + r) * lda + 2 * p0, kc - 2 * p0) : _mm512_setzero_si512();
+            for (int64_t r = 0; r < 16; ++r) w[r] = _mm512_load_si512((const void *) (rows[r] + p0));
             transpose_words(w);
             for (int64_t p = 0; p < 16 && p0 + p < P; ++p) _mm512_mask_storeu_epi32(s + (p0 + p) * MR, kRows, w[p]);
         }
@@ -72,24 +96,29 @@ void pack_a(bool ta, int64_t mc, int64_t kc, const float * A, int64_t lda, float
 void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float * Bpf) {
     uint32_t * Bp = reinterpret_cast<uint32_t *>(Bpf);
     const int64_t P = padded(kc) / 2;
+    if (!tb) {
+        // op(B)[k, c] = B[k * ldb + c]: rows 2p and 2p + 1 interleaved, for a group of slivers per pass
+        // over the rows of B.
+        for (int64_t g0 = 0; g0 < nc; g0 += kGroupB * NR) {
+            const int64_t g1 = min64(nc, g0 + kGroupB * NR);
+            for (int64_t p = 0; p < P; ++p)
+                for (int64_t j0 = g0; j0 < g1; j0 += NR)
+                    for (int64_t g = 0; g < NR; g += 16)
+                        _mm512_store_si512((void *) (Bp + j0 * P + p * NR + g),
+                                           row_pair_words(B + j0 + g, ldb, 2 * p, kc, first_lanes(nc - j0 - g)));
+        }
+        return;
+    }
+    // op(B)[k, c] = B[c * ldb + k]: the sliver's 32 columns rounded into the buffer, then transposed in
+    // 16 x 16 blocks.
+    alignas(64) uint32_t rows[16][kMaxPairs];
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
         uint32_t * s = Bp + j0 * P;
-        const int64_t cols = min64(NR, nc - j0);
-        if (!tb) {
-            // op(B)[k, c] = B[k * ldb + c]: rows 2p and 2p + 1 interleaved.
-            for (int64_t p = 0; p < P; ++p)
-                for (int64_t g = 0; g < NR; g += 16)
-                    _mm512_store_si512((void *) (s + p * NR + g),
-                                       row_pair_words(B + j0 + g, ldb, 2 * p, kc, first_lanes(cols - g)));
-            continue;
-        }
-        // op(B)[k, c] = B[c * ldb + k]: 16 pairs of each column, then transposed.
-        for (int64_t p0 = 0; p0 < P; p0 += 16) {
-            for (int64_t g = 0; g < NR; g += 16) {
+        for (int64_t g = 0; g < NR; g += 16) {
+            rows_to_words(B + (j0 + g) * ldb, ldb, nc - j0 - g, kc, P, rows);
+            for (int64_t p0 = 0; p0 < P; p0 += 16) {
                 __m512i w[16];
-                for (int64_t c = 0; c < 16; ++c)
-                    w[c] =
-                        g + c < cols ? row_words(B + (j0 + g + c) * ldb + 2 * p0, kc - 2 * p0) : _mm512_setzero_si512();
+                for (int64_t c = 0; c < 16; ++c) w[c] = _mm512_load_si512((const void *) (rows[c] + p0));
                 transpose_words(w);
                 for (int64_t p = 0; p < 16 && p0 + p < P; ++p)
                     _mm512_store_si512((void *) (s + (p0 + p) * NR + g), w[p]);
