@@ -33,6 +33,10 @@ struct GemmKernel {
     // Called on a thread before and after its blocked product (AMX tile configuration), or null.
     void (*begin)() = nullptr;
     void (*end)() = nullptr;
+    // Edge tiles of at most short_rows rows, or null: C[0:short_rows, 0:nr] = Ap Bp from the first
+    // short_rows rows of an mr-row sliver, with the bits of the full kernel's rows.
+    int64_t short_rows = 0;
+    void (*kernel_short)(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc) = nullptr;
 };
 
 // Words per packed sliver row of a kc-long K panel (internal linkage: this header is also compiled

@@ -367,7 +367,11 @@ using cpu::GemmKernel;
 void kernel_edge(const GemmKernel & g, int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp,
                  float * C, int64_t ldc, float alpha, float beta, const float * bias) {
     alignas(64) float tmp[kMaxTile];
-    g.kernel(kc, Ap, Bp, tmp, g.nr, 1.0f, 0.0f, nullptr);
+    if (g.kernel_short && mr <= g.short_rows) {
+        g.kernel_short(kc, Ap, Bp, tmp, g.nr);
+    } else {
+        g.kernel(kc, Ap, Bp, tmp, g.nr, 1.0f, 0.0f, nullptr);
+    }
     for (int64_t r = 0; r < mr; ++r) {
         float * cr = C + r * ldc;
         const float * t = tmp + r * g.nr;

@@ -153,10 +153,18 @@ void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t
     }
 }
 
+// Edge tiles of at most 8 rows (thin products: 16 or 17 token rows are a 14-row tile and a 2- or
+// 3-row edge): the first 8 rows of the tile only, the same arithmetic per row.
+void kernel_short(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc) {
+    vdpbf16::tile_8x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf), reinterpret_cast<const uint32_t *>(Bpf),
+                       C, ldc);
+}
+
 }  // namespace
 
 const GemmKernel & gemm_kernel_train_avx512bf16() {
-    static const GemmKernel k{MR, NR, KC, MC, NC, 64.0, kernel, pack_a, pack_b, KALIGN, 2};
+    static const GemmKernel k{MR,     NR,     KC, MC,      NC,      64.0, kernel,      pack_a,
+                              pack_b, KALIGN, 2,  nullptr, nullptr, 8,    kernel_short};
     return k;
 }
 
