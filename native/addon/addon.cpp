@@ -42,8 +42,9 @@ static Napi::Value system_info(const Napi::CallbackInfo & info) {
     return o;
 }
 
-// gemmPeak(seconds = 0.5): the CPU GEMM micro-kernel's ceiling on setThreads' threads (sa/gemm.h),
-// measured off the JS thread; resolves { gflops, threads, isa }.
+// gemmPeak(seconds = 0.5, precision = "fp32"): the CPU GEMM micro-kernel's ceiling on setThreads'
+// threads (sa/gemm.h; "bf16": the bf16 products kernel, rejected below avx512bf16), measured off the
+// JS thread; resolves { gflops, threads, isa }.
 static Napi::Value gemm_peak(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     double seconds = 0.5;
@@ -53,6 +54,14 @@ static Napi::Value gemm_peak(const Napi::CallbackInfo & info) {
         SA_THROW_RANGEERROR_IF(!(seconds > 0.0 && seconds <= 10.0), env,
                                "gemmPeak(seconds): seconds must be in (0, 10]");
     }
+    bool bf16 = false;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+        SA_THROW_TYPEERROR_IF(!info[1].IsString(), env, "gemmPeak(seconds, precision): precision must be a string");
+        const std::string p = info[1].As<Napi::String>().Utf8Value();
+        SA_THROW_RANGEERROR_IF(p != "fp32" && p != "bf16", env,
+                               "gemmPeak(seconds, precision): precision must be \"fp32\" or \"bf16\"");
+        bf16 = p == "bf16";
+    }
     struct Result {
         double gflops = 0.0;
         std::string isa;
@@ -61,10 +70,10 @@ static Napi::Value gemm_peak(const Napi::CallbackInfo & info) {
     auto r = std::make_shared<Result>();
     return PromiseWorker::start(
         env,
-        [r, threads, seconds] {
+        [r, threads, seconds, bf16] {
             r->isa = sa::isa_name(sa::cpu_isa());  // throws (a coded rejection) when SA_ISA cannot run here
             sa::ThreadPool pool(threads);
-            r->gflops = sa::gemm_kernel_peak_gflops(pool, seconds);
+            r->gflops = sa::gemm_kernel_peak_gflops(pool, seconds, bf16);
         },
         [r, threads](Napi::Env e) -> Napi::Value {
             Napi::Object o = Napi::Object::New(e);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
 #include "sa/backend.h"
 #include "sa/gemm.h"
@@ -224,6 +225,15 @@ SA_TEST(gemm_kernel_peak_is_measured) {
     for (double s : {0.0, -1.0, 11.0, (double) NAN})
         expect_throws(SA_ERR_INVALID_ARG, "seconds " + std::to_string(s),
                       [&] { sa::gemm_kernel_peak_gflops(pool, s); });
+    // The bf16 products kernel where the level has one, a coded rejection below it.
+    if (sa::cpu::gemm_kernel_bf16_training()) {
+        const double g = sa::gemm_kernel_peak_gflops(pool, 0.05, true);
+        std::printf("    bf16 products kernel peak, 1 thread: %.1f GFLOP/s\n", g);
+        satest::expect(std::isfinite(g) && g > 0.1, "bf16 peak: " + std::to_string(g));
+    } else {
+        expect_throws(SA_ERR_UNSUPPORTED, "bf16 peak below avx512bf16",
+                      [&] { sa::gemm_kernel_peak_gflops(pool, 0.05, true); });
+    }
 }
 
 SA_TEST(gemm_rejects_bad_leading_dims) {

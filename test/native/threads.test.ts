@@ -71,4 +71,31 @@ test("gemmPeak measures the micro-kernel on setThreads' threads, off the JS thre
     }
 });
 
+test("gemmPeak('bf16') times the bf16 products kernel where the CPU level has one and is refused below it", async () => {
+    const isa = addon.systemInfo().isa;
+    if (isa === "avx512bf16" || isa === "amx") {
+        const r = await addon.gemmPeak(0.05, "bf16");
+        assert.is(r.isa, isa);
+        assert.ok(Number.isFinite(r.gflops) && r.gflops > 0.1, `bf16 gflops ${r.gflops}`);
+    } else {
+        try {
+            await addon.gemmPeak(0.05, "bf16");
+            assert.unreachable(`bf16 peak measured at level ${isa}`);
+        } catch (e) {
+            assert.is((e as { code?: string }).code, "ERR_SA_UNSUPPORTED", String(e));
+            assert.match(String((e as Error).message), /avx512bf16/);
+        }
+    }
+    const fp32 = await addon.gemmPeak(0.05, "fp32");
+    assert.ok(fp32.gflops > 0.1, `fp32 gflops ${fp32.gflops}`);
+    for (const bad of ["fp16", "", 16] as unknown[]) {
+        try {
+            await addon.gemmPeak(0.05, bad as "fp32");
+            assert.unreachable(`precision ${String(bad)} accepted`);
+        } catch (e) {
+            assert.ok(e instanceof TypeError || e instanceof RangeError, `precision ${String(bad)}: ${String(e)}`);
+        }
+    }
+});
+
 test.run();

@@ -24,8 +24,9 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
 // The GEMM micro-kernel's ceiling: every thread of `pool` runs the register micro-kernel of the level
 // in use on operands that stay in L1 (no packing, no memory traffic) for about `seconds` (0 < s <= 10,
 // else SA_ERR_INVALID_ARG); returns the multiply-add rate of all threads together in GFLOP/s (2 per
-// multiply-add) over the longest thread's time. Real products approach it from below.
-double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds);
+// multiply-add) over the longest thread's time. Real products approach it from below. bf16: the level's
+// bf16 products kernel (VDPBF16PS or AMX tiles; SA_ERR_UNSUPPORTED below avx512bf16).
+double gemm_kernel_peak_gflops(ThreadPool & pool, double seconds, bool bf16 = false);
 // The K-split of sgemm: for a product that sgemm cuts along K (thin C, long K), the chunk length (fixed
 // by K alone: chunks [0, c), [c, 2c), ...; the partial products summed in chunk order, C = sum + beta C);
 // 0 when sgemm does not cut it. Callers that fuse other work into the chunks reproduce sgemm's bits

@@ -309,9 +309,11 @@ export interface BindingModule {
     /**
      * The CPU GEMM micro-kernel's ceiling on this machine: every thread of the CPU backend runs the
      * level's register micro-kernel on operands kept in L1 for about `seconds` (default 0.5, at most
-     * 10); GFLOP/s of all threads together. Products and encoders approach it from below.
+     * 10); GFLOP/s of all threads together. Products and encoders approach it from below. "bf16": the
+     * bf16 products kernel (VDPBF16PS or AMX tiles), rejected below CPU level avx512bf16; the ratio of
+     * the two peaks bounds how much faster a bf16 pass can run than an fp32 one.
      */
-    gemmPeak(seconds?: number): Promise<{ gflops: number; threads: number; isa: string }>;
+    gemmPeak(seconds?: number, precision?: "fp32" | "bf16"): Promise<{ gflops: number; threads: number; isa: string }>;
     backends(): BackendsInfo;
     /**
      * Copy-on-write memory mapping of a file region (writes never reach the file); released when the
