@@ -43,6 +43,7 @@ constexpr int64_t KC = 256;            // A sliver + B sliver stay in L1 across 
 constexpr int64_t MC = 144;            // packed A block (MC x KC, 144 KiB) stays in L2
 constexpr int64_t NC = 3072;           // packed B panel (KC x NC, 3 MiB) stays in L3
 constexpr int64_t kMaxTile = 32 * 32;  // largest mr x nr of any level
+constexpr int64_t kGroupCols = 256;    // B columns packed at a time for a product of one row block
 
 // Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
 constexpr double kSerialMacs = 1 << 18;
@@ -430,6 +431,29 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     const int64_t kc_max = std::min(KC, K);
     const int64_t nc_max = std::min(NC, (N + NR - 1) / NR * NR);
     const int64_t mc_max = std::min(MC, (M + MR - 1) / MR * MR);
+    if (M <= MC) {
+        // One block of rows (thin products: tokens, attention queries): its A panel is packed once per K
+        // panel, and B goes in groups of kGroupCols columns, each packed and used at once, so the packed
+        // group is still in L1/L2 when the micro-kernel reads it (a whole packed B panel, up to NC
+        // columns, would go through L3 between the packing and its one pass of row tiles). The same
+        // tiles and the same panels in the same order: the bits of the loop below.
+        const int64_t ng_max = std::min(nc_max, std::max(NR, kGroupCols / NR * NR));
+        float * Bp = bufs.b.get((size_t) (packed_k(g, kc_max) * ng_max));
+        float * Ap = bufs.a.get((size_t) (packed_k(g, kc_max) * mc_max));
+        if (g.begin) g.begin();
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            const int64_t kc = std::min(KC, K - pc);
+            const float beta_eff = pc == 0 ? beta : 1.0f;
+            g.pack_a(ta, M, kc, ta ? A + pc * lda : A + pc, lda, Ap);
+            for (int64_t jc = 0; jc < N; jc += ng_max) {
+                const int64_t ng = std::min(ng_max, N - jc);
+                g.pack_b(tb, kc, ng, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, Bp);
+                macro_kernel(g, M, ng, kc, alpha, Ap, Bp, beta_eff, C + jc, ldc, pc == 0 && bias ? bias + jc : nullptr);
+            }
+        }
+        if (g.end) g.end();
+        return;
+    }
     float * Bp = bufs.b.get((size_t) (packed_k(g, kc_max) * nc_max));
     float * Ap = bufs.a.get((size_t) (packed_k(g, kc_max) * mc_max));
     if (g.begin) g.begin();
