@@ -122,6 +122,29 @@ SA_TEST(bf16_products_linear_with_bias) {
     satest::expect(worst <= 1e-6 + (double) K * 1.2e-7, "bf16 linear + bias: worst error " + std::to_string(worst));
 }
 
+SA_TEST(bf16_products_bits_do_not_depend_on_the_tile) {
+    // Every row of x and every row of W the same, the bias constant: all outputs are one value, bit for
+    // bit, whether they fall in a full tile, an edge tile of few rows or an edge of few columns, with a
+    // bias (the tile starts from it), over several K panels (the tile goes on from C) and with beta 1.
+    for (int64_t K : {130, 300, 600}) {
+        const int64_t M = 17, N = 40;
+        const Vec row = satest::randn((size_t) K, 41), wrow = satest::randn((size_t) K, 42, 0.1f);
+        Vec x((size_t) (M * K)), W((size_t) (N * K)), b((size_t) N, 0.375f), c0((size_t) (M * N), -1.25f);
+        for (int64_t i = 0; i < M; ++i) std::copy(row.begin(), row.end(), x.begin() + i * K);
+        for (int64_t j = 0; j < N; ++j) std::copy(wrow.begin(), wrow.end(), W.begin() + j * K);
+        satest::Buf dx(x), dW(W), db(b), dy((size_t) (M * N));
+        products_backend().linear(dx.p, dW.p, db.p, dy.p, M, K, N);
+        const Vec y = dy.host();
+        const Vec g = run_gemm(products_backend(), false, true, M, N, K, 1.0f, x, K, W, K, 1.0f, c0, N);
+        for (int64_t e = 1; e < M * N; ++e) {
+            satest::expect(std::memcmp(&y[(size_t) e], &y[0], 4) == 0,
+                           "linear + bias, K " + std::to_string(K) + ": output " + std::to_string(e) + " differs");
+            satest::expect(std::memcmp(&g[(size_t) e], &g[0], 4) == 0,
+                           "gemm beta 1, K " + std::to_string(K) + ": output " + std::to_string(e) + " differs");
+        }
+    }
+}
+
 SA_TEST(bf16_products_same_bits_for_1_2_and_3_threads) {
     // Threaded tiles, the split along K and a batched product whose items run on the pool's workers.
     struct Case {

@@ -95,6 +95,29 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     expect_near(std::string(what) + " +bias", C1, ref_b, 1e-5 * std::sqrt((double) K + 1));
 }
 
+// Every row of x and of W the same, the bias constant: all outputs are one value, bit for bit, in full
+// tiles and in edge tiles of rows or columns, with a bias, over several K panels and with beta 1.
+SA_TEST(gemm_bits_do_not_depend_on_the_tile) {
+    for (int64_t K : {130, 300, 600}) {
+        const int64_t M = 17, N = 40;
+        const std::vector<float> row = satest::randn((size_t) K, 41), wrow = satest::randn((size_t) K, 42, 0.1f);
+        std::vector<float> x((size_t) (M * K)), W((size_t) (N * K)), b((size_t) N, 0.375f),
+            c0((size_t) (M * N), -1.25f);
+        for (int64_t i = 0; i < M; ++i) std::copy(row.begin(), row.end(), x.begin() + i * K);
+        for (int64_t j = 0; j < N; ++j) std::copy(wrow.begin(), wrow.end(), W.begin() + j * K);
+        satest::Buf dx(x), dW(W), db(b), dy((size_t) (M * N)), dc(c0);
+        be().linear(dx.p, dW.p, db.p, dy.p, M, K, N);
+        be().gemm({false, true, M, N, K, 1.0f, {dx.p, K}, {dW.p, K}, 1.0f, {dc.p, N}});
+        const std::vector<float> y = dy.host(), g = dc.host();
+        for (int64_t e = 1; e < M * N; ++e) {
+            satest::expect(std::memcmp(&y[(size_t) e], &y[0], 4) == 0,
+                           "linear + bias, K " + std::to_string(K) + ": output " + std::to_string(e) + " differs");
+            satest::expect(std::memcmp(&g[(size_t) e], &g[0], 4) == 0,
+                           "gemm beta 1, K " + std::to_string(K) + ": output " + std::to_string(e) + " differs");
+        }
+    }
+}
+
 SA_TEST(gemm_all_transposes_odd_sizes) {
     uint32_t seed = 10;
     for (int ta = 0; ta < 2; ++ta)

@@ -33,10 +33,13 @@ struct GemmKernel {
     // Called on a thread before and after its blocked product (AMX tile configuration), or null.
     void (*begin)() = nullptr;
     void (*end)() = nullptr;
-    // Edge tiles of at most short_rows rows, or null: C[0:short_rows, 0:nr] = Ap Bp from the first
-    // short_rows rows of an mr-row sliver, with the bits of the full kernel's rows.
+    // Edge tiles of at most short_rows rows, or null: C[0:short_rows, 0:nr] = init + Ap Bp from the first
+    // short_rows rows of an mr-row sliver (init rows ld_init apart, 0 repeating one row; null: zero),
+    // with the bits of the full kernel's rows when it is called with alpha 1 and beta 0 (init: the bias
+    // row or null) or beta 1 without a bias (init: C).
     int64_t short_rows = 0;
-    void (*kernel_short)(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc) = nullptr;
+    void (*kernel_short)(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, const float * init,
+                         int64_t ld_init) = nullptr;
 };
 
 // Words per packed sliver row of a kc-long K panel (internal linkage: this header is also compiled

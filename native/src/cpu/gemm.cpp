@@ -43,6 +43,7 @@ constexpr int64_t KC = 256;            // A sliver + B sliver stay in L1 across 
 constexpr int64_t MC = 144;            // packed A block (MC x KC, 144 KiB) stays in L2
 constexpr int64_t NC = 3072;           // packed B panel (KC x NC, 3 MiB) stays in L3
 constexpr int64_t kMaxTile = 32 * 32;  // largest mr x nr of any level
+constexpr int64_t kMaxNr = 32;         // largest nr of any level
 constexpr int64_t kGroupCols = 256;    // B columns packed at a time for a product of one row block
 
 // Below this many multiply-adds a product runs on the calling thread (fork-join costs more).
@@ -367,20 +368,24 @@ using cpu::GemmKernel;
 // Partial tile at the edge of C: compute the full mr x nr tile into a local buffer, then merge.
 void kernel_edge(const GemmKernel & g, int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp,
                  float * C, int64_t ldc, float alpha, float beta, const float * bias) {
+    // The edge tile runs the kernel's own arithmetic on a full-size copy of its part of C (and of the
+    // bias row), so a row's bits do not depend on whether it falls in a full or an edge tile.
     alignas(64) float tmp[kMaxTile];
-    if (g.kernel_short && mr <= g.short_rows) {
-        g.kernel_short(kc, Ap, Bp, tmp, g.nr);
+    alignas(64) float brow[kMaxNr];
+    const int64_t NR = g.nr;
+    if (beta != 0.0f)
+        for (int64_t r = 0; r < g.mr; ++r)
+            for (int64_t c = 0; c < NR; ++c) tmp[r * NR + c] = r < mr && c < nr ? C[r * ldc + c] : 0.0f;
+    if (bias)
+        for (int64_t c = 0; c < NR; ++c) brow[c] = c < nr ? bias[c] : 0.0f;
+    const float * b = bias ? brow : nullptr;
+    // The short tile covers the kernels' in-place case (alpha 1 from zero, the bias row or C).
+    if (g.kernel_short && mr <= g.short_rows && alpha == 1.0f && (beta == 0.0f || (beta == 1.0f && !bias))) {
+        g.kernel_short(kc, Ap, Bp, tmp, NR, beta != 0.0f ? tmp : b, beta != 0.0f ? NR : 0);
     } else {
-        g.kernel(kc, Ap, Bp, tmp, g.nr, 1.0f, 0.0f, nullptr);
+        g.kernel(kc, Ap, Bp, tmp, NR, alpha, beta, b);
     }
-    for (int64_t r = 0; r < mr; ++r) {
-        float * cr = C + r * ldc;
-        const float * t = tmp + r * g.nr;
-        for (int64_t c = 0; c < nr; ++c) {
-            const float add = (beta == 0.0f ? 0.0f : beta * cr[c]) + (bias ? bias[c] : 0.0f);
-            cr[c] = alpha * t[c] + add;
-        }
-    }
+    for (int64_t r = 0; r < mr; ++r) std::copy(tmp + r * NR, tmp + r * NR + nr, C + r * ldc);
 }
 
 // C = beta * C + bias for an M x N block (beta == 0: without reading C; bias: N values or null).

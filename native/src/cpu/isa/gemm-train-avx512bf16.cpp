@@ -155,9 +155,10 @@ void kernel(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t
 
 // Edge tiles of at most 8 rows (thin products: 16 or 17 token rows are a 14-row tile and a 2- or
 // 3-row edge): the first 8 rows of the tile only, the same arithmetic per row.
-void kernel_short(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc) {
+void kernel_short(int64_t kc, const float * Apf, const float * Bpf, float * C, int64_t ldc, const float * init,
+                  int64_t ld_init) {
     vdpbf16::tile_8x32(padded(kc) / 2, reinterpret_cast<const uint32_t *>(Apf), reinterpret_cast<const uint32_t *>(Bpf),
-                       C, ldc);
+                       C, ldc, init, ld_init);
 }
 
 }  // namespace
