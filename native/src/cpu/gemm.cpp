@@ -365,7 +365,7 @@ namespace {
 using cpu::gemm_kernel;
 using cpu::GemmKernel;
 
-// Partial tile at the edge of C: compute the full mr x nr tile into a local buffer, then merge.
+// Partial tile at the edge of C: the full tile on a local copy of its part of C, then copied back.
 void kernel_edge(const GemmKernel & g, int64_t mr, int64_t nr, int64_t kc, const float * Ap, const float * Bp,
                  float * C, int64_t ldc, float alpha, float beta, const float * bias) {
     // The edge tile runs the kernel's own arithmetic on a full-size copy of its part of C (and of the
