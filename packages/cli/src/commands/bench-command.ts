@@ -183,8 +183,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         if (argv.backend === "cpu" && info.isa) {
             const bf16Timed = argv.precision.includes("bf16") || argv["decoder-precision"].includes("bf16");
             const withBf16 = bf16Timed && (info.isa === "avx512bf16" || info.isa === "amx");
-            // The best of twelve short probes each, alternating, so that a busy host (another tenant on
-            // the cores' SMT siblings halves the multiply-add rate while it runs) lowers neither alone.
+            // The best of twelve short probes each, alternating, so that a busy host (other load on the
+            // same physical cores lowers the multiply-add rate while it runs) lowers neither alone.
             for (let r = 0; r < 12; r++) {
                 peak = Math.max(peak ?? 0, (await addon.gemmPeak(0.05)).gflops);
                 if (withBf16) peakBf16 = Math.max(peakBf16 ?? 0, (await addon.gemmPeak(0.05, "bf16")).gflops);
