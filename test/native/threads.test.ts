@@ -94,6 +94,8 @@ test("gemmPeak('bf16') times the bf16 products kernel where the CPU level has on
             assert.unreachable(`precision ${String(bad)} accepted`);
         } catch (e) {
             assert.ok(e instanceof TypeError || e instanceof RangeError, `precision ${String(bad)}: ${String(e)}`);
+            assert.is((e as { code?: string }).code, "ERR_SA_INVALID_ARG", `precision ${String(bad)}`);
+            assert.match(String((e as Error).message), /precision/);
         }
     }
 });
