@@ -5,8 +5,9 @@
 //   bench-encoder [threads] [passes] [--model vit_b|vit_l|vit_h] [--precision fp32|bf16] [--profile]
 //
 // Prints seconds per image and GFLOP/s (2 x the analytic multiply-add count of the forward pass,
-// ImageEncoder::flops_per_image). --profile adds the time each backend op takes per image (on a bf16
-// backend: the attention on AMX tiles at level amx; the unprepared linear and conv ops stay fp32).
+// ImageEncoder::flops_per_image). --profile adds the time each backend op takes per image, the linear
+// layers through prepared weights as in the encoder (on a bf16 backend: bf16 products, the attention
+// on AMX tiles at level amx; the convolutions stay fp32).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +40,13 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
     auto buf = [&](int64_t n) { return sa::bench::upload_copy(be, host, n); };
     float *x = buf(big), *y = buf(big), *w = buf(std::max<int64_t>(M * E, 256 * 256 * 9)), *bias = buf(M);
     float *rel = buf(127 * hd), *gamma = buf(std::max(E, M)), *beta = buf(std::max(E, M));
+    // the encoder's linear layers run on weights prepared once (bf16 on a bf16 backend)
+    auto prepared = [&](int64_t N, int64_t K) {
+        float * p = be.alloc(be.prepared_linear_size(N, K));
+        be.prepare_linear(w, p, N, K);
+        return p;
+    };
+    float *w_qkv = prepared(3 * E, E), *w_proj = prepared(E, E), *w_lin1 = prepared(M, E), *w_lin2 = prepared(E, M);
     struct Row {
         std::string name;
         double seconds, cpu_seconds;
@@ -54,12 +62,12 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
         rows.push_back({name, calls * sa::bench::seconds_since(t0), calls * (process_cpu_seconds() - c0)});
     };
     time("patch embed conv 16x16/16", 1, [&] { be.conv2d({x, w, bias, y, 1, 3, 1024, 1024, E, 16, 16, 16, 0, 1}); });
-    time("linear qkv (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, 3 * E); });
-    time("linear qkv (global)", n_global, [&] { be.linear(x, w, bias, y, T, E, 3 * E); });
-    time("linear proj (windowed)", n_win, [&] { be.linear(x, w, bias, y, Tw, E, E); });
-    time("linear proj (global)", n_global, [&] { be.linear(x, w, bias, y, T, E, E); });
-    time("linear mlp lin1", depth, [&] { be.linear(x, w, bias, y, T, E, M); });
-    time("linear mlp lin2", depth, [&] { be.linear(x, w, bias, y, T, M, E); });
+    time("linear qkv (windowed)", n_win, [&] { be.linear_prepared(x, w_qkv, bias, y, Tw, E, 3 * E); });
+    time("linear qkv (global)", n_global, [&] { be.linear_prepared(x, w_qkv, bias, y, T, E, 3 * E); });
+    time("linear proj (windowed)", n_win, [&] { be.linear_prepared(x, w_proj, bias, y, Tw, E, E); });
+    time("linear proj (global)", n_global, [&] { be.linear_prepared(x, w_proj, bias, y, T, E, E); });
+    time("linear mlp lin1", depth, [&] { be.linear_prepared(x, w_lin1, bias, y, T, E, M); });
+    time("linear mlp lin2", depth, [&] { be.linear_prepared(x, w_lin2, bias, y, T, M, E); });
     time("attention 14x14 windows", n_win, [&] {
         be.attention_vit({x, y, nw * nw, win, win, heads, hd, rel, 27, rel, 27});
     });
@@ -75,7 +83,7 @@ void profile_ops(sa::Backend & be, int64_t E, int64_t depth, int64_t heads, int6
     time("neck conv 1x1", 1, [&] { be.conv2d({x, w, nullptr, y, 1, E, G, G, 256, 1, 1, 1, 0, 1}); });
     time("neck conv 3x3", 1, [&] { be.conv2d({x, w, nullptr, y, 1, 256, G, G, 256, 3, 3, 1, 1, 1}); });
     time("layernorm2d", 2, [&] { be.layernorm2d({x, gamma, beta, y, nullptr, nullptr, 1, 256, T, 1e-6f}); });
-    for (float * p : {x, y, w, bias, rel, gamma, beta}) be.free(p);
+    for (float * p : {x, y, w, bias, rel, gamma, beta, w_qkv, w_proj, w_lin1, w_lin2}) be.free(p);
     double total = 0, total_cpu = 0;
     for (auto & r : rows) {
         total += r.seconds;
