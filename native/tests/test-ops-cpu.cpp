@@ -3,12 +3,15 @@
 // transposes, odd sizes, sub-matrices, alpha/beta, thread-count independence), elementwise, GELU,
 // linear, LayerNorm / LayerNorm2d, conv2d (patch embedding, 1x1, 3x3, stride 2, grouped, depthwise),
 // transposes, SAM window partitioning and SAM ViT attention with relative positions.
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -179,6 +182,41 @@ static void check_thread_independence(int64_t M, int64_t N, int64_t K) {
 SA_TEST(gemm_is_bit_identical_across_thread_counts) {
     check_thread_independence(203, 389, 517);
     check_thread_independence(37, 70, 5000);  // split along K
+}
+
+// parallel_chunks calls fn once per chunk of [0, n) (the last one shorter) on any pool size, chunk_for
+// gives whole grains, and an error in one chunk reaches the caller after the others ran.
+SA_TEST(parallel_chunks_runs_every_chunk_once) {
+    for (int threads : {1, 2, 3}) {
+        sa::ThreadPool pool(threads);
+        for (int64_t n : {0, 1, 7, 100, 1001})
+            for (int64_t chunk : {1, 3, 64, 2000}) {
+                std::mutex mu;
+                std::vector<std::pair<int64_t, int64_t>> calls;
+                pool.parallel_chunks(n, chunk, [&](int64_t b, int64_t e) {
+                    std::lock_guard<std::mutex> lk(mu);
+                    calls.emplace_back(b, e);
+                });
+                std::sort(calls.begin(), calls.end());
+                std::vector<std::pair<int64_t, int64_t>> want;
+                for (int64_t b = 0; b < n; b += chunk) want.emplace_back(b, std::min(n, b + chunk));
+                satest::expect(calls == want, "threads " + std::to_string(threads) + ", n " + std::to_string(n) +
+                                                  ", chunk " + std::to_string(chunk) + ": chunks differ");
+            }
+        for (int64_t n : {1, 10, 1000}) {
+            const int64_t c = pool.chunk_for(n, 8);
+            satest::expect(c >= 8 && c % 8 == 0, "chunk_for(" + std::to_string(n) + ", 8) = " + std::to_string(c));
+        }
+        std::atomic<int64_t> ran{0};
+        expect_throws(SA_ERR_INTERNAL, "a failing chunk, " + std::to_string(threads) + " threads", [&] {
+            pool.parallel_chunks(10, 1, [&](int64_t b, int64_t) {
+                ran.fetch_add(1);
+                if (b == 4) sa::fail(SA_ERR_INTERNAL, "chunk 4 fails");
+            });
+        });
+        // A failing chunk does not stop the others (on one thread the loop ends at the error).
+        if (threads > 1) satest::expect(ran.load() == 10, "chunks run: " + std::to_string(ran.load()));
+    }
 }
 
 SA_TEST(gemm_batched_matches_per_item) {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small fork-join thread pool. Work is split statically by thread count, so a given thread count
-// always produces the same partition (bit-reproducible CPU results for a seed and thread count).
+// A small fork-join thread pool. parallel_for splits work statically by thread count, so a given thread
+// count always produces the same partition (bit-reproducible CPU results for a seed and thread count).
+// parallel_chunks hands fixed chunks out on demand instead, for work whose results do not depend on
+// which thread runs a chunk: a thread slowed by other load on its core (a shared node, a hybrid CPU's
+// efficiency cores) then takes fewer chunks instead of holding up the others at the join.
 // Waiting threads spin briefly before they block: a training step is hundreds of short parallel ops
 // in a row, and a condition-variable wake-up costs more than many of them.
 #pragma once
@@ -31,6 +34,17 @@ class ThreadPool {
     // Splits [0, n) into size() contiguous chunks (chunk boundaries multiples of `grain`) and calls
     // fn(begin, end) for each non-empty chunk in parallel. Deterministic partition.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)> & fn, int64_t grain = 1);
+
+    // Cuts [0, n) into chunks of `chunk` (the last one shorter), whatever the thread count, and calls
+    // fn(begin, end) once per chunk on whichever thread claims it next (serially, in order, on a pool
+    // of one). Only for work where each chunk writes its own outputs with arithmetic fixed by the chunk
+    // alone, so the results are the same bits however the chunks are shared out.
+    void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)> & fn);
+
+    // A chunk size for parallel_chunks over n items: about kChunksPerThread chunks per thread, a
+    // multiple of `grain`.
+    int64_t chunk_for(int64_t n, int64_t grain = 1) const;
+    static constexpr int kChunksPerThread = 4;
 
   private:
     void worker_loop(int index);

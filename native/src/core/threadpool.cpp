@@ -133,6 +133,29 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     });
 }
 
+void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)> & fn) {
+    if (n <= 0) return;
+    chunk = std::max<int64_t>(1, chunk);
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    auto run = [&](int64_t c) { fn(c * chunk, std::min(n, (c + 1) * chunk)); };
+    if (n_threads_ == 1 || chunks == 1) {
+        for (int64_t c = 0; c < chunks; ++c) run(c);
+        return;
+    }
+    std::atomic<int64_t> next{0};
+    run_on_all([&](int) {
+        for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks;
+             c = next.fetch_add(1, std::memory_order_relaxed))
+            run(c);
+    });
+}
+
+int64_t ThreadPool::chunk_for(int64_t n, int64_t grain) const {
+    grain = std::max<int64_t>(1, grain);
+    const int64_t parts = (int64_t) n_threads_ * kChunksPerThread;
+    return std::max<int64_t>(1, (n + parts - 1) / parts + grain - 1) / grain * grain;
+}
+
 uintptr_t job_context() {
     return t_job_context;
 }

@@ -8,11 +8,11 @@
 //       for ic in M by MC:        A block  op(A)[ic:ic+MC, pc:pc+KC] packed into MR-tall slivers
 //         for jr, ir:             MR x NR micro-kernel over KC
 //
-// Threads: C is cut into a thread grid (tm x tn tiles, whole micro-tiles, balanced); each thread runs
-// the blocked loop above on its own tile with its own packing buffers. Every element of C is then
-// produced by exactly one thread with the same k-order for any thread count, so results are
-// bit-identical across thread counts and runs. Thin products with a long K are cut along K instead
-// (gemm_split_k), in chunks fixed by K alone, with the same guarantee.
+// Threads: C is cut into tiles (tm x tn, whole micro-tiles, balanced, up to a few per thread) that
+// threads claim as they get free; each runs the blocked loop above on a tile with its own packing
+// buffers. Every element of C is then produced by exactly one tile with the same k-order for any
+// thread count and any cut, so results are bit-identical across thread counts and runs. Thin products with a long K are
+// cut along K instead (gemm_split_k), in chunks fixed by K alone, with the same guarantee.
 #include "sa/gemm.h"
 
 #include <algorithm>
@@ -502,9 +502,8 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     const int64_t chunks = (K + chunk - 1) / chunk;
     thread_local Scratch partial_buf;
     float * partial = partial_buf.get((size_t) (chunks * M * N));
-    const int nt = pool ? pool->size() : 1;
-    auto products = [&](int t) {
-        for (int64_t c = chunks * t / nt; c < chunks * (t + 1) / nt; ++c) {
+    auto products = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
             const int64_t k0 = c * chunk, kc = std::min(chunk, K - k0);
             gemm_blocked(ta, tb, M, N, kc, 1.0f, ta ? A + k0 * lda : A + k0, lda, tb ? B + k0 : B + k0 * ldb, ldb, 0.0f,
                          partial + c * M * N, N);
@@ -513,11 +512,11 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     auto sum_rows = [&](int64_t r0, int64_t r1) {
         sgemm_split_k_sum(partial, chunks, M, N, r0, r1, alpha, beta, C, ldc, bias);
     };
-    if (pool && nt > 1) {
-        pool->run_on_all(products);
-        pool->parallel_for(M, sum_rows);
+    if (pool && pool->size() > 1) {
+        pool->parallel_chunks(chunks, 1, products);
+        pool->parallel_chunks(M, pool->chunk_for(M), sum_rows);
     } else {
-        products(0);
+        products(0, chunks);
         sum_rows(0, M);
     }
 }
@@ -592,39 +591,42 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
         gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
         return;
     }
-    // Thread grid tm x tn (tm * tn <= nt) minimising the per-thread work: the largest tile's micro-tile
-    // multiply-adds plus the A rows and B columns its thread packs (for a tall A that favours the M
-    // split, for a wide B the N split); ties go to fewer M cuts.
+    // C is cut into tm x tn tiles (whole micro-tiles, balanced) that threads claim as they get free
+    // (ThreadPool::parallel_chunks). The cut minimises an estimate of the time in cycles: a tile's
+    // micro-tile multiply-adds at the kernel's rate plus the operand panels it packs (its rows of A, its
+    // columns of B, about one element per cycle), times the tiles per thread plus half a tile for the
+    // last one to end (more tiles: more packing, less waiting on a thread slowed by other load); at
+    // most kTilesPerThread tiles per thread. Ties go to fewer M cuts, then fewer N cuts.
+    constexpr int kTilesPerThread = ThreadPool::kChunksPerThread;
     const GemmKernel & g = gemm_kernel();
     const int64_t MR = g.mr, NR = g.nr;
     const int64_t mt = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
-    int best_tm = 1, best_tn = 1;
+    const double kk = (double) std::max<int64_t>(K, 1);
+    int64_t best_tm = 1, best_tn = 1;
     double best_cost = -1;
-    for (int tm = 1; tm <= nt; ++tm) {
-        const int tn = nt / tm;
-        if (tm > mt || tn > ntiles) continue;
-        // Per-thread work in cycles: micro-tile multiply-adds at the kernel's rate plus the operand panels
-        // it packs (its rows of A, its columns of B) at about one element per cycle.
-        const double kk = (double) std::max<int64_t>(K, 1);
-        const double tiles = (double) ((mt + tm - 1) / tm) * (double) ((ntiles + tn - 1) / tn);
-        const double tile_macs = tiles * (double) (MR * NR) * kk;
-        const double packed = ((double) M / tm + (double) N / tn) * kk;
-        const double cost = tile_macs / g.macs_per_cycle + packed + 1e-3 * (double) tm;
-        if (best_cost < 0 || cost < best_cost) {
-            best_cost = cost;
-            best_tm = tm;
-            best_tn = tn;
+    for (int64_t tm = 1; tm <= std::min<int64_t>(mt, kTilesPerThread * nt); ++tm) {
+        for (int64_t tn = 1; tn <= std::min<int64_t>(ntiles, kTilesPerThread * nt / tm); ++tn) {
+            const double tile_macs = (double) ((mt + tm - 1) / tm * MR) * (double) ((ntiles + tn - 1) / tn * NR) * kk;
+            const double tile_packed = ((double) M / (double) tm + (double) N / (double) tn) * kk;
+            const double per_thread = (double) (tm * tn) / nt + 0.5;
+            const double cost = (tile_macs / g.macs_per_cycle + tile_packed) * per_thread;
+            if (best_cost < 0 || cost < best_cost * (1 - 1e-9)) {
+                best_cost = cost;
+                best_tm = tm;
+                best_tn = tn;
+            }
         }
     }
-    const int tm = best_tm, tn = best_tn;
-    p.run_on_all([&](int t) {
-        if (t >= tm * tn) return;
-        const int it = t / tn, jt = t % tn;
-        const int64_t m0 = std::min(M, mt * it / tm * MR), m1 = std::min(M, mt * (it + 1) / tm * MR);
-        const int64_t n0 = std::min(N, ntiles * jt / tn * NR), n1 = std::min(N, ntiles * (jt + 1) / tn * NR);
-        if (m0 >= m1 || n0 >= n1) return;
-        gemm_blocked(trans_a, trans_b, m1 - m0, n1 - n0, K, alpha, a_rows(trans_a, A, lda, m0), lda,
-                     b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc, bias ? bias + n0 : nullptr);
+    const int64_t tm = best_tm, tn = best_tn;
+    p.parallel_chunks(tm * tn, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t it = t / tn, jt = t % tn;
+            const int64_t m0 = std::min(M, mt * it / tm * MR), m1 = std::min(M, mt * (it + 1) / tm * MR);
+            const int64_t n0 = std::min(N, ntiles * jt / tn * NR), n1 = std::min(N, ntiles * (jt + 1) / tn * NR);
+            if (m0 >= m1 || n0 >= n1) continue;
+            gemm_blocked(trans_a, trans_b, m1 - m0, n1 - n0, K, alpha, a_rows(trans_a, A, lda, m0), lda,
+                         b_cols(trans_b, B, ldb, n0), ldb, beta, C + m0 * ldc + n0, ldc, bias ? bias + n0 : nullptr);
+        }
     });
 }
 

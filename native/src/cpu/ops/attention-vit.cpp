@@ -229,6 +229,12 @@ class RelTerms {
     std::vector<float> ph_, pw_, rht_, rwt_;
 };
 
+// Tasks (whole heads of qblocks query blocks each) per chunk of ThreadPool::parallel_chunks: whole
+// heads, so a chunk packs a head's keys and values once, and about kChunksPerThread chunks per thread.
+int64_t head_chunk(const ThreadPool & pool, int64_t pairs, int64_t qblocks) {
+    return std::max<int64_t>(1, pairs / ((int64_t) pool.size() * ThreadPool::kChunksPerThread)) * qblocks;
+}
+
 // Key block k0 .. k0 + kn for query sliver sl (nr lanes of the block's mq): scores in st, the
 // sliver's running maxima and sums in m and l, its output o (hdp rows).
 cpu::attn::KeyBlock key_block_args(float * st, int64_t k0, int64_t kn, int64_t W, const RelTerms * rel, int64_t sl,
@@ -290,7 +296,7 @@ void attention_vit_amx(ThreadPool & pool, const AttentionVitArgs & a, const std:
     const float scale = 1.0f / std::sqrt((float) hd);
     const int64_t hd32 = cpu::amx::round_up32(hd), hdp = cpu::amx::round_up16(hd), ldv = cpu::amx::round_up32(N);
     const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq, pairs = B * nh;
-    pool.parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
+    pool.parallel_chunks(pairs * qblocks, head_chunk(pool, pairs, qblocks), [&](int64_t t0, int64_t t1) {
         std::vector<uint16_t> kb((size_t) (cpu::amx::round_up16(N) * hd32)), vt((size_t) (hdp * ldv));
         std::vector<uint32_t> qt((size_t) (kQuerySlivers * hd32 / 2 * nr)), pp((size_t) (nk / 2 * nr));
         AlignedBuffer st((size_t) (nk * nr)), ot((size_t) (kQuerySlivers * hdp * nr));
@@ -359,7 +365,9 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     const int64_t kw = cpu::packed_k(g, hd), vw = cpu::packed_k(g, nk), vblocks = (N + nk - 1) / nk;
     const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq;
     const int64_t pairs = B * nh;
-    pool()->parallel_for(pairs * qblocks, [&](int64_t t0, int64_t t1) {
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & tp = *held;
+    tp.parallel_chunks(pairs * qblocks, head_chunk(tp, pairs, qblocks), [&](int64_t t0, int64_t t1) {
         AlignedBuffer kp((size_t) (Np * kw)), vtp((size_t) (hdp * vblocks * vw)), qp((size_t) (kw * mq));
         AlignedBuffer st((size_t) (nk * nr)), pp(g16 ? (size_t) ((nk + 31) / 32 * 16 * nr) : 0);
         AlignedBuffer ot((size_t) (kQuerySlivers * hdp * nr));

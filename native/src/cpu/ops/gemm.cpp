@@ -30,7 +30,7 @@ void CpuBackend::gemm_batched_impl(const GemmArgs & a) {
     // Many small products: one whole product per task. Few large ones: thread each product.
     const double work = (double) a.M * (double) a.N * (double) (a.K > 0 ? a.K : 1);
     if (a.batch >= pool.size() && work < 4.0e6) {
-        pool.parallel_for(a.batch, [&](int64_t b0, int64_t b1) {
+        pool.parallel_chunks(a.batch, 1, [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) item(b, nullptr);
         });
     } else {

@@ -63,7 +63,7 @@ void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, in
     if (part_buf.size() < (size_t) (chunks * (wn + N))) part_buf.resize((size_t) (chunks * (wn + N)));
     float * part = part_buf.data();      // [chunks, N, K]
     float * partb = part + chunks * wn;  // [chunks, N]
-    pool.parallel_for(chunks, [&](int64_t c0, int64_t c1) {
+    pool.parallel_chunks(chunks, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             const int64_t r0 = c * chunk, rows = std::min(chunk, M - r0);
             const float * dyc = dy + r0 * N;
@@ -78,8 +78,9 @@ void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, in
         }
     });
     // dW += the chunks' parts in chunk order, as sgemm's split ends.
-    pool.parallel_for(
-        N, [&](int64_t n0, int64_t n1) { sgemm_split_k_sum(part, chunks, N, K, n0, n1, 1.0f, 1.0f, dW, K); });
+    pool.parallel_chunks(N, pool.chunk_for(N), [&](int64_t n0, int64_t n1) {
+        sgemm_split_k_sum(part, chunks, N, K, n0, n1, 1.0f, 1.0f, dW, K);
+    });
     if (db)
         for (int64_t n = 0; n < N; ++n) {
             float s = partb[n];
@@ -112,12 +113,11 @@ void CpuBackend::linear_backward_impl(const LinearBackwardArgs & a) {
     }
     if (db) {
         // Column sums in row order, kept in registers over all rows for blocks of kColBlock columns.
-        pool.parallel_for((N + kColBlock - 1) / kColBlock,
-                          [&](int64_t b0, int64_t b1) {
-                              for (int64_t blk = b0; blk < b1; ++blk)
-                                  column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
-                          },
-                          M * N >= (1 << 15) ? 1 : N);
+        const int64_t blocks = (N + kColBlock - 1) / kColBlock;
+        pool.parallel_chunks(blocks, M * N >= (1 << 15) ? 1 : blocks, [&](int64_t b0, int64_t b1) {
+            for (int64_t blk = b0; blk < b1; ++blk)
+                column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
+        });
     }
 }
 

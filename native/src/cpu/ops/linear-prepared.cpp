@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Linear layers with frozen, pre-packed weights (see Backend::prepare_linear): W [N, K] is stored as
 // the GEMM's packed right-hand operand op(B) = W^T [K, N], so a product only packs its activations.
-// Threads own contiguous row ranges; per block of rows the bias is broadcast into y and the product
-// accumulated on top with the same k-order as CpuBackend::linear, hence bit-identical results.
+// Blocks of rows go to whichever thread is free (ThreadPool::parallel_chunks); per block the bias is
+// broadcast into y and the product accumulated on top with the same k-order as CpuBackend::linear,
+// hence bit-identical results.
 // A bf16 backend keeps W in the bf16 layout of cpu/gemm-bf16.h instead (products round x to bf16 and
 // accumulate in fp32).
 #include <algorithm>
@@ -61,16 +62,9 @@ void CpuBackend::linear_prepared(const float * x, const float * Wp, const float 
     if (M == 0 || N == 0) return;
     SA_CHECK_ARG(y && (K == 0 || (x && Wp)), "linear_prepared: null pointer");
     SA_CHECK_ARG(y != x || K == 0, "linear_prepared: y must not alias x");
-    const int64_t block = row_block(bf16_);
-    pool()->parallel_for(
-        M,
-        [&](int64_t m0, int64_t m1) {
-            for (int64_t r0 = m0; r0 < m1; r0 += block) {
-                const int64_t rows = std::min(block, m1 - r0);
-                prepared_product(rows, N, K, x + r0 * K, K, Wp, 0.0f, y + r0 * N, N, b);
-            }
-        },
-        row_tile(bf16_));
+    pool()->parallel_chunks(M, row_block(bf16_), [&](int64_t m0, int64_t m1) {
+        prepared_product(m1 - m0, N, K, x + m0 * K, K, Wp, 0.0f, y + m0 * N, N, b);
+    });
 }
 
 }  // namespace sa

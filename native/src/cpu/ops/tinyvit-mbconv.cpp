@@ -7,6 +7,7 @@
 // row take 4 * hidden * W floats (1 MiB for MobileSAM's stage 0). Every output element is computed
 // the same way whatever the thread count.
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,7 +73,11 @@ void CpuBackend::tinyvit_mbconv_impl(const TinyVitMbconvArgs & a) {
     // A bf16 backend runs the two 1x1 convolutions on the level's bf16 products (operands rounded as
     // they are packed, fp32 accumulation), like the encoder's other products.
     const cpu::GemmKernel * products = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
-    pool()->parallel_for(B * H, [&](int64_t t0, int64_t t1) {
+    // Bands of rows go to whichever thread is free; a band computes its own halo rows of the hidden
+    // activations (the same bits as any other band's), so bands are not made too thin.
+    const std::shared_ptr<ThreadPool> held = pool();
+    ThreadPool & p = *held;
+    p.parallel_chunks(B * H, std::max<int64_t>(p.chunk_for(B * H), 32), [&](int64_t t0, int64_t t1) {
         const cpu::ProductsScope scope(products);
         thread_local MbconvScratch sc;
         sc.ring.resize((size_t) (3 * Hd * W));
