@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small fork-join thread pool. parallel_for splits work statically by thread count, so a given thread
-// count always produces the same partition (bit-reproducible CPU results for a seed and thread count).
-// parallel_chunks hands fixed chunks out on demand instead, for work whose results do not depend on
-// which thread runs a chunk: a thread slowed by other load on its core (a shared node, a hybrid CPU's
-// efficiency cores) then takes fewer chunks instead of holding up the others at the join.
+// A small fork-join thread pool. Work is cut into chunks that threads claim as they get free, so a
+// thread slowed by other load on its core (a shared node, a hybrid CPU's efficiency cores) takes fewer
+// chunks instead of holding up the others at the join. The chunks depend only on the sizes and the
+// thread count; which thread runs which chunk, and in what order, changes from call to call, so every
+// caller computes a chunk's outputs from the chunk alone (thread-local scratch is only scratch). That
+// keeps CPU results bit-reproducible for a seed and thread count (most ops also across thread counts).
 // Waiting threads spin briefly before they block: a training step is hundreds of short parallel ops
 // in a row, and a condition-variable wake-up costs more than many of them.
 #pragma once
@@ -31,14 +32,12 @@ class ThreadPool {
     // workers run fn with the caller's job context (below).
     void run_on_all(const std::function<void(int)> & fn);
 
-    // Splits [0, n) into size() contiguous chunks (chunk boundaries multiples of `grain`) and calls
-    // fn(begin, end) for each non-empty chunk in parallel. Deterministic partition.
+    // Calls fn(begin, end) over [0, n) in chunks of chunk_for(n, grain) (boundaries multiples of
+    // `grain`), each on whichever thread claims it next; a pool of one makes one call.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)> & fn, int64_t grain = 1);
 
-    // Cuts [0, n) into chunks of `chunk` (the last one shorter), whatever the thread count, and calls
-    // fn(begin, end) once per chunk on whichever thread claims it next (serially, in order, on a pool
-    // of one). Only for work where each chunk writes its own outputs with arithmetic fixed by the chunk
-    // alone, so the results are the same bits however the chunks are shared out.
+    // The same with a chunk size the caller gives (the last chunk shorter), for work cut at boundaries
+    // of its own (the products' tiles, attention heads); on a pool of one, chunk by chunk in order.
     void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)> & fn);
 
     // A chunk size for parallel_chunks over n items: about kChunksPerThread chunks per thread, a

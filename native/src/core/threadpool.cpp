@@ -116,21 +116,11 @@ void ThreadPool::run_on_all(const std::function<void(int)> & fn) {
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)> & fn, int64_t grain) {
     if (n <= 0) return;
-    grain = std::max<int64_t>(1, grain);
-    const int64_t blocks = (n + grain - 1) / grain;
-    const int nt = (int) std::min<int64_t>(n_threads_, blocks);
-    if (nt <= 1) {
+    if (n_threads_ == 1) {
         fn(0, n);
         return;
     }
-    run_on_all([&](int t) {
-        if (t >= nt) return;
-        const int64_t b0 = blocks * t / nt;
-        const int64_t b1 = blocks * (t + 1) / nt;
-        const int64_t begin = b0 * grain;
-        const int64_t end = std::min(n, b1 * grain);
-        if (begin < end) fn(begin, end);
-    });
+    parallel_chunks(n, chunk_for(n, grain), fn);
 }
 
 void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)> & fn) {
