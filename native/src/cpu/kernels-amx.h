@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The AMX (BF16 tile) kernels of the CPU backend's attention (src/cpu/isa/<op>-amx.cpp, compiled with
 // the amx level's flags), used by a bf16 backend when sa::cpu_isa() is amx. The op file keeps the
-// thread partition, the online softmax and the relative-position terms; these kernels do the two
+// chunking over threads, the online softmax and the relative-position terms; these kernels do the two
 // products of each key block on tiles with operands rounded to bf16 and fp32 accumulation.
 // Declarations only: this header is shared by baseline and AMX translation units.
 #pragma once

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The AVX-512 versions of the CPU backend's fused hot ops (src/cpu/isa/<op>-avx512.cpp, compiled with
-// the avx512 level's flags). The op files call them, inside their own thread partition, when
+// the avx512 level's flags). The op files call them, inside their own chunks of work, when
 // use_avx512() says the level in use is avx512 or higher, so threading and determinism stay those of
 // the op: the same bits for a seed and thread count on one level. Elementwise kernels (GELU, Adam,
 // depthwise convolutions) give the AVX2 path's bits lane for lane; reductions (softmax, LayerNorm

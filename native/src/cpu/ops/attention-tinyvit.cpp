@@ -3,8 +3,8 @@
 // (image, window, head): the head's q|k|v columns of the window's tokens are gathered in one copy
 // per token (padding tokens from pad_qkv), S = q k^T / sqrt(kd), then for the window's real queries
 // only (the padding queries' outputs are discarded by TinyViT) exp(S + bias[h] - rowmax), and
-// O = P v scaled by 1 / rowsum, scattered back to the grid. Tasks are split statically over the
-// pool, so results do not depend on scheduling.
+// O = P v scaled by 1 / rowsum, scattered back to the grid. Each task's outputs depend on the task
+// alone, so results do not depend on which thread claims it.
 #include <algorithm>
 #include <cmath>
 #include <memory>

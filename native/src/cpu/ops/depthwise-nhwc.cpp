@@ -2,7 +2,7 @@
 // Depthwise 3x3 convolution (stride 1, zero padding 1) on channels-last tokens (see
 // Backend::depthwise3x3_nhwc): each output pixel is C lanes of fused multiply-adds over its in-image
 // taps in row-major order, vectorised across channels, so no layout transposes are needed. Threads
-// own contiguous ranges of output rows; every output is computed the same way whatever their count.
+// claim ranges of output rows; every output is computed the same way whatever the ranges.
 #include <cmath>
 #include <string>
 #include <vector>

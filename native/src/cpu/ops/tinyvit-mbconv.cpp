@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// TinyViT's MBConv block fused row by row (see Backend::tinyvit_mbconv). Each thread owns a
-// contiguous range of output rows; per row it needs the expanded activations GELU(conv1x1(x)) of the
-// rows above, at and below it, kept in a 3-row ring (each computed once per thread), then runs the
+// TinyViT's MBConv block fused row by row (see Backend::tinyvit_mbconv). The output rows are cut into
+// bands that threads claim; per row a band needs the expanded activations GELU(conv1x1(x)) of the
+// rows above, at and below it, kept in a 3-row ring (each computed once per band), then runs the
 // 3x3 depthwise conv + GELU on that row and the 1x1 projection + residual + GELU straight into y.
 // The wide hidden tensor (hidden x H x W) never leaves the cache: the ring and the depthwise output
 // row take 4 * hidden * W floats (1 MiB for MobileSAM's stage 0). Every output element is computed
-// the same way whatever the thread count.
+// the same way whatever the bands and the thread count.
 #include <cmath>
 #include <memory>
 #include <string>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TinyViT's patch embedding fused row by row (see Backend::tinyvit_patch_embed): two 3x3 stride-2
-// convolutions with a GELU between them. Each thread owns a contiguous range of output rows; an output
-// row needs rows 2r-1..2r+1 of the intermediate GELU(conv0(x)), kept in a 3-row ring, each computed
-// once per thread from a one-row im2col and a small GEMM. Neither the intermediate nor a full-size
+// convolutions with a GELU between them. Threads claim ranges of output rows; an output row needs
+// rows 2r-1..2r+1 of the intermediate GELU(conv0(x)), kept in a 3-row ring, each computed once per
+// range from a one-row im2col and a small GEMM (the same bits in any range). Neither the intermediate nor a full-size
 // im2col buffer is materialised.
 #include <string>
 #include <vector>
