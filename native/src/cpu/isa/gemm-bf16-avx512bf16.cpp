@@ -7,9 +7,9 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "cpu/gemm-bf16.h"
+#include "cpu/isa/bf16-pairs.h"
 #include "cpu/isa/vdpbf16-tile.h"
 
 namespace sa::cpu {
@@ -23,37 +23,24 @@ inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
 
-// Row a[0, k) as bf16 pairs in out[0, Kp / 2) (zero past k).
-void row_pairs(const float * a, int64_t k, int64_t kp, uint32_t * out) {
-    for (int64_t i = 0; i < kp; i += 32) {
-        const int64_t n = k - i;
-        const __mmask16 m0 = (__mmask16) (n >= 16 ? 0xFFFFu : n <= 0 ? 0u : (1u << n) - 1u);
-        const __mmask16 m1 = (__mmask16) (n >= 32 ? 0xFFFFu : n <= 16 ? 0u : (1u << (n - 16)) - 1u);
-        const __m512 lo = _mm512_maskz_loadu_ps(m0, a + i), hi = _mm512_maskz_loadu_ps(m1, a + i + 16);
-        _mm512_storeu_si512((void *) (out + i / 2), (__m512i) _mm512_cvtne2ps_pbh(hi, lo));
-    }
-}
-
 }  // namespace
 
 void gemm_bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, const uint32_t * Bp,
                           float beta, float * C, int64_t ldc, const float * bias, uint32_t * scratch) {
     const int64_t Kp = bf16_padded_k(K), P = Kp / 2;
     const int64_t Np = (N + NR - 1) / NR * NR;
-    // Packed A: sliver s holds rows 14s.. as [Kp / 2][14] pairs, rows past M zero.
-    alignas(64) uint32_t row[kBf16Kc / 2];
+    // Packed A: sliver s holds rows 14s.. as [Kp / 2][14] pairs, rows past M and k past K zero. 16
+    // pairs of the 14 rows at a time: each row's 32 k rounded into one register of pair words, the
+    // 16 x 16 words transposed, and each pair's 14 words stored at once (Kp / 2 is a multiple of 16).
     for (int64_t i0 = 0; i0 < M; i0 += MR) {
         uint32_t * dst = scratch + i0 * P;
-        for (int64_t r = 0; r < MR; ++r) {
-            for (int64_t pc = 0; pc < Kp; pc += kBf16Kc) {
-                const int64_t kp = min64(kBf16Kc, Kp - pc);
-                if (i0 + r < M) {
-                    row_pairs(A + (i0 + r) * lda + pc, min64(kBf16Kc, K - pc), kp, row);
-                } else {
-                    std::memset(row, 0, sizeof row);
-                }
-                for (int64_t p = 0; p < kp / 2; ++p) dst[(pc / 2 + p) * MR + r] = row[p];
-            }
+        const int64_t rows = min64(MR, M - i0);
+        for (int64_t q = 0; q < P; q += 16) {
+            __m512i w[16];
+            for (int64_t r = 0; r < 16; ++r)
+                w[r] = r < rows ? bf16::row_words(A + (i0 + r) * lda + 2 * q, K - 2 * q) : _mm512_setzero_si512();
+            bf16::transpose_words(w);
+            for (int64_t p = 0; p < 16; ++p) _mm512_mask_storeu_epi32(dst + (q + p) * MR, (__mmask16) 0x3FFF, w[p]);
         }
     }
     // Every tile starts from what C holds so far (from the first panel on: zero, the bias row, or beta C +
