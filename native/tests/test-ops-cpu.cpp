@@ -203,7 +203,7 @@ SA_TEST(parallel_chunks_runs_every_chunk_once) {
                 satest::expect(calls == want, "threads " + std::to_string(threads) + ", n " + std::to_string(n) +
                                                   ", chunk " + std::to_string(chunk) + ": chunks differ");
             }
-        for (int64_t n : {1, 10, 1000}) {
+        for (int64_t n : {0, 1, 10, 1000}) {
             const int64_t c = pool.chunk_for(n, 8);
             satest::expect(c >= 8 && c % 8 == 0, "chunk_for(" + std::to_string(n) + ", 8) = " + std::to_string(c));
         }

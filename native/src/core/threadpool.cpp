@@ -142,8 +142,8 @@ void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<v
 
 int64_t ThreadPool::chunk_for(int64_t n, int64_t grain) const {
     grain = std::max<int64_t>(1, grain);
-    const int64_t parts = (int64_t) n_threads_ * kChunksPerThread;
-    return std::max<int64_t>(1, (n + parts - 1) / parts + grain - 1) / grain * grain;
+    const int64_t parts = (int64_t) n_threads_ * kChunksPerThread, per = (n + parts - 1) / parts;
+    return std::max<int64_t>(1, (per + grain - 1) / grain) * grain;
 }
 
 uintptr_t job_context() {
