@@ -514,7 +514,7 @@ void gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     };
     if (pool && pool->size() > 1) {
         pool->parallel_chunks(chunks, 1, products);
-        pool->parallel_chunks(M, pool->chunk_for(M), sum_rows);
+        pool->parallel_for(M, sum_rows);
     } else {
         products(0, chunks);
         sum_rows(0, M);

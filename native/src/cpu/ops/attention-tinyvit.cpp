@@ -7,7 +7,6 @@
 // alone, so results do not depend on which thread claims it.
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,9 +79,7 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
     const int64_t N = win * win;
     const float scale = 1.0f / std::sqrt((float) kd);
 
-    const std::shared_ptr<ThreadPool> held = pool();
-    ThreadPool & p = *held;
-    p.parallel_chunks(B * nwh * nww * nh, p.chunk_for(B * nwh * nww * nh), [&](int64_t t0, int64_t t1) {
+    pool()->parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
         Scratch & sc = scratch();
         sc.qkv.resize((size_t) (N * per_head));
         sc.s.resize((size_t) (N * N));

@@ -133,7 +133,7 @@ struct Exec {
     template <class F>
     void rows(int64_t n, F && f) const {
         if (pool) {
-            pool->parallel_chunks(n, pool->chunk_for(n), [&](int64_t r0, int64_t r1) { f(r0, r1); });
+            pool->parallel_for(n, [&](int64_t r0, int64_t r1) { f(r0, r1); });
         } else {
             f(0, n);
         }
@@ -264,7 +264,7 @@ void attention_backward_rows(ThreadPool & pool, const float * q, const float * k
     });
     if (direct) return;
     // dk[b, j, h*d + c] = sum over blocks of the partials, in block order; split over (b, h, j).
-    pool.parallel_chunks(B * nh * Nk, pool.chunk_for(B * nh * Nk), [&](int64_t r0, int64_t r1) {
+    pool.parallel_for(B * nh * Nk, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t bh = r / Nk, j = r % Nk, b = bh / nh, h = bh % nh;
             for (int g = 0; g < 2; ++g) {

@@ -78,9 +78,8 @@ void linear_backward_chunked(ThreadPool & pool, const LinearBackwardArgs & a, in
         }
     });
     // dW += the chunks' parts in chunk order, as sgemm's split ends.
-    pool.parallel_chunks(N, pool.chunk_for(N), [&](int64_t n0, int64_t n1) {
-        sgemm_split_k_sum(part, chunks, N, K, n0, n1, 1.0f, 1.0f, dW, K);
-    });
+    pool.parallel_for(
+        N, [&](int64_t n0, int64_t n1) { sgemm_split_k_sum(part, chunks, N, K, n0, n1, 1.0f, 1.0f, dW, K); });
     if (db)
         for (int64_t n = 0; n < N; ++n) {
             float s = partb[n];
@@ -113,11 +112,12 @@ void CpuBackend::linear_backward_impl(const LinearBackwardArgs & a) {
     }
     if (db) {
         // Column sums in row order, kept in registers over all rows for blocks of kColBlock columns.
-        const int64_t blocks = (N + kColBlock - 1) / kColBlock;
-        pool.parallel_chunks(blocks, M * N >= (1 << 15) ? 1 : blocks, [&](int64_t b0, int64_t b1) {
-            for (int64_t blk = b0; blk < b1; ++blk)
-                column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
-        });
+        pool.parallel_for((N + kColBlock - 1) / kColBlock,
+                          [&](int64_t b0, int64_t b1) {
+                              for (int64_t blk = b0; blk < b1; ++blk)
+                                  column_sums(dy, M, N, blk * kColBlock, std::min(N, (blk + 1) * kColBlock), db);
+                          },
+                          M * N >= (1 << 15) ? 1 : N);
     }
 }
 
