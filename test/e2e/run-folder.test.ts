@@ -68,6 +68,7 @@ test("run.json records both invocations; run.log the events", () => {
         assert.is(inv.backend, "cpu");
         assert.is(inv.threads, 2);
         assert.ok(inv.simd.length > 0);
+        assert.ok(["avx2", "avx512", "avx512bf16", "amx"].includes(inv.isa), `CPU level ${inv.isa}`);
         const digests = Object.values(inv.checkpoints) as string[];
         assert.is(digests.length, 1);
         assert.match(digests[0] as string, /^[0-9a-f]{64}$/);

@@ -4,7 +4,7 @@
  * there, so units can run in any order, in several processes, and be skipped once finished.
  *
  *   config.json        {fingerprint, plan}: the resolved plan; a rerun must bring the same fingerprint
- *   run.json           provenance: tool version and commit, backend, threads, SIMD, checkpoint digests,
+ *   run.json           provenance: tool version and commit, backend, threads, SIMD, CPU kernel level, checkpoint digests,
  *                      start and end time of every invocation
  *   run.log            one line per event, appended by every invocation
  *   run.lock           the owner lock of a whole-folder run (see lock.ts); runs of single units
@@ -77,7 +77,10 @@ export interface Invocation {
     cpu?: string;
     backend?: string;
     threads?: number;
+    /** SIMD baseline the native core was compiled for (e.g. "avx2+fma"). */
     simd?: string;
+    /** CPU kernel level in use (avx2, avx512, avx512bf16, amx): CPU results are bit-reproducible per level. */
+    isa?: string;
     /** sha256 of every weights file used (path -> hex). */
     checkpoints?: Record<string, string>;
     startedAt: string;

@@ -357,6 +357,7 @@ export async function runAblation(
                     backend: model.backend,
                     threads: sys.threads,
                     simd: sys.simd,
+                    ...(sys.isa ? { isa: sys.isa } : {}),
                     model: { name: model.name, variant: model.variant },
                     checkpoints: { [plan.model.checkpoint ?? `${model.name} (embedded)`]: model.weightsHash },
                     ...(whole
@@ -379,7 +380,7 @@ export async function runAblation(
             ? ""
             : ` (${opts.unit ? `unit ${opts.unit}` : [opts.stage && `stage ${opts.stage}`, opts.shard && `shard ${opts.shard.index}/${opts.shard.count}`].filter(Boolean).join(", ")})`;
         folder.log(
-            `start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, encoder ${model.precision}, decoder ${model.decoderPrecision}, ${sys.threads} threads, SIMD ${sys.simd})`,
+            `start ${command}${selection} (plan ${plan.name}, fingerprint ${fingerprint}, backend ${model.backend}, encoder ${model.precision}, decoder ${model.decoderPrecision}, ${sys.threads} threads, SIMD ${sys.simd}${sys.isa ? `, CPU level ${sys.isa}` : ""})`,
         );
         if (whole) {
             const estimate = estimateDiskUse(plan, {

@@ -72,8 +72,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
                 "the paper's protocol for one strategy",
             )
             .example(
-                "$0 train --data data/brats --strategy points10_box --epochs 75 --steps 75 --val-fraction 0",
-                "the paper's protocol for one strategy",
+                "$0 train --data data/brats --strategy points10_box --fold all",
+                "every cross-validation fold of a dataset prepared with --folds K, in one run folder",
             )
             .example(
                 "$0 train --data data/brats --strategy box --patience 10 --lr-schedule cosine",
