@@ -1,6 +1,7 @@
 // Plans and strategy ids from a hostile but realistic user: counts past the documented limits,
 // empty lists, duplicate dataset names, null sections and huge values quoted in messages.
-import { PROMPT_LIMITS, parseStrategy, quote } from "@sam-ablate/samplers";
+import { quoted } from "@sam-ablate/errors";
+import { PROMPT_LIMITS, parseStrategy } from "@sam-ablate/samplers";
 import { resolvePlan } from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -28,7 +29,7 @@ test("counts in strategy ids are bounded at parse time by the documented limits"
 });
 
 test("strategy errors quote ids of any length in a few dozen characters", () => {
-    strategyError("x".repeat(1_000_000), /"x{40,}\.\.\./);
+    strategyError("x".repeat(1_000_000), /"x{40,}"\.\.\. \(1000000 characters\)/);
     strategyError(`points3_${"y".repeat(100_000)}`, /is not a known part/);
 });
 
@@ -70,10 +71,12 @@ test("values quoted in plan errors are cut to a few dozen characters", () => {
     for (let i = 0; i < 40; i++) shared = [shared, shared]; // 2^40 leaves if expanded
     planError({ name: big }, /plan: name: expected a non-empty string, got \["abc","abc",.*\.\.\.$/);
     planError({ training: { epochs: shared } }, /training\.epochs: expected an integer .*got \[\[\[\[/);
-    planError({ extends: "p".repeat(500_000) }, /unknown preset "p{40,}\.\.\./);
+    planError({ extends: "p".repeat(500_000) }, /unknown preset "p{40,}"\.\.\. \(500000 characters\)/);
     planError({ ["k".repeat(100_000)]: 1 }, /plan: \(root\)\.k{48}\.\.\. \(99952 more characters\): unknown field/);
-    assert.is(quote("abc"), '"abc"');
-    assert.ok(quote(shared).length <= 52);
+    assert.is(quoted("abc"), '"abc"');
+    assert.is(quoted({ lr: Number.NaN, steps: [1, -Infinity] }), '{"lr":NaN,"steps":[1,-Infinity]}');
+    planError({ training: { lr: Number.NaN } }, /training\.lr: expected a number in \[0, 10\], got NaN$/);
+    assert.ok(quoted(shared).length <= 52);
 });
 
 test.run();

@@ -10,14 +10,3 @@ export type RunFolderErrorCode =
     | "ERR_SA_IO";
 
 export class RunFolderError extends SamAblateError<RunFolderErrorCode> {}
-
-/** Cuts a value quoted in a message to a few dozen characters. */
-export function quote(value: unknown, max = 40): string {
-    let s: string;
-    try {
-        s = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
-    } catch {
-        s = String(value);
-    }
-    return s.length > max ? `${s.slice(0, max)}...` : s;
-}

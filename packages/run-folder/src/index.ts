@@ -13,7 +13,7 @@ export {
     writeJsonAtomicSync,
 } from "./atomic.js";
 export { pidAlive, removeStaleTemps, type TempCleanupOptions, tempOwnerPid } from "./cleanup.js";
-export { quote, RunFolderError, type RunFolderErrorCode } from "./errors.js";
+export { RunFolderError, type RunFolderErrorCode } from "./errors.js";
 export {
     defaultStaleAfterMs,
     describeHolder,

@@ -3,7 +3,8 @@
  * a rerun (which skips the unit). Reads are validated: a record that lacks a field or holds a value of
  * the wrong type is refused with the file named. Fields added later are kept as they are.
  */
-import { quote, RunFolderError } from "./errors.js";
+import { quoted } from "@sam-ablate/errors";
+import { RunFolderError } from "./errors.js";
 
 /** A prompt in patch pixels: points [x, y], labels 1/0, optional box [x0, y0, x1, y1]. */
 export interface RecordedPrompt {
@@ -77,7 +78,7 @@ const isStr: Check = (v) => typeof v === "string";
 const isInt: Check = (v) => Number.isInteger(v);
 
 function fail(file: string, what: string, v: unknown): never {
-    throw new RunFolderError("ERR_SA_RUN_FOLDER", `${file}: invalid result record: ${what} (${quote(v)})`);
+    throw new RunFolderError("ERR_SA_RUN_FOLDER", `${file}: invalid result record: ${what} (${quoted(v)})`);
 }
 
 function field(o: Record<string, unknown>, key: string, check: Check, file: string): void {

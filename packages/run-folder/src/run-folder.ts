@@ -24,9 +24,10 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { quoted } from "@sam-ablate/errors";
 import { type AtomicData, writeFileAtomic, writeFileAtomicSync, writeJsonAtomicSync } from "./atomic.js";
 import { removeStaleTemps, type TempCleanupOptions } from "./cleanup.js";
-import { quote, RunFolderError } from "./errors.js";
+import { RunFolderError } from "./errors.js";
 import { FileLock, type LockOptions } from "./lock.js";
 import { type UnitRecord, validateUnitRecord, validateZeroShotRecord, type ZeroShotRecord } from "./records.js";
 
@@ -103,7 +104,7 @@ function segment(kind: string, name: string): string {
     if (!SAFE_NAME.test(name) || name.includes("..")) {
         throw new RunFolderError(
             "ERR_SA_RUN_FOLDER",
-            `${kind} name ${quote(name)} cannot be a folder name (letters, digits, . _ + : - only)`,
+            `${kind} name ${quoted(name)} cannot be a folder name (letters, digits, . _ + : - only)`,
         );
     }
     return name;
@@ -376,7 +377,7 @@ export class RunFolder {
             if (prev !== fingerprint) {
                 throw new RunFolderError(
                     "ERR_SA_RUN_FOLDER",
-                    `${this.dir} holds a run of another plan (fingerprint ${quote(prev)}, this plan ${fingerprint}); use a new --out folder to start a new run`,
+                    `${this.dir} holds a run of another plan (fingerprint ${quoted(prev)}, this plan ${fingerprint}); use a new --out folder to start a new run`,
                 );
             }
             return;
@@ -388,7 +389,7 @@ export class RunFolder {
     /** The folder of a train + evaluate unit (nothing is created). */
     unit(id: UnitId): TrainUnit {
         if (!Number.isInteger(id.seed) || id.seed < 0) {
-            throw new RunFolderError("ERR_SA_RUN_FOLDER", `seed ${quote(id.seed)} is not an integer >= 0`);
+            throw new RunFolderError("ERR_SA_RUN_FOLDER", `seed ${quoted(id.seed)} is not an integer >= 0`);
         }
         const dir = path.join(this.strategyDir(id.dataset, id.strategy, id.fold), `seed${id.seed}`);
         return new TrainUnit(dir, id);
@@ -407,7 +408,7 @@ export class RunFolder {
     /** `results/<dataset>/<strategy>`, or `.../fold<f>` with a cross-validation fold. */
     private strategyDir(dataset: string, strategy: string, fold: number | undefined): string {
         if (fold !== undefined && !(Number.isInteger(fold) && fold >= 0)) {
-            throw new RunFolderError("ERR_SA_RUN_FOLDER", `fold ${quote(fold)} is not an integer >= 0`);
+            throw new RunFolderError("ERR_SA_RUN_FOLDER", `fold ${quoted(fold)} is not an integer >= 0`);
         }
         const base = path.join(this.resultsDir, segment("dataset", dataset), segment("strategy", strategy));
         return fold === undefined ? base : path.join(base, `fold${fold}`);

@@ -11,7 +11,8 @@
  * `parseStrategy` stays the prompt-only parser; this one is what plans, units, the runner and the
  * report use to tell the kinds apart.
  */
-import { quote, StrategyError } from "./errors.js";
+import { quoted } from "@sam-ablate/errors";
+import { StrategyError } from "./errors.js";
 import type { PromptPlan } from "./prompt-plan.js";
 import { parseStrategy, type StrategyDefinition } from "./strategies.js";
 
@@ -44,7 +45,7 @@ export function parseArm(id: string): Arm {
     if (typeof id !== "string") return promptArm(parseStrategy(id));
     const text = id.trim().toLowerCase();
     const fail = (why: string): never => {
-        throw new StrategyError(`unknown strategy ${quote(id)}: ${why}; architecture forms: ${HEAD_FORMS}`);
+        throw new StrategyError(`unknown strategy ${quoted(id)}: ${why}; architecture forms: ${HEAD_FORMS}`);
     };
     if (text.startsWith("head:") || text.startsWith("head-")) {
         const name = text.slice(5);
@@ -61,7 +62,7 @@ export function parseArm(id: string): Arm {
             }
             return { kind: "head", id: `head:cnn${depth}`, label: `CNN head, depth ${depth}`, head: "cnn", depth };
         }
-        return fail(`${quote(name)} is not a known head`);
+        return fail(`${quoted(name)} is not a known head`);
     }
     const lora = /^lora(\d+)(?:_(.*))?$/.exec(text);
     if (lora) {

@@ -6,7 +6,7 @@
 export { ARM_LIMITS, type Arm, armPromptPlan, type HeadKind, parseArm } from "./arms.js";
 export { type BoxJitter, boxIoU, type JitteredBox, jitterBox, validateJitter } from "./box-jitter.js";
 export { squaredDistanceTransform } from "./distance-transform.js";
-export { clip, EmptyMaskError, quote, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
+export { clip, EmptyMaskError, SamplerArgumentError, SamplerError, StrategyError } from "./errors.js";
 export { MaskIndex, tightBox, validateMask } from "./mask-index.js";
 export {
     type BackgroundRegion,

@@ -13,8 +13,10 @@
  *   P percent), `box_jitterpx<K>` (+-K pixels), `box_jittermedsam` / `box_jittermedsam<K>` (MedSAM,
  *   0..K pixels at 1024, K = 20 by default).
  */
+
+import { quoted } from "@sam-ablate/errors";
 import type { BoxJitter } from "./box-jitter.js";
-import { quote, StrategyError } from "./errors.js";
+import { StrategyError } from "./errors.js";
 import { type PromptPlan, validatePlan } from "./prompt-plan.js";
 
 /** A dataset of the paper. */
@@ -81,7 +83,7 @@ export function paperStrategies(): StrategyDefinition[] {
  */
 export function parseStrategy(id: string): StrategyDefinition {
     if (typeof id !== "string" || id.trim() === "") {
-        throw new StrategyError(`strategy id must be a non-empty string, got ${quote(id)}; ${VALID_FORMS}`);
+        throw new StrategyError(`strategy id must be a non-empty string, got ${quoted(id)}; ${VALID_FORMS}`);
     }
     const plan = parsePlan(id.trim().toLowerCase(), id);
     const canonical = strategyId(plan);
@@ -93,16 +95,16 @@ export function parseStrategy(id: string): StrategyDefinition {
 
 function parsePlan(text: string, original: string): PromptPlan {
     const fail = (why: string): never => {
-        throw new StrategyError(`unknown strategy ${quote(original)}: ${why}; ${VALID_FORMS}`);
+        throw new StrategyError(`unknown strategy ${quoted(original)}: ${why}; ${VALID_FORMS}`);
     };
     const tokens = text.split("_");
     const found: Partial<PromptPlan> = {};
     const setPositive = (p: PromptPlan["positive"], token: string): void => {
-        if (found.positive) fail(`${quote(token)} adds a second positive-point part`);
+        if (found.positive) fail(`${quoted(token)} adds a second positive-point part`);
         found.positive = p;
     };
     const setBox = (b: PromptPlan["box"], token: string): void => {
-        if (found.box) fail(`${quote(token)} adds a second box part`);
+        if (found.box) fail(`${quoted(token)} adds a second box part`);
         found.box = b;
     };
     for (let i = 0; i < tokens.length; i++) {
@@ -113,7 +115,7 @@ function parsePlan(text: string, original: string): PromptPlan {
         if (pointsMatch) {
             setPositive({ kind: "random", count: Number(pointsMatch[1]) }, token);
         } else if (negMatch) {
-            if (found.negative) fail(`${quote(token)} adds a second negative-point part`);
+            if (found.negative) fail(`${quoted(token)} adds a second negative-point part`);
             const region: NonNullable<PromptPlan["negative"]>["region"] =
                 negMatch[3] !== undefined
                     ? { kind: "ring", radius: Number(negMatch[3]) }
@@ -143,9 +145,9 @@ function parsePlan(text: string, original: string): PromptPlan {
                 setBox({ kind: "tight" }, token);
             }
         } else if (token.startsWith("jitter")) {
-            fail(`${quote(token)} must directly follow "box"`);
+            fail(`${quoted(token)} must directly follow "box"`);
         } else {
-            fail(`${quote(token)} is not a known part`);
+            fail(`${quoted(token)} is not a known part`);
         }
     }
     const plan: PromptPlan = {
@@ -156,7 +158,7 @@ function parsePlan(text: string, original: string): PromptPlan {
     try {
         validatePlan(plan);
     } catch (e) {
-        throw new StrategyError(`strategy ${quote(original)}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new StrategyError(`strategy ${quoted(original)}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return plan;
 }

@@ -4,9 +4,9 @@
  * lr 1e-4 with L2 weight decay 1e-4, DiceCE); `quick` and `demo` shrink it. A user plan (JSON/YAML)
  * is validated field by field: unknown fields and unknown strategies are errors.
  */
-import { SamAblateError } from "@sam-ablate/errors";
+import { quoted, SamAblateError } from "@sam-ablate/errors";
 import type { LoraTarget } from "@sam-ablate/native";
-import { type Arm, clip, parseArm, quote } from "@sam-ablate/samplers";
+import { type Arm, clip, parseArm } from "@sam-ablate/samplers";
 
 /**
  * The imaging domain of a dataset: radiology (MRI slices) or pathology (H&E tiles). It picks the
@@ -307,25 +307,25 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fie
 
 function num(v: unknown, field: string, min: number, max = Number.POSITIVE_INFINITY, integer = false): number {
     if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-        fail(field, `expected ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${quote(v)}`);
+        fail(field, `expected ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${quoted(v)}`);
     }
     return v;
 }
 
 function str(v: unknown, field: string): string {
-    if (typeof v !== "string" || v === "") fail(field, `expected a non-empty string, got ${quote(v)}`);
+    if (typeof v !== "string" || v === "") fail(field, `expected a non-empty string, got ${quoted(v)}`);
     return v;
 }
 
 /** A plan section: a plain object (not null, not a list). */
 function obj(v: unknown, field: string, expected: string): Record<string, unknown> {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, `expected ${expected}, got ${quote(v)}`);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, `expected ${expected}, got ${quoted(v)}`);
     return v as Record<string, unknown>;
 }
 
 /** A non-empty list of strategy ids (an empty list would silently mean "the paper's 16"). */
 function strategyList(v: unknown, field: string): string[] {
-    if (!Array.isArray(v)) fail(field, `expected a list of strategy ids, got ${quote(v)}`);
+    if (!Array.isArray(v)) fail(field, `expected a list of strategy ids, got ${quoted(v)}`);
     if (v.length === 0)
         fail(field, "an empty list; name at least one strategy, or leave the field out for the paper's 16 per dataset");
     return v.map((s, i) => str(s, `${field}[${i}]`));
@@ -361,7 +361,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     );
     const presetName = (o.extends ?? "quick") as string;
     if (!(PRESETS as readonly string[]).includes(presetName))
-        fail("extends", `unknown preset ${quote(presetName)} (presets: ${PRESETS.join(", ")})`);
+        fail("extends", `unknown preset ${quoted(presetName)} (presets: ${PRESETS.join(", ")})`);
     const plan = presetPlan(presetName as PresetName);
     if (o.name !== undefined) plan.name = str(o.name, "name");
     if (o.model !== undefined) {
@@ -372,7 +372,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     }
     if (o.backend !== undefined) {
         if (!["cpu", "cuda", "auto"].includes(o.backend as string))
-            fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quote(o.backend)}`);
+            fail("backend", `expected 'cpu', 'cuda' or 'auto', got ${quoted(o.backend)}`);
         plan.backend = o.backend as AblationPlan["backend"];
     }
     if (o.precision !== undefined) {
@@ -391,7 +391,7 @@ export function resolvePlan(input: unknown): AblationPlan {
     if (o.strategies !== undefined) plan.strategies = strategyList(o.strategies, "strategies");
     if (o.datasets !== undefined) {
         if (!Array.isArray(o.datasets) || o.datasets.length === 0)
-            fail("datasets", `expected a non-empty list, got ${quote(o.datasets)}`);
+            fail("datasets", `expected a non-empty list, got ${quoted(o.datasets)}`);
         plan.datasets = o.datasets.map((d, i) => resolveDataset(d, `datasets[${i}]`));
         // Each dataset's results live in results/<name>/: two datasets with one name would share them.
         const firstWith = new Map<string, number>();
@@ -436,12 +436,12 @@ export function resolvePlan(input: unknown): AblationPlan {
         if (t.gradClipNorm !== undefined) tr.gradClipNorm = num(t.gradClipNorm, "training.gradClipNorm", 0);
         if (t.optimizer !== undefined) {
             if (!["adam", "adamw"].includes(t.optimizer as string))
-                fail("training.optimizer", `expected 'adam' or 'adamw', got ${quote(t.optimizer)}`);
+                fail("training.optimizer", `expected 'adam' or 'adamw', got ${quoted(t.optimizer)}`);
             tr.optimizer = t.optimizer as TrainingPlan["optimizer"];
         }
         if (t.loss !== undefined) {
             if (!["dicece", "medsam", "sam"].includes(t.loss as string))
-                fail("training.loss", `expected 'dicece', 'medsam' or 'sam', got ${quote(t.loss)}`);
+                fail("training.loss", `expected 'dicece', 'medsam' or 'sam', got ${quoted(t.loss)}`);
             tr.loss = t.loss as TrainingPlan["loss"];
         }
         if (t.seeds !== undefined) {
@@ -466,12 +466,12 @@ export function resolvePlan(input: unknown): AblationPlan {
         if (e.seed !== undefined) plan.evaluation.seed = num(e.seed, "evaluation.seed", 0, 2 ** 32 - 1, true);
         if (e.ignoreEmpty !== undefined) {
             if (typeof e.ignoreEmpty !== "boolean")
-                fail("evaluation.ignoreEmpty", `expected true or false, got ${quote(e.ignoreEmpty)}`);
+                fail("evaluation.ignoreEmpty", `expected true or false, got ${quoted(e.ignoreEmpty)}`);
             plan.evaluation.ignoreEmpty = e.ignoreEmpty;
         }
         if (e.zeroShot !== undefined) {
             if (typeof e.zeroShot !== "boolean")
-                fail("evaluation.zeroShot", `expected true or false, got ${quote(e.zeroShot)}`);
+                fail("evaluation.zeroShot", `expected true or false, got ${quoted(e.zeroShot)}`);
             plan.evaluation.zeroShot = e.zeroShot;
         }
     }
@@ -514,11 +514,11 @@ export function parseFolds(v: unknown, field = "--fold", k = Number.POSITIVE_INF
     const out = list.map((x) => {
         const n = typeof x === "string" && /^\d+$/.test(x) ? Number(x) : x;
         if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= k) {
-            fail(field, `expected "all" or fold numbers${range}, got ${quote(v)}`);
+            fail(field, `expected "all" or fold numbers${range}, got ${quoted(v)}`);
         }
         return n;
     });
-    if (new Set(out).size !== out.length) fail(field, `fold numbers repeat in ${quote(v)}`);
+    if (new Set(out).size !== out.length) fail(field, `fold numbers repeat in ${quoted(v)}`);
     return out.sort((a, b) => a - b);
 }
 
@@ -527,7 +527,7 @@ export function parseSavePredictions(v: unknown, field = "--save-predictions"): 
     if (v === "all") return "all";
     const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
-        fail(field, `expected "all" or a non-negative integer, got ${quote(v)}`);
+        fail(field, `expected "all" or a non-negative integer, got ${quoted(v)}`);
     return n;
 }
 
@@ -552,7 +552,7 @@ function resolveSchedule(v: unknown): LrSchedule {
                 gamma: o.gamma === undefined ? 0.1 : num(o.gamma, `${field}.gamma`, 0, 1),
             };
         default:
-            fail(`${field}.type`, `expected 'constant', 'cosine' or 'step', got ${quote(o.type)}`);
+            fail(`${field}.type`, `expected 'constant', 'cosine' or 'step', got ${quoted(o.type)}`);
     }
 }
 
@@ -568,7 +568,7 @@ function resolveValidation(v: unknown, base: ValidationPlan | "none"): Validatio
     if (o.maxImages !== undefined) out.maxImages = num(o.maxImages, "validation.maxImages", 0, 1e9, true);
     if (o.selection !== undefined) {
         if (o.selection !== "best-val" && o.selection !== "last")
-            fail("validation.selection", `expected 'best-val' or 'last', got ${quote(o.selection)}`);
+            fail("validation.selection", `expected 'best-val' or 'last', got ${quoted(o.selection)}`);
         out.selection = o.selection;
     }
     if (o.patience !== undefined) out.patience = num(o.patience, "validation.patience", 0, 1e6, true);
@@ -600,7 +600,7 @@ function resolveDataset(v: unknown, field: string): DatasetPlan {
     );
     const kind = d.kind;
     if (kind !== "radiology" && kind !== "pathology")
-        fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quote(kind)}`);
+        fail(`${field}.kind`, `expected 'radiology' or 'pathology', got ${quoted(kind)}`);
     const s = obj(d.source, `${field}.source`, "{type, ...}");
     let source: DatasetSource;
     switch (s.type) {
@@ -631,7 +631,7 @@ function resolveDataset(v: unknown, field: string): DatasetPlan {
             source = { type: "prepared", dir: str(s.dir, `${field}.source.dir`) };
             break;
         default:
-            fail(`${field}.source.type`, `expected 'phantom', 'brats', 'bcss' or 'prepared', got ${quote(s.type)}`);
+            fail(`${field}.source.type`, `expected 'phantom', 'brats', 'bcss' or 'prepared', got ${quoted(s.type)}`);
     }
     const out: DatasetPlan = { name: str(d.name, `${field}.name`), kind, source };
     if (!/^[A-Za-z0-9._-]+$/.test(out.name)) fail(`${field}.name`, "use letters, digits, '.', '_' and '-' only");
@@ -698,7 +698,7 @@ export function parseLoraTargets(v: unknown, field: string): LoraTarget[] {
     const out: LoraTarget[] = [];
     for (const x of list) {
         if (typeof x !== "string" || !(LORA_TARGETS as readonly string[]).includes(x))
-            fail(field, `unknown target ${quote(x)} (targets: ${LORA_TARGETS.join(", ")})`);
+            fail(field, `unknown target ${quoted(x)} (targets: ${LORA_TARGETS.join(", ")})`);
         if (!out.includes(x as LoraTarget)) out.push(x as LoraTarget);
     }
     return out;
