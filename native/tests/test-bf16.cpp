@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // BF16 encoder products on the CPU (Precision::bf16: VDPBF16PS at level avx512bf16, AMX tiles at
 // level amx): prepared linear layers against a double reference on bf16-rounded operands, the same
-// bits for 1 and 2 threads, ViT attention (AMX tiles or VDPBF16PS) within a small multiple of the error
-// that rounding its inputs to bf16 causes, and the sam-tiny encoder within 2e-2 (relative to the
+// bits for 1 and 2 threads, ViT and TinyViT attention (AMX tiles or VDPBF16PS) within a small multiple of
+// the error that rounding its inputs to bf16 causes, encoder convolutions on bf16 products (others fp32),
+// and the sam-tiny encoder within 2e-2 (relative to the
 // largest value) of PyTorch's fp32 embedding. Below avx512bf16 the only check is that a bf16 backend is refused with
 // SA_ERR_UNSUPPORTED.
 #include <algorithm>
@@ -181,6 +182,114 @@ SA_TEST(bf16_attention_vit_same_bits_for_1_and_2_threads_and_nan_keys) {
         satest::expect(std::isnan(yn[(size_t) (n * C)]), "head 0 output not NaN for token " + std::to_string(n));
         satest::expect(std::isfinite(yn[(size_t) (n * C + c.hd)]), "head 1 output not finite");
     }
+}
+
+// conv2d on a bf16 backend: an encoder's convolution (Conv2dArgs::encoder) runs on bf16 products and
+// matches a double reference on bf16-rounded operands to fp32 accumulation error (and not the fp32
+// result); any other convolution keeps the fp32 backend's bits. 1x1 (one product per image), 3x3
+// stride 2 (im2col bands) and grouped.
+SA_TEST(bf16_conv2d_encoder_convolutions_only) {
+    struct Case {
+        int64_t C, H, W, O, k, stride, pad, groups;
+    };
+    auto fp32 = sa::make_cpu_backend();
+    uint32_t seed = 600;
+    for (const Case & c :
+         {Case{64, 9, 11, 48, 1, 1, 0, 1}, Case{24, 13, 10, 40, 3, 2, 1, 1}, Case{16, 8, 8, 12, 3, 1, 1, 2}}) {
+        const int64_t B = 2, Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
+        const int64_t Cg = c.C / c.groups, Og = c.O / c.groups, Kg = Cg * c.k * c.k;
+        const std::vector<float> x = satest::randn((size_t) (B * c.C * c.H * c.W), seed++);
+        const std::vector<float> W = satest::randn((size_t) (c.O * Kg), seed++, 0.2f);
+        const std::vector<float> b = satest::randn((size_t) c.O, seed++);
+        auto run = [&](sa::Backend & be, bool encoder) {
+            float *dx = be.alloc(x.size()), *dW = be.alloc(W.size()), *db = be.alloc(b.size());
+            float * dy = be.alloc((size_t) (B * c.O * Ho * Wo));
+            be.upload(dx, x.data(), x.size());
+            be.upload(dW, W.data(), W.size());
+            be.upload(db, b.data(), b.size());
+            be.conv2d({dx, dW, db, dy, B, c.C, c.H, c.W, c.O, c.k, c.k, c.stride, c.pad, c.groups, encoder});
+            std::vector<float> y((size_t) (B * c.O * Ho * Wo));
+            be.download(y.data(), dy, y.size());
+            for (float * p : {dx, dW, db, dy}) be.free(p);
+            return y;
+        };
+        const std::vector<float> ref32 = run(*fp32, false), y16 = run(bf16_backend(), true);
+        char what[200];
+        std::snprintf(what, sizeof what, "bf16 conv2d C=%lld %lldx%lld k=%lld stride=%lld groups=%lld", (long long) c.C,
+                      (long long) c.H, (long long) c.W, (long long) c.k, (long long) c.stride, (long long) c.groups);
+        satest::expect(run(bf16_backend(), false) == ref32,
+                       std::string(what) + ": a non-encoder convolution is not fp32");
+        satest::expect(y16 != ref32, std::string(what) + ": an encoder convolution equals the fp32 one");
+        double worst = 0;
+        for (int64_t n = 0; n < B; ++n)
+            for (int64_t o = 0; o < c.O; ++o)
+                for (int64_t oy = 0; oy < Ho; ++oy)
+                    for (int64_t ox = 0; ox < Wo; ++ox) {
+                        const int64_t g = o / Og;
+                        double ref = b[(size_t) o], mag = std::fabs(ref);
+                        for (int64_t ci = 0; ci < Cg; ++ci)
+                            for (int64_t i = 0; i < c.k; ++i)
+                                for (int64_t j = 0; j < c.k; ++j) {
+                                    const int64_t iy = oy * c.stride + i - c.pad, ix = ox * c.stride + j - c.pad;
+                                    if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                                    const double t =
+                                        (double) satest::round_bf16(
+                                            x[(size_t) (((n * c.C + g * Cg + ci) * c.H + iy) * c.W + ix)]) *
+                                        satest::round_bf16(W[(size_t) ((o * Cg + ci) * c.k * c.k + i * c.k + j)]);
+                                    ref += t;
+                                    mag += std::fabs(t);
+                                }
+                        const double got = y16[(size_t) (((n * c.O + o) * Ho + oy) * Wo + ox)];
+                        worst = std::max(worst, std::fabs(got - ref) / (mag + 1e-30));
+                    }
+        satest::expect(worst <= 1e-6 + (double) Kg * 1.2e-7,
+                       std::string(what) + ": worst error " + std::to_string(worst) + " of the magnitude");
+    }
+}
+
+// TinyViT's window attention on a bf16 backend (both products on bf16 products, the softmax fp32)
+// against the fp32 backend, with the yardstick of bf16_attention_vit_within_bf16_rounding: at most four
+// times the mean squared error and three times the largest error that rounding the inputs to bf16
+// causes; padded windows (a grid that is not a multiple of the window) and padding tokens included.
+SA_TEST(bf16_attention_tinyvit_within_bf16_rounding) {
+    const int64_t B = 2, H = 9, W = 12, win = 7, nh = 3, kd = 16, vd = 24, per = 2 * kd + vd, N = win * win;
+    const std::vector<float> qkv = satest::randn((size_t) (B * H * W * nh * per), 610, 1.5f);
+    const std::vector<float> pad = satest::randn((size_t) (nh * per), 611, 0.5f);
+    const std::vector<float> bias = satest::randn((size_t) (nh * N * N), 612, 0.5f);
+    auto run = [&](sa::Backend & be, const std::vector<float> & q, const std::vector<float> & pq,
+                   const std::vector<float> & bs) {
+        float *dq = be.alloc(q.size()), *dp = be.alloc(pq.size()), *dbias = be.alloc(bs.size());
+        float * dout = be.alloc((size_t) (B * H * W * nh * vd));
+        be.upload(dq, q.data(), q.size());
+        be.upload(dp, pq.data(), pq.size());
+        be.upload(dbias, bs.data(), bs.size());
+        be.attention_tinyvit({dq, dp, dbias, dout, B, H, W, win, nh, kd, vd});
+        std::vector<float> out((size_t) (B * H * W * nh * vd));
+        be.download(out.data(), dout, out.size());
+        for (float * p : {dq, dp, dbias, dout}) be.free(p);
+        return out;
+    };
+    auto fp32 = sa::make_cpu_backend();
+    const std::vector<float> ref = run(*fp32, qkv, pad, bias);
+    const std::vector<float> ref16 = run(*fp32, rounded(qkv), rounded(pad), bias);
+    const std::vector<float> got = run(bf16_backend(), qkv, pad, bias);
+    const satest::Diff dg = satest::diff(got.data(), ref.data(), (int64_t) ref.size());
+    const satest::Diff dr = satest::diff(ref16.data(), ref.data(), (int64_t) ref.size());
+    char what[240];
+    std::snprintf(what, sizeof what,
+                  "bf16 attention_tinyvit: rel %.3g, nmse %.3g (inputs rounded to bf16: rel %.3g, nmse %.3g)", dg.rel(),
+                  dg.nmse(), dr.rel(), dr.nmse());
+    std::printf("    %s\n", what);
+    satest::expect(
+        std::isfinite(dg.sq_err) && dg.nmse() <= 4.0 * dr.nmse() + 1e-12 && dg.rel() <= 3.0 * dr.rel() + 1e-6, what);
+    satest::expect(got != ref, std::string(what) + ": equals the fp32 attention");
+    const int before = bf16_backend().threads();
+    bf16_backend().set_threads(1);
+    const std::vector<float> one = run(bf16_backend(), qkv, pad, bias);
+    bf16_backend().set_threads(3);
+    const std::vector<float> three = run(bf16_backend(), qkv, pad, bias);
+    bf16_backend().set_threads(before);
+    satest::expect(one == got && three == got, "bf16 attention_tinyvit differs between 1, 3 and the default threads");
 }
 
 SA_TEST(bf16_tiny_encoder_within_2e_2_of_pytorch) {

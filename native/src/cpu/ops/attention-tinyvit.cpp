@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/gemm-kernel.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/simd.h"
 #include "sa/gemm.h"
@@ -79,7 +80,11 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
     const int64_t N = win * win;
     const float scale = 1.0f / std::sqrt((float) kd);
 
+    // A bf16 backend runs both products on the level's bf16 products (operands rounded as they are
+    // packed, fp32 accumulation); the softmax stays fp32.
+    const cpu::GemmKernel * products = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
     pool()->parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
+        const cpu::ProductsScope scope(products);
         Scratch & sc = scratch();
         sc.qkv.resize((size_t) (N * per_head));
         sc.s.resize((size_t) (N * N));
