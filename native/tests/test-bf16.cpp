@@ -3,9 +3,8 @@
 // level amx): prepared linear layers against a double reference on bf16-rounded operands, the same
 // bits for 1 and 2 threads, ViT and TinyViT attention (AMX tiles or VDPBF16PS) within a small multiple of
 // the error that rounding its inputs to bf16 causes, encoder convolutions on bf16 products (others fp32),
-// and the sam-tiny encoder within 2e-2 (relative to the
-// largest value) of PyTorch's fp32 embedding. Below avx512bf16 the only check is that a bf16 backend is refused with
-// SA_ERR_UNSUPPORTED.
+// and the sam-tiny encoder within 2e-2 (relative to the largest value) of PyTorch's fp32 embedding.
+// Below avx512bf16 the only check is that a bf16 backend is refused with SA_ERR_UNSUPPORTED.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
