@@ -4,8 +4,8 @@
  * there, so units can run in any order, in several processes, and be skipped once finished.
  *
  *   config.json        {fingerprint, plan}: the resolved plan; a rerun must bring the same fingerprint
- *   run.json           provenance: tool version and commit, backend, threads, SIMD, CPU kernel level, checkpoint digests,
- *                      start and end time of every invocation
+ *   run.json           provenance: tool version and commit, backend, threads, SIMD, CPU kernel level,
+ *                      checkpoint digests, start and end time of every invocation
  *   run.log            one line per event, appended by every invocation
  *   run.lock           the owner lock of a whole-folder run (see lock.ts); runs of single units
  *                      (--unit, --shard, Slurm array tasks) take only the locks of their units
