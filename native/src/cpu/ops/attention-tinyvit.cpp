@@ -80,9 +80,8 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
     const int64_t N = win * win;
     const float scale = 1.0f / std::sqrt((float) kd);
 
-    // A bf16 backend runs both products on the level's bf16 products (operands rounded as they are
-    // packed, fp32 accumulation); the softmax stays fp32.
-    const cpu::GemmKernel * products = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
+    // A bf16 backend runs both products in bf16 (encoder_products); the softmax stays fp32.
+    const cpu::GemmKernel * products = encoder_products();
     pool()->parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
         const cpu::ProductsScope scope(products);
         Scratch & sc = scratch();

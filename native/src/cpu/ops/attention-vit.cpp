@@ -354,7 +354,7 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     // A bf16 backend below amx: the same blocking on the level's bf16 training kernel (VDPBF16PS at
     // avx512bf16): keys, values and queries are rounded to bf16 pairs as they are packed, the softmax
     // writes the probabilities as bf16 pairs (the values product's right operand), fp32 sums.
-    const cpu::GemmKernel * g16 = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
+    const cpu::GemmKernel * g16 = encoder_products();
     const cpu::GemmKernel &gf = cpu::gemm_kernel_fp32(), &g = g16 ? *g16 : gf;
     SA_CHECK(gf.nr == g.nr, SA_ERR_INTERNAL, "attention_vit: the bf16 and fp32 tiles differ in width");
     SA_CHECK(g.begin == nullptr, SA_ERR_INTERNAL, "attention_vit: a kernel with tile state needs its own path");

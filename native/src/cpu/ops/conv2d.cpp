@@ -111,9 +111,8 @@ void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
         return;
     }
     const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
-    // An encoder's convolution on a bf16 backend runs on the level's bf16 products (operands rounded
-    // as they are packed, fp32 accumulation).
-    const cpu::GemmKernel * products = bf16_ && encoder ? cpu::gemm_kernel_bf16_training() : nullptr;
+    // An encoder's convolution on a bf16 backend runs its products in bf16 (encoder_products).
+    const cpu::GemmKernel * products = encoder ? encoder_products() : nullptr;
     const bool direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
     if (direct) {
         const cpu::ProductsScope scope(products);

@@ -72,7 +72,7 @@ void CpuBackend::tinyvit_mbconv_impl(const TinyVitMbconvArgs & a) {
     const int64_t HW = H * W;
     // A bf16 backend runs the two 1x1 convolutions on the level's bf16 products (operands rounded as
     // they are packed, fp32 accumulation), like the encoder's other products.
-    const cpu::GemmKernel * products = bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
+    const cpu::GemmKernel * products = encoder_products();
     // Bands of rows go to whichever thread is free; a band computes its own halo rows of the hidden
     // activations (the same bits as any other band's), so bands are not made too thin.
     const std::shared_ptr<ThreadPool> held = pool();
