@@ -103,6 +103,12 @@ SA_TEST(attention_tinyvit_matches_reference) {
     check_attention(1, 7, 7, 7, 2, 16, 16, true, true, 3);  // one window = the whole grid
     check_attention(1, 4, 9, 5, 1, 5, 2, false, false, 4);  // zero padding tokens, no bias
     check_attention(3, 10, 3, 4, 4, 8, 8, true, false, 5);  // windows taller than the grid is wide
+    // kd and vd multiples of 16: the AVX-512 level's register-tile path (its softmax in the scores
+    // tile for windows of at most 64 tokens, a separate pass above that; 1 to 4 vectors per tile).
+    check_attention(2, 9, 11, 7, 2, 32, 32, true, true, 6);    // 49 tokens, padded windows on both sides
+    check_attention(1, 10, 10, 9, 2, 16, 48, true, true, 7);   // 81 tokens: scores in 64 + 32 columns
+    check_attention(1, 5, 6, 4, 3, 16, 80, false, false, 8);   // 16 tokens, 80 values: 64 + 16 columns
+    check_attention(1, 14, 14, 14, 1, 32, 32, true, true, 9);  // 196 tokens (MobileSAM's stage 2)
 }
 
 SA_TEST(attention_tinyvit_rejects_bad_arguments) {

@@ -16,6 +16,19 @@ namespace attn {
 struct KeyBlock;
 }
 
+// One (window, head) task of attention_tinyvit (ops/attention-tinyvit.cpp) for the AVX-512 kernel:
+// the window's tokens are read in place, tok[i] pointing at token i's q|k|v of the head (kd, kd and
+// vd floats; kd and vd multiples of 16); queries are tokens [0, nq); rows [n, round_up(n, 16)) of tok
+// point at zeros. The rest is the calling thread's scratch.
+struct WindowHeadTask {
+    const float * const * tok;
+    const float * bias;   // [n, n] added to the head's scores, or null
+    float * const * dst;  // [nq]: where query r's vd outputs go; null: a padding query, not computed
+    int64_t n, nq, kd, vd;
+    float scale;                  // of q k^T
+    float *q, *kt, *s, *inv_sum;  // [nq][kd], [kd][round_up(n, 16)], [nq][round_up(n, 16)], [nq]
+};
+
 // True when sa::cpu_isa() >= avx512 and this build has the avx512 kernels (decided once).
 bool use_avx512();
 
@@ -33,6 +46,9 @@ void bias_residual_gelu(float * v, float bias, const float * r, int64_t n);
 void softmax_row(const float * x, float * y, int64_t n);
 void softmax_backward_row(const float * y, const float * dy, float * dx, int64_t n, float scale);
 float biased_exp_row(float * p, const float * bias, int64_t n);
+
+// attention-tinyvit-avx512.cpp: one window and head of TinyViT window attention.
+void attention_tinyvit_window(const WindowHeadTask & a);
 
 // attention-vit-avx512.cpp: one key block of ViT attention's online softmax for 32 query lanes
 // (cpu/attention-block.h).

@@ -4,7 +4,9 @@
 // per token (padding tokens from pad_qkv), S = q k^T / sqrt(kd), then for the window's real queries
 // only (the padding queries' outputs are discarded by TinyViT) exp(S + bias[h] - rowmax), and
 // O = P v scaled by 1 / rowsum, scattered back to the grid. Each task's outputs depend on the task
-// alone, so results do not depend on which thread claims it.
+// alone, so results do not depend on which thread claims it. At level avx512 and above (fp32, kd and vd
+// multiples of 16) a task runs cpu::avx512::attention_tinyvit_window instead: the same arithmetic on
+// register tiles that read the tokens in place.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -24,6 +26,11 @@ namespace {
 struct Scratch {
     std::vector<float> qkv, s, o;  // one head's window: [N, 2*kd + vd] q|k|v rows, scores, output
     std::vector<float> inv_sum;    // 1 / softmax denominator of each query
+    // The AVX-512 task's (cpu/kernels-avx512.h): token and output pointers, the queries, the
+    // transposed keys and a zero token.
+    std::vector<const float *> tok;
+    std::vector<float *> dst;
+    std::vector<float> q, kt, zeros;
 };
 
 Scratch & scratch() {
@@ -69,6 +76,49 @@ float biased_exp_row(float * p, const float * bias, int64_t n) {
     return 1.0f / sum;
 }
 
+#if defined(SA_HAVE_AVX512)
+// The AVX-512 path: one cpu::avx512::attention_tinyvit_window task per (image, window, head), tokens
+// read in place (padding tokens: pad_qkv or a zero row), outputs written to the grid directly.
+void window_heads_avx512(ThreadPool & pool, const AttentionTinyVitArgs & a, float scale) {
+    const auto & [qkv, pad_qkv, bias, out, B, H, W, win, nh, kd, vd] = a;
+    const int64_t per_head = 2 * kd + vd, row = nh * per_head, dv = nh * vd;
+    const int64_t nwh = (H + win - 1) / win, nww = (W + win - 1) / win;
+    const int64_t N = win * win, lds = (N + 15) / 16 * 16;
+    pool.parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
+        Scratch & sc = scratch();
+        sc.tok.resize((size_t) lds);
+        sc.dst.resize((size_t) N);
+        sc.q.resize((size_t) (N * kd));
+        sc.kt.resize((size_t) (kd * lds));
+        sc.s.resize((size_t) (N * lds));
+        sc.inv_sum.resize((size_t) N);
+        sc.zeros.assign((size_t) per_head, 0.0f);
+        for (int64_t i = N; i < lds; ++i) sc.tok[(size_t) i] = sc.zeros.data();
+        cpu::WindowHeadTask task{sc.tok.data(), nullptr,     sc.dst.data(),    N, 0, kd, vd, scale, sc.q.data(),
+                                 sc.kt.data(),  sc.s.data(), sc.inv_sum.data()};
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t h = t % nh;
+            const int64_t w_idx = t / nh;
+            const int64_t b = w_idx / (nwh * nww);
+            const int64_t wy = (w_idx / nww) % nwh, wx = w_idx % nww;
+            const int64_t rows_in = std::min(win, H - wy * win), cols_in = std::min(win, W - wx * win);
+            const float * pad = pad_qkv ? pad_qkv + h * per_head : sc.zeros.data();
+            for (int64_t i = 0; i < N; ++i) {
+                const int64_t y = wy * win + i / win, x = wx * win + i % win;
+                const bool real = i / win < rows_in && i % win < cols_in;
+                sc.tok[(size_t) i] = real ? qkv + ((b * H + y) * W + x) * row + h * per_head : pad;
+                sc.dst[(size_t) i] = real ? out + ((b * H + y) * W + x) * dv + h * vd : nullptr;
+            }
+            // Queries: the window rows that hold real tokens (the padding rows below them are never
+            // needed; a row's result does not depend on how many are computed).
+            task.nq = rows_in * win;
+            task.bias = bias ? bias + h * N * N : nullptr;
+            cpu::avx512::attention_tinyvit_window(task);
+        }
+    });
+}
+#endif
+
 }  // namespace
 
 void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
@@ -82,6 +132,12 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
 
     // A bf16 backend runs both products in bf16 (encoder_products); the softmax stays fp32.
     const cpu::GemmKernel * products = encoder_products();
+#if defined(SA_HAVE_AVX512)
+    if (!products && cpu::use_avx512() && kd % 16 == 0 && vd % 16 == 0) {
+        window_heads_avx512(*pool(), a, scale);
+        return;
+    }
+#endif
     pool()->parallel_for(B * nwh * nww * nh, [&](int64_t t0, int64_t t1) {
         const cpu::ProductsScope scope(products);
         Scratch & sc = scratch();
