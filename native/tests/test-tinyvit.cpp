@@ -299,6 +299,33 @@ SA_TEST(tinyvit_mlp_matches_composed_ops) {
     check_mlp(129, 160, 640, 33);
 }
 
+void check_merge(int64_t B, int64_t H, int64_t W, int64_t C, int64_t O, int64_t stride, uint32_t seed) {
+    const int64_t H2 = (H - 1) / stride + 1, W2 = (W - 1) / stride + 1;
+    const Vec x = randn((size_t) (B * H * W * C), seed, 2.0f), w1 = randn((size_t) (O * C), seed + 1, 0.4f),
+              b1 = randn((size_t) O, seed + 2), w2 = randn((size_t) (O * 9), seed + 3, 0.5f),
+              b2 = randn((size_t) O, seed + 4), w3 = randn((size_t) (O * O), seed + 5, 0.3f),
+              b3 = randn((size_t) O, seed + 6);
+    Buf dx(x), d1(w1), e1(b1), d2(w2), e2(b2), d3(w3), e3(b3), fused(Vec((size_t) (B * H2 * W2 * O), NAN)),
+        ref(Vec((size_t) (B * H2 * W2 * O), NAN));
+    Buf p1(Vec(be().prepared_linear_size(O, C))), p3(Vec(be().prepared_linear_size(O, O)));
+    be().prepare_linear(d1.p, p1.p, O, C);
+    be().prepare_linear(d3.p, p3.p, O, O);
+    be().tinyvit_merge({dx.p, p1.p, e1.p, d2.p, e2.p, p3.p, e3.p, fused.p, B, H, W, C, O, stride});
+    sa::compose::tinyvit_merge(be(), {dx.p, p1.p, e1.p, d2.p, e2.p, p3.p, e3.p, ref.p, B, H, W, C, O, stride});
+    const Vec got = fused.host(), want = ref.host();
+    satest::expect_matches(
+        "tinyvit_merge " + std::to_string(H) + "x" + std::to_string(W) + " stride " + std::to_string(stride), got, want,
+        1e-5);
+}
+
+SA_TEST(tinyvit_merge_matches_composed_ops) {
+    check_merge(2, 7, 9, 5, 12, 2, 41);     // odd sides, several images
+    check_merge(1, 8, 8, 16, 32, 1, 42);    // stride 1 (MobileSAM's last merge)
+    check_merge(1, 1, 1, 3, 4, 2, 43);      // a single pixel
+    check_merge(1, 14, 10, 24, 48, 2, 44);  // even sides, whole 16-lane vectors
+    check_merge(3, 5, 3, 7, 20, 1, 45);
+}
+
 void check_depthwise_nhwc(int64_t B, int64_t H, int64_t W, int64_t C, bool with_bias, uint32_t seed) {
     const Vec x = randn((size_t) (B * H * W * C), seed, 2.0f), w = randn((size_t) (C * 9), seed + 1, 0.5f),
               b = randn((size_t) C, seed + 2);
@@ -334,6 +361,15 @@ SA_TEST(fused_blocks_are_checked_once_for_every_backend) {
         be().depthwise3x3_nhwc({x.p, w.p, b.p, w.p, -1, 4, 4, 4});
     });
     be().depthwise3x3_nhwc({x.p, w.p, b.p, w.p, 0, 4, 4, 4});  // an empty batch: nothing to do
+    expect_throws(SA_ERR_INVALID_ARG, "merge stride 3", [&] {
+        be().tinyvit_merge({x.p, w.p, b.p, w.p, b.p, w.p, b.p, w.p, 1, 4, 4, 2, 4, 3});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "merge aliasing", [&] {
+        be().tinyvit_merge({x.p, w.p, b.p, w.p, b.p, w.p, b.p, x.p, 1, 4, 4, 2, 4, 2});
+    });
+    expect_throws(SA_ERR_INVALID_ARG, "merge null bias", [&] {
+        be().tinyvit_merge({x.p, w.p, b.p, w.p, nullptr, w.p, b.p, w.p, 1, 4, 4, 2, 4, 2});
+    });
 }
 
 SA_TEST(depthwise3x3_nhwc_matches_transposed_conv2d) {

@@ -182,9 +182,14 @@ class Backend {
     //                x [B, Cin, H, W], w0 [C0, Cin, 3, 3], w1 [C1, C0, 3, 3], y [B, C1, ceil(H/4), ceil(W/4)]
     //   mlp:         tokens x [M, C] in place: x += fc(w2, b2, GELU(fc(w1, b1, LayerNorm(gamma, beta, eps; x)))),
     //                w1 [hidden, C], w2 [C, hidden], both prepared by prepare_linear
+    //   merge:       PatchMerging on channels-last tokens, x [B, H*W, C] -> y [B, H2*W2, O]:
+    //                y = fc(w3, b3, GELU(dwconv3x3/stride(w2, b2, GELU(fc(w1, b1, x))))), padding 1,
+    //                H2 = (H - 1) / stride + 1 (likewise W2), stride 1 or 2; w1 [O, C] and w3 [O, O]
+    //                (the 1x1 convolutions) prepared by prepare_linear, w2 [O, 1, 3, 3]
     void tinyvit_mbconv(const TinyVitMbconvArgs & a);
     void tinyvit_patch_embed(const TinyVitPatchEmbedArgs & a);
     void tinyvit_mlp(const TinyVitMlpArgs & a);
+    void tinyvit_merge(const TinyVitMergeArgs & a);
     // Depthwise 3x3 convolution, stride 1, zero padding 1, on channels-last tokens (TinyViT's local
     // conv): x, y [B, H, W, C] (y must not alias x), w [C, 1, 3, 3], b [C] (may be null). The base
     // version runs conv2d between two transpose_last2.
@@ -284,6 +289,7 @@ class Backend {
     virtual void tinyvit_mbconv_impl(const TinyVitMbconvArgs & a);
     virtual void tinyvit_patch_embed_impl(const TinyVitPatchEmbedArgs & a);
     virtual void tinyvit_mlp_impl(const TinyVitMlpArgs & a);
+    virtual void tinyvit_merge_impl(const TinyVitMergeArgs & a);
     virtual void depthwise3x3_nhwc_impl(const Depthwise3x3NhwcArgs & a);
 };
 

@@ -44,6 +44,7 @@ namespace sa {
     X(tinyvit_mbconv)               \
     X(tinyvit_patch_embed)          \
     X(tinyvit_mlp)                  \
+    X(tinyvit_merge)                \
     X(depthwise3x3_nhwc)            \
     X(attention)                    \
     X(attention_backward)           \
@@ -133,6 +134,7 @@ struct GemmArgs {
     X(tinyvit_mbconv, TinyVitMbconvArgs)                        \
     X(tinyvit_patch_embed, TinyVitPatchEmbedArgs)               \
     X(tinyvit_mlp, TinyVitMlpArgs)                              \
+    X(tinyvit_merge, TinyVitMergeArgs)                          \
     X(depthwise3x3_nhwc, Depthwise3x3NhwcArgs)
 
 // The structs below are filled positionally, in the order of the op's former argument list
@@ -341,7 +343,7 @@ struct LinearBackwardArgs {
     int64_t M, K, N;
 };
 
-// TinyViT's fused blocks (Backend::tinyvit_mbconv / tinyvit_patch_embed / tinyvit_mlp) and the
+// TinyViT's fused blocks (Backend::tinyvit_mbconv / tinyvit_patch_embed / tinyvit_mlp / tinyvit_merge) and the
 // channels-last depthwise 3x3 convolution (Backend::depthwise3x3_nhwc); shapes in sa/backend.h.
 struct TinyVitMbconvArgs {
     const float *x, *w1, *b1, *w2, *b2, *w3, *b3;
@@ -359,6 +361,11 @@ struct TinyVitMlpArgs {
     float eps;
     const float *w1, *b1, *w2, *b2;
     int64_t M, C, hidden;
+};
+struct TinyVitMergeArgs {
+    const float *x, *w1, *b1, *w2, *b2, *w3, *b3;
+    float * y;
+    int64_t B, H, W, C, O, stride;
 };
 struct Depthwise3x3NhwcArgs {
     const float *x, *w, *b;

@@ -4,6 +4,7 @@
 //   patch_embed: conv3x3/2 -> GELU -> conv3x3/2                  (NCHW, Backend::tinyvit_patch_embed)
 //   stage 0:     MBConv: x = GELU(x + conv1x1(GELU(dwconv3x3(GELU(conv1x1(x))))))  (Backend::tinyvit_mbconv)
 //   merge:       conv1x1 -> GELU -> dwconv3x3 (stride 2, or 1 for the last merge) -> GELU -> conv1x1
+//                on tokens                                            (Backend::tinyvit_merge)
 //   stages 1..:  tokens x [H*W, C]:
 //                x += proj(window_attention(qkv(LayerNorm(x))) + learned biases)   windows padded
 //                x = dwconv3x3(x)                    (the local conv, Backend::depthwise3x3_nhwc)
@@ -43,7 +44,9 @@ struct MBConv {
     Conv conv1, conv2, conv3;
 };
 struct Merge {
-    Conv conv1, conv2, conv3;
+    Linear conv1;  // 1x1 convolutions as channels-last linear layers (prepared)
+    Conv conv2;
+    Linear conv3;
 };
 struct AttnBlock {
     Norm attn_norm, mlp_norm;
@@ -55,9 +58,11 @@ struct AttnBlock {
 
 constexpr float kBlockEps = 1e-5f;
 
-// Weights of the attention blocks' linear layers (qkv, proj, fc1, fc2), kept prepared.
+// Weights of the attention blocks' linear layers (qkv, proj, fc1, fc2) and of the patch merging 1x1
+// convolutions (run as linear layers on tokens), kept prepared.
 bool is_linear_weight(const std::string & name) {
-    for (const char * suffix : {".attn.qkv.weight", ".attn.proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight"}) {
+    for (const char * suffix : {".attn.qkv.weight", ".attn.proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight",
+                                ".downsample.conv1.c.weight", ".downsample.conv3.c.weight"}) {
         const std::string s = suffix;
         if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
     }
@@ -178,7 +183,7 @@ class TinyVitEncoder final : public ImageEncoder {
             }
             if (s + 1 < c.num_stages()) {
                 const std::string p = "layers." + std::to_string(s) + ".downsample";
-                merges_.push_back(Merge{conv(p + ".conv1"), conv(p + ".conv2"), conv(p + ".conv3")});
+                merges_.push_back(Merge{linear(p + ".conv1.c"), conv(p + ".conv2"), linear(p + ".conv3.c")});
             }
         }
         neck0_ = P("neck.0.weight");
@@ -285,22 +290,19 @@ class TinyVitEncoder final : public ImageEncoder {
                 for (const AttnBlock & blk : attn_[(size_t) s]) attention_block(blk, s, G, x, y, z);
             }
             if (s + 1 < c.num_stages()) {
-                // PatchMerging on NCHW input; output back to tokens [H*W, C'] in x.
+                // PatchMerging on tokens (stage 0's NCHW output transposed first); tokens [H*W, C'] in x.
                 const Merge & m = merges_[(size_t) s];
-                const int64_t O = c.dims[(size_t) s + 1];
+                const int64_t O = c.dims[(size_t) s + 1], stride = c.merge_strides[(size_t) s];
                 const float * in = x;
-                if (!channels_first) {
-                    be_.transpose_last2(x, y, 1, G * G, C);
+                if (channels_first) {
+                    be_.transpose_last2(x, y, 1, C, G * G);
                     in = y;
                 }
-                float * t1 = in == y ? z : y;
-                float * t2 = in == y ? y : z;
-                conv(m.conv1, in, t1, C, G, O, 1, 1, false);
-                be_.gelu(t1, t1, O * G * G);
-                const int64_t G2 = conv(m.conv2, t1, t2, O, G, O, 3, c.merge_strides[(size_t) s], true);
-                be_.gelu(t2, t2, O * G2 * G2);
-                conv(m.conv3, t2, t1, O, G2, O, 1, 1, false);
-                be_.transpose_last2(t1, x, 1, O, G2 * G2);
+                float * out = in == y ? x : y;
+                be_.tinyvit_merge(
+                    {in, m.conv1.w, m.conv1.b, m.conv2.w, m.conv2.b, m.conv3.w, m.conv3.b, out, 1, G, G, C, O, stride});
+                if (out != x) std::swap(x, y);
+                const int64_t G2 = (G - 1) / stride + 1;
                 channels_first = false;
                 G = G2;
             }

@@ -23,6 +23,7 @@ void mask_head_backward(Backend & be, const MaskHeadBackwardArgs & a);
 void tinyvit_mbconv(Backend & be, const TinyVitMbconvArgs & a);
 void tinyvit_patch_embed(Backend & be, const TinyVitPatchEmbedArgs & a);
 void tinyvit_mlp(Backend & be, const TinyVitMlpArgs & a);
+void tinyvit_merge(Backend & be, const TinyVitMergeArgs & a);
 void depthwise3x3_nhwc(Backend & be, const Depthwise3x3NhwcArgs & a);
 
 }  // namespace sa::compose

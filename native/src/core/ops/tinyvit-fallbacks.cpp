@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Backend::tinyvit_mbconv / tinyvit_patch_embed / tinyvit_mlp / depthwise3x3_nhwc: the argument
+// Backend::tinyvit_mbconv / tinyvit_patch_embed / tinyvit_mlp / tinyvit_merge / depthwise3x3_nhwc: the argument
 // checks (once, for every backend), then the backend's kernel. The base-class kernels compose the
 // backend's own ops with temporary buffers; backends with fused kernels override them.
 #include <string>
@@ -32,6 +32,16 @@ void Backend::tinyvit_mlp(const TinyVitMlpArgs & a) {
     if (a.M == 0) return;
     SA_CHECK_ARG(a.x && a.gamma && a.beta && a.w1 && a.b1 && a.w2 && a.b2, "tinyvit_mlp: null pointer");
     tinyvit_mlp_impl(a);
+}
+
+void Backend::tinyvit_merge(const TinyVitMergeArgs & a) {
+    SA_CHECK_ARG(a.B >= 0 && a.H > 0 && a.W > 0 && a.C > 0 && a.O > 0, "tinyvit_merge: bad size");
+    SA_CHECK_ARG(a.stride == 1 || a.stride == 2,
+                 "tinyvit_merge: stride must be 1 or 2, got " + std::to_string(a.stride));
+    if (a.B == 0) return;
+    SA_CHECK_ARG(a.x && a.w1 && a.b1 && a.w2 && a.b2 && a.w3 && a.b3 && a.y, "tinyvit_merge: null pointer");
+    SA_CHECK_ARG(a.x != a.y, "tinyvit_merge: y must not alias x");
+    tinyvit_merge_impl(a);
 }
 
 void Backend::depthwise3x3_nhwc(const Depthwise3x3NhwcArgs & a) {
@@ -70,6 +80,28 @@ void compose::tinyvit_patch_embed(Backend & be, const TinyVitPatchEmbedArgs & a)
     be.conv2d({x, w0, b0, t.get(), B, Cin, H, W, C0, 3, 3, 2, 1, 1});
     be.gelu(t.get(), t.get(), B * C0 * H1 * W1);
     be.conv2d({t.get(), w1, b1, y, B, C0, H1, W1, C1, 3, 3, 2, 1, 1});
+}
+
+void Backend::tinyvit_merge_impl(const TinyVitMergeArgs & a) {
+    compose::tinyvit_merge(*this, a);
+}
+
+void compose::tinyvit_merge(Backend & be, const TinyVitMergeArgs & a) {
+    const auto & [x, w1, b1, w2, b2, w3, b3, y, B, H, W, C, O, stride] = a;
+    const int64_t H2 = (H - 1) / stride + 1, W2 = (W - 1) / stride + 1, n1 = B * H * W * O, n2 = B * H2 * W2 * O;
+    TempBuffer t1(be, n1), t2(be, n2);
+    be.linear_prepared(x, w1, b1, t1.get(), B * H * W, C, O);
+    be.gelu(t1.get(), t1.get(), n1);
+    if (stride == 1) {
+        be.depthwise3x3_nhwc({t1.get(), w2, b2, t2.get(), B, H, W, O});
+    } else {
+        TempBuffer c1(be, n1), c2(be, n2);
+        be.transpose_last2(t1.get(), c1.get(), B, H * W, O);
+        be.conv2d({c1.get(), w2, b2, c2.get(), B, O, H, W, O, 3, 3, stride, 1, O});
+        be.transpose_last2(c2.get(), t2.get(), B, O, H2 * W2);
+    }
+    be.gelu(t2.get(), t2.get(), n2);
+    be.linear_prepared(t2.get(), w3, b3, y, B * H2 * W2, O, O);
 }
 
 void Backend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {

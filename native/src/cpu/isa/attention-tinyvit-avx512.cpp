@@ -42,7 +42,8 @@ template <int R, int NZ>
 void scores_tile(const WindowHeadTask & a, int64_t lds, int64_t c0, int64_t r0) {
     __m512 acc[R][NZ];
     const float * kt = a.kt + c0;
-    tile<R, NZ>(a.q + r0 * a.kd, a.kd, [&](int64_t k) { return kt + k * lds; }, a.kd, acc);
+    tile<R, NZ>(
+        a.q + r0 * a.kd, a.kd, [&](int64_t k) { return kt + k * lds; }, a.kd, acc);
     const __m512 vs = _mm512_set1_ps(a.scale);
     for (int r = 0; r < R; ++r)
         for (int z = 0; z < NZ; ++z) _mm512_storeu_ps(a.s + (r0 + r) * lds + c0 + 16 * z, _mm512_mul_ps(acc[r][z], vs));
@@ -54,7 +55,8 @@ void scores_tile(const WindowHeadTask & a, int64_t lds, int64_t c0, int64_t r0) 
 template <int R, int NZ>
 void scores_softmax_tile(const WindowHeadTask & a, int64_t lds, int64_t r0) {
     __m512 acc[R][NZ];
-    tile<R, NZ>(a.q + r0 * a.kd, a.kd, [&](int64_t k) { return a.kt + k * lds; }, a.kd, acc);
+    tile<R, NZ>(
+        a.q + r0 * a.kd, a.kd, [&](int64_t k) { return a.kt + k * lds; }, a.kd, acc);
     const __m512 vs = _mm512_set1_ps(a.scale);
     const int64_t n = a.n;
     __mmask16 m[NZ];
@@ -99,7 +101,8 @@ template <int R, int NZ>
 void values_tile(const WindowHeadTask & a, int64_t lds, int64_t c0, int64_t r0) {
     __m512 acc[R][NZ];
     const int64_t v_off = 2 * a.kd + c0;
-    tile<R, NZ>(a.s + r0 * lds, lds, [&](int64_t j) { return a.tok[j] + v_off; }, a.n, acc);
+    tile<R, NZ>(
+        a.s + r0 * lds, lds, [&](int64_t j) { return a.tok[j] + v_off; }, a.n, acc);
     for (int r = 0; r < R; ++r) {
         if (!a.dst[r0 + r]) continue;
         float * d = a.dst[r0 + r] + c0;
@@ -129,7 +132,9 @@ void row_blocks(int64_t rows, F && f) {
 
 // Register tiles: R rows of NZ 16-lane vectors, at most 24 accumulators.
 template <int NZ>
-constexpr int kRows = NZ == 4 ? 6 : NZ == 3 ? 8 : 12;
+constexpr int kRows = NZ == 4   ? 6
+                      : NZ == 3 ? 8
+                                : 12;
 
 template <int NZ>
 void scores_columns(const WindowHeadTask & a, int64_t lds, int64_t c0) {
@@ -166,18 +171,34 @@ void attention_tinyvit_window(const WindowHeadTask & a) {
     if (lds <= 64) {
         // Whole rows in one tile: the softmax runs on the tile's registers.
         switch (lds / 16) {
-            case 4: scores_softmax_rows<4>(a, lds); break;
-            case 3: scores_softmax_rows<3>(a, lds); break;
-            case 2: scores_softmax_rows<2>(a, lds); break;
-            default: scores_softmax_rows<1>(a, lds); break;
+            case 4:
+                scores_softmax_rows<4>(a, lds);
+                break;
+            case 3:
+                scores_softmax_rows<3>(a, lds);
+                break;
+            case 2:
+                scores_softmax_rows<2>(a, lds);
+                break;
+            default:
+                scores_softmax_rows<1>(a, lds);
+                break;
         }
     } else {
         for (int64_t c0 = 0; c0 < lds; c0 += 64) {
             switch (std::min<int64_t>(4, (lds - c0) / 16)) {
-                case 4: scores_columns<4>(a, lds, c0); break;
-                case 3: scores_columns<3>(a, lds, c0); break;
-                case 2: scores_columns<2>(a, lds, c0); break;
-                default: scores_columns<1>(a, lds, c0); break;
+                case 4:
+                    scores_columns<4>(a, lds, c0);
+                    break;
+                case 3:
+                    scores_columns<3>(a, lds, c0);
+                    break;
+                case 2:
+                    scores_columns<2>(a, lds, c0);
+                    break;
+                default:
+                    scores_columns<1>(a, lds, c0);
+                    break;
             }
         }
         // Unnormalised softmax rows of the real queries (+ bias); the padding queries' rows are left
@@ -187,10 +208,18 @@ void attention_tinyvit_window(const WindowHeadTask & a) {
     }
     for (int64_t c0 = 0; c0 < vd; c0 += 64) {
         switch (std::min<int64_t>(4, (vd - c0) / 16)) {
-            case 4: values_columns<4>(a, lds, c0); break;
-            case 3: values_columns<3>(a, lds, c0); break;
-            case 2: values_columns<2>(a, lds, c0); break;
-            default: values_columns<1>(a, lds, c0); break;
+            case 4:
+                values_columns<4>(a, lds, c0);
+                break;
+            case 3:
+                values_columns<3>(a, lds, c0);
+                break;
+            case 2:
+                values_columns<2>(a, lds, c0);
+                break;
+            default:
+                values_columns<1>(a, lds, c0);
+                break;
         }
     }
 }

@@ -1,16 +1,85 @@
 // SPDX-License-Identifier: Apache-2.0
-// Row helpers shared by the CPU TinyViT fused blocks: bias + GELU over a row, the im2col of one
-// output row of a 3x3 stride-2 convolution with padding 1, and the ring of intermediate rows that a
-// 3x3 convolution reads.
+// Row helpers shared by the CPU TinyViT fused blocks: GELU (+ bias) over a row, one channels-last
+// depthwise output pixel, the im2col of one output row of a 3x3 stride-2 convolution with padding 1,
+// and the ring of intermediate rows that a 3x3 convolution reads.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "cpu/kernels-avx512.h"
 #include "cpu/lanes.h"
+#include "cpu/simd.h"
 
 namespace sa::cpu {
+
+// v[i] = GELU(v[i]) for i < n (the bits of Backend::gelu at the level in use).
+inline void gelu_row(float * v, int64_t n) {
+    int64_t i = 0;
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) {
+        avx512::gelu(v, v, n);
+        i = n;
+    }
+#endif
+#ifdef __AVX2__
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(v + i, gelu256(_mm256_loadu_ps(v + i)));
+#endif
+    for (; i < n; ++i) v[i] = gelu_scalar(v[i]);
+}
+
+// A 3x3 depthwise convolution's weights w [C, 1, 3, 3] as taps [9][C], so that a tap's weights for
+// consecutive channels are contiguous.
+inline std::vector<float> depthwise_tap_weights(const float * w, int64_t C) {
+    std::vector<float> taps((size_t) (9 * C));
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t k = 0; k < 9; ++k) taps[(size_t) (k * C + c)] = w[c * 9 + k];
+    return taps;
+}
+
+// The in-image taps of one output pixel of a 3x3 depthwise convolution with padding 1 on channels-last
+// rows: rows[i] is the input row above, at or below ([W, C] floats, null outside the image), ix0 the
+// input column of the pixel's left taps (stride * ox - 1), wt the taps' weights [9][C]. Writes the
+// taps' inputs and weights in row-major tap order; returns how many.
+inline int depthwise_taps(const float * const rows[3], int64_t W, int64_t C, int64_t ix0, const float * wt,
+                          const float * src[9], const float * tw[9]) {
+    int n = 0;
+    for (int64_t i = 0; i < 3; ++i) {
+        if (!rows[i]) continue;
+        for (int64_t j = 0; j < 3; ++j) {
+            const int64_t ix = ix0 + j;
+            if (ix < 0 || ix >= W) continue;
+            src[n] = rows[i] + ix * C;
+            tw[n] = wt + (i * 3 + j) * C;
+            ++n;
+        }
+    }
+    return n;
+}
+
+// One channels-last depthwise output pixel: y[c] = b[c] + sum_k tw[k][c] src[k][c] over its n in-image
+// taps (b may be null), C lanes of fused multiply-adds in tap order.
+inline void depthwise_pixel(const float * const * src, const float * const * tw, int n, const float * b, float * y,
+                            int64_t C) {
+#if defined(SA_HAVE_AVX512)
+    if (use_avx512()) return avx512::depthwise_pixel_nhwc(src, tw, n, b, y, C);
+#endif
+    int64_t c = 0;
+#ifdef __AVX2__
+    for (; c + 8 <= C; c += 8) {
+        __m256 acc = b ? _mm256_loadu_ps(b + c) : _mm256_setzero_ps();
+        for (int k = 0; k < n; ++k) acc = _mm256_fmadd_ps(_mm256_loadu_ps(tw[k] + c), _mm256_loadu_ps(src[k] + c), acc);
+        _mm256_storeu_ps(y + c, acc);
+    }
+#endif
+    for (; c < C; ++c) {
+        float acc = b ? b[c] : 0.0f;
+        for (int k = 0; k < n; ++k) acc = std::fma(tw[k][c], src[k][c], acc);
+        y[c] = acc;
+    }
+}
 
 // v[i] = GELU(v[i] + bias) for i < n.
 inline void bias_gelu(float * v, float bias, int64_t n) {

@@ -14,6 +14,7 @@
 #include "cpu/gemm-kernel.h"
 #include "cpu/kernels-avx512.h"
 #include "cpu/layernorm-row.h"
+#include "cpu/ops/tinyvit-fused.h"
 #include "cpu/simd.h"
 #include "sa/threadpool.h"
 
@@ -57,21 +58,10 @@ void CpuBackend::tinyvit_mlp_impl(const TinyVitMlpArgs & a) {
                 cpu::layernorm_row(xt + r * C, gamma, beta, t + r * C, C, eps, mu, rs);
             }
             prepared_product(n, hidden, C, t, C, w1, 0.0f, h, hidden, b1);
-            const int64_t nh = n * hidden;
-            int64_t i = 0;
-#if defined(SA_HAVE_AVX512)
-            if (cpu::use_avx512()) {
-                cpu::avx512::gelu(h, h, nh);
-                i = nh;
-            }
-#endif
-#ifdef __AVX2__
-            for (; i + 8 <= nh; i += 8) _mm256_storeu_ps(h + i, cpu::gelu256(_mm256_loadu_ps(h + i)));
-#endif
-            for (; i < nh; ++i) h[i] = cpu::gelu_scalar(h[i]);
+            cpu::gelu_row(h, n * hidden);
             prepared_product(n, C, hidden, h, hidden, w2, 0.0f, o, C, b2);
             const int64_t nc = n * C;
-            i = 0;
+            int64_t i = 0;
 #ifdef __AVX2__
             for (; i + 8 <= nc; i += 8)
                 _mm256_storeu_ps(xt + i, _mm256_add_ps(_mm256_loadu_ps(xt + i), _mm256_loadu_ps(o + i)));
