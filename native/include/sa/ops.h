@@ -202,16 +202,11 @@ struct LayerNorm2dBackwardArgs {
 };
 
 // conv2d: NCHW convolution, zero padding, groups; x [B, C, H, Wd], W [O, C/groups, kh, kw], b [O] (may
-// be null), y [B, O, Ho, Wo] with Ho = (H + 2 pad - kh) / stride + 1 (likewise Wo). encoder: on a CPU
-// backend whose encoder products are bf16, this convolution's products are bf16 too (operands rounded,
-// fp32 accumulation), as for an image encoder's inner convolutions; otherwise, and always on other
-// convolutions (patch embeddings: rounding the image's pixels to bf16 is most of a bf16 encoder's
-// error; the prompt encoder's; trainers'), they are fp32.
+// be null), y [B, O, Ho, Wo] with Ho = (H + 2 pad - kh) / stride + 1 (likewise Wo).
 struct Conv2dArgs {
     const float *x, *W, *b;
     float * y;
     int64_t B, C, H, Wd, O, kh, kw, stride, pad, groups;
-    bool encoder = false;
 };
 // conv2d_backward (groups 1): dx overwritten, dW and db accumulated (any may be null).
 struct Conv2dBackwardArgs {

@@ -76,9 +76,9 @@ class CpuBackend final : public Backend {
     cpu::ProductsScope products() const {
         return cpu::ProductsScope(products_);
     }
-    // The kernel of an image encoder's unprepared products (attention, MBConv and patch merging
-    // convolutions): the level's bf16 products on a bf16 backend (operands rounded as they are packed,
-    // fp32 accumulation), null (the level's fp32 kernel) otherwise.
+    // The kernel of an image encoder's unprepared products (attention, MBConv's 1x1 convolutions): the level's bf16
+    // products on a bf16 backend (operands rounded as they are packed, fp32 accumulation), null (the level's fp32
+    // kernel) otherwise.
     const cpu::GemmKernel * encoder_products() const {
         return bf16_ ? cpu::gemm_kernel_bf16_training() : nullptr;
     }

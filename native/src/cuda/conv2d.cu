@@ -80,8 +80,7 @@ void launch_depthwise_conv2d(const float * x, const float * W, const float * bia
 }  // namespace cuda
 
 void CudaBackend::conv2d_impl(const Conv2dArgs & a) {
-    const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups, encoder] = a;
-    (void) encoder;  // a CPU backend's choice (the GEMMs here follow the backend's math mode)
+    const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups] = a;
     activate();
     const cuda::ConvShape s{
         B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1, (Wd + 2 * pad - kw) / stride + 1};

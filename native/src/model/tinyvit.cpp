@@ -242,13 +242,6 @@ class TinyVitEncoder final : public ImageEncoder {
         ws_.z = ws_owned_.alloc(n);
     }
 
-    // Conv with bias on NCHW (batch 1); returns the output side.
-    int64_t conv(const Conv & cv, const float * in, float * out, int64_t C, int64_t G, int64_t O, int64_t k,
-                 int64_t stride, bool depthwise) {
-        be_.conv2d({in, cv.w, cv.b, out, 1, C, G, G, O, k, k, stride, k / 2, depthwise ? C : 1, true});
-        return (G + 2 * (k / 2) - k) / stride + 1;
-    }
-
     // Downloads an activation as [1, G, G, C] into taps (from NCHW when channels_first).
     void tap(Taps & taps, const std::string & name, int64_t b, int64_t B, const float * src, int64_t C, int64_t G,
              bool channels_first) {

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "cpu/backend-cpu.h"
-#include "cpu/gemm-kernel.h"
 #include "sa/gemm.h"
 #include "sa/threadpool.h"
 
@@ -101,7 +100,7 @@ void depthwise(ThreadPool & pool, const float * x, const float * Wt, const float
 }  // namespace
 
 void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
-    const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups, encoder] = a;
+    const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups] = a;
     const ConvShape s{
         B, C, H, Wd, O, kh, kw, stride, pad, groups, (H + 2 * pad - kh) / stride + 1, (Wd + 2 * pad - kw) / stride + 1};
     const std::shared_ptr<ThreadPool> held = pool();
@@ -111,11 +110,8 @@ void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
         return;
     }
     const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
-    // An encoder's convolution on a bf16 backend runs its products in bf16 (encoder_products).
-    const cpu::GemmKernel * products = encoder ? encoder_products() : nullptr;
     const bool direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
     if (direct) {
-        const cpu::ProductsScope scope(products);
         for (int64_t bi = 0; bi < B; ++bi) {
             float * yb = y + bi * O * HWo;
             if (b) {
@@ -131,7 +127,6 @@ void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
     }
     const int64_t band = std::max<int64_t>(1, kBandCols / s.Wo), bands = (s.Ho + band - 1) / band;
     pool.parallel_for(B * groups * bands, [&](int64_t t0, int64_t t1) {
-        const cpu::ProductsScope scope(products);
         thread_local std::vector<float> col;
         col.resize((size_t) (Kg * band * s.Wo));
         for (int64_t t = t0; t < t1; ++t) {
