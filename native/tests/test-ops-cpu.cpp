@@ -504,6 +504,30 @@ SA_TEST(conv2d_variants) {
     check_conv("2x2 stride 2", 1, 3, 8, 8, 4, 2, 2, 2, 0, 1, true, 100);
 }
 
+// Wide 3x3 / stride 1 / padding 1 convolutions take the Winograd F(2x2, 3x3) path (at least 64 input
+// and output channels, 256 output pixels): odd sides (partial last tiles), tile rows that are not a
+// multiple of the vector width, several images; and the same bits for 1 and 3 threads.
+SA_TEST(conv2d_winograd) {
+    check_conv("3x3 winograd 16x16", 2, 64, 16, 16, 64, 3, 3, 1, 1, 1, true, 101);
+    check_conv("3x3 winograd 17x21", 1, 72, 17, 21, 80, 3, 3, 1, 1, 1, false, 102);
+    check_conv("3x3 winograd 15x40", 1, 64, 15, 40, 96, 3, 3, 1, 1, 1, true, 103);
+    const int64_t C = 64, H = 19, Wd = 23, O = 64;
+    const Vec x = randn((size_t) (C * H * Wd), 104), W = randn((size_t) (O * C * 9), 105), b = randn(O, 106);
+    auto run = [&](int threads) {
+        auto be = sa::make_cpu_backend(sa::Precision::fp32, threads);
+        float *dx = be->alloc(x.size()), *dW = be->alloc(W.size()), *db = be->alloc(b.size());
+        float * dy = be->alloc((size_t) (O * H * Wd));
+        be->upload(dx, x.data(), x.size());
+        be->upload(dW, W.data(), W.size());
+        be->upload(db, b.data(), b.size());
+        be->conv2d({dx, dW, db, dy, 1, C, H, Wd, O, 3, 3, 1, 1, 1});
+        Vec y((size_t) (O * H * Wd));
+        be->download(y.data(), dy, y.size());
+        return y;
+    };
+    satest::expect(run(1) == run(3), "winograd conv2d: 1 and 3 threads differ");
+}
+
 SA_TEST(conv2d_rejects_bad_groups) {
     Buf x(64), w(64), y(64);
     expect_throws(SA_ERR_INVALID_ARG, "groups", [&] {

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // NCHW 2-D convolution with zero padding, stride and groups. Depthwise convolutions (groups == C)
-// run a direct kernel; 1x1 / stride 1 / no padding is one GEMM per image and group; everything else
-// is im2col + GEMM in bands of output rows: Y_g[O/g, band] = W_g[O/g, C/g*kh*kw] * col[C/g*kh*kw, band],
-// each thread filling its own band's columns in a reused buffer, so the columns of the whole image
-// (kh*kw times the input) are never materialised. Every output element is one GEMM dot product with
-// the same k-order whatever the banding, so results do not depend on the thread count.
+// run a direct kernel; wide 3x3 / stride 1 / padding 1 ones Winograd F(2x2, 3x3) (conv2d-winograd.cpp);
+// 1x1 / stride 1 / no padding is one GEMM per image and group; everything else is im2col + GEMM in bands of output
+// rows: Y_g[O/g, band] = W_g[O/g, C/g*kh*kw] * col[C/g*kh*kw, band], each thread filling its own band's columns in a
+// reused buffer, so the columns of the whole image (kh*kw times the input) are never materialised. Every output element
+// is one GEMM dot product with the same k-order whatever the banding, so results do not depend on the thread count.
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "cpu/backend-cpu.h"
+#include "cpu/ops/conv2d-winograd.h"
 #include "sa/gemm.h"
 #include "sa/threadpool.h"
 
@@ -107,6 +108,10 @@ void CpuBackend::conv2d_impl(const Conv2dArgs & a) {
     ThreadPool & pool = *held;
     if (groups == C && groups > 1) {
         depthwise(pool, x, W, b, y, s);
+        return;
+    }
+    if (cpu::winograd_applies(a)) {
+        cpu::conv2d_winograd(pool, a);
         return;
     }
     const int64_t Cg = C / groups, Og = O / groups, HWo = s.Ho * s.Wo, Kg = Cg * kh * kw;
