@@ -136,19 +136,22 @@ constexpr int kRows = NZ == 4   ? 6
                       : NZ == 3 ? 8
                                 : 12;
 
-template <int NZ>
-void scores_columns(const WindowHeadTask & a, int64_t lds, int64_t c0) {
-    row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { scores_tile<Q, NZ>(a, lds, c0, r0); });
-}
-
-template <int NZ>
-void scores_softmax_rows(const WindowHeadTask & a, int64_t lds) {
-    row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { scores_softmax_tile<Q, NZ>(a, lds, r0); });
-}
-
-template <int NZ>
-void values_columns(const WindowHeadTask & a, int64_t lds, int64_t c0) {
-    row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { values_tile<Q, NZ>(a, lds, c0, r0); });
+// f.template operator()<NZ>(c0) for each chunk [c0, c0 + 16 NZ) of a width w cut into chunks of 64
+// (NZ = 1 to 4 vectors).
+template <typename F>
+void column_chunks(int64_t w, F && f) {
+    for (int64_t c0 = 0; c0 < w; c0 += 64) {
+        const int64_t nz = std::min<int64_t>(4, (w - c0) / 16);
+        if (nz == 4) {
+            f.template operator()<4>(c0);
+        } else if (nz == 3) {
+            f.template operator()<3>(c0);
+        } else if (nz == 2) {
+            f.template operator()<2>(c0);
+        } else {
+            f.template operator()<1>(c0);
+        }
+    }
 }
 
 }  // namespace
@@ -170,58 +173,21 @@ void attention_tinyvit_window(const WindowHeadTask & a) {
         for (int64_t k0 = 0; k0 < kd; k0 += 16) _mm512_storeu_ps(a.q + r * kd + k0, _mm512_loadu_ps(a.tok[r] + k0));
     if (lds <= 64) {
         // Whole rows in one tile: the softmax runs on the tile's registers.
-        switch (lds / 16) {
-            case 4:
-                scores_softmax_rows<4>(a, lds);
-                break;
-            case 3:
-                scores_softmax_rows<3>(a, lds);
-                break;
-            case 2:
-                scores_softmax_rows<2>(a, lds);
-                break;
-            default:
-                scores_softmax_rows<1>(a, lds);
-                break;
-        }
+        column_chunks(lds, [&]<int NZ>(int64_t) {
+            row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { scores_softmax_tile<Q, NZ>(a, lds, r0); });
+        });
     } else {
-        for (int64_t c0 = 0; c0 < lds; c0 += 64) {
-            switch (std::min<int64_t>(4, (lds - c0) / 16)) {
-                case 4:
-                    scores_columns<4>(a, lds, c0);
-                    break;
-                case 3:
-                    scores_columns<3>(a, lds, c0);
-                    break;
-                case 2:
-                    scores_columns<2>(a, lds, c0);
-                    break;
-                default:
-                    scores_columns<1>(a, lds, c0);
-                    break;
-            }
-        }
+        column_chunks(lds, [&]<int NZ>(int64_t c0) {
+            row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { scores_tile<Q, NZ>(a, lds, c0, r0); });
+        });
         // Unnormalised softmax rows of the real queries (+ bias); the padding queries' rows are left
         // as scores (their outputs are not written).
         for (int64_t r = 0; r < a.nq; ++r)
             if (a.dst[r]) a.inv_sum[r] = biased_exp_row(a.s + r * lds, a.bias ? a.bias + r * n : nullptr, n);
     }
-    for (int64_t c0 = 0; c0 < vd; c0 += 64) {
-        switch (std::min<int64_t>(4, (vd - c0) / 16)) {
-            case 4:
-                values_columns<4>(a, lds, c0);
-                break;
-            case 3:
-                values_columns<3>(a, lds, c0);
-                break;
-            case 2:
-                values_columns<2>(a, lds, c0);
-                break;
-            default:
-                values_columns<1>(a, lds, c0);
-                break;
-        }
-    }
+    column_chunks(vd, [&]<int NZ>(int64_t c0) {
+        row_blocks<kRows<NZ>>(a.nq, [&]<int Q>(int64_t r0) { values_tile<Q, NZ>(a, lds, c0, r0); });
+    });
 }
 
 }  // namespace sa::cpu::avx512

@@ -33,6 +33,19 @@ struct Scratch {
     std::vector<float> q, kt, zeros;
 };
 
+// Task t of the op: head h of window (wy, wx) of image b, and how many of the window's rows and
+// columns lie inside the grid (the rest are padding tokens).
+struct WindowHead {
+    int64_t b, h, wy, wx, rows_in, cols_in;
+};
+
+WindowHead window_head(const AttentionTinyVitArgs & a, int64_t t) {
+    const int64_t nwh = (a.H + a.win - 1) / a.win, nww = (a.W + a.win - 1) / a.win;
+    const int64_t w_idx = t / a.nh, wy = (w_idx / nww) % nwh, wx = w_idx % nww;
+    return {
+        w_idx / (nwh * nww), t % a.nh, wy, wx, std::min(a.win, a.H - wy * a.win), std::min(a.win, a.W - wx * a.win)};
+}
+
 Scratch & scratch() {
     thread_local Scratch s;
     return s;
@@ -97,11 +110,7 @@ void window_heads_avx512(ThreadPool & pool, const AttentionTinyVitArgs & a, floa
         cpu::WindowHeadTask task{sc.tok.data(), nullptr,     sc.dst.data(),    N, 0, kd, vd, scale, sc.q.data(),
                                  sc.kt.data(),  sc.s.data(), sc.inv_sum.data()};
         for (int64_t t = t0; t < t1; ++t) {
-            const int64_t h = t % nh;
-            const int64_t w_idx = t / nh;
-            const int64_t b = w_idx / (nwh * nww);
-            const int64_t wy = (w_idx / nww) % nwh, wx = w_idx % nww;
-            const int64_t rows_in = std::min(win, H - wy * win), cols_in = std::min(win, W - wx * win);
+            const auto [b, h, wy, wx, rows_in, cols_in] = window_head(a, t);
             const float * pad = pad_qkv ? pad_qkv + h * per_head : sc.zeros.data();
             for (int64_t i = 0; i < N; ++i) {
                 const int64_t y = wy * win + i / win, x = wx * win + i % win;
@@ -147,11 +156,7 @@ void CpuBackend::attention_tinyvit_impl(const AttentionTinyVitArgs & a) {
         sc.inv_sum.resize((size_t) N);
         float *win_qkv = sc.qkv.data(), *S = sc.s.data(), *O = sc.o.data();
         for (int64_t t = t0; t < t1; ++t) {
-            const int64_t h = t % nh;
-            const int64_t w_idx = t / nh;
-            const int64_t b = w_idx / (nwh * nww);
-            const int64_t wy = (w_idx / nww) % nwh, wx = w_idx % nww;
-            const int64_t rows_in = std::min(win, H - wy * win), cols_in = std::min(win, W - wx * win);
+            const auto [b, h, wy, wx, rows_in, cols_in] = window_head(a, t);
             const float * hb = bias ? bias + h * N * N : nullptr;
             // Gather the head's q|k|v of every window token (padding tokens: pad_qkv or zeros).
             for (int64_t i = 0; i < N; ++i) {

@@ -58,7 +58,9 @@ void transform_weights(const float * W, float * U, int64_t O, int64_t C, int64_t
                 decltype(gl(0, 0)) t[3];
                 for (int64_t k = 0; k < 3; ++k) {
                     const auto a = gl(0, k), b = gl(1, k), c = gl(2, k);
-                    t[k] = r == 0 ? a : r == 3 ? c : L.mul(half, r == 1 ? L.add(L.add(a, b), c) : L.add(L.sub(a, b), c));
+                    t[k] = r == 0   ? a
+                           : r == 3 ? c
+                                    : L.mul(half, r == 1 ? L.add(L.add(a, b), c) : L.add(L.sub(a, b), c));
                 }
                 float * ur = u + 4 * r * OC + i;
                 L.store(ur, t[0]);
