@@ -19,6 +19,7 @@
 
 #include "cpu/gemm-kernel.h"
 #include "cpu/gemm-packed.h"
+#include "cpu/ops/conv2d-winograd.h"
 #include "sa/backend.h"
 #include "sa/gemm.h"
 #include "sa/status.h"
@@ -526,6 +527,15 @@ SA_TEST(conv2d_winograd) {
         return y;
     };
     satest::expect(run(1) == run(3), "winograd conv2d: 1 and 3 threads differ");
+    // Bands of tile rows (1, 3 and 7 of the 10 tile rows at a time) give the one-band bits.
+    const Vec one = run(1);
+    for (const int64_t rows : {1, 3, 7}) {
+        Buf bx(x), bw(W), bb(b), y((size_t) (O * H * Wd), NAN);
+        sa::ThreadPool pool(2);
+        sa::cpu::conv2d_winograd(pool, {bx.p, bw.p, bb.p, y.p, 1, C, H, Wd, O, 3, 3, 1, 1, 1},
+                                 16 * std::max(C, O) * ((Wd + 1) / 2) * rows);
+        satest::expect(y.host() == one, "winograd conv2d: bands of " + std::to_string(rows) + " tile rows differ");
+    }
 }
 
 SA_TEST(conv2d_rejects_bad_groups) {

@@ -72,19 +72,21 @@ void transform_weights(const float * W, float * U, int64_t O, int64_t C, int64_t
     }
 }
 
-// V[xi][c][t] of channel plane x [H, W] (tiles th x tw, zero padding 1).
-void transform_input(const float * x, int64_t H, int64_t W, int64_t th, int64_t tw, float * V, int64_t CT) {
+// V[xi][c][t] of channel plane x [H, W] (zero padding 1) for the tile rows [ty0, ty0 + nty) of tw
+// tiles each, t = (ty - ty0) tw + tx.
+void transform_input(const float * x, int64_t H, int64_t W, int64_t ty0, int64_t nty, int64_t tw, float * V,
+                     int64_t CT) {
     RowScratch & sc = row_scratch();
-    const int64_t rows = 2 * th + 2;  // padded input rows 2 ty .. 2 ty + 3 of every tile row
+    const int64_t rows = 2 * nty + 2;  // padded input rows 2 ty .. 2 ty + 3 of every tile row
     sc.e.resize((size_t) (tw + 1));
     sc.od.resize((size_t) (tw + 1));
     sc.cols.resize((size_t) (rows * 4 * tw));
     float *e = sc.e.data(), *od = sc.od.data();
-    // Column transform of every padded row r (input row r - 1): cols[(r * 4 + j) * tw + tx] is
+    // Column transform of every padded row r of the band (input row 2 ty0 + r - 1): cols[(r * 4 + j) * tw + tx] is
     // (d B)[j] of the row's 4 columns 2 tx - 1 .. 2 tx + 2, from its even (e[k] = x[2k - 1]) and odd
     // (od[k] = x[2k]) padded columns.
     for (int64_t r = 0; r < rows; ++r) {
-        const int64_t iy = r - 1;
+        const int64_t iy = 2 * ty0 + r - 1;
         float * cr = sc.cols.data() + r * 4 * tw;
         if (iy < 0 || iy >= H) {
             std::fill(cr, cr + 4 * tw, 0.0f);
@@ -107,7 +109,7 @@ void transform_input(const float * x, int64_t H, int64_t W, int64_t th, int64_t 
         });
     }
     // Row transform: rows 2 ty .. 2 ty + 3 of each column of the tile row.
-    for (int64_t ty = 0; ty < th; ++ty)
+    for (int64_t ty = 0; ty < nty; ++ty)
         for (int64_t j = 0; j < 4; ++j) {
             const float * d0 = sc.cols.data() + ((2 * ty) * 4 + j) * tw;
             const float *d1 = d0 + 4 * tw, *d2 = d0 + 8 * tw, *d3 = d0 + 12 * tw;
@@ -123,14 +125,15 @@ void transform_input(const float * x, int64_t H, int64_t W, int64_t th, int64_t 
         }
 }
 
-// Output channel plane y [Ho, Wo] from M[xi][o][t] (stride OT between the 16 matrices) + bias.
-void transform_output(const float * Mo, int64_t OT, int64_t th, int64_t tw, float bias, float * y, int64_t Ho,
-                      int64_t Wo) {
+// Output rows 2 ty0 .. of channel plane y [Ho, Wo] from M[xi][o][t] of the band's nty tile rows
+// (stride OT between the 16 matrices) + bias.
+void transform_output(const float * Mo, int64_t OT, int64_t ty0, int64_t nty, int64_t tw, float bias, float * y,
+                      int64_t Ho, int64_t Wo) {
     RowScratch & sc = row_scratch();
     sc.y.resize((size_t) (4 * tw));
     float *y00 = sc.y.data(), *y01 = y00 + tw, *y10 = y00 + 2 * tw, *y11 = y00 + 3 * tw;
-    for (int64_t ty = 0; ty < th; ++ty) {
-        const float * m = Mo + ty * tw;
+    for (int64_t ty = ty0; ty < ty0 + nty; ++ty) {
+        const float * m = Mo + (ty - ty0) * tw;
         for_lanes(0, tw, [&](auto L, int64_t i) {
             auto at = [&](int64_t xi) { return L.load(m + xi * OT + i); };
             // A^T M: s0[j] = m0j + m1j + m2j, s1[j] = m1j - m2j - m3j
@@ -164,28 +167,33 @@ bool winograd_applies(const Conv2dArgs & a) {
            a.O >= kWinogradMinChannels && a.H * a.Wd >= 256;
 }
 
-void conv2d_winograd(ThreadPool & pool, const Conv2dArgs & a) {
+void conv2d_winograd(ThreadPool & pool, const Conv2dArgs & a, int64_t band_floats) {
     const auto & [x, W, b, y, B, C, H, Wd, O, kh, kw, stride, pad, groups] = a;
-    const int64_t th = (H + 1) / 2, tw = (Wd + 1) / 2, T = th * tw, CT = C * T, OT = O * T, OC = O * C;
+    const int64_t th = (H + 1) / 2, tw = (Wd + 1) / 2, OC = O * C;
+    // Bands of whole tile rows (transformed inputs and products of at most band_floats floats each).
+    const int64_t band = std::clamp<int64_t>(band_floats / (16 * std::max(C, O) * tw), 1, th);
+    const int64_t T = band * tw, CT = C * T, OT = O * T;
     thread_local WinogradScratch sc;
     sc.u.resize((size_t) (16 * OC));
     sc.v.resize((size_t) (16 * CT));
     sc.m.resize((size_t) (16 * OT));
     float *U = sc.u.data(), *V = sc.v.data(), *M = sc.m.data();
     pool.parallel_for(O, [&](int64_t o0, int64_t o1) { transform_weights(W, U, O, C, o0, o1); });
-    for (int64_t bi = 0; bi < B; ++bi) {
-        const float * xb = x + bi * C * H * Wd;
-        float * yb = y + bi * O * H * Wd;
-        pool.parallel_for(C, [&](int64_t c0, int64_t c1) {
-            for (int64_t c = c0; c < c1; ++c) transform_input(xb + c * H * Wd, H, Wd, th, tw, V + c * T, CT);
-        });
-        for (int64_t xi = 0; xi < 16; ++xi)
-            sgemm(false, false, O, T, C, 1.0f, U + xi * OC, C, V + xi * CT, T, 0.0f, M + xi * OT, T, pool);
-        pool.parallel_for(O, [&](int64_t o0, int64_t o1) {
-            for (int64_t o = o0; o < o1; ++o)
-                transform_output(M + o * T, OT, th, tw, b ? b[o] : 0.0f, yb + o * H * Wd, H, Wd);
-        });
-    }
+    for (int64_t bi = 0; bi < B; ++bi)
+        for (int64_t ty0 = 0; ty0 < th; ty0 += band) {
+            const int64_t nty = std::min(band, th - ty0), nt = nty * tw;
+            const float * xb = x + bi * C * H * Wd;
+            float * yb = y + bi * O * H * Wd;
+            pool.parallel_for(C, [&](int64_t c0, int64_t c1) {
+                for (int64_t c = c0; c < c1; ++c) transform_input(xb + c * H * Wd, H, Wd, ty0, nty, tw, V + c * T, CT);
+            });
+            for (int64_t xi = 0; xi < 16; ++xi)
+                sgemm(false, false, O, nt, C, 1.0f, U + xi * OC, C, V + xi * CT, T, 0.0f, M + xi * OT, T, pool);
+            pool.parallel_for(O, [&](int64_t o0, int64_t o1) {
+                for (int64_t o = o0; o < o1; ++o)
+                    transform_output(M + o * T, OT, ty0, nty, tw, b ? b[o] : 0.0f, yb + o * H * Wd, H, Wd);
+            });
+        }
 }
 
 }  // namespace sa::cpu

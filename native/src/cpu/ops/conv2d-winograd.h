@@ -20,7 +20,12 @@ constexpr int64_t kWinogradMinChannels = 64;
 // kWinogradMinChannels input and output channels and 256 output pixels per image.
 bool winograd_applies(const Conv2dArgs & a);
 
-// y = conv2d(x, W, b) for arguments where winograd_applies (as checked by Backend::conv2d), on `pool`.
-void conv2d_winograd(ThreadPool & pool, const Conv2dArgs & a);
+// The transformed inputs and the products of one band of tile rows take at most this many floats each
+// (at least one tile row): the encoders' 64 x 64 necks are one band.
+constexpr int64_t kWinogradBandFloats = int64_t(1) << 22;
+
+// y = conv2d(x, W, b) for arguments where winograd_applies (as checked by Backend::conv2d), on `pool`,
+// in bands of tile rows of at most band_floats (tests pass smaller bands).
+void conv2d_winograd(ThreadPool & pool, const Conv2dArgs & a, int64_t band_floats = kWinogradBandFloats);
 
 }  // namespace sa::cpu
