@@ -295,9 +295,8 @@ class TinyVitEncoder final : public ImageEncoder {
                 be_.tinyvit_merge(
                     {in, m.conv1.w, m.conv1.b, m.conv2.w, m.conv2.b, m.conv3.w, m.conv3.b, out, 1, G, G, C, O, stride});
                 if (out != x) std::swap(x, y);
-                const int64_t G2 = (G - 1) / stride + 1;
                 channels_first = false;
-                G = G2;
+                G = (G - 1) / stride + 1;
             }
             if (taps) {
                 const int64_t Cout = c.dims[(size_t) std::min(s + 1, c.num_stages() - 1)];
