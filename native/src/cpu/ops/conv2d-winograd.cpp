@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // conv2d's 3x3 / stride 1 / padding 1 path for wide convolutions (the image encoders' necks): Winograd
 // F(2x2, 3x3) (Lavin and Gray), which computes each 2x2 output tile from a 4x4 input tile with 16
-// products per input and output channel instead of 36. Per image:
+// products per input and output channel instead of 36. Once per call, then per image and band of
+// tile rows (T tiles, row-major; the bands bound the memory, the necks take one):
 //   U[xi][o][c] = (G g_oc G^T)[xi]            weights, 16 matrices [O, C]
-//   V[xi][c][t] = (B^T d_ct B)[xi]            input tiles, 16 matrices [C, T] (T tiles, row-major)
+//   V[xi][c][t] = (B^T d_ct B)[xi]            input tiles, 16 matrices [C, T]
 //   M[xi] = U[xi] V[xi]                       16 products [O, C] x [C, T] (sgemm)
 //   y tile (o, t) = A^T M[.][o][t] A + b[o]
 // with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
