@@ -15,19 +15,12 @@
 
 namespace sa::cpu {
 
-// v[i] = GELU(v[i]) for i < n (the bits of Backend::gelu at the level in use).
+// v[i] = GELU(v[i]) for i < n (Backend::gelu's kernels, so its bits at the level in use).
 inline void gelu_row(float * v, int64_t n) {
-    int64_t i = 0;
 #if defined(SA_HAVE_AVX512)
-    if (use_avx512()) {
-        avx512::gelu(v, v, n);
-        i = n;
-    }
+    if (use_avx512()) return avx512::gelu(v, v, n);
 #endif
-#ifdef __AVX2__
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(v + i, gelu256(_mm256_loadu_ps(v + i)));
-#endif
-    for (; i < n; ++i) v[i] = gelu_scalar(v[i]);
+    for_lanes(0, n, [&](auto L, int64_t i) { L.store(v + i, L.gelu(L.load(v + i))); });
 }
 
 // A 3x3 depthwise convolution's weights w [C, 1, 3, 3] as taps [9][C], so that a tap's weights for
