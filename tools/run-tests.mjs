@@ -7,7 +7,9 @@
 // native/bench are built too, not run) and runs each executable.
 // The cpp tier and the native files that check the numeric kernels (NUMERIC_NATIVE) run once per CPU
 // level the machine and build support (SA_ISA=avx2, avx512, avx512bf16, amx; build-tests/native/tests/
-// isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some. The other native files (runner, cache,
+// isa-levels lists them); SA_TEST_ISA=avx2,avx512 picks some. The bf16 C++ tests also run once against
+// the test core whose amx tiles run in software (build-tests/native/tests/amx-emulated/, SA_ISA=amx), so
+// the amx kernels are checked on machines without AMX. The other native files (runner, cache,
 // disposal, validation: no kernel of their own) run once, at the level the machine picks by itself;
 // SA_TEST_ALL_ISA=1 runs every native file at every level.
 // Each file runs with TMPDIR set to a folder of its own, removed when the file ends (passed, failed or
@@ -80,7 +82,16 @@ function buildCppTests() {
         )
         .sort()
         .map((n) => path.join(dir, n));
-    return { exes };
+    // The bf16 tests built against the core whose amx tiles run in software (native/tests/CMakeLists.txt):
+    // run once each, at level amx.
+    const emulated = path.join(dir, "amx-emulated");
+    const amx = existsSync(emulated)
+        ? readdirSync(emulated)
+              .filter((n) => n.startsWith("test-") && statSync(path.join(emulated, n)).mode & 0o111)
+              .sort()
+              .map((n) => path.join(emulated, n))
+        : [];
+    return { exes, amx };
 }
 
 // The CPU levels to run the cpp and native tiers at (one run when SA_ISA is already set).
@@ -98,6 +109,16 @@ function isaLevels() {
           );
     const levels = r.status === 0 ? r.stdout.split("\n").filter(Boolean) : [];
     return levels.length ? levels : [undefined];
+}
+
+// Whether to run the amx-emulated C++ tests: the machine has AVX512_BF16 (the emulated tiles use VDPBF16PS)
+// and the levels asked for (SA_ISA, SA_TEST_ISA) include amx or are not restricted.
+function emulateAmx() {
+    const asked = process.env.SA_ISA || process.env.SA_TEST_ISA;
+    if (asked && !asked.split(",").includes("amx")) return false;
+    const tool = path.join(root, "build-tests", "native", "tests", "isa-levels");
+    const r = existsSync(tool) ? spawnSync(tool, [], { encoding: "utf8" }) : { status: 1 };
+    return r.status === 0 && r.stdout.split("\n").includes("avx512bf16");
 }
 
 // Native test files whose results depend on the CPU kernels (GEMM, attention, bf16 products).
@@ -121,7 +142,10 @@ for (const w of wanted) {
     if (w === "cpp") {
         const r = buildCppTests();
         if (r.error) files.push({ error: r.error });
-        else files.push(...r.exes.flatMap((exe) => perLevel({ exe })));
+        else {
+            files.push(...r.exes.flatMap((exe) => perLevel({ exe })));
+            if (emulateAmx()) files.push(...r.amx.map((exe) => ({ exe, isa: "amx" })));
+        }
     } else if (w === "native")
         files.push(...listTests(path.join(root, "test", w)).flatMap((f) => (allLevels(f) ? perLevel(f) : [f])));
     else if (TIERS.includes(w)) files.push(...listTests(path.join(root, "test", w)));

@@ -29,7 +29,7 @@ uint64_t xgetbv0() {
 }
 
 // Asks Linux for the AMX tile-data state (needed once per process before any tile instruction).
-bool request_amx_permission() {
+[[maybe_unused]] bool request_amx_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)
     constexpr int kArchGetXcompPerm = 0x1022, kArchReqXcompPerm = 0x1023, kXfeatureTileData = 18;
     if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureTileData) != 0) return false;
@@ -61,7 +61,12 @@ Isa detect() {
 #if defined(SA_HAVE_AVX512BF16)
     if (avx512_bf16) level = Isa::avx512bf16;
 #endif
-#if defined(SA_HAVE_AMX)
+#if defined(SA_AMX_EMULATED)
+    // The test build whose tile instructions run in software (cpu/isa/amx-emulated.h): level amx on
+    // any CPU with AVX512_BF16.
+    (void) os_amx, (void) amx_bf16, (void) amx_tile;
+    if (level == Isa::avx512bf16) level = Isa::amx;
+#elif defined(SA_HAVE_AMX)
     if (level == Isa::avx512bf16 && os_amx && amx_bf16 && amx_tile && request_amx_permission()) level = Isa::amx;
 #else
     (void) os_amx, (void) amx_bf16, (void) amx_tile;
@@ -139,7 +144,9 @@ std::string isa_compiled() {
 #if defined(SA_HAVE_AVX512BF16)
     s += ",avx512bf16";
 #endif
-#if defined(SA_HAVE_AMX)
+#if defined(SA_AMX_EMULATED)
+    s += ",amx (emulated tiles)";
+#elif defined(SA_HAVE_AMX)
     s += ",amx";
 #endif
     return s;

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // The AMX tile configuration shared by the amx-level kernels (included only by *-amx.cpp files; internal
-// linkage, like isa/simd-avx512.h).
+// linkage, like isa/simd-avx512.h). In the test build with SA_AMX_EMULATED the tile instructions run in
+// software (isa/amx-emulated.h).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
+
+#if defined(SA_AMX_EMULATED)
+#include "cpu/isa/amx-emulated.h"
+#endif
 
 namespace sa::cpu::amx {
 namespace {
