@@ -50,8 +50,7 @@ namespace {
 inline void check(int t) {
     const Tiles & s = tiles();
     if (!s.configured) fault("tile instruction before LDTILECFG", t);
-    if (t < 0 || t > 7 || s.rows[t] == 0 || s.rows[t] > 16 || s.colsb[t] == 0 || s.colsb[t] > 64 ||
-        s.colsb[t] % 4 != 0)
+    if (t < 0 || t > 7 || s.rows[t] == 0 || s.rows[t] > 16 || s.colsb[t] == 0 || s.colsb[t] > 64 || s.colsb[t] % 4 != 0)
         fault("tile not configured for use", t);
 }
 
@@ -82,7 +81,8 @@ inline void loadd(int t, const void * base, long stride) {
 inline void stored(int t, void * base, long stride) {
     check(t);
     const Tiles & s = tiles();
-    for (int r = 0; r < s.rows[t]; ++r) std::memcpy(static_cast<uint8_t *>(base) + r * stride, s.data[t][r], s.colsb[t]);
+    for (int r = 0; r < s.rows[t]; ++r)
+        std::memcpy(static_cast<uint8_t *>(base) + r * stride, s.data[t][r], s.colsb[t]);
 }
 
 inline void zero(int t) {

@@ -228,15 +228,70 @@ void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t l
         }
     }
 }
+
+// The first 8 rows of the tile (A still in 14-row slivers, rows 8 to 13 not read; 16 accumulators in
+// zmm4-19): C[0:8, 0:32] = init + Ap Bp, init rows ld_init apart (0: one row repeated, null: zero).
+// The products are summed from zero and init is added last, as the full kernel adds beta C + bias to
+// alpha times its sums, so with alpha 1 and beta 0 (init: the bias row or null) or beta 1 without a
+// bias (init: C) a row has the full kernel's bits. Edge tiles of at most 8 rows (a head dimension of 64
+// = 4 x 14 + 8, products over 17 tokens = 14 + 3) skip the padding rows' multiply-adds.
+#define SA_K_STEP8(i)                                                                                           \
+    "vmovups " #i                                                                                               \
+    "*128(%[b]), %%zmm0\n\t"                                                                                    \
+    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
+        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
+            SA_ROW(i, 7, 3, 18, 19)
+
+void kernel_short(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, const float * init,
+                  int64_t ld_init) {
+    constexpr int64_t R = 8;
+    alignas(64) float acc[R * NR];
+    int64_t k4 = kc / 4, kr = kc % 4;
+    asm volatile(
+        SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
+        SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
+        "test %[k4], %[k4]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        SA_K_STEP8(0) SA_K_STEP8(1) SA_K_STEP8(2) SA_K_STEP8(3)
+        "add $224, %[a]\n\t"
+        "add $512, %[b]\n\t"
+        "dec %[k4]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "test %[kr], %[kr]\n\t"
+        "jz 4f\n\t"
+        "3:\n\t"
+        SA_K_STEP8(0)
+        "add $56, %[a]\n\t"
+        "add $128, %[b]\n\t"
+        "dec %[kr]\n\t"
+        "jnz 3b\n\t"
+        "4:\n\t"
+        SA_STORE(4, 0) SA_STORE(5, 64) SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320)
+        SA_STORE(10, 384) SA_STORE(11, 448) SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640)
+        SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) SA_STORE(18, 896) SA_STORE(19, 960)
+        : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
+        : [c] "r"(acc)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
+    for (int64_t r = 0; r < R; ++r)
+        for (int64_t h = 0; h < NR; h += 16) {
+            const __m512 add = init ? _mm512_loadu_ps(init + r * ld_init + h) : _mm512_setzero_ps();
+            _mm512_storeu_ps(C + r * ldc + h, _mm512_add_ps(_mm512_load_ps(acc + r * NR + h), add));
+        }
+}
 #undef SA_ROW
 #undef SA_K_STEP
+#undef SA_K_STEP8
 #undef SA_ZERO
 #undef SA_STORE
 
 }  // namespace
 
 const GemmKernel & gemm_kernel_avx512() {
-    static const GemmKernel k{MR, NR, KC, MC, NC, 32.0, kernel, pack_a, pack_b};
+    static const GemmKernel k{MR,     NR, KC, MC,      NC,      32.0, kernel,      pack_a,
+                              pack_b, 1,  1,  nullptr, nullptr, 8,    kernel_short};
     return k;
 }
 

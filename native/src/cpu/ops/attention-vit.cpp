@@ -20,7 +20,9 @@
 // 14 x 32 tiles) in place of the fp32 one: keys, values and scaled queries rounded as they are packed
 // (the scores tile then stores in place), the softmax writing the probabilities as bf16 pairs of
 // consecutive keys (as at level amx), the values product on the level's own routine (a head dimension
-// of 64 = 4 x 14 + 8 ends on an 8-row tile), fp32 accumulation; the relative-position terms stay fp32.
+// of 64 = 4 x 14 + 8 ends on an 8-row tile), fp32 accumulation; the relative-position terms stay fp32
+// (on bf16 products they would add about as much error as rounding q, k and v does).
+// At fp32 a head dimension of 64 ends the values product on the AVX-512 kernel's 8-row short tile.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -148,8 +150,8 @@ void bf16_values(const float * vt, int64_t kvw, int64_t hd, int64_t kn, const fl
 //    operand), then the products are gathered by offset (level amx);
 //  - compute_sliver(): on the level's fp32 kernel, from a query sliver packed for it (at fp32 the one
 //    the scores product uses): each table, packed once as the left operand, times the sliver
-//    (R Q^T [table rows, nr lanes]), then gathered; the same multiply-adds in the same k order as
-//    compute().
+//    (R Q^T [table rows, nr lanes]) over the table rows the sliver's queries read, then gathered; the
+//    same multiply-adds in the same k order as compute().
 class RelTerms {
   public:
     // g: the kernel of compute_sliver(), or null for compute().
@@ -209,7 +211,15 @@ class RelTerms {
                 bool rows, float * out) {
         const cpu::GemmKernel & g = *g_;
         const int64_t nr = g.nr, kw = cpu::packed_k(g, hd_);
-        for (int64_t r = 0; r < L; r += g.mr)
+        // Only the table rows the lanes read: pos - k + n - 1 for their grid rows (columns) pos and k in
+        // [0, n), whole mr-row slivers.
+        int64_t lo = n, hi = -1;
+        for (int64_t lane = 0; lane < lanes; ++lane) {
+            const int64_t q = q0 + i0 + lane, pos = rows ? q / W_ : q % W_;
+            lo = std::min(lo, pos);
+            hi = std::max(hi, pos);
+        }
+        for (int64_t r = lo / g.mr * g.mr; r < std::min(L, hi + n); r += g.mr)
             g.kernel(hd_, rp + r * kw, qs, ph_.data() + r * nr, nr, 1.0f, 0.0f, nullptr);
         for (int64_t lane = 0; lane < nr; ++lane) {
             float * o = out + i0 + lane;
@@ -363,6 +373,11 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
     const int64_t Np = (N + mr - 1) / mr * mr, hdp = (hd + mr - 1) / mr * mr;
     // Packed words per key (row of K), per V^T row of a key block and per query (fp32: hd, nk and hd).
     const int64_t kw = cpu::packed_k(g, hd), vw = cpu::packed_k(g, nk), vblocks = (N + nk - 1) / nk;
+    // fp32: a last sliver of at most short_rows output channels (a head dimension of 64 = 4 x 14 + 8) runs
+    // on the kernel's short tile, so the output's rows past hd are neither computed nor rescaled.
+    const int64_t tail = hd - (hdp - mr);
+    const bool short_tail = !g16 && g.kernel_short && tail <= g.short_rows;
+    const int64_t o_rows = g16 || short_tail ? hd : hdp;
     const int64_t mq = kQuerySlivers * nr, qblocks = (N + mq - 1) / mq;
     const int64_t pairs = B * nh;
     const std::shared_ptr<ThreadPool> held = pool();
@@ -415,10 +430,10 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                     for (int64_t j = 0; j < kn; j += mr)
                         g.kernel(hd, kp.data() + (k0 + j) * kw, qs, st.data() + j * nr, nr, g16 ? 1.0f : scale, 0.0f,
                                  nullptr);
-                    // The output's rows: hdp (fp32; the rows past hd hold zeros), hd (bf16: rows past hd
-                    // are not computed).
-                    const cpu::attn::KeyBlock kbk = key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq,
-                                                                   m.data(), l.data(), o, g16 ? hd : hdp);
+                    // The output's rows: hdp (fp32 on full tiles; the rows past hd hold zeros), hd (bf16 and
+                    // a short last tile: rows past hd are not computed).
+                    const cpu::attn::KeyBlock kbk =
+                        key_block_args(st.data(), k0, kn, W, rel.get(), sl, nr, mq, m.data(), l.data(), o, o_rows);
                     // P^T: the probabilities in place (fp32), or written as bf16 pairs of consecutive keys.
                     if (g16) {
                         bf16_probabilities(kbk, reinterpret_cast<uint32_t *>(pp.data()));
@@ -426,8 +441,14 @@ void CpuBackend::attention_vit_impl(const AttentionVitArgs & a) {
                         continue;
                     }
                     key_block(kbk, nr);
-                    for (int64_t c = 0; c < hdp; c += mr)
-                        g.kernel(kn, vt + c * kvw, st.data(), o + c * nr, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
+                    for (int64_t c = 0; c < hdp; c += mr) {
+                        float * oc = o + c * nr;
+                        if (short_tail && c + mr >= hdp) {
+                            g.kernel_short(kn, vt + c * kvw, st.data(), oc, nr, k0 == 0 ? nullptr : oc, nr);
+                        } else {
+                            g.kernel(kn, vt + c * kvw, st.data(), oc, nr, 1.0f, k0 == 0 ? 0.0f : 1.0f, nullptr);
+                        }
+                    }
                 }
             }
             write_output(ot.data(), l.data(), hdp, nr, nq, hd, out + (b * N + q0) * C + h * hd, C);
