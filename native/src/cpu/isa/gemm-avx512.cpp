@@ -154,15 +154,59 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     "vfmadd231ps %%zmm0, %%zmm" #bc ", %%zmm" #c0      \
     "\n\t"                                             \
     "vfmadd231ps %%zmm1, %%zmm" #bc ", %%zmm" #c1 "\n\t"
-#define SA_K_STEP(i)                                                                                            \
+// One k of the first 8 rows (the short tile), and of all 14.
+#define SA_K_STEP8(i)                                                                                           \
     "vmovups " #i                                                                                               \
     "*128(%[b]), %%zmm0\n\t"                                                                                    \
     "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
         SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
-            SA_ROW(i, 7, 3, 18, 19) SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)    \
-                SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
+            SA_ROW(i, 7, 3, 18, 19)
+#define SA_K_STEP(i)                                                                                   \
+    SA_K_STEP8(i)                                                                                      \
+    SA_ROW(i, 8, 2, 20, 21)                                                                            \
+    SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25) SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) \
+        SA_ROW(i, 13, 3, 30, 31)
+// The k loop over a sliver pair, unrolled by 4, then the k % 4 remaining steps.
+// clang-format off
+#define SA_K_LOOP(STEP)                                                                 \
+    "test %[k4], %[k4]\n\t"                                                            \
+    "jz 2f\n\t"                                                                        \
+    "1:\n\t" STEP(0) STEP(1) STEP(2) STEP(3)                                            \
+    "add $224, %[a]\n\t"                                                               \
+    "add $512, %[b]\n\t"                                                               \
+    "dec %[k4]\n\t"                                                                    \
+    "jnz 1b\n\t"                                                                       \
+    "2:\n\t"                                                                           \
+    "test %[kr], %[kr]\n\t"                                                            \
+    "jz 4f\n\t"                                                                        \
+    "3:\n\t" STEP(0)                                                                   \
+    "add $56, %[a]\n\t"                                                                \
+    "add $128, %[b]\n\t"                                                               \
+    "dec %[kr]\n\t"                                                                    \
+    "jnz 3b\n\t"                                                                       \
+    "4:\n\t"
+// clang-format on
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_STORE(r, off) "vmovaps %%zmm" #r ", " #off "(%[c])\n\t"
+// Accumulators zmm4-19 (rows 0-7) and zmm20-31 (rows 8-13), zeroed and stored to acc.
+#define SA_ZEROS8                                                                                           \
+    SA_ZERO(4)                                                                                              \
+    SA_ZERO(5)                                                                                              \
+    SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12) SA_ZERO(13) SA_ZERO(14) \
+        SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
+#define SA_ZEROS14                                                                                            \
+    SA_ZEROS8 SA_ZERO(20) SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) \
+        SA_ZERO(28) SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
+#define SA_STORES8                                                                                                  \
+    SA_STORE(4, 0)                                                                                                  \
+    SA_STORE(5, 64)                                                                                                 \
+    SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320) SA_STORE(10, 384) SA_STORE(11, 448)         \
+        SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640) SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) \
+            SA_STORE(18, 896) SA_STORE(19, 960)
+#define SA_STORES14                                                                                           \
+    SA_STORES8 SA_STORE(20, 1024) SA_STORE(21, 1088) SA_STORE(22, 1152) SA_STORE(23, 1216) SA_STORE(24, 1280) \
+        SA_STORE(25, 1344) SA_STORE(26, 1408) SA_STORE(27, 1472) SA_STORE(28, 1536) SA_STORE(29, 1600)        \
+            SA_STORE(30, 1664) SA_STORE(31, 1728)
 
 void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
             const float * bias) {
@@ -172,40 +216,12 @@ void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t l
         _mm_prefetch((const char *) (C + r * ldc + NR - 1), _MM_HINT_T0);
     }
     int64_t k4 = kc / 4, kr = kc % 4;
-    asm volatile(
-        SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
-        SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19) SA_ZERO(20)
-        SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) SA_ZERO(28)
-        SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
-        "test %[k4], %[k4]\n\t"
-        "jz 2f\n\t"
-        "1:\n\t"
-        SA_K_STEP(0) SA_K_STEP(1) SA_K_STEP(2) SA_K_STEP(3)
-        "add $224, %[a]\n\t"
-        "add $512, %[b]\n\t"
-        "dec %[k4]\n\t"
-        "jnz 1b\n\t"
-        "2:\n\t"
-        "test %[kr], %[kr]\n\t"
-        "jz 4f\n\t"
-        "3:\n\t"
-        SA_K_STEP(0)
-        "add $56, %[a]\n\t"
-        "add $128, %[b]\n\t"
-        "dec %[kr]\n\t"
-        "jnz 3b\n\t"
-        "4:\n\t"
-        SA_STORE(4, 0) SA_STORE(5, 64) SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320)
-        SA_STORE(10, 384) SA_STORE(11, 448) SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640)
-        SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) SA_STORE(18, 896) SA_STORE(19, 960)
-        SA_STORE(20, 1024) SA_STORE(21, 1088) SA_STORE(22, 1152) SA_STORE(23, 1216) SA_STORE(24, 1280)
-        SA_STORE(25, 1344) SA_STORE(26, 1408) SA_STORE(27, 1472) SA_STORE(28, 1536) SA_STORE(29, 1600)
-        SA_STORE(30, 1664) SA_STORE(31, 1728)
-        : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
-        : [c] "r"(acc)
-        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
-          "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+    asm volatile(SA_ZEROS14 SA_K_LOOP(SA_K_STEP) SA_STORES14
+                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
+                 : [c] "r"(acc)
+                 : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",
+                   "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
     const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
@@ -235,46 +251,16 @@ void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t l
 // alpha times its sums, so with alpha 1 and beta 0 (init: the bias row or null) or beta 1 without a
 // bias (init: C) a row has the full kernel's bits. Edge tiles of at most 8 rows (a head dimension of 64
 // = 4 x 14 + 8, products over 17 tokens = 14 + 3) skip the padding rows' multiply-adds.
-#define SA_K_STEP8(i)                                                                                           \
-    "vmovups " #i                                                                                               \
-    "*128(%[b]), %%zmm0\n\t"                                                                                    \
-    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
-        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
-            SA_ROW(i, 7, 3, 18, 19)
-
 void kernel_short(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, const float * init,
                   int64_t ld_init) {
     constexpr int64_t R = 8;
     alignas(64) float acc[R * NR];
     int64_t k4 = kc / 4, kr = kc % 4;
-    asm volatile(
-        SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12)
-        SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
-        "test %[k4], %[k4]\n\t"
-        "jz 2f\n\t"
-        "1:\n\t"
-        SA_K_STEP8(0) SA_K_STEP8(1) SA_K_STEP8(2) SA_K_STEP8(3)
-        "add $224, %[a]\n\t"
-        "add $512, %[b]\n\t"
-        "dec %[k4]\n\t"
-        "jnz 1b\n\t"
-        "2:\n\t"
-        "test %[kr], %[kr]\n\t"
-        "jz 4f\n\t"
-        "3:\n\t"
-        SA_K_STEP8(0)
-        "add $56, %[a]\n\t"
-        "add $128, %[b]\n\t"
-        "dec %[kr]\n\t"
-        "jnz 3b\n\t"
-        "4:\n\t"
-        SA_STORE(4, 0) SA_STORE(5, 64) SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320)
-        SA_STORE(10, 384) SA_STORE(11, 448) SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640)
-        SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) SA_STORE(18, 896) SA_STORE(19, 960)
-        : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
-        : [c] "r"(acc)
-        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
+    asm volatile(SA_ZEROS8 SA_K_LOOP(SA_K_STEP8) SA_STORES8
+                 : [a] "+r"(Ap), [b] "+r"(Bp), [k4] "+r"(k4), [kr] "+r"(kr)
+                 : [c] "r"(acc)
+                 : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
     for (int64_t r = 0; r < R; ++r)
         for (int64_t h = 0; h < NR; h += 16) {
             const __m512 add = init ? _mm512_loadu_ps(init + r * ld_init + h) : _mm512_setzero_ps();
@@ -284,8 +270,13 @@ void kernel_short(int64_t kc, const float * Ap, const float * Bp, float * C, int
 #undef SA_ROW
 #undef SA_K_STEP
 #undef SA_K_STEP8
+#undef SA_K_LOOP
 #undef SA_ZERO
 #undef SA_STORE
+#undef SA_ZEROS8
+#undef SA_ZEROS14
+#undef SA_STORES8
+#undef SA_STORES14
 
 }  // namespace
 
