@@ -148,26 +148,25 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     }
 }
 
-#define SA_ROW(i, r, bc, c0, c1)                       \
-    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc \
-    "\n\t"                                             \
-    "vfmadd231ps %%zmm0, %%zmm" #bc ", %%zmm" #c0      \
-    "\n\t"                                             \
+// The kernels' instruction macros, laid out by hand (clang-format does not settle on one layout for
+// them).
+// clang-format off
+#define SA_ROW(i, r, bc, c0, c1)                                                        \
+    "vbroadcastss " #i "*56+" #r "*4(%[a]), %%zmm" #bc "\n\t"                          \
+    "vfmadd231ps %%zmm0, %%zmm" #bc ", %%zmm" #c0 "\n\t"                               \
     "vfmadd231ps %%zmm1, %%zmm" #bc ", %%zmm" #c1 "\n\t"
 // One k of the first 8 rows (the short tile), and of all 14.
-#define SA_K_STEP8(i)                                                                                           \
-    "vmovups " #i                                                                                               \
-    "*128(%[b]), %%zmm0\n\t"                                                                                    \
-    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t" SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9) \
-        SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15) SA_ROW(i, 6, 2, 16, 17)         \
-            SA_ROW(i, 7, 3, 18, 19)
-#define SA_K_STEP(i)                                                                                   \
-    SA_K_STEP8(i)                                                                                      \
-    SA_ROW(i, 8, 2, 20, 21)                                                                            \
-    SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25) SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) \
-        SA_ROW(i, 13, 3, 30, 31)
+#define SA_K_STEP8(i)                                                                   \
+    "vmovups " #i "*128(%[b]), %%zmm0\n\t"                                             \
+    "vmovups " #i "*128+64(%[b]), %%zmm1\n\t"                                          \
+    SA_ROW(i, 0, 2, 4, 5) SA_ROW(i, 1, 3, 6, 7) SA_ROW(i, 2, 2, 8, 9)                   \
+    SA_ROW(i, 3, 3, 10, 11) SA_ROW(i, 4, 2, 12, 13) SA_ROW(i, 5, 3, 14, 15)             \
+    SA_ROW(i, 6, 2, 16, 17) SA_ROW(i, 7, 3, 18, 19)
+#define SA_K_STEP(i)                                                                    \
+    SA_K_STEP8(i)                                                                       \
+    SA_ROW(i, 8, 2, 20, 21) SA_ROW(i, 9, 3, 22, 23) SA_ROW(i, 10, 2, 24, 25)            \
+    SA_ROW(i, 11, 3, 26, 27) SA_ROW(i, 12, 2, 28, 29) SA_ROW(i, 13, 3, 30, 31)
 // The k loop over a sliver pair, unrolled by 4, then the k % 4 remaining steps.
-// clang-format off
 #define SA_K_LOOP(STEP)                                                                 \
     "test %[k4], %[k4]\n\t"                                                            \
     "jz 2f\n\t"                                                                        \
@@ -185,28 +184,27 @@ void pack_b(bool tb, int64_t kc, int64_t nc, const float * B, int64_t ldb, float
     "dec %[kr]\n\t"                                                                    \
     "jnz 3b\n\t"                                                                       \
     "4:\n\t"
-// clang-format on
 #define SA_ZERO(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
 #define SA_STORE(r, off) "vmovaps %%zmm" #r ", " #off "(%[c])\n\t"
 // Accumulators zmm4-19 (rows 0-7) and zmm20-31 (rows 8-13), zeroed and stored to acc.
-#define SA_ZEROS8                                                                                           \
-    SA_ZERO(4)                                                                                              \
-    SA_ZERO(5)                                                                                              \
-    SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10) SA_ZERO(11) SA_ZERO(12) SA_ZERO(13) SA_ZERO(14) \
-        SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) SA_ZERO(18) SA_ZERO(19)
-#define SA_ZEROS14                                                                                            \
-    SA_ZEROS8 SA_ZERO(20) SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25) SA_ZERO(26) SA_ZERO(27) \
-        SA_ZERO(28) SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
-#define SA_STORES8                                                                                                  \
-    SA_STORE(4, 0)                                                                                                  \
-    SA_STORE(5, 64)                                                                                                 \
-    SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256) SA_STORE(9, 320) SA_STORE(10, 384) SA_STORE(11, 448)         \
-        SA_STORE(12, 512) SA_STORE(13, 576) SA_STORE(14, 640) SA_STORE(15, 704) SA_STORE(16, 768) SA_STORE(17, 832) \
-            SA_STORE(18, 896) SA_STORE(19, 960)
-#define SA_STORES14                                                                                           \
-    SA_STORES8 SA_STORE(20, 1024) SA_STORE(21, 1088) SA_STORE(22, 1152) SA_STORE(23, 1216) SA_STORE(24, 1280) \
-        SA_STORE(25, 1344) SA_STORE(26, 1408) SA_STORE(27, 1472) SA_STORE(28, 1536) SA_STORE(29, 1600)        \
-            SA_STORE(30, 1664) SA_STORE(31, 1728)
+#define SA_ZEROS8                                                                       \
+    SA_ZERO(4) SA_ZERO(5) SA_ZERO(6) SA_ZERO(7) SA_ZERO(8) SA_ZERO(9) SA_ZERO(10)       \
+    SA_ZERO(11) SA_ZERO(12) SA_ZERO(13) SA_ZERO(14) SA_ZERO(15) SA_ZERO(16) SA_ZERO(17) \
+    SA_ZERO(18) SA_ZERO(19)
+#define SA_ZEROS14                                                                      \
+    SA_ZEROS8 SA_ZERO(20) SA_ZERO(21) SA_ZERO(22) SA_ZERO(23) SA_ZERO(24) SA_ZERO(25)   \
+    SA_ZERO(26) SA_ZERO(27) SA_ZERO(28) SA_ZERO(29) SA_ZERO(30) SA_ZERO(31)
+#define SA_STORES8                                                                      \
+    SA_STORE(4, 0) SA_STORE(5, 64) SA_STORE(6, 128) SA_STORE(7, 192) SA_STORE(8, 256)   \
+    SA_STORE(9, 320) SA_STORE(10, 384) SA_STORE(11, 448) SA_STORE(12, 512)              \
+    SA_STORE(13, 576) SA_STORE(14, 640) SA_STORE(15, 704) SA_STORE(16, 768)             \
+    SA_STORE(17, 832) SA_STORE(18, 896) SA_STORE(19, 960)
+#define SA_STORES14                                                                     \
+    SA_STORES8 SA_STORE(20, 1024) SA_STORE(21, 1088) SA_STORE(22, 1152)                 \
+    SA_STORE(23, 1216) SA_STORE(24, 1280) SA_STORE(25, 1344) SA_STORE(26, 1408)         \
+    SA_STORE(27, 1472) SA_STORE(28, 1536) SA_STORE(29, 1600) SA_STORE(30, 1664)         \
+    SA_STORE(31, 1728)
+// clang-format on
 
 void kernel(int64_t kc, const float * Ap, const float * Bp, float * C, int64_t ldc, float alpha, float beta,
             const float * bias) {
