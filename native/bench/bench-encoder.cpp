@@ -20,6 +20,7 @@
 
 #include "bench-common.h"
 #include "sa/backend.h"
+#include "sa/isa.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
@@ -151,8 +152,8 @@ int run(int argc, char ** argv) {
 
     const double gflop = enc->flops_per_image() / 1e9;
     std::printf("%s\n", enc->describe().c_str());
-    std::printf("threads %d, precision %s, %.1f GFLOP per image (2 x multiply-adds)\n", be.threads(),
-                sa::precision_name(precision), gflop);
+    std::printf("cpu level %s, threads %d, precision %s, %.1f GFLOP per image (2 x multiply-adds)\n",
+                sa::isa_name(sa::cpu_isa()), be.threads(), sa::precision_name(precision), gflop);
     double best = 1e300;
     for (int p = 0; p < passes; ++p) {
         const auto t0 = Clock::now();

@@ -21,6 +21,7 @@
 #include "bench-common.h"
 #include "model/tinyvit.h"
 #include "sa/backend.h"
+#include "sa/isa.h"
 #include "sa/image-encoder.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
@@ -77,9 +78,9 @@ int main(int argc, char ** argv) {
         const double gflop = enc->flops_per_image() / 1e9;
         std::printf("%s\n", enc->describe().c_str());
         std::printf(
-            "precision %s, threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, %.1f GFLOP/s "
-            "(best)\n",
-            sa::precision_name(precision), be->threads(), passes, best, median, gflop, gflop / best);
+            "cpu level %s, precision %s, threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, "
+            "%.1f GFLOP/s (best)\n",
+            sa::isa_name(sa::cpu_isa()), sa::precision_name(precision), be->threads(), passes, best, median, gflop, gflop / best);
         std::printf("CPU time (user + sys, all threads): %.3f s/img best, %.3f s/img median\n", cpu.front(),
                     cpu[cpu.size() / 2]);
         double checksum = 0;

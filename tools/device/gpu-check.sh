@@ -3,13 +3,16 @@
 # GPU check of the native core on an NVIDIA machine (no Node.js needed): configures and builds the C++
 # tests and benchmarks with the CUDA backend, runs every C++ test (CPU ops, CUDA ops vs CPU, golden
 # fixtures), then the CUDA benchmarks (ViT-B encoder batch 1 / 8 in fp32 / bf16; decoder train step
-# batch 1, 10 points + box, with and without CUDA graphs). Logs go to $OUT (default ./gpu-check-out).
+# batch 1, 10 points + box, with and without CUDA graphs), then the host CPU's own benchmarks (the
+# machine's CPU level, e.g. amx on a Xeon with AMX tiles: the CPU encoders in fp32 and bf16 and the
+# decoder train step with fp32 and bf16 products, at 2 threads and at all cores; bf16 also at level
+# avx512bf16 where the CPU has AMX, for the tiles' own gain). Logs go to $OUT (default ./gpu-check-out).
 #
 #   tools/device/gpu-check.sh FIXTURES_DIR [BUILD_DIR]
 #
 # FIXTURES_DIR holds sam-tiny/ (golden.safetensors, sam_tiny.safetensors, manifest.json), e.g. a copy
 # of shared/fixtures inside the repository. Environment: CUDA_ARCH (default 90), JOBS (default 16),
-# SA_BENCH=0 to skip the benchmarks.
+# SA_BENCH=0 to skip the benchmarks, SA_CPU_BENCH=0 to skip only the host CPU's.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -69,6 +72,41 @@ if [ "${SA_BENCH:-1}" != "0" ]; then
   timeout 60 "$BUILD/native/bench/bench-cuda-decoder" --steps 200 > "$OUT/bench-decoder.log" 2>&1 || BENCH_RC=1
 fi
 
+# The host CPU: its level (the C++ tests above ran at it), then the CPU benchmarks. Each line of the log
+# names the level and thread count it ran at.
+CPU_BENCH=0
+# cpu_bench PATTERN CMD...: runs CMD, keeps the lines matching PATTERN (and errors), notes a failure.
+cpu_bench() {
+  local pattern=$1 out rc
+  shift
+  out=$("$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -E "$pattern|rror"
+  [ $rc -eq 0 ] || { echo "FAILED (exit $rc): ${*##*/}"; BENCH_RC=1; }
+}
+if [ "${SA_BENCH:-1}" != "0" ] && [ "${SA_CPU_BENCH:-1}" != "0" ]; then
+  CPU_BENCH=1
+  stamp "bench: host CPU"
+  B="$BUILD/native/bench"
+  levels=("")
+  grep -qw amx_bf16 /proc/cpuinfo && levels+=(avx512bf16)
+  {
+    echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
+    echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx512f|avx512_bf16|amx_tile|amx_bf16)$' | tr '\n' ' ')"
+    for t in 2 "$(nproc)"; do
+      cpu_bench "^cpu level" timeout 60 "$B/bench-tinyvit" "$t" 4 --precision fp32
+      cpu_bench "^(cpu level|best)" timeout 60 "$B/bench-encoder" "$t" 2 --precision fp32
+      cpu_bench "level|train step" timeout 60 "$B/bench-train-step" --threads "$t" --steps 20 --products fp32
+      for lv in "${levels[@]}"; do
+        cpu_bench "^cpu level" env ${lv:+SA_ISA=$lv} timeout 60 "$B/bench-tinyvit" "$t" 4 --precision bf16
+        cpu_bench "^(cpu level|best)" env ${lv:+SA_ISA=$lv} timeout 60 "$B/bench-encoder" "$t" 2 --precision bf16
+        cpu_bench "level|train step" env ${lv:+SA_ISA=$lv} timeout 60 "$B/bench-train-step" --threads "$t" --steps 20 \
+          --products bf16
+      done
+    done
+  } > "$OUT/bench-cpu.log"
+fi
+
 echo
 echo "==================== SUMMARY ===================="
 head -2 "$OUT/env.log" | tail -1
@@ -83,6 +121,10 @@ if [ "${SA_BENCH:-1}" != "0" ]; then
   grep -E "^(math|fp32|tf32|bf16)|vs fp32|rror|^  profile|^    " "$OUT/bench-encoder.log"
   echo "-- decoder train step (bench-cuda-decoder):"
   grep -E "^(mode|trainer|eager|graph)|rror" "$OUT/bench-decoder.log"
+fi
+if [ "$CPU_BENCH" = "1" ]; then
+  echo "-- host CPU (bench-tinyvit, bench-encoder, bench-train-step):"
+  cat "$OUT/bench-cpu.log"
 fi
 stamp "done (tests rc=$TEST_RC, bench rc=$BENCH_RC)"
 [ $TEST_RC -eq 0 ] && [ $BENCH_RC -eq 0 ]
