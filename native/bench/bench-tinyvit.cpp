@@ -80,7 +80,8 @@ int main(int argc, char ** argv) {
         std::printf(
             "cpu level %s, precision %s, threads %d, passes %d: %.3f s/img best, %.3f s/img median, %.1f GFLOP/img, "
             "%.1f GFLOP/s (best)\n",
-            sa::isa_name(sa::cpu_isa()), sa::precision_name(precision), be->threads(), passes, best, median, gflop, gflop / best);
+            sa::isa_name(sa::cpu_isa()), sa::precision_name(precision), be->threads(), passes, best, median, gflop,
+            gflop / best);
         std::printf("CPU time (user + sys, all threads): %.3f s/img best, %.3f s/img median\n", cpu.front(),
                     cpu[cpu.size() / 2]);
         double checksum = 0;
