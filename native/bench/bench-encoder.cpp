@@ -20,8 +20,8 @@
 
 #include "bench-common.h"
 #include "sa/backend.h"
-#include "sa/isa.h"
 #include "sa/image-encoder.h"
+#include "sa/isa.h"
 #include "sa/status.h"
 #include "sa/threadpool.h"
 #include "sa/weights.h"

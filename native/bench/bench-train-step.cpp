@@ -29,9 +29,9 @@
 
 #include "bench-common.h"
 #include "sa/backend.h"
-#include "sa/isa.h"
 #include "sa/decoder-trainer.h"
 #include "sa/gemm.h"
+#include "sa/isa.h"
 #include "sa/sam-decoder.h"
 #include "sa/threadpool.h"
 #include "sa/weights.h"
@@ -398,9 +398,8 @@ int main(int argc, char ** argv) {
             2, steps, [&] { dec.predict_all(pb.emb.data(), false, pb.p, low.data(), iou.data()); },
             [&] { dec.predict(pb.emb.data(), false, pb.p, 0, 1, low.data(), iou.data()); });
         std::printf(
-            "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam), cpu level %s, %d threads, "
-            "%s "
-            "products,\nmedian of %d (wall ms / process cpu ms):\n",
+            "decoder train step (batch 1, 10 points + box, 64x64 embedding, dicece, adam),\n"
+            "cpu level %s, %d threads, %s products, median of %d (wall ms / process cpu ms):\n",
             sa::isa_name(sa::cpu_isa()), be->threads(), sa::precision_name(products), steps);
         std::printf("  train step          %8.2f / %8.2f   (last loss %.4f)\n", step.wall, step.cpu, loss);
         std::printf("  forward (4 masks)   %8.2f / %8.2f\n", fwd.wall, fwd.cpu);

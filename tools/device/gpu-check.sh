@@ -93,7 +93,9 @@ if [ "${SA_BENCH:-1}" != "0" ] && [ "${SA_CPU_BENCH:-1}" != "0" ]; then
   {
     echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
     echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx512f|avx512_bf16|amx_tile|amx_bf16)$' | tr '\n' ' ')"
-    for t in 2 "$(nproc)"; do
+    threads=(2)
+    [ "$(nproc)" -gt 2 ] && threads+=("$(nproc)")
+    for t in "${threads[@]}"; do
       cpu_bench "^cpu level" timeout 60 "$B/bench-tinyvit" "$t" 4 --precision fp32
       cpu_bench "^(cpu level|best)" timeout 60 "$B/bench-encoder" "$t" 2 --precision fp32
       cpu_bench "level|train step" timeout 60 "$B/bench-train-step" --threads "$t" --steps 20 --products fp32
