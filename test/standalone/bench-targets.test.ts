@@ -2,7 +2,7 @@
 // level, and the met / not met verdict over every bound that was measured.
 import assert from "node:assert/strict";
 import { test } from "uvu";
-import { benchTarget, targetNote } from "../../packages/cli/src/bench-targets.js";
+import { benchTarget, targetNote, torchBlasNote } from "../../packages/cli/src/bench-targets.js";
 
 test("the train step is held to 100 ms on AVX2 and 50 ms from AVX-512 on", () => {
     assert.equal(benchTarget("train-step", "cpu", "avx2")?.maxMs, 100);
@@ -39,6 +39,18 @@ test("the verdict checks every bound measured, and none without a value", () => 
     assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53, bf16Speedup: 2.1 }), /: met$/);
     assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53 }), /: met$/);
     assert.equal(benchTarget("vit_b", "cpu", "avx2")?.minBf16Speedup, undefined);
+});
+
+test("the PyTorch anchor on the reference BLAS is called unfair, on OpenBLAS named", () => {
+    assert.match(torchBlasNote("reference /usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"), /not a fair anchor/);
+    assert.equal(torchBlasNote("openblas /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"), "BLAS: openblas");
+    assert.equal(
+        torchBlasNote(
+            "openblas /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3, reference /x/blas/libblas.so.3",
+        ),
+        "BLAS: openblas, reference",
+    );
+    assert.equal(torchBlasNote(undefined), "BLAS not reported");
 });
 
 test.run();

@@ -10,10 +10,13 @@ The step: batch 1, a 64x64x256 image embedding, 10 positive points + their box, 
 and mask decoder (two-way transformer of depth 2, 8 heads, MLP 2048, cross-attention downsampled 2x,
 output upscaling to 256x256, 4 mask tokens, IoU head; random weights with the official shapes), the
 first mask against a disc with DiceCE (sigmoid, Dice + BCE averaged), Adam on every decoder weight.
-Prints the median wall time per step in ms.
+Prints the median wall time per step in ms, then the BLAS library the process loaded: Debian's
+python3-torch calls whatever libblas.so.3 points to, and the reference (netlib) one that it pulls in
+alone makes its products many times slower than with OpenBLAS (apt-get install libopenblas0-pthread).
 """
 import argparse
 import math
+import os
 import statistics
 import time
 
@@ -130,6 +133,32 @@ def dice_ce(logits, target):
     return dice + F.binary_cross_entropy_with_logits(logits, target)
 
 
+def blas_in_use():
+    """The BLAS libraries mapped into this process, by kind: openblas, blis, mkl, reference, or other."""
+    kinds = {}
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 6:
+                continue
+            path = os.path.realpath(fields[5])
+            name = os.path.basename(path)
+            if "openblas" in path:
+                kind = "openblas"
+            elif "blis" in name:
+                kind = "blis"
+            elif "mkl" in name:
+                kind = "mkl"
+            elif name.startswith("libblas.so") and os.path.basename(os.path.dirname(path)) == "blas":
+                kind = "reference"
+            elif name.startswith(("libblas.so", "libflexiblas")):
+                kind = "other"
+            else:
+                continue
+            kinds[kind] = path
+    return kinds
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -162,6 +191,8 @@ def main():
         step()
         times.append(1e3 * (time.perf_counter() - t0))
     print(f"pytorch {torch.__version__} decoder train step, {a.threads} threads: median {statistics.median(times):.1f} ms over {a.steps} steps")
+    kinds = blas_in_use()
+    print("blas: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none mapped"))
 
 
 if __name__ == "__main__":

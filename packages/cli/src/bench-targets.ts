@@ -58,3 +58,16 @@ export function targetNote(
     const verdict = checks.length === 0 ? "" : checks.every(Boolean) ? ": met" : ": not met";
     return `; target (${t.text})${verdict}`;
 }
+
+/**
+ * How the PyTorch anchor's BLAS reads beside its time: Debian's python3-torch calls whatever
+ * libblas.so.3 points to, and the reference (netlib) BLAS it pulls in alone makes the anchor many times
+ * slower than with OpenBLAS, so a ratio against it says nothing about us.
+ */
+export function torchBlasNote(blas: string | undefined): string {
+    if (blas === undefined) return "BLAS not reported";
+    const kinds = blas.split(", ").map((entry) => entry.split(" ")[0]);
+    if (kinds.includes("reference") && !kinds.some((k) => k === "openblas" || k === "blis" || k === "mkl"))
+        return "BLAS: the reference netlib libblas, many times slower than OpenBLAS: not a fair anchor (apt-get install libopenblas0-pthread, then rerun)";
+    return `BLAS: ${kinds.join(", ")}`;
+}

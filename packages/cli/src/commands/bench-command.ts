@@ -21,7 +21,7 @@ import {
     workspaceRoot,
 } from "@sam-ablate/native";
 import type { CommandModule } from "yargs";
-import { benchTarget, targetNote } from "../bench-targets.js";
+import { benchTarget, targetNote, torchBlasNote } from "../bench-targets.js";
 
 export interface BenchArgs {
     what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
@@ -76,7 +76,10 @@ function loadOrt(): { ort?: OrtModule; reason?: string } {
  * The train step's anchor: the same step in PyTorch (tools/bench/torch-train-step.py, Debian's
  * python3-torch), run after ours in the same process tree; its median ms, or why it did not run.
  */
-function torchTrainStep(threads: number, steps: number): { ms?: number; version?: string; reason?: string } {
+function torchTrainStep(
+    threads: number,
+    steps: number,
+): { ms?: number; version?: string; blas?: string; reason?: string } {
     const script = path.join(workspaceRoot(), "tools", "bench", "torch-train-step.py");
     if (!existsSync(script)) return { reason: `${script} not found (run from the repository)` };
     const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -90,7 +93,7 @@ function torchTrainStep(threads: number, steps: number): { ms?: number; version?
         const last = out.trim().split("\n").pop() ?? r.error?.message ?? `exit ${r.status}`;
         return { reason: `${python} ${path.relative(workspaceRoot(), script)} did not run: ${last}` };
     }
-    return { ms: Number(m[2]), version: m[1] };
+    return { ms: Number(m[2]), version: m[1], blas: /^blas: (.+)$/m.exec(out)?.[1] };
 }
 
 /** One timed forward pass of onnxruntime-node on an ONNX encoder whose first input is [B, 3, S, S] (after a warm-up). */
@@ -366,8 +369,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     else {
                         row.pytorchMsPerStep = t.ms;
                         row.speedupVsPytorch = t.ms / ms;
+                        row.pytorchBlas = t.blas ?? null;
                         say(
-                            `  PyTorch ${t.version} (tools/bench/torch-train-step.py), same run, after ours, ${info.threads} threads: ${t.ms.toFixed(1)} ms -> ours is ${(t.ms / ms).toFixed(2)}x`,
+                            `  PyTorch ${t.version} (tools/bench/torch-train-step.py), same run, after ours, ${info.threads} threads: ${t.ms.toFixed(1)} ms -> ours is ${(t.ms / ms).toFixed(2)}x; ${torchBlasNote(t.blas)}`,
                         );
                     }
                 }
