@@ -2,7 +2,12 @@
 // level, and the met / not met verdict over every bound that was measured.
 import assert from "node:assert/strict";
 import { test } from "uvu";
-import { benchTarget, targetNote, torchBlasNote } from "../../packages/cli/src/bench-targets.js";
+import {
+    benchTarget,
+    onnxruntimeRatioCaveat,
+    targetNote,
+    torchBlasNote,
+} from "../../packages/cli/src/bench-targets.js";
 
 test("the train step is held to 100 ms on AVX2 and 50 ms from AVX-512 on", () => {
     assert.equal(benchTarget("train-step", "cpu", "avx2")?.maxMs, 100);
@@ -39,6 +44,17 @@ test("the verdict checks every bound measured, and none without a value", () => 
     assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53, bf16Speedup: 2.1 }), /: met$/);
     assert.match(targetNote(vitb, { seconds: 5.4, ratio: 1.53 }), /: met$/);
     assert.equal(benchTarget("vit_b", "cpu", "avx2")?.minBf16Speedup, undefined);
+});
+
+test("our forced avx2 level is not judged against onnxruntime's AVX-512 kernels", () => {
+    const caveat = onnxruntimeRatioCaveat("avx2", "avx512bf16");
+    assert.match(caveat ?? "", /not judged \(SA_ISA forces avx2/);
+    const t = benchTarget("tinyvit", "cpu", "avx2");
+    assert.match(targetNote(t, { seconds: 0.4, notJudged: caveat }), /\): the ratio is not judged .*; the rest met$/);
+    assert.match(targetNote(t, { seconds: 0.9, notJudged: caveat }), /; the rest not met$/);
+    assert.equal(onnxruntimeRatioCaveat("avx2", "avx2"), undefined);
+    assert.equal(onnxruntimeRatioCaveat("avx512", "avx512bf16"), undefined);
+    assert.equal(onnxruntimeRatioCaveat("amx", "amx"), undefined);
 });
 
 test("the PyTorch anchor on the reference BLAS is called unfair, on OpenBLAS named", () => {

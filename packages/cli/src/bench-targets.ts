@@ -41,11 +41,12 @@ export function benchTarget(what: string, backend: string, level: CpuLevel): Ben
 
 /**
  * "; target (...): met" or "not met" for the values measured (every comparable bound checked), or
- * the bare target when nothing comparable was measured.
+ * the bare target when nothing comparable was measured; notJudged: why one measured value is left out
+ * of the verdict, said before it.
  */
 export function targetNote(
     t: BenchTarget | undefined,
-    value: { seconds?: number; ratio?: number; bf16Speedup?: number; ms?: number },
+    value: { seconds?: number; ratio?: number; bf16Speedup?: number; ms?: number; notJudged?: string },
 ): string {
     if (!t) return "";
     const checks: boolean[] = [];
@@ -55,8 +56,23 @@ export function targetNote(
     if (value.bf16Speedup !== undefined && t.minBf16Speedup !== undefined)
         checks.push(value.bf16Speedup >= t.minBf16Speedup);
     if (value.ms !== undefined && t.maxMs !== undefined) checks.push(value.ms <= t.maxMs);
-    const verdict = checks.length === 0 ? "" : checks.every(Boolean) ? ": met" : ": not met";
-    return `; target (${t.text})${verdict}`;
+    const met = checks.every(Boolean) ? "met" : "not met";
+    if (value.notJudged !== undefined)
+        return `; target (${t.text}): ${value.notJudged}${checks.length === 0 ? "" : `; the rest ${met}`}`;
+    return `; target (${t.text})${checks.length === 0 ? "" : `: ${met}`}`;
+}
+
+/**
+ * Why our ratio against onnxruntime-node is not held to the target of the level in use, or undefined
+ * when it is: onnxruntime picks its own kernels from the CPU, so with SA_ISA forcing our avx2 level on a
+ * CPU with AVX-512 it runs AVX-512 kernels against our AVX2 ones, a comparison the avx2 target (set for
+ * AVX2-only CPUs) does not describe.
+ */
+export function onnxruntimeRatioCaveat(level: CpuLevel, available: string | undefined): string | undefined {
+    const avx512Available = available === "avx512" || available === "avx512bf16" || available === "amx";
+    if (level === "avx2" && avx512Available)
+        return `the ratio is not judged (SA_ISA forces avx2 on a CPU where onnxruntime runs its AVX-512 kernels; this CPU's level: ${available})`;
+    return undefined;
 }
 
 /**

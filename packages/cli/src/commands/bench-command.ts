@@ -21,7 +21,7 @@ import {
     workspaceRoot,
 } from "@sam-ablate/native";
 import type { CommandModule } from "yargs";
-import { benchTarget, targetNote, torchBlasNote } from "../bench-targets.js";
+import { benchTarget, onnxruntimeRatioCaveat, targetNote, torchBlasNote } from "../bench-targets.js";
 
 export interface BenchArgs {
     what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
@@ -286,12 +286,18 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     precisions.forEach((precision, i) => {
                         row[`speedupVsOnnxruntime${i === 0 ? "" : `_${precision}`}`] = so / (secs[i] as number);
                     });
+                    const caveat = onnxruntimeRatioCaveat(info.isa, info.isaAvailable);
+                    if (caveat) row.onnxruntimeRatioCaveat = caveat;
                     say(
                         `  onnxruntime-node (${path.basename(ortFile as string)}), same run, alternating, ${info.threads} threads: ${so.toFixed(3)} s/img -> ours is ` +
                             precisions.map((p, i) => `${(so / (secs[i] as number)).toFixed(2)}x (${p})`).join(", ") +
                             targetNote(
                                 target,
-                                precisions[0] === "fp32" ? { seconds: base, ratio: so / base, bf16Speedup } : {},
+                                precisions[0] === "fp32"
+                                    ? caveat
+                                        ? { seconds: base, bf16Speedup, notJudged: caveat }
+                                        : { seconds: base, ratio: so / base, bf16Speedup }
+                                    : {},
                             ),
                     );
                 }
