@@ -67,6 +67,7 @@ test("the PyTorch anchor on the reference BLAS is called unfair, on OpenBLAS nam
         "BLAS: openblas, reference",
     );
     assert.equal(torchBlasNote(undefined), "BLAS not reported");
+    assert.equal(torchBlasNote("none mapped"), "BLAS not reported");
 });
 
 test.run();

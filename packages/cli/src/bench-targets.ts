@@ -81,7 +81,7 @@ export function onnxruntimeRatioCaveat(level: CpuLevel, available: string | unde
  * slower than with OpenBLAS, so a ratio against it says nothing about us.
  */
 export function torchBlasNote(blas: string | undefined): string {
-    if (blas === undefined) return "BLAS not reported";
+    if (blas === undefined || blas === "none mapped") return "BLAS not reported";
     const kinds = blas.split(", ").map((entry) => entry.split(" ")[0]);
     if (kinds.includes("reference") && !kinds.some((k) => k === "openblas" || k === "blis" || k === "mkl"))
         return "BLAS: the reference netlib libblas, many times slower than OpenBLAS: not a fair anchor (apt-get install libopenblas0-pthread, then rerun)";
