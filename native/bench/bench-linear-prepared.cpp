@@ -25,10 +25,9 @@ int run(int argc, char ** argv) {
         const char * name;
         int64_t M, K, N;
     };
-    const Shape shapes[] = {{"qkv 4096x768->2304", 4096, 768, 2304},
-                            {"proj 4096x768->768", 4096, 768, 768},
-                            {"mlp1 4096x768->3072", 4096, 768, 3072},
-                            {"mlp2 4096x3072->768", 4096, 3072, 768}};
+    const Shape shapes[] = {{"qkv 4096x768->2304", 4096, 768, 2304},    {"qkv win 4900x768->2304", 4900, 768, 2304},
+                            {"proj win 4900x768->768", 4900, 768, 768}, {"proj 4096x768->768", 4096, 768, 768},
+                            {"mlp1 4096x768->3072", 4096, 768, 3072},   {"mlp2 4096x3072->768", 4096, 3072, 768}};
     std::printf("cpu level %s, threads %d\n", sa::isa_name(sa::cpu_isa()), threads);
     for (const sa::Precision precision : {sa::Precision::fp32, sa::Precision::bf16}) {
         if (precision == sa::Precision::bf16 && sa::cpu_isa() < sa::Isa::avx512bf16) continue;
