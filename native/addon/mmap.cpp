@@ -2,6 +2,7 @@
 // mapFile(path, offset, length): a copy-on-write memory mapping of a file region as an ArrayBuffer
 // (the embedding cache reads fp16 embeddings straight from the page cache). Writes through the
 // ArrayBuffer never reach the file (MAP_PRIVATE). The mapping is released by the ArrayBuffer's finalizer.
+// halfToFloat / floatToHalf: the cache's fp16 <-> fp32 conversions of whole arrays.
 #include <fcntl.h>
 #include <napi.h>
 #include <sys/mman.h>
@@ -87,6 +88,25 @@ Napi::Value half_to_float(const Napi::CallbackInfo & info) {
         dst = Napi::Float32Array::New(env, n);
     }
     sa::half_to_float(src.Data(), dst.Data(), (int64_t) n);
+    return dst;
+}
+
+// floatToHalf(src: Float32Array, dst?: Uint16Array): the half-precision bits of src (round to nearest
+// even), into dst or a new array.
+Napi::Value float_to_half(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array src = arg_f32(info, 0, "floatToHalf(src, dst?)");
+    const size_t n = src.ElementLength();
+    Napi::Uint16Array dst;
+    if (info.Length() >= 2 && !info[1].IsUndefined()) {
+        const bool ok = info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+        SA_THROW_TYPEERROR_IF(!ok, env, "floatToHalf(src, dst): dst must be a Uint16Array");
+        dst = info[1].As<Napi::Uint16Array>();
+        SA_THROW_RANGEERROR_IF(dst.ElementLength() != n, env, "floatToHalf: dst must have as many elements as src");
+    } else {
+        dst = Napi::Uint16Array::New(env, n);
+    }
+    sa::float_to_half(src.Data(), dst.Data(), (int64_t) n);
     return dst;
 }
 

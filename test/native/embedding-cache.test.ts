@@ -32,6 +32,48 @@ test("halfToFloat is exact for every binary16 value", () => {
     }
 });
 
+test("floatToHalf rounds as the reference: every half, the ties between them, subnormals, overflow, NaN", () => {
+    // For every binary16 value h: h itself, the float32 just below and above it and the midpoint to the
+    // next one (a tie, rounded to even), its neighbours a float32 ulp away; plus the overflow edge and
+    // floats far below the smallest subnormal.
+    const src: number[] = [];
+    const bits = new Uint32Array(1);
+    const f = new Float32Array(bits.buffer);
+    const widen = float16ToFloat32Array(new Uint16Array(65536).map((_, i) => i));
+    for (let h = 0; h < 65536; h++) {
+        const v = widen[h] as number;
+        if (!Number.isFinite(v)) continue;
+        const next = widen[(h & 0x7fff) === 0x7bff ? h : h + 1] as number;
+        f[0] = v;
+        const b = bits[0] as number;
+        for (const d of [-1, 0, 1]) {
+            bits[0] = (b + d) >>> 0;
+            src.push(f[0] as number);
+        }
+        if (Number.isFinite(next) && Math.sign(next) === Math.sign(v) && Math.abs(next) > Math.abs(v)) {
+            f[0] = (v + next) / 2;
+            const mid = bits[0] as number;
+            for (const d of [-1, 0, 1]) {
+                bits[0] = (mid + d) >>> 0;
+                src.push(f[0] as number);
+            }
+        }
+    }
+    src.push(65504, 65519.99, 65520, 1e6, -65520, Infinity, -Infinity, Number.NaN, 1e-10, -1e-10, 2 ** -25, 2 ** -24);
+    bits[0] = 0xffc12345; // a NaN with a payload and its sign
+    src.push(f[0] as number);
+    const x = Float32Array.from(src);
+    const native = loadAddon().floatToHalf(x);
+    const ref = float32ToFloat16Array(x);
+    assert.is(native.length, ref.length);
+    for (let i = 0; i < ref.length; i++)
+        if (native[i] !== ref[i]) assert.unreachable(`${x[i]}: native ${native[i]} != reference ${ref[i]}`);
+    const into = new Uint16Array(x.length);
+    assert.ok(loadAddon().floatToHalf(x, into) === into);
+    assert.equal([...into.subarray(0, 100)], [...ref.subarray(0, 100)]);
+    assert.throws(() => loadAddon().floatToHalf(x, new Uint16Array(3)), /as many elements/);
+});
+
 test("write, reopen, read back the fp16 values", () => {
     const file = cacheFileName(dir, "ds", key);
     const w = new EmbeddingCacheWriter(file, key, ids, dims);

@@ -45,26 +45,80 @@ function pilCoefficients(inSize: number, outSize: number): { bounds: Int32Array;
 }
 
 const PRECISION_BITS = 32 - 8 - 2;
+const HALF = 1 << (PRECISION_BITS - 1);
 
 /** Pillow's fixed-point rounding of normalised coefficients (8-bit images). */
 function toFixed(weights: Float64Array): Int32Array {
     const out = new Int32Array(weights.length);
     for (let i = 0; i < weights.length; i++) {
-        const w = weights[i] ?? 0;
+        const w = weights[i] as number;
         out[i] = Math.trunc(w < 0 ? w * (1 << PRECISION_BITS) - 0.5 : w * (1 << PRECISION_BITS) + 0.5);
     }
     return out;
 }
 
-function clip8(v: number): number {
-    const x = v >> PRECISION_BITS;
-    return x < 0 ? 0 : Math.min(x, 255);
+/** A fixed-point sum shifted back and clamped to 0..255, as Pillow's clip8. */
+function clip8(ss: number): number {
+    const v = ss >> PRECISION_BITS;
+    return v < 0 ? 0 : Math.min(v, 255);
+}
+
+// The horizontal pass: every row of an interleaved h x w x c image to nw columns.
+function resizeRows(src: Uint8Array, h: number, w: number, c: number, nw: number): Uint8Array {
+    const { bounds, weights, k } = pilCoefficients(w, nw);
+    const kk = toFixed(weights);
+    const out = new Uint8Array(h * nw * c);
+    let o = 0;
+    for (let y = 0; y < h; y++) {
+        const row = y * w * c;
+        for (let x = 0; x < nw; x++) {
+            const first = row + (bounds[2 * x] as number) * c;
+            const n = bounds[2 * x + 1] as number;
+            const wk = x * k;
+            for (let ch = 0; ch < c; ch++) {
+                let ss = HALF;
+                for (let i = 0, s = first + ch; i < n; i++, s += c) ss += (src[s] as number) * (kk[wk + i] as number);
+                out[o++] = clip8(ss);
+            }
+        }
+    }
+    return out;
+}
+
+// The vertical pass: rows of `len` bytes (width x channels), h of them, to nh rows. Each output row is
+// a weighted sum of whole input rows, so the inner loop runs along contiguous bytes.
+function resizeColumns(src: Uint8Array, h: number, len: number, nh: number): Uint8Array {
+    const { bounds, weights, k } = pilCoefficients(h, nh);
+    const kk = toFixed(weights);
+    const out = new Uint8Array(nh * len);
+    for (let y = 0; y < nh; y++) {
+        const r0 = (bounds[2 * y] as number) * len;
+        const n = bounds[2 * y + 1] as number;
+        const wk = y * k;
+        const o = y * len;
+        if (n === 2) {
+            // Upsampling: two source rows per output row.
+            const w0 = kk[wk] as number;
+            const w1 = kk[wk + 1] as number;
+            const r1 = r0 + len;
+            for (let i = 0; i < len; i++)
+                out[o + i] = clip8(HALF + (src[r0 + i] as number) * w0 + (src[r1 + i] as number) * w1);
+            continue;
+        }
+        for (let i = 0; i < len; i++) {
+            let ss = HALF;
+            for (let t = 0, s = r0 + i; t < n; t++, s += len) ss += (src[s] as number) * (kk[wk + t] as number);
+            out[o + i] = clip8(ss);
+        }
+    }
+    return out;
 }
 
 /**
  * Resizes an interleaved uint8 image (h x w x c) to nh x nw with Pillow's BILINEAR filter
  * (horizontal pass, then vertical, each rounded to uint8), which is what SAM's ResizeLongestSide
- * does through PIL.
+ * does through PIL. Integer arithmetic throughout (the sums stay below 2^31), so the bytes do not
+ * depend on the order of the additions.
  */
 export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: number, nh: number, nw: number): Uint8Array {
     if (src.length !== h * w * c)
@@ -72,75 +126,68 @@ export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: numbe
     let cur = src;
     let cw = w;
     if (nw !== w) {
-        const { bounds, weights, k } = pilCoefficients(w, nw);
-        const kk = toFixed(weights);
-        const out = new Uint8Array(h * nw * c);
-        const half = 1 << (PRECISION_BITS - 1);
-        for (let y = 0; y < h; y++) {
-            for (let x = 0; x < nw; x++) {
-                const x0 = bounds[x * 2] ?? 0;
-                const n = bounds[x * 2 + 1] ?? 0;
-                for (let ch = 0; ch < c; ch++) {
-                    let ss = half;
-                    for (let i = 0; i < n; i++) ss += (cur[(y * cw + x0 + i) * c + ch] ?? 0) * (kk[x * k + i] ?? 0);
-                    out[(y * nw + x) * c + ch] = clip8(ss);
-                }
-            }
-        }
-        cur = out;
+        cur = resizeRows(cur, h, w, c, nw);
         cw = nw;
     }
-    if (nh !== h) {
-        const { bounds, weights, k } = pilCoefficients(h, nh);
-        const kk = toFixed(weights);
-        const out = new Uint8Array(nh * cw * c);
-        const half = 1 << (PRECISION_BITS - 1);
-        for (let y = 0; y < nh; y++) {
-            const y0 = bounds[y * 2] ?? 0;
-            const n = bounds[y * 2 + 1] ?? 0;
-            for (let x = 0; x < cw; x++) {
-                for (let ch = 0; ch < c; ch++) {
-                    let ss = half;
-                    for (let i = 0; i < n; i++) ss += (cur[((y0 + i) * cw + x) * c + ch] ?? 0) * (kk[y * k + i] ?? 0);
-                    out[(y * cw + x) * c + ch] = clip8(ss);
-                }
-            }
-        }
-        cur = out;
-    }
+    if (nh !== h) cur = resizeColumns(cur, h, cw * c, nh);
     return cur === src ? src.slice() : cur;
+}
+
+// (v - mean) / std for every byte value v of each channel, as float32: a lookup per pixel gives the
+// bits of the division.
+let normalizeTable: Float32Array | undefined;
+function normalizeLut(): Float32Array {
+    if (!normalizeTable) {
+        normalizeTable = new Float32Array(3 * 256);
+        for (let ch = 0; ch < 3; ch++)
+            for (let v = 0; v < 256; v++)
+                normalizeTable[ch * 256 + v] = (v - (PIXEL_MEAN[ch] as number)) / (PIXEL_STD[ch] as number);
+    }
+    return normalizeTable;
 }
 
 /**
  * Normalises an RGB uint8 image (h x w x 3, already resized) with SAM's mean/std and zero-pads it at the
- * bottom and right to size x size. Returns [3, size, size] (CHW).
+ * bottom and right to size x size. Returns [3, size, size] (CHW): `out` when given (3 * size * size
+ * floats, every one written, so a buffer can be reused), else a new array.
  */
-export function normalizeAndPad(rgb: Uint8Array, h: number, w: number, size: number): Float32Array {
+export function normalizeAndPad(rgb: Uint8Array, h: number, w: number, size: number, out?: Float32Array): Float32Array {
     if (h > size || w > size) throw new RangeError(`normalizeAndPad: image ${h}x${w} larger than ${size}`);
     if (rgb.length !== h * w * 3)
         throw new RangeError(`normalizeAndPad: expected ${h * w * 3} bytes, got ${rgb.length}`);
-    const out = new Float32Array(3 * size * size);
-    for (let ch = 0; ch < 3; ch++) {
-        const mean = PIXEL_MEAN[ch] as number;
-        const std = PIXEL_STD[ch] as number;
-        const base = ch * size * size;
-        for (let y = 0; y < h; y++) {
-            for (let x = 0; x < w; x++) out[base + y * size + x] = ((rgb[(y * w + x) * 3 + ch] as number) - mean) / std;
+    const plane = size * size;
+    if (out && out.length !== 3 * plane)
+        throw new RangeError(`normalizeAndPad: out holds ${out.length} floats, expected ${3 * plane}`);
+    const dst = out ?? new Float32Array(3 * plane);
+    const lut = normalizeLut();
+    for (let y = 0; y < h; y++) {
+        let s = y * w * 3;
+        const o = y * size;
+        for (let x = 0; x < w; x++, s += 3) {
+            dst[o + x] = lut[rgb[s] as number] as number;
+            dst[plane + o + x] = lut[256 + (rgb[s + 1] as number)] as number;
+            dst[2 * plane + o + x] = lut[512 + (rgb[s + 2] as number)] as number;
         }
+        if (out && w < size) for (let ch = 0; ch < 3; ch++) dst.fill(0, ch * plane + o + w, ch * plane + o + size);
     }
-    return out;
+    if (out && h < size) for (let ch = 0; ch < 3; ch++) dst.fill(0, ch * plane + h * size, (ch + 1) * plane);
+    return dst;
 }
 
-/** The model input for an RGB image: ResizeLongestSide(size) + normalise + pad. */
+/**
+ * The model input for an RGB image: ResizeLongestSide(size) + normalise + pad (into `out` when given,
+ * see normalizeAndPad).
+ */
 export function preprocessImage(
     rgb: Uint8Array,
     h: number,
     w: number,
     size: number,
+    out?: Float32Array,
 ): { input: Float32Array; inputSize: [number, number]; resized: Uint8Array } {
     const [nh, nw] = resizeLongestSideShape(h, w, size);
     const resized = nh === h && nw === w ? rgb : resizeBilinearU8(rgb, h, w, 3, nh, nw);
-    return { input: normalizeAndPad(resized, nh, nw, size), inputSize: [nh, nw], resized };
+    return { input: normalizeAndPad(resized, nh, nw, size, out), inputSize: [nh, nw], resized };
 }
 
 /**

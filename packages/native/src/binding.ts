@@ -322,6 +322,8 @@ export interface BindingModule {
     mapFile(path: string, offset?: number, length?: number): ArrayBuffer;
     /** Widens binary16 values to float32 (exact; F16C-vectorised). */
     halfToFloat(src: Uint16Array, dst?: Float32Array): Float32Array;
+    /** Narrows float32 values to binary16 bits, round to nearest even (F16C-vectorised). */
+    floatToHalf(src: Float32Array, dst?: Uint16Array): Uint16Array;
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
     SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;

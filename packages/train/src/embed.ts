@@ -81,6 +81,13 @@ export async function ensureTestEmbeddings(
     return { train: noTrain, val: noTrain, test: (i) => cache.get(i), file, fromCache };
 }
 
+/**
+ * Encodes `ids` into a new cache file (or opens a valid one). A pipeline of depth two: while the
+ * encoder works on one batch (off the JS thread), the previous batch's embeddings are written and the
+ * next batch is read and preprocessed into the other of two input buffers (the encoder reads its input
+ * until its promise settles, so a buffer is refilled only after that). The cache holds the same bytes
+ * as encoding one image after another.
+ */
 async function buildCache(
     model: SamModel,
     file: string,
@@ -97,19 +104,44 @@ async function buildCache(
     if (existing) return { cache: existing, fromCache: true };
     const E = model.embedSize;
     const C = model.encoder.info.embedDim;
+    const S = model.imgSize;
+    const per = C * E * E;
+    const plane = 3 * S * S;
+    const total = ids.length;
+    const buffers = [new Float32Array(batch * plane), new Float32Array(total > batch ? batch * plane : 0)];
+    // Batch `start` read and preprocessed into buffers[slot]; resolves with the encoder's input.
+    const prepare = async (start: number, slot: number): Promise<Float32Array> => {
+        const n = Math.min(batch, total - start);
+        const buf = buffers[slot] as Float32Array;
+        for (let b = 0; b < n; b++)
+            preprocessImage(await image(start + b), height, width, S, buf.subarray(b * plane, (b + 1) * plane));
+        return n === batch ? buf : buf.subarray(0, n * plane);
+    };
+    // A promise that is awaited later must not count as unhandled if it fails before that.
+    const held = <T>(p: Promise<T>): Promise<T> => {
+        p.catch(() => {});
+        return p;
+    };
     const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
     try {
-        const S = model.imgSize;
-        for (let start = 0; start < ids.length; start += batch) {
+        let next: Promise<Float32Array> | undefined = total > 0 ? held(prepare(0, 0)) : undefined;
+        let done: { embedding: Float32Array; n: number } | undefined;
+        for (let start = 0, slot = 0; start < total; start += batch, slot ^= 1) {
             if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-            const n = Math.min(batch, ids.length - start);
-            const input = new Float32Array(n * 3 * S * S);
-            for (let b = 0; b < n; b++)
-                input.set(preprocessImage(await image(start + b), height, width, S).input, b * 3 * S * S);
-            const { embedding } = await model.encoder.encode(input, n);
-            const per = C * E * E;
-            for (let b = 0; b < n; b++) writer.append(embedding.subarray(b * per, (b + 1) * per));
-            onProgress?.(start + n, ids.length);
+            const input = await (next as Promise<Float32Array>);
+            const n = input.length / plane;
+            const encoding = held(model.encoder.encode(input, n));
+            // While the encoder runs: write the previous batch, read and preprocess the next one.
+            if (done) {
+                for (let b = 0; b < done.n; b++) writer.append(done.embedding.subarray(b * per, (b + 1) * per));
+                onProgress?.(start, total);
+            }
+            next = start + batch < total ? held(prepare(start + batch, slot ^ 1)) : undefined;
+            done = { embedding: (await encoding).embedding, n };
+        }
+        if (done) {
+            for (let b = 0; b < done.n; b++) writer.append(done.embedding.subarray(b * per, (b + 1) * per));
+            onProgress?.(total, total);
         }
         writer.finish();
     } catch (e) {

@@ -24,7 +24,6 @@ import {
 import path from "node:path";
 import { SamAblateError } from "@sam-ablate/errors";
 import { loadAddon } from "@sam-ablate/native";
-import { float32ToFloat16Array } from "@sam-ablate/tensor";
 
 const MAGIC = "SAEMB001";
 const ALIGN = 4096;
@@ -242,6 +241,8 @@ export class EmbeddingCacheWriter {
     private fd: number;
     private written = 0;
     private offset: number;
+    /** The fp16 bits of the embedding being written (reused from one append to the next). */
+    private half?: Uint16Array;
 
     constructor(
         readonly file: string,
@@ -280,15 +281,16 @@ export class EmbeddingCacheWriter {
             throw new EmbeddingCacheError(this.file, `embedding has ${embedding.length} values, expected ${per}`);
         }
         if (this.written >= this.ids.length) throw new EmbeddingCacheError(this.file, "more embeddings than image ids");
-        for (const v of embedding) {
-            if (!Number.isFinite(v)) {
+        for (let i = 0; i < per; i++) {
+            if (!Number.isFinite(embedding[i] as number)) {
                 throw new EmbeddingCacheError(
                     this.file,
                     `non-finite value in the embedding of '${this.ids[this.written]}'`,
                 );
             }
         }
-        const half = float32ToFloat16Array(embedding);
+        this.half ??= new Uint16Array(per);
+        const half = loadAddon().floatToHalf(embedding, this.half);
         const bytes = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
         writeSync(this.fd, bytes, 0, bytes.length, this.offset);
         this.offset += bytes.length;
