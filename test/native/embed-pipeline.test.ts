@@ -3,7 +3,13 @@
 // cannot be read or an abort mid-way leaves no cache file behind and names the problem.
 import { readdirSync } from "node:fs";
 import { loadModel, preprocessImage, type SamModel } from "@sam-ablate/model";
-import { ensureEmbeddings, type PreparedData, type PreparedSplit } from "@sam-ablate/train";
+import {
+    embedShard,
+    ensureEmbeddings,
+    openShardedEmbeddings,
+    type PreparedData,
+    type PreparedSplit,
+} from "@sam-ablate/train";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { scratchDir } from "../helpers/scratch.js";
@@ -52,6 +58,7 @@ function dataset(name: string, read: (i: number) => Promise<Uint8Array>): Prepar
 let model: SamModel;
 const dirs = {
     ok: scratchDir("sa-embed-pipe-"),
+    shards: scratchDir("sa-embed-pipe-"),
     bad: scratchDir("sa-embed-pipe-"),
     abort: scratchDir("sa-embed-pipe-"),
 };
@@ -109,6 +116,19 @@ test("the pipelined cache holds each image's own embedding, in id order", async 
         dir,
     );
     assert.ok(again.fromCache);
+});
+
+test("embed shards of 2, 2, 2 and 1 images hold the embeddings of the whole cache", async () => {
+    const data = dataset("ok", async (i) => patch(i));
+    const whole = await ensureEmbeddings(model, data, dirs.ok);
+    const all = [0, 1, 2, 3, 4].map((i) => whole.train(i)).concat([0, 1].map((i) => whole.test(i)));
+    const files: string[] = [];
+    for (let k = 0; k < 4; k++) files.push((await embedShard(model, data, dirs.shards, k, 4)).file);
+    const sharded = openShardedEmbeddings(model, data, files);
+    const got = [0, 1, 2, 3, 4].map((i) => sharded.train(i)).concat([0, 1].map((i) => sharded.test(i)));
+    got.forEach((e, i) => {
+        assert.equal([...e], [...(all[i] as Float32Array)], `image ${i}`);
+    });
 });
 
 test("an image that cannot be read ends the build with its error and leaves no cache file", async () => {

