@@ -5,9 +5,8 @@
  * SamPredictor's behaviour on our native models.
  */
 import { SamAblateError } from "@sam-ablate/errors";
-import type { NativeImageEncoder, NativePrompts, NativeSamDecoder } from "@sam-ablate/native";
+import { loadAddon, type NativeImageEncoder, type NativePrompts, type NativeSamDecoder } from "@sam-ablate/native";
 import type { Prompt } from "@sam-ablate/samplers";
-import { preprocessImage } from "./preprocess.js";
 import { SamFrame } from "./sam-frame.js";
 
 /** An RGB image, interleaved, row-major. */
@@ -60,7 +59,9 @@ export class SamPredictor {
             );
         }
         const size = this.encoder.info.imgSize;
-        const { input } = preprocessImage(data, height, width, size);
+        // SAM's preprocessing, natively and off the JS thread (the bits of preprocessImage)
+        const input = new Float32Array(3 * size * size);
+        await loadAddon().preprocessImage(data, height, width, size, input);
         const { embedding } = await this.encoder.encode(input, 1);
         this.embedding = embedding;
         this.frame = new SamFrame(height, width, size);
