@@ -92,6 +92,13 @@ test("write, reopen, read back the fp16 values", () => {
         assert.equal(Array.from(c?.get(i) ?? []), Array.from(float16ToFloat32Array(float32ToFloat16Array(emb(i)))));
     }
     assert.equal(Array.from(c?.getById("p2_a") ?? []), Array.from(c?.get(2) ?? []));
+    // into a caller's buffer (a training loop's, reused from step to step)
+    const into = new Float32Array(36).fill(Number.NaN);
+    assert.ok(c?.get(1, into) === into);
+    assert.equal(Array.from(into), Array.from(c?.get(1) ?? []));
+    assert.ok(c?.getById("p1_a", into) === into);
+    assert.equal(Array.from(into), Array.from(c?.get(0) ?? []));
+    assert.throws(() => c?.get(0, new Float32Array(35)), /as many elements/);
 });
 
 test("a foreign key, other ids or a truncated file are not trusted", () => {

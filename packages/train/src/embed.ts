@@ -17,10 +17,11 @@ import { shardRange } from "./units.js";
 
 /** Embedding accessors for the train and test splits. */
 export interface SplitEmbeddings {
-    train: (i: number) => Float32Array;
+    /** Embedding i of the split (into `into` when given, see EmbeddingCache.get). */
+    train: (i: number, into?: Float32Array) => Float32Array;
     /** Validation patches (an empty split under `validation: none`). */
-    val: (i: number) => Float32Array;
-    test: (i: number) => Float32Array;
+    val: (i: number, into?: Float32Array) => Float32Array;
+    test: (i: number, into?: Float32Array) => Float32Array;
     file: string;
     fromCache: boolean;
 }
@@ -64,7 +65,7 @@ export async function ensureTestEmbeddings(
         return {
             train: noTrain,
             val: noTrain,
-            test: (i) => found.getById(ids[i] as string),
+            test: (i, into) => found.getById(ids[i] as string, into),
             file: found.file,
             fromCache: true,
         };
@@ -79,7 +80,7 @@ export async function ensureTestEmbeddings(
         onProgress,
         signal,
     );
-    return { train: noTrain, val: noTrain, test: (i) => cache.get(i), file, fromCache };
+    return { train: noTrain, val: noTrain, test: (i, into) => cache.get(i, into), file, fromCache };
 }
 
 /** Input buffers of the embed pipeline: the batch being encoded and the ones read ahead. */
@@ -204,9 +205,9 @@ export async function ensureEmbeddings(
             batch,
         );
         return {
-            train: (i) => cache.getById(data.train.ids[i] as string),
-            val: (i) => cache.getById(data.val.ids[i] as string),
-            test: (i) => cache.getById(data.test.ids[i] as string),
+            train: (i, into) => cache.getById(data.train.ids[i] as string, into),
+            val: (i, into) => cache.getById(data.val.ids[i] as string, into),
+            test: (i, into) => cache.getById(data.test.ids[i] as string, into),
             file,
             fromCache,
         };
@@ -234,9 +235,9 @@ export async function ensureEmbeddings(
         batch,
     );
     return {
-        train: (i) => c.get(i),
-        val: (i) => c.get(nTrain + i),
-        test: (i) => c.get(nTrain + nVal + i),
+        train: (i, into) => c.get(i, into),
+        val: (i, into) => c.get(nTrain + i, into),
+        test: (i, into) => c.get(nTrain + nVal + i, into),
         file,
         fromCache,
     };
@@ -310,11 +311,11 @@ export function openShardedEmbeddings(model: SamModel, data: PreparedData, files
     const c = ShardedEmbeddingCache.open(files, embeddingKey(model), ids, ranges);
     if (data.all) {
         const at = new Map(ids.map((id, i) => [id, i]));
-        const get = (id: string | undefined) => c.get(at.get(id as string) as number);
+        const get = (id: string | undefined, into?: Float32Array) => c.get(at.get(id as string) as number, into);
         return {
-            train: (i) => get(data.train.ids[i]),
-            val: (i) => get(data.val.ids[i]),
-            test: (i) => get(data.test.ids[i]),
+            train: (i, into) => get(data.train.ids[i], into),
+            val: (i, into) => get(data.val.ids[i], into),
+            test: (i, into) => get(data.test.ids[i], into),
             file: files[0] as string,
             fromCache: true,
         };
@@ -322,9 +323,9 @@ export function openShardedEmbeddings(model: SamModel, data: PreparedData, files
     const nTrain = data.train.ids.length;
     const nVal = data.val.ids.length;
     return {
-        train: (i) => c.get(i),
-        val: (i) => c.get(nTrain + i),
-        test: (i) => c.get(nTrain + nVal + i),
+        train: (i, into) => c.get(i, into),
+        val: (i, into) => c.get(nTrain + i, into),
+        test: (i, into) => c.get(nTrain + nVal + i, into),
         file: files[0] as string,
         fromCache: true,
     };

@@ -123,7 +123,8 @@ function readHeader(file: string): { header: Header; dataOffset: number; size: n
 /** Embeddings looked up by image id (one cache file, or the shards of one). */
 export interface EmbeddingLookup {
     readonly file: string;
-    getById(id: string): Float32Array;
+    /** See EmbeddingCache.getById (`into`: written and returned). */
+    getById(id: string, into?: Float32Array): Float32Array;
 }
 
 /** A read-only view of a complete cache file (memory-mapped). */
@@ -204,7 +205,7 @@ export class EmbeddingCache {
             if (!ids.every((id) => where.has(id))) continue;
             return {
                 file: caches[0]?.file as string,
-                getById: (id: string) => (where.get(id) as EmbeddingCache).getById(id),
+                getById: (id: string, into?: Float32Array) => (where.get(id) as EmbeddingCache).getById(id, into),
             };
         }
         return undefined;
@@ -215,20 +216,23 @@ export class EmbeddingCache {
         return this.ids.length;
     }
 
-    /** Embedding i as float32 [C, E, E]. */
-    get(i: number): Float32Array {
+    /**
+     * Embedding i as float32 [C, E, E]: into `into` when given (C * E * E floats; a training loop reuses
+     * one buffer instead of allocating 4 MB per step), else a new array.
+     */
+    get(i: number, into?: Float32Array): Float32Array {
         if (!Number.isInteger(i) || i < 0 || i >= this.ids.length) {
             throw new EmbeddingCacheError(this.file, `index ${i} out of range [0, ${this.ids.length})`);
         }
         const per = this.dims[0] * this.dims[1] * this.dims[2];
-        return loadAddon().halfToFloat(this.data.subarray(i * per, (i + 1) * per));
+        return loadAddon().halfToFloat(this.data.subarray(i * per, (i + 1) * per), into);
     }
 
-    /** Embedding of an image id as float32 [C, E, E]. */
-    getById(id: string): Float32Array {
+    /** Embedding of an image id as float32 [C, E, E] (into `into` when given). */
+    getById(id: string, into?: Float32Array): Float32Array {
         const i = this.index.get(id);
         if (i === undefined) throw new EmbeddingCacheError(this.file, `no embedding for image '${id}'`);
-        return this.get(i);
+        return this.get(i, into);
     }
 }
 
@@ -363,12 +367,12 @@ export class ShardedEmbeddingCache {
         );
     }
 
-    /** Embedding i (over all shards) as float32 [C, E, E]. */
-    get(i: number): Float32Array {
+    /** Embedding i (over all shards) as float32 [C, E, E] (into `into` when given). */
+    get(i: number, into?: Float32Array): Float32Array {
         if (!Number.isInteger(i) || i < 0 || i >= this.length)
             throw new EmbeddingCacheError(this.files[0] ?? "", `index ${i} out of range [0, ${this.length})`);
         let k = this.shards.length - 1;
         while (k > 0 && ((this.starts[k] as number) > i || (this.shards[k] as EmbeddingCache).length === 0)) k--;
-        return (this.shards[k] as EmbeddingCache).get(i - (this.starts[k] as number));
+        return (this.shards[k] as EmbeddingCache).get(i - (this.starts[k] as number), into);
     }
 }

@@ -566,7 +566,7 @@ interface ArmModel extends Disposable {
      * A LoRA arm's training input of sample i (its preprocessed image [3, S, S]; the adapted encoder
      * runs at every step); absent: the cached embedding.
      */
-    trainInput?: (i: number) => Float32Array;
+    trainInput?: (i: number, into?: Float32Array) => Float32Array;
 }
 
 function armModel(
@@ -640,7 +640,8 @@ function loraArmModel(
     rawTrain: Uint8Array[],
 ): ArmModel {
     const S = model.imgSize;
-    const input = (raw: Uint8Array) => preprocessImage(raw, data.height, data.width, S).input;
+    const input = (raw: Uint8Array, into?: Float32Array) =>
+        preprocessImage(raw, data.height, data.width, S, into).input;
     const decoder = model.newDecoder();
     const trainer = model.newTrainer(decoder, { ...options, embeddingGrad: true });
     const encoder = model.newTrainableEncoder({ ...loraSettings(plan, arm.rank), seed });
@@ -676,7 +677,7 @@ function loraArmModel(
             );
         },
         stem: "decoder",
-        trainInput: (i) => input(rawTrain[i] as Uint8Array),
+        trainInput: (i, into) => input(rawTrain[i] as Uint8Array, into),
         [Symbol.dispose]: () => {
             encoder.dispose();
             trainer.dispose();

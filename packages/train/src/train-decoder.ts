@@ -26,8 +26,11 @@ export interface TrainSet {
     /** Patch size in pixels (the ground-truth resolution). */
     height: number;
     width: number;
-    /** Embedding of sample i: [embedDim, E, E]. */
-    embedding(i: number): Float32Array;
+    /**
+     * Embedding of sample i: [embedDim, E, E]. With `into` (as many floats) it may write there and return
+     * it (the loop passes one buffer for every step); returning an array of its own works too.
+     */
+    embedding(i: number, into?: Float32Array): Float32Array;
     /** Target of sample i at the low-res logits' resolution [4E, 4E], values 0/1. */
     target(i: number): Float32Array;
 }
@@ -272,6 +275,9 @@ export async function trainLoop(
     let epochsRun = vstate.stopped ? startEpoch : opts.epochs;
     const t0 = performance.now();
     const E4 = Math.round(Math.sqrt(data.target(0).length));
+    let emb: Float32Array | undefined;
+    let per = 0;
+    const tgt = new Float32Array(E4 * E4 * opts.batch);
     for (let epoch = startEpoch; epoch < opts.epochs && !vstate.stopped; epoch++) {
         const order = epochOrder(n, opts.seed, epoch);
         let cursor = 0;
@@ -283,12 +289,17 @@ export async function trainLoop(
                 samples.push(order[cursor % n] as number);
                 cursor++;
             }
-            const embs = samples.map((s) => data.embedding(s));
-            const per = (embs[0] as Float32Array).length;
-            const emb = embs.length === 1 ? (embs[0] as Float32Array) : new Float32Array(per * samples.length);
-            const tgt = new Float32Array(E4 * E4 * samples.length);
+            // One input and one target buffer for every step (the step has finished with them when it
+            // resolves): no 4 MB allocation per step for the garbage collector to chase.
+            if (!emb) {
+                const first = data.embedding(samples[0] as number);
+                per = first.length;
+                emb = new Float32Array(per * opts.batch);
+            }
             samples.forEach((s, b) => {
-                if (embs.length > 1) emb.set(embs[b] as Float32Array, b * per);
+                const view = (emb as Float32Array).subarray(b * per, (b + 1) * per);
+                const e = data.embedding(s, view);
+                if (e !== view) view.set(e);
                 tgt.set(data.target(s), b * E4 * E4);
             });
             const lr = opts.lrAt ? opts.lrAt(globalStep, total) : undefined;
