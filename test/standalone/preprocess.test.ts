@@ -1,7 +1,15 @@
 // SAM's image preprocessing: the Pillow BILINEAR resize against a plain per-pixel transcription of
 // Pillow's algorithm (same bytes for up- and downsampling, 1 and 3 channels, odd sizes), and the
 // normalisation into a reused buffer against a fresh one.
-import { normalizeAndPad, PIXEL_MEAN, PIXEL_STD, preprocessImage, resizeBilinearU8 } from "@sam-ablate/model";
+import {
+    normalizeAndPad,
+    PIXEL_MEAN,
+    PIXEL_STD,
+    postprocessMasks,
+    preprocessImage,
+    resizeBilinearF32,
+    resizeBilinearU8,
+} from "@sam-ablate/model";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -130,6 +138,47 @@ test("normalizeAndPad: SAM's mean and std per channel, zero padding, the same bi
     assert.ok(input === buf);
     assert.equal(inputSize, [32, 19]);
     assert.equal([...input], [...preprocessImage(rgb, h, w, 32).input]);
+});
+
+test("postprocessMasks: the bits of upsampling the whole map, cropping and resizing, for any sizes", () => {
+    // SAM's postprocess_masks as three plain steps: the whole size x size map, the crop, the resize.
+    const reference = (
+        low: Float32Array,
+        N: number,
+        m: number,
+        size: number,
+        [ih, iw]: [number, number],
+        [oh, ow]: [number, number],
+    ) => {
+        const up = resizeBilinearF32(low, N, m, m, size, size);
+        const crop = new Float32Array(N * ih * iw);
+        for (let n = 0; n < N; n++)
+            for (let y = 0; y < ih; y++)
+                crop.set(up.subarray((n * size + y) * size, (n * size + y) * size + iw), (n * ih + y) * iw);
+        return oh === ih && ow === iw ? crop : resizeBilinearF32(crop, N, ih, iw, oh, ow);
+    };
+    const cases: [number, number, number, [number, number], [number, number]][] = [
+        [1, 256, 1024, [1024, 1024], [256, 256]], // a BraTS/BCSS patch in the ViT input
+        [3, 256, 1024, [661, 1024], [155, 240]], // oblong, three masks
+        [2, 16, 64, [45, 64], [120, 170]], // the original larger than the input: the second resize grows
+        [1, 64, 256, [181, 256], [181, 256]], // no second resize: the crop itself
+        [1, 32, 128, [128, 5], [1000, 37]],
+    ];
+    let seed = 5;
+    for (const [N, m, size, input, original] of cases) {
+        let st = seed++;
+        const low = Float32Array.from({ length: N * m * m }, () => {
+            st = (Math.imul(st, 1103515245) + 12345) >>> 0;
+            return (st / 2 ** 32) * 40 - 20;
+        });
+        const got = postprocessMasks(low, N, m, m, size, input, original);
+        const want = reference(low, N, m, size, input, original);
+        assert.is(got.length, want.length);
+        let diff = 0;
+        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) diff++;
+        assert.is(diff, 0, `${N}x${m}x${m} -> ${size} -> ${input} -> ${original}: ${diff} values differ`);
+    }
+    assert.throws(() => postprocessMasks(new Float32Array(3), 1, 2, 2, 8, [8, 8], [4, 4]), /expected 4 values, got 3/);
 });
 
 test.run();

@@ -242,9 +242,38 @@ export function resizeBilinearF32(
     return out;
 }
 
+// One axis of resizeBilinearF32 (align_corners=false) from `inLen` to `outLen` samples, at the output
+// indices `at`: the two source indices and the weight of the second, as resizeBilinearF32 computes them
+// (the weight rounded to float32 along x, kept in double along y).
+function bilinearAxis(
+    inLen: number,
+    outLen: number,
+    at: ArrayLike<number>,
+    roundWeight: boolean,
+): { i0: Int32Array; i1: Int32Array; l: Float64Array } {
+    const s = inLen / outLen;
+    const i0 = new Int32Array(at.length);
+    const i1 = new Int32Array(at.length);
+    const l = new Float64Array(at.length);
+    for (let k = 0; k < at.length; k++) {
+        let f = ((at[k] as number) + 0.5) * s - 0.5;
+        if (f < 0) f = 0;
+        const a = Math.min(Math.floor(f), inLen - 1);
+        i0[k] = a;
+        i1[k] = Math.min(a + 1, inLen - 1);
+        l[k] = roundWeight ? Math.fround(f - a) : f - a;
+    }
+    return { i0, i1, l };
+}
+
+const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+
 /**
  * SAM's postprocess_masks: low-res logits [N, lh, lw] -> bilinear to size x size -> crop to the
  * resized input (inputH x inputW) -> bilinear to the original size. Returns [N, origH, origW].
+ * The values of resizeBilinearF32 -> crop -> resizeBilinearF32, bit for bit, but the size x size
+ * map is computed only at the rows and columns the second resize reads (about 2 per output pixel
+ * per axis: a quarter of it for a 256 x 256 patch in a 1024 model input).
  */
 export function postprocessMasks(
     lowRes: Float32Array,
@@ -255,15 +284,70 @@ export function postprocessMasks(
     inputSize: [number, number],
     originalSize: [number, number],
 ): Float32Array {
-    const up = resizeBilinearF32(lowRes, N, lh, lw, size, size);
+    if (lowRes.length < N * lh * lw)
+        throw new RangeError(`postprocessMasks: expected ${N * lh * lw} values, got ${lowRes.length}`);
     const [ih, iw] = inputSize;
-    const crop = new Float32Array(N * ih * iw);
+    const [oh, ow] = originalSize;
+    const second = oh !== ih || ow !== iw;
+    // The second resize's source rows and columns in the crop (all of them when there is none).
+    const rows2 = second ? bilinearAxis(ih, oh, range(oh), false) : undefined;
+    const cols2 = second ? bilinearAxis(iw, ow, range(ow), true) : undefined;
+    const needed = (n: number, axis?: { i0: Int32Array; i1: Int32Array }) => {
+        if (!axis) return range(n);
+        const used = new Uint8Array(n);
+        for (let k = 0; k < axis.i0.length; k++) used[axis.i0[k] as number] = used[axis.i1[k] as number] = 1;
+        return Int32Array.from(range(n).filter((i) => used[i] === 1));
+    };
+    const ys = needed(ih, rows2);
+    const xs = needed(iw, cols2);
+    // The upsampled map at rows ys and columns xs, as resizeBilinearF32(lowRes, N, lh, lw, size, size) has it.
+    const ry = bilinearAxis(lh, size, ys, false);
+    const rx = bilinearAxis(lw, size, xs, true);
+    const nx = xs.length;
+    const up = new Float32Array(N * ys.length * nx);
     for (let n = 0; n < N; n++) {
-        for (let y = 0; y < ih; y++) {
-            crop.set(up.subarray(n * size * size + y * size, n * size * size + y * size + iw), n * ih * iw + y * iw);
+        const base = n * lh * lw;
+        for (let k = 0; k < ys.length; k++) {
+            const r0 = base + (ry.i0[k] as number) * lw;
+            const r1 = base + (ry.i1[k] as number) * lw;
+            const ly = ry.l[k] as number;
+            const o = (n * ys.length + k) * nx;
+            for (let j = 0; j < nx; j++) {
+                const a = rx.i0[j] as number;
+                const b = rx.i1[j] as number;
+                const lx = rx.l[j] as number;
+                const top = (lowRes[r0 + a] as number) * (1 - lx) + (lowRes[r0 + b] as number) * lx;
+                const bot = (lowRes[r1 + a] as number) * (1 - lx) + (lowRes[r1 + b] as number) * lx;
+                up[o + j] = top * (1 - ly) + bot * ly;
+            }
         }
     }
-    const [oh, ow] = originalSize;
-    if (oh === ih && ow === iw) return crop;
-    return resizeBilinearF32(crop, N, ih, iw, oh, ow);
+    if (!rows2 || !cols2) return up; // the crop itself: ys and xs are every row and column of it
+    // Crop row / column index -> position in `up`.
+    const rowAt = new Int32Array(ih);
+    ys.forEach((y, k) => {
+        rowAt[y] = k;
+    });
+    const colAt = new Int32Array(iw);
+    xs.forEach((x, k) => {
+        colAt[x] = k;
+    });
+    const out = new Float32Array(N * oh * ow);
+    for (let n = 0; n < N; n++) {
+        for (let y = 0; y < oh; y++) {
+            const r0 = (n * ys.length + (rowAt[rows2.i0[y] as number] as number)) * nx;
+            const r1 = (n * ys.length + (rowAt[rows2.i1[y] as number] as number)) * nx;
+            const ly = rows2.l[y] as number;
+            const o = (n * oh + y) * ow;
+            for (let x = 0; x < ow; x++) {
+                const a = colAt[cols2.i0[x] as number] as number;
+                const b = colAt[cols2.i1[x] as number] as number;
+                const lx = cols2.l[x] as number;
+                const top = (up[r0 + a] as number) * (1 - lx) + (up[r0 + b] as number) * lx;
+                const bot = (up[r1 + a] as number) * (1 - lx) + (up[r1 + b] as number) * lx;
+                out[o + x] = top * (1 - ly) + bot * ly;
+            }
+        }
+    }
+    return out;
 }

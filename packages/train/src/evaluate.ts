@@ -14,8 +14,11 @@ export interface TestSet {
     patients: readonly string[];
     height: number;
     width: number;
-    /** Image i's embedding (cached, or encoded on demand by an adapted encoder). */
-    embedding(i: number): Float32Array | Promise<Float32Array>;
+    /**
+     * Image i's embedding (cached, or encoded on demand by an adapted encoder). With `into` it may write
+     * there and return it (the evaluation passes one buffer for every image).
+     */
+    embedding(i: number, into?: Float32Array): Float32Array | Promise<Float32Array>;
     /** Ground truth at the patch resolution, 0/1. */
     mask(i: number): Uint8Array;
 }
@@ -120,6 +123,7 @@ export async function evaluateLowRes(
     const predictions = new Map<string, Uint8Array>();
     const none: Prompt = { points: [], labels: [] };
     let excluded = 0;
+    let buffer: Float32Array | undefined;
     for (let i = 0; i < data.ids.length; i++) {
         const id = data.ids[i] as string;
         const patient = data.patients[i] as string;
@@ -137,7 +141,10 @@ export async function evaluateLowRes(
             perImage.push({ imageId: id, patient, dice: s.dice, iou: s.iou, prompt: none });
             continue;
         }
-        const lowRes = await predict(await data.embedding(i), prompt ?? undefined);
+        // One buffer for every image's embedding (a prediction has finished with it when it resolves).
+        const emb = await data.embedding(i, buffer);
+        if (!buffer && emb.length > 0) buffer = new Float32Array(emb.length);
+        const lowRes = await predict(emb, prompt ?? undefined);
         const logits = frame.postprocessMasks(lowRes.subarray(0, m * m), 1, m, m);
         const pred = binarize(logits);
         const s = diceIoU(pred, gt, { ignoreEmpty: opts.ignoreEmpty });
