@@ -6,17 +6,9 @@ import { preprocessImage } from "@sam-ablate/model";
 import { loadAddon } from "@sam-ablate/native";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { randomImage } from "../helpers/lcg.js";
 
 const addon = loadAddon();
-
-function randomImage(n: number, seed: number): Uint8Array {
-    let s = seed >>> 0;
-    const next = () => {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        return s / 2 ** 32;
-    };
-    return Uint8Array.from({ length: n }, () => (next() < 0.1 ? (next() < 0.5 ? 0 : 255) : Math.floor(next() * 256)));
-}
 
 test("the same bits as preprocessImage, growing, shrinking and keeping the size", async () => {
     const cases: [number, number, number][] = [

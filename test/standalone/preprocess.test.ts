@@ -12,6 +12,7 @@ import {
 } from "@sam-ablate/model";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { lcg, randomImage } from "../helpers/lcg.js";
 
 // Pillow's ImagingResample for 8-bit images, one output value at a time: triangle-filter coefficients
 // (support scaled when shrinking), normalised, rounded to 22-bit fixed point; horizontal pass, then
@@ -68,16 +69,6 @@ function referenceResize(src: Uint8Array, h: number, w: number, c: number, nh: n
         cur = out;
     }
     return cur;
-}
-
-function randomImage(n: number, seed: number): Uint8Array {
-    let s = seed >>> 0;
-    const next = () => {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        return s / 2 ** 32;
-    };
-    // saturated pixels too, so the clipping is exercised
-    return Uint8Array.from({ length: n }, () => (next() < 0.1 ? (next() < 0.5 ? 0 : 255) : Math.floor(next() * 256)));
 }
 
 const SHAPES: [number, number, number, number][] = [
@@ -166,11 +157,8 @@ test("postprocessMasks: the bits of upsampling the whole map, cropping and resiz
     ];
     let seed = 5;
     for (const [N, m, size, input, original] of cases) {
-        let st = seed++;
-        const low = Float32Array.from({ length: N * m * m }, () => {
-            st = (Math.imul(st, 1103515245) + 12345) >>> 0;
-            return (st / 2 ** 32) * 40 - 20;
-        });
+        const next = lcg(seed++, 1103515245, 12345);
+        const low = Float32Array.from({ length: N * m * m }, () => next() * 40 - 20);
         const got = postprocessMasks(low, N, m, m, size, input, original);
         const want = reference(low, N, m, size, input, original);
         assert.is(got.length, want.length);
