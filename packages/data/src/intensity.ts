@@ -1,4 +1,5 @@
 import { DataError } from "./errors.js";
+import { percentiles } from "./order-statistics.js";
 
 /** Percentile window of the MR intensity normalisation. */
 export interface MrIntensityOptions {
@@ -50,7 +51,7 @@ export function normaliseMr(
 ): NormalisedVolume {
     checkPercentiles(options);
     // Zero and negative voxels (below the window, so 0 after clipping) and NaN stay 0.
-    const w = percentileWindow(volume, (v) => v > 0, options);
+    const w = percentileWindow(volume, { kind: "positive" }, options);
     return { data: w.data, lower: w.lower, upper: w.upper, positiveVoxels: w.count };
 }
 
@@ -64,32 +65,43 @@ function checkPercentiles({ lowerPercentile, upperPercentile }: MrIntensityOptio
 }
 
 /**
- * The voxels `select` picks clipped to the percentiles of their values, scaled linearly to 0-255
- * and truncated (255 when the window is empty); every other voxel 0. `count` is how many it picked
- * (none: lower = upper = 0).
+ * The voxel set a window is taken over: the positive voxels (MedSAM's rule), every voxel but those
+ * equal to `value` and NaN, or every voxel.
+ */
+type VoxelSet = { kind: "positive" } | { kind: "except"; value: number } | { kind: "all" };
+
+/** Whether v belongs to the set (kind 0 positive, 1 except b, 2 all): one small function, inlined. */
+function inSet(v: number, kind: number, b: number): boolean {
+    return kind === 0 ? v > 0 : kind === 1 ? v !== b && !Number.isNaN(v) : true;
+}
+
+/**
+ * The voxels of the set clipped to the percentiles of their values, scaled linearly to 0-255
+ * and truncated (255 when the window is empty); every other voxel 0. `count` is how many the set
+ * holds (none: lower = upper = 0).
  */
 function percentileWindow(
     volume: ArrayLike<number>,
-    select: (v: number) => boolean,
+    set: VoxelSet,
     { lowerPercentile, upperPercentile }: MrIntensityOptions,
 ): { data: Uint8Array; lower: number; upper: number; count: number } {
+    const kind = set.kind === "positive" ? 0 : set.kind === "except" ? 1 : 2;
+    const b = set.kind === "except" ? set.value : 0;
     const n = volume.length;
     let count = 0;
-    for (let i = 0; i < n; i++) if (select(volume[i] as number)) count++;
+    for (let i = 0; i < n; i++) if (inSet(volume[i] as number, kind, b)) count++;
     const out = new Uint8Array(n);
     if (count === 0) return { data: out, lower: 0, upper: 0, count };
     const values = new Float64Array(count);
     for (let i = 0, k = 0; i < n; i++) {
         const v = volume[i] as number;
-        if (select(v)) values[k++] = v;
+        if (inSet(v, kind, b)) values[k++] = v;
     }
-    values.sort();
-    const lower = percentileOfSorted(values, lowerPercentile);
-    const upper = percentileOfSorted(values, upperPercentile);
+    const [lower, upper] = percentiles(values, [lowerPercentile, upperPercentile]) as [number, number];
     const range = upper - lower;
     for (let i = 0; i < n; i++) {
         const v = volume[i] as number;
-        if (!select(v)) continue;
+        if (!inSet(v, kind, b)) continue;
         if (range <= 0) {
             out[i] = 255;
             continue;
@@ -175,8 +187,7 @@ export function normaliseWindow(
     }
     checkPercentiles(options);
     const b = reference === "foreground" ? profile.background : 0;
-    const inRef = reference === "all" ? () => true : (v: number) => v !== b && !Number.isNaN(v);
-    const w = percentileWindow(volume, inRef, options);
+    const w = percentileWindow(volume, reference === "all" ? { kind: "all" } : { kind: "except", value: b }, options);
     if (w.count === 0)
         return { data: w.data, lower: 0, upper: 0, positiveVoxels: 0, reference, profile, referenceVoxels: 0 };
     return {
