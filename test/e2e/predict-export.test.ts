@@ -1,7 +1,7 @@
 // `predict` on an image and on NIfTI volumes (masks reopen on the input's grid; a volume stored R, A, S
 // gives the same mask as the same voxels stored L, P, S), and `export` of a fine-tuned decoder to a
 // .pth that torch.load(weights_only=True) accepts, alone or merged into a full checkpoint.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { bytesSource, openZip, readCheckpoint, readZipEntry, stateDictToFloat32Record } from "@sam-ablate/checkpoint";
 import { generatePhantoms, headerAffine, readNifti, writeNifti } from "@sam-ablate/data";
@@ -145,6 +145,28 @@ test("predict rejects a volume prompt without slices and a mask on another grid"
     const r2 = await runCliProcess(["predict", "--input", flair, "--prompts-from-mask", otherGrid, "--out", x]);
     expectCliError(r2, 2);
     assert.match(r2.stderr, /different grids/);
+});
+
+test("predict refuses a box or point outside the image or slice, and writes nothing", async () => {
+    const png = path.join(dir, "small.png");
+    await writePng(png, { width: 40, height: 30, channels: 3, data: new Uint8Array(40 * 30 * 3).fill(90) });
+    const out = path.join(dir, "outside.png");
+    const cases: [string[], RegExp][] = [
+        [["--input", png, "--box", "5,5,41,20"], /--box 5,5,41,20 reaches outside the image .*40x30 pixels/],
+        [["--input", png, "--points", "3,3;10,31"], /--points 10,31 lies outside the image .*40x30/],
+        [["--input", png, "--points=-1,3"], /--points -1,3 lies outside/],
+        [["--input", flair, "--box", "1,1,65,9", "--slices", "2"], /--box 1,1,65,9 reaches outside .*slice of .*64x64/],
+    ];
+    for (const [args, message] of cases) {
+        const o = args[1] === flair ? path.join(dir, "outside.nii.gz") : out;
+        const r = await runCliProcess(["predict", ...args, "--out", o]);
+        expectCliError(r, 2);
+        assert.match(r.stderr, message);
+        assert.not.ok(existsSync(o), `${o} written`);
+    }
+    // the image's own corners are inside
+    const r = await cli(["predict", "--input", png, "--box", "0,0,40,30", "--out", out, "--json"]);
+    assert.ok(existsSync(out), JSON.stringify(r));
 });
 
 /** Globals torch.load(weights_only=True) allows for plain tensors (torch/_weights_only_unpickler.py). */

@@ -59,6 +59,21 @@ export function parseBox(text: string): [number, number, number, number] {
     return v as [number, number, number, number];
 }
 
+/**
+ * Refuses a --box or --points prompt that reaches outside the image it is meant for: coordinates are
+ * pixels of that image (x in [0, width], y in [0, height]), and one outside it is almost always a
+ * prompt written for another image size or orientation, which SAM would follow without a word.
+ */
+export function checkPromptInside(prompt: Prompt, width: number, height: number, what: string): void {
+    const outside = (x: number, y: number) => x < 0 || y < 0 || x > width || y > height;
+    const frame = `${what} is ${width}x${height} pixels: x in [0, ${width}], y in [0, ${height}]`;
+    const box = prompt.box;
+    if (box && (outside(box[0], box[1]) || outside(box[2], box[3])))
+        throw new CliError(`--box ${box.join(",")} reaches outside the image (${frame})`);
+    const point = prompt.points.find(([x, y]) => outside(x, y));
+    if (point) throw new CliError(`--points ${point.join(",")} lies outside the image (${frame})`);
+}
+
 /** Parses "x,y[,label];x,y[,label]..." (label 1 positive by default, 0 negative). */
 export function parsePoints(text: string): { points: [number, number][]; labels: (0 | 1)[] } {
     const points: [number, number][] = [];
@@ -190,7 +205,6 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
                 `--out must be ${volume ? "a .nii/.nii.gz file for a volume" : "a .png file for an image"}, got ${argv.out}`,
             );
         }
-        const { predictor } = await predictorFor(argv);
         let predicted = 0;
         let prompted = 0;
         if (!volume) {
@@ -217,7 +231,11 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
                         `${argv["prompts-from-mask"]}: the mask is empty; no prompt can be drawn`,
                         "ERR_SA_DATA",
                     );
-            } else prompt = explicit();
+            } else {
+                prompt = explicit();
+                checkPromptInside(prompt, img.width, img.height, argv.input);
+            }
+            const { predictor } = await predictorFor(argv);
             await predictor.setImage({ width: img.width, height: img.height, data: img.data });
             const pred = await predictor.predict(prompt);
             await writePng(argv.out, {
@@ -271,6 +289,8 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
                 );
             }
             const [z0, z1] = argv.slices ? parseRange(argv.slices, Z) : [0, Z - 1];
+            if (!ref) checkPromptInside(explicit(), X, Y, `a slice of ${argv.input} (canonical L, P, S orientation)`);
+            const { predictor } = await predictorFor(argv);
             const out = new Uint8Array(n);
             let best: { area: number; z: number; rgb: Uint8Array; mask: Uint8Array } = {
                 area: -1,
