@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { loadDataset, normaliseMr, percentileOfSorted, prepareBrats, writeNifti } from "@sam-ablate/data";
+import { loadDataset, normaliseMr, percentileOfSorted, prepareBcss, prepareBrats, writeNifti } from "@sam-ablate/data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expectRejectsCode } from "../helpers/expect-code.js";
@@ -204,6 +204,24 @@ test("an existing output folder is kept unless overwrite is set", async () => {
         /foreign: output folder holds files that are not a prepared dataset/,
     );
     assert.is(readFileSync(path.join(foreign, "notes.txt"), "utf8"), "keep me");
+});
+
+test("a prepared dataset given as raw input is refused by both preparations, naming the folder", async () => {
+    const prepared = path.join(root, "out-basic"); // written by the first test
+    for (const run of [prepareBrats, prepareBcss]) {
+        await expectData(
+            run({ inputDir: prepared, outDir: path.join(root, "out-again") }),
+            /out-basic: already a prepared dataset \(its manifest.json was written by prepare\).*--data/,
+        );
+    }
+    // a manifest.json of another program does not stop the layout detection
+    const other = path.join(root, "other-manifest");
+    mkdirSync(other);
+    writeFileSync(path.join(other, "manifest.json"), JSON.stringify({ format: "something-else" }));
+    await expectData(
+        prepareBrats({ inputDir: other, outDir: path.join(root, "out-other") }),
+        /no known radiology layout/,
+    );
 });
 
 test("a label volume of another shape names both files and shapes", async () => {

@@ -11,6 +11,7 @@ import {
     type PreparedSource,
     type PrepareResult,
     prepareSources,
+    refusePreparedInput,
     relativeSource,
     runPreparation,
     safeId,
@@ -130,6 +131,7 @@ export async function prepareBcss(options: BcssOptions): Promise<PrepareResult> 
     const labelSuffix = options.labelSuffix ?? "_mask";
     if (labelSuffix.length === 0) throw new DataError("ERR_SA_DATA", "labelSuffix must not be empty");
     const inputDir = path.resolve(options.inputDir);
+    await refusePreparedInput(inputDir);
     const { layout, pairs } = await resolveLayout(inputDir, options.layout ?? "auto", imagesDir, masksDir);
     const skipIncomplete = options.skipIncomplete ?? false;
 

@@ -17,6 +17,7 @@ import {
     type PreparedSource,
     type PrepareResult,
     prepareSources,
+    refusePreparedInput,
     relativeSource,
     runPreparation,
     safeId,
@@ -154,6 +155,7 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
         throw new DataError("ERR_SA_DATA", `padding must be "symmetric" or "end", got ${JSON.stringify(padding)}`);
     const skipIncomplete = options.skipIncomplete ?? false;
     const inputDir = path.resolve(options.inputDir);
+    await refusePreparedInput(inputDir);
 
     return runPreparation("brats", patchSize, options, async (ctx) => {
         const detected = await detectRadiologyLayout(inputDir, custom);

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DataError } from "./errors.js";
 import {
@@ -167,6 +167,27 @@ export async function runPreparation(
     } catch (err) {
         await stage.abort();
         throw err;
+    }
+}
+
+/**
+ * Refuses an input folder that is itself a prepared dataset (its manifest.json is one that `prepare`
+ * wrote): its images/ and masks/ would otherwise pass for raw data (a BCSS tile set) and be cut into
+ * patches of patches.
+ */
+export async function refusePreparedInput(inputDir: string): Promise<void> {
+    let format: unknown;
+    try {
+        format = (JSON.parse(await readFile(path.join(inputDir, MANIFEST_FILE), "utf8")) as { format?: unknown })
+            ?.format;
+    } catch {
+        return; // no manifest, or not one of ours: the layout detection decides
+    }
+    if (format === MANIFEST_FORMAT) {
+        throw new DataError(
+            "ERR_SA_DATA",
+            `${inputDir}: already a prepared dataset (its ${MANIFEST_FILE} was written by prepare); prepare reads raw BraTS or BCSS folders. Use this folder as --data of embed, train and eval`,
+        );
     }
 }
 
