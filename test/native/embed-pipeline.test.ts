@@ -1,7 +1,9 @@
 // Building the embedding cache while the encoder runs (embed.ts's two-deep pipeline): the cache holds
 // each image's own embedding in id order, as encoding one image after another does; an image that
-// cannot be read or an abort mid-way leaves no cache file behind and names the problem.
-import { readdirSync } from "node:fs";
+// cannot be read leaves no cache file behind and names the problem; an interrupted build keeps its
+// finished embeddings in a partial file that the next build of the same cache goes on from.
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { loadModel, preprocessImage, type SamModel } from "@sam-ablate/model";
 import {
     embedShard,
@@ -146,7 +148,7 @@ test("an image that cannot be read ends the build with its error and leaves no c
     assert.equal(readdirSync(dir), [], "a partial cache or temporary file was left");
 });
 
-test("an abort mid-way stops the build and leaves no cache file", async () => {
+test("an interrupted build keeps its embeddings; the next one goes on from them to the same cache", async () => {
     const dir = dirs.abort;
     const ac = new AbortController();
     try {
@@ -162,6 +164,85 @@ test("an abort mid-way stops the build and leaves no cache file", async () => {
         assert.unreachable("the build should have stopped");
     } catch (e) {
         assert.match((e as Error).message, /interrupted/);
+    }
+    // One partial file (no cache, no temporary file) holding the embeddings finished before the abort.
+    const left = readdirSync(dir);
+    assert.is(left.length, 1, left.join(", "));
+    assert.match(left[0] as string, /\.saemb\.partial-[^/]+-\d+$/);
+    const bytesPer = model.encoder.info.embedDim * model.embedSize * model.embedSize * 2;
+    const kept = Math.floor((statSync(path.join(dir, left[0] as string)).size - 4096) / bytesPer);
+    // The abort came when 2 were written, with the third being encoded: that one is kept too.
+    assert.is(kept, 3, `${kept} embeddings kept`);
+    // A write cut short after them (a killed process) is dropped on resume.
+    appendFileSync(path.join(dir, left[0] as string), Buffer.alloc(1000, 7));
+    // A partial of the same cache file written for other images is discarded, not used.
+    const foreign = path.join(dir, `${(left[0] as string).replace(/partial-.*$/, "")}partial-elsewhere-1`);
+    writeFileSync(foreign, Buffer.concat([Buffer.from("SAEMB001"), Buffer.alloc(9000, 1)]));
+
+    const read: number[] = [];
+    const progress: number[] = [];
+    const resumed = await ensureEmbeddings(
+        model,
+        dataset("abort", async (i) => {
+            read.push(i);
+            return patch(i);
+        }),
+        dir,
+        (done) => progress.push(done),
+    );
+    assert.not.ok(resumed.fromCache);
+    assert.is(Math.min(...read), kept, "embeddings already kept were encoded again");
+    assert.is(progress[0], kept);
+    assert.is(progress.at(-1), 7);
+    assert.equal(readdirSync(dir), [path.basename(resumed.file)]);
+    // The same embeddings as a build that was never interrupted (dirs.ok, same images).
+    const whole = await ensureEmbeddings(
+        model,
+        dataset("ok", async (i) => patch(i)),
+        dirs.ok,
+    );
+    for (let i = 0; i < 5; i++) assert.equal([...resumed.train(i)], [...whole.train(i)], `image ${i}`);
+    for (let i = 0; i < 2; i++) assert.equal([...resumed.test(i)], [...whole.test(i)], `test image ${i}`);
+});
+
+test("a partial file that holds every embedding (stopped before it was renamed) becomes the cache", async () => {
+    const dir = scratchDir("sa-embed-pipe-");
+    const whole = await ensureEmbeddings(
+        model,
+        dataset("ok", async (i) => patch(i)),
+        dirs.ok,
+    );
+    const name = path.basename(whole.file);
+    // the complete file, as a partial, with a write cut short after its last embedding
+    writeFileSync(path.join(dir, `${name}.partial-node7-42`), readFileSync(whole.file));
+    appendFileSync(path.join(dir, `${name}.partial-node7-42`), Buffer.alloc(300, 9));
+    const done = await ensureEmbeddings(
+        model,
+        dataset("ok", async () => {
+            throw new Error("no image is read again");
+        }),
+        dir,
+    );
+    assert.equal(readdirSync(dir), [name]);
+    assert.equal(readFileSync(path.join(dir, name)), readFileSync(whole.file));
+    assert.equal([...done.test(1)], [...whole.test(1)]);
+});
+
+test("an abort before any embedding is finished leaves no file", async () => {
+    const dir = scratchDir("sa-embed-pipe-");
+    const ac = new AbortController();
+    ac.abort(new Error("interrupted at once"));
+    try {
+        await ensureEmbeddings(
+            model,
+            dataset("early", async (i) => patch(i)),
+            dir,
+            undefined,
+            ac.signal,
+        );
+        assert.unreachable("the build should have stopped");
+    } catch (e) {
+        assert.match((e as Error).message, /interrupted at once/);
     }
     assert.equal(readdirSync(dir), []);
 });

@@ -75,8 +75,22 @@ export async function runCli(argv: string[]): Promise<number> {
     return exitCode;
 }
 
+/**
+ * Output to a pipe that closed (`| head`, a log reader gone) is dropped and the command goes on to its
+ * end: its results (a cache, a run folder) are the point, and a write error thrown from the stream
+ * would end the process on the spot, leaving temporary files behind.
+ */
+function dropOutputToClosedPipes(): void {
+    for (const stream of [process.stdout, process.stderr]) {
+        stream.on("error", (e: NodeJS.ErrnoException) => {
+            if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+        });
+    }
+}
+
 /** Entry for bin.ts. */
 export async function main(): Promise<void> {
+    dropOutputToClosedPipes();
     const code = await runCli(hideBin(process.argv));
     process.exitCode = code;
 }

@@ -24,7 +24,7 @@ export function createReporter(mode: { json: boolean; quiet?: boolean; stream?: 
         return { stage() {}, progress() {}, info() {}, done() {} };
     }
     const tty = Boolean(out.isTTY);
-    const starts = new Map<string, number>();
+    const starts = new Map<string, { t: number; done: number }>();
     let lastPlain = new Map<string, number>();
     let lineOpen = false;
     const clear = () => {
@@ -44,10 +44,15 @@ export function createReporter(mode: { json: boolean; quiet?: boolean; stream?: 
         },
         progress(task, done, total, detail) {
             const now = performance.now() / 1000;
-            if (!starts.has(task) || done <= 1) starts.set(task, now - 1e-9);
-            const elapsed = now - (starts.get(task) as number);
-            const rate = done / Math.max(elapsed, 1e-9);
-            const eta = (total - done) / Math.max(rate, 1e-9);
+            // The rate counts from the task's first report (a resumed task starts past 0): no ETA until
+            // something was done since.
+            let start = starts.get(task);
+            if (!start || done < start.done) {
+                start = { t: now, done };
+                starts.set(task, start);
+            }
+            const rate = (done - start.done) / Math.max(now - start.t, 1e-9);
+            const eta = done >= total ? 0 : rate > 0 ? (total - done) / rate : Number.NaN;
             const pct = total > 0 ? done / total : 1;
             if (tty) {
                 const width = 24;

@@ -9,6 +9,7 @@ import { type EffortTable, parseEffortTable, type RunResults, summaryText } from
 import { RunFolder } from "@sam-ablate/run-folder";
 import { type AblationPlan, loadPreparedForReport, runAblation, type Stage } from "@sam-ablate/train";
 import { CliError } from "./errors.js";
+import { onInterrupt } from "./interrupt.js";
 import { createReporter } from "./progress.js";
 import { runResults, writeRunReport } from "./report-input.js";
 import { toolCommit, VERSION } from "./version.js";
@@ -89,15 +90,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
     if (opts.threads === undefined && plan.threads) addon.setThreads(plan.threads);
     const effort = loadEffort(opts.effort);
     const folder = new RunFolder(runDir);
-    const controller = new AbortController();
-    const onSignal = (sig: NodeJS.Signals) => {
-        if (controller.signal.aborted) process.exit(130);
-        rep.info(`${sig}: stopping after the current step; rerun the same command to resume`);
-        const err = new CliError(`interrupted by ${sig}; rerun with --out ${runDir} to resume`, "ERR_SA_ABORTED");
-        controller.abort(err);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const interrupt = onInterrupt((m) => rep.info(m), `rerun with --out ${runDir} to resume`);
     const t0 = performance.now();
     try {
         rep.stage(
@@ -107,7 +100,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
         const reportDir = folder.reportDir;
         const { records } = await runAblation(plan, {
             runDir,
-            signal: controller.signal,
+            signal: interrupt.signal,
             command: `sam-ablate ${opts.command}`,
             tool: { name: "sam-ablate", version: VERSION, ...(toolCommit() ? { commit: toolCommit() } : {}) },
             ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
@@ -160,8 +153,7 @@ export async function runPlan(plan: AblationPlan, runDir: string, opts: PlanRunO
             })),
         };
     } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        interrupt.dispose();
         rep.done();
     }
 }

@@ -115,14 +115,18 @@ async function buildCache(
     const plane = 3 * S * S;
     const total = ids.length;
     const addon = loadAddon();
-    const batches = Math.ceil(total / batch);
+    // An interrupted run of the same cache left its embeddings in a partial file: go on after them.
+    const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E], true);
+    const first = writer.count;
+    const batches = Math.ceil((total - first) / batch);
     // Buffers in the ring: the batch encoded and depth - 1 ahead (at least one ahead: the first batch
     // is read before the loop).
     const depth = Math.min(PIPELINE_DEPTH, batches + 1);
     const buffers: Float32Array[] = [];
-    // Batch j read and preprocessed into its buffer (made on first use); resolves with the encoder's input.
+    // Batch j (images first + j * batch ...) read and preprocessed into its buffer (made on first use);
+    // resolves with the encoder's input.
     const prepare = async (j: number): Promise<Float32Array> => {
-        const start = j * batch;
+        const start = first + j * batch;
         const n = Math.min(batch, total - start);
         buffers[j % depth] ??= new Float32Array(batch * plane);
         const buf = buffers[j % depth] as Float32Array;
@@ -144,13 +148,13 @@ async function buildCache(
         p.catch(() => {});
         ahead[j % depth] = p;
     };
-    const writer = new EmbeddingCacheWriter(file, key, ids, [C, E, E]);
     const write = (d: { embedding: Float32Array; n: number }) => {
         for (let b = 0; b < d.n; b++) writer.append(d.embedding.subarray(b * per, (b + 1) * per));
     };
+    let done: { embedding: Float32Array; n: number } | undefined;
     try {
+        if (first > 0) onProgress?.(first, total);
         for (let j = 0; j < depth - 1; j++) readAhead(j);
-        let done: { embedding: Float32Array; n: number } | undefined;
         for (let j = 0; j < batches; j++) {
             if (signal?.aborted) throw signal.reason ?? new Error("aborted");
             const input = await (ahead[j % depth] as Promise<Float32Array>);
@@ -161,18 +165,31 @@ async function buildCache(
             // batch depth - 1 ahead, and the batch before is written.
             readAhead(j + depth - 1);
             if (done) {
-                write(done);
-                onProgress?.(j * batch, total);
+                const d = done;
+                done = undefined;
+                write(d);
+                onProgress?.(first + j * batch, total);
             }
             done = { embedding: (await encoding).embedding, n };
         }
         if (done) {
-            write(done);
+            const d = done;
+            done = undefined;
+            write(d);
             onProgress?.(total, total);
         }
         writer.finish();
     } catch (e) {
-        writer.abort();
+        // Interrupted: the finished embeddings are kept (the batch encoded last included) for the next
+        // run of the same cache to go on from; any other failure leaves no file.
+        if (signal?.aborted) {
+            try {
+                if (done) write(done);
+            } catch {
+                /* kept up to the last whole embedding */
+            }
+            writer.suspend();
+        } else writer.abort();
         throw e;
     }
     const cache = EmbeddingCache.openIfValid(file, key, ids);

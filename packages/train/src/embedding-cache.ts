@@ -2,7 +2,9 @@
  * The embedding cache: one file per (dataset, model), fp16, memory-mapped, keyed by the weights' hash
  * and the preprocessing settings. A cache is written to a temporary file and renamed only when
  * complete, so an interrupted run never leaves a file that is trusted; a stale or foreign cache (other
- * key, other image ids, wrong size, bad header) is detected and rebuilt.
+ * key, other image ids, wrong size, bad header) is detected and rebuilt. A writer stopped on purpose
+ * (an interrupt) keeps its embeddings in a partial file that the next writer of the same cache goes on
+ * from (EmbeddingCacheWriter.suspend and its `resume` argument).
  *
  * Layout: "SAEMB001" | u64 LE header length | JSON header | zero padding to 4096 | N x (C*E*E) fp16.
  */
@@ -11,7 +13,9 @@ import { createHash } from "node:crypto";
 import {
     closeSync,
     existsSync,
+    fstatSync,
     fsyncSync,
+    ftruncateSync,
     mkdirSync,
     openSync,
     readdirSync,
@@ -21,6 +25,7 @@ import {
     statSync,
     writeSync,
 } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { SamAblateError } from "@sam-ablate/errors";
 import { loadAddon } from "@sam-ablate/native";
@@ -248,34 +253,102 @@ export class EmbeddingCacheWriter {
     /** The fp16 bits of the embedding being written (reused from one append to the next). */
     private half?: Uint16Array;
 
+    /**
+     * A new cache file for `ids`, or (`resume`) the longest partial one an interrupted writer left for
+     * the same file, key, ids and dims (see suspend), continued after its last whole embedding.
+     */
     constructor(
         readonly file: string,
         key: EmbeddingCacheKey,
         private readonly ids: readonly string[],
         private readonly dims: [number, number, number],
+        resume = false,
     ) {
         mkdirSync(path.dirname(file), { recursive: true });
         this.tmp = `${file}.tmp-${process.pid}`;
         const header: Header = { version: 1, key, keyHash: hashKey(key), dims, dtype: "float16", ids: [...ids] };
         const json = Buffer.from(JSON.stringify(header), "utf8");
-        const head = Buffer.alloc(16);
-        head.write(MAGIC, 0, "latin1");
-        head.writeBigUInt64LE(BigInt(json.length), 8);
         this.offset = Math.ceil((16 + json.length) / ALIGN) * ALIGN;
+        const claimed = resume ? this.claimPartial(json) : undefined;
         try {
-            this.fd = openSync(this.tmp, "w");
+            this.fd = openSync(this.tmp, claimed === undefined ? "w" : "r+");
         } catch (e) {
             throw new EmbeddingCacheError(file, `cannot write the cache: ${(e as Error).message}`);
         }
+        if (claimed !== undefined) {
+            // Whatever follows the last whole embedding (a write cut short) is dropped.
+            this.written = claimed;
+            this.offset += claimed * this.bytesPer();
+            ftruncateSync(this.fd, this.offset);
+            return;
+        }
+        const head = Buffer.alloc(16);
+        head.write(MAGIC, 0, "latin1");
+        head.writeBigUInt64LE(BigInt(json.length), 8);
         writeSync(this.fd, head, 0, 16, 0);
         writeSync(this.fd, json, 0, json.length, 16);
         const pad = this.offset - 16 - json.length;
         if (pad > 0) writeSync(this.fd, Buffer.alloc(pad), 0, pad, 16 + json.length);
     }
 
-    /** Number of embeddings appended so far. */
+    /** Number of embeddings appended so far (those of a resumed file included). */
     get count(): number {
         return this.written;
+    }
+
+    private bytesPer(): number {
+        return this.dims[0] * this.dims[1] * this.dims[2] * 2;
+    }
+
+    /**
+     * Takes the partial file with the most whole embeddings whose header is `json` byte for byte, by
+     * renaming it to this writer's temporary file (a rename either succeeds or finds the file gone, so
+     * two writers never share one); returns how many embeddings it holds, or undefined. Partials of
+     * this file with another header (other images or key) are removed.
+     */
+    private claimPartial(json: Buffer): number | undefined {
+        const dir = path.dirname(this.file);
+        const prefix = `${path.basename(this.file)}${PARTIAL}`;
+        const found: { file: string; n: number }[] = [];
+        for (const name of readdirSync(dir)) {
+            if (!name.startsWith(prefix)) continue;
+            const file = path.join(dir, name);
+            let ok = false;
+            let size = 0;
+            try {
+                const fd = openSync(file, "r");
+                try {
+                    size = fstatSync(fd).size;
+                    const head = Buffer.alloc(16 + json.length);
+                    ok =
+                        readSync(fd, head, 0, head.length, 0) === head.length &&
+                        head.toString("latin1", 0, 8) === MAGIC &&
+                        Number(head.readBigUInt64LE(8)) === json.length &&
+                        head.subarray(16).equals(json);
+                } finally {
+                    closeSync(fd);
+                }
+            } catch {
+                continue; // taken by another writer meanwhile, or unreadable: left alone
+            }
+            if (!ok) {
+                rmSync(file, { force: true });
+                continue;
+            }
+            const n = Math.min(this.ids.length, Math.floor(Math.max(0, size - this.offset) / this.bytesPer()));
+            found.push({ file, n });
+        }
+        found.sort((a, b) => b.n - a.n);
+        for (const { file, n } of found) {
+            try {
+                renameSync(file, this.tmp);
+            } catch {
+                continue; // another writer took it first
+            }
+            for (const other of found) if (other.file !== file) rmSync(other.file, { force: true });
+            return n;
+        }
+        return undefined;
     }
 
     /** Appends the next embedding ([C, E, E] float32). */
@@ -320,7 +393,32 @@ export class EmbeddingCacheWriter {
         }
         rmSync(this.tmp, { force: true });
     }
+
+    /**
+     * Keeps what was written for a later writer of the same cache to go on from (an interrupted run):
+     * the file is synced and renamed `<file>.partial-<host>-<pid>`, which no reader takes for a cache.
+     * With nothing written it is dropped instead. Returns the partial file's path, if one is kept.
+     */
+    suspend(): string | undefined {
+        if (this.written === 0) {
+            this.abort();
+            return undefined;
+        }
+        const partial = `${this.file}${PARTIAL}${hostname()}-${process.pid}`;
+        try {
+            fsyncSync(this.fd);
+            closeSync(this.fd);
+            renameSync(this.tmp, partial);
+            return partial;
+        } catch {
+            this.abort();
+            return undefined;
+        }
+    }
 }
+
+/** Infix of a suspended writer's file name (after the cache file's own name). */
+const PARTIAL = ".partial-";
 
 /**
  * A dataset's cache split into shard files, each written by its own task (a contiguous range of the

@@ -2,6 +2,7 @@ import path from "node:path";
 import { type AblationPlan, ensureEmbeddings, prepareDataset, presetPlan } from "@sam-ablate/train";
 import type { CommandModule } from "yargs";
 import { loadModelFor, type ModelArgs, modelOptions, PRECISION_NOTE, writeResult } from "../command-kit.js";
+import { onInterrupt } from "../interrupt.js";
 import { createReporter } from "../progress.js";
 
 export interface EmbedArgs extends ModelArgs {
@@ -35,7 +36,17 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
             argv["cache-dir"],
         );
         const t0 = performance.now();
-        const emb = await ensureEmbeddings(model, data, argv["cache-dir"], (d, t) => rep.progress("embed", d, t));
+        const interrupt = onInterrupt(
+            (m) => rep.info(m),
+            "rerun the same command to go on from the embeddings finished so far",
+        );
+        const emb = await ensureEmbeddings(
+            model,
+            data,
+            argv["cache-dir"],
+            (d, t) => rep.progress("embed", d, t),
+            interrupt.signal,
+        ).finally(() => interrupt.dispose());
         rep.done();
         const out = {
             ok: true,

@@ -23,6 +23,7 @@ import type { CommandModule } from "yargs";
 import { decoderPrecisionOption, loadModelFor, type ModelArgs, modelOptions, writeResult } from "../command-kit.js";
 import { CliError } from "../errors.js";
 import { usageFolds } from "../folds.js";
+import { onInterrupt } from "../interrupt.js";
 import { LORA_OPTION, loraLoadOption } from "../lora.js";
 import { createReporter } from "../progress.js";
 import { VERSION } from "../version.js";
@@ -267,9 +268,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
             cacheDir,
             argv.fold,
         );
-        const emb = await ensureTestEmbeddings(model, data, cacheDir, (d, t) =>
-            rep.progress(`embed ${data.test.ids.length} test patches`, d, t),
-        );
+        const interrupt = onInterrupt((m) => rep.info(m), "rerun the same command to evaluate");
+        const emb = await ensureTestEmbeddings(
+            model,
+            data,
+            cacheDir,
+            (d, t) => rep.progress(`embed ${data.test.ids.length} test patches`, d, t),
+            interrupt.signal,
+        ).finally(() => interrupt.dispose());
         if (emb.fromCache) rep.info(`embeddings from ${emb.file}`);
         const pretrained = model.newDecoder();
         let tuned: NativeSamDecoder | undefined;
