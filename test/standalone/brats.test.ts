@@ -233,6 +233,37 @@ test("a label volume of another shape names both files and shapes", async () => 
     );
 });
 
+test("files read ahead: a corrupt later case fails with its own file, whichever case fails first", async () => {
+    const dir = path.join(root, "read-ahead");
+    for (let p = 1; p <= 3; p++) await writeCase(dir, `Case_${p}`);
+    const flair2 = path.join(dir, "Case_2", "Case_2_flair.nii.gz");
+    writeFileSync(flair2, readFileSync(flair2).subarray(0, 200)); // truncated while case 1 is cut
+    await expectData(
+        prepareBrats({ inputDir: dir, outDir: path.join(root, "out-read-ahead") }),
+        /Case_2_flair\.nii\.gz: .*truncated/,
+        "ERR_SA_NIFTI",
+    );
+    // case 1 fails while case 2's read ahead fails too: case 1's error, and no unhandled rejection
+    const shape = path.join(root, "read-ahead-2");
+    await writeCase(shape, "Case_1", { zFlair: 7 });
+    await writeCase(shape, "Case_2");
+    const seg2 = path.join(shape, "Case_2", "Case_2_seg.nii.gz");
+    writeFileSync(seg2, readFileSync(seg2).subarray(0, 100));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+        await expectData(
+            prepareBrats({ inputDir: shape, outDir: path.join(root, "out-read-ahead-2") }),
+            /Case_1_seg\.nii\.gz has shape 64x48x8 but image .*Case_1_flair\.nii\.gz has shape 64x48x7/,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+        process.off("unhandledRejection", onUnhandled);
+    }
+    assert.equal(unhandled, []);
+});
+
 test("a missing file fails, or is skipped with a warning", async () => {
     const dir = path.join(root, "incomplete");
     await writeCase(dir, "Full_001");

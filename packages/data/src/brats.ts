@@ -10,6 +10,7 @@ import {
 import type { JsonValue, SourceEntry } from "./manifest.js";
 import { CANONICAL_AXES, canonicalReorientation, checkSameGrid, reorientVolume } from "./nifti/geometry.js";
 import { readNifti } from "./nifti/read.js";
+import type { NiftiVolume } from "./nifti/types.js";
 import {
     checkInteger,
     type PrepareCommonOptions,
@@ -228,9 +229,15 @@ export async function prepareBrats(options: BratsOptions): Promise<PrepareResult
             padding,
             patchSize,
         };
-        const { sources, patches } = await prepareSources(cases, ctx, (c, usedIds) =>
-            prepareCase(c, caseSettings, ctx, usedIds),
-        );
+        // While a case is cut, the next one's files are read and inflated (file I/O and gunzip run off
+        // the JS thread).
+        const ahead = new ReadAhead();
+        const order = new Map(cases.map((c, i) => [c, i]));
+        const { sources, patches } = await prepareSources(cases, ctx, (c, usedIds) => {
+            const next = cases[(order.get(c) as number) + 1];
+            if (next) ahead.start(caseFiles(next, modalities));
+            return prepareCase(c, caseSettings, ctx, usedIds, (file) => ahead.read(file));
+        });
         return {
             settings,
             orientation: BRATS_ORIENTATION,
@@ -266,6 +273,35 @@ interface CaseSettings {
     patchSize: number;
 }
 
+/** The files a case reads: its label, then each file its modalities come from, once. */
+function caseFiles(c: RadiologyCase, modalities: readonly string[]): string[] {
+    return [c.label, ...new Set(modalities.map((m) => (c.channels[m] as ChannelSource).file))];
+}
+
+/**
+ * NIfTI volumes read ahead of their use: start() begins reading files, read() hands out a started read
+ * (once) or reads the file now. A failed read ahead surfaces, with its file's name, where the file is read.
+ */
+class ReadAhead {
+    private readonly started = new Map<string, Promise<NiftiVolume>>();
+
+    start(files: readonly string[]): void {
+        for (const file of files) {
+            if (this.started.has(file)) continue;
+            const p = readNifti(file);
+            p.catch(() => {}); // reported by read(), or dropped with the preparation that failed first
+            this.started.set(file, p);
+        }
+    }
+
+    read(file: string): Promise<NiftiVolume> {
+        const p = this.started.get(file);
+        if (!p) return readNifti(file);
+        this.started.delete(file);
+        return p;
+    }
+}
+
 /** Share of the non-background voxels the positive-voxel rule may drop before a warning. */
 const POSITIVE_RULE_WARN_FRACTION = 0.2;
 
@@ -274,8 +310,9 @@ async function prepareCase(
     s: CaseSettings,
     ctx: PrepareContext,
     usedIds: Set<string>,
+    read: (file: string) => Promise<NiftiVolume>,
 ): Promise<PreparedSource> {
-    const label = await readNifti(c.label);
+    const label = await read(c.label);
     if (label.channels !== 1) {
         throw new DataError(
             "ERR_SA_DATA",
@@ -311,7 +348,7 @@ async function prepareCase(
     const normalised = new Map<string, Uint8Array>();
     const intensityDetails: JsonValue[] = [];
     for (const file of files) {
-        const v = await readNifti(file);
+        const v = await read(file);
         checkSameGrid({ file, dims: v.dims, header: v.header }, { file: c.label, dims: rawDims, header: label.header });
         for (const { m, src } of sources.filter((x) => x.src.file === file)) {
             const ch = src.channel;
