@@ -54,6 +54,11 @@ export class PatchWriter {
         return digest;
     }
 
+    /** Waits for every queued patch to end, failed or not (before its folder is removed). */
+    async settle(): Promise<void> {
+        await Promise.allSettled(this.pending);
+    }
+
     /** Waits for every queued patch; rethrows the first failure. */
     async finish(): Promise<void> {
         await Promise.all(this.pending);

@@ -103,8 +103,8 @@ export async function runPreparation(
         (entries) => entries.every((e) => DATASET_ENTRIES.has(e)),
         "prepared dataset",
     );
+    const writer = new PatchWriter(stage.staging, patchSize);
     try {
-        const writer = new PatchWriter(stage.staging, patchSize);
         await writer.init();
         const content = await body({
             writer,
@@ -165,6 +165,8 @@ export async function runPreparation(
         await stage.commit();
         return { outDir: path.resolve(common.outDir), manifest, warnings };
     } catch (err) {
+        // Patches still being encoded would write into the staging folder while it is removed.
+        await writer.settle();
         await stage.abort();
         throw err;
     }
