@@ -10,7 +10,7 @@ export interface Interrupt {
 
 /**
  * Turns SIGINT/SIGTERM into an aborted signal for a long command: the work stops at its next step,
- * where it removes what it had only half written (a cache's temporary file) and keeps what is done,
+ * keeping what is done (finished units, an embedding cache's finished embeddings as a partial file),
  * and the command ends with ERR_SA_ABORTED (exit 130) saying `resume`. `say` is told at once; a
  * second signal exits at once.
  */

@@ -25,7 +25,6 @@ export {
     type NormalisedVolume,
     normaliseMr,
     normaliseWindow,
-    percentileOfSorted,
 } from "./intensity.js";
 export {
     type DatasetFormat,
@@ -57,7 +56,7 @@ export {
 export { isGzip, type NiftiReadOptions, parseNifti, readNifti } from "./nifti/read.js";
 export type { NiftiHeader, NiftiVolume } from "./nifti/types.js";
 export { encodeNifti, type NiftiWriteInput, type NiftiWriteOptions, writeNifti } from "./nifti/write.js";
-export { percentiles } from "./order-statistics.js";
+export { percentileOfSorted, percentiles } from "./order-statistics.js";
 export { patchDigest } from "./patch-writer.js";
 export {
     generatePhantoms,

@@ -24,22 +24,6 @@ export interface NormalisedVolume {
 }
 
 /**
- * Percentile of ascending-sorted values with linear interpolation between closest ranks (NumPy's
- * default "linear" method). `p` is in [0, 100].
- */
-export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
-    const n = sorted.length;
-    if (n === 0) throw new DataError("ERR_SA_DATA", "percentile of an empty set");
-    if (!(p >= 0 && p <= 100)) throw new DataError("ERR_SA_DATA", `percentile must be in [0, 100], got ${p}`);
-    const pos = ((n - 1) * p) / 100;
-    const lo = Math.floor(pos);
-    const hi = Math.min(lo + 1, n - 1);
-    const a = sorted[lo] as number;
-    const b = sorted[hi] as number;
-    return a + (b - a) * (pos - lo);
-}
-
-/**
  * MR intensity normalisation as MedSAM's pre_CT_MR.py: take the percentiles of the positive
  * (brain) voxels, clip every voxel to them, scale linearly to 0-255 and truncate to uint8; voxels
  * that were exactly 0 stay 0. A volume without positive voxels maps to all zeros; one whose window

@@ -1,6 +1,28 @@
 import { DataError } from "./errors.js";
 
 /**
+ * Percentile of ascending-sorted values with linear interpolation between closest ranks (NumPy's
+ * default "linear" method). `p` is in [0, 100].
+ */
+export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
+    const n = sorted.length;
+    checkPercentiles(n, [p]);
+    const pos = ((n - 1) * p) / 100;
+    const lo = Math.floor(pos);
+    const hi = Math.min(lo + 1, n - 1);
+    const a = sorted[lo] as number;
+    const b = sorted[hi] as number;
+    return a + (b - a) * (pos - lo);
+}
+
+/** Refuses an empty set and a percentile outside [0, 100]. */
+function checkPercentiles(n: number, ps: readonly number[]): void {
+    if (n === 0) throw new DataError("ERR_SA_DATA", "percentile of an empty set");
+    for (const p of ps)
+        if (!(p >= 0 && p <= 100)) throw new DataError("ERR_SA_DATA", `percentile must be in [0, 100], got ${p}`);
+}
+
+/**
  * Percentiles of unsorted values with NumPy's default "linear" method, the numbers
  * percentileOfSorted gives on the same values sorted ascending (NaN after every number, as
  * Float64Array#sort orders them), without sorting: the ranks they interpolate between are put in
@@ -16,9 +38,7 @@ import { DataError } from "./errors.js";
  */
 export function percentiles(values: Float64Array, ps: readonly number[], partitions = 2): number[] {
     const n = values.length;
-    if (n === 0) throw new DataError("ERR_SA_DATA", "percentile of an empty set");
-    for (const p of ps)
-        if (!(p >= 0 && p <= 100)) throw new DataError("ERR_SA_DATA", `percentile must be in [0, 100], got ${p}`);
+    checkPercentiles(n, ps);
     // NaN takes the top ranks (m and up); the m numbers, moved to the front, are selected among.
     let m = 0;
     for (let i = 0; i < n; i++) {
